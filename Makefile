@@ -1,0 +1,51 @@
+# PointsMart — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgresql lint browser-deps bench translations clean
+
+$(BIN)/pointsmart: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+translations: $(BIN)/pointsmart
+	$(BIN)/pybabel compile --use-fuzzy --statistics -d pointsmart/translations 2>&1 | tail -n 1
+
+install: $(BIN)/pointsmart translations
+
+## Install, migrate, load the demo village (once), and serve on http://$(HOST):$(PORT)/ with waitress.
+run: install
+	$(BIN)/pointsmart db upgrade
+	$(BIN)/pointsmart demo --if-empty
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/pointsmart serve
+
+lint: install
+	$(BIN)/ruff check .
+
+## Lint, then the whole suite on SQLite, then again on PostgreSQL.
+test: install browser-deps lint test-sqlite test-postgresql
+
+test-sqlite: install
+	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q
+
+test-postgresql: install
+	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q
+
+## Debian's Chromium and a Chinese font, for the browser tests (Playwright drives /usr/bin/chromium).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	fi
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

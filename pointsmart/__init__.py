@@ -1,0 +1,57 @@
+"""PointsMart (巾帼家美积分超市): the app factory."""
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the app: settings, extensions, blueprints, CLI, error handlers."""
+    from . import config as settings
+    from . import database  # noqa: F401  (registers the SQLite connection set-up)
+
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path()),
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    settings.load(app, config)
+
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from .i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
+    login_manager.init_app(app)
+
+    from . import models  # noqa: F401  (every table, for Alembic and create_all)
+    from .api.views import bp as api_bp
+    from .audit.views import bp as audit_bp
+    from .auth.views import bp as auth_bp
+    from .households.views import bp as households_bp
+    from .web import bp as web_bp
+
+    for blueprint in (web_bp, auth_bp, households_bp, audit_bp, api_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # bearer tokens, never cookies: no cross-site request can carry one
+
+    from .auth.access import init_login
+    from .handlers import register_error_handlers
+    from .web import init_web
+
+    init_login(app)
+    init_web(app)
+    register_error_handlers(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app

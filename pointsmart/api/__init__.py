@@ -1,0 +1,1 @@
+"""The JSON API under ``/api/v1``: bearer tokens, marshmallow schemas, an OpenAPI 3 document."""

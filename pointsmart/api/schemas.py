@@ -1,0 +1,60 @@
+"""marshmallow schemas of the API's requests and answers."""
+
+from marshmallow import Schema, fields, validate
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class HouseholdSchema(Schema):
+    uuid = fields.String()
+    household_no = fields.String()
+    head_name = fields.String()
+    group = fields.String()
+    members = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+    balance = fields.Integer()
+
+
+class TransferSchema(Schema):
+    uuid = fields.String()
+    kind = fields.String()
+    #: signed from the household's point of view: positive when points came in
+    points = fields.Integer()
+    reason = fields.String()
+    created_at = fields.DateTime()
+    reverses = fields.String(allow_none=True)
+
+
+def page_schema(name: str, item: type[Schema]) -> type[Schema]:
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item)),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+            "total": fields.Integer(),
+        },
+        name=name,
+    )
+
+
+HouseholdPageSchema = page_schema("HouseholdPage", HouseholdSchema)
+TransferPageSchema = page_schema("TransferPage", TransferSchema)
+
+
+class AdjustmentSchema(Schema):
+    points = fields.Integer(required=True, strict=True,
+                            validate=validate.Range(min=-100_000, max=100_000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class AdjustmentResultSchema(Schema):
+    transfer = fields.String()
+    points = fields.Integer()
+    balance = fields.Integer()

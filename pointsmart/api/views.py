@@ -1,0 +1,84 @@
+"""API endpoints. Each one: authenticate and authorise, parse with a schema, call a service, dump."""
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+
+from ..auth.access import VILLAGE_STAFF, api_auth
+from ..auth.models import Role
+from ..errors import Invalid
+from ..extensions import db
+from ..households.services import adjust_points, household_by_uuid, search_households
+from ..ledger import services as ledger
+from ..ledger.models import Transfer
+from .openapi import build_spec
+from .schemas import (AdjustmentResultSchema, AdjustmentSchema, HouseholdPageSchema, HouseholdSchema,
+                      TransferPageSchema)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _paging() -> tuple[int, int]:
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", current_app.config["POINTSMART_PAGE_SIZE"]))
+    except ValueError:
+        raise Invalid(_("page 和 per_page 必须是整数。"), code="bad_paging") from None
+    if page < 1 or not 1 <= per_page <= 500:
+        raise Invalid(_("page 从 1 开始，per_page 在 1 到 500 之间。"), code="bad_paging")
+    return page, per_page
+
+
+def _load(schema, data):
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as err:
+        raise Invalid(_("请求内容有误：%(fields)s", fields="、".join(sorted(err.messages))),
+                      code="validation_error", fields=err.messages) from None
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(build_spec(current_app.config["POINTSMART_BASE_URL"]))
+
+
+@bp.get("/households")
+@api_auth(*VILLAGE_STAFF)
+def households():
+    page, per_page = _paging()
+    rows, total = search_households(db.session, g.village.id, request.args.get("q", ""),
+                                    request.args.get("group", ""), request.args.get("inactive") == "1",
+                                    page, per_page)
+    return HouseholdPageSchema().dump({"items": rows, "page": page, "per_page": per_page, "total": total})
+
+
+@bp.get("/households/<household_uuid>")
+@api_auth(*VILLAGE_STAFF)
+def household(household_uuid: str):
+    return HouseholdSchema().dump(household_by_uuid(db.session, g.village.id, household_uuid))
+
+
+@bp.get("/households/<household_uuid>/transfers")
+@api_auth(*VILLAGE_STAFF)
+def transfers(household_uuid: str):
+    found = household_by_uuid(db.session, g.village.id, household_uuid)
+    page, per_page = _paging()
+    rows, total = ledger.history(db.session, found.account_id, page, per_page)
+    originals = {t.reverses_id for t, _points in rows if t.reverses_id}
+    uuids = dict(db.session.execute(sa.select(Transfer.id, Transfer.uuid).where(Transfer.id.in_(originals))
+                                    ).all()) if originals else {}
+    items = [{"uuid": t.uuid, "kind": t.kind, "points": points, "reason": t.reason,
+              "created_at": t.created_at, "reverses": uuids.get(t.reverses_id)} for t, points in rows]
+    return TransferPageSchema().dump({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+@bp.post("/households/<household_uuid>/adjustments")
+@api_auth(Role.CHAIR)
+def adjustment(household_uuid: str):
+    found = household_by_uuid(db.session, g.village.id, household_uuid)
+    body = _load(AdjustmentSchema(), request.get_json(silent=True))
+    transfer = adjust_points(db.session, found, body["points"], body["reason"], g.api_user.id)
+    db.session.commit()
+    result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
+    return AdjustmentResultSchema().dump(result), 201

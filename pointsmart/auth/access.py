@@ -1,0 +1,89 @@
+"""Who may do what: the log-in loader, role checks for pages, bearer tokens for the API.
+
+Authorisation is by role *and* by village: a village user acts only on the village they belong to,
+and county roles have no village pages.
+"""
+
+from functools import wraps
+
+from flask import abort, g, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from ..errors import DomainError
+from ..extensions import db, login_manager
+from ..org.services import home_village
+from .models import Role
+from .services import user_for_api_token, user_for_login_session
+
+
+def init_login(app) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("请先登录。")
+    login_manager.login_message_category = "warning"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        # The id in the cookie is a log-in session token; an ended session loads nobody.
+        return user_for_login_session(db.session, token)
+
+
+def village_for(user):
+    """The village this user may act on, or 403."""
+    village = home_village(db.session)
+    if user.village_id != village.id:
+        abort(403)
+    return village
+
+
+def role_required(*roles: Role):
+    """Let in only logged-in users of these roles, of this instance's village; others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            g.village = village_for(current_user)
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = tuple(roles)
+        return wrapper
+
+    return decorator
+
+
+VILLAGE_STAFF = (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)
+
+
+class ApiAuthError(DomainError):
+    code = "unauthorized"
+    status = 401
+
+
+def api_auth(*roles: Role):
+    """Authenticate an API call by ``Authorization: Bearer <token>`` and check its role and village.
+
+    :raises ApiAuthError: no token or an unknown one (401); a role that may not (403).
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+            user = user_for_api_token(db.session, token.strip()) if scheme.lower() == "bearer" else None
+            if user is None:
+                raise ApiAuthError(_l("缺少有效的 API 令牌（Authorization: Bearer <token>）。"))
+            if user.role not in roles:
+                raise DomainError(_l("此角色无权调用这个接口。"), code="forbidden", status=403)
+            village = home_village(db.session)
+            if user.village_id != village.id:
+                raise DomainError(_l("此令牌不属于本村。"), code="forbidden", status=403)
+            g.api_user, g.village = user, village
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = tuple(roles)
+        return wrapper
+
+    return decorator

@@ -1,0 +1,32 @@
+"""Log-in, password and user forms."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from .models import ROLE_LABELS
+from .services import MIN_PASSWORD, VILLAGE_ROLES
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(), Length(max=40)])
+    password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    old = PasswordField(_l("原密码"), validators=[DataRequired()])
+    new = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+    confirm = PasswordField(_l("再次输入新密码"),
+                            validators=[DataRequired(), EqualTo("new", message=_l("两次输入的新密码不一致"))])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(), Length(min=2, max=40)])
+    display_name = StringField(_l("姓名"), validators=[Length(max=40)])
+    role = SelectField(_l("角色"), choices=[(str(r), ROLE_LABELS[r]) for r in VILLAGE_ROLES])
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])

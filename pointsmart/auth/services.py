@@ -1,0 +1,202 @@
+"""Users, log-in sessions and API tokens. Functions flush, never commit."""
+
+import hashlib
+import re
+import secrets
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..clock import utcnow
+from ..errors import Conflict, DomainError, Invalid, NotFound
+from .models import ApiToken, LoginSession, Role, User
+from .passwords import check_password, hash_password
+
+USERNAME = re.compile(r"^[\w.\-]{2,40}$")
+MIN_PASSWORD = 8
+VILLAGE_ROLES = (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)
+
+
+class AuthError(DomainError):
+    code = "auth_error"
+    status = 401
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_password_strength(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(_("密码至少需要 %(n)s 个字符。", n=MIN_PASSWORD), code="weak_password")
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(sa.select(User).where(User.username == username))
+
+
+def get_user(session: Session, user_id: int, village_id: int | None) -> User:
+    """Return a user of this village.
+
+    :raises NotFound: no such user here.
+    """
+    user = session.get(User, user_id)
+    if user is None or user.village_id != village_id:
+        raise NotFound(_("找不到这个用户。"))
+    return user
+
+
+def list_users(session: Session, village_id: int) -> list[User]:
+    return list(session.scalars(sa.select(User).where(User.village_id == village_id)
+                                .order_by(User.role, User.username)))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    display_name: str = "",
+    village_id: int | None = None,
+    actor_id: int | None = None,
+) -> User:
+    """Create a user with a hashed password.
+
+    :raises Invalid: bad user name, unknown role or weak password.
+    :raises Conflict: the user name is taken.
+    """
+    username = (username or "").strip()
+    if not USERNAME.match(username):
+        raise Invalid(_("用户名须为 2–40 个字母、数字、下划线、点或连字符。"), code="bad_username")
+    if role not in set(Role):
+        raise Invalid(_("未知角色：%(role)s", role=role), code="bad_role")
+    _check_password_strength(password)
+    if find_user(session, username) is not None:
+        raise Conflict(_("用户名 %(name)s 已被使用。", name=username), code="username_taken")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password),
+        display_name=(display_name or "").strip() or username,
+        village_id=village_id,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    record(session, "auth.user.created", actor_id, user,
+           username=username, role=role, display_name=user.display_name)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """Return the user whose name and password match.
+
+    A wrong name and a wrong password take the same time and give the same answer. The refusal is
+    audited (without the password).
+
+    :raises AuthError: no such active user, or the password is wrong.
+    """
+    user = find_user(session, (username or "").strip())
+    ok = check_password(user.password_hash if user else None, password or "")
+    if not ok or user is None or not user.active:
+        record(session, "auth.login.refused", user.id if user else None, user,
+               username=(username or "")[:40], code="bad_credentials" if not ok else "disabled")
+        raise AuthError(_("用户名或密码不正确，或账号已停用。"), code="bad_credentials")
+    return user
+
+
+def start_login_session(session: Session, user: User) -> str:
+    """Open a server-side log-in session and return its token (to keep in the signed cookie)."""
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token_hash=_digest(token), user_id=user.id, created_at=utcnow()))
+    record(session, "auth.login", user.id, user)
+    session.flush()
+    user.login_session_token = token
+    return token
+
+
+def user_for_login_session(session: Session, token: str) -> User | None:
+    """Return the active user of a live log-in session, or None (ended, unknown, user disabled)."""
+    login = session.scalar(
+        sa.select(LoginSession).where(LoginSession.token_hash == _digest(token or ""),
+                                      LoginSession.ended_at.is_(None))
+    )
+    if login is None or not login.user.active:
+        return None
+    login.user.login_session_token = token
+    return login.user
+
+
+def end_login_session(session: Session, token: str) -> None:
+    session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.token_hash == _digest(token or ""), LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def end_all_login_sessions(session: Session, user_id: int, keep_token: str | None = None) -> None:
+    stmt = sa.update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+    if keep_token:
+        stmt = stmt.where(LoginSession.token_hash != _digest(keep_token))
+    session.execute(stmt.values(ended_at=utcnow()))
+
+
+def change_password(session: Session, user: User, old: str, new: str) -> None:
+    """Change one's own password; every other log-in of this user ends.
+
+    :raises AuthError: the old password is wrong.
+    """
+    if not check_password(user.password_hash, old or ""):
+        raise AuthError(_("原密码不正确。"), code="bad_credentials", status=400)
+    _check_password_strength(new)
+    user.password_hash = hash_password(new)
+    end_all_login_sessions(session, user.id, keep_token=user.login_session_token)
+    record(session, "auth.password.changed", user.id, user)
+
+
+def reset_password(session: Session, user: User, new: str, actor_id: int) -> None:
+    """Set a user's password (the chair, for a user who forgot theirs); all their log-ins end."""
+    _check_password_strength(new)
+    user.password_hash = hash_password(new)
+    end_all_login_sessions(session, user.id)
+    record(session, "auth.password.reset", actor_id, user)
+
+
+def set_active(session: Session, user: User, active: bool, actor_id: int) -> None:
+    """Enable or disable a user. Disabling ends their log-ins and revokes their API tokens."""
+    if user.id == actor_id and not active:
+        raise Conflict(_("不能停用自己的账号。"), code="cannot_disable_self")
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        end_all_login_sessions(session, user.id)
+        session.execute(
+            sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    record(session, "auth.user.enabled" if active else "auth.user.disabled", actor_id, user,
+           old={"active": not active}, new={"active": active})
+
+
+def create_api_token(session: Session, user: User, actor_id: int | None = None) -> str:
+    """Make a new API token for a user and return it; only its hash is stored."""
+    token = "pm_" + secrets.token_urlsafe(32)
+    api_token = ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:10], created_at=utcnow())
+    session.add(api_token)
+    session.flush()
+    record(session, "auth.token.created", actor_id, user, prefix=api_token.prefix)
+    return token
+
+
+def user_for_api_token(session: Session, token: str) -> User | None:
+    api_token = session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == _digest(token or ""), ApiToken.revoked_at.is_(None))
+    )
+    if api_token is None or not api_token.user.active:
+        return None
+    return api_token.user

@@ -1,0 +1,149 @@
+"""Log in, log out, change one's password; the chair manages users."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..errors import DomainError
+from ..extensions import db, limiter
+from ..web import safe_next
+from .access import role_required
+from .forms import LoginForm, PasswordForm, ResetPasswordForm, UserForm
+from .models import Role
+from .services import (
+    AuthError,
+    authenticate,
+    change_password,
+    create_api_token,
+    create_user,
+    end_login_session,
+    get_user,
+    list_users,
+    reset_password,
+    set_active,
+    start_login_session,
+)
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_name() -> str:
+    return "login-user:" + request.form.get("username", "").strip().lower()
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+@bp.route("/login", methods=["GET", "POST"])
+# Failed attempts are counted per user name (a whole village may share one address) and per address.
+@limiter.limit(lambda: current_app.config["POINTSMART_LOGIN_LIMIT_USER"], key_func=_login_name,
+               methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: current_app.config["POINTSMART_LOGIN_LIMIT_ADDR"], methods=["POST"],
+               deduct_when=_failed)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = authenticate(db.session, form.username.data, form.password.data)
+        except AuthError as err:
+            db.session.commit()  # keep the audited refusal
+            flash(err.message, "error")
+            return render_template("auth/login.html", form=form), 401
+        session.clear()
+        start_login_session(db.session, user)
+        db.session.commit()
+        login_user(user)
+        return redirect(safe_next(request.args.get("next"), url_for("web.index")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    end_login_session(db.session, current_user.login_session_token)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("已退出登录。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(db.session, current_user, form.old.data, form.new.data)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+            return render_template("auth/password.html", form=form), 400
+        db.session.commit()
+        flash(_("密码已修改，其他设备上的登录已退出。"), "success")
+        return redirect(url_for("web.index"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.get("/users")
+@role_required(Role.CHAIR)
+def users():
+    return render_template("auth/users.html", users=list_users(db.session, current_user.village_id), form=UserForm(), reset_form=ResetPasswordForm())
+
+
+@bp.post("/users")
+@role_required(Role.CHAIR)
+def create():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(db.session, form.username.data, form.role.data, form.password.data,
+                               form.display_name.data, village_id=current_user.village_id,
+                               actor_id=current_user.id)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已创建用户 %(name)s。", name=user.username), "success")
+            return redirect(url_for("auth.users"))
+    for field, errors in form.errors.items():
+        flash(f"{form[field].label.text}：{'；'.join(errors)}", "error")
+    return render_template("auth/users.html", users=list_users(db.session, current_user.village_id), form=form, reset_form=ResetPasswordForm()), 400
+
+
+@bp.post("/users/<int:user_id>/active")
+@role_required(Role.CHAIR)
+def toggle_active(user_id: int):
+    user = get_user(db.session, user_id, current_user.village_id)
+    set_active(db.session, user, not user.active, actor_id=current_user.id)
+    db.session.commit()
+    flash(_("已启用 %(name)s。", name=user.username) if user.active
+          else _("已停用 %(name)s，其登录已全部退出。", name=user.username), "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@role_required(Role.CHAIR)
+def reset(user_id: int):
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        flash(_("新密码至少需要 8 个字符。"), "error")
+        return redirect(url_for("auth.users"))
+    user = get_user(db.session, user_id, current_user.village_id)
+    reset_password(db.session, user, form.password.data, actor_id=current_user.id)
+    db.session.commit()
+    flash(_("已重设 %(name)s 的密码。", name=user.username), "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.post("/users/<int:user_id>/token")
+@role_required(Role.CHAIR)
+def token(user_id: int):
+    user = get_user(db.session, user_id, current_user.village_id)
+    value = create_api_token(db.session, user, actor_id=current_user.id)
+    db.session.commit()
+    return render_template("auth/token.html", user=user, token=value)

@@ -1,0 +1,261 @@
+"""The ``pointsmart`` command: a Flask CLI group, so ``pointsmart --help`` lists everything."""
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import ROOT
+from .errors import DomainError
+from .extensions import db
+
+SEED = ROOT.parent / "seed" / "demo"
+
+
+def main() -> None:
+    from . import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), help="PointsMart (巾帼家美积分超市).")
+    cli.main(prog_name="pointsmart")
+
+
+def _fail(err: DomainError):
+    db.session.rollback()
+    raise click.ClickException(f"{err.message} [{err.code}]")
+
+
+def register_commands(app) -> None:
+    for command in (demo, village, users, households, ledger_cli, backup, serve):
+        app.cli.add_command(command)
+
+
+# --- village ----------------------------------------------------------------------------------
+
+
+@click.group(help="Set up the village this instance serves.")
+def village():
+    pass
+
+
+@village.command("init")
+@click.argument("code")
+@click.argument("name")
+@with_appcontext
+def village_init(code: str, name: str):
+    """Set up the village (12-digit division code and name) of a real install."""
+    from .org.services import ensure_village
+
+    try:
+        v = ensure_village(db.session, code, name)
+    except DomainError as err:
+        _fail(err)
+    db.session.commit()
+    click.echo(f"village {v.code} {v.name}")
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+@click.command(help="Load the demo village from seed/ (does nothing twice) and print its log-ins.")
+@click.option("--seed", "seed_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=SEED, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing if a village other than the demo's is set up.")
+@with_appcontext
+def demo(seed_dir: Path, if_empty: bool):
+    from .demo import load_demo, other_village_exists
+
+    if if_empty and other_village_exists(db.session, seed_dir):
+        click.echo("a village is set up already: demo not loaded")
+        return
+    try:
+        summary = load_demo(db.session, seed_dir)
+    except DomainError as err:
+        _fail(err)
+    db.session.commit()
+    click.echo(f"demo village {summary['village']}: {summary['households']} households "
+               f"({summary['added']} added now)")
+    click.echo("demo log-ins (change them before real use):")
+    for user in summary["users"]:
+        click.echo(f"  {user['username']:<10} {user['password']:<18} {user['role']}")
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+@click.group(help="Manage users and API tokens.")
+def users():
+    pass
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["chair", "panel", "shopkeeper",
+                                                          "county_reviewer", "county_admin"]))
+@click.option("--password", help="Asked for when not given (better: it stays out of the shell history).")
+@click.option("--display-name", default="", help="The person's name as shown on pages.")
+@with_appcontext
+def users_create(name: str, role: str, password: str | None, display_name: str):
+    """Create a user of this village."""
+    from .auth.services import create_user
+    from .org.services import home_village
+
+    if password is None:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        village_id = home_village(db.session).id if not role.startswith("county") else None
+        user = create_user(db.session, name, role, password, display_name, village_id=village_id)
+    except DomainError as err:
+        _fail(err)
+    db.session.commit()
+    click.echo(f"created {user.username} ({user.role})")
+
+
+@users.command("token")
+@click.argument("name")
+@with_appcontext
+def users_token(name: str):
+    """Make a new API token for a user; the token is the last line printed."""
+    from .auth.services import create_api_token, find_user
+
+    user = find_user(db.session, name)
+    if user is None or not user.active:
+        raise click.ClickException(f"no active user named {name}")
+    token = create_api_token(db.session, user)
+    db.session.commit()
+    click.echo(f"API token for {user.username} ({user.role}); it is shown only once:")
+    click.echo(token)
+
+
+@users.command("list")
+@with_appcontext
+def users_list():
+    """List users."""
+    from .auth.models import User
+
+    for user in db.session.scalars(sa.select(User).order_by(User.username)):
+        click.echo(f"{user.username:<16} {user.role:<16} {'active' if user.active else 'disabled'}")
+
+
+# --- households -------------------------------------------------------------------------------
+
+
+@click.group(help="Import and export the household roster.")
+def households():
+    pass
+
+
+@households.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@with_appcontext
+def households_import(file: Path, dry_run: bool):
+    """Import households from .xlsx or .csv (户号, 户主姓名, 村民小组, 联系电话, 家庭人口, 住址, 标签)."""
+    from .households import roster
+    from .org.services import home_village
+
+    try:
+        village_id = home_village(db.session).id
+        plan = roster.plan_import(db.session, village_id, file.name, file.read_bytes())
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"{len(plan.added)} to add, {len(plan.changed)} to change, {plan.unchanged} unchanged, "
+               f"{len(plan.problems)} bad rows")
+    for problem in plan.problems:
+        click.echo(f"  {problem}", err=True)
+    if plan.problems:
+        raise click.ClickException("nothing imported: fix the rows above and import again")
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    roster.apply_import(db.session, village_id, plan, actor_id=None)
+    db.session.commit()
+    click.echo("imported")
+
+
+@households.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def households_export(file: Path):
+    """Export every household (with balance) to an .xlsx file."""
+    from .households import roster
+    from .households.services import search_households
+    from .org.services import home_village
+
+    rows, total = search_households(db.session, home_village(db.session).id, include_inactive=True,
+                                    per_page=1_000_000)
+    file.write_bytes(roster.export_xlsx(rows))
+    click.echo(f"exported {total} households to {file}")
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+
+@click.group("ledger", help="Check the points ledger.")
+def ledger_cli():
+    pass
+
+
+@ledger_cli.command("verify")
+@with_appcontext
+def ledger_verify():
+    """Recompute every balance from the transfers; exit 1 on any mismatch."""
+    from .ledger.services import verify
+
+    report = verify(db.session)
+    mark = {True: "ok", False: "FAILED"}
+    click.echo(f"checked {report.accounts} accounts and {report.transfers} transfers "
+               f"({report.points_moved} points moved)")
+    click.echo(f"sum of all balances: {report.balance_sum} (must be 0) ... {mark[report.balance_sum == 0]}")
+    click.echo(f"cached balance = sum of transfers: {report.accounts - len(report.mismatches)}/"
+               f"{report.accounts} ... {mark[not report.mismatches]}")
+    for m in report.mismatches:
+        click.echo(f"  {m.account_code}: cached {m.cached}, transfers say {m.computed}")
+    click.echo(f"households below zero: {len(report.negative_households)} ... "
+               f"{mark[not report.negative_households]}")
+    click.echo("ledger OK" if report.ok else "ledger MISMATCH")
+    sys.exit(0 if report.ok else 1)
+
+
+# --- backup and serve -------------------------------------------------------------------------
+
+
+@click.command(help="Take a consistent copy of the SQLite database, safe while the app is serving.")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(path: Path):
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite":
+        raise click.ClickException("backup copies the SQLite database; on PostgreSQL use pg_dump")
+    if path.exists():
+        raise click.ClickException(f"{path} exists; choose a new file name")
+    tmp = path.with_name(path.name + ".part")
+    source = sqlite3.connect(url.database)
+    try:
+        target = sqlite3.connect(tmp)
+        with target:
+            source.backup(target)  # SQLite's online backup: a consistent snapshot, writers keep going
+        target.close()
+    finally:
+        source.close()
+    os.replace(tmp, path)
+    click.echo(f"backup written to {path} ({path.stat().st_size} bytes)")
+
+
+@click.command(help="Serve with waitress, a production WSGI server.")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="8000")
+@click.option("--threads", default=8, show_default=True)
+@with_appcontext
+def serve(host: str, port: int, threads: int):
+    from waitress import serve as waitress_serve
+
+    click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
+    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads,
+                   ident="PointsMart")
+
+

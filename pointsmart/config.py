@@ -1,0 +1,78 @@
+"""Settings from the environment and an optional instance config file.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| ``DATABASE_URL`` | SQLAlchemy URL of the database | SQLite file ``pointsmart.sqlite3`` in the instance folder |
+| ``SECRET_KEY`` | signs sessions and CSRF tokens | generated once into ``instance/secret_key`` |
+| ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | ``http://127.0.0.1:8000`` |
+| ``POINTSMART_MODE`` | ``village`` (one village) or ``county`` | ``village`` |
+| ``POINTSMART_INSTANCE`` | the instance folder | ``./instance`` |
+
+``instance/config.py`` may set any of these (and any Flask setting) too; the environment wins.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+MODES = ("village", "county")
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("POINTSMART_INSTANCE", Path.cwd() / "instance")).resolve()
+
+
+def _secret_key(folder: Path) -> str:
+    """Return the instance's secret key, generating and keeping it on first use."""
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def normalise_db_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs (SQLAlchemy would otherwise look for psycopg2)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load(app, overrides: dict | None = None) -> None:
+    """Fill ``app.config``: defaults, then ``instance/config.py``, then the environment, then overrides."""
+    folder = Path(app.instance_path)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'pointsmart.sqlite3'}",
+        POINTSMART_BASE_URL="http://127.0.0.1:8000",
+        POINTSMART_MODE="village",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # a form left open all morning at the counter still submits
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        POINTSMART_PAGE_SIZE=20,
+        #: failed log-ins allowed per user name / per address before a pause
+        POINTSMART_LOGIN_LIMIT_USER="5 per 15 minutes",
+        POINTSMART_LOGIN_LIMIT_ADDR="30 per 15 minutes",
+    )
+    app.config.from_pyfile(str(folder / "config.py"), silent=True)
+
+    env = os.environ
+    if env.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = env["DATABASE_URL"]
+    for key in ("SECRET_KEY", "POINTSMART_BASE_URL", "POINTSMART_MODE"):
+        if env.get(key):
+            app.config[key] = env[key]
+    app.config.update(overrides or {})
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(folder)
+    if app.config["POINTSMART_MODE"] not in MODES:
+        raise RuntimeError(f"POINTSMART_MODE must be one of {', '.join(MODES)}")
+    app.config["SESSION_COOKIE_SECURE"] = app.config["POINTSMART_BASE_URL"].startswith("https://")

@@ -1,0 +1,34 @@
+"""Household forms."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import IntegerField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class HouseholdForm(FlaskForm):
+    household_no = StringField(_l("户号"), validators=[DataRequired(), Length(max=20)])
+    head_name = StringField(_l("户主姓名"), validators=[DataRequired(), Length(max=40)])
+    group = StringField(_l("村民小组"), validators=[Length(max=40)])
+    phone = StringField(_l("联系电话"), validators=[Length(max=20)])
+    members = IntegerField(_l("家庭人口"), validators=[Optional(), NumberRange(min=1, max=50)])
+    address = StringField(_l("住址"), validators=[Length(max=200)])
+    tags = StringField(_l("标签"), validators=[Length(max=200)])
+
+
+class AdjustmentForm(FlaskForm):
+    points = IntegerField(_l("积分（扣分填负数）"),
+                          validators=[DataRequired(message=_l("请填写非零整数")),
+                                      NumberRange(min=-100_000, max=100_000)])
+    reason = StringField(_l("原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=500)])
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField(_l("撤销原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=500)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("名册文件（.xlsx 或 .csv）"),
+                     validators=[FileRequired(_l("请选择文件")),
+                                 FileAllowed(["xlsx", "xlsm", "csv"], _l("只支持 .xlsx 和 .csv 文件"))])

@@ -1,0 +1,204 @@
+"""Import the household roster from the spreadsheet a village already keeps, and export it back.
+
+Import is two steps: :func:`plan_import` reads the file and says what would be added and changed,
+and lists every bad row with its row number; :func:`apply_import` writes the plan, all or nothing.
+Re-importing the same file finds nothing to change.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+from flask_babel import gettext as _
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy.orm import Session
+
+from ..errors import Invalid
+from .models import Household
+from .services import register_clean, clean_fields, field_labels, household_by_no, update_household
+
+#: header → field; Chinese headers as villages write them, English ones too
+HEADERS = {
+    "household_no": ("户号", "户编号", "household_no", "household no", "household"),
+    "head_name": ("户主姓名", "户主", "姓名", "head_name", "head name", "head"),
+    "group": ("村民小组", "小组", "组别", "网格", "group"),
+    "phone": ("联系电话", "电话", "手机", "手机号", "phone"),
+    "members": ("家庭人口", "人口", "人数", "members"),
+    "address": ("住址", "地址", "家庭住址", "address"),
+    "tags": ("标签", "tags"),
+}
+REQUIRED = ("household_no", "head_name")
+MAX_ROWS = 5000
+
+
+class ImportError_(Invalid):
+    code = "bad_import_file"
+
+
+@dataclass
+class RowProblem:
+    row: int
+    message: str
+
+    def __str__(self) -> str:
+        return _("第 %(row)s 行：%(msg)s", row=self.row, msg=self.message)
+
+
+@dataclass
+class ImportPlan:
+    added: list[dict] = field(default_factory=list)
+    #: (household_no, {"old": …, "new": …})
+    changed: list[tuple[str, dict]] = field(default_factory=list)
+    unchanged: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _header_key(text) -> str | None:
+    name = str(text or "").strip().lower().replace("*", "")
+    for key, names in HEADERS.items():
+        if name in names:
+            return key
+    return None
+
+
+def _cell(value) -> str:
+    """Spreadsheet cell → text; Excel turns 户号 3 into 3.0 and phones into big numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_csv(data: bytes) -> list[list[str]]:
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK by default
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ImportError_(_("无法识别 CSV 文件的编码，请另存为 UTF-8 或 .xlsx。"))
+    return [row for row in csv.reader(io.StringIO(text))]
+
+
+def _read_xlsx(data: bytes) -> list[list[str]]:
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise ImportError_(_("无法读取这个 Excel 文件：%(err)s", err=type(exc).__name__)) from exc
+    try:
+        sheet = book.worksheets[0]
+        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Read a roster file into ``(columns, [(row_number, {field: text})])``.
+
+    :raises ImportError_: unreadable file, unknown type, missing required columns, too many rows.
+    """
+    suffix = Path(filename or "").suffix.lower()
+    if suffix == ".csv":
+        table = _read_csv(data)
+    elif suffix in (".xlsx", ".xlsm"):
+        table = _read_xlsx(data)
+    else:
+        raise ImportError_(_("只支持 .xlsx 和 .csv 文件（收到的是 %(name)s）。", name=filename or "?"))
+
+    header_index = next((i for i, row in enumerate(table) if any(_cell(c) for c in row)), None)
+    if header_index is None:
+        raise ImportError_(_("文件是空的。"))
+    columns: dict[int, str] = {}
+    for position, text in enumerate(table[header_index]):
+        key = _header_key(text)
+        if key and key not in columns.values():
+            columns[position] = key
+    labels = field_labels()
+    missing = [labels[k] for k in REQUIRED if k not in columns.values()]
+    if missing:
+        raise ImportError_(_("缺少必填列：%(cols)s（第 %(row)s 行应为表头）。",
+                             cols="、".join(missing), row=header_index + 1))
+    rows = []
+    for index in range(header_index + 1, len(table)):
+        raw = table[index]
+        values = {key: _cell(raw[pos]) if pos < len(raw) else "" for pos, key in columns.items()}
+        if any(values.values()):
+            rows.append((index + 1, values))
+    if len(rows) > MAX_ROWS:
+        raise ImportError_(_("一次最多导入 %(n)s 户。", n=MAX_ROWS))
+    return list(columns.values()), rows
+
+
+def plan_import(session: Session, village_id: int, filename: str, data: bytes) -> ImportPlan:
+    """Read a roster file and work out what it would add and change. Writes nothing."""
+    columns, rows = read_rows(filename, data)
+    plan = ImportPlan(columns=columns)
+    seen: dict[str, int] = {}
+    for number, values in rows:
+        clean, problems = clean_fields(values)
+        no = clean.get("household_no")
+        if no and no in seen:
+            problems.append(_("户号 %(no)s 重复（与第 %(row)s 行相同）", no=no, row=seen[no]))
+        for message in problems:
+            plan.problems.append(RowProblem(number, message))
+        if problems:
+            continue
+        seen[no] = number
+        existing = household_by_no(session, village_id, no)
+        if existing is None:
+            plan.added.append(clean)
+            continue
+        old = existing.snapshot()
+        diff_keys = [k for k in clean if old.get(k) != clean[k]]
+        if diff_keys:
+            plan.changed.append((no, {"old": {k: old[k] for k in diff_keys},
+                                      "new": {k: clean[k] for k in diff_keys}}))
+        else:
+            plan.unchanged += 1
+    return plan
+
+
+def apply_import(session: Session, village_id: int, plan: ImportPlan, actor_id: int | None) -> None:
+    """Write an import plan, all or nothing.
+
+    :raises ImportError_: the plan has bad rows; nothing is written.
+    """
+    if not plan.ok:
+        raise ImportError_(_("文件中有 %(n)s 行有错误，没有导入任何数据。", n=len(plan.problems)))
+    for clean in plan.added:
+        full = {k: clean.get(k, "" if k != "members" else None) for k in Household.EDITABLE}
+        register_clean(session, village_id, full, actor_id)
+    for no, diff in plan.changed:
+        update_household(session, household_by_no(session, village_id, no), diff["new"], actor_id)
+
+
+def export_xlsx(households: list[Household]) -> bytes:
+    """The roster as an .xlsx workbook, with the same headers the import reads."""
+    labels = field_labels()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = _("农户名册")
+    header = [labels[k] for k in Household.EDITABLE] + [_("积分余额"), _("状态")]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for h in households:
+        sheet.append([h.household_no, h.head_name, h.group, h.phone, h.members, h.address, h.tags,
+                      h.balance, _("正常") if h.active else _("已停用")])
+    widths = [10, 12, 12, 15, 10, 30, 20, 10, 8]
+    for i, width in enumerate(widths):
+        sheet.column_dimensions[get_column_letter(i + 1)].width = width
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,241 @@
+"""Register, edit, find and credit households. Functions flush, never commit."""
+
+import re
+import uuid
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..audit.services import changes, record
+from ..clock import utcnow
+from ..errors import Conflict, Invalid, NotFound
+from ..ledger import services as ledger
+from ..ledger.models import AccountKind, Transfer, TransferKind
+from .models import Household
+
+HOUSEHOLD_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{0,19}$")
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
+TAG_SPLIT = re.compile(r"[,，、;；\s]+")
+LIMITS = {"head_name": 40, "group": 40, "address": 200, "tags": 200}
+#: a single adjustment larger than this is surely a typo (an extra zero)
+MAX_ADJUSTMENT = 100_000
+
+
+class HouseholdError(Invalid):
+    code = "invalid_household"
+
+
+def field_labels() -> dict[str, str]:
+    return {
+        "household_no": _("户号"),
+        "head_name": _("户主姓名"),
+        "group": _("村民小组"),
+        "phone": _("联系电话"),
+        "members": _("家庭人口"),
+        "address": _("住址"),
+        "tags": _("标签"),
+    }
+
+
+def clean_fields(data: dict) -> tuple[dict, list[str]]:
+    """Normalise a household's fields; return the clean values and a message per problem.
+
+    Only the keys present in ``data`` are cleaned and returned, so a spreadsheet without a phone
+    column leaves phones alone.
+    """
+    labels = field_labels()
+    clean: dict = {}
+    problems: list[str] = []
+    for key in Household.EDITABLE:
+        if key not in data:
+            continue
+        raw = data[key]
+        value = "" if raw is None else str(raw).strip()
+        if key == "household_no":
+            if not value:
+                problems.append(_("户号不能为空"))
+            elif not HOUSEHOLD_NO.match(value):
+                problems.append(_("户号 %(v)s 格式不对（只能用数字、字母和连字符，最多 20 位）", v=value))
+        elif key == "head_name":
+            if not value:
+                problems.append(_("户主姓名不能为空"))
+        elif key == "phone":
+            if value and not PHONE.match(value):
+                problems.append(_("联系电话 %(v)s 格式不对", v=value))
+        elif key == "members":
+            if value:
+                if re.fullmatch(r"\d+(\.0+)?", value) and 1 <= int(float(value)) <= 50:
+                    value = int(float(value))
+                else:
+                    problems.append(_("家庭人口 %(v)s 应为 1–50 的整数", v=value))
+            else:
+                value = None
+        elif key == "tags":
+            value = ",".join(dict.fromkeys(t for t in TAG_SPLIT.split(value) if t))
+        limit = LIMITS.get(key)
+        if limit and isinstance(value, str) and len(value) > limit:
+            problems.append(_("%(field)s 太长（最多 %(n)s 个字）", field=labels[key], n=limit))
+        clean[key] = value
+    return clean, problems
+
+
+def get_household(session: Session, household_id: int) -> Household:
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(_("找不到这一户。"))
+    return household
+
+
+def household_by_uuid(session: Session, village_id: int, household_uuid: str) -> Household:
+    household = session.scalar(
+        sa.select(Household).where(Household.uuid == household_uuid, Household.village_id == village_id)
+    )
+    if household is None:
+        raise NotFound(_("找不到这一户。"), code="unknown_household")
+    return household
+
+
+def household_by_no(session: Session, village_id: int, household_no: str) -> Household | None:
+    return session.scalar(
+        sa.select(Household).where(Household.village_id == village_id, Household.household_no == household_no)
+    )
+
+
+def search_households(
+    session: Session,
+    village_id: int,
+    q: str = "",
+    group: str = "",
+    include_inactive: bool = False,
+    page: int = 1,
+    per_page: int = 20,
+):
+    """One page of households matching a name or 户号 fragment and a group, and the total count."""
+    query = sa.select(Household).where(Household.village_id == village_id)
+    if q:
+        like = f"%{q.strip()}%"
+        query = query.where(sa.or_(Household.head_name.like(like), Household.household_no.like(like)))
+    if group:
+        query = query.where(Household.group == group)
+    if not include_inactive:
+        query = query.where(Household.active.is_(True))
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.order_by(Household.household_no).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
+
+
+def groups(session: Session, village_id: int) -> list[str]:
+    """The village's 村民小组 names, as used by its households."""
+    return list(
+        session.scalars(
+            sa.select(Household.group).where(Household.village_id == village_id, Household.group != "")
+            .distinct().order_by(Household.group)
+        )
+    )
+
+
+def _require_unique_no(session: Session, village_id: int, household_no: str, exclude_id=None) -> None:
+    other = household_by_no(session, village_id, household_no)
+    if other is not None and other.id != exclude_id:
+        raise Conflict(_("户号 %(no)s 已经存在。", no=household_no), code="duplicate_household_no")
+
+
+def create_household(session: Session, village_id: int, data: dict, actor_id: int | None) -> Household:
+    """Register a household and open its points account.
+
+    :raises HouseholdError: a field is missing or malformed.
+    :raises Conflict: the 户号 is taken.
+    """
+    clean, problems = clean_fields({k: data.get(k) for k in Household.EDITABLE})
+    if problems:
+        raise HouseholdError("；".join(problems))
+    _require_unique_no(session, village_id, clean["household_no"])
+    return register_clean(session, village_id, clean, actor_id)
+
+
+def register_clean(session: Session, village_id: int, clean: dict, actor_id: int | None) -> Household:
+    """Insert a household from already-cleaned fields (see :func:`clean_fields`) and open its account."""
+    household = Household(uuid=str(uuid.uuid4()), village_id=village_id, created_at=utcnow(),
+                          updated_at=utcnow(), **clean)
+    household.account = ledger.open_household_account(session, household.uuid)
+    session.add(household)
+    session.flush()
+    record(session, "households.household.created", actor_id, household, new=clean)
+    return household
+
+
+def update_household(session: Session, household: Household, data: dict, actor_id: int | None) -> dict:
+    """Change a household's details; return the audited ``{"old", "new"}`` difference.
+
+    :raises HouseholdError: a field is malformed.
+    :raises Conflict: the new 户号 is taken.
+    """
+    clean, problems = clean_fields(data)
+    if problems:
+        raise HouseholdError("；".join(problems))
+    if "household_no" in clean:
+        _require_unique_no(session, household.village_id, clean["household_no"], exclude_id=household.id)
+    diff = changes(household.snapshot(), clean)
+    if diff["new"]:
+        for key, value in diff["new"].items():
+            setattr(household, key, value)
+        household.updated_at = utcnow()
+        session.flush()
+        record(session, "households.household.updated", actor_id, household, **diff)
+    return diff
+
+
+def set_household_active(session: Session, household: Household, active: bool, actor_id: int | None) -> None:
+    """Deactivate (or reactivate) a household. Households are never deleted: their history stays."""
+    if household.active == active:
+        return
+    household.active = active
+    household.updated_at = utcnow()
+    record(session, "households.household.reactivated" if active else "households.household.deactivated",
+           actor_id, household, old={"active": not active}, new={"active": active})
+
+
+def adjust_points(session: Session, household: Household, points: int, reason: str, actor_id: int | None,
+                  ref: str | None = None):
+    """Award (points > 0) or deduct (points < 0) points by hand, with a reason. Chair only.
+
+    :raises Invalid: zero or absurd points, or no reason.
+    :raises InsufficientPoints: a deduction larger than the balance; nothing is written.
+    """
+    reason = (reason or "").strip()
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+        raise Invalid(_("积分调整必须是非零整数。"), code="invalid_amount")
+    if abs(points) > MAX_ADJUSTMENT:
+        raise Invalid(_("一次调整不能超过 %(n)s 分。", n=MAX_ADJUSTMENT), code="invalid_amount")
+    if not reason:
+        raise Invalid(_("积分调整必须填写原因。"), code="reason_required")
+    if len(reason) > 500:
+        raise Invalid(_("原因太长（最多 500 个字）。"), code="reason_too_long")
+    if not household.active:
+        raise Conflict(_("该户已停用，不能调整积分。"), code="household_inactive")
+    if points > 0:
+        source, target = ledger.system_account(session, AccountKind.ISSUANCE), household.account
+    else:
+        source, target = household.account, ledger.system_account(session, AccountKind.DEDUCTIONS)
+    transfer = ledger.post(session, source, target, abs(points), TransferKind.ADJUSTMENT, reason,
+                           actor_id=actor_id, ref=ref)
+    record(session, "ledger.adjustment", actor_id, household,
+           points=points, reason=reason, transfer=transfer.uuid, balance_after=household.account.balance)
+    return transfer
+
+
+def reverse_transfer(session: Session, household: Household, transfer_id: int, reason: str, actor_id: int):
+    """Reverse one of this household's transfers, with a reason. Chair only.
+
+    :raises NotFound: the transfer is not this household's.
+    """
+    transfer = session.get(Transfer, transfer_id)
+    if transfer is None or household.account_id not in (transfer.from_account_id, transfer.to_account_id):
+        raise NotFound(_("找不到这笔积分记录。"))
+    reversal = ledger.reverse(session, transfer_id, reason, actor_id)
+    record(session, "ledger.reversal", actor_id, household,
+           transfer=transfer.uuid, reversal=reversal.uuid, reason=reason, amount=transfer.amount)
+    return reversal

@@ -1,0 +1,215 @@
+"""Household pages: list and search, register and edit, import and export, points and history."""
+
+import secrets
+from io import BytesIO
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import VILLAGE_STAFF, role_required
+from ..auth.models import Role
+from ..errors import DomainError
+from ..extensions import db
+from ..ledger import services as ledger
+from . import roster
+from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
+from .models import Household
+from .services import (adjust_points, create_household, field_labels, get_household, groups, reverse_transfer,
+                       search_households, set_household_active, update_household)
+
+bp = Blueprint("households", __name__, url_prefix="/households")
+
+
+def _page() -> int:
+    return max(request.args.get("page", 1, type=int), 1)
+
+
+def _own(household_id: int) -> Household:
+    household = get_household(db.session, household_id)
+    if household.village_id != g.village.id:
+        abort(404)
+    return household
+
+
+@bp.get("/")
+@role_required(*VILLAGE_STAFF)
+def index():
+    q = request.args.get("q", "").strip()
+    group = request.args.get("group", "")
+    inactive = request.args.get("inactive") == "1"
+    per_page = current_app.config["POINTSMART_PAGE_SIZE"]
+    rows, total = search_households(db.session, g.village.id, q, group, inactive, _page(), per_page)
+    return render_template("households/index.html", households=rows, total=total, page=_page(),
+                           per_page=per_page, q=q, group=group, inactive=inactive,
+                           groups=groups(db.session, g.village.id),
+                           can_edit=current_user.role == Role.CHAIR)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def new():
+    form = HouseholdForm()
+    if form.validate_on_submit():
+        try:
+            household = create_household(db.session, g.village.id, _form_data(form), current_user.id)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已登记 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template("households/form.html", form=form, household=None,
+                           groups=groups(db.session, g.village.id))
+
+
+def _form_data(form: HouseholdForm) -> dict:
+    return {name: getattr(form, name).data for name in Household.EDITABLE}
+
+
+@bp.get("/<int:household_id>")
+@role_required(*VILLAGE_STAFF)
+def show(household_id: int):
+    household = _own(household_id)
+    per_page = current_app.config["POINTSMART_PAGE_SIZE"]
+    history, total = ledger.history(db.session, household.account_id, _page(), per_page)
+    is_chair = current_user.role == Role.CHAIR
+    return render_template(
+        "households/show.html", household=household, history=history, total=total, page=_page(),
+        per_page=per_page, can_edit=is_chair, adjust_form=AdjustmentForm(), reverse_form=ReverseForm(),
+        reversed_ids=ledger.reversed_ids(db.session, [t.id for t, _ in history]) if is_chair else set(),
+    )
+
+
+@bp.route("/<int:household_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def edit(household_id: int):
+    household = _own(household_id)
+    form = HouseholdForm(obj=household)
+    if form.validate_on_submit():
+        try:
+            diff = update_household(db.session, household, _form_data(form), current_user.id)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已保存。") if diff["new"] else _("没有改动。"), "success")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template("households/form.html", form=form, household=household,
+                           groups=groups(db.session, g.village.id))
+
+
+@bp.post("/<int:household_id>/active")
+@role_required(Role.CHAIR)
+def toggle_active(household_id: int):
+    household = _own(household_id)
+    set_household_active(db.session, household, not household.active, current_user.id)
+    db.session.commit()
+    flash(_("已恢复该户。") if household.active else _("已停用该户（历史记录保留）。"), "success")
+    return redirect(url_for("households.show", household_id=household.id))
+
+
+@bp.post("/<int:household_id>/adjust")
+@role_required(Role.CHAIR)
+def adjust(household_id: int):
+    household = _own(household_id)
+    form = AdjustmentForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash("；".join(errors), "error")
+        return redirect(url_for("households.show", household_id=household.id))
+    try:
+        adjust_points(db.session, household, form.points.data, form.reason.data, current_user.id)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已记录 %(p)s 分，当前余额 %(b)s 分。", p=form.points.data, b=household.balance), "success")
+    return redirect(url_for("households.show", household_id=household.id))
+
+
+@bp.post("/<int:household_id>/transfers/<int:transfer_id>/reverse")
+@role_required(Role.CHAIR)
+def reverse(household_id: int, transfer_id: int):
+    household = _own(household_id)
+    form = ReverseForm()
+    if not form.validate_on_submit():
+        flash(_("撤销必须填写原因。"), "error")
+        return redirect(url_for("households.show", household_id=household.id))
+    try:
+        reverse_transfer(db.session, household, transfer_id, form.reason.data, current_user.id)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已撤销，当前余额 %(b)s 分。", b=household.balance), "success")
+    return redirect(url_for("households.show", household_id=household.id))
+
+
+def _upload_dir() -> Path:
+    folder = Path(current_app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def import_roster():
+    """Upload a roster and preview it; nothing is written until the chair confirms."""
+    form = ImportForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash("；".join(errors), "error")
+        return render_template("households/import.html", form=form, plan=None)
+    upload = form.file.data
+    data = upload.read()
+    suffix = Path(upload.filename).suffix.lower()
+    try:
+        plan = roster.plan_import(db.session, g.village.id, upload.filename, data)
+    except DomainError as err:
+        flash(err.message, "error")
+        return render_template("households/import.html", form=form, plan=None), 400
+    token = secrets.token_hex(16)
+    (_upload_dir() / f"{token}{suffix}").write_bytes(data)
+    return render_template("households/import.html", form=form, plan=plan, token=token, suffix=suffix,
+                           filename=upload.filename, labels=field_labels())
+
+
+@bp.post("/import/confirm")
+@role_required(Role.CHAIR)
+def import_confirm():
+    token = request.form.get("token", "")
+    suffix = request.form.get("suffix", "")
+    if not token.isalnum() or suffix not in (".xlsx", ".xlsm", ".csv"):
+        abort(400)
+    path = _upload_dir() / f"{token}{suffix}"
+    if not path.exists():
+        flash(_("导入预览已过期，请重新上传文件。"), "error")
+        return redirect(url_for("households.import_roster"))
+    try:
+        plan = roster.plan_import(db.session, g.village.id, path.name, path.read_bytes())
+        roster.apply_import(db.session, g.village.id, plan, current_user.id)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("households.import_roster"))
+    db.session.commit()
+    path.unlink(missing_ok=True)
+    flash(_("导入完成：新增 %(a)s 户，修改 %(c)s 户，未变 %(u)s 户。",
+            a=len(plan.added), c=len(plan.changed), u=plan.unchanged), "success")
+    return redirect(url_for("households.index"))
+
+
+@bp.get("/export.xlsx")
+@role_required(Role.CHAIR, Role.PANEL)
+def export():
+    rows, _total = search_households(db.session, g.village.id, include_inactive=True, per_page=100_000)
+    data = roster.export_xlsx(rows)
+    return send_file(BytesIO(data), as_attachment=True, download_name=f"households-{g.village.code}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,267 @@
+"""Post, reverse and verify transfers. Every function flushes, none commits."""
+
+import uuid as uuid_mod
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import Conflict, DomainError, Invalid, NotFound
+from .models import Account, AccountKind, Transfer, TransferKind
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+
+
+class AlreadyReversed(Conflict):
+    code = "already_reversed"
+
+
+def household_account_code(household_uuid: str) -> str:
+    return f"household:{household_uuid}"
+
+
+def system_account(session: Session, kind: AccountKind) -> Account:
+    """Return the one account of a system kind (issuance, shop, deductions, expiry)."""
+    account = session.scalar(sa.select(Account).where(Account.code == str(kind)))
+    if account is None:  # created by the first migration; missing means a broken database
+        raise DomainError(f"system account {kind} is missing; run `pointsmart db upgrade`")
+    return account
+
+
+def open_household_account(session: Session, household_uuid: str) -> Account:
+    """Create the ledger account of a new household."""
+    account = Account(code=household_account_code(household_uuid), kind=AccountKind.HOUSEHOLD, balance=0)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def _check_amount(amount) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise Invalid(_("积分必须是正整数。"), code="invalid_amount")
+
+
+def _apply_delta(session: Session, account_id: int, delta: int) -> bool:
+    """Add ``delta`` to a cached balance in one conditional UPDATE; False if a household would go negative.
+
+    The condition is evaluated by the database on the locked row, so two debits racing for the same
+    points cannot both pass (no read-then-write).
+    """
+    table = Account.__table__
+    stmt = sa.update(table).where(table.c.id == account_id).values(balance=table.c.balance + delta)
+    if delta < 0:
+        stmt = stmt.where(sa.or_(table.c.kind != AccountKind.HOUSEHOLD, table.c.balance + delta >= 0))
+    return session.execute(stmt).rowcount == 1
+
+
+def _refuse_debit(session: Session, account_id: int, needed: int) -> InsufficientPoints:
+    balance = session.scalar(sa.select(Account.balance).where(Account.id == account_id))
+    return InsufficientPoints(
+        _("积分不足：当前余额 %(balance)s 分，需要 %(needed)s 分。", balance=balance, needed=needed),
+        balance=balance,
+        needed=needed,
+    )
+
+
+def _move_balances(session: Session, deltas: dict[int, int]) -> None:
+    """Apply net balance changes, in account-id order so concurrent transactions never deadlock."""
+    for account_id in sorted(deltas):
+        delta = deltas[account_id]
+        if delta and not _apply_delta(session, account_id, delta):
+            raise _refuse_debit(session, account_id, -delta)
+
+
+def post(
+    session: Session,
+    from_account: Account,
+    to_account: Account,
+    amount: int,
+    kind: TransferKind,
+    reason: str = "",
+    *,
+    ref: str | None = None,
+    actor_id: int | None = None,
+    reverses_id: int | None = None,
+) -> Transfer:
+    """Move ``amount`` points from one account to another and record the transfer.
+
+    :raises InsufficientPoints: the debit would take a household below zero; nothing is written.
+    """
+    _check_amount(amount)
+    if from_account.id == to_account.id:
+        raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
+    _move_balances(session, {from_account.id: -amount, to_account.id: amount})
+    transfer = Transfer(
+        from_account_id=from_account.id,
+        to_account_id=to_account.id,
+        amount=amount,
+        kind=kind,
+        reason=reason,
+        ref=ref,
+        actor_id=actor_id,
+        reverses_id=reverses_id,
+        created_at=utcnow(),
+    )
+    session.add(transfer)
+    session.flush()
+    # The UPDATE above bypassed the identity map; make loaded accounts show the new balance.
+    session.expire(from_account, ["balance"])
+    session.expire(to_account, ["balance"])
+    return transfer
+
+
+def post_many(session: Session, rows: Iterable[dict]) -> int:
+    """Post many transfers at once: the bulk path a round's finalisation uses.
+
+    Each row has ``from_account_id``, ``to_account_id``, ``amount``, ``kind`` and optionally
+    ``reason``, ``ref``, ``actor_id``. Balances move by their net change per account (one UPDATE per
+    account), then the transfers go in with one multi-row INSERT. All or nothing: a household that
+    would go below zero raises before anything is inserted, and the caller rolls back.
+
+    :raises InsufficientPoints: a household's net change would take it below zero.
+    :returns: the number of transfers posted.
+    """
+    now = utcnow()
+    deltas: dict[int, int] = defaultdict(int)
+    values = []
+    for row in rows:
+        amount = row["amount"]
+        _check_amount(amount)
+        if row["from_account_id"] == row["to_account_id"]:
+            raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
+        deltas[row["from_account_id"]] -= amount
+        deltas[row["to_account_id"]] += amount
+        values.append(
+            {
+                "uuid": str(uuid_mod.uuid4()),
+                "from_account_id": row["from_account_id"],
+                "to_account_id": row["to_account_id"],
+                "amount": amount,
+                "kind": str(row["kind"]),
+                "reason": row.get("reason", ""),
+                "ref": row.get("ref"),
+                "actor_id": row.get("actor_id"),
+                "reverses_id": None,
+                "created_at": now,
+            }
+        )
+    if not values:
+        return 0
+    _move_balances(session, deltas)
+    session.execute(sa.insert(Transfer.__table__), values)
+    session.expire_all()
+    return len(values)
+
+
+def reverse(session: Session, transfer_id: int, reason: str, actor_id: int | None = None) -> Transfer:
+    """Undo a transfer with a reversing transfer that points to it.
+
+    :raises NotFound: no such transfer.
+    :raises AlreadyReversed: it was reversed before, or it is itself a reversal.
+    :raises InsufficientPoints: the points were already spent.
+    """
+    if not reason or not reason.strip():
+        raise Invalid(_("撤销必须填写原因。"), code="reason_required")
+    original = session.get(Transfer, transfer_id)
+    if original is None:
+        raise NotFound(_("找不到这笔积分记录。"))
+    if original.kind == TransferKind.REVERSAL:
+        raise AlreadyReversed(_("撤销记录本身不能再撤销。"))
+    done = session.scalar(sa.select(Transfer.id).where(Transfer.reverses_id == original.id))
+    if done is not None:
+        raise AlreadyReversed(_("这笔积分记录已经撤销过了。"))
+    return post(
+        session,
+        session.get(Account, original.to_account_id),
+        session.get(Account, original.from_account_id),
+        original.amount,
+        TransferKind.REVERSAL,
+        reason.strip(),
+        ref=original.ref,
+        actor_id=actor_id,
+        reverses_id=original.id,
+    )
+
+
+def balance_of(session: Session, account_id: int) -> int:
+    return session.scalar(sa.select(Account.balance).where(Account.id == account_id))
+
+
+def history(session: Session, account_id: int, page: int = 1, per_page: int = 20):
+    """Return one page of an account's transfers, newest first, and the total count.
+
+    Each item is ``(transfer, signed_amount)``: positive when points came in.
+    """
+    involved = sa.or_(Transfer.from_account_id == account_id, Transfer.to_account_id == account_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(Transfer).where(involved))
+    rows = session.scalars(
+        sa.select(Transfer).where(involved).order_by(Transfer.id.desc()).limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return [(t, t.amount if t.to_account_id == account_id else -t.amount) for t in rows], total
+
+
+def reversed_ids(session: Session, transfer_ids: list[int]) -> set[int]:
+    """Of these transfers, the ones that have been reversed."""
+    if not transfer_ids:
+        return set()
+    return set(
+        session.scalars(sa.select(Transfer.reverses_id).where(Transfer.reverses_id.in_(transfer_ids)))
+    )
+
+
+@dataclass
+class Mismatch:
+    account_code: str
+    cached: int
+    computed: int
+
+
+@dataclass
+class VerifyReport:
+    accounts: int = 0
+    transfers: int = 0
+    points_moved: int = 0
+    balance_sum: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    negative_households: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.balance_sum == 0 and not self.mismatches and not self.negative_households
+
+
+def verify(session: Session) -> VerifyReport:
+    """Recompute every balance from the transfers and compare with the cache; check the sum is zero."""
+    t = Transfer.__table__
+    incoming = sa.select(t.c.to_account_id.label("id"), sa.func.sum(t.c.amount).label("s")).group_by(
+        t.c.to_account_id
+    ).subquery()
+    outgoing = sa.select(t.c.from_account_id.label("id"), sa.func.sum(t.c.amount).label("s")).group_by(
+        t.c.from_account_id
+    ).subquery()
+    computed = sa.func.coalesce(incoming.c.s, 0) - sa.func.coalesce(outgoing.c.s, 0)
+    rows = session.execute(
+        sa.select(Account.code, Account.kind, Account.balance, computed)
+        .outerjoin(incoming, incoming.c.id == Account.id)
+        .outerjoin(outgoing, outgoing.c.id == Account.id)
+    ).all()
+    report = VerifyReport()
+    report.transfers, moved = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.amount), 0))
+    ).one()
+    report.points_moved = int(moved)
+    for code, kind, cached, recomputed in rows:
+        report.accounts += 1
+        report.balance_sum += cached
+        if cached != recomputed:
+            report.mismatches.append(Mismatch(code, cached, int(recomputed)))
+        if kind == AccountKind.HOUSEHOLD and cached < 0:
+            report.negative_households.append(code)
+    return report

@@ -1,0 +1,21 @@
+"""The org units. A village instance holds one :class:`Village`; a county instance holds them all."""
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+#: 统计用区划代码: 12 digits
+DIVISION_CODE = re.compile(r"^\d{12}$")
+
+
+class Village(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the 12-digit statistical division code (区划代码)
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    township_code: Mapped[str | None] = mapped_column(sa.String(12))
+    township_name: Mapped[str | None] = mapped_column(sa.String(100))
+    county_name: Mapped[str | None] = mapped_column(sa.String(100))

@@ -1,0 +1,32 @@
+"""Find and set up the village this instance serves."""
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..errors import Invalid, NotFound
+from .models import DIVISION_CODE, Village
+
+
+def home_village(session: Session) -> Village:
+    """Return the village this instance serves (the first one set up).
+
+    :raises NotFound: no village has been set up yet (run ``pointsmart demo`` or ``pointsmart village init``).
+    """
+    village = session.scalar(sa.select(Village).order_by(Village.id).limit(1))
+    if village is None:
+        raise NotFound(_("还没有设置村庄。请先运行 pointsmart village init 或 pointsmart demo。"),
+                       code="no_village")
+    return village
+
+
+def ensure_village(session: Session, code: str, name: str, **extra) -> Village:
+    """Create the village with this division code, or return it if it exists."""
+    if not DIVISION_CODE.match(code or ""):
+        raise Invalid(_("区划代码必须是 12 位数字：%(code)s", code=code), code="bad_division_code")
+    village = session.scalar(sa.select(Village).where(Village.code == code))
+    if village is None:
+        village = Village(code=code, name=name, **extra)
+        session.add(village)
+        session.flush()
+    return village

@@ -1,0 +1,118 @@
+"""The site's frame: home page, language switch, navigation, security headers, template filters."""
+
+import json
+from datetime import UTC
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from .auth.models import Role
+from .extensions import db
+from .households.models import Household
+from .i18n import COOKIE, LANGUAGES
+from .ledger.models import Account, TransferKind
+from .org.services import home_village
+
+bp = Blueprint("web", __name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+#: (endpoint, label, roles that see it)
+NAV = (
+    ("web.index", _l("首页"), None),
+    ("households.index", _l("农户"), (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)),
+    ("auth.users", _l("用户"), (Role.CHAIR,)),
+    ("audit.index", _l("操作日志"), (Role.CHAIR,)),
+)
+
+
+TRANSFER_KINDS = {
+    TransferKind.ADJUSTMENT: _l("积分调整"),
+    TransferKind.AWARD: _l("评定得分"),
+    TransferKind.DEDUCTION: _l("扣分"),
+    TransferKind.REDEMPTION: _l("兑换"),
+    TransferKind.EXPIRY: _l("过期"),
+    TransferKind.REVERSAL: _l("撤销"),
+}
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only follow a ``next`` that stays on this site (a path, no scheme, no host)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return default
+
+
+@bp.get("/")
+@login_required
+def index():
+    village = home_village(db.session)
+    households, outstanding = db.session.execute(
+        sa.select(sa.func.count(Household.id), sa.func.coalesce(sa.func.sum(Account.balance), 0))
+        .join(Account, Household.account_id == Account.id)
+        .where(Household.village_id == village.id, Household.active.is_(True))
+    ).one()
+    return render_template("index.html", village=village, households=households, outstanding=outstanding)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    response = redirect(safe_next(request.args.get("next"), url_for("web.index")))
+    if code in LANGUAGES:
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    db.session.execute(sa.text("SELECT 1"))
+    return {"status": "ok"}
+
+
+def init_web(app) -> None:
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        if request.endpoint and request.endpoint != "static" and "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.context_processor
+    def frame():
+        items = []
+        if current_user.is_authenticated:
+            items = [(endpoint, label) for endpoint, label, roles in NAV
+                     if roles is None or current_user.role in roles]
+        return {"nav_items": items, "languages": LANGUAGES, "locale": str(get_locale() or "zh"), "Role": Role,
+                "transfer_kinds": TRANSFER_KINDS}
+
+    tz = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt="%Y-%m-%d %H:%M"):
+        if value is None:
+            return ""
+        return value.replace(tzinfo=UTC).astimezone(tz).strftime(fmt)
+
+    @app.template_filter("jsontext")
+    def jsontext(value) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    @app.template_filter("signed")
+    def signed(value: int) -> str:
+        return f"+{value}" if value > 0 else str(value)

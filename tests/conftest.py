@@ -1,0 +1,241 @@
+"""Fixtures: a migrated database per test (SQLite or PostgreSQL), the app, clients, factories.
+
+``POINTSMART_TEST_DB`` picks the database for the whole run: ``sqlite`` (default) or ``postgresql``
+(at ``POINTSMART_TEST_PG_URL``). ``make test`` runs the suite once on each. With ``CI=true`` an
+unreachable PostgreSQL fails the run instead of skipping it.
+"""
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from pointsmart import clock, create_app
+from pointsmart.config import normalise_db_url
+from pointsmart.extensions import db, limiter
+
+DB = os.environ.get("POINTSMART_TEST_DB", "sqlite")
+PG_URL = normalise_db_url(os.environ.get("POINTSMART_TEST_PG_URL",
+                                         "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct-horse-42"
+VILLAGE_CODE = "620123105299"
+
+#: tables whose rows survive between PostgreSQL tests: the migration's own data
+KEEP = {"alembic_version"}
+
+
+def pytest_report_header(config):
+    return f"database: {DB}" + (f" ({PG_URL.rsplit('@', 1)[-1]})" if DB == "postgresql" else "")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out tests of SQLite-only behaviour (PRAGMAs, online backup) on the PostgreSQL run."""
+    if DB == "sqlite":
+        return
+    kept = [item for item in items if "sqlite_only" not in item.keywords]
+    deselected = [item for item in items if "sqlite_only" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def _pg_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip()
+
+
+def _migrate(url: str, instance: str) -> None:
+    os.environ["POINTSMART_INSTANCE"] = instance
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    """Migrate one database for the session; yield ``(kind, url_or_template_path)``."""
+    instance = str(tmp_path_factory.mktemp("instance"))
+    if DB == "sqlite":
+        template = tmp_path_factory.mktemp("db") / "template.sqlite3"
+        _migrate(f"sqlite:///{template}", instance)
+        yield "sqlite", template
+        return
+    if DB != "postgresql":
+        raise pytest.UsageError(f"POINTSMART_TEST_DB must be sqlite or postgresql, not {DB}")
+    problem = _pg_reachable()
+    if problem:
+        message = f"PostgreSQL not reachable at {PG_URL}: {problem}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    schema = f"pm_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = url.render_as_string(hide_password=False)
+    _migrate(url, instance)
+    yield "postgresql", url
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def _reset_postgresql() -> None:
+    """Empty every table but keep the system accounts the migration created (TRUNCATE fires no row triggers)."""
+    tables = [t.name for t in db.metadata.sorted_tables if t.name not in KEEP | {"account"}]
+    db.session.execute(sa.text(f"TRUNCATE {', '.join(f'{chr(34)}{t}{chr(34)}' for t in tables)} "
+                               "RESTART IDENTITY CASCADE"))
+    db.session.execute(sa.text("DELETE FROM account WHERE kind = 'household'"))
+    db.session.execute(sa.text("UPDATE account SET balance = 0"))
+    db.session.commit()
+
+
+@pytest.fixture
+def db_url(database, tmp_path):
+    kind, source = database
+    if kind == "sqlite":
+        target = tmp_path / "pointsmart.sqlite3"
+        shutil.copy(source, target)
+        return f"sqlite:///{target}"
+    return source
+
+
+@pytest.fixture
+def make_app(db_url, tmp_path, monkeypatch):
+    """Return a callable that builds an app on this test's database (extra settings as keywords)."""
+    monkeypatch.setenv("POINTSMART_INSTANCE", str(tmp_path / "instance"))
+    apps = []
+
+    def factory(**settings):
+        config = {"SQLALCHEMY_DATABASE_URI": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False,
+                  "POINTSMART_BASE_URL": "http://pointsmart.test"}
+        config.update(settings)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app, database):
+    app = make_app()
+    limiter.reset()
+    clock.reset()
+    with app.app_context():
+        if database[0] == "postgresql":
+            _reset_postgresql()
+        from pointsmart.org.services import ensure_village
+
+        ensure_village(db.session, VILLAGE_CODE, "测试村", township_name="测试镇", county_name="测试县")
+        db.session.commit()
+    yield app
+    clock.reset()
+
+
+@pytest.fixture
+def ctx(app):
+    """Run the test inside an app context (for tests that call services directly)."""
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def village_id(app):
+    with app.app_context():
+        from pointsmart.org.services import home_village
+
+        return home_village(db.session).id
+
+
+@contextmanager
+def committing(app):
+    """A unit of work in its own app context, committed at the end."""
+    with app.app_context():
+        yield db.session
+        db.session.commit()
+
+
+@pytest.fixture
+def make_user(app, village_id):
+    """Return a callable creating a user: ``make_user("chair")`` → (id, username)."""
+    counter = iter(range(1, 10_000))
+
+    def factory(role="chair", username=None, password=PASSWORD, village=True):
+        from pointsmart.auth.services import create_user
+
+        name = username or f"{role}{next(counter)}"
+        with committing(app) as session:
+            user = create_user(session, name, role, password, name, village_id=village_id if village else None)
+            return user.id, name
+
+    return factory
+
+
+@pytest.fixture
+def make_household(app, village_id):
+    """Return a callable registering a household, optionally with opening points; returns its id."""
+    counter = iter(range(1, 100_000))
+
+    def factory(points: int = 0, **fields):
+        from pointsmart.households.services import adjust_points, create_household
+
+        n = next(counter)
+        data = {"household_no": f"09-{n:03d}", "head_name": f"测试{n}", "group": "一社"} | fields
+        with committing(app) as session:
+            household = create_household(session, village_id, data, actor_id=None)
+            if points:
+                adjust_points(session, household, points, "开户积分", actor_id=None)
+            return household.id
+
+    return factory
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(app, make_user):
+    """Return a callable that logs a fresh test client in as a new user of ``role``."""
+
+    def login(role="chair", client=None):
+        client = client or app.test_client()
+        user_id, name = make_user(role)
+        response = client.post("/login", data={"username": name, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        client.user_id, client.username = user_id, name
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_token(app, make_user):
+    """Return a callable making a user of ``role`` and an API token for it; returns the token."""
+
+    def factory(role="chair"):
+        from pointsmart.auth.models import User
+        from pointsmart.auth.services import create_api_token
+
+        user_id, _name = make_user(role)
+        with committing(app) as session:
+            return create_api_token(session, session.get(User, user_id))
+
+    return factory
