@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -42,6 +42,13 @@ TRANSFER_KINDS = {
     TransferKind.EXPIRY: _l("过期"),
     TransferKind.REVERSAL: _l("撤销"),
 }
+
+
+def flash_errors(form) -> None:
+    """Flash each invalid field of a form as one message: "label：problem；problem"."""
+    for name, errors in form.errors.items():
+        label = form[name].label.text if name in form else ""
+        flash(f"{label}：{'；'.join(str(e) for e in errors)}" if label else "；".join(map(str, errors)), "error")
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from .models import ROLE_LABELS
@@ -24,7 +25,7 @@ class PasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("用户名"), validators=[DataRequired(), Length(min=2, max=40)])
     display_name = StringField(_l("姓名"), validators=[Length(max=40)])
-    role = SelectField(_l("角色"), choices=[(str(r), ROLE_LABELS[r]) for r in VILLAGE_ROLES])
+    role = SelectField(_l("角色"), choices=[SelectChoice(str(r), ROLE_LABELS[r]) for r in VILLAGE_ROLES])
     password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
 
 

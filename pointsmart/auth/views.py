@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import DomainError
 from ..extensions import db, limiter
-from ..web import safe_next
+from ..web import flash_errors, safe_next
 from .access import role_required
 from .forms import LoginForm, PasswordForm, ResetPasswordForm, UserForm
 from .models import Role
@@ -110,8 +110,7 @@ def create():
             db.session.commit()
             flash(_("已创建用户 %(name)s。", name=user.username), "success")
             return redirect(url_for("auth.users"))
-    for field, errors in form.errors.items():
-        flash(f"{form[field].label.text}：{'；'.join(errors)}", "error")
+    flash_errors(form)
     return render_template("auth/users.html", users=list_users(db.session, current_user.village_id), form=form, reset_form=ResetPasswordForm()), 400
 
 

@@ -13,6 +13,7 @@ from ..auth.access import VILLAGE_STAFF, role_required
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
+from ..web import flash_errors
 from ..ledger import services as ledger
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
@@ -119,8 +120,7 @@ def adjust(household_id: int):
     household = _own(household_id)
     form = AdjustmentForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            flash("；".join(errors), "error")
+        flash_errors(form)
         return redirect(url_for("households.show", household_id=household.id))
     try:
         adjust_points(db.session, household, form.points.data, form.reason.data, current_user.id)
@@ -164,8 +164,7 @@ def import_roster():
     """Upload a roster and preview it; nothing is written until the chair confirms."""
     form = ImportForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            flash("；".join(errors), "error")
+        flash_errors(form)
         return render_template("households/import.html", form=form, plan=None)
     upload = form.file.data
     data = upload.read()

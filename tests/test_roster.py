@@ -1,0 +1,158 @@
+"""Importing the household roster from .xlsx and .csv, and exporting it back."""
+
+import io
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from pointsmart.extensions import db
+from pointsmart.households import roster
+from pointsmart.households.models import Household
+
+HEADER = ["户号", "户主姓名", "村民小组", "联系电话", "家庭人口", "住址", "标签"]
+ROWS = [
+    ["01-001", "王建国", "一社", "13912345678", 4, "一社12号", "脱贫户"],
+    ["01-002", "李秀兰", "一社", "", 3, "一社15号", ""],
+    ["02-001", "张玉芳", "二社", 13800001111, 5.0, "二社3号", "最美家庭，美丽庭院"],
+]
+
+
+def xlsx(rows, header=HEADER) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def csv_bytes(rows, header=HEADER, encoding="utf-8-sig") -> bytes:
+    lines = [",".join(header)] + [",".join(str(c) for c in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode(encoding)
+
+
+def _count(session) -> int:
+    return session.scalar(sa.select(sa.func.count(Household.id)))
+
+
+def test_xlsx_import_adds_households_with_accounts(ctx, village_id):
+    plan = roster.plan_import(ctx, village_id, "名册.xlsx", xlsx(ROWS))
+    assert (len(plan.added), len(plan.changed), plan.unchanged, plan.problems) == (3, 0, 0, [])
+    roster.apply_import(ctx, village_id, plan, actor_id=None)
+    ctx.commit()
+    zhang = ctx.scalar(sa.select(Household).where(Household.household_no == "02-001"))
+    assert (zhang.head_name, zhang.phone, zhang.members, zhang.tags) == ("张玉芳", "13800001111", 5,
+                                                                         "最美家庭,美丽庭院")
+    assert zhang.balance == 0 and zhang.account.code == f"household:{zhang.uuid}"
+
+
+def test_reimporting_the_same_file_changes_nothing(ctx, village_id):
+    data = xlsx(ROWS)
+    roster.apply_import(ctx, village_id, roster.plan_import(ctx, village_id, "a.xlsx", data), None)
+    ctx.commit()
+    again = roster.plan_import(ctx, village_id, "a.xlsx", data)
+    assert (again.added, again.changed, again.unchanged) == ([], [], 3)
+
+
+def test_changed_rows_are_previewed_field_by_field(ctx, village_id):
+    roster.apply_import(ctx, village_id, roster.plan_import(ctx, village_id, "a.xlsx", xlsx(ROWS)), None)
+    ctx.commit()
+    edited = [list(r) for r in ROWS]
+    edited[1][2] = "三社"
+    edited.append(["03-001", "刘德福", "三社", "", "", "", ""])
+    plan = roster.plan_import(ctx, village_id, "b.xlsx", xlsx(edited))
+    assert [h["household_no"] for h in plan.added] == ["03-001"]
+    assert plan.changed == [("01-002", {"old": {"group": "一社"}, "new": {"group": "三社"}})]
+    roster.apply_import(ctx, village_id, plan, None)
+    ctx.commit()
+    assert _count(ctx) == 4
+
+
+def test_bad_rows_are_listed_by_row_number_and_nothing_is_written(ctx, village_id):
+    rows = [list(r) for r in ROWS] + [
+        ["01-001", "重复户", "一社", "", "", "", ""],  # row 5: duplicates row 2
+        ["", "无户号", "一社", "", "", "", ""],  # row 6
+        ["03-017", "", "三社", "", "abc", "", ""],  # row 7
+    ]
+    plan = roster.plan_import(ctx, village_id, "bad.xlsx", xlsx(rows))
+    messages = [str(p) for p in plan.problems]
+    assert "第 5 行：户号 01-001 重复（与第 2 行相同）" in messages
+    assert "第 6 行：户号不能为空" in messages
+    assert "第 7 行：户主姓名不能为空" in messages
+    assert "第 7 行：家庭人口 abc 应为 1–50 的整数" in messages
+    with pytest.raises(roster.ImportError_):
+        roster.apply_import(ctx, village_id, plan, None)
+    ctx.rollback()
+    assert _count(ctx) == 0
+
+
+def test_missing_required_column_is_named(ctx, village_id):
+    with pytest.raises(roster.ImportError_, match="缺少必填列：户主姓名"):
+        roster.plan_import(ctx, village_id, "x.xlsx", xlsx(ROWS, header=["户号", "姓 名", "组"]))
+
+
+def test_english_headers_and_gbk_csv_are_accepted(ctx, village_id):
+    header = ["household_no", "head_name", "group", "phone", "members", "address", "tags"]
+    plan = roster.plan_import(ctx, village_id, "r.csv", csv_bytes(ROWS, header=header, encoding="gb18030"))
+    assert [h["head_name"] for h in plan.added] == ["王建国", "李秀兰", "张玉芳"]
+
+
+def test_a_file_that_is_not_a_spreadsheet_gets_a_clear_error(ctx, village_id):
+    with pytest.raises(roster.ImportError_, match="无法读取这个 Excel 文件"):
+        roster.plan_import(ctx, village_id, "x.xlsx", b"not a zip file")
+    with pytest.raises(roster.ImportError_, match="只支持 .xlsx 和 .csv"):
+        roster.plan_import(ctx, village_id, "x.pdf", b"%PDF")
+
+
+def test_export_then_import_round_trips_without_changes(ctx, village_id):
+    roster.apply_import(ctx, village_id, roster.plan_import(ctx, village_id, "a.xlsx", xlsx(ROWS)), None)
+    ctx.commit()
+    households = ctx.scalars(sa.select(Household).order_by(Household.household_no)).all()
+    exported = roster.export_xlsx(households)
+    sheet = openpyxl.load_workbook(io.BytesIO(exported)).active
+    assert [c.value for c in sheet[1]][:7] == HEADER
+    assert sheet["A2"].value == "01-001" and sheet["B4"].value == "张玉芳"
+    plan = roster.plan_import(ctx, village_id, "export.xlsx", exported)
+    assert (plan.added, plan.changed, plan.unchanged) == ([], [], 3)
+
+
+def test_import_page_previews_then_commits(app, login_as):
+    chair = login_as("chair")
+    preview = chair.post("/households/import", data={"file": (io.BytesIO(xlsx(ROWS)), "名册.xlsx")},
+                         content_type="multipart/form-data")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "新增 3 户" in page and "王建国" in page
+    with app.app_context():
+        assert _count(db.session) == 0  # nothing until confirmed
+    token = page.split('name="token" value="')[1].split('"')[0]
+    done = chair.post("/households/import/confirm", data={"token": token, "suffix": ".xlsx"},
+                      follow_redirects=True)
+    assert "导入完成：新增 3 户" in done.get_data(as_text=True)
+    with app.app_context():
+        assert _count(db.session) == 3
+
+
+def test_import_page_shows_bad_rows_and_offers_no_confirm(app, login_as):
+    chair = login_as("chair")
+    rows = ROWS + [["01-001", "重复户", "", "", "", "", ""]]
+    page = chair.post("/households/import", data={"file": (io.BytesIO(xlsx(rows)), "名册.xlsx")},
+                      content_type="multipart/form-data").get_data(as_text=True)
+    assert "第 5 行：户号 01-001 重复" in page and "确认导入" not in page
+
+
+def test_confirm_with_a_forged_token_is_refused(login_as):
+    chair = login_as("chair")
+    assert chair.post("/households/import/confirm",
+                      data={"token": "../../etc/passwd", "suffix": ".csv"}).status_code == 400
+
+
+def test_export_download_is_an_xlsx_of_every_household(app, login_as, make_household):
+    make_household(head_name="王建国")
+    make_household(head_name="李秀兰")
+    response = login_as("chair").get("/households/export.xlsx")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    assert sorted(sheet.cell(row=r, column=2).value for r in (2, 3)) == ["李秀兰", "王建国"]

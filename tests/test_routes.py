@@ -1,0 +1,147 @@
+"""Every route, from the app's URL map, as anonymous and as every role: who may and who may not.
+
+A new route fails ``test_every_route_has_an_access_rule`` until it is added to ACCESS below, so no
+route can be forgotten. CSRF is checked the same way for every form-posting route.
+"""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from pointsmart.extensions import db
+from pointsmart.ledger.models import Transfer
+
+from .conftest import PASSWORD
+
+ROLES = ["chair", "panel", "shopkeeper", "county_reviewer", "county_admin"]
+STAFF = {"chair", "panel", "shopkeeper"}
+EVERYONE = {"anonymous", *ROLES}
+LOGGED_IN = set(ROLES)
+
+#: endpoint → who may use it
+ACCESS = {
+    "static": EVERYONE,
+    "web.index": LOGGED_IN,
+    "web.set_language": EVERYONE,
+    "web.healthz": EVERYONE,
+    "auth.login": EVERYONE,
+    "auth.logout": LOGGED_IN,
+    "auth.password": LOGGED_IN,
+    "auth.users": {"chair"},
+    "auth.create": {"chair"},
+    "auth.toggle_active": {"chair"},
+    "auth.reset": {"chair"},
+    "auth.token": {"chair"},
+    "households.index": STAFF,
+    "households.show": STAFF,
+    "households.new": {"chair"},
+    "households.edit": {"chair"},
+    "households.toggle_active": {"chair"},
+    "households.adjust": {"chair"},
+    "households.reverse": {"chair"},
+    "households.import_roster": {"chair"},
+    "households.import_confirm": {"chair"},
+    "households.export": {"chair", "panel"},
+    "audit.index": {"chair"},
+    "api.openapi": EVERYONE,
+    "api.households": {f"api:{r}" for r in STAFF},
+    "api.household": {f"api:{r}" for r in STAFF},
+    "api.transfers": {f"api:{r}" for r in STAFF},
+    "api.adjustment": {"api:chair"},
+}
+
+
+def _rules(app):
+    return sorted((r for r in app.url_map.iter_rules()), key=lambda r: (r.endpoint == "auth.logout", r.rule))
+
+
+def _url(rule, sample) -> str:
+    url = rule.rule
+    for name in rule.arguments:
+        url = re.sub(rf"<(?:\w+:)?{name}>", str(sample[name]), url)
+    return url
+
+
+@pytest.fixture
+def sample(app, make_user, make_household):
+    hid = make_household(points=50)
+    victim_id, _ = make_user("panel")
+    with app.app_context():
+        from pointsmart.households.models import Household
+
+        household = db.session.get(Household, hid)
+        transfer_id = db.session.scalar(sa.select(Transfer.id).order_by(Transfer.id.desc()))
+        return {"household_id": hid, "household_uuid": household.uuid, "user_id": victim_id,
+                "transfer_id": transfer_id, "filename": "css/app.css", "code": "zh"}
+
+
+def test_every_route_has_an_access_rule(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - ACCESS.keys() == set(), "add these routes to ACCESS"
+    assert ACCESS.keys() - endpoints == set(), "these routes no longer exist"
+
+
+def _client_for(app, who, make_user):
+    client = app.test_client()
+    if who == "anonymous":
+        return client, {}
+    user_id, name = make_user(who, village=not who.startswith("county"))
+    assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 302
+    from pointsmart.auth.models import User
+    from pointsmart.auth.services import create_api_token
+
+    with app.app_context():
+        token = create_api_token(db.session, db.session.get(User, user_id))
+        db.session.commit()
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+def _refused(response, api: bool) -> bool:
+    if api:
+        return response.status_code in (401, 403)
+    if response.status_code == 403:
+        return True
+    # Flask-Login sends the anonymous to the log-in page with ?next=; a plain /login is log-out's answer
+    return response.status_code == 302 and "/login?next=" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("who", ["anonymous", *ROLES])
+def test_route_access_by_role(app, make_user, sample, who):
+    client, headers = _client_for(app, who, make_user)
+    checked = []
+    for rule in _rules(app):
+        url = _url(rule, sample)
+        api = rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
+        allowed = ACCESS[rule.endpoint]
+        may = (f"api:{who}" in allowed) if api else (who in allowed)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, headers=headers if api else {},
+                                   json={} if api and method == "POST" else None)
+            refused = _refused(response, api)
+            assert refused != may, f"{who} {method} {url}: {response.status_code} (may={may})"
+            assert response.status_code < 500, f"{who} {method} {url}: {response.status_code}"
+            checked.append((method, url))
+    assert len(checked) >= len(ACCESS)
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"', page
+                     ).group(1)
+
+
+def test_every_form_post_needs_a_csrf_token(make_app, make_user, sample):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    _id, name = make_user("chair")
+    # the log-in form itself is protected
+    assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 400
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"username": name, "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    posts = [r for r in _rules(app) if "POST" in r.methods and not r.rule.startswith("/api/")]
+    assert len(posts) >= 10
+    for rule in posts:
+        response = client.post(_url(rule, sample), data={})
+        assert response.status_code == 400, f"POST {rule.rule} without CSRF token: {response.status_code}"
+        assert "页面已过期" in response.get_data(as_text=True)
