@@ -1,0 +1,208 @@
+"""The village core in a real browser, as the chair uses it: import the roster, find a household,
+adjust its points, on the office PC and on a cheap phone; bad spreadsheets; logging out."""
+
+import re
+
+import openpyxl
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from pointsmart.extensions import db
+from pointsmart.households.models import Household
+
+from .conftest import console_errors, horizontal_overflow, login, screenshot
+
+HEADERS = ("户号", "户主姓名", "村民小组", "联系电话", "家庭人口", "住址", "标签")
+ROSTER = [
+    ("03-001", "王秀英", "一社", "13893100001", 4, "上庄村一社 12 号", "最美家庭"),
+    ("03-002", "李桂兰", "一社", "13893100002", 3, "上庄村一社 15 号", ""),
+    ("03-003", "张玉梅", "二社", "13893100003", 5, "上庄村二社 3 号", "美丽庭院,孝老爱亲"),
+    ("03-004", "刘淑珍", "二社", "", 2, "上庄村二社 8 号", ""),
+    ("03-005", "陈凤英", "三社", "13893100005", 6, "上庄村三社 21 号", "志愿服务"),
+]
+
+
+def write_roster(path, rows) -> str:
+    """A roster workbook as a village keeps it: Chinese headers in row 1, one household a row."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "农户名册"
+    sheet.append(HEADERS)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return str(path)
+
+
+def household_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(Household.id)))
+
+
+def upload(page: Page, path: str) -> None:
+    """From the household list: 从 Excel 导入 → choose the file → 上传并预览."""
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="农户").click()
+    page.get_by_role("link", name="从 Excel 导入").click()
+    expect(page.get_by_role("heading", name="导入农户名册")).to_be_visible()
+    page.get_by_label("名册文件").set_input_files(path)
+    page.get_by_role("button", name="上传并预览").click()
+    expect(page.get_by_role("heading", name=re.compile("^预览"))).to_be_visible()
+
+
+def find_and_open(page: Page, name: str) -> None:
+    """Search the household list by the head's name and open that household."""
+    page.get_by_role("searchbox", name="查找农户").fill(name)
+    page.get_by_role("button", name="查找").click()
+    expect(page.get_by_text("共 1 户")).to_be_visible()
+    page.get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+
+
+def adjust(page: Page, points: int, reason: str) -> None:
+    page.get_by_label("积分（扣分填负数）").fill(str(points))
+    page.get_by_label("原因", exact=True).fill(reason)
+    page.get_by_role("button", name="记录", exact=True).click()
+
+
+def balance(page: Page):
+    """The balance the household page shows in big figures (its 积分余额 stat)."""
+    return page.locator("#balance")
+
+
+def test_chair_imports_roster_finds_household_and_adjusts_points(page, live_server, chair, tmp_path):
+    roster = write_roster(tmp_path / "名册.xlsx", ROSTER)
+    login(page, chair)
+
+    upload(page, roster)
+    expect(page.locator("#added")).to_have_text("新增 5 户")
+    expect(page.locator("#problems")).to_have_text("错误 0 行")
+    for _no, name, *_rest in ROSTER:
+        expect(page.get_by_role("cell", name=name, exact=True)).to_be_visible()
+    screenshot(page, "village-core-import-preview")
+    assert household_count(live_server.app) == 0, "the preview must not write anything"
+    page.get_by_role("button", name="确认导入").click()
+    expect(page.get_by_role("status")).to_have_text("导入完成：新增 5 户，修改 0 户，未变 0 户。")
+    expect(page.get_by_text("共 5 户")).to_be_visible()
+    screenshot(page, "village-core-household-list")
+
+    find_and_open(page, "李桂兰")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("03-002")
+    expect(balance(page)).to_have_text("0")
+    expect(page.get_by_text("还没有积分记录。")).to_be_visible()
+
+    adjust(page, 30, "打扫村道，志愿服务")
+    expect(page.get_by_role("status")).to_have_text("已记录 30 分，当前余额 30 分。")
+    expect(balance(page)).to_have_text("30")
+    row = page.get_by_role("row").filter(has_text="打扫村道，志愿服务")
+    expect(row).to_contain_text("积分调整")
+    expect(row).to_contain_text("+30")
+
+    adjust(page, -100, "乱倒垃圾")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("积分不足")
+    expect(alert).to_contain_text("当前余额 30 分")
+    expect(balance(page)).to_have_text("30")
+    expect(page.get_by_role("row").filter(has_text="乱倒垃圾")).to_have_count(0)
+    screenshot(page, "village-core-household-refused-deduction")
+
+    upload(page, roster)
+    expect(page.locator("#added")).to_have_text("新增 0 户")
+    expect(page.locator("#changed")).to_have_text("修改 0 户")
+    expect(page.get_by_text("未变 5 户")).to_be_visible()
+    expect(page.get_by_role("button", name="确认导入")).to_be_disabled()
+    assert household_count(live_server.app) == 5
+    assert console_errors(page) == []
+
+
+def test_phone_search_open_and_adjust_without_sideways_scrolling(phone, chair, make_household):
+    make_household(head_name="王秀英", household_no="01-001", address="上庄村一社 12 号")
+    make_household(points=12, head_name="欧阳春花", household_no="01-002", phone="13893100002",
+                   members=7, address="甘肃省兰州市榆中县某某镇上庄村第一村民小组二十八号院",
+                   tags="最美家庭,美丽庭院,孝老爱亲,移风易俗,志愿服务")
+    make_household(head_name="张玉梅", household_no="02-001", group="二社")
+
+    login(phone, chair)
+    assert phone.evaluate("() => window.innerWidth") == 360
+    assert horizontal_overflow(phone) <= 0, "home page scrolls sideways"
+
+    phone.get_by_role("navigation", name="主菜单").get_by_role("link", name="农户").tap()
+    expect(phone.get_by_text("共 3 户")).to_be_visible()
+    assert horizontal_overflow(phone) <= 0, "household list scrolls sideways"
+
+    phone.get_by_role("searchbox", name="查找农户").tap()
+    phone.keyboard.type("欧阳")
+    phone.get_by_role("button", name="查找").tap()
+    expect(phone.get_by_text("共 1 户")).to_be_visible()
+    assert horizontal_overflow(phone) <= 0, "search results scroll sideways"
+    phone.get_by_role("link", name="欧阳春花").tap()
+    expect(phone.get_by_role("heading", level=1)).to_contain_text("欧阳春花")
+    expect(balance(phone)).to_have_text("12")
+    assert horizontal_overflow(phone) <= 0, "household page scrolls sideways"
+
+    phone.get_by_label("积分（扣分填负数）").tap()
+    phone.keyboard.type("30")
+    phone.get_by_label("原因", exact=True).tap()
+    phone.keyboard.type("美丽庭院月评")
+    phone.get_by_role("button", name="记录", exact=True).tap()
+    expect(phone.get_by_role("status")).to_have_text("已记录 30 分，当前余额 42 分。")
+    expect(balance(phone)).to_have_text("42")
+    assert horizontal_overflow(phone) <= 0, "household page scrolls sideways after the adjustment"
+    screenshot(phone, "village-core-phone-household")
+
+    phone.get_by_role("navigation", name="主菜单").get_by_role("link", name="农户").tap()
+    expect(phone.get_by_role("row").filter(has_text="欧阳春花")).to_contain_text("42")
+    assert horizontal_overflow(phone) <= 0, "household list scrolls sideways"
+    screenshot(phone, "village-core-phone-list")
+    assert console_errors(phone) == []
+
+
+def test_import_with_a_bad_row_names_the_row_and_imports_nothing(page, live_server, chair, tmp_path):
+    rows = [*ROSTER[:3], ("03-001", "赵兰芳", "三社", "", 3, "", "")]  # row 5 repeats the 户号 of row 2
+    login(page, chair)
+
+    upload(page, write_roster(tmp_path / "重复户号.xlsx", rows))
+    expect(page.locator("#problems")).to_have_text("错误 1 行")
+    problem = page.get_by_role("listitem").filter(has_text="第 5 行")
+    expect(problem).to_contain_text("03-001")
+    expect(problem).to_contain_text("重复")
+    expect(problem).to_contain_text("第 2 行")
+    expect(page.get_by_text("本次不会导入任何数据")).to_be_visible()
+    expect(page.get_by_role("button", name="确认导入")).to_have_count(0)
+    screenshot(page, "village-core-import-bad-row")
+
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="农户").click()
+    expect(page.get_by_text("共 0 户")).to_be_visible()
+    expect(page.get_by_text("没有找到农户。")).to_be_visible()
+    assert household_count(live_server.app) == 0
+    assert console_errors(page) == []
+
+
+def test_after_logout_back_and_refresh_land_on_the_login_page(page, chair, make_household):
+    household_id = make_household(points=5, head_name="王秀英")
+    login(page, chair)
+    page.goto(f"/households/{household_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("王秀英")
+
+    page.get_by_role("button", name="退出", exact=True).click()
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    expect(page.get_by_text("已退出登录。")).to_be_visible()
+
+    on_login_page = re.compile(r"/login(\?|$)")
+    page.go_back()
+    expect(page).to_have_url(on_login_page)
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    expect(page.get_by_text("王秀英")).to_have_count(0)
+
+    page.reload()
+    expect(page).to_have_url(on_login_page)
+    expect(page.get_by_text("王秀英")).to_have_count(0)
+
+    page.goto(f"/households/{household_id}")
+    expect(page).to_have_url(on_login_page)
+    expect(page.get_by_text("王秀英")).to_have_count(0)
+
+    # Logging in again returns to the page that was asked for.
+    login(page, chair)
+    expect(page).to_have_url(re.compile(rf"/households/{household_id}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("王秀英")
+    assert console_errors(page) == []
