@@ -1,5 +1,6 @@
 # PointsMart — the two commands a newcomer needs: `make run` and `make test`.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgresql lint browser-deps bench translations clean
+.PHONY: install run test test-sqlite test-postgresql lint browser-deps bench translations translations-update clean
 
 $(BIN)/pointsmart: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +16,15 @@ $(BIN)/pointsmart: pyproject.toml
 	touch $@
 
 translations: $(BIN)/pointsmart
-	$(BIN)/pybabel compile --use-fuzzy --statistics -d pointsmart/translations 2>&1 | tail -n 1
+	$(BIN)/pybabel compile --statistics -d pointsmart/translations 2>&1 | tail -n 1
+
+## After changing UI strings: re-extract, update the English catalogue (then translate its empty entries).
+translations-update: $(BIN)/pointsmart
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --no-wrap \
+	  --project=PointsMart --copyright-holder=PointsMart -o pointsmart/translations/messages.pot .
+	$(BIN)/pybabel update --no-wrap --ignore-obsolete \
+	  -i pointsmart/translations/messages.pot -d pointsmart/translations
+	$(BIN)/pybabel compile --statistics -d pointsmart/translations
 
 install: $(BIN)/pointsmart translations
 

@@ -29,7 +29,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .i18n import select_locale
 
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
+    babel.init_app(
+        app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations")
+    )
     login_manager.init_app(app)
 
     from . import models  # noqa: F401  (every table, for Alembic and create_all)

@@ -62,8 +62,13 @@ def village_init(code: str, name: str):
 
 
 @click.command(help="Load the demo village from seed/ (does nothing twice) and print its log-ins.")
-@click.option("--seed", "seed_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=SEED, show_default=True)
+@click.option(
+    "--seed",
+    "seed_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=SEED,
+    show_default=True,
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing if a village other than the demo's is set up.")
 @with_appcontext
 def demo(seed_dir: Path, if_empty: bool):
@@ -77,8 +82,10 @@ def demo(seed_dir: Path, if_empty: bool):
     except DomainError as err:
         _fail(err)
     db.session.commit()
-    click.echo(f"demo village {summary['village']}: {summary['households']} households "
-               f"({summary['added']} added now)")
+    click.echo(
+        f"demo village {summary['village']}: {summary['households']} households "
+        f"({summary['added']} added now)"
+    )
     click.echo("demo log-ins (change them before real use):")
     for user in summary["users"]:
         click.echo(f"  {user['username']:<10} {user['password']:<18} {user['role']}")
@@ -94,8 +101,11 @@ def users():
 
 @users.command("create")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["chair", "panel", "shopkeeper",
-                                                          "county_reviewer", "county_admin"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["chair", "panel", "shopkeeper", "county_reviewer", "county_admin"]),
+)
 @click.option("--password", help="Asked for when not given (better: it stays out of the shell history).")
 @click.option("--display-name", default="", help="The person's name as shown on pages.")
 @with_appcontext
@@ -163,8 +173,10 @@ def households_import(file: Path, dry_run: bool):
         plan = roster.plan_import(db.session, village_id, file.name, file.read_bytes())
     except DomainError as err:
         _fail(err)
-    click.echo(f"{len(plan.added)} to add, {len(plan.changed)} to change, {plan.unchanged} unchanged, "
-               f"{len(plan.problems)} bad rows")
+    click.echo(
+        f"{len(plan.added)} to add, {len(plan.changed)} to change, {plan.unchanged} unchanged, "
+        f"{len(plan.problems)} bad rows"
+    )
     for problem in plan.problems:
         click.echo(f"  {problem}", err=True)
     if plan.problems:
@@ -186,8 +198,9 @@ def households_export(file: Path):
     from .households.services import search_households
     from .org.services import home_village
 
-    rows, total = search_households(db.session, home_village(db.session).id, include_inactive=True,
-                                    per_page=1_000_000)
+    rows, total = search_households(
+        db.session, home_village(db.session).id, include_inactive=True, per_page=1_000_000
+    )
     file.write_bytes(roster.export_xlsx(rows))
     click.echo(f"exported {total} households to {file}")
 
@@ -208,15 +221,20 @@ def ledger_verify():
 
     report = verify(db.session)
     mark = {True: "ok", False: "FAILED"}
-    click.echo(f"checked {report.accounts} accounts and {report.transfers} transfers "
-               f"({report.points_moved} points moved)")
+    click.echo(
+        f"checked {report.accounts} accounts and {report.transfers} transfers "
+        f"({report.points_moved} points moved)"
+    )
     click.echo(f"sum of all balances: {report.balance_sum} (must be 0) ... {mark[report.balance_sum == 0]}")
-    click.echo(f"cached balance = sum of transfers: {report.accounts - len(report.mismatches)}/"
-               f"{report.accounts} ... {mark[not report.mismatches]}")
+    click.echo(
+        f"cached balance = sum of transfers: {report.accounts - len(report.mismatches)}/"
+        f"{report.accounts} ... {mark[not report.mismatches]}"
+    )
     for m in report.mismatches:
         click.echo(f"  {m.account_code}: cached {m.cached}, transfers say {m.computed}")
-    click.echo(f"households below zero: {len(report.negative_households)} ... "
-               f"{mark[not report.negative_households]}")
+    click.echo(
+        f"households below zero: {len(report.negative_households)} ... {mark[not report.negative_households]}"
+    )
     click.echo("ledger OK" if report.ok else "ledger MISMATCH")
     sys.exit(0 if report.ok else 1)
 
@@ -255,7 +273,6 @@ def serve(host: str, port: int, threads: int):
     from waitress import serve as waitress_serve
 
     click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
-    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads,
-                   ident="PointsMart")
-
-
+    waitress_serve(
+        current_app._get_current_object(), host=host, port=port, threads=threads, ident="PointsMart"
+    )

@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 | --- | --- | --- |
-| ``DATABASE_URL`` | SQLAlchemy URL of the database | SQLite file ``pointsmart.sqlite3`` in the instance folder |
+| ``DATABASE_URL`` | SQLAlchemy URL of the database | ``pointsmart.sqlite3`` in the instance folder |
 | ``SECRET_KEY`` | signs sessions and CSRF tokens | generated once into ``instance/secret_key`` |
 | ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | ``http://127.0.0.1:8000`` |
 | ``POINTSMART_MODE`` | ``village`` (one village) or ``county`` | ``village`` |

@@ -23,20 +23,34 @@ def _village_info(seed_dir: Path) -> dict:
 
 def other_village_exists(session: Session, seed_dir: Path) -> bool:
     """True when this database serves a real village (one that is not the demo's)."""
-    return session.scalar(sa.select(Village.id).where(Village.code != _village_info(seed_dir)["code"])
-                          .limit(1)) is not None
+    return (
+        session.scalar(sa.select(Village.id).where(Village.code != _village_info(seed_dir)["code"]).limit(1))
+        is not None
+    )
 
 
 def load_demo(session: Session, seed_dir: Path) -> dict:
     """Create the demo village, its users and households, and their opening balances (once)."""
     info = _village_info(seed_dir)
-    village = ensure_village(session, info["code"], info["name"], township_code=info.get("township_code"),
-                             township_name=info.get("township_name"), county_name=info.get("county_name"))
+    village = ensure_village(
+        session,
+        info["code"],
+        info["name"],
+        township_code=info.get("township_code"),
+        township_name=info.get("township_name"),
+        county_name=info.get("county_name"),
+    )
     users = json.loads((seed_dir / "users.json").read_text(encoding="utf-8"))
     for user in users:
         if find_user(session, user["username"]) is None:
-            create_user(session, user["username"], user["role"], user["password"], user["display_name"],
-                        village_id=village.id)
+            create_user(
+                session,
+                user["username"],
+                user["role"],
+                user["password"],
+                user["display_name"],
+                village_id=village.id,
+            )
 
     roster_file = seed_dir / "households.csv"
     plan = roster.plan_import(session, village.id, roster_file.name, roster_file.read_bytes())
@@ -46,8 +60,14 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
         with (seed_dir / "opening_balances.csv").open(encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 household = household_by_no(session, village.id, row["户号"])
-                adjust_points(session, household, int(row["积分"]), row["原因"], actor_id=None, ref=OPENING_REF)
+                adjust_points(
+                    session, household, int(row["积分"]), row["原因"], actor_id=None, ref=OPENING_REF
+                )
     session.flush()
     total = len(plan.added) + len(plan.changed) + plan.unchanged
-    return {"village": f"{village.code} {village.name}", "households": total, "added": len(plan.added),
-            "users": users}
+    return {
+        "village": f"{village.code} {village.name}",
+        "households": total,
+        "added": len(plan.added),
+        "users": users,
+    }

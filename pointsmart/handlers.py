@@ -42,6 +42,7 @@ def _http_message(status: int) -> str:
 
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors and HTTP errors to one JSON envelope (API) or one friendly page (HTML)."""
+
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):
         db.session.rollback()

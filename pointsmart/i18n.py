@@ -1,9 +1,20 @@
 """Language choice: Chinese first, English available, remembered in a cookie."""
 
 from flask import has_request_context, request
+from flask_babel import gettext as _
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 COOKIE = "lang"
+
+
+def join_problems(problems) -> str:
+    """Join several messages about one thing with the locale's separator ("；" or "; ")."""
+    return _("；").join(str(p) for p in problems)
+
+
+def join_names(names) -> str:
+    """Join a list of names with the locale's enumeration comma ("、" or ", ")."""
+    return _("、").join(str(n) for n in names)
 
 
 def select_locale() -> str | None:

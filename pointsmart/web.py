@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .auth.models import Role
 from .extensions import db
 from .households.models import Household
-from .i18n import COOKIE, LANGUAGES
+from .i18n import COOKIE, LANGUAGES, join_problems
 from .ledger.models import Account, TransferKind
 from .org.services import home_village
 
@@ -40,15 +41,16 @@ TRANSFER_KINDS = {
     TransferKind.DEDUCTION: _l("扣分"),
     TransferKind.REDEMPTION: _l("兑换"),
     TransferKind.EXPIRY: _l("过期"),
-    TransferKind.REVERSAL: _l("撤销"),
+    TransferKind.REVERSAL: _l("撤销记录"),
 }
 
 
 def flash_errors(form) -> None:
     """Flash each invalid field of a form as one message: "label：problem；problem"."""
     for name, errors in form.errors.items():
+        problems = join_problems(errors)
         label = form[name].label.text if name in form else ""
-        flash(f"{label}：{'；'.join(str(e) for e in errors)}" if label else "；".join(map(str, errors)), "error")
+        flash(_("%(field)s：%(problems)s", field=label, problems=problems) if label else problems, "error")
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -103,10 +105,18 @@ def init_web(app) -> None:
     def frame():
         items = []
         if current_user.is_authenticated:
-            items = [(endpoint, label) for endpoint, label, roles in NAV
-                     if roles is None or current_user.role in roles]
-        return {"nav_items": items, "languages": LANGUAGES, "locale": str(get_locale() or "zh"), "Role": Role,
-                "transfer_kinds": TRANSFER_KINDS}
+            items = [
+                (endpoint, label)
+                for endpoint, label, roles in NAV
+                if roles is None or current_user.role in roles
+            ]
+        return {
+            "nav_items": items,
+            "languages": LANGUAGES,
+            "locale": str(get_locale() or "zh"),
+            "Role": Role,
+            "transfer_kinds": TRANSFER_KINDS,
+        }
 
     tz = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
 

@@ -20,8 +20,9 @@ from pointsmart.config import normalise_db_url
 from pointsmart.extensions import db, limiter
 
 DB = os.environ.get("POINTSMART_TEST_DB", "sqlite")
-PG_URL = normalise_db_url(os.environ.get("POINTSMART_TEST_PG_URL",
-                                         "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+PG_URL = normalise_db_url(
+    os.environ.get("POINTSMART_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct-horse-42"
 VILLAGE_CODE = "620123105299"
@@ -92,10 +93,11 @@ def database(tmp_path_factory):
 
 
 def _reset_postgresql() -> None:
-    """Empty every table but keep the system accounts the migration created (TRUNCATE fires no row triggers)."""
+    """Empty every table but keep the migration's system accounts (TRUNCATE fires no row triggers)."""
     tables = [t.name for t in db.metadata.sorted_tables if t.name not in KEEP | {"account"}]
-    db.session.execute(sa.text(f"TRUNCATE {', '.join(f'{chr(34)}{t}{chr(34)}' for t in tables)} "
-                               "RESTART IDENTITY CASCADE"))
+    db.session.execute(
+        sa.text(f"TRUNCATE {', '.join(f'{chr(34)}{t}{chr(34)}' for t in tables)} RESTART IDENTITY CASCADE")
+    )
     db.session.execute(sa.text("DELETE FROM account WHERE kind = 'household'"))
     db.session.execute(sa.text("UPDATE account SET balance = 0"))
     db.session.commit()
@@ -118,8 +120,12 @@ def make_app(db_url, tmp_path, monkeypatch):
     apps = []
 
     def factory(**settings):
-        config = {"SQLALCHEMY_DATABASE_URI": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False,
-                  "POINTSMART_BASE_URL": "http://pointsmart.test"}
+        config = {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "POINTSMART_BASE_URL": "http://pointsmart.test",
+        }
         config.update(settings)
         app = create_app(config)
         apps.append(app)
@@ -181,7 +187,9 @@ def make_user(app, village_id):
 
         name = username or f"{role}{next(counter)}"
         with committing(app) as session:
-            user = create_user(session, name, role, password, name, village_id=village_id if village else None)
+            user = create_user(
+                session, name, role, password, name, village_id=village_id if village else None
+            )
             return user.id, name
 
     return factory

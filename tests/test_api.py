@@ -22,8 +22,11 @@ def test_openapi_document_is_valid_and_lists_every_api_route(app, client):
     spec = client.get("/api/v1/openapi.json").get_json()
     validate(spec)
     documented = {f"/api/v1{path}" for path in spec["paths"]}
-    routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/v1/") and not rule.rule.endswith("openapi.json")}
+    routes = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and not rule.rule.endswith("openapi.json")
+    }
     assert routes == documented
 
 
@@ -62,24 +65,32 @@ def test_household_detail_and_transfers(app, client, api_token, make_household):
 def test_chair_adjusts_points_through_the_api(app, client, api_token, make_household):
     token = api_token("chair")
     uuid = _uuid(app, make_household(points=10))
-    response = client.post(f"/api/v1/households/{uuid}/adjustments", headers=_auth(token),
-                           json={"points": 15, "reason": "志愿服务"})
+    response = client.post(
+        f"/api/v1/households/{uuid}/adjustments",
+        headers=_auth(token),
+        json={"points": 15, "reason": "志愿服务"},
+    )
     assert response.status_code == 201 and response.get_json()["balance"] == 25
-    deduction = client.post(f"/api/v1/households/{uuid}/adjustments", headers=_auth(token),
-                            json={"points": -5, "reason": "乱堆乱放"})
+    deduction = client.post(
+        f"/api/v1/households/{uuid}/adjustments",
+        headers=_auth(token),
+        json={"points": -5, "reason": "乱堆乱放"},
+    )
     assert deduction.get_json()["balance"] == 20
     listed = client.get(f"/api/v1/households/{uuid}/transfers", headers=_auth(token)).get_json()
     assert [t["points"] for t in listed["items"]] == [-5, 15, 10]
 
 
-def test_deduction_larger_than_balance_is_409_insufficient_points_and_writes_nothing(app, client, api_token,
-                                                                                   make_household):
+def test_deduction_larger_than_balance_is_409_insufficient_points_and_writes_nothing(
+    app, client, api_token, make_household
+):
     token = api_token("chair")
     uuid = _uuid(app, make_household(points=10))
     with app.app_context():
         before = db.session.scalar(sa.select(sa.func.count(Transfer.id)))
-    response = client.post(f"/api/v1/households/{uuid}/adjustments", headers=_auth(token),
-                           json={"points": -11, "reason": "扣分"})
+    response = client.post(
+        f"/api/v1/households/{uuid}/adjustments", headers=_auth(token), json={"points": -11, "reason": "扣分"}
+    )
     assert response.status_code == 409
     error = response.get_json()["error"]
     assert error["code"] == "insufficient_points" and "10" in error["message"]
@@ -87,8 +98,17 @@ def test_deduction_larger_than_balance_is_409_insufficient_points_and_writes_not
         assert db.session.scalar(sa.select(sa.func.count(Transfer.id))) == before
 
 
-@pytest.mark.parametrize("body", [{}, {"points": 5}, {"points": "5", "reason": "x"}, {"points": 1.5, "reason": "x"},
-                                  {"points": 0, "reason": "x"}, {"points": 5, "reason": ""}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"points": 5},
+        {"points": "5", "reason": "x"},
+        {"points": 1.5, "reason": "x"},
+        {"points": 0, "reason": "x"},
+        {"points": 5, "reason": ""},
+    ],
+)
 def test_bad_adjustment_bodies_are_422(app, client, api_token, make_household, body):
     token = api_token("chair")
     uuid = _uuid(app, make_household())
@@ -101,8 +121,9 @@ def test_bad_adjustment_bodies_are_422(app, client, api_token, make_household, b
 def test_only_the_chair_may_adjust(app, client, api_token, make_household, role):
     token = api_token(role)
     uuid = _uuid(app, make_household(points=10))
-    response = client.post(f"/api/v1/households/{uuid}/adjustments", headers=_auth(token),
-                           json={"points": 5, "reason": "x"})
+    response = client.post(
+        f"/api/v1/households/{uuid}/adjustments", headers=_auth(token), json={"points": 5, "reason": "x"}
+    )
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "forbidden"
 
 

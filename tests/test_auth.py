@@ -43,7 +43,9 @@ def test_wrong_password_is_refused_and_audited(app, client, make_user):
     assert response.status_code == 401
     assert "用户名或密码不正确" in response.get_data(as_text=True)
     with app.app_context():
-        refused = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "auth.login.refused")).all()
+        refused = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "auth.login.refused")
+        ).all()
         assert [e.actor_id for e in refused] == [user_id]
         assert "wrong-password" not in str(refused[0].data)
 
@@ -56,8 +58,9 @@ def test_failed_logins_lock_out_that_user_name_even_from_another_address(app, ma
     assert attacker.post("/login", data={"username": name, "password": "guess"}).status_code == 429
     # the right password from another machine is refused too, while the lock lasts
     other = app.test_client()
-    locked = other.post("/login", data={"username": name, "password": PASSWORD},
-                        environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    locked = other.post(
+        "/login", data={"username": name, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
+    )
     assert locked.status_code == 429
     assert "尝试次数过多" in locked.get_data(as_text=True)
 
@@ -98,22 +101,28 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, login_as):
     pc = app.test_client()
     pc.set_cookie("session", _cookie(phone))  # the same log-in copied elsewhere
     other_login = app.test_client()
-    assert other_login.post("/login", data={"username": phone.username, "password": PASSWORD}).status_code == 302
-    response = phone.post("/password", data={"old": PASSWORD, "new": "a-new-password-1",
-                                             "confirm": "a-new-password-1"})
+    assert (
+        other_login.post("/login", data={"username": phone.username, "password": PASSWORD}).status_code == 302
+    )
+    response = phone.post(
+        "/password", data={"old": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1"}
+    )
     assert response.status_code == 302
     assert phone.get("/households/").status_code == 200
     assert other_login.get("/households/").status_code == 302
     fresh = app.test_client()
     assert fresh.post("/login", data={"username": phone.username, "password": PASSWORD}).status_code == 401
-    assert fresh.post("/login", data={"username": phone.username,
-                                      "password": "a-new-password-1"}).status_code == 302
+    assert (
+        fresh.post("/login", data={"username": phone.username, "password": "a-new-password-1"}).status_code
+        == 302
+    )
 
 
 def test_wrong_old_password_does_not_change_it(login_as):
     client = login_as("panel")
-    response = client.post("/password", data={"old": "nope-nope", "new": "another-pass-2",
-                                              "confirm": "another-pass-2"})
+    response = client.post(
+        "/password", data={"old": "nope-nope", "new": "another-pass-2", "confirm": "another-pass-2"}
+    )
     assert response.status_code == 400
     assert "原密码不正确" in response.get_data(as_text=True)
 
@@ -125,8 +134,10 @@ def test_disabling_a_user_ends_their_sessions_and_api_tokens(app, login_as, api_
     response = chair.post(f"/users/{shop.user_id}/active")
     assert response.status_code == 302
     assert shop.get("/households/").status_code == 302
-    assert app.test_client().post("/login", data={"username": shop.username,
-                                                  "password": PASSWORD}).status_code == 401
+    assert (
+        app.test_client().post("/login", data={"username": shop.username, "password": PASSWORD}).status_code
+        == 401
+    )
 
 
 def test_disabled_users_api_token_stops_working(app, make_user):
@@ -149,19 +160,25 @@ def test_disabled_users_api_token_stops_working(app, make_user):
 
 def test_chair_creates_a_user_who_can_log_in(app, login_as):
     chair = login_as("chair")
-    response = chair.post("/users", data={"username": "zhaomin", "display_name": "赵敏", "role": "panel",
-                                          "password": "panel-pass-9"})
+    response = chair.post(
+        "/users",
+        data={"username": "zhaomin", "display_name": "赵敏", "role": "panel", "password": "panel-pass-9"},
+    )
     assert response.status_code == 302
     assert "zhaomin" in chair.get("/users").get_data(as_text=True)
-    assert app.test_client().post("/login", data={"username": "zhaomin",
-                                                  "password": "panel-pass-9"}).status_code == 302
+    assert (
+        app.test_client().post("/login", data={"username": "zhaomin", "password": "panel-pass-9"}).status_code
+        == 302
+    )
 
 
 def test_user_names_are_unique_and_passwords_long_enough(login_as):
     chair = login_as("chair")
     short = chair.post("/users", data={"username": "abc", "role": "panel", "password": "short"})
     assert short.status_code == 400
-    taken = chair.post("/users", data={"username": chair.username, "role": "panel", "password": "long-enough-1"})
+    taken = chair.post(
+        "/users", data={"username": chair.username, "role": "panel", "password": "long-enough-1"}
+    )
     assert taken.status_code == 400
     assert "已被使用" in taken.get_data(as_text=True)
 
@@ -169,10 +186,16 @@ def test_user_names_are_unique_and_passwords_long_enough(login_as):
 def test_chair_resets_a_password_and_old_sessions_end(app, login_as):
     chair = login_as("chair")
     panel = login_as("panel")
-    assert chair.post(f"/users/{panel.user_id}/password", data={"password": "reset-pass-77"}).status_code == 302
+    assert (
+        chair.post(f"/users/{panel.user_id}/password", data={"password": "reset-pass-77"}).status_code == 302
+    )
     assert panel.get("/households/").status_code == 302
-    assert app.test_client().post("/login", data={"username": panel.username,
-                                                  "password": "reset-pass-77"}).status_code == 302
+    assert (
+        app.test_client()
+        .post("/login", data={"username": panel.username, "password": "reset-pass-77"})
+        .status_code
+        == 302
+    )
 
 
 def test_chair_cannot_disable_themselves(login_as):
@@ -185,8 +208,10 @@ def test_api_token_page_shows_a_token_once(app, login_as):
     chair = login_as("chair")
     page = chair.post(f"/users/{chair.user_id}/token").get_data(as_text=True)
     token = re.search(r"pm_[\w-]{20,}", page).group(0)
-    assert app.test_client().get("/api/v1/households",
-                                 headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        app.test_client().get("/api/v1/households", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
 
 
 def test_open_redirect_after_login_is_refused(client, make_user):
@@ -195,8 +220,9 @@ def test_open_redirect_after_login_is_refused(client, make_user):
     assert response.headers["Location"] == "/"
 
 
-@pytest.mark.parametrize("header", ["Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
-                                    "Referrer-Policy"])
+@pytest.mark.parametrize(
+    "header", ["Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"]
+)
 def test_security_headers_are_sent(client, header):
     response = client.get("/login")
     assert header in response.headers

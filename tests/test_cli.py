@@ -34,7 +34,9 @@ def test_help_lists_every_command():
 
 
 def test_users_create_and_token(app, runner):
-    result = runner.invoke(args=["users", "create", "liu", "--role", "shopkeeper", "--password", "shop-pass-123"])
+    result = runner.invoke(
+        args=["users", "create", "liu", "--role", "shopkeeper", "--password", "shop-pass-123"]
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["users", "token", "liu"])
     assert result.exit_code == 0
@@ -94,8 +96,9 @@ def test_demo_loads_once_and_prints_log_ins(app, runner):
     with app.app_context():
         from pointsmart.ledger.services import verify
 
-        counts = db.session.execute(sa.select(sa.func.count(Household.id), sa.func.count(
-            sa.distinct(Household.group)))).one()
+        counts = db.session.execute(
+            sa.select(sa.func.count(Household.id), sa.func.count(sa.distinct(Household.group)))
+        ).one()
         report = verify(db.session)
     assert counts == (120, 5)
     assert report.ok and report.transfers == 95  # opening balances posted once, not twice

@@ -32,8 +32,9 @@ def test_sqlite_connections_are_set_up_for_power_loss_and_concurrent_writers(app
 def test_every_transaction_begins_immediate(app):
     statements = []
     with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute",
-                        lambda conn, cursor, stmt, *args: statements.append(stmt))
+        sa.event.listen(
+            db.engine, "before_cursor_execute", lambda conn, cursor, stmt, *args: statements.append(stmt)
+        )
         db.session.execute(sa.text("SELECT 1"))
         db.session.commit()
     assert statements[0] == "BEGIN IMMEDIATE"
@@ -50,7 +51,9 @@ def test_secret_key_is_generated_once_and_kept_out_of_the_repo(tmp_path, monkeyp
 
 def test_environment_settings_win(tmp_path, monkeypatch):
     monkeypatch.setenv("POINTSMART_INSTANCE", str(tmp_path))
-    (tmp_path / "config.py").write_text("POINTSMART_BASE_URL = 'http://from-file'\nPOINTSMART_PAGE_SIZE = 7\n")
+    (tmp_path / "config.py").write_text(
+        "POINTSMART_BASE_URL = 'http://from-file'\nPOINTSMART_PAGE_SIZE = 7\n"
+    )
     monkeypatch.setenv("POINTSMART_BASE_URL", "https://village.example")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
     app = create_app()

@@ -18,14 +18,23 @@ def _household(app, household_id) -> Household:
 
 def _audit(app, action):
     with app.app_context():
-        return db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)
-                                  .order_by(AuditEntry.id)).all()
+        return db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        ).all()
 
 
 def test_chair_registers_a_household_with_an_empty_account(app, login_as):
     chair = login_as("chair")
-    response = chair.post("/households/new", data={"household_no": "03-017", "head_name": "王秀兰",
-                                                   "group": "三社", "phone": "13912345678", "members": "4"})
+    response = chair.post(
+        "/households/new",
+        data={
+            "household_no": "03-017",
+            "head_name": "王秀兰",
+            "group": "三社",
+            "phone": "13912345678",
+            "members": "4",
+        },
+    )
     assert response.status_code == 302
     page = chair.get(response.headers["Location"]).get_data(as_text=True)
     assert "王秀兰" in page and "03-017" in page and "13912345678" in page
@@ -37,23 +46,26 @@ def test_chair_registers_a_household_with_an_empty_account(app, login_as):
 def test_duplicate_household_no_is_refused_with_a_clear_message(login_as, make_household):
     make_household(household_no="01-001")
     chair = login_as("chair")
-    response = chair.post("/households/new", data={"household_no": "01-001", "head_name": "李四"},
-                          follow_redirects=True)
+    response = chair.post(
+        "/households/new", data={"household_no": "01-001", "head_name": "李四"}, follow_redirects=True
+    )
     assert "户号 01-001 已经存在" in response.get_data(as_text=True)
 
 
 def test_malformed_fields_are_named(login_as):
     chair = login_as("chair")
-    page = chair.post("/households/new", data={"household_no": "01 001!", "head_name": "李四",
-                                               "phone": "call me"}).get_data(as_text=True)
+    page = chair.post(
+        "/households/new", data={"household_no": "01 001!", "head_name": "李四", "phone": "call me"}
+    ).get_data(as_text=True)
     assert "户号 01 001! 格式不对" in page and "联系电话 call me 格式不对" in page
 
 
 def test_edit_is_audited_with_old_and_new_values(app, login_as, make_household):
     hid = make_household(head_name="张三", group="一社")
     chair = login_as("chair")
-    response = chair.post(f"/households/{hid}/edit", data={"household_no": "09-001", "head_name": "张三丰",
-                                                           "group": "二社"})
+    response = chair.post(
+        f"/households/{hid}/edit", data={"household_no": "09-001", "head_name": "张三丰", "group": "二社"}
+    )
     assert response.status_code == 302
     entry = _audit(app, "households.household.updated")[-1]
     assert entry.data["old"] == {"head_name": "张三", "group": "一社"}
@@ -69,8 +81,9 @@ def test_deactivated_household_keeps_history_and_leaves_the_default_list(app, lo
     assert "赵六" in chair.get("/households/?inactive=1").get_data(as_text=True)
     page = chair.get(f"/households/{hid}").get_data(as_text=True)
     assert "开户积分" in page and "已停用" in page
-    refused = chair.post(f"/households/{hid}/adjust", data={"points": "5", "reason": "奖励"},
-                         follow_redirects=True)
+    refused = chair.post(
+        f"/households/{hid}/adjust", data={"points": "5", "reason": "奖励"}, follow_redirects=True
+    )
     assert "该户已停用" in refused.get_data(as_text=True)
 
 
@@ -115,8 +128,9 @@ def test_deduction_beyond_balance_is_refused_and_nothing_is_written(app, login_a
     chair = login_as("chair")
     with app.app_context():
         before = db.session.scalar(sa.select(sa.func.count(Transfer.id)))
-    page = chair.post(f"/households/{hid}/adjust", data={"points": "-11", "reason": "扣分"},
-                      follow_redirects=True).get_data(as_text=True)
+    page = chair.post(
+        f"/households/{hid}/adjust", data={"points": "-11", "reason": "扣分"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "积分不足：当前余额 10 分，需要 11 分" in page
     assert _household(app, hid).balance == 10
     with app.app_context():
@@ -126,8 +140,9 @@ def test_deduction_beyond_balance_is_refused_and_nothing_is_written(app, login_a
 def test_adjustment_needs_a_reason(app, login_as, make_household):
     hid = make_household()
     chair = login_as("chair")
-    page = chair.post(f"/households/{hid}/adjust", data={"points": "5", "reason": ""},
-                      follow_redirects=True).get_data(as_text=True)
+    page = chair.post(
+        f"/households/{hid}/adjust", data={"points": "5", "reason": ""}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "请填写原因" in page
     assert _household(app, hid).balance == 0
 
@@ -139,8 +154,9 @@ def test_chair_reverses_a_transfer_once_with_a_reason(app, login_as, make_househ
         transfer_id = db.session.scalar(sa.select(Transfer.id).order_by(Transfer.id.desc()))
     chair.post(f"/households/{hid}/transfers/{transfer_id}/reverse", data={"reason": "录错了"})
     assert _household(app, hid).balance == 0
-    again = chair.post(f"/households/{hid}/transfers/{transfer_id}/reverse", data={"reason": "again"},
-                       follow_redirects=True).get_data(as_text=True)
+    again = chair.post(
+        f"/households/{hid}/transfers/{transfer_id}/reverse", data={"reason": "again"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "已经撤销过了" in again
     assert _audit(app, "ledger.reversal")[-1].data["reason"] == "录错了"
 
@@ -151,8 +167,9 @@ def test_a_transfer_of_another_household_cannot_be_reversed_through_this_one(app
     chair = login_as("chair")
     with app.app_context():
         a_transfer = db.session.scalar(sa.select(Transfer.id).order_by(Transfer.id))
-    response = chair.post(f"/households/{b}/transfers/{a_transfer}/reverse", data={"reason": "x"},
-                          follow_redirects=True)
+    response = chair.post(
+        f"/households/{b}/transfers/{a_transfer}/reverse", data={"reason": "x"}, follow_redirects=True
+    )
     assert "找不到这笔积分记录" in response.get_data(as_text=True)
     assert _household(app, a).balance == 15
 

@@ -42,8 +42,13 @@ def test_debit_beyond_balance_is_refused_and_writes_nothing(ctx, make_household)
 def test_amount_must_be_a_positive_integer(ctx, make_household, amount):
     hid = make_household()
     with pytest.raises(DomainError) as info:
-        ledger.post(ctx, ledger.system_account(ctx, AccountKind.ISSUANCE), _account(ctx, hid), amount,
-                    TransferKind.AWARD)
+        ledger.post(
+            ctx,
+            ledger.system_account(ctx, AccountKind.ISSUANCE),
+            _account(ctx, hid),
+            amount,
+            TransferKind.AWARD,
+        )
     assert info.value.code == "invalid_amount"
 
 
@@ -85,15 +90,18 @@ def test_bulk_posting_moves_net_balances_and_is_all_or_nothing(ctx, make_househo
     issuance = ledger.system_account(ctx, AccountKind.ISSUANCE).id
     deductions = ledger.system_account(ctx, AccountKind.DEDUCTIONS).id
     acc_a, acc_b = _account(ctx, a).id, _account(ctx, b).id
-    rows = [{"from_account_id": issuance, "to_account_id": acc_b, "amount": 10, "kind": TransferKind.AWARD},
-            {"from_account_id": acc_a, "to_account_id": deductions, "amount": 5, "kind": TransferKind.DEDUCTION}]
+    rows = [
+        {"from_account_id": issuance, "to_account_id": acc_b, "amount": 10, "kind": TransferKind.AWARD},
+        {"from_account_id": acc_a, "to_account_id": deductions, "amount": 5, "kind": TransferKind.DEDUCTION},
+    ]
     assert ledger.post_many(ctx, rows) == 2
     ctx.commit()
     assert (_account(ctx, a).balance, _account(ctx, b).balance) == (0, 10)
 
-    too_much = [{"from_account_id": issuance, "to_account_id": acc_a, "amount": 3, "kind": TransferKind.AWARD},
-                {"from_account_id": acc_b, "to_account_id": deductions, "amount": 11,
-                 "kind": TransferKind.DEDUCTION}]
+    too_much = [
+        {"from_account_id": issuance, "to_account_id": acc_a, "amount": 3, "kind": TransferKind.AWARD},
+        {"from_account_id": acc_b, "to_account_id": deductions, "amount": 11, "kind": TransferKind.DEDUCTION},
+    ]
     count = ctx.scalar(sa.select(sa.func.count(Transfer.id)))
     with pytest.raises(ledger.InsufficientPoints):
         ledger.post_many(ctx, too_much)

@@ -44,8 +44,12 @@ def test_xlsx_import_adds_households_with_accounts(ctx, village_id):
     roster.apply_import(ctx, village_id, plan, actor_id=None)
     ctx.commit()
     zhang = ctx.scalar(sa.select(Household).where(Household.household_no == "02-001"))
-    assert (zhang.head_name, zhang.phone, zhang.members, zhang.tags) == ("张玉芳", "13800001111", 5,
-                                                                         "最美家庭,美丽庭院")
+    assert (zhang.head_name, zhang.phone, zhang.members, zhang.tags) == (
+        "张玉芳",
+        "13800001111",
+        5,
+        "最美家庭,美丽庭院",
+    )
     assert zhang.balance == 0 and zhang.account.code == f"household:{zhang.uuid}"
 
 
@@ -121,15 +125,19 @@ def test_export_then_import_round_trips_without_changes(ctx, village_id):
 
 def test_import_page_previews_then_commits(app, login_as):
     chair = login_as("chair")
-    preview = chair.post("/households/import", data={"file": (io.BytesIO(xlsx(ROWS)), "名册.xlsx")},
-                         content_type="multipart/form-data")
+    preview = chair.post(
+        "/households/import",
+        data={"file": (io.BytesIO(xlsx(ROWS)), "名册.xlsx")},
+        content_type="multipart/form-data",
+    )
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "新增 3 户" in page and "王建国" in page
     with app.app_context():
         assert _count(db.session) == 0  # nothing until confirmed
     token = page.split('name="token" value="')[1].split('"')[0]
-    done = chair.post("/households/import/confirm", data={"token": token, "suffix": ".xlsx"},
-                      follow_redirects=True)
+    done = chair.post(
+        "/households/import/confirm", data={"token": token, "suffix": ".xlsx"}, follow_redirects=True
+    )
     assert "导入完成：新增 3 户" in done.get_data(as_text=True)
     with app.app_context():
         assert _count(db.session) == 3
@@ -138,15 +146,22 @@ def test_import_page_previews_then_commits(app, login_as):
 def test_import_page_shows_bad_rows_and_offers_no_confirm(app, login_as):
     chair = login_as("chair")
     rows = ROWS + [["01-001", "重复户", "", "", "", "", ""]]
-    page = chair.post("/households/import", data={"file": (io.BytesIO(xlsx(rows)), "名册.xlsx")},
-                      content_type="multipart/form-data").get_data(as_text=True)
+    page = chair.post(
+        "/households/import",
+        data={"file": (io.BytesIO(xlsx(rows)), "名册.xlsx")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
     assert "第 5 行：户号 01-001 重复" in page and "确认导入" not in page
 
 
 def test_confirm_with_a_forged_token_is_refused(login_as):
     chair = login_as("chair")
-    assert chair.post("/households/import/confirm",
-                      data={"token": "../../etc/passwd", "suffix": ".csv"}).status_code == 400
+    assert (
+        chair.post(
+            "/households/import/confirm", data={"token": "../../etc/passwd", "suffix": ".csv"}
+        ).status_code
+        == 400
+    )
 
 
 def test_export_download_is_an_xlsx_of_every_household(app, login_as, make_household):

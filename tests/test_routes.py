@@ -72,8 +72,14 @@ def sample(app, make_user, make_household):
 
         household = db.session.get(Household, hid)
         transfer_id = db.session.scalar(sa.select(Transfer.id).order_by(Transfer.id.desc()))
-        return {"household_id": hid, "household_uuid": household.uuid, "user_id": victim_id,
-                "transfer_id": transfer_id, "filename": "css/app.css", "code": "zh"}
+        return {
+            "household_id": hid,
+            "household_uuid": household.uuid,
+            "user_id": victim_id,
+            "transfer_id": transfer_id,
+            "filename": "css/app.css",
+            "code": "zh",
+        }
 
 
 def test_every_route_has_an_access_rule(app):
@@ -116,8 +122,12 @@ def test_route_access_by_role(app, make_user, sample, who):
         allowed = ACCESS[rule.endpoint]
         may = (f"api:{who}" in allowed) if api else (who in allowed)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(url, method=method, headers=headers if api else {},
-                                   json={} if api and method == "POST" else None)
+            response = client.open(
+                url,
+                method=method,
+                headers=headers if api else {},
+                json={} if api and method == "POST" else None,
+            )
             refused = _refused(response, api)
             assert refused != may, f"{who} {method} {url}: {response.status_code} (may={may})"
             assert response.status_code < 500, f"{who} {method} {url}: {response.status_code}"
@@ -126,8 +136,9 @@ def test_route_access_by_role(app, make_user, sample, who):
 
 
 def _csrf_token(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"', page
-                     ).group(1)
+    return re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"', page
+    ).group(1)
 
 
 def test_every_form_post_needs_a_csrf_token(make_app, make_user, sample):
@@ -137,8 +148,10 @@ def test_every_form_post_needs_a_csrf_token(make_app, make_user, sample):
     # the log-in form itself is protected
     assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 400
     token = _csrf_token(client.get("/login").get_data(as_text=True))
-    assert client.post("/login", data={"username": name, "password": PASSWORD,
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code
+        == 302
+    )
     posts = [r for r in _rules(app) if "POST" in r.methods and not r.rule.startswith("/api/")]
     assert len(posts) >= 10
     for rule in posts:

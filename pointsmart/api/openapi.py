@@ -3,8 +3,14 @@
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from .schemas import (AdjustmentResultSchema, AdjustmentSchema, ErrorSchema, HouseholdPageSchema,
-                      HouseholdSchema, TransferPageSchema)
+from .schemas import (
+    AdjustmentResultSchema,
+    AdjustmentSchema,
+    ErrorSchema,
+    HouseholdPageSchema,
+    HouseholdSchema,
+    TransferPageSchema,
+)
 
 
 def _error(description: str) -> dict:
@@ -30,38 +36,72 @@ def build_spec(base_url: str) -> dict:
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         servers=[{"url": base_url.rstrip("/") + "/api/v1"}],
-        info={"description": "巾帼家美积分超市 village API. Authenticate with `Authorization: Bearer <token>` "
-                             "(`pointsmart users token NAME`)."},
+        info={
+            "description": "巾帼家美积分超市 village API. Authenticate with `Authorization: Bearer <token>` "
+            "(`pointsmart users token NAME`)."
+        },
         security=[{"bearer": []}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for name, schema in (("Error", ErrorSchema), ("Household", HouseholdSchema),
-                         ("HouseholdPage", HouseholdPageSchema), ("TransferPage", TransferPageSchema),
-                         ("Adjustment", AdjustmentSchema), ("AdjustmentResult", AdjustmentResultSchema)):
+    for name, schema in (
+        ("Error", ErrorSchema),
+        ("Household", HouseholdSchema),
+        ("HouseholdPage", HouseholdPageSchema),
+        ("TransferPage", TransferPageSchema),
+        ("Adjustment", AdjustmentSchema),
+        ("AdjustmentResult", AdjustmentResultSchema),
+    ):
         spec.components.schema(name, schema=schema)
 
-    spec.path("/households", operations={"get": {
-        "summary": "List households (search by name or 户号, filter by group)",
-        "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}},
-                       {"name": "group", "in": "query", "schema": {"type": "string"}}, *PAGING],
-        "responses": {"200": _ok("HouseholdPage"), **AUTH_ERRORS},
-    }})
-    spec.path("/households/{household_uuid}", operations={"get": {
-        "summary": "One household with its balance",
-        "parameters": [UUID_PARAM],
-        "responses": {"200": _ok("Household"), "404": _error("unknown household"), **AUTH_ERRORS},
-    }})
-    spec.path("/households/{household_uuid}/transfers", operations={"get": {
-        "summary": "A household's transfers, newest first",
-        "parameters": [UUID_PARAM, *PAGING],
-        "responses": {"200": _ok("TransferPage"), "404": _error("unknown household"), **AUTH_ERRORS},
-    }})
-    spec.path("/households/{household_uuid}/adjustments", operations={"post": {
-        "summary": "Award (points > 0) or deduct (points < 0) points by hand; chair only",
-        "parameters": [UUID_PARAM],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": "Adjustment"}}},
-        "responses": {"201": _ok("AdjustmentResult", "posted"), "404": _error("unknown household"),
-                      "409": _error("insufficient_points: the deduction is larger than the balance"),
-                      "422": _error("validation_error"), **AUTH_ERRORS},
-    }})
+    spec.path(
+        "/households",
+        operations={
+            "get": {
+                "summary": "List households (search by name or 户号, filter by group)",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {"name": "group", "in": "query", "schema": {"type": "string"}},
+                    *PAGING,
+                ],
+                "responses": {"200": _ok("HouseholdPage"), **AUTH_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        "/households/{household_uuid}",
+        operations={
+            "get": {
+                "summary": "One household with its balance",
+                "parameters": [UUID_PARAM],
+                "responses": {"200": _ok("Household"), "404": _error("unknown household"), **AUTH_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        "/households/{household_uuid}/transfers",
+        operations={
+            "get": {
+                "summary": "A household's transfers, newest first",
+                "parameters": [UUID_PARAM, *PAGING],
+                "responses": {"200": _ok("TransferPage"), "404": _error("unknown household"), **AUTH_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        "/households/{household_uuid}/adjustments",
+        operations={
+            "post": {
+                "summary": "Award (points > 0) or deduct (points < 0) points by hand; chair only",
+                "parameters": [UUID_PARAM],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": "Adjustment"}}},
+                "responses": {
+                    "201": _ok("AdjustmentResult", "posted"),
+                    "404": _error("unknown household"),
+                    "409": _error("insufficient_points: the deduction is larger than the balance"),
+                    "422": _error("validation_error"),
+                    **AUTH_ERRORS,
+                },
+            }
+        },
+    )
     return spec.to_dict()

@@ -49,8 +49,7 @@ TransferPageSchema = page_schema("TransferPage", TransferSchema)
 
 
 class AdjustmentSchema(Schema):
-    points = fields.Integer(required=True, strict=True,
-                            validate=validate.Range(min=-100_000, max=100_000))
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=-100_000, max=100_000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 

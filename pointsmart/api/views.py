@@ -10,11 +10,17 @@ from ..auth.models import Role
 from ..errors import Invalid
 from ..extensions import db
 from ..households.services import adjust_points, household_by_uuid, search_households
+from ..i18n import join_names
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from .openapi import build_spec
-from .schemas import (AdjustmentResultSchema, AdjustmentSchema, HouseholdPageSchema, HouseholdSchema,
-                      TransferPageSchema)
+from .schemas import (
+    AdjustmentResultSchema,
+    AdjustmentSchema,
+    HouseholdPageSchema,
+    HouseholdSchema,
+    TransferPageSchema,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,8 +40,11 @@ def _load(schema, data):
     try:
         return schema.load(data if data is not None else {})
     except ValidationError as err:
-        raise Invalid(_("请求内容有误：%(fields)s", fields="、".join(sorted(err.messages))),
-                      code="validation_error", fields=err.messages) from None
+        raise Invalid(
+            _("请求内容有误：%(fields)s", fields=join_names(sorted(err.messages))),
+            code="validation_error",
+            fields=err.messages,
+        ) from None
 
 
 @bp.get("/openapi.json")
@@ -47,9 +56,15 @@ def openapi():
 @api_auth(*VILLAGE_STAFF)
 def households():
     page, per_page = _paging()
-    rows, total = search_households(db.session, g.village.id, request.args.get("q", ""),
-                                    request.args.get("group", ""), request.args.get("inactive") == "1",
-                                    page, per_page)
+    rows, total = search_households(
+        db.session,
+        g.village.id,
+        request.args.get("q", ""),
+        request.args.get("group", ""),
+        request.args.get("inactive") == "1",
+        page,
+        per_page,
+    )
     return HouseholdPageSchema().dump({"items": rows, "page": page, "per_page": per_page, "total": total})
 
 
@@ -66,10 +81,24 @@ def transfers(household_uuid: str):
     page, per_page = _paging()
     rows, total = ledger.history(db.session, found.account_id, page, per_page)
     originals = {t.reverses_id for t, _points in rows if t.reverses_id}
-    uuids = dict(db.session.execute(sa.select(Transfer.id, Transfer.uuid).where(Transfer.id.in_(originals))
-                                    ).all()) if originals else {}
-    items = [{"uuid": t.uuid, "kind": t.kind, "points": points, "reason": t.reason,
-              "created_at": t.created_at, "reverses": uuids.get(t.reverses_id)} for t, points in rows]
+    uuids = (
+        dict(
+            db.session.execute(sa.select(Transfer.id, Transfer.uuid).where(Transfer.id.in_(originals))).all()
+        )
+        if originals
+        else {}
+    )
+    items = [
+        {
+            "uuid": t.uuid,
+            "kind": t.kind,
+            "points": points,
+            "reason": t.reason,
+            "created_at": t.created_at,
+            "reverses": uuids.get(t.reverses_id),
+        }
+        for t, points in rows
+    ]
     return TransferPageSchema().dump({"items": items, "page": page, "per_page": per_page, "total": total})
 
 

@@ -20,5 +20,12 @@ def index():
     rows, total = entries(db.session, page, per_page, action or None)
     actor_ids = {e.actor_id for e in rows if e.actor_id}
     actors = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
-    return render_template("audit/index.html", entries=rows, total=total, page=page, per_page=per_page,
-                           action=action, actors=actors)
+    return render_template(
+        "audit/index.html",
+        entries=rows,
+        total=total,
+        page=page,
+        per_page=per_page,
+        action=action,
+        actors=actors,
+    )

@@ -18,8 +18,10 @@ class LoginForm(FlaskForm):
 class PasswordForm(FlaskForm):
     old = PasswordField(_l("原密码"), validators=[DataRequired()])
     new = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
-    confirm = PasswordField(_l("再次输入新密码"),
-                            validators=[DataRequired(), EqualTo("new", message=_l("两次输入的新密码不一致"))])
+    confirm = PasswordField(
+        _l("再次输入新密码"),
+        validators=[DataRequired(), EqualTo("new", message=_l("两次输入的新密码不一致"))],
+    )
 
 
 class UserForm(FlaskForm):

@@ -3,8 +3,9 @@
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, hash_len=32, salt_len=16,
-                        type=Type.ID)
+HASHER = PasswordHasher(
+    time_cost=2, memory_cost=19_456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
+)
 
 #: verified against when the user name is unknown, so that a miss takes as long as a wrong password
 _DUMMY = HASHER.hash("not-a-password")

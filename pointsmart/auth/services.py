@@ -49,8 +49,11 @@ def get_user(session: Session, user_id: int, village_id: int | None) -> User:
 
 
 def list_users(session: Session, village_id: int) -> list[User]:
-    return list(session.scalars(sa.select(User).where(User.village_id == village_id)
-                                .order_by(User.role, User.username)))
+    return list(
+        session.scalars(
+            sa.select(User).where(User.village_id == village_id).order_by(User.role, User.username)
+        )
+    )
 
 
 def create_user(
@@ -86,8 +89,15 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    record(session, "auth.user.created", actor_id, user,
-           username=username, role=role, display_name=user.display_name)
+    record(
+        session,
+        "auth.user.created",
+        actor_id,
+        user,
+        username=username,
+        role=role,
+        display_name=user.display_name,
+    )
     return user
 
 
@@ -102,8 +112,14 @@ def authenticate(session: Session, username: str, password: str) -> User:
     user = find_user(session, (username or "").strip())
     ok = check_password(user.password_hash if user else None, password or "")
     if not ok or user is None or not user.active:
-        record(session, "auth.login.refused", user.id if user else None, user,
-               username=(username or "")[:40], code="bad_credentials" if not ok else "disabled")
+        record(
+            session,
+            "auth.login.refused",
+            user.id if user else None,
+            user,
+            username=(username or "")[:40],
+            code="bad_credentials" if not ok else "disabled",
+        )
         raise AuthError(_("用户名或密码不正确，或账号已停用。"), code="bad_credentials")
     return user
 
@@ -121,8 +137,9 @@ def start_login_session(session: Session, user: User) -> str:
 def user_for_login_session(session: Session, token: str) -> User | None:
     """Return the active user of a live log-in session, or None (ended, unknown, user disabled)."""
     login = session.scalar(
-        sa.select(LoginSession).where(LoginSession.token_hash == _digest(token or ""),
-                                      LoginSession.ended_at.is_(None))
+        sa.select(LoginSession).where(
+            LoginSession.token_hash == _digest(token or ""), LoginSession.ended_at.is_(None)
+        )
     )
     if login is None or not login.user.active:
         return None
@@ -176,11 +193,18 @@ def set_active(session: Session, user: User, active: bool, actor_id: int) -> Non
     if not active:
         end_all_login_sessions(session, user.id)
         session.execute(
-            sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            sa.update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-    record(session, "auth.user.enabled" if active else "auth.user.disabled", actor_id, user,
-           old={"active": not active}, new={"active": active})
+    record(
+        session,
+        "auth.user.enabled" if active else "auth.user.disabled",
+        actor_id,
+        user,
+        old={"active": not active},
+        new={"active": active},
+    )
 
 
 def create_api_token(session: Session, user: User, actor_id: int | None = None) -> str:

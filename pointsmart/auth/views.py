@@ -11,6 +11,7 @@ from .access import role_required
 from .forms import LoginForm, PasswordForm, ResetPasswordForm, UserForm
 from .models import Role
 from .services import (
+    MIN_PASSWORD,
     AuthError,
     authenticate,
     change_password,
@@ -27,6 +28,11 @@ from .services import (
 bp = Blueprint("auth", __name__)
 
 
+@bp.app_context_processor
+def password_rules():
+    return {"min_password": MIN_PASSWORD}
+
+
 def _login_name() -> str:
     return "login-user:" + request.form.get("username", "").strip().lower()
 
@@ -37,10 +43,15 @@ def _failed(response) -> bool:
 
 @bp.route("/login", methods=["GET", "POST"])
 # Failed attempts are counted per user name (a whole village may share one address) and per address.
-@limiter.limit(lambda: current_app.config["POINTSMART_LOGIN_LIMIT_USER"], key_func=_login_name,
-               methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["POINTSMART_LOGIN_LIMIT_ADDR"], methods=["POST"],
-               deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["POINTSMART_LOGIN_LIMIT_USER"],
+    key_func=_login_name,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["POINTSMART_LOGIN_LIMIT_ADDR"], methods=["POST"], deduct_when=_failed
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.index"))
@@ -91,7 +102,12 @@ def password():
 @bp.get("/users")
 @role_required(Role.CHAIR)
 def users():
-    return render_template("auth/users.html", users=list_users(db.session, current_user.village_id), form=UserForm(), reset_form=ResetPasswordForm())
+    return render_template(
+        "auth/users.html",
+        users=list_users(db.session, current_user.village_id),
+        form=UserForm(),
+        reset_form=ResetPasswordForm(),
+    )
 
 
 @bp.post("/users")
@@ -100,9 +116,15 @@ def create():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = create_user(db.session, form.username.data, form.role.data, form.password.data,
-                               form.display_name.data, village_id=current_user.village_id,
-                               actor_id=current_user.id)
+            user = create_user(
+                db.session,
+                form.username.data,
+                form.role.data,
+                form.password.data,
+                form.display_name.data,
+                village_id=current_user.village_id,
+                actor_id=current_user.id,
+            )
         except DomainError as err:
             db.session.rollback()
             flash(err.message, "error")
@@ -111,7 +133,12 @@ def create():
             flash(_("已创建用户 %(name)s。", name=user.username), "success")
             return redirect(url_for("auth.users"))
     flash_errors(form)
-    return render_template("auth/users.html", users=list_users(db.session, current_user.village_id), form=form, reset_form=ResetPasswordForm()), 400
+    return render_template(
+        "auth/users.html",
+        users=list_users(db.session, current_user.village_id),
+        form=form,
+        reset_form=ResetPasswordForm(),
+    ), 400
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -120,8 +147,12 @@ def toggle_active(user_id: int):
     user = get_user(db.session, user_id, current_user.village_id)
     set_active(db.session, user, not user.active, actor_id=current_user.id)
     db.session.commit()
-    flash(_("已启用 %(name)s。", name=user.username) if user.active
-          else _("已停用 %(name)s，其登录已全部退出。", name=user.username), "success")
+    flash(
+        _("已启用 %(name)s。", name=user.username)
+        if user.active
+        else _("已停用 %(name)s，其登录已全部退出。", name=user.username),
+        "success",
+    )
     return redirect(url_for("auth.users"))
 
 
@@ -130,7 +161,7 @@ def toggle_active(user_id: int):
 def reset(user_id: int):
     form = ResetPasswordForm()
     if not form.validate_on_submit():
-        flash(_("新密码至少需要 8 个字符。"), "error")
+        flash(_("密码至少需要 %(n)s 个字符。", n=MIN_PASSWORD), "error")
         return redirect(url_for("auth.users"))
     user = get_user(db.session, user_id, current_user.village_id)
     reset_password(db.session, user, form.password.data, actor_id=current_user.id)

@@ -18,9 +18,10 @@ class HouseholdForm(FlaskForm):
 
 
 class AdjustmentForm(FlaskForm):
-    points = IntegerField(_l("积分（扣分填负数）"),
-                          validators=[DataRequired(message=_l("请填写非零整数")),
-                                      NumberRange(min=-100_000, max=100_000)])
+    points = IntegerField(
+        _l("积分（扣分填负数）"),
+        validators=[DataRequired(message=_l("请填写非零整数")), NumberRange(min=-100_000, max=100_000)],
+    )
     reason = StringField(_l("原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=500)])
 
 
@@ -29,6 +30,10 @@ class ReverseForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("名册文件（.xlsx 或 .csv）"),
-                     validators=[FileRequired(_l("请选择文件")),
-                                 FileAllowed(["xlsx", "xlsm", "csv"], _l("只支持 .xlsx 和 .csv 文件"))])
+    file = FileField(
+        _l("名册文件（.xlsx 或 .csv）"),
+        validators=[
+            FileRequired(_l("请选择文件")),
+            FileAllowed(["xlsx", "xlsm", "csv"], _l("只支持 .xlsx 和 .csv 文件")),
+        ],
+    )

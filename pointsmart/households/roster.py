@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from ..errors import Invalid
+from ..i18n import LANGUAGES, join_names
 from .models import Household
-from .services import register_clean, clean_fields, field_labels, household_by_no, update_household
+from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
 
 #: header → field; Chinese headers as villages write them, English ones too
 HEADERS = {
@@ -61,12 +63,20 @@ class ImportPlan:
         return not self.problems
 
 
-def _header_key(text) -> str | None:
+def _header_names() -> dict[str, set[str]]:
+    """Every header a field is known by: the aliases above and its label in each UI language, so a
+    sheet exported from the English pages imports again."""
+    names = {key: set(aliases) for key, aliases in HEADERS.items()}
+    for locale in LANGUAGES:
+        with force_locale(locale):
+            for key, label in field_labels().items():
+                names[key].add(label.lower())
+    return names
+
+
+def _header_key(text, names: dict[str, set[str]]) -> str | None:
     name = str(text or "").strip().lower().replace("*", "")
-    for key, names in HEADERS.items():
-        if name in names:
-            return key
-    return None
+    return next((key for key, known in names.items() if name in known), None)
 
 
 def _cell(value) -> str:
@@ -119,15 +129,21 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, di
     if header_index is None:
         raise ImportError_(_("文件是空的。"))
     columns: dict[int, str] = {}
+    names = _header_names()
     for position, text in enumerate(table[header_index]):
-        key = _header_key(text)
+        key = _header_key(text, names)
         if key and key not in columns.values():
             columns[position] = key
     labels = field_labels()
     missing = [labels[k] for k in REQUIRED if k not in columns.values()]
     if missing:
-        raise ImportError_(_("缺少必填列：%(cols)s（第 %(row)s 行应为表头）。",
-                             cols="、".join(missing), row=header_index + 1))
+        raise ImportError_(
+            _(
+                "缺少必填列：%(cols)s（第 %(row)s 行应为表头）。",
+                cols=join_names(missing),
+                row=header_index + 1,
+            )
+        )
     rows = []
     for index in range(header_index + 1, len(table)):
         raw = table[index]
@@ -161,8 +177,9 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
         old = existing.snapshot()
         diff_keys = [k for k in clean if old.get(k) != clean[k]]
         if diff_keys:
-            plan.changed.append((no, {"old": {k: old[k] for k in diff_keys},
-                                      "new": {k: clean[k] for k in diff_keys}}))
+            plan.changed.append(
+                (no, {"old": {k: old[k] for k in diff_keys}, "new": {k: clean[k] for k in diff_keys}})
+            )
         else:
             plan.unchanged += 1
     return plan
@@ -193,8 +210,19 @@ def export_xlsx(households: list[Household]) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for h in households:
-        sheet.append([h.household_no, h.head_name, h.group, h.phone, h.members, h.address, h.tags,
-                      h.balance, _("正常") if h.active else _("已停用")])
+        sheet.append(
+            [
+                h.household_no,
+                h.head_name,
+                h.group,
+                h.phone,
+                h.members,
+                h.address,
+                h.tags,
+                h.balance,
+                _("正常") if h.active else _("已停用"),
+            ]
+        )
     widths = [10, 12, 12, 15, 10, 30, 20, 10, 8]
     for i, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(i + 1)].width = width

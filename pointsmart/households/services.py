@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes, record
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
+from ..i18n import join_problems
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, Transfer, TransferKind
 from .models import Household
@@ -131,8 +132,10 @@ def groups(session: Session, village_id: int) -> list[str]:
     """The village's 村民小组 names, as used by its households."""
     return list(
         session.scalars(
-            sa.select(Household.group).where(Household.village_id == village_id, Household.group != "")
-            .distinct().order_by(Household.group)
+            sa.select(Household.group)
+            .where(Household.village_id == village_id, Household.group != "")
+            .distinct()
+            .order_by(Household.group)
         )
     )
 
@@ -151,15 +154,16 @@ def create_household(session: Session, village_id: int, data: dict, actor_id: in
     """
     clean, problems = clean_fields({k: data.get(k) for k in Household.EDITABLE})
     if problems:
-        raise HouseholdError("；".join(problems))
+        raise HouseholdError(join_problems(problems))
     _require_unique_no(session, village_id, clean["household_no"])
     return register_clean(session, village_id, clean, actor_id)
 
 
 def register_clean(session: Session, village_id: int, clean: dict, actor_id: int | None) -> Household:
     """Insert a household from already-cleaned fields (see :func:`clean_fields`) and open its account."""
-    household = Household(uuid=str(uuid.uuid4()), village_id=village_id, created_at=utcnow(),
-                          updated_at=utcnow(), **clean)
+    household = Household(
+        uuid=str(uuid.uuid4()), village_id=village_id, created_at=utcnow(), updated_at=utcnow(), **clean
+    )
     household.account = ledger.open_household_account(session, household.uuid)
     session.add(household)
     session.flush()
@@ -175,7 +179,7 @@ def update_household(session: Session, household: Household, data: dict, actor_i
     """
     clean, problems = clean_fields(data)
     if problems:
-        raise HouseholdError("；".join(problems))
+        raise HouseholdError(join_problems(problems))
     if "household_no" in clean:
         _require_unique_no(session, household.village_id, clean["household_no"], exclude_id=household.id)
     diff = changes(household.snapshot(), clean)
@@ -194,12 +198,24 @@ def set_household_active(session: Session, household: Household, active: bool, a
         return
     household.active = active
     household.updated_at = utcnow()
-    record(session, "households.household.reactivated" if active else "households.household.deactivated",
-           actor_id, household, old={"active": not active}, new={"active": active})
+    record(
+        session,
+        "households.household.reactivated" if active else "households.household.deactivated",
+        actor_id,
+        household,
+        old={"active": not active},
+        new={"active": active},
+    )
 
 
-def adjust_points(session: Session, household: Household, points: int, reason: str, actor_id: int | None,
-                  ref: str | None = None):
+def adjust_points(
+    session: Session,
+    household: Household,
+    points: int,
+    reason: str,
+    actor_id: int | None,
+    ref: str | None = None,
+):
     """Award (points > 0) or deduct (points < 0) points by hand, with a reason. Chair only.
 
     :raises Invalid: zero or absurd points, or no reason.
@@ -220,10 +236,19 @@ def adjust_points(session: Session, household: Household, points: int, reason: s
         source, target = ledger.system_account(session, AccountKind.ISSUANCE), household.account
     else:
         source, target = household.account, ledger.system_account(session, AccountKind.DEDUCTIONS)
-    transfer = ledger.post(session, source, target, abs(points), TransferKind.ADJUSTMENT, reason,
-                           actor_id=actor_id, ref=ref)
-    record(session, "ledger.adjustment", actor_id, household,
-           points=points, reason=reason, transfer=transfer.uuid, balance_after=household.account.balance)
+    transfer = ledger.post(
+        session, source, target, abs(points), TransferKind.ADJUSTMENT, reason, actor_id=actor_id, ref=ref
+    )
+    record(
+        session,
+        "ledger.adjustment",
+        actor_id,
+        household,
+        points=points,
+        reason=reason,
+        transfer=transfer.uuid,
+        balance_after=household.account.balance,
+    )
     return transfer
 
 
@@ -236,6 +261,14 @@ def reverse_transfer(session: Session, household: Household, transfer_id: int, r
     if transfer is None or household.account_id not in (transfer.from_account_id, transfer.to_account_id):
         raise NotFound(_("找不到这笔积分记录。"))
     reversal = ledger.reverse(session, transfer_id, reason, actor_id)
-    record(session, "ledger.reversal", actor_id, household,
-           transfer=transfer.uuid, reversal=reversal.uuid, reason=reason, amount=transfer.amount)
+    record(
+        session,
+        "ledger.reversal",
+        actor_id,
+        household,
+        transfer=transfer.uuid,
+        reversal=reversal.uuid,
+        reason=reason,
+        amount=transfer.amount,
+    )
     return reversal

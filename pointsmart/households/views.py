@@ -4,8 +4,18 @@ import secrets
 from io import BytesIO
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,13 +23,22 @@ from ..auth.access import VILLAGE_STAFF, role_required
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
-from ..web import flash_errors
 from ..ledger import services as ledger
+from ..web import flash_errors
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
 from .models import Household
-from .services import (adjust_points, create_household, field_labels, get_household, groups, reverse_transfer,
-                       search_households, set_household_active, update_household)
+from .services import (
+    adjust_points,
+    create_household,
+    field_labels,
+    get_household,
+    groups,
+    reverse_transfer,
+    search_households,
+    set_household_active,
+    update_household,
+)
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -43,10 +62,18 @@ def index():
     inactive = request.args.get("inactive") == "1"
     per_page = current_app.config["POINTSMART_PAGE_SIZE"]
     rows, total = search_households(db.session, g.village.id, q, group, inactive, _page(), per_page)
-    return render_template("households/index.html", households=rows, total=total, page=_page(),
-                           per_page=per_page, q=q, group=group, inactive=inactive,
-                           groups=groups(db.session, g.village.id),
-                           can_edit=current_user.role == Role.CHAIR)
+    return render_template(
+        "households/index.html",
+        households=rows,
+        total=total,
+        page=_page(),
+        per_page=per_page,
+        q=q,
+        group=group,
+        inactive=inactive,
+        groups=groups(db.session, g.village.id),
+        can_edit=current_user.role == Role.CHAIR,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -61,10 +88,13 @@ def new():
             flash(err.message, "error")
         else:
             db.session.commit()
-            flash(_("已登记 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
+            flash(
+                _("已登记 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success"
+            )
             return redirect(url_for("households.show", household_id=household.id))
-    return render_template("households/form.html", form=form, household=None,
-                           groups=groups(db.session, g.village.id))
+    return render_template(
+        "households/form.html", form=form, household=None, groups=groups(db.session, g.village.id)
+    )
 
 
 def _form_data(form: HouseholdForm) -> dict:
@@ -79,8 +109,15 @@ def show(household_id: int):
     history, total = ledger.history(db.session, household.account_id, _page(), per_page)
     is_chair = current_user.role == Role.CHAIR
     return render_template(
-        "households/show.html", household=household, history=history, total=total, page=_page(),
-        per_page=per_page, can_edit=is_chair, adjust_form=AdjustmentForm(), reverse_form=ReverseForm(),
+        "households/show.html",
+        household=household,
+        history=history,
+        total=total,
+        page=_page(),
+        per_page=per_page,
+        can_edit=is_chair,
+        adjust_form=AdjustmentForm(),
+        reverse_form=ReverseForm(),
         reversed_ids=ledger.reversed_ids(db.session, [t.id for t, _ in history]) if is_chair else set(),
     )
 
@@ -100,8 +137,9 @@ def edit(household_id: int):
             db.session.commit()
             flash(_("已保存。") if diff["new"] else _("没有改动。"), "success")
             return redirect(url_for("households.show", household_id=household.id))
-    return render_template("households/form.html", form=form, household=household,
-                           groups=groups(db.session, g.village.id))
+    return render_template(
+        "households/form.html", form=form, household=household, groups=groups(db.session, g.village.id)
+    )
 
 
 @bp.post("/<int:household_id>/active")
@@ -176,8 +214,15 @@ def import_roster():
         return render_template("households/import.html", form=form, plan=None), 400
     token = secrets.token_hex(16)
     (_upload_dir() / f"{token}{suffix}").write_bytes(data)
-    return render_template("households/import.html", form=form, plan=plan, token=token, suffix=suffix,
-                           filename=upload.filename, labels=field_labels())
+    return render_template(
+        "households/import.html",
+        form=form,
+        plan=plan,
+        token=token,
+        suffix=suffix,
+        filename=upload.filename,
+        labels=field_labels(),
+    )
 
 
 @bp.post("/import/confirm")
@@ -200,8 +245,15 @@ def import_confirm():
         return redirect(url_for("households.import_roster"))
     db.session.commit()
     path.unlink(missing_ok=True)
-    flash(_("导入完成：新增 %(a)s 户，修改 %(c)s 户，未变 %(u)s 户。",
-            a=len(plan.added), c=len(plan.changed), u=plan.unchanged), "success")
+    flash(
+        _(
+            "导入完成：新增 %(a)s 户，修改 %(c)s 户，未变 %(u)s 户。",
+            a=len(plan.added),
+            c=len(plan.changed),
+            u=plan.unchanged,
+        ),
+        "success",
+    )
     return redirect(url_for("households.index"))
 
 
@@ -210,5 +262,9 @@ def import_confirm():
 def export():
     rows, _total = search_households(db.session, g.village.id, include_inactive=True, per_page=100_000)
     data = roster.export_xlsx(rows)
-    return send_file(BytesIO(data), as_attachment=True, download_name=f"households-{g.village.code}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(
+        BytesIO(data),
+        as_attachment=True,
+        download_name=f"households-{g.village.code}.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

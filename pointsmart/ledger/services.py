@@ -201,7 +201,10 @@ def history(session: Session, account_id: int, page: int = 1, per_page: int = 20
     involved = sa.or_(Transfer.from_account_id == account_id, Transfer.to_account_id == account_id)
     total = session.scalar(sa.select(sa.func.count()).select_from(Transfer).where(involved))
     rows = session.scalars(
-        sa.select(Transfer).where(involved).order_by(Transfer.id.desc()).limit(per_page)
+        sa.select(Transfer)
+        .where(involved)
+        .order_by(Transfer.id.desc())
+        .limit(per_page)
         .offset((max(page, 1) - 1) * per_page)
     ).all()
     return [(t, t.amount if t.to_account_id == account_id else -t.amount) for t in rows], total
@@ -211,9 +214,7 @@ def reversed_ids(session: Session, transfer_ids: list[int]) -> set[int]:
     """Of these transfers, the ones that have been reversed."""
     if not transfer_ids:
         return set()
-    return set(
-        session.scalars(sa.select(Transfer.reverses_id).where(Transfer.reverses_id.in_(transfer_ids)))
-    )
+    return set(session.scalars(sa.select(Transfer.reverses_id).where(Transfer.reverses_id.in_(transfer_ids))))
 
 
 @dataclass
@@ -240,12 +241,16 @@ class VerifyReport:
 def verify(session: Session) -> VerifyReport:
     """Recompute every balance from the transfers and compare with the cache; check the sum is zero."""
     t = Transfer.__table__
-    incoming = sa.select(t.c.to_account_id.label("id"), sa.func.sum(t.c.amount).label("s")).group_by(
-        t.c.to_account_id
-    ).subquery()
-    outgoing = sa.select(t.c.from_account_id.label("id"), sa.func.sum(t.c.amount).label("s")).group_by(
-        t.c.from_account_id
-    ).subquery()
+    incoming = (
+        sa.select(t.c.to_account_id.label("id"), sa.func.sum(t.c.amount).label("s"))
+        .group_by(t.c.to_account_id)
+        .subquery()
+    )
+    outgoing = (
+        sa.select(t.c.from_account_id.label("id"), sa.func.sum(t.c.amount).label("s"))
+        .group_by(t.c.from_account_id)
+        .subquery()
+    )
     computed = sa.func.coalesce(incoming.c.s, 0) - sa.func.coalesce(outgoing.c.s, 0)
     rows = session.execute(
         sa.select(Account.code, Account.kind, Account.balance, computed)

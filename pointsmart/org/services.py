@@ -15,8 +15,9 @@ def home_village(session: Session) -> Village:
     """
     village = session.scalar(sa.select(Village).order_by(Village.id).limit(1))
     if village is None:
-        raise NotFound(_("还没有设置村庄。请先运行 pointsmart village init 或 pointsmart demo。"),
-                       code="no_village")
+        raise NotFound(
+            _("还没有设置村庄。请先运行 pointsmart village init 或 pointsmart demo。"), code="no_village"
+        )
     return village
 
 

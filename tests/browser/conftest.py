@@ -32,8 +32,15 @@ from ..conftest import IN_CI, PASSWORD
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "artifacts"
 CHROMIUM = os.environ.get("POINTSMART_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 #: how long an action or a navigation may take before the test fails (ms); a local server is fast
 TIMEOUT_MS = 10_000
 
@@ -45,12 +52,15 @@ PHONE = {
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 2,
-    "user_agent": ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-                   "Chrome/120.0.0.0 Mobile Safari/537.36"),
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36"
+    ),
 }
 
 
 # --- marking and failure screenshots ---------------------------------------------------------------
+
 
 def _ours(item) -> bool:
     return HERE in Path(item.path).resolve().parents
@@ -85,6 +95,7 @@ def pytest_runtest_makereport(item, call):
 
 # --- the server ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def app(app, make_app):
     """The app of ``tests/conftest.py`` but with CSRF on: the browser fetches and posts real tokens.
@@ -118,6 +129,7 @@ def live_server(app):
 
 # --- the browser -----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def playwright():
     if not os.access(CHROMIUM, os.X_OK):
@@ -140,8 +152,9 @@ _console: dict[int, list[str]] = {}
 
 
 def _open(browser, live_server, options: dict):
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                  **options)
+    context = browser.new_context(
+        base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai", **options
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors = _console[id(page)] = []
@@ -181,6 +194,7 @@ def chair(make_user):
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
 
 def login(page: Page, username: str, password: str = PASSWORD) -> None:
     """Log in through the real form, as a person would, and wait until the app shows the user logged in."""

@@ -116,9 +116,15 @@ def test_chair_imports_roster_finds_household_and_adjusts_points(page, live_serv
 
 def test_phone_search_open_and_adjust_without_sideways_scrolling(phone, chair, make_household):
     make_household(head_name="王秀英", household_no="01-001", address="上庄村一社 12 号")
-    make_household(points=12, head_name="欧阳春花", household_no="01-002", phone="13893100002",
-                   members=7, address="甘肃省兰州市榆中县某某镇上庄村第一村民小组二十八号院",
-                   tags="最美家庭,美丽庭院,孝老爱亲,移风易俗,志愿服务")
+    make_household(
+        points=12,
+        head_name="欧阳春花",
+        household_no="01-002",
+        phone="13893100002",
+        members=7,
+        address="甘肃省兰州市榆中县某某镇上庄村第一村民小组二十八号院",
+        tags="最美家庭,美丽庭院,孝老爱亲,移风易俗,志愿服务",
+    )
     make_household(head_name="张玉梅", household_no="02-001", group="二社")
 
     login(phone, chair)
