@@ -1,0 +1,1 @@
+"""PointsMart benchmarks: ``python -m bench [name ...]`` (see bench/__main__.py)."""
