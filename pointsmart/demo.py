@@ -13,6 +13,7 @@ from .households.services import adjust_points, household_by_no
 from .ledger.models import Transfer
 from .org.models import Village
 from .org.services import ensure_village
+from .scoring import services as scoring
 
 OPENING_REF = "demo:opening"
 
@@ -62,6 +63,22 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
                 household = household_by_no(session, village.id, row["户号"])
                 adjust_points(
                     session, household, int(row["积分"]), row["原因"], actor_id=None, ref=OPENING_REF
+                )
+    rulebook = json.loads((seed_dir / "rulebook.json").read_text(encoding="utf-8"))
+    if not scoring.categories(session, village.id):
+        for position, entry in enumerate(rulebook):
+            category = scoring.save_category(
+                session, village.id, {"name": entry["category"], "position": position}, actor_id=None
+            )
+            for n, criterion in enumerate(entry["criteria"]):
+                scoring.save_criterion(session, category, criterion | {"position": n}, actor_id=None)
+    chair = find_user(session, next(u["username"] for u in users if u["role"] == "chair"))
+    for user in users:
+        if user.get("panel_label"):
+            member = find_user(session, user["username"])
+            if scoring.membership(session, member.id) is None:
+                scoring.set_panel_member(
+                    session, member, user["panel_label"], user.get("panel_groups", []), actor_id=chair.id
                 )
     session.flush()
     total = len(plan.added) + len(plan.changed) + plan.unchanged

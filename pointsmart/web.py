@@ -30,6 +30,8 @@ CSP = (
 NAV = (
     ("web.index", _l("首页"), None),
     ("households.index", _l("农户"), (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)),
+    ("scoring.rounds", _l("评定"), (Role.CHAIR, Role.PANEL)),
+    ("scoring.rulebook", _l("积分细则"), (Role.CHAIR, Role.PANEL)),
     ("auth.users", _l("用户"), (Role.CHAIR,)),
     ("audit.index", _l("操作日志"), (Role.CHAIR,)),
 )

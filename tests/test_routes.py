@@ -44,6 +44,26 @@ ACCESS = {
     "households.import_confirm": {"chair"},
     "households.export": {"chair", "panel"},
     "audit.index": {"chair"},
+    "scoring.rulebook": {"chair", "panel"},
+    "scoring.save_category": {"chair"},
+    "scoring.criterion": {"chair"},
+    "scoring.panel": {"chair"},
+    "scoring.save_member": {"chair"},
+    "scoring.remove_member": {"chair"},
+    "scoring.settings": {"chair"},
+    "scoring.rounds": {"chair", "panel"},
+    "scoring.create_round": {"chair"},
+    "scoring.overview": {"chair", "panel"},
+    "scoring.grid": {"chair", "panel"},
+    "scoring.entry": {"chair", "panel"},
+    "scoring.save_score": {"chair", "panel"},
+    "scoring.submit": {"chair", "panel"},
+    "scoring.approve": {"chair", "panel"},
+    "scoring.reopen": {"chair"},
+    "scoring.publish": {"chair"},
+    "scoring.finalise": {"chair"},
+    "scoring.record_objection": {"chair"},
+    "scoring.objection": {"chair"},
     "api.openapi": EVERYONE,
     "api.households": {f"api:{r}" for r in STAFF},
     "api.household": {f"api:{r}" for r in STAFF},
@@ -69,9 +89,23 @@ def sample(app, make_user, make_household):
     victim_id, _ = make_user("panel")
     with app.app_context():
         from pointsmart.households.models import Household
+        from pointsmart.org.services import home_village
+        from pointsmart.scoring import services as scoring
+        from pointsmart.scoring.models import Objection, PanelMember
 
         household = db.session.get(Household, hid)
         transfer_id = db.session.scalar(sa.select(Transfer.id).order_by(Transfer.id.desc()))
+        category = scoring.save_category(db.session, household.village_id, {"name": "环境卫生"}, None)
+        criterion = scoring.save_criterion(
+            db.session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
+        )
+        scoring_round = scoring.create_round(
+            db.session, home_village(db.session), "monthly", "2026-11", "", None
+        )
+        objection = Objection(round_id=scoring_round.id, household_id=hid, objector="张三", content="不服")
+        member = PanelMember(user_id=victim_id, label="执委")
+        db.session.add_all([objection, member])
+        db.session.commit()
         return {
             "household_id": hid,
             "household_uuid": household.uuid,
@@ -79,6 +113,12 @@ def sample(app, make_user, make_household):
             "transfer_id": transfer_id,
             "filename": "css/app.css",
             "code": "zh",
+            "category_id": category.id,
+            "criterion_id": criterion.id,
+            "round_id": scoring_round.id,
+            "round_uuid": scoring_round.uuid,
+            "objection_id": objection.id,
+            "member_id": member.id,
         }
 
 

@@ -19,3 +19,7 @@ class Village(db.Model):
     township_code: Mapped[str | None] = mapped_column(sa.String(12))
     township_name: Mapped[str | None] = mapped_column(sa.String(100))
     county_name: Mapped[str | None] = mapped_column(sa.String(100))
+    #: panel approvals a scoring round needs before its public notice (村级设置)
+    approvals_required: Mapped[int] = mapped_column(default=2, server_default="2")
+    #: days a round stays on public notice (公示) before it can be finalised
+    notice_days: Mapped[int] = mapped_column(default=5, server_default="5")

@@ -1,0 +1,92 @@
+"""Scoring forms."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from .models import CADENCE_LABELS, Cadence
+
+
+def cadence_choices():
+    return [SelectChoice(str(c), CADENCE_LABELS[c]) for c in Cadence]
+
+
+class CategoryForm(FlaskForm):
+    name = StringField(_l("类别名称"), validators=[DataRequired(), Length(max=60)])
+    position = IntegerField(_l("排序"), default=0, validators=[Optional()])
+    active = BooleanField(_l("启用"), default=True)
+
+
+class CriterionForm(FlaskForm):
+    name = StringField(_l("条目名称"), validators=[DataRequired(), Length(max=100)])
+    description = TextAreaField(_l("评分标准和佐证"), validators=[Length(max=500)])
+    points = IntegerField(
+        _l("分值（扣分填负数）"), validators=[DataRequired(), NumberRange(min=-1000, max=1000)]
+    )
+    cadence = SelectField(_l("评定周期"), choices=cadence_choices)
+    max_per_period = IntegerField(_l("每期最多次数"), default=1, validators=[NumberRange(min=1, max=31)])
+    position = IntegerField(_l("排序"), default=0, validators=[Optional()])
+    active = BooleanField(_l("启用"), default=True)
+
+
+class RoundForm(FlaskForm):
+    period_type = SelectField(_l("评定周期"), choices=cadence_choices)
+    period_key = StringField(_l("期别"), validators=[DataRequired(), Length(max=10)])
+    scope = SelectField(_l("范围"), choices=[], validate_choice=False)
+
+
+class ObjectionForm(FlaskForm):
+    household_id = SelectField(
+        _l("农户"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired()]
+    )
+    objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=40)])
+    content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=500)])
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("原因"), validators=[DataRequired(), Length(max=500)])
+
+
+class PanelMemberForm(FlaskForm):
+    user_id = SelectField(
+        _l("用户"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired()]
+    )
+    label = StringField(_l("身份"), validators=[Length(max=20)])
+    groups = SelectMultipleField(_l("负责的村民小组（不选为全部）"), choices=[], validate_choice=False)
+
+
+class SettingsForm(FlaskForm):
+    approvals_required = IntegerField(_l("每次评定需要的审核人数"), validators=[NumberRange(min=1, max=9)])
+    notice_days = IntegerField(_l("公示天数"), validators=[NumberRange(min=1, max=30)])
+
+
+class MinutesForm(FlaskForm):
+    held_on = DateField(_l("会议日期"), validators=[DataRequired()])
+    place = StringField(_l("地点"), validators=[Length(max=100)])
+    panel_present = SelectMultipleField(_l("出席的评比小组成员"), choices=[], validate_choice=False)
+    others_present = StringField(_l("其他参会人员"), validators=[Length(max=300)])
+    decisions = TextAreaField(_l("评定结果和决定"), validators=[Length(max=5000)])
+    notes = TextAreaField(_l("其他记录"), validators=[Length(max=5000)])
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(
+        _l("公示照片"),
+        validators=[
+            FileRequired(_l("请选择照片")),
+            FileAllowed(["jpg", "jpeg", "png", "webp"], _l("只支持 JPG、PNG、WebP 照片")),
+        ],
+    )
+    posted_from = DateField(_l("张贴日期"), validators=[Optional()])
+    posted_until = DateField(_l("撤下日期"), validators=[Optional()])

@@ -1,0 +1,451 @@
+"""Scoring pages: rulebook, panel, rounds, score entry (grid and phone), approvals, notice, objections."""
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import role_required
+from ..auth.models import Role, User
+from ..clock import utcnow
+from ..errors import DomainError, Invalid
+from ..extensions import db
+from ..households.services import groups as village_groups
+from ..org.services import home_village
+from ..web import flash_errors
+from . import services
+from .forms import (
+    CategoryForm,
+    CriterionForm,
+    ObjectionForm,
+    PanelMemberForm,
+    ReasonForm,
+    RoundForm,
+    SettingsForm,
+)
+from .models import CADENCE_LABELS, STATUS_LABELS, Cadence, Objection, RoundStatus
+from .periods import current_key
+
+bp = Blueprint("scoring", __name__, url_prefix="/scoring")
+
+STAFF = (Role.CHAIR, Role.PANEL)
+
+
+@bp.app_context_processor
+def labels():
+    return {"cadence_labels": CADENCE_LABELS, "status_labels": STATUS_LABELS}
+
+
+def _done(message: str, endpoint: str, **values):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values))
+
+
+def _refused(err: DomainError, endpoint: str, **values):
+    db.session.rollback()
+    flash(err.message, "error")
+    return redirect(url_for(endpoint, **values))
+
+
+# --- rulebook ---------------------------------------------------------------------------------
+
+
+@bp.get("/rulebook")
+@role_required(*STAFF)
+def rulebook():
+    return render_template(
+        "scoring/rulebook.html",
+        categories=services.categories(db.session, g.village.id),
+        category_form=CategoryForm(),
+        can_edit=current_user.role == Role.CHAIR,
+    )
+
+
+@bp.post("/rulebook/categories")
+@bp.post("/rulebook/categories/<int:category_id>")
+@role_required(Role.CHAIR)
+def save_category(category_id: int | None = None):
+    category = services.get_category(db.session, g.village.id, category_id) if category_id else None
+    form = CategoryForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("scoring.rulebook"))
+    try:
+        services.save_category(db.session, g.village.id, form.data, current_user.id, category)
+    except DomainError as err:
+        return _refused(err, "scoring.rulebook")
+    return _done(_("已保存类别。"), "scoring.rulebook")
+
+
+@bp.route("/rulebook/categories/<int:category_id>/criteria/new", methods=["GET", "POST"])
+@bp.route("/rulebook/criteria/<int:criterion_id>", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def criterion(category_id: int | None = None, criterion_id: int | None = None):
+    found = services.get_criterion(db.session, g.village.id, criterion_id) if criterion_id else None
+    category = found.category if found else services.get_category(db.session, g.village.id, category_id)
+    form = CriterionForm(obj=found)
+    if form.validate_on_submit():
+        try:
+            services.save_criterion(db.session, category, form.data, current_user.id, found)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            return _done(_("已保存条目。进行中和已生效的评定不受影响。"), "scoring.rulebook")
+    return render_template("scoring/criterion.html", form=form, category=category, criterion=found)
+
+
+# --- panel and settings -----------------------------------------------------------------------
+
+
+@bp.get("/panel")
+@role_required(Role.CHAIR)
+def panel():
+    village = g.village
+    form = PanelMemberForm()
+    candidates = db.session.scalars(
+        db.select(User)
+        .where(User.village_id == village.id, User.active.is_(True), User.role.in_([Role.CHAIR, Role.PANEL]))
+        .order_by(User.username)
+    ).all()
+    form.user_id.choices = [(u.id, f"{u.display_name} ({u.username})") for u in candidates]
+    form.groups.choices = [(x, x) for x in village_groups(db.session, village.id)]
+    settings = SettingsForm(obj=village)
+    return render_template(
+        "scoring/panel.html",
+        members=services.panel_members(db.session, village.id),
+        form=form,
+        settings=settings,
+    )
+
+
+@bp.post("/panel")
+@role_required(Role.CHAIR)
+def save_member():
+    form = PanelMemberForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("scoring.panel"))
+    user = db.session.get(User, form.user_id.data)
+    if user is None or user.village_id != g.village.id:
+        abort(404)
+    try:
+        services.set_panel_member(db.session, user, form.label.data, form.groups.data or [], current_user.id)
+    except DomainError as err:
+        return _refused(err, "scoring.panel")
+    return _done(_("已更新评比小组。"), "scoring.panel")
+
+
+@bp.post("/panel/<int:member_id>/remove")
+@role_required(Role.CHAIR)
+def remove_member(member_id: int):
+    member = next((m for m in services.panel_members(db.session, g.village.id) if m.id == member_id), None)
+    if member is None:
+        abort(404)
+    services.remove_panel_member(db.session, member, current_user.id)
+    return _done(_("已移出评比小组。"), "scoring.panel")
+
+
+@bp.post("/settings")
+@role_required(Role.CHAIR)
+def settings():
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("scoring.panel"))
+    village = home_village(db.session)
+    from ..audit.services import changes, record
+
+    new = {"approvals_required": form.approvals_required.data, "notice_days": form.notice_days.data}
+    diff = changes({k: getattr(village, k) for k in new}, new)
+    if diff["new"]:
+        for key, value in diff["new"].items():
+            setattr(village, key, value)
+        record(db.session, "org.village.settings", current_user.id, village, **diff)
+    return _done(_("已保存设置，对之后新建的评定生效。"), "scoring.panel")
+
+
+# --- rounds -----------------------------------------------------------------------------------
+
+
+@bp.get("/rounds")
+@role_required(*STAFF)
+def rounds():
+    form = RoundForm()
+    form.scope.choices = [("", _("全村"))] + [(x, x) for x in village_groups(db.session, g.village.id)]
+    today = utcnow().date()
+    suggestions = {str(c): current_key(c, today) for c in Cadence}
+    form.period_key.data = form.period_key.data or suggestions[Cadence.MONTHLY]
+    return render_template(
+        "scoring/rounds.html",
+        rounds=services.list_rounds(db.session, g.village.id),
+        form=form,
+        suggestions=suggestions,
+        can_create=current_user.role == Role.CHAIR,
+    )
+
+
+@bp.post("/rounds")
+@role_required(Role.CHAIR)
+def create_round():
+    form = RoundForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("scoring.rounds"))
+    try:
+        created = services.create_round(
+            db.session,
+            g.village,
+            form.period_type.data,
+            form.period_key.data,
+            form.scope.data,
+            current_user.id,
+        )
+    except DomainError as err:
+        return _refused(err, "scoring.rounds")
+    return _done(
+        _("已新建 %(key)s 的评定。", key=created.period_key), "scoring.overview", round_id=created.id
+    )
+
+
+def _round(round_id: int):
+    return services.get_round(db.session, g.village.id, round_id)
+
+
+@bp.get("/rounds/<int:round_id>")
+@role_required(*STAFF)
+def overview(round_id: int):
+    found = _round(round_id)
+    tallies = services.tally(db.session, found)
+    objections = db.session.scalars(
+        db.select(Objection).where(Objection.round_id == found.id).order_by(Objection.id)
+    ).all()
+    member = services.membership(db.session, current_user.id)
+    is_chair = current_user.role == Role.CHAIR
+    objection_form = ObjectionForm()
+    objection_form.household_id.choices = [
+        (t.household.id, f"{t.household.household_no} {t.household.head_name}") for t in tallies
+    ]
+    now = utcnow()
+    flags = {
+        "can_score": found.status == RoundStatus.DRAFT and member is not None,
+        "can_submit": found.status == RoundStatus.DRAFT and (member is not None or is_chair),
+        "can_approve": found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED)
+        and member is not None
+        and all(a.user_id != current_user.id for a in found.approvals),
+        "can_reopen": is_chair and found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED),
+        "can_publish": is_chair and found.status == RoundStatus.APPROVED,
+        "can_object": is_chair and found.status == RoundStatus.NOTICE,
+        "can_finalise": is_chair
+        and found.status == RoundStatus.NOTICE
+        and now >= found.notice_ends_at
+        and not any(o.status == "open" for o in objections),
+        "notice_running": found.status == RoundStatus.NOTICE and now < found.notice_ends_at,
+    }
+    return render_template(
+        "scoring/round.html",
+        round=found,
+        tallies=tallies,
+        objections=objections,
+        objection_form=objection_form,
+        reason_form=ReasonForm(),
+        flags=flags,
+        users={u.id: u for u in db.session.scalars(db.select(User))},
+    )
+
+
+@bp.get("/rounds/<int:round_id>/grid")
+@role_required(*STAFF)
+def grid(round_id: int):
+    """The keyboard grid: households × criteria, saved cell by cell."""
+    found = _round(round_id)
+    group = request.args.get("group", "")
+    member = services.membership(db.session, current_user.id)
+    households = services.round_households(db.session, found, group)
+    editable = {
+        h.id
+        for h in households
+        if found.status == RoundStatus.DRAFT
+        and member is not None
+        and services.may_score(db.session, current_user, h)
+    }
+    return render_template(
+        "scoring/grid.html",
+        round=found,
+        households=households,
+        group=group,
+        groups=village_groups(db.session, g.village.id),
+        cells=services.scores_of(db.session, found),
+        editable=editable,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/households/<int:household_id>", methods=["GET", "POST"])
+@role_required(*STAFF)
+def entry(round_id: int, household_id: int):
+    """One household at a time, for a phone: a checklist of the round's criteria."""
+    found = _round(round_id)
+    group = request.args.get("group", "")
+    households = services.round_households(db.session, found, group)
+    ids = [h.id for h in households]
+    if household_id not in ids:
+        abort(404)
+    index = ids.index(household_id)
+    household = households[index]
+    if request.method == "POST":
+        try:
+            for criterion in found.criteria:
+                value = request.form.get(f"c{criterion.id}", "0").strip() or "0"
+                if not value.isdigit():
+                    raise Invalid(_("次数必须是整数。"), code="invalid_times")
+                services.set_score(db.session, found, household.id, criterion.id, int(value), current_user)
+        except DomainError as err:
+            return _refused(err, "scoring.entry", round_id=found.id, household_id=household.id, group=group)
+        db.session.commit()
+        step = request.form.get("go", "next")
+        target = ids[min(index + 1, len(ids) - 1)] if step == "next" else ids[max(index - 1, 0)]
+        flash(_("已保存 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
+        return redirect(url_for("scoring.entry", round_id=found.id, household_id=target, group=group))
+    cells = services.scores_of(db.session, found)
+    return render_template(
+        "scoring/entry.html",
+        round=found,
+        household=household,
+        index=index,
+        total=len(ids),
+        prev_id=ids[index - 1] if index else None,
+        next_id=ids[index + 1] if index + 1 < len(ids) else None,
+        group=group,
+        times={c.id: cells.get((household.id, c.id), 0) for c in found.criteria},
+        editable=found.status == RoundStatus.DRAFT
+        and services.may_score(db.session, current_user, household),
+    )
+
+
+@bp.post("/rounds/<int:round_id>/scores")
+@role_required(*STAFF)
+def save_score(round_id: int):
+    """Save one cell of the grid (JSON). Answers the household's new total."""
+    found = _round(round_id)
+    body = request.get_json(silent=True) or {}
+    try:
+        household_id, criterion_id, times = (
+            int(body["household_id"]),
+            int(body["criterion_id"]),
+            int(body["times"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return jsonify({"error": {"code": "invalid", "message": _("请求内容有误。")}}), 422
+    try:
+        saved = services.set_score(db.session, found, household_id, criterion_id, times, current_user)
+    except DomainError as err:
+        db.session.rollback()
+        return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
+    db.session.commit()
+    cells = services.scores_of(db.session, found)
+    total = sum(t * c.points for c in found.criteria if (t := cells.get((household_id, c.id), 0)))
+    return jsonify({"times": saved, "total": total})
+
+
+def _step(round_id: int, action, message: str):
+    found = _round(round_id)
+    try:
+        action(found)
+    except DomainError as err:
+        return _refused(err, "scoring.overview", round_id=found.id)
+    return _done(message, "scoring.overview", round_id=found.id)
+
+
+@bp.post("/rounds/<int:round_id>/submit")
+@role_required(*STAFF)
+def submit(round_id: int):
+    return _step(round_id, lambda r: services.submit_round(db.session, r, current_user), _("已提交审核。"))
+
+
+@bp.post("/rounds/<int:round_id>/approve")
+@role_required(*STAFF)
+def approve(round_id: int):
+    return _step(round_id, lambda r: services.approve_round(db.session, r, current_user), _("已审核通过。"))
+
+
+@bp.post("/rounds/<int:round_id>/reopen")
+@role_required(Role.CHAIR)
+def reopen(round_id: int):
+    form = ReasonForm()
+    reason = form.reason.data if form.validate_on_submit() else ""
+    return _step(
+        round_id,
+        lambda r: services.reopen_round(db.session, r, current_user.id, reason),
+        _("已退回重新评分。"),
+    )
+
+
+@bp.post("/rounds/<int:round_id>/publish")
+@role_required(Role.CHAIR)
+def publish(round_id: int):
+    return _step(
+        round_id, lambda r: services.publish_round(db.session, r, current_user.id), _("已开始公示。")
+    )
+
+
+@bp.post("/rounds/<int:round_id>/finalise")
+@role_required(Role.CHAIR)
+def finalise(round_id: int):
+    found = _round(round_id)
+    try:
+        posted = services.finalise_round(db.session, found, current_user.id)
+    except DomainError as err:
+        return _refused(err, "scoring.overview", round_id=found.id)
+    message = _("评定已生效，积分已记入各户。") if posted else _("这次评定早已生效，没有重复记分。")
+    return _done(message, "scoring.overview", round_id=found.id)
+
+
+@bp.post("/rounds/<int:round_id>/objections")
+@role_required(Role.CHAIR)
+def record_objection(round_id: int):
+    found = _round(round_id)
+    form = ObjectionForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("scoring.overview", round_id=found.id))
+    try:
+        services.record_objection(
+            db.session, found, form.household_id.data, form.objector.data, form.content.data, current_user.id
+        )
+    except DomainError as err:
+        return _refused(err, "scoring.overview", round_id=found.id)
+    return _done(_("已记录异议。"), "scoring.overview", round_id=found.id)
+
+
+@bp.route("/objections/<int:objection_id>", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def objection(objection_id: int):
+    found = db.session.get(Objection, objection_id)
+    if found is None:
+        abort(404)
+    scoring_round = _round(found.round_id)
+    if request.method == "POST":
+        upheld = request.form.get("decision") == "upheld"
+        try:
+            new_times = (
+                {c.id: int(request.form.get(f"c{c.id}", "0") or 0) for c in scoring_round.criteria}
+                if upheld
+                else {}
+            )
+            services.resolve_objection(
+                db.session, found, upheld, request.form.get("resolution", ""), new_times, current_user.id
+            )
+        except ValueError:
+            flash(_("次数必须是整数。"), "error")
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            return _done(_("异议已处理。"), "scoring.overview", round_id=scoring_round.id)
+    cells = services.scores_of(db.session, scoring_round)
+    return render_template(
+        "scoring/objection.html",
+        objection=found,
+        round=scoring_round,
+        times={c.id: cells.get((found.household_id, c.id), 0) for c in scoring_round.criteria},
+    )

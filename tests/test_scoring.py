@@ -1,0 +1,210 @@
+"""Scoring rounds through the services: lifecycle, rules, finalisation into the ledger."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from pointsmart import clock
+from pointsmart.auth.models import User
+from pointsmart.errors import DomainError
+from pointsmart.households.models import Household
+from pointsmart.ledger import services as ledger
+from pointsmart.ledger.models import Transfer
+from pointsmart.org.services import home_village
+from pointsmart.scoring import services
+from pointsmart.scoring.models import RoundResult, RoundStatus
+
+
+@pytest.fixture
+def rulebook(ctx, village_id):
+    """A small rulebook: two monthly awards, one monthly deduction, one quarterly award."""
+    category = services.save_category(ctx, village_id, {"name": "美丽庭院"}, None)
+    made = {
+        "tidy": services.save_criterion(
+            ctx, category, {"name": "庭院整洁", "points": 5, "cadence": "monthly"}, None
+        ),
+        "volunteer": services.save_criterion(
+            ctx, category, {"name": "志愿服务", "points": 3, "cadence": "monthly", "max_per_period": 4}, None
+        ),
+        "mess": services.save_criterion(
+            ctx, category, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}, None
+        ),
+        "garden": services.save_criterion(
+            ctx, category, {"name": "绿化", "points": 15, "cadence": "quarterly"}, None
+        ),
+    }
+    ctx.commit()
+    return made
+
+
+@pytest.fixture
+def panel(ctx, make_user):
+    """Two panel members and the chair, as User objects in this session."""
+    ids = [make_user("panel")[0], make_user("panel")[0], make_user("chair")[0]]
+    users = [ctx.get(User, i) for i in ids]
+    for user in users:
+        services.set_panel_member(ctx, user, "执委", [], actor_id=users[2].id)
+    ctx.commit()
+    return users
+
+
+def _criterion(scoring_round, name):
+    return next(c for c in scoring_round.criteria if c.name == name)
+
+
+def _run_to_notice(ctx, scoring_round, panel):
+    services.submit_round(ctx, scoring_round, panel[0])
+    services.approve_round(ctx, scoring_round, panel[0])
+    services.approve_round(ctx, scoring_round, panel[1])
+    services.publish_round(ctx, scoring_round, panel[2].id)
+    ctx.commit()
+
+
+def test_malformed_period_keys_are_refused(ctx, rulebook):
+    village = home_village(ctx)
+    for period_type, key in [
+        ("monthly", "2026-13"),
+        ("monthly", "2026-1"),
+        ("quarterly", "2026-Q5"),
+        ("half_yearly", "2026-H3"),
+        ("weekly", "2026-W1"),
+    ]:
+        with pytest.raises(DomainError) as info:
+            services.create_round(ctx, village, period_type, key, "", None)
+        assert info.value.code == "bad_period"
+
+
+def test_a_second_round_for_the_same_period_and_scope_is_refused(ctx, rulebook):
+    village = home_village(ctx)
+    services.create_round(ctx, village, "monthly", "2026-11", "一社", None)
+    with pytest.raises(DomainError) as info:
+        services.create_round(ctx, village, "monthly", "2026-11", "一社", None)
+    assert info.value.code == "duplicate_round"
+    with pytest.raises(DomainError):  # the whole village overlaps 一社
+        services.create_round(ctx, village, "monthly", "2026-11", "", None)
+    services.create_round(ctx, village, "monthly", "2026-11", "二社", None)
+    services.create_round(ctx, village, "quarterly", "2026-Q4", "", None)
+
+
+def test_round_offers_the_criteria_of_its_cadence(ctx, rulebook):
+    village = home_village(ctx)
+    monthly = services.create_round(ctx, village, "monthly", "2026-11", "", None)
+    quarterly = services.create_round(ctx, village, "quarterly", "2026-Q4", "", None)
+    assert [c.name for c in monthly.criteria] == ["庭院整洁", "志愿服务", "乱堆乱放"]
+    assert [c.name for c in quarterly.criteria] == ["绿化"]
+
+
+def test_editing_a_criterion_does_not_change_a_round_under_way(ctx, rulebook):
+    village = home_village(ctx)
+    scoring_round = services.create_round(ctx, village, "monthly", "2026-11", "", None)
+    tidy = rulebook["tidy"]
+    services.save_criterion(
+        ctx, tidy.category, {"name": "庭院整洁", "points": 50, "cadence": "monthly"}, None, tidy
+    )
+    ctx.commit()
+    assert _criterion(scoring_round, "庭院整洁").points == 5
+
+
+def test_only_panel_members_score_and_only_their_groups(ctx, rulebook, panel, make_user, make_household):
+    hid = make_household(group="一社")
+    other = make_household(group="二社")
+    outsider = ctx.get(User, make_user("panel")[0])  # a panel-role user not on the panel
+    village = home_village(ctx)
+    scoring_round = services.create_round(ctx, village, "monthly", "2026-11", "", None)
+    tidy = _criterion(scoring_round, "庭院整洁").id
+    with pytest.raises(DomainError) as info:
+        services.set_score(ctx, scoring_round, hid, tidy, 1, outsider)
+    assert info.value.code == "not_panel_member"
+    services.set_panel_member(ctx, panel[0], "执委", ["一社"], panel[2].id)
+    services.set_score(ctx, scoring_round, hid, tidy, 1, panel[0])
+    with pytest.raises(DomainError):
+        services.set_score(ctx, scoring_round, other, tidy, 1, panel[0])
+
+
+def test_times_are_limited_per_period(ctx, rulebook, panel, make_household):
+    hid = make_household()
+    scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", None)
+    volunteer = _criterion(scoring_round, "志愿服务").id
+    assert services.set_score(ctx, scoring_round, hid, volunteer, 4, panel[0]) == 4
+    with pytest.raises(DomainError) as info:
+        services.set_score(ctx, scoring_round, hid, volunteer, 5, panel[0])
+    assert info.value.code == "invalid_times"
+
+
+def test_whole_monthly_round_posts_points_once(ctx, rulebook, panel, make_household):
+    a, b = make_household(points=0), make_household(points=2)
+    scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", panel[2].id)
+    for hid, name, times in [(a, "庭院整洁", 1), (a, "志愿服务", 2), (b, "乱堆乱放", 1)]:
+        services.set_score(ctx, scoring_round, hid, _criterion(scoring_round, name).id, times, panel[0])
+    ctx.commit()
+    services.submit_round(ctx, scoring_round, panel[0])
+    assert services.approve_round(ctx, scoring_round, panel[0]) == 1
+    assert scoring_round.status == RoundStatus.SUBMITTED
+    with pytest.raises(DomainError) as info:
+        services.approve_round(ctx, scoring_round, panel[0])
+    assert info.value.code == "already_approved"
+    services.approve_round(ctx, scoring_round, panel[1])
+    assert scoring_round.status == RoundStatus.APPROVED
+    services.publish_round(ctx, scoring_round, panel[2].id)
+    ctx.commit()
+    with pytest.raises(DomainError) as info:
+        services.finalise_round(ctx, scoring_round, panel[2].id)
+    assert info.value.code == "notice_not_over"
+    clock.advance(timedelta(days=5, minutes=1))
+    assert services.finalise_round(ctx, scoring_round, panel[2].id) is True
+    ctx.commit()
+    balances = {hid: ctx.get(Household, hid).balance for hid in (a, b)}
+    assert balances == {a: 11, b: 0}  # b had 2 points: the 5-point deduction posts 2, shortfall 3
+    result_b = ctx.scalar(sa.select(RoundResult).where(RoundResult.household_id == b))
+    assert (result_b.deducted, result_b.shortfall, result_b.net) == (5, 3, -2)
+    transfers = ctx.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.ref == scoring_round.ref))
+    assert transfers == 3
+    assert services.finalise_round(ctx, scoring_round, panel[2].id) is False  # twice posts nothing
+    ctx.commit()
+    assert ctx.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.ref == scoring_round.ref)) == 3
+    assert ledger.verify(ctx).ok
+
+
+def test_open_objection_blocks_finalisation_until_resolved(ctx, rulebook, panel, make_household):
+    hid = make_household()
+    scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", None)
+    tidy = _criterion(scoring_round, "庭院整洁").id
+    services.set_score(ctx, scoring_round, hid, tidy, 1, panel[0])
+    _run_to_notice(ctx, scoring_round, panel)
+    with pytest.raises(DomainError):  # scores are frozen during the notice
+        services.set_score(ctx, scoring_round, hid, tidy, 0, panel[0])
+    objection = services.record_objection(ctx, scoring_round, hid, "李大娘", "院子其实没扫", panel[2].id)
+    clock.advance(timedelta(days=6))
+    with pytest.raises(DomainError) as info:
+        services.finalise_round(ctx, scoring_round, panel[2].id)
+    assert info.value.code == "objection_open"
+    services.resolve_objection(ctx, objection, True, "核实属实，取消本项", {tidy: 0}, panel[2].id)
+    assert services.finalise_round(ctx, scoring_round, panel[2].id) is True
+    ctx.commit()
+    assert ctx.get(Household, hid).balance == 0
+
+
+def test_rejected_objection_needs_a_reason_and_keeps_scores(ctx, rulebook, panel, make_household):
+    hid = make_household()
+    scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", None)
+    services.set_score(ctx, scoring_round, hid, _criterion(scoring_round, "庭院整洁").id, 1, panel[0])
+    _run_to_notice(ctx, scoring_round, panel)
+    objection = services.record_objection(ctx, scoring_round, hid, "张三", "不服", panel[2].id)
+    with pytest.raises(DomainError):
+        services.resolve_objection(ctx, objection, False, " ", {}, panel[2].id)
+    services.resolve_objection(ctx, objection, False, "经核实评分无误", {}, panel[2].id)
+    clock.advance(timedelta(days=6))
+    services.finalise_round(ctx, scoring_round, panel[2].id)
+    ctx.commit()
+    assert ctx.get(Household, hid).balance == 5
+
+
+def test_reopen_withdraws_approvals(ctx, rulebook, panel, make_household):
+    make_household()
+    scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", None)
+    services.submit_round(ctx, scoring_round, panel[0])
+    services.approve_round(ctx, scoring_round, panel[0])
+    services.reopen_round(ctx, scoring_round, panel[2].id, "漏评了三社")
+    ctx.commit()
+    assert scoring_round.status == RoundStatus.DRAFT and scoring_round.approvals == []
