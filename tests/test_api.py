@@ -1,5 +1,7 @@
 """The JSON API: bearer tokens, roles, schemas, the error envelope, the OpenAPI document."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 from openapi_spec_validator import validate
@@ -23,7 +25,7 @@ def test_openapi_document_is_valid_and_lists_every_api_route(app, client):
     validate(spec)
     documented = {f"/api/v1{path}" for path in spec["paths"]}
     routes = {
-        rule.rule.replace("<", "{").replace(">", "}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and not rule.rule.endswith("openapi.json")
     }
@@ -146,3 +148,63 @@ def test_api_needs_no_csrf_token_but_cookies_do_not_authenticate_it(app, make_ap
     cookie_client.set_cookie("session", browser.get_cookie("session").value)
     response = cookie_client.post(f"/api/v1/households/{uuid}/adjustments", json={"points": 5, "reason": "x"})
     assert response.status_code == 401
+
+
+def _finalised_round(app, make_user, make_household):
+    """A monthly round of two households, run to the end through the services."""
+    from datetime import timedelta
+
+    from pointsmart import clock
+    from pointsmart.auth.models import User
+    from pointsmart.org.services import home_village
+    from pointsmart.scoring import services as scoring
+
+    a, b = make_household(points=1, head_name="王建国"), make_household(head_name="李秀兰")
+    ids = [make_user("panel")[0], make_user("panel")[0]]
+    with app.app_context():
+        session = db.session
+        members = [session.get(User, i) for i in ids]
+        for member in members:
+            scoring.set_panel_member(session, member, "执委", [], None)
+        category = scoring.save_category(session, members[0].village_id, {"name": "环境卫生"}, None)
+        scoring.save_criterion(
+            session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
+        )
+        scoring.save_criterion(
+            session, category, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}, None
+        )
+        found = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)
+        tidy, mess = found.criteria
+        scoring.set_score(session, found, a, tidy.id, 1, members[0])
+        scoring.set_score(session, found, a, mess.id, 1, members[0])
+        scoring.set_score(session, found, b, tidy.id, 1, members[0])
+        scoring.submit_round(session, found, members[0])
+        for member in members:
+            scoring.approve_round(session, found, member)
+        scoring.publish_round(session, found, None)
+        clock.advance(timedelta(days=6))
+        scoring.finalise_round(session, found, None)
+        session.commit()
+        return found.id, {a: session.get(Household, a).uuid, b: session.get(Household, b).uuid}
+
+
+def test_rounds_list_and_detail_with_per_household_results(app, client, api_token, make_user, make_household):
+    round_id, uuids = _finalised_round(app, make_user, make_household)
+    token = api_token("panel")
+    listed = client.get("/api/v1/rounds", headers=_auth(token)).get_json()
+    assert listed["total"] == 1
+    summary = listed["items"][0]
+    assert (summary["id"], summary["period_key"], summary["status"], summary["approvals"]) == (
+        round_id,
+        "2026-11",
+        "finalised",
+        2,
+    )
+    assert client.get("/api/v1/rounds?status=draft", headers=_auth(token)).get_json()["total"] == 0
+    detail = client.get(f"/api/v1/rounds/{round_id}", headers=_auth(token)).get_json()
+    results = {r["household"]: r for r in detail["results"]}
+    wang = results[next(u for u in uuids.values() if results[u]["head_name"] == "王建国")]
+    # 王建国 had 1 point: +3 then −5 → only 4 of the 5 could be deducted
+    assert (wang["awarded"], wang["deducted"], wang["shortfall"], wang["net"]) == (3, 5, 1, -1)
+    assert wang["by_category"] == {"环境卫生": -2}
+    assert client.get("/api/v1/rounds/999", headers=_auth(token)).status_code == 404

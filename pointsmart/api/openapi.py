@@ -9,6 +9,8 @@ from .schemas import (
     ErrorSchema,
     HouseholdPageSchema,
     HouseholdSchema,
+    RoundDetailSchema,
+    RoundPageSchema,
     TransferPageSchema,
 )
 
@@ -50,6 +52,8 @@ def build_spec(base_url: str) -> dict:
         ("TransferPage", TransferPageSchema),
         ("Adjustment", AdjustmentSchema),
         ("AdjustmentResult", AdjustmentResultSchema),
+        ("RoundPage", RoundPageSchema),
+        ("RoundDetail", RoundDetailSchema),
     ):
         spec.components.schema(name, schema=schema)
 
@@ -101,6 +105,38 @@ def build_spec(base_url: str) -> dict:
                     "422": _error("validation_error"),
                     **AUTH_ERRORS,
                 },
+            }
+        },
+    )
+    spec.path(
+        "/rounds",
+        operations={
+            "get": {
+                "summary": "Scoring rounds, newest period first",
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["draft", "submitted", "approved", "notice", "finalised"],
+                        },
+                    },
+                    *PAGING,
+                ],
+                "responses": {"200": _ok("RoundPage"), **AUTH_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        "/rounds/{round_id}",
+        operations={
+            "get": {
+                "summary": "One round: status, period and per-household results",
+                "parameters": [
+                    {"name": "round_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"200": _ok("RoundDetail"), "404": _error("unknown round"), **AUTH_ERRORS},
             }
         },
     )

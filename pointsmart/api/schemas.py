@@ -57,3 +57,38 @@ class AdjustmentResultSchema(Schema):
     transfer = fields.String()
     points = fields.Integer()
     balance = fields.Integer()
+
+
+class RoundSchema(Schema):
+    id = fields.Integer()
+    uuid = fields.String()
+    period_type = fields.String()
+    period_key = fields.String()
+    #: a 村民小组 name, or "" for the whole village
+    scope = fields.String()
+    status = fields.String()
+    approvals = fields.Integer()
+    approvals_required = fields.Integer()
+    published_at = fields.DateTime(allow_none=True)
+    notice_ends_at = fields.DateTime(allow_none=True)
+    finalised_at = fields.DateTime(allow_none=True)
+
+
+class RoundHouseholdSchema(Schema):
+    household = fields.String(metadata={"description": "household uuid"})
+    household_no = fields.String()
+    head_name = fields.String()
+    group = fields.String()
+    awarded = fields.Integer()
+    deducted = fields.Integer()
+    #: deductions the balance could not cover (finalised rounds only)
+    shortfall = fields.Integer()
+    net = fields.Integer()
+    by_category = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class RoundDetailSchema(RoundSchema):
+    results = fields.List(fields.Nested(RoundHouseholdSchema))
+
+
+RoundPageSchema = page_schema("RoundPage", RoundSchema)

@@ -13,12 +13,15 @@ from ..households.services import adjust_points, household_by_uuid, search_house
 from ..i18n import join_names
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
+from ..scoring import services as scoring
 from .openapi import build_spec
 from .schemas import (
     AdjustmentResultSchema,
     AdjustmentSchema,
     HouseholdPageSchema,
     HouseholdSchema,
+    RoundDetailSchema,
+    RoundPageSchema,
     TransferPageSchema,
 )
 
@@ -111,3 +114,50 @@ def adjustment(household_uuid: str):
     db.session.commit()
     result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
     return AdjustmentResultSchema().dump(result), 201
+
+
+def _round_fields(found) -> dict:
+    return {
+        "id": found.id,
+        "uuid": found.uuid,
+        "period_type": found.period_type,
+        "period_key": found.period_key,
+        "scope": found.scope,
+        "status": found.status,
+        "approvals": len(found.approvals),
+        "approvals_required": found.approvals_required,
+        "published_at": found.published_at,
+        "notice_ends_at": found.notice_ends_at,
+        "finalised_at": found.finalised_at,
+    }
+
+
+@bp.get("/rounds")
+@api_auth(*VILLAGE_STAFF)
+def rounds():
+    page, per_page = _paging()
+    found = scoring.list_rounds(db.session, g.village.id, request.args.get("status") or None)
+    items = [_round_fields(r) for r in found[(page - 1) * per_page : page * per_page]]
+    return RoundPageSchema().dump({"items": items, "page": page, "per_page": per_page, "total": len(found)})
+
+
+@bp.get("/rounds/<int:round_id>")
+@api_auth(*VILLAGE_STAFF)
+def round_detail(round_id: int):
+    found = scoring.get_round(db.session, g.village.id, round_id)
+    results = [
+        {
+            "household": t.household.uuid,
+            "household_no": t.household.household_no,
+            "head_name": t.household.head_name,
+            "group": t.household.group,
+            "awarded": t.awarded,
+            "deducted": t.deducted,
+            "shortfall": t.shortfall,
+            "net": t.net,
+            "by_category": dict(t.by_category),
+        }
+        for t in scoring.tally(db.session, found)
+        if t.times
+    ]
+    return RoundDetailSchema().dump(_round_fields(found) | {"results": results})

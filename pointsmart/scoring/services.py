@@ -675,7 +675,10 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     balances = (
         dict(
             session.execute(
-                sa.select(Account.id, Account.balance).where(Account.id.in_(account_ids)).with_for_update()
+                sa.select(Account.id, Account.balance)
+                .where(Account.id.in_(account_ids))
+                .order_by(Account.id)
+                .with_for_update()
             ).all()
         )
         if account_ids
@@ -685,26 +688,30 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     deductions = ledger.system_account(session, AccountKind.DEDUCTIONS).id
     criteria = {c.id: c for c in scoring_round.criteria}
     reason_prefix = f"{scoring_round.period_key} "
+    ref = scoring_round.ref
     rows, results = [], []
+    reasons: dict[tuple[int, int], str] = {}  # the same text for every household: build it once
+    award, deduction = str(TransferKind.AWARD), str(TransferKind.DEDUCTION)
     for t in tallies:
         account = t.household.account_id
         available = balances[account] + t.awarded
         for criterion_id, times in t.times.items():
             criterion = criteria[criterion_id]
             points = times * criterion.points
-            reason = f"{reason_prefix}{criterion.category_name}·{criterion.name}" + (
-                f" ×{times}" if times > 1 else ""
-            )
+            reason = reasons.get((criterion_id, times))
+            if reason is None:
+                reason = f"{reason_prefix}{criterion.category_name}·{criterion.name}" + (
+                    f" ×{times}" if times > 1 else ""
+                )
+                reasons[criterion_id, times] = reason
             if points > 0:
                 rows.append(
                     {
                         "from_account_id": issuance,
                         "to_account_id": account,
                         "amount": points,
-                        "kind": TransferKind.AWARD,
+                        "kind": award,
                         "reason": reason,
-                        "ref": scoring_round.ref,
-                        "actor_id": actor_id,
                     }
                 )
                 continue
@@ -716,10 +723,8 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                         "from_account_id": account,
                         "to_account_id": deductions,
                         "amount": posted,
-                        "kind": TransferKind.DEDUCTION,
+                        "kind": deduction,
                         "reason": reason,
-                        "ref": scoring_round.ref,
-                        "actor_id": actor_id,
                     }
                 )
             t.shortfall += -points - posted
@@ -732,7 +737,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                 "shortfall": t.shortfall,
             }
         )
-    ledger.post_many(session, rows)
+    ledger.post_many(session, rows, ref=ref, actor_id=actor_id)
     if results:
         session.execute(sa.insert(RoundResult), results)
     session.expire(scoring_round)
