@@ -2,6 +2,7 @@
 
 from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
+from .cards.models import Card
 from .households.models import Household
 from .ledger.models import Account, Transfer
 from .org.models import Village
@@ -18,8 +19,27 @@ from .scoring.models import (
     Score,
     ScoringRound,
 )
+from .shop.models import (
+    Goods,
+    IdempotencyRecord,
+    PriceChange,
+    Redemption,
+    RedemptionLine,
+    StockMove,
+    Stocktake,
+    StocktakeLine,
+)
 
 __all__ = [
+    "Card",
+    "Goods",
+    "IdempotencyRecord",
+    "PriceChange",
+    "Redemption",
+    "RedemptionLine",
+    "StockMove",
+    "Stocktake",
+    "StocktakeLine",
     "Account",
     "ApiToken",
     "AuditEntry",

@@ -1,0 +1,187 @@
+"""Issue, revoke and find cards; render their QR codes. Functions flush, never commit."""
+
+import io
+import re
+import secrets
+
+import qrcode
+import qrcode.image.svg
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..clock import utcnow
+from ..errors import Conflict, DomainError, NotFound
+from ..households.models import Household
+from .models import Card, CardStatus
+
+
+class CardError(DomainError):
+    code = "card_error"
+    status = 409
+
+
+class UnknownCard(CardError):
+    code = "unknown_card"
+    status = 404
+
+
+class CardRevoked(CardError):
+    code = "card_revoked"
+    status = 409
+
+
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit of a string of digits (catches any single typo and most swaps)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2 == 0:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return str((10 - total % 10) % 10)
+
+
+def valid_number(number: str) -> bool:
+    return bool(re.fullmatch(r"\d{9}", number)) and luhn_digit(number[:-1]) == number[-1]
+
+
+def _new_number(session: Session) -> str:
+    while True:
+        body = f"{secrets.randbelow(90_000_000) + 10_000_000}"
+        number = body + luhn_digit(body)
+        if session.scalar(sa.select(Card.id).where(Card.number == number)) is None:
+            return number
+
+
+def card_url(base_url: str, card: Card) -> str:
+    return f"{base_url.rstrip('/')}/c/{card.token}"
+
+
+def active_card(session: Session, household_id: int) -> Card | None:
+    return session.scalar(
+        sa.select(Card).where(Card.household_id == household_id, Card.status == CardStatus.ACTIVE)
+    )
+
+
+def issue_card(session: Session, household: Household, actor_id: int | None) -> Card:
+    """Give a household its card.
+
+    :raises Conflict: the household has an active card already (revoke it to reissue).
+    """
+    if not household.active:
+        raise Conflict(_("该户已停用，不能发卡。"), code="household_inactive")
+    if active_card(session, household.id) is not None:
+        raise Conflict(_("%(no)s 已经有一张有效的积分卡。", no=household.household_no), code="card_exists")
+    card = Card(
+        household_id=household.id,
+        token=secrets.token_urlsafe(32),
+        number=_new_number(session),
+        status=CardStatus.ACTIVE,
+        issued_by=actor_id,
+        issued_at=utcnow(),
+    )
+    session.add(card)
+    session.flush()
+    record(session, "cards.card.issued", actor_id, card, household=household.household_no, number=card.number)
+    return card
+
+
+def issue_all(session: Session, village_id: int, actor_id: int | None) -> list[Card]:
+    """Issue a card to every active household that has none."""
+    without = session.scalars(
+        sa.select(Household)
+        .where(
+            Household.village_id == village_id,
+            Household.active.is_(True),
+            ~sa.exists().where(Card.household_id == Household.id, Card.status == CardStatus.ACTIVE),
+        )
+        .order_by(Household.household_no)
+    ).all()
+    return [issue_card(session, household, actor_id) for household in without]
+
+
+def revoke_card(session: Session, card: Card, reason: str, actor_id: int | None) -> None:
+    """Revoke a card (lost, damaged); a new one can then be issued with a new token."""
+    if card.status != CardStatus.ACTIVE:
+        raise CardRevoked(_("这张卡已经作废了。"))
+    card.status, card.revoked_by, card.revoked_at = CardStatus.REVOKED, actor_id, utcnow()
+    card.revoke_reason = (reason or "").strip()[:200]
+    record(session, "cards.card.revoked", actor_id, card, number=card.number, reason=card.revoke_reason)
+
+
+def reissue_card(session: Session, household: Household, reason: str, actor_id: int | None) -> Card:
+    """Revoke the household's active card (if any) and issue a new one."""
+    old = active_card(session, household.id)
+    if old is not None:
+        revoke_card(session, old, reason or _("补办新卡"), actor_id)
+        session.flush()
+    return issue_card(session, household, actor_id)
+
+
+TOKEN_IN_URL = re.compile(r"/c/([A-Za-z0-9_\-]{20,})")
+
+
+def find_card(session: Session, village_id: int, text: str) -> Card:
+    """Find a card by what a scanner or a person typed: a card URL, a token, or the card number.
+
+    :raises UnknownCard: nothing matches (or a mistyped number: its check digit is wrong).
+    :raises CardRevoked: the card was revoked.
+    """
+    text = (text or "").strip()
+    match = TOKEN_IN_URL.search(text)
+    digits = re.sub(r"[\s\-]", "", text)
+    if match:
+        card = session.scalar(sa.select(Card).where(Card.token == match.group(1)))
+    elif digits.isdigit():
+        if not valid_number(digits):
+            raise UnknownCard(_("卡号 %(n)s 不对，请核对后重输。", n=text))
+        card = session.scalar(sa.select(Card).where(Card.number == digits))
+    else:
+        card = session.scalar(sa.select(Card).where(Card.token == text)) if text else None
+    if card is None or card.household.village_id != village_id:
+        raise UnknownCard(_("没有找到这张积分卡。"))
+    if card.status != CardStatus.ACTIVE:
+        raise CardRevoked(_("这张积分卡已作废（%(no)s），请使用新卡。", no=card.household.household_no))
+    return card
+
+
+def card_by_token(session: Session, token: str) -> Card | None:
+    """The active card of a token, or None (unknown and revoked look the same to the public)."""
+    card = session.scalar(sa.select(Card).where(Card.token == token))
+    return card if card is not None and card.active else None
+
+
+def qr_png(url: str, box_size: int = 10) -> bytes:
+    """The QR code of a URL as a PNG (medium error correction survives a worn card)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out, format="PNG")
+    return out.getvalue()
+
+
+def qr_svg(url: str) -> bytes:
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=4,
+        image_factory=qrcode.image.svg.SvgPathImage,
+    )
+    code.add_data(url)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out)
+    return out.getvalue()
+
+
+def mask_name(name: str) -> str:
+    """王秀兰 → 王*兰, 李四 → 李*, 欧阳春梅 → 欧**梅: enough to recognise one's own card, no more."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -1,0 +1,514 @@
+"""Goods, stock, redemptions and their cancellation. Functions flush, never commit."""
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..audit.services import changes, record
+from ..auth.models import Role, User
+from ..cards.models import Card
+from ..clock import utcnow
+from ..errors import DomainError, Invalid, NotFound
+from ..ledger import services as ledger
+from ..ledger.models import AccountKind, TransferKind
+from .models import (
+    Goods,
+    IdempotencyRecord,
+    MoveKind,
+    PriceChange,
+    Redemption,
+    RedemptionLine,
+    RedemptionStatus,
+    StockMove,
+    Stocktake,
+    StocktakeLine,
+)
+
+
+class ShopError(DomainError):
+    code = "shop_error"
+    status = 409
+
+
+class InsufficientStock(ShopError):
+    code = "insufficient_stock"
+
+
+class KeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status = 422
+
+
+# --- goods ------------------------------------------------------------------------------------
+
+GOODS_FIELDS = ("name", "spec", "price", "low_stock", "active", "position")
+
+
+def list_goods(
+    session: Session, village_id: int, active_only: bool = False, in_stock: bool = False
+) -> list[Goods]:
+    query = sa.select(Goods).where(Goods.village_id == village_id)
+    if active_only:
+        query = query.where(Goods.active.is_(True))
+    if in_stock:
+        query = query.where(Goods.stock > 0)
+    return list(session.scalars(query.order_by(Goods.position, Goods.name, Goods.id)))
+
+
+def get_goods(session: Session, village_id: int, goods_id: int) -> Goods:
+    goods = session.get(Goods, goods_id)
+    if goods is None or goods.village_id != village_id:
+        raise NotFound(_("找不到这件商品。"), code="unknown_goods")
+    return goods
+
+
+def _clean_goods(data: dict) -> dict:
+    name = (data.get("name") or "").strip()
+    if not name:
+        raise Invalid(_("商品名称不能为空。"), code="name_required")
+    try:
+        price = int(data.get("price"))
+        low_stock = int(data.get("low_stock") or 0)
+        position = int(data.get("position") or 0)
+    except (TypeError, ValueError):
+        raise Invalid(_("所需积分和库存提醒必须是整数。"), code="invalid_amount") from None
+    if not 1 <= price <= 100_000:
+        raise Invalid(_("所需积分应为 1 到 100000 之间的整数。"), code="invalid_amount")
+    if low_stock < 0:
+        raise Invalid(_("库存提醒不能是负数。"), code="invalid_amount")
+    return {
+        "name": name[:60],
+        "spec": (data.get("spec") or "").strip()[:40],
+        "price": price,
+        "low_stock": low_stock,
+        "active": bool(data.get("active", True)),
+        "position": position,
+    }
+
+
+def save_goods(
+    session: Session, village_id: int, data: dict, actor_id: int | None, goods: Goods | None = None
+) -> Goods:
+    """Create or edit goods. A price change is kept in the price history; past redemptions keep theirs."""
+    clean = _clean_goods(data)
+    now = utcnow()
+    if goods is None:
+        goods = Goods(village_id=village_id, stock=0, **clean)
+        session.add(goods)
+        session.flush()
+        session.add(PriceChange(goods_id=goods.id, price=goods.price, changed_at=now, changed_by=actor_id))
+        record(session, "shop.goods.created", actor_id, goods, new=clean)
+        return goods
+    diff = changes({k: getattr(goods, k) for k in GOODS_FIELDS}, clean)
+    if diff["new"]:
+        for key, value in diff["new"].items():
+            setattr(goods, key, value)
+        if "price" in diff["new"]:
+            session.add(
+                PriceChange(goods_id=goods.id, price=goods.price, changed_at=now, changed_by=actor_id)
+            )
+        record(session, "shop.goods.updated", actor_id, goods, **diff)
+    return goods
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+def _move(
+    session: Session, goods: Goods, kind: MoveKind, qty: int, actor_id: int | None, **fields
+) -> StockMove:
+    """Change stock by ``qty`` in one conditional UPDATE (never below zero) and record the move."""
+    table = Goods.__table__
+    stmt = sa.update(table).where(table.c.id == goods.id).values(stock=table.c.stock + qty)
+    if qty < 0:
+        stmt = stmt.where(table.c.stock + qty >= 0)
+    if session.execute(stmt).rowcount != 1:
+        session.expire(goods, ["stock"])
+        raise InsufficientStock(
+            _(
+                "%(name)s 库存不足：现有 %(stock)s，需要 %(qty)s。",
+                name=goods.name,
+                stock=goods.stock,
+                qty=-qty,
+            ),
+            goods_id=goods.id,
+            stock=goods.stock,
+        )
+    move = StockMove(goods_id=goods.id, kind=kind, qty=qty, actor_id=actor_id, created_at=utcnow(), **fields)
+    session.add(move)
+    session.flush()
+    session.expire(goods, ["stock"])
+    return move
+
+
+def receive_stock(
+    session: Session,
+    goods: Goods,
+    kind: MoveKind,
+    qty: int,
+    actor_id: int | None,
+    *,
+    donor: str = "",
+    moved_on: date | None = None,
+    funding_source: str = "",
+    cost_fen: int | None = None,
+    note: str = "",
+) -> StockMove:
+    """Goods in: a donation (with the donor) or a purchase (with the funding source and cost)."""
+    if kind not in (MoveKind.DONATION, MoveKind.PURCHASE):
+        raise Invalid(_("入库类型不对。"), code="bad_kind")
+    if not isinstance(qty, int) or qty <= 0:
+        raise Invalid(_("数量必须是正整数。"), code="invalid_qty")
+    if kind == MoveKind.DONATION and not donor.strip():
+        raise Invalid(_("捐赠入库请填写捐赠人或捐赠单位。"), code="donor_required")
+    if cost_fen is not None and cost_fen < 0:
+        raise Invalid(_("金额不能是负数。"), code="invalid_amount")
+    move = _move(
+        session,
+        goods,
+        kind,
+        qty,
+        actor_id,
+        donor=donor.strip()[:60],
+        moved_on=moved_on,
+        funding_source=funding_source.strip()[:60],
+        cost_fen=cost_fen,
+        note=note.strip()[:200],
+    )
+    record(
+        session,
+        f"shop.stock.{kind}",
+        actor_id,
+        goods,
+        qty=qty,
+        donor=move.donor,
+        funding_source=move.funding_source,
+        cost_fen=cost_fen,
+        stock_after=goods.stock,
+    )
+    return move
+
+
+def record_loss(session: Session, goods: Goods, qty: int, note: str, actor_id: int | None) -> StockMove:
+    """Goods out that were not redeemed: spoiled, broken, lost. A reason is required."""
+    if not isinstance(qty, int) or qty <= 0:
+        raise Invalid(_("数量必须是正整数。"), code="invalid_qty")
+    if not (note or "").strip():
+        raise Invalid(_("请填写损耗原因。"), code="reason_required")
+    move = _move(session, goods, MoveKind.LOSS, -qty, actor_id, note=note.strip()[:200])
+    record(session, "shop.stock.loss", actor_id, goods, qty=qty, note=move.note, stock_after=goods.stock)
+    return move
+
+
+def record_stocktake(
+    session: Session,
+    village_id: int,
+    counted_on: date,
+    counted_by: str,
+    counts: dict[int, int],
+    actor_id: int | None,
+    note: str = "",
+) -> Stocktake:
+    """Record a count of the shelves; each difference from the recorded stock becomes a stock move."""
+    if not (counted_by or "").strip():
+        raise Invalid(_("请填写盘点人。"), code="counter_required")
+    if not counts:
+        raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
+    take = Stocktake(
+        village_id=village_id,
+        counted_on=counted_on,
+        counted_by=counted_by.strip()[:100],
+        note=(note or "").strip()[:200],
+        actor_id=actor_id,
+        created_at=utcnow(),
+    )
+    session.add(take)
+    session.flush()
+    for goods_id in sorted(counts):
+        counted = counts[goods_id]
+        if not isinstance(counted, int) or counted < 0:
+            raise Invalid(_("盘点数量必须是不小于 0 的整数。"), code="invalid_qty")
+        goods = get_goods(session, village_id, goods_id)
+        session.add(
+            StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=goods.stock, counted=counted)
+        )
+        if counted != goods.stock:
+            _move(
+                session,
+                goods,
+                MoveKind.STOCKTAKE,
+                counted - goods.stock,
+                actor_id,
+                stocktake_id=take.id,
+                note=_("盘点调整"),
+            )
+    session.flush()
+    record(
+        session,
+        "shop.stocktake",
+        actor_id,
+        take,
+        counted_by=take.counted_by,
+        lines={str(g): c for g, c in counts.items()},
+    )
+    return take
+
+
+def low_stock(session: Session, village_id: int) -> list[Goods]:
+    return [g for g in list_goods(session, village_id, active_only=True) if g.stock <= g.low_stock]
+
+
+# --- redemptions ------------------------------------------------------------------------------
+
+
+def _basket(session: Session, village_id: int, lines) -> list[tuple[Goods, int]]:
+    """Check and merge the lines of a basket: ``[(goods_id, qty), …]`` → ``[(goods, qty)]`` by goods id."""
+    merged: dict[int, int] = defaultdict(int)
+    for goods_id, qty in lines:
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or not isinstance(goods_id, int):
+            raise Invalid(_("每件商品的数量必须是正整数。"), code="invalid_qty")
+        merged[goods_id] += qty
+    if not merged:
+        raise Invalid(_("请至少选择一件商品。"), code="empty_basket")
+    basket = []
+    for goods_id in sorted(merged):
+        goods = get_goods(session, village_id, goods_id)
+        if not goods.active:
+            raise ShopError(_("%(name)s 已下架。", name=goods.name), code="goods_inactive")
+        basket.append((goods, merged[goods_id]))
+    return basket
+
+
+def redeem(session: Session, village_id: int, card: Card, lines, operator: User) -> Redemption:
+    """Exchange points for goods: points household → shop and goods out of stock, together.
+
+    :raises InsufficientPoints: the balance does not cover the basket; nothing is written.
+    :raises InsufficientStock: a goods item has too little stock; nothing is written (the caller rolls back).
+    """
+    basket = _basket(session, village_id, lines)
+    household = card.household
+    total = sum(goods.price * qty for goods, qty in basket)
+    summary = _("、").join(f"{goods.name}×{qty}" for goods, qty in basket)
+    redemption = Redemption(
+        uuid=str(uuid.uuid4()),
+        village_id=village_id,
+        household_id=household.id,
+        card_id=card.id,
+        points=total,
+        balance_after=0,
+        status=RedemptionStatus.DONE,
+        operator_id=operator.id,
+        created_at=utcnow(),
+    )
+    transfer = ledger.post(
+        session,
+        household.account,
+        ledger.system_account(session, AccountKind.SHOP),
+        total,
+        TransferKind.REDEMPTION,
+        _("兑换：%(items)s", items=summary),
+        ref=f"redemption:{redemption.uuid}",
+        actor_id=operator.id,
+    )
+    redemption.transfer_id = transfer.id
+    redemption.balance_after = household.account.balance
+    session.add(redemption)
+    session.flush()
+    for goods, qty in basket:
+        _move(session, goods, MoveKind.REDEMPTION, -qty, operator.id, redemption_id=redemption.id)
+        session.add(
+            RedemptionLine(
+                redemption_id=redemption.id,
+                goods_id=goods.id,
+                qty=qty,
+                unit_price=goods.price,
+                goods_name=goods.name,
+            )
+        )
+    session.flush()
+    record(
+        session,
+        "shop.redemption.done",
+        operator.id,
+        redemption,
+        household=household.household_no,
+        points=total,
+        items=summary,
+        balance_after=redemption.balance_after,
+    )
+    return redemption
+
+
+def get_redemption(session: Session, village_id: int, redemption_id: int) -> Redemption:
+    found = session.get(Redemption, redemption_id)
+    if found is None or found.village_id != village_id:
+        raise NotFound(_("找不到这笔兑换。"), code="unknown_redemption")
+    return found
+
+
+def may_cancel(user: User, redemption: Redemption, today: date) -> bool:
+    """The shopkeeper the same day, the chair any time."""
+    if redemption.status != RedemptionStatus.DONE:
+        return False
+    if user.role == Role.CHAIR:
+        return True
+    return user.role == Role.SHOPKEEPER and local_date(redemption.created_at) == today
+
+
+def local_date(value) -> date:
+    """The village's calendar day of a stored (UTC) time."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+def cancel_redemption(session: Session, redemption: Redemption, reason: str, user: User) -> None:
+    """Undo a redemption: a reversing transfer gives the points back and the goods go back into stock.
+
+    :raises ShopError: already cancelled, or this user may not cancel it (a past day for a shopkeeper).
+    """
+    if not (reason or "").strip():
+        raise Invalid(_("撤销兑换必须填写原因。"), code="reason_required")
+    if redemption.status != RedemptionStatus.DONE:
+        raise ShopError(_("这笔兑换已经撤销过了。"), code="already_cancelled")
+    if not may_cancel(user, redemption, local_date(utcnow())):
+        raise ShopError(
+            _("超市管理员只能撤销当天的兑换，请找妇联主席处理。"), code="cancel_not_allowed", status=403
+        )
+    ledger.reverse(session, redemption.transfer_id, reason.strip(), user.id)
+    for line in redemption.lines:
+        _move(
+            session,
+            line.goods,
+            MoveKind.CANCELLATION,
+            line.qty,
+            user.id,
+            redemption_id=redemption.id,
+            note=reason.strip()[:200],
+        )
+    redemption.status = RedemptionStatus.CANCELLED
+    redemption.cancelled_by, redemption.cancelled_at = user.id, utcnow()
+    redemption.cancel_reason = reason.strip()[:200]
+    record(
+        session,
+        "shop.redemption.cancelled",
+        user.id,
+        redemption,
+        reason=redemption.cancel_reason,
+        points=redemption.points,
+    )
+
+
+# --- idempotency ------------------------------------------------------------------------------
+
+
+def request_hash(body) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+
+
+def idempotent(
+    session: Session,
+    scope: str,
+    key: str,
+    body,
+    perform: Callable[[], tuple[int, dict]],
+    on_refused: Callable[[DomainError], None] | None = None,
+) -> tuple[int, dict]:
+    """Run ``perform`` once per (scope, key); a retry gets the first answer, success or refusal alike.
+
+    The key is claimed before the work starts (a concurrent retry waits on it, then replays), the work
+    runs in a savepoint so that a refusal leaves nothing behind but the record of the refusal.
+
+    :raises KeyReused: the same key came with a different body.
+    """
+    key = (key or "").strip()
+    if not key or len(key) > 100:
+        raise Invalid(
+            _("缺少幂等键（Idempotency-Key），或它超过 100 个字符。"), code="idempotency_key_required"
+        )
+    digest = request_hash(body)
+
+    def replay(found: IdempotencyRecord) -> tuple[int, dict]:
+        if found.request_hash != digest:
+            raise KeyReused(_("这个幂等键已用于另一笔不同的请求。"))
+        return found.status, found.response
+
+    existing = session.scalar(
+        sa.select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )
+    if existing is not None:
+        return replay(existing)
+    claim = IdempotencyRecord(
+        scope=scope, key=key, request_hash=digest, status=0, response={}, created_at=utcnow()
+    )
+    try:
+        with session.begin_nested():
+            session.add(claim)
+    except IntegrityError:
+        # another request with this key committed first: give its answer
+        session.rollback()
+        return replay(
+            session.scalar(
+                sa.select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
+            )
+        )
+    try:
+        with session.begin_nested():
+            status, response = perform()
+    except DomainError as err:
+        status, response = err.status, {"error": {"code": err.code, "message": err.message, **err.extra}}
+        if on_refused:
+            on_refused(err)
+    claim.status, claim.response = status, response
+    session.flush()
+    return status, response
+
+
+def redeem_once(
+    session: Session, village_id: int, key: str, card_text: str, lines, operator: User
+) -> tuple[int, dict]:
+    """A redemption behind an idempotency key: ``(status, body)`` as the API answers it."""
+    from ..cards.services import find_card
+
+    def perform():
+        card = find_card(session, village_id, card_text)
+        redemption = redeem(session, village_id, card, lines, operator)
+        return 201, {
+            "id": redemption.id,
+            "uuid": redemption.uuid,
+            "points": redemption.points,
+            "balance_after": redemption.balance_after,
+        }
+
+    def refused(err: DomainError):
+        record(
+            session,
+            "shop.redemption.refused",
+            operator.id,
+            None,
+            code=err.code,
+            card=card_text if card_text.strip().isdigit() else "(QR)",
+            lines=[list(x) for x in lines],
+        )
+
+    return idempotent(
+        session,
+        f"redemption:{operator.id}",
+        key,
+        {"card": card_text, "lines": [list(x) for x in lines]},
+        perform,
+        refused,
+    )
