@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.services import record
 from ..clock import utcnow
-from ..errors import Conflict, DomainError, NotFound
+from ..errors import Conflict, DomainError
 from ..households.models import Household
 from .models import Card, CardStatus
 
