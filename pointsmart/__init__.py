@@ -38,13 +38,24 @@ def create_app(config: dict | None = None) -> Flask:
     from .api.views import bp as api_bp
     from .audit.views import bp as audit_bp
     from .auth.views import bp as auth_bp
+    from .cards.views import bp as cards_bp
     from .households.views import bp as households_bp
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
     from .scoring.views import bp as scoring_bp
     from .web import bp as web_bp
 
-    for blueprint in (web_bp, auth_bp, households_bp, scoring_bp, ledgers_bp, public_bp, audit_bp, api_bp):
+    for blueprint in (
+        web_bp,
+        auth_bp,
+        households_bp,
+        cards_bp,
+        scoring_bp,
+        ledgers_bp,
+        public_bp,
+        audit_bp,
+        api_bp,
+    ):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, never cookies: no cross-site request can carry one
 

@@ -59,6 +59,8 @@ def load(app, overrides: dict | None = None) -> None:
         #: failed log-ins allowed per user name / per address before a pause
         POINTSMART_LOGIN_LIMIT_USER="5 per 15 minutes",
         POINTSMART_LOGIN_LIMIT_ADDR="30 per 15 minutes",
+        #: the family card page, per address: plenty for a family, far too few to guess tokens
+        POINTSMART_CARD_PAGE_LIMIT="30 per minute",
     )
     app.config.from_pyfile(str(folder / "config.py"), silent=True)
 

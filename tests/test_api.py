@@ -208,3 +208,135 @@ def test_rounds_list_and_detail_with_per_household_results(app, client, api_toke
     assert (wang["awarded"], wang["deducted"], wang["shortfall"], wang["net"]) == (3, 5, 1, -1)
     assert wang["by_category"] == {"环境卫生": -2}
     assert client.get("/api/v1/rounds/999", headers=_auth(token)).status_code == 404
+
+
+@pytest.fixture
+def stocked(app, make_household, village_id):
+    """A household with 100 points and a card; soap (30 points, 5 in stock)."""
+    from pointsmart.cards import services as cards
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    hid = make_household(points=100, head_name="王秀兰")
+    with app.app_context():
+        card = cards.issue_card(db.session, db.session.get(Household, hid), None)
+        soap = shop.save_goods(db.session, village_id, {"name": "洗衣粉", "price": 30}, None)
+        shop.receive_stock(db.session, soap, MoveKind.DONATION, 5, None, donor="爱心企业")
+        db.session.commit()
+        return {
+            "household": hid,
+            "uuid": db.session.get(Household, hid).uuid,
+            "token": card.token,
+            "number": card.number,
+            "soap": soap.id,
+        }
+
+
+def _redeem(client, token, key, card, lines):
+    return client.post(
+        "/api/v1/redemptions",
+        headers=_auth(token) | {"Idempotency-Key": key},
+        json={"card": card, "lines": lines},
+    )
+
+
+def test_card_lookup_and_goods(client, api_token, stocked):
+    token = api_token("shopkeeper")
+    found = client.get(f"/api/v1/cards/{stocked['token']}", headers=_auth(token)).get_json()
+    assert found == {
+        "household": stocked["uuid"],
+        "household_no": found["household_no"],
+        "head_name": "王*兰",
+        "balance": 100,
+        "status": "active",
+    }
+    assert client.get("/api/v1/cards/nope-nope-nope-nope-nope", headers=_auth(token)).status_code == 404
+    goods = client.get("/api/v1/goods", headers=_auth(token)).get_json()["items"]
+    assert [(g["name"], g["price"], g["stock"]) for g in goods] == [("洗衣粉", 30, 5)]
+
+
+def test_household_detail_shows_the_card_to_chair_and_shopkeeper_only(client, api_token, stocked):
+    for role, sees in (("chair", True), ("shopkeeper", True), ("panel", False)):
+        body = client.get(f"/api/v1/households/{stocked['uuid']}", headers=_auth(api_token(role))).get_json()
+        assert (body.get("card") or {}).get("number") == (stocked["number"] if sees else None), role
+
+
+def test_redemption_through_the_api_is_idempotent(app, client, api_token, stocked):
+    token = api_token("shopkeeper")
+    lines = [{"goods_id": stocked["soap"], "qty": 2}]
+    first = _redeem(client, token, "abc-1", stocked["number"], lines)
+    assert first.status_code == 201
+    assert first.get_json()["points"] == 60 and first.get_json()["balance_after"] == 40
+    for _ in range(9):
+        again = _redeem(client, token, "abc-1", stocked["number"], lines)
+        assert (again.status_code, again.get_json()) == (201, first.get_json())
+    reused = _redeem(client, token, "abc-1", stocked["number"], [{"goods_id": stocked["soap"], "qty": 1}])
+    assert reused.status_code == 422 and reused.get_json()["error"]["code"] == "idempotency_key_reused"
+    body = client.get(f"/api/v1/households/{stocked['uuid']}", headers=_auth(token)).get_json()
+    assert body["balance"] == 40
+
+
+@pytest.mark.parametrize(
+    ("card", "qty", "status", "code"),
+    [
+        ("000000000", 1, 404, "unknown_card"),
+        (None, 4, 409, "insufficient_points"),
+        (None, 6, 409, "insufficient_stock"),
+    ],
+)
+def test_redemption_refusals(app, client, api_token, stocked, card, qty, status, code):
+    token = api_token("chair")
+    if code == "insufficient_stock":
+        from pointsmart.households.services import adjust_points
+
+        with app.app_context():
+            adjust_points(db.session, db.session.get(Household, stocked["household"]), 500, "奖励", None)
+            db.session.commit()
+    response = _redeem(
+        client, token, f"k-{code}", card or stocked["number"], [{"goods_id": stocked["soap"], "qty": qty}]
+    )
+    assert (response.status_code, response.get_json()["error"]["code"]) == (status, code)
+
+
+def test_revoked_card_is_refused_with_card_revoked(app, client, api_token, stocked):
+    from pointsmart.cards import services as cards
+
+    with app.app_context():
+        cards.reissue_card(db.session, db.session.get(Household, stocked["household"]), "丢失", None)
+        db.session.commit()
+    response = _redeem(
+        client, api_token("shopkeeper"), "k-r", stocked["token"], [{"goods_id": stocked["soap"], "qty": 1}]
+    )
+    assert (response.status_code, response.get_json()["error"]["code"]) == (409, "card_revoked")
+
+
+def test_only_shop_staff_redeem_and_a_key_is_required(client, api_token, stocked):
+    lines = [{"goods_id": stocked["soap"], "qty": 1}]
+    assert _redeem(client, api_token("panel"), "k", stocked["number"], lines).status_code == 403
+    missing = client.post(
+        "/api/v1/redemptions",
+        headers=_auth(api_token("shopkeeper")),
+        json={"card": stocked["number"], "lines": lines},
+    )
+    assert missing.status_code == 422 and missing.get_json()["error"]["code"] == "idempotency_key_required"
+
+
+def test_cancel_through_the_api_gives_points_and_goods_back(client, api_token, stocked):
+    token = api_token("shopkeeper")
+    done = _redeem(
+        client, token, "c-1", stocked["number"], [{"goods_id": stocked["soap"], "qty": 1}]
+    ).get_json()
+    cancelled = client.post(
+        f"/api/v1/redemptions/{done['id']}/cancel", headers=_auth(token), json={"reason": "拿错了"}
+    )
+    assert cancelled.status_code == 200 and cancelled.get_json() == {
+        "id": done["id"],
+        "status": "cancelled",
+        "balance_after": 100,
+    }
+    twice = client.post(
+        f"/api/v1/redemptions/{done['id']}/cancel", headers=_auth(token), json={"reason": "x"}
+    )
+    assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "already_cancelled"
+    goods = client.get("/api/v1/goods", headers=_auth(token)).get_json()["items"]
+    assert goods[0]["stock"] == 5

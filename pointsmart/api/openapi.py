@@ -6,9 +6,15 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from .schemas import (
     AdjustmentResultSchema,
     AdjustmentSchema,
+    CancelRequestSchema,
+    CancelResultSchema,
+    CardLookupSchema,
     ErrorSchema,
+    GoodsSchema,
     HouseholdPageSchema,
     HouseholdSchema,
+    RedemptionRequestSchema,
+    RedemptionResultSchema,
     RoundDetailSchema,
     RoundPageSchema,
     TransferPageSchema,
@@ -54,6 +60,12 @@ def build_spec(base_url: str) -> dict:
         ("AdjustmentResult", AdjustmentResultSchema),
         ("RoundPage", RoundPageSchema),
         ("RoundDetail", RoundDetailSchema),
+        ("CardLookup", CardLookupSchema),
+        ("Goods", GoodsSchema),
+        ("RedemptionRequest", RedemptionRequestSchema),
+        ("RedemptionResult", RedemptionResultSchema),
+        ("CancelRequest", CancelRequestSchema),
+        ("CancelResult", CancelResultSchema),
     ):
         spec.components.schema(name, schema=schema)
 
@@ -137,6 +149,100 @@ def build_spec(base_url: str) -> dict:
                     {"name": "round_id", "in": "path", "required": True, "schema": {"type": "integer"}}
                 ],
                 "responses": {"200": _ok("RoundDetail"), "404": _error("unknown round"), **AUTH_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        "/cards/{token}",
+        operations={
+            "get": {
+                "summary": "Look a card up by token, card URL or card number",
+                "parameters": [
+                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _ok("CardLookup"),
+                    "404": _error("unknown_card"),
+                    "409": _error("card_revoked"),
+                    **AUTH_ERRORS,
+                },
+            }
+        },
+    )
+    spec.path(
+        "/goods",
+        operations={
+            "get": {
+                "summary": "Goods on the shelf with price and stock (all=1 includes inactive goods)",
+                "parameters": [{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Goods"},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **AUTH_ERRORS,
+                },
+            }
+        },
+    )
+    spec.path(
+        "/redemptions",
+        operations={
+            "post": {
+                "summary": "Exchange points for goods, once per Idempotency-Key (chair and shopkeeper)",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 100},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "RedemptionRequest"}},
+                },
+                "responses": {
+                    "201": _ok("RedemptionResult", "redeemed (a retry with the same key answers the same)"),
+                    "404": _error("unknown_card or unknown_goods"),
+                    "409": _error("insufficient_points, insufficient_stock or card_revoked"),
+                    "422": _error("validation_error, idempotency_key_required or idempotency_key_reused"),
+                    **AUTH_ERRORS,
+                },
+            }
+        },
+    )
+    spec.path(
+        "/redemptions/{redemption_id}/cancel",
+        operations={
+            "post": {
+                "summary": "Cancel a redemption: points and goods go back (shopkeeper same day, chair any)",
+                "parameters": [
+                    {"name": "redemption_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "CancelRequest"}},
+                },
+                "responses": {
+                    "200": _ok("CancelResult"),
+                    "404": _error("unknown_redemption"),
+                    "409": _error("already_cancelled"),
+                    "422": _error("validation_error"),
+                    **AUTH_ERRORS,
+                },
             }
         },
     )

@@ -12,6 +12,12 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
+class CardSchema(Schema):
+    number = fields.String()
+    token = fields.String()
+    status = fields.String()
+
+
 class HouseholdSchema(Schema):
     uuid = fields.String()
     household_no = fields.String()
@@ -20,6 +26,8 @@ class HouseholdSchema(Schema):
     members = fields.Integer(allow_none=True)
     active = fields.Boolean()
     balance = fields.Integer()
+    #: the active card; only in answers to chair and shopkeeper tokens
+    card = fields.Nested(CardSchema, allow_none=True)
 
 
 class TransferSchema(Schema):
@@ -92,3 +100,54 @@ class RoundDetailSchema(RoundSchema):
 
 
 RoundPageSchema = page_schema("RoundPage", RoundSchema)
+
+
+class CardLookupSchema(Schema):
+    household = fields.String(metadata={"description": "household uuid"})
+    household_no = fields.String()
+    #: the head's name masked (王*兰), as on the family page
+    head_name = fields.String()
+    balance = fields.Integer()
+    status = fields.String()
+
+
+class GoodsSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    spec = fields.String()
+    price = fields.Integer()
+    stock = fields.Integer()
+    active = fields.Boolean()
+
+
+class RedemptionLineSchema(Schema):
+    goods_id = fields.Integer(required=True, strict=True)
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+
+
+class RedemptionRequestSchema(Schema):
+    card = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=300),
+        metadata={"description": "card token, card URL or card number"},
+    )
+    lines = fields.List(
+        fields.Nested(RedemptionLineSchema), required=True, validate=validate.Length(min=1, max=50)
+    )
+
+
+class RedemptionResultSchema(Schema):
+    id = fields.Integer()
+    uuid = fields.String()
+    points = fields.Integer()
+    balance_after = fields.Integer()
+
+
+class CancelRequestSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class CancelResultSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    balance_after = fields.Integer()

@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 
 from ..auth.access import VILLAGE_STAFF, api_auth
 from ..auth.models import Role
+from ..cards import services as cards
 from ..errors import Invalid
 from ..extensions import db
 from ..households.services import adjust_points, household_by_uuid, search_households
@@ -14,12 +15,19 @@ from ..i18n import join_names
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..scoring import services as scoring
+from ..shop import services as shop
 from .openapi import build_spec
 from .schemas import (
     AdjustmentResultSchema,
     AdjustmentSchema,
+    CancelRequestSchema,
+    CancelResultSchema,
+    CardLookupSchema,
+    CardSchema,
+    GoodsSchema,
     HouseholdPageSchema,
     HouseholdSchema,
+    RedemptionRequestSchema,
     RoundDetailSchema,
     RoundPageSchema,
     TransferPageSchema,
@@ -74,7 +82,15 @@ def households():
 @bp.get("/households/<household_uuid>")
 @api_auth(*VILLAGE_STAFF)
 def household(household_uuid: str):
-    return HouseholdSchema().dump(household_by_uuid(db.session, g.village.id, household_uuid))
+    found = household_by_uuid(db.session, g.village.id, household_uuid)
+    body = HouseholdSchema().dump(found)
+    if g.api_user.role in (
+        Role.CHAIR,
+        Role.SHOPKEEPER,
+    ):  # the card's token spends nothing, but stays with staff
+        card = cards.active_card(db.session, found.id)
+        body["card"] = CardSchema().dump(card) if card else None
+    return body
 
 
 @bp.get("/households/<household_uuid>/transfers")
@@ -161,3 +177,56 @@ def round_detail(round_id: int):
         if t.times
     ]
     return RoundDetailSchema().dump(_round_fields(found) | {"results": results})
+
+
+SHOP_STAFF = (Role.CHAIR, Role.SHOPKEEPER)
+
+
+@bp.get("/cards/<token>")
+@api_auth(*VILLAGE_STAFF)
+def card(token: str):
+    found = cards.find_card(db.session, g.village.id, token)
+    household = found.household
+    return CardLookupSchema().dump(
+        {
+            "household": household.uuid,
+            "household_no": household.household_no,
+            "head_name": cards.mask_name(household.head_name),
+            "balance": household.balance,
+            "status": found.status,
+        }
+    )
+
+
+@bp.get("/goods")
+@api_auth(*VILLAGE_STAFF)
+def goods():
+    return {
+        "items": GoodsSchema(many=True).dump(
+            shop.list_goods(db.session, g.village.id, active_only=request.args.get("all") != "1")
+        )
+    }
+
+
+@bp.post("/redemptions")
+@api_auth(*SHOP_STAFF)
+def redeem():
+    body = _load(RedemptionRequestSchema(), request.get_json(silent=True))
+    lines = [(line["goods_id"], line["qty"]) for line in body["lines"]]
+    status, answer = shop.redeem_once(
+        db.session, g.village.id, request.headers.get("Idempotency-Key", ""), body["card"], lines, g.api_user
+    )
+    db.session.commit()
+    return answer, status
+
+
+@bp.post("/redemptions/<int:redemption_id>/cancel")
+@api_auth(*SHOP_STAFF)
+def cancel_redemption(redemption_id: int):
+    found = shop.get_redemption(db.session, g.village.id, redemption_id)
+    body = _load(CancelRequestSchema(), request.get_json(silent=True))
+    shop.cancel_redemption(db.session, found, body["reason"], g.api_user)
+    db.session.commit()
+    return CancelResultSchema().dump(
+        {"id": found.id, "status": found.status, "balance_after": found.household.balance}
+    )

@@ -1,0 +1,200 @@
+"""Card pages: issue, revoke and reissue; printable sheets; QR images; the family's own card page."""
+
+import base64
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import role_required
+from ..auth.models import Role
+from ..errors import DomainError
+from ..extensions import db, limiter
+from ..households.models import Household
+from ..households.services import get_household, groups
+from ..ledger import services as ledger
+from ..org.services import home_village
+from ..shop.services import list_goods
+from . import services
+from .models import Card, CardStatus
+
+bp = Blueprint("cards", __name__)
+
+SHOP_STAFF = (Role.CHAIR, Role.SHOPKEEPER)
+
+
+def _card(card_id: int) -> Card:
+    card = db.session.get(Card, card_id)
+    if card is None or card.household.village_id != g.village.id:
+        abort(404)
+    return card
+
+
+def _household(household_id: int) -> Household:
+    household = get_household(db.session, household_id)
+    if household.village_id != g.village.id:
+        abort(404)
+    return household
+
+
+def _url(card: Card) -> str:
+    return services.card_url(current_app.config["POINTSMART_BASE_URL"], card)
+
+
+def _svg_data_uri(card: Card) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(services.qr_svg(_url(card))).decode()
+
+
+@bp.get("/cards")
+@role_required(Role.CHAIR)
+def index():
+    group = request.args.get("group", "")
+    query = sa.select(Household).where(Household.village_id == g.village.id, Household.active.is_(True))
+    if group:
+        query = query.where(Household.group == group)
+    households = db.session.scalars(query.order_by(Household.household_no)).all()
+    active = {
+        c.household_id: c
+        for c in db.session.scalars(
+            sa.select(Card).where(
+                Card.status == CardStatus.ACTIVE, Card.household_id.in_([h.id for h in households])
+            )
+        )
+    }
+    return render_template(
+        "cards/index.html",
+        households=households,
+        cards=active,
+        group=group,
+        groups=groups(db.session, g.village.id),
+    )
+
+
+@bp.post("/cards/issue-all")
+@role_required(Role.CHAIR)
+def issue_all():
+    issued = services.issue_all(db.session, g.village.id, current_user.id)
+    db.session.commit()
+    flash(_("已为 %(n)s 户发卡。", n=len(issued)), "success")
+    return redirect(url_for("cards.index"))
+
+
+@bp.post("/cards/households/<int:household_id>/issue")
+@role_required(Role.CHAIR)
+def issue(household_id: int):
+    household = _household(household_id)
+    reason = request.form.get("reason", "")
+    try:
+        card = (
+            services.reissue_card(db.session, household, reason, current_user.id)
+            if reason
+            else services.issue_card(db.session, household, current_user.id)
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("cards.index"))
+    db.session.commit()
+    flash(_("已为 %(no)s 发卡，卡号 %(n)s。", no=household.household_no, n=card.number_display), "success")
+    return redirect(url_for("cards.show", card_id=card.id))
+
+
+@bp.post("/cards/<int:card_id>/revoke")
+@role_required(Role.CHAIR)
+def revoke(card_id: int):
+    card = _card(card_id)
+    try:
+        services.revoke_card(db.session, card, request.form.get("reason", ""), current_user.id)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(_("卡 %(n)s 已作废。", n=card.number_display), "success")
+    return redirect(url_for("cards.index"))
+
+
+@bp.get("/cards/sheet")
+@role_required(Role.CHAIR)
+def sheet():
+    """A4 sheets of cards to print and cut: 8 a page, with cut marks."""
+    group = request.args.get("group", "")
+    ids = [int(x) for x in request.args.getlist("card") if x.isdigit()]
+    query = (
+        sa.select(Card)
+        .join(Household)
+        .where(Household.village_id == g.village.id, Card.status == CardStatus.ACTIVE)
+    )
+    if ids:
+        query = query.where(Card.id.in_(ids))
+    if group:
+        query = query.where(Household.group == group)
+    cards = db.session.scalars(query.order_by(Household.household_no)).all()
+    return render_template(
+        "cards/sheet.html", cards=[(c, _svg_data_uri(c)) for c in cards], village=home_village(db.session)
+    )
+
+
+@bp.get("/cards/<int:card_id>")
+@role_required(*SHOP_STAFF)
+def show(card_id: int):
+    card = _card(card_id)
+    return render_template(
+        "cards/sheet.html", cards=[(card, _svg_data_uri(card))], village=home_village(db.session), single=True
+    )
+
+
+@bp.get("/cards/<int:card_id>/qr.<any(png, svg):fmt>")
+@role_required(*SHOP_STAFF)
+def qr(card_id: int, fmt: str):
+    card = _card(card_id)
+    if fmt == "png":
+        body, mimetype = services.qr_png(_url(card)), "image/png"
+    else:
+        body, mimetype = services.qr_svg(_url(card)), "image/svg+xml"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="card-{card.number}.{fmt}"'
+    return response
+
+
+def _family_limit() -> str:
+    return current_app.config["POINTSMART_CARD_PAGE_LIMIT"]
+
+
+@bp.get("/c/<token>")
+@limiter.limit(_family_limit)
+def family(token: str):
+    """The family's own card page: look, never spend. Unknown and revoked cards get the same answer."""
+    card = services.card_by_token(db.session, token)
+    if card is None:
+        response = Response(render_template("cards/unknown.html"), status=404)
+    else:
+        household = card.household
+        history, _total = ledger.history(db.session, household.account_id, 1, 10)
+        response = Response(
+            render_template(
+                "cards/family.html",
+                card=card,
+                household=household,
+                masked=services.mask_name(household.head_name),
+                history=history,
+                goods=list_goods(db.session, household.village_id, active_only=True, in_stock=True),
+                village=home_village(db.session),
+            )
+        )
+    # the token is in the URL: never send it on as a referrer, never let a shared cache keep the page
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
