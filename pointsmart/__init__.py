@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
     from .scoring.views import bp as scoring_bp
+    from .shop.views import bp as shop_bp
     from .web import bp as web_bp
 
     for blueprint in (
@@ -50,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth_bp,
         households_bp,
         cards_bp,
+        shop_bp,
         scoring_bp,
         ledgers_bp,
         public_bp,

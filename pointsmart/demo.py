@@ -8,12 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .auth.services import create_user, find_user
+from .cards import services as cards
 from .households import roster
 from .households.services import adjust_points, household_by_no
 from .ledger.models import Transfer
 from .org.models import Village
 from .org.services import ensure_village
 from .scoring import services as scoring
+from .shop import services as shop
+from .shop.models import MoveKind
 
 OPENING_REF = "demo:opening"
 
@@ -80,11 +83,30 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
                 scoring.set_panel_member(
                     session, member, user["panel_label"], user.get("panel_groups", []), actor_id=chair.id
                 )
+    if not shop.list_goods(session, village.id):
+        from datetime import date
+
+        for position, item in enumerate(json.loads((seed_dir / "goods.json").read_text(encoding="utf-8"))):
+            goods = shop.save_goods(session, village.id, item | {"position": position}, actor_id=None)
+            for move in item["in"]:
+                shop.receive_stock(
+                    session,
+                    goods,
+                    MoveKind(move["kind"]),
+                    move["qty"],
+                    None,
+                    donor=move.get("donor", ""),
+                    funding_source=move.get("funding_source", ""),
+                    cost_fen=move.get("cost_fen"),
+                    moved_on=date.fromisoformat(move["moved_on"]),
+                )
+    issued = cards.issue_all(session, village.id, actor_id=None)
     session.flush()
     total = len(plan.added) + len(plan.changed) + plan.unchanged
     return {
         "village": f"{village.code} {village.name}",
         "households": total,
         "added": len(plan.added),
+        "cards": len(issued),
         "users": users,
     }

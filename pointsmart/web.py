@@ -29,6 +29,8 @@ CSP = (
 #: (endpoint, label, roles that see it)
 NAV = (
     ("web.index", _l("首页"), None),
+    ("shop.counter", _l("收银台"), (Role.CHAIR, Role.SHOPKEEPER)),
+    ("shop.goods", _l("商品"), (Role.CHAIR, Role.SHOPKEEPER)),
     ("households.index", _l("农户"), (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)),
     ("scoring.rounds", _l("评定"), (Role.CHAIR, Role.PANEL)),
     ("scoring.rulebook", _l("积分细则"), (Role.CHAIR, Role.PANEL)),
@@ -113,8 +115,14 @@ def init_web(app) -> None:
                 for endpoint, label, roles in NAV
                 if roles is None or current_user.role in roles
             ]
+        # the page's own item, else the first item of the same blueprint, is marked as current
+        here = request.endpoint or ""
+        current = next((e for e, _label in items if e == here), None) or next(
+            (e for e, _label in items if e.split(".")[0] == here.split(".")[0]), None
+        )
         return {
             "nav_items": items,
+            "nav_current": current,
             "languages": LANGUAGES,
             "locale": str(get_locale() or "zh"),
             "Role": Role,

@@ -512,3 +512,29 @@ def redeem_once(
         perform,
         refused,
     )
+
+
+def redemptions_on(session: Session, village_id: int, day: str) -> list[Redemption]:
+    """The redemptions of one calendar day in the village (``YYYY-MM-DD``), newest first.
+
+    :raises Invalid: not a date.
+    """
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    try:
+        start_local = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    except ValueError:
+        raise Invalid(_("日期格式不对，应为 2026-11-28。"), code="bad_date") from None
+    start = start_local.astimezone(UTC).replace(tzinfo=None)
+    return list(
+        session.scalars(
+            sa.select(Redemption)
+            .where(
+                Redemption.village_id == village_id,
+                Redemption.created_at >= start,
+                Redemption.created_at < start + timedelta(days=1),
+            )
+            .order_by(Redemption.id.desc())
+        )
+    )

@@ -1,0 +1,45 @@
+"""Shop forms."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from .models import MOVE_LABELS, MoveKind
+
+
+class GoodsForm(FlaskForm):
+    name = StringField(_l("商品名称"), validators=[DataRequired(), Length(max=60)])
+    spec = StringField(_l("规格单位"), validators=[Length(max=40)])
+    price = IntegerField(_l("所需积分"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
+    low_stock = IntegerField(_l("库存低于此数时提醒"), default=0, validators=[Optional(), NumberRange(min=0)])
+    position = IntegerField(_l("排序"), default=0, validators=[Optional()])
+    active = BooleanField(_l("上架"), default=True)
+    photo = FileField(
+        _l("商品照片"),
+        validators=[FileAllowed(["jpg", "jpeg", "png", "webp"], _l("只支持 JPG、PNG、WebP 照片"))],
+    )
+
+
+class ReceiveForm(FlaskForm):
+    kind = SelectField(
+        _l("入库类型"),
+        choices=[SelectChoice(str(k), MOVE_LABELS[k]) for k in (MoveKind.DONATION, MoveKind.PURCHASE)],
+    )
+    qty = IntegerField(_l("数量"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
+    moved_on = DateField(_l("日期"), validators=[Optional()])
+    donor = StringField(_l("捐赠人或单位"), validators=[Length(max=60)])
+    funding_source = StringField(_l("经费来源"), validators=[Length(max=60)])
+    cost_yuan = DecimalField(_l("金额（元）"), places=2, validators=[Optional(), NumberRange(min=0)])
+    note = StringField(_l("备注"), validators=[Length(max=200)])
+
+
+class LossForm(FlaskForm):
+    qty = IntegerField(_l("数量"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
+    note = StringField(_l("损耗原因"), validators=[DataRequired(), Length(max=200)])
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(_l("撤销原因"), validators=[DataRequired(), Length(max=200)])

@@ -1,0 +1,301 @@
+"""Shop pages: the counter (收银台), receipts and cancellation, goods and stock."""
+
+import io
+import uuid
+from decimal import Decimal
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import role_required
+from ..auth.models import Role
+from ..cards import services as cards
+from ..cards.models import Card
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..web import flash_errors
+from . import services
+from .forms import CancelForm, GoodsForm, LossForm, ReceiveForm
+from .models import MOVE_LABELS, MoveKind, StockMove
+
+bp = Blueprint("shop", __name__, url_prefix="/shop")
+
+SHOP_STAFF = (Role.CHAIR, Role.SHOPKEEPER)
+
+
+@bp.app_context_processor
+def move_labels():
+    return {"move_labels": MOVE_LABELS}
+
+
+# --- the counter ------------------------------------------------------------------------------
+
+
+@bp.get("/counter")
+@role_required(*SHOP_STAFF)
+def counter():
+    """Step 1: identify the card — a scanner types into the focused field, or a camera, or the number."""
+    return render_template("shop/counter.html", low=services.low_stock(db.session, g.village.id))
+
+
+@bp.get("/counter/find")
+@role_required(*SHOP_STAFF)
+def find():
+    try:
+        card = cards.find_card(db.session, g.village.id, request.args.get("q", ""))
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for("shop.counter"))
+    return redirect(url_for("shop.basket", card_id=card.id))
+
+
+@bp.post("/counter/photo")
+@role_required(*SHOP_STAFF)
+def photo():
+    """A photo of the card (phones without a live camera API): the server reads the QR in it."""
+    upload = request.files.get("photo")
+    text = _decode_qr(upload.read()) if upload else None
+    if not text:
+        flash(_("照片里没有识别到二维码，请对准卡片二维码重拍，或直接输入卡号。"), "error")
+        return redirect(url_for("shop.counter"))
+    try:
+        card = cards.find_card(db.session, g.village.id, text)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for("shop.counter"))
+    return redirect(url_for("shop.basket", card_id=card.id))
+
+
+def _decode_qr(data: bytes) -> str | None:
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail((2000, 2000))  # phone photos are large; the QR survives the shrink
+            found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return found[0].text if found else None
+
+
+def _card(card_id: int) -> Card:
+    card = db.session.get(Card, card_id)
+    if card is None or card.household.village_id != g.village.id:
+        abort(404)
+    return card
+
+
+def _quantities() -> dict[int, int]:
+    chosen = {}
+    for name, value in request.form.items():
+        if name.startswith("qty_") and name[4:].isdigit():
+            try:
+                qty = int(value or 0)
+            except ValueError:
+                qty = -1
+            if qty:
+                chosen[int(name[4:])] = qty
+    return chosen
+
+
+@bp.route("/counter/cards/<int:card_id>", methods=["GET", "POST"])
+@role_required(*SHOP_STAFF)
+def basket(card_id: int):
+    """Step 2: the household and its balance, goods as tiles, the total, confirm."""
+    card = _card(card_id)
+    chosen: dict[int, int] = {}
+    status = 200
+    if request.method == "POST":
+        chosen = _quantities()
+        key = request.form.get("key", "")
+        lines = sorted(chosen.items())
+        try:
+            code, answer = services.redeem_once(
+                db.session, g.village.id, key, card.number, lines, current_user
+            )
+        except DomainError as err:
+            code, answer = err.status, {"error": {"code": err.code, "message": err.message}}
+        db.session.commit()
+        if code == 201:
+            return redirect(url_for("shop.receipt", redemption_id=answer["id"]))
+        flash(answer["error"]["message"], "error")
+        status = code
+    if not card.active:
+        flash(_("这张积分卡已作废，请使用新卡。"), "error")
+        return redirect(url_for("shop.counter"))
+    goods = services.list_goods(db.session, g.village.id, active_only=True)
+    # a fresh key each time the basket is shown: a double click or a refresh resends the same one
+    return render_template(
+        "shop/basket.html",
+        card=card,
+        household=card.household,
+        goods=goods,
+        chosen=chosen,
+        key=uuid.uuid4().hex,
+        masked=cards.mask_name(card.household.head_name),
+    ), status
+
+
+@bp.get("/redemptions/<int:redemption_id>")
+@role_required(*SHOP_STAFF)
+def receipt(redemption_id: int):
+    found = services.get_redemption(db.session, g.village.id, redemption_id)
+    today = services.local_date(utcnow())
+    return render_template(
+        "shop/receipt.html",
+        redemption=found,
+        paper=request.args.get("paper", "58"),
+        can_cancel=services.may_cancel(current_user, found, today),
+        form=CancelForm(),
+    )
+
+
+@bp.post("/redemptions/<int:redemption_id>/cancel")
+@role_required(*SHOP_STAFF)
+def cancel(redemption_id: int):
+    found = services.get_redemption(db.session, g.village.id, redemption_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("shop.receipt", redemption_id=found.id))
+    try:
+        services.cancel_redemption(db.session, found, form.reason.data, current_user)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已撤销兑换，积分和商品已退回。"), "success")
+    return redirect(url_for("shop.receipt", redemption_id=found.id))
+
+
+@bp.get("/redemptions")
+@role_required(*SHOP_STAFF)
+def redemptions():
+    """Today's redemptions (or another day's), newest first."""
+    day = request.args.get("day") or services.local_date(utcnow()).isoformat()
+    try:
+        rows = services.redemptions_on(db.session, g.village.id, day)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for("shop.redemptions"))
+    return render_template("shop/redemptions.html", redemptions=rows, day=day)
+
+
+# --- goods and stock --------------------------------------------------------------------------
+
+
+@bp.get("/goods")
+@role_required(*SHOP_STAFF)
+def goods():
+    return render_template(
+        "shop/goods.html",
+        goods=services.list_goods(db.session, g.village.id),
+        low={x.id for x in services.low_stock(db.session, g.village.id)},
+        can_edit=current_user.role == Role.CHAIR,
+    )
+
+
+@bp.route("/goods/new", methods=["GET", "POST"])
+@bp.route("/goods/<int:goods_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def edit_goods(goods_id: int | None = None):
+    found = services.get_goods(db.session, g.village.id, goods_id) if goods_id else None
+    form = GoodsForm(obj=found)
+    if form.validate_on_submit():
+        try:
+            saved = services.save_goods(db.session, g.village.id, form.data, current_user.id, found)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已保存 %(name)s。", name=saved.name), "success")
+            return redirect(url_for("shop.stock", goods_id=saved.id))
+    return render_template("shop/goods_form.html", form=form, goods=found)
+
+
+@bp.route("/goods/<int:goods_id>", methods=["GET", "POST"])
+@role_required(*SHOP_STAFF)
+def stock(goods_id: int):
+    """A goods item: its stock moves, and forms to receive goods or record a loss."""
+    found = services.get_goods(db.session, g.village.id, goods_id)
+    receive, loss = ReceiveForm(prefix="in"), LossForm(prefix="loss")
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "loss" and loss.validate_on_submit():
+                services.record_loss(db.session, found, loss.qty.data, loss.note.data, current_user.id)
+            elif request.form.get("action") == "receive" and receive.validate_on_submit():
+                cost = receive.cost_yuan.data
+                services.receive_stock(
+                    db.session,
+                    found,
+                    MoveKind(receive.kind.data),
+                    receive.qty.data,
+                    current_user.id,
+                    donor=receive.donor.data or "",
+                    moved_on=receive.moved_on.data,
+                    funding_source=receive.funding_source.data or "",
+                    cost_fen=int(cost * Decimal(100)) if cost is not None else None,
+                    note=receive.note.data or "",
+                )
+            else:
+                flash_errors(loss if request.form.get("action") == "loss" else receive)
+                return redirect(url_for("shop.stock", goods_id=found.id))
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已记录，现有库存 %(n)s。", n=found.stock), "success")
+        return redirect(url_for("shop.stock", goods_id=found.id))
+    moves = db.session.scalars(
+        db.select(StockMove).where(StockMove.goods_id == found.id).order_by(StockMove.id.desc()).limit(100)
+    ).all()
+    return render_template("shop/stock.html", goods=found, moves=moves, receive=receive, loss=loss)
+
+
+@bp.route("/stocktake", methods=["GET", "POST"])
+@role_required(*SHOP_STAFF)
+def stocktake():
+    """Count the shelves; differences become stock moves, the sheet goes into the 物资盘点台账."""
+    goods_list = services.list_goods(db.session, g.village.id)
+    if request.method == "POST":
+        counts = {}
+        for item in goods_list:
+            value = request.form.get(f"count_{item.id}", "").strip()
+            if value:
+                if not value.isdigit():
+                    flash(_("%(name)s 的盘点数量必须是整数。", name=item.name), "error")
+                    return redirect(url_for("shop.stocktake"))
+                counts[item.id] = int(value)
+        try:
+            from datetime import date
+
+            counted_on = date.fromisoformat(
+                request.form.get("counted_on") or services.local_date(utcnow()).isoformat()
+            )
+            take = services.record_stocktake(
+                db.session,
+                g.village.id,
+                counted_on,
+                request.form.get("counted_by", ""),
+                counts,
+                current_user.id,
+                request.form.get("note", ""),
+            )
+        except ValueError:
+            flash(_("日期格式不对。"), "error")
+            return redirect(url_for("shop.stocktake"))
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+            return redirect(url_for("shop.stocktake"))
+        db.session.commit()
+        changed = sum(1 for line in take.lines if line.counted != line.recorded)
+        flash(_("盘点已记录：%(n)s 种商品，%(c)s 种有差异。", n=len(take.lines), c=changed), "success")
+        return redirect(url_for("shop.goods"))
+    return render_template("shop/stocktake.html", goods=goods_list, today=services.local_date(utcnow()))
