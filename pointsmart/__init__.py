@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
     from .scoring.views import bp as scoring_bp
+    from .shop.reports_views import bp as shop_reports_bp
     from .shop.views import bp as shop_bp
     from .web import bp as web_bp
 
@@ -52,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
         households_bp,
         cards_bp,
         shop_bp,
+        shop_reports_bp,
         scoring_bp,
         ledgers_bp,
         public_bp,
