@@ -23,13 +23,24 @@ def instance_path() -> Path:
 
 
 def _secret_key(folder: Path) -> str:
-    """Return the instance's secret key, generating and keeping it on first use."""
+    """Return the instance's secret key, generating and keeping it on first use.
+
+    Written to a temporary file and linked into place, so processes starting together on a fresh
+    instance all end up with the same complete key.
+    """
     path = folder / "secret_key"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; use its key
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

@@ -34,6 +34,7 @@ NAV = (
     ("households.index", _l("农户"), (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)),
     ("scoring.rounds", _l("评定"), (Role.CHAIR, Role.PANEL)),
     ("scoring.rulebook", _l("积分细则"), (Role.CHAIR, Role.PANEL)),
+    ("ledgers.index", _l("台账"), (Role.CHAIR, Role.PANEL)),
     ("cards.index", _l("积分卡"), (Role.CHAIR,)),
     ("auth.users", _l("用户"), (Role.CHAIR,)),
     ("audit.index", _l("操作日志"), (Role.CHAIR,)),

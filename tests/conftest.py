@@ -36,11 +36,11 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out tests of SQLite-only behaviour (PRAGMAs, online backup) on the PostgreSQL run."""
-    if DB == "sqlite":
-        return
-    kept = [item for item in items if "sqlite_only" not in item.keywords]
-    deselected = [item for item in items if "sqlite_only" in item.keywords]
+    """Run each test on the database it is about: SQLite-only behaviour (PRAGMAs, online backup) on
+    the SQLite run, races between separate server processes on the PostgreSQL run."""
+    other = "postgresql_only" if DB == "sqlite" else "sqlite_only"
+    kept = [item for item in items if other not in item.keywords]
+    deselected = [item for item in items if other in item.keywords]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

@@ -219,7 +219,9 @@ def reverse(session: Session, transfer_id: int, reason: str, actor_id: int | Non
     """
     if not reason or not reason.strip():
         raise Invalid(_("撤销必须填写原因。"), code="reason_required")
-    original = session.get(Transfer, transfer_id)
+    # Lock the original first: a second reversal racing this one waits here until we commit, and its
+    # check below (a new statement, so a new snapshot under READ COMMITTED) then sees our reversal.
+    original = session.get(Transfer, transfer_id, with_for_update=True)
     if original is None:
         raise NotFound(_("找不到这笔积分记录。"))
     if original.kind == TransferKind.REVERSAL:

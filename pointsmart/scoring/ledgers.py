@@ -1,5 +1,305 @@
-"""The paper trail counties inspect (台账): score sheets, meeting minutes, notice photos, points register."""
+"""The paper trail counties inspect (台账): score sheets, meeting minutes, notice photos, points register.
 
-from flask import Blueprint
+Each ledger is a printable A4 page and an ``.xlsx`` file, generated from the live data by
+:mod:`.reports`. The chair and the panel may look; only the chair writes minutes and adds or removes
+photos, and every change is in the audit log.
+"""
+
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import role_required
+from ..auth.models import Role
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..households.services import groups as village_groups
+from . import reports, services
+from .forms import MinutesForm, PhotoForm
+from .models import RoundStatus
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
+
+VIEWERS = (Role.CHAIR, Role.PANEL)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _round(round_id: int):
+    return services.get_round(db.session, g.village.id, round_id)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def _uploads() -> Path:
+    return Path(current_app.instance_path) / "uploads" / "notices"
+
+
+def _xlsx(data: bytes, name: str):
+    return send_file(BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX)
+
+
+def _file_key(scoring_round) -> str:
+    return f"{scoring_round.period_key}{'-' + scoring_round.scope if scoring_round.scope else ''}"
+
+
+@bp.get("/")
+@role_required(*VIEWERS)
+def index():
+    """Every round with its ledgers, and the register by year."""
+    rounds = reports.ledger_rounds(db.session, g.village.id)
+    years = sorted({int(r.round.period_key[:4]) for r in rounds}, reverse=True)
+    return render_template("ledgers/index.html", rounds=rounds, years=years)
+
+
+# --- 打分表 and results -----------------------------------------------------------------------
+
+
+@bp.get("/rounds/<int:round_id>/scores")
+@role_required(*VIEWERS)
+def score_sheet(round_id: int):
+    sheet = reports.score_sheet(db.session, _round(round_id))
+    return render_template("ledgers/score_sheet.html", sheet=sheet, round=sheet.round)
+
+
+@bp.get("/rounds/<int:round_id>/scores.xlsx")
+@role_required(*VIEWERS)
+def score_sheet_xlsx(round_id: int):
+    found = _round(round_id)
+    data = reports.score_sheet_xlsx(reports.score_sheet(db.session, found), g.village, _tz())
+    return _xlsx(data, f"score-sheet-{_file_key(found)}.xlsx")
+
+
+@bp.get("/rounds/<int:round_id>/results.xlsx")
+@role_required(*VIEWERS)
+def results_xlsx(round_id: int):
+    found = _round(round_id)
+    data = reports.round_results_xlsx(reports.round_results(db.session, found), g.village)
+    return _xlsx(data, f"results-{_file_key(found)}.xlsx")
+
+
+# --- 积分评定会议记录 -------------------------------------------------------------------------
+
+
+def _minutes_context(found):
+    minutes = reports.minutes_of(db.session, found)
+    present = reports.present_ids(minutes)
+    names = reports.user_names(db.session, present + [minutes.updated_by if minutes else None])
+    return minutes, [names.get(u, "?") for u in present], names.get(minutes.updated_by, "") if minutes else ""
+
+
+@bp.get("/rounds/<int:round_id>/minutes")
+@role_required(*VIEWERS)
+def minutes(round_id: int):
+    found = _round(round_id)
+    minutes, present, recorder = _minutes_context(found)
+    return render_template(
+        "ledgers/minutes.html",
+        round=found,
+        minutes=minutes,
+        present=present,
+        recorder=recorder,
+        can_edit=current_user.role == Role.CHAIR,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/minutes/edit", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def edit_minutes(round_id: int):
+    found = _round(round_id)
+    existing = reports.minutes_of(db.session, found)
+    form = MinutesForm(obj=existing)
+    members = services.panel_members(db.session, g.village.id)
+    choices = {
+        m.user_id: reports.with_label(m.user.display_name or m.user.username, m.label) for m in members
+    }
+    past = [u for u in reports.present_ids(existing) if u not in choices]
+    choices |= reports.user_names(db.session, past)
+    form.panel_present.choices = [(str(uid), name) for uid, name in choices.items()]
+    if request.method == "GET":
+        if existing is None:
+            defaults = reports.minutes_defaults(db.session, found, reports.local(utcnow(), _tz()).date())
+            form.held_on.data = defaults["held_on"]
+            form.decisions.data = defaults["decisions"]
+            form.panel_present.data = [str(u) for u in defaults["panel_present"]]
+        else:
+            form.panel_present.data = [str(u) for u in reports.present_ids(existing)]
+    if form.validate_on_submit():
+        try:
+            reports.save_minutes(db.session, found, form.data, current_user.id)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已保存会议记录。"), "success")
+            return redirect(url_for("ledgers.minutes", round_id=found.id))
+    return render_template("ledgers/minutes_form.html", round=found, form=form, minutes=existing)
+
+
+@bp.get("/rounds/<int:round_id>/minutes.xlsx")
+@role_required(*VIEWERS)
+def minutes_xlsx(round_id: int):
+    found = _round(round_id)
+    minutes, present, recorder = _minutes_context(found)
+    if minutes is None:
+        flash(_("这次评定还没有会议记录。"), "warning")
+        return redirect(url_for("ledgers.minutes", round_id=found.id))
+    data = reports.minutes_xlsx(found, minutes, present, recorder, g.village)
+    return _xlsx(data, f"minutes-{_file_key(found)}.xlsx")
+
+
+# --- 积分公示影视资料 -------------------------------------------------------------------------
+
+
+@bp.get("/rounds/<int:round_id>/photos")
+@role_required(*VIEWERS)
+def photos(round_id: int):
+    found = _round(round_id)
+    photos = reports.photos_of(db.session, found)
+    is_chair = current_user.role == Role.CHAIR
+    return render_template(
+        "ledgers/photos.html",
+        round=found,
+        photos=photos,
+        names=reports.user_names(db.session, [p.uploaded_by for p in photos]),
+        form=PhotoForm(),
+        can_upload=is_chair and found.status in reports.PUBLIC_STATUSES and len(photos) < reports.MAX_PHOTOS,
+        can_delete=is_chair,
+        waiting_notice=is_chair and found.status not in reports.PUBLIC_STATUSES,
+        max_mb=reports.MAX_PHOTO_BYTES // 1024 // 1024,
+        max_side=reports.MAX_PHOTO_SIDE,
+    )
+
+
+@bp.post("/rounds/<int:round_id>/photos")
+@role_required(Role.CHAIR)
+def upload_photo(round_id: int):
+    found = _round(round_id)
+    back = redirect(url_for("ledgers.photos", round_id=found.id))
+    form = PhotoForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "error")
+        return back
+    upload = form.photo.data
+    folder = _uploads()
+    try:
+        photo = reports.add_photo(
+            db.session,
+            found,
+            upload.read(reports.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
+            upload.filename,
+            form.posted_from.data,
+            form.posted_until.data,
+            folder,
+            current_user.id,
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return back
+    stored_name = photo.stored_name
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        reports.discard_photo_file(folder, stored_name)  # no row, no file
+        raise
+    flash(_("已上传公示照片。"), "success")
+    return back
+
+
+@bp.get("/photos/<int:photo_id>")
+@role_required(*VIEWERS)
+def photo(photo_id: int):
+    """Serve a stored photo to the village's staff, as the image type it was checked to be."""
+    found, _round_ = reports.get_photo(db.session, g.village.id, photo_id)
+    path = reports.photo_path(_uploads(), found.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=found.content_type, download_name=found.stored_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/photos/<int:photo_id>/delete")
+@role_required(Role.CHAIR)
+def delete_photo(photo_id: int):
+    found, scoring_round = reports.get_photo(db.session, g.village.id, photo_id)
+    stored_name = reports.delete_photo(db.session, found, current_user.id)
+    db.session.commit()
+    reports.discard_photo_file(_uploads(), stored_name)
+    flash(_("已删除这张照片。"), "success")
+    return redirect(url_for("ledgers.photos", round_id=scoring_round.id))
+
+
+@bp.get("/rounds/<int:round_id>/photos.xlsx")
+@role_required(*VIEWERS)
+def photos_xlsx(round_id: int):
+    found = _round(round_id)
+    photos = reports.photos_of(db.session, found)
+    names = reports.user_names(db.session, [p.uploaded_by for p in photos])
+    data = reports.photos_xlsx(found, photos, _uploads(), names, g.village, _tz())
+    return _xlsx(data, f"notice-photos-{_file_key(found)}.xlsx")
+
+
+# --- 积分登记台账 -----------------------------------------------------------------------------
+
+
+def _register():
+    year = request.args.get("year", type=int) or reports.local(utcnow(), _tz()).year
+    group = request.args.get("group", "")
+    return reports.register(db.session, g.village.id, year, group)
+
+
+@bp.get("/register")
+@role_required(*VIEWERS)
+def register():
+    ledger = _register()
+    years = sorted(set(ledger.years) | {ledger.year}, reverse=True)
+    return render_template(
+        "ledgers/register.html",
+        ledger=ledger,
+        years=years,
+        groups=village_groups(db.session, g.village.id),
+    )
+
+
+@bp.get("/register.xlsx")
+@role_required(*VIEWERS)
+def register_xlsx():
+    ledger = _register()
+    data = reports.register_xlsx(ledger, g.village)
+    return _xlsx(data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx")
+
+
+@bp.context_processor
+def sheet_head():
+    """The village as printed at the top of every ledger: 县 镇 村."""
+    return {"village_name": reports.village_label(g.village) if "village" in g else ""}
+
+
+@bp.app_context_processor
+def ledger_flags():
+    """What the round page's ledger links need: whether a round's notice is public."""
+    return {"public_statuses": (RoundStatus.NOTICE, RoundStatus.FINALISED)}

@@ -1,0 +1,173 @@
+"""Card pages, the family's card page, and the counter pages through the client."""
+
+import base64
+import io
+import logging
+import re
+
+import pytest
+import sqlalchemy as sa
+import zxingcpp
+from PIL import Image
+
+from pointsmart.cards import services as cards
+from pointsmart.cards.models import Card
+from pointsmart.extensions import db
+from pointsmart.households.models import Household
+from pointsmart.shop import services as shop
+from pointsmart.shop.models import MoveKind, Redemption
+
+
+@pytest.fixture
+def carded(app, make_household, village_id):
+    """Two households with cards; the first has 100 points, a phone and an address. Soap and oil in stock."""
+    first = make_household(points=100, head_name="王秀兰", phone="13912345678", address="一社12号")
+    second = make_household(head_name="李四")
+    with app.app_context():
+        made = [cards.issue_card(db.session, db.session.get(Household, h), None) for h in (first, second)]
+        soap = shop.save_goods(db.session, village_id, {"name": "洗衣粉", "price": 30}, None)
+        oil = shop.save_goods(db.session, village_id, {"name": "食用油", "price": 80}, None)
+        shop.receive_stock(db.session, soap, MoveKind.DONATION, 10, None, donor="爱心企业")
+        db.session.commit()
+        return {
+            "households": (first, second),
+            "tokens": [c.token for c in made],
+            "numbers": [c.number for c in made],
+            "ids": [c.id for c in made],
+            "soap": soap.id,
+            "oil": oil.id,
+        }
+
+
+def _decode_data_uri_svg_free(page: str):
+    """Yield the QR images of a page (they are inline SVG data URIs) rendered to PNG by Chromium-free means."""
+    return re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
+
+
+def test_chair_issues_cards_for_everyone_at_once(app, login_as, make_household):
+    make_household(head_name="甲")
+    make_household(head_name="乙")
+    chair = login_as("chair")
+    page = chair.post("/cards/issue-all", follow_redirects=True).get_data(as_text=True)
+    assert "已为 2 户发卡" in page
+    again = chair.post("/cards/issue-all", follow_redirects=True).get_data(as_text=True)
+    assert "已为 0 户发卡" in again
+
+
+def test_card_sheet_qr_codes_decode_to_the_card_urls(app, login_as, carded):
+    page = login_as("chair").get("/cards/sheet").get_data(as_text=True)
+    svgs = _decode_data_uri_svg_free(page)
+    assert len(svgs) == 2
+    assert "王秀兰" in page and carded["numbers"][0][:4] in page
+    # the PNG endpoint renders the same URL; decode it back
+    png = login_as("shopkeeper").get(f"/cards/{carded['ids'][0]}/qr.png")
+    assert png.mimetype == "image/png"
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))
+    assert [d.text for d in decoded] == [f"http://pointsmart.test/c/{carded['tokens'][0]}"]
+    svg = base64.b64decode(svgs[0]).decode()
+    assert svg.startswith("<?xml") and "<svg" in svg
+
+
+def test_family_page_shows_balance_goods_and_masked_name_only(client, carded):
+    response = client.get(f"/c/{carded['tokens'][0]}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "王*兰" in page and "王秀兰" not in page
+    assert "13912345678" not in page and "一社12号" not in page
+    assert 'id="balance">100<' in page and "洗衣粉" in page and "食用油" not in page  # oil has no stock
+    assert "开户积分" in page
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "/notice" in page  # the link to the public notice
+
+
+def test_unknown_and_revoked_cards_get_the_same_plain_answer(app, client, carded):
+    with app.app_context():
+        cards.reissue_card(db.session, db.session.get(Household, carded["households"][0]), "丢失", None)
+        db.session.commit()
+    revoked = client.get(f"/c/{carded['tokens'][0]}")
+    unknown = client.get("/c/" + "x" * 43)
+    assert revoked.status_code == unknown.status_code == 404
+    # the same page, but for the address itself (which the language switch links back to)
+    assert revoked.get_data(as_text=True).replace(carded["tokens"][0], "T") == unknown.get_data(
+        as_text=True
+    ).replace("x" * 43, "T")
+
+
+def test_family_page_is_rate_limited(make_app, carded):
+    app = make_app(POINTSMART_CARD_PAGE_LIMIT="5 per minute")
+    client = app.test_client()
+    codes = [client.get("/c/" + "y" * 43).status_code for _ in range(7)]
+    assert codes[:5] == [404] * 5 and codes[5:] == [429, 429]
+
+
+def test_card_token_never_reaches_the_logs(app, client, carded, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.get(f"/c/{carded['tokens'][0]}")
+    client.get(f"/c/{carded['tokens'][0]}x")
+    assert carded["tokens"][0] not in caplog.text
+
+
+def test_family_page_can_only_look(client, carded):
+    assert client.post(f"/c/{carded['tokens'][0]}").status_code == 405
+
+
+def test_counter_finds_a_card_by_number_or_scanned_url_and_redeems_once(app, login_as, carded):
+    shopkeeper = login_as("shopkeeper")
+    by_number = shopkeeper.get(f"/shop/counter/find?q={carded['numbers'][0]}")
+    assert by_number.headers["Location"].endswith(f"/shop/counter/cards/{carded['ids'][0]}")
+    scanned = shopkeeper.get(f"/shop/counter/find?q=http://pointsmart.test/c/{carded['tokens'][0]}")
+    assert scanned.headers["Location"] == by_number.headers["Location"]
+    page = shopkeeper.get(by_number.headers["Location"]).get_data(as_text=True)
+    key = re.search(r'name="key" value="([0-9a-f]+)"', page).group(1)
+    form = {"key": key, f"qty_{carded['soap']}": "2"}
+    first = shopkeeper.post(by_number.headers["Location"], data=form)
+    second = shopkeeper.post(by_number.headers["Location"], data=form)  # a double click
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Redemption.id))) == 1
+        assert db.session.get(Household, carded["households"][0]).balance == 40
+    receipt = shopkeeper.get(first.headers["Location"]).get_data(as_text=True)
+    assert "洗衣粉" in receipt and 'id="balance-after">40<' in receipt
+
+
+def test_counter_refuses_clearly_and_writes_nothing(app, login_as, carded):
+    shopkeeper = login_as("shopkeeper")
+    url = f"/shop/counter/cards/{carded['ids'][1]}"  # 李四 has no points
+    response = shopkeeper.post(url, data={"key": "k1", f"qty_{carded['soap']}": "1"})
+    assert response.status_code == 409
+    assert "积分不足" in response.get_data(as_text=True)
+    wrong = shopkeeper.get("/shop/counter/find?q=123456789", follow_redirects=True).get_data(as_text=True)
+    assert "卡号 123456789 不对" in wrong
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Redemption.id))) == 0
+
+
+def test_counter_reads_a_photo_of_a_card(app, login_as, carded):
+    png = cards.qr_png(f"http://pointsmart.test/c/{carded['tokens'][0]}", box_size=8)
+    photo = Image.new("RGB", (900, 700), "white")  # the card somewhere in a bigger, greyish photo
+    photo.paste(Image.open(io.BytesIO(png)).convert("RGB"), (200, 120))
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=80)
+    response = login_as("shopkeeper").post(
+        "/shop/counter/photo",
+        data={"photo": (io.BytesIO(out.getvalue()), "a.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.headers["Location"].endswith(f"/shop/counter/cards/{carded['ids'][0]}")
+    nothing = login_as("shopkeeper").post(
+        "/shop/counter/photo",
+        data={"photo": (io.BytesIO(b"not an image"), "a.jpg")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "没有识别到二维码" in nothing.get_data(as_text=True)
+
+
+def test_cards_cli_issues_for_all(app, make_household):
+    make_household()
+    make_household()
+    result = app.test_cli_runner().invoke(args=["cards", "issue", "--all"])
+    assert result.exit_code == 0 and "issued 2 cards" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Card.id))) == 2
