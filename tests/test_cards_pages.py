@@ -171,3 +171,26 @@ def test_cards_cli_issues_for_all(app, make_household):
     assert result.exit_code == 0 and "issued 2 cards" in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Card.id))) == 2
+
+
+def test_goods_photo_is_checked_stored_and_served(app, login_as, carded):
+    chair = login_as("chair")
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(out, "JPEG")
+    form = {
+        "name": "洗衣粉",
+        "price": "30",
+        "low_stock": "0",
+        "position": "0",
+        "active": "y",
+        "photo": (io.BytesIO(out.getvalue()), "soap.jpg"),
+    }
+    saved = chair.post(f"/shop/goods/{carded['soap']}/edit", data=form, content_type="multipart/form-data")
+    assert saved.status_code == 302
+    photo = app.test_client().get(f"/shop/goods/{carded['soap']}/photo")
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.data == out.getvalue()
+    form["photo"] = (io.BytesIO(b"<script>alert(1)</script>"), "evil.jpg")
+    refused = chair.post(f"/shop/goods/{carded['soap']}/edit", data=form, content_type="multipart/form-data")
+    assert "不是 JPG、PNG 或 WebP" in refused.get_data(as_text=True)
+    assert app.test_client().get(f"/shop/goods/{carded['soap']}/photo").data == out.getvalue()
+    assert app.test_client().get(f"/shop/goods/{carded['oil']}/photo").status_code == 404

@@ -112,6 +112,7 @@ ACCESS = {
     "shop.edit_goods": {"chair"},
     "shop.stock": SHOP,
     "shop.stocktake": SHOP,
+    "shop.goods_photo": EVERYONE,
     "shop_reports.index": SHOP,
     "shop_reports.daily": SHOP,
     "shop_reports.daily_xlsx": SHOP,

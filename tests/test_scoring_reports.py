@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from pointsmart import clock
+from pointsmart import clock, images
 from pointsmart.audit.models import AuditEntry
 from pointsmart.auth.models import User
 from pointsmart.errors import DomainError
@@ -310,14 +310,14 @@ def _jpeg(width=64, height=48) -> bytes:
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "not_an_image"),  # a PNG signature and nothing else
         (_jpeg()[:200], "not_an_image"),  # a JPEG cut short
         (b"GIF89a" + _png()[6:], "not_an_image"),
-        (b"\xff" * (reports.MAX_PHOTO_BYTES + 1), "photo_too_large"),
-        (_png(reports.MAX_PHOTO_SIDE + 1, 8), "photo_too_many_pixels"),
+        (b"\xff" * (images.MAX_PHOTO_BYTES + 1), "photo_too_large"),
+        (_png(images.MAX_PHOTO_SIDE + 1, 8), "photo_too_many_pixels"),
     ],
     ids=["empty", "text", "png-signature-only", "truncated-jpeg", "gif", "over-5mb", "over-6000px"],
 )
 def test_only_real_jpeg_png_or_webp_photos_of_sensible_size_pass(data, code):
     with pytest.raises(DomainError) as info:
-        reports.check_image(data)
+        images.check_image(data)
     assert info.value.code == code
 
 
@@ -326,11 +326,11 @@ def test_real_photos_pass_with_their_true_type():
     Image.new("RGB", (4, 4)).save(gif, "GIF")
     webp = io.BytesIO()
     Image.new("RGB", (30, 20)).save(webp, "WEBP")
-    assert reports.check_image(_jpeg()) == reports.PhotoInfo("image/jpeg", "jpg", 64, 48)
-    assert reports.check_image(_png(6000, 4)).extension == "png"
-    assert reports.check_image(webp.getvalue()) == reports.PhotoInfo("image/webp", "webp", 30, 20)
+    assert images.check_image(_jpeg()) == images.PhotoInfo("image/jpeg", "jpg", 64, 48)
+    assert images.check_image(_png(6000, 4)).extension == "png"
+    assert images.check_image(webp.getvalue()) == images.PhotoInfo("image/webp", "webp", 30, 20)
     with pytest.raises(DomainError):
-        reports.check_image(gif.getvalue())
+        images.check_image(gif.getvalue())
 
 
 def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
@@ -466,7 +466,7 @@ def test_upload_refuses_a_non_image_and_an_oversized_photo_with_a_clear_message(
 
     assert "不是 JPG、PNG 或 WebP 格式的照片" in upload(b"<?php echo 'hi'; ?>", "notice.jpg")
     big = _noise_png(1400)
-    assert len(big) > reports.MAX_PHOTO_BYTES
+    assert len(big) > images.MAX_PHOTO_BYTES
     page = upload(big, "notice.png")
     assert "照片太大" in page and "最多 5 MB" in page
     assert "只支持 JPG、PNG、WebP 照片" in upload(_png(), "notice.txt")

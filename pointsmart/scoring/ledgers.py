@@ -24,6 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..clock import utcnow
@@ -184,8 +185,8 @@ def photos(round_id: int):
         can_upload=is_chair and found.status in reports.PUBLIC_STATUSES and len(photos) < reports.MAX_PHOTOS,
         can_delete=is_chair,
         waiting_notice=is_chair and found.status not in reports.PUBLIC_STATUSES,
-        max_mb=reports.MAX_PHOTO_BYTES // 1024 // 1024,
-        max_side=reports.MAX_PHOTO_SIDE,
+        max_mb=images.MAX_PHOTO_BYTES // 1024 // 1024,
+        max_side=images.MAX_PHOTO_SIDE,
     )
 
 
@@ -206,7 +207,7 @@ def upload_photo(round_id: int):
         photo = reports.add_photo(
             db.session,
             found,
-            upload.read(reports.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
+            upload.read(images.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
             upload.filename,
             form.posted_from.data,
             form.posted_until.data,

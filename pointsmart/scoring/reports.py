@@ -14,7 +14,6 @@ scores. The writes (minutes, photos) flush and audit, and leave the commit to th
 
 import io
 import secrets
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,7 @@ from flask_babel import gettext as _
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
@@ -35,6 +34,7 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..households.models import Household
+from ..images import check_image
 from ..ledger.models import Transfer
 from ..org.models import Village
 from . import services
@@ -61,15 +61,7 @@ PUBLIC_STATUSES = (RoundStatus.NOTICE, RoundStatus.FINALISED)
 RECENT_DAYS = 60
 HONOUR_SIZE = 10
 
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
-MAX_PHOTO_SIDE = 6000
 MAX_PHOTOS = 20
-#: Pillow's format name → (content type, file extension)
-PHOTO_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
-
-
-class PhotoRefused(Invalid):
-    code = "bad_photo"
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -622,74 +614,6 @@ def minutes_xlsx(
 
 
 # --- 积分公示影视资料: photos of the posted notice ---------------------------------------------
-
-
-@dataclass
-class PhotoInfo:
-    content_type: str
-    extension: str
-    width: int
-    height: int
-
-
-def check_image(data: bytes) -> PhotoInfo:
-    """Make sure an upload is a JPEG, PNG or WebP image of sensible size, whatever its name says.
-
-    :raises PhotoRefused: empty, over :data:`MAX_PHOTO_BYTES`, not an image of those kinds, damaged,
-        or wider or taller than :data:`MAX_PHOTO_SIDE` pixels.
-    """
-    if len(data) > MAX_PHOTO_BYTES:
-        megabytes = round(len(data) / 1024 / 1024, 1)
-        raise PhotoRefused(
-            _(
-                "照片太大（%(size)s MB），每张最多 %(max)s MB。请用手机“压缩”或降低像素后再上传。",
-                size=megabytes,
-                max=MAX_PHOTO_BYTES // 1024 // 1024,
-            ),
-            code="photo_too_large",
-        )
-    not_image = PhotoRefused(
-        _("这个文件不是 JPG、PNG 或 WebP 格式的照片，或者文件已损坏。"), code="not_an_image"
-    )
-    if not data:
-        raise not_image
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                kind, (width, height) = image.format, image.size
-                if kind not in PHOTO_TYPES:
-                    raise not_image
-                if width > MAX_PHOTO_SIDE or height > MAX_PHOTO_SIDE:
-                    raise PhotoRefused(
-                        _(
-                            "照片像素太大（%(w)s×%(h)s），长和宽都不能超过 %(max)s 像素。",
-                            w=width,
-                            h=height,
-                            max=MAX_PHOTO_SIDE,
-                        ),
-                        code="photo_too_many_pixels",
-                    )
-                image.verify()
-            # verify() checks the structure; decoding proves the pixels are there (a JPEG at 1/8 scale)
-            with Image.open(io.BytesIO(data)) as image:
-                if kind == "JPEG":
-                    image.draft("RGB", (max(width // 8, 1), max(height // 8, 1)))
-                image.load()
-    except PhotoRefused:
-        raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        EOFError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
-        raise not_image from exc
-    content_type, extension = PHOTO_TYPES[kind]
-    return PhotoInfo(content_type, extension, width, height)
 
 
 def photos_of(session: Session, scoring_round: ScoringRound) -> list[NoticePhoto]:

@@ -538,3 +538,35 @@ def redemptions_on(session: Session, village_id: int, day: str) -> list[Redempti
             .order_by(Redemption.id.desc())
         )
     )
+
+
+def set_goods_photo(session: Session, goods: Goods, data: bytes, folder, actor_id: int | None) -> str:
+    """Store a checked photo of the goods under a random name in ``folder``; the old photo goes.
+
+    :raises PhotoRefused: not a JPEG/PNG/WebP image, too large, or too many pixels.
+    """
+    import secrets
+    from pathlib import Path
+
+    from ..images import check_image
+
+    info = check_image(data)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_hex(16)}.{info.extension}"
+    (folder / name).write_bytes(data)
+    old = goods.photo
+    goods.photo = name
+    if old:
+        (folder / old).unlink(missing_ok=True)
+    record(
+        session,
+        "shop.goods.photo",
+        actor_id,
+        goods,
+        old={"photo": old},
+        new={"photo": name},
+        width=info.width,
+        height=info.height,
+    )
+    return name

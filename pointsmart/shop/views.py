@@ -3,11 +3,24 @@
 import io
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..cards import services as cards
@@ -18,7 +31,7 @@ from ..extensions import db
 from ..web import flash_errors
 from . import services
 from .forms import CancelForm, GoodsForm, LossForm, ReceiveForm
-from .models import MOVE_LABELS, MoveKind, StockMove
+from .models import MOVE_LABELS, Goods, MoveKind, StockMove
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 
@@ -208,6 +221,14 @@ def edit_goods(goods_id: int | None = None):
     if form.validate_on_submit():
         try:
             saved = services.save_goods(db.session, g.village.id, form.data, current_user.id, found)
+            if form.photo.data:
+                services.set_goods_photo(
+                    db.session,
+                    saved,
+                    form.photo.data.read(images.MAX_PHOTO_BYTES + 1),
+                    _photo_folder(),
+                    current_user.id,
+                )
         except DomainError as err:
             db.session.rollback()
             flash(err.message, "error")
@@ -216,6 +237,21 @@ def edit_goods(goods_id: int | None = None):
             flash(_("已保存 %(name)s。", name=saved.name), "success")
             return redirect(url_for("shop.stock", goods_id=saved.id))
     return render_template("shop/goods_form.html", form=form, goods=found)
+
+
+def _photo_folder() -> Path:
+    return Path(current_app.instance_path) / "uploads" / "goods"
+
+
+@bp.get("/goods/<int:goods_id>/photo")
+def goods_photo(goods_id: int):
+    """A goods photo. Public: the family page and the counter show them; a photo of soap is no secret."""
+    found = db.session.get(Goods, goods_id)
+    if found is None or not found.photo:
+        abort(404)
+    response = send_from_directory(_photo_folder(), found.photo, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/goods/<int:goods_id>", methods=["GET", "POST"])

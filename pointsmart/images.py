@@ -1,0 +1,91 @@
+"""Uploaded photos: make sure a file really is a JPEG, PNG or WebP image of a sensible size.
+
+Used for photos of a posted notice (积分公示影视资料) and of goods. The file name and the browser's
+content type are never trusted; Pillow reads the bytes.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+from .errors import Invalid
+
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PHOTO_SIDE = 6000
+#: Pillow's format name → (content type, file extension)
+PHOTO_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+
+
+class PhotoRefused(Invalid):
+    code = "bad_photo"
+
+
+@dataclass
+class PhotoInfo:
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
+def check_image(data: bytes) -> PhotoInfo:
+    """Make sure an upload is a JPEG, PNG or WebP image of sensible size, whatever its name says.
+
+    :raises PhotoRefused: empty, over :data:`MAX_PHOTO_BYTES`, not an image of those kinds, damaged,
+        or wider or taller than :data:`MAX_PHOTO_SIDE` pixels.
+    """
+    if len(data) > MAX_PHOTO_BYTES:
+        megabytes = round(len(data) / 1024 / 1024, 1)
+        raise PhotoRefused(
+            _(
+                "照片太大（%(size)s MB），每张最多 %(max)s MB。请用手机“压缩”或降低像素后再上传。",
+                size=megabytes,
+                max=MAX_PHOTO_BYTES // 1024 // 1024,
+            ),
+            code="photo_too_large",
+        )
+    not_image = PhotoRefused(
+        _("这个文件不是 JPG、PNG 或 WebP 格式的照片，或者文件已损坏。"), code="not_an_image"
+    )
+    if not data:
+        raise not_image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                kind, (width, height) = image.format, image.size
+                if kind not in PHOTO_TYPES:
+                    raise not_image
+                if width > MAX_PHOTO_SIDE or height > MAX_PHOTO_SIDE:
+                    raise PhotoRefused(
+                        _(
+                            "照片像素太大（%(w)s×%(h)s），长和宽都不能超过 %(max)s 像素。",
+                            w=width,
+                            h=height,
+                            max=MAX_PHOTO_SIDE,
+                        ),
+                        code="photo_too_many_pixels",
+                    )
+                image.verify()
+            # verify() checks the structure; decoding proves the pixels are there (a JPEG at 1/8 scale)
+            with Image.open(io.BytesIO(data)) as image:
+                if kind == "JPEG":
+                    image.draft("RGB", (max(width // 8, 1), max(height // 8, 1)))
+                image.load()
+    except PhotoRefused:
+        raise
+    except (
+        UnidentifiedImageError,
+        OSError,
+        EOFError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise not_image from exc
+    content_type, extension = PHOTO_TYPES[kind]
+    return PhotoInfo(content_type, extension, width, height)
