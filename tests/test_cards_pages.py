@@ -39,8 +39,8 @@ def carded(app, make_household, village_id):
         }
 
 
-def _decode_data_uri_svg_free(page: str):
-    """Yield the QR images of a page (they are inline SVG data URIs) rendered to PNG by Chromium-free means."""
+def _qr_images(page: str):
+    """The base64 bodies of the inline SVG QR images on a page."""
     return re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
 
 
@@ -56,7 +56,7 @@ def test_chair_issues_cards_for_everyone_at_once(app, login_as, make_household):
 
 def test_card_sheet_qr_codes_decode_to_the_card_urls(app, login_as, carded):
     page = login_as("chair").get("/cards/sheet").get_data(as_text=True)
-    svgs = _decode_data_uri_svg_free(page)
+    svgs = _qr_images(page)
     assert len(svgs) == 2
     assert "王秀兰" in page and carded["numbers"][0][:4] in page
     # the PNG endpoint renders the same URL; decode it back
