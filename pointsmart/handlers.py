@@ -9,7 +9,8 @@ from .extensions import db
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and pages' own JSON calls (the score grid), get JSON errors; people get pages."""
+    return request.path.startswith("/api/") or request.is_json
 
 
 def error_body(code: str, message: str, **extra) -> dict:

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
@@ -354,29 +356,35 @@ def _write_score(session, scoring_round, household, criterion, times, actor_id, 
             _("“%(name)s”每期最多计 %(n)s 次。", name=criterion.name, n=criterion.max_per_period),
             code="invalid_times",
         )
+    # Make sure the cell's row exists (two first saves of one cell may race), then lock it and read.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Score)
+        .values(
+            round_id=scoring_round.id,
+            household_id=household.id,
+            round_criterion_id=criterion.id,
+            times=0,
+            entered_by=actor_id,
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["round_id", "household_id", "round_criterion_id"])
+    )
     score = session.scalar(
-        sa.select(Score).where(
+        sa.select(Score)
+        .where(
             Score.round_id == scoring_round.id,
             Score.household_id == household.id,
             Score.round_criterion_id == criterion.id,
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    old = score.times if score else 0
+    old = score.times
     if old == times:
         return times
-    if score is None:
-        session.add(
-            Score(
-                round_id=scoring_round.id,
-                household_id=household.id,
-                round_criterion_id=criterion.id,
-                times=times,
-                entered_by=actor_id,
-                updated_at=utcnow(),
-            )
-        )
-    else:
-        score.times, score.entered_by, score.updated_at = times, actor_id, utcnow()
+    score.times, score.entered_by, score.updated_at = times, actor_id, utcnow()
     session.flush()
     record(
         session,
@@ -498,8 +506,12 @@ def record_objection(
     """Write down a villager's objection during the notice period."""
     _require(scoring_round, RoundStatus.NOTICE)
     household = session.get(Household, household_id)
-    if household is None or household.village_id != scoring_round.village_id:
-        raise NotFound(_("找不到这一户。"), code="unknown_household")
+    if (
+        household is None
+        or household.village_id != scoring_round.village_id
+        or (scoring_round.scope and household.group != scoring_round.scope)
+    ):
+        raise NotFound(_("这一户不在这次评定范围内。"), code="unknown_household")
     if not (objector or "").strip() or not (content or "").strip():
         raise Invalid(_("请填写异议人和异议内容。"), code="objection_incomplete")
     objection = Objection(

@@ -262,12 +262,11 @@ def grid(round_id: int):
     group = request.args.get("group", "")
     member = services.membership(db.session, current_user.id)
     households = services.round_households(db.session, found, group)
+    assigned = member.group_list if member else []
     editable = {
         h.id
         for h in households
-        if found.status == RoundStatus.DRAFT
-        and member is not None
-        and services.may_score(db.session, current_user, h)
+        if found.status == RoundStatus.DRAFT and member is not None and (not assigned or h.group in assigned)
     }
     return render_template(
         "scoring/grid.html",
@@ -325,7 +324,7 @@ def entry(round_id: int, household_id: int):
 @bp.post("/rounds/<int:round_id>/scores")
 @role_required(*STAFF)
 def save_score(round_id: int):
-    """Save one cell of the grid (JSON). Answers the household's new total."""
+    """Save one cell of the grid (JSON). Answers the count saved."""
     found = _round(round_id)
     body = request.get_json(silent=True) or {}
     try:
@@ -342,9 +341,7 @@ def save_score(round_id: int):
         db.session.rollback()
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
     db.session.commit()
-    cells = services.scores_of(db.session, found)
-    total = sum(t * c.points for c in found.criteria if (t := cells.get((household_id, c.id), 0)))
-    return jsonify({"times": saved, "total": total})
+    return jsonify({"times": saved})
 
 
 def _step(round_id: int, action, message: str):
