@@ -208,3 +208,33 @@ def test_reopen_withdraws_approvals(ctx, rulebook, panel, make_household):
     services.reopen_round(ctx, scoring_round, panel[2].id, "漏评了三社")
     ctx.commit()
     assert scoring_round.status == RoundStatus.DRAFT and scoring_round.approvals == []
+
+
+def test_village_settings_apply_to_rounds_created_afterwards(app, login_as, village_id):
+    from pointsmart.extensions import db
+    from pointsmart.scoring.models import ScoringRound
+
+    chair = login_as("chair")
+    with app.app_context():
+        category = services.save_category(db.session, village_id, {"name": "环境卫生"}, None)
+        services.save_criterion(
+            db.session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
+        )
+        before_id = services.create_round(
+            db.session, home_village(db.session), "monthly", "2026-10", "", None
+        ).id
+        db.session.commit()
+    assert (
+        chair.post("/scoring/settings", data={"approvals_required": "3", "notice_days": "7"}).status_code
+        == 302
+    )
+    refused = chair.post(
+        "/scoring/settings", data={"approvals_required": "0", "notice_days": "7"}, follow_redirects=True
+    )
+    assert "审核" in refused.get_data(as_text=True)
+    with app.app_context():
+        after = services.create_round(db.session, home_village(db.session), "monthly", "2026-11", "", None)
+        assert (after.approvals_required, after.notice_days) == (3, 7)
+        old = db.session.get(ScoringRound, before_id)
+        assert (old.approvals_required, old.notice_days) == (2, 5)
+        db.session.rollback()

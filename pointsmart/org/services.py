@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from ..audit.services import changes, record
 from ..errors import Invalid, NotFound
 from .models import DIVISION_CODE, Village
 
@@ -31,3 +32,22 @@ def ensure_village(session: Session, code: str, name: str, **extra) -> Village:
         session.add(village)
         session.flush()
     return village
+
+
+def update_settings(
+    session: Session, village: Village, approvals_required: int, notice_days: int, actor_id: int | None
+) -> dict:
+    """Change how rounds run in this village (approvals needed, notice days); rounds already created
+    keep the settings they started with. Returns the audited difference.
+
+    :raises Invalid: a number out of its range.
+    """
+    if not 1 <= approvals_required <= 9 or not 1 <= notice_days <= 30:
+        raise Invalid(_("审核人数应为 1–9，公示天数应为 1–30。"), code="bad_settings")
+    new = {"approvals_required": approvals_required, "notice_days": notice_days}
+    diff = changes({key: getattr(village, key) for key in new}, new)
+    if diff["new"]:
+        for key, value in diff["new"].items():
+            setattr(village, key, value)
+        record(session, "org.village.settings", actor_id, village, **diff)
+    return diff

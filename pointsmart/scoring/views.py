@@ -10,7 +10,7 @@ from ..clock import utcnow
 from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..households.services import groups as village_groups
-from ..org.services import home_village
+from ..org.services import update_settings
 from ..web import flash_errors
 from . import services
 from .forms import (
@@ -153,15 +153,12 @@ def settings():
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(url_for("scoring.panel"))
-    village = home_village(db.session)
-    from ..audit.services import changes, record
-
-    new = {"approvals_required": form.approvals_required.data, "notice_days": form.notice_days.data}
-    diff = changes({k: getattr(village, k) for k in new}, new)
-    if diff["new"]:
-        for key, value in diff["new"].items():
-            setattr(village, key, value)
-        record(db.session, "org.village.settings", current_user.id, village, **diff)
+    try:
+        update_settings(
+            db.session, g.village, form.approvals_required.data, form.notice_days.data, current_user.id
+        )
+    except DomainError as err:
+        return _refused(err, "scoring.panel")
     return _done(_("已保存设置，对之后新建的评定生效。"), "scoring.panel")
 
 
