@@ -31,6 +31,7 @@ NAV = (
     ("web.index", _l("首页"), None),
     ("shop.counter", _l("收银台"), (Role.CHAIR, Role.SHOPKEEPER)),
     ("shop.goods", _l("商品"), (Role.CHAIR, Role.SHOPKEEPER)),
+    ("shop_reports.index", _l("报表"), (Role.CHAIR, Role.SHOPKEEPER)),
     ("households.index", _l("农户"), (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)),
     ("scoring.rounds", _l("评定"), (Role.CHAIR, Role.PANEL)),
     ("scoring.rulebook", _l("积分细则"), (Role.CHAIR, Role.PANEL)),

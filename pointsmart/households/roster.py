@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 from ..i18n import LANGUAGES, join_names
+from ..xlsx import workbook_bytes
 from .models import Household
 from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
 
@@ -227,6 +228,4 @@ def export_xlsx(households: list[Household]) -> bytes:
     for i, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(i + 1)].width = width
     sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)

@@ -37,6 +37,7 @@ from ..households.models import Household
 from ..images import check_image
 from ..ledger.models import Transfer
 from ..org.models import Village
+from ..xlsx import workbook_bytes
 from . import services
 from .models import (
     CADENCE_LABELS,
@@ -208,12 +209,6 @@ def _xlsx_sheet(sheet, title: str, heading: str, header: list[str], widths: list
     return sheet
 
 
-def _save(book) -> bytes:
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 # --- a round's results: the public notice and the .xlsx export ---------------------------------
 
 
@@ -334,7 +329,7 @@ def round_results_xlsx(results: RoundResults, village: Village) -> bytes:
     sheet.append(total)
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
-    return _save(book)
+    return workbook_bytes(book)
 
 
 # --- 打分表: the score sheet ------------------------------------------------------------------
@@ -490,7 +485,7 @@ def score_sheet_xlsx(sheet: ScoreSheet, village: Village, tz: ZoneInfo) -> bytes
             people.append([step, name, "", local(at, tz), None])
     for cell in people["D"][2:]:
         cell.number_format = "yyyy-mm-dd hh:mm"
-    return _save(book)
+    return workbook_bytes(book)
 
 
 # --- 积分评定会议记录: the scoring meeting's minutes ------------------------------------------
@@ -610,7 +605,7 @@ def minutes_xlsx(
         row[0].alignment = Alignment(vertical="top")
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
     sheet["B3"].number_format = "yyyy-mm-dd"
-    return _save(book)
+    return workbook_bytes(book)
 
 
 # --- 积分公示影视资料: photos of the posted notice ---------------------------------------------
@@ -782,7 +777,7 @@ def photos_xlsx(
             sheet.row_dimensions[row].height = picture.height * 0.75  # pixels → points
         else:
             sheet[f"F{row}"] = _("（照片文件缺失）")
-    return _save(book)
+    return workbook_bytes(book)
 
 
 def _thumbnail(path: Path, box=(400, 300)) -> io.BytesIO | None:
@@ -922,7 +917,7 @@ def register_xlsx(ledger: Register, village: Village) -> bytes:
                 row.append(line.corrected or None)
             row += [line.net, line.running]
             sheet.append(row)
-    return _save(book)
+    return workbook_bytes(book)
 
 
 # --- what villagers see: the public notice and the honour roll ---------------------------------

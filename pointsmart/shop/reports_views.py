@@ -1,5 +1,204 @@
-"""Shop reports and the shop's paper trail: daily/monthly figures, 物资盘点台账, 分值对应表, 积分兑换台账, 爱心榜."""
+"""Shop reports and the paper trail: daily/monthly figures, 物资盘点台账, 分值对应表, 积分兑换台账, 爱心榜.
 
-from flask import Blueprint
+Every page prints on A4 and has an ``.xlsx`` twin built by :mod:`.reports` from the same data. The
+chair and the shopkeeper may look; the public honour board of donors needs no log-in and shows names
+and goods only.
+"""
+
+from datetime import timedelta
+from io import BytesIO
+
+from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+
+from ..auth.access import role_required
+from ..auth.models import Role
+from ..clock import utcnow
+from ..extensions import db
+from ..org.services import home_village
+from . import reports
+from .services import local_date
 
 bp = Blueprint("shop_reports", __name__, url_prefix="/shop/reports")
+
+VIEWERS = (Role.CHAIR, Role.SHOPKEEPER)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.context_processor
+def sheet_head():
+    """The village as printed at the top of every page, and the helpers the pages format with."""
+    village = g.village if "village" in g else home_village(db.session)
+    return {
+        "village_name": reports.village_label(village),
+        "yuan": reports.yuan,
+        "public_name": reports.public_name,
+        "stock_value_note": reports.stock_value_note,
+    }
+
+
+@bp.errorhandler(reports.BadPeriod)
+def bad_period(err: reports.BadPeriod):
+    """A mistyped day or month: say what is wrong and show the current one's page (not a download)."""
+    flash(err.message, "error")
+    return redirect(url_for(request.endpoint.removesuffix("_xlsx")))
+
+
+def _today():
+    return local_date(utcnow())
+
+
+def _month() -> reports.Month:
+    return reports.parse_month(request.args.get("month"), _today())
+
+
+def _xlsx(data: bytes, name: str):
+    return send_file(BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX)
+
+
+@bp.get("/")
+@role_required(*VIEWERS)
+def index():
+    """Links to every report and ledger, for this month and the last."""
+    today = _today()
+    month = reports.Month.of(today)
+    return render_template(
+        "shop/reports/index.html", today=today, month=month, months=[month, month.previous]
+    )
+
+
+# --- daily and monthly ------------------------------------------------------------------------
+
+
+def _daily():
+    day = reports.parse_day(request.args.get("day"), _today())
+    return day, reports.shop_period(db.session, g.village.id, day, day + timedelta(days=1))
+
+
+@bp.get("/daily")
+@role_required(*VIEWERS)
+def daily():
+    day, period = _daily()
+    return render_template(
+        "shop/reports/daily.html",
+        day=day,
+        period=period,
+        previous=day - timedelta(days=1),
+        following=day + timedelta(days=1),
+    )
+
+
+@bp.get("/daily.xlsx")
+@role_required(*VIEWERS)
+def daily_xlsx():
+    day, period = _daily()
+    return _xlsx(reports.daily_xlsx(period, g.village), f"shop-daily-{day.isoformat()}.xlsx")
+
+
+@bp.get("/monthly")
+@role_required(*VIEWERS)
+def monthly():
+    month = _month()
+    period = reports.shop_period(db.session, g.village.id, month.start, month.end)
+    return render_template("shop/reports/monthly.html", month=month, period=period)
+
+
+@bp.get("/monthly.xlsx")
+@role_required(*VIEWERS)
+def monthly_xlsx():
+    month = _month()
+    period = reports.shop_period(db.session, g.village.id, month.start, month.end)
+    return _xlsx(reports.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx")
+
+
+# --- the three ledgers ------------------------------------------------------------------------
+
+
+@bp.get("/ledgers/stocktakes")
+@role_required(*VIEWERS)
+def stocktakes():
+    """物资盘点台账: the month's counts, each goods item counted against the recorded stock."""
+    month = _month()
+    sheets = reports.stocktakes(db.session, g.village.id, month)
+    return render_template("shop/reports/stocktakes.html", month=month, sheets=sheets)
+
+
+@bp.get("/ledgers/stocktakes.xlsx")
+@role_required(*VIEWERS)
+def stocktakes_xlsx():
+    month = _month()
+    data = reports.stocktakes_xlsx(reports.stocktakes(db.session, g.village.id, month), g.village, month)
+    return _xlsx(data, f"stocktakes-{month.key}.xlsx")
+
+
+@bp.get("/ledgers/prices")
+@role_required(*VIEWERS)
+def prices():
+    """分值对应表: the price of each goods item in points, and every earlier price."""
+    return render_template(
+        "shop/reports/prices.html", rows=reports.price_list(db.session, g.village.id), today=_today()
+    )
+
+
+@bp.get("/ledgers/prices.xlsx")
+@role_required(*VIEWERS)
+def prices_xlsx():
+    data = reports.prices_xlsx(reports.price_list(db.session, g.village.id), g.village)
+    return _xlsx(data, f"prices-{_today().isoformat()}.xlsx")
+
+
+@bp.get("/ledgers/redemptions")
+@role_required(*VIEWERS)
+def redemptions():
+    """积分兑换(领取)台账: every redemption of the month, at the prices paid."""
+    register = reports.redemption_register(db.session, g.village.id, _month())
+    return render_template("shop/reports/redemptions.html", register=register, month=register.month)
+
+
+@bp.get("/ledgers/redemptions.xlsx")
+@role_required(*VIEWERS)
+def redemptions_xlsx():
+    register = reports.redemption_register(db.session, g.village.id, _month())
+    return _xlsx(reports.register_xlsx(register, g.village), f"redemptions-{register.month.key}.xlsx")
+
+
+# --- donors -----------------------------------------------------------------------------------
+
+
+@bp.get("/donors")
+@role_required(*VIEWERS)
+def donors():
+    """爱心榜 for the staff: every donor, what was given and where it went."""
+    return render_template(
+        "shop/reports/donors.html", traces=reports.trace_donations(db.session, g.village.id)
+    )
+
+
+@bp.get("/donors.xlsx")
+@role_required(*VIEWERS)
+def donors_xlsx():
+    data = reports.donors_xlsx(reports.trace_donations(db.session, g.village.id), g.village)
+    return _xlsx(data, f"donors-{_today().isoformat()}.xlsx")
+
+
+@bp.get("/donors/<path:donor>")
+@role_required(*VIEWERS)
+def donor(donor: str):
+    """One donor's donations, each traced first-in-first-out: redeemed, lost, still on the shelf."""
+    trace = reports.trace_donor(db.session, g.village.id, donor)
+    return render_template("shop/reports/donor.html", trace=trace)
+
+
+@bp.get("/donors/<path:donor>.xlsx")
+@role_required(*VIEWERS)
+def donor_xlsx(donor: str):
+    trace = reports.trace_donor(db.session, g.village.id, donor)
+    return _xlsx(reports.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
+
+
+@bp.get("/public/donors")
+def public_donors():
+    """The honour board of donors for everyone: names and goods, nothing else."""
+    village = home_village(db.session)
+    return render_template(
+        "shop/reports/public_donors.html", traces=reports.trace_donations(db.session, village.id)
+    )
