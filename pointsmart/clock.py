@@ -6,6 +6,7 @@ milliseconds.
 """
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _offset = timedelta(0)
 
@@ -25,3 +26,12 @@ def reset() -> None:
     """Put the clock back to real time."""
     global _offset
     _offset = timedelta(0)
+
+
+#: the villages' calendar: days, months and times shown to people are China Standard Time
+VILLAGE_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local(value: datetime) -> datetime:
+    """A stored (naive UTC) time in the villages' time zone."""
+    return value.replace(tzinfo=UTC).astimezone(VILLAGE_TZ)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
 from ..auth.models import Role, User
-from ..clock import utcnow
+from ..clock import local, utcnow
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..ledger import services as ledger
@@ -665,9 +665,8 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
         raise NoticeNotOver(
             _(
                 "公示期到 %(end)s 才结束，现在还不能生效。",
-                end=scoring_round.notice_ends_at.strftime("%Y-%m-%d %H:%M"),
+                end=local(scoring_round.notice_ends_at).strftime("%Y-%m-%d %H:%M"),
             )
-            + _("（UTC）")
         )
     if open_objections(session, scoring_round):
         raise ScoringError(_("还有未处理的异议，处理完才能生效。"), code="objection_open")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes, record
 from ..auth.models import Role, User
 from ..cards.models import Card
-from ..clock import utcnow
+from ..clock import local, utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
@@ -365,10 +365,7 @@ def may_cancel(user: User, redemption: Redemption, today: date) -> bool:
 
 def local_date(value) -> date:
     """The village's calendar day of a stored (UTC) time."""
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
-
-    return value.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    return local(value).date()
 
 
 def cancel_redemption(session: Session, redemption: Redemption, reason: str, user: User) -> None:
