@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from PIL import Image
 from sqlalchemy.orm import Session
 
@@ -37,7 +36,7 @@ from ..households.models import Household
 from ..images import check_image
 from ..ledger.models import Transfer
 from ..org.models import Village
-from ..xlsx import workbook_bytes
+from ..xlsx import ledger_sheet, workbook_bytes
 from . import services
 from .models import (
     CADENCE_LABELS,
@@ -189,26 +188,6 @@ def report_categories(session: Session, village_id: int, used=()) -> list[Catego
     return [c for c in services.categories(session, village_id) if c.active or c.id in used]
 
 
-def _xlsx_sheet(sheet, title: str, heading: str, header: list[str], widths: list[int], landscape=True):
-    """Give a sheet a title line, a bold header on row 2 frozen above the rows, and A4 print set-up."""
-    sheet.title = title[:31]
-    sheet.append([heading])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(header)
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for i, width in enumerate(widths):
-        sheet.column_dimensions[get_column_letter(i + 1)].width = width
-    sheet.freeze_panes = "A3"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
-    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = "1:2"
-    return sheet
-
-
 # --- a round's results: the public notice and the .xlsx export ---------------------------------
 
 
@@ -303,7 +282,7 @@ def round_results_xlsx(results: RoundResults, village: Village) -> bytes:
     header = [_("户号"), _("户主"), _("村民小组"), *names, _("加分"), _("扣分"), _("合计")]
     if results.finalised:
         header += [_("余额不足未扣"), _("实记积分")]
-    sheet = _xlsx_sheet(
+    sheet = ledger_sheet(
         book.active,
         _("评定结果"),
         _(
@@ -313,6 +292,7 @@ def round_results_xlsx(results: RoundResults, village: Village) -> bytes:
         ),
         header,
         [10, 12, 10] + [12] * len(names) + [8, 8, 8, 12, 10],
+        landscape=True,
     )
     for row in results.rows:
         line = [row.household.household_no, row.household.head_name, row.household.group]
@@ -452,19 +432,20 @@ def score_sheet_xlsx(sheet: ScoreSheet, village: Village, tz: ZoneInfo) -> bytes
             )
         )
     header += [_("合计"), _("评分人")]
-    page = _xlsx_sheet(
+    page = ledger_sheet(
         book.active,
         _("打分表"),
         _("%(village)s %(period)s 打分表", village=village_label(village), period=period_label(sheet.round)),
         header,
         [10, 12, 10] + [11] * len(sheet.criteria) + [8, 20],
+        landscape=True,
     )
     for row in sheet.rows:
         line = [row.household.household_no, row.household.head_name, row.household.group]
         line += [sheet.points(row, c) or None for c in sheet.criteria]
         line += [row.total, _("、").join(row.scorers)]
         page.append(line)
-    people = _xlsx_sheet(
+    people = ledger_sheet(
         book.create_sheet(),
         _("评分和审核"),
         _("%(period)s 评分和审核人员", period=period_label(sheet.round)),
@@ -578,7 +559,7 @@ def minutes_xlsx(
 ) -> bytes:
     """The minutes as a two-column workbook (item, content), set up to print on A4."""
     book = openpyxl.Workbook()
-    sheet = _xlsx_sheet(
+    sheet = ledger_sheet(
         book.active,
         _("会议记录"),
         _(
@@ -744,7 +725,7 @@ def photos_xlsx(
 ) -> bytes:
     """The photo evidence as a workbook: one row per photo with its dates, and the photo itself."""
     book = openpyxl.Workbook()
-    sheet = _xlsx_sheet(
+    sheet = ledger_sheet(
         book.active,
         _("公示照片"),
         _(
@@ -898,8 +879,13 @@ def register_xlsx(ledger: Register, village: Village) -> bytes:
     title = _("%(village)s %(year)s 年积分登记台账", village=village_label(village), year=ledger.year)
     if ledger.group:
         title += f" · {ledger.group}"
-    sheet = _xlsx_sheet(
-        book.active, _("积分登记台账"), title, header, [10, 12, 10, 16] + [12] * len(names) + [10, 10, 10, 10]
+    sheet = ledger_sheet(
+        book.active,
+        _("积分登记台账"),
+        title,
+        header,
+        [10, 12, 10, 16] + [12] * len(names) + [10, 10, 10, 10],
+        landscape=True,
     )
     pad = [None] * len(names)
     for entry in ledger.entries:

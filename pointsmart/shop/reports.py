@@ -35,14 +35,13 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Font
 from sqlalchemy.orm import Session, selectinload
 
 from ..auth.models import User
 from ..errors import Invalid, NotFound
 from ..org.models import Village
-from ..xlsx import workbook_bytes
+from ..xlsx import ledger_sheet, workbook_bytes
 from .models import (
     MOVE_LABELS,
     Goods,
@@ -874,26 +873,6 @@ def public_name(name: str) -> str:
 # --- workbooks --------------------------------------------------------------------------------
 
 
-def _sheet(sheet, title: str, heading: str, header: list[str], widths: list[int], landscape=False):
-    """A title line, a bold header on row 2 frozen above the rows, and A4 print set-up."""
-    sheet.title = title[:31]
-    sheet.append([heading])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(header)
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for i, width in enumerate(widths):
-        sheet.column_dimensions[get_column_letter(i + 1)].width = width
-    sheet.freeze_panes = "A3"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
-    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = "1:2"
-    return sheet
-
-
 def _formats(sheet, **columns: str) -> None:
     """Give whole columns a number format from row 3 down: ``_formats(sheet, D=MONEY)``."""
     for letter, fmt in columns.items():
@@ -924,7 +903,7 @@ def _status(r: Redemption) -> str:
 
 
 def _goods_sheet(sheet, period: ShopPeriod, heading: str) -> None:
-    _sheet(
+    ledger_sheet(
         sheet,
         _("商品进出"),
         heading,
@@ -1007,7 +986,7 @@ def _summary_rows(period: ShopPeriod) -> list[tuple[str, object]]:
 
 
 def _summary_sheet(sheet, period: ShopPeriod, heading: str) -> None:
-    _sheet(sheet, _("汇总"), heading, [_("项目"), _("数值")], [30, 14])
+    ledger_sheet(sheet, _("汇总"), heading, [_("项目"), _("数值")], [30, 14])
     for label, value in _summary_rows(period):
         sheet.append([label, value])
     sheet[f"B{sheet.max_row}"].number_format = MONEY
@@ -1017,7 +996,7 @@ def _summary_sheet(sheet, period: ShopPeriod, heading: str) -> None:
 
 
 def _intake_sheet(sheet, period: ShopPeriod) -> None:
-    _sheet(
+    ledger_sheet(
         sheet,
         _("入库明细"),
         _("捐赠和采购入库"),
@@ -1097,7 +1076,7 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
     _summary_sheet(
         book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village_label(village), day=day)
     )
-    sheet = _sheet(
+    sheet = ledger_sheet(
         book.create_sheet(),
         _("兑换明细"),
         _("%(day)s 兑换明细", day=day),
@@ -1118,7 +1097,7 @@ def monthly_xlsx(period: ShopPeriod, village: Village, month: Month) -> bytes:
     book = openpyxl.Workbook()
     title = _("%(village)s 积分超市月报 %(month)s", village=village_label(village), month=month.label())
     _summary_sheet(book.active, period, title)
-    sheet = _sheet(
+    sheet = ledger_sheet(
         book.create_sheet(),
         _("每日"),
         _("%(month)s 每日兑换和入库", month=month.label()),
@@ -1164,7 +1143,7 @@ def monthly_xlsx(period: ShopPeriod, village: Village, month: Month) -> bytes:
 def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     """积分兑换(领取)台账 as a workbook: one row per goods line of each redemption."""
     book = openpyxl.Workbook()
-    sheet = _sheet(
+    sheet = ledger_sheet(
         book.active,
         _("积分兑换台账"),
         _(
@@ -1194,7 +1173,7 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
 def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Month) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
     book = openpyxl.Workbook()
-    sheet = _sheet(
+    sheet = ledger_sheet(
         book.active,
         _("物资盘点台账"),
         _("%(village)s 物资盘点台账 %(month)s", village=village_label(village), month=month.label()),
@@ -1236,7 +1215,7 @@ def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Month
 def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
     """分值对应表 as a workbook: the prices in force, and every change on a second sheet."""
     book = openpyxl.Workbook()
-    sheet = _sheet(
+    sheet = ledger_sheet(
         book.active,
         _("分值对应表"),
         _("%(village)s 分值对应表", village=village_label(village)),
@@ -1255,7 +1234,7 @@ def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
             ]
         )
     _formats(sheet, E=WHEN)
-    changes = _sheet(
+    changes = ledger_sheet(
         book.create_sheet(),
         _("调整记录"),
         _("分值调整记录"),
@@ -1315,7 +1294,7 @@ def _donation_header() -> list[str]:
 def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
     """爱心榜 and every donation traced, as a workbook."""
     book = openpyxl.Workbook()
-    board = _sheet(
+    board = ledger_sheet(
         book.active,
         _("爱心榜"),
         _("%(village)s 爱心榜", village=village_label(village)),
@@ -1350,7 +1329,7 @@ def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
             ]
         )
     _formats(board, I=DAY, J=DAY)
-    detail = _sheet(
+    detail = ledger_sheet(
         book.create_sheet(),
         _("捐赠去向"),
         _("每笔捐赠的去向（先进先出）"),
@@ -1367,7 +1346,7 @@ def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
 def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
     """One donor's donations and where they went, as a workbook."""
     book = openpyxl.Workbook()
-    sheet = _sheet(
+    sheet = ledger_sheet(
         book.active,
         _("捐赠去向"),
         _("%(village)s 捐赠去向：%(name)s", village=village_label(village), name=trace.name),
