@@ -54,6 +54,7 @@ from .models import (
     Stocktake,
     StocktakeLine,
 )
+from .services import list_goods
 
 #: the village's calendar (the same zone as :func:`.services.local_date`)
 TZ = ZoneInfo("Asia/Shanghai")
@@ -521,7 +522,7 @@ def shop_period(session: Session, village_id: int, start: date, end: date) -> Sh
     goods item's moves, stock on hand at the end and its value, donations and purchases in."""
     lo, hi = utc_window(start, end)
     moves = _moves(session, village_id, before=hi)
-    goods = {g.id: GoodsFlow(g) for g in _all_goods(session, village_id)}
+    goods = {g.id: GoodsFlow(g) for g in list_goods(session, village_id)}
     days = {
         start + timedelta(days=i): DayFigures(start + timedelta(days=i)) for i in range((end - start).days)
     }
@@ -574,16 +575,6 @@ def shop_period(session: Session, village_id: int, start: date, end: date) -> Sh
         intakes,
         list(days.values()),
         user_names(session, people),
-    )
-
-
-def _all_goods(session: Session, village_id: int) -> list[Goods]:
-    return list(
-        session.scalars(
-            sa.select(Goods)
-            .where(Goods.village_id == village_id)
-            .order_by(Goods.position, Goods.name, Goods.id)
-        )
     )
 
 
@@ -723,7 +714,7 @@ def price_list(session: Session, village_id: int) -> list[PriceRow]:
     history = _price_history(session, village_id)
     names = user_names(session, [c.changed_by for changes in history.values() for c in changes])
     rows = []
-    for goods in _all_goods(session, village_id):
+    for goods in list_goods(session, village_id):
         changes = history.get(goods.id, [])
         steps = [
             PriceStep(
