@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from ..auth.access import VILLAGE_STAFF, role_required
 from ..auth.models import Role
+from ..cards.services import active_card
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
@@ -116,6 +117,9 @@ def show(household_id: int):
         page=_page(),
         per_page=per_page,
         can_edit=is_chair,
+        card=active_card(db.session, household.id)
+        if current_user.role in (Role.CHAIR, Role.SHOPKEEPER)
+        else None,
         adjust_form=AdjustmentForm(),
         reverse_form=ReverseForm(),
         reversed_ids=ledger.reversed_ids(db.session, [t.id for t, _ in history]) if is_chair else set(),
