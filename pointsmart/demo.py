@@ -101,6 +101,7 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
                     moved_on=date.fromisoformat(move["moved_on"]),
                 )
     issued = cards.issue_all(session, village.id, actor_id=None)
+    _demo_round(session, village, seed_dir, users)
     session.flush()
     total = len(plan.added) + len(plan.changed) + plan.unchanged
     return {
@@ -110,3 +111,32 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
         "cards": len(issued),
         "users": users,
     }
+
+
+def _demo_round(session: Session, village, seed_dir: Path, users: list[dict]) -> None:
+    """October's monthly round, scored by the panel, approved and on public notice (once)."""
+    from .scoring.models import ScoringRound
+
+    scores = seed_dir / "round-2026-10.csv"
+    exists = session.scalar(sa.select(ScoringRound.id).where(ScoringRound.village_id == village.id).limit(1))
+    if exists is not None or not scores.exists():
+        return
+    panel = [find_user(session, u["username"]) for u in users if u["role"] == "panel"]
+    chair = find_user(session, next(u["username"] for u in users if u["role"] == "chair"))
+    scoring_round = scoring.create_round(session, village, "monthly", "2026-10", "", chair.id)
+    criteria = {c.name: c.id for c in scoring_round.criteria}
+    with scores.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            household = household_by_no(session, village.id, row["户号"])
+            scorer = (
+                panel[1]
+                if household.group not in scoring.membership(session, panel[0].id).group_list
+                else panel[0]
+            )
+            scoring.set_score(
+                session, scoring_round, household.id, criteria[row["条目"]], int(row["次数"]), scorer
+            )
+    scoring.submit_round(session, scoring_round, panel[0])
+    for member in panel:
+        scoring.approve_round(session, scoring_round, member)
+    scoring.publish_round(session, scoring_round, chair.id)
