@@ -92,8 +92,9 @@ def _rounds(accounts: list[int], system: dict[str, int], balances: dict[int, int
         yield batch
 
 
-def _build(db_path: Path):
-    """Make the village; return (village, seconds for the households, seconds for the transfers)."""
+def build(db_path: Path):
+    """Make the village in the migrated database at ``db_path`` (bench/shop_api.py builds on it too);
+    return (village, seconds for the households, seconds for the transfers)."""
     app = make_app(db_path)
     try:
         with Stopwatch() as households_sw:
@@ -219,7 +220,7 @@ def run() -> str:
         say(f"  scratch: {fs_note(folder)}")
         db_path = folder / "village.sqlite3"
         migrate(db_path)
-        village, households_s, transfers_s = _build(db_path)
+        village, households_s, transfers_s = build(db_path)
         say(f"  built: {HOUSEHOLDS:,} households through create_household in {households_s:.1f} s; "
             f"{TRANSFERS:,} transfers by executemany + balances in {transfers_s:.1f} s "
             f"({rate(TRANSFERS / transfers_s)} rows/s); file {db_path.stat().st_size / 2**20:,.0f} MiB")

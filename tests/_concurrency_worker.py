@@ -1,11 +1,14 @@
-"""What one concurrent worker does: used by tests/test_concurrency.py from threads and from processes.
+"""What one concurrent worker does: used by tests/test_concurrency.py and tests/test_shop_concurrency.py
+from threads and from processes.
 
 A separate module (not the test file) so that ``multiprocessing``'s *spawn* start method can import it
 in a fresh interpreter. Each worker does one unit of work in its own transaction and reports
 ``("ok", None)``, ``(error_code, message)`` for a domain refusal, or ``("crash", repr)`` for anything
-else — a crash is what would have been a 500 in the web app.
+else — a crash is what would have been a 500 in the web app. Actions that answer like the API does
+(a status and a body instead of raising) report ``(str(status), body as canonical JSON)``.
 """
 
+import json
 import os
 
 import sqlalchemy as sa
@@ -30,7 +33,40 @@ def reverse(session, household_id: int, transfer_id: int) -> None:
     households.reverse_transfer(session, household, transfer_id, "并发撤销", actor_id=None)
 
 
-ACTIONS = {"debit": debit, "reverse": reverse}
+def _answer(status: int, body) -> tuple[str, str]:
+    """An API-style answer as the worker reports it: the status as text, the body as canonical JSON."""
+    return str(status), json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+
+def redeem(session, user_id: int, key: str, card_text: str, lines: list) -> tuple[str, str]:
+    """A counter's redemption through ``shop.services.redeem_once`` (what the counter page calls)."""
+    from pointsmart.auth.models import User
+    from pointsmart.org.services import home_village
+    from pointsmart.shop import services as shop
+
+    operator = session.get(User, user_id)
+    village_id = home_village(session).id
+    basket = [tuple(line) for line in lines]
+    return _answer(*shop.redeem_once(session, village_id, key, card_text, basket, operator))
+
+
+def redeem_api(session, token: str, key: str, card_text: str, lines: list) -> tuple[str, str]:
+    """``POST /api/v1/redemptions`` with an ``Idempotency-Key``, through the app's own WSGI stack.
+
+    The request runs in this worker's app context (Flask reuses it), so on this worker's session and
+    connection; the view commits as it does in production.
+    """
+    from flask import current_app
+
+    response = current_app.test_client().post(
+        "/api/v1/redemptions",
+        json={"card": card_text, "lines": [{"goods_id": g, "qty": q} for g, q in lines]},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+    )
+    return _answer(response.status_code, response.get_json())
+
+
+ACTIONS = {"debit": debit, "reverse": reverse, "redeem": redeem, "redeem_api": redeem_api}
 
 
 def attempt(app, barrier, action: str, *args) -> tuple[str, str | None]:
@@ -41,9 +77,9 @@ def attempt(app, barrier, action: str, *args) -> tuple[str, str | None]:
             session.execute(sa.text("SELECT 1"))  # open the connection before the race starts
             session.rollback()  # …and hold no transaction (on SQLite it would hold the write lock)
             barrier.wait(timeout=BARRIER_TIMEOUT)
-            ACTIONS[action](session, *args)
+            answer = ACTIONS[action](session, *args)
             session.commit()
-            return "ok", None
+            return answer or ("ok", None)
         except DomainError as error:
             session.rollback()
             return error.code, error.message

@@ -271,7 +271,7 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     press_button(page, "登记", "已记录异议。")
     expect(page.get_by_role("button", name="确认生效，记入积分")).to_have_count(0)
     page.get_by_role("link", name="待处理").click()
-    page.get_by_label("美丽庭院 · 志愿服务（+3）").fill("2")
+    page.get_by_label("美丽庭院·志愿服务（+3）").fill("2")
     page.get_by_label("处理意见").fill("核实签到表，确为两次。")
     press_button(page, "采纳并改分", "异议已处理。")
     expect(page.get_by_role("row").filter(has_text="赵大姐")).to_contain_text("已改分")

@@ -1,0 +1,417 @@
+"""shop_api: redemptions through the JSON API, served by the production server, on a big village.
+
+The village is the one of ``village_lookup`` (1,000 households, 1,000,000 transfers, built by its
+``build``). Then, through the services: a card for every household (``issue_all``), five goods with
+stock for every basket, a shopkeeper with an API token, and a top-up for any household that could not
+pay for its two baskets. The app is then served the way ``pointsmart serve`` serves it (waitress, its
+default threads), started in a subprocess on 127.0.0.1 and a free port, with ``POINTSMART_INSTANCE``
+and ``DATABASE_URL`` pointing at the bench database.
+
+Four client threads, each with its own ``httpx.Client`` (keep-alive), send in the same run:
+
+1. ``GET /static/css/app.css`` 2,000 times: the baseline (the server, the network stack, the client);
+2. ``GET /api/v1/cards/<token>`` 2,000 times: the counter's card lookup, a read;
+3. ``POST /api/v1/redemptions`` 2,000 times, each with its own ``Idempotency-Key``: two baskets per
+   household, each of one or two goods.
+
+Each phase prints p50 / p95 latency (per request, as the client sees it) and throughput (requests
+over the phase's wall time). Every redemption must answer 201; any other answer is counted and shown.
+After the server stops, ``ledger.verify`` must agree, and the redemptions, points and stock moves
+must add up. Aim: redemption p95 under 50 ms. The client threads share one Python process (and
+its GIL) with each other, on the same machine as the server, so their own overhead is in every number,
+baseline included.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ._common import (
+    CHAIR_PASSWORD,
+    Latency,
+    Stopwatch,
+    close_app,
+    fs_note,
+    make_app,
+    migrate,
+    ms,
+    percentile,
+    rate,
+    say,
+    scratch,
+    title,
+)
+from .village_lookup import HOUSEHOLDS, TRANSFERS
+from .village_lookup import build as build_village_with_transfers
+
+NAME = "shop_api"
+CLIENTS = 4
+REQUESTS = 2_000
+WARMUP = 20  # requests per client before each phase, not measured
+#: name, points; every basket is one or two of these, one of each
+GOODS = (("肥皂", 1), ("牙膏", 2), ("毛巾", 3), ("洗衣粉", 4), ("食用油", 5))
+#: a household below this after the build gets topped up to it: two baskets cost at most 2 × (5 + 4)
+FLOOR = 20
+AIM_P95_MS = 50
+START_TIMEOUT = 30  # seconds for the server to answer /healthz
+REQUEST_TIMEOUT = 30  # seconds for any one request
+
+
+@dataclass
+class Phase:
+    label: str
+    latency: Latency
+    seconds: float
+    statuses: dict[int, int]
+    #: (status, body) of answers that were not the expected status, the first few
+    odd: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latency.samples) / self.seconds
+
+    def text(self) -> str:
+        samples = self.latency.samples
+        return (
+            f"p50 {ms(self.latency.median)}, p95 {ms(self.latency.p95)}, {rate(self.throughput)} req/s "
+            f"(p99 {ms(percentile(samples, 99))}, max {ms(max(samples))})"
+        )
+
+
+# --- set-up -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Shop:
+    token: str
+    #: one card URL per household, as its QR code holds it
+    cards: list[str]
+    #: goods id → points
+    goods: dict[int, int]
+    topped_up: int
+
+
+def _baskets(goods: dict[int, int]) -> list[list[tuple[int, int]]]:
+    """REQUESTS baskets: the i-th goes to household i mod HOUSEHOLDS, one or two goods, one of each."""
+    ids = sorted(goods)
+    baskets = []
+    for i in range(REQUESTS):
+        first = ids[i % len(ids)]
+        basket = [(first, 1)]
+        if i % 3:
+            basket.append((ids[(i + 2) % len(ids)], 1))
+        baskets.append(sorted(basket))
+    return baskets
+
+
+def _stock_shop(db_path: Path) -> Shop:
+    """Cards, goods, a shopkeeper and its API token, top-ups: through the services, one commit."""
+    from pointsmart.auth.services import create_api_token, create_user
+    from pointsmart.cards import services as cards
+    from pointsmart.extensions import db
+    from pointsmart.households.models import Household
+    from pointsmart.households.services import adjust_points
+    from pointsmart.org.services import home_village
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    app = make_app(db_path)
+    try:
+        with app.app_context():
+            session = db.session
+            village = home_village(session)
+            issued = cards.issue_all(session, village.id, None)
+            urls = [cards.card_url("http://pointsmart.bench", card) for card in issued]
+            goods = {}
+            for position, (name, price) in enumerate(GOODS):
+                item = shop.save_goods(
+                    session, village.id, {"name": name, "price": price, "position": position}, None
+                )
+                shop.receive_stock(
+                    session, item, MoveKind.PURCHASE, REQUESTS, None, funding_source="妇联经费"
+                )
+                goods[item.id] = price
+            user = create_user(
+                session, "bench-shopkeeper", "shopkeeper", CHAIR_PASSWORD, "基准管理员", village_id=village.id
+            )
+            token = create_api_token(session, user)
+            topped_up = 0
+            for household in session.scalars(sa.select(Household).order_by(Household.id)):
+                if household.balance < FLOOR:
+                    adjust_points(session, household, FLOOR - household.balance, "基准补足", actor_id=None)
+                    topped_up += 1
+            session.commit()
+            return Shop(token, urls, goods, topped_up)
+    finally:
+        close_app(app)
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(db_path: Path, folder: Path, port: int) -> tuple[subprocess.Popen, Path]:
+    """``pointsmart serve`` in a subprocess on the bench database; wait until it answers."""
+    import httpx
+
+    env = dict(os.environ)
+    env.update(
+        POINTSMART_INSTANCE=os.environ["POINTSMART_INSTANCE"],
+        DATABASE_URL=f"sqlite:///{db_path}",
+        POINTSMART_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    log = folder / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from pointsmart.cli import main; main()",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return server, log
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            _stop_server(server)
+            raise RuntimeError(f"the server did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def _stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+
+
+# --- the clients ------------------------------------------------------------------------------
+
+
+def _run_phase(label: str, base_url: str, token: str, requests: list, expect: int) -> Phase:
+    """Send ``requests`` (each ``(method, path, json or None, extra headers)``) from CLIENTS threads,
+    client ``c`` taking every CLIENTS-th one from ``c``, all released at once after a warm-up."""
+    import httpx
+
+    barrier = threading.Barrier(CLIENTS + 1)
+    samples: list[list[float]] = [[] for _ in range(CLIENTS)]
+    statuses: list[list[int]] = [[] for _ in range(CLIENTS)]
+    odd: list[tuple[int, str]] = []
+    failures: list[str] = []
+    warmup = ("GET", "/api/v1/goods", None, {}) if requests[0][0] == "POST" else requests[0]
+
+    def client(c: int) -> None:
+        try:
+            with httpx.Client(
+                base_url=base_url, timeout=REQUEST_TIMEOUT, headers={"Authorization": f"Bearer {token}"}
+            ) as http:
+                for _ in range(WARMUP):
+                    http.request(warmup[0], warmup[1], json=warmup[2], headers=warmup[3]).raise_for_status()
+                barrier.wait(timeout=60)
+                clock = time.perf_counter
+                for method, path, body, headers in requests[c::CLIENTS]:
+                    start = clock()
+                    response = http.request(method, path, json=body, headers=headers)
+                    content = response.content
+                    samples[c].append(clock() - start)
+                    statuses[c].append(response.status_code)
+                    if response.status_code != expect and len(odd) < 10:
+                        odd.append((response.status_code, content.decode(errors="replace")[:300]))
+        except Exception as error:  # reported below; the barrier must not wait for a dead client
+            failures.append(f"client {c}: {error!r}")
+            barrier.abort()
+
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    with contextlib.suppress(threading.BrokenBarrierError):  # a client failed: reported below
+        barrier.wait(timeout=120)
+    with Stopwatch() as wall:
+        for thread in threads:
+            thread.join(timeout=600)
+    if failures or any(thread.is_alive() for thread in threads):
+        raise RuntimeError(f"{label}: clients failed: {failures or 'still running after 600 s'}")
+    counts: dict[int, int] = {}
+    for status in (s for per_client in statuses for s in per_client):
+        counts[status] = counts.get(status, 0) + 1
+    return Phase(label, Latency([s for per_client in samples for s in per_client]), wall.seconds, counts, odd)
+
+
+# --- checking the books -----------------------------------------------------------------------
+
+
+def _verify(db_path: Path, baskets, goods: dict[int, int]) -> str:
+    """After the run: the ledger adds up, and the redemptions, points and stock match what was sent."""
+    from pointsmart.extensions import db
+    from pointsmart.ledger import services as ledger
+    from pointsmart.shop.models import Goods, MoveKind, Redemption, StockMove
+
+    app = make_app(db_path)
+    try:
+        with app.app_context():
+            session = db.session
+            with Stopwatch() as sw:
+                report = ledger.verify(session)
+            redemptions, points = session.execute(
+                sa.select(sa.func.count(Redemption.id), sa.func.coalesce(sa.func.sum(Redemption.points), 0))
+            ).one()
+            taken = dict(
+                session.execute(
+                    sa.select(StockMove.goods_id, -sa.func.sum(StockMove.qty))
+                    .where(StockMove.kind == MoveKind.REDEMPTION)
+                    .group_by(StockMove.goods_id)
+                ).all()
+            )
+            stock = dict(session.execute(sa.select(Goods.id, Goods.stock)).all())
+    finally:
+        close_app(app)
+    sent_points = sum(goods[g] * qty for basket in baskets for g, qty in basket)
+    sent_taken: dict[int, int] = {}
+    for basket in baskets:
+        for g, qty in basket:
+            sent_taken[g] = sent_taken.get(g, 0) + qty
+    problems = []
+    if not report.ok or report.negative_households:
+        problems.append(f"ledger.verify: {report}")
+    if (redemptions, int(points)) != (len(baskets), sent_points):
+        problems.append(
+            f"{redemptions} redemptions for {points} points; sent {len(baskets)} for {sent_points}"
+        )
+    if {g: int(n) for g, n in taken.items()} != sent_taken:
+        problems.append(f"stock taken {taken}, sent {sent_taken}")
+    if any(stock[g] != REQUESTS - sent_taken.get(g, 0) for g in goods):
+        problems.append(f"stock left {stock}")
+    if problems:
+        raise RuntimeError("the books do not add up after the run: " + "; ".join(problems))
+    return (
+        f"ok: {report.transfers:,} transfers, balance sum {report.balance_sum}, 0 mismatches, "
+        f"0 negative households ({sw.seconds:.2f} s); {redemptions:,} redemptions for {points:,} "
+        f"points; stock moves match the baskets, no stock below zero"
+    )
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+def run() -> str:
+    title(
+        NAME,
+        f"{CLIENTS} clients, {REQUESTS:,} API redemptions through waitress; "
+        f"{HOUSEHOLDS:,} households, {TRANSFERS:,} transfers",
+    )
+    with scratch(NAME) as folder:
+        say(f"  scratch: {fs_note(folder)}")
+        db_path = folder / "village.sqlite3"
+        migrate(db_path)
+        _village, households_s, transfers_s = build_village_with_transfers(db_path)
+        say(
+            f"  built: {HOUSEHOLDS:,} households in {households_s:.1f} s, {TRANSFERS:,} transfers in "
+            f"{transfers_s:.1f} s (village_lookup.build)"
+        )
+        with Stopwatch() as setup:
+            shop = _stock_shop(db_path)
+        say(
+            f"  shop: {len(shop.cards):,} cards issued, {len(shop.goods)} goods with {REQUESTS:,} each, "
+            f"a shopkeeper's API token, {shop.topped_up} households topped up to {FLOOR} points "
+            f"({setup.seconds:.1f} s)"
+        )
+        baskets = _baskets(shop.goods)
+
+        port = _free_port()
+        server, log = _start_server(db_path, folder, port)
+        base_url = f"http://127.0.0.1:{port}"
+        say(
+            f"  server: `pointsmart serve --host 127.0.0.1 --port {port}` (waitress, pid {server.pid}) on "
+            f"DATABASE_URL=sqlite:///{db_path.name}"
+        )
+        try:
+            tokens = [url.rsplit("/", 1)[1] for url in shop.cards]
+            static = _run_phase(
+                "GET /static/css/app.css (baseline)",
+                base_url,
+                shop.token,
+                [("GET", "/static/css/app.css", None, {})] * REQUESTS,
+                200,
+            )
+            lookup = _run_phase(
+                "GET /api/v1/cards/<token>",
+                base_url,
+                shop.token,
+                [("GET", f"/api/v1/cards/{tokens[i % HOUSEHOLDS]}", None, {}) for i in range(REQUESTS)],
+                200,
+            )
+            bodies = [
+                {"card": shop.cards[i % HOUSEHOLDS], "lines": [{"goods_id": g, "qty": q} for g, q in basket]}
+                for i, basket in enumerate(baskets)
+            ]
+            redeem = _run_phase(
+                "POST /api/v1/redemptions",
+                base_url,
+                shop.token,
+                [
+                    ("POST", "/api/v1/redemptions", body, {"Idempotency-Key": str(uuid.uuid4())})
+                    for body in bodies
+                ],
+                201,
+            )
+        except Exception:
+            _stop_server(server)
+            say(f"  server log (last lines):\n{log.read_text(errors='replace')[-2000:]}")
+            raise
+        _stop_server(server)
+        server_log = log.read_text(errors="replace")
+
+        baseline = static.latency.median
+        say(
+            f"  {CLIENTS} clients × {REQUESTS // CLIENTS} requests each, per phase (after {WARMUP} warm-up "
+            f"requests per client):"
+        )
+        for phase in (static, lookup, redeem):
+            say(f"    {phase.label:<36} {phase.text()}  (p50 {phase.latency.median / baseline:.1f}× static)")
+            say(f"      statuses: {', '.join(f'{s}×{n:,}' for s, n in sorted(phase.statuses.items()))}")
+            for status, body in phase.odd:
+                say(f"      unexpected {status}: {body}")
+        if redeem.statuses.get(201, 0) != REQUESTS:
+            say(f"  server log (last lines):\n{server_log[-2000:]}")
+        books = _verify(db_path, baskets, shop.goods)
+        say(f"  after the run: {books}")
+    met = redeem.latency.p95 * 1000 < AIM_P95_MS
+    say(f"  aim: redemption p95 under {AIM_P95_MS} ms ({'met' if met else 'missed'})")
+    return (
+        f"{NAME}: {CLIENTS} clients via waitress; static p50 {ms(static.latency.median)} "
+        f"p95 {ms(static.latency.p95)} {rate(static.throughput)}/s; card lookup p50 "
+        f"{ms(lookup.latency.median)} p95 {ms(lookup.latency.p95)} {rate(lookup.throughput)}/s; "
+        f"redemption p50 {ms(redeem.latency.median)} p95 {ms(redeem.latency.p95)} "
+        f"{rate(redeem.throughput)}/s (aim p95 <{AIM_P95_MS} ms, {'met' if met else 'missed'}); "
+        f"{redeem.statuses.get(201, 0):,}/{REQUESTS:,} answered 201; ledger ok"
+    )
