@@ -680,21 +680,28 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
         session.expire(scoring_round)
         return False
 
-    tallies = [t for t in tally(session, scoring_round) if t.times]
-    account_ids = [t.household.account_id for t in tallies]
-    # Lock the balances we are about to read (PostgreSQL; SQLite holds its write lock already).
-    balances = (
-        dict(
-            session.execute(
-                sa.select(Account.id, Account.balance)
-                .where(Account.id.in_(account_ids))
-                .order_by(Account.id)
-                .with_for_update()
-            ).all()
+    # Every non-zero cell with its household's account, balances locked in account order (PostgreSQL;
+    # SQLite's write lock is held already): the balances read here are the ones the deductions meet.
+    cells = (
+        sa.select(
+            Score.household_id, Household.account_id, Account.balance, Score.round_criterion_id, Score.times
         )
-        if account_ids
-        else {}
+        .join(Household, Household.id == Score.household_id)
+        .join(Account, Account.id == Household.account_id)
+        .where(
+            Score.round_id == scoring_round.id,
+            Score.times > 0,
+            Household.active.is_(True),
+            Household.village_id == scoring_round.village_id,
+        )
     )
+    if scoring_round.scope:
+        cells = cells.where(Household.group == scoring_round.scope)
+    cells = cells.order_by(Account.id, Score.round_criterion_id).with_for_update(of=Account.__table__)
+    by_household: dict[int, list] = defaultdict(list)
+    for household_id, account_id, balance, criterion_id, times in session.execute(cells):
+        by_household[household_id].append((account_id, balance, criterion_id, times))
+
     issuance = ledger.system_account(session, AccountKind.ISSUANCE).id
     deductions = ledger.system_account(session, AccountKind.DEDUCTIONS).id
     criteria = {c.id: c for c in scoring_round.criteria}
@@ -703,10 +710,13 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     rows, results = [], []
     reasons: dict[tuple[int, int], str] = {}  # the same text for every household: build it once
     award, deduction = str(TransferKind.AWARD), str(TransferKind.DEDUCTION)
-    for t in tallies:
-        account = t.household.account_id
-        available = balances[account] + t.awarded
-        for criterion_id, times in t.times.items():
+    for household_id, household_cells in by_household.items():
+        account, balance = household_cells[0][0], household_cells[0][1]
+        awarded = sum(t * criteria[c].points for _a, _b, c, t in household_cells if criteria[c].points > 0)
+        deducted = sum(-t * criteria[c].points for _a, _b, c, t in household_cells if criteria[c].points < 0)
+        available = balance + awarded  # this round's awards count before its deductions
+        shortfall = 0
+        for _account, _balance, criterion_id, times in household_cells:
             criterion = criteria[criterion_id]
             points = times * criterion.points
             reason = reasons.get((criterion_id, times))
@@ -738,14 +748,14 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                         "reason": reason,
                     }
                 )
-            t.shortfall += -points - posted
+            shortfall += -points - posted
         results.append(
             {
                 "round_id": scoring_round.id,
-                "household_id": t.household.id,
-                "awarded": t.awarded,
-                "deducted": t.deducted,
-                "shortfall": t.shortfall,
+                "household_id": household_id,
+                "awarded": awarded,
+                "deducted": deducted,
+                "shortfall": shortfall,
             }
         )
     ledger.post_many(session, rows, ref=ref, actor_id=actor_id)
