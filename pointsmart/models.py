@@ -4,6 +4,7 @@ from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
 from .cards.models import Card
 from .households.models import Household
+from .idempotency import IdempotencyRecord
 from .ledger.models import Account, Transfer
 from .org.models import Village
 from .scoring.models import (
@@ -21,7 +22,6 @@ from .scoring.models import (
 )
 from .shop.models import (
     Goods,
-    IdempotencyRecord,
     PriceChange,
     Redemption,
     RedemptionLine,

@@ -340,3 +340,22 @@ def test_cancel_through_the_api_gives_points_and_goods_back(client, api_token, s
     assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "already_cancelled"
     goods = client.get("/api/v1/goods", headers=_auth(token)).get_json()["items"]
     assert goods[0]["stock"] == 5
+
+
+def test_adjustment_with_an_idempotency_key_is_made_once(app, client, api_token, make_household):
+    token = api_token("chair")
+    uuid = _uuid(app, make_household())
+    headers = _auth(token) | {"Idempotency-Key": "adj-1"}
+    answers = [
+        client.post(
+            f"/api/v1/households/{uuid}/adjustments",
+            headers=headers,
+            json={"points": 15, "reason": "志愿服务"},
+        )
+        for _ in range(3)
+    ]
+    assert {(a.status_code, a.get_json()["balance"]) for a in answers} == {(201, 15)}
+    other = client.post(
+        f"/api/v1/households/{uuid}/adjustments", headers=headers, json={"points": 16, "reason": "x"}
+    )
+    assert other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"

@@ -1,5 +1,7 @@
 """Households: register, edit, deactivate, search, adjust, reverse — through the pages."""
 
+import uuid
+
 import sqlalchemy as sa
 
 from pointsmart.audit.models import AuditEntry
@@ -82,7 +84,9 @@ def test_deactivated_household_keeps_history_and_leaves_the_default_list(app, lo
     page = chair.get(f"/households/{hid}").get_data(as_text=True)
     assert "开户积分" in page and "已停用" in page
     refused = chair.post(
-        f"/households/{hid}/adjust", data={"points": "5", "reason": "奖励"}, follow_redirects=True
+        f"/households/{hid}/adjust",
+        data={"points": "5", "reason": "奖励", "key": uuid.uuid4().hex},
+        follow_redirects=True,
     )
     assert "该户已停用" in refused.get_data(as_text=True)
 
@@ -113,8 +117,13 @@ def test_list_is_paginated(app, login_as, make_household):
 def test_chair_adjustment_shows_in_balance_and_history(app, login_as, make_household):
     hid = make_household(points=10)
     chair = login_as("chair")
-    chair.post(f"/households/{hid}/adjust", data={"points": "25", "reason": "志愿服务临时奖励"})
-    chair.post(f"/households/{hid}/adjust", data={"points": "-5", "reason": "乱堆乱放"})
+    chair.post(
+        f"/households/{hid}/adjust",
+        data={"points": "25", "reason": "志愿服务临时奖励", "key": uuid.uuid4().hex},
+    )
+    chair.post(
+        f"/households/{hid}/adjust", data={"points": "-5", "reason": "乱堆乱放", "key": uuid.uuid4().hex}
+    )
     assert _household(app, hid).balance == 30
     page = chair.get(f"/households/{hid}").get_data(as_text=True)
     assert "志愿服务临时奖励" in page and "+25" in page and "乱堆乱放" in page and "-5" in page
@@ -129,7 +138,9 @@ def test_deduction_beyond_balance_is_refused_and_nothing_is_written(app, login_a
     with app.app_context():
         before = db.session.scalar(sa.select(sa.func.count(Transfer.id)))
     page = chair.post(
-        f"/households/{hid}/adjust", data={"points": "-11", "reason": "扣分"}, follow_redirects=True
+        f"/households/{hid}/adjust",
+        data={"points": "-11", "reason": "扣分", "key": uuid.uuid4().hex},
+        follow_redirects=True,
     ).get_data(as_text=True)
     assert "积分不足：当前余额 10 分，需要 11 分" in page
     assert _household(app, hid).balance == 10
@@ -141,7 +152,9 @@ def test_adjustment_needs_a_reason(app, login_as, make_household):
     hid = make_household()
     chair = login_as("chair")
     page = chair.post(
-        f"/households/{hid}/adjust", data={"points": "5", "reason": ""}, follow_redirects=True
+        f"/households/{hid}/adjust",
+        data={"points": "5", "reason": "", "key": uuid.uuid4().hex},
+        follow_redirects=True,
     ).get_data(as_text=True)
     assert "请填写原因" in page
     assert _household(app, hid).balance == 0
@@ -178,7 +191,22 @@ def test_household_history_is_paginated(app, login_as, make_household):
     hid = make_household()
     chair = login_as("chair")
     for n in range(1, 23):
-        chair.post(f"/households/{hid}/adjust", data={"points": str(n), "reason": f"第{n}次"})
+        chair.post(
+            f"/households/{hid}/adjust",
+            data={"points": str(n), "reason": f"第{n}次", "key": uuid.uuid4().hex},
+        )
     first = chair.get(f"/households/{hid}").get_data(as_text=True)
     assert "第22次" in first and "第3次" in first and "第2次" not in first
     assert "第2次" in chair.get(f"/households/{hid}?page=2").get_data(as_text=True)
+
+
+def test_the_same_adjustment_form_posted_twice_counts_once(app, login_as, make_household):
+    hid = make_household()
+    chair = login_as("chair")
+    page = chair.get(f"/households/{hid}").get_data(as_text=True)
+    key = page.split('name="key" value="')[1].split('"')[0]
+    form = {"points": "20", "reason": "志愿服务", "key": key}
+    first = chair.post(f"/households/{hid}/adjust", data=form, follow_redirects=True).get_data(as_text=True)
+    second = chair.post(f"/households/{hid}/adjust", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "当前余额 20 分" in first and "当前余额 20 分" in second
+    assert _household(app, hid).balance == 20

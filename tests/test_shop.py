@@ -10,10 +10,11 @@ from pointsmart.auth.models import User
 from pointsmart.cards import services as cards
 from pointsmart.errors import DomainError
 from pointsmart.households.models import Household
+from pointsmart.idempotency import IdempotencyRecord
 from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import Transfer
 from pointsmart.shop import services as shop
-from pointsmart.shop.models import IdempotencyRecord, MoveKind, Redemption, StockMove
+from pointsmart.shop.models import MoveKind, Redemption, StockMove
 
 
 @pytest.fixture

@@ -30,10 +30,11 @@ import sqlalchemy as sa
 from pointsmart.cards import services as cards
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
+from pointsmart.idempotency import IdempotencyRecord
 from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import Transfer
 from pointsmart.shop import services as shop
-from pointsmart.shop.models import Goods, IdempotencyRecord, MoveKind, Redemption, StockMove
+from pointsmart.shop.models import Goods, MoveKind, Redemption, StockMove
 
 from ._concurrency_worker import attempt, run_in_process
 from .conftest import committing

@@ -107,8 +107,17 @@ def build_spec(base_url: str) -> dict:
         "/households/{household_uuid}/adjustments",
         operations={
             "post": {
-                "summary": "Award (points > 0) or deduct (points < 0) points by hand; chair only",
-                "parameters": [UUID_PARAM],
+                "summary": "Award (points > 0) or deduct (points < 0) points by hand; chair only. With an "
+                "Idempotency-Key header a retry answers the same and adjusts nothing more.",
+                "parameters": [
+                    UUID_PARAM,
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 100},
+                    },
+                ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "Adjustment"}}},
                 "responses": {
                     "201": _ok("AdjustmentResult", "posted"),

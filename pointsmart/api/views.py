@@ -10,7 +10,7 @@ from ..auth.models import Role
 from ..cards import services as cards
 from ..errors import Invalid
 from ..extensions import db
-from ..households.services import adjust_points, household_by_uuid, search_households
+from ..households.services import adjust_once, adjust_points, household_by_uuid, search_households
 from ..i18n import join_names
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
@@ -126,10 +126,15 @@ def transfers(household_uuid: str):
 def adjustment(household_uuid: str):
     found = household_by_uuid(db.session, g.village.id, household_uuid)
     body = _load(AdjustmentSchema(), request.get_json(silent=True))
-    transfer = adjust_points(db.session, found, body["points"], body["reason"], g.api_user.id)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:  # no key: a plain call (a retry of it would adjust twice; send a key to be safe)
+        transfer = adjust_points(db.session, found, body["points"], body["reason"], g.api_user.id)
+        db.session.commit()
+        result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
+        return AdjustmentResultSchema().dump(result), 201
+    status, answer = adjust_once(db.session, found, body["points"], body["reason"], g.api_user.id, key)
     db.session.commit()
-    result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
-    return AdjustmentResultSchema().dump(result), 201
+    return answer, status
 
 
 def _round_fields(found) -> dict:

@@ -1,6 +1,7 @@
 """Household pages: list and search, register and edit, import and export, points and history."""
 
 import secrets
+import uuid
 from io import BytesIO
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
 from .models import Household
 from .services import (
-    adjust_points,
+    adjust_once,
     create_household,
     field_labels,
     get_household,
@@ -121,6 +122,7 @@ def show(household_id: int):
         if current_user.role in (Role.CHAIR, Role.SHOPKEEPER)
         else None,
         adjust_form=AdjustmentForm(),
+        form_key=uuid.uuid4().hex,  # a double click posts the same key: the adjustment is made once
         reverse_form=ReverseForm(),
         reversed_ids=ledger.reversed_ids(db.session, [t.id for t, _ in history]) if is_chair else set(),
     )
@@ -165,13 +167,23 @@ def adjust(household_id: int):
         flash_errors(form)
         return redirect(url_for("households.show", household_id=household.id))
     try:
-        adjust_points(db.session, household, form.points.data, form.reason.data, current_user.id)
+        status, answer = adjust_once(
+            db.session,
+            household,
+            form.points.data,
+            form.reason.data,
+            current_user.id,
+            request.form.get("key", ""),
+        )
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
+        return redirect(url_for("households.show", household_id=household.id))
+    db.session.commit()
+    if status == 201:  # a second post of the same form lands here too, with the first answer
+        flash(_("已记录 %(p)s 分，当前余额 %(b)s 分。", p=answer["points"], b=answer["balance"]), "success")
     else:
-        db.session.commit()
-        flash(_("已记录 %(p)s 分，当前余额 %(b)s 分。", p=form.points.data, b=household.balance), "success")
+        flash(answer["error"]["message"], "error")
     return redirect(url_for("households.show", household_id=household.id))
 
 

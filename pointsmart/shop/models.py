@@ -155,19 +155,3 @@ class StocktakeLine(db.Model):
     counted: Mapped[int]
 
     goods = relationship(Goods)
-
-
-class IdempotencyRecord(db.Model):
-    """The first answer to a retryable request, kept so that a retry gets the same answer."""
-
-    __table_args__ = (sa.UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    #: what kind of request, e.g. ``redemption``; with the user's id so keys never collide across users
-    scope: Mapped[str] = mapped_column(sa.String(40))
-    key: Mapped[str] = mapped_column(sa.String(100))
-    #: sha256 of the canonical request body: the same key with another body is refused
-    request_hash: Mapped[str] = mapped_column(sa.String(64))
-    status: Mapped[int]
-    response: Mapped[dict] = mapped_column(sa.JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

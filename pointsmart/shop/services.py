@@ -1,15 +1,11 @@
 """Goods, stock, redemptions and their cancellation. Functions flush, never commit."""
 
-import hashlib
-import json
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
@@ -17,11 +13,11 @@ from ..auth.models import Role, User
 from ..cards.models import Card
 from ..clock import local, utcnow
 from ..errors import DomainError, Invalid, NotFound
+from ..idempotency import idempotent
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
 from .models import (
     Goods,
-    IdempotencyRecord,
     MoveKind,
     PriceChange,
     Redemption,
@@ -40,11 +36,6 @@ class ShopError(DomainError):
 
 class InsufficientStock(ShopError):
     code = "insufficient_stock"
-
-
-class KeyReused(DomainError):
-    code = "idempotency_key_reused"
-    status = 422
 
 
 # --- goods ------------------------------------------------------------------------------------
@@ -406,72 +397,6 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
 
 
 # --- idempotency ------------------------------------------------------------------------------
-
-
-def request_hash(body) -> str:
-    return hashlib.sha256(
-        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
-    ).hexdigest()
-
-
-def idempotent(
-    session: Session,
-    scope: str,
-    key: str,
-    body,
-    perform: Callable[[], tuple[int, dict]],
-    on_refused: Callable[[DomainError], None] | None = None,
-) -> tuple[int, dict]:
-    """Run ``perform`` once per (scope, key); a retry gets the first answer, success or refusal alike.
-
-    The key is claimed before the work starts (a concurrent retry waits on it, then replays), the work
-    runs in a savepoint so that a refusal leaves nothing behind but the record of the refusal.
-
-    :raises KeyReused: the same key came with a different body.
-    """
-    key = (key or "").strip()
-    if not key or len(key) > 100:
-        raise Invalid(
-            _("缺少幂等键（Idempotency-Key），或它超过 100 个字符。"), code="idempotency_key_required"
-        )
-    digest = request_hash(body)
-
-    def replay(found: IdempotencyRecord) -> tuple[int, dict]:
-        if found.request_hash != digest:
-            raise KeyReused(_("这个幂等键已用于另一笔不同的请求。"))
-        return found.status, found.response
-
-    existing = session.scalar(
-        sa.select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-    )
-    if existing is not None:
-        return replay(existing)
-    claim = IdempotencyRecord(
-        scope=scope, key=key, request_hash=digest, status=0, response={}, created_at=utcnow()
-    )
-    try:
-        with session.begin_nested():
-            session.add(claim)
-    except IntegrityError:
-        # another request with this key committed first: give its answer
-        session.rollback()
-        return replay(
-            session.scalar(
-                sa.select(IdempotencyRecord).where(
-                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-                )
-            )
-        )
-    try:
-        with session.begin_nested():
-            status, response = perform()
-    except DomainError as err:
-        status, response = err.status, {"error": {"code": err.code, "message": err.message, **err.extra}}
-        if on_refused:
-            on_refused(err)
-    claim.status, claim.response = status, response
-    session.flush()
-    return status, response
 
 
 def redeem_once(
