@@ -194,3 +194,19 @@ def test_goods_photo_is_checked_stored_and_served(app, login_as, carded):
     assert "不是 JPG、PNG 或 WebP" in refused.get_data(as_text=True)
     assert app.test_client().get(f"/shop/goods/{carded['soap']}/photo").data == out.getvalue()
     assert app.test_client().get(f"/shop/goods/{carded['oil']}/photo").status_code == 404
+
+
+def test_stock_received_twice_from_one_form_counts_once(app, login_as, carded):
+    shopkeeper = login_as("shopkeeper")
+    page = shopkeeper.get(f"/shop/goods/{carded['soap']}").get_data(as_text=True)
+    key = re.search(r'name="key" value="([0-9a-f]+)"', page).group(1)
+    form = {"action": "receive", "key": key, "in-kind": "donation", "in-qty": "6", "in-donor": "爱心人士"}
+    for _ in range(2):
+        assert shopkeeper.post(f"/shop/goods/{carded['soap']}", data=form).status_code == 302
+    loss = {"action": "loss", "key": "other", "loss-qty": "100", "loss-note": "受潮"}
+    refused = shopkeeper.post(f"/shop/goods/{carded['soap']}", data=loss, follow_redirects=True)
+    assert "库存不足" in refused.get_data(as_text=True)
+    with app.app_context():
+        from pointsmart.shop.models import Goods
+
+        assert db.session.get(Goods, carded["soap"]).stock == 16

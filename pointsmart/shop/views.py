@@ -28,6 +28,7 @@ from ..cards.models import Card
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..idempotency import idempotent
 from ..web import flash_errors
 from . import services
 from .forms import CancelForm, GoodsForm, LossForm, ReceiveForm
@@ -261,10 +262,16 @@ def stock(goods_id: int):
     found = services.get_goods(db.session, g.village.id, goods_id)
     receive, loss = ReceiveForm(prefix="in"), LossForm(prefix="loss")
     if request.method == "POST":
-        try:
-            if request.form.get("action") == "loss" and loss.validate_on_submit():
+        action = request.form.get("action")
+        form = loss if action == "loss" else receive
+        if not form.validate_on_submit():
+            flash_errors(form)
+            return redirect(url_for("shop.stock", goods_id=found.id))
+
+        def perform():
+            if action == "loss":
                 services.record_loss(db.session, found, loss.qty.data, loss.note.data, current_user.id)
-            elif request.form.get("action") == "receive" and receive.validate_on_submit():
+            else:
                 cost = receive.cost_yuan.data
                 services.receive_stock(
                     db.session,
@@ -278,20 +285,32 @@ def stock(goods_id: int):
                     cost_fen=int(cost * Decimal(100)) if cost is not None else None,
                     note=receive.note.data or "",
                 )
-            else:
-                flash_errors(loss if request.form.get("action") == "loss" else receive)
-                return redirect(url_for("shop.stock", goods_id=found.id))
+            return 201, {"stock": found.stock}
+
+        body = {
+            "goods": found.id,
+            "action": action,
+            **{k: str(v) for k, v in form.data.items() if k != "csrf_token"},
+        }
+        try:  # a form posted twice (a double click) moves the stock once
+            status, answer = idempotent(
+                db.session, f"stock:{current_user.id}", request.form.get("key", ""), body, perform
+            )
         except DomainError as err:
+            status, answer = err.status, {"error": {"message": err.message}}
             db.session.rollback()
-            flash(err.message, "error")
+        db.session.commit()
+        if status == 201:
+            flash(_("已记录，现有库存 %(n)s。", n=answer["stock"]), "success")
         else:
-            db.session.commit()
-            flash(_("已记录，现有库存 %(n)s。", n=found.stock), "success")
+            flash(answer["error"]["message"], "error")
         return redirect(url_for("shop.stock", goods_id=found.id))
     moves = db.session.scalars(
         db.select(StockMove).where(StockMove.goods_id == found.id).order_by(StockMove.id.desc()).limit(100)
     ).all()
-    return render_template("shop/stock.html", goods=found, moves=moves, receive=receive, loss=loss)
+    return render_template(
+        "shop/stock.html", goods=found, moves=moves, receive=receive, loss=loss, form_key=uuid.uuid4().hex
+    )
 
 
 @bp.route("/stocktake", methods=["GET", "POST"])
