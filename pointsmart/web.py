@@ -52,6 +52,15 @@ TRANSFER_KINDS = {
 }
 
 
+#: a page number past this is a typo or a probe, not a page anyone needs
+MAX_PAGE = 100_000
+
+
+def page_arg() -> int:
+    """The ``page`` query argument, from 1 to :data:`MAX_PAGE` whatever was typed."""
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
 def flash_errors(form) -> None:
     """Flash each invalid field of a form as one message: "label：problem；problem"."""
     for name, errors in form.errors.items():

@@ -1,6 +1,7 @@
 """Saving the .xlsx files every page exports."""
 
 import io
+import re
 
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -39,3 +40,18 @@ def workbook_bytes(book) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def send_workbook(data: bytes, name: str):
+    """Send a workbook as a download; control characters typed into a name (a group, a donor) are dropped."""
+    from flask import send_file
+
+    return send_file(
+        io.BytesIO(data),
+        as_attachment=True,
+        download_name=re.sub(r"[\x00-\x1f\x7f]", "", name),
+        mimetype=XLSX,
+    )

@@ -25,7 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from pointsmart.errors import NotFound
+from pointsmart.errors import DomainError, NotFound
 from pointsmart.extensions import db
 from pointsmart.households import services as households
 from pointsmart.households.models import Household
@@ -95,6 +95,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def _book(self, transfer: Transfer, *, reversal: bool = False) -> None:
         """Record a committed transfer in the model and move the expected balances."""
         self.transfers[transfer.id] = {"from": transfer.from_account_id, "to": transfer.to_account_id,
+                                       "kind": transfer.kind,
                                        "amount": transfer.amount, "reversal": reversal, "reversed": False}
         self.expected[transfer.from_account_id] -= transfer.amount
         self.expected[transfer.to_account_id] += transfer.amount
@@ -171,6 +172,14 @@ class LedgerMachine(RuleBasedStateMachine):
         # the reversal moves the points back: a household that received them must still have them
         debited = original["to"]
         balance = self.expected[debited]
+        if via_household and original["kind"] == TransferKind.REDEMPTION:
+            # the household page refuses: a redemption is cancelled at the counter, goods and all
+            index = self.accounts.index(original["from"])
+            with pytest.raises(DomainError) as refused:
+                households.reverse_transfer(self.session, self._household(index), transfer_id, "录错了", None)
+            self.session.rollback()
+            assert refused.value.code == "use_redemption_cancel" and self._transfer_count() == before
+            return
         try:
             if via_household:
                 index = self.accounts.index(original["from"] if original["from"] in self.accounts

@@ -43,7 +43,7 @@ ACCESS = {
     "households.reverse": {"chair"},
     "households.import_roster": {"chair"},
     "households.import_confirm": {"chair"},
-    "households.export": {"chair", "panel"},
+    "households.export": {"chair"},
     "audit.index": {"chair"},
     "scoring.rulebook": {"chair", "panel"},
     "scoring.save_category": {"chair"},

@@ -16,6 +16,7 @@ from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..scoring import services as scoring
 from ..shop import services as shop
+from ..web import MAX_PAGE
 from .openapi import build_spec
 from .schemas import (
     AdjustmentResultSchema,
@@ -42,7 +43,7 @@ def _paging() -> tuple[int, int]:
         per_page = int(request.args.get("per_page", current_app.config["POINTSMART_PAGE_SIZE"]))
     except ValueError:
         raise Invalid(_("page 和 per_page 必须是整数。"), code="bad_paging") from None
-    if page < 1 or not 1 <= per_page <= 500:
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= 500:
         raise Invalid(_("page 从 1 开始，per_page 在 1 到 500 之间。"), code="bad_paging")
     return page, per_page
 

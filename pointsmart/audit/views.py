@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 from ..auth.access import role_required
 from ..auth.models import Role, User
 from ..extensions import db
+from ..web import page_arg
 from .services import entries
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -14,7 +15,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @bp.get("/")
 @role_required(Role.CHAIR)
 def index():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     action = request.args.get("action", "").strip()
     per_page = current_app.config["POINTSMART_PAGE_SIZE"] * 2
     rows, total = entries(db.session, page, per_page, action or None)

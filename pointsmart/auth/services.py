@@ -162,6 +162,15 @@ def end_all_login_sessions(session: Session, user_id: int, keep_token: str | Non
     session.execute(stmt.values(ended_at=utcnow()))
 
 
+def _revoke_api_tokens(session: Session, user_id: int) -> None:
+    """A new password or a disabled account ends the old API tokens too: a leaked one must not outlive it."""
+    session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 def change_password(session: Session, user: User, old: str, new: str) -> None:
     """Change one's own password; every other log-in of this user ends.
 
@@ -172,6 +181,7 @@ def change_password(session: Session, user: User, old: str, new: str) -> None:
     _check_password_strength(new)
     user.password_hash = hash_password(new)
     end_all_login_sessions(session, user.id, keep_token=user.login_session_token)
+    _revoke_api_tokens(session, user.id)
     record(session, "auth.password.changed", user.id, user)
 
 
@@ -180,6 +190,7 @@ def reset_password(session: Session, user: User, new: str, actor_id: int) -> Non
     _check_password_strength(new)
     user.password_hash = hash_password(new)
     end_all_login_sessions(session, user.id)
+    _revoke_api_tokens(session, user.id)
     record(session, "auth.password.reset", actor_id, user)
 
 
@@ -192,11 +203,7 @@ def set_active(session: Session, user: User, active: bool, actor_id: int) -> Non
     user.active = active
     if not active:
         end_all_login_sessions(session, user.id)
-        session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        _revoke_api_tokens(session, user.id)
     record(
         session,
         "auth.user.enabled" if active else "auth.user.disabled",

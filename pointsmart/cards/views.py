@@ -1,6 +1,7 @@
 """Card pages: issue, revoke and reissue; printable sheets; QR images; the family's own card page."""
 
 import base64
+import re
 
 import sqlalchemy as sa
 from flask import (
@@ -131,7 +132,7 @@ def revoke(card_id: int):
 def sheet():
     """A4 sheets of cards to print and cut: 8 a page, with cut marks."""
     group = request.args.get("group", "")
-    ids = [int(x) for x in request.args.getlist("card") if x.isdigit()]
+    ids = [int(x) for x in request.args.getlist("card") if re.fullmatch(r"[0-9]{1,9}", x)]
     query = (
         sa.select(Card)
         .join(Household)

@@ -261,6 +261,10 @@ def reverse_transfer(session: Session, household: Household, transfer_id: int, r
     transfer = session.get(Transfer, transfer_id)
     if transfer is None or household.account_id not in (transfer.from_account_id, transfer.to_account_id):
         raise NotFound(_("找不到这笔积分记录。"))
+    if transfer.kind == TransferKind.REDEMPTION:  # the goods must go back too: that is the shop's cancel
+        raise Conflict(
+            _("兑换记录请在收银台的兑换凭条上撤销，这样商品也会退回库存。"), code="use_redemption_cancel"
+        )
     reversal = ledger.reverse(session, transfer_id, reason, actor_id)
     record(
         session,

@@ -26,7 +26,7 @@ from ..cards.services import active_card
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
-from ..web import flash_errors
+from ..web import flash_errors, page_arg
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
 from .models import Household
@@ -46,7 +46,7 @@ bp = Blueprint("households", __name__, url_prefix="/households")
 
 
 def _page() -> int:
-    return max(request.args.get("page", 1, type=int), 1)
+    return page_arg()
 
 
 def _own(household_id: int) -> Household:
@@ -274,7 +274,7 @@ def import_confirm():
 
 
 @bp.get("/export.xlsx")
-@role_required(Role.CHAIR, Role.PANEL)
+@role_required(Role.CHAIR)  # phones and addresses of the whole village: the chair only
 def export():
     rows, _total = search_households(db.session, g.village.id, include_inactive=True, per_page=100_000)
     data = roster.export_xlsx(rows)

@@ -5,7 +5,6 @@ Each ledger is a printable A4 page and an ``.xlsx`` file, generated from the liv
 photos, and every change is in the audit log.
 """
 
-from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,6 +30,7 @@ from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..xlsx import send_workbook
 from . import reports, services
 from .forms import MinutesForm, PhotoForm
 from .models import RoundStatus
@@ -38,7 +38,6 @@ from .models import RoundStatus
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
 
 VIEWERS = (Role.CHAIR, Role.PANEL)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _round(round_id: int):
@@ -51,10 +50,6 @@ def _tz() -> ZoneInfo:
 
 def _uploads() -> Path:
     return Path(current_app.instance_path) / "uploads" / "notices"
-
-
-def _xlsx(data: bytes, name: str):
-    return send_file(BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX)
 
 
 def _file_key(scoring_round) -> str:
@@ -85,7 +80,7 @@ def score_sheet(round_id: int):
 def score_sheet_xlsx(round_id: int):
     found = _round(round_id)
     data = reports.score_sheet_xlsx(reports.score_sheet(db.session, found), g.village, _tz())
-    return _xlsx(data, f"score-sheet-{_file_key(found)}.xlsx")
+    return send_workbook(data, f"score-sheet-{_file_key(found)}.xlsx")
 
 
 @bp.get("/rounds/<int:round_id>/results.xlsx")
@@ -93,7 +88,7 @@ def score_sheet_xlsx(round_id: int):
 def results_xlsx(round_id: int):
     found = _round(round_id)
     data = reports.round_results_xlsx(reports.round_results(db.session, found), g.village)
-    return _xlsx(data, f"results-{_file_key(found)}.xlsx")
+    return send_workbook(data, f"results-{_file_key(found)}.xlsx")
 
 
 # --- 积分评定会议记录 -------------------------------------------------------------------------
@@ -164,7 +159,7 @@ def minutes_xlsx(round_id: int):
         flash(_("这次评定还没有会议记录。"), "warning")
         return redirect(url_for("ledgers.minutes", round_id=found.id))
     data = reports.minutes_xlsx(found, minutes, present, recorder, g.village)
-    return _xlsx(data, f"minutes-{_file_key(found)}.xlsx")
+    return send_workbook(data, f"minutes-{_file_key(found)}.xlsx")
 
 
 # --- 积分公示影视资料 -------------------------------------------------------------------------
@@ -261,7 +256,7 @@ def photos_xlsx(round_id: int):
     photos = reports.photos_of(db.session, found)
     names = reports.user_names(db.session, [p.uploaded_by for p in photos])
     data = reports.photos_xlsx(found, photos, _uploads(), names, g.village, _tz())
-    return _xlsx(data, f"notice-photos-{_file_key(found)}.xlsx")
+    return send_workbook(data, f"notice-photos-{_file_key(found)}.xlsx")
 
 
 # --- 积分登记台账 -----------------------------------------------------------------------------
@@ -291,7 +286,9 @@ def register():
 def register_xlsx():
     ledger = _register()
     data = reports.register_xlsx(ledger, g.village)
-    return _xlsx(data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx")
+    return send_workbook(
+        data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx"
+    )
 
 
 @bp.context_processor

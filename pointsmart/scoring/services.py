@@ -247,6 +247,8 @@ def create_round(
     """
     cadence, key = check_period(period_type, period_key)
     scope = (scope or "").strip()
+    # one round-creation at a time per village, so two overlapping rounds cannot both pass the check
+    session.scalar(sa.select(Village.id).where(Village.id == village.id).with_for_update())
     overlapping = session.scalars(
         sa.select(ScoringRound.scope).where(
             ScoringRound.village_id == village.id,
@@ -321,6 +323,19 @@ def may_score(session: Session, user: User, household: Household) -> bool:
     if member is None or user.village_id != household.village_id:
         return False
     return not member.group_list or household.group in member.group_list
+
+
+def _lock(session: Session, scoring_round: ScoringRound, shared: bool = False) -> None:
+    """Lock the round's row and reload it: a step (submit, approve, publish …) sees the state the
+    previous step committed, and two approvals at the same moment are counted one after the other.
+    ``shared`` lets scores be saved side by side while no step changes the round."""
+    session.scalar(
+        sa.select(ScoringRound)
+        .where(ScoringRound.id == scoring_round.id)
+        .with_for_update(read=shared)
+        .execution_options(populate_existing=True)
+    )
+    session.refresh(scoring_round, ["approvals"])
 
 
 def _require(scoring_round: ScoringRound, *statuses: RoundStatus) -> None:
@@ -413,6 +428,7 @@ def set_score(
     :raises ScoringError: the round is past its draft, or the user may not score this household.
     :raises Invalid: more times than the criterion allows.
     """
+    _lock(session, scoring_round, shared=True)
     _require(scoring_round, RoundStatus.DRAFT)
     household, criterion = _cell(session, scoring_round, household_id, round_criterion_id)
     if not may_score(session, user, household):
@@ -424,6 +440,7 @@ def set_score(
 
 def submit_round(session: Session, scoring_round: ScoringRound, user: User) -> None:
     """Hand a round in for approval."""
+    _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.DRAFT)
     if membership(session, user.id) is None and user.role != Role.CHAIR:
         raise ScoringError(_("只有评比小组成员或妇联主席可以提交评定。"), code="not_panel_member", status=403)
@@ -434,6 +451,7 @@ def submit_round(session: Session, scoring_round: ScoringRound, user: User) -> N
 
 def reopen_round(session: Session, scoring_round: ScoringRound, actor_id: int, reason: str) -> None:
     """Send a submitted or approved round back to scoring; its approvals are withdrawn."""
+    _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.SUBMITTED, RoundStatus.APPROVED)
     if not (reason or "").strip():
         raise Invalid(_("退回必须填写原因。"), code="reason_required")
@@ -457,6 +475,7 @@ def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> 
 
     :raises ScoringError: not submitted, not a panel member, or approved by this member already.
     """
+    _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.SUBMITTED, RoundStatus.APPROVED)
     if membership(session, user.id) is None or user.village_id != scoring_round.village_id:
         raise ScoringError(_("只有评比小组成员可以审核。"), code="not_panel_member", status=403)
@@ -481,6 +500,7 @@ def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> 
 
 def publish_round(session: Session, scoring_round: ScoringRound, actor_id: int) -> None:
     """Post the round's results publicly (公示) for its notice period."""
+    _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.APPROVED)
     now = utcnow()
     scoring_round.status = RoundStatus.NOTICE
@@ -504,6 +524,7 @@ def record_objection(
     actor_id: int,
 ) -> Objection:
     """Write down a villager's objection during the notice period."""
+    _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.NOTICE)
     household = session.get(Household, household_id)
     if (
@@ -551,6 +572,7 @@ def resolve_objection(
     ``new_times`` maps round-criterion ids to corrected times (only for an upheld objection).
     """
     scoring_round = session.get(ScoringRound, objection.round_id)
+    _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.NOTICE)
     if objection.status != ObjectionStatus.OPEN:
         raise ScoringError(_("这条异议已经处理过了。"), code="objection_closed")

@@ -1,5 +1,7 @@
 """Scoring pages: rulebook, panel, rounds, score entry (grid and phone), approvals, notice, objections."""
 
+import re
+
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -292,7 +294,7 @@ def entry(round_id: int, household_id: int):
         try:
             for criterion in found.criteria:
                 value = request.form.get(f"c{criterion.id}", "0").strip() or "0"
-                if not value.isdigit():
+                if not re.fullmatch(r"[0-9]{1,3}", value):
                     raise Invalid(_("次数必须是整数。"), code="invalid_times")
                 services.set_score(db.session, found, household.id, criterion.id, int(value), current_user)
         except DomainError as err:
@@ -324,14 +326,10 @@ def save_score(round_id: int):
     """Save one cell of the grid (JSON). Answers the count saved."""
     found = _round(round_id)
     body = request.get_json(silent=True) or {}
-    try:
-        household_id, criterion_id, times = (
-            int(body["household_id"]),
-            int(body["criterion_id"]),
-            int(body["times"]),
-        )
-    except (KeyError, TypeError, ValueError):
+    values = [body.get(k) for k in ("household_id", "criterion_id", "times")]
+    if not all(type(v) is int for v in values):  # whole numbers only: no "1", no 1.5, no 1e400
         return jsonify({"error": {"code": "invalid", "message": _("请求内容有误。")}}), 422
+    household_id, criterion_id, times = values
     try:
         saved = services.set_score(db.session, found, household_id, criterion_id, times, current_user)
     except DomainError as err:

@@ -32,7 +32,9 @@ class ReceiveForm(FlaskForm):
     moved_on = DateField(_l("日期"), validators=[Optional()])
     donor = StringField(_l("捐赠人或单位"), validators=[Length(max=60)])
     funding_source = StringField(_l("经费来源"), validators=[Length(max=60)])
-    cost_yuan = DecimalField(_l("单价（元）"), places=2, validators=[Optional(), NumberRange(min=0)])
+    cost_yuan = DecimalField(
+        _l("单价（元）"), places=2, validators=[Optional(), NumberRange(min=0, max=1_000_000)]
+    )
     note = StringField(_l("备注"), validators=[Length(max=200)])
 
 

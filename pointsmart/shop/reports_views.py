@@ -6,22 +6,21 @@ and goods only.
 """
 
 from datetime import timedelta
-from io import BytesIO
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..clock import utcnow
 from ..extensions import db
 from ..org.services import home_village
+from ..xlsx import send_workbook
 from . import reports
 from .services import local_date
 
 bp = Blueprint("shop_reports", __name__, url_prefix="/shop/reports")
 
 VIEWERS = (Role.CHAIR, Role.SHOPKEEPER)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.context_processor
@@ -49,10 +48,6 @@ def _today():
 
 def _month() -> reports.Month:
     return reports.parse_month(request.args.get("month"), _today())
-
-
-def _xlsx(data: bytes, name: str):
-    return send_file(BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX)
 
 
 @bp.get("/")
@@ -91,7 +86,7 @@ def daily():
 @role_required(*VIEWERS)
 def daily_xlsx():
     day, period = _daily()
-    return _xlsx(reports.daily_xlsx(period, g.village), f"shop-daily-{day.isoformat()}.xlsx")
+    return send_workbook(reports.daily_xlsx(period, g.village), f"shop-daily-{day.isoformat()}.xlsx")
 
 
 @bp.get("/monthly")
@@ -107,7 +102,9 @@ def monthly():
 def monthly_xlsx():
     month = _month()
     period = reports.shop_period(db.session, g.village.id, month.start, month.end)
-    return _xlsx(reports.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx")
+    return send_workbook(
+        reports.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx"
+    )
 
 
 # --- the three ledgers ------------------------------------------------------------------------
@@ -126,8 +123,10 @@ def stocktakes():
 @role_required(*VIEWERS)
 def stocktakes_xlsx():
     month = _month()
-    data = reports.stocktakes_xlsx(reports.stocktakes(db.session, g.village.id, month), g.village, month)
-    return _xlsx(data, f"stocktakes-{month.key}.xlsx")
+    data = reports.stocktakes_xlsx(
+        reports.stocktakes(db.session, g.village.id, month), g.village, month
+    )
+    return send_workbook(data, f"stocktakes-{month.key}.xlsx")
 
 
 @bp.get("/ledgers/prices")
@@ -143,7 +142,7 @@ def prices():
 @role_required(*VIEWERS)
 def prices_xlsx():
     data = reports.prices_xlsx(reports.price_list(db.session, g.village.id), g.village)
-    return _xlsx(data, f"prices-{_today().isoformat()}.xlsx")
+    return send_workbook(data, f"prices-{_today().isoformat()}.xlsx")
 
 
 @bp.get("/ledgers/redemptions")
@@ -158,7 +157,9 @@ def redemptions():
 @role_required(*VIEWERS)
 def redemptions_xlsx():
     register = reports.redemption_register(db.session, g.village.id, _month())
-    return _xlsx(reports.register_xlsx(register, g.village), f"redemptions-{register.month.key}.xlsx")
+    return send_workbook(
+        reports.register_xlsx(register, g.village), f"redemptions-{register.month.key}.xlsx"
+    )
 
 
 # --- donors -----------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def donors():
 @role_required(*VIEWERS)
 def donors_xlsx():
     data = reports.donors_xlsx(reports.trace_donations(db.session, g.village.id), g.village)
-    return _xlsx(data, f"donors-{_today().isoformat()}.xlsx")
+    return send_workbook(data, f"donors-{_today().isoformat()}.xlsx")
 
 
 @bp.get("/donors/<path:donor>")
@@ -192,7 +193,7 @@ def donor(donor: str):
 @role_required(*VIEWERS)
 def donor_xlsx(donor: str):
     trace = reports.trace_donor(db.session, g.village.id, donor)
-    return _xlsx(reports.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
+    return send_workbook(reports.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
 
 
 @bp.get("/public/donors")

@@ -227,7 +227,15 @@ def record_stocktake(
         counted = counts[goods_id]
         if not isinstance(counted, int) or counted < 0:
             raise Invalid(_("盘点数量必须是不小于 0 的整数。"), code="invalid_qty")
-        goods = get_goods(session, village_id, goods_id)
+        get_goods(session, village_id, goods_id)  # 404 for goods of another village
+        # lock the row and read its stock now: a loss or a redemption committed since the page was
+        # loaded must not be counted twice
+        goods = session.scalar(
+            sa.select(Goods)
+            .where(Goods.id == goods_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         session.add(
             StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=goods.stock, counted=counted)
         )
@@ -286,6 +294,8 @@ def redeem(session: Session, village_id: int, card: Card, lines, operator: User)
     """
     basket = _basket(session, village_id, lines)
     household = card.household
+    if not household.active:
+        raise ShopError(_("该户已停用，不能兑换。"), code="household_inactive")
     total = sum(goods.price * qty for goods, qty in basket)
     summary = _("、").join(f"{goods.name}×{qty}" for goods, qty in basket)
     redemption = Redemption(

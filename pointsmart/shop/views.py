@@ -1,6 +1,7 @@
 """Shop pages: the counter (收银台), receipts and cancellation, goods and stock."""
 
 import io
+import re
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -88,9 +89,11 @@ def _decode_qr(data: bytes) -> str | None:
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > 64_000_000:  # a phone photo is 12–50 Mpx
+                return None
             image.thumbnail((2000, 2000))  # phone photos are large; the QR survives the shrink
             found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
     return found[0].text if found else None
 
@@ -103,13 +106,12 @@ def _card(card_id: int) -> Card:
 
 
 def _quantities() -> dict[int, int]:
+    """The basket's quantities from the form; anything but 0–1000 becomes -1, which the service refuses."""
     chosen = {}
     for name, value in request.form.items():
-        if name.startswith("qty_") and name[4:].isdigit():
-            try:
-                qty = int(value or 0)
-            except ValueError:
-                qty = -1
+        if name.startswith("qty_") and re.fullmatch(r"[0-9]{1,9}", name[4:]):
+            value = (value or "0").strip()
+            qty = int(value) if re.fullmatch(r"[0-9]{1,4}", value) and int(value) <= 1000 else -1
             if qty:
                 chosen[int(name[4:])] = qty
     return chosen
@@ -323,7 +325,7 @@ def stocktake():
         for item in goods_list:
             value = request.form.get(f"count_{item.id}", "").strip()
             if value:
-                if not value.isdigit():
+                if not re.fullmatch(r"[0-9]{1,6}", value):
                     flash(_("%(name)s 的盘点数量必须是整数。", name=item.name), "error")
                     return redirect(url_for("shop.stocktake"))
                 counts[item.id] = int(value)
