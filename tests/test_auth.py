@@ -239,3 +239,16 @@ def test_session_cookie_is_httponly_and_samesite(client, make_user):
 def test_no_script_or_style_is_inline(login_as):
     page = login_as("chair").get("/households/").get_data(as_text=True)
     assert "<script>" not in page and " style=" not in page and "<style" not in page
+
+
+def test_a_password_change_ends_the_users_api_tokens(app, login_as):
+    from pointsmart.auth.services import create_api_token
+
+    client = login_as("chair")
+    with app.app_context():
+        token = create_api_token(db.session, db.session.get(User, client.user_id))
+        db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/api/v1/households", headers=headers).status_code == 200
+    client.post("/password", data={"old": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1"})
+    assert app.test_client().get("/api/v1/households", headers=headers).status_code == 401

@@ -210,3 +210,59 @@ def test_stock_received_twice_from_one_form_counts_once(app, login_as, carded):
         from pointsmart.shop.models import Goods
 
         assert db.session.get(Goods, carded["soap"]).stock == 16
+
+
+def test_a_redemption_is_cancelled_at_the_counter_not_reversed_on_the_household_page(app, login_as, carded):
+    from pointsmart.auth.models import User
+    from pointsmart.ledger.models import Transfer
+
+    chair = login_as("chair")
+    with app.app_context():
+        card = db.session.get(Card, carded["ids"][0])
+        done = shop.redeem(
+            db.session,
+            card.household.village_id,
+            card,
+            [(carded["soap"], 1)],
+            db.session.get(User, chair.user_id),
+        )
+        db.session.commit()
+        transfer_id = done.transfer_id
+        hid = card.household_id
+    page = chair.post(
+        f"/households/{hid}/transfers/{transfer_id}/reverse", data={"reason": "错了"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "兑换记录请在收银台的兑换凭条上撤销" in page
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count(Transfer.id)).where(Transfer.reverses_id == transfer_id)
+            )
+            == 0
+        )
+
+
+def test_a_deactivated_household_cannot_redeem(app, login_as, carded):
+    chair = login_as("chair")
+    chair.post(f"/households/{carded['households'][0]}/active")
+    shopkeeper = login_as("shopkeeper")
+    response = shopkeeper.post(
+        f"/shop/counter/cards/{carded['ids'][0]}", data={"key": "k9", f"qty_{carded['soap']}": "1"}
+    )
+    assert response.status_code == 409 and "该户已停用" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "url", ["/households/?page=100000000000000000000", "/audit/?page=99999999999999999999"]
+)
+def test_absurd_page_numbers_do_not_break_pages(login_as, url):
+    assert login_as("chair").get(url).status_code == 200
+
+
+@pytest.mark.parametrize("qty", ["10000000000000000000000", "²", "-1", "1.5"])
+def test_absurd_basket_quantities_are_refused_cleanly(app, login_as, carded, qty):
+    shopkeeper = login_as("shopkeeper")
+    response = shopkeeper.post(
+        f"/shop/counter/cards/{carded['ids'][0]}", data={"key": f"k-{qty}", f"qty_{carded['soap']}": qty}
+    )
+    assert response.status_code in (409, 422) and "数量" in response.get_data(as_text=True)
