@@ -359,3 +359,29 @@ def test_adjustment_with_an_idempotency_key_is_made_once(app, client, api_token,
         f"/api/v1/households/{uuid}/adjustments", headers=headers, json={"points": 16, "reason": "x"}
     )
     assert other.status_code == 422 and other.get_json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_ledger_summary_gives_the_village_totals(app, client, api_token, stocked):
+    token = api_token("chair")
+    _redeem(
+        client, api_token("shopkeeper"), "s-1", stocked["number"], [{"goods_id": stocked["soap"], "qty": 2}]
+    )
+    uuid = stocked["uuid"]
+    client.post(
+        f"/api/v1/households/{uuid}/adjustments", headers=_auth(token), json={"points": -5, "reason": "扣分"}
+    )
+    body = client.get("/api/v1/ledger/summary", headers=_auth(token)).get_json()
+    assert body == {
+        "village_code": "620123105299",
+        "households": 1,
+        "household_balance_sum": 35,
+        "transfers": 3,
+        "points_issued": 100,
+        "points_redeemed": 60,
+        "points_deducted": 5,
+    }
+    assert (
+        body["points_issued"] - body["points_redeemed"] - body["points_deducted"]
+        == body["household_balance_sum"]
+    )
+    assert client.get("/api/v1/ledger/summary", headers=_auth(api_token("shopkeeper"))).status_code == 403

@@ -93,6 +93,7 @@ ACCESS = {
     "api.goods": {f"api:{r}" for r in STAFF},
     "api.redeem": {"api:chair", "api:shopkeeper"},
     "api.cancel_redemption": {"api:chair", "api:shopkeeper"},
+    "api.ledger_summary": {"api:chair"},
     "cards.index": {"chair"},
     "cards.issue_all": {"chair"},
     "cards.issue": {"chair"},

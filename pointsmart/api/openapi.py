@@ -13,6 +13,7 @@ from .schemas import (
     GoodsSchema,
     HouseholdPageSchema,
     HouseholdSchema,
+    LedgerSummarySchema,
     RedemptionRequestSchema,
     RedemptionResultSchema,
     RoundDetailSchema,
@@ -66,6 +67,7 @@ def build_spec(base_url: str) -> dict:
         ("RedemptionResult", RedemptionResultSchema),
         ("CancelRequest", CancelRequestSchema),
         ("CancelResult", CancelResultSchema),
+        ("LedgerSummary", LedgerSummarySchema),
     ):
         spec.components.schema(name, schema=schema)
 
@@ -252,6 +254,15 @@ def build_spec(base_url: str) -> dict:
                     "422": _error("validation_error"),
                     **AUTH_ERRORS,
                 },
+            }
+        },
+    )
+    spec.path(
+        "/ledger/summary",
+        operations={
+            "get": {
+                "summary": "The village's ledger totals (chair only): what it reports to the county",
+                "responses": {"200": _ok("LedgerSummary"), **AUTH_ERRORS},
             }
         },
     )

@@ -151,3 +151,13 @@ class CancelResultSchema(Schema):
     id = fields.Integer()
     status = fields.String()
     balance_after = fields.Integer()
+
+
+class LedgerSummarySchema(Schema):
+    village_code = fields.String()
+    households = fields.Integer()
+    household_balance_sum = fields.Integer()
+    transfers = fields.Integer()
+    points_issued = fields.Integer()
+    points_redeemed = fields.Integer()
+    points_deducted = fields.Integer()

@@ -28,6 +28,7 @@ from .schemas import (
     GoodsSchema,
     HouseholdPageSchema,
     HouseholdSchema,
+    LedgerSummarySchema,
     RedemptionRequestSchema,
     RoundDetailSchema,
     RoundPageSchema,
@@ -236,3 +237,11 @@ def cancel_redemption(redemption_id: int):
     return CancelResultSchema().dump(
         {"id": found.id, "status": found.status, "balance_after": found.household.balance}
     )
+
+
+@bp.get("/ledger/summary")
+@api_auth(Role.CHAIR)
+def ledger_summary():
+    """The village's own totals: the figures a sync batch will carry to the county."""
+    totals = ledger.summary(db.session)
+    return LedgerSummarySchema().dump({"village_code": g.village.code, **totals.__dict__})

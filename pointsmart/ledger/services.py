@@ -323,3 +323,39 @@ def verify(session: Session) -> VerifyReport:
         if kind == AccountKind.HOUSEHOLD and cached < 0:
             report.negative_households.append(code)
     return report
+
+
+@dataclass
+class Summary:
+    #: household accounts, and the points they hold between them
+    households: int
+    household_balance_sum: int
+    transfers: int
+    #: net of reversals: points that came out of issuance, went into the shop, went to deductions
+    points_issued: int
+    points_redeemed: int
+    points_deducted: int
+
+
+def summary(session: Session) -> Summary:
+    """The ledger's totals, the figures a village reports to the county (from the cached balances,
+    which :func:`verify` proves against the transfers)."""
+    households, held = session.execute(
+        sa.select(sa.func.count(Account.id), sa.func.coalesce(sa.func.sum(Account.balance), 0)).where(
+            Account.kind == AccountKind.HOUSEHOLD
+        )
+    ).one()
+    system = {
+        kind: balance
+        for kind, balance in session.execute(
+            sa.select(Account.kind, Account.balance).where(Account.kind != AccountKind.HOUSEHOLD)
+        )
+    }
+    return Summary(
+        households=households,
+        household_balance_sum=int(held),
+        transfers=session.scalar(sa.select(sa.func.count(Transfer.id))),
+        points_issued=-system.get(AccountKind.ISSUANCE, 0),
+        points_redeemed=system.get(AccountKind.SHOP, 0),
+        points_deducted=system.get(AccountKind.DEDUCTIONS, 0),
+    )

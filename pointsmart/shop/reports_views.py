@@ -102,9 +102,7 @@ def monthly():
 def monthly_xlsx():
     month = _month()
     period = reports.shop_period(db.session, g.village.id, month.start, month.end)
-    return send_workbook(
-        reports.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx"
-    )
+    return send_workbook(reports.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx")
 
 
 # --- the three ledgers ------------------------------------------------------------------------
@@ -123,9 +121,7 @@ def stocktakes():
 @role_required(*VIEWERS)
 def stocktakes_xlsx():
     month = _month()
-    data = reports.stocktakes_xlsx(
-        reports.stocktakes(db.session, g.village.id, month), g.village, month
-    )
+    data = reports.stocktakes_xlsx(reports.stocktakes(db.session, g.village.id, month), g.village, month)
     return send_workbook(data, f"stocktakes-{month.key}.xlsx")
 
 
@@ -157,9 +153,7 @@ def redemptions():
 @role_required(*VIEWERS)
 def redemptions_xlsx():
     register = reports.redemption_register(db.session, g.village.id, _month())
-    return send_workbook(
-        reports.register_xlsx(register, g.village), f"redemptions-{register.month.key}.xlsx"
-    )
+    return send_workbook(reports.register_xlsx(register, g.village), f"redemptions-{register.month.key}.xlsx")
 
 
 # --- donors -----------------------------------------------------------------------------------
