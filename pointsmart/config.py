@@ -67,6 +67,8 @@ def load(app, overrides: dict | None = None) -> None:
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         POINTSMART_PAGE_SIZE=20,
+        #: a log-in lasts this many days, then the person logs in again (a lost phone stops being a key)
+        POINTSMART_SESSION_DAYS=14,
         #: failed log-ins allowed per user name / per address before a pause
         POINTSMART_LOGIN_LIMIT_USER="5 per 15 minutes",
         POINTSMART_LOGIN_LIMIT_ADDR="30 per 15 minutes",

@@ -252,3 +252,15 @@ def test_a_password_change_ends_the_users_api_tokens(app, login_as):
     assert app.test_client().get("/api/v1/households", headers=headers).status_code == 200
     client.post("/password", data={"old": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1"})
     assert app.test_client().get("/api/v1/households", headers=headers).status_code == 401
+
+
+def test_a_log_in_ends_after_the_configured_days(app, login_as):
+    from datetime import timedelta
+
+    from pointsmart import clock
+
+    client = login_as("chair")
+    clock.advance(timedelta(days=13))
+    assert client.get("/households/").status_code == 200
+    clock.advance(timedelta(days=2))
+    assert client.get("/households/").status_code == 302

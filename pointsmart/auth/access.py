@@ -4,9 +4,10 @@ Authorisation is by role *and* by village: a village user acts only on the villa
 and county roles have no village pages.
 """
 
+from datetime import timedelta
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -25,7 +26,8 @@ def init_login(app) -> None:
     @login_manager.user_loader
     def load_user(token: str):
         # The id in the cookie is a log-in session token; an ended session loads nobody.
-        return user_for_login_session(db.session, token)
+        days = current_app.config["POINTSMART_SESSION_DAYS"]
+        return user_for_login_session(db.session, token, timedelta(days=days))
 
 
 def village_for(user):

@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -134,14 +135,17 @@ def start_login_session(session: Session, user: User) -> str:
     return token
 
 
-def user_for_login_session(session: Session, token: str) -> User | None:
-    """Return the active user of a live log-in session, or None (ended, unknown, user disabled)."""
+def user_for_login_session(session: Session, token: str, max_age: timedelta | None = None) -> User | None:
+    """Return the active user of a live log-in session, or None (ended, unknown, older than
+    ``max_age``, user disabled)."""
     login = session.scalar(
         sa.select(LoginSession).where(
             LoginSession.token_hash == _digest(token or ""), LoginSession.ended_at.is_(None)
         )
     )
     if login is None or not login.user.active:
+        return None
+    if max_age is not None and utcnow() - login.created_at > max_age:
         return None
     login.user.login_session_token = token
     return login.user

@@ -103,7 +103,8 @@ def app(app, make_app):
     The parent fixture has already emptied the database and seeded the village; this app is built on the
     same database with ``make_app``, which disposes it after the test.
     """
-    return make_app(WTF_CSRF_ENABLED=True)
+    # The scoring flows move the clock weeks ahead (notice periods) within one log-in.
+    return make_app(WTF_CSRF_ENABLED=True, POINTSMART_SESSION_DAYS=90)
 
 
 @dataclass
