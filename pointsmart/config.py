@@ -7,6 +7,7 @@
 | ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | ``http://127.0.0.1:8000`` |
 | ``POINTSMART_MODE`` | ``village`` (one village) or ``county`` | ``village`` |
 | ``POINTSMART_INSTANCE`` | the instance folder | ``./instance`` |
+| ``POINTSMART_SESSION_DAYS`` | days a log-in lasts | ``14`` |
 
 ``instance/config.py`` may set any of these (and any Flask setting) too; the environment wins.
 """
@@ -83,6 +84,8 @@ def load(app, overrides: dict | None = None) -> None:
     for key in ("SECRET_KEY", "POINTSMART_BASE_URL", "POINTSMART_MODE"):
         if env.get(key):
             app.config[key] = env[key]
+    if env.get("POINTSMART_SESSION_DAYS", "").isdecimal():
+        app.config["POINTSMART_SESSION_DAYS"] = int(env["POINTSMART_SESSION_DAYS"])
     app.config.update(overrides or {})
 
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(app.config["SQLALCHEMY_DATABASE_URI"])
