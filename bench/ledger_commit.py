@@ -87,16 +87,7 @@ def _app_loop(db_path: Path, plan, shop_id: int) -> tuple[Latency, float, str]:
                             ref=f"redemption:bench-{i}")
                 session.commit()
 
-            for i, (account_id, points) in enumerate(plan[:WARMUP]):
-                once(-1 - i, account_id, points)
-            samples = []
-            clock = time.perf_counter
-            started = clock()
-            for i, (account_id, points) in enumerate(plan[WARMUP:]):
-                start = clock()
-                once(i, account_id, points)
-                samples.append(clock() - start)
-            total = clock() - started
+            samples, total = _timed(once, plan)
             count = session.scalar(sa.select(sa.func.count()).select_from(Transfer)
                                    .where(Transfer.kind == TransferKind.REDEMPTION))
             report = ledger.verify(session)
@@ -107,6 +98,20 @@ def _app_loop(db_path: Path, plan, shop_id: int) -> tuple[Latency, float, str]:
     finally:
         close_app(app)
     return Latency(samples), total, setup
+
+
+def _timed(once, plan) -> tuple[list[float], float]:
+    """Run ``once`` for the warm-up rows untimed, then for the rest timed one by one."""
+    for i, (account_id, points) in enumerate(plan[:WARMUP]):
+        once(-1 - i, account_id, points)
+    samples = []
+    clock = time.perf_counter
+    started = clock()
+    for i, (account_id, points) in enumerate(plan[WARMUP:]):
+        start = clock()
+        once(i, account_id, points)
+        samples.append(clock() - start)
+    return samples, clock() - started
 
 
 def _raw_loop(db_path: Path, plan, shop_id: int) -> tuple[Latency, float, str]:
@@ -124,16 +129,7 @@ def _raw_loop(db_path: Path, plan, shop_id: int) -> tuple[Latency, float, str]:
             conn.execute(RAW_TRANSFER_INSERT, row)
             conn.execute("COMMIT")
 
-        for i, (account_id, points) in enumerate(plan[:WARMUP]):
-            once(-1 - i, account_id, points)
-        samples = []
-        clock = time.perf_counter
-        started = clock()
-        for i, (account_id, points) in enumerate(plan[WARMUP:]):
-            start = clock()
-            once(i, account_id, points)
-            samples.append(clock() - start)
-        total = clock() - started
+        samples, total = _timed(once, plan)
     finally:
         conn.close()
     return Latency(samples), total, setup

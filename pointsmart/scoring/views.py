@@ -14,7 +14,7 @@ from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import update_settings
 from ..web import flash_errors
-from . import services
+from . import reports, services
 from .forms import (
     CategoryForm,
     CriterionForm,
@@ -249,7 +249,7 @@ def overview(round_id: int):
         objection_form=objection_form,
         reason_form=ReasonForm(),
         flags=flags,
-        users={u.id: u for u in db.session.scalars(db.select(User))},
+        names=reports.user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
     )
 
 
