@@ -35,16 +35,21 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
 
     from . import models  # noqa: F401  (every table, for Alembic and create_all)
+    from .sync.outbox import listen
+
+    listen()  # the change log, written in the same transaction as each change
     from .api.views import bp as api_bp
     from .audit.views import bp as audit_bp
     from .auth.views import bp as auth_bp
     from .cards.views import bp as cards_bp
+    from .county.views import bp as county_bp
     from .households.views import bp as households_bp
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
     from .scoring.views import bp as scoring_bp
     from .shop.reports_views import bp as shop_reports_bp
     from .shop.views import bp as shop_bp
+    from .sync.views import bp as sync_bp
     from .web import bp as web_bp
 
     for blueprint in (
@@ -58,6 +63,8 @@ def create_app(config: dict | None = None) -> Flask:
         ledgers_bp,
         public_bp,
         audit_bp,
+        sync_bp,
+        county_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)

@@ -8,6 +8,8 @@
 | ``POINTSMART_MODE`` | ``village`` (one village) or ``county`` | ``village`` |
 | ``POINTSMART_INSTANCE`` | the instance folder | ``./instance`` |
 | ``POINTSMART_SESSION_DAYS`` | days a log-in lasts | ``14`` |
+| ``POINTSMART_COUNTY_URL`` | the county server a village's ``sync push`` sends to | none |
+| ``POINTSMART_SYNC_KEY`` | the village's sync key (``pointsmart county add-village`` prints it) | none |
 
 ``instance/config.py`` may set any of these (and any Flask setting) too; the environment wins.
 """
@@ -75,13 +77,23 @@ def load(app, overrides: dict | None = None) -> None:
         POINTSMART_LOGIN_LIMIT_ADDR="30 per 15 minutes",
         #: the family card page, per address: plenty for a family, far too few to guess tokens
         POINTSMART_CARD_PAGE_LIMIT="30 per minute",
+        #: the largest sync bundle the county's upload page takes
+        POINTSMART_BUNDLE_MAX_BYTES=512 * 1024 * 1024,
+        POINTSMART_COUNTY_URL="",
+        POINTSMART_SYNC_KEY="",
     )
     app.config.from_pyfile(str(folder / "config.py"), silent=True)
 
     env = os.environ
     if env.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = env["DATABASE_URL"]
-    for key in ("SECRET_KEY", "POINTSMART_BASE_URL", "POINTSMART_MODE"):
+    for key in (
+        "SECRET_KEY",
+        "POINTSMART_BASE_URL",
+        "POINTSMART_MODE",
+        "POINTSMART_COUNTY_URL",
+        "POINTSMART_SYNC_KEY",
+    ):
         if env.get(key):
             app.config[key] = env[key]
     if env.get("POINTSMART_SESSION_DAYS", "").isdecimal():

@@ -48,7 +48,9 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(err: DomainError):
         db.session.rollback()
         if wants_json():
-            return jsonify(error_body(err.code, err.message, **err.extra)), err.status
+            body = error_body(err.code, err.message, **err.extra)
+            body.update(getattr(err, "top_level", {}))
+            return jsonify(body), err.status
         return render_template("error.html", status=err.status, message=err.message), err.status
 
     @app.errorhandler(HTTPException)

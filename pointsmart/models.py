@@ -3,6 +3,24 @@
 from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
 from .cards.models import Card
+from .county.models import (
+    HouseholdPeriod,
+    SyncBatch,
+    SyncedCategory,
+    SyncedCriterion,
+    SyncedGoods,
+    SyncedHousehold,
+    SyncedRedemption,
+    SyncedRound,
+    SyncedRoundResult,
+    SyncedStockMove,
+    SyncedTransfer,
+    Township,
+    VillageLink,
+    VillageMonth,
+    VillageMonthCategory,
+    VillageMonthGoods,
+)
 from .households.models import Household
 from .idempotency import IdempotencyRecord
 from .ledger.models import Account, Transfer
@@ -29,8 +47,28 @@ from .shop.models import (
     Stocktake,
     StocktakeLine,
 )
+from .sync.models import ChangeRecord, OutboxHead, SyncState
 
 __all__ = [
+    "ChangeRecord",
+    "HouseholdPeriod",
+    "OutboxHead",
+    "SyncBatch",
+    "SyncState",
+    "SyncedCategory",
+    "SyncedCriterion",
+    "SyncedGoods",
+    "SyncedHousehold",
+    "SyncedRedemption",
+    "SyncedRound",
+    "SyncedRoundResult",
+    "SyncedStockMove",
+    "SyncedTransfer",
+    "Township",
+    "VillageLink",
+    "VillageMonth",
+    "VillageMonthCategory",
+    "VillageMonthGoods",
     "Card",
     "Goods",
     "IdempotencyRecord",

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
 from .households.models import Household
@@ -39,6 +40,9 @@ NAV = (
     ("cards.index", _l("积分卡"), (Role.CHAIR,)),
     ("auth.users", _l("用户"), (Role.CHAIR,)),
     ("audit.index", _l("操作日志"), (Role.CHAIR,)),
+    ("sync.index", _l("同步"), (Role.CHAIR,)),
+    ("county.dashboard", _l("县级总览"), (Role.COUNTY_REVIEWER, Role.COUNTY_ADMIN)),
+    ("county.upload_bundle", _l("导入同步文件"), (Role.COUNTY_ADMIN,)),
 )
 
 
@@ -81,13 +85,23 @@ def safe_next(target: str | None, default: str) -> str:
 @bp.get("/")
 @login_required
 def index():
+    if county_mode() and current_user.role in COUNTY_ROLES:
+        return redirect(url_for("county.dashboard"))
     village = home_village(db.session)
     households, outstanding = db.session.execute(
         sa.select(sa.func.count(Household.id), sa.func.coalesce(sa.func.sum(Account.balance), 0))
         .join(Account, Household.account_id == Account.id)
         .where(Household.village_id == village.id, Household.active.is_(True))
     ).one()
-    return render_template("index.html", village=village, households=households, outstanding=outstanding)
+    sync = None
+    if current_user.role == Role.CHAIR:
+        from .sync import batches
+
+        state = batches.state(db.session)
+        sync = {"last": state.last_sync_at, "waiting": batches.waiting(db.session), "error": state.last_error}
+    return render_template(
+        "index.html", village=village, households=households, outstanding=outstanding, sync=sync
+    )
 
 
 @bp.get("/lang/<code>")
@@ -121,10 +135,11 @@ def init_web(app) -> None:
     def frame():
         items = []
         if current_user.is_authenticated:
+            county = county_mode()
             items = [
                 (endpoint, label)
                 for endpoint, label, roles in NAV
-                if roles is None or current_user.role in roles
+                if (roles is None or current_user.role in roles) and endpoint.startswith("county.") == county
             ]
         # the page's own item, else the first item of the same blueprint, is marked as current
         here = request.endpoint or ""

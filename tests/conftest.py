@@ -92,6 +92,54 @@ def database(tmp_path_factory):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def county_database(database, tmp_path_factory):
+    """A second migrated database for a county instance (the village tests' one stays the village's)."""
+    kind, source = database
+    if kind == "sqlite":
+        yield kind, source  # the same migrated template, copied to another file per test
+        return
+    schema = f"pm_county_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = url.render_as_string(hide_password=False)
+    _migrate(url, str(tmp_path_factory.mktemp("county-instance")))
+    yield "postgresql", url
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def county_app(county_database, tmp_path):
+    """A county instance (``POINTSMART_MODE=county``) on its own database, empty but for the migration."""
+    kind, source = county_database
+    if kind == "sqlite":
+        target = tmp_path / "county.sqlite3"
+        shutil.copy(source, target)
+        url = f"sqlite:///{target}"
+    else:
+        url = source
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "POINTSMART_MODE": "county",
+            "POINTSMART_BASE_URL": "http://county.test",
+        }
+    )
+    with app.app_context():
+        if kind == "postgresql":
+            _reset_postgresql()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _reset_postgresql() -> None:
     """Empty every table but keep the migration's system accounts (TRUNCATE fires no row triggers)."""
     tables = [t.name for t in db.metadata.sorted_tables if t.name not in KEEP | {"account"}]

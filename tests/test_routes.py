@@ -1,7 +1,10 @@
 """Every route, from the app's URL map, as anonymous and as every role: who may and who may not.
 
-A new route fails ``test_every_route_has_an_access_rule`` until it is added to ACCESS below, so no
-route can be forgotten. CSRF is checked the same way for every form-posting route.
+A new route fails ``test_every_route_has_an_access_rule`` until it is added to ACCESS (a village
+instance's routes) or COUNTY_ACCESS (a county instance's) below, so no route can be forgotten. The
+county's routes are checked twice: in a village instance they answer 404 to everyone; in a county
+instance by role, a township reviewer included. CSRF is checked the same way for every form-posting
+route.
 """
 
 import re
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 from pointsmart.extensions import db
 from pointsmart.ledger.models import Transfer
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, VILLAGE_CODE
 
 ROLES = ["chair", "panel", "shopkeeper", "county_reviewer", "county_admin"]
 STAFF = {"chair", "panel", "shopkeeper"}
@@ -130,6 +133,27 @@ ACCESS = {
     "shop_reports.donor": SHOP,
     "shop_reports.donor_xlsx": SHOP,
     "shop_reports.public_donors": EVERYONE,
+    "sync.index": {"chair"},
+    "sync.start_push": {"chair"},
+    "sync.progress": {"chair"},
+    "sync.bundle": {"chair"},
+}
+
+#: the county instance's own users: a county-wide reviewer, one limited to a township, an admin
+COUNTY = {"county_reviewer", "township_reviewer", "county_admin"}
+
+#: endpoint → who may use it in a county instance (a village instance has none of them: 404)
+COUNTY_ACCESS = {
+    "county.dashboard": COUNTY,
+    "county.export": COUNTY,
+    "county.chart": COUNTY,
+    "county.village": COUNTY,
+    "county.village_export": COUNTY,
+    "county.village_chart": COUNTY,
+    "county.upload_bundle": {"county_admin"},
+    "api.county_villages": {f"api:{r}" for r in COUNTY},
+    # a village's sync key, never a user's token (see test_county_route_access_by_role)
+    "api.sync_batch": set(),
 }
 
 
@@ -207,13 +231,17 @@ def sample(app, make_user, make_household):
             "objection_id": objection.id,
             "member_id": member.id,
             "photo_id": photo.id,
+            "village_code": VILLAGE_CODE,
+            "table": "goods",  # a table both the dashboard and a village export
+            "name": "trend",
         }
 
 
 def test_every_route_has_an_access_rule(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert endpoints - ACCESS.keys() == set(), "add these routes to ACCESS"
-    assert ACCESS.keys() - endpoints == set(), "these routes no longer exist"
+    assert ACCESS.keys() & COUNTY_ACCESS.keys() == set()
+    assert endpoints - ACCESS.keys() - COUNTY_ACCESS.keys() == set(), "add these routes to ACCESS"
+    assert (ACCESS.keys() | COUNTY_ACCESS.keys()) - endpoints == set(), "these routes no longer exist"
 
 
 def _client_for(app, who, make_user):
@@ -247,7 +275,7 @@ def test_route_access_by_role(app, make_user, sample, who):
     for rule in _rules(app):
         allowed = ACCESS.get(rule.endpoint)
         if allowed is None:
-            continue  # test_every_route_has_an_access_rule names it
+            continue  # a county route (the next tests), or test_every_route_has_an_access_rule names it
         url = _url(rule, sample)
         api = rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
         may = (f"api:{who}" in allowed) if api else (who in allowed)
@@ -263,6 +291,115 @@ def test_route_access_by_role(app, make_user, sample, who):
             assert response.status_code < 500, f"{who} {method} {url}: {response.status_code}"
             checked.append((method, url))
     assert len(checked) >= len(ACCESS)
+
+
+@pytest.mark.parametrize("who", ["anonymous", *ROLES])
+def test_county_routes_answer_404_in_a_village_instance(app, make_user, sample, who):
+    client, headers = _client_for(app, who, make_user)
+    checked = 0
+    for rule in _rules(app):
+        if rule.endpoint not in COUNTY_ACCESS:
+            continue
+        url = _url(rule, sample)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, headers=headers)
+            # the anonymous are first asked to log in (the log-in check runs before the instance's mode)
+            login_first = who == "anonymous" and not url.startswith("/api/") and _refused(response, False)
+            assert response.status_code == 404 or login_first, f"{who} {method} {url}: {response.status_code}"
+            checked += 1
+    assert checked >= len(COUNTY_ACCESS)
+
+
+# --- the county instance ----------------------------------------------------------------------------
+
+OTHER_TOWNSHIP_VILLAGE = "620123106201"
+
+
+@pytest.fixture
+def county_sample(county_app):
+    """Two villages in two townships, registered at the county; the first one's township and key."""
+    from pointsmart.county import services as county
+
+    with county_app.app_context():
+        _village, key = county.add_village(db.session, "620123105299", "甲村", "620123105000", "甲镇")
+        county.add_village(db.session, OTHER_TOWNSHIP_VILLAGE, "乙村", "620123106000", "乙镇")
+        db.session.commit()
+    return {
+        "village_code": "620123105299",
+        "table": "goods",  # a table both the dashboard and a village export
+        "name": "trend",
+        "township": "620123105000",
+        "sync_key": key,
+        "filename": "css/app.css",
+        "code": "zh",
+    }
+
+
+def _county_client_for(county_app, who, sample):
+    client = county_app.test_client()
+    if who == "anonymous":
+        return client, {}
+    from pointsmart.auth.models import User
+    from pointsmart.auth.services import create_api_token, create_user
+    from pointsmart.org.models import Village
+
+    role = "county_reviewer" if who == "township_reviewer" else who
+    with county_app.app_context():
+        village_id = None
+        if role == "chair":  # a village's chair, who has no business at the county
+            village_id = db.session.scalar(
+                sa.select(Village.id).where(Village.code == sample["village_code"])
+            )
+        township = sample["township"] if who == "township_reviewer" else None
+        user = create_user(
+            db.session, f"u-{who}", role, PASSWORD, village_id=village_id, township_code=township
+        )
+        token = create_api_token(db.session, db.session.get(User, user.id))
+        db.session.commit()
+    assert client.post("/login", data={"username": f"u-{who}", "password": PASSWORD}).status_code == 302
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(
+    "who", ["anonymous", "county_reviewer", "township_reviewer", "county_admin", "chair"]
+)
+def test_county_route_access_by_role(county_app, county_sample, who):
+    client, headers = _county_client_for(county_app, who, county_sample)
+    checked = 0
+    for rule in _rules(county_app):
+        if rule.endpoint not in COUNTY_ACCESS:
+            continue
+        allowed = COUNTY_ACCESS[rule.endpoint]
+        api = rule.rule.startswith("/api/v1/")
+        may = (f"api:{who}" in allowed) if api else (who in allowed)
+        url = _url(rule, county_sample)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(
+                url, method=method, headers=headers if api else {}, data=b"{}" if api else None
+            )
+            refused = _refused(response, api)
+            assert refused != may, f"{who} {method} {url}: {response.status_code} (may={may})"
+            assert response.status_code < 500, f"{who} {method} {url}: {response.status_code}"
+            if rule.endpoint == "api.sync_batch":
+                assert response.status_code == 401, "a user's token is not a village's sync key"
+            checked += 1
+            if "village_code" in rule.arguments and may:
+                # another township's village does not exist for a township reviewer
+                other = client.open(_url(rule, county_sample | {"village_code": OTHER_TOWNSHIP_VILLAGE}))
+                expected = 404 if who == "township_reviewer" else 200
+                assert other.status_code == expected, (
+                    f"{who} {url} for the other township: {other.status_code}"
+                )
+    assert checked >= len(COUNTY_ACCESS)
+
+
+def test_sync_batches_take_a_village_sync_key(county_app, county_sample):
+    response = county_app.test_client().post(
+        "/api/v1/sync/batches",
+        data=b"{}",
+        headers={"Authorization": f"Bearer {county_sample['sync_key']}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_batch"
 
 
 def _csrf_token(page: str) -> str:
@@ -288,3 +425,25 @@ def test_every_form_post_needs_a_csrf_token(make_app, make_user, sample):
         response = client.post(_url(rule, sample), data={})
         assert response.status_code == 400, f"POST {rule.rule} without CSRF token: {response.status_code}"
         assert "页面已过期" in response.get_data(as_text=True)
+
+
+def test_county_form_posts_need_a_csrf_token(county_app, county_sample):
+    from pointsmart import create_app
+    from pointsmart.auth.services import create_user
+
+    app = create_app(county_app.config | {"WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        create_user(db.session, "admin-csrf", "county_admin", PASSWORD)
+        db.session.commit()
+    client = app.test_client()
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    login = {"username": "admin-csrf", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=login).status_code == 302
+    posts = [r for r in _rules(app) if "POST" in r.methods and r.endpoint.startswith("county.")]
+    assert posts
+    for rule in posts:
+        response = client.post(_url(rule, county_sample), data={})
+        assert response.status_code == 400, f"POST {rule.rule} without CSRF token: {response.status_code}"
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

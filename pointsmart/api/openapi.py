@@ -9,6 +9,7 @@ from .schemas import (
     CancelRequestSchema,
     CancelResultSchema,
     CardLookupSchema,
+    CountyVillageListSchema,
     ErrorSchema,
     GoodsSchema,
     HouseholdPageSchema,
@@ -18,6 +19,8 @@ from .schemas import (
     RedemptionResultSchema,
     RoundDetailSchema,
     RoundPageSchema,
+    SyncAckSchema,
+    SyncBatchSchema,
     TransferPageSchema,
 )
 
@@ -68,6 +71,9 @@ def build_spec(base_url: str) -> dict:
         ("CancelRequest", CancelRequestSchema),
         ("CancelResult", CancelResultSchema),
         ("LedgerSummary", LedgerSummarySchema),
+        ("SyncBatch", SyncBatchSchema),
+        ("SyncAck", SyncAckSchema),
+        ("CountyVillageList", CountyVillageListSchema),
     ):
         spec.components.schema(name, schema=schema)
 
@@ -263,6 +269,33 @@ def build_spec(base_url: str) -> dict:
             "get": {
                 "summary": "The village's ledger totals (chair only): what it reports to the county",
                 "responses": {"200": _ok("LedgerSummary"), **AUTH_ERRORS},
+            }
+        },
+    )
+    spec.path(
+        "/sync/batches",
+        operations={
+            "post": {
+                "summary": "County only: apply a village's batch of change records, authenticated by the "
+                "village's sync key (Bearer). Idempotent by (village, sequence).",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": "SyncBatch"}}},
+                "responses": {
+                    "200": _ok("SyncAck", "applied, or a repeat of what was applied"),
+                    "401": _error("no valid sync key"),
+                    "403": _error("the key belongs to another village"),
+                    "409": _error("sequence_gap: resend from expected_from_seq (also at the top level)"),
+                    "422": _error("malformed batch, or records that do not match the digest"),
+                },
+            }
+        },
+    )
+    spec.path(
+        "/county/villages",
+        operations={
+            "get": {
+                "summary": "County only: the villages this reviewer may see, with sync state and the "
+                "totals the county computes",
+                "responses": {"200": _ok("CountyVillageList"), **AUTH_ERRORS},
             }
         },
     )

@@ -161,3 +161,60 @@ class LedgerSummarySchema(Schema):
     points_issued = fields.Integer()
     points_redeemed = fields.Integer()
     points_deducted = fields.Integer()
+
+
+class SyncTotalsSchema(Schema):
+    balance_sum = fields.Integer(
+        required=True, metadata={"description": "sum of household balances at to_seq"}
+    )
+    transfer_count = fields.Integer(required=True)
+    digest = fields.String(required=True, metadata={"description": "the digest chain at to_seq (sha256 hex)"})
+
+
+class SyncRecordSchema(Schema):
+    seq = fields.Integer(required=True)
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "household, category, criterion, goods, "
+            "round, round_result, transfer, stock_move, redemption"
+        },
+    )
+    uuid = fields.String(required=True)
+    payload = fields.Dict(required=True)
+
+
+class SyncBatchSchema(Schema):
+    """Documents the body of ``POST /sync/batches``; the county checks it with msgspec (fast)."""
+
+    village_code = fields.String(required=True)
+    from_seq = fields.Integer(required=True)
+    to_seq = fields.Integer(required=True)
+    records = fields.List(fields.Nested(SyncRecordSchema), required=True)
+    totals = fields.Nested(SyncTotalsSchema, required=True)
+
+
+class SyncAckSchema(Schema):
+    acked_seq = fields.Integer(metadata={"description": "the county has every record up to this one"})
+    digest = fields.String(metadata={"description": "digest chain at acked_seq (the village checks it)"})
+
+
+class CountyVillageSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    township_code = fields.String()
+    township = fields.String()
+    last_sync_at = fields.DateTime(allow_none=True, metadata={"description": "UTC"})
+    acked_seq = fields.Integer()
+    household_balance_sum = fields.Integer()
+    transfers = fields.Integer()
+    points_issued = fields.Integer()
+    points_redeemed = fields.Integer()
+    points_deducted = fields.Integer()
+    reported_balance_sum = fields.Integer(allow_none=True)
+    reported_transfer_count = fields.Integer(allow_none=True)
+    mismatch = fields.List(fields.String(), metadata={"description": "totals that differ from the village's"})
+
+
+class CountyVillageListSchema(Schema):
+    villages = fields.List(fields.Nested(CountyVillageSchema))

@@ -1,13 +1,15 @@
 """API endpoints. Each one: authenticate and authorise, parse with a schema, call a service, dump."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from ..auth.access import VILLAGE_STAFF, api_auth
+from ..auth.access import COUNTY_ROLES, VILLAGE_STAFF, api_auth, bearer_token, county_api_auth, county_mode
 from ..auth.models import Role
 from ..cards import services as cards
+from ..county import ingest
+from ..county import services as county
 from ..errors import Invalid
 from ..extensions import db
 from ..households.services import adjust_once, adjust_points, household_by_uuid, search_households
@@ -25,6 +27,7 @@ from .schemas import (
     CancelResultSchema,
     CardLookupSchema,
     CardSchema,
+    CountyVillageListSchema,
     GoodsSchema,
     HouseholdPageSchema,
     HouseholdSchema,
@@ -245,3 +248,41 @@ def ledger_summary():
     """The village's own totals: the figures a sync batch will carry to the county."""
     totals = ledger.summary(db.session)
     return LedgerSummarySchema().dump({"village_code": g.village.code, **totals.__dict__})
+
+
+@bp.post("/sync/batches")
+def sync_batch():
+    """A village pushes a batch of its change log; the village's sync key is the bearer token."""
+    if not county_mode():
+        abort(404)
+    village = county.village_for_key(db.session, bearer_token())
+    acked, digest = ingest.ingest(db.session, village, ingest.parse(request.get_data()), via="http")
+    db.session.commit()
+    # the digest lets the village check that what the county holds up to acked_seq is what it sent
+    return jsonify({"acked_seq": acked, "digest": digest})
+
+
+@bp.get("/county/villages")
+@county_api_auth(*COUNTY_ROLES)
+def county_villages():
+    """Every village this county user may see: sync state and the totals the county computes."""
+    rows = [
+        {
+            "code": village.code,
+            "name": village.name,
+            "township_code": village.township_code,
+            "township": village.township_name,
+            "last_sync_at": link.last_sync_at,
+            "acked_seq": link.acked_seq,
+            "household_balance_sum": link.balance_sum,
+            "transfers": link.transfer_count,
+            "points_issued": link.points_issued,
+            "points_redeemed": link.points_redeemed,
+            "points_deducted": link.points_deducted,
+            "reported_balance_sum": link.reported_balance_sum,
+            "reported_transfer_count": link.reported_transfer_count,
+            "mismatch": [name for name in link.mismatch.split(",") if name],
+        }
+        for village, link in county.registered_villages(db.session, g.api_user)
+    ]
+    return CountyVillageListSchema().dump({"villages": rows})

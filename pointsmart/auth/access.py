@@ -64,6 +64,21 @@ class ApiAuthError(DomainError):
     status = 401
 
 
+def bearer_token() -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or an empty string."""
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _token_user(roles):
+    user = user_for_api_token(db.session, bearer_token())
+    if user is None:
+        raise ApiAuthError(_l("缺少有效的 API 令牌（Authorization: Bearer <token>）。"))
+    if user.role not in roles:
+        raise DomainError(_l("此角色无权调用这个接口。"), code="forbidden", status=403)
+    return user
+
+
 def api_auth(*roles: Role):
     """Authenticate an API call by ``Authorization: Bearer <token>`` and check its role and village.
 
@@ -73,16 +88,58 @@ def api_auth(*roles: Role):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
-            user = user_for_api_token(db.session, token.strip()) if scheme.lower() == "bearer" else None
-            if user is None:
-                raise ApiAuthError(_l("缺少有效的 API 令牌（Authorization: Bearer <token>）。"))
-            if user.role not in roles:
-                raise DomainError(_l("此角色无权调用这个接口。"), code="forbidden", status=403)
+            user = _token_user(roles)
             village = home_village(db.session)
             if user.village_id != village.id:
                 raise DomainError(_l("此令牌不属于本村。"), code="forbidden", status=403)
             g.api_user, g.village = user, village
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = tuple(roles)
+        return wrapper
+
+    return decorator
+
+
+COUNTY_ROLES = (Role.COUNTY_REVIEWER, Role.COUNTY_ADMIN)
+
+
+def county_mode() -> bool:
+    return current_app.config["POINTSMART_MODE"] == "county"
+
+
+def county_required(*roles: Role):
+    """Pages of the county instance: logged-in county users of these roles; elsewhere 404.
+
+    Which villages they see is narrowed further by :func:`pointsmart.county.services.visible`.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if not county_mode():
+                abort(404)
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = tuple(roles)
+        return wrapper
+
+    return decorator
+
+
+def county_api_auth(*roles: Role):
+    """The county's API: a county user's bearer token of one of these roles."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not county_mode():
+                abort(404)
+            user = _token_user(roles)
+            g.api_user = user
             return view(*args, **kwargs)
 
         wrapper.allowed_roles = tuple(roles)

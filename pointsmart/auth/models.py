@@ -37,6 +37,8 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(sa.String(20))
     active: Mapped[bool] = mapped_column(default=True)
     village_id: Mapped[int | None] = mapped_column(sa.ForeignKey("village.id"))
+    #: a county reviewer limited to one township (乡镇), by its division code; none: the whole county
+    township_code: Mapped[str | None] = mapped_column(sa.String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     village = relationship("Village")

@@ -65,8 +65,9 @@ def create_user(
     display_name: str = "",
     village_id: int | None = None,
     actor_id: int | None = None,
+    township_code: str | None = None,
 ) -> User:
-    """Create a user with a hashed password.
+    """Create a user with a hashed password. ``township_code`` limits a county reviewer to one township.
 
     :raises Invalid: bad user name, unknown role or weak password.
     :raises Conflict: the user name is taken.
@@ -79,12 +80,15 @@ def create_user(
     _check_password_strength(password)
     if find_user(session, username) is not None:
         raise Conflict(_("用户名 %(name)s 已被使用。", name=username), code="username_taken")
+    if township_code and role != Role.COUNTY_REVIEWER:
+        raise Invalid(_("只有县级审核员可以限定在一个乡镇。"), code="bad_role")
     user = User(
         username=username,
         role=role,
         password_hash=hash_password(password),
         display_name=(display_name or "").strip() or username,
         village_id=village_id,
+        township_code=township_code or None,
         active=True,
         created_at=utcnow(),
     )
@@ -98,6 +102,7 @@ def create_user(
         username=username,
         role=role,
         display_name=user.display_name,
+        township=user.township_code,
     )
     return user
 

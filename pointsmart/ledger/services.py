@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from .. import changes
 from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from .models import Account, AccountKind, Transfer, TransferKind
@@ -136,7 +137,8 @@ def post_many(
     """Post many transfers at once: the bulk path a round's finalisation uses.
 
     Each row has ``from_account_id``, ``to_account_id``, ``amount``, ``kind`` and optionally
-    ``reason``, ``ref``, ``actor_id`` (the keyword arguments give the default of the last two).
+    ``reason``, ``ref``, ``actor_id`` (the keyword arguments give the default of the last two), and
+    ``category``, which only the sync change log carries.
     Balances move by their net change per account, then the
     transfers go in with one ``executemany`` straight to the driver (SQLAlchemy's per-row type
     processing costs more than SQLite's own insert here). All or nothing: a household that would go
@@ -151,7 +153,7 @@ def post_many(
     # SQLite stores times as text in SQLAlchemy's format; PostgreSQL's driver takes the datetime itself.
     created_at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
     deltas: dict[int, int] = defaultdict(int)
-    values = []
+    values, posted = [], []
     for row in rows:
         amount, source, target = row["amount"], row["from_account_id"], row["to_account_id"]
         _check_amount(amount)
@@ -159,18 +161,31 @@ def post_many(
             raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
         deltas[source] -= amount
         deltas[target] += amount
+        transfer_uuid, kind, reason = str(uuid_mod.uuid4()), str(row["kind"]), row.get("reason", "")
         values.append(
             (
-                str(uuid_mod.uuid4()),
+                transfer_uuid,
                 source,
                 target,
                 amount,
-                str(row["kind"]),
-                row.get("reason", ""),
+                kind,
+                reason,
                 row.get("ref", ref),
                 row.get("actor_id", actor_id),
                 created_at,
             )
+        )
+        posted.append(
+            {
+                "uuid": transfer_uuid,
+                "from_account_id": source,
+                "to_account_id": target,
+                "amount": amount,
+                "kind": kind,
+                "reason": reason,
+                "category": row.get("category"),
+                "created_at": now,
+            }
         )
     if not values:
         return 0
@@ -179,6 +194,7 @@ def post_many(
     connection.exec_driver_sql(
         f"INSERT INTO transfer ({', '.join(_BULK_COLUMNS)}) VALUES ({placeholders})", values
     )
+    changes.bulk(session, "transfer", posted)
     session.expire_all()
     return len(values)
 

@@ -46,6 +46,8 @@ class Category(db.Model):
     """积分类别, e.g. 创建"美丽庭院"."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: global identity, carried by sync to the county
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=lambda: str(uuid_mod.uuid4()))
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(60))
     position: Mapped[int] = mapped_column(default=0)
@@ -63,6 +65,8 @@ class Criterion(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: global identity, carried by sync to the county
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=lambda: str(uuid_mod.uuid4()))
     category_id: Mapped[int] = mapped_column(sa.ForeignKey("category.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     #: what earns it and what evidence the panel looks for

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from .. import changes as change_log
 from ..audit.services import changes, record
 from ..auth.models import Role, User
 from ..clock import local, utcnow
@@ -701,6 +702,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     if claimed != 1:
         session.expire(scoring_round)
         return False
+    change_log.touch(session, scoring_round)
 
     # Every non-zero cell with its household's account, balances locked in account order (PostgreSQL;
     # SQLite's write lock is held already): the balances read here are the ones the deductions meet.
@@ -755,6 +757,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                         "amount": points,
                         "kind": award,
                         "reason": reason,
+                        "category": criterion.category_name,
                     }
                 )
                 continue
@@ -768,6 +771,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                         "amount": posted,
                         "kind": deduction,
                         "reason": reason,
+                        "category": criterion.category_name,
                     }
                 )
             shortfall += -points - posted
@@ -783,6 +787,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     ledger.post_many(session, rows, ref=ref, actor_id=actor_id)
     if results:
         session.execute(sa.insert(RoundResult), results)
+        change_log.bulk(session, "round_result", results)
     session.expire(scoring_round)
     record(
         session,

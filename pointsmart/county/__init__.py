@@ -1,0 +1,1 @@
+"""County tier: the org tree, village sync keys, the ingest of villages' batches, the dashboard."""

@@ -1,0 +1,1090 @@
+"""The county dashboard's queries: a period's totals, by township and by village, trends, one village.
+
+Every query is a plain function of ``(session, user, period)`` — the drill-down ones take the
+village's code too — returning plain dataclasses, so the pages, the ``.xlsx`` exports, the charts and
+``bench/`` all time and use the same code. ``user`` narrows everything to what that county user may
+see (:func:`pointsmart.county.services.visible`): a township reviewer's totals count their township only.
+
+County-wide queries (the benchmark times each one; 300 villages, ~10 million transfers):
+
+====================== =======================================================================
+``overview``           :class:`Overview` — villages registered and reporting, households, households
+                       that earned points (participation), points issued / redeemed / deducted /
+                       expired in the period, outstanding at its end; silent and mismatched villages
+``by_township``        list of :class:`TownshipRow` — the same figures per township (sortable)
+``by_village``         list of :class:`VillageRow` — the same figures per village, with its freshness:
+                       last sync, days silent, the totals that disagree (sortable)
+``monthly_trend``      list of :class:`MonthRow` — issued / redeemed / deducted / expired per month,
+                       the 12 months (or the year) ending with the period's last month
+``by_category``        list of :class:`CategoryRow` — points awarded and deducted per rulebook category
+``top_goods``          list of :class:`GoodsRow` — goods most redeemed (units, net of cancellations)
+``recent_batches``     list of :class:`BatchRow` — the latest batches and bundles received
+====================== =======================================================================
+
+They read the rollups the ingest maintains in the same transaction as each batch (``village_month``,
+``village_month_category``, ``village_month_goods``, ``household_period``), the synced households
+and the village links — never ``synced_transfer``, which holds every transfer of every village.
+
+One village (read-only drill-down); only these read ``synced_transfer``, for that one village, through
+its ``(village_id, household_uuid)`` index:
+
+====================== =======================================================================
+``village_figures``    :class:`VillageRow` — the village's own line of the dashboard
+``village_rounds``     list of :class:`RoundRow` — its scoring rounds in the period, with result sums
+``village_households`` list of :class:`HouseholdRow` — every household, its balance at the end of the
+                       period computed from the synced transfers, what it earned / redeemed / lost
+``honour_roll``        list of :class:`HouseholdRow` — the households that earned most in the period
+``village_shop``       :class:`VillageShop` — redeemed points by month, goods redeemed, donations
+====================== =======================================================================
+
+**Outstanding** (期末未兑换积分) is defined once, by :func:`outstanding_sum` and shown on the pages as
+:data:`OUTSTANDING_RULE`: the cumulative issued − redeemed − deducted − expired over every month up to
+and including the period's last month. It equals the households' balances at the end of that month.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..clock import VILLAGE_TZ, local, utcnow
+from ..errors import Invalid
+from ..org.models import Village
+from ..scoring.models import CADENCE_LABELS, STATUS_LABELS
+from ..xlsx import ledger_sheet, workbook_bytes
+from . import services
+from .models import (
+    HouseholdPeriod,
+    SyncBatch,
+    SyncedGoods,
+    SyncedHousehold,
+    SyncedRedemption,
+    SyncedRound,
+    SyncedRoundResult,
+    SyncedStockMove,
+    SyncedTransfer,
+    VillageMonth,
+    VillageMonthCategory,
+    VillageMonthGoods,
+)
+
+# --- periods ----------------------------------------------------------------------------------------
+
+PERIOD_KINDS = {"month": _l("月"), "quarter": _l("季度"), "half": _l("半年"), "year": _l("年")}
+#: a month ``2026-11``, a quarter ``2026-Q4``, a half-year ``2026-H2``, a year ``2026``
+_PERIOD_KEY = re.compile(r"^(\d{4})(?:-(\d{1,2})|-Q([1-4])|-H([12]))?$")
+#: months per step of each kind
+_SPAN = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+
+
+class BadPeriod(Invalid):
+    code = "bad_period"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month, quarter, half-year or year: the months it covers and its key (``2026-Q4``)."""
+
+    kind: str
+    year: int
+    #: the month (1–12), quarter (1–4) or half (1–2); 1 for a year
+    number: int = 1
+
+    @classmethod
+    def containing(cls, kind: str, year: int, month: int) -> "Period":
+        return cls(kind, year, (month - 1) // _SPAN[kind] + 1)
+
+    @property
+    def key(self) -> str:
+        return {
+            "month": f"{self.year}-{self.number:02d}",
+            "quarter": f"{self.year}-Q{self.number}",
+            "half": f"{self.year}-H{self.number}",
+            "year": f"{self.year}",
+        }[self.kind]
+
+    @property
+    def month_numbers(self) -> range:
+        first = (self.number - 1) * _SPAN[self.kind] + 1
+        return range(first, first + _SPAN[self.kind])
+
+    @property
+    def months(self) -> list[str]:
+        return [f"{self.year}-{m:02d}" for m in self.month_numbers]
+
+    @property
+    def first_month(self) -> str:
+        return self.months[0]
+
+    @property
+    def last_month(self) -> str:
+        return self.months[-1]
+
+    @property
+    def previous(self) -> "Period":
+        first = self.month_numbers[0]
+        year, month = (self.year, first - 1) if first > 1 else (self.year - 1, 12)
+        return Period.containing(self.kind, year, month)
+
+    @property
+    def next(self) -> "Period":
+        last = self.month_numbers[-1]
+        year, month = (self.year, last + 1) if last < 12 else (self.year + 1, 1)
+        return Period.containing(self.kind, year, month)
+
+    def label(self) -> str:
+        if self.kind == "month":
+            return _("%(year)s年%(month)s月", year=self.year, month=self.number)
+        if self.kind == "quarter":
+            return _("%(year)s年第%(n)s季度", year=self.year, n=self.number)
+        if self.kind == "half":
+            return (
+                _("%(year)s年上半年", year=self.year)
+                if self.number == 1
+                else _("%(year)s年下半年", year=self.year)
+            )
+        return _("%(year)s年", year=self.year)
+
+    def utc_range(self) -> tuple[datetime, datetime]:
+        """The period as naive UTC times [start, end), its months being the villages' local months."""
+        start = datetime(self.year, self.month_numbers[0], 1, tzinfo=VILLAGE_TZ)
+        after = self.next
+        end = datetime(after.year, after.month_numbers[0], 1, tzinfo=VILLAGE_TZ)
+        return (start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None))
+
+
+def today() -> date:
+    """The villages' date now, by the app's one clock."""
+    return local(utcnow()).date()
+
+
+def parse_period(key: str | None, kind: str | None = None, on: date | None = None) -> Period:
+    """The period a picker asked for: its ``kind`` (month / quarter / half / year) and ``key``.
+
+    No key: the current period of that kind (a month by default). A key of another kind is read as the
+    period of ``kind`` that contains its first month, so "quarter" with ``2026-11`` gives ``2026-Q4``.
+
+    :raises BadPeriod: an unknown kind, or a key that is none of ``2026-11``, ``2026-Q4``, ``2026-H2``,
+        ``2026``.
+    """
+    if kind and kind not in PERIOD_KINDS:
+        raise BadPeriod(_("期间类型只能是月、季度、半年或年。"))
+    key = (key or "").strip()
+    if not key:
+        on = on or today()
+        return Period.containing(kind or "month", on.year, on.month)
+    found = _PERIOD_KEY.match(key)
+    year = int(found.group(1)) if found else 0
+    month = int(found.group(2)) if found and found.group(2) else 1
+    if not found or not 2000 <= year <= 2099 or not 1 <= month <= 12:
+        raise BadPeriod(
+            _("看不懂期间“%(key)s”：月份写成 2026-11，季度 2026-Q4，半年 2026-H2，年份 2026。", key=key)
+        )
+    if found.group(2):
+        given = Period("month", year, month)
+    elif found.group(3):
+        given = Period("quarter", year, int(found.group(3)))
+    elif found.group(4):
+        given = Period("half", year, int(found.group(4)))
+    else:
+        given = Period("year", year)
+    if kind and kind != given.kind:
+        return Period.containing(kind, year, given.month_numbers[0])
+    return given
+
+
+def period_of_key(key: str) -> Period | None:
+    """A scoring round's period key (``2026-11``, ``2026-Q4``, ``2026-H2``) as a period, if it is one."""
+    try:
+        return parse_period(key)
+    except BadPeriod:
+        return None
+
+
+def month_window(last_month: str, count: int) -> list[str]:
+    """``count`` months ending with ``last_month``, oldest first."""
+    year, month = int(last_month[:4]), int(last_month[5:7])
+    months = []
+    for _i in range(count):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+# --- the one definition of outstanding --------------------------------------------------------------
+
+OUTSTANDING_RULE = _l(
+    "期末未兑换积分 = 截至本期最后一个月月底，累计发放 − 累计兑换 − 累计扣减 − 累计过期"
+    "（等于各户当时的积分余额之和）。"
+)
+
+
+def outstanding_sum(month=VillageMonth):
+    """The outstanding points of the rows summed: issued − redeemed − deducted − expired.
+
+    Summed over every month up to a period's last month, this is the period's outstanding; the
+    drill-down's household balances (:func:`village_households`) add up to the same number.
+    """
+    return sa.func.coalesce(sa.func.sum(month.issued - month.redeemed - month.deducted - month.expired), 0)
+
+
+# --- the figures of a period ------------------------------------------------------------------------
+
+#: a village that has not synced for this long stands out on the dashboard
+SILENT_AFTER = timedelta(days=7)
+#: names of the totals a village link can disagree on, as people read them
+MISMATCH_LABELS = {"balance_sum": _l("积分余额合计"), "transfer_count": _l("转账笔数")}
+
+
+@dataclass(kw_only=True)
+class Figures:
+    """A period's figures for some villages (one, a township's, the whole county)."""
+
+    villages: int = 0
+    #: villages with any points movement in the period, as synced
+    reporting: int = 0
+    #: registered, active households (as the county knows them now)
+    households: int = 0
+    #: households that were awarded points in the period
+    earned_households: int = 0
+    issued: int = 0
+    redeemed: int = 0
+    deducted: int = 0
+    expired: int = 0
+    #: see :data:`OUTSTANDING_RULE`
+    outstanding: int = 0
+    silent: int = 0
+    mismatched: int = 0
+
+    @property
+    def participation(self) -> float | None:
+        """Households that earned points over households, or None when there are no households."""
+        return self.earned_households / self.households if self.households else None
+
+    def add(self, other: "Figures") -> None:
+        for f in fields(Figures):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass(kw_only=True)
+class VillageRow(Figures):
+    id: int
+    code: str
+    name: str
+    township_code: str
+    township_name: str
+    last_sync_at: datetime | None
+    acked_seq: int
+    #: the totals the county's projection and the village's own report disagree on (empty: they agree)
+    mismatch: tuple[str, ...] = ()
+    #: whole days since the last sync when that is :data:`SILENT_AFTER` or more; else None
+    silent_days: int | None = None
+
+    @property
+    def never_synced(self) -> bool:
+        return self.last_sync_at is None
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.silent or self.mismatched)
+
+    @property
+    def mismatch_labels(self) -> list[str]:
+        return [str(MISMATCH_LABELS.get(name, name)) for name in self.mismatch]
+
+
+@dataclass(kw_only=True)
+class TownshipRow(Figures):
+    code: str
+    name: str
+
+
+@dataclass
+class Overview:
+    totals: Figures
+    #: how the user's view is limited: the whole county, or one township's name
+    scope: str
+    as_of: datetime
+
+
+def _scoped(session: Session, user: User, query, column, village_id: int | None = None, everyone=None):
+    """``query`` limited to the villages the user may see (and to one of them, when given).
+
+    When the user sees every village there is no filter at all — the cheapest plan, a plain scan of a
+    rollup with no join; otherwise the query joins ``Village`` for :func:`services.visible`, the one
+    place that decides who sees what.
+    """
+    joined = services.visible(user, query.join(Village, Village.id == column))
+    if village_id is not None:
+        return joined.where(column == village_id)
+    if everyone is None:
+        count = sa.select(sa.func.count(Village.id))
+        everyone = session.scalar(count) == session.scalar(services.visible(user, count))
+    return query if everyone else joined
+
+
+def _village_rows(
+    session: Session, user: User, period: Period, village_id: int | None = None
+) -> list[VillageRow]:
+    """Every visible village's figures for the period: the village links, then three grouped queries
+    over the rollups and the synced households, joined here."""
+    villages = [
+        (village, link)
+        for village, link in services.registered_villages(session, user)
+        if village_id is None or village.id == village_id
+    ]
+    if not villages:
+        return []
+    everyone = village_id is None and len(villages) == session.scalar(sa.select(sa.func.count(Village.id)))
+
+    def scoped(query, column):
+        return _scoped(session, user, query, column, village_id, everyone)
+
+    m = VillageMonth
+    in_period = m.month.between(period.first_month, period.last_month)
+
+    def during(column):
+        return sa.func.coalesce(sa.func.sum(sa.case((in_period, column), else_=0)), 0)
+
+    figures = sa.select(
+        m.village_id,
+        during(m.issued),
+        during(m.redeemed),
+        during(m.deducted),
+        during(m.expired),
+        during(m.transfers),
+        outstanding_sum(m),
+    ).where(m.month <= period.last_month)
+    sums = {
+        row[0]: [int(v) for v in row[1:]]
+        for row in session.execute(scoped(figures, m.village_id).group_by(m.village_id))
+    }
+    h = SyncedHousehold
+    counted = sa.select(h.village_id, sa.func.count()).where(h.active.is_(True))
+    households = dict(session.execute(scoped(counted, h.village_id).group_by(h.village_id)).all())
+    hp = HouseholdPeriod
+    counted = sa.select(hp.village_id, sa.func.count()).where(hp.period == period.key)
+    earned = dict(session.execute(scoped(counted, hp.village_id).group_by(hp.village_id)).all())
+    now = utcnow()
+    rows = []
+    for village, link in villages:
+        issued, redeemed, deducted, expired, transfers, outstanding = sums.get(village.id, [0] * 6)
+        silent_days = None
+        if link.last_sync_at is None:
+            silent = 1
+        else:
+            silent = int(now - link.last_sync_at >= SILENT_AFTER)
+            silent_days = (now - link.last_sync_at).days if silent else None
+        mismatch = tuple(name for name in (link.mismatch or "").split(",") if name)
+        rows.append(
+            VillageRow(
+                id=village.id,
+                code=village.code,
+                name=village.name,
+                township_code=village.township_code or "",
+                township_name=village.township_name or "",
+                last_sync_at=link.last_sync_at,
+                acked_seq=link.acked_seq,
+                mismatch=mismatch,
+                silent_days=silent_days,
+                villages=1,
+                reporting=int(transfers > 0),
+                households=households.get(village.id, 0),
+                earned_households=earned.get(village.id, 0),
+                issued=issued,
+                redeemed=redeemed,
+                deducted=deducted,
+                expired=expired,
+                outstanding=outstanding,
+                silent=silent,
+                mismatched=int(bool(mismatch)),
+            )
+        )
+    return rows
+
+
+def scope_label(session: Session, user: User) -> str:
+    """The scope of the user's figures: 全县 (the whole county), or the one township they are limited to."""
+    if user.township_code:
+        names = [t.name for t in services.townships(session, user)]
+        return names[0] if names else user.township_code
+    return _("全县")
+
+
+def overview_of(session: Session, user: User, rows: list[VillageRow]) -> Overview:
+    totals = Figures()
+    for row in rows:
+        totals.add(row)
+    return Overview(totals=totals, scope=scope_label(session, user), as_of=utcnow())
+
+
+def townships_of(rows: list[VillageRow]) -> list[TownshipRow]:
+    found: dict[str, TownshipRow] = {}
+    for row in rows:
+        township = found.get(row.township_code)
+        if township is None:
+            township = found[row.township_code] = TownshipRow(code=row.township_code, name=row.township_name)
+        township.add(row)
+    return sorted(found.values(), key=lambda t: t.code)
+
+
+def overview(session: Session, user: User, period: Period) -> Overview:
+    """The period's totals over every village the user may see."""
+    return overview_of(session, user, _village_rows(session, user, period))
+
+
+def by_township(
+    session: Session, user: User, period: Period, sort: str | None = None, descending: bool = False
+) -> list[TownshipRow]:
+    """The period's figures per township, by township code unless sorted (see :data:`SORTS`)."""
+    return sort_rows(townships_of(_village_rows(session, user, period)), sort, descending)
+
+
+def by_village(
+    session: Session, user: User, period: Period, sort: str | None = None, descending: bool = False
+) -> list[VillageRow]:
+    """The period's figures per village, by township then code unless sorted (see :data:`SORTS`)."""
+    return sort_rows(_village_rows(session, user, period), sort, descending)
+
+
+#: sortable columns: ?sort=<key>&dir=asc|desc; each key's value for a row, and its first direction
+SORTS: dict[str, tuple[Callable, bool]] = {
+    "code": (lambda r: r.code, False),
+    "name": (lambda r: r.name, False),
+    "township": (lambda r: (r.township_code, r.code), False),
+    "villages": (lambda r: r.villages, True),
+    "reporting": (lambda r: r.reporting, True),
+    "households": (lambda r: r.households, True),
+    "earned": (lambda r: r.earned_households, True),
+    "participation": (lambda r: -1 if r.participation is None else r.participation, True),
+    "issued": (lambda r: r.issued, True),
+    "redeemed": (lambda r: r.redeemed, True),
+    "deducted": (lambda r: r.deducted, True),
+    "outstanding": (lambda r: r.outstanding, True),
+    "silent": (lambda r: r.silent, True),
+    "last_sync": (lambda r: r.last_sync_at or datetime.min, True),
+    "balance": (lambda r: r.balance, True),
+    "household_no": (lambda r: r.household_no, False),
+    "head_name": (lambda r: r.head_name, False),
+    "group": (lambda r: (r.group, r.household_no), False),
+}
+
+
+def sort_rows(rows: list, sort: str | None, descending: bool = False) -> list:
+    """Rows sorted by a :data:`SORTS` key (ties keep their order); an unknown key leaves them as they are."""
+    if sort not in SORTS:
+        return rows
+    value = SORTS[sort][0]
+    try:
+        return sorted(rows, key=value, reverse=descending)
+    except AttributeError:  # a key of another table's rows
+        return rows
+
+
+# --- trends, categories, goods ----------------------------------------------------------------------
+
+
+@dataclass
+class MonthRow:
+    month: str
+    issued: int = 0
+    redeemed: int = 0
+    deducted: int = 0
+    expired: int = 0
+    transfers: int = 0
+
+
+def _months(
+    session: Session, user: User, period: Period, village_id: int | None, count: int
+) -> list[MonthRow]:
+    m = VillageMonth
+    window = month_window(period.last_month, max(count, len(period.months)))
+    found = {
+        month: MonthRow(month, *(int(v) for v in values))
+        for month, *values in session.execute(
+            _scoped(
+                session,
+                user,
+                sa.select(
+                    m.month,
+                    sa.func.sum(m.issued),
+                    sa.func.sum(m.redeemed),
+                    sa.func.sum(m.deducted),
+                    sa.func.sum(m.expired),
+                    sa.func.sum(m.transfers),
+                ),
+                m.village_id,
+                village_id,
+            )
+            .where(m.month.between(window[0], window[-1]))
+            .group_by(m.month)
+        )
+    }
+    return [found.get(month) or MonthRow(month) for month in window]
+
+
+def monthly_trend(session: Session, user: User, period: Period, months: int = 12) -> list[MonthRow]:
+    """Issued and redeemed points per month: the 12 months ending with the period's last month."""
+    return _months(session, user, period, None, months)
+
+
+@dataclass
+class CategoryRow:
+    category: str
+    awarded: int
+    deducted: int
+    villages: int
+
+    @property
+    def net(self) -> int:
+        return self.awarded - self.deducted
+
+
+def by_category(session: Session, user: User, period: Period) -> list[CategoryRow]:
+    """Points scoring rounds awarded and deducted per rulebook category (by name across villages)."""
+    c = VillageMonthCategory
+    rows = session.execute(
+        _scoped(
+            session,
+            user,
+            sa.select(
+                c.category,
+                sa.func.sum(c.awarded),
+                sa.func.sum(c.deducted),
+                sa.func.count(sa.distinct(c.village_id)),
+            ),
+            c.village_id,
+            None,
+        )
+        .where(c.month.between(period.first_month, period.last_month))
+        .group_by(c.category)
+    )
+    found = [CategoryRow(name, int(a), int(d), int(v)) for name, a, d, v in rows]
+    return sorted(found, key=lambda r: (-r.awarded, -r.deducted, r.category))
+
+
+@dataclass
+class GoodsRow:
+    name: str
+    spec: str
+    qty: int
+    villages: int = 1
+
+
+def _goods(session: Session, user: User, period: Period, village_id: int | None, limit: int | None):
+    g, s = VillageMonthGoods, SyncedGoods
+    qty = sa.func.sum(g.qty)
+    query = (
+        _scoped(
+            session,
+            user,
+            sa.select(s.name, s.spec, qty, sa.func.count(sa.distinct(g.village_id))).join(
+                s, sa.and_(s.village_id == g.village_id, s.uuid == g.goods_uuid)
+            ),
+            g.village_id,
+            village_id,
+        )
+        .where(g.month.between(period.first_month, period.last_month))
+        .group_by(s.name, s.spec)
+        .having(qty > 0)
+        .order_by(qty.desc(), s.name, s.spec)
+    )
+    if limit:
+        query = query.limit(limit)
+    return [GoodsRow(name, spec or "", int(q), int(v)) for name, spec, q, v in session.execute(query)]
+
+
+def top_goods(session: Session, user: User, period: Period, limit: int = 20) -> list[GoodsRow]:
+    """The goods redeemed most in the period (units, net of cancellations), by name and spec."""
+    return _goods(session, user, period, None, limit)
+
+
+@dataclass
+class BatchRow:
+    village_code: str
+    village_name: str
+    from_seq: int
+    to_seq: int
+    records: int
+    via: str
+    received_at: datetime
+
+
+def recent_batches(
+    session: Session, user: User, period: Period | None = None, limit: int = 20
+) -> list[BatchRow]:
+    """The latest batches (``http``) and bundles (``bundle``) received from the visible villages."""
+    b = SyncBatch
+    query = services.visible(
+        user,
+        sa.select(Village.code, Village.name, b.from_seq, b.to_seq, b.records, b.via, b.received_at).join(
+            Village, Village.id == b.village_id
+        ),
+    ).order_by(b.id.desc())
+    return [BatchRow(*row) for row in session.execute(query.limit(limit))]
+
+
+# --- one village ------------------------------------------------------------------------------------
+
+
+def _village_id(session: Session, user: User, code: str) -> int:
+    """:raises NotFound: unknown, or outside what the user may see."""
+    village, _link = services.village_for(session, user, code)
+    return village.id
+
+
+def village_figures(session: Session, user: User, period: Period, code: str) -> VillageRow:
+    """One village's line of the dashboard.
+
+    :raises NotFound: the village is unknown or outside the user's township.
+    """
+    return _village_rows(session, user, period, _village_id(session, user, code))[0]
+
+
+@dataclass
+class RoundRow:
+    uuid: str
+    period_type: str
+    period_key: str
+    scope: str
+    status: str
+    created_at: datetime | None
+    finalised_at: datetime | None
+    households: int = 0
+    awarded: int = 0
+    deducted: int = 0
+    shortfall: int = 0
+
+    @property
+    def net(self) -> int:
+        """What the round posted: awards, less the deductions the balances covered."""
+        return self.awarded - (self.deducted - self.shortfall)
+
+    @property
+    def cadence_label(self) -> str:
+        return str(CADENCE_LABELS.get(self.period_type, self.period_type))
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(self.status, self.status))
+
+
+def village_rounds(session: Session, user: User, period: Period, code: str) -> list[RoundRow]:
+    """The village's scoring rounds whose period overlaps this one, newest first, with result sums."""
+    village_id = _village_id(session, user, code)
+    r, res = SyncedRound, SyncedRoundResult
+    sums = {
+        round_uuid: values
+        for round_uuid, *values in session.execute(
+            sa.select(
+                res.round_uuid,
+                sa.func.count(),
+                sa.func.sum(res.awarded),
+                sa.func.sum(res.deducted),
+                sa.func.sum(res.shortfall),
+            )
+            .where(res.village_id == village_id)
+            .group_by(res.round_uuid)
+        )
+    }
+    wanted = set(period.months)
+    rows = []
+    for found in session.scalars(sa.select(r).where(r.village_id == village_id)):
+        its = period_of_key(found.period_key)
+        if its is not None and not wanted.intersection(its.months):
+            continue
+        count, awarded, deducted, shortfall = sums.get(found.uuid, (0, 0, 0, 0))
+        rows.append(
+            RoundRow(
+                found.uuid,
+                found.period_type,
+                found.period_key,
+                found.scope,
+                found.status,
+                found.created_at,
+                found.finalised_at,
+                int(count),
+                int(awarded or 0),
+                int(deducted or 0),
+                int(shortfall or 0),
+            )
+        )
+    return sorted(rows, key=lambda row: (row.period_key, row.created_at or datetime.min), reverse=True)
+
+
+@dataclass
+class HouseholdRow:
+    uuid: str
+    household_no: str
+    head_name: str
+    group: str
+    active: bool
+    #: the balance at the end of the period, from the synced transfers
+    balance: int = 0
+    #: points issued to the household in the period (less reversed awards)
+    earned: int = 0
+    redeemed: int = 0
+    deducted: int = 0
+    #: place on the honour roll (equal points, equal place)
+    rank: int = 0
+
+
+def village_households(session: Session, user: User, period: Period, code: str) -> list[HouseholdRow]:
+    """Every household of the village with its balance at the period's end and its period's movements.
+
+    Reads the village's synced transfers (one village: the ``(village_id, household_uuid)`` index).
+    """
+    village_id = _village_id(session, user, code)
+    t = SyncedTransfer
+    in_period = t.month.between(period.first_month, period.last_month)
+
+    def net(kind: str, sign: int = 1):
+        """Points moved to the ``kind`` end in the period, less those moved back."""
+        amount = sa.case((t.to_kind == kind, t.amount), (t.from_kind == kind, -t.amount), else_=0)
+        return sa.func.coalesce(sa.func.sum(sa.case((in_period, sign * amount), else_=0)), 0)
+
+    balance = sa.func.coalesce(
+        sa.func.sum(
+            sa.case((t.month > period.last_month, 0), (t.to_kind == "household", t.amount), else_=-t.amount)
+        ),
+        0,
+    )
+    moved = {
+        uuid: [int(v) for v in values]
+        for uuid, *values in session.execute(
+            sa.select(t.household_uuid, balance, net("issuance", -1), net("shop"), net("deductions"))
+            .where(t.village_id == village_id, t.household_uuid.is_not(None))
+            .group_by(t.household_uuid)
+        )
+    }
+    h = SyncedHousehold
+    rows = []
+    for found in session.scalars(sa.select(h).where(h.village_id == village_id).order_by(h.household_no)):
+        row = HouseholdRow(found.uuid, found.household_no, found.head_name, found.group, found.active)
+        row.balance, row.earned, row.redeemed, row.deducted = moved.get(found.uuid, (0, 0, 0, 0))
+        rows.append(row)
+    return rows
+
+
+def honour_roll(
+    session: Session, user: User, period: Period, code: str, limit: int = 10
+) -> list[HouseholdRow]:
+    """光荣榜: the households that earned most in the period; equal points share a place."""
+    return rank(village_households(session, user, period, code), limit)
+
+
+def rank(households: list[HouseholdRow], limit: int = 10) -> list[HouseholdRow]:
+    """The top ``limit`` earners (more when the last place is shared), ranked 1, 2, 2, 4 …"""
+    earners = sorted((h for h in households if h.earned > 0), key=lambda h: (-h.earned, h.household_no))
+    ranked: list[HouseholdRow] = []
+    for index, household in enumerate(earners):
+        place = ranked[-1].rank if ranked and ranked[-1].earned == household.earned else index + 1
+        if place > limit:
+            break
+        household.rank = place
+        ranked.append(household)
+    return ranked
+
+
+@dataclass
+class DonationRow:
+    day: date | None
+    donor: str
+    goods: str
+    spec: str
+    qty: int
+
+
+@dataclass
+class VillageShop:
+    #: the 12 months ending with the period's last month
+    months: list[MonthRow]
+    goods: list[GoodsRow]
+    donations: list[DonationRow]
+    #: redemptions made in the period and not cancelled, and their points
+    redemptions: int = 0
+    redemption_points: int = 0
+    donated: int = field(default=0)
+
+
+def village_shop(session: Session, user: User, period: Period, code: str) -> VillageShop:
+    """The village shop's figures: redeemed points by month, goods redeemed, donations received."""
+    village_id = _village_id(session, user, code)
+    months = _months(session, user, period, village_id, 12)
+    goods = _goods(session, user, period, village_id, None)
+    m, g = SyncedStockMove, SyncedGoods
+    donations = [
+        DonationRow(moved_on or local(created_at).date(), donor, name, spec or "", qty)
+        for moved_on, created_at, donor, name, spec, qty in session.execute(
+            sa.select(m.moved_on, m.created_at, m.donor, g.name, g.spec, m.qty)
+            .join(g, sa.and_(g.village_id == m.village_id, g.uuid == m.goods_uuid))
+            .where(m.village_id == village_id, m.kind == "donation")
+            .where(m.month.between(period.first_month, period.last_month))
+            .order_by(m.created_at, m.id)
+        )
+    ]
+    start, end = period.utc_range()
+    r = SyncedRedemption
+    count, points = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(r.points), 0)).where(
+            r.village_id == village_id, r.status == "done", r.created_at >= start, r.created_at < end
+        )
+    ).one()
+    return VillageShop(
+        months=months,
+        goods=goods,
+        donations=donations,
+        redemptions=int(count),
+        redemption_points=int(points),
+        donated=sum(d.qty for d in donations),
+    )
+
+
+# --- .xlsx exports ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """One exported table: its sheet title, column headers and widths, and its rows of plain values."""
+
+    title: str
+    header: list[str]
+    widths: list[int]
+    rows: list[list] = field(default_factory=list)
+    #: zero-based columns holding a fraction shown as a percentage
+    percent: tuple[int, ...] = ()
+
+
+def _percent(value: float | None):
+    return "" if value is None else round(value, 4)
+
+
+def _when(value: datetime | None) -> str:
+    return local(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _figure_header() -> list[str]:
+    return [
+        _("村数"),
+        _("有数据的村"),
+        _("在册农户"),
+        _("得分农户"),
+        _("参与率"),
+        _("发放积分"),
+        _("兑换积分"),
+        _("扣减积分"),
+        _("过期积分"),
+        _("期末未兑换积分"),
+    ]
+
+
+def _figure_values(f: Figures) -> list:
+    return [
+        f.villages,
+        f.reporting,
+        f.households,
+        f.earned_households,
+        _percent(f.participation),
+        f.issued,
+        f.redeemed,
+        f.deducted,
+        f.expired,
+        f.outstanding,
+    ]
+
+
+def freshness_text(row: VillageRow) -> str:
+    """The village's sync state in words (the badges' text, for the spreadsheet)."""
+    words = []
+    if row.never_synced:
+        words.append(_("从未同步"))
+    elif row.silent:
+        words.append(_("%(days)s天未同步", days=row.silent_days))
+    if row.mismatch:
+        words.append(_("总数不符：%(what)s", what=_("、").join(row.mismatch_labels)))
+    return _("；").join(words) or _("同步正常")
+
+
+def townships_table(rows: list[TownshipRow]) -> Table:
+    table = Table(
+        _("按乡镇"),
+        [_("乡镇代码"), _("乡镇"), *_figure_header(), _("未同步村"), _("总数不符村")],
+        [14, 14, 8, 10, 10, 10, 9, 11, 11, 11, 11, 14, 10, 11],
+        percent=(6,),
+    )
+    table.rows = [[t.code, t.name, *_figure_values(t), t.silent, t.mismatched] for t in rows]
+    total = Figures()
+    for t in rows:
+        total.add(t)
+    table.rows.append(["", _("合计"), *_figure_values(total), total.silent, total.mismatched])
+    return table
+
+
+def villages_table(rows: list[VillageRow]) -> Table:
+    header = [
+        _("区划代码"),
+        _("村（社区）"),
+        _("乡镇"),
+        *_figure_header()[2:],
+        _("最近同步"),
+        _("已确认序号"),
+        _("同步状态"),
+    ]
+    table = Table(_("按村"), header, [14, 12, 12, 10, 10, 9, 11, 11, 11, 11, 14, 17, 11, 24], percent=(5,))
+    table.rows = [
+        [
+            r.code,
+            r.name,
+            r.township_name,
+            *_figure_values(r)[2:],
+            _when(r.last_sync_at),
+            r.acked_seq,
+            freshness_text(r),
+        ]
+        for r in rows
+    ]
+    return table
+
+
+def trend_table(rows: list[MonthRow]) -> Table:
+    table = Table(
+        _("月度趋势"),
+        [_("月份"), _("发放积分"), _("兑换积分"), _("扣减积分"), _("过期积分"), _("转账笔数")],
+        [10, 12, 12, 12, 12, 12],
+    )
+    table.rows = [[r.month, r.issued, r.redeemed, r.deducted, r.expired, r.transfers] for r in rows]
+    return table
+
+
+def categories_table(rows: list[CategoryRow]) -> Table:
+    table = Table(
+        _("积分类别"),
+        [_("积分细则类别"), _("加分"), _("扣分"), _("净得分"), _("涉及村数")],
+        [24, 12, 12, 12, 10],
+    )
+    table.rows = [[r.category, r.awarded, r.deducted, r.net, r.villages] for r in rows]
+    return table
+
+
+def goods_table(rows: list[GoodsRow], title: str | None = None) -> Table:
+    table = Table(
+        title or _("兑换最多的商品"), [_("商品"), _("规格"), _("兑换数量"), _("涉及村数")], [24, 16, 12, 10]
+    )
+    table.rows = [[r.name, r.spec, r.qty, r.villages] for r in rows]
+    return table
+
+
+def rounds_table(rows: list[RoundRow]) -> Table:
+    table = Table(
+        _("评定"),
+        [
+            _("期间"),
+            _("类型"),
+            _("范围"),
+            _("状态"),
+            _("参评户数"),
+            _("加分"),
+            _("扣分"),
+            _("未扣足"),
+            _("实际入账"),
+            _("生效时间"),
+        ],
+        [10, 10, 12, 10, 10, 10, 10, 10, 10, 17],
+    )
+    table.rows = [
+        [
+            r.period_key,
+            r.cadence_label,
+            r.scope,
+            r.status_label,
+            r.households,
+            r.awarded,
+            r.deducted,
+            r.shortfall,
+            r.net,
+            _when(r.finalised_at),
+        ]
+        for r in rows
+    ]
+    return table
+
+
+def households_table(rows: list[HouseholdRow]) -> Table:
+    table = Table(
+        _("农户积分"),
+        [
+            _("户号"),
+            _("户主"),
+            _("村民小组"),
+            _("期末余额"),
+            _("本期得分"),
+            _("本期兑换"),
+            _("本期扣减"),
+            _("状态"),
+        ],
+        [10, 12, 12, 11, 11, 11, 11, 8],
+    )
+    table.rows = [
+        [
+            r.household_no,
+            r.head_name,
+            r.group,
+            r.balance,
+            r.earned,
+            r.redeemed,
+            r.deducted,
+            _("在册") if r.active else _("已停用"),
+        ]
+        for r in rows
+    ]
+    return table
+
+
+def honour_table(rows: list[HouseholdRow]) -> Table:
+    table = Table(
+        _("光荣榜"), [_("名次"), _("户号"), _("户主"), _("村民小组"), _("本期得分")], [8, 10, 12, 12, 11]
+    )
+    table.rows = [[r.rank, r.household_no, r.head_name, r.group, r.earned] for r in rows]
+    return table
+
+
+def shop_months_table(rows: list[MonthRow]) -> Table:
+    table = Table(_("每月兑换"), [_("月份"), _("发放积分"), _("兑换积分")], [10, 12, 12])
+    table.rows = [[r.month, r.issued, r.redeemed] for r in rows]
+    return table
+
+
+def donations_table(rows: list[DonationRow]) -> Table:
+    table = Table(
+        _("捐赠入库"), [_("日期"), _("捐赠人"), _("商品"), _("规格"), _("数量")], [12, 20, 20, 14, 8]
+    )
+    table.rows = [[r.day.isoformat() if r.day else "", r.donor, r.goods, r.spec, r.qty] for r in rows]
+    return table
+
+
+def workbook(heading: str, tables: list[Table]) -> bytes:
+    """The tables as one workbook, a sheet each, headed like the printed page."""
+    book = Workbook()
+    book.remove(book.active)
+    for table in tables:
+        sheet = ledger_sheet(
+            book.create_sheet(),
+            table.title,
+            f"{heading} · {table.title}",
+            table.header,
+            table.widths,
+            landscape=len(table.header) > 8,
+        )
+        for row in table.rows:
+            sheet.append(row)
+        for column in table.percent:
+            for (cell,) in sheet.iter_rows(min_row=3, min_col=column + 1, max_col=column + 1):
+                cell.number_format = "0.0%"
+    return workbook_bytes(book)

@@ -1,0 +1,440 @@
+"""County ingest: apply a village's batch of change records, exactly once, in sequence, verified.
+
+A batch covers ``from_seq``..``to_seq`` of one village's change log. The village's link row is locked
+for the whole batch, so two batches of one village never interleave. Then:
+
+- ``to_seq`` at or below what the county has acknowledged: a repeat, nothing changes;
+- ``from_seq`` beyond the acknowledged sequence + 1: a gap, refused with the sequence to resend from;
+- otherwise the records not yet applied are checked — the digest chain must reach the village's
+  digest, every payload must have its kind's shape — and only then written: upserts by
+  (village, uuid) for things that change, plain inserts (``COPY`` on PostgreSQL) for transfers and
+  stock moves, and the monthly rollups moved by the same amounts, all in the caller's transaction.
+
+The county's running totals are compared with the totals the village reported at ``to_seq``; any
+difference is kept on the village's link and shown on the dashboard.
+"""
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import msgspec
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..clock import VILLAGE_TZ, utcnow
+from ..errors import Conflict, DomainError, Invalid
+from ..org.models import Village
+from ..sync import wire
+from ..sync.kinds import KINDS
+from . import wire_types as types
+from .models import (
+    HouseholdPeriod,
+    SyncBatch,
+    SyncedCategory,
+    SyncedCriterion,
+    SyncedGoods,
+    SyncedHousehold,
+    SyncedRedemption,
+    SyncedRound,
+    SyncedRoundResult,
+    SyncedStockMove,
+    SyncedTransfer,
+    VillageLink,
+    VillageMonth,
+    VillageMonthCategory,
+    VillageMonthGoods,
+)
+
+HOUSEHOLD = "household:"
+
+
+class SequenceGap(Conflict):
+    code = "sequence_gap"
+
+    def __init__(self, expected: int):
+        super().__init__(
+            _(
+                "批次不连续：县里已确认到第 %(acked)s 条，请从第 %(n)s 条起重发。",
+                acked=expected - 1,
+                n=expected,
+            ),
+            expected_from_seq=expected,
+        )
+        #: also at the top level of the JSON body, where the push client reads it
+        self.top_level = {"expected_from_seq": expected}
+
+
+class DigestMismatch(Invalid):
+    code = "digest_mismatch"
+
+
+class WrongVillage(DomainError):
+    code = "wrong_village"
+    status = 403
+
+
+def parse(body: bytes) -> types.Batch:
+    """Decode and check a batch's envelope.
+
+    :raises Invalid: not JSON, or not the shape of a batch; the message says where.
+    """
+    try:
+        return msgspec.json.decode(body, type=types.Batch)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise Invalid(_("批次格式不对：%(problem)s", problem=str(exc)), code="invalid_batch") from exc
+
+
+def _insert(session: Session):
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _upsert(
+    session: Session, model, rows: list[dict], keys: tuple[str, ...] = ("village_id", "uuid")
+) -> None:
+    if not rows:
+        return
+    table = model.__table__
+    stmt = _insert(session)(table)
+    updates = {
+        c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and not c.primary_key
+    }
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def _add_up(session: Session, model, keys: tuple[str, ...], rows: list[dict]) -> None:
+    """Insert rollup rows, or add their amounts to the rows already there."""
+    if not rows:
+        return
+    table = model.__table__
+    stmt = _insert(session)(table)
+    updates = {c.name: table.c[c.name] + stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Append rows: ``COPY`` on PostgreSQL (the fast path), an executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    table = model.__table__
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        names = ", ".join(f'"{table.c[c].name}"' for c in columns)
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+class Months:
+    """The village-local month of a UTC time, cached by the hour (a round posts thousands at once)."""
+
+    def __init__(self):
+        self._cache: dict[tuple, str] = {}
+
+    def __call__(self, at: datetime) -> str:
+        key = (at.year, at.month, at.day, at.hour)
+        month = self._cache.get(key)
+        if month is None:
+            month = self._cache[key] = at.replace(tzinfo=UTC).astimezone(VILLAGE_TZ).strftime("%Y-%m")
+        return month
+
+
+def periods(month: str) -> tuple[str, str, str, str]:
+    """``2026-11`` → the month, its quarter, its half-year and its year."""
+    year, number = month[:4], int(month[5:])
+    return month, f"{year}-Q{(number - 1) // 3 + 1}", f"{year}-H{1 if number <= 6 else 2}", year
+
+
+def _typed(kind: str, envelopes: list[types.Envelope]):
+    try:
+        return msgspec.convert([e.payload for e in envelopes], list[types.PAYLOADS[kind]])
+    except msgspec.ValidationError as exc:
+        # "… - at `$[3].amount`": name the record by its sequence number
+        where = str(exc).rsplit("`$[", 1)
+        seq = envelopes[int(where[1].split("]", 1)[0])].seq if len(where) == 2 else "?"
+        raise Invalid(
+            _("第 %(seq)s 条记录（%(kind)s）格式不对：%(problem)s", seq=seq, kind=kind, problem=str(exc)),
+            code="invalid_record",
+        ) from exc
+
+
+def _last_by_uuid(pairs):
+    """Keep each uuid's last state in the batch (records are in sequence order)."""
+    latest = {}
+    for envelope, payload in pairs:
+        latest[envelope.uuid] = payload
+    return latest.items()
+
+
+class _Apply:
+    """Writes one batch's records for one village and sums what they change."""
+
+    def __init__(self, session: Session, village_id: int):
+        self.session, self.village_id = session, village_id
+        self.month = Months()
+        self.balance = self.transfers = self.issued = self.redeemed = self.deducted = 0
+
+    def things(self, kind: str, pairs) -> None:
+        v = self.village_id
+        latest = _last_by_uuid(pairs)
+        if kind == "household":
+            rows = [
+                {"village_id": v, "uuid": u, "household_no": p.household_no, "head_name": p.head_name,
+                 "group_name": p.group, "members": p.members, "active": p.active, "created_at": p.created_at}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedHousehold, rows)
+        elif kind == "category":
+            rows = [{"village_id": v, "uuid": u, "name": p.name, "position": p.position, "active": p.active}
+                    for u, p in latest]  # fmt: skip
+            _upsert(self.session, SyncedCategory, rows)
+        elif kind == "criterion":
+            rows = [
+                {"village_id": v, "uuid": u, "category_uuid": p.category, "name": p.name, "points": p.points,
+                 "cadence": p.cadence, "max_per_period": p.max_per_period, "active": p.active}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedCriterion, rows)
+        elif kind == "goods":
+            rows = [{"village_id": v, "uuid": u, "name": p.name, "spec": p.spec, "price": p.price,
+                     "active": p.active} for u, p in latest]  # fmt: skip
+            _upsert(self.session, SyncedGoods, rows)
+        elif kind == "round":
+            rows = [
+                {"village_id": v, "uuid": u, "period_type": p.period_type, "period_key": p.period_key,
+                 "scope": p.scope, "status": p.status, "created_at": p.created_at,
+                 "notice_ends_at": p.notice_ends_at, "finalised_at": p.finalised_at}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedRound, rows)
+        elif kind == "round_result":
+            rows = [
+                {"village_id": v, "uuid": u, "round_uuid": p.round, "household_uuid": p.household,
+                 "awarded": p.awarded, "deducted": p.deducted, "shortfall": p.shortfall}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedRoundResult, rows)
+        elif kind == "redemption":
+            rows = [
+                {"village_id": v, "uuid": u, "household_uuid": p.household, "points": p.points,
+                 "status": p.status, "created_at": p.created_at, "cancelled_at": p.cancelled_at,
+                 "lines": json.dumps([msgspec.to_builtins(line) for line in p.lines], ensure_ascii=False)}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedRedemption, rows)
+        elif kind == "transfer":
+            self._transfers(pairs)
+        elif kind == "stock_move":
+            self._stock_moves(pairs)
+
+    def _transfers(self, pairs) -> None:
+        v, month_of = self.village_id, self.month
+        months: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        by_category: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        earned: set[tuple[str, str]] = set()
+        rows = []
+        for envelope, p in pairs:
+            source, target, amount = p.from_, p.to, p.amount
+            month = month_of(p.created_at)
+            household = None
+            if target.startswith(HOUSEHOLD):
+                household, to_kind = target[len(HOUSEHOLD) :], "household"
+                self.balance += amount
+            else:
+                to_kind = target
+            if source.startswith(HOUSEHOLD):
+                household, from_kind = source[len(HOUSEHOLD) :], "household"
+                self.balance -= amount
+            else:
+                from_kind = source
+            rows.append((v, envelope.uuid, p.kind, amount, from_kind, to_kind, household, p.category,
+                         p.reason, p.reverses, p.created_at, month))  # fmt: skip
+            figures = months[month]  # issued, redeemed, deducted, expired, transfers
+            figures[4] += 1
+            for index, system in enumerate(("issuance", "shop", "deductions", "expiry")):
+                sign = -1 if index == 0 else 1  # issuance gives points out; the others take them in
+                if to_kind == system:
+                    figures[index] += sign * amount
+                elif from_kind == system:
+                    figures[index] -= sign * amount
+            if p.category:
+                by_category[month, p.category][0 if p.kind == "award" else 1] += amount
+            if from_kind == "issuance" and household and p.kind in ("award", "adjustment"):
+                earned.add((month, household))
+        copy_rows(self.session, SyncedTransfer, _TRANSFER_COLUMNS, rows)
+        self.transfers += len(rows)
+        for figures in months.values():
+            self.issued += figures[0]
+            self.redeemed += figures[1]
+            self.deducted += figures[2]
+        _add_up(
+            self.session, VillageMonth, ("village_id", "month"),
+            [{"village_id": v, "month": m, "issued": f[0], "redeemed": f[1], "deducted": f[2],
+              "expired": f[3], "transfers": f[4]} for m, f in months.items()],
+        )  # fmt: skip
+        _add_up(
+            self.session, VillageMonthCategory, ("village_id", "month", "category"),
+            [{"village_id": v, "month": m, "category": c, "awarded": f[0], "deducted": f[1]}
+             for (m, c), f in by_category.items()],
+        )  # fmt: skip
+        household_periods = {(period, h) for month, h in earned for period in periods(month)}
+        if household_periods:
+            stmt = _insert(self.session)(HouseholdPeriod.__table__).on_conflict_do_nothing()
+            self.session.execute(
+                stmt, [{"village_id": v, "period": p, "household_uuid": h} for p, h in household_periods]
+            )
+
+    def _stock_moves(self, pairs) -> None:
+        v, month_of = self.village_id, self.month
+        redeemed: dict[tuple[str, str], int] = defaultdict(int)
+        rows = []
+        for envelope, p in pairs:
+            month = month_of(p.created_at)
+            rows.append((v, envelope.uuid, p.goods, p.kind, p.qty, p.donor, p.moved_on, p.redemption,
+                         p.created_at, month))  # fmt: skip
+            if p.kind in ("redemption", "cancellation"):
+                redeemed[month, p.goods] -= p.qty  # out of stock is a redemption; back in undoes it
+        copy_rows(self.session, SyncedStockMove, _MOVE_COLUMNS, rows)
+        _add_up(
+            self.session,
+            VillageMonthGoods,
+            ("village_id", "month", "goods_uuid"),
+            [{"village_id": v, "month": m, "goods_uuid": g, "qty": q} for (m, g), q in redeemed.items()],
+        )
+
+
+_TRANSFER_COLUMNS = ("village_id", "uuid", "kind", "amount", "from_kind", "to_kind", "household_uuid",
+                     "category", "reason", "reverses_uuid", "created_at", "month")  # fmt: skip
+_MOVE_COLUMNS = ("village_id", "uuid", "goods_uuid", "kind", "qty", "donor", "moved_on", "redemption_uuid",
+                 "created_at", "month")  # fmt: skip
+
+
+def lock_link(session: Session, village_id: int) -> VillageLink:
+    return session.scalars(
+        sa.select(VillageLink)
+        .where(VillageLink.village_id == village_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def ingest(session: Session, village: Village, batch: types.Batch, via: str = "http") -> tuple[int, str]:
+    """Apply ``batch`` for ``village`` (whose key the caller checked).
+
+    :returns: the sequence the county now has up to, and the digest chain there (the village compares
+        it with its own, which catches a village restored from an old backup).
+
+    :raises WrongVillage: the batch names another village.
+    :raises SequenceGap: it starts after the next sequence the county expects.
+    :raises DigestMismatch: its records do not chain to the digest it reports.
+    :raises Invalid: its records are malformed; nothing is written.
+    """
+    if batch.village_code != village.code:
+        raise WrongVillage(
+            _(
+                "这个同步密钥属于 %(mine)s，不能提交 %(other)s 的数据。",
+                mine=village.code,
+                other=batch.village_code,
+            )
+        )
+    if batch.to_seq < batch.from_seq or len(batch.records) != batch.to_seq - batch.from_seq + 1:
+        raise Invalid(
+            _("批次写的是第 %(a)s–%(b)s 条，却带了 %(n)s 条记录。", a=batch.from_seq, b=batch.to_seq,
+              n=len(batch.records)),
+            code="invalid_batch",
+        )  # fmt: skip
+    link = lock_link(session, village.id)
+    acked = link.acked_seq
+    if batch.to_seq <= acked:
+        if batch.to_seq == acked and batch.totals.digest != link.digest:
+            raise DigestMismatch(
+                _("第 %(seq)s 条及以前的记录与县里已有的不一致（村里的数据库可能是从旧备份恢复的）。已拒收。",
+                  seq=acked),
+                code="diverged",
+            )  # fmt: skip
+        return acked, link.digest  # all of it is here already: a repeat changes nothing
+    if batch.from_seq > acked + 1:
+        raise SequenceGap(acked + 1)
+    fresh = batch.records[acked + 1 - batch.from_seq :]
+    try:
+        envelopes = msgspec.convert(fresh, list[types.Envelope])
+    except msgspec.ValidationError as exc:
+        raise Invalid(_("记录格式不对：%(problem)s", problem=str(exc)), code="invalid_record") from exc
+    digest = link.digest
+    for expected, (envelope, raw) in enumerate(zip(envelopes, fresh, strict=True), start=acked + 1):
+        if envelope.seq != expected:
+            raise Invalid(
+                _("记录序号应为 %(expected)s，收到的是 %(seq)s。", expected=expected, seq=envelope.seq),
+                code="invalid_batch",
+            )
+        digest = wire.chain(digest, wire.canonical(raw))
+    if digest != batch.totals.digest:
+        raise DigestMismatch(
+            _("校验值不符：第 %(a)s–%(b)s 条记录在途中被改动，或与县里已有的记录接不上。"
+              "已拒收，什么也没有改。", a=acked + 1, b=batch.to_seq)
+        )  # fmt: skip
+    groups: dict[str, list[types.Envelope]] = defaultdict(list)
+    for envelope in envelopes:
+        if envelope.kind not in types.PAYLOADS:
+            raise Invalid(
+                _("第 %(seq)s 条记录的类型“%(kind)s”无法识别。", seq=envelope.seq, kind=envelope.kind),
+                code="invalid_record",
+            )
+        groups[envelope.kind].append(envelope)
+    typed = {kind: list(zip(group, _typed(kind, group), strict=True)) for kind, group in groups.items()}
+
+    apply = _Apply(session, village.id)
+    for kind in KINDS:
+        if kind in typed:
+            apply.things(kind, typed[kind])
+    now = utcnow()
+    link.acked_seq, link.digest, link.last_sync_at = batch.to_seq, digest, now
+    link.balance_sum += apply.balance
+    link.transfer_count += apply.transfers
+    link.points_issued += apply.issued
+    link.points_redeemed += apply.redeemed
+    link.points_deducted += apply.deducted
+    link.reported_balance_sum = batch.totals.balance_sum
+    link.reported_transfer_count = batch.totals.transfer_count
+    link.mismatch = ",".join(
+        name
+        for name, ours, theirs in (
+            ("balance_sum", link.balance_sum, batch.totals.balance_sum),
+            ("transfer_count", link.transfer_count, batch.totals.transfer_count),
+        )
+        if ours != theirs
+    )
+    session.add(
+        SyncBatch(village_id=village.id, from_seq=acked + 1, to_seq=batch.to_seq, records=len(fresh), via=via,
+                  received_at=now)
+    )  # fmt: skip
+    session.flush()
+    return batch.to_seq, digest
+
+
+def recount(session: Session, village_id: int) -> dict:
+    """A village's totals recomputed from its synced transfers (what the running totals must equal)."""
+    t = SyncedTransfer.__table__
+
+    def net(kind: str, sign: int = 1):
+        into = sa.case((t.c.to_kind == kind, t.c.amount), else_=0)
+        out = sa.case((t.c.from_kind == kind, t.c.amount), else_=0)
+        return sign * sa.func.coalesce(sa.func.sum(into - out), 0)
+
+    row = session.execute(
+        sa.select(
+            sa.func.count(),
+            net("household"),
+            net("issuance", -1),
+            net("shop"),
+            net("deductions"),
+        ).where(t.c.village_id == village_id)
+    ).one()
+    names = ("transfers", "balance_sum", "issued", "redeemed", "deducted")
+    return dict(zip(names, map(int, row), strict=True))

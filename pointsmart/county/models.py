@@ -1,0 +1,228 @@
+"""County tables: townships, each village's sync link, the projections of synced records, the rollups.
+
+The county keeps what villages send as projections keyed by (village, uuid): a village's key can
+only ever write rows of its own village. Transfers and stock moves are append-only and also feed
+monthly rollups maintained in the same transaction as the batch, so the dashboard never scans the
+transfers (the sync tests recompute them from the synced transfers and compare).
+"""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+
+class Township(db.Model):
+    """乡镇, by its 12-digit division code; villages point at it by ``Village.township_code``."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+
+
+class VillageLink(db.Model):
+    """What the county knows of one village's sync: its key, how far it has come, its totals."""
+
+    __tablename__ = "village_link"
+
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
+    #: sha256 of the village's sync key (a 256-bit random secret, so a fast hash is enough)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    key_set_at: Mapped[datetime]
+    #: the last sequence number applied, and the digest chain as of it
+    acked_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    digest: Mapped[str] = mapped_column(sa.String(64), default="")
+    last_sync_at: Mapped[datetime | None]
+    #: the county's own projection of the village's ledger, moved by every transfer applied
+    balance_sum: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    transfer_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    points_issued: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    points_redeemed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    points_deducted: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: what the village reported with its last batch
+    reported_balance_sum: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reported_transfer_count: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: why the county's projection and the village's report disagree, or empty when they agree
+    mismatch: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
+class SyncBatch(db.Model):
+    """One applied batch or bundle: the county's receipt of what came in, from where, when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), index=True)
+    from_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    to_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    records: Mapped[int]
+    #: ``http`` or ``bundle``
+    via: Mapped[str] = mapped_column(sa.String(10))
+    received_at: Mapped[datetime]
+
+
+def _synced(*extra):
+    return (sa.UniqueConstraint("village_id", "uuid"), *extra)
+
+
+class SyncedHousehold(db.Model):
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    household_no: Mapped[str] = mapped_column(sa.String(20))
+    head_name: Mapped[str] = mapped_column(sa.String(40))
+    group: Mapped[str] = mapped_column("group_name", sa.String(40), default="")
+    members: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime | None]
+
+
+class SyncedCategory(db.Model):
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    name: Mapped[str] = mapped_column(sa.String(60))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class SyncedCriterion(db.Model):
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    category_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    points: Mapped[int]
+    cadence: Mapped[str] = mapped_column(sa.String(16))
+    max_per_period: Mapped[int] = mapped_column(default=1)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class SyncedRound(db.Model):
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    period_type: Mapped[str] = mapped_column(sa.String(16))
+    period_key: Mapped[str] = mapped_column(sa.String(10))
+    scope: Mapped[str] = mapped_column(sa.String(40), default="")
+    status: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime | None]
+    notice_ends_at: Mapped[datetime | None]
+    finalised_at: Mapped[datetime | None]
+
+
+class SyncedRoundResult(db.Model):
+    __table_args__ = _synced(sa.Index("ix_synced_round_result_round", "village_id", "round_uuid"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    round_uuid: Mapped[str] = mapped_column(sa.String(36))
+    household_uuid: Mapped[str] = mapped_column(sa.String(36))
+    awarded: Mapped[int]
+    deducted: Mapped[int]
+    shortfall: Mapped[int]
+
+
+class SyncedTransfer(db.Model):
+    """A village's transfer; ``household_uuid`` is the household side (none for system-to-system)."""
+
+    __table_args__ = _synced(sa.Index("ix_synced_transfer_household", "village_id", "household_uuid"))
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    #: the account kinds at each end: household / issuance / shop / deductions / expiry
+    from_kind: Mapped[str] = mapped_column(sa.String(16))
+    to_kind: Mapped[str] = mapped_column(sa.String(16))
+    household_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    category: Mapped[str | None] = mapped_column(sa.String(60))
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    reverses_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime]
+    #: the village-local month, ``2026-11``
+    month: Mapped[str] = mapped_column(sa.String(7))
+
+
+class SyncedGoods(db.Model):
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    name: Mapped[str] = mapped_column(sa.String(60))
+    spec: Mapped[str] = mapped_column(sa.String(40), default="")
+    price: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class SyncedStockMove(db.Model):
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    goods_uuid: Mapped[str] = mapped_column(sa.String(36))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    qty: Mapped[int]
+    donor: Mapped[str] = mapped_column(sa.String(60), default="")
+    moved_on: Mapped[date | None]
+    redemption_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime]
+    month: Mapped[str] = mapped_column(sa.String(7))
+
+
+class SyncedRedemption(db.Model):
+    __table_args__ = _synced(sa.Index("ix_synced_redemption_created", "village_id", "created_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    household_uuid: Mapped[str] = mapped_column(sa.String(36))
+    points: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+    #: the lines as JSON: ``[{"goods", "goods_name", "qty", "unit_price"}]``
+    lines: Mapped[str] = mapped_column(sa.Text, default="[]")
+
+
+class VillageMonth(db.Model):
+    """Net points per village per month, from the transfers (reversals subtract)."""
+
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    issued: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    redeemed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    deducted: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    expired: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    transfers: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class VillageMonthCategory(db.Model):
+    """Points a round posted per rulebook category, per village per month."""
+
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    awarded: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    deducted: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class VillageMonthGoods(db.Model):
+    """Goods redeemed (net of cancellations) per village per month, from the stock moves."""
+
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    goods_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    qty: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class HouseholdPeriod(db.Model):
+    """A household that earned points in a period (``2026-11``, ``2026-Q4``, ``2026-H2``, ``2026``)."""
+
+    # period first: the dashboard counts one period's households across every village
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
+    household_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

@@ -1,0 +1,393 @@
+"""The county's pages: the dashboard, one village's drill-down, their exports and charts, bundle upload.
+
+Every page is read-only but the bundle upload, and shows only what the logged-in county user may see
+(a township reviewer: their township; anything else answers 404, as if it did not exist). The
+queries live in :mod:`.dashboard`; the charts are pygal SVGs served as their own responses and shown
+through ``<img>``, so pages keep their strict Content-Security-Policy and print as vectors.
+"""
+
+import itertools
+import xml.etree.ElementTree as ET
+from unicodedata import east_asian_width
+
+import pygal
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from pygal.style import Style
+
+from ..audit.services import record
+from ..auth.access import COUNTY_ROLES, county_required
+from ..auth.models import Role
+from ..errors import DomainError
+from ..extensions import db
+from ..sync.bundle import import_bundle
+from ..web import flash_errors
+from ..xlsx import send_workbook
+from . import dashboard as board
+from . import services
+
+bp = Blueprint("county", __name__, url_prefix="/county")
+
+#: a chart is its own SVG document: its inline <style> is allowed, nothing else (no script, no fetches)
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+@bp.errorhandler(board.BadPeriod)
+def bad_period(err: board.BadPeriod):
+    """A mistyped period: say what is wrong and show the current period instead."""
+    flash(err.message, "error")
+    code = (request.view_args or {}).get("village_code")
+    if code and request.endpoint == "county.village":
+        return redirect(url_for("county.village", village_code=code))
+    return redirect(url_for("county.dashboard"))
+
+
+def _period() -> board.Period:
+    return board.parse_period(request.args.get("key"), request.args.get("type") or None)
+
+
+def _sort(prefix: str = "") -> tuple[str | None, bool]:
+    """``?sort=issued&dir=desc`` (or ``tsort``/``tdir`` for a page's second table)."""
+    key = request.args.get(f"{prefix}sort")
+    if key not in board.SORTS:
+        return None, False
+    direction = request.args.get(f"{prefix}dir")
+    return key, (board.SORTS[key][1] if direction not in ("asc", "desc") else direction == "desc")
+
+
+def _period_args(period: board.Period) -> dict:
+    return {"type": period.kind, "key": period.key}
+
+
+# --- the dashboard ----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@county_required(*COUNTY_ROLES)
+def dashboard():
+    """A period's totals, by township and village, the trend, categories, goods, and who is silent."""
+    period = _period()
+    rows = board.by_village(db.session, current_user, period)
+    overview = board.overview_of(db.session, current_user, rows)
+    tsort, tdesc = _sort("t")
+    vsort, vdesc = _sort()
+    args = _period_args(period)
+    # each table's sort links keep the other table's order
+    keep_townships = {"tsort": tsort, "tdir": "desc" if tdesc else "asc"} if tsort else {}
+    keep_villages = {"sort": vsort, "dir": "desc" if vdesc else "asc"} if vsort else {}
+    return render_template(
+        "county/dashboard.html",
+        period=period,
+        overview=overview,
+        townships=board.sort_rows(board.townships_of(rows), tsort, tdesc),
+        villages=board.sort_rows(rows, vsort, vdesc),
+        attention=[r for r in rows if r.needs_attention],
+        trend=board.monthly_trend(db.session, current_user, period),
+        categories=board.by_category(db.session, current_user, period),
+        goods=board.top_goods(db.session, current_user, period),
+        sorting={"sort": vsort, "desc": vdesc, "tsort": tsort, "tdesc": tdesc},
+        args=args,
+        village_args=args | keep_townships,
+        township_args=args | keep_villages,
+        outstanding_rule=board.OUTSTANDING_RULE,
+        kinds=board.PERIOD_KINDS,
+    )
+
+
+def _dashboard_tables(period: board.Period) -> dict:
+    """Each exportable table of the dashboard, built only when asked for."""
+    session, user = db.session, current_user
+    return {
+        "townships": lambda: board.townships_table(board.by_township(session, user, period)),
+        "villages": lambda: board.villages_table(board.by_village(session, user, period)),
+        "trend": lambda: board.trend_table(board.monthly_trend(session, user, period)),
+        "categories": lambda: board.categories_table(board.by_category(session, user, period)),
+        "goods": lambda: board.goods_table(board.top_goods(session, user, period)),
+    }
+
+
+def _send_tables(tables: dict, table: str, heading: str, stem: str):
+    if table == "all":
+        chosen = list(tables.values())
+    elif table in tables:
+        chosen = [tables[table]]
+    else:
+        abort(404)
+    return send_workbook(board.workbook(heading, [build() for build in chosen]), f"{stem}-{table}.xlsx")
+
+
+@bp.get("/export/<table>.xlsx")
+@county_required(*COUNTY_ROLES)
+def export(table: str):
+    """One table of the dashboard (or ``all`` of them) as a workbook."""
+    period = _period()
+    heading = f"{board.scope_label(db.session, current_user)} · {period.label()}"
+    return _send_tables(_dashboard_tables(period), table, heading, f"county-{period.key}")
+
+
+# --- one village ------------------------------------------------------------------------------------
+
+
+@bp.get("/villages/<village_code>")
+@county_required(*COUNTY_ROLES)
+def village(village_code: str):
+    """One village, read-only: its figures, rounds, honour roll, households and shop."""
+    period = _period()
+    session, user = db.session, current_user
+    row = board.village_figures(session, user, period, village_code)
+    households = board.village_households(session, user, period, village_code)
+    sort, desc = _sort()
+    return render_template(
+        "county/village.html",
+        period=period,
+        row=row,
+        rounds=board.village_rounds(session, user, period, village_code),
+        honour=board.rank(households),
+        households=board.sort_rows(households, sort, desc),
+        shop=board.village_shop(session, user, period, village_code),
+        sorting={"sort": sort, "desc": desc},
+        args=_period_args(period),
+        outstanding_rule=board.OUTSTANDING_RULE,
+        kinds=board.PERIOD_KINDS,
+    )
+
+
+def _village_tables(period: board.Period, code: str) -> dict:
+    session, user = db.session, current_user
+
+    def shop():
+        return board.village_shop(session, user, period, code)
+
+    return {
+        "rounds": lambda: board.rounds_table(board.village_rounds(session, user, period, code)),
+        "honour": lambda: board.honour_table(board.honour_roll(session, user, period, code)),
+        "households": lambda: board.households_table(board.village_households(session, user, period, code)),
+        "shop-months": lambda: board.shop_months_table(shop().months),
+        "goods": lambda: board.goods_table(shop().goods, _("兑换的商品")),
+        "donations": lambda: board.donations_table(shop().donations),
+    }
+
+
+@bp.get("/villages/<village_code>/export/<table>.xlsx")
+@county_required(*COUNTY_ROLES)
+def village_export(village_code: str, table: str):
+    period = _period()
+    row = board.village_figures(db.session, current_user, period, village_code)  # 404 outside the scope
+    heading = f"{row.township_name} {row.name} · {period.label()}"
+    return _send_tables(
+        _village_tables(period, village_code), table, heading, f"village-{row.code}-{period.key}"
+    )
+
+
+# --- charts -----------------------------------------------------------------------------------------
+
+FONTS = '"Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif'
+CHART_STYLE = Style(
+    font_family=FONTS,
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground="#1d1b1a",
+    foreground_strong="#1d1b1a",
+    foreground_subtle="#e4ded9",
+    colors=("#b3261e", "#1b6e3a", "#8a5a00", "#1d3f8a", "#6b6561"),
+    title_font_size=20,
+    label_font_size=15,
+    major_label_font_size=15,
+    legend_font_size=16,
+    value_font_size=15,
+)
+
+
+#: the size every chart is drawn at (the pages scale them; the <img> tags reserve this shape)
+TREND_SIZE, BARS_SIZE = (800, 360), (560, 320)
+
+
+def _ticks(values) -> list[int]:
+    """Whole-number axis marks 1, 2 or 5 × 10ⁿ apart, at most about eight: points and goods are whole."""
+    top = max([0, *values])
+    steps = (factor * 10**power for power in itertools.count() for factor in (1, 2, 5))
+    step = next(s for s in steps if s * 8 >= top)
+    return list(range(0, top + step, step)) if top else [0, 1]
+
+
+def _chart(kind, title: str, values, size: tuple[int, int], **config):
+    settings = {"legend_at_bottom": True, "truncate_label": -1, "y_labels": _ticks(values)} | config
+    width, height = size
+    return kind(
+        js=[], style=CHART_STYLE, title=title, width=width, height=height,
+        no_data_text=_("这段时间没有数据"), **settings,
+    )  # fmt: skip
+
+
+def _svg(chart) -> Response:
+    """The chart as a standalone SVG, its script (pygal's config, unused without JS) left out."""
+    tree = chart.render_tree()
+    for parent in tree.iter():
+        for child in list(parent):
+            if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] == "script":
+                parent.remove(child)
+    body = ET.tostring(tree, encoding="utf-8", xml_declaration=True)
+    response = Response(body, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = CHART_CSP
+    return response
+
+
+def _trend_chart(rows: list[board.MonthRow], title: str):
+    values = [r.issued for r in rows] + [r.redeemed for r in rows]
+    chart = _chart(pygal.Bar, title, values, TREND_SIZE)
+    chart.x_labels = [r.month[2:] for r in rows]
+    chart.add(_("发放积分"), [r.issued for r in rows])
+    chart.add(_("兑换积分"), [r.redeemed for r in rows])
+    return chart
+
+
+def _label(text: str, longest: int = 12) -> str:
+    return text if len(text) <= longest else text[: longest - 1] + "…"
+
+
+def _label_room(labels: list[str]) -> int:
+    """The left margin a bar chart's labels need. pygal guesses 0.6 em a character; Chinese characters
+    are a full em wide, so without this the start of a long name is cut off."""
+    wide = max((sum(east_asian_width(c) in "WF" for c in label) for label in labels), default=0)
+    return 20 + round(wide * 0.45 * CHART_STYLE.label_font_size)
+
+
+def _bars(title: str, items: list[tuple[str, int]], series: str):
+    values = [value for _name, value in items]
+    labels = [_label(name) for name, _value in items[::-1]]
+    chart = _chart(
+        pygal.HorizontalBar, title, values, BARS_SIZE, show_legend=False, print_values=True,
+        margin_left=_label_room(labels),
+    )  # fmt: skip
+    chart.x_labels = labels
+    chart.add(series, [value for _name, value in items[::-1]])
+    return chart
+
+
+@bp.get("/charts/<name>.svg")
+@county_required(*COUNTY_ROLES)
+def chart(name: str):
+    """The dashboard's charts: ``trend`` (issued vs redeemed by month), ``categories``, ``goods``."""
+    period = _period()
+    session, user = db.session, current_user
+    if name == "trend":
+        drawn = _trend_chart(board.monthly_trend(session, user, period), _("每月发放与兑换积分"))
+    elif name == "categories":
+        rows = board.by_category(session, user, period)
+        drawn = _bars(_("各类别加分"), [(r.category, r.awarded) for r in rows[:12]], _("加分"))
+    elif name == "goods":
+        rows = board.top_goods(session, user, period, limit=10)
+        drawn = _bars(
+            _("兑换最多的商品"), [(f"{r.name} {r.spec}".strip(), r.qty) for r in rows], _("兑换数量")
+        )
+    else:
+        abort(404)
+    return _svg(drawn)
+
+
+@bp.get("/villages/<village_code>/charts/<name>.svg")
+@county_required(*COUNTY_ROLES)
+def village_chart(village_code: str, name: str):
+    """One village's charts: ``trend`` (its points by month) and ``goods`` (what its shop gave out)."""
+    period = _period()
+    shop = board.village_shop(db.session, current_user, period, village_code)  # 404 outside the scope
+    if name == "trend":
+        drawn = _trend_chart(shop.months, _("每月发放与兑换积分"))
+    elif name == "goods":
+        items = [(f"{r.name} {r.spec}".strip(), r.qty) for r in shop.goods[:10]]
+        drawn = _bars(_("兑换的商品"), items, _("兑换数量"))
+    else:
+        abort(404)
+    return _svg(drawn)
+
+
+# --- bundles from villages without a network --------------------------------------------------------
+
+
+class BundleForm(FlaskForm):
+    file = FileField(_l("同步文件（村里导出的 .pmb 文件）"), validators=[FileRequired(_l("请选择同步文件"))])
+
+
+@bp.url_value_preprocessor
+def bundle_size_limit(endpoint, _values):
+    """A year of a big village's change log is more than the 8 MB every other form is held to.
+
+    Set here because URL value preprocessors run before every ``before_request`` function, and the
+    CSRF check (one of those) reads the form — which is when the size limit applies.
+    """
+    if endpoint == "county.upload_bundle":
+        request.max_content_length = current_app.config["POINTSMART_BUNDLE_MAX_BYTES"]
+
+
+@bp.route("/bundles", methods=["GET", "POST"])
+@county_required(Role.COUNTY_ADMIN)
+def upload_bundle():
+    """A county admin uploads a village's signed bundle; it is applied whole or not at all."""
+    form = BundleForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            report = import_bundle(db.session, upload.stream)
+        except DomainError as err:
+            db.session.rollback()
+            # the refusal is recorded too: auditors ask about those
+            record(
+                db.session,
+                "county.bundle.refused",
+                current_user.id,
+                None,
+                code=err.code,
+                filename=upload.filename,
+                message=err.message,
+            )
+            db.session.commit()
+            flash(err.message, "error")
+            return redirect(url_for("county.upload_bundle"))
+        village, _link = services.village_for(db.session, current_user, report.village_code)
+        record(
+            db.session,
+            "county.bundle.imported",
+            current_user.id,
+            village,
+            filename=upload.filename,
+            from_seq=report.from_seq,
+            to_seq=report.to_seq,
+            applied=report.applied,
+            acked_seq=report.acked_seq,
+        )
+        db.session.commit()
+        if report.applied:
+            flash(
+                _(
+                    "已导入 %(name)s（%(code)s）的同步文件：第 %(a)s–%(b)s 条，新增 %(n)s 条；"
+                    "县里已确认到第 %(acked)s 条。",
+                    name=report.village_name,
+                    code=report.village_code,
+                    a=report.from_seq,
+                    b=report.to_seq,
+                    n=report.applied,
+                    acked=report.acked_seq,
+                ),
+                "success",
+            )
+        else:
+            flash(
+                _(
+                    "%(name)s（%(code)s）的这个同步文件县里已经有了，"
+                    "什么也没有改（已确认到第 %(acked)s 条）。",
+                    name=report.village_name,
+                    code=report.village_code,
+                    acked=report.acked_seq,
+                ),
+                "info",
+            )
+        return redirect(url_for("county.upload_bundle"))
+    if form.is_submitted():
+        flash_errors(form)
+    return render_template(
+        "county/bundle.html", form=form, batches=board.recent_batches(db.session, current_user)
+    )

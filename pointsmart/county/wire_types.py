@@ -1,0 +1,145 @@
+"""The typed shape of a sync batch and of each kind's payload, checked with msgspec.
+
+msgspec validates a batch of thousands of records in one call from C, which the county's ingest
+needs (a marshmallow schema per record would cost more than the database work). Lengths match the
+county's columns, so a record that fits here fits the table.
+"""
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+Uuid = Annotated[str, Meta(min_length=1, max_length=36)]
+Points = Annotated[int, Meta(ge=-(2**53), le=2**53)]
+Positive = Annotated[int, Meta(gt=0, le=2**53)]
+
+
+def text(n: int):
+    return Annotated[str, Meta(max_length=n)]
+
+
+class Totals(msgspec.Struct):
+    #: sum of household balances and number of transfers at ``to_seq``, and the digest chain there
+    balance_sum: int
+    transfer_count: Annotated[int, Meta(ge=0)]
+    digest: Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
+
+
+class Batch(msgspec.Struct):
+    village_code: Annotated[str, Meta(pattern=r"^\d{12}$")]
+    from_seq: Annotated[int, Meta(ge=1)]
+    to_seq: Annotated[int, Meta(ge=1)]
+    records: list[dict]
+    totals: Totals
+
+
+class Envelope(msgspec.Struct):
+    seq: Annotated[int, Meta(ge=1)]
+    kind: str
+    uuid: Uuid
+    payload: dict
+
+
+class Household(msgspec.Struct):
+    household_no: text(20)
+    head_name: text(40)
+    group: text(40)
+    members: int | None
+    active: bool
+    created_at: datetime | None
+
+
+class Category(msgspec.Struct):
+    name: text(60)
+    position: int
+    active: bool
+
+
+class Criterion(msgspec.Struct):
+    category: Uuid | None
+    name: text(100)
+    points: Points
+    cadence: text(16)
+    max_per_period: int
+    active: bool
+
+
+class Round(msgspec.Struct):
+    period_type: text(16)
+    period_key: text(10)
+    scope: text(40)
+    status: text(16)
+    created_at: datetime | None
+    notice_ends_at: datetime | None
+    finalised_at: datetime | None
+
+
+class RoundResult(msgspec.Struct):
+    round: Uuid
+    household: Uuid
+    awarded: Points
+    deducted: Points
+    shortfall: Points
+
+
+AccountCode = Annotated[str, Meta(pattern=r"^(household:[0-9a-f-]{36}|issuance|shop|deductions|expiry)$")]
+
+
+class Transfer(msgspec.Struct):
+    to: AccountCode
+    amount: Positive
+    kind: text(16)
+    reason: text(500)
+    reverses: Uuid | None
+    category: text(60) | None
+    created_at: datetime
+    # ``from`` is a Python keyword
+    from_: AccountCode = msgspec.field(name="from")
+
+
+class Goods(msgspec.Struct):
+    name: text(60)
+    spec: text(40)
+    price: Points
+    active: bool
+
+
+class StockMove(msgspec.Struct):
+    goods: Uuid
+    kind: text(16)
+    qty: Points
+    donor: text(60)
+    moved_on: date | None
+    redemption: Uuid | None
+    created_at: datetime
+
+
+class Line(msgspec.Struct):
+    goods: Uuid
+    goods_name: text(60)
+    qty: Points
+    unit_price: Points
+
+
+class Redemption(msgspec.Struct):
+    household: Uuid
+    points: Points
+    status: text(10)
+    created_at: datetime
+    cancelled_at: datetime | None
+    lines: list[Line]
+
+
+PAYLOADS = {
+    "household": Household,
+    "category": Category,
+    "criterion": Criterion,
+    "goods": Goods,
+    "round": Round,
+    "round_result": RoundResult,
+    "transfer": Transfer,
+    "stock_move": StockMove,
+    "redemption": Redemption,
+}

@@ -1,0 +1,85 @@
+"""Batches: slices of the change log as the county's ingest takes them (``POST /api/v1/sync/batches``)."""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from . import wire
+from .models import ChangeRecord, OutboxHead, SyncState
+
+#: records per batch: about 300–600 KB of JSON, well under the county's request size limit
+BATCH_SIZE = 2000
+
+
+@dataclass
+class Batch:
+    from_seq: int
+    to_seq: int
+    records: int
+    #: the request body, ready to send: records in their canonical bytes
+    body: bytes
+
+
+def digest_at(session: Session, seq: int) -> str:
+    """The digest chain at ``seq`` (empty before the first record)."""
+    if seq <= 0:
+        return ""
+    return session.scalar(sa.select(ChangeRecord.digest).where(ChangeRecord.seq == seq)) or ""
+
+
+def head_seq(session: Session) -> int:
+    return session.scalar(sa.select(OutboxHead.seq).where(OutboxHead.id == 1)) or 0
+
+
+def state(session: Session) -> SyncState:
+    """The push client's memory (the migration creates its one row; a bare database gets it here)."""
+    found = session.get(SyncState, 1)
+    if found is None:
+        found = SyncState(id=1, acked_seq=0, last_error="")
+        session.add(found)
+        session.flush()
+    return found
+
+
+def build(session: Session, village_code: str, from_seq: int, limit: int = BATCH_SIZE) -> Batch | None:
+    """The batch of up to ``limit`` records from ``from_seq`` on, or None when there are none."""
+    rows = session.execute(
+        sa.select(
+            ChangeRecord.seq,
+            ChangeRecord.kind,
+            ChangeRecord.uuid,
+            ChangeRecord.payload,
+            ChangeRecord.digest,
+            ChangeRecord.balance_sum,
+            ChangeRecord.transfer_count,
+        )
+        .where(ChangeRecord.seq >= from_seq)
+        .order_by(ChangeRecord.seq)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return None
+    last = rows[-1]
+    records = b",".join(
+        wire.record_bytes(seq, kind, uuid, payload.encode()) for seq, kind, uuid, payload, *_ in rows
+    )
+    head = {
+        "village_code": village_code,
+        "from_seq": rows[0].seq,
+        "to_seq": last.seq,
+        "totals": {
+            "balance_sum": last.balance_sum,
+            "transfer_count": last.transfer_count,
+            "digest": last.digest,
+        },
+    }
+    # the envelope's fields, then the records spliced in as they are (no decoding and re-encoding)
+    envelope = wire.canonical(head)
+    body = envelope[:-1] + b',"records":[' + records + b"]}"
+    return Batch(rows[0].seq, last.seq, len(rows), body)
+
+
+def waiting(session: Session) -> int:
+    """Records the county has not acknowledged yet."""
+    return max(0, head_seq(session) - state(session).acked_seq)

@@ -1,0 +1,192 @@
+"""Bundles: the change log on a USB stick, for a village without a network.
+
+A bundle is a gzip file of lines:
+
+1. ``PointsMart-Bundle/1``
+2. a header: ``{"village_code", "from_seq", "to_seq", "records", "created_at"}``
+3. one line per batch, each exactly the body ``POST /api/v1/sync/batches`` takes
+4. ``{"signature": HMAC-SHA256 of every byte above}``
+
+The HMAC key is the sha256 of the village's sync key — what the county keeps of that key — so the
+county can check a bundle without ever holding the key itself. The county checks the signature over the
+whole file before applying anything, then applies its batches in one transaction, exactly as if they
+had been pushed: a repeat changes nothing, an overlap with what was pushed already is skipped.
+"""
+
+import gzip
+import hashlib
+import hmac
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import DomainError
+from ..org.models import Village
+from . import batches, wire
+
+MAGIC = b"PointsMart-Bundle/1\n"
+
+
+class BundleError(DomainError):
+    code = "bundle_invalid"
+    status = 422
+
+
+def signing_key(sync_key: str) -> bytes:
+    """The bundle's HMAC key: sha256 of the sync key, which is also what the county stores."""
+    return hashlib.sha256(sync_key.encode()).hexdigest().encode()
+
+
+@dataclass
+class ExportReport:
+    village_code: str
+    from_seq: int
+    to_seq: int
+    records: int
+    batches: int
+
+
+def export_bundle(
+    session: Session, village_code: str, sync_key: str, out: BinaryIO, from_seq: int | None = None
+) -> ExportReport:
+    """Write the change log from ``from_seq`` (default: what the county has not acknowledged) to ``out``."""
+    start = batches.state(session).acked_seq + 1 if from_seq is None else max(1, from_seq)
+    end = batches.head_seq(session)
+    mac = hmac.new(signing_key(sync_key), digestmod=hashlib.sha256)
+    count = 0
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+
+        def put(line: bytes) -> None:
+            gz.write(line)
+            mac.update(line)
+
+        put(MAGIC)
+        header = {
+            "village_code": village_code,
+            "from_seq": start,
+            "to_seq": max(end, start - 1),
+            "records": max(0, end - start + 1),
+            "created_at": wire.when(utcnow()),
+        }
+        put(wire.canonical(header) + b"\n")
+        seq = start
+        while seq <= end and (batch := batches.build(session, village_code, seq)) is not None:
+            put(batch.body + b"\n")
+            count += 1
+            seq = batch.to_seq + 1
+        gz.write(wire.canonical({"signature": mac.hexdigest()}) + b"\n")
+    return ExportReport(village_code, header["from_seq"], header["to_seq"], header["records"], count)
+
+
+@dataclass
+class ImportReport:
+    village_code: str
+    village_name: str
+    from_seq: int
+    to_seq: int
+    #: records the county did not have before
+    applied: int
+    acked_seq: int
+
+
+def _lines(stream: BinaryIO):
+    stream.seek(0)
+    started = False
+    try:
+        with gzip.GzipFile(fileobj=stream, mode="rb") as gz:
+            for line in gz:
+                started = True
+                yield line
+    except EOFError as exc:
+        raise BundleError(
+            _("文件不完整（可能没有拷完），已拒收，什么也没有改。"), code="bundle_truncated"
+        ) from exc
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        if not started:
+            raise BundleError(_("这不是积分超市的同步文件。"), code="bundle_invalid") from exc
+        raise BundleError(
+            _("文件已损坏（可能拷贝时出错），已拒收，什么也没有改。请在村里重新导出，再拷一次。"),
+            code="bundle_damaged",
+        ) from exc
+
+
+def _intact(stream: BinaryIO) -> None:
+    """Read the whole file once, so a damaged or cut-off copy is refused before any of it is believed."""
+    for _line in _lines(stream):
+        pass
+
+
+def _header(stream: BinaryIO) -> dict:
+    lines = _lines(stream)
+    if next(lines, b"") != MAGIC:
+        raise BundleError(_("这不是积分超市的同步文件。"), code="bundle_invalid")
+    try:
+        header = wire.decode(next(lines, b""))
+        return {"village_code": str(header["village_code"]), "from_seq": int(header["from_seq"]),
+                "to_seq": int(header["to_seq"])}  # fmt: skip
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(_("同步文件的开头损坏了。"), code="bundle_invalid") from exc
+
+
+def verify(stream: BinaryIO, key_hash: str) -> None:
+    """Check the signature over the whole file.
+
+    :raises BundleError: truncated (no signature line), or altered (the signature does not match).
+    """
+    mac = hmac.new(key_hash.encode(), digestmod=hashlib.sha256)
+    last = None
+    for line in _lines(stream):
+        if last is not None:
+            mac.update(last)
+        last = line
+    try:
+        signature = (
+            wire.decode(last or b"{}").get("signature") if last and last.startswith(b'{"signature"') else None
+        )
+    except ValueError:
+        signature = None
+    if signature is None:
+        raise BundleError(_("文件不完整（可能没有拷完），已拒收，什么也没有改。"), code="bundle_truncated")
+    if not hmac.compare_digest(str(signature), mac.hexdigest()):
+        raise BundleError(
+            _(
+                "签名不符：文件在村里导出之后被改动过，或不是用这个村当前的同步密钥导出的。已拒收，什么也没有改。"
+            ),
+            code="bundle_tampered",
+        )
+
+
+def import_bundle(session: Session, stream: BinaryIO) -> ImportReport:
+    """Check and apply a bundle at the county; the caller commits (or rolls back on an error).
+
+    :raises BundleError: not a bundle, truncated, altered, or from a village this county does not know.
+    :raises SequenceGap: it starts after what the county has, leaving a hole; nothing is applied.
+    """
+    from ..county.ingest import ingest, lock_link, parse
+    from ..county.models import VillageLink
+
+    _intact(stream)
+    header = _header(stream)
+    village = session.scalar(sa.select(Village).where(Village.code == header["village_code"]))
+    link = session.get(VillageLink, village.id) if village else None
+    if link is None:
+        raise BundleError(
+            _("村 %(code)s 没有在本县登记，不能导入它的同步文件。", code=header["village_code"]),
+            code="bundle_unknown_village",
+        )
+    verify(stream, link.key_hash)
+    before = lock_link(session, village.id).acked_seq
+    acked = before
+    for number, line in enumerate(_lines(stream)):
+        if number < 2 or line.startswith(b'{"signature"'):
+            continue
+        batch = parse(line)
+        acked, _digest = ingest(session, village, batch, via="bundle")
+    return ImportReport(
+        village.code, village.name, header["from_seq"], header["to_seq"], acked - before, acked
+    )

@@ -1,0 +1,180 @@
+"""The push client: send the change log to the county, batch by batch, until it has everything.
+
+It starts after what the county last acknowledged, follows the county when it asks to rewind
+(``sequence_gap``), and retries a batch with growing pauses when the network or the county fails.
+A batch the county applied but whose answer was lost is simply sent again: the county sees a repeat,
+changes nothing and answers with how far it has come.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import DomainError
+from ..org.services import home_village
+from . import batches
+
+#: statuses worth retrying: the county is busy, restarting or behind a failing proxy
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+class PushError(DomainError):
+    code = "push_failed"
+    status = 502
+
+
+@dataclass
+class PushReport:
+    village_code: str
+    batches: int = 0
+    records: int = 0
+    acked_seq: int = 0
+    head_seq: int = 0
+    retries: int = 0
+    rewinds: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self.head_seq - self.acked_seq)
+
+
+def _record(session: Session, **values) -> None:
+    state = batches.state(session)
+    for name, value in values.items():
+        setattr(state, name, value)
+    session.commit()
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+def push(
+    session: Session,
+    county_url: str,
+    sync_key: str,
+    *,
+    client: httpx.Client | None = None,
+    batch_size: int = batches.BATCH_SIZE,
+    attempts: int = 6,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[PushReport], None] | None = None,
+) -> PushReport:
+    """Push everything the county has not acknowledged; return what was sent.
+
+    :raises PushError: the county refused (bad key, another village's key, altered records), or it
+        stayed unreachable after ``attempts`` tries of one batch; the reason is kept for the chair.
+    """
+    if not county_url or not sync_key:
+        raise PushError(
+            _("没有配置县里的地址或同步密钥（POINTSMART_COUNTY_URL、POINTSMART_SYNC_KEY）。"),
+            code="not_configured",
+        )
+    code = home_village(session).code
+    report = PushReport(code, acked_seq=batches.state(session).acked_seq, head_seq=batches.head_seq(session))
+    _record(session, last_attempt_at=utcnow())
+    url = county_url.rstrip("/") + "/api/v1/sync/batches"
+    headers = {"Authorization": f"Bearer {sync_key}", "Content-Type": "application/json"}
+    own = client is None
+    client = client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+    start = report.acked_seq + 1
+    try:
+        while True:
+            batch = batches.build(session, code, start, batch_size)
+            report.head_seq = batches.head_seq(session)
+            session.rollback()  # end the read: the village keeps working while the batch travels
+            if batch is None:
+                break
+            response = _send(client, url, headers, batch.body, attempts, backoff, sleep, report)
+            body = _json(response)
+            if response.status_code == 200:
+                try:
+                    acked, county_digest = int(body["acked_seq"]), body.get("digest")
+                except (KeyError, TypeError, ValueError):
+                    raise PushError(
+                        _("看不懂县里的回答：县里的地址可能填错了，或者网络要先登录（如 Wi-Fi 认证页）。"),
+                        code="bad_answer",
+                    ) from None
+                if acked > report.head_seq:
+                    raise PushError(
+                        _("县里已确认到第 %(county)s 条，本村只有 %(village)s 条："
+                          "本村数据库可能是从旧备份恢复的，请联系县里。",
+                          county=acked, village=report.head_seq),
+                        code="county_ahead",
+                    )  # fmt: skip
+                if county_digest is not None and county_digest != batches.digest_at(session, acked):
+                    raise PushError(
+                        _("本村第 %(seq)s 条及以前的记录与县里收到的不一致：本村数据库可能是从旧备份恢复的。"
+                          "同步已停止，请联系县里核对。", seq=acked),
+                        code="diverged",
+                    )  # fmt: skip
+                report.batches += 1
+                report.records += batch.records
+                report.acked_seq = acked
+                _record(session, acked_seq=acked, last_sync_at=utcnow(), last_error="")
+                start = acked + 1
+            elif response.status_code == 409 and body.get("error", {}).get("code") == "sequence_gap":
+                report.rewinds += 1
+                if report.rewinds > 20:
+                    raise PushError(_("县里一再要求重发，同步停止了。"), code="rewind_loop")
+                start = int(body["expected_from_seq"])
+                report.acked_seq = start - 1
+                _record(session, acked_seq=start - 1)
+            else:
+                raise PushError(
+                    _("县里拒收了第 %(a)s–%(b)s 条：%(reason)s", a=batch.from_seq, b=batch.to_seq,
+                      reason=_message(response)),
+                    code="refused",
+                )  # fmt: skip
+            if progress:
+                progress(report)
+    except PushError as err:
+        session.rollback()
+        _record(session, last_error=err.message[:500])
+        raise
+    finally:
+        if own:
+            client.close()
+    return report
+
+
+def _send(client, url, headers, body, attempts, backoff, sleep, report) -> httpx.Response:
+    """POST one batch, retrying network failures and busy answers with doubling pauses (at most 60 s)."""
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            report.retries += 1
+            sleep(min(60.0, backoff * 2 ** (attempt - 1)))
+        try:
+            response = client.post(url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            problem = _("连不上县里：%(error)s", error=str(exc) or type(exc).__name__)
+            report.errors.append(problem)
+            continue
+        if response.status_code in RETRY_STATUSES:
+            problem = _("县里暂时无法处理（HTTP %(status)s）", status=response.status_code)
+            report.errors.append(problem)
+            continue
+        return response
+    raise PushError(
+        _("试了 %(n)s 次仍未成功，稍后再同步。最后一次：%(problem)s", n=attempts, problem=problem),
+        code="unreachable",
+    )

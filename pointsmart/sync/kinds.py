@@ -1,0 +1,232 @@
+"""The kinds of record the change log carries, and how each tracked row becomes a payload.
+
+A payload names other records by their uuid, never by a local id, and leaves out what the county
+has no need to hold (phone numbers, addresses). A new kind slots in by adding a serializer here and
+its projection at the county (:mod:`pointsmart.county.ingest`).
+"""
+
+import uuid as uuid_mod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..households.models import Household
+from ..ledger.models import Account, Transfer
+from ..scoring.models import Category, Criterion, ScoringRound
+from ..shop.models import Goods, Redemption, RedemptionLine, StockMove
+from .wire import when
+
+#: the namespace of derived uuids (records whose rows have none of their own, such as round results)
+NAMESPACE = uuid_mod.UUID("5b0f7d2e-6f43-4c1e-9a57-0d1c3e6a9b21")
+
+
+def derived_uuid(*parts: str) -> str:
+    return str(uuid_mod.uuid5(NAMESPACE, ":".join(parts)))
+
+
+class Lookups:
+    """Caches the uuids and account codes that payloads refer to, for one commit."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._accounts: dict[int, str] = {}
+        self._uuids: dict[tuple[type, int], str] = {}
+
+    def account(self, account_id: int) -> str:
+        code = self._accounts.get(account_id)
+        if code is None:
+            code = self._accounts[account_id] = self.session.get(Account, account_id).code
+        return code
+
+    def accounts(self, ids) -> None:
+        missing = set(ids) - self._accounts.keys()
+        if missing:
+            rows = self.session.execute(sa.select(Account.id, Account.code).where(Account.id.in_(missing)))
+            self._accounts.update({account_id: code for account_id, code in rows})
+
+    def prefetch(self, model, ids) -> None:
+        """Look up many rows' uuids in one query (the bulk paths refer to thousands at once)."""
+        missing = [i for i in set(ids) if i is not None and (model, i) not in self._uuids]
+        for start in range(0, len(missing), 10_000):
+            part = missing[start : start + 10_000]
+            for row_id, value in self.session.execute(
+                sa.select(model.id, model.uuid).where(model.id.in_(part))
+            ):
+                self._uuids[model, row_id] = value
+
+    def uuid(self, model, row_id: int | None) -> str | None:
+        if row_id is None:
+            return None
+        key = (model, row_id)
+        value = self._uuids.get(key)
+        if value is None:
+            value = self._uuids[key] = self.session.scalar(sa.select(model.uuid).where(model.id == row_id))
+        return value
+
+
+def household(h: Household, _look: Lookups) -> dict:
+    return {
+        "household_no": h.household_no,
+        "head_name": h.head_name,
+        "group": h.group,
+        "members": h.members,
+        "active": h.active,
+        "created_at": when(h.created_at),
+    }
+
+
+def category(c: Category, _look: Lookups) -> dict:
+    return {"name": c.name, "position": c.position, "active": c.active}
+
+
+def criterion(c: Criterion, look: Lookups) -> dict:
+    return {
+        "category": look.uuid(Category, c.category_id),
+        "name": c.name,
+        "points": c.points,
+        "cadence": c.cadence,
+        "max_per_period": c.max_per_period,
+        "active": c.active,
+    }
+
+
+def scoring_round(r: ScoringRound, _look: Lookups) -> dict:
+    return {
+        "period_type": r.period_type,
+        "period_key": r.period_key,
+        "scope": r.scope,
+        "status": r.status,
+        "created_at": when(r.created_at),
+        "notice_ends_at": when(r.notice_ends_at),
+        "finalised_at": when(r.finalised_at),
+    }
+
+
+def transfer(t: Transfer, look: Lookups) -> dict:
+    return transfer_row(
+        {
+            "uuid": t.uuid,
+            "from_account_id": t.from_account_id,
+            "to_account_id": t.to_account_id,
+            "amount": t.amount,
+            "kind": t.kind,
+            "reason": t.reason,
+            "created_at": t.created_at,
+            "reverses": look.uuid(Transfer, t.reverses_id),
+        },
+        look,
+    )
+
+
+def transfer_row(row: dict, look: Lookups) -> dict:
+    """A transfer's payload from the row the ledger's bulk path inserted (or :func:`transfer` built)."""
+    return {
+        "from": look.account(row["from_account_id"]),
+        "to": look.account(row["to_account_id"]),
+        "amount": row["amount"],
+        "kind": str(row["kind"]),
+        "reason": row.get("reason") or "",
+        "reverses": row.get("reverses"),
+        #: the rulebook category of a round's award or deduction, for the county's points by category
+        "category": row.get("category"),
+        "created_at": when(row["created_at"]),
+    }
+
+
+def round_result(row: dict, look: Lookups) -> dict:
+    return {
+        "round": look.uuid(ScoringRound, row["round_id"]),
+        "household": look.uuid(Household, row["household_id"]),
+        "awarded": row["awarded"],
+        "deducted": row["deducted"],
+        "shortfall": row["shortfall"],
+    }
+
+
+def goods(g: Goods, _look: Lookups) -> dict:
+    return {"name": g.name, "spec": g.spec, "price": g.price, "active": g.active}
+
+
+def stock_move(m: StockMove, look: Lookups) -> dict:
+    return {
+        "goods": look.uuid(Goods, m.goods_id),
+        "kind": m.kind,
+        "qty": m.qty,
+        "donor": m.donor,
+        "moved_on": when(m.moved_on),
+        "redemption": look.uuid(Redemption, m.redemption_id),
+        "created_at": when(m.created_at),
+    }
+
+
+def redemption(r: Redemption, look: Lookups) -> dict:
+    lines = look.session.execute(
+        sa.select(
+            RedemptionLine.goods_id, RedemptionLine.goods_name, RedemptionLine.qty, RedemptionLine.unit_price
+        )
+        .where(RedemptionLine.redemption_id == r.id)
+        .order_by(RedemptionLine.id)
+    )
+    return {
+        "household": look.uuid(Household, r.household_id),
+        "points": r.points,
+        "status": r.status,
+        "created_at": when(r.created_at),
+        "cancelled_at": when(r.cancelled_at),
+        "lines": [
+            {"goods": look.uuid(Goods, goods_id), "goods_name": name, "qty": qty, "unit_price": price}
+            for goods_id, name, qty, price in lines
+        ],
+    }
+
+
+Serializer = Callable[[object, Lookups], dict]
+
+#: tracked model → (kind, serializer); the outbox records every new or changed row of these
+MODELS: dict[type, tuple[str, Serializer]] = {
+    Household: ("household", household),
+    Category: ("category", category),
+    Criterion: ("criterion", criterion),
+    ScoringRound: ("round", scoring_round),
+    Transfer: ("transfer", transfer),
+    Goods: ("goods", goods),
+    StockMove: ("stock_move", stock_move),
+    Redemption: ("redemption", redemption),
+}
+
+
+@dataclass(frozen=True)
+class BulkKind:
+    """How rows inserted in bulk (``changes.bulk``) become records."""
+
+    serialize: Callable[[dict, Lookups], dict]
+    uuid_of: Callable[[dict, Lookups], str]
+    #: looks up, in a few queries, what the rows refer to
+    prefetch: Callable[[list[dict], Lookups], None]
+
+
+def _prefetch_transfers(rows: list[dict], look: Lookups) -> None:
+    look.accounts({r["from_account_id"] for r in rows} | {r["to_account_id"] for r in rows})
+
+
+def _prefetch_results(rows: list[dict], look: Lookups) -> None:
+    look.prefetch(ScoringRound, {r["round_id"] for r in rows})
+    look.prefetch(Household, {r["household_id"] for r in rows})
+
+
+BULK: dict[str, BulkKind] = {
+    "transfer": BulkKind(transfer_row, lambda row, _look: row["uuid"], _prefetch_transfers),
+    "round_result": BulkKind(
+        round_result,
+        lambda row, look: derived_uuid(
+            look.uuid(ScoringRound, row["round_id"]), look.uuid(Household, row["household_id"])
+        ),
+        _prefetch_results,
+    ),
+}
+
+#: every kind, in the order the county applies them within a batch (things before what refers to them)
+KINDS = ("household", "category", "criterion", "goods", "round", "round_result", "transfer", "stock_move",
+         "redemption")  # fmt: skip

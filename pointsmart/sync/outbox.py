@@ -1,0 +1,167 @@
+"""The change log's writer: every change to a tracked row lands in ``change_record`` in its own transaction.
+
+Session events do the work, so no service has to remember to call anything:
+
+- ``after_flush`` notes each new or changed row of a model in :data:`kinds.MODELS`;
+- the bulk paths and the ORM-invisible updates say so through :mod:`pointsmart.changes`;
+- ``before_commit`` turns what was noted into records — one per row, in its state at commit — numbers
+  them from the locked head row, chains their digests and inserts them, all inside the transaction
+  being committed. If the commit fails, the records go with it.
+
+A savepoint that rolls back takes back what was noted inside it.
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..changes import PENDING
+from ..clock import utcnow
+from . import kinds, wire
+from .models import OutboxHead
+
+HOUSEHOLD_PREFIX = "household:"
+_COLUMNS = ("seq", "kind", "uuid", "payload", "digest", "balance_sum", "transfer_count", "created_at")
+
+
+@dataclass
+class Record:
+    kind: str
+    uuid: str
+    payload: dict
+
+
+def household_delta(payload: dict) -> int:
+    """How a transfer's payload moves the sum of household balances."""
+    delta = 0
+    if payload["to"].startswith(HOUSEHOLD_PREFIX):
+        delta += payload["amount"]
+    if payload["from"].startswith(HOUSEHOLD_PREFIX):
+        delta -= payload["amount"]
+    return delta
+
+
+def _after_flush(session: Session, _flush_context) -> None:
+    noted = []
+    for obj in session.new:
+        if type(obj) in kinds.MODELS:
+            noted.append(obj)
+    for obj in session.dirty:
+        if type(obj) in kinds.MODELS and session.is_modified(obj, include_collections=False):
+            noted.append(obj)
+    if noted:
+        txn = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(PENDING, []).extend(("object", obj, txn) for obj in noted)
+
+
+def _after_soft_rollback(session: Session, previous_transaction) -> None:
+    """Forget what was noted inside the transaction (or savepoint) that was rolled back."""
+    pending = session.info.get(PENDING)
+    if not pending:
+        return
+
+    def inside(txn) -> bool:
+        while txn is not None:
+            if txn is previous_transaction:
+                return True
+            txn = txn.parent
+        return False
+
+    session.info[PENDING] = [entry for entry in pending if not inside(entry[2])]
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+def _before_commit(session: Session) -> None:
+    if not session.info.get(PENDING):
+        return
+    session.flush()  # what the final flush writes is noted too
+    entries = session.info.pop(PENDING, [])
+    records = _records(session, entries)
+    if records:
+        append(session, records)
+
+
+def _records(session: Session, entries) -> list[Record]:
+    look = kinds.Lookups(session)
+    records: list[Record] = []
+    seen: set[int] = set()
+    for what, item, _txn in entries:
+        if what == "bulk":
+            kind, rows = item
+            bulk = kinds.BULK[kind]
+            bulk.prefetch(rows, look)
+            records.extend(Record(kind, bulk.uuid_of(row, look), bulk.serialize(row, look)) for row in rows)
+            continue
+        state = sa.inspect(item)
+        if id(item) in seen or not state.persistent:
+            continue  # recorded already in this commit, or rolled back / deleted
+        seen.add(id(item))
+        kind, serialize = kinds.MODELS[type(item)]
+        records.append(Record(kind, item.uuid, serialize(item, look)))
+    return records
+
+
+def _lock_head(session: Session):
+    table = OutboxHead.__table__
+    query = sa.select(table).where(table.c.id == 1).with_for_update()
+    head = session.execute(query).one_or_none()
+    if head is None:  # a database made without the migration's head row
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(table)
+            .values(id=1, seq=0, digest="", balance_sum=0, transfer_count=0)
+            .on_conflict_do_nothing()
+        )
+        head = session.execute(query).one()
+    return head
+
+
+def append(session: Session, records: list[Record]) -> int:
+    """Number, chain and insert ``records`` after the head; return the last sequence number."""
+    head = _lock_head(session)
+    seq, digest, balance_sum, transfer_count = head.seq, head.digest, head.balance_sum, head.transfer_count
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    now = utcnow()
+    # as in ledger.post_many: SQLite stores SQLAlchemy's text form of a time, PostgreSQL takes the datetime
+    created_at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+    rows = []
+    for record in records:
+        seq += 1
+        payload = wire.canonical(record.payload)
+        digest = wire.chain(digest, wire.record_bytes(seq, record.kind, record.uuid, payload))
+        if record.kind == "transfer":
+            transfer_count += 1
+            balance_sum += household_delta(record.payload)
+        rows.append(
+            (seq, record.kind, record.uuid, payload.decode(), digest, balance_sum, transfer_count, created_at)
+        )
+    placeholders = ", ".join(["?" if sqlite else "%s"] * len(_COLUMNS))
+    # straight to the driver: SQLAlchemy's per-row processing would cost more than the insert itself
+    connection.exec_driver_sql(
+        f"INSERT INTO change_record ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+    )
+    table = OutboxHead.__table__
+    session.execute(
+        sa.update(table)
+        .where(table.c.id == 1)
+        .values(seq=seq, digest=digest, balance_sum=balance_sum, transfer_count=transfer_count)
+    )
+    return seq
+
+
+def listen() -> None:
+    """Attach the change log's writer to every session (once per process)."""
+    if not event.contains(Session, "before_commit", _before_commit):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+        event.listen(Session, "after_transaction_end", _after_transaction_end)
+        event.listen(Session, "before_commit", _before_commit)

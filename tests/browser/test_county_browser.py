@@ -1,0 +1,173 @@
+"""The county dashboard in a real browser, with data that came in through sync (DESIGN §2, §3).
+
+Two villages' ledgers are pushed to a county instance through the sync API (the scenario of
+``tests/test_county_dashboard.py``); the county instance is served by waitress with CSRF on. A county
+reviewer logs in, lands on the dashboard for the current month, sees who is silent, changes the period
+with the picker, sorts the villages in place, drills into a village and checks its balances; the
+charts load as images under the page's strict policy; the pages fit a phone and print without the
+navigation. Screenshots are kept in ``tests/artifacts/``.
+"""
+
+import re
+import threading
+
+import pytest
+from playwright.sync_api import Page, expect
+from waitress import create_server, wasyncore
+
+from pointsmart import create_app
+from pointsmart.extensions import db
+
+from .. import test_county_dashboard as scenario
+from ..test_county_dashboard import A_CODE, B_CODE, county_user
+from .conftest import (
+    ARTIFACTS,
+    DESKTOP,
+    LiveServer,
+    _open,
+    console_errors,
+    horizontal_overflow,
+    login,
+    screenshot,
+)
+
+# the scenario's fixtures: two villages synced to a county (see tests/test_county_dashboard.py)
+second_village_database = scenario.second_village_database
+village_b = scenario.village_b
+filled = scenario.filled
+
+PHONE_390 = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture
+def county_server(county_app, filled):
+    """The county instance, with real CSRF protection, served on a free port."""
+    served = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": county_app.config["SQLALCHEMY_DATABASE_URI"],
+            "TESTING": True,
+            "POINTSMART_MODE": "county",
+            "POINTSMART_SESSION_DAYS": 90,
+        }
+    )
+    server = create_server(served, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress-county", daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.effective_port}", served)
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(timeout=5)
+    server.task_dispatcher.shutdown(timeout=5)
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def county_page(browser, county_server):
+    context, page = _open(browser, county_server, DESKTOP)
+    yield page
+    context.close()
+
+
+def stat(page: Page, name: str):
+    return page.locator(f"#stat-{name}")
+
+
+def village_codes(page: Page) -> list[str]:
+    return page.locator("#village-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.code)")
+
+
+def charts_drawn(page: Page) -> list[int]:
+    """The drawn width of every chart image (0: it failed to load or was blocked)."""
+    return page.locator("img.chart").evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+
+
+def test_reviewer_reads_the_dashboard_changes_period_sorts_and_drills_into_a_village(
+    browser, county_server, county_page, county_app, filled
+):
+    page = county_page
+    reviewer = county_user(county_app)
+    login(page, reviewer.username)
+
+    # the home page is the dashboard, for the current month (the clock says 2026-11-25)
+    expect(page).to_have_url(re.compile(r"/county/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("县级总览")
+    expect(page.locator("#period-label")).to_have_text("2026年11月")
+    expect(stat(page, "issued")).to_have_text(str(7 + filled.b["issued"]))
+    expect(stat(page, "outstanding")).to_have_text(str(filled.a["balance_sum"] + filled.b["balance_sum"]))
+    attention = page.locator("section.attention")
+    expect(attention).to_contain_text("20天未同步")
+    expect(attention).to_contain_text("从未同步")
+    page.wait_for_load_state("networkidle")
+    assert all(width > 0 for width in charts_drawn(page)) and len(charts_drawn(page)) == 3
+    screenshot(page, "county-dashboard-month")
+
+    # the period picker: a quarter, chosen by a month in it
+    page.get_by_label("统计期间").select_option("quarter")
+    page.get_by_label("所在月份").fill("2026-10")
+    page.get_by_role("button", name="查看").click()
+    expect(page.locator("#period-label")).to_have_text("2026年第4季度")
+    expect(stat(page, "issued")).to_have_text(str(filled.a["issued"] + filled.b["issued"]))
+    assert "type=quarter" in page.url and "key=2026-10" in page.url
+
+    # sort the villages by points issued, in place, largest first; the address follows
+    assert village_codes(page)[:2] == [A_CODE, B_CODE]
+    page.locator("#village-table").get_by_role("link", name="发放积分").click()
+    expect(page.locator("#village-table th[aria-sort='descending']")).to_contain_text("发放积分")
+    issued = page.locator("#village-table tbody tr td:nth-child(6)").all_inner_texts()
+    assert [int(v) for v in issued] == sorted((int(v) for v in issued), reverse=True)
+    assert "sort=issued" in page.url and "dir=desc" in page.url
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "county-dashboard-quarter")
+
+    # drill down into 甲村 for the same quarter
+    page.locator("#village-table").get_by_role("link", name="甲村").click()
+    expect(page.locator("#village-name")).to_have_text("甲村")
+    expect(page.locator("#period-label")).to_have_text("2026年第4季度")
+    expect(page.locator("#balance-total")).to_have_text(str(filled.a["balance_sum"]))
+    expect(page.locator("#rounds tbody")).to_contain_text("2026-10")
+    expect(page.locator("ol.county-honour li").first).to_contain_text("第 1 名")
+    expect(page.locator("section.sync-state")).to_contain_text("20天未同步")
+    page.wait_for_load_state("networkidle")
+    assert all(width > 0 for width in charts_drawn(page)) and len(charts_drawn(page)) == 2
+    screenshot(page, "county-village")
+
+    # the Excel link of the households table downloads a workbook
+    with page.expect_download() as download:
+        page.locator("#households").get_by_role("link", name="导出 Excel").click()
+    assert download.value.suggested_filename == f"village-{A_CODE}-2026-Q4-households.xlsx"
+
+    # printed: no navigation, no tools, the figures stay; A4 landscape pages
+    page.emulate_media(media="print")
+    assert not page.locator("header.topbar").is_visible()
+    assert not page.locator(".period-picker").is_visible()
+    assert page.locator("#balance-total").is_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdf = page.pdf(path=str(ARTIFACTS / "county-village.pdf"), prefer_css_page_size=True)
+    assert pdf.startswith(b"%PDF")
+    page.emulate_media(media="screen")
+    page.get_by_role("link", name="返回县级总览").click()
+    expect(page.locator("#period-label")).to_have_text("2026年第4季度")
+    page.wait_for_load_state("networkidle")
+    page.emulate_media(media="print")
+    page.pdf(path=str(ARTIFACTS / "county-dashboard.pdf"), prefer_css_page_size=True)
+    page.emulate_media(media="screen")
+    assert console_errors(page) == []
+
+
+def test_county_pages_fit_a_phone(browser, county_server, county_app, filled):
+    context, phone = _open(browser, county_server, PHONE_390)
+    try:
+        login(phone, county_user(county_app).username)
+        expect(phone.locator("#period-label")).to_have_text("2026年11月")
+        phone.wait_for_load_state("networkidle")
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "county-dashboard-phone")
+        phone.goto(f"/county/villages/{B_CODE}")
+        expect(phone.locator("#village-name")).to_have_text("乙村")
+        phone.wait_for_load_state("networkidle")
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "county-village-phone")
+        assert console_errors(phone) == []
+    finally:
+        context.close()

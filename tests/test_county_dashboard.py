@@ -1,0 +1,693 @@
+"""The county dashboard, filled through the real sync: two villages' own ledgers pushed to a county.
+
+Village 甲村 (the test's village app) works through October and adds a little in November; village 乙村
+(a second village instance on its own database) works through November; 丙村 is registered but has
+never synced. Everything reaches the county through ``POST /api/v1/sync/batches`` and the ingest, and
+every figure the dashboard shows is checked against the villages' own ledgers.
+"""
+
+import gzip
+import io
+import itertools
+import os
+import re
+import shutil
+import uuid as uuid_mod
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from pointsmart import clock, create_app
+from pointsmart.auth.models import User
+from pointsmart.auth.services import create_api_token, create_user
+from pointsmart.county import dashboard as board
+from pointsmart.county import services as county
+from pointsmart.county.models import VillageLink
+from pointsmart.extensions import db
+from pointsmart.households.models import Household
+from pointsmart.ledger.models import Account, Transfer
+from pointsmart.org.models import Village
+from pointsmart.org.services import ensure_village, home_village
+from pointsmart.scoring.models import RoundResult
+from pointsmart.shop.models import Redemption, RedemptionLine, StockMove
+
+from .conftest import PASSWORD, PG_URL, VILLAGE_CODE, _migrate, _reset_postgresql, committing
+from .sync_support import push_all, village_totals, workload
+
+A_CODE, A_TOWNSHIP = VILLAGE_CODE, VILLAGE_CODE[:9] + "000"  # 甲镇 甲村
+B_CODE, B_TOWNSHIP = "620123106201", "620123106000"  # 乙镇 乙村
+C_CODE = "620123106202"  # 乙镇 丙村, registered, never synced
+
+
+# --- a second village instance, on its own database --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def second_village_database(database, tmp_path_factory):
+    """A migrated database for another village (SQLite: the template again; PostgreSQL: a schema)."""
+    kind, source = database
+    if kind == "sqlite":
+        yield kind, source
+        return
+    schema = f"pm_village_b_{uuid_mod.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = url.render_as_string(hide_password=False)
+    _migrate(url, str(tmp_path_factory.mktemp("village-b-instance")))
+    yield "postgresql", url
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def village_b(app, second_village_database, tmp_path):
+    """乙村's own instance (``app`` first: it sets the instance folder and resets the clock)."""
+    kind, source = second_village_database
+    if kind == "sqlite":
+        target = tmp_path / "village-b.sqlite3"
+        shutil.copy(source, target)
+        url = f"sqlite:///{target}"
+    else:
+        url = source
+    other = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "WTF_CSRF_ENABLED": False})
+    with other.app_context():
+        if kind == "postgresql":
+            _reset_postgresql()
+        ensure_village(db.session, B_CODE, "乙村", township_name="乙镇", county_name="测试县")
+        db.session.commit()
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def factories(app):
+    """``make_user`` and ``make_household`` for a village app, as ``tests/conftest.py`` has for ``app``."""
+    numbers = itertools.count(1)
+    with app.app_context():
+        village_id = home_village(db.session).id
+
+    def make_user(role="chair", username=None, village=True):
+        name = username or f"b-{role}{next(numbers)}"
+        with committing(app) as session:
+            user = create_user(
+                session, name, role, PASSWORD, name, village_id=village_id if village else None
+            )
+            return user.id, name
+
+    def make_household(points: int = 0, **fields):
+        from pointsmart.households.services import adjust_points, create_household
+
+        n = next(numbers)
+        data = {"household_no": f"07-{n:03d}", "head_name": f"乙户{n}", "group": "二社"} | fields
+        with committing(app) as session:
+            household = create_household(session, village_id, data, actor_id=None)
+            if points:
+                adjust_points(session, household, points, "开户积分", actor_id=None)
+            return household.id
+
+    return make_user, make_household
+
+
+def set_clock(year: int, month: int, day: int, hour: int = 10) -> None:
+    """Put the app's one clock at a local (China Standard Time) moment."""
+    target = datetime(year, month, day, hour, tzinfo=clock.VILLAGE_TZ).astimezone(UTC).replace(tzinfo=None)
+    clock.advance(target - clock.utcnow())
+
+
+def local_range(first: tuple[int, int], after: tuple[int, int]) -> tuple[datetime, datetime]:
+    def utc(year, month):
+        return datetime(year, month, 1, tzinfo=clock.VILLAGE_TZ).astimezone(UTC).replace(tzinfo=None)
+
+    return utc(*first), utc(*after)
+
+
+# --- what the villages' own ledgers say ---------------------------------------------------------------
+
+
+def earned_households(app, start: datetime, end: datetime) -> set[str]:
+    """Households the village's ledger awarded points to (a round or an adjustment) in [start, end)."""
+    issuance = sa.orm.aliased(Account)
+    with app.app_context():
+        rows = db.session.scalars(
+            sa.select(Account.code)
+            .join(Transfer, Transfer.to_account_id == Account.id)
+            .join(issuance, Transfer.from_account_id == issuance.id)
+            .where(issuance.kind == "issuance", Transfer.kind.in_(("award", "adjustment")))
+            .where(Transfer.created_at >= start, Transfer.created_at < end)
+        )
+        return {code.removeprefix("household:") for code in rows}
+
+
+def balances(app) -> dict[str, int]:
+    with app.app_context():
+        return {
+            h.uuid: h.balance
+            for h in db.session.scalars(sa.select(Household).where(Household.active.is_(True)))
+        }
+
+
+def goods_redeemed(app) -> dict[str, int]:
+    """Units of each goods item in redemptions that were not cancelled."""
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(RedemptionLine.goods_name, sa.func.sum(RedemptionLine.qty))
+            .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+            .where(Redemption.status == "done")
+            .group_by(RedemptionLine.goods_name)
+        )
+        return {name: int(qty) for name, qty in rows}
+
+
+def round_sums(app) -> tuple[int, int, int]:
+    with app.app_context():
+        awarded, deducted, shortfall = db.session.execute(
+            sa.select(
+                sa.func.sum(RoundResult.awarded),
+                sa.func.sum(RoundResult.deducted),
+                sa.func.sum(RoundResult.shortfall),
+            )
+        ).one()
+        return int(awarded), int(deducted), int(shortfall)
+
+
+def donated(app) -> int:
+    with app.app_context():
+        return int(
+            db.session.scalar(sa.select(sa.func.sum(StockMove.qty)).where(StockMove.kind == "donation"))
+        )
+
+
+def minus(after: dict, before: dict) -> dict:
+    return {key: after[key] - before[key] for key in ("issued", "redeemed", "deducted", "balance_sum")}
+
+
+# --- the county, filled through sync -------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(app, make_user, make_household, village_b, county_app):
+    """甲村 in October (+7 points in November), 乙村 in November, 丙村 silent; now is 2026-11-25."""
+    keys = {}
+    with county_app.app_context():
+        for code, name, township, township_name in (
+            (A_CODE, "甲村", A_TOWNSHIP, "甲镇"),
+            (B_CODE, "乙村", B_TOWNSHIP, "乙镇"),
+            (C_CODE, "丙村", B_TOWNSHIP, "乙镇"),
+        ):
+            keys[code] = county.add_village(db.session, code, name, township, township_name)[1]
+        db.session.commit()
+    county_client = county_app.test_client()
+
+    set_clock(2026, 10, 5)
+    a_made = workload(app, make_user, make_household, month="2026-10")
+    a_october = village_totals(app)
+    set_clock(2026, 10, 12)
+    push_all(app, county_client, keys[A_CODE])
+
+    set_clock(2026, 11, 3)
+    b_user, b_household = factories(village_b)
+    b_made = workload(village_b, b_user, b_household, month="2026-11")
+    extra = b_household(points=40, head_name="王秀兰")
+    set_clock(2026, 11, 4)
+    with committing(app) as session:
+        from pointsmart.households.services import adjust_points
+
+        first = session.get(Household, session.scalar(sa.select(Household.id).order_by(Household.id)))
+        adjust_points(session, first, 7, "志愿服务", actor_id=None)
+        a_november_household = first.uuid
+    set_clock(2026, 11, 5)
+    push_all(app, county_client, keys[A_CODE])
+    set_clock(2026, 11, 20)
+    push_all(village_b, county_client, keys[B_CODE])
+    set_clock(2026, 11, 25)
+    with village_b.app_context():
+        extra_uuid = db.session.get(Household, extra).uuid
+    return SimpleNamespace(
+        keys=keys,
+        a_made=a_made,
+        b_made=b_made,
+        a_october=a_october,
+        a=village_totals(app),
+        b=village_totals(village_b),
+        a_november_household=a_november_household,
+        b_extra=extra_uuid,
+        village_b=village_b,
+    )
+
+
+def county_user(county_app, role="county_reviewer", township=None) -> User:
+    with county_app.app_context():
+        user = create_user(
+            db.session, f"{role}-{uuid_mod.uuid4().hex[:6]}", role, PASSWORD, township_code=township
+        )
+        db.session.commit()
+        db.session.refresh(user)
+        db.session.expunge(user)
+        return user
+
+
+def login(county_app, user: User):
+    client = county_app.test_client()
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def queries(county_app, user: User, fn, *args):
+    with county_app.app_context():
+        return fn(db.session, db.session.get(User, user.id), *args)
+
+
+# --- the figures ---------------------------------------------------------------------------------------
+
+
+def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
+    reviewer = county_user(county_app)
+    a_november = minus(filled.a, filled.a_october)
+    october = queries(county_app, reviewer, board.overview, board.parse_period("2026-10")).totals
+    assert (october.issued, october.redeemed, october.deducted) == (
+        filled.a_october["issued"],
+        filled.a_october["redeemed"],
+        filled.a_october["deducted"],
+    )
+    assert october.outstanding == filled.a_october["balance_sum"]
+    assert (october.villages, october.reporting) == (3, 1)
+
+    november = queries(county_app, reviewer, board.overview, board.parse_period("2026-11")).totals
+    assert a_november["issued"] == 7
+    assert november.issued == 7 + filled.b["issued"]
+    assert november.redeemed == a_november["redeemed"] + filled.b["redeemed"]
+    assert november.deducted == a_november["deducted"] + filled.b["deducted"]
+    # outstanding: everything up to the end of November, the households' balances then
+    assert november.outstanding == filled.a["balance_sum"] + filled.b["balance_sum"]
+    assert november.reporting == 2
+
+    for key in ("2026-Q4", "2026-H2", "2026"):
+        totals = queries(county_app, reviewer, board.overview, board.parse_period(key)).totals
+        assert totals.issued == filled.a["issued"] + filled.b["issued"], key
+        assert totals.redeemed == filled.a["redeemed"] + filled.b["redeemed"], key
+        assert totals.outstanding == filled.a["balance_sum"] + filled.b["balance_sum"], key
+    # before anything happened, nothing is outstanding
+    assert (
+        queries(county_app, reviewer, board.overview, board.parse_period("2026-09")).totals.outstanding == 0
+    )
+
+
+def test_households_and_participation_count_who_earned(app, county_app, filled):
+    reviewer = county_user(county_app)
+    october = local_range((2026, 10), (2026, 11))
+    november = local_range((2026, 11), (2026, 12))
+    a_households, b_households = balances(app), balances(filled.village_b)
+    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, board.parse_period("2026-11"))}
+    assert rows[A_CODE].households == len(a_households) == 4
+    assert rows[B_CODE].households == len(b_households) == 5
+    assert rows[C_CODE].households == 0 and rows[C_CODE].participation is None
+    assert rows[A_CODE].earned_households == len(earned_households(app, *november)) == 1
+    assert rows[B_CODE].earned_households == len(earned_households(filled.village_b, *november)) == 5
+    quarter = queries(county_app, reviewer, board.overview, board.parse_period("2026-Q4")).totals
+    everyone = earned_households(app, *october) | earned_households(app, *november)
+    assert quarter.earned_households == len(everyone) + 5
+    assert quarter.participation == pytest.approx(quarter.earned_households / 9)
+
+
+def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_theirs(app, county_app, filled):
+    everyone = county_user(county_app, "county_admin")
+    period = board.parse_period("2026-11")
+    townships = {t.code: t for t in queries(county_app, everyone, board.by_township, period)}
+    assert set(townships) == {A_TOWNSHIP, B_TOWNSHIP}
+    assert (townships[B_TOWNSHIP].villages, townships[B_TOWNSHIP].reporting) == (2, 1)
+    assert townships[B_TOWNSHIP].issued == filled.b["issued"]
+    assert townships[A_TOWNSHIP].issued == 7
+
+    limited = county_user(county_app, "county_reviewer", township=A_TOWNSHIP)
+    totals = queries(county_app, limited, board.overview, period)
+    assert totals.scope == "甲镇"
+    assert (totals.totals.villages, totals.totals.households, totals.totals.issued) == (1, 4, 7)
+    assert totals.totals.outstanding == filled.a["balance_sum"]
+    assert [r.code for r in queries(county_app, limited, board.by_village, period)] == [A_CODE]
+    assert [t.code for t in queries(county_app, limited, board.by_township, period)] == [A_TOWNSHIP]
+    quarter = board.parse_period("2026-Q4")
+    assert sum(g.qty for g in queries(county_app, limited, board.top_goods, quarter)) == sum(
+        goods_redeemed(app).values()
+    )
+    assert (
+        sum(m.issued for m in queries(county_app, limited, board.monthly_trend, quarter))
+        == filled.a["issued"]
+    )
+
+    client = login(county_app, limited)
+    page = client.get("/county/?type=month&key=2026-11").get_data(as_text=True)
+    assert "甲村" in page and "乙村" not in page and "丙村" not in page
+    assert 'id="stat-issued">7<' in page
+    for url in (
+        f"/county/villages/{B_CODE}",
+        f"/county/villages/{B_CODE}/export/households.xlsx",
+        f"/county/villages/{B_CODE}/charts/trend.svg",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.get(f"/county/villages/{A_CODE}").status_code == 200
+    book = load_workbook(io.BytesIO(client.get("/county/export/villages.xlsx?key=2026-11").data))
+    assert [row[0] for row in book.active.iter_rows(min_row=3, values_only=True)] == [A_CODE]
+    with county_app.app_context():
+        token = create_api_token(db.session, db.session.get(User, limited.id))
+        db.session.commit()
+    listed = client.get("/api/v1/county/villages", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [v["code"] for v in listed["villages"]] == [A_CODE]
+
+
+def test_points_by_category_and_goods_most_redeemed_match_the_villages(app, county_app, filled):
+    reviewer = county_user(county_app)
+    quarter = board.parse_period("2026-Q4")
+    categories = queries(county_app, reviewer, board.by_category, quarter)
+    a_awarded, a_deducted, a_short = round_sums(app)
+    b_awarded, b_deducted, b_short = round_sums(filled.village_b)
+    assert sum(c.awarded for c in categories) == a_awarded + b_awarded
+    # what was posted: deductions the balances could not cover were never taken
+    assert sum(c.deducted for c in categories) == (a_deducted - a_short) + (b_deducted - b_short)
+    assert {c.category: c.villages for c in categories}["环境卫生"] == 2
+    october = queries(county_app, reviewer, board.by_category, board.parse_period("2026-10"))
+    assert sum(c.awarded for c in october) == a_awarded
+
+    goods = queries(county_app, reviewer, board.top_goods, quarter)
+    expected: dict[str, int] = {}
+    for village_app in (app, filled.village_b):
+        for name, qty in goods_redeemed(village_app).items():
+            expected[name] = expected.get(name, 0) + qty
+    assert {g.name: g.qty for g in goods} == expected
+    assert [g.qty for g in goods] == sorted(expected.values(), reverse=True)
+    assert queries(county_app, reviewer, board.top_goods, board.parse_period("2026-09")) == []
+
+
+def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled):
+    reviewer = county_user(county_app)
+    trend = queries(county_app, reviewer, board.monthly_trend, board.parse_period("2026-Q4"))
+    assert [m.month for m in trend] == [f"2026-{n:02d}" for n in range(1, 13)]
+    by_month = {m.month: m for m in trend}
+    assert by_month["2026-10"].issued == filled.a_october["issued"]
+    assert by_month["2026-11"].issued == 7 + filled.b["issued"]
+    assert (
+        by_month["2026-11"].redeemed == minus(filled.a, filled.a_october)["redeemed"] + filled.b["redeemed"]
+    )
+    assert by_month["2026-12"].issued == 0
+    assert [
+        m.month for m in queries(county_app, reviewer, board.monthly_trend, board.parse_period("2027-02"))
+    ][0] == "2026-03"
+
+
+def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, county_app, filled):
+    reviewer = county_user(county_app)
+    quarter = board.parse_period("2026-Q4")
+    households = queries(county_app, reviewer, board.village_households, quarter, A_CODE)
+    assert {h.uuid: h.balance for h in households} == balances(app)
+    row = queries(county_app, reviewer, board.village_figures, quarter, A_CODE)
+    assert sum(h.balance for h in households) == row.outstanding == filled.a["balance_sum"]
+    assert sum(h.earned for h in households) == row.issued == filled.a["issued"]
+    assert sum(h.redeemed for h in households) == filled.a["redeemed"]
+    # at the end of October, before the 7 November points
+    october = queries(county_app, reviewer, board.village_households, board.parse_period("2026-10"), A_CODE)
+    assert sum(h.balance for h in october) == filled.a_october["balance_sum"]
+    assert {h.uuid: h.balance for h in october}[filled.a_november_household] == balances(app)[
+        filled.a_november_household
+    ] - 7
+
+    rounds = queries(county_app, reviewer, board.village_rounds, quarter, A_CODE)
+    assert [r.period_key for r in rounds] == ["2026-10"]
+    awarded, deducted, shortfall = round_sums(app)
+    assert (rounds[0].awarded, rounds[0].deducted, rounds[0].shortfall, rounds[0].households) == (
+        awarded,
+        deducted,
+        shortfall,
+        4,
+    )
+    assert rounds[0].status == "finalised"
+    assert queries(county_app, reviewer, board.village_rounds, board.parse_period("2026-11"), A_CODE) == []
+
+    honour = queries(county_app, reviewer, board.honour_roll, board.parse_period("2026-11"), B_CODE)
+    assert honour[0].uuid == filled.b_extra and honour[0].earned == 40 and honour[0].rank == 1
+    assert [h.earned for h in honour] == sorted((h.earned for h in honour), reverse=True)
+
+    shop = queries(county_app, reviewer, board.village_shop, quarter, A_CODE)
+    with app.app_context():
+        done = db.session.execute(
+            sa.select(sa.func.count(), sa.func.sum(Redemption.points)).where(Redemption.status == "done")
+        ).one()
+    assert (shop.redemptions, shop.redemption_points) == (done[0], done[1])
+    assert {g.name: g.qty for g in shop.goods} == goods_redeemed(app)
+    assert shop.donated == donated(app) and shop.donations[0].donor == "爱心企业"
+    assert sum(m.redeemed for m in shop.months) == filled.a["redeemed"]
+
+
+def test_village_sort_orders_rows_on_the_server(app, county_app, filled):
+    client = login(county_app, county_user(county_app))
+
+    def order(query: str) -> list[str]:
+        page = client.get(f"/county/?type=month&key=2026-11&{query}").get_data(as_text=True)
+        return re.findall(r'data-code="(\d+)"', page)
+
+    assert order("sort=issued&dir=desc") == [B_CODE, A_CODE, C_CODE]
+    assert order("sort=issued&dir=asc") == [C_CODE, A_CODE, B_CODE]
+    assert order("sort=last_sync&dir=desc") == [B_CODE, A_CODE, C_CODE]
+    assert order("sort=nonsense") == [A_CODE, B_CODE, C_CODE]  # by township, then code
+    page = client.get(f"/county/villages/{B_CODE}?key=2026-11&sort=balance&dir=desc").get_data(as_text=True)
+    households = re.findall(r'data-uuid="([^"]+)"', page)
+    assert households[0] == filled.b_extra and len(households) == 5
+    assert 'aria-sort="descending"' in page
+
+
+# --- freshness -----------------------------------------------------------------------------------------
+
+
+def test_silent_and_mismatched_villages_stand_out_in_words(app, county_app, filled):
+    with county_app.app_context():
+        link = db.session.scalar(
+            sa.select(VillageLink)
+            .join(Village, Village.id == VillageLink.village_id)
+            .where(Village.code == B_CODE)
+        )
+        link.mismatch = "balance_sum"  # what the ingest writes when the village's totals disagree
+        db.session.commit()
+    reviewer = county_user(county_app)
+    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, board.parse_period("2026-11"))}
+    assert rows[A_CODE].silent_days == 20 and rows[A_CODE].needs_attention
+    assert rows[B_CODE].silent == 0 and rows[B_CODE].mismatch == ("balance_sum",)
+    assert rows[C_CODE].never_synced and rows[C_CODE].silent
+
+    page = login(county_app, reviewer).get("/county/").get_data(as_text=True)
+    attention = page[page.index('id="attention-title"') : page.index('id="townships"')]
+    assert "20天未同步" in attention and "甲村" in attention
+    assert "总数不符" in attention and "积分余额合计" in attention and "乙村" in attention
+    assert "从未同步" in attention and "丙村" in attention
+    assert "2 个村超过 7 天没有同步，1 个村的总数与村里上报的不符" in page
+
+
+# --- pages, periods, exports, charts -------------------------------------------------------------------
+
+
+def test_dashboard_defaults_to_the_current_month_and_the_picker_changes_it(app, county_app, filled):
+    client = login(county_app, county_user(county_app))
+    page = client.get("/county/").get_data(as_text=True)
+    assert 'id="period-label">2026年11月<' in page
+    issued = 7 + filled.b["issued"]
+    assert f'id="stat-issued">{issued}<' in page
+    assert "期末未兑换积分 = 截至本期最后一个月月底" in page  # the definition, on the page
+    quarter = client.get("/county/?type=quarter&key=2026-11").get_data(as_text=True)
+    assert 'id="period-label">2026年第4季度<' in quarter
+    assert f'id="stat-issued">{filled.a["issued"] + filled.b["issued"]}<' in quarter
+    assert 'href="/county/?type=quarter&amp;key=2026-Q3"' in quarter
+    year = client.get("/county/?type=year&key=2026").get_data(as_text=True)
+    assert 'id="period-label">2026年<' in year
+    half = client.get("/county/?key=2026-H2").get_data(as_text=True)
+    assert 'id="period-label">2026年下半年<' in half
+
+    wrong = client.get("/county/?type=month&key=2026-13")
+    assert wrong.status_code == 302 and wrong.headers["Location"].endswith("/county/")
+    assert "看不懂期间" in client.get(wrong.headers["Location"]).get_data(as_text=True)
+    assert client.get("/county/?type=decade&key=2026").status_code == 302
+
+    # the home page takes county users to the dashboard
+    assert client.get("/").headers["Location"].endswith("/county/")
+
+
+def test_every_table_exports_to_xlsx_with_the_pages_numbers(app, county_app, filled):
+    client = login(county_app, county_user(county_app))
+    response = client.get("/county/export/all.xlsx?type=quarter&key=2026-Q4")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == ["按乡镇", "按村", "月度趋势", "积分类别", "兑换最多的商品"]
+    villages = {row[0]: row for row in book["按村"].iter_rows(min_row=3, values_only=True)}
+    header = [c.value for c in book["按村"][2]]
+    issued, outstanding = header.index("发放积分"), header.index("期末未兑换积分")
+    assert villages[A_CODE][issued] == filled.a["issued"]
+    assert villages[B_CODE][outstanding] == filled.b["balance_sum"]
+    assert "从未同步" in villages[C_CODE][-1]
+    township_header = [c.value for c in book["按乡镇"][2]]
+    total = list(book["按乡镇"].iter_rows(min_row=3, values_only=True))[-1]
+    assert total[1] == "合计"
+    assert total[township_header.index("发放积分")] == filled.a["issued"] + filled.b["issued"]
+    for table in ("townships", "villages", "trend", "categories", "goods"):
+        assert client.get(f"/county/export/{table}.xlsx").status_code == 200, table
+    assert client.get("/county/export/nothing.xlsx").status_code == 404
+
+    village = load_workbook(
+        io.BytesIO(client.get(f"/county/villages/{A_CODE}/export/all.xlsx?key=2026-Q4").data)
+    )
+    assert village.sheetnames == ["评定", "光荣榜", "农户积分", "每月兑换", "兑换的商品", "捐赠入库"]
+    balances_col = [c.value for c in village["农户积分"][2]].index("期末余额")
+    assert (
+        sum(r[balances_col] for r in village["农户积分"].iter_rows(min_row=3, values_only=True))
+        == filled.a["balance_sum"]
+    )
+    for table in ("rounds", "honour", "households", "shop-months", "goods", "donations"):
+        assert client.get(f"/county/villages/{A_CODE}/export/{table}.xlsx").status_code == 200, table
+
+
+def test_charts_are_standalone_svg_with_their_own_relaxed_style_policy(app, county_app, filled):
+    client = login(county_app, county_user(county_app))
+    page = client.get("/county/?key=2026-Q4")
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
+    for url in (
+        "/county/charts/trend.svg?key=2026-Q4",
+        "/county/charts/categories.svg?key=2026-Q4",
+        "/county/charts/goods.svg?key=2026-Q4",
+        f"/county/villages/{A_CODE}/charts/trend.svg",
+        f"/county/villages/{A_CODE}/charts/goods.svg?key=2026-Q4",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml", url
+        policy = response.headers["Content-Security-Policy"]
+        assert "style-src 'unsafe-inline'" in policy and "default-src 'none'" in policy
+        svg = ET.fromstring(response.data)  # noqa: S314 (our own server's output)
+        assert svg.tag.endswith("svg")
+        assert b"<script" not in response.data and b"kozea.github.io" not in response.data
+    html = page.get_data(as_text=True)
+    for name in ("trend", "categories", "goods"):
+        assert f'<img class="chart" src="/county/charts/{name}.svg?type=quarter&amp;key=2026-Q4"' in html
+    trend = client.get("/county/charts/trend.svg?key=2026-Q4").get_data(as_text=True)
+    assert "26-10" in trend and "发放积分" in trend
+    goods = client.get("/county/charts/goods.svg?key=2026-Q4").get_data(as_text=True)
+    assert "毛巾" in goods
+    assert client.get("/county/charts/pie.svg").status_code == 404
+
+
+def test_drill_down_page_shows_the_village_read_only(app, county_app, filled):
+    client = login(county_app, county_user(county_app))
+    page = client.get(f"/county/villages/{A_CODE}?type=quarter&key=2026-Q4").get_data(as_text=True)
+    assert 'id="village-name">甲村<' in page
+    assert f'id="balance-total">{filled.a["balance_sum"]}<' in page
+    assert "光荣榜" in page and "洗衣粉" in page and "爱心企业" in page and "2026-10" in page
+    assert page.count('method="post"') == 1  # log-out only: nothing on the page changes data
+    assert client.get("/county/villages/620123199999").status_code == 404
+
+
+# --- bundle upload -------------------------------------------------------------------------------------
+
+
+def _bundle(village_app, key: str, from_seq: int | None = 1) -> bytes:
+    from pointsmart.sync.bundle import export_bundle
+
+    out = io.BytesIO()
+    with village_app.app_context():
+        export_bundle(db.session, home_village(db.session).code, key, out, from_seq=from_seq)
+        db.session.rollback()
+    return out.getvalue()
+
+
+def _upload(client, data: bytes, name: str = "bundle.gz"):
+    return client.post(
+        "/county/bundles", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+    )
+
+
+def test_county_admin_uploads_a_bundle_and_bad_files_change_nothing(
+    app, county_app, make_user, make_household
+):
+    set_clock(2026, 11, 10)
+    workload(app, make_user, make_household, month="2026-11")
+    with county_app.app_context():
+        key = county.add_village(db.session, A_CODE, "甲村", A_TOWNSHIP, "甲镇")[1]
+        db.session.commit()
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    bundle = _bundle(app, key)
+
+    def link_state():
+        with county_app.app_context():
+            link = db.session.scalar(sa.select(VillageLink))
+            return link.acked_seq, link.balance_sum
+
+    # altered in transit: one byte of the signed text changed, then compressed again
+    text = gzip.decompress(bundle)
+    tampered = gzip.compress(text.replace(b'"amount":30', b'"amount":31', 1))
+    assert tampered != gzip.compress(text)
+    response = _upload(admin, tampered)
+    assert response.status_code == 302
+    assert "签名不符" in admin.get("/county/bundles").get_data(as_text=True)
+    truncated = bundle[: len(bundle) // 2]
+    _upload(admin, truncated)
+    assert "文件不完整" in admin.get("/county/bundles").get_data(as_text=True)
+    _upload(admin, b"not a bundle at all")
+    assert "这不是积分超市的同步文件" in admin.get("/county/bundles").get_data(as_text=True)
+    assert link_state() == (0, 0)
+
+    response = _upload(admin, bundle)
+    assert response.status_code == 302
+    page = admin.get("/county/bundles").get_data(as_text=True)
+    totals = village_totals(app)
+    assert f"县里已确认到第 {totals['seq']} 条" in page and "甲村" in page
+    assert link_state() == (totals["seq"], totals["balance_sum"])
+    assert "同步文件" in page.split('id="recent-batches"', 1)[1]
+    _upload(admin, bundle)
+    assert "县里已经有了" in admin.get("/county/bundles").get_data(as_text=True)
+    assert link_state() == (totals["seq"], totals["balance_sum"])
+
+    with county_app.app_context():
+        from pointsmart.audit.models import AuditEntry
+
+        actions = list(
+            db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("county.bundle%")))
+        )
+    assert actions.count("county.bundle.refused") == 3 and actions.count("county.bundle.imported") == 2
+
+    reviewer = login(county_app, county_user(county_app))
+    assert reviewer.get("/county/bundles").status_code == 403
+    assert _upload(reviewer, bundle).status_code == 403
+
+
+def test_a_bundle_from_an_unregistered_village_is_refused(app, county_app, make_user, make_household):
+    workload(app, make_user, make_household)
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    _upload(admin, _bundle(app, "pmk_some-key"))
+    assert "没有在本县登记" in admin.get("/county/bundles").get_data(as_text=True)
+    _upload(admin, b"")
+    assert admin.get("/county/bundles").status_code == 200
+
+
+def test_an_empty_county_shows_empty_tables_and_charts(county_app):
+    client = login(county_app, county_user(county_app, "county_admin"))
+    page = client.get("/county/").get_data(as_text=True)
+    assert "还没有登记任何村。" in page and 'id="stat-issued">0<' in page
+    for name in ("trend", "categories", "goods"):
+        chart = client.get(f"/county/charts/{name}.svg")
+        assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
+    assert "这段时间没有数据" in client.get("/county/charts/goods.svg").get_data(as_text=True)
+    book = load_workbook(io.BytesIO(client.get("/county/export/all.xlsx").data))
+    assert [sheet.max_row for sheet in book.worksheets][1] == 2  # the villages sheet: its headings only
+    assert client.get("/county/bundles").status_code == 200
+
+
+def test_the_bundle_page_takes_files_past_the_usual_upload_limit(county_app):
+    """Every other form stops at MAX_CONTENT_LENGTH (8 MB); a village's year of records may be more."""
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    big = os.urandom(9 * 1024 * 1024)
+    response = _upload(admin, big)
+    assert response.status_code == 302  # read and refused for what it is, not for its size
+    assert "这不是积分超市的同步文件" in admin.get("/county/bundles").get_data(as_text=True)
+    county_app.config["POINTSMART_BUNDLE_MAX_BYTES"] = 1024 * 1024
+    assert _upload(admin, big).status_code == 413
