@@ -145,11 +145,10 @@ def close_app(app) -> None:
         db.engine.dispose()
 
 
-def migrate(db_path: Path) -> None:
-    """Create a database at ``db_path`` the way ``pointsmart db upgrade`` does (Alembic's log kept quiet)."""
+def upgrade_app(app) -> None:
+    """``pointsmart db upgrade`` on the app's database (Alembic's log kept quiet unless it fails)."""
     from flask_migrate import upgrade
 
-    app = make_app(db_path)
     log = io.StringIO()
     try:
         with app.app_context(), redirect_stderr(log):
@@ -157,6 +156,13 @@ def migrate(db_path: Path) -> None:
     except Exception:
         sys.stderr.write(log.getvalue())
         raise
+
+
+def migrate(db_path: Path) -> None:
+    """Create a database at ``db_path`` the way ``pointsmart db upgrade`` does."""
+    app = make_app(db_path)
+    try:
+        upgrade_app(app)
     finally:
         close_app(app)
 
