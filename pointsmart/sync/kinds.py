@@ -33,11 +33,19 @@ class Lookups:
         self.session = session
         self._accounts: dict[int, str] = {}
         self._uuids: dict[tuple[type, int], str] = {}
+        self._times: dict = {}
 
     def account(self, account_id: int) -> str:
         code = self._accounts.get(account_id)
         if code is None:
-            code = self._accounts[account_id] = self.session.get(Account, account_id).code
+            loaded = self.session.identity_map.get(
+                sa.inspect(Account).identity_key_from_primary_key((account_id,))
+            )
+            if loaded is not None and "code" in loaded.__dict__:
+                code = loaded.code
+            else:
+                code = self.session.scalar(sa.select(Account.code).where(Account.id == account_id))
+            self._accounts[account_id] = code
         return code
 
     def accounts(self, ids) -> None:
@@ -45,6 +53,13 @@ class Lookups:
         if missing:
             rows = self.session.execute(sa.select(Account.id, Account.code).where(Account.id.in_(missing)))
             self._accounts.update({account_id: code for account_id, code in rows})
+
+    def when(self, value):
+        """:func:`wire.when`, remembered: a bulk posting stamps thousands of rows with one time."""
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = when(value)
+        return text
 
     def prefetch(self, model, ids) -> None:
         """Look up many rows' uuids in one query (the bulk paths refer to thousands at once)."""
@@ -62,7 +77,13 @@ class Lookups:
         key = (model, row_id)
         value = self._uuids.get(key)
         if value is None:
-            value = self._uuids[key] = self.session.scalar(sa.select(model.uuid).where(model.id == row_id))
+            # the row is often in the session already (just written or read): then no query at all
+            loaded = self.session.identity_map.get(sa.inspect(model).identity_key_from_primary_key((row_id,)))
+            if loaded is not None and "uuid" in loaded.__dict__:
+                value = loaded.uuid
+            else:
+                value = self.session.scalar(sa.select(model.uuid).where(model.id == row_id))
+            self._uuids[key] = value
         return value
 
 
@@ -131,7 +152,7 @@ def transfer_row(row: dict, look: Lookups) -> dict:
         "reverses": row.get("reverses"),
         #: the rulebook category of a round's award or deduction, for the county's points by category
         "category": row.get("category"),
-        "created_at": when(row["created_at"]),
+        "created_at": look.when(row["created_at"]),
     }
 
 

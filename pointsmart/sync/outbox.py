@@ -84,7 +84,8 @@ def _before_commit(session: Session) -> None:
         return
     session.flush()  # what the final flush writes is noted too
     entries = session.info.pop(PENDING, [])
-    records = _records(session, entries)
+    with session.no_autoflush:  # flushed just above; the serializers' look-ups need not flush again
+        records = _records(session, entries)
     if records:
         append(session, records)
 
