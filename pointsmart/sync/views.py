@@ -55,12 +55,17 @@ def _run(app, url: str, key: str, actor_id: int) -> None:
             report = push(db.session, url, key, progress=show, attempts=4)
             show(report)
             _progress.ok = True
-            _progress.message = _(
-                "已发送 %(records)s 条记录（%(batches)s 批），县里已确认到第 %(acked)s 条。",
-                records=report.records,
-                batches=report.batches,
-                acked=report.acked_seq,
-            )
+            if report.records:
+                _progress.message = _(
+                    "已发送 %(records)s 条记录（%(batches)s 批），县里已确认到第 %(acked)s 条。",
+                    records=report.records,
+                    batches=report.batches,
+                    acked=report.acked_seq,
+                )
+            else:
+                _progress.message = _(
+                    "没有等待发送的记录，县里已确认到第 %(acked)s 条。", acked=report.acked_seq
+                )
             record(db.session, "sync.pushed", actor_id, None, records=report.records, acked=report.acked_seq)
             db.session.commit()
         except PushError as err:
