@@ -5,7 +5,6 @@
   const box = document.getElementById("sync-progress");
   const bar = document.getElementById("sync-bar");
   const status = document.getElementById("sync-status");
-  const button = document.getElementById("sync-push");
   const waiting = document.getElementById("sync-waiting");
 
   async function poll() {
@@ -26,9 +25,9 @@
       status.textContent = `${state.acked_seq} / ${state.head_seq}`;
       setTimeout(poll, 1000);
     } else {
-      status.textContent = state.message;
-      status.classList.toggle("error", state.ok === false);
-      if (button) button.disabled = false;
+      // done: show the page again from the server, with the new last-sync time and acknowledged number
+      // (the result message stays: the server keeps it until the next push)
+      window.location.reload();
     }
   }
 
