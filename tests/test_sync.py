@@ -188,3 +188,95 @@ def test_a_transfer_counts_in_the_village_month_not_the_utc_month():
     assert month_of(datetime(2026, 12, 31, 16, 0, 1)) == "2027-01"
     assert periods("2026-11") == ("2026-11", "2026-Q4", "2026-H2", "2026")
     assert periods("2026-06") == ("2026-06", "2026-Q2", "2026-H1", "2026")
+
+
+def test_a_change_committed_without_a_flush_is_recorded(app, make_household):
+    from pointsmart.households.models import Household
+    from pointsmart.households.services import set_household_active
+
+    hid = make_household()
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.max(ChangeRecord.seq)))
+        household = db.session.get(Household, hid)
+        household.head_name = "改了名"
+        db.session.commit()  # nothing flushed before the commit's own flush
+        set_household_active(db.session, db.session.get(Household, hid), False, None)
+        db.session.commit()
+        rows = db.session.scalars(sa.select(ChangeRecord).where(ChangeRecord.seq > before)).all()
+        payloads = [json.loads(r.payload) for r in rows if r.kind == "household"]
+        assert payloads[0]["head_name"] == "改了名" and payloads[-1]["active"] is False
+
+
+def _resign(body: dict, start_digest: str = "") -> bytes:
+    """Recompute a batch's digest chain after editing its records (what a buggy village might send)."""
+    digest = start_digest
+    for record in body["records"]:
+        digest = wire.chain(digest, wire.canonical(record))
+    body["totals"]["digest"] = digest
+    return json.dumps(body).encode()
+
+
+def test_a_transfer_sent_twice_under_new_numbers_is_refused_not_a_500(
+    app, county_app, make_user, make_household
+):
+    workload(app, make_user, make_household)
+    key = register(county_app)
+    county = county_app.test_client()
+    body = json.loads(batch_bodies(app, 1, size=100)[0])
+    records = body["records"]
+    first = next(i for i, r in enumerate(records) if r["kind"] == "transfer")
+    records[first + 1] = dict(records[first], seq=records[first + 1]["seq"])  # the same transfer again
+    refused = post(county, key, _resign(body))
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "duplicate_record"
+
+    good = batch_bodies(app, 1, size=20)[0]
+    assert post(county, key, good).status_code == 200
+    later = json.loads(batch_bodies(app, 21, size=5)[0])
+    with county_app.app_context():
+        digest = db.session.scalar(sa.select(VillageLink.digest))
+    old = next(r for r in json.loads(good)["records"] if r["kind"] == "transfer")
+    later["records"][0] = dict(old, seq=later["records"][0]["seq"])  # an already synced transfer, renumbered
+    refused = post(county, key, _resign(later, digest))
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "duplicate_record"
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(VillageLink.acked_seq)) == 20
+
+
+def test_a_time_with_an_offset_is_refused(app, county_app, make_user, make_household):
+    workload(app, make_user, make_household)
+    key = register(county_app)
+    body = json.loads(batch_bodies(app, 1, size=100)[0])
+    transfer = next(r for r in body["records"] if r["kind"] == "transfer")
+    transfer["payload"]["created_at"] = "2026-01-31T23:30:00+08:00"
+    refused = post(county_app.test_client(), key, _resign(body))
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "invalid_record"
+
+
+def test_the_push_refuses_a_gap_answer_that_would_skip_records(app, make_user, make_household):
+    import httpx
+
+    from pointsmart.sync.client import PushError, push
+
+    workload(app, make_user, make_household)
+
+    def county(request):
+        return httpx.Response(
+            409, json={"error": {"code": "sequence_gap", "message": "…"}, "expected_from_seq": 99}
+        )
+
+    with app.app_context():
+        try:
+            push(
+                db.session,
+                "http://county",
+                "pmk_x",
+                client=httpx.Client(transport=httpx.MockTransport(county)),
+            )
+        except PushError as err:
+            assert err.code == "bad_answer"
+        else:
+            raise AssertionError("a gap answer pointing forwards was followed")
+        assert db.session.scalar(sa.select(sa.func.max(ChangeRecord.seq))) > 0
+        from pointsmart.sync import batches
+
+        assert batches.state(db.session).acked_seq == 0

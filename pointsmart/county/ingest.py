@@ -19,10 +19,12 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import msgspec
+import psycopg
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import VILLAGE_TZ, utcnow
@@ -70,6 +72,12 @@ class SequenceGap(Conflict):
 
 class DigestMismatch(Invalid):
     code = "digest_mismatch"
+
+
+class DuplicateRecord(Invalid):
+    """A transfer or stock move sent again under a new sequence number: history is written once."""
+
+    code = "duplicate_record"
 
 
 class WrongVillage(DomainError):
@@ -412,12 +420,27 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
                 code="invalid_record",
             )
         groups[envelope.kind].append(envelope)
+    for kind in ("transfer", "stock_move"):  # history: each uuid once, ever
+        seen: set[str] = set()
+        for envelope in groups.get(kind, ()):
+            if envelope.uuid in seen:
+                raise DuplicateRecord(
+                    _("第 %(seq)s 条记录（%(kind)s）与本批中前面的一条重复。", seq=envelope.seq, kind=kind)
+                )
+            seen.add(envelope.uuid)
     typed = {kind: list(zip(group, _typed(kind, group), strict=True)) for kind, group in groups.items()}
 
     apply = _Apply(session, village.id)
-    for kind in KINDS:
-        if kind in typed:
-            apply.things(kind, typed[kind])
+    try:
+        with session.begin_nested():  # a refused batch leaves the transaction usable for the answer
+            for kind in KINDS:
+                if kind in typed:
+                    apply.things(kind, typed[kind])
+    except (IntegrityError, psycopg.IntegrityError) as exc:  # the latter from COPY, straight from the driver
+        raise DuplicateRecord(
+            _("第 %(a)s–%(b)s 条中有县里已经收到过的转账或出入库记录（同一 uuid），已拒收。",
+              a=acked + 1, b=batch.to_seq)
+        ) from exc  # fmt: skip
     now = utcnow()
     link.acked_seq, link.digest, link.last_sync_at = batch.to_seq, digest, now
     link.balance_sum += apply.balance

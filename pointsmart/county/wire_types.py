@@ -12,6 +12,8 @@ import msgspec
 from msgspec import Meta
 
 Uuid = Annotated[str, Meta(min_length=1, max_length=36)]
+#: the village server's times are UTC without an offset; one with an offset would land in the wrong month
+Time = Annotated[datetime, Meta(tz=False)]
 Points = Annotated[int, Meta(ge=-(2**53), le=2**53)]
 Positive = Annotated[int, Meta(gt=0, le=2**53)]
 
@@ -48,7 +50,7 @@ class Household(msgspec.Struct):
     group: text(40)
     members: int | None
     active: bool
-    created_at: datetime | None
+    created_at: Time | None
 
 
 class Category(msgspec.Struct):
@@ -71,9 +73,9 @@ class Round(msgspec.Struct):
     period_key: text(10)
     scope: text(40)
     status: text(16)
-    created_at: datetime | None
-    notice_ends_at: datetime | None
-    finalised_at: datetime | None
+    created_at: Time | None
+    notice_ends_at: Time | None
+    finalised_at: Time | None
 
 
 class RoundResult(msgspec.Struct):
@@ -94,7 +96,7 @@ class Transfer(msgspec.Struct):
     reason: text(500)
     reverses: Uuid | None
     category: text(60) | None
-    created_at: datetime
+    created_at: Time
     # ``from`` is a Python keyword
     from_: AccountCode = msgspec.field(name="from")
 
@@ -113,7 +115,7 @@ class StockMove(msgspec.Struct):
     donor: text(60)
     moved_on: date | None
     redemption: Uuid | None
-    created_at: datetime
+    created_at: Time
 
 
 class Line(msgspec.Struct):
@@ -127,8 +129,8 @@ class Redemption(msgspec.Struct):
     household: Uuid
     points: Points
     status: text(10)
-    created_at: datetime
-    cancelled_at: datetime | None
+    created_at: Time
+    cancelled_at: Time | None
     lines: list[Line]
 
 

@@ -59,6 +59,11 @@ def _json(response: httpx.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def _error_code(body: dict) -> str | None:
+    error = body.get("error")
+    return error.get("code") if isinstance(error, dict) else None
+
+
 def _message(response: httpx.Response) -> str:
     try:
         return response.json()["error"]["message"]
@@ -131,11 +136,17 @@ def push(
                 report.acked_seq = acked
                 _record(session, acked_seq=acked, last_sync_at=utcnow(), last_error="")
                 start = acked + 1
-            elif response.status_code == 409 and body.get("error", {}).get("code") == "sequence_gap":
+            elif response.status_code == 409 and _error_code(body) == "sequence_gap":
                 report.rewinds += 1
                 if report.rewinds > 20:
                     raise PushError(_("县里一再要求重发，同步停止了。"), code="rewind_loop")
-                start = int(body["expected_from_seq"])
+                expected = body.get("expected_from_seq")
+                # a gap can only send us back: anything else would skip records the county never had
+                if not isinstance(expected, int) or not 1 <= expected < batch.from_seq:
+                    raise PushError(
+                        _("县里要求从第 %(n)s 条重发，这不合理，同步停止了。", n=expected), code="bad_answer"
+                    )
+                start = expected
                 report.acked_seq = start - 1
                 _record(session, acked_seq=start - 1)
             else:

@@ -80,9 +80,10 @@ def _after_transaction_end(session: Session, transaction) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    # Flush first, always: changes not flushed yet are written by this flush and noted by it.
+    session.flush()
     if not session.info.get(PENDING):
         return
-    session.flush()  # what the final flush writes is noted too
     entries = session.info.pop(PENDING, [])
     with session.no_autoflush:  # flushed just above; the serializers' look-ups need not flush again
         records = _records(session, entries)
