@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import wire
@@ -35,10 +37,10 @@ def head_seq(session: Session) -> int:
 def state(session: Session) -> SyncState:
     """The push client's memory (the migration creates its one row; a bare database gets it here)."""
     found = session.get(SyncState, 1)
-    if found is None:
-        found = SyncState(id=1, acked_seq=0, last_error="")
-        session.add(found)
-        session.flush()
+    if found is None:  # two requests may get here at once: the second one's insert does nothing
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(SyncState).values(id=1, acked_seq=0, last_error="").on_conflict_do_nothing())
+        found = session.get(SyncState, 1)
     return found
 
 
