@@ -14,15 +14,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from .conftest import IN_CI, PG_URL, _pg_reachable
+from .conftest import pg_schema as conftest_pg_schema
+from .conftest import require_postgresql
 
 #: the installed console script of this virtualenv
 POINTSMART = str(Path(sys.executable).parent / "pointsmart")
@@ -156,26 +155,10 @@ class Server:
 
 @contextmanager
 def pg_schema(prefix: str = "pm_sync"):
-    """A fresh, empty PostgreSQL schema; yields a URL whose connections use it; dropped afterwards."""
-    problem = _pg_reachable()
-    if problem:
-        message = f"PostgreSQL not reachable at {PG_URL}: {problem}"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            # a killed server's backend may still hold locks for a moment; don't wait on it forever
-            conn.execute(sa.text("SET lock_timeout = '20s'"))
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    """A fresh, empty PostgreSQL schema (skipped, or failed in CI, without PostgreSQL); dropped after."""
+    require_postgresql()
+    with conftest_pg_schema(prefix) as url:
+        yield url
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.005, what: str = "condition"):

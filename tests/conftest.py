@@ -62,6 +62,34 @@ def _migrate(url: str, instance: str) -> None:
         db.engine.dispose()
 
 
+def require_postgresql() -> None:
+    """Skip the test when PostgreSQL cannot be reached — or fail it, in CI."""
+    problem = _pg_reachable()
+    if problem:
+        message = f"PostgreSQL not reachable at {PG_URL}: {problem}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@contextmanager
+def pg_schema(prefix: str):
+    """A fresh, empty PostgreSQL schema; yields a URL whose connections use it; dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            # a killed server's backend may still hold locks for a moment; don't wait on it forever
+            conn.execute(sa.text("SET lock_timeout = '20s'"))
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def database(tmp_path_factory):
     """Migrate one database for the session; yield ``(kind, url_or_template_path)``."""
@@ -73,43 +101,28 @@ def database(tmp_path_factory):
         return
     if DB != "postgresql":
         raise pytest.UsageError(f"POINTSMART_TEST_DB must be sqlite or postgresql, not {DB}")
-    problem = _pg_reachable()
-    if problem:
-        message = f"PostgreSQL not reachable at {PG_URL}: {problem}"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    schema = f"pm_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    url = url.render_as_string(hide_password=False)
-    _migrate(url, instance)
-    yield "postgresql", url
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    require_postgresql()
+    with pg_schema("pm_test") as url:
+        _migrate(url, instance)
+        yield "postgresql", url
+
+
+def another_database(database, tmp_path_factory, prefix: str):
+    """A second migrated database for another instance, as a session fixture's body: on SQLite the
+    same migrated template (copied to a file per test), on PostgreSQL a schema of its own."""
+    kind, source = database
+    if kind == "sqlite":
+        yield kind, source
+        return
+    with pg_schema(prefix) as url:
+        _migrate(url, str(tmp_path_factory.mktemp(f"{prefix}-instance")))
+        yield "postgresql", url
 
 
 @pytest.fixture(scope="session")
 def county_database(database, tmp_path_factory):
     """A second migrated database for a county instance (the village tests' one stays the village's)."""
-    kind, source = database
-    if kind == "sqlite":
-        yield kind, source  # the same migrated template, copied to another file per test
-        return
-    schema = f"pm_county_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    url = url.render_as_string(hide_password=False)
-    _migrate(url, str(tmp_path_factory.mktemp("county-instance")))
-    yield "postgresql", url
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    yield from another_database(database, tmp_path_factory, "pm_county")
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from pointsmart.org.services import ensure_village, home_village
 from pointsmart.scoring.models import RoundResult
 from pointsmart.shop.models import Redemption, RedemptionLine, StockMove
 
-from .conftest import PASSWORD, PG_URL, VILLAGE_CODE, _migrate, _reset_postgresql, committing
+from .conftest import PASSWORD, VILLAGE_CODE, _reset_postgresql, another_database, committing
 from .sync_support import push_all, village_totals, workload
 
 A_CODE, A_TOWNSHIP = VILLAGE_CODE, VILLAGE_CODE[:9] + "000"  # 甲镇 甲村
@@ -49,21 +49,7 @@ C_CODE = "620123106202"  # 乙镇 丙村, registered, never synced
 @pytest.fixture(scope="session")
 def second_village_database(database, tmp_path_factory):
     """A migrated database for another village (SQLite: the template again; PostgreSQL: a schema)."""
-    kind, source = database
-    if kind == "sqlite":
-        yield kind, source
-        return
-    schema = f"pm_village_b_{uuid_mod.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    url = url.render_as_string(hide_password=False)
-    _migrate(url, str(tmp_path_factory.mktemp("village-b-instance")))
-    yield "postgresql", url
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    yield from another_database(database, tmp_path_factory, "pm_village_b")
 
 
 @pytest.fixture
