@@ -28,11 +28,9 @@ translations-update: $(BIN)/pointsmart
 
 install: $(BIN)/pointsmart translations
 
-## Install, migrate, load the demo village (once), and serve on http://$(HOST):$(PORT)/ with waitress.
+## Install, then `pointsmart run`: migrate, load the demo village (once), serve on http://$(HOST):$(PORT)/ with waitress.
 run: install
-	$(BIN)/pointsmart db upgrade
-	$(BIN)/pointsmart demo --if-empty
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/pointsmart serve
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/pointsmart run
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,12 +11,13 @@ def create_app(config: dict | None = None) -> Flask:
     """Create the app: settings, extensions, blueprints, CLI, error handlers."""
     from . import config as settings
     from . import database  # noqa: F401  (registers the SQLite connection set-up)
+    from .resources import folder
 
     app = Flask(
         __name__,
         instance_path=str(settings.instance_path()),
-        template_folder="../templates",
-        static_folder="../static",
+        template_folder=str(folder("templates")),
+        static_folder=str(folder("static")),
     )
     settings.load(app, config)
 

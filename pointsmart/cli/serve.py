@@ -1,0 +1,52 @@
+"""``pointsmart serve`` and ``pointsmart run``: serve the app with waitress, a production WSGI server.
+
+``run`` is the one command a village PC needs — Windows included, where there is no ``make``: it
+applies the migrations, loads the demo village once (never over a real village), and serves. It
+replaces Flask's development-server ``run`` on purpose (see :mod:`pointsmart.cli`).
+"""
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+_host = click.option(
+    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1"
+)
+_port = click.option(
+    "--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="$PORT or 8000"
+)
+_threads = click.option("--threads", default=8, show_default=True)
+
+
+@click.command(help="Serve with waitress, a production WSGI server.")
+@_host
+@_port
+@_threads
+@with_appcontext
+def serve(host: str, port: int, threads: int):
+    from waitress import serve as waitress_serve
+
+    click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
+    waitress_serve(
+        current_app._get_current_object(), host=host, port=port, threads=threads, ident="PointsMart"
+    )
+
+
+@click.command(
+    help="Migrate, load the demo (once, and only if no other village is set up), serve with waitress."
+)
+@_host
+@_port
+@_threads
+@with_appcontext
+def run(host: str, port: int, threads: int):
+    from flask_migrate import upgrade
+
+    from .demo import demo
+
+    upgrade()
+    ctx = click.get_current_context()
+    ctx.invoke(demo, if_empty=True)
+    ctx.invoke(serve, host=host, port=port, threads=threads)
