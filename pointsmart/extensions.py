@@ -10,12 +10,15 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-# Named constraints so that Alembic can alter them later (SQLite batch mode needs the names).
+# Named constraints so that Alembic can alter them later (SQLite batch mode needs the names). A name
+# covers every column of its constraint (``column_0_N``): two unique constraints of one table that
+# start with the same column would otherwise share a name. Migration 0005 renamed the few that
+# existed before this convention; one-column names are the same under both.
 NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
 

@@ -1,6 +1,9 @@
 """Shared steps of the sync tests: register a village at a county, push its change log, compare totals."""
 
+import threading
+
 import sqlalchemy as sa
+from waitress import create_server, wasyncore
 
 from pointsmart.county import services as county
 from pointsmart.county.models import VillageLink
@@ -13,6 +16,21 @@ from pointsmart.sync import batches
 from .conftest import VILLAGE_CODE
 
 TOWNSHIP_CODE = VILLAGE_CODE[:9] + "000"
+
+
+class CountyServer:
+    """A county app served by waitress on a free port in a thread, like a county server."""
+
+    def __init__(self, app):
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=2)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown(timeout=5)
 
 
 def register(county_app, code: str = VILLAGE_CODE, name: str = "测试村", township: str | None = None) -> str:

@@ -3,12 +3,10 @@ and a village upgraded with data starting its change log with everything it hold
 
 import gzip
 import json
-import threading
 import time
 
 import pytest
 import sqlalchemy as sa
-from waitress import create_server, wasyncore
 
 from pointsmart import ROOT
 from pointsmart.county.models import SyncBatch, VillageLink
@@ -17,7 +15,7 @@ from pointsmart.sync import wire
 from pointsmart.sync.models import ChangeRecord
 
 from .conftest import VILLAGE_CODE
-from .sync_support import batch_bodies, county_totals, post, village_totals, workload
+from .sync_support import CountyServer, batch_bodies, county_totals, post, village_totals, workload
 
 TOWNSHIP = VILLAGE_CODE[:9] + "000"
 
@@ -113,24 +111,9 @@ def test_status_export_and_import_through_the_cli(app, county_app, make_user, ma
     assert county_totals(county_app) == village_totals(app)
 
 
-class _Server:
-    """The county app served by waitress on a free port in a thread, like a county server."""
-
-    def __init__(self, app):
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=2)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        self.thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown(timeout=5)
-
-
 @pytest.fixture
 def county_server(county_app):
-    server = _Server(county_app)
+    server = CountyServer(county_app)
     yield server
     server.stop()
 

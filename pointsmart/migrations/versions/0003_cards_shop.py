@@ -8,7 +8,7 @@ Create Date: 2026-11-28 11:47:42.560194
 import sqlalchemy as sa
 from alembic import op
 
-from pointsmart.database import append_only_ddl
+# Frozen as written: this file imports nothing from ``pointsmart``.
 
 
 # revision identifiers, used by Alembic.
@@ -192,8 +192,23 @@ def upgrade():
     # ### end Alembic commands ###
 
     # Stock moves are history, like transfers: the database refuses UPDATE and DELETE on them.
-    for statement in append_only_ddl(op.get_bind().dialect.name, "stock_move"):
+    for statement in APPEND_ONLY[op.get_bind().dialect.name]:
         op.execute(statement)
+
+
+#: the triggers that make stock_move append-only (PostgreSQL's function comes from 0001)
+APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER stock_move_no_update BEFORE UPDATE ON stock_move "
+        "BEGIN SELECT RAISE(ABORT, 'stock_move is append-only'); END",
+        "CREATE TRIGGER stock_move_no_delete BEFORE DELETE ON stock_move "
+        "BEGIN SELECT RAISE(ABORT, 'stock_move is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE TRIGGER stock_move_append_only BEFORE UPDATE OR DELETE ON stock_move "
+        "FOR EACH ROW EXECUTE FUNCTION pointsmart_append_only()"
+    ],
+}
 
 
 def downgrade():

@@ -5,12 +5,17 @@ Revises: 0003
 Create Date: 2026-11-28 13:30:34.775209
 
 """
+import hashlib
 import uuid
+from datetime import UTC, datetime
 
+import msgspec
 import sqlalchemy as sa
 from alembic import op
 
-from pointsmart.database import append_only_ddl
+# Frozen as written: this file imports nothing from ``pointsmart``. The change log's first records
+# are made below from the tables as they are at this revision, in the wire form of this day, so a
+# later change to the models or to ``pointsmart.sync`` cannot change what this upgrade writes.
 
 
 # revision identifiers, used by Alembic.
@@ -280,14 +285,273 @@ def upgrade():
     # ### end Alembic commands ###
 
     # The change log is history: the database refuses UPDATE and DELETE on it.
-    for statement in append_only_ddl(op.get_bind().dialect.name, "change_record"):
+    for statement in APPEND_ONLY[op.get_bind().dialect.name]:
         op.execute(statement)
-    op.execute("INSERT INTO outbox_head (id, seq, digest, balance_sum, transfer_count) VALUES (1, 0, '', 0, 0)")
     op.execute("INSERT INTO sync_state (id, acked_seq, last_error) VALUES (1, 0, '')")
     # A village that already has data starts its change log with all of it, so the county gets everything.
-    from pointsmart.sync.backfill import backfill
+    _backfill(op.get_bind())
 
-    backfill(op.get_bind())
+
+#: the triggers that make change_record append-only (PostgreSQL's function comes from 0001)
+APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER change_record_no_update BEFORE UPDATE ON change_record "
+        "BEGIN SELECT RAISE(ABORT, 'change_record is append-only'); END",
+        "CREATE TRIGGER change_record_no_delete BEFORE DELETE ON change_record "
+        "BEGIN SELECT RAISE(ABORT, 'change_record is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE TRIGGER change_record_append_only BEFORE UPDATE OR DELETE ON change_record "
+        "FOR EACH ROW EXECUTE FUNCTION pointsmart_append_only()"
+    ],
+}
+
+
+# --- the backfill: one change record for every tracked row, as of this revision ---------------------
+#
+# Records go in the order the county applies them (a thing before what refers to it): households,
+# categories, criteria, goods, rounds, round results, transfers, stock moves, redemptions, each kind
+# by id. A payload names other rows by uuid, never by local id. A record's canonical bytes are
+# {"kind", "payload", "seq", "uuid"} as compact JSON with keys sorted at every level; its digest is
+# sha256(previous digest + those bytes), starting from the empty string; each record carries the
+# village's totals as of itself (sum of household balances, number of transfers).
+
+#: rows read and written per slice, so a village of millions of transfers needs no great memory
+CHUNK = 5000
+#: the namespace of derived uuids (round results have no uuid column of their own)
+NAMESPACE = uuid.UUID("5b0f7d2e-6f43-4c1e-9a57-0d1c3e6a9b21")
+HOUSEHOLD_PREFIX = "household:"
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def _table(table_name, /, **columns):
+    return sa.table(table_name, *(sa.column(column, type_) for column, type_ in columns.items()))
+
+
+# The tables as they are at this revision: only the columns the payloads need.
+_int, _text, _bool, _time = sa.Integer, sa.String, sa.Boolean, sa.DateTime
+ACCOUNT = _table("account", id=_int, code=_text)
+HOUSEHOLD = _table(
+    "household", id=_int, uuid=_text, household_no=_text, head_name=_text, group_name=_text, members=_int,
+    active=_bool, created_at=_time,
+)
+CATEGORY = _table("category", id=_int, uuid=_text, name=_text, position=_int, active=_bool)
+CRITERION = _table(
+    "criterion", id=_int, uuid=_text, category_id=_int, name=_text, points=_int, cadence=_text,
+    max_per_period=_int, active=_bool,
+)
+GOODS = _table("goods", id=_int, uuid=_text, name=_text, spec=_text, price=_int, active=_bool)
+ROUND = _table(
+    "scoring_round", id=_int, uuid=_text, period_type=_text, period_key=_text, scope=_text, status=_text,
+    created_at=_time, notice_ends_at=_time, finalised_at=_time,
+)
+ROUND_RESULT = _table(
+    "round_result", id=_int, round_id=_int, household_id=_int, awarded=_int, deducted=_int, shortfall=_int
+)
+TRANSFER = _table(
+    "transfer", id=_int, uuid=_text, from_account_id=_int, to_account_id=_int, amount=sa.BigInteger,
+    kind=_text, reason=_text, reverses_id=_int, created_at=_time,
+)
+STOCK_MOVE = _table(
+    "stock_move", id=_int, uuid=_text, goods_id=_int, kind=_text, qty=_int, donor=_text, moved_on=sa.Date,
+    redemption_id=_int, created_at=_time,
+)
+REDEMPTION = _table(
+    "redemption", id=_int, uuid=_text, household_id=_int, points=_int, status=_text, created_at=_time,
+    cancelled_at=_time,
+)
+REDEMPTION_LINE = _table(
+    "redemption_line", id=_int, redemption_id=_int, goods_id=_int, goods_name=_text, qty=_int, unit_price=_int
+)
+CHANGE_RECORD = _table(
+    "change_record", seq=sa.BigInteger, kind=_text, uuid=_text, payload=sa.Text, digest=_text,
+    balance_sum=sa.BigInteger, transfer_count=sa.BigInteger, created_at=_time,
+)
+OUTBOX_HEAD = _table(
+    "outbox_head", id=_int, seq=sa.BigInteger, digest=_text, balance_sum=sa.BigInteger,
+    transfer_count=sa.BigInteger,
+)
+
+
+def _when(value):
+    """A time or date as the wire carries it: ISO 8601, times in UTC without an offset."""
+    return None if value is None else value.isoformat()
+
+
+def _household(row):
+    return row["uuid"], {
+        "household_no": row["household_no"], "head_name": row["head_name"], "group": row["group_name"],
+        "members": row["members"], "active": row["active"], "created_at": _when(row["created_at"]),
+    }
+
+
+def _category(row):
+    return row["uuid"], {"name": row["name"], "position": row["position"], "active": row["active"]}
+
+
+def _criterion(row):
+    return row["uuid"], {
+        "category": row["category_uuid"], "name": row["name"], "points": row["points"],
+        "cadence": row["cadence"], "max_per_period": row["max_per_period"], "active": row["active"],
+    }
+
+
+def _goods(row):
+    return row["uuid"], {"name": row["name"], "spec": row["spec"], "price": row["price"], "active": row["active"]}
+
+
+def _round(row):
+    return row["uuid"], {
+        "period_type": row["period_type"], "period_key": row["period_key"], "scope": row["scope"],
+        "status": row["status"], "created_at": _when(row["created_at"]),
+        "notice_ends_at": _when(row["notice_ends_at"]), "finalised_at": _when(row["finalised_at"]),
+    }
+
+
+def _round_result(row):
+    derived = str(uuid.uuid5(NAMESPACE, f"{row['round_uuid']}:{row['household_uuid']}"))
+    return derived, {
+        "round": row["round_uuid"], "household": row["household_uuid"], "awarded": row["awarded"],
+        "deducted": row["deducted"], "shortfall": row["shortfall"],
+    }
+
+
+def _transfer(row):
+    return row["uuid"], {
+        "from": row["from_code"], "to": row["to_code"], "amount": row["amount"], "kind": row["kind"],
+        "reason": row["reason"] or "", "reverses": row["reverses_uuid"], "category": None,
+        "created_at": _when(row["created_at"]),
+    }
+
+
+def _stock_move(row):
+    return row["uuid"], {
+        "goods": row["goods_uuid"], "kind": row["kind"], "qty": row["qty"], "donor": row["donor"],
+        "moved_on": _when(row["moved_on"]), "redemption": row["redemption_uuid"],
+        "created_at": _when(row["created_at"]),
+    }
+
+
+def _redemption(row, lines):
+    return row["uuid"], {
+        "household": row["household_uuid"], "points": row["points"], "status": row["status"],
+        "created_at": _when(row["created_at"]), "cancelled_at": _when(row["cancelled_at"]),
+        "lines": [
+            {"goods": line["goods_uuid"], "goods_name": line["goods_name"], "qty": line["qty"],
+             "unit_price": line["unit_price"]}
+            for line in lines
+        ],
+    }
+
+
+def _queries():
+    """(kind, query, payload) in the order the records are written; queries name referred rows by uuid."""
+    h, g, r, t, red = HOUSEHOLD, GOODS, ROUND, TRANSFER, REDEMPTION
+    parent = CATEGORY.alias("parent")
+    source, target, reversed_ = ACCOUNT.alias("source"), ACCOUNT.alias("target"), TRANSFER.alias("reversed")
+    res, move = ROUND_RESULT, STOCK_MOVE
+    return [
+        ("household", sa.select(h).order_by(h.c.id), _household),
+        ("category", sa.select(CATEGORY).order_by(CATEGORY.c.id), _category),
+        (
+            "criterion",
+            sa.select(CRITERION, parent.c.uuid.label("category_uuid"))
+            .outerjoin(parent, parent.c.id == CRITERION.c.category_id)
+            .order_by(CRITERION.c.id),
+            _criterion,
+        ),
+        ("goods", sa.select(g).order_by(g.c.id), _goods),
+        ("round", sa.select(r).order_by(r.c.id), _round),
+        (
+            "round_result",
+            sa.select(res, r.c.uuid.label("round_uuid"), h.c.uuid.label("household_uuid"))
+            .outerjoin(r, r.c.id == res.c.round_id)
+            .outerjoin(h, h.c.id == res.c.household_id)
+            .order_by(res.c.id),
+            _round_result,
+        ),
+        (
+            "transfer",
+            sa.select(
+                t, source.c.code.label("from_code"), target.c.code.label("to_code"),
+                reversed_.c.uuid.label("reverses_uuid"),
+            )
+            .outerjoin(source, source.c.id == t.c.from_account_id)
+            .outerjoin(target, target.c.id == t.c.to_account_id)
+            .outerjoin(reversed_, reversed_.c.id == t.c.reverses_id)
+            .order_by(t.c.id),
+            _transfer,
+        ),
+        (
+            "stock_move",
+            sa.select(move, g.c.uuid.label("goods_uuid"), red.c.uuid.label("redemption_uuid"))
+            .outerjoin(g, g.c.id == move.c.goods_id)
+            .outerjoin(red, red.c.id == move.c.redemption_id)
+            .order_by(move.c.id),
+            _stock_move,
+        ),
+        (
+            "redemption",
+            sa.select(red, h.c.uuid.label("household_uuid"))
+            .outerjoin(h, h.c.id == red.c.household_id)
+            .order_by(red.c.id),
+            _redemption,
+        ),
+    ]
+
+
+def _lines(bind, redemption_ids):
+    """The lines of some redemptions, in line order, with their goods' uuids."""
+    line, g = REDEMPTION_LINE, GOODS
+    found = {redemption_id: [] for redemption_id in redemption_ids}
+    query = (
+        sa.select(line, g.c.uuid.label("goods_uuid"))
+        .outerjoin(g, g.c.id == line.c.goods_id)
+        .where(line.c.redemption_id.in_(redemption_ids))
+        .order_by(line.c.id)
+    )
+    for row in bind.execute(query).mappings():
+        found[row["redemption_id"]].append(row)
+    return found
+
+
+def _backfill(bind):
+    """Write one change record for every tracked row, then the head row with the totals and digest."""
+    seq, digest, balance_sum, transfer_count = 0, "", 0, 0
+    created_at = datetime.now(UTC).replace(tzinfo=None)
+    for kind, query, payload_of in _queries():
+        result = bind.execute(query.execution_options(yield_per=CHUNK)).mappings()
+        for part in result.partitions(CHUNK):
+            if kind == "redemption":
+                lines = _lines(bind, [row["id"] for row in part])
+                made = [payload_of(row, lines[row["id"]]) for row in part]
+            else:
+                made = [payload_of(row) for row in part]
+            rows = []
+            for record_uuid, payload in made:
+                seq += 1
+                body = _ENCODER.encode(payload)
+                record = b"".join((
+                    b'{"kind":', _ENCODER.encode(kind), b',"payload":', body,
+                    b',"seq":', str(seq).encode(), b',"uuid":', _ENCODER.encode(record_uuid), b"}",
+                ))
+                digest = hashlib.sha256(digest.encode("ascii") + record).hexdigest()
+                if kind == "transfer":
+                    transfer_count += 1
+                    if payload["to"].startswith(HOUSEHOLD_PREFIX):
+                        balance_sum += payload["amount"]
+                    if payload["from"].startswith(HOUSEHOLD_PREFIX):
+                        balance_sum -= payload["amount"]
+                rows.append({
+                    "seq": seq, "kind": kind, "uuid": record_uuid, "payload": body.decode(), "digest": digest,
+                    "balance_sum": balance_sum, "transfer_count": transfer_count, "created_at": created_at,
+                })
+            bind.execute(CHANGE_RECORD.insert(), rows)
+    bind.execute(
+        OUTBOX_HEAD.insert().values(
+            id=1, seq=seq, digest=digest, balance_sum=balance_sum, transfer_count=transfer_count
+        )
+    )
 
 
 def _fill_uuids(table):

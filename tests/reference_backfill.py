@@ -1,18 +1,22 @@
-"""Start the change log of a village that already has data: one record for every tracked row.
+"""The change log's backfill through today's ORM models: the reference migration 0004 is checked against.
 
-Run once, by the migration that creates the change log, so that a village upgraded after months of
-use sends the county everything it holds, in an order where each record comes after what it refers to.
+Migration 0004 ran this until it was frozen into table-level SQL (a migration must not run today's
+models: the first new column on ``Household`` would have broken every upgrade of an older database).
+``tests/test_migrations.py`` runs both on the same data and requires the same records, digests and
+totals — with one bug of the original fixed in both (see :func:`_transfers`). Should a serializer in
+:mod:`pointsmart.sync.kinds` change its payload one day, that test says so: the frozen migration
+keeps writing what 0004 wrote.
 """
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..households.models import Household
-from ..ledger.models import Transfer
-from ..scoring.models import Category, Criterion, RoundResult, ScoringRound
-from ..shop.models import Goods, Redemption, StockMove
-from . import kinds
-from .outbox import Record, append
+from pointsmart.households.models import Household
+from pointsmart.ledger.models import Transfer
+from pointsmart.scoring.models import Category, Criterion, RoundResult, ScoringRound
+from pointsmart.shop.models import Goods, Redemption, StockMove
+from pointsmart.sync import kinds
+from pointsmart.sync.outbox import Record, append
 
 #: rows serialized per commit-sized slice, so a village of millions of transfers needs no great memory
 CHUNK = 5000
@@ -28,7 +32,11 @@ def _objects(session: Session, model) -> None:
 
 def _transfers(session: Session) -> None:
     t = Transfer.__table__
-    reversed_uuid = sa.select(Transfer.uuid).where(Transfer.id == t.c.reverses_id).scalar_subquery()
+    # Fixed here as in the frozen migration: the original subquery read ``transfer`` unaliased, so it
+    # correlated to the outer row (``transfer.id = transfer.reverses_id``) and every reversal was
+    # logged with ``"reverses": null``, unlike the live change log (:func:`kinds.transfer`).
+    original = t.alias("original")
+    reversed_uuid = sa.select(original.c.uuid).where(original.c.id == t.c.reverses_id).scalar_subquery()
     query = sa.select(
         t.c.uuid, t.c.from_account_id, t.c.to_account_id, t.c.amount, t.c.kind, t.c.reason, t.c.created_at,
         reversed_uuid.label("reverses"),
