@@ -29,8 +29,21 @@ def runner(app):
 def test_help_lists_every_command():
     script = Path(sys.executable).parent / "pointsmart"  # the installed console script
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
-    for command in ("db", "demo", "users", "households", "ledger", "backup", "serve"):
+    for command in ("db", "demo", "users", "households", "ledger", "backup", "serve", "run"):
         assert f"  {command}" in out.stdout, out.stdout + out.stderr
+
+
+def test_run_is_ours_not_flasks_development_server(monkeypatch, capsys, tmp_path):
+    import runpy
+
+    monkeypatch.setenv("POINTSMART_INSTANCE", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["pointsmart", "run", "--help"])
+    with pytest.raises(SystemExit) as exit_:  # python -m pointsmart: the same group as the script
+        runpy.run_module("pointsmart", run_name="__main__")
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "Migrate, load the demo" in out and "--port" in out
+    assert "development server" not in out and "--reload" not in out
 
 
 def test_users_create_and_token(app, runner):
