@@ -426,8 +426,8 @@ def sync_import(file: Path):
 @with_appcontext
 def sync_status():
     """Print the village's division code, the last acknowledged sequence and how many records wait."""
-    from .clock import local
     from .org.services import home_village
+    from .periods import local
     from .sync import batches
 
     state = batches.state(db.session)
@@ -492,9 +492,9 @@ def county_rotate_key(code: str):
 @with_appcontext
 def county_villages():
     """List registered villages with how far each has synced and whether its totals agree."""
-    from .clock import local
     from .county.models import VillageLink
     from .org.models import Village
+    from .periods import local
 
     rows = db.session.execute(
         sa.select(Village, VillageLink).join(VillageLink).order_by(Village.township_code, Village.code)
