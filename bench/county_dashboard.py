@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 import psycopg
 import sqlalchemy as sa
 
+from pointsmart.periods import parse_period
+
 from . import _county_data as data
 from ._common import (
     CHAIR_PASSWORD,
@@ -301,7 +303,7 @@ def _table(dashboard, app, users, queries, extra_args=()) -> dict[tuple[str, str
         for scope, user in zip(scopes, users, strict=True):
             cells = []
             for key in PERIODS:
-                period = dashboard.parse_period(key)
+                period = parse_period(key)
                 latency = _timed(app, lambda session, fn=fn, user=user, period=period:
                                  fn(session, user, period, *extra_args))  # fmt: skip
                 results[query, scope, key] = latency

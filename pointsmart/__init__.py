@@ -24,6 +24,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    from . import unit
+
+    unit.init_app(app)  # requests read in read transactions and write in ``unit.write()`` blocks
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -6,7 +6,6 @@ milliseconds.
 """
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 _offset = timedelta(0)
 
@@ -27,11 +26,3 @@ def reset() -> None:
     global _offset
     _offset = timedelta(0)
 
-
-#: the villages' calendar: days, months and times shown to people are China Standard Time
-VILLAGE_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def local(value: datetime) -> datetime:
-    """A stored (naive UTC) time in the villages' time zone."""
-    return value.replace(tzinfo=UTC).astimezone(VILLAGE_TZ)

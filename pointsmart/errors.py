@@ -13,14 +13,21 @@ class DomainError(Exception):
 
     code = "domain_error"
     status = 400
+    #: set by a service that rolled its work back but recorded the refusal (an audit entry, the
+    #: idempotency record): the unit of work commits what was kept before the error goes on
+    keep = False
 
-    def __init__(self, message, code: str | None = None, status: int | None = None, **extra):
+    def __init__(
+        self, message, code: str | None = None, status: int | None = None, *, keep: bool = False, **extra
+    ):
         super().__init__(message)
         self.message = str(message)
         if code:
             self.code = code
         if status:
             self.status = status
+        if keep:
+            self.keep = True
         self.extra = extra
 
 

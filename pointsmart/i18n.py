@@ -17,6 +17,11 @@ def join_names(names) -> str:
     return _("、").join(str(n) for n in names)
 
 
+def signed(points: int) -> str:
+    """Points with their sign, as ledgers print them: ``+20``, ``-10``, ``0``."""
+    return f"{points:+d}" if points else "0"
+
+
 def select_locale() -> str | None:
     if not has_request_context():
         return None  # the CLI and background work speak the default, Chinese

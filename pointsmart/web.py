@@ -1,9 +1,7 @@
 """The site's frame: home page, language switch, navigation, security headers, template filters."""
 
 import json
-from datetime import UTC
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -16,9 +14,10 @@ from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
 from .households.models import Household
-from .i18n import COOKIE, LANGUAGES, join_problems
+from .i18n import COOKIE, LANGUAGES, join_problems, signed
 from .ledger.models import Account, TransferKind
 from .org.services import home_village
+from .periods import local
 
 bp = Blueprint("web", __name__)
 
@@ -155,18 +154,12 @@ def init_web(app) -> None:
             "transfer_kinds": TRANSFER_KINDS,
         }
 
-    tz = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
-
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
-        if value is None:
-            return ""
-        return value.replace(tzinfo=UTC).astimezone(tz).strftime(fmt)
+        return "" if value is None else local(value).strftime(fmt)
 
     @app.template_filter("jsontext")
     def jsontext(value) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
-    @app.template_filter("signed")
-    def signed(value: int) -> str:
-        return f"+{value}" if value > 0 else str(value)
+    app.add_template_filter(signed)

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from pointsmart import clock, create_app
+from pointsmart import clock, create_app, periods
 from pointsmart.auth.models import User
 from pointsmart.auth.services import create_api_token, create_user
 from pointsmart.county import dashboard as board
@@ -32,6 +32,7 @@ from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account, Transfer
 from pointsmart.org.models import Village
 from pointsmart.org.services import ensure_village, home_village
+from pointsmart.periods import parse_period
 from pointsmart.scoring.models import RoundResult
 from pointsmart.shop.models import Redemption, RedemptionLine, StockMove
 
@@ -104,13 +105,13 @@ def factories(app):
 
 def set_clock(year: int, month: int, day: int, hour: int = 10) -> None:
     """Put the app's one clock at a local (China Standard Time) moment."""
-    target = datetime(year, month, day, hour, tzinfo=clock.VILLAGE_TZ).astimezone(UTC).replace(tzinfo=None)
+    target = datetime(year, month, day, hour, tzinfo=periods.zone()).astimezone(UTC).replace(tzinfo=None)
     clock.advance(target - clock.utcnow())
 
 
 def local_range(first: tuple[int, int], after: tuple[int, int]) -> tuple[datetime, datetime]:
     def utc(year, month):
-        return datetime(year, month, 1, tzinfo=clock.VILLAGE_TZ).astimezone(UTC).replace(tzinfo=None)
+        return datetime(year, month, 1, tzinfo=periods.zone()).astimezone(UTC).replace(tzinfo=None)
 
     return utc(*first), utc(*after)
 
@@ -258,7 +259,7 @@ def queries(county_app, user: User, fn, *args):
 def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
     reviewer = county_user(county_app)
     a_november = minus(filled.a, filled.a_october)
-    october = queries(county_app, reviewer, board.overview, board.parse_period("2026-10")).totals
+    october = queries(county_app, reviewer, board.overview, parse_period("2026-10")).totals
     assert (october.issued, october.redeemed, october.deducted) == (
         filled.a_october["issued"],
         filled.a_october["redeemed"],
@@ -267,7 +268,7 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
     assert october.outstanding == filled.a_october["balance_sum"]
     assert (october.villages, october.reporting) == (3, 1)
 
-    november = queries(county_app, reviewer, board.overview, board.parse_period("2026-11")).totals
+    november = queries(county_app, reviewer, board.overview, parse_period("2026-11")).totals
     assert a_november["issued"] == 7
     assert november.issued == 7 + filled.b["issued"]
     assert november.redeemed == a_november["redeemed"] + filled.b["redeemed"]
@@ -277,13 +278,13 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
     assert november.reporting == 2
 
     for key in ("2026-Q4", "2026-H2", "2026"):
-        totals = queries(county_app, reviewer, board.overview, board.parse_period(key)).totals
+        totals = queries(county_app, reviewer, board.overview, parse_period(key)).totals
         assert totals.issued == filled.a["issued"] + filled.b["issued"], key
         assert totals.redeemed == filled.a["redeemed"] + filled.b["redeemed"], key
         assert totals.outstanding == filled.a["balance_sum"] + filled.b["balance_sum"], key
     # before anything happened, nothing is outstanding
     assert (
-        queries(county_app, reviewer, board.overview, board.parse_period("2026-09")).totals.outstanding == 0
+        queries(county_app, reviewer, board.overview, parse_period("2026-09")).totals.outstanding == 0
     )
 
 
@@ -292,13 +293,13 @@ def test_households_and_participation_count_who_earned(app, county_app, filled):
     october = local_range((2026, 10), (2026, 11))
     november = local_range((2026, 11), (2026, 12))
     a_households, b_households = balances(app), balances(filled.village_b)
-    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, board.parse_period("2026-11"))}
+    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, parse_period("2026-11"))}
     assert rows[A_CODE].households == len(a_households) == 4
     assert rows[B_CODE].households == len(b_households) == 5
     assert rows[C_CODE].households == 0 and rows[C_CODE].participation is None
     assert rows[A_CODE].earned_households == len(earned_households(app, *november)) == 1
     assert rows[B_CODE].earned_households == len(earned_households(filled.village_b, *november)) == 5
-    quarter = queries(county_app, reviewer, board.overview, board.parse_period("2026-Q4")).totals
+    quarter = queries(county_app, reviewer, board.overview, parse_period("2026-Q4")).totals
     everyone = earned_households(app, *october) | earned_households(app, *november)
     assert quarter.earned_households == len(everyone) + 5
     assert quarter.participation == pytest.approx(quarter.earned_households / 9)
@@ -306,7 +307,7 @@ def test_households_and_participation_count_who_earned(app, county_app, filled):
 
 def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_theirs(app, county_app, filled):
     everyone = county_user(county_app, "county_admin")
-    period = board.parse_period("2026-11")
+    period = parse_period("2026-11")
     townships = {t.code: t for t in queries(county_app, everyone, board.by_township, period)}
     assert set(townships) == {A_TOWNSHIP, B_TOWNSHIP}
     assert (townships[B_TOWNSHIP].villages, townships[B_TOWNSHIP].reporting) == (2, 1)
@@ -320,7 +321,7 @@ def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_their
     assert totals.totals.outstanding == filled.a["balance_sum"]
     assert [r.code for r in queries(county_app, limited, board.by_village, period)] == [A_CODE]
     assert [t.code for t in queries(county_app, limited, board.by_township, period)] == [A_TOWNSHIP]
-    quarter = board.parse_period("2026-Q4")
+    quarter = parse_period("2026-Q4")
     assert sum(g.qty for g in queries(county_app, limited, board.top_goods, quarter)) == sum(
         goods_redeemed(app).values()
     )
@@ -351,7 +352,7 @@ def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_their
 
 def test_points_by_category_and_goods_most_redeemed_match_the_villages(app, county_app, filled):
     reviewer = county_user(county_app)
-    quarter = board.parse_period("2026-Q4")
+    quarter = parse_period("2026-Q4")
     categories = queries(county_app, reviewer, board.by_category, quarter)
     a_awarded, a_deducted, a_short = round_sums(app)
     b_awarded, b_deducted, b_short = round_sums(filled.village_b)
@@ -359,7 +360,7 @@ def test_points_by_category_and_goods_most_redeemed_match_the_villages(app, coun
     # what was posted: deductions the balances could not cover were never taken
     assert sum(c.deducted for c in categories) == (a_deducted - a_short) + (b_deducted - b_short)
     assert {c.category: c.villages for c in categories}["环境卫生"] == 2
-    october = queries(county_app, reviewer, board.by_category, board.parse_period("2026-10"))
+    october = queries(county_app, reviewer, board.by_category, parse_period("2026-10"))
     assert sum(c.awarded for c in october) == a_awarded
 
     goods = queries(county_app, reviewer, board.top_goods, quarter)
@@ -369,12 +370,12 @@ def test_points_by_category_and_goods_most_redeemed_match_the_villages(app, coun
             expected[name] = expected.get(name, 0) + qty
     assert {g.name: g.qty for g in goods} == expected
     assert [g.qty for g in goods] == sorted(expected.values(), reverse=True)
-    assert queries(county_app, reviewer, board.top_goods, board.parse_period("2026-09")) == []
+    assert queries(county_app, reviewer, board.top_goods, parse_period("2026-09")) == []
 
 
 def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled):
     reviewer = county_user(county_app)
-    trend = queries(county_app, reviewer, board.monthly_trend, board.parse_period("2026-Q4"))
+    trend = queries(county_app, reviewer, board.monthly_trend, parse_period("2026-Q4"))
     assert [m.month for m in trend] == [f"2026-{n:02d}" for n in range(1, 13)]
     by_month = {m.month: m for m in trend}
     assert by_month["2026-10"].issued == filled.a_october["issued"]
@@ -384,13 +385,13 @@ def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled)
     )
     assert by_month["2026-12"].issued == 0
     assert [
-        m.month for m in queries(county_app, reviewer, board.monthly_trend, board.parse_period("2027-02"))
+        m.month for m in queries(county_app, reviewer, board.monthly_trend, parse_period("2027-02"))
     ][0] == "2026-03"
 
 
 def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, county_app, filled):
     reviewer = county_user(county_app)
-    quarter = board.parse_period("2026-Q4")
+    quarter = parse_period("2026-Q4")
     households = queries(county_app, reviewer, board.village_households, quarter, A_CODE)
     assert {h.uuid: h.balance for h in households} == balances(app)
     row = queries(county_app, reviewer, board.village_figures, quarter, A_CODE)
@@ -398,7 +399,7 @@ def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, c
     assert sum(h.earned for h in households) == row.issued == filled.a["issued"]
     assert sum(h.redeemed for h in households) == filled.a["redeemed"]
     # at the end of October, before the 7 November points
-    october = queries(county_app, reviewer, board.village_households, board.parse_period("2026-10"), A_CODE)
+    october = queries(county_app, reviewer, board.village_households, parse_period("2026-10"), A_CODE)
     assert sum(h.balance for h in october) == filled.a_october["balance_sum"]
     assert {h.uuid: h.balance for h in october}[filled.a_november_household] == balances(app)[
         filled.a_november_household
@@ -414,9 +415,9 @@ def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, c
         4,
     )
     assert rounds[0].status == "finalised"
-    assert queries(county_app, reviewer, board.village_rounds, board.parse_period("2026-11"), A_CODE) == []
+    assert queries(county_app, reviewer, board.village_rounds, parse_period("2026-11"), A_CODE) == []
 
-    honour = queries(county_app, reviewer, board.honour_roll, board.parse_period("2026-11"), B_CODE)
+    honour = queries(county_app, reviewer, board.honour_roll, parse_period("2026-11"), B_CODE)
     assert honour[0].uuid == filled.b_extra and honour[0].earned == 40 and honour[0].rank == 1
     assert [h.earned for h in honour] == sorted((h.earned for h in honour), reverse=True)
 
@@ -461,7 +462,7 @@ def test_silent_and_mismatched_villages_stand_out_in_words(app, county_app, fill
         link.mismatch = "balance_sum"  # what the ingest writes when the village's totals disagree
         db.session.commit()
     reviewer = county_user(county_app)
-    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, board.parse_period("2026-11"))}
+    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, parse_period("2026-11"))}
     assert rows[A_CODE].silent_days == 20 and rows[A_CODE].needs_attention
     assert rows[B_CODE].silent == 0 and rows[B_CODE].mismatch == ("balance_sum",)
     assert rows[C_CODE].never_synced and rows[C_CODE].silent

@@ -65,7 +65,8 @@ def test_malformed_period_keys_are_refused(ctx, rulebook):
     village = home_village(ctx)
     for period_type, key in [
         ("monthly", "2026-13"),
-        ("monthly", "2026-1"),
+        ("monthly", "2026-Q4"),
+        ("quarterly", "2026-11"),
         ("quarterly", "2026-Q5"),
         ("half_yearly", "2026-H3"),
         ("weekly", "2026-W1"),
@@ -73,6 +74,16 @@ def test_malformed_period_keys_are_refused(ctx, rulebook):
         with pytest.raises(DomainError) as info:
             services.create_round(ctx, village, period_type, key, "", None)
         assert info.value.code == "bad_period"
+
+
+def test_a_period_written_in_chinese_is_the_same_period(ctx, rulebook):
+    village = home_village(ctx)
+    made = services.create_round(ctx, village, "monthly", "2026年11月", "一社", None)
+    assert made.period_key == "2026-11"
+    with pytest.raises(DomainError) as info:
+        services.create_round(ctx, village, "monthly", "2026-11", "一社", None)
+    assert info.value.code == "duplicate_round"
+    assert services.create_round(ctx, village, "quarterly", "2026年第4季度", "", None).period_key == "2026-Q4"
 
 
 def test_a_second_round_for_the_same_period_and_scope_is_refused(ctx, rulebook):

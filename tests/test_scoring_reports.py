@@ -11,7 +11,6 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -174,7 +173,7 @@ def test_score_sheet_shows_each_cell_who_scored_it_and_who_approved(app, scene, 
     assert [p.name for p in sheet.approvals] == [names[scene.panel[0]], names[scene.panel[1]]]
     assert {p.name: p.count for p in sheet.scorers} == {names[scene.panel[0]]: 2, names[scene.panel[1]]: 1}
 
-    data = reports.score_sheet_xlsx(sheet, home_village(ctx), ZoneInfo("Asia/Shanghai"))
+    data = reports.score_sheet_xlsx(sheet, home_village(ctx))
     _title, table = _table(data)
     row_a = next(r for r in table if r["户主"] == rows[a].household.head_name)
     assert row_a["美丽庭院·庭院整洁（+5）"] == 5

@@ -177,19 +177,6 @@ def test_county_villages_api_shows_a_township_reviewer_only_their_township(
     assert county.get("/api/v1/county/villages").status_code == 401
 
 
-def test_a_transfer_counts_in_the_village_month_not_the_utc_month():
-    from datetime import datetime
-
-    from pointsmart.county.ingest import Months, periods
-
-    month_of = Months()
-    assert month_of(datetime(2026, 10, 31, 15, 59, 59)) == "2026-10"  # 23:59:59 in the village
-    assert month_of(datetime(2026, 10, 31, 16, 0, 0)) == "2026-11"  # midnight in the village
-    assert month_of(datetime(2026, 12, 31, 16, 0, 1)) == "2027-01"
-    assert periods("2026-11") == ("2026-11", "2026-Q4", "2026-H2", "2026")
-    assert periods("2026-06") == ("2026-06", "2026-Q2", "2026-H1", "2026")
-
-
 def test_a_change_committed_without_a_flush_is_recorded(app, make_household):
     from pointsmart.households.models import Household
     from pointsmart.households.services import set_household_active

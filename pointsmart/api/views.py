@@ -18,6 +18,7 @@ from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..scoring import services as scoring
 from ..shop import services as shop
+from ..unit import write
 from ..web import MAX_PAGE
 from .openapi import build_spec
 from .schemas import (
@@ -132,13 +133,12 @@ def adjustment(household_uuid: str):
     found = household_by_uuid(db.session, g.village.id, household_uuid)
     body = _load(AdjustmentSchema(), request.get_json(silent=True))
     key = request.headers.get("Idempotency-Key")
-    if key is None:  # no key: a plain call (a retry of it would adjust twice; send a key to be safe)
-        transfer = adjust_points(db.session, found, body["points"], body["reason"], g.api_user.id)
-        db.session.commit()
-        result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
-        return AdjustmentResultSchema().dump(result), 201
-    status, answer = adjust_once(db.session, found, body["points"], body["reason"], g.api_user.id, key)
-    db.session.commit()
+    with write():
+        if key is None:  # no key: a plain call (a retry of it would adjust twice; send a key to be safe)
+            transfer = adjust_points(db.session, found, body["points"], body["reason"], g.api_user.id)
+            result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
+            return AdjustmentResultSchema().dump(result), 201
+        status, answer = adjust_once(db.session, found, body["points"], body["reason"], g.api_user.id, key)
     return answer, status
 
 
@@ -223,20 +223,25 @@ def goods():
 def redeem():
     body = _load(RedemptionRequestSchema(), request.get_json(silent=True))
     lines = [(line["goods_id"], line["qty"]) for line in body["lines"]]
-    status, answer = shop.redeem_once(
-        db.session, g.village.id, request.headers.get("Idempotency-Key", ""), body["card"], lines, g.api_user
-    )
-    db.session.commit()
+    with write():
+        status, answer = shop.redeem_once(
+            db.session,
+            g.village.id,
+            request.headers.get("Idempotency-Key", ""),
+            body["card"],
+            lines,
+            g.api_user,
+        )
     return answer, status
 
 
 @bp.post("/redemptions/<int:redemption_id>/cancel")
 @api_auth(*SHOP_STAFF)
 def cancel_redemption(redemption_id: int):
-    found = shop.get_redemption(db.session, g.village.id, redemption_id)
     body = _load(CancelRequestSchema(), request.get_json(silent=True))
-    shop.cancel_redemption(db.session, found, body["reason"], g.api_user)
-    db.session.commit()
+    with write():
+        found = shop.get_redemption(db.session, g.village.id, redemption_id)
+        shop.cancel_redemption(db.session, found, body["reason"], g.api_user)
     return CancelResultSchema().dump(
         {"id": found.id, "status": found.status, "balance_after": found.household.balance}
     )
@@ -256,8 +261,9 @@ def sync_batch():
     if not county_mode():
         abort(404)
     village = county.village_for_key(db.session, bearer_token())
-    acked, digest = ingest.ingest(db.session, village, ingest.parse(request.get_data()), via="http")
-    db.session.commit()
+    batch = ingest.parse(request.get_data())  # parse and check the body before taking the write lock
+    with write():
+        acked, digest = ingest.ingest(db.session, village, batch, via="http")
     # the digest lets the village check that what the county holds up to acked_seq is what it sent
     return jsonify({"acked_seq": acked, "digest": digest})
 

@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -47,6 +48,15 @@ def get_user(session: Session, user_id: int, village_id: int | None) -> User:
     if user is None or user.village_id != village_id:
         raise NotFound(_("找不到这个用户。"))
     return user
+
+
+def user_names(session: Session, user_ids) -> dict[int, str]:
+    """The names people are shown by (display name, else user name) of these user ids."""
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    rows = session.execute(sa.select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
+    return {uid: display or username for uid, display, username in rows}
 
 
 def list_users(session: Session, village_id: int) -> list[User]:
@@ -107,26 +117,41 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    """Return the user whose name and password match.
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A user name and password, checked: what :func:`authenticate` needs to decide and audit."""
 
-    A wrong name and a wrong password take the same time and give the same answer. The refusal is
-    audited (without the password).
+    username: str
+    user_id: int | None
+    password_ok: bool
+
+
+def check_login(session: Session, username: str, password: str) -> LoginAttempt:
+    """Check a password against the stored hash. Only reads: the hash is slow on purpose, so callers
+    run it before their write transaction. A wrong name and a wrong password take the same time."""
+    user = find_user(session, (username or "").strip())
+    ok = check_password(user.password_hash if user else None, password or "")
+    return LoginAttempt((username or "")[:40], user.id if user else None, ok)
+
+
+def authenticate(session: Session, attempt: LoginAttempt) -> User:
+    """Return the user of a checked log-in attempt, read again now (disabled since? refused).
+
+    The refusal is audited (without the password) and kept: the error carries ``keep``.
 
     :raises AuthError: no such active user, or the password is wrong.
     """
-    user = find_user(session, (username or "").strip())
-    ok = check_password(user.password_hash if user else None, password or "")
-    if not ok or user is None or not user.active:
+    user = session.get(User, attempt.user_id) if attempt.user_id is not None else None
+    if not attempt.password_ok or user is None or not user.active:
         record(
             session,
             "auth.login.refused",
             user.id if user else None,
             user,
-            username=(username or "")[:40],
-            code="bad_credentials" if not ok else "disabled",
+            username=attempt.username,
+            code="bad_credentials" if not attempt.password_ok else "disabled",
         )
-        raise AuthError(_("用户名或密码不正确，或账号已停用。"), code="bad_credentials")
+        raise AuthError(_("用户名或密码不正确，或账号已停用。"), code="bad_credentials", keep=True)
     return user
 
 

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import DomainError
 from ..extensions import db, limiter
+from ..unit import write
 from ..web import flash_errors, safe_next
 from .access import role_required
 from .forms import LoginForm, PasswordForm, ResetPasswordForm, UserForm
@@ -15,6 +16,7 @@ from .services import (
     AuthError,
     authenticate,
     change_password,
+    check_login,
     create_api_token,
     create_user,
     end_login_session,
@@ -57,15 +59,16 @@ def login():
         return redirect(url_for("web.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        # the slow password hash first, outside the write lock; then audit and open the session
+        attempt = check_login(db.session, form.username.data, form.password.data)
         try:
-            user = authenticate(db.session, form.username.data, form.password.data)
+            with write():
+                user = authenticate(db.session, attempt)  # a refusal is audited and kept
+                start_login_session(db.session, user)
         except AuthError as err:
-            db.session.commit()  # keep the audited refusal
             flash(err.message, "error")
             return render_template("auth/login.html", form=form), 401
         session.clear()
-        start_login_session(db.session, user)
-        db.session.commit()
         login_user(user)
         return redirect(safe_next(request.args.get("next"), url_for("web.index")))
     return render_template("auth/login.html", form=form)
@@ -74,8 +77,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    end_login_session(db.session, current_user.login_session_token)
-    db.session.commit()
+    with write():
+        end_login_session(db.session, current_user.login_session_token)
     logout_user()
     session.clear()
     flash(_("已退出登录。"), "info")
@@ -88,12 +91,11 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            change_password(db.session, current_user, form.old.data, form.new.data)
+            with write():
+                change_password(db.session, current_user, form.old.data, form.new.data)
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
             return render_template("auth/password.html", form=form), 400
-        db.session.commit()
         flash(_("密码已修改，其他设备上的登录已退出。"), "success")
         return redirect(url_for("web.index"))
     return render_template("auth/password.html", form=form)
@@ -116,20 +118,19 @@ def create():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = create_user(
-                db.session,
-                form.username.data,
-                form.role.data,
-                form.password.data,
-                form.display_name.data,
-                village_id=current_user.village_id,
-                actor_id=current_user.id,
-            )
+            with write():
+                user = create_user(
+                    db.session,
+                    form.username.data,
+                    form.role.data,
+                    form.password.data,
+                    form.display_name.data,
+                    village_id=current_user.village_id,
+                    actor_id=current_user.id,
+                )
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
-            db.session.commit()
             flash(_("已创建用户 %(name)s。", name=user.username), "success")
             return redirect(url_for("auth.users"))
     flash_errors(form)
@@ -144,9 +145,9 @@ def create():
 @bp.post("/users/<int:user_id>/active")
 @role_required(Role.CHAIR)
 def toggle_active(user_id: int):
-    user = get_user(db.session, user_id, current_user.village_id)
-    set_active(db.session, user, not user.active, actor_id=current_user.id)
-    db.session.commit()
+    with write():
+        user = get_user(db.session, user_id, current_user.village_id)
+        set_active(db.session, user, not user.active, actor_id=current_user.id)
     flash(
         _("已启用 %(name)s。", name=user.username)
         if user.active
@@ -163,9 +164,9 @@ def reset(user_id: int):
     if not form.validate_on_submit():
         flash(_("密码至少需要 %(n)s 个字符。", n=MIN_PASSWORD), "error")
         return redirect(url_for("auth.users"))
-    user = get_user(db.session, user_id, current_user.village_id)
-    reset_password(db.session, user, form.password.data, actor_id=current_user.id)
-    db.session.commit()
+    with write():
+        user = get_user(db.session, user_id, current_user.village_id)
+        reset_password(db.session, user, form.password.data, actor_id=current_user.id)
     flash(_("已重设 %(name)s 的密码。", name=user.username), "success")
     return redirect(url_for("auth.users"))
 
@@ -173,7 +174,7 @@ def reset(user_id: int):
 @bp.post("/users/<int:user_id>/token")
 @role_required(Role.CHAIR)
 def token(user_id: int):
-    user = get_user(db.session, user_id, current_user.village_id)
-    value = create_api_token(db.session, user, actor_id=current_user.id)
-    db.session.commit()
+    with write():
+        user = get_user(db.session, user_id, current_user.village_id)
+        value = create_api_token(db.session, user, actor_id=current_user.id)
     return render_template("auth/token.html", user=user, token=value)

@@ -28,6 +28,7 @@ from ..households.services import get_household, groups
 from ..ledger import services as ledger
 from ..org.services import home_village
 from ..shop.services import list_goods
+from ..unit import write
 from . import services
 from .models import Card, CardStatus
 
@@ -86,8 +87,8 @@ def index():
 @bp.post("/cards/issue-all")
 @role_required(Role.CHAIR)
 def issue_all():
-    issued = services.issue_all(db.session, g.village.id, current_user.id)
-    db.session.commit()
+    with write():
+        issued = services.issue_all(db.session, g.village.id, current_user.id)
     flash(_("已为 %(n)s 户发卡。", n=len(issued)), "success")
     return redirect(url_for("cards.index"))
 
@@ -98,16 +99,15 @@ def issue(household_id: int):
     household = _household(household_id)
     reason = request.form.get("reason", "")
     try:
-        card = (
-            services.reissue_card(db.session, household, reason, current_user.id)
-            if reason
-            else services.issue_card(db.session, household, current_user.id)
-        )
+        with write():
+            card = (
+                services.reissue_card(db.session, household, reason, current_user.id)
+                if reason
+                else services.issue_card(db.session, household, current_user.id)
+            )
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("cards.index"))
-    db.session.commit()
     flash(_("已为 %(no)s 发卡，卡号 %(n)s。", no=household.household_no, n=card.number_display), "success")
     return redirect(url_for("cards.show", card_id=card.id))
 
@@ -117,12 +117,11 @@ def issue(household_id: int):
 def revoke(card_id: int):
     card = _card(card_id)
     try:
-        services.revoke_card(db.session, card, request.form.get("reason", ""), current_user.id)
+        with write():
+            services.revoke_card(db.session, card, request.form.get("reason", ""), current_user.id)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
     else:
-        db.session.commit()
         flash(_("卡 %(n)s 已作废。", n=card.number_display), "success")
     return redirect(url_for("cards.index"))
 

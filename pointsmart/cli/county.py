@@ -58,7 +58,7 @@ def county_rotate_key(code: str):
 @with_appcontext
 def county_villages():
     """List registered villages with how far each has synced and whether its totals agree."""
-    from ..clock import local
+    from ..periods import local
     from ..county.models import VillageLink
     from ..org.models import Village
 

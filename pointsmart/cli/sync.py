@@ -101,7 +101,7 @@ def sync_import(file: Path):
 @with_appcontext
 def sync_status():
     """Print the village's division code, the last acknowledged sequence and how many records wait."""
-    from ..clock import local
+    from ..periods import local
     from ..org.services import home_village
     from ..sync import batches
 

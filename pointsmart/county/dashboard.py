@@ -42,10 +42,9 @@ its ``(village_id, household_uuid)`` index:
 and including the period's last month. It equals the households' balances at the end of that month.
 """
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -54,9 +53,9 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
-from ..clock import VILLAGE_TZ, local, utcnow
-from ..errors import Invalid
+from ..clock import utcnow
 from ..org.models import Village
+from ..periods import Period, local, month_window, read_period
 from ..scoring.models import CADENCE_LABELS, STATUS_LABELS
 from ..xlsx import ledger_sheet, workbook_bytes
 from . import services
@@ -74,149 +73,6 @@ from .models import (
     VillageMonthCategory,
     VillageMonthGoods,
 )
-
-# --- periods ----------------------------------------------------------------------------------------
-
-PERIOD_KINDS = {"month": _l("月"), "quarter": _l("季度"), "half": _l("半年"), "year": _l("年")}
-#: a month ``2026-11``, a quarter ``2026-Q4``, a half-year ``2026-H2``, a year ``2026``
-_PERIOD_KEY = re.compile(r"^(\d{4})(?:-(\d{1,2})|-Q([1-4])|-H([12]))?$")
-#: months per step of each kind
-_SPAN = {"month": 1, "quarter": 3, "half": 6, "year": 12}
-
-
-class BadPeriod(Invalid):
-    code = "bad_period"
-
-
-@dataclass(frozen=True)
-class Period:
-    """A month, quarter, half-year or year: the months it covers and its key (``2026-Q4``)."""
-
-    kind: str
-    year: int
-    #: the month (1–12), quarter (1–4) or half (1–2); 1 for a year
-    number: int = 1
-
-    @classmethod
-    def containing(cls, kind: str, year: int, month: int) -> "Period":
-        return cls(kind, year, (month - 1) // _SPAN[kind] + 1)
-
-    @property
-    def key(self) -> str:
-        return {
-            "month": f"{self.year}-{self.number:02d}",
-            "quarter": f"{self.year}-Q{self.number}",
-            "half": f"{self.year}-H{self.number}",
-            "year": f"{self.year}",
-        }[self.kind]
-
-    @property
-    def month_numbers(self) -> range:
-        first = (self.number - 1) * _SPAN[self.kind] + 1
-        return range(first, first + _SPAN[self.kind])
-
-    @property
-    def months(self) -> list[str]:
-        return [f"{self.year}-{m:02d}" for m in self.month_numbers]
-
-    @property
-    def first_month(self) -> str:
-        return self.months[0]
-
-    @property
-    def last_month(self) -> str:
-        return self.months[-1]
-
-    @property
-    def previous(self) -> "Period":
-        first = self.month_numbers[0]
-        year, month = (self.year, first - 1) if first > 1 else (self.year - 1, 12)
-        return Period.containing(self.kind, year, month)
-
-    @property
-    def next(self) -> "Period":
-        last = self.month_numbers[-1]
-        year, month = (self.year, last + 1) if last < 12 else (self.year + 1, 1)
-        return Period.containing(self.kind, year, month)
-
-    def label(self) -> str:
-        if self.kind == "month":
-            return _("%(year)s年%(month)s月", year=self.year, month=self.number)
-        if self.kind == "quarter":
-            return _("%(year)s年第%(n)s季度", year=self.year, n=self.number)
-        if self.kind == "half":
-            return (
-                _("%(year)s年上半年", year=self.year)
-                if self.number == 1
-                else _("%(year)s年下半年", year=self.year)
-            )
-        return _("%(year)s年", year=self.year)
-
-    def utc_range(self) -> tuple[datetime, datetime]:
-        """The period as naive UTC times [start, end), its months being the villages' local months."""
-        start = datetime(self.year, self.month_numbers[0], 1, tzinfo=VILLAGE_TZ)
-        after = self.next
-        end = datetime(after.year, after.month_numbers[0], 1, tzinfo=VILLAGE_TZ)
-        return (start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None))
-
-
-def today() -> date:
-    """The villages' date now, by the app's one clock."""
-    return local(utcnow()).date()
-
-
-def parse_period(key: str | None, kind: str | None = None, on: date | None = None) -> Period:
-    """The period a picker asked for: its ``kind`` (month / quarter / half / year) and ``key``.
-
-    No key: the current period of that kind (a month by default). A key of another kind is read as the
-    period of ``kind`` that contains its first month, so "quarter" with ``2026-11`` gives ``2026-Q4``.
-
-    :raises BadPeriod: an unknown kind, or a key that is none of ``2026-11``, ``2026-Q4``, ``2026-H2``,
-        ``2026``.
-    """
-    if kind and kind not in PERIOD_KINDS:
-        raise BadPeriod(_("期间类型只能是月、季度、半年或年。"))
-    key = (key or "").strip()
-    if not key:
-        on = on or today()
-        return Period.containing(kind or "month", on.year, on.month)
-    found = _PERIOD_KEY.match(key)
-    year = int(found.group(1)) if found else 0
-    month = int(found.group(2)) if found and found.group(2) else 1
-    if not found or not 2000 <= year <= 2099 or not 1 <= month <= 12:
-        raise BadPeriod(
-            _("看不懂期间“%(key)s”：月份写成 2026-11，季度 2026-Q4，半年 2026-H2，年份 2026。", key=key)
-        )
-    if found.group(2):
-        given = Period("month", year, month)
-    elif found.group(3):
-        given = Period("quarter", year, int(found.group(3)))
-    elif found.group(4):
-        given = Period("half", year, int(found.group(4)))
-    else:
-        given = Period("year", year)
-    if kind and kind != given.kind:
-        return Period.containing(kind, year, given.month_numbers[0])
-    return given
-
-
-def period_of_key(key: str) -> Period | None:
-    """A scoring round's period key (``2026-11``, ``2026-Q4``, ``2026-H2``) as a period, if it is one."""
-    try:
-        return parse_period(key)
-    except BadPeriod:
-        return None
-
-
-def month_window(last_month: str, count: int) -> list[str]:
-    """``count`` months ending with ``last_month``, oldest first."""
-    year, month = int(last_month[:4]), int(last_month[5:7])
-    months = []
-    for _i in range(count):
-        months.append(f"{year}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return months[::-1]
-
 
 # --- the one definition of outstanding --------------------------------------------------------------
 
@@ -505,7 +361,7 @@ def _months(
     session: Session, user: User, period: Period, village_id: int | None, count: int
 ) -> list[MonthRow]:
     m = VillageMonth
-    window = month_window(period.last_month, max(count, len(period.months)))
+    window = [m.key for m in month_window(period, max(count, len(period.months)))]
     found = {
         month: MonthRow(month, *(int(v) for v in values))
         for month, *values in session.execute(
@@ -697,7 +553,7 @@ def village_rounds(session: Session, user: User, period: Period, code: str) -> l
     wanted = set(period.months)
     rows = []
     for found in session.scalars(sa.select(r).where(r.village_id == village_id)):
-        its = period_of_key(found.period_key)
+        its = read_period(found.period_key)
         if its is not None and not wanted.intersection(its.months):
             continue
         count, awarded, deducted, shortfall = sums.get(found.uuid, (0, 0, 0, 0))
@@ -830,7 +686,7 @@ def village_shop(session: Session, user: User, period: Period, code: str) -> Vil
             .order_by(m.created_at, m.id)
         )
     ]
-    start, end = period.utc_range()
+    start, end = period.utc_window()
     r = SyncedRedemption
     count, points = session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(r.points), 0)).where(

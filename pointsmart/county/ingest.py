@@ -16,7 +16,6 @@ difference is kept on the village's link and shown on the dashboard.
 
 import json
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 import psycopg
@@ -27,9 +26,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..clock import VILLAGE_TZ, utcnow
+from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid
 from ..org.models import Village
+from ..periods import MonthOf, rollup_keys
 from ..sync import wire
 from ..sync.kinds import KINDS
 from . import wire_types as types
@@ -139,38 +139,6 @@ def copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tupl
     session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
-class Months:
-    """The village-local month of a UTC time.
-
-    The villages' time zone moves its offset only on a few days in history (none in China since
-    1991), so the offset is looked up once per UTC day, and only a day whose offset changes within it
-    is converted time by time.
-    """
-
-    def __init__(self):
-        self._offsets: dict[date, timedelta | None] = {}
-
-    def _offset(self, day: date) -> timedelta | None:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        first = start.astimezone(VILLAGE_TZ).utcoffset()
-        last = (start + timedelta(hours=23, minutes=59)).astimezone(VILLAGE_TZ).utcoffset()
-        return first if first == last else None
-
-    def __call__(self, at: datetime) -> str:
-        day = at.date()
-        offset = self._offsets.get(day, False)
-        if offset is False:
-            offset = self._offsets[day] = self._offset(day)
-        local = at + offset if offset is not None else at.replace(tzinfo=UTC).astimezone(VILLAGE_TZ)
-        return f"{local.year:04d}-{local.month:02d}"
-
-
-def periods(month: str) -> tuple[str, str, str, str]:
-    """``2026-11`` → the month, its quarter, its half-year and its year."""
-    year, number = month[:4], int(month[5:])
-    return month, f"{year}-Q{(number - 1) // 3 + 1}", f"{year}-H{1 if number <= 6 else 2}", year
-
-
 def _typed(kind: str, envelopes: list[types.Envelope]):
     try:
         return msgspec.convert([e.payload for e in envelopes], list[types.PAYLOADS[kind]])
@@ -197,7 +165,7 @@ class _Apply:
 
     def __init__(self, session: Session, village_id: int):
         self.session, self.village_id = session, village_id
-        self.month = Months()
+        self.month = MonthOf()
         self.balance = self.transfers = self.issued = self.redeemed = self.deducted = 0
 
     def things(self, kind: str, pairs) -> None:
@@ -303,7 +271,7 @@ class _Apply:
             [{"village_id": v, "month": m, "category": c, "awarded": f[0], "deducted": f[1]}
              for (m, c), f in by_category.items()],
         )  # fmt: skip
-        household_periods = {(period, h) for month, h in earned for period in periods(month)}
+        household_periods = {(period, h) for month, h in earned for period in rollup_keys(month)}
         if not household_periods:
             return
         if self.session.get_bind().dialect.name == "postgresql":

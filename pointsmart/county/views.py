@@ -24,7 +24,10 @@ from ..auth.access import COUNTY_ROLES, county_required
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
+from ..periods import KINDS as PERIOD_KINDS
+from ..periods import BadPeriod, Period, parse_period
 from ..sync.bundle import import_bundle
+from ..unit import write
 from ..web import flash_errors
 from ..xlsx import send_workbook
 from . import dashboard as board
@@ -36,8 +39,8 @@ bp = Blueprint("county", __name__, url_prefix="/county")
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
-@bp.errorhandler(board.BadPeriod)
-def bad_period(err: board.BadPeriod):
+@bp.errorhandler(BadPeriod)
+def bad_period(err: BadPeriod):
     """A mistyped period: say what is wrong and show the current period instead."""
     flash(err.message, "error")
     code = (request.view_args or {}).get("village_code")
@@ -46,8 +49,8 @@ def bad_period(err: board.BadPeriod):
     return redirect(url_for("county.dashboard"))
 
 
-def _period() -> board.Period:
-    return board.parse_period(request.args.get("key"), request.args.get("type") or None)
+def _period() -> Period:
+    return parse_period(request.args.get("key"), request.args.get("type") or None)
 
 
 def _sort(prefix: str = "") -> tuple[str | None, bool]:
@@ -59,7 +62,7 @@ def _sort(prefix: str = "") -> tuple[str | None, bool]:
     return key, (board.SORTS[key][1] if direction not in ("asc", "desc") else direction == "desc")
 
 
-def _period_args(period: board.Period) -> dict:
+def _period_args(period: Period) -> dict:
     return {"type": period.kind, "key": period.key}
 
 
@@ -94,11 +97,11 @@ def dashboard():
         village_args=args | keep_townships,
         township_args=args | keep_villages,
         outstanding_rule=board.OUTSTANDING_RULE,
-        kinds=board.PERIOD_KINDS,
+        kinds=PERIOD_KINDS,
     )
 
 
-def _dashboard_tables(period: board.Period) -> dict:
+def _dashboard_tables(period: Period) -> dict:
     """Each exportable table of the dashboard, built only when asked for."""
     session, user = db.session, current_user
     return {
@@ -152,11 +155,11 @@ def village(village_code: str):
         sorting={"sort": sort, "desc": desc},
         args=_period_args(period),
         outstanding_rule=board.OUTSTANDING_RULE,
-        kinds=board.PERIOD_KINDS,
+        kinds=PERIOD_KINDS,
     )
 
 
-def _village_tables(period: board.Period, code: str) -> dict:
+def _village_tables(period: Period, code: str) -> dict:
     session, user = db.session, current_user
 
     def shop():
@@ -331,35 +334,33 @@ def upload_bundle():
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            report = import_bundle(db.session, upload.stream)
+            with write():
+                report = import_bundle(db.session, upload.stream)
+                village, _link = services.village_for(db.session, current_user, report.village_code)
+                record(
+                    db.session,
+                    "county.bundle.imported",
+                    current_user.id,
+                    village,
+                    filename=upload.filename,
+                    from_seq=report.from_seq,
+                    to_seq=report.to_seq,
+                    applied=report.applied,
+                    acked_seq=report.acked_seq,
+                )
         except DomainError as err:
-            db.session.rollback()
-            # the refusal is recorded too: auditors ask about those
-            record(
-                db.session,
-                "county.bundle.refused",
-                current_user.id,
-                None,
-                code=err.code,
-                filename=upload.filename,
-                message=err.message,
-            )
-            db.session.commit()
+            with write():  # the refusal is recorded too: auditors ask about those
+                record(
+                    db.session,
+                    "county.bundle.refused",
+                    current_user.id,
+                    None,
+                    code=err.code,
+                    filename=upload.filename,
+                    message=err.message,
+                )
             flash(err.message, "error")
             return redirect(url_for("county.upload_bundle"))
-        village, _link = services.village_for(db.session, current_user, report.village_code)
-        record(
-            db.session,
-            "county.bundle.imported",
-            current_user.id,
-            village,
-            filename=upload.filename,
-            from_seq=report.from_seq,
-            to_seq=report.to_seq,
-            applied=report.applied,
-            acked_seq=report.acked_seq,
-        )
-        db.session.commit()
         if report.applied:
             flash(
                 _(

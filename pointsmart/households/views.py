@@ -26,6 +26,7 @@ from ..cards.services import active_card
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
+from ..unit import write
 from ..web import flash_errors, page_arg
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
@@ -84,12 +85,11 @@ def new():
     form = HouseholdForm()
     if form.validate_on_submit():
         try:
-            household = create_household(db.session, g.village.id, _form_data(form), current_user.id)
+            with write():
+                household = create_household(db.session, g.village.id, _form_data(form), current_user.id)
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
-            db.session.commit()
             flash(
                 _("已登记 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success"
             )
@@ -135,12 +135,11 @@ def edit(household_id: int):
     form = HouseholdForm(obj=household)
     if form.validate_on_submit():
         try:
-            diff = update_household(db.session, household, _form_data(form), current_user.id)
+            with write():
+                diff = update_household(db.session, household, _form_data(form), current_user.id)
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
-            db.session.commit()
             flash(_("已保存。") if diff["new"] else _("没有改动。"), "success")
             return redirect(url_for("households.show", household_id=household.id))
     return render_template(
@@ -151,9 +150,9 @@ def edit(household_id: int):
 @bp.post("/<int:household_id>/active")
 @role_required(Role.CHAIR)
 def toggle_active(household_id: int):
-    household = _own(household_id)
-    set_household_active(db.session, household, not household.active, current_user.id)
-    db.session.commit()
+    with write():
+        household = _own(household_id)
+        set_household_active(db.session, household, not household.active, current_user.id)
     flash(_("已恢复该户。") if household.active else _("已停用该户（历史记录保留）。"), "success")
     return redirect(url_for("households.show", household_id=household.id))
 
@@ -167,19 +166,18 @@ def adjust(household_id: int):
         flash_errors(form)
         return redirect(url_for("households.show", household_id=household.id))
     try:
-        status, answer = adjust_once(
-            db.session,
-            household,
-            form.points.data,
-            form.reason.data,
-            current_user.id,
-            request.form.get("key", ""),
-        )
+        with write():
+            status, answer = adjust_once(
+                db.session,
+                household,
+                form.points.data,
+                form.reason.data,
+                current_user.id,
+                request.form.get("key", ""),
+            )
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("households.show", household_id=household.id))
-    db.session.commit()
     if status == 201:  # a second post of the same form lands here too, with the first answer
         flash(_("已记录 %(p)s 分，当前余额 %(b)s 分。", p=answer["points"], b=answer["balance"]), "success")
     else:
@@ -196,12 +194,11 @@ def reverse(household_id: int, transfer_id: int):
         flash(_("撤销必须填写原因。"), "error")
         return redirect(url_for("households.show", household_id=household.id))
     try:
-        reverse_transfer(db.session, household, transfer_id, form.reason.data, current_user.id)
+        with write():
+            reverse_transfer(db.session, household, transfer_id, form.reason.data, current_user.id)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
     else:
-        db.session.commit()
         flash(_("已撤销，当前余额 %(b)s 分。", b=household.balance), "success")
     return redirect(url_for("households.show", household_id=household.id))
 
@@ -253,13 +250,12 @@ def import_confirm():
         flash(_("导入预览已过期，请重新上传文件。"), "error")
         return redirect(url_for("households.import_roster"))
     try:
-        plan = roster.plan_import(db.session, g.village.id, path.name, path.read_bytes())
-        roster.apply_import(db.session, g.village.id, plan, current_user.id)
+        with write():
+            plan = roster.plan_import(db.session, g.village.id, path.name, path.read_bytes())
+            roster.apply_import(db.session, g.village.id, plan, current_user.id)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("households.import_roster"))
-    db.session.commit()
     path.unlink(missing_ok=True)
     flash(
         _(

@@ -23,3 +23,8 @@ class Village(db.Model):
     approvals_required: Mapped[int] = mapped_column(default=2, server_default="2")
     #: days a round stays on public notice (公示) before it can be finalised
     notice_days: Mapped[int] = mapped_column(default=5, server_default="5")
+
+    @property
+    def label(self) -> str:
+        """The village as a county names it, on every printed page: 县 镇 村."""
+        return "".join(part for part in (self.county_name, self.township_name, self.name) if part)

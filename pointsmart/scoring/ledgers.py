@@ -6,7 +6,6 @@ photos, and every change is in the audit log.
 """
 
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -26,10 +25,12 @@ from flask_login import current_user
 from .. import images
 from ..auth.access import role_required
 from ..auth.models import Role
-from ..clock import utcnow
+from ..auth.services import user_names
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..periods import today
+from ..unit import write
 from ..xlsx import send_workbook
 from . import reports, services
 from .forms import MinutesForm, PhotoForm
@@ -42,10 +43,6 @@ VIEWERS = (Role.CHAIR, Role.PANEL)
 
 def _round(round_id: int):
     return services.get_round(db.session, g.village.id, round_id)
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
 def _uploads() -> Path:
@@ -79,7 +76,7 @@ def score_sheet(round_id: int):
 @role_required(*VIEWERS)
 def score_sheet_xlsx(round_id: int):
     found = _round(round_id)
-    data = reports.score_sheet_xlsx(reports.score_sheet(db.session, found), g.village, _tz())
+    data = reports.score_sheet_xlsx(reports.score_sheet(db.session, found), g.village)
     return send_workbook(data, f"score-sheet-{_file_key(found)}.xlsx")
 
 
@@ -97,7 +94,7 @@ def results_xlsx(round_id: int):
 def _minutes_context(found):
     minutes = reports.minutes_of(db.session, found)
     present = reports.present_ids(minutes)
-    names = reports.user_names(db.session, present + [minutes.updated_by if minutes else None])
+    names = user_names(db.session, present + [minutes.updated_by if minutes else None])
     return minutes, [names.get(u, "?") for u in present], names.get(minutes.updated_by, "") if minutes else ""
 
 
@@ -127,11 +124,11 @@ def edit_minutes(round_id: int):
         m.user_id: reports.with_label(m.user.display_name or m.user.username, m.label) for m in members
     }
     past = [u for u in reports.present_ids(existing) if u not in choices]
-    choices |= reports.user_names(db.session, past)
+    choices |= user_names(db.session, past)
     form.panel_present.choices = [(str(uid), name) for uid, name in choices.items()]
     if request.method == "GET":
         if existing is None:
-            defaults = reports.minutes_defaults(db.session, found, reports.local(utcnow(), _tz()).date())
+            defaults = reports.minutes_defaults(db.session, found, today())
             form.held_on.data = defaults["held_on"]
             form.decisions.data = defaults["decisions"]
             form.panel_present.data = [str(u) for u in defaults["panel_present"]]
@@ -139,12 +136,11 @@ def edit_minutes(round_id: int):
             form.panel_present.data = [str(u) for u in reports.present_ids(existing)]
     if form.validate_on_submit():
         try:
-            reports.save_minutes(db.session, found, form.data, current_user.id)
+            with write():
+                reports.save_minutes(db.session, found, form.data, current_user.id)
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
-            db.session.commit()
             flash(_("已保存会议记录。"), "success")
             return redirect(url_for("ledgers.minutes", round_id=found.id))
     return render_template("ledgers/minutes_form.html", round=found, form=form, minutes=existing)
@@ -175,7 +171,7 @@ def photos(round_id: int):
         "ledgers/photos.html",
         round=found,
         photos=photos,
-        names=reports.user_names(db.session, [p.uploaded_by for p in photos]),
+        names=user_names(db.session, [p.uploaded_by for p in photos]),
         form=PhotoForm(),
         can_upload=is_chair and found.status in reports.PUBLIC_STATUSES and len(photos) < reports.MAX_PHOTOS,
         can_delete=is_chair,
@@ -198,27 +194,26 @@ def upload_photo(round_id: int):
         return back
     upload = form.photo.data
     folder = _uploads()
+    stored: list[str] = []
     try:
-        photo = reports.add_photo(
-            db.session,
-            found,
-            upload.read(images.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
-            upload.filename,
-            form.posted_from.data,
-            form.posted_until.data,
-            folder,
-            current_user.id,
-        )
+        with write():
+            photo = reports.add_photo(
+                db.session,
+                found,
+                upload.read(images.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
+                upload.filename,
+                form.posted_from.data,
+                form.posted_until.data,
+                folder,
+                current_user.id,
+            )
+            stored.append(photo.stored_name)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return back
-    stored_name = photo.stored_name
-    try:
-        db.session.commit()
     except Exception:
-        db.session.rollback()
-        reports.discard_photo_file(folder, stored_name)  # no row, no file
+        for name in stored:
+            reports.discard_photo_file(folder, name)  # no row, no file
         raise
     flash(_("已上传公示照片。"), "success")
     return back
@@ -241,9 +236,9 @@ def photo(photo_id: int):
 @bp.post("/photos/<int:photo_id>/delete")
 @role_required(Role.CHAIR)
 def delete_photo(photo_id: int):
-    found, scoring_round = reports.get_photo(db.session, g.village.id, photo_id)
-    stored_name = reports.delete_photo(db.session, found, current_user.id)
-    db.session.commit()
+    with write():
+        found, scoring_round = reports.get_photo(db.session, g.village.id, photo_id)
+        stored_name = reports.delete_photo(db.session, found, current_user.id)
     reports.discard_photo_file(_uploads(), stored_name)
     flash(_("已删除这张照片。"), "success")
     return redirect(url_for("ledgers.photos", round_id=scoring_round.id))
@@ -254,8 +249,8 @@ def delete_photo(photo_id: int):
 def photos_xlsx(round_id: int):
     found = _round(round_id)
     photos = reports.photos_of(db.session, found)
-    names = reports.user_names(db.session, [p.uploaded_by for p in photos])
-    data = reports.photos_xlsx(found, photos, _uploads(), names, g.village, _tz())
+    names = user_names(db.session, [p.uploaded_by for p in photos])
+    data = reports.photos_xlsx(found, photos, _uploads(), names, g.village)
     return send_workbook(data, f"notice-photos-{_file_key(found)}.xlsx")
 
 
@@ -263,7 +258,7 @@ def photos_xlsx(round_id: int):
 
 
 def _register():
-    year = request.args.get("year", type=int) or reports.local(utcnow(), _tz()).year
+    year = request.args.get("year", type=int) or today().year
     group = request.args.get("group", "")
     return reports.register(db.session, g.village.id, year, group)
 
@@ -294,7 +289,7 @@ def register_xlsx():
 @bp.context_processor
 def sheet_head():
     """The village as printed at the top of every ledger: 县 镇 村."""
-    return {"village_name": reports.village_label(g.village) if "village" in g else ""}
+    return {"village_name": g.village.label if "village" in g else ""}
 
 
 @bp.app_context_processor

@@ -17,6 +17,11 @@ class Cadence(enum.StrEnum):
     QUARTERLY = "quarterly"  # 季评定, 2026-Q4
     HALF_YEARLY = "half_yearly"  # 半年考核评定, 2026-H2
 
+    @property
+    def period_kind(self) -> str:
+        """The calendar's name for its periods (:mod:`pointsmart.periods`)."""
+        return {"monthly": "month", "quarterly": "quarter", "half_yearly": "half"}[self.value]
+
 
 CADENCE_LABELS = {
     Cadence.MONTHLY: _l("月评定"),

@@ -8,6 +8,7 @@ phone number or address.
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
+from ..auth.services import user_names
 from ..clock import utcnow
 from ..extensions import db
 from ..households.services import groups as village_groups
@@ -21,7 +22,7 @@ bp = Blueprint("public", __name__)
 @bp.context_processor
 def village_head():
     village = home_village(db.session)
-    return {"village": village, "village_name": reports.village_label(village)}
+    return {"village": village, "village_name": village.label}
 
 
 @bp.get("/notice")
@@ -37,7 +38,7 @@ def notice(round_uuid: str):
     """One round's public notice: every household that scored, by category, and how to object."""
     village = home_village(db.session)
     found = reports.public_round(db.session, village.id, round_uuid)
-    publisher = reports.user_names(db.session, [found.published_by]).get(found.published_by, "")
+    publisher = user_names(db.session, [found.published_by]).get(found.published_by, "")
     return render_template(
         "public/notice.html",
         round=found,

@@ -16,9 +16,8 @@ import io
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path, PurePath
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import sqlalchemy as sa
@@ -29,13 +28,15 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
-from ..auth.models import User
+from ..auth.services import user_names
 from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..households.models import Household
+from ..i18n import signed
 from ..images import check_image
 from ..ledger.models import Transfer
 from ..org.models import Village
+from ..periods import local_naive
 from ..xlsx import ledger_sheet, workbook_bytes
 from . import services
 from .models import (
@@ -52,7 +53,7 @@ from .models import (
     Score,
     ScoringRound,
 )
-from .periods import period_months
+from .periods import round_period
 from .services import ScoringError
 
 #: statuses whose results villagers may see
@@ -73,43 +74,19 @@ def period_label(scoring_round: ScoringRound) -> str:
     return f"{label} · {scoring_round.scope}" if scoring_round.scope else label
 
 
-def village_label(village: Village) -> str:
-    """The village as a county names it: 县 镇 村."""
-    return "".join(part for part in (village.county_name, village.township_name, village.name) if part)
-
-
-def local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    """A stored (naive UTC) time in the village's time zone, naive again for a spreadsheet cell."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
-
-
 def _period_order(scoring_round: ScoringRound) -> tuple:
     """Sort rounds by when their period ends, then starts: 2026-11 before 2026-Q4 before 2026-12."""
-    start, end = period_months(Cadence(scoring_round.period_type), scoring_round.period_key)
-    return end, start, scoring_round.id
+    period = round_period(scoring_round.period_type, scoring_round.period_key)
+    return period.end, period.start, scoring_round.id
 
 
 def _year(scoring_round: ScoringRound) -> int:
     return int(scoring_round.period_key[:4])
 
 
-def signed(points: int) -> str:
-    return f"{points:+d}"
-
-
 def with_label(name: str, label: str) -> str:
     """``张建华（执委）``: a person with their role on the panel, if they have one."""
     return _("%(name)s（%(label)s）", name=name, label=label) if label else name
-
-
-def user_names(session: Session, user_ids) -> dict[int, str]:
-    ids = {i for i in user_ids if i}
-    if not ids:
-        return {}
-    rows = session.execute(sa.select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
-    return {uid: display or username for uid, display, username in rows}
 
 
 def _panel_labels(session: Session, user_ids) -> dict[int, str]:
@@ -287,7 +264,7 @@ def round_results_xlsx(results: RoundResults, village: Village) -> bytes:
         _("评定结果"),
         _(
             "%(village)s %(period)s 评定结果",
-            village=village_label(village),
+            village=village.label,
             period=period_label(results.round),
         ),
         header,
@@ -418,7 +395,7 @@ def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
     )
 
 
-def score_sheet_xlsx(sheet: ScoreSheet, village: Village, tz: ZoneInfo) -> bytes:
+def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
     """The score sheet as a workbook: points per criterion (times × points), and a sheet of approvals."""
     book = openpyxl.Workbook()
     header = [_("户号"), _("户主"), _("村民小组")]
@@ -435,7 +412,7 @@ def score_sheet_xlsx(sheet: ScoreSheet, village: Village, tz: ZoneInfo) -> bytes
     page = ledger_sheet(
         book.active,
         _("打分表"),
-        _("%(village)s %(period)s 打分表", village=village_label(village), period=period_label(sheet.round)),
+        _("%(village)s %(period)s 打分表", village=village.label, period=period_label(sheet.round)),
         header,
         [10, 12, 10] + [11] * len(sheet.criteria) + [8, 20],
         landscape=True,
@@ -456,14 +433,14 @@ def score_sheet_xlsx(sheet: ScoreSheet, village: Village, tz: ZoneInfo) -> bytes
     for person in sheet.scorers:
         people.append([_("评分"), person.name, person.label, None, person.count])
     for person in sheet.approvals:
-        people.append([_("审核"), person.name, person.label, local(person.at, tz), None])
+        people.append([_("审核"), person.name, person.label, local_naive(person.at), None])
     for step, name, at in (
         (_("提交"), sheet.submitted_by, sheet.round.submitted_at),
         (_("公示"), sheet.published_by, sheet.round.published_at),
         (_("生效"), sheet.finalised_by, sheet.round.finalised_at),
     ):
         if at:
-            people.append([step, name, "", local(at, tz), None])
+            people.append([step, name, "", local_naive(at), None])
     for cell in people["D"][2:]:
         cell.number_format = "yyyy-mm-dd hh:mm"
     return workbook_bytes(book)
@@ -564,7 +541,7 @@ def minutes_xlsx(
         _("会议记录"),
         _(
             "%(village)s %(period)s 积分评定会议记录",
-            village=village_label(village),
+            village=village.label,
             period=period_label(scoring_round),
         ),
         [_("项目"), _("内容")],
@@ -721,7 +698,6 @@ def photos_xlsx(
     folder: Path,
     names: dict[int, str],
     village: Village,
-    tz: ZoneInfo,
 ) -> bytes:
     """The photo evidence as a workbook: one row per photo with its dates, and the photo itself."""
     book = openpyxl.Workbook()
@@ -730,7 +706,7 @@ def photos_xlsx(
         _("公示照片"),
         _(
             "%(village)s %(period)s 积分公示影视资料",
-            village=village_label(village),
+            village=village.label,
             period=period_label(scoring_round),
         ),
         [_("序号"), _("张贴日期"), _("撤下日期"), _("上传人"), _("上传时间"), _("照片")],
@@ -744,7 +720,7 @@ def photos_xlsx(
                 photo.posted_from,
                 photo.posted_until,
                 names.get(photo.uploaded_by, ""),
-                local(photo.uploaded_at, tz),
+                local_naive(photo.uploaded_at),
             ]
         )
         row = sheet.max_row
@@ -876,7 +852,7 @@ def register_xlsx(ledger: Register, village: Village) -> bytes:
     if ledger.has_corrections:
         header.append(_("撤销更正"))
     header += [_("本期积分"), _("累计")]
-    title = _("%(village)s %(year)s 年积分登记台账", village=village_label(village), year=ledger.year)
+    title = _("%(village)s %(year)s 年积分登记台账", village=village.label, year=ledger.year)
     if ledger.group:
         title += f" · {ledger.group}"
     sheet = ledger_sheet(

@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 from .. import changes as change_log
 from ..audit.services import changes, record
 from ..auth.models import Role, User
-from ..clock import local, utcnow
+from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..ledger import services as ledger
 from ..ledger.models import Account, AccountKind, TransferKind
 from ..org.models import Village
+from ..periods import local
 from .models import (
     STATUS_LABELS,
     Cadence,

@@ -6,15 +6,18 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import periods
 from ..auth.access import role_required
 from ..auth.models import Role, User
+from ..auth.services import user_names
 from ..clock import utcnow
 from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import update_settings
+from ..unit import write
 from ..web import flash_errors
-from . import reports, services
+from . import services
 from .forms import (
     CategoryForm,
     CriterionForm,
@@ -38,13 +41,11 @@ def labels():
 
 
 def _done(message: str, endpoint: str, **values):
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for(endpoint, **values))
 
 
 def _refused(err: DomainError, endpoint: str, **values):
-    db.session.rollback()
     flash(err.message, "error")
     return redirect(url_for(endpoint, **values))
 
@@ -73,7 +74,8 @@ def save_category(category_id: int | None = None):
         flash_errors(form)
         return redirect(url_for("scoring.rulebook"))
     try:
-        services.save_category(db.session, g.village.id, form.data, current_user.id, category)
+        with write():
+            services.save_category(db.session, g.village.id, form.data, current_user.id, category)
     except DomainError as err:
         return _refused(err, "scoring.rulebook")
     return _done(_("已保存类别。"), "scoring.rulebook")
@@ -88,9 +90,9 @@ def criterion(category_id: int | None = None, criterion_id: int | None = None):
     form = CriterionForm(obj=found)
     if form.validate_on_submit():
         try:
-            services.save_criterion(db.session, category, form.data, current_user.id, found)
+            with write():
+                services.save_criterion(db.session, category, form.data, current_user.id, found)
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
             return _done(_("已保存条目。进行中和已生效的评定不受影响。"), "scoring.rulebook")
@@ -132,7 +134,10 @@ def save_member():
     if user is None or user.village_id != g.village.id:
         abort(404)
     try:
-        services.set_panel_member(db.session, user, form.label.data, form.groups.data or [], current_user.id)
+        with write():
+            services.set_panel_member(
+                db.session, user, form.label.data, form.groups.data or [], current_user.id
+            )
     except DomainError as err:
         return _refused(err, "scoring.panel")
     return _done(_("已更新评比小组。"), "scoring.panel")
@@ -144,7 +149,8 @@ def remove_member(member_id: int):
     member = next((m for m in services.panel_members(db.session, g.village.id) if m.id == member_id), None)
     if member is None:
         abort(404)
-    services.remove_panel_member(db.session, member, current_user.id)
+    with write():
+        services.remove_panel_member(db.session, member, current_user.id)
     return _done(_("已移出评比小组。"), "scoring.panel")
 
 
@@ -156,9 +162,10 @@ def settings():
         flash_errors(form)
         return redirect(url_for("scoring.panel"))
     try:
-        update_settings(
-            db.session, g.village, form.approvals_required.data, form.notice_days.data, current_user.id
-        )
+        with write():
+            update_settings(
+                db.session, g.village, form.approvals_required.data, form.notice_days.data, current_user.id
+            )
     except DomainError as err:
         return _refused(err, "scoring.panel")
     return _done(_("已保存设置，对之后新建的评定生效。"), "scoring.panel")
@@ -172,7 +179,7 @@ def settings():
 def rounds():
     form = RoundForm()
     form.scope.choices = [("", _("全村"))] + [(x, x) for x in village_groups(db.session, g.village.id)]
-    today = utcnow().date()
+    today = periods.today()
     suggestions = {str(c): current_key(c, today) for c in Cadence}
     form.period_key.data = form.period_key.data or suggestions[Cadence.MONTHLY]
     return render_template(
@@ -192,14 +199,15 @@ def create_round():
         flash_errors(form)
         return redirect(url_for("scoring.rounds"))
     try:
-        created = services.create_round(
-            db.session,
-            g.village,
-            form.period_type.data,
-            form.period_key.data,
-            form.scope.data,
-            current_user.id,
-        )
+        with write():
+            created = services.create_round(
+                db.session,
+                g.village,
+                form.period_type.data,
+                form.period_key.data,
+                form.scope.data,
+                current_user.id,
+            )
     except DomainError as err:
         return _refused(err, "scoring.rounds")
     return _done(
@@ -249,7 +257,7 @@ def overview(round_id: int):
         objection_form=objection_form,
         reason_form=ReasonForm(),
         flags=flags,
-        names=reports.user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
+        names=user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
     )
 
 
@@ -292,14 +300,17 @@ def entry(round_id: int, household_id: int):
     household = households[index]
     if request.method == "POST":
         try:
+            values = {}
             for criterion in found.criteria:
                 value = request.form.get(f"c{criterion.id}", "0").strip() or "0"
                 if not re.fullmatch(r"[0-9]{1,3}", value):
                     raise Invalid(_("次数必须是整数。"), code="invalid_times")
-                services.set_score(db.session, found, household.id, criterion.id, int(value), current_user)
+                values[criterion.id] = int(value)
+            with write():
+                for criterion_id, times in values.items():
+                    services.set_score(db.session, found, household.id, criterion_id, times, current_user)
         except DomainError as err:
             return _refused(err, "scoring.entry", round_id=found.id, household_id=household.id, group=group)
-        db.session.commit()
         step = request.form.get("go", "next")
         target = ids[min(index + 1, len(ids) - 1)] if step == "next" else ids[max(index - 1, 0)]
         flash(_("已保存 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
@@ -331,18 +342,18 @@ def save_score(round_id: int):
         return jsonify({"error": {"code": "invalid", "message": _("请求内容有误。")}}), 422
     household_id, criterion_id, times = values
     try:
-        saved = services.set_score(db.session, found, household_id, criterion_id, times, current_user)
+        with write():
+            saved = services.set_score(db.session, found, household_id, criterion_id, times, current_user)
     except DomainError as err:
-        db.session.rollback()
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
-    db.session.commit()
     return jsonify({"times": saved})
 
 
 def _step(round_id: int, action, message: str):
     found = _round(round_id)
     try:
-        action(found)
+        with write():
+            action(found)
     except DomainError as err:
         return _refused(err, "scoring.overview", round_id=found.id)
     return _done(message, "scoring.overview", round_id=found.id)
@@ -385,7 +396,8 @@ def publish(round_id: int):
 def finalise(round_id: int):
     found = _round(round_id)
     try:
-        posted = services.finalise_round(db.session, found, current_user.id)
+        with write():
+            posted = services.finalise_round(db.session, found, current_user.id)
     except DomainError as err:
         return _refused(err, "scoring.overview", round_id=found.id)
     message = _("评定已生效，积分已记入各户。") if posted else _("这次评定早已生效，没有重复记分。")
@@ -401,9 +413,15 @@ def record_objection(round_id: int):
         flash_errors(form)
         return redirect(url_for("scoring.overview", round_id=found.id))
     try:
-        services.record_objection(
-            db.session, found, form.household_id.data, form.objector.data, form.content.data, current_user.id
-        )
+        with write():
+            services.record_objection(
+                db.session,
+                found,
+                form.household_id.data,
+                form.objector.data,
+                form.content.data,
+                current_user.id,
+            )
     except DomainError as err:
         return _refused(err, "scoring.overview", round_id=found.id)
     return _done(_("已记录异议。"), "scoring.overview", round_id=found.id)
@@ -424,13 +442,13 @@ def objection(objection_id: int):
                 if upheld
                 else {}
             )
-            services.resolve_objection(
-                db.session, found, upheld, request.form.get("resolution", ""), new_times, current_user.id
-            )
+            with write():
+                services.resolve_objection(
+                    db.session, found, upheld, request.form.get("resolution", ""), new_times, current_user.id
+                )
         except ValueError:
             flash(_("次数必须是整数。"), "error")
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
             return _done(_("异议已处理。"), "scoring.overview", round_id=scoring_round.id)

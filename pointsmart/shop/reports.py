@@ -9,8 +9,8 @@ Everything here is a plain function of a session and explicit arguments; nothing
 
 How the numbers are counted:
 
-- **Calendar.** Times are stored as naive UTC; a day or a month is the village's (Asia/Shanghai, as
-  :func:`.services.local_date`). A stocktake belongs to the month of its ``counted_on``.
+- **Calendar.** Times are stored as naive UTC; a day or a month is the village's
+  (:mod:`pointsmart.periods`). A stocktake belongs to the month of its ``counted_on``.
 - **Events count when they happen.** A redemption counts in the period it was made; its cancellation
   counts, with the opposite sign, in the period it was cancelled. So a printed day or month never
   changes afterwards, and the points and goods of a period agree with the ledger and the stock moves.
@@ -29,8 +29,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import openpyxl
 import sqlalchemy as sa
@@ -38,9 +37,10 @@ from flask_babel import gettext as _
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session, selectinload
 
-from ..auth.models import User
-from ..errors import Invalid, NotFound
+from ..auth.services import user_names
+from ..errors import NotFound
 from ..org.models import Village
+from ..periods import Period, local_day, local_naive, shown, utc_window
 from ..xlsx import ledger_sheet, workbook_bytes
 from .models import (
     MOVE_LABELS,
@@ -56,126 +56,9 @@ from .models import (
 )
 from .services import list_goods
 
-#: the village's calendar (the same zone as :func:`.services.local_date`)
-TZ = ZoneInfo("Asia/Shanghai")
 MONEY = "#,##0.00"
 WHEN = "yyyy-mm-dd hh:mm"
 DAY = "yyyy-mm-dd"
-
-
-class BadPeriod(Invalid):
-    code = "bad_period"
-
-
-# --- days and months --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    year: int
-    month: int
-
-    @classmethod
-    def of(cls, day: date) -> "Month":
-        return cls(day.year, day.month)
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def start(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def end(self) -> date:
-        """The first day of the next month (the period is ``start <= day < end``)."""
-        return date(self.year + self.month // 12, self.month % 12 + 1, 1)
-
-    @property
-    def previous(self) -> "Month":
-        return Month.of(self.start - timedelta(days=1))
-
-    @property
-    def next(self) -> "Month":
-        return Month.of(self.end)
-
-    def label(self) -> str:
-        return _("%(year)s 年 %(month)s 月", year=self.year, month=self.month)
-
-
-def _shown(text: str) -> str:
-    return text if len(text) <= 20 else text[:20] + "…"
-
-
-def parse_month(text: str | None, today: date) -> Month:
-    """``2026-11`` → that month; empty → the month of ``today``.
-
-    :raises BadPeriod: not a year and month (code ``bad_month``).
-    """
-    text = (text or "").strip()
-    if not text:
-        return Month.of(today)
-    found = re.fullmatch(r"(\d{4})-(\d{1,2})", text)
-    if not found or not 2000 <= int(found[1]) <= 2100 or not 1 <= int(found[2]) <= 12:
-        raise BadPeriod(
-            _("月份“%(text)s”不对，应写成 2026-11 这样的“年-月”。", text=_shown(text)), code="bad_month"
-        )
-    return Month(int(found[1]), int(found[2]))
-
-
-def parse_day(text: str | None, today: date) -> date:
-    """``2026-11-28`` → that day; empty → ``today``.
-
-    :raises BadPeriod: not a date (code ``bad_date``).
-    """
-    text = (text or "").strip()
-    if not text:
-        return today
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(text)
-        day = date.fromisoformat(text)
-        if not 2000 <= day.year <= 2100:
-            raise ValueError(text)
-    except ValueError:
-        raise BadPeriod(
-            _("日期“%(text)s”不对，应写成 2026-11-28 这样的“年-月-日”。", text=_shown(text)), code="bad_date"
-        ) from None
-    return day
-
-
-def utc_window(start: date, end: date) -> tuple[datetime, datetime]:
-    """The stored (naive UTC) times of the village's days ``start <= day < end``."""
-
-    def edge(day: date) -> datetime:
-        return datetime.combine(day, time(), TZ).astimezone(UTC).replace(tzinfo=None)
-
-    return edge(start), edge(end)
-
-
-def local_time(value: datetime | None) -> datetime | None:
-    """A stored time in the village's zone, naive again (for a spreadsheet cell)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC).astimezone(TZ).replace(tzinfo=None)
-
-
-def local_day(value: datetime) -> date:
-    return value.replace(tzinfo=UTC).astimezone(TZ).date()
-
-
-def village_label(village: Village) -> str:
-    """The village as a county names it: 县 镇 村."""
-    return "".join(part for part in (village.county_name, village.township_name, village.name) if part)
-
-
-def user_names(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
-    ids = {i for i in user_ids if i}
-    if not ids:
-        return {}
-    rows = session.execute(sa.select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
-    return {uid: display or username for uid, display, username in rows}
 
 
 def yuan(fen: int | None) -> str:
@@ -583,7 +466,7 @@ def shop_period(session: Session, village_id: int, start: date, end: date) -> Sh
 
 @dataclass
 class RedemptionRegister:
-    month: Month
+    month: Period
     #: made in the month, oldest first
     redemptions: list[Redemption]
     #: made in an earlier month, cancelled in this one
@@ -609,7 +492,7 @@ class RedemptionRegister:
         return sum(line.qty for r in self.redemptions for line in r.lines)
 
 
-def redemption_register(session: Session, village_id: int, month: Month) -> RedemptionRegister:
+def redemption_register(session: Session, village_id: int, month: Period) -> RedemptionRegister:
     """Every redemption of a month with its lines at the prices paid, the household and the operator;
     and the cancellations of the month."""
     made = redemptions_made(session, village_id, month.start, month.end)
@@ -642,7 +525,7 @@ class StocktakeSheet:
         return sum(1 for line in self.lines if line.counted != line.recorded)
 
 
-def stocktakes(session: Session, village_id: int, month: Month) -> list[StocktakeSheet]:
+def stocktakes(session: Session, village_id: int, month: Period) -> list[StocktakeSheet]:
     """The month's stocktakes (by the day counted): each goods counted against the recorded stock."""
     found = list(
         session.scalars(
@@ -850,7 +733,7 @@ def trace_donor(session: Session, village_id: int, name: str) -> DonorTrace:
     for trace in trace_donations(session, village_id):
         if trace.name == name:
             return trace
-    raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=_shown(name)), code="unknown_donor")
+    raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=shown(name)), code="unknown_donor")
 
 
 _DIGITS = re.compile(r"\d[\d\s\-]{5,}\d")  # a phone number, however it was spaced
@@ -1008,7 +891,7 @@ def _intake_sheet(sheet, period: ShopPeriod) -> None:
     for m in period.intakes:
         sheet.append(
             [
-                local_time(m.created_at),
+                local_naive(m.created_at),
                 m.moved_on,
                 str(MOVE_LABELS[MoveKind(m.kind)]),
                 m.goods.name,
@@ -1028,7 +911,7 @@ def _redemption_rows(sheet, redemptions: list[Redemption], names: dict[int, str]
         for line in r.lines:
             sheet.append(
                 [
-                    local_time(r.created_at),
+                    local_naive(r.created_at),
                     r.id,
                     household_no,
                     head,
@@ -1065,7 +948,7 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
     book = openpyxl.Workbook()
     day = period.start.isoformat()
     _summary_sheet(
-        book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village_label(village), day=day)
+        book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day)
     )
     sheet = ledger_sheet(
         book.create_sheet(),
@@ -1083,10 +966,10 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
     return workbook_bytes(book)
 
 
-def monthly_xlsx(period: ShopPeriod, village: Village, month: Month) -> bytes:
+def monthly_xlsx(period: ShopPeriod, village: Village, month: Period) -> bytes:
     """A month's figures: the summary, day by day, each goods item's moves, the intakes."""
     book = openpyxl.Workbook()
-    title = _("%(village)s 积分超市月报 %(month)s", village=village_label(village), month=month.label())
+    title = _("%(village)s 积分超市月报 %(month)s", village=village.label, month=month.label())
     _summary_sheet(book.active, period, title)
     sheet = ledger_sheet(
         book.create_sheet(),
@@ -1139,7 +1022,7 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
         _("积分兑换台账"),
         _(
             "%(village)s 积分兑换（领取）台账 %(month)s",
-            village=village_label(village),
+            village=village.label,
             month=register.month.label(),
         ),
         _redemption_header(),
@@ -1161,13 +1044,13 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     return workbook_bytes(book)
 
 
-def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Month) -> bytes:
+def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Period) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
     book = openpyxl.Workbook()
     sheet = ledger_sheet(
         book.active,
         _("物资盘点台账"),
-        _("%(village)s 物资盘点台账 %(month)s", village=village_label(village), month=month.label()),
+        _("%(village)s 物资盘点台账 %(month)s", village=village.label, month=month.label()),
         [
             _("盘点日期"),
             _("商品"),
@@ -1209,7 +1092,7 @@ def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
     sheet = ledger_sheet(
         book.active,
         _("分值对应表"),
-        _("%(village)s 分值对应表", village=village_label(village)),
+        _("%(village)s 分值对应表", village=village.label),
         [_("序号"), _("商品"), _("规格"), _("兑换分值（积分）"), _("执行日期"), _("状态")],
         [6, 16, 12, 12, 17, 8],
     )
@@ -1220,7 +1103,7 @@ def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
                 row.goods.name,
                 row.goods.spec,
                 row.goods.price,
-                local_time(row.since),
+                local_naive(row.since),
                 _("上架") if row.goods.active else _("已下架"),
             ]
         )
@@ -1239,8 +1122,8 @@ def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
                     row.goods.name,
                     row.goods.spec,
                     step.price,
-                    local_time(step.since),
-                    local_time(step.until),
+                    local_naive(step.since),
+                    local_naive(step.until),
                     step.by,
                 ]
             )
@@ -1288,7 +1171,7 @@ def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
     board = ledger_sheet(
         book.active,
         _("爱心榜"),
-        _("%(village)s 爱心榜", village=village_label(village)),
+        _("%(village)s 爱心榜", village=village.label),
         [
             _("捐赠人"),
             _("捐赠物资"),
@@ -1340,7 +1223,7 @@ def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
     sheet = ledger_sheet(
         book.active,
         _("捐赠去向"),
-        _("%(village)s 捐赠去向：%(name)s", village=village_label(village), name=trace.name),
+        _("%(village)s 捐赠去向：%(name)s", village=village.label, name=trace.name),
         _donation_header(),
         [12, 14, 10, 9, 8, 9, 7, 9, 9, 20],
         landscape=True,

@@ -11,12 +11,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from ..auth.access import role_required
 from ..auth.models import Role
-from ..clock import utcnow
 from ..extensions import db
 from ..org.services import home_village
+from ..periods import BadPeriod, Period, parse_day, parse_month, today
 from ..xlsx import send_workbook
 from . import reports
-from .services import local_date
 
 bp = Blueprint("shop_reports", __name__, url_prefix="/shop/reports")
 
@@ -28,36 +27,32 @@ def sheet_head():
     """The village as printed at the top of every page, and the helpers the pages format with."""
     village = g.village if "village" in g else home_village(db.session)
     return {
-        "village_name": reports.village_label(village),
+        "village_name": village.label,
         "yuan": reports.yuan,
         "public_name": reports.public_name,
         "stock_value_note": reports.stock_value_note,
     }
 
 
-@bp.errorhandler(reports.BadPeriod)
-def bad_period(err: reports.BadPeriod):
+@bp.errorhandler(BadPeriod)
+def bad_period(err: BadPeriod):
     """A mistyped day or month: say what is wrong and show the current one's page (not a download)."""
     flash(err.message, "error")
     return redirect(url_for(request.endpoint.removesuffix("_xlsx")))
 
 
-def _today():
-    return local_date(utcnow())
-
-
-def _month() -> reports.Month:
-    return reports.parse_month(request.args.get("month"), _today())
+def _month() -> Period:
+    return parse_month(request.args.get("month"))
 
 
 @bp.get("/")
 @role_required(*VIEWERS)
 def index():
     """Links to every report and ledger, for this month and the last."""
-    today = _today()
-    month = reports.Month.of(today)
+    day = today()
+    month = Period.of(day)
     return render_template(
-        "shop/reports/index.html", today=today, month=month, months=[month, month.previous]
+        "shop/reports/index.html", today=day, month=month, months=[month, month.previous]
     )
 
 
@@ -65,7 +60,7 @@ def index():
 
 
 def _daily():
-    day = reports.parse_day(request.args.get("day"), _today())
+    day = parse_day(request.args.get("day"))
     return day, reports.shop_period(db.session, g.village.id, day, day + timedelta(days=1))
 
 
@@ -130,7 +125,7 @@ def stocktakes_xlsx():
 def prices():
     """分值对应表: the price of each goods item in points, and every earlier price."""
     return render_template(
-        "shop/reports/prices.html", rows=reports.price_list(db.session, g.village.id), today=_today()
+        "shop/reports/prices.html", rows=reports.price_list(db.session, g.village.id), today=today()
     )
 
 
@@ -138,7 +133,7 @@ def prices():
 @role_required(*VIEWERS)
 def prices_xlsx():
     data = reports.prices_xlsx(reports.price_list(db.session, g.village.id), g.village)
-    return send_workbook(data, f"prices-{_today().isoformat()}.xlsx")
+    return send_workbook(data, f"prices-{today().isoformat()}.xlsx")
 
 
 @bp.get("/ledgers/redemptions")
@@ -172,7 +167,7 @@ def donors():
 @role_required(*VIEWERS)
 def donors_xlsx():
     data = reports.donors_xlsx(reports.trace_donations(db.session, g.village.id), g.village)
-    return send_workbook(data, f"donors-{_today().isoformat()}.xlsx")
+    return send_workbook(data, f"donors-{today().isoformat()}.xlsx")
 
 
 @bp.get("/donors/<path:donor>")

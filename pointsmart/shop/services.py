@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes, record
 from ..auth.models import Role, User
 from ..cards.models import Card
-from ..clock import local, utcnow
+from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..idempotency import idempotent
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
+from ..periods import day_window, local_day, parse_day, today
 from .models import (
     Goods,
     MoveKind,
@@ -361,12 +362,9 @@ def may_cancel(user: User, redemption: Redemption, today: date) -> bool:
         return False
     if user.role == Role.CHAIR:
         return True
-    return user.role == Role.SHOPKEEPER and local_date(redemption.created_at) == today
+    return user.role == Role.SHOPKEEPER and local_day(redemption.created_at) == today
 
 
-def local_date(value) -> date:
-    """The village's calendar day of a stored (UTC) time."""
-    return local(value).date()
 
 
 def cancel_redemption(session: Session, redemption: Redemption, reason: str, user: User) -> None:
@@ -378,7 +376,7 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
         raise Invalid(_("撤销兑换必须填写原因。"), code="reason_required")
     if redemption.status != RedemptionStatus.DONE:
         raise ShopError(_("这笔兑换已经撤销过了。"), code="already_cancelled")
-    if not may_cancel(user, redemption, local_date(utcnow())):
+    if not may_cancel(user, redemption, today()):
         raise ShopError(
             _("超市管理员只能撤销当天的兑换，请找妇联主席处理。"), code="cancel_not_allowed", status=403
         )
@@ -447,25 +445,18 @@ def redeem_once(
 
 
 def redemptions_on(session: Session, village_id: int, day: str) -> list[Redemption]:
-    """The redemptions of one calendar day in the village (``YYYY-MM-DD``), newest first.
+    """The redemptions of one of the village's days (``YYYY-MM-DD``), newest first.
 
-    :raises Invalid: not a date.
+    :raises BadPeriod: not a date.
     """
-    from datetime import UTC, datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    try:
-        start_local = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    except ValueError:
-        raise Invalid(_("日期格式不对，应为 2026-11-28。"), code="bad_date") from None
-    start = start_local.astimezone(UTC).replace(tzinfo=None)
+    start, end = day_window(parse_day(day))
     return list(
         session.scalars(
             sa.select(Redemption)
             .where(
                 Redemption.village_id == village_id,
                 Redemption.created_at >= start,
-                Redemption.created_at < start + timedelta(days=1),
+                Redemption.created_at < end,
             )
             .order_by(Redemption.id.desc())
         )

@@ -21,15 +21,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import images
+from .. import images, periods
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..cards import services as cards
 from ..cards.models import Card
-from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import idempotent
+from ..unit import write
 from ..web import flash_errors
 from . import services
 from .forms import CancelForm, GoodsForm, LossForm, ReceiveForm
@@ -129,12 +129,12 @@ def basket(card_id: int):
         key = request.form.get("key", "")
         lines = sorted(chosen.items())
         try:
-            code, answer = services.redeem_once(
-                db.session, g.village.id, key, card.number, lines, current_user
-            )
+            with write():
+                code, answer = services.redeem_once(
+                    db.session, g.village.id, key, card.number, lines, current_user
+                )
         except DomainError as err:
             code, answer = err.status, {"error": {"code": err.code, "message": err.message}}
-        db.session.commit()
         if code == 201:
             return redirect(url_for("shop.receipt", redemption_id=answer["id"]))
         flash(answer["error"]["message"], "error")
@@ -159,7 +159,7 @@ def basket(card_id: int):
 @role_required(*SHOP_STAFF)
 def receipt(redemption_id: int):
     found = services.get_redemption(db.session, g.village.id, redemption_id)
-    today = services.local_date(utcnow())
+    today = periods.today()
     return render_template(
         "shop/receipt.html",
         redemption=found,
@@ -178,12 +178,11 @@ def cancel(redemption_id: int):
         flash_errors(form)
         return redirect(url_for("shop.receipt", redemption_id=found.id))
     try:
-        services.cancel_redemption(db.session, found, form.reason.data, current_user)
+        with write():
+            services.cancel_redemption(db.session, found, form.reason.data, current_user)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
     else:
-        db.session.commit()
         flash(_("已撤销兑换，积分和商品已退回。"), "success")
     return redirect(url_for("shop.receipt", redemption_id=found.id))
 
@@ -192,7 +191,7 @@ def cancel(redemption_id: int):
 @role_required(*SHOP_STAFF)
 def redemptions():
     """Today's redemptions (or another day's), newest first."""
-    day = request.args.get("day") or services.local_date(utcnow()).isoformat()
+    day = request.args.get("day") or periods.today().isoformat()
     try:
         rows = services.redemptions_on(db.session, g.village.id, day)
     except DomainError as err:
@@ -223,20 +222,19 @@ def edit_goods(goods_id: int | None = None):
     form = GoodsForm(obj=found)
     if form.validate_on_submit():
         try:
-            saved = services.save_goods(db.session, g.village.id, form.data, current_user.id, found)
-            if form.photo.data:
-                services.set_goods_photo(
-                    db.session,
-                    saved,
-                    form.photo.data.read(images.MAX_PHOTO_BYTES + 1),
-                    _photo_folder(),
-                    current_user.id,
-                )
+            with write():
+                saved = services.save_goods(db.session, g.village.id, form.data, current_user.id, found)
+                if form.photo.data:
+                    services.set_goods_photo(
+                        db.session,
+                        saved,
+                        form.photo.data.read(images.MAX_PHOTO_BYTES + 1),
+                        _photo_folder(),
+                        current_user.id,
+                    )
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
         else:
-            db.session.commit()
             flash(_("已保存 %(name)s。", name=saved.name), "success")
             return redirect(url_for("shop.stock", goods_id=saved.id))
     return render_template("shop/goods_form.html", form=form, goods=found)
@@ -295,13 +293,12 @@ def stock(goods_id: int):
             **{k: str(v) for k, v in form.data.items() if k != "csrf_token"},
         }
         try:  # a form posted twice (a double click) moves the stock once
-            status, answer = idempotent(
-                db.session, f"stock:{current_user.id}", request.form.get("key", ""), body, perform
-            )
+            with write():
+                status, answer = idempotent(
+                    db.session, f"stock:{current_user.id}", request.form.get("key", ""), body, perform
+                )
         except DomainError as err:
             status, answer = err.status, {"error": {"message": err.message}}
-            db.session.rollback()
-        db.session.commit()
         if status == 201:
             flash(_("已记录，现有库存 %(n)s。", n=answer["stock"]), "success")
         else:
@@ -333,26 +330,25 @@ def stocktake():
             from datetime import date
 
             counted_on = date.fromisoformat(
-                request.form.get("counted_on") or services.local_date(utcnow()).isoformat()
+                request.form.get("counted_on") or periods.today().isoformat()
             )
-            take = services.record_stocktake(
-                db.session,
-                g.village.id,
-                counted_on,
-                request.form.get("counted_by", ""),
-                counts,
-                current_user.id,
-                request.form.get("note", ""),
-            )
+            with write():
+                take = services.record_stocktake(
+                    db.session,
+                    g.village.id,
+                    counted_on,
+                    request.form.get("counted_by", ""),
+                    counts,
+                    current_user.id,
+                    request.form.get("note", ""),
+                )
+                lines, changed = len(take.lines), sum(1 for x in take.lines if x.counted != x.recorded)
         except ValueError:
             flash(_("日期格式不对。"), "error")
             return redirect(url_for("shop.stocktake"))
         except DomainError as err:
-            db.session.rollback()
             flash(err.message, "error")
             return redirect(url_for("shop.stocktake"))
-        db.session.commit()
-        changed = sum(1 for line in take.lines if line.counted != line.recorded)
-        flash(_("盘点已记录：%(n)s 种商品，%(c)s 种有差异。", n=len(take.lines), c=changed), "success")
+        flash(_("盘点已记录：%(n)s 种商品，%(c)s 种有差异。", n=lines, c=changed), "success")
         return redirect(url_for("shop.goods"))
-    return render_template("shop/stocktake.html", goods=goods_list, today=services.local_date(utcnow()))
+    return render_template("shop/stocktake.html", goods=goods_list, today=periods.today())

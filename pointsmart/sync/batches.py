@@ -35,7 +35,16 @@ def head_seq(session: Session) -> int:
 
 
 def state(session: Session) -> SyncState:
-    """The push client's memory (the migration creates its one row; a bare database gets it here)."""
+    """The push client's memory, to read (a database without its row reads as never synced)."""
+    found = session.get(SyncState, 1)
+    if found is None:
+        return SyncState(id=1, acked_seq=0, last_error="", push_message="", push_head_seq=0, push_acked_seq=0)
+    return found
+
+
+def state_for_update(session: Session) -> SyncState:
+    """The push client's memory, to change inside a write transaction (the migration makes its one
+    row; a bare database gets it here)."""
     found = session.get(SyncState, 1)
     if found is None:  # two requests may get here at once: the second one's insert does nothing
         insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

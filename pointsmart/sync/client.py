@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..errors import DomainError
 from ..org.services import home_village
+from ..unit import write
 from . import batches
 
 #: statuses worth retrying: the county is busy, restarting or behind a failing proxy
@@ -45,10 +46,10 @@ class PushReport:
 
 
 def _record(session: Session, **values) -> None:
-    state = batches.state(session)
-    for name, value in values.items():
-        setattr(state, name, value)
-    session.commit()
+    with write(session):
+        state = batches.state_for_update(session)
+        for name, value in values.items():
+            setattr(state, name, value)
 
 
 def _json(response: httpx.Response) -> dict:

@@ -52,3 +52,16 @@ class SyncState(db.Model):
     last_attempt_at: Mapped[datetime | None]
     #: the last push's failure, in words, or empty after a success
     last_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    # The push under way or last finished, as the sync page shows it: kept here, not in a process's
+    # memory, so that any server process can answer the page and only one push runs at a time.
+    push_started_at: Mapped[datetime | None]
+    #: the pushing process writes this after every batch; a push whose beat stopped is over (it died)
+    push_beat_at: Mapped[datetime | None]
+    push_finished_at: Mapped[datetime | None]
+    push_ok: Mapped[bool | None]
+    push_message: Mapped[str] = mapped_column(sa.String(500), default="")
+    push_head_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    push_acked_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    push_records: Mapped[int] = mapped_column(default=0)
+    push_batches: Mapped[int] = mapped_column(default=0)
+    push_retries: Mapped[int] = mapped_column(default=0)

@@ -1,13 +1,13 @@
 """The chair's sync page: when the county last heard from the village, what waits, and a push button.
 
-A push runs in a background thread of this process (one at a time) so the page can show its progress;
-the page asks ``/sync/progress`` every second. The chair can also download a signed bundle for a USB
-stick when there is no network.
+A push runs in a background thread (one at a time, whichever process started it) and keeps its
+progress in the database (:mod:`pointsmart.sync.progress`); the page asks ``/sync/progress`` every
+second. The chair can also download a signed bundle for a USB stick when there is no network.
 """
 
 import io
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
@@ -16,66 +16,53 @@ from flask_login import current_user
 from ..audit.services import record
 from ..auth.access import role_required
 from ..auth.models import Role
-from ..clock import local, utcnow
+from ..clock import utcnow
 from ..extensions import db
-from . import batches
+from ..periods import local
+from ..unit import reading, write
+from . import batches, progress
 from .bundle import export_bundle
 from .client import PushError, push
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
 
-@dataclass
-class Progress:
-    running: bool = False
-    head_seq: int = 0
-    acked_seq: int = 0
-    records: int = 0
-    batches: int = 0
-    retries: int = 0
-    message: str = ""
-    ok: bool | None = None
-
-
-_lock = threading.Lock()
-_progress = Progress()
-
-
 def _run(app, url: str, key: str, actor_id: int) -> None:
-    def show(report):
-        _progress.head_seq, _progress.acked_seq = report.head_seq, report.acked_seq
-        _progress.records, _progress.batches, _progress.retries = (
-            report.records,
-            report.batches,
-            report.retries,
-        )
+    """Push in a background thread; progress and outcome go to the database for the page to show."""
 
-    with app.app_context():
+    def show(report):
+        with write():
+            progress.beat(
+                db.session, report.head_seq, report.acked_seq, report.records, report.batches, report.retries
+            )
+
+    with app.app_context(), reading():
         try:
             report = push(db.session, url, key, progress=show, attempts=4)
-            show(report)
-            _progress.ok = True
             if report.records:
-                _progress.message = _(
+                message = _(
                     "已发送 %(records)s 条记录（%(batches)s 批），县里已确认到第 %(acked)s 条。",
                     records=report.records,
                     batches=report.batches,
                     acked=report.acked_seq,
                 )
             else:
-                _progress.message = _(
-                    "没有等待发送的记录，县里已确认到第 %(acked)s 条。", acked=report.acked_seq
+                message = _("没有等待发送的记录，县里已确认到第 %(acked)s 条。", acked=report.acked_seq)
+            with write():
+                show(report)
+                progress.finish(db.session, True, message)
+                record(
+                    db.session, "sync.pushed", actor_id, None, records=report.records, acked=report.acked_seq
                 )
-            record(db.session, "sync.pushed", actor_id, None, records=report.records, acked=report.acked_seq)
-            db.session.commit()
         except PushError as err:
-            _progress.ok, _progress.message = False, err.message
-        except Exception:  # the thread must always let the page know it ended
+            with write():
+                progress.finish(db.session, False, err.message)
+        except Exception:  # the page must always learn that the push ended
             current_app.logger.exception("sync push failed")
-            _progress.ok, _progress.message = False, _("同步出错了，请稍后再试。")
+            with write():
+                progress.finish(db.session, False, _("同步出错了，请稍后再试。"))
             raise
         finally:
-            _progress.running = False
             db.session.remove()
 
 
@@ -94,7 +81,7 @@ def index():
             current_app.config["POINTSMART_COUNTY_URL"] and current_app.config["POINTSMART_SYNC_KEY"]
         ),
         has_key=bool(current_app.config["POINTSMART_SYNC_KEY"]),
-        progress=_progress,
+        progress=progress.current(db.session),
     )
 
 
@@ -105,13 +92,11 @@ def start_push():
     if not (url and key):
         flash(_("还没有配置县里的地址和同步密钥，请联系县里。"), "error")
         return redirect(url_for(".index"))
-    with _lock:
-        if _progress.running:
-            flash(_("正在同步，请稍候。"), "warning")
-            return redirect(url_for(".index"))
-        _progress.__init__(running=True, head_seq=batches.head_seq(db.session))
-        _progress.acked_seq = batches.state(db.session).acked_seq
-    db.session.rollback()
+    with write():
+        started = progress.start(db.session)
+    if not started:
+        flash(_("正在同步，请稍候。"), "warning")
+        return redirect(url_for(".index"))
     app = current_app._get_current_object()
     threading.Thread(
         target=_run, args=(app, url, key, current_user.id), daemon=True, name="sync-push"
@@ -119,10 +104,10 @@ def start_push():
     return redirect(url_for(".index"))
 
 
-@bp.get("/progress")
+@bp.get("/progress", endpoint="progress")
 @role_required(Role.CHAIR)
-def progress():
-    return jsonify(asdict(_progress))
+def push_progress():
+    return jsonify(asdict(progress.current(db.session)))
 
 
 @bp.get("/bundle")
@@ -135,16 +120,16 @@ def bundle():
         return redirect(url_for(".index"))
     out = io.BytesIO()
     report = export_bundle(db.session, g.village.code, key, out)
-    record(
-        db.session,
-        "sync.bundle_exported",
-        current_user.id,
-        None,
-        from_seq=report.from_seq,
-        to_seq=report.to_seq,
-    )
-    db.session.commit()
+    with write():
+        record(
+            db.session,
+            "sync.bundle_exported",
+            current_user.id,
+            None,
+            from_seq=report.from_seq,
+            to_seq=report.to_seq,
+        )
     out.seek(0)
-    stamp = local(utcnow()).strftime("%Y%m%d-%H%M")
+    stamp = local(utcnow()).strftime("%Y%m%d-%H%M")  # the file name says when, in village time
     name = f"sync-{g.village.code}-{report.from_seq}-{report.to_seq}-{stamp}.pmb"
     return send_file(out, mimetype="application/gzip", as_attachment=True, download_name=name)

@@ -17,7 +17,6 @@ screenshot of each of its pages in ``tests/artifacts/<test name>.png``.
 
 import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
-from waitress import create_server, wasyncore
 
 from ..conftest import IN_CI, PASSWORD
+from ..live import serving
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "artifacts"
@@ -116,16 +115,8 @@ class LiveServer:
 @pytest.fixture
 def live_server(app):
     """Serve the test's app with waitress (4 threads) on 127.0.0.1 and a free port; stop it afterwards."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.effective_port}", app)
-    # Close the listening socket and every open connection from inside the server's own loop thread,
-    # so the loop runs out of channels and returns; then stop the worker threads.
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(timeout=5)
-    server.task_dispatcher.shutdown(timeout=5)
-    assert not thread.is_alive(), "waitress did not stop"
+    with serving(app, threads=4) as url:
+        yield LiveServer(url, app)
 
 
 # --- the browser -----------------------------------------------------------------------------------
