@@ -58,9 +58,9 @@ def county_rotate_key(code: str):
 @with_appcontext
 def county_villages():
     """List registered villages with how far each has synced and whether its totals agree."""
-    from ..periods import local
     from ..county.models import VillageLink
     from ..org.models import Village
+    from ..periods import local
 
     rows = db.session.execute(
         sa.select(Village, VillageLink).join(VillageLink).order_by(Village.township_code, Village.code)

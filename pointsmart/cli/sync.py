@@ -101,8 +101,8 @@ def sync_import(file: Path):
 @with_appcontext
 def sync_status():
     """Print the village's division code, the last acknowledged sequence and how many records wait."""
-    from ..periods import local
     from ..org.services import home_village
+    from ..periods import local
     from ..sync import batches
 
     state = batches.state(db.session)
