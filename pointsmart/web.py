@@ -14,6 +14,7 @@ from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
 from .households.models import Household
+from . import exports
 from .i18n import COOKIE, LANGUAGES, join_problems, signed
 from .ledger.models import Account, TransferKind
 from .org.services import home_village
@@ -163,3 +164,4 @@ def init_web(app) -> None:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     app.add_template_filter(signed)
+    app.add_template_global(exports.shown, "cell")
