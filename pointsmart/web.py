@@ -10,11 +10,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from . import exports
 from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
 from .households.models import Household
-from . import exports
 from .i18n import COOKIE, LANGUAGES, join_problems, signed
 from .ledger.models import Account, TransferKind
 from .org.services import home_village
