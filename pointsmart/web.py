@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from . import exports
 from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
@@ -163,3 +164,4 @@ def init_web(app) -> None:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     app.add_template_filter(signed)
+    app.add_template_global(exports.shown, "cell")

@@ -45,19 +45,19 @@ and including the period's last month. It equals the households' balances at the
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..clock import utcnow
+from ..exports import DAY, INTEGER, PERCENT, WHEN, Column, Table
 from ..org.models import Village
 from ..periods import Period, local, month_window, read_period
 from ..scoring.models import CADENCE_LABELS, STATUS_LABELS
-from ..xlsx import ledger_sheet, workbook_bytes
 from . import services
 from .models import (
     HouseholdPeriod,
@@ -703,57 +703,7 @@ def village_shop(session: Session, user: User, period: Period, code: str) -> Vil
     )
 
 
-# --- .xlsx exports ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Table:
-    """One exported table: its sheet title, column headers and widths, and its rows of plain values."""
-
-    title: str
-    header: list[str]
-    widths: list[int]
-    rows: list[list] = field(default_factory=list)
-    #: zero-based columns holding a fraction shown as a percentage
-    percent: tuple[int, ...] = ()
-
-
-def _percent(value: float | None):
-    return "" if value is None else round(value, 4)
-
-
-def _when(value: datetime | None) -> str:
-    return local(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _figure_header() -> list[str]:
-    return [
-        _("村数"),
-        _("有数据的村"),
-        _("在册农户"),
-        _("得分农户"),
-        _("参与率"),
-        _("发放积分"),
-        _("兑换积分"),
-        _("扣减积分"),
-        _("过期积分"),
-        _("期末未兑换积分"),
-    ]
-
-
-def _figure_values(f: Figures) -> list:
-    return [
-        f.villages,
-        f.reporting,
-        f.households,
-        f.earned_households,
-        _percent(f.participation),
-        f.issued,
-        f.redeemed,
-        f.deducted,
-        f.expired,
-        f.outstanding,
-    ]
+# --- the tables: one declaration for the page and the .xlsx (pointsmart/exports.py) --------------------
 
 
 def freshness_text(row: VillageRow) -> str:
@@ -768,179 +718,142 @@ def freshness_text(row: VillageRow) -> str:
     return _("；").join(words) or _("同步正常")
 
 
+def _figure_columns(with_villages: bool = True) -> list[Column]:
+    """The figures of a period, for a township, a village or the whole county."""
+    villages = [
+        Column(_("村数"), 8, attrgetter("villages"), INTEGER),
+        Column(_("有数据的村"), 10, attrgetter("reporting"), INTEGER),
+    ]
+    return [
+        *(villages if with_villages else []),
+        Column(_("在册农户"), 10, attrgetter("households"), INTEGER),
+        Column(_("得分农户"), 10, attrgetter("earned_households"), INTEGER),
+        Column(_("参与率"), 9, attrgetter("participation"), PERCENT),
+        Column(_("发放积分"), 11, attrgetter("issued"), INTEGER),
+        Column(_("兑换积分"), 11, attrgetter("redeemed"), INTEGER),
+        Column(_("扣减积分"), 11, attrgetter("deducted"), INTEGER),
+        Column(_("过期积分"), 11, attrgetter("expired"), INTEGER),
+        Column(_("期末未兑换积分"), 14, attrgetter("outstanding"), INTEGER),
+    ]
+
+
 def townships_table(rows: list[TownshipRow]) -> Table:
-    table = Table(
-        _("按乡镇"),
-        [_("乡镇代码"), _("乡镇"), *_figure_header(), _("未同步村"), _("总数不符村")],
-        [14, 14, 8, 10, 10, 10, 9, 11, 11, 11, 11, 14, 10, 11],
-        percent=(6,),
-    )
-    table.rows = [[t.code, t.name, *_figure_values(t), t.silent, t.mismatched] for t in rows]
+    columns = [
+        Column(_("乡镇代码"), 14, attrgetter("code")),
+        Column(_("乡镇"), 14, attrgetter("name")),
+        *_figure_columns(),
+        Column(_("未同步村"), 10, attrgetter("silent"), INTEGER),
+        Column(_("总数不符村"), 11, attrgetter("mismatched"), INTEGER),
+    ]
     total = Figures()
     for t in rows:
         total.add(t)
-    table.rows.append(["", _("合计"), *_figure_values(total), total.silent, total.mismatched])
-    return table
+    footer = ["", _("合计"), *(c.value(total) for c in columns[2:])]
+    return Table(_("按乡镇"), columns, rows, footer=footer)
 
 
 def villages_table(rows: list[VillageRow]) -> Table:
-    header = [
-        _("区划代码"),
-        _("村（社区）"),
-        _("乡镇"),
-        *_figure_header()[2:],
-        _("最近同步"),
-        _("已确认序号"),
-        _("同步状态"),
+    columns = [
+        Column(_("区划代码"), 14, attrgetter("code")),
+        Column(_("村（社区）"), 12, attrgetter("name")),
+        Column(_("乡镇"), 12, attrgetter("township_name")),
+        *_figure_columns(with_villages=False),
+        Column(_("最近同步"), 17, attrgetter("last_sync_at"), WHEN),
+        Column(_("已确认序号"), 11, attrgetter("acked_seq"), INTEGER),
+        Column(_("同步状态"), 24, freshness_text),
     ]
-    table = Table(_("按村"), header, [14, 12, 12, 10, 10, 9, 11, 11, 11, 11, 14, 17, 11, 24], percent=(5,))
-    table.rows = [
-        [
-            r.code,
-            r.name,
-            r.township_name,
-            *_figure_values(r)[2:],
-            _when(r.last_sync_at),
-            r.acked_seq,
-            freshness_text(r),
-        ]
-        for r in rows
-    ]
-    return table
+    return Table(_("按村"), columns, rows)
 
 
 def trend_table(rows: list[MonthRow]) -> Table:
-    table = Table(
-        _("月度趋势"),
-        [_("月份"), _("发放积分"), _("兑换积分"), _("扣减积分"), _("过期积分"), _("转账笔数")],
-        [10, 12, 12, 12, 12, 12],
-    )
-    table.rows = [[r.month, r.issued, r.redeemed, r.deducted, r.expired, r.transfers] for r in rows]
-    return table
+    columns = [
+        Column(_("月份"), 10, attrgetter("month")),
+        Column(_("发放积分"), 12, attrgetter("issued"), INTEGER),
+        Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
+        Column(_("扣减积分"), 12, attrgetter("deducted"), INTEGER),
+        Column(_("过期积分"), 12, attrgetter("expired"), INTEGER),
+        Column(_("转账笔数"), 12, attrgetter("transfers"), INTEGER),
+    ]
+    return Table(_("月度趋势"), columns, rows)
 
 
 def categories_table(rows: list[CategoryRow]) -> Table:
-    table = Table(
-        _("积分类别"),
-        [_("积分细则类别"), _("加分"), _("扣分"), _("净得分"), _("涉及村数")],
-        [24, 12, 12, 12, 10],
-    )
-    table.rows = [[r.category, r.awarded, r.deducted, r.net, r.villages] for r in rows]
-    return table
+    columns = [
+        Column(_("积分细则类别"), 24, attrgetter("category")),
+        Column(_("加分"), 12, attrgetter("awarded"), INTEGER),
+        Column(_("扣分"), 12, attrgetter("deducted"), INTEGER),
+        Column(_("净得分"), 12, attrgetter("net"), INTEGER),
+        Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER),
+    ]
+    return Table(_("积分类别"), columns, rows)
 
 
 def goods_table(rows: list[GoodsRow], title: str | None = None) -> Table:
-    table = Table(
-        title or _("兑换最多的商品"), [_("商品"), _("规格"), _("兑换数量"), _("涉及村数")], [24, 16, 12, 10]
-    )
-    table.rows = [[r.name, r.spec, r.qty, r.villages] for r in rows]
-    return table
+    columns = [
+        Column(_("商品"), 24, attrgetter("name")),
+        Column(_("规格"), 16, attrgetter("spec")),
+        Column(_("兑换数量"), 12, attrgetter("qty"), INTEGER),
+        Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER),
+    ]
+    return Table(title or _("兑换最多的商品"), columns, rows)
 
 
 def rounds_table(rows: list[RoundRow]) -> Table:
-    table = Table(
-        _("评定"),
-        [
-            _("期间"),
-            _("类型"),
-            _("范围"),
-            _("状态"),
-            _("参评户数"),
-            _("加分"),
-            _("扣分"),
-            _("未扣足"),
-            _("实际入账"),
-            _("生效时间"),
-        ],
-        [10, 10, 12, 10, 10, 10, 10, 10, 10, 17],
-    )
-    table.rows = [
-        [
-            r.period_key,
-            r.cadence_label,
-            r.scope,
-            r.status_label,
-            r.households,
-            r.awarded,
-            r.deducted,
-            r.shortfall,
-            r.net,
-            _when(r.finalised_at),
-        ]
-        for r in rows
+    columns = [
+        Column(_("期间"), 10, attrgetter("period_key")),
+        Column(_("类型"), 10, attrgetter("cadence_label")),
+        Column(_("范围"), 12, attrgetter("scope")),
+        Column(_("状态"), 10, attrgetter("status_label")),
+        Column(_("参评户数"), 10, attrgetter("households"), INTEGER),
+        Column(_("加分"), 10, attrgetter("awarded"), INTEGER),
+        Column(_("扣分"), 10, attrgetter("deducted"), INTEGER),
+        Column(_("未扣足"), 10, attrgetter("shortfall"), INTEGER),
+        Column(_("实际入账"), 10, attrgetter("net"), INTEGER),
+        Column(_("生效时间"), 17, attrgetter("finalised_at"), WHEN),
     ]
-    return table
+    return Table(_("评定"), columns, rows)
 
 
 def households_table(rows: list[HouseholdRow]) -> Table:
-    table = Table(
-        _("农户积分"),
-        [
-            _("户号"),
-            _("户主"),
-            _("村民小组"),
-            _("期末余额"),
-            _("本期得分"),
-            _("本期兑换"),
-            _("本期扣减"),
-            _("状态"),
-        ],
-        [10, 12, 12, 11, 11, 11, 11, 8],
-    )
-    table.rows = [
-        [
-            r.household_no,
-            r.head_name,
-            r.group,
-            r.balance,
-            r.earned,
-            r.redeemed,
-            r.deducted,
-            _("在册") if r.active else _("已停用"),
-        ]
-        for r in rows
+    columns = [
+        Column(_("户号"), 10, attrgetter("household_no")),
+        Column(_("户主"), 12, attrgetter("head_name")),
+        Column(_("村民小组"), 12, attrgetter("group")),
+        Column(_("期末余额"), 11, attrgetter("balance"), INTEGER),
+        Column(_("本期得分"), 11, attrgetter("earned"), INTEGER),
+        Column(_("本期兑换"), 11, attrgetter("redeemed"), INTEGER),
+        Column(_("本期扣减"), 11, attrgetter("deducted"), INTEGER),
+        Column(_("状态"), 8, lambda r: _("在册") if r.active else _("已停用")),
     ]
-    return table
+    return Table(_("农户积分"), columns, rows)
 
 
 def honour_table(rows: list[HouseholdRow]) -> Table:
-    table = Table(
-        _("光荣榜"), [_("名次"), _("户号"), _("户主"), _("村民小组"), _("本期得分")], [8, 10, 12, 12, 11]
-    )
-    table.rows = [[r.rank, r.household_no, r.head_name, r.group, r.earned] for r in rows]
-    return table
+    columns = [
+        Column(_("名次"), 8, attrgetter("rank"), INTEGER),
+        Column(_("户号"), 10, attrgetter("household_no")),
+        Column(_("户主"), 12, attrgetter("head_name")),
+        Column(_("村民小组"), 12, attrgetter("group")),
+        Column(_("本期得分"), 11, attrgetter("earned"), INTEGER),
+    ]
+    return Table(_("光荣榜"), columns, rows)
 
 
 def shop_months_table(rows: list[MonthRow]) -> Table:
-    table = Table(_("每月兑换"), [_("月份"), _("发放积分"), _("兑换积分")], [10, 12, 12])
-    table.rows = [[r.month, r.issued, r.redeemed] for r in rows]
-    return table
+    columns = [
+        Column(_("月份"), 10, attrgetter("month")),
+        Column(_("发放积分"), 12, attrgetter("issued"), INTEGER),
+        Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
+    ]
+    return Table(_("每月兑换"), columns, rows)
 
 
 def donations_table(rows: list[DonationRow]) -> Table:
-    table = Table(
-        _("捐赠入库"), [_("日期"), _("捐赠人"), _("商品"), _("规格"), _("数量")], [12, 20, 20, 14, 8]
-    )
-    table.rows = [[r.day.isoformat() if r.day else "", r.donor, r.goods, r.spec, r.qty] for r in rows]
-    return table
-
-
-def workbook(heading: str, tables: list[Table]) -> bytes:
-    """The tables as one workbook, a sheet each, headed like the printed page."""
-    book = Workbook()
-    book.remove(book.active)
-    for table in tables:
-        sheet = ledger_sheet(
-            book.create_sheet(),
-            table.title,
-            f"{heading} · {table.title}",
-            table.header,
-            table.widths,
-            landscape=len(table.header) > 8,
-        )
-        for row in table.rows:
-            sheet.append(row)
-        for column in table.percent:
-            for (cell,) in sheet.iter_rows(min_row=3, min_col=column + 1, max_col=column + 1):
-                cell.number_format = "0.0%"
-    return workbook_bytes(book)
+    columns = [
+        Column(_("日期"), 12, attrgetter("day"), DAY),
+        Column(_("捐赠人"), 20, attrgetter("donor")),
+        Column(_("商品"), 20, attrgetter("goods")),
+        Column(_("规格"), 14, attrgetter("spec")),
+        Column(_("数量"), 8, attrgetter("qty"), INTEGER),
+    ]
+    return Table(_("捐赠入库"), columns, rows)

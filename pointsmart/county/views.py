@@ -19,6 +19,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from pygal.style import Style
 
+from .. import exports
 from ..audit.services import record
 from ..auth.access import COUNTY_ROLES, county_required
 from ..auth.models import Role
@@ -120,7 +121,7 @@ def _send_tables(tables: dict, table: str, heading: str, stem: str):
         chosen = [tables[table]]
     else:
         abort(404)
-    return send_workbook(board.workbook(heading, [build() for build in chosen]), f"{stem}-{table}.xlsx")
+    return send_workbook(exports.workbook(heading, [build() for build in chosen]), f"{stem}-{table}.xlsx")
 
 
 @bp.get("/export/<table>.xlsx")
@@ -143,6 +144,9 @@ def village(village_code: str):
     session, user = db.session, current_user
     row = board.village_figures(session, user, period, village_code)
     households = board.village_households(session, user, period, village_code)
+    shop = board.village_shop(session, user, period, village_code)
+    donations = board.donations_table(shop.donations)
+    donations.empty = _("本期没有捐赠入库。")
     sort, desc = _sort()
     return render_template(
         "county/village.html",
@@ -151,7 +155,8 @@ def village(village_code: str):
         rounds=board.village_rounds(session, user, period, village_code),
         honour=board.rank(households),
         households=board.sort_rows(households, sort, desc),
-        shop=board.village_shop(session, user, period, village_code),
+        shop=shop,
+        donations=donations,
         sorting={"sort": sort, "desc": desc},
         args=_period_args(period),
         outstanding_rule=board.OUTSTANDING_RULE,

@@ -1,0 +1,141 @@
+"""The one export model: a report's table declared once, written to ``.xlsx`` and shown as HTML.
+
+A :class:`Table` is a title, its :class:`Column` s — each a label, a width, a format and how to get
+its value from a row — and the rows themselves (any objects). The same declaration gives
+
+- the spreadsheet: :func:`workbook` puts each table on its own A4 sheet (:func:`pointsmart.xlsx.ledger_sheet`)
+  with the headings, the widths and the number formats;
+- the page: ``templates/_table.html``'s ``data_table`` macro prints the same headings and values, numbers
+  right-aligned and formatted alike, so a heading is never written twice or a column forgotten in one.
+
+Values are plain: ``int``, ``float``, ``str``, ``date``, ``datetime`` (stored UTC; shown in the
+villages' zone), or None. A column's ``format`` says how both sides show it.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from .periods import local_naive
+from .xlsx import ledger_sheet, workbook_bytes
+
+#: formats a column can have: how its values print on the page and in the spreadsheet
+TEXT, INTEGER, POINTS, MONEY, PERCENT, DAY, WHEN = "text", "int", "points", "money", "percent", "day", "when"
+_NUMBER_FORMATS = {
+    INTEGER: "0",
+    POINTS: "+0;-0;0",
+    MONEY: "#,##0.00",
+    PERCENT: "0.0%",
+    DAY: "yyyy-mm-dd",
+    WHEN: "yyyy-mm-dd hh:mm",
+}
+NUMERIC = {INTEGER, POINTS, MONEY, PERCENT}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its heading, its width in the spreadsheet (characters), its format, its value."""
+
+    label: str
+    width: int
+    value: Callable[[Any], Any]
+    format: str = TEXT
+
+    @property
+    def numeric(self) -> bool:
+        return self.format in NUMERIC
+
+
+@dataclass
+class Table:
+    """A table of a report: a sheet of the workbook, a ``<table>`` on the page."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Iterable[Any] = ()
+    #: a last row of plain values (a total), laid out like the columns; shown in bold
+    footer: Sequence[Any] | None = None
+    #: print the sheet sideways; by default when it has more than eight columns
+    landscape: bool | None = None
+    #: what the page shows when there are no rows
+    empty: str = ""
+    _cached: list | None = field(default=None, init=False, repr=False)
+
+    @property
+    def header(self) -> list[str]:
+        return [str(c.label) for c in self.columns]
+
+    @property
+    def widths(self) -> list[int]:
+        return [c.width for c in self.columns]
+
+    def values(self) -> list[list]:
+        """Each row's values, column by column (computed once)."""
+        if self._cached is None:
+            self._cached = [[c.value(row) for c in self.columns] for row in self.rows]
+        return self._cached
+
+    def cells(self) -> list[list[tuple[Column, Any]]]:
+        """Each row as ``(column, value)`` pairs, for the page."""
+        return [list(zip(self.columns, values, strict=True)) for values in self.values()]
+
+    def add_to(self, book: Workbook, heading: str) -> None:
+        """Write this table as a new sheet of ``book``, headed ``heading · title``."""
+        sheet = ledger_sheet(
+            book.create_sheet(),
+            self.title,
+            f"{heading} · {self.title}" if heading else self.title,
+            self.header,
+            self.widths,
+            landscape=len(self.columns) > 8 if self.landscape is None else self.landscape,
+        )
+        for values in self.values():
+            sheet.append([_cell(c, v) for c, v in zip(self.columns, values, strict=True)])
+        if self.footer is not None:
+            sheet.append([_cell(c, v) for c, v in zip(self.columns, self.footer, strict=True)])
+            for cell in sheet[sheet.max_row]:
+                cell.font = Font(bold=True)
+        for index, column in enumerate(self.columns, start=1):
+            number_format = _NUMBER_FORMATS.get(column.format)
+            if number_format:
+                for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
+                    cell.number_format = number_format
+
+
+def _cell(column: Column, value):
+    """A value as a spreadsheet cell holds it: times in the villages' zone, money in yuan."""
+    if isinstance(value, datetime):
+        return local_naive(value)
+    if column.format == MONEY and isinstance(value, int):
+        return value / 100  # stored in fen
+    return value
+
+
+def workbook(heading: str, tables: Iterable[Table]) -> bytes:
+    """The tables as one workbook, a sheet each, headed like the printed page."""
+    book = Workbook()
+    book.remove(book.active)
+    for table in tables:
+        table.add_to(book, heading)
+    return workbook_bytes(book)
+
+
+def shown(column: Column, value) -> str:
+    """A value as the page prints it (the same rules as the spreadsheet's formats)."""
+    if value is None or value == "":
+        return ""
+    if column.format == PERCENT:
+        return f"{value:.1%}"
+    if column.format == MONEY:
+        return f"{value / 100:,.2f}" if isinstance(value, int) else f"{value:,.2f}"
+    if column.format == POINTS and isinstance(value, int):
+        return f"{value:+d}" if value else "0"
+    if isinstance(value, datetime):
+        return local_naive(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
