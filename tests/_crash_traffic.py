@@ -19,6 +19,7 @@ Failures in a client thread are kept in :attr:`Client.error` and re-raised by th
 import random
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ import httpx
 REPLAY_SHARE = 0.1
 #: seconds a request may take before the client gives up on it (it never should while the server lives)
 REQUEST_TIMEOUT = 20.0
+#: seconds a panel member takes between two cells (counters send without a pause)
+THINK = (0.02, 0.15)
 #: seconds the test waits for every client to park after a kill
 PARK_TIMEOUT = 60.0
 REFUSALS = {"insufficient_points", "insufficient_stock"}
@@ -94,7 +97,7 @@ class Gate:
             self.sales_answered += 1
 
     def wait_answers(self, count: int, timeout: float) -> bool:
-        """Wait until the clients got ``count`` answers in this epoch (the stream is flowing)."""
+        """Wait until the clients got ``count`` answers in this epoch (the stream flows again)."""
         with self._cond:
             return self._cond.wait_for(lambda: self.stopped or self.answers >= count, timeout)
 
@@ -297,3 +300,4 @@ class Panel(Client):
         assert response.json() == {"times": save.times}, response.text
         self.acked[save.cell] = save.times
         self.saves += 1
+        time.sleep(self.rng.uniform(*THINK))
