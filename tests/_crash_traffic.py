@@ -220,6 +220,7 @@ class Counter(Client):
             sale.unanswered += 1
             raise
         self.gate.answered()
+        assert response.status_code < 500, f"key {sale.key}: {response.status_code} {response.text[:500]}"
         return response.status_code, response.json()
 
     def step(self) -> None:

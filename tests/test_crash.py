@@ -31,6 +31,7 @@ The other starts go through :mod:`tests._crash_server`, a warm parent that forks
 (a cold start costs 1.5–6 s of imports on this loaded 2-core machine; thirty of them would not fit).
 """
 
+import contextlib
 import os
 import random
 import select
@@ -74,8 +75,9 @@ EARLY, LATE, FLOWING = 0.4, 0.6, 1
 #: seconds a kill "at a commit" waits for one before it falls anyway
 COMMIT_WAIT = 3.0
 ZYGOTE = Path(__file__).with_name("_crash_server.py")
-#: name → (points, opening stock); 毛巾 runs out, so refusals for stock are part of the stream
-GOODS = {"洗衣粉": (30, 5000), "食用油": (50, 5000), "大米": (40, 5000), "牙膏": (10, 5000), "毛巾": (20, 40)}
+#: name → (points, opening stock); 毛巾 runs out within the first sales, so refusals for stock are part
+#: of the stream (and the poor households' refusals for points)
+GOODS = {"洗衣粉": (30, 5000), "食用油": (50, 5000), "大米": (40, 5000), "牙膏": (10, 5000), "毛巾": (20, 6)}
 HOUSEHOLDS = 24
 #: opening points: most households can buy for a long while; the last few run out quickly
 RICH, POOR, POOR_HOUSEHOLDS = 6000, 150, 4
@@ -192,12 +194,14 @@ class Running:
                 pytest.fail(f"server {self.pid} did not answer in {proc.START_TIMEOUT}s")
             time.sleep(0.02)
 
-    def kill(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
+    def kill(self, check: bool = True) -> None:
+        """SIGKILL the server; with ``check``, fail unless it was alive until the kill."""
+        os.kill(self.pid, signal.SIGKILL)  # one that ended by itself is a zombie until reaped: no error
         status = self._reap()
-        assert status == -signal.SIGKILL, (
-            f"server {self.pid} ended with {status}, not by the kill:\n{self.log.read_text()[-3000:]}"
-        )
+        if check:
+            assert status == -signal.SIGKILL, (
+                f"server {self.pid} ended with {status}, not by the kill:\n{self.log.read_text()[-3000:]}"
+            )
 
 
 class Launcher:
@@ -583,7 +587,8 @@ def test_a_crash_never_loses_an_answered_sale(crash_db, tmp_path, capsys):
         for client in clients:
             client.join(timeout=30)
         if server is not None:
-            server.kill()
+            with contextlib.suppress(Exception):  # don't hide why the test failed
+                server.kill(check=False)
         launcher.close()
         watch.close()
         with app.app_context():
