@@ -11,7 +11,7 @@ does over a bad connection, and what the crash test checks the server against:
 - a retried redemption whose first attempt committed before the kill must get that first answer
   (the test reads it from the database after the restart and sets :attr:`Sale.expected`);
 - a redemption answered once and sent again later (:data:`REPLAY_SHARE` of the steps) must get the
-  same answer, byte for byte.
+  same answer: the same status and the same JSON body.
 
 Failures in a client thread are kept in :attr:`Client.error` and re-raised by the test.
 """
