@@ -131,7 +131,7 @@ def more_work(village_app, points: int = 7) -> None:
 
 def set_village_acked(village_app, acked: int) -> None:
     with village_app.app_context():
-        batches.state(db.session).acked_seq = acked
+        batches.state_for_update(db.session).acked_seq = acked
         db.session.commit()
 
 
