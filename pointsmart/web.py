@@ -1,12 +1,10 @@
 """The site's frame: home page, language switch, navigation, security headers, template filters."""
 
 import json
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -15,9 +13,10 @@ from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
 from .households.models import Household
-from .i18n import COOKIE, LANGUAGES, join_problems, signed
+from .i18n import COOKIE, LANGUAGES, signed
 from .ledger.models import Account, TransferKind
 from .org.services import home_village
+from .pages import safe_next
 from .periods import local
 
 bp = Blueprint("web", __name__)
@@ -54,32 +53,6 @@ TRANSFER_KINDS = {
     TransferKind.EXPIRY: _l("过期"),
     TransferKind.REVERSAL: _l("撤销记录"),
 }
-
-
-#: a page number past this is a typo or a probe, not a page anyone needs
-MAX_PAGE = 100_000
-
-
-def page_arg() -> int:
-    """The ``page`` query argument, from 1 to :data:`MAX_PAGE` whatever was typed."""
-    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
-
-
-def flash_errors(form) -> None:
-    """Flash each invalid field of a form as one message: "label：problem；problem"."""
-    for name, errors in form.errors.items():
-        problems = join_problems(errors)
-        label = form[name].label.text if name in form else ""
-        flash(_("%(field)s：%(problems)s", field=label, problems=problems) if label else problems, "error")
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only follow a ``next`` that stays on this site (a path, no scheme, no host)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return default
 
 
 @bp.get("/")

@@ -116,11 +116,11 @@ def test_history_is_newest_first_with_signed_points(ctx, make_household):
     shop = ledger.system_account(ctx, AccountKind.SHOP)
     ledger.post(ctx, _account(ctx, hid), shop, 15, TransferKind.REDEMPTION, "洗衣粉")
     ctx.commit()
-    rows, total = ledger.history(ctx, _account(ctx, hid).id, page=1, per_page=1)
-    assert total == 2
-    assert [(t.reason, points) for t, points in rows] == [("洗衣粉", -15)]
-    rows, _ = ledger.history(ctx, _account(ctx, hid).id, page=2, per_page=1)
-    assert [points for _t, points in rows] == [40]
+    first = ledger.history(ctx, _account(ctx, hid).id, page=1, per_page=1)
+    assert (first.total, first.pages) == (2, 2)
+    assert [(t.reason, points) for t, points in first.items] == [("洗衣粉", -15)]
+    second = ledger.history(ctx, _account(ctx, hid).id, page=2, per_page=1)
+    assert [points for _t, points in second.items] == [40]
 
 
 def test_verify_catches_a_tampered_cache(ctx, make_household):

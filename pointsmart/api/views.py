@@ -16,10 +16,10 @@ from ..households.services import adjust_once, adjust_points, household_by_uuid,
 from ..i18n import join_names
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
+from ..paging import MAX_PAGE
 from ..scoring import services as scoring
 from ..shop import services as shop
 from ..unit import write
-from ..web import MAX_PAGE
 from .openapi import build_spec
 from .schemas import (
     AdjustmentResultSchema,
@@ -73,7 +73,7 @@ def openapi():
 @api_auth(*VILLAGE_STAFF)
 def households():
     page, per_page = _paging()
-    rows, total = search_households(
+    found = search_households(
         db.session,
         g.village.id,
         request.args.get("q", ""),
@@ -82,7 +82,9 @@ def households():
         page,
         per_page,
     )
-    return HouseholdPageSchema().dump({"items": rows, "page": page, "per_page": per_page, "total": total})
+    return HouseholdPageSchema().dump(
+        {"items": found.items, "page": page, "per_page": per_page, "total": found.total}
+    )
 
 
 @bp.get("/households/<household_uuid>")
@@ -104,7 +106,8 @@ def household(household_uuid: str):
 def transfers(household_uuid: str):
     found = household_by_uuid(db.session, g.village.id, household_uuid)
     page, per_page = _paging()
-    rows, total = ledger.history(db.session, found.account_id, page, per_page)
+    history = ledger.history(db.session, found.account_id, page, per_page)
+    rows, total = history.items, history.total
     originals = {t.reverses_id for t, _points in rows if t.reverses_id}
     uuids = (
         dict(

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..paging import Page, paginate
 from .models import AuditEntry
 
 
@@ -43,13 +44,9 @@ def _jsonable(value):
     return str(value)
 
 
-def entries(session: Session, page: int, per_page: int, action_prefix: str | None = None):
-    """One page of the audit log, newest first, and the total count."""
-    query = sa.select(AuditEntry)
+def entries(session: Session, page: int, per_page: int, action_prefix: str | None = None) -> Page:
+    """One page of the audit log, newest first."""
+    query = sa.select(AuditEntry).order_by(AuditEntry.id.desc())
     if action_prefix:
         query = query.where(AuditEntry.action.startswith(action_prefix))
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = session.scalars(
-        query.order_by(AuditEntry.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
-    ).all()
-    return rows, total
+    return paginate(session, query, page, per_page)

@@ -6,8 +6,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import DomainError
 from ..extensions import db, limiter
+from ..pages import flash_errors, safe_next
 from ..unit import write
-from ..web import flash_errors, safe_next
 from .access import role_required
 from .forms import LoginForm, PasswordForm, ResetPasswordForm, UserForm
 from .models import Role

@@ -182,7 +182,7 @@ def family(token: str):
         response = Response(render_template("cards/unknown.html"), status=404)
     else:
         household = card.household
-        history, _total = ledger.history(db.session, household.account_id, 1, 10)
+        history = ledger.history(db.session, household.account_id, 1, 10).items
         response = Response(
             render_template(
                 "cards/family.html",

@@ -51,11 +51,9 @@ def households_import(file: Path, dry_run: bool):
 def households_export(file: Path):
     """Export every household (with balance) to an .xlsx file."""
     from ..households import roster
-    from ..households.services import search_households
+    from ..households.services import all_households
     from ..org.services import home_village
 
-    rows, total = search_households(
-        db.session, home_village(db.session).id, include_inactive=True, per_page=1_000_000
-    )
+    rows = all_households(db.session, home_village(db.session).id)
     file.write_bytes(roster.export_xlsx(rows))
-    click.echo(f"exported {total} households to {file}")
+    click.echo(f"exported {len(rows)} households to {file}")

@@ -25,11 +25,11 @@ from ..auth.access import COUNTY_ROLES, county_required
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
+from ..pages import flash_errors
 from ..periods import KINDS as PERIOD_KINDS
 from ..periods import BadPeriod, Period, parse_period
 from ..sync.bundle import import_bundle
 from ..unit import write
-from ..web import flash_errors
 from ..xlsx import send_workbook
 from . import dashboard as board
 from . import services

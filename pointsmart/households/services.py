@@ -14,6 +14,7 @@ from ..i18n import join_problems
 from ..idempotency import idempotent
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, Transfer, TransferKind
+from ..paging import Page, paginate
 from .models import Household
 
 HOUSEHOLD_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{0,19}$")
@@ -112,21 +113,25 @@ def search_households(
     include_inactive: bool = False,
     page: int = 1,
     per_page: int = 20,
-):
-    """One page of households matching a name or 户号 fragment and a group, and the total count."""
-    query = sa.select(Household).where(Household.village_id == village_id)
+) -> Page:
+    """One page of households matching a name or 户号 fragment and a group, in 户号 order."""
+    query = _households(village_id, include_inactive)
     if q:
         like = f"%{q.strip()}%"
         query = query.where(sa.or_(Household.head_name.like(like), Household.household_no.like(like)))
     if group:
         query = query.where(Household.group == group)
-    if not include_inactive:
-        query = query.where(Household.active.is_(True))
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = session.scalars(
-        query.order_by(Household.household_no).limit(per_page).offset((max(page, 1) - 1) * per_page)
-    ).all()
-    return rows, total
+    return paginate(session, query, page, per_page)
+
+
+def all_households(session: Session, village_id: int, include_inactive: bool = True) -> list[Household]:
+    """Every household of the village in 户号 order: for exports, which are never paged."""
+    return list(session.scalars(_households(village_id, include_inactive)))
+
+
+def _households(village_id: int, include_inactive: bool) -> sa.Select:
+    query = sa.select(Household).where(Household.village_id == village_id).order_by(Household.household_no)
+    return query if include_inactive else query.where(Household.active.is_(True))
 
 
 def groups(session: Session, village_id: int) -> list[str]:

@@ -26,13 +26,14 @@ from ..cards.services import active_card
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
+from ..pages import flash_errors, page_arg
 from ..unit import write
-from ..web import flash_errors, page_arg
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
 from .models import Household
 from .services import (
     adjust_once,
+    all_households,
     create_household,
     field_labels,
     get_household,
@@ -44,10 +45,6 @@ from .services import (
 )
 
 bp = Blueprint("households", __name__, url_prefix="/households")
-
-
-def _page() -> int:
-    return page_arg()
 
 
 def _own(household_id: int) -> Household:
@@ -63,14 +60,12 @@ def index():
     q = request.args.get("q", "").strip()
     group = request.args.get("group", "")
     inactive = request.args.get("inactive") == "1"
-    per_page = current_app.config["POINTSMART_PAGE_SIZE"]
-    rows, total = search_households(db.session, g.village.id, q, group, inactive, _page(), per_page)
+    found = search_households(
+        db.session, g.village.id, q, group, inactive, page_arg(), current_app.config["POINTSMART_PAGE_SIZE"]
+    )
     return render_template(
         "households/index.html",
-        households=rows,
-        total=total,
-        page=_page(),
-        per_page=per_page,
+        found=found,
         q=q,
         group=group,
         inactive=inactive,
@@ -107,16 +102,14 @@ def _form_data(form: HouseholdForm) -> dict:
 @role_required(*VILLAGE_STAFF)
 def show(household_id: int):
     household = _own(household_id)
-    per_page = current_app.config["POINTSMART_PAGE_SIZE"]
-    history, total = ledger.history(db.session, household.account_id, _page(), per_page)
+    history = ledger.history(
+        db.session, household.account_id, page_arg(), current_app.config["POINTSMART_PAGE_SIZE"]
+    )
     is_chair = current_user.role == Role.CHAIR
     return render_template(
         "households/show.html",
         household=household,
         history=history,
-        total=total,
-        page=_page(),
-        per_page=per_page,
         can_edit=is_chair,
         card=active_card(db.session, household.id)
         if current_user.role in (Role.CHAIR, Role.SHOPKEEPER)
@@ -124,7 +117,7 @@ def show(household_id: int):
         adjust_form=AdjustmentForm(),
         form_key=uuid.uuid4().hex,  # a double click posts the same key: the adjustment is made once
         reverse_form=ReverseForm(),
-        reversed_ids=ledger.reversed_ids(db.session, [t.id for t, _ in history]) if is_chair else set(),
+        reversed_ids=ledger.reversed_ids(db.session, [t.id for t, _ in history.items]) if is_chair else set(),
     )
 
 
@@ -272,8 +265,7 @@ def import_confirm():
 @bp.get("/export.xlsx")
 @role_required(Role.CHAIR)  # phones and addresses of the whole village: the chair only
 def export():
-    rows, _total = search_households(db.session, g.village.id, include_inactive=True, per_page=100_000)
-    data = roster.export_xlsx(rows)
+    data = roster.export_xlsx(all_households(db.session, g.village.id))
     return send_file(
         BytesIO(data),
         as_attachment=True,

@@ -3,7 +3,7 @@
 import uuid as uuid_mod
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from .. import changes
 from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..paging import Page, paginate
 from .models import Account, AccountKind, Transfer, TransferKind
 
 
@@ -262,21 +263,16 @@ def balance_of(session: Session, account_id: int) -> int:
     return session.scalar(sa.select(Account.balance).where(Account.id == account_id))
 
 
-def history(session: Session, account_id: int, page: int = 1, per_page: int = 20):
-    """Return one page of an account's transfers, newest first, and the total count.
+def history(session: Session, account_id: int, page: int = 1, per_page: int = 20) -> Page:
+    """One page of an account's transfers, newest first.
 
     Each item is ``(transfer, signed_amount)``: positive when points came in.
     """
     involved = sa.or_(Transfer.from_account_id == account_id, Transfer.to_account_id == account_id)
-    total = session.scalar(sa.select(sa.func.count()).select_from(Transfer).where(involved))
-    rows = session.scalars(
-        sa.select(Transfer)
-        .where(involved)
-        .order_by(Transfer.id.desc())
-        .limit(per_page)
-        .offset((max(page, 1) - 1) * per_page)
-    ).all()
-    return [(t, t.amount if t.to_account_id == account_id else -t.amount) for t in rows], total
+    newest_first = sa.select(Transfer).where(involved).order_by(Transfer.id.desc())
+    found = paginate(session, newest_first, page, per_page)
+    signed = [(t, t.amount if t.to_account_id == account_id else -t.amount) for t in found.items]
+    return replace(found, items=signed)
 
 
 def reversed_ids(session: Session, transfer_ids: list[int]) -> set[int]:

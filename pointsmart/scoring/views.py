@@ -15,8 +15,8 @@ from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import update_settings
+from ..pages import flash_errors
 from ..unit import write
-from ..web import flash_errors
 from . import services
 from .forms import (
     CategoryForm,

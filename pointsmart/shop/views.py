@@ -29,8 +29,8 @@ from ..cards.models import Card
 from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import idempotent
+from ..pages import flash_errors
 from ..unit import write
-from ..web import flash_errors
 from . import services
 from .forms import CancelForm, GoodsForm, LossForm, ReceiveForm
 from .models import MOVE_LABELS, Goods, MoveKind, StockMove
