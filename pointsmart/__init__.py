@@ -43,10 +43,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     listen()  # the change log, written in the same transaction as each change
     from .api.views import bp as api_bp
-    from .audit.views import bp as audit_bp
+    from .auth.audit_log import bp as audit_bp
     from .auth.views import bp as auth_bp
     from .cards.views import bp as cards_bp
     from .county.views import bp as county_bp
+    from .family.views import bp as family_bp
     from .households.views import bp as households_bp
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
@@ -61,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth_bp,
         households_bp,
         cards_bp,
+        family_bp,
         shop_bp,
         shop_reports_bp,
         scoring_bp,

@@ -104,7 +104,7 @@ ACCESS = {
     "cards.sheet": {"chair"},
     "cards.show": SHOP,
     "cards.qr": SHOP,
-    "cards.family": EVERYONE,
+    "family.card": EVERYONE,
     "shop.counter": SHOP,
     "shop.find": SHOP,
     "shop.photo": SHOP,

@@ -156,7 +156,7 @@ def test_the_chair_downloads_a_bundle_the_county_imports(
 ):
     from io import BytesIO
 
-    from pointsmart.sync.bundle import import_bundle
+    from pointsmart.county.bundles import import_bundle
 
     workload(app, make_user, make_household)
     key = _add_village(county_app)

@@ -1,4 +1,5 @@
-"""Card pages: issue, revoke and reissue; printable sheets; QR images; the family's own card page."""
+"""Card pages: issue, revoke and reissue; printable sheets; QR images. The family's page is in
+:mod:`pointsmart.family`."""
 
 import base64
 import re
@@ -22,12 +23,10 @@ from flask_login import current_user
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..errors import DomainError
-from ..extensions import db, limiter
+from ..extensions import db
 from ..households.models import Household
 from ..households.services import get_household, groups
-from ..ledger import services as ledger
 from ..org.services import home_village
-from ..shop.services import list_goods
 from ..unit import write
 from . import services
 from .models import Card, CardStatus
@@ -49,6 +48,13 @@ def _household(household_id: int) -> Household:
     if household.village_id != g.village.id:
         abort(404)
     return household
+
+
+@bp.app_template_global()
+def active_card_of(household_id: int) -> Card | None:
+    """The household's card, for pages of the packages below cards (the household page) that show it
+    without importing cards."""
+    return services.active_card(db.session, household_id)
 
 
 def _url(card: Card) -> str:
@@ -166,35 +172,4 @@ def qr(card_id: int, fmt: str):
         body, mimetype = services.qr_svg(_url(card)), "image/svg+xml"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'inline; filename="card-{card.number}.{fmt}"'
-    return response
-
-
-def _family_limit() -> str:
-    return current_app.config["POINTSMART_CARD_PAGE_LIMIT"]
-
-
-@bp.get("/c/<token>")
-@limiter.limit(_family_limit)
-def family(token: str):
-    """The family's own card page: look, never spend. Unknown and revoked cards get the same answer."""
-    card = services.card_by_token(db.session, token)
-    if card is None:
-        response = Response(render_template("cards/unknown.html"), status=404)
-    else:
-        household = card.household
-        history = ledger.history(db.session, household.account_id, 1, 10).items
-        response = Response(
-            render_template(
-                "cards/family.html",
-                card=card,
-                household=household,
-                masked=services.mask_name(household.head_name),
-                history=history,
-                goods=list_goods(db.session, household.village_id, active_only=True, in_stock=True),
-                village=home_village(db.session),
-            )
-        )
-    # the token is in the URL: never send it on as a referrer, never let a shared cache keep the page
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
     return response

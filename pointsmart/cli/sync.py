@@ -81,7 +81,7 @@ def sync_export(file: Path, everything: bool):
 @with_appcontext
 def sync_import(file: Path):
     """County: check a village's bundle file and apply what the county does not have yet."""
-    from ..sync.bundle import import_bundle
+    from ..county.bundles import import_bundle
 
     if current_app.config["POINTSMART_MODE"] != "county":
         raise click.ClickException("sync import runs at the county (POINTSMART_MODE=county)")

@@ -28,11 +28,11 @@ from ..extensions import db
 from ..pages import flash_errors
 from ..periods import KINDS as PERIOD_KINDS
 from ..periods import BadPeriod, Period, parse_period
-from ..sync.bundle import import_bundle
 from ..unit import write
 from ..xlsx import send_workbook
 from . import dashboard as board
 from . import services
+from .bundles import import_bundle
 
 bp = Blueprint("county", __name__, url_prefix="/county")
 

@@ -22,7 +22,6 @@ from flask_login import current_user
 
 from ..auth.access import VILLAGE_STAFF, role_required
 from ..auth.models import Role
-from ..cards.services import active_card
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
@@ -111,9 +110,7 @@ def show(household_id: int):
         household=household,
         history=history,
         can_edit=is_chair,
-        card=active_card(db.session, household.id)
-        if current_user.role in (Role.CHAIR, Role.SHOPKEEPER)
-        else None,
+        shows_card=current_user.role in (Role.CHAIR, Role.SHOPKEEPER),
         adjust_form=AdjustmentForm(),
         form_key=uuid.uuid4().hex,  # a double click posts the same key: the adjustment is made once
         reverse_form=ReverseForm(),

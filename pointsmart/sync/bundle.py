@@ -8,25 +8,24 @@ A bundle is a gzip file of lines:
 4. ``{"signature": HMAC-SHA256 of every byte above}``
 
 The HMAC key is the sha256 of the village's sync key — what the county keeps of that key — so the
-county can check a bundle without ever holding the key itself. The county checks the signature over the
-whole file before applying anything, then applies its batches in one transaction, exactly as if they
-had been pushed: a repeat changes nothing, an overlap with what was pushed already is skipped.
+county can check a bundle without ever holding the key itself. The county
+(:mod:`pointsmart.county.bundles`) checks the signature over the whole file before applying anything,
+then applies its batches in one transaction, exactly as if they had been pushed.
 """
 
 import gzip
 import hashlib
 import hmac
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import DomainError
-from ..org.models import Village
 from . import batches, wire
 
 MAGIC = b"PointsMart-Bundle/1\n"
@@ -81,17 +80,6 @@ def export_bundle(
             seq = batch.to_seq + 1
         gz.write(wire.canonical({"signature": mac.hexdigest()}) + b"\n")
     return ExportReport(village_code, header["from_seq"], header["to_seq"], header["records"], count)
-
-
-@dataclass
-class ImportReport:
-    village_code: str
-    village_name: str
-    from_seq: int
-    to_seq: int
-    #: records the county did not have before
-    applied: int
-    acked_seq: int
 
 
 def _lines(stream: BinaryIO):
@@ -161,32 +149,15 @@ def verify(stream: BinaryIO, key_hash: str) -> None:
         )
 
 
-def import_bundle(session: Session, stream: BinaryIO) -> ImportReport:
-    """Check and apply a bundle at the county; the caller commits (or rolls back on an error).
-
-    :raises BundleError: not a bundle, truncated, altered, or from a village this county does not know.
-    :raises SequenceGap: it starts after what the county has, leaving a hole; nothing is applied.
-    """
-    from ..county.ingest import ingest, lock_link, parse
-    from ..county.models import VillageLink
-
+def read_header(stream: BinaryIO) -> dict:
+    """Read the whole file once — a damaged or cut-off copy is refused before any of it is believed —
+    then its header: ``village_code``, ``from_seq``, ``to_seq``."""
     _intact(stream)
-    header = _header(stream)
-    village = session.scalar(sa.select(Village).where(Village.code == header["village_code"]))
-    link = session.get(VillageLink, village.id) if village else None
-    if link is None:
-        raise BundleError(
-            _("村 %(code)s 没有在本县登记，不能导入它的同步文件。", code=header["village_code"]),
-            code="bundle_unknown_village",
-        )
-    verify(stream, link.key_hash)
-    before = lock_link(session, village.id).acked_seq
-    acked = before
+    return _header(stream)
+
+
+def batch_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The batches of a bundle whose signature was verified, each the body of one push."""
     for number, line in enumerate(_lines(stream)):
-        if number < 2 or line.startswith(b'{"signature"'):
-            continue
-        batch = parse(line)
-        acked, _digest = ingest(session, village, batch, via="bundle")
-    return ImportReport(
-        village.code, village.name, header["from_seq"], header["to_seq"], acked - before, acked
-    )
+        if number >= 2 and not line.startswith(b'{"signature"'):
+            yield line

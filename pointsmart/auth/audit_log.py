@@ -1,13 +1,14 @@
-"""The chair reads the audit log."""
+"""The chair reads the audit log. The log itself (:mod:`pointsmart.audit`) sits below every domain,
+auth included, so its page lives here with the chair's other administration pages."""
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
 
-from ..auth.access import role_required
-from ..auth.models import Role, User
+from ..audit.services import entries
 from ..extensions import db
 from ..pages import page_arg
-from .services import entries
+from .access import role_required
+from .models import Role, User
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
