@@ -15,10 +15,10 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.periods import Period
-from pointsmart.shop import reports
+from pointsmart.shop import figures, registers, workbooks
 from pointsmart.shop import services as shop
+from pointsmart.shop.fifo import Move, allocate_fifo, stock_value
 from pointsmart.shop.models import Goods, MoveKind
-from pointsmart.shop.reports import Move, allocate_fifo, stock_value
 
 NOV = Period("month", 2026, 11)
 OCT = Period("month", 2026, 10)
@@ -219,8 +219,8 @@ def test_days_follow_the_village_calendar(ctx, village_id, shop_data):
     _redeem(ctx, village_id, d, (d["soap"], 1))
     set_clock(datetime(2026, 10, 7, 16, 30))  # 00:30 on Oct 8
     _redeem(ctx, village_id, d, (d["soap"], 2))
-    seventh = reports.shop_period(ctx, village_id, date(2026, 10, 7), date(2026, 10, 8))
-    eighth = reports.shop_period(ctx, village_id, date(2026, 10, 8), date(2026, 10, 9))
+    seventh = figures.shop_period(ctx, village_id, date(2026, 10, 7), date(2026, 10, 8))
+    eighth = figures.shop_period(ctx, village_id, date(2026, 10, 8), date(2026, 10, 9))
     assert (seventh.points, seventh.goods_out, seventh.stock) == (30, 1, 4)
     assert (eighth.points, eighth.goods_out, eighth.stock) == (60, 2, 2)
     assert [r.id for r in eighth.redemptions] == [
@@ -231,7 +231,7 @@ def test_days_follow_the_village_calendar(ctx, village_id, shop_data):
 def test_month_figures_reconcile_stock_points_and_value(ctx, village_id, shop_data):
     d = shop_data
     _october(ctx, village_id, d)
-    october = reports.shop_period(ctx, village_id, OCT.start, OCT.end)
+    october = figures.shop_period(ctx, village_id, OCT.start, OCT.end)
     assert _figures(october) == {
         "redemptions": 1,
         "points": 120,
@@ -265,13 +265,13 @@ def test_month_figures_reconcile_stock_points_and_value(ctx, village_id, shop_da
 def test_a_cancellation_counts_in_its_own_month_and_a_printed_month_never_changes(ctx, village_id, shop_data):
     d = shop_data
     first = _october(ctx, village_id, d)
-    before = _figures(reports.shop_period(ctx, village_id, OCT.start, OCT.end))
+    before = _figures(figures.shop_period(ctx, village_id, OCT.start, OCT.end))
     set_clock(datetime(2026, 11, 3, 2, 0))
     _redeem(ctx, village_id, d, (d["soap"], 1))
     shop.cancel_redemption(ctx, first, "登记错了", d["chair"])
     ctx.commit()
-    assert _figures(reports.shop_period(ctx, village_id, OCT.start, OCT.end)) == before
-    november = reports.shop_period(ctx, village_id, NOV.start, NOV.end)
+    assert _figures(figures.shop_period(ctx, village_id, OCT.start, OCT.end)) == before
+    november = figures.shop_period(ctx, village_id, NOV.start, NOV.end)
     assert _figures(november) | {"stock": None} == {
         "redemptions": 1,
         "points": 30,
@@ -294,10 +294,10 @@ def test_a_cancellation_counts_in_its_own_month_and_a_printed_month_never_change
             d["oil"].id: 5,
         }
     )
-    register = reports.redemption_register(ctx, village_id, NOV)
+    register = registers.redemption_register(ctx, village_id, NOV)
     assert [r.points for r in register.earlier_cancelled] == [120]
     assert (register.points, register.points_returned, register.net_points) == (30, 120, -90)
-    october = reports.redemption_register(ctx, village_id, OCT)
+    october = registers.redemption_register(ctx, village_id, OCT)
     assert (october.points, october.net_points, october.redemptions[0].status) == (120, 120, "cancelled")
 
 
@@ -312,13 +312,13 @@ def test_a_price_change_keeps_its_history_and_never_reprices_a_past_redemption(c
     ctx.commit()
     set_clock(datetime(2026, 11, 12, 2, 0))
     _redeem(ctx, village_id, d, (d["soap"], 1))
-    register = reports.redemption_register(ctx, village_id, NOV)
+    register = registers.redemption_register(ctx, village_id, NOV)
     assert [[(x.goods_name, x.qty, x.unit_price) for x in r.lines] for r in register.redemptions] == [
         [("洗衣粉", 2, 30)],
         [("洗衣粉", 1, 35)],
     ]
     assert (register.points, register.units) == (95, 3)
-    soap = next(row for row in reports.price_list(ctx, village_id) if row.goods.id == d["soap"].id)
+    soap = next(row for row in registers.price_list(ctx, village_id) if row.goods.id == d["soap"].id)
     assert [(s.price, s.by, s.until is None) for s in soap.steps] == [
         (30, "王主席", False),
         (35, "王主席", True),
@@ -327,7 +327,7 @@ def test_a_price_change_keeps_its_history_and_never_reprices_a_past_redemption(c
     assert near(first.since, datetime(2026, 10, 5, 2, 0)) and near(now.since, datetime(2026, 11, 10, 2, 0))
     assert first.until == now.since
     assert soap.changed and soap.goods.price == 35
-    _title, _header, *rows = _table(reports.register_xlsx(register, home_village(ctx)))
+    _title, _header, *rows = _table(workbooks.register_xlsx(register, home_village(ctx)))
     assert [(r[4], r[5], r[6], r[7]) for r in rows[:2]] == [("洗衣粉", 2, 30, 60), ("洗衣粉", 1, 35, 35)]
     assert _row(rows, "本月兑换合计")[7] == 95
 
@@ -348,7 +348,7 @@ def test_stocktake_ledger_shows_counted_against_recorded_and_who_counted(ctx, vi
         "季度盘点",
     )
     ctx.commit()
-    (sheet,) = reports.stocktakes(ctx, village_id, NOV)
+    (sheet,) = registers.stocktakes(ctx, village_id, NOV)
     assert [(x.goods.name, x.recorded, x.counted) for x in sheet.lines] == [
         ("洗衣粉", 10, 8),
         ("食用油", 3, 4),
@@ -360,14 +360,14 @@ def test_stocktake_ledger_shows_counted_against_recorded_and_who_counted(ctx, vi
         1,
         2,
     )
-    assert reports.stocktakes(ctx, village_id, OCT) == []
-    _title, header, *rows = _table(reports.stocktakes_xlsx([sheet], home_village(ctx), NOV))
+    assert registers.stocktakes(ctx, village_id, OCT) == []
+    _title, header, *rows = _table(workbooks.stocktakes_xlsx([sheet], home_village(ctx), NOV))
     assert rows == [
         (datetime(2026, 11, 28), "洗衣粉", "袋", 10, 8, -2, "王秀兰、李春梅", "李店长", "季度盘点"),
         (datetime(2026, 11, 28), "食用油", "桶", 3, 4, 1, "王秀兰、李春梅", "李店长", "季度盘点"),
     ]
     # the surplus oil is a lot of its own: no cost, so the value stays that of the three bought
-    november = reports.shop_period(ctx, village_id, NOV.start, NOV.end)
+    november = figures.shop_period(ctx, village_id, NOV.start, NOV.end)
     assert november.value_fen == 3 * 6500 and november.stock == 12
 
 
@@ -386,40 +386,40 @@ def test_donations_are_traced_to_redemptions_first_in_first_out(ctx, village_id,
     _redeem(ctx, village_id, d, (d["soap"], 1), (d["oil"], 1))
     shop.record_loss(ctx, d["soap"], 1, "破损", None)
     ctx.commit()
-    board = reports.trace_donations(ctx, village_id)
+    board = registers.trace_donations(ctx, village_id)
     assert [
         (t.name, t.given, t.redeemed, t.other_out, t.on_shelf, t.redeemed_points, t.worth) for t in board
     ] == [
         ("爱心企业甲", 7, 6, 0, 1, 5 * 30 + 60, 5 * 30 + 2 * 60),
         ("爱心人士乙", 5, 2, 1, 2, 30 + 35, 5 * 30),
     ]
-    first = reports.trace_donor(ctx, village_id, "爱心企业甲")
+    first = registers.trace_donor(ctx, village_id, "爱心企业甲")
     assert [(lot.goods.name, lot.given_on, lot.qty, lot.redeemed, lot.on_shelf) for lot in first.lots] == [
         ("洗衣粉", date(2026, 10, 1), 5, 5, 0),
         ("食用油", date(2026, 10, 5), 2, 1, 1),
     ]
     assert [(g.name, n) for g, n in first.goods_given] == [("洗衣粉", 5), ("食用油", 2)]
     with pytest.raises(DomainError) as info:
-        reports.trace_donor(ctx, village_id, "没有这个人")
+        registers.trace_donor(ctx, village_id, "没有这个人")
     assert info.value.code == "unknown_donor"
     # the workbook says the same
-    table = _table(reports.donors_xlsx(board, home_village(ctx)))
+    table = _table(workbooks.donors_xlsx(board, home_village(ctx)))
     assert _row(table, "爱心人士乙")[2:8] == (5, 2, 1, 2, 65, 150)
-    detail = _table(reports.donor_xlsx(first, home_village(ctx)))
+    detail = _table(workbooks.donor_xlsx(first, home_village(ctx)))
     assert _row(detail, "合计")[3:9] == (7, 6, 0, 1, 210, 270)
 
 
 def test_text_that_looks_like_a_formula_stays_text_in_workbooks(ctx, village_id, shop_data):
     shop.receive_stock(ctx, shop_data["soap"], MoveKind.DONATION, 1, None, donor='=HYPERLINK("http://x","y")')
     ctx.commit()
-    data = reports.donors_xlsx(reports.trace_donations(ctx, village_id), home_village(ctx))
+    data = workbooks.donors_xlsx(registers.trace_donations(ctx, village_id), home_village(ctx))
     cell = openpyxl.load_workbook(io.BytesIO(data)).active["A3"]
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://x","y")', "s")
 
 
 def test_public_name_hides_phone_numbers():
-    assert reports.public_name("张三 13912345678") == "张三 ****"
-    assert reports.public_name("爱心企业甲") == "爱心企业甲"
+    assert registers.public_name("张三 13912345678") == "张三 ****"
+    assert registers.public_name("爱心企业甲") == "爱心企业甲"
 
 
 # --- workbooks --------------------------------------------------------------------------------
@@ -429,25 +429,25 @@ def test_monthly_and_daily_workbooks_hold_the_figures(ctx, village_id, shop_data
     d = shop_data
     _october(ctx, village_id, d)
     village = home_village(ctx)
-    october = reports.shop_period(ctx, village_id, OCT.start, OCT.end)
-    summary = _table(reports.monthly_xlsx(october, village, OCT), "汇总")
+    october = figures.shop_period(ctx, village_id, OCT.start, OCT.end)
+    summary = _table(workbooks.monthly_xlsx(october, village, OCT), "汇总")
     assert summary[0][0] == "测试县测试镇测试村 积分超市月报 2026年10月"
     assert _row(summary, "净兑换积分")[1] == 120
     assert _row(summary, "库存金额（元）")[1] == 260.0
-    goods = _table(reports.monthly_xlsx(october, village, OCT), "商品进出")
+    goods = _table(workbooks.monthly_xlsx(october, village, OCT), "商品进出")
     assert _row(goods, "洗衣粉") == ("洗衣粉", "袋", 0, 10, 0, 2, 0, 1, 0, 7, 7, 0.0)
     assert _row(goods, "食用油") == ("食用油", "桶", 0, 0, 5, 1, 0, 0, 0, 4, 0, 260.0)
     assert _row(goods, "合计")[9] == 11
-    days = _table(reports.monthly_xlsx(october, village, OCT), "每日")
+    days = _table(workbooks.monthly_xlsx(october, village, OCT), "每日")
     assert len(days) == 2 + 31 + 1 and days[-1][:3] == ("合计", 1, 120)
-    sixth = reports.shop_period(ctx, village_id, date(2026, 10, 6), date(2026, 10, 7))
-    lines = _table(reports.daily_xlsx(sixth, village), "兑换明细")
+    sixth = figures.shop_period(ctx, village_id, date(2026, 10, 6), date(2026, 10, 7))
+    lines = _table(workbooks.daily_xlsx(sixth, village), "兑换明细")
     assert [(r[3], r[4], r[5], r[6], r[8]) for r in lines[2:4]] == [
         ("张桂花", "洗衣粉", 2, 30, "李店长"),
         ("张桂花", "食用油", 1, 60, "李店长"),
     ]
     assert lines[0][0] == "2026-10-06 兑换明细" and near(lines[2][0], datetime(2026, 10, 6, 11, 0))
-    intakes = _table(reports.monthly_xlsx(october, village, OCT), "入库明细")
+    intakes = _table(workbooks.monthly_xlsx(october, village, OCT), "入库明细")
     assert [(r[2], r[3], r[4], r[5], r[6], r[7]) for r in intakes[2:]] == [
         ("捐赠入库", "洗衣粉", 10, "爱心企业甲", None, None),
         ("采购入库", "食用油", 5, None, "妇联经费", 65.0),
@@ -459,7 +459,7 @@ def test_price_list_workbook_has_prices_and_every_change(ctx, village_id, shop_d
     set_clock(datetime(2026, 11, 10, 2, 0))
     shop.save_goods(ctx, village_id, {"name": "洗衣粉", "spec": "袋", "price": 35}, d["chair"].id, d["soap"])
     ctx.commit()
-    data = reports.prices_xlsx(reports.price_list(ctx, village_id), home_village(ctx))
+    data = workbooks.prices_xlsx(registers.price_list(ctx, village_id), home_village(ctx))
     prices = _table(data, "分值对应表")
     assert _row(prices[2:], 1)[1:4] == ("洗衣粉", "袋", 35)
     changes = _table(data, "调整记录")
@@ -610,7 +610,7 @@ def test_report_queries_stay_within_the_village(ctx, village_id, shop_data):
     ctx.flush()
     shop.receive_stock(ctx, stranger, MoveKind.DONATION, 3, None, donor="外村企业")
     ctx.commit()
-    assert reports.trace_donations(ctx, village_id) == []
-    period = reports.shop_period(ctx, village_id, OCT.start, OCT.end)
+    assert registers.trace_donations(ctx, village_id) == []
+    period = figures.shop_period(ctx, village_id, OCT.start, OCT.end)
     assert period.donated == 0 and "外村商品" not in [f.goods.name for f in period.goods]
     assert ctx.scalar(sa.select(sa.func.count()).select_from(Goods)) == 3

@@ -1,6 +1,6 @@
 """Shop reports and the paper trail: daily/monthly figures, 物资盘点台账, 分值对应表, 积分兑换台账, 爱心榜.
 
-Every page prints on A4 and has an ``.xlsx`` twin built by :mod:`.reports` from the same data. The
+Every page prints on A4 and has an ``.xlsx`` twin built by :mod:`.workbooks` from the same data. The
 chair and the shopkeeper may look; the public honour board of donors needs no log-in and shows names
 and goods only.
 """
@@ -15,7 +15,7 @@ from ..extensions import db
 from ..org.services import home_village
 from ..periods import BadPeriod, Period, parse_day, parse_month, today
 from ..xlsx import send_workbook
-from . import reports
+from . import figures, registers, workbooks
 
 bp = Blueprint("shop_reports", __name__, url_prefix="/shop/reports")
 
@@ -28,9 +28,9 @@ def sheet_head():
     village = g.village if "village" in g else home_village(db.session)
     return {
         "village_name": village.label,
-        "yuan": reports.yuan,
-        "public_name": reports.public_name,
-        "stock_value_note": reports.stock_value_note,
+        "yuan": figures.yuan,
+        "public_name": registers.public_name,
+        "stock_value_note": workbooks.stock_value_note,
     }
 
 
@@ -61,7 +61,7 @@ def index():
 
 def _daily():
     day = parse_day(request.args.get("day"))
-    return day, reports.shop_period(db.session, g.village.id, day, day + timedelta(days=1))
+    return day, figures.shop_period(db.session, g.village.id, day, day + timedelta(days=1))
 
 
 @bp.get("/daily")
@@ -81,14 +81,14 @@ def daily():
 @role_required(*VIEWERS)
 def daily_xlsx():
     day, period = _daily()
-    return send_workbook(reports.daily_xlsx(period, g.village), f"shop-daily-{day.isoformat()}.xlsx")
+    return send_workbook(workbooks.daily_xlsx(period, g.village), f"shop-daily-{day.isoformat()}.xlsx")
 
 
 @bp.get("/monthly")
 @role_required(*VIEWERS)
 def monthly():
     month = _month()
-    period = reports.shop_period(db.session, g.village.id, month.start, month.end)
+    period = figures.shop_period(db.session, g.village.id, month.start, month.end)
     return render_template("shop/reports/monthly.html", month=month, period=period)
 
 
@@ -96,8 +96,8 @@ def monthly():
 @role_required(*VIEWERS)
 def monthly_xlsx():
     month = _month()
-    period = reports.shop_period(db.session, g.village.id, month.start, month.end)
-    return send_workbook(reports.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx")
+    period = figures.shop_period(db.session, g.village.id, month.start, month.end)
+    return send_workbook(workbooks.monthly_xlsx(period, g.village, month), f"shop-monthly-{month.key}.xlsx")
 
 
 # --- the three ledgers ------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def monthly_xlsx():
 def stocktakes():
     """物资盘点台账: the month's counts, each goods item counted against the recorded stock."""
     month = _month()
-    sheets = reports.stocktakes(db.session, g.village.id, month)
+    sheets = registers.stocktakes(db.session, g.village.id, month)
     return render_template("shop/reports/stocktakes.html", month=month, sheets=sheets)
 
 
@@ -116,7 +116,7 @@ def stocktakes():
 @role_required(*VIEWERS)
 def stocktakes_xlsx():
     month = _month()
-    data = reports.stocktakes_xlsx(reports.stocktakes(db.session, g.village.id, month), g.village, month)
+    data = workbooks.stocktakes_xlsx(registers.stocktakes(db.session, g.village.id, month), g.village, month)
     return send_workbook(data, f"stocktakes-{month.key}.xlsx")
 
 
@@ -125,14 +125,14 @@ def stocktakes_xlsx():
 def prices():
     """分值对应表: the price of each goods item in points, and every earlier price."""
     return render_template(
-        "shop/reports/prices.html", rows=reports.price_list(db.session, g.village.id), today=today()
+        "shop/reports/prices.html", rows=registers.price_list(db.session, g.village.id), today=today()
     )
 
 
 @bp.get("/ledgers/prices.xlsx")
 @role_required(*VIEWERS)
 def prices_xlsx():
-    data = reports.prices_xlsx(reports.price_list(db.session, g.village.id), g.village)
+    data = workbooks.prices_xlsx(registers.price_list(db.session, g.village.id), g.village)
     return send_workbook(data, f"prices-{today().isoformat()}.xlsx")
 
 
@@ -140,15 +140,16 @@ def prices_xlsx():
 @role_required(*VIEWERS)
 def redemptions():
     """积分兑换(领取)台账: every redemption of the month, at the prices paid."""
-    register = reports.redemption_register(db.session, g.village.id, _month())
+    register = registers.redemption_register(db.session, g.village.id, _month())
     return render_template("shop/reports/redemptions.html", register=register, month=register.month)
 
 
 @bp.get("/ledgers/redemptions.xlsx")
 @role_required(*VIEWERS)
 def redemptions_xlsx():
-    register = reports.redemption_register(db.session, g.village.id, _month())
-    return send_workbook(reports.register_xlsx(register, g.village), f"redemptions-{register.month.key}.xlsx")
+    register = registers.redemption_register(db.session, g.village.id, _month())
+    data = workbooks.register_xlsx(register, g.village)
+    return send_workbook(data, f"redemptions-{register.month.key}.xlsx")
 
 
 # --- donors -----------------------------------------------------------------------------------
@@ -159,14 +160,14 @@ def redemptions_xlsx():
 def donors():
     """爱心榜 for the staff: every donor, what was given and where it went."""
     return render_template(
-        "shop/reports/donors.html", traces=reports.trace_donations(db.session, g.village.id)
+        "shop/reports/donors.html", traces=registers.trace_donations(db.session, g.village.id)
     )
 
 
 @bp.get("/donors.xlsx")
 @role_required(*VIEWERS)
 def donors_xlsx():
-    data = reports.donors_xlsx(reports.trace_donations(db.session, g.village.id), g.village)
+    data = workbooks.donors_xlsx(registers.trace_donations(db.session, g.village.id), g.village)
     return send_workbook(data, f"donors-{today().isoformat()}.xlsx")
 
 
@@ -174,15 +175,15 @@ def donors_xlsx():
 @role_required(*VIEWERS)
 def donor(donor: str):
     """One donor's donations, each traced first-in-first-out: redeemed, lost, still on the shelf."""
-    trace = reports.trace_donor(db.session, g.village.id, donor)
+    trace = registers.trace_donor(db.session, g.village.id, donor)
     return render_template("shop/reports/donor.html", trace=trace)
 
 
 @bp.get("/donors/<path:donor>.xlsx")
 @role_required(*VIEWERS)
 def donor_xlsx(donor: str):
-    trace = reports.trace_donor(db.session, g.village.id, donor)
-    return send_workbook(reports.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
+    trace = registers.trace_donor(db.session, g.village.id, donor)
+    return send_workbook(workbooks.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
 
 
 @bp.get("/public/donors")
@@ -190,5 +191,5 @@ def public_donors():
     """The honour board of donors for everyone: names and goods, nothing else."""
     village = home_village(db.session)
     return render_template(
-        "shop/reports/public_donors.html", traces=reports.trace_donations(db.session, village.id)
+        "shop/reports/public_donors.html", traces=registers.trace_donations(db.session, village.id)
     )
