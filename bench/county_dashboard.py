@@ -316,10 +316,11 @@ def _check(dashboard, app, users) -> str:
     """The year's outstanding points on the dashboard equal the villages' running balance sums."""
     from pointsmart.county.models import VillageLink
     from pointsmart.extensions import db
+    from pointsmart.periods import parse_period
 
     with app.app_context():
         session = db.session
-        totals = dashboard.overview(session, users[0], dashboard.parse_period("2026")).totals
+        totals = dashboard.overview(session, users[0], parse_period("2026")).totals
         balance_sum, transfer_count, mismatched = session.execute(
             sa.select(sa.func.sum(VillageLink.balance_sum), sa.func.sum(VillageLink.transfer_count),
                       sa.func.count().filter(VillageLink.mismatch != ""))
@@ -356,15 +357,18 @@ def run() -> str:
             say(f"  check: {_check(dashboard, app, users)}")
             baseline = _timed(app, lambda session: session.execute(sa.text("SELECT 1")).scalar())
             say(f"  baseline SELECT 1 in a fresh session: {baseline.text()}")
-            missing = [q for q in COUNTY_QUERIES + VILLAGE_QUERIES if not hasattr(dashboard, q)]
+            from pointsmart.county import drilldown
+
+            missing = [q for q in COUNTY_QUERIES if not hasattr(dashboard, q)]
+            missing += [q for q in VILLAGE_QUERIES if not hasattr(drilldown, q)]
             if missing:
-                say(f"  not in pointsmart.county.dashboard (not timed): {', '.join(missing)}")
+                say(f"  not in pointsmart.county.dashboard / drilldown (not timed): {', '.join(missing)}")
             say(f"  county-wide queries, {RUNS} runs each after {WARMUP} warm-up:")
             county = _table(dashboard, app, users, [q for q in COUNTY_QUERIES if q not in missing])
             code = data.places(1, PER_TOWNSHIP)[0].code
             say(f"  one village ({code}, {HOUSEHOLDS:,} households, ~{TRANSFERS_EACH:,} transfers), "
                 f"{RUNS} runs each:")
-            village = _table(dashboard, app, users, [q for q in VILLAGE_QUERIES if q not in missing], (code,))
+            village = _table(drilldown, app, users, [q for q in VILLAGE_QUERIES if q not in missing], (code,))
         finally:
             close_app(app)
 

@@ -25,6 +25,7 @@ from pointsmart import clock, create_app, periods
 from pointsmart.auth.models import User
 from pointsmart.auth.services import create_api_token, create_user
 from pointsmart.county import dashboard as board
+from pointsmart.county import drilldown
 from pointsmart.county import services as county
 from pointsmart.county.models import VillageLink
 from pointsmart.extensions import db
@@ -392,20 +393,20 @@ def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled)
 def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, county_app, filled):
     reviewer = county_user(county_app)
     quarter = parse_period("2026-Q4")
-    households = queries(county_app, reviewer, board.village_households, quarter, A_CODE)
+    households = queries(county_app, reviewer, drilldown.village_households, quarter, A_CODE)
     assert {h.uuid: h.balance for h in households} == balances(app)
-    row = queries(county_app, reviewer, board.village_figures, quarter, A_CODE)
+    row = queries(county_app, reviewer, drilldown.village_figures, quarter, A_CODE)
     assert sum(h.balance for h in households) == row.outstanding == filled.a["balance_sum"]
     assert sum(h.earned for h in households) == row.issued == filled.a["issued"]
     assert sum(h.redeemed for h in households) == filled.a["redeemed"]
     # at the end of October, before the 7 November points
-    october = queries(county_app, reviewer, board.village_households, parse_period("2026-10"), A_CODE)
+    october = queries(county_app, reviewer, drilldown.village_households, parse_period("2026-10"), A_CODE)
     assert sum(h.balance for h in october) == filled.a_october["balance_sum"]
     assert {h.uuid: h.balance for h in october}[filled.a_november_household] == balances(app)[
         filled.a_november_household
     ] - 7
 
-    rounds = queries(county_app, reviewer, board.village_rounds, quarter, A_CODE)
+    rounds = queries(county_app, reviewer, drilldown.village_rounds, quarter, A_CODE)
     assert [r.period_key for r in rounds] == ["2026-10"]
     awarded, deducted, shortfall = round_sums(app)
     assert (rounds[0].awarded, rounds[0].deducted, rounds[0].shortfall, rounds[0].households) == (
@@ -415,13 +416,13 @@ def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, c
         4,
     )
     assert rounds[0].status == "finalised"
-    assert queries(county_app, reviewer, board.village_rounds, parse_period("2026-11"), A_CODE) == []
+    assert queries(county_app, reviewer, drilldown.village_rounds, parse_period("2026-11"), A_CODE) == []
 
-    honour = queries(county_app, reviewer, board.honour_roll, parse_period("2026-11"), B_CODE)
+    honour = queries(county_app, reviewer, drilldown.honour_roll, parse_period("2026-11"), B_CODE)
     assert honour[0].uuid == filled.b_extra and honour[0].earned == 40 and honour[0].rank == 1
     assert [h.earned for h in honour] == sorted((h.earned for h in honour), reverse=True)
 
-    shop = queries(county_app, reviewer, board.village_shop, quarter, A_CODE)
+    shop = queries(county_app, reviewer, drilldown.village_shop, quarter, A_CODE)
     with app.app_context():
         done = db.session.execute(
             sa.select(sa.func.count(), sa.func.sum(Redemption.points)).where(Redemption.status == "done")

@@ -25,17 +25,8 @@ They read the rollups the ingest maintains in the same transaction as each batch
 ``village_month_category``, ``village_month_goods``, ``household_period``), the synced households
 and the village links — never ``synced_transfer``, which holds every transfer of every village.
 
-One village (read-only drill-down); only these read ``synced_transfer``, for that one village, through
-its ``(village_id, household_uuid)`` index:
-
-====================== =======================================================================
-``village_figures``    :class:`VillageRow` — the village's own line of the dashboard
-``village_rounds``     list of :class:`RoundRow` — its scoring rounds in the period, with result sums
-``village_households`` list of :class:`HouseholdRow` — every household, its balance at the end of the
-                       period computed from the synced transfers, what it earned / redeemed / lost
-``honour_roll``        list of :class:`HouseholdRow` — the households that earned most in the period
-``village_shop``       :class:`VillageShop` — redeemed points by month, goods redeemed, donations
-====================== =======================================================================
+The one-village drill-down is :mod:`pointsmart.county.drilldown`; the tables that pages and ``.xlsx``
+share, :mod:`pointsmart.county.tables`.
 
 **Outstanding** (期末未兑换积分) is defined once, by :func:`outstanding_sum` and shown on the pages as
 :data:`OUTSTANDING_RULE`: the cumulative issued − redeemed − deducted − expired over every month up to
@@ -43,9 +34,8 @@ and including the period's last month. It equals the households' balances at the
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
-from operator import attrgetter
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -54,21 +44,14 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..clock import utcnow
-from ..exports import DAY, INTEGER, PERCENT, WHEN, Column, Table
 from ..org.models import Village
-from ..periods import Period, local, month_window, read_period
-from ..scoring.models import CADENCE_LABELS, STATUS_LABELS
+from ..periods import Period, month_window
 from . import services
 from .models import (
     HouseholdPeriod,
     SyncBatch,
     SyncedGoods,
     SyncedHousehold,
-    SyncedRedemption,
-    SyncedRound,
-    SyncedRoundResult,
-    SyncedStockMove,
-    SyncedTransfer,
     VillageMonth,
     VillageMonthCategory,
     VillageMonthGoods,
@@ -186,7 +169,7 @@ def _scoped(session: Session, user: User, query, column, village_id: int | None 
     return query if everyone else joined
 
 
-def _village_rows(
+def village_rows(
     session: Session, user: User, period: Period, village_id: int | None = None
 ) -> list[VillageRow]:
     """Every visible village's figures for the period: the village links, then three grouped queries
@@ -293,21 +276,21 @@ def townships_of(rows: list[VillageRow]) -> list[TownshipRow]:
 
 def overview(session: Session, user: User, period: Period) -> Overview:
     """The period's totals over every village the user may see."""
-    return overview_of(session, user, _village_rows(session, user, period))
+    return overview_of(session, user, village_rows(session, user, period))
 
 
 def by_township(
     session: Session, user: User, period: Period, sort: str | None = None, descending: bool = False
 ) -> list[TownshipRow]:
     """The period's figures per township, by township code unless sorted (see :data:`SORTS`)."""
-    return sort_rows(townships_of(_village_rows(session, user, period)), sort, descending)
+    return sort_rows(townships_of(village_rows(session, user, period)), sort, descending)
 
 
 def by_village(
     session: Session, user: User, period: Period, sort: str | None = None, descending: bool = False
 ) -> list[VillageRow]:
     """The period's figures per village, by township then code unless sorted (see :data:`SORTS`)."""
-    return sort_rows(_village_rows(session, user, period), sort, descending)
+    return sort_rows(village_rows(session, user, period), sort, descending)
 
 
 #: sortable columns: ?sort=<key>&dir=asc|desc; each key's value for a row, and its first direction
@@ -357,9 +340,11 @@ class MonthRow:
     transfers: int = 0
 
 
-def _months(
+def month_rows(
     session: Session, user: User, period: Period, village_id: int | None, count: int
 ) -> list[MonthRow]:
+    """Issued, redeemed, deducted and expired per month for the ``count`` months ending with the
+    period's last month (every month of a longer period), of every visible village or one."""
     m = VillageMonth
     window = [m.key for m in month_window(period, max(count, len(period.months)))]
     found = {
@@ -388,7 +373,7 @@ def _months(
 
 def monthly_trend(session: Session, user: User, period: Period, months: int = 12) -> list[MonthRow]:
     """Issued and redeemed points per month: the 12 months ending with the period's last month."""
-    return _months(session, user, period, None, months)
+    return month_rows(session, user, period, None, months)
 
 
 @dataclass
@@ -434,7 +419,9 @@ class GoodsRow:
     villages: int = 1
 
 
-def _goods(session: Session, user: User, period: Period, village_id: int | None, limit: int | None):
+def goods_rows(session: Session, user: User, period: Period, village_id: int | None, limit: int | None):
+    """Goods redeemed in the period (units net of cancellations), most first, of every visible village
+    or one; ``limit`` rows at most when given."""
     g, s = VillageMonthGoods, SyncedGoods
     qty = sa.func.sum(g.qty)
     query = (
@@ -459,7 +446,7 @@ def _goods(session: Session, user: User, period: Period, village_id: int | None,
 
 def top_goods(session: Session, user: User, period: Period, limit: int = 20) -> list[GoodsRow]:
     """The goods redeemed most in the period (units, net of cancellations), by name and spec."""
-    return _goods(session, user, period, None, limit)
+    return goods_rows(session, user, period, None, limit)
 
 
 @dataclass
@@ -485,375 +472,3 @@ def recent_batches(
         ),
     ).order_by(b.id.desc())
     return [BatchRow(*row) for row in session.execute(query.limit(limit))]
-
-
-# --- one village ------------------------------------------------------------------------------------
-
-
-def _village_id(session: Session, user: User, code: str) -> int:
-    """:raises NotFound: unknown, or outside what the user may see."""
-    village, _link = services.village_for(session, user, code)
-    return village.id
-
-
-def village_figures(session: Session, user: User, period: Period, code: str) -> VillageRow:
-    """One village's line of the dashboard.
-
-    :raises NotFound: the village is unknown or outside the user's township.
-    """
-    return _village_rows(session, user, period, _village_id(session, user, code))[0]
-
-
-@dataclass
-class RoundRow:
-    uuid: str
-    period_type: str
-    period_key: str
-    scope: str
-    status: str
-    created_at: datetime | None
-    finalised_at: datetime | None
-    households: int = 0
-    awarded: int = 0
-    deducted: int = 0
-    shortfall: int = 0
-
-    @property
-    def net(self) -> int:
-        """What the round posted: awards, less the deductions the balances covered."""
-        return self.awarded - (self.deducted - self.shortfall)
-
-    @property
-    def cadence_label(self) -> str:
-        return str(CADENCE_LABELS.get(self.period_type, self.period_type))
-
-    @property
-    def status_label(self) -> str:
-        return str(STATUS_LABELS.get(self.status, self.status))
-
-
-def village_rounds(session: Session, user: User, period: Period, code: str) -> list[RoundRow]:
-    """The village's scoring rounds whose period overlaps this one, newest first, with result sums."""
-    village_id = _village_id(session, user, code)
-    r, res = SyncedRound, SyncedRoundResult
-    sums = {
-        round_uuid: values
-        for round_uuid, *values in session.execute(
-            sa.select(
-                res.round_uuid,
-                sa.func.count(),
-                sa.func.sum(res.awarded),
-                sa.func.sum(res.deducted),
-                sa.func.sum(res.shortfall),
-            )
-            .where(res.village_id == village_id)
-            .group_by(res.round_uuid)
-        )
-    }
-    wanted = set(period.months)
-    rows = []
-    for found in session.scalars(sa.select(r).where(r.village_id == village_id)):
-        its = read_period(found.period_key)
-        if its is not None and not wanted.intersection(its.months):
-            continue
-        count, awarded, deducted, shortfall = sums.get(found.uuid, (0, 0, 0, 0))
-        rows.append(
-            RoundRow(
-                found.uuid,
-                found.period_type,
-                found.period_key,
-                found.scope,
-                found.status,
-                found.created_at,
-                found.finalised_at,
-                int(count),
-                int(awarded or 0),
-                int(deducted or 0),
-                int(shortfall or 0),
-            )
-        )
-    return sorted(rows, key=lambda row: (row.period_key, row.created_at or datetime.min), reverse=True)
-
-
-@dataclass
-class HouseholdRow:
-    uuid: str
-    household_no: str
-    head_name: str
-    group: str
-    active: bool
-    #: the balance at the end of the period, from the synced transfers
-    balance: int = 0
-    #: points issued to the household in the period (less reversed awards)
-    earned: int = 0
-    redeemed: int = 0
-    deducted: int = 0
-    #: place on the honour roll (equal points, equal place)
-    rank: int = 0
-
-
-def village_households(session: Session, user: User, period: Period, code: str) -> list[HouseholdRow]:
-    """Every household of the village with its balance at the period's end and its period's movements.
-
-    Reads the village's synced transfers (one village: the ``(village_id, household_uuid)`` index).
-    """
-    village_id = _village_id(session, user, code)
-    t = SyncedTransfer
-    in_period = t.month.between(period.first_month, period.last_month)
-
-    def net(kind: str, sign: int = 1):
-        """Points moved to the ``kind`` end in the period, less those moved back."""
-        amount = sa.case((t.to_kind == kind, t.amount), (t.from_kind == kind, -t.amount), else_=0)
-        return sa.func.coalesce(sa.func.sum(sa.case((in_period, sign * amount), else_=0)), 0)
-
-    balance = sa.func.coalesce(
-        sa.func.sum(
-            sa.case((t.month > period.last_month, 0), (t.to_kind == "household", t.amount), else_=-t.amount)
-        ),
-        0,
-    )
-    moved = {
-        uuid: [int(v) for v in values]
-        for uuid, *values in session.execute(
-            sa.select(t.household_uuid, balance, net("issuance", -1), net("shop"), net("deductions"))
-            .where(t.village_id == village_id, t.household_uuid.is_not(None))
-            .group_by(t.household_uuid)
-        )
-    }
-    h = SyncedHousehold
-    rows = []
-    for found in session.scalars(sa.select(h).where(h.village_id == village_id).order_by(h.household_no)):
-        row = HouseholdRow(found.uuid, found.household_no, found.head_name, found.group, found.active)
-        row.balance, row.earned, row.redeemed, row.deducted = moved.get(found.uuid, (0, 0, 0, 0))
-        rows.append(row)
-    return rows
-
-
-def honour_roll(
-    session: Session, user: User, period: Period, code: str, limit: int = 10
-) -> list[HouseholdRow]:
-    """光荣榜: the households that earned most in the period; equal points share a place."""
-    return rank(village_households(session, user, period, code), limit)
-
-
-def rank(households: list[HouseholdRow], limit: int = 10) -> list[HouseholdRow]:
-    """The top ``limit`` earners (more when the last place is shared), ranked 1, 2, 2, 4 …"""
-    earners = sorted((h for h in households if h.earned > 0), key=lambda h: (-h.earned, h.household_no))
-    ranked: list[HouseholdRow] = []
-    for index, household in enumerate(earners):
-        place = ranked[-1].rank if ranked and ranked[-1].earned == household.earned else index + 1
-        if place > limit:
-            break
-        household.rank = place
-        ranked.append(household)
-    return ranked
-
-
-@dataclass
-class DonationRow:
-    day: date | None
-    donor: str
-    goods: str
-    spec: str
-    qty: int
-
-
-@dataclass
-class VillageShop:
-    #: the 12 months ending with the period's last month
-    months: list[MonthRow]
-    goods: list[GoodsRow]
-    donations: list[DonationRow]
-    #: redemptions made in the period and not cancelled, and their points
-    redemptions: int = 0
-    redemption_points: int = 0
-    donated: int = field(default=0)
-
-
-def village_shop(session: Session, user: User, period: Period, code: str) -> VillageShop:
-    """The village shop's figures: redeemed points by month, goods redeemed, donations received."""
-    village_id = _village_id(session, user, code)
-    months = _months(session, user, period, village_id, 12)
-    goods = _goods(session, user, period, village_id, None)
-    m, g = SyncedStockMove, SyncedGoods
-    donations = [
-        DonationRow(moved_on or local(created_at).date(), donor, name, spec or "", qty)
-        for moved_on, created_at, donor, name, spec, qty in session.execute(
-            sa.select(m.moved_on, m.created_at, m.donor, g.name, g.spec, m.qty)
-            .join(g, sa.and_(g.village_id == m.village_id, g.uuid == m.goods_uuid))
-            .where(m.village_id == village_id, m.kind == "donation")
-            .where(m.month.between(period.first_month, period.last_month))
-            .order_by(m.created_at, m.id)
-        )
-    ]
-    start, end = period.utc_window()
-    r = SyncedRedemption
-    count, points = session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(r.points), 0)).where(
-            r.village_id == village_id, r.status == "done", r.created_at >= start, r.created_at < end
-        )
-    ).one()
-    return VillageShop(
-        months=months,
-        goods=goods,
-        donations=donations,
-        redemptions=int(count),
-        redemption_points=int(points),
-        donated=sum(d.qty for d in donations),
-    )
-
-
-# --- the tables: one declaration for the page and the .xlsx (pointsmart/exports.py) --------------------
-
-
-def freshness_text(row: VillageRow) -> str:
-    """The village's sync state in words (the badges' text, for the spreadsheet)."""
-    words = []
-    if row.never_synced:
-        words.append(_("从未同步"))
-    elif row.silent:
-        words.append(_("%(days)s天未同步", days=row.silent_days))
-    if row.mismatch:
-        words.append(_("总数不符：%(what)s", what=_("、").join(row.mismatch_labels)))
-    return _("；").join(words) or _("同步正常")
-
-
-def _figure_columns(with_villages: bool = True) -> list[Column]:
-    """The figures of a period, for a township, a village or the whole county."""
-    villages = [
-        Column(_("村数"), 8, attrgetter("villages"), INTEGER),
-        Column(_("有数据的村"), 10, attrgetter("reporting"), INTEGER),
-    ]
-    return [
-        *(villages if with_villages else []),
-        Column(_("在册农户"), 10, attrgetter("households"), INTEGER),
-        Column(_("得分农户"), 10, attrgetter("earned_households"), INTEGER),
-        Column(_("参与率"), 9, attrgetter("participation"), PERCENT),
-        Column(_("发放积分"), 11, attrgetter("issued"), INTEGER),
-        Column(_("兑换积分"), 11, attrgetter("redeemed"), INTEGER),
-        Column(_("扣减积分"), 11, attrgetter("deducted"), INTEGER),
-        Column(_("过期积分"), 11, attrgetter("expired"), INTEGER),
-        Column(_("期末未兑换积分"), 14, attrgetter("outstanding"), INTEGER),
-    ]
-
-
-def townships_table(rows: list[TownshipRow]) -> Table:
-    columns = [
-        Column(_("乡镇代码"), 14, attrgetter("code")),
-        Column(_("乡镇"), 14, attrgetter("name")),
-        *_figure_columns(),
-        Column(_("未同步村"), 10, attrgetter("silent"), INTEGER),
-        Column(_("总数不符村"), 11, attrgetter("mismatched"), INTEGER),
-    ]
-    total = Figures()
-    for t in rows:
-        total.add(t)
-    footer = ["", _("合计"), *(c.value(total) for c in columns[2:])]
-    return Table(_("按乡镇"), columns, rows, footer=footer)
-
-
-def villages_table(rows: list[VillageRow]) -> Table:
-    columns = [
-        Column(_("区划代码"), 14, attrgetter("code")),
-        Column(_("村（社区）"), 12, attrgetter("name")),
-        Column(_("乡镇"), 12, attrgetter("township_name")),
-        *_figure_columns(with_villages=False),
-        Column(_("最近同步"), 17, attrgetter("last_sync_at"), WHEN),
-        Column(_("已确认序号"), 11, attrgetter("acked_seq"), INTEGER),
-        Column(_("同步状态"), 24, freshness_text),
-    ]
-    return Table(_("按村"), columns, rows)
-
-
-def trend_table(rows: list[MonthRow]) -> Table:
-    columns = [
-        Column(_("月份"), 10, attrgetter("month")),
-        Column(_("发放积分"), 12, attrgetter("issued"), INTEGER),
-        Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
-        Column(_("扣减积分"), 12, attrgetter("deducted"), INTEGER),
-        Column(_("过期积分"), 12, attrgetter("expired"), INTEGER),
-        Column(_("转账笔数"), 12, attrgetter("transfers"), INTEGER),
-    ]
-    return Table(_("月度趋势"), columns, rows)
-
-
-def categories_table(rows: list[CategoryRow]) -> Table:
-    columns = [
-        Column(_("积分细则类别"), 24, attrgetter("category")),
-        Column(_("加分"), 12, attrgetter("awarded"), INTEGER),
-        Column(_("扣分"), 12, attrgetter("deducted"), INTEGER),
-        Column(_("净得分"), 12, attrgetter("net"), INTEGER),
-        Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER),
-    ]
-    return Table(_("积分类别"), columns, rows)
-
-
-def goods_table(rows: list[GoodsRow], title: str | None = None) -> Table:
-    columns = [
-        Column(_("商品"), 24, attrgetter("name")),
-        Column(_("规格"), 16, attrgetter("spec")),
-        Column(_("兑换数量"), 12, attrgetter("qty"), INTEGER),
-        Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER),
-    ]
-    return Table(title or _("兑换最多的商品"), columns, rows)
-
-
-def rounds_table(rows: list[RoundRow]) -> Table:
-    columns = [
-        Column(_("期间"), 10, attrgetter("period_key")),
-        Column(_("类型"), 10, attrgetter("cadence_label")),
-        Column(_("范围"), 12, attrgetter("scope")),
-        Column(_("状态"), 10, attrgetter("status_label")),
-        Column(_("参评户数"), 10, attrgetter("households"), INTEGER),
-        Column(_("加分"), 10, attrgetter("awarded"), INTEGER),
-        Column(_("扣分"), 10, attrgetter("deducted"), INTEGER),
-        Column(_("未扣足"), 10, attrgetter("shortfall"), INTEGER),
-        Column(_("实际入账"), 10, attrgetter("net"), INTEGER),
-        Column(_("生效时间"), 17, attrgetter("finalised_at"), WHEN),
-    ]
-    return Table(_("评定"), columns, rows)
-
-
-def households_table(rows: list[HouseholdRow]) -> Table:
-    columns = [
-        Column(_("户号"), 10, attrgetter("household_no")),
-        Column(_("户主"), 12, attrgetter("head_name")),
-        Column(_("村民小组"), 12, attrgetter("group")),
-        Column(_("期末余额"), 11, attrgetter("balance"), INTEGER),
-        Column(_("本期得分"), 11, attrgetter("earned"), INTEGER),
-        Column(_("本期兑换"), 11, attrgetter("redeemed"), INTEGER),
-        Column(_("本期扣减"), 11, attrgetter("deducted"), INTEGER),
-        Column(_("状态"), 8, lambda r: _("在册") if r.active else _("已停用")),
-    ]
-    return Table(_("农户积分"), columns, rows)
-
-
-def honour_table(rows: list[HouseholdRow]) -> Table:
-    columns = [
-        Column(_("名次"), 8, attrgetter("rank"), INTEGER),
-        Column(_("户号"), 10, attrgetter("household_no")),
-        Column(_("户主"), 12, attrgetter("head_name")),
-        Column(_("村民小组"), 12, attrgetter("group")),
-        Column(_("本期得分"), 11, attrgetter("earned"), INTEGER),
-    ]
-    return Table(_("光荣榜"), columns, rows)
-
-
-def shop_months_table(rows: list[MonthRow]) -> Table:
-    columns = [
-        Column(_("月份"), 10, attrgetter("month")),
-        Column(_("发放积分"), 12, attrgetter("issued"), INTEGER),
-        Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
-    ]
-    return Table(_("每月兑换"), columns, rows)
-
-
-def donations_table(rows: list[DonationRow]) -> Table:
-    columns = [
-        Column(_("日期"), 12, attrgetter("day"), DAY),
-        Column(_("捐赠人"), 20, attrgetter("donor")),
-        Column(_("商品"), 20, attrgetter("goods")),
-        Column(_("规格"), 14, attrgetter("spec")),
-        Column(_("数量"), 8, attrgetter("qty"), INTEGER),
-    ]
-    return Table(_("捐赠入库"), columns, rows)

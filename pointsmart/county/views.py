@@ -31,7 +31,7 @@ from ..periods import BadPeriod, Period, parse_period
 from ..unit import write
 from ..xlsx import send_workbook
 from . import dashboard as board
-from . import services
+from . import drilldown, services, tables
 from .bundles import import_bundle
 
 bp = Blueprint("county", __name__, url_prefix="/county")
@@ -106,11 +106,11 @@ def _dashboard_tables(period: Period) -> dict:
     """Each exportable table of the dashboard, built only when asked for."""
     session, user = db.session, current_user
     return {
-        "townships": lambda: board.townships_table(board.by_township(session, user, period)),
-        "villages": lambda: board.villages_table(board.by_village(session, user, period)),
-        "trend": lambda: board.trend_table(board.monthly_trend(session, user, period)),
-        "categories": lambda: board.categories_table(board.by_category(session, user, period)),
-        "goods": lambda: board.goods_table(board.top_goods(session, user, period)),
+        "townships": lambda: tables.townships_table(board.by_township(session, user, period)),
+        "villages": lambda: tables.villages_table(board.by_village(session, user, period)),
+        "trend": lambda: tables.trend_table(board.monthly_trend(session, user, period)),
+        "categories": lambda: tables.categories_table(board.by_category(session, user, period)),
+        "goods": lambda: tables.goods_table(board.top_goods(session, user, period)),
     }
 
 
@@ -142,18 +142,18 @@ def village(village_code: str):
     """One village, read-only: its figures, rounds, honour roll, households and shop."""
     period = _period()
     session, user = db.session, current_user
-    row = board.village_figures(session, user, period, village_code)
-    households = board.village_households(session, user, period, village_code)
-    shop = board.village_shop(session, user, period, village_code)
-    donations = board.donations_table(shop.donations)
+    row = drilldown.village_figures(session, user, period, village_code)
+    households = drilldown.village_households(session, user, period, village_code)
+    shop = drilldown.village_shop(session, user, period, village_code)
+    donations = tables.donations_table(shop.donations)
     donations.empty = _("本期没有捐赠入库。")
     sort, desc = _sort()
     return render_template(
         "county/village.html",
         period=period,
         row=row,
-        rounds=board.village_rounds(session, user, period, village_code),
-        honour=board.rank(households),
+        rounds=drilldown.village_rounds(session, user, period, village_code),
+        honour=drilldown.rank(households),
         households=board.sort_rows(households, sort, desc),
         shop=shop,
         donations=donations,
@@ -168,15 +168,17 @@ def _village_tables(period: Period, code: str) -> dict:
     session, user = db.session, current_user
 
     def shop():
-        return board.village_shop(session, user, period, code)
+        return drilldown.village_shop(session, user, period, code)
 
     return {
-        "rounds": lambda: board.rounds_table(board.village_rounds(session, user, period, code)),
-        "honour": lambda: board.honour_table(board.honour_roll(session, user, period, code)),
-        "households": lambda: board.households_table(board.village_households(session, user, period, code)),
-        "shop-months": lambda: board.shop_months_table(shop().months),
-        "goods": lambda: board.goods_table(shop().goods, _("兑换的商品")),
-        "donations": lambda: board.donations_table(shop().donations),
+        "rounds": lambda: tables.rounds_table(drilldown.village_rounds(session, user, period, code)),
+        "honour": lambda: tables.honour_table(drilldown.honour_roll(session, user, period, code)),
+        "households": lambda: tables.households_table(
+            drilldown.village_households(session, user, period, code)
+        ),
+        "shop-months": lambda: tables.shop_months_table(shop().months),
+        "goods": lambda: tables.goods_table(shop().goods, _("兑换的商品")),
+        "donations": lambda: tables.donations_table(shop().donations),
     }
 
 
@@ -184,7 +186,7 @@ def _village_tables(period: Period, code: str) -> dict:
 @county_required(*COUNTY_ROLES)
 def village_export(village_code: str, table: str):
     period = _period()
-    row = board.village_figures(db.session, current_user, period, village_code)  # 404 outside the scope
+    row = drilldown.village_figures(db.session, current_user, period, village_code)  # 404 outside the scope
     heading = f"{row.township_name} {row.name} · {period.label()}"
     return _send_tables(
         _village_tables(period, village_code), table, heading, f"village-{row.code}-{period.key}"
@@ -302,7 +304,7 @@ def chart(name: str):
 def village_chart(village_code: str, name: str):
     """One village's charts: ``trend`` (its points by month) and ``goods`` (what its shop gave out)."""
     period = _period()
-    shop = board.village_shop(db.session, current_user, period, village_code)  # 404 outside the scope
+    shop = drilldown.village_shop(db.session, current_user, period, village_code)  # 404 outside the scope
     if name == "trend":
         drawn = _trend_chart(shop.months, _("每月发放与兑换积分"))
     elif name == "goods":
