@@ -2,6 +2,7 @@
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from .ledger.models import Transfer
 from .org.models import Village
 from .org.services import ensure_village
 from .scoring import services as scoring
+from .scoring.models import ScoringRound
 from .shop import services as shop
 from .shop.models import MoveKind
 
@@ -84,7 +86,6 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
                     session, member, user["panel_label"], user.get("panel_groups", []), actor_id=chair.id
                 )
     if not shop.list_goods(session, village.id):
-        from datetime import date
 
         for position, item in enumerate(json.loads((seed_dir / "goods.json").read_text(encoding="utf-8"))):
             goods = shop.save_goods(session, village.id, item | {"position": position}, actor_id=None)
@@ -115,7 +116,6 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
 
 def _demo_round(session: Session, village, seed_dir: Path, users: list[dict]) -> None:
     """October's monthly round, scored by the panel, approved and on public notice (once)."""
-    from .scoring.models import ScoringRound
 
     scores = seed_dir / "round-2026-10.csv"
     exists = session.scalar(sa.select(ScoringRound.id).where(ScoringRound.village_id == village.id).limit(1))

@@ -18,6 +18,7 @@ from .ledger.models import Account, TransferKind
 from .org.services import home_village
 from .pages import safe_next
 from .periods import local
+from .sync import batches
 
 bp = Blueprint("web", __name__)
 
@@ -68,8 +69,6 @@ def index():
     ).one()
     sync = None
     if current_user.role == Role.CHAIR:
-        from .sync import batches
-
         state = batches.state(db.session)
         sync = {"last": state.last_sync_at, "waiting": batches.waiting(db.session), "error": state.last_error}
     return render_template(

@@ -3,8 +3,11 @@
 import click
 from flask.cli import with_appcontext
 
+from ..cards import services as card_services
 from ..errors import DomainError
 from ..extensions import db
+from ..households.services import household_by_no
+from ..org.services import home_village
 from .support import fail
 
 
@@ -19,9 +22,6 @@ def cards():
 @with_appcontext
 def cards_issue(household_no: str | None, everyone: bool):
     """Issue a card to one household (by 户号) or, with --all, to every household without one."""
-    from ..cards import services as card_services
-    from ..households.services import household_by_no
-    from ..org.services import home_village
 
     if everyone == bool(household_no):
         raise click.UsageError("give a 户号 or --all (not both)")

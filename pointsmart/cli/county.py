@@ -6,8 +6,13 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from ..county.models import VillageLink
+from ..county.services import add_village, rotate_key
+from ..county.verify import verify_villages
 from ..errors import DomainError
 from ..extensions import db
+from ..org.models import Village
+from ..periods import local
 from .support import fail
 
 
@@ -24,7 +29,6 @@ def county():
 @with_appcontext
 def county_add_village(code: str, name: str, township_code: str, township_name: str | None):
     """Register a village; its one-time sync key is the last line printed."""
-    from ..county.services import add_village
 
     try:
         village, key = add_village(db.session, code, name, township_code, township_name)
@@ -43,7 +47,6 @@ def county_add_village(code: str, name: str, township_code: str, township_name: 
 @with_appcontext
 def county_rotate_key(code: str):
     """Give a village a new sync key (the last line printed); the old key stops working."""
-    from ..county.services import rotate_key
 
     try:
         key = rotate_key(db.session, code)
@@ -58,9 +61,6 @@ def county_rotate_key(code: str):
 @with_appcontext
 def county_villages():
     """List registered villages with how far each has synced and whether its totals agree."""
-    from ..county.models import VillageLink
-    from ..org.models import Village
-    from ..periods import local
 
     rows = db.session.execute(
         sa.select(Village, VillageLink).join(VillageLink).order_by(Village.township_code, Village.code)
@@ -78,7 +78,6 @@ def county_villages():
 @with_appcontext
 def county_verify():
     """Recount every village from the county's copy of its transfers; exit 1 on any difference."""
-    from ..county.verify import verify_villages
 
     checks = verify_villages(db.session)
     for check in checks:

@@ -6,6 +6,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..county.demo import build_county_demo, has_villages
+from ..demo import load_demo, other_village_exists
 from ..errors import DomainError
 from ..extensions import db
 from ..resources import folder
@@ -38,8 +40,6 @@ SEED = folder("seed") / "demo"
 )
 @with_appcontext
 def demo(seed_dir: Path, if_empty: bool, as_county: bool, county_seed: Path):
-    from ..demo import load_demo, other_village_exists
-
     if as_county or current_app.config["POINTSMART_MODE"] == "county":
         _county_demo(if_empty, county_seed, seed_dir)
         return
@@ -61,8 +61,6 @@ def demo(seed_dir: Path, if_empty: bool, as_county: bool, county_seed: Path):
 
 
 def _county_demo(if_empty: bool, county_seed: Path, village_seed: Path) -> None:
-    from ..county.demo import build_county_demo, has_villages
-
     if current_app.config["POINTSMART_MODE"] != "county":
         raise click.ClickException("the demo county runs in county mode: set POINTSMART_MODE=county")
     if has_villages(db.session):

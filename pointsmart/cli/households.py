@@ -7,6 +7,9 @@ from flask.cli import with_appcontext
 
 from ..errors import DomainError
 from ..extensions import db
+from ..households import roster
+from ..households.services import all_households
+from ..org.services import home_village
 from .support import fail
 
 
@@ -21,8 +24,6 @@ def households():
 @with_appcontext
 def households_import(file: Path, dry_run: bool):
     """Import households from .xlsx or .csv (户号, 户主姓名, 村民小组, 联系电话, 家庭人口, 住址, 标签)."""
-    from ..households import roster
-    from ..org.services import home_village
 
     try:
         village_id = home_village(db.session).id
@@ -50,9 +51,6 @@ def households_import(file: Path, dry_run: bool):
 @with_appcontext
 def households_export(file: Path):
     """Export every household (with balance) to an .xlsx file."""
-    from ..households import roster
-    from ..households.services import all_households
-    from ..org.services import home_village
 
     rows = all_households(db.session, home_village(db.session).id)
     file.write_bytes(roster.export_xlsx(rows))

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..ledger.services import verify
 
 
 @click.group("ledger", help="Check the points ledger.")
@@ -17,7 +18,6 @@ def ledger():
 @with_appcontext
 def ledger_verify():
     """Recompute every balance from the transfers; exit 1 on any mismatch."""
-    from ..ledger.services import verify
 
     report = verify(db.session)
     mark = {True: "ok", False: "FAILED"}

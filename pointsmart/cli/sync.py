@@ -7,8 +7,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..county.bundles import import_bundle
 from ..errors import DomainError
 from ..extensions import db
+from ..org.services import home_village
+from ..periods import local
+from ..sync import batches
+from ..sync.bundle import export_bundle
+from ..sync.client import PushError, push
 from .support import fail
 
 
@@ -35,7 +41,6 @@ def _sync_key() -> str:
 @with_appcontext
 def sync_push(url: str | None, batch_size: int, attempts: int):
     """Push every record the county has not acknowledged, resuming where it left off."""
-    from ..sync.client import PushError, push
 
     def show(report):
         click.echo(
@@ -62,8 +67,6 @@ def sync_push(url: str | None, batch_size: int, attempts: int):
 @with_appcontext
 def sync_export(file: Path, everything: bool):
     """Write a signed bundle file of the change log, for a USB stick."""
-    from ..org.services import home_village
-    from ..sync.bundle import export_bundle
 
     code = home_village(db.session).code
     tmp = file.with_name(file.name + ".part")
@@ -81,7 +84,6 @@ def sync_export(file: Path, everything: bool):
 @with_appcontext
 def sync_import(file: Path):
     """County: check a village's bundle file and apply what the county does not have yet."""
-    from ..county.bundles import import_bundle
 
     if current_app.config["POINTSMART_MODE"] != "county":
         raise click.ClickException("sync import runs at the county (POINTSMART_MODE=county)")
@@ -101,9 +103,6 @@ def sync_import(file: Path):
 @with_appcontext
 def sync_status():
     """Print the village's division code, the last acknowledged sequence and how many records wait."""
-    from ..org.services import home_village
-    from ..periods import local
-    from ..sync import batches
 
     state = batches.state(db.session)
     head = batches.head_seq(db.session)

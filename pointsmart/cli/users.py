@@ -4,8 +4,11 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from ..auth.models import User
+from ..auth.services import create_api_token, create_user, find_user
 from ..errors import DomainError
 from ..extensions import db
+from ..org.services import home_village
 from .support import fail
 
 
@@ -29,8 +32,6 @@ def users():
 @with_appcontext
 def users_create(name: str, role: str, password: str | None, display_name: str, township: str | None):
     """Create a user of this village (or, for county roles, of the county)."""
-    from ..auth.services import create_user
-    from ..org.services import home_village
 
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
@@ -50,7 +51,6 @@ def users_create(name: str, role: str, password: str | None, display_name: str, 
 @with_appcontext
 def users_token(name: str):
     """Make a new API token for a user; the token is the last line printed."""
-    from ..auth.services import create_api_token, find_user
 
     user = find_user(db.session, name)
     if user is None or not user.active:
@@ -65,7 +65,6 @@ def users_token(name: str):
 @with_appcontext
 def users_list():
     """List users."""
-    from ..auth.models import User
 
     for user in db.session.scalars(sa.select(User).order_by(User.username)):
         click.echo(f"{user.username:<16} {user.role:<16} {'active' if user.active else 'disabled'}")

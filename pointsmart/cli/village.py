@@ -5,6 +5,7 @@ from flask.cli import with_appcontext
 
 from ..errors import DomainError
 from ..extensions import db
+from ..org.services import ensure_village
 from .support import fail
 
 
@@ -19,7 +20,6 @@ def village():
 @with_appcontext
 def village_init(code: str, name: str):
     """Set up the village (12-digit division code and name) of a real install."""
-    from ..org.services import ensure_village
 
     try:
         v = ensure_village(db.session, code, name)

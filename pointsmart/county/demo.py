@@ -20,12 +20,22 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 
-from .. import clock
+from .. import clock, create_app
 from ..auth.services import create_user, find_user
+from ..cards.services import active_card
+from ..demo import load_demo
 from ..extensions import db
+from ..households.models import Household
+from ..ledger.services import InsufficientPoints
 from ..org.models import Village
+from ..scoring import services as scoring
+from ..shop import services as shop
+from ..shop.models import MoveKind
+from ..shop.services import ShopError
+from ..sync.client import push
 from . import services as county
 
 
@@ -63,9 +73,6 @@ def _village_seed(demo_seed: Path, target: Path, village: dict, township: dict) 
 
 
 def _run_round(session, village, period_type: str, period_key: str, chance: float, rng, users) -> None:
-    from ..households.models import Household
-    from ..scoring import services as scoring
-
     chair, panel = users["chair"], users["panel"]
     scoring_round = scoring.create_round(session, village, period_type, period_key, "", chair.id)
     homes = session.scalars(
@@ -89,12 +96,6 @@ def _run_round(session, village, period_type: str, period_key: str, chance: floa
 
 def _shop_days(session, village, month_start: datetime, chance: float, rng, users, until: datetime) -> None:
     """A month of the shop: restocking, and households spending points on what is on the shelf."""
-    from ..cards.services import active_card
-    from ..households.models import Household
-    from ..ledger.services import InsufficientPoints
-    from ..shop import services as shop
-    from ..shop.models import MoveKind
-    from ..shop.services import ShopError
 
     goods = shop.list_goods(session, village.id)
     _set_clock(month_start + timedelta(days=12, hours=1))
@@ -121,10 +122,6 @@ def _shop_days(session, village, month_start: datetime, chance: float, rng, user
 
 def _simulate(demo_seed: Path, seed: dict, village: dict, township: dict, folder: Path, index: int) -> Flask:
     """Build one village instance in ``folder`` and run its months; return its app."""
-    from flask_migrate import upgrade
-
-    from .. import create_app
-    from ..demo import load_demo
 
     village_seed = folder / "seed"
     _village_seed(demo_seed, village_seed, village, township)
@@ -167,7 +164,6 @@ def build_county_demo(
     session: Session, county_app: Flask, seed_dir: Path, demo_seed: Path, echo=print
 ) -> dict:
     """Register the seed's townships, villages and users, and fill the county by each village's push."""
-    from ..sync.client import push
 
     seed = county_seed(seed_dir)
     townships = {t["code"]: t for t in seed["townships"]}

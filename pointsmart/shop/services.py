@@ -1,8 +1,10 @@
 """Goods, stock, redemptions and their cancellation. Functions flush, never commit."""
 
+import secrets
 import uuid
 from collections import defaultdict
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -11,9 +13,11 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes, record
 from ..auth.models import Role, User
 from ..cards.models import Card
+from ..cards.services import find_card
 from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..idempotency import idempotent
+from ..images import check_image
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
 from ..periods import day_window, local_day, parse_day, today
@@ -411,7 +415,6 @@ def redeem_once(
     session: Session, village_id: int, key: str, card_text: str, lines, operator: User
 ) -> tuple[int, dict]:
     """A redemption behind an idempotency key: ``(status, body)`` as the API answers it."""
-    from ..cards.services import find_card
 
     def perform():
         card = find_card(session, village_id, card_text)
@@ -468,10 +471,6 @@ def set_goods_photo(session: Session, goods: Goods, data: bytes, folder, actor_i
 
     :raises PhotoRefused: not a JPEG/PNG/WebP image, too large, or too many pixels.
     """
-    import secrets
-    from pathlib import Path
-
-    from ..images import check_image
 
     info = check_image(data)
     folder = Path(folder)

@@ -3,9 +3,11 @@
 import io
 import re
 import uuid
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import zxingcpp
 from flask import (
     Blueprint,
     abort,
@@ -20,6 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from PIL import Image, UnidentifiedImageError
 
 from .. import images, periods
 from ..auth.access import role_required
@@ -84,9 +87,6 @@ def photo():
 
 
 def _decode_qr(data: bytes) -> str | None:
-    import zxingcpp
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > 64_000_000:  # a phone photo is 12–50 Mpx
@@ -327,8 +327,6 @@ def stocktake():
                     return redirect(url_for("shop.stocktake"))
                 counts[item.id] = int(value)
         try:
-            from datetime import date
-
             counted_on = date.fromisoformat(
                 request.form.get("counted_on") or periods.today().isoformat()
             )
