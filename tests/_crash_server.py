@@ -14,7 +14,9 @@ Protocol, one line each way: ``start PORT LOG`` → ``pid N``; ``poll N`` → ``
 ``run LOG ARGS…`` → ``exit STATUS`` once the command has ended.
 """
 
+import importlib
 import os
+import pkgutil
 import sys
 import threading
 
@@ -25,21 +27,11 @@ def warm() -> None:
     import waitress.server  # noqa: F401
     from sqlalchemy.orm import configure_mappers
 
-    import pointsmart.cli  # noqa: F401
-    import pointsmart.database  # noqa: F401
-    import pointsmart.models  # noqa: F401
-    from pointsmart.api import views as _api  # noqa: F401
-    from pointsmart.audit import views as _audit  # noqa: F401
-    from pointsmart.auth import views as _auth  # noqa: F401
-    from pointsmart.cards import views as _cards  # noqa: F401
-    from pointsmart.county import views as _county  # noqa: F401
-    from pointsmart.households import views as _households  # noqa: F401
-    from pointsmart.scoring import ledgers as _ledgers  # noqa: F401
-    from pointsmart.scoring import public as _public  # noqa: F401
-    from pointsmart.scoring import views as _scoring  # noqa: F401
-    from pointsmart.shop import reports_views as _shop_reports  # noqa: F401
-    from pointsmart.shop import views as _shop  # noqa: F401
-    from pointsmart.sync import views as _sync  # noqa: F401
+    import pointsmart
+
+    for module in pkgutil.walk_packages(pointsmart.__path__, "pointsmart."):
+        if module.name != "pointsmart.__main__" and ".migrations" not in module.name:
+            importlib.import_module(module.name)
 
     configure_mappers()  # the mappers' set-up, done once here instead of in every child
     assert threading.active_count() == 1, "a thread before fork() would be lost in the child"
