@@ -54,8 +54,12 @@ def _criterion(scoring_round, name):
 
 
 def _run_to_notice(ctx, scoring_round, panel):
+    assert services.approval_refusal(ctx, scoring_round, panel[0]).code == "wrong_status"
     services.submit_round(ctx, scoring_round, panel[0])
+    assert services.approval_refusal(ctx, scoring_round, panel[0]) is None
     services.approve_round(ctx, scoring_round, panel[0])
+    assert services.approval_refusal(ctx, scoring_round, panel[0]).code == "already_approved"
+    assert services.approval_refusal(ctx, scoring_round, panel[2]) is None  # the chair sits on this panel
     services.approve_round(ctx, scoring_round, panel[1])
     services.publish_round(ctx, scoring_round, panel[2].id)
     ctx.commit()
@@ -185,13 +189,17 @@ def test_open_objection_blocks_finalisation_until_resolved(ctx, rulebook, panel,
     _run_to_notice(ctx, scoring_round, panel)
     with pytest.raises(DomainError):  # scores are frozen during the notice
         services.set_score(ctx, scoring_round, hid, tidy, 0, panel[0])
+    assert services.finalise_refusal(ctx, scoring_round).code == "notice_not_over"
     objection = services.record_objection(ctx, scoring_round, hid, "李大娘", "院子其实没扫", panel[2].id)
     clock.advance(timedelta(days=6))
+    assert services.finalise_refusal(ctx, scoring_round).code == "objection_open"  # what the page reads
     with pytest.raises(DomainError) as info:
         services.finalise_round(ctx, scoring_round, panel[2].id)
     assert info.value.code == "objection_open"
     services.resolve_objection(ctx, objection, True, "核实属实，取消本项", {tidy: 0}, panel[2].id)
+    assert services.finalise_refusal(ctx, scoring_round) is None
     assert services.finalise_round(ctx, scoring_round, panel[2].id) is True
+    assert services.finalise_refusal(ctx, scoring_round).code == "wrong_status"
     ctx.commit()
     assert ctx.get(Household, hid).balance == 0
 

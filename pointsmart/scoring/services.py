@@ -342,10 +342,14 @@ def _lock(session: Session, scoring_round: ScoringRound, shared: bool = False) -
 
 def _require(scoring_round: ScoringRound, *statuses: RoundStatus) -> None:
     if scoring_round.status not in statuses:
-        raise ScoringError(
-            _("这次评定当前是“%(status)s”，不能进行这个操作。", status=_status_label(scoring_round.status)),
-            code="wrong_status",
-        )
+        raise _wrong_status(scoring_round)
+
+
+def _wrong_status(scoring_round: ScoringRound) -> ScoringError:
+    return ScoringError(
+        _("这次评定当前是“%(status)s”，不能进行这个操作。", status=_status_label(scoring_round.status)),
+        code="wrong_status",
+    )
 
 
 def _status_label(status: str) -> str:
@@ -472,17 +476,27 @@ def reopen_round(session: Session, scoring_round: ScoringRound, actor_id: int, r
     )
 
 
+def approval_refusal(session: Session, scoring_round: ScoringRound, user: User) -> ScoringError | None:
+    """Why ``user`` may not approve the round now, or None: the one statement of the rule, which the
+    round page reads to offer the button and :func:`approve_round` to refuse."""
+    if scoring_round.status not in (RoundStatus.SUBMITTED, RoundStatus.APPROVED):
+        return _wrong_status(scoring_round)
+    if membership(session, user.id) is None or user.village_id != scoring_round.village_id:
+        return ScoringError(_("只有评比小组成员可以审核。"), code="not_panel_member", status=403)
+    if any(a.user_id == user.id for a in scoring_round.approvals):
+        return ScoringError(_("您已经审核过这次评定了。"), code="already_approved")
+    return None
+
+
 def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> int:
     """Record one panel member's approval; enough of them make the round approved. Returns the count.
 
     :raises ScoringError: not submitted, not a panel member, or approved by this member already.
     """
     _lock(session, scoring_round)
-    _require(scoring_round, RoundStatus.SUBMITTED, RoundStatus.APPROVED)
-    if membership(session, user.id) is None or user.village_id != scoring_round.village_id:
-        raise ScoringError(_("只有评比小组成员可以审核。"), code="not_panel_member", status=403)
-    if any(a.user_id == user.id for a in scoring_round.approvals):
-        raise ScoringError(_("您已经审核过这次评定了。"), code="already_approved")
+    refusal = approval_refusal(session, scoring_round, user)
+    if refusal:
+        raise refusal
     session.add(RoundApproval(round_id=scoring_round.id, user_id=user.id, at=utcnow()))
     session.flush()
     session.refresh(scoring_round, ["approvals"])
@@ -670,6 +684,23 @@ class NoticeNotOver(ScoringError):
     code = "notice_not_over"
 
 
+def finalise_refusal(session: Session, scoring_round: ScoringRound) -> ScoringError | None:
+    """Why the round cannot be finalised now, or None: not on notice, the notice not over, or an
+    objection still open. The round page offers the button only when this is None."""
+    if scoring_round.status != RoundStatus.NOTICE:
+        return _wrong_status(scoring_round)
+    if utcnow() < scoring_round.notice_ends_at:
+        return NoticeNotOver(
+            _(
+                "公示期到 %(end)s 才结束，现在还不能生效。",
+                end=local(scoring_round.notice_ends_at).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    if open_objections(session, scoring_round):
+        return ScoringError(_("还有未处理的异议，处理完才能生效。"), code="objection_open")
+    return None
+
+
 def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int) -> bool:
     """Post the round's points to the ledger, atomically and once.
 
@@ -683,17 +714,10 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     """
     if scoring_round.status == RoundStatus.FINALISED:
         return False
-    _require(scoring_round, RoundStatus.NOTICE)
+    refusal = finalise_refusal(session, scoring_round)
+    if refusal:
+        raise refusal
     now = utcnow()
-    if now < scoring_round.notice_ends_at:
-        raise NoticeNotOver(
-            _(
-                "公示期到 %(end)s 才结束，现在还不能生效。",
-                end=local(scoring_round.notice_ends_at).strftime("%Y-%m-%d %H:%M"),
-            )
-        )
-    if open_objections(session, scoring_round):
-        raise ScoringError(_("还有未处理的异议，处理完才能生效。"), code="objection_open")
     # Claim the round: only one finaliser's conditional UPDATE succeeds, a second one posts nothing.
     claimed = session.execute(
         sa.update(ScoringRound)

@@ -237,16 +237,11 @@ def overview(round_id: int):
     flags = {
         "can_score": found.status == RoundStatus.DRAFT and member is not None,
         "can_submit": found.status == RoundStatus.DRAFT and (member is not None or is_chair),
-        "can_approve": found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED)
-        and member is not None
-        and all(a.user_id != current_user.id for a in found.approvals),
+        "can_approve": services.approval_refusal(db.session, found, current_user) is None,
         "can_reopen": is_chair and found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED),
         "can_publish": is_chair and found.status == RoundStatus.APPROVED,
         "can_object": is_chair and found.status == RoundStatus.NOTICE,
-        "can_finalise": is_chair
-        and found.status == RoundStatus.NOTICE
-        and now >= found.notice_ends_at
-        and not any(o.status == "open" for o in objections),
+        "can_finalise": is_chair and services.finalise_refusal(db.session, found) is None,
         "notice_running": found.status == RoundStatus.NOTICE and now < found.notice_ends_at,
     }
     return render_template(
