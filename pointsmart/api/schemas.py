@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from ..ids import Id
+
 
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True)
@@ -121,7 +123,7 @@ class GoodsSchema(Schema):
 
 
 class RedemptionLineSchema(Schema):
-    goods_id = fields.Integer(required=True, strict=True)
+    goods_id = Id(required=True)
     qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
 
 

@@ -54,6 +54,9 @@ def _paging() -> tuple[int, int]:
 
 
 def _load(schema, data):
+    if data is None and request.get_data():
+        # not JSON at all, or nested past the bound (request.get_json answered None for it)
+        raise Invalid(_("请求内容不是有效的 JSON。"), code="invalid_json")
     try:
         return schema.load(data if data is not None else {})
     except ValidationError as err:
