@@ -9,6 +9,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from .models import MOVE_LABELS, MoveKind
 
+#: WTForms' own message for a value that is no decimal, in WTForms' own catalogue (translated there)
+NOT_A_DECIMAL = "Not a valid decimal value."
+
 
 class FiniteDecimalField(DecimalField):
     """A decimal number that is a number: ``NaN``, ``sNaN`` and ``Infinity`` parse as ``Decimal`` but
@@ -18,7 +21,7 @@ class FiniteDecimalField(DecimalField):
         super().process_formdata(valuelist)
         if self.data is not None and not self.data.is_finite():
             self.data = None
-            raise ValueError(self.gettext("Not a valid decimal value."))
+            raise ValueError(self.gettext(NOT_A_DECIMAL))
 
 
 class GoodsForm(FlaskForm):
