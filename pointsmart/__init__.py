@@ -20,6 +20,9 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(folder("static")),
     )
     settings.load(app, config)
+    from .json_limits import BoundedJSONProvider
+
+    app.json = BoundedJSONProvider(app)  # request bodies bounded in depth before anything walks them
 
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -42,6 +45,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .sync.outbox import listen
 
     listen()  # the change log, written in the same transaction as each change
+    from .ids import register_converters
+
+    register_converters(app)  # every <int:id> in a URL is bounded to what the tables hold
     from .api.views import bp as api_bp
     from .auth.audit_log import bp as audit_bp
     from .auth.views import bp as auth_bp

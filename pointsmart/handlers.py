@@ -60,9 +60,12 @@ def register_error_handlers(app: Flask) -> None:
         message = _http_message(status)
         if status == 400 and getattr(err, "description", "") and "CSRF" in err.description:
             code, message = "csrf_failed", _("页面已过期，请刷新后重试。")
+        # a 405 names the methods the URL does take (RFC 9110 requires Allow), and so on for any
+        # header the exception carries
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         if wants_json():
-            return jsonify(error_body(code, message)), status
-        return render_template("error.html", status=status, message=message), status
+            return jsonify(error_body(code, message)), status, headers
+        return render_template("error.html", status=status, message=message), status, headers
 
     @app.errorhandler(500)
     def server_error(err):

@@ -7,12 +7,14 @@ unreachable PostgreSQL fails the run instead of skipping it.
 
 import os
 import shutil
+import threading
 import uuid
 from contextlib import contextmanager
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from flask import got_request_exception, request, request_finished
 from flask_migrate import upgrade
 
 from pointsmart import clock, create_app
@@ -44,6 +46,46 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+#: every 5xx answered (or exception escaping a view) during the running test, by any app in this
+#: process: the test client's and the ones :mod:`tests.live` serves from waitress threads
+_server_errors: list[str] = []
+_server_errors_lock = threading.Lock()
+
+
+def _note_server_error(line: str) -> None:
+    with _server_errors_lock:
+        _server_errors.append(line)
+
+
+@request_finished.connect
+def _on_request_finished(sender, response, **extra):
+    if response.status_code >= 500:
+        _note_server_error(f"{request.method} {request.full_path} answered {response.status}")
+
+
+@got_request_exception.connect
+def _on_request_exception(sender, exception, **extra):
+    _note_server_error(f"{request.method} {request.full_path} raised {exception!r}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Fail a test that saw a server error (a 5xx or an exception out of a view), unless it is marked
+    ``@pytest.mark.allow_5xx`` because the 5xx is what it tests."""
+    with _server_errors_lock:
+        _server_errors.clear()
+    result = yield
+    with _server_errors_lock:
+        seen = list(_server_errors)
+        _server_errors.clear()
+    if seen and item.get_closest_marker("allow_5xx") is None:
+        shown = "\n  ".join(seen[:10]) + (f"\n  … and {len(seen) - 10} more" if len(seen) > 10 else "")
+        pytest.fail(
+            f"the server answered 5xx (mark the test allow_5xx if it means to):\n  {shown}", pytrace=False
+        )
+    return result
 
 
 def _pg_reachable() -> str | None:

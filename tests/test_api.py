@@ -20,10 +20,12 @@ def _auth(token) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_openapi_document_is_valid_and_lists_every_api_route(app, client):
-    spec = client.get("/api/v1/openapi.json").get_json()
-    validate(spec)
-    documented = {f"/api/v1{path}" for path in spec["paths"]}
+def test_openapi_documents_are_valid_and_together_list_every_api_route(app, client, county_app):
+    village = client.get("/api/v1/openapi.json").get_json()
+    county = county_app.test_client().get("/api/v1/openapi.json").get_json()
+    validate(village)
+    validate(county)
+    documented = {f"/api/v1{path}" for path in village["paths"]} | {f"/api/v1{p}" for p in county["paths"]}
     routes = {
         re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
@@ -385,3 +387,56 @@ def test_ledger_summary_gives_the_village_totals(app, client, api_token, stocked
         == body["household_balance_sum"]
     )
     assert client.get("/api/v1/ledger/summary", headers=_auth(api_token("shopkeeper"))).status_code == 403
+
+
+def test_api_times_are_rfc3339_with_an_offset(app, client, api_token, make_household):
+    hid = make_household(points=7)
+    body = client.get(
+        f"/api/v1/households/{_uuid(app, hid)}/transfers", headers=_auth(api_token())
+    ).get_json()
+    created = body["items"][0]["created_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", created), created
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("/rounds?status=archived", "status"),
+        ("/goods?all=yes", "all"),
+        ("/households?inactive=2", "inactive"),
+    ],
+)
+def test_enum_parameters_outside_their_values_are_422(client, api_token, query, name):
+    response = client.get(f"/api/v1{query}", headers=_auth(api_token()))
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "bad_parameter" and list(error["fields"]) == [name]
+
+
+def test_points_zero_is_refused_and_documented(app, client, api_token, make_household):
+    hid = make_household()
+    response = client.post(
+        f"/api/v1/households/{_uuid(app, hid)}/adjustments",
+        headers=_auth(api_token()),
+        json={"points": 0, "reason": "x"},
+    )
+    assert response.status_code == 422 and "points" in response.get_json()["error"]["fields"]
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["components"]["schemas"]["Adjustment"]["properties"]["points"]["not"] == {"enum": [0]}
+
+
+def test_limits_are_documented_where_they_are_enforced(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/households"]["get"]["parameters"]}
+    assert params["per_page"]["maximum"] == 500 and params["page"]["maximum"] == 100_000
+    key = spec["paths"]["/redemptions"]["post"]["parameters"][0]["schema"]
+    assert key["maxLength"] == 100 and key["minLength"] == 1
+    detail = spec["components"]["schemas"]["ErrorDetail"]["properties"]
+    assert {"code", "message", "fields", "balance", "needed", "expected_from_seq"} <= set(detail)
+
+
+def test_a_405_says_which_methods_are_allowed(client, api_token):
+    response = client.delete("/api/v1/goods", headers=_auth(api_token()))
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET"}
+    assert response.get_json()["error"]["code"] == "method_not_allowed"

@@ -1,8 +1,16 @@
-"""The OpenAPI 3 document of ``/api/v1``, built from the marshmallow schemas."""
+"""The OpenAPI 3 documents of ``/api/v1``, built from the marshmallow schemas: one per tier.
+
+A village serves the village document (households, rounds, cards, goods, redemptions, its ledger);
+a county serves the county document (sync batches, the villages' totals). Each lists only what that
+tier answers, with every status it can answer, and every limit it enforces — Schemathesis checks
+both against the running app in ``tests/test_api_fuzz.py``.
+"""
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from ..ids import MAX_ID
+from ..paging import MAX_PAGE
 from .schemas import (
     AdjustmentResultSchema,
     AdjustmentSchema,
@@ -24,6 +32,13 @@ from .schemas import (
     TransferPageSchema,
 )
 
+#: the most rows one page of the API holds (``api.views._paging`` enforces it)
+MAX_PER_PAGE = 500
+#: an Idempotency-Key: 1 to 100 characters, not only spaces
+IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}
+ROUND_STATUSES = ["draft", "submitted", "approved", "notice", "finalised"]
+FLAG = {"type": "string", "enum": ["0", "1"]}
+
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": "Error"}}}
@@ -33,50 +48,91 @@ def _ok(schema: str, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-UUID_PARAM = {"name": "household_uuid", "in": "path", "required": True, "schema": {"type": "string"}}
+def _id_param(name: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "description": "an id outside 1..2^31-1 names nothing: 404",
+    }
+
+
+UUID_PARAM = {
+    "name": "household_uuid",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "an unknown uuid is 404",
+}
 PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+    {
+        "name": "per_page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+        "description": "20 unless given",
+    },
 ]
-AUTH_ERRORS = {"401": _error("no valid token"), "403": _error("this role may not")}
+AUTH_ERRORS = {"401": _error("unauthorized: no valid token"), "403": _error("forbidden: this role may not")}
+INVALID = {"422": _error("a parameter or the body is refused: the code and `fields` say which")}
+NOT_FOUND = {"404": _error("not_found")}
 
 
-def build_spec(base_url: str) -> dict:
+VILLAGE_SCHEMAS = (
+    ("Error", ErrorSchema),
+    ("Household", HouseholdSchema),
+    ("HouseholdPage", HouseholdPageSchema),
+    ("TransferPage", TransferPageSchema),
+    ("Adjustment", AdjustmentSchema),
+    ("AdjustmentResult", AdjustmentResultSchema),
+    ("RoundPage", RoundPageSchema),
+    ("RoundDetail", RoundDetailSchema),
+    ("CardLookup", CardLookupSchema),
+    ("Goods", GoodsSchema),
+    ("RedemptionRequest", RedemptionRequestSchema),
+    ("RedemptionResult", RedemptionResultSchema),
+    ("CancelRequest", CancelRequestSchema),
+    ("CancelResult", CancelResultSchema),
+    ("LedgerSummary", LedgerSummarySchema),
+)
+COUNTY_SCHEMAS = (
+    ("Error", ErrorSchema),
+    ("SyncBatch", SyncBatchSchema),
+    ("SyncAck", SyncAckSchema),
+    ("CountyVillageList", CountyVillageListSchema),
+)
+
+
+def build_spec(base_url: str, tier: str = "village") -> dict:
+    """The document of one tier (``village`` or ``county``): only the endpoints that tier answers."""
+    county = tier == "county"
     spec = APISpec(
-        title="PointsMart API",
+        title="PointsMart county API" if county else "PointsMart village API",
         version="1",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         servers=[{"url": base_url.rstrip("/") + "/api/v1"}],
         info={
-            "description": "巾帼家美积分超市 village API. Authenticate with `Authorization: Bearer <token>` "
-            "(`pointsmart users token NAME`)."
+            "description": (
+                "巾帼家美积分超市 county API: villages push their change log here (Bearer = the village's "
+                "sync key), reviewers read the villages' totals (Bearer = an API token). "
+                if county
+                else "巾帼家美积分超市 village API. Authenticate with `Authorization: Bearer <token>` "
+                "(`pointsmart users token NAME`, or the 令牌 page). "
+            )
+            + 'Times are RFC 3339 in UTC. Errors answer `{"error": {"code", "message"}}` (schema Error).'
         },
         security=[{"bearer": []}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for name, schema in (
-        ("Error", ErrorSchema),
-        ("Household", HouseholdSchema),
-        ("HouseholdPage", HouseholdPageSchema),
-        ("TransferPage", TransferPageSchema),
-        ("Adjustment", AdjustmentSchema),
-        ("AdjustmentResult", AdjustmentResultSchema),
-        ("RoundPage", RoundPageSchema),
-        ("RoundDetail", RoundDetailSchema),
-        ("CardLookup", CardLookupSchema),
-        ("Goods", GoodsSchema),
-        ("RedemptionRequest", RedemptionRequestSchema),
-        ("RedemptionResult", RedemptionResultSchema),
-        ("CancelRequest", CancelRequestSchema),
-        ("CancelResult", CancelResultSchema),
-        ("LedgerSummary", LedgerSummarySchema),
-        ("SyncBatch", SyncBatchSchema),
-        ("SyncAck", SyncAckSchema),
-        ("CountyVillageList", CountyVillageListSchema),
-    ):
+    for name, schema in COUNTY_SCHEMAS if county else VILLAGE_SCHEMAS:
         spec.components.schema(name, schema=schema)
+    (_county_paths if county else _village_paths)(spec)
+    return spec.to_dict()
 
+
+def _village_paths(spec: APISpec) -> None:
     spec.path(
         "/households",
         operations={
@@ -85,9 +141,10 @@ def build_spec(base_url: str) -> dict:
                 "parameters": [
                     {"name": "q", "in": "query", "schema": {"type": "string"}},
                     {"name": "group", "in": "query", "schema": {"type": "string"}},
+                    {"name": "inactive", "in": "query", "schema": FLAG, "description": "1: include inactive"},
                     *PAGING,
                 ],
-                "responses": {"200": _ok("HouseholdPage"), **AUTH_ERRORS},
+                "responses": {"200": _ok("HouseholdPage"), **AUTH_ERRORS, **INVALID},
             }
         },
     )
@@ -107,7 +164,12 @@ def build_spec(base_url: str) -> dict:
             "get": {
                 "summary": "A household's transfers, newest first",
                 "parameters": [UUID_PARAM, *PAGING],
-                "responses": {"200": _ok("TransferPage"), "404": _error("unknown household"), **AUTH_ERRORS},
+                "responses": {
+                    "200": _ok("TransferPage"),
+                    "404": _error("unknown household"),
+                    **AUTH_ERRORS,
+                    **INVALID,
+                },
             }
         },
     )
@@ -119,19 +181,19 @@ def build_spec(base_url: str) -> dict:
                 "Idempotency-Key header a retry answers the same and adjusts nothing more.",
                 "parameters": [
                     UUID_PARAM,
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 100},
-                    },
+                    {"name": "Idempotency-Key", "in": "header", "required": False, "schema": IDEMPOTENCY_KEY},
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "Adjustment"}}},
                 "responses": {
                     "201": _ok("AdjustmentResult", "posted"),
                     "404": _error("unknown household"),
-                    "409": _error("insufficient_points: the deduction is larger than the balance"),
-                    "422": _error("validation_error"),
+                    "409": _error(
+                        "insufficient_points (with balance and needed): the deduction is larger than the "
+                        "balance; household_inactive"
+                    ),
+                    "422": _error(
+                        "validation_error (with fields), invalid_json, idempotency_key_reused, invalid_amount"
+                    ),
                     **AUTH_ERRORS,
                 },
             }
@@ -143,17 +205,10 @@ def build_spec(base_url: str) -> dict:
             "get": {
                 "summary": "Scoring rounds, newest period first",
                 "parameters": [
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "schema": {
-                            "type": "string",
-                            "enum": ["draft", "submitted", "approved", "notice", "finalised"],
-                        },
-                    },
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ROUND_STATUSES}},
                     *PAGING,
                 ],
-                "responses": {"200": _ok("RoundPage"), **AUTH_ERRORS},
+                "responses": {"200": _ok("RoundPage"), **AUTH_ERRORS, **INVALID},
             }
         },
     )
@@ -162,9 +217,7 @@ def build_spec(base_url: str) -> dict:
         operations={
             "get": {
                 "summary": "One round: status, period and per-household results",
-                "parameters": [
-                    {"name": "round_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-                ],
+                "parameters": [_id_param("round_id")],
                 "responses": {"200": _ok("RoundDetail"), "404": _error("unknown round"), **AUTH_ERRORS},
             }
         },
@@ -191,7 +244,7 @@ def build_spec(base_url: str) -> dict:
         operations={
             "get": {
                 "summary": "Goods on the shelf with price and stock (all=1 includes inactive goods)",
-                "parameters": [{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
+                "parameters": [{"name": "all", "in": "query", "schema": FLAG}],
                 "responses": {
                     "200": {
                         "description": "OK",
@@ -210,6 +263,7 @@ def build_spec(base_url: str) -> dict:
                         },
                     },
                     **AUTH_ERRORS,
+                    **INVALID,
                 },
             }
         },
@@ -220,12 +274,7 @@ def build_spec(base_url: str) -> dict:
             "post": {
                 "summary": "Exchange points for goods, once per Idempotency-Key (chair and shopkeeper)",
                 "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": True,
-                        "schema": {"type": "string", "maxLength": 100},
-                    }
+                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": IDEMPOTENCY_KEY}
                 ],
                 "requestBody": {
                     "required": True,
@@ -235,7 +284,10 @@ def build_spec(base_url: str) -> dict:
                     "201": _ok("RedemptionResult", "redeemed (a retry with the same key answers the same)"),
                     "404": _error("unknown_card or unknown_goods"),
                     "409": _error("insufficient_points, insufficient_stock or card_revoked"),
-                    "422": _error("validation_error, idempotency_key_required or idempotency_key_reused"),
+                    "422": _error(
+                        "validation_error (with fields), invalid_json, idempotency_key_required or "
+                        "idempotency_key_reused"
+                    ),
                     **AUTH_ERRORS,
                 },
             }
@@ -246,9 +298,7 @@ def build_spec(base_url: str) -> dict:
         operations={
             "post": {
                 "summary": "Cancel a redemption: points and goods go back (shopkeeper same day, chair any)",
-                "parameters": [
-                    {"name": "redemption_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-                ],
+                "parameters": [_id_param("redemption_id")],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": "CancelRequest"}},
@@ -257,7 +307,7 @@ def build_spec(base_url: str) -> dict:
                     "200": _ok("CancelResult"),
                     "404": _error("unknown_redemption"),
                     "409": _error("already_cancelled"),
-                    "422": _error("validation_error"),
+                    "422": _error("validation_error (with fields) or invalid_json"),
                     **AUTH_ERRORS,
                 },
             }
@@ -272,19 +322,28 @@ def build_spec(base_url: str) -> dict:
             }
         },
     )
+
+
+def _county_paths(spec: APISpec) -> None:
     spec.path(
         "/sync/batches",
         operations={
             "post": {
-                "summary": "County only: apply a village's batch of change records, authenticated by the "
-                "village's sync key (Bearer). Idempotent by (village, sequence).",
+                "summary": "Apply a village's batch of change records, authenticated by the village's sync "
+                "key (Bearer). Idempotent by (village, sequence).",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "SyncBatch"}}},
                 "responses": {
                     "200": _ok("SyncAck", "applied, or a repeat of what was applied"),
                     "401": _error("no valid sync key"),
-                    "403": _error("the key belongs to another village"),
-                    "409": _error("sequence_gap: resend from expected_from_seq (also at the top level)"),
-                    "422": _error("malformed batch, or records that do not match the digest"),
+                    "403": _error("wrong_village: the key belongs to another village"),
+                    "409": _error(
+                        "sequence_gap: resend from expected_from_seq (also at the top level); diverged"
+                    ),
+                    "413": _error("too_large: the body is over the limit"),
+                    "422": _error(
+                        "invalid_batch, invalid_record or digest_mismatch: malformed, or records that do not "
+                        "match the digest"
+                    ),
                 },
             }
         },
@@ -293,10 +352,9 @@ def build_spec(base_url: str) -> dict:
         "/county/villages",
         operations={
             "get": {
-                "summary": "County only: the villages this reviewer may see, with sync state and the "
-                "totals the county computes",
+                "summary": "The villages this reviewer may see, with sync state and the totals the county "
+                "computes",
                 "responses": {"200": _ok("CountyVillageList"), **AUTH_ERRORS},
             }
         },
     )
-    return spec.to_dict()

@@ -1,15 +1,63 @@
 """marshmallow schemas of the API's requests and answers."""
 
-from marshmallow import Schema, fields, validate
+from datetime import UTC
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from ..ids import Id
+
+#: the kinds of change record a village sends (``county.wire_types.PAYLOADS``)
+SYNC_KINDS = (
+    "household",
+    "category",
+    "criterion",
+    "goods",
+    "round",
+    "round_result",
+    "transfer",
+    "stock_move",
+    "redemption",
+)
+
+
+class Time(fields.DateTime):
+    """A moment as RFC 3339 with its offset, in UTC (``2026-12-01T11:02:18Z``).
+
+    The database holds naive UTC datetimes (:func:`pointsmart.clock.utcnow`); an answer without an
+    offset would be read as local time by every client, eight hours off in China.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("description", "RFC 3339, UTC")
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return moment.isoformat().replace("+00:00", "Z")
 
 
 class ErrorDetailSchema(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "for programs: what went wrong"})
+    message = fields.String(required=True, metadata={"description": "for people, in their language"})
+    field_errors = fields.Dict(
+        keys=fields.String(),
+        data_key="fields",
+        metadata={"description": "validation_error: each field that was refused, with why"},
+    )
+    balance = fields.Integer(metadata={"description": "insufficient_points: the balance there was"})
+    needed = fields.Integer(metadata={"description": "insufficient_points: the points it needed"})
+    expected_from_seq = fields.Integer(metadata={"description": "sequence_gap: resend from here"})
 
 
 class ErrorSchema(Schema):
+    """Every error answer: ``{"error": {"code", "message", …}}``; what else it carries is listed."""
+
     error = fields.Nested(ErrorDetailSchema, required=True)
+    expected_from_seq = fields.Integer(
+        metadata={"description": "sequence_gap: also here, where the push client reads it"}
+    )
 
 
 class CardSchema(Schema):
@@ -36,7 +84,7 @@ class TransferSchema(Schema):
     #: signed from the household's point of view: positive when points came in
     points = fields.Integer()
     reason = fields.String()
-    created_at = fields.DateTime()
+    created_at = Time()
     reverses = fields.String(allow_none=True)
 
 
@@ -57,7 +105,12 @@ TransferPageSchema = page_schema("TransferPage", TransferSchema)
 
 
 class AdjustmentSchema(Schema):
-    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=-100_000, max=100_000))
+    points = fields.Integer(
+        required=True,
+        strict=True,
+        validate=[validate.Range(min=-100_000, max=100_000), validate.NoneOf([0])],
+        metadata={"description": "positive awards, negative deducts; 0 is refused", "not": {"enum": [0]}},
+    )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -77,9 +130,9 @@ class RoundSchema(Schema):
     status = fields.String()
     approvals = fields.Integer()
     approvals_required = fields.Integer()
-    published_at = fields.DateTime(allow_none=True)
-    notice_ends_at = fields.DateTime(allow_none=True)
-    finalised_at = fields.DateTime(allow_none=True)
+    published_at = Time(allow_none=True)
+    notice_ends_at = Time(allow_none=True)
+    finalised_at = Time(allow_none=True)
 
 
 class RoundHouseholdSchema(Schema):
@@ -121,7 +174,7 @@ class GoodsSchema(Schema):
 
 
 class RedemptionLineSchema(Schema):
-    goods_id = fields.Integer(required=True, strict=True)
+    goods_id = Id(required=True)
     qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
 
 
@@ -163,33 +216,46 @@ class LedgerSummarySchema(Schema):
     points_deducted = fields.Integer()
 
 
-class SyncTotalsSchema(Schema):
+class WireSchema(Schema):
+    """The sync wire's documenting schemas: the county ignores keys it does not know (a newer
+    village may send more), so the document allows them too."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class SyncTotalsSchema(WireSchema):
     balance_sum = fields.Integer(
         required=True, metadata={"description": "sum of household balances at to_seq"}
     )
-    transfer_count = fields.Integer(required=True)
-    digest = fields.String(required=True, metadata={"description": "the digest chain at to_seq (sha256 hex)"})
-
-
-class SyncRecordSchema(Schema):
-    seq = fields.Integer(required=True)
-    kind = fields.String(
+    transfer_count = fields.Integer(required=True, validate=validate.Range(min=0))
+    digest = fields.String(
         required=True,
-        metadata={
-            "description": "household, category, criterion, goods, "
-            "round, round_result, transfer, stock_move, redemption"
-        },
+        validate=validate.Regexp("^[0-9a-f]{64}$"),
+        metadata={"description": "the digest chain at to_seq (sha256 hex)"},
     )
-    uuid = fields.String(required=True)
-    payload = fields.Dict(required=True)
 
 
-class SyncBatchSchema(Schema):
-    """Documents the body of ``POST /sync/batches``; the county checks it with msgspec (fast)."""
+class SyncRecordSchema(WireSchema):
+    seq = fields.Integer(required=True, validate=validate.Range(min=1))
+    kind = fields.String(required=True, validate=validate.OneOf(SYNC_KINDS))
+    uuid = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    payload = fields.Dict(
+        required=True, metadata={"description": "the kind's fields; nested at most 32 levels deep"}
+    )
 
-    village_code = fields.String(required=True)
-    from_seq = fields.Integer(required=True)
-    to_seq = fields.Integer(required=True)
+
+class SyncBatchSchema(WireSchema):
+    """Documents the body of ``POST /sync/batches``; the county checks it with msgspec (fast).
+
+    What no schema can say is checked too: records numbered from_seq..to_seq without a gap, each
+    payload the shape of its kind, and the digest chain over the records equal to ``totals.digest``
+    (422 invalid_batch, invalid_record or digest_mismatch).
+    """
+
+    village_code = fields.String(required=True, validate=validate.Regexp(r"^\d{12}$"))
+    from_seq = fields.Integer(required=True, validate=validate.Range(min=1))
+    to_seq = fields.Integer(required=True, validate=validate.Range(min=1))
     records = fields.List(fields.Nested(SyncRecordSchema), required=True)
     totals = fields.Nested(SyncTotalsSchema, required=True)
 
@@ -204,7 +270,7 @@ class CountyVillageSchema(Schema):
     name = fields.String()
     township_code = fields.String()
     township = fields.String()
-    last_sync_at = fields.DateTime(allow_none=True, metadata={"description": "UTC"})
+    last_sync_at = Time(allow_none=True)
     acked_seq = fields.Integer()
     household_balance_sum = fields.Integer()
     transfers = fields.Integer()

@@ -20,7 +20,7 @@ from ..paging import MAX_PAGE
 from ..scoring import services as scoring
 from ..shop import services as shop
 from ..unit import write
-from .openapi import build_spec
+from .openapi import FLAG, MAX_PER_PAGE, ROUND_STATUSES, build_spec
 from .schemas import (
     AdjustmentResultSchema,
     AdjustmentSchema,
@@ -48,12 +48,36 @@ def _paging() -> tuple[int, int]:
         per_page = int(request.args.get("per_page", current_app.config["POINTSMART_PAGE_SIZE"]))
     except ValueError:
         raise Invalid(_("page 和 per_page 必须是整数。"), code="bad_paging") from None
-    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= 500:
-        raise Invalid(_("page 从 1 开始，per_page 在 1 到 500 之间。"), code="bad_paging")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+        raise Invalid(
+            _(
+                "page 在 1 到 %(pages)s 之间，per_page 在 1 到 %(rows)s 之间。",
+                pages=MAX_PAGE,
+                rows=MAX_PER_PAGE,
+            ),
+            code="bad_paging",
+        )
     return page, per_page
 
 
+def _choice(name: str, allowed, default=None):
+    """A query parameter that takes one of a few values (as documented): anything else is a 422."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise Invalid(
+            _("参数 %(name)s 只能是：%(values)s", name=name, values=join_names(list(allowed))),
+            code="bad_parameter",
+            fields={name: [_("不是可选的值。")]},
+        )
+    return value
+
+
 def _load(schema, data):
+    if data is None and request.get_data():
+        # not JSON at all, or nested past the bound (request.get_json answered None for it)
+        raise Invalid(_("请求内容不是有效的 JSON。"), code="invalid_json")
     try:
         return schema.load(data if data is not None else {})
     except ValidationError as err:
@@ -66,7 +90,9 @@ def _load(schema, data):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(build_spec(current_app.config["POINTSMART_BASE_URL"]))
+    """The document of this instance's tier: a village's lists no county endpoint, and the reverse."""
+    tier = "county" if county_mode() else "village"
+    return jsonify(build_spec(current_app.config["POINTSMART_BASE_URL"], tier))
 
 
 @bp.get("/households")
@@ -78,7 +104,7 @@ def households():
         g.village.id,
         request.args.get("q", ""),
         request.args.get("group", ""),
-        request.args.get("inactive") == "1",
+        _choice("inactive", FLAG["enum"], "0") == "1",
         page,
         per_page,
     )
@@ -165,7 +191,7 @@ def _round_fields(found) -> dict:
 @api_auth(*VILLAGE_STAFF)
 def rounds():
     page, per_page = _paging()
-    found = scoring.list_rounds(db.session, g.village.id, request.args.get("status") or None)
+    found = scoring.list_rounds(db.session, g.village.id, _choice("status", ROUND_STATUSES))
     items = [_round_fields(r) for r in found[(page - 1) * per_page : page * per_page]]
     return RoundPageSchema().dump({"items": items, "page": page, "per_page": per_page, "total": len(found)})
 
@@ -216,7 +242,7 @@ def card(token: str):
 def goods():
     return {
         "items": GoodsSchema(many=True).dump(
-            shop.list_goods(db.session, g.village.id, active_only=request.args.get("all") != "1")
+            shop.list_goods(db.session, g.village.id, active_only=_choice("all", FLAG["enum"], "0") != "1")
         )
     }
 

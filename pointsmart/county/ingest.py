@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid
+from ..json_limits import TooDeep, bounded, nested_too_deep
 from ..org.models import Village
 from ..periods import MonthOf, rollup_keys
 from ..sync import wire
@@ -86,14 +87,17 @@ class WrongVillage(DomainError):
 
 
 def parse(body: bytes) -> types.Batch:
-    """Decode and check a batch's envelope.
+    """Decode and check a batch's envelope (records nested past the JSON depth bound are refused).
 
     :raises Invalid: not JSON, or not the shape of a batch; the message says where.
     """
     try:
-        return msgspec.json.decode(body, type=types.Batch)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        batch = bounded(lambda data: msgspec.json.decode(data, type=types.Batch), body)
+        if nested_too_deep(batch.records):  # the records stay raw (their digest is over what was sent)
+            raise TooDeep()
+    except (msgspec.ValidationError, msgspec.DecodeError, TooDeep) as exc:
         raise Invalid(_("批次格式不对：%(problem)s", problem=str(exc)), code="invalid_batch") from exc
+    return batch
 
 
 def _insert(session: Session):

@@ -24,7 +24,7 @@ def cadence_choices():
 
 class CategoryForm(FlaskForm):
     name = StringField(_l("类别名称"), validators=[DataRequired(), Length(max=60)])
-    position = IntegerField(_l("排序"), default=0, validators=[Optional()])
+    position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=-9999, max=9999)])
     active = BooleanField(_l("启用"), default=True)
 
 
@@ -36,7 +36,7 @@ class CriterionForm(FlaskForm):
     )
     cadence = SelectField(_l("评定周期"), choices=cadence_choices)
     max_per_period = IntegerField(_l("每期最多次数"), default=1, validators=[NumberRange(min=1, max=31)])
-    position = IntegerField(_l("排序"), default=0, validators=[Optional()])
+    position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=-9999, max=9999)])
     active = BooleanField(_l("启用"), default=True)
 
 

@@ -29,6 +29,7 @@ from ..auth.services import user_names
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..pages import year_arg
 from ..periods import today
 from ..unit import write
 from ..xlsx import send_workbook
@@ -258,7 +259,7 @@ def photos_xlsx(round_id: int):
 
 
 def _register():
-    year = request.args.get("year", type=int) or today().year
+    year = year_arg() or today().year
     group = request.args.get("group", "")
     return reports.register(db.session, g.village.id, year, group)
 

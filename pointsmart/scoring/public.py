@@ -13,6 +13,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import home_village
+from ..pages import year_arg
 from . import reports
 from .models import RoundStatus
 
@@ -56,7 +57,7 @@ def honour():
         db.session,
         village.id,
         period=request.args.get("period", "").strip(),
-        year=request.args.get("year", type=int),
+        year=year_arg(),
         group=request.args.get("group", "").strip(),
     )
     if roll.period:

@@ -9,13 +9,29 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from .models import MOVE_LABELS, MoveKind
 
+#: WTForms' own message for a value that is no decimal, in WTForms' own catalogue (translated there)
+NOT_A_DECIMAL = "Not a valid decimal value."
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal number that is a number: ``NaN``, ``sNaN`` and ``Infinity`` parse as ``Decimal`` but
+    break every comparison and sum after them, so they are a field error here."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext(NOT_A_DECIMAL))
+
 
 class GoodsForm(FlaskForm):
     name = StringField(_l("商品名称"), validators=[DataRequired(), Length(max=60)])
     spec = StringField(_l("规格单位"), validators=[Length(max=40)])
     price = IntegerField(_l("所需积分"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
-    low_stock = IntegerField(_l("库存低于此数时提醒"), default=0, validators=[Optional(), NumberRange(min=0)])
-    position = IntegerField(_l("排序"), default=0, validators=[Optional()])
+    low_stock = IntegerField(
+        _l("库存低于此数时提醒"), default=0, validators=[Optional(), NumberRange(min=0, max=100_000)]
+    )
+    position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=-9999, max=9999)])
     active = BooleanField(_l("上架"), default=True)
     photo = FileField(
         _l("商品照片"),
@@ -32,7 +48,7 @@ class ReceiveForm(FlaskForm):
     moved_on = DateField(_l("日期"), validators=[Optional()])
     donor = StringField(_l("捐赠人或单位"), validators=[Length(max=60)])
     funding_source = StringField(_l("经费来源"), validators=[Length(max=60)])
-    cost_yuan = DecimalField(
+    cost_yuan = FiniteDecimalField(
         _l("单价（元）"), places=2, validators=[Optional(), NumberRange(min=0, max=1_000_000)]
     )
     note = StringField(_l("备注"), validators=[Length(max=200)])

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import DomainError
+from ..json_limits import bounded
 from . import batches, wire
 
 MAGIC = b"PointsMart-Bundle/1\n"
@@ -114,10 +115,10 @@ def _header(stream: BinaryIO) -> dict:
     if next(lines, b"") != MAGIC:
         raise BundleError(_("这不是积分超市的同步文件。"), code="bundle_invalid")
     try:
-        header = wire.decode(next(lines, b""))
+        header = bounded(wire.decode, next(lines, b""))
         return {"village_code": str(header["village_code"]), "from_seq": int(header["from_seq"]),
                 "to_seq": int(header["to_seq"])}  # fmt: skip
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # TooDeep is a ValueError
         raise BundleError(_("同步文件的开头损坏了。"), code="bundle_invalid") from exc
 
 
@@ -134,9 +135,9 @@ def verify(stream: BinaryIO, key_hash: str) -> None:
         last = line
     try:
         signature = (
-            wire.decode(last or b"{}").get("signature") if last and last.startswith(b'{"signature"') else None
+            bounded(wire.decode, last).get("signature") if last and last.startswith(b'{"signature"') else None
         )
-    except ValueError:
+    except (ValueError, AttributeError):
         signature = None
     if signature is None:
         raise BundleError(_("文件不完整（可能没有拷完），已拒收，什么也没有改。"), code="bundle_truncated")

@@ -1,0 +1,45 @@
+"""Ids from outside, bounded to what the tables hold: one URL converter and one schema field.
+
+Every primary key a URL or a request body names is an ``Integer`` column — PostgreSQL's 4-byte
+``integer`` (SQLite's is 8 bytes, but the bound is the narrower one). A number outside 1..2**31-1
+names no row; left unbounded it reaches the driver and fails there (SQLite raises ``OverflowError``
+past 2**63). So an out-of-range id is refused where it enters: 404 in a URL, 422 in a body.
+"""
+
+from marshmallow import fields, validate
+from werkzeug.routing import IntegerConverter, ValidationError
+
+#: the largest id any table's ``Integer`` primary key can hold
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a decimal id in 1..MAX_ID, or the route does not match (404).
+
+    Registered as the app's ``int`` converter, so a route added later cannot skip the bound.
+    """
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        # refuse by length first: Python will not even convert a 5,000-digit string (ValueError)
+        if len(value) > len(str(self.max)):
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class Id(fields.Integer):
+    """A row id in a request body: a JSON integer (not a string, not a float) in 1..MAX_ID."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", True)
+        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
+        super().__init__(**kwargs)
+
+
+def register_converters(app) -> None:
+    """Bound every ``<int:...>`` of this app's routes (call before the blueprints are registered)."""
+    app.url_map.converters["int"] = IdConverter
