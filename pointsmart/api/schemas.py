@@ -1,6 +1,8 @@
 """marshmallow schemas of the API's requests and answers."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from .base import Schema
 
 
 class ErrorDetailSchema(Schema):
@@ -58,7 +60,9 @@ TransferPageSchema = page_schema("TransferPage", TransferSchema)
 
 class AdjustmentSchema(Schema):
     points = fields.Integer(required=True, strict=True, validate=validate.Range(min=-100_000, max=100_000))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=500), metadata={"x-multiline": True}
+    )
 
 
 class AdjustmentResultSchema(Schema):
@@ -144,7 +148,9 @@ class RedemptionResultSchema(Schema):
 
 
 class CancelRequestSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=200), metadata={"x-multiline": True}
+    )
 
 
 class CancelResultSchema(Schema):
