@@ -115,6 +115,8 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         sheet = book.worksheets[0]
         return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    except Exception as exc:  # read-only sheets parse as they are read: a cell XML cannot hold, …
+        raise ImportError_(_("无法读取这个 Excel 文件：%(err)s", err=type(exc).__name__)) from exc
     finally:
         book.close()
 
