@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from . import exports, text
 from .auth.access import COUNTY_ROLES, county_mode
@@ -137,8 +138,17 @@ def refuse_bad_query() -> None:
             raise text.refusal(text.visible(name), text.visible(name), message)
 
 
+def shown(value):
+    """Every value a template prints: text stored before the rule shows its control characters as
+    visible escapes (``\x0b``), as the exports do, so a chair can find the record and fix it."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return text.visible(value)
+    return value
+
+
 def init_web(app) -> None:
     app.before_request(refuse_bad_query)
+    app.jinja_env.finalize = shown
 
     @app.after_request
     def security_headers(response):

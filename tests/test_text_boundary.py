@@ -436,6 +436,8 @@ def test_pages_and_prints_of_stored_control_characters_answer(app, make_user, ma
     ):
         response = chair.get(url)
         assert response.status_code == 200, url
+    page = chair.get(f"/households/{hid}").get_data(as_text=True)
+    assert "王\\x0b秀\\x01兰" in page and OLD_NAME not in page  # shown, as in the exports
 
 
 # --- a village whose change log already holds NUL ---------------------------------------------------
