@@ -12,6 +12,13 @@ for the whole batch, so two batches of one village never interleave. Then:
 
 The county's running totals are compared with the totals the village reported at ``to_seq``; any
 difference is kept on the village's link and shown on the dashboard.
+
+Text is the village's history and is taken as sent — even a NUL or a control character an older
+village version accepted before the text rule (:mod:`pointsmart.text`). The digest is checked over
+the records as sent; the text is then kept in the county's stored form (:func:`pointsmart.text.to_stored`:
+PostgreSQL cannot hold NUL), which reads back unchanged. Identifiers that break the rule are no
+village's and are refused (``invalid_record``); a value the database still cannot hold refuses the
+batch with ``422 record_not_stored``, which the village's push shows the chair instead of retrying.
 """
 
 import json
