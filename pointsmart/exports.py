@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from .periods import local_naive
-from .xlsx import ledger_sheet, workbook_bytes
+from .xlsx import Book, ledger_sheet, workbook_bytes
 
 #: formats a column can have: how its values print on the page and in the spreadsheet
 TEXT, INTEGER, POINTS, MONEY, PERCENT, DAY, WHEN = "text", "int", "points", "money", "percent", "day", "when"
@@ -83,7 +82,7 @@ class Table:
         """Each row as ``(column, value)`` pairs, for the page."""
         return [list(zip(self.columns, values, strict=True)) for values in self.values()]
 
-    def add_to(self, book: Workbook, heading: str) -> None:
+    def add_to(self, book: Book, heading: str) -> None:
         """Write this table as a new sheet of ``book``, headed ``heading · title``."""
         sheet = ledger_sheet(
             book.create_sheet(),
@@ -117,7 +116,7 @@ def _cell(column: Column, value):
 
 def workbook(heading: str, tables: Iterable[Table]) -> bytes:
     """The tables as one workbook, a sheet each, headed like the printed page."""
-    book = Workbook()
+    book = Book()
     book.remove(book.active)
     for table in tables:
         table.add_to(book, heading)

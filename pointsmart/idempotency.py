@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from . import text
 from .clock import utcnow
 from .errors import DomainError, Invalid
 from .extensions import db
@@ -65,6 +66,9 @@ def idempotent(
         raise Invalid(
             _("缺少幂等键（Idempotency-Key），或它超过 100 个字符。"), code="idempotency_key_required"
         )
+    message = text.problem(key, max_length=100)
+    if message:  # a NUL would reach the database (PostgreSQL refuses it with a 500)
+        raise text.refusal("Idempotency-Key", _("幂等键"), message)
     digest = request_hash(body)
 
     def replay(found: IdempotencyRecord) -> tuple[int, dict]:

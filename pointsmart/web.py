@@ -3,12 +3,13 @@
 import json
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
-from . import exports
+from . import exports, text
 from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
 from .extensions import db
@@ -90,7 +91,37 @@ def healthz():
     return {"status": "ok"}
 
 
+#: a query parameter (a search box, a filter, a page number) is never longer than this
+MAX_QUERY_VALUE = 1000
+
+
+def refuse_bad_query() -> None:
+    """Hold query parameters and path segments to the text rule before any view reads them.
+
+    A path segment that breaks it names nothing we have: 404. A query parameter that breaks it is
+    refused naming the parameter (422 ``invalid_text``).
+    """
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and text.problem(value, max_length=MAX_QUERY_VALUE):
+            abort(404)
+    for name, value in request.args.items(multi=True):
+        message = text.problem(name, max_length=100) or text.problem(value, max_length=MAX_QUERY_VALUE)
+        if message:
+            raise text.refusal(text.visible(name), text.visible(name), message)
+
+
+def shown(value):
+    """Every value a template prints: text stored before the rule shows its control characters as
+    visible escapes (``\x0b``), as the exports do, so a chair can find the record and fix it."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return text.visible(value)
+    return value
+
+
 def init_web(app) -> None:
+    app.before_request(refuse_bad_query)
+    app.jinja_env.finalize = shown
+
     @app.after_request
     def security_headers(response):
         headers = response.headers

@@ -1,16 +1,61 @@
-"""Saving the .xlsx files every page exports."""
+"""Saving the .xlsx files every page exports.
+
+Every export starts its workbook as :class:`Book`, whose sheets pass each text value through
+:func:`pointsmart.text.visible`: a control character stored before the text rule existed (a name with
+``\x0b`` in it) is written as the visible escape ``\x0b`` — openpyxl would refuse the raw character
+and the whole export would fail for everyone.
+"""
 
 import io
 import re
 
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from .text import visible
+
+
+def cell_value(value):
+    """A value a cell can hold: text with unprintable characters made visible, anything else as it is."""
+    return visible(value) if isinstance(value, str) else value
+
+
+class Sheet(Worksheet):
+    """A worksheet whose ways of writing a value (``append``, ``cell``, ``sheet["A1"] = …``) go through
+    :func:`cell_value`."""
+
+    def append(self, iterable):
+        if isinstance(iterable, dict):
+            return super().append({key: cell_value(value) for key, value in iterable.items()})
+        return super().append([cell_value(value) for value in iterable])
+
+    def cell(self, row, column, value=None):
+        return super().cell(row, column, cell_value(value))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, cell_value(value))
+
+
+class Book(Workbook):
+    """The workbook every export writes: its sheets are :class:`Sheet` s."""
+
+    def __init__(self):
+        super().__init__()
+        self._sheets = []
+        self._sheets.append(Sheet(self))
+
+    def create_sheet(self, title=None, index=None):
+        sheet = Sheet(parent=self, title=title)
+        self._add_sheet(sheet=sheet, index=index)
+        return sheet
 
 
 def ledger_sheet(sheet, title: str, heading: str, header: list[str], widths: list[int], landscape=False):
     """Set a sheet up as a ledger: a title line, a bold header on row 2 frozen above the rows, and A4
     print set-up (fit to the page's width, the two top rows repeated on every page)."""
-    sheet.title = title[:31]
+    sheet.title = re.sub(r"[\x00-\x1f\x7f-\x9f\\/?*\[\]:]", "", title)[:31] or "Sheet"
     sheet.append([heading])
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.append(header)

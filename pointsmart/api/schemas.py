@@ -2,9 +2,10 @@
 
 from datetime import UTC
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, fields, validate
 
 from ..ids import Id
+from .base import Schema
 
 #: the kinds of change record a village sends (``county.wire_types.PAYLOADS``)
 SYNC_KINDS = (
@@ -111,7 +112,9 @@ class AdjustmentSchema(Schema):
         validate=[validate.Range(min=-100_000, max=100_000), validate.NoneOf([0])],
         metadata={"description": "positive awards, negative deducts; 0 is refused", "not": {"enum": [0]}},
     )
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=500), metadata={"x-multiline": True}
+    )
 
 
 class AdjustmentResultSchema(Schema):
@@ -197,7 +200,9 @@ class RedemptionResultSchema(Schema):
 
 
 class CancelRequestSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=200), metadata={"x-multiline": True}
+    )
 
 
 class CancelResultSchema(Schema):

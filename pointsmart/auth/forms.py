@@ -1,11 +1,11 @@
 """Log-in, password and user forms."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..forms import FlaskForm
 from .models import ROLE_LABELS
 from .services import MIN_PASSWORD, VILLAGE_ROLES
 

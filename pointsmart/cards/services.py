@@ -14,6 +14,7 @@ from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Conflict, DomainError
 from ..households.models import Household
+from ..text import checked
 from .models import Card, CardStatus
 
 
@@ -108,8 +109,9 @@ def revoke_card(session: Session, card: Card, reason: str, actor_id: int | None)
     """Revoke a card (lost, damaged); a new one can then be issued with a new token."""
     if card.status != CardStatus.ACTIVE:
         raise CardRevoked(_("这张卡已经作废了。"))
+    reason = checked(reason, "reason", _("作废原因"), max_length=200, multiline=True)
     card.status, card.revoked_by, card.revoked_at = CardStatus.REVOKED, actor_id, utcnow()
-    card.revoke_reason = (reason or "").strip()[:200]
+    card.revoke_reason = reason
     record(session, "cards.card.revoked", actor_id, card, number=card.number, reason=card.revoke_reason)
 
 

@@ -12,6 +12,13 @@ for the whole batch, so two batches of one village never interleave. Then:
 
 The county's running totals are compared with the totals the village reported at ``to_seq``; any
 difference is kept on the village's link and shown on the dashboard.
+
+Text is the village's history and is taken as sent — even a NUL or a control character an older
+village version accepted before the text rule (:mod:`pointsmart.text`). The digest is checked over
+the records as sent; the text is then kept in the county's stored form (:func:`pointsmart.text.to_stored`:
+PostgreSQL cannot hold NUL), which reads back unchanged. Identifiers that break the rule are no
+village's and are refused (``invalid_record``); a value the database still cannot hold refuses the
+batch with ``422 record_not_stored``, which the village's push shows the chair instead of retrying.
 """
 
 import json
@@ -23,7 +30,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -33,6 +40,7 @@ from ..org.models import Village
 from ..periods import MonthOf, rollup_keys
 from ..sync import wire
 from ..sync.kinds import KINDS
+from ..text import to_stored
 from . import wire_types as types
 from .models import (
     HouseholdPeriod,
@@ -79,6 +87,12 @@ class DuplicateRecord(Invalid):
     """A transfer or stock move sent again under a new sequence number: history is written once."""
 
     code = "duplicate_record"
+
+
+class NotStored(Invalid):
+    """The database refused a batch's values: the village is told which records, and stops there."""
+
+    code = "record_not_stored"
 
 
 class WrongVillage(DomainError):
@@ -137,8 +151,8 @@ def copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tupl
         cursor = connection.connection.driver_connection.cursor()
         names = ", ".join(f'"{table.c[c].name}"' for c in columns)
         with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
+            for row in rows:  # COPY skips the columns' types: the stored form of text is applied here
+                copy.write_row([to_stored(v) if isinstance(v, str) else v for v in row])
         return
     session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
@@ -412,6 +426,12 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
         raise DuplicateRecord(
             _("第 %(a)s–%(b)s 条中有县里已经收到过的转账或出入库记录（同一 uuid），已拒收。",
               a=acked + 1, b=batch.to_seq)
+        ) from exc  # fmt: skip
+    except (DataError, psycopg.DataError) as exc:  # a value the county's database cannot hold
+        raise NotStored(
+            _("县里的数据库存不下第 %(a)s–%(b)s 条中的某个值（%(problem)s），已拒收，什么也没有改。"
+              "请把这条提示告诉县里。", a=acked + 1, b=batch.to_seq,
+              problem=str(getattr(exc, "orig", exc)).splitlines()[0][:200])
         ) from exc  # fmt: skip
     now = utcnow()
     link.acked_seq, link.digest, link.last_sync_at = batch.to_seq, digest, now

@@ -12,6 +12,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..text import from_stored, to_stored
+
+
+class StoredText(sa.types.TypeDecorator):
+    """A village's text as the county stores it (:func:`pointsmart.text.to_stored`): PostgreSQL cannot
+    hold NUL, which a village's older records may carry. Written and read back through SQLAlchemy
+    transparently; :func:`pointsmart.county.ingest.copy_rows` applies the same form to ``COPY``."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return to_stored(value) if isinstance(value, str) else value
+
+    def process_result_value(self, value, dialect):
+        return from_stored(value) if isinstance(value, str) else value
 
 
 class Township(db.Model):
@@ -70,9 +86,9 @@ class SyncedHousehold(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
-    household_no: Mapped[str] = mapped_column(sa.String(20))
-    head_name: Mapped[str] = mapped_column(sa.String(40))
-    group: Mapped[str] = mapped_column("group_name", sa.String(40), default="")
+    household_no: Mapped[str] = mapped_column(StoredText(20))
+    head_name: Mapped[str] = mapped_column(StoredText(40))
+    group: Mapped[str] = mapped_column("group_name", StoredText(40), default="")
     members: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime | None]
@@ -83,7 +99,7 @@ class SyncedCategory(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
-    name: Mapped[str] = mapped_column(sa.String(60))
+    name: Mapped[str] = mapped_column(StoredText(60))
     position: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -94,9 +110,9 @@ class SyncedCriterion(db.Model):
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
     category_uuid: Mapped[str | None] = mapped_column(sa.String(36))
-    name: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(StoredText(100))
     points: Mapped[int]
-    cadence: Mapped[str] = mapped_column(sa.String(16))
+    cadence: Mapped[str] = mapped_column(StoredText(16))
     max_per_period: Mapped[int] = mapped_column(default=1)
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -106,10 +122,10 @@ class SyncedRound(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
-    period_type: Mapped[str] = mapped_column(sa.String(16))
-    period_key: Mapped[str] = mapped_column(sa.String(10))
-    scope: Mapped[str] = mapped_column(sa.String(40), default="")
-    status: Mapped[str] = mapped_column(sa.String(16))
+    period_type: Mapped[str] = mapped_column(StoredText(16))
+    period_key: Mapped[str] = mapped_column(StoredText(10))
+    scope: Mapped[str] = mapped_column(StoredText(40), default="")
+    status: Mapped[str] = mapped_column(StoredText(16))
     created_at: Mapped[datetime | None]
     notice_ends_at: Mapped[datetime | None]
     finalised_at: Mapped[datetime | None]
@@ -134,14 +150,14 @@ class SyncedTransfer(db.Model):
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
-    kind: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(StoredText(16))
     amount: Mapped[int] = mapped_column(sa.BigInteger)
     #: the account kinds at each end: household / issuance / shop / deductions / expiry
     from_kind: Mapped[str] = mapped_column(sa.String(16))
     to_kind: Mapped[str] = mapped_column(sa.String(16))
     household_uuid: Mapped[str | None] = mapped_column(sa.String(36))
-    category: Mapped[str | None] = mapped_column(sa.String(60))
-    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    category: Mapped[str | None] = mapped_column(StoredText(60))
+    reason: Mapped[str] = mapped_column(StoredText(500), default="")
     reverses_uuid: Mapped[str | None] = mapped_column(sa.String(36))
     created_at: Mapped[datetime]
     #: the village-local month, ``2026-11``
@@ -153,8 +169,8 @@ class SyncedGoods(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
-    name: Mapped[str] = mapped_column(sa.String(60))
-    spec: Mapped[str] = mapped_column(sa.String(40), default="")
+    name: Mapped[str] = mapped_column(StoredText(60))
+    spec: Mapped[str] = mapped_column(StoredText(40), default="")
     price: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -165,9 +181,9 @@ class SyncedStockMove(db.Model):
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
     goods_uuid: Mapped[str] = mapped_column(sa.String(36))
-    kind: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(StoredText(16))
     qty: Mapped[int]
-    donor: Mapped[str] = mapped_column(sa.String(60), default="")
+    donor: Mapped[str] = mapped_column(StoredText(60), default="")
     moved_on: Mapped[date | None]
     redemption_uuid: Mapped[str | None] = mapped_column(sa.String(36))
     created_at: Mapped[datetime]
@@ -181,7 +197,7 @@ class SyncedRedemption(db.Model):
     uuid: Mapped[str] = mapped_column(sa.String(36))
     household_uuid: Mapped[str] = mapped_column(sa.String(36))
     points: Mapped[int]
-    status: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(StoredText(10))
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     #: the lines as JSON: ``[{"goods", "goods_name", "qty", "unit_price"}]``
@@ -205,7 +221,7 @@ class VillageMonthCategory(db.Model):
 
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
-    category: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    category: Mapped[str] = mapped_column(StoredText(60), primary_key=True)
     awarded: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     deducted: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 

@@ -15,7 +15,6 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from pygal.style import Style
 
@@ -25,6 +24,7 @@ from ..auth.access import COUNTY_ROLES, county_required
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import FlaskForm
 from ..pages import flash_errors
 from ..periods import KINDS as PERIOD_KINDS
 from ..periods import BadPeriod, Period, parse_period

@@ -11,7 +11,9 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-Uuid = Annotated[str, Meta(min_length=1, max_length=36)]
+#: an identifier the village generated: no control character, no surrogate (text is stored as sent;
+#: an identifier that breaks the text rule is no village's and is refused)
+Uuid = Annotated[str, Meta(min_length=1, max_length=36, pattern="^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+$")]
 #: the village server's times are UTC without an offset; one with an offset would land in the wrong month
 Time = Annotated[datetime, Meta(tz=False)]
 Points = Annotated[int, Meta(ge=-(2**53), le=2**53)]

@@ -1,10 +1,11 @@
 """Household forms."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..forms import FlaskForm
 
 
 class HouseholdForm(FlaskForm):

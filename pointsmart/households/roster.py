@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 from ..i18n import LANGUAGES, join_names
-from ..xlsx import workbook_bytes
+from ..xlsx import Book, workbook_bytes
 from .models import Household
 from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
 
@@ -98,7 +98,13 @@ def _read_csv(data: bytes) -> list[list[str]]:
             continue
     else:
         raise ImportError_(_("无法识别 CSV 文件的编码，请另存为 UTF-8 或 .xlsx。"))
-    return [row for row in csv.reader(io.StringIO(text))]
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:  # a field past csv.field_size_limit(), a stray quote, …
+        raise ImportError_(
+            str(RowProblem(reader.line_num, _("这一行读不出来（某一格太长或引号不成对：%(err)s）", err=exc)))
+        ) from exc
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
@@ -109,6 +115,8 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         sheet = book.worksheets[0]
         return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    except Exception as exc:  # read-only sheets parse as they are read: a cell XML cannot hold, …
+        raise ImportError_(_("无法读取这个 Excel 文件：%(err)s", err=type(exc).__name__)) from exc
     finally:
         book.close()
 
@@ -203,7 +211,7 @@ def apply_import(session: Session, village_id: int, plan: ImportPlan, actor_id: 
 def export_xlsx(households: list[Household]) -> bytes:
     """The roster as an .xlsx workbook, with the same headers the import reads."""
     labels = field_labels()
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = book.active
     sheet.title = _("农户名册")
     header = [labels[k] for k in Household.EDITABLE] + [_("积分余额"), _("状态")]

@@ -15,6 +15,7 @@ from ..idempotency import idempotent
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, Transfer, TransferKind
 from ..paging import Page, paginate
+from ..text import checked, problem
 from .models import Household
 
 HOUSEHOLD_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{0,19}$")
@@ -55,6 +56,10 @@ def clean_fields(data: dict) -> tuple[dict, list[str]]:
             continue
         raw = data[key]
         value = "" if raw is None else str(raw).strip()
+        bad = problem(value, max_length=LIMITS.get(key, 20))
+        if bad:
+            problems.append(_("%(field)s：%(problem)s", field=labels[key], problem=bad))
+            continue
         if key == "household_no":
             if not value:
                 problems.append(_("户号不能为空"))
@@ -227,15 +232,13 @@ def adjust_points(
     :raises Invalid: zero or absurd points, or no reason.
     :raises InsufficientPoints: a deduction larger than the balance; nothing is written.
     """
-    reason = (reason or "").strip()
+    reason = checked(reason, "reason", _("原因"), max_length=500, multiline=True)
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         raise Invalid(_("积分调整必须是非零整数。"), code="invalid_amount")
     if abs(points) > MAX_ADJUSTMENT:
         raise Invalid(_("一次调整不能超过 %(n)s 分。", n=MAX_ADJUSTMENT), code="invalid_amount")
     if not reason:
         raise Invalid(_("积分调整必须填写原因。"), code="reason_required")
-    if len(reason) > 500:
-        raise Invalid(_("原因太长（最多 500 个字）。"), code="reason_too_long")
     if not household.active:
         raise Conflict(_("该户已停用，不能调整积分。"), code="household_inactive")
     if points > 0:
@@ -270,6 +273,7 @@ def reverse_transfer(session: Session, household: Household, transfer_id: int, r
         raise Conflict(
             _("兑换记录请在收银台的兑换凭条上撤销，这样商品也会退回库存。"), code="use_redemption_cancel"
         )
+    reason = checked(reason, "reason", _("撤销原因"), max_length=500, multiline=True)
     reversal = ledger.reverse(session, transfer_id, reason, actor_id)
     record(
         session,

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePath
 
-import openpyxl
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from openpyxl.drawing.image import Image as SheetImage
@@ -37,7 +36,8 @@ from ..images import check_image
 from ..ledger.models import Transfer
 from ..org.models import Village
 from ..periods import local_naive
-from ..xlsx import ledger_sheet, workbook_bytes
+from ..text import checked
+from ..xlsx import Book, ledger_sheet, workbook_bytes
 from . import services
 from .models import (
     CADENCE_LABELS,
@@ -254,7 +254,7 @@ def round_results(session: Session, scoring_round: ScoringRound) -> RoundResults
 
 def round_results_xlsx(results: RoundResults, village: Village) -> bytes:
     """A round's results as a workbook: one row per household, a column per category."""
-    book = openpyxl.Workbook()
+    book = Book()
     names = [c.name for c in results.categories]
     header = [_("户号"), _("户主"), _("村民小组"), *names, _("加分"), _("扣分"), _("合计")]
     if results.finalised:
@@ -397,7 +397,7 @@ def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
 
 def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
     """The score sheet as a workbook: points per criterion (times × points), and a sheet of approvals."""
-    book = openpyxl.Workbook()
+    book = Book()
     header = [_("户号"), _("户主"), _("村民小组")]
     for c in sheet.criteria:
         header.append(
@@ -508,11 +508,15 @@ def save_minutes(
         raise Invalid(_("出席人员中有人不是本村评比小组成员。"), code="unknown_member")
     new = {
         "held_on": held_on,
-        "place": (data.get("place") or "").strip()[:100],
+        "place": checked(data.get("place"), "place", _("地点"), max_length=100),
         "panel_present": ",".join(str(u) for u in dict.fromkeys(present)),
-        "others_present": (data.get("others_present") or "").strip()[:300],
-        "decisions": (data.get("decisions") or "").strip()[:5000],
-        "notes": (data.get("notes") or "").strip()[:5000],
+        "others_present": checked(
+            data.get("others_present"), "others_present", _("其他参会人员"), max_length=300
+        ),
+        "decisions": checked(
+            data.get("decisions"), "decisions", _("评定结果和决定"), max_length=5000, multiline=True
+        ),
+        "notes": checked(data.get("notes"), "notes", _("其他记录"), max_length=5000, multiline=True),
     }
     now = utcnow()
     if existing is None:
@@ -535,7 +539,7 @@ def minutes_xlsx(
     scoring_round: ScoringRound, minutes: MeetingMinutes, present: list[str], recorder: str, village: Village
 ) -> bytes:
     """The minutes as a two-column workbook (item, content), set up to print on A4."""
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = ledger_sheet(
         book.active,
         _("会议记录"),
@@ -700,7 +704,7 @@ def photos_xlsx(
     village: Village,
 ) -> bytes:
     """The photo evidence as a workbook: one row per photo with its dates, and the photo itself."""
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = ledger_sheet(
         book.active,
         _("公示照片"),
@@ -846,7 +850,7 @@ def register(session: Session, village_id: int, year: int, group: str = "") -> R
 
 def register_xlsx(ledger: Register, village: Village) -> bytes:
     """The register as a workbook: a line per household and round, with the running total."""
-    book = openpyxl.Workbook()
+    book = Book()
     names = [c.name for c in ledger.categories]
     header = [_("户号"), _("户主"), _("村民小组"), _("期别"), *names, _("余额不足未扣")]
     if ledger.has_corrections:

@@ -20,6 +20,7 @@ from ..ledger import services as ledger
 from ..ledger.models import Account, AccountKind, TransferKind
 from ..org.models import Village
 from ..periods import local
+from ..text import checked
 from .models import (
     STATUS_LABELS,
     Cadence,
@@ -77,11 +78,11 @@ def save_category(
 
     :raises Invalid: no name.
     """
-    name = (data.get("name") or "").strip()
+    name = checked(data.get("name"), "name", _("类别名称"), max_length=60)
     if not name:
         raise Invalid(_("类别名称不能为空。"), code="name_required")
     new = {
-        "name": name[:60],
+        "name": name,
         "position": int(data.get("position") or 0),
         "active": bool(data.get("active", True)),
     }
@@ -103,7 +104,7 @@ CRITERION_FIELDS = ("name", "description", "points", "cadence", "max_per_period"
 
 
 def _clean_criterion(data: dict) -> dict:
-    name = (data.get("name") or "").strip()
+    name = checked(data.get("name"), "name", _("条目名称"), max_length=100)
     if not name:
         raise Invalid(_("条目名称不能为空。"), code="name_required")
     try:
@@ -120,8 +121,10 @@ def _clean_criterion(data: dict) -> dict:
     except ValueError:
         raise Invalid(_("请选择评定周期（月、季或半年）。"), code="bad_period") from None
     return {
-        "name": name[:100],
-        "description": (data.get("description") or "").strip()[:500],
+        "name": name,
+        "description": checked(
+            data.get("description"), "description", _("评分标准和佐证"), max_length=500, multiline=True
+        ),
         "points": points,
         "cadence": str(cadence),
         "max_per_period": max_per_period,
@@ -191,7 +194,7 @@ def set_panel_member(
     if user.role not in (Role.CHAIR, Role.PANEL) or not user.active:
         raise Invalid(_("只有妇联主席和评比小组成员账号可以加入评比小组。"), code="bad_role")
     new = {
-        "label": (label or "").strip()[:20],
+        "label": checked(label, "label", _("身份"), max_length=20),
         "groups": ",".join(dict.fromkeys(g.strip() for g in groups if g.strip())),
     }
     member = membership(session, user.id)
@@ -554,8 +557,8 @@ def record_objection(
     objection = Objection(
         round_id=scoring_round.id,
         household_id=household.id,
-        objector=objector.strip()[:40],
-        content=content.strip()[:500],
+        objector=checked(objector, "objector", _("异议人"), max_length=40),
+        content=checked(content, "content", _("异议内容"), max_length=500, multiline=True),
         status=ObjectionStatus.OPEN,
         recorded_by=actor_id,
         recorded_at=utcnow(),
@@ -610,7 +613,7 @@ def resolve_objection(
             )
     objection.status = ObjectionStatus.UPHELD if upheld else ObjectionStatus.REJECTED
     objection.resolution, objection.resolved_by, objection.resolved_at = (
-        resolution.strip()[:500],
+        checked(resolution, "resolution", _("处理意见"), max_length=500, multiline=True),
         actor_id,
         utcnow(),
     )

@@ -1,12 +1,12 @@
 """Shop forms."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..forms import FlaskForm
 from .models import MOVE_LABELS, MoveKind
 
 #: WTForms' own message for a value that is no decimal, in WTForms' own catalogue (translated there)

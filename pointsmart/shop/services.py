@@ -21,6 +21,7 @@ from ..images import check_image
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
 from ..periods import day_window, local_day, parse_day, today
+from ..text import checked
 from .models import (
     Goods,
     MoveKind,
@@ -67,7 +68,8 @@ def get_goods(session: Session, village_id: int, goods_id: int) -> Goods:
 
 
 def _clean_goods(data: dict) -> dict:
-    name = (data.get("name") or "").strip()
+    name = checked(data.get("name"), "name", _("商品名称"), max_length=60)
+    spec = checked(data.get("spec"), "spec", _("规格单位"), max_length=40)
     if not name:
         raise Invalid(_("商品名称不能为空。"), code="name_required")
     try:
@@ -81,8 +83,8 @@ def _clean_goods(data: dict) -> dict:
     if low_stock < 0:
         raise Invalid(_("库存提醒不能是负数。"), code="invalid_amount")
     return {
-        "name": name[:60],
-        "spec": (data.get("spec") or "").strip()[:40],
+        "name": name,
+        "spec": spec,
         "price": price,
         "low_stock": low_stock,
         "active": bool(data.get("active", True)),
@@ -163,7 +165,10 @@ def receive_stock(
         raise Invalid(_("入库类型不对。"), code="bad_kind")
     if not isinstance(qty, int) or qty <= 0:
         raise Invalid(_("数量必须是正整数。"), code="invalid_qty")
-    if kind == MoveKind.DONATION and not donor.strip():
+    donor = checked(donor, "donor", _("捐赠人或单位"), max_length=60)
+    funding_source = checked(funding_source, "funding_source", _("经费来源"), max_length=60)
+    note = checked(note, "note", _("备注"), max_length=200, multiline=True)
+    if kind == MoveKind.DONATION and not donor:
         raise Invalid(_("捐赠入库请填写捐赠人或捐赠单位。"), code="donor_required")
     if cost_fen is not None and cost_fen < 0:
         raise Invalid(_("金额不能是负数。"), code="invalid_amount")
@@ -173,11 +178,11 @@ def receive_stock(
         kind,
         qty,
         actor_id,
-        donor=donor.strip()[:60],
+        donor=donor,
         moved_on=moved_on,
-        funding_source=funding_source.strip()[:60],
+        funding_source=funding_source,
         cost_fen=cost_fen,
-        note=note.strip()[:200],
+        note=note,
     )
     record(
         session,
@@ -197,9 +202,10 @@ def record_loss(session: Session, goods: Goods, qty: int, note: str, actor_id: i
     """Goods out that were not redeemed: spoiled, broken, lost. A reason is required."""
     if not isinstance(qty, int) or qty <= 0:
         raise Invalid(_("数量必须是正整数。"), code="invalid_qty")
-    if not (note or "").strip():
+    note = checked(note, "note", _("损耗原因"), max_length=200, multiline=True)
+    if not note:
         raise Invalid(_("请填写损耗原因。"), code="reason_required")
-    move = _move(session, goods, MoveKind.LOSS, -qty, actor_id, note=note.strip()[:200])
+    move = _move(session, goods, MoveKind.LOSS, -qty, actor_id, note=note)
     record(session, "shop.stock.loss", actor_id, goods, qty=qty, note=move.note, stock_after=goods.stock)
     return move
 
@@ -214,15 +220,17 @@ def record_stocktake(
     note: str = "",
 ) -> Stocktake:
     """Record a count of the shelves; each difference from the recorded stock becomes a stock move."""
-    if not (counted_by or "").strip():
+    counted_by = checked(counted_by, "counted_by", _("盘点人"), max_length=100)
+    note = checked(note, "note", _("备注"), max_length=200, multiline=True)
+    if not counted_by:
         raise Invalid(_("请填写盘点人。"), code="counter_required")
     if not counts:
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
     take = Stocktake(
         village_id=village_id,
         counted_on=counted_on,
-        counted_by=counted_by.strip()[:100],
-        note=(note or "").strip()[:200],
+        counted_by=counted_by,
+        note=note,
         actor_id=actor_id,
         created_at=utcnow(),
     )
@@ -376,7 +384,8 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
 
     :raises ShopError: already cancelled, or this user may not cancel it (a past day for a shopkeeper).
     """
-    if not (reason or "").strip():
+    reason = checked(reason, "reason", _("撤销原因"), max_length=200, multiline=True)
+    if not reason:
         raise Invalid(_("撤销兑换必须填写原因。"), code="reason_required")
     if redemption.status != RedemptionStatus.DONE:
         raise ShopError(_("这笔兑换已经撤销过了。"), code="already_cancelled")
@@ -384,7 +393,7 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
         raise ShopError(
             _("超市管理员只能撤销当天的兑换，请找妇联主席处理。"), code="cancel_not_allowed", status=403
         )
-    ledger.reverse(session, redemption.transfer_id, reason.strip(), user.id)
+    ledger.reverse(session, redemption.transfer_id, reason, user.id)
     for line in redemption.lines:
         _move(
             session,
@@ -393,11 +402,11 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
             line.qty,
             user.id,
             redemption_id=redemption.id,
-            note=reason.strip()[:200],
+            note=reason,
         )
     redemption.status = RedemptionStatus.CANCELLED
     redemption.cancelled_by, redemption.cancelled_at = user.id, utcnow()
-    redemption.cancel_reason = reason.strip()[:200]
+    redemption.cancel_reason = reason
     record(
         session,
         "shop.redemption.cancelled",

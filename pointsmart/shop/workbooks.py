@@ -1,13 +1,12 @@
 """The shop's figures and ledgers as ``.xlsx`` workbooks, one function per download."""
 
 
-import openpyxl
 from flask_babel import gettext as _
 from openpyxl.styles import Font
 
 from ..org.models import Village
 from ..periods import Period, local_day, local_naive
-from ..xlsx import ledger_sheet, workbook_bytes
+from ..xlsx import Book, ledger_sheet, workbook_bytes
 from .figures import ShopPeriod
 from .models import (
     MOVE_LABELS,
@@ -220,7 +219,7 @@ REDEMPTION_WIDTHS = [17, 7, 9, 10, 14, 6, 9, 8, 10, 26]
 
 def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
     """A day's figures: the summary, every redemption line, each goods item's moves, the intakes."""
-    book = openpyxl.Workbook()
+    book = Book()
     day = period.start.isoformat()
     _summary_sheet(
         book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day)
@@ -243,7 +242,7 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
 
 def monthly_xlsx(period: ShopPeriod, village: Village, month: Period) -> bytes:
     """A month's figures: the summary, day by day, each goods item's moves, the intakes."""
-    book = openpyxl.Workbook()
+    book = Book()
     title = _("%(village)s 积分超市月报 %(month)s", village=village.label, month=month.label())
     _summary_sheet(book.active, period, title)
     sheet = ledger_sheet(
@@ -291,7 +290,7 @@ def monthly_xlsx(period: ShopPeriod, village: Village, month: Period) -> bytes:
 
 def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     """积分兑换(领取)台账 as a workbook: one row per goods line of each redemption."""
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = ledger_sheet(
         book.active,
         _("积分兑换台账"),
@@ -321,7 +320,7 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
 
 def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Period) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = ledger_sheet(
         book.active,
         _("物资盘点台账"),
@@ -363,7 +362,7 @@ def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Perio
 
 def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
     """分值对应表 as a workbook: the prices in force, and every change on a second sheet."""
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = ledger_sheet(
         book.active,
         _("分值对应表"),
@@ -442,7 +441,7 @@ def _donation_header() -> list[str]:
 
 def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
     """爱心榜 and every donation traced, as a workbook."""
-    book = openpyxl.Workbook()
+    book = Book()
     board = ledger_sheet(
         book.active,
         _("爱心榜"),
@@ -494,7 +493,7 @@ def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
 
 def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
     """One donor's donations and where they went, as a workbook."""
-    book = openpyxl.Workbook()
+    book = Book()
     sheet = ledger_sheet(
         book.active,
         _("捐赠去向"),

@@ -1,0 +1,44 @@
+"""The base of every form: Flask-WTF's form with the text rule (:mod:`pointsmart.text`) on every text field.
+
+Every form in the package derives from this :class:`FlaskForm` instead of Flask-WTF's (a test checks
+it), so no text field can be declared without the rule: each ``StringField`` (and ``PasswordField``)
+refuses line breaks and control characters; each ``TextAreaField`` allows tab and line breaks and
+refuses the rest. A field without a ``Length`` validator gets the rule's default length limit.
+"""
+
+import flask_wtf
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length, StopValidation
+
+from . import text
+
+
+class TextRule:
+    """A WTForms validator: the one text rule, with the field's label in the message."""
+
+    def __init__(self, multiline: bool, max_length: int | None):
+        self.multiline, self.max_length = multiline, max_length
+
+    def __call__(self, form, field) -> None:
+        value = field.data if isinstance(field.data, str) else ""
+        message = text.problem(value, multiline=self.multiline, max_length=self.max_length)
+        if message:
+            raise StopValidation(message)
+
+
+def _declared_max(field) -> int | None:
+    lengths = [v.max for v in field.validators if isinstance(v, Length) and v.max not in (None, -1)]
+    return min(lengths) if lengths else None
+
+
+class FlaskForm(flask_wtf.FlaskForm):
+    """Flask-WTF's form; every text field it binds gets :class:`TextRule`."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field = unbound_field.bind(form=form, **options)
+            if isinstance(field, StringField):
+                rule = TextRule(isinstance(field, TextAreaField), _declared_max(field))
+                # first, so a NUL is named as such before any other check reads the value
+                field.validators = [rule, *field.validators]
+            return field

@@ -1,0 +1,122 @@
+"""The one rule for text that comes in from outside: forms, API bodies, roster files, query parameters.
+
+What a person can type is text; anything else is refused where it enters, with a message that names
+the field, so that nothing accepted can later break an export (openpyxl refuses control characters),
+a print, or a sync (PostgreSQL cannot hold NUL):
+
+- NUL and the other C0 control characters, DEL and the C1 controls (U+0080–U+009F) are refused. A
+  multi-line field (a text area: minutes, notes; a reason given through the API) allows tab, line feed
+  and carriage return — browsers send a text area's line breaks as CR LF.
+- Surrogates (U+D800–U+DFFF) are refused: in a Python string they are always lone halves (JSON's
+  ``"\\ud800"``), which no database or file can encode.
+- The noncharacters U+FFFE and U+FFFF are refused.
+- A value longer than its field allows is refused, never cut short.
+
+The adapters apply this rule at each entry: :mod:`pointsmart.forms` (every WTForms text field),
+:mod:`pointsmart.api.base` (every marshmallow string field), the roster reader, the query-parameter
+guard in :mod:`pointsmart.web`, and the county's ingest. Services call :func:`checked` for values that
+reach them by other ways (a raw form field, a CLI argument).
+
+Rows written before this rule may still hold such characters; :func:`visible` is how exports show them.
+"""
+
+import re
+
+from flask_babel import gettext as _
+
+from .errors import Invalid
+
+_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: what openpyxl refuses in a cell, plus what a printed page cannot show
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+#: a field that says nothing of its own length gets this one
+DEFAULT_MAX_LENGTH = 10_000
+
+
+class BadText(Invalid):
+    """A text value broke the rule. ``field`` names it for programs; the message names it for people."""
+
+    code = "invalid_text"
+
+
+def codepoint(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def problem(value: str, *, multiline: bool = False, max_length: int | None = None) -> str | None:
+    """Say what is wrong with ``value`` (a sentence without the field's name), or None if it passes."""
+    found = (_MULTI_LINE if multiline else _SINGLE_LINE).search(value)
+    if found:
+        char = found.group()
+        if char in "\n\r\t":
+            return _("只能填一行，不能含换行或制表符")
+        if "\ud800" <= char <= "\udfff":
+            return _("含有无效的字符（%(char)s，不成对的代理字符）", char=codepoint(char))
+        return _("含有不可见的控制字符（%(char)s），请删除", char=codepoint(char))
+    limit = DEFAULT_MAX_LENGTH if max_length is None else max_length
+    if len(value) > limit:
+        return _("最多 %(n)s 个字，现在是 %(got)s 个", n=limit, got=len(value))
+    return None
+
+
+def refusal(field: str, label, message: str) -> BadText:
+    """The error for a bad value of ``field`` (shown to people as ``label``)."""
+    return BadText(_("%(field)s：%(problem)s。", field=label or field, problem=message), field=field)
+
+
+def checked(
+    value, field: str, label=None, *, max_length: int | None = None, multiline: bool = False, strip=True
+) -> str:
+    """Return ``value`` as clean text (stripped), or refuse it naming the field.
+
+    :raises BadText: ``value`` holds a character the rule refuses, or is longer than ``max_length``.
+    """
+    text = "" if value is None else str(value)
+    if strip:
+        text = text.strip()
+    message = problem(text, multiline=multiline, max_length=max_length)
+    if message:
+        raise refusal(field, label, message)
+    return text
+
+
+def visible(value: str) -> str:
+    """Show characters a cell or a page cannot hold as visible escapes (``\\x01``, ``\\x00``, ``\\ud800``).
+
+    For text stored before the rule: an export or a print must not fail on it, and must not hide it.
+    """
+    if not _UNPRINTABLE.search(value):
+        return value
+    return _UNPRINTABLE.sub(_escape, value)
+
+
+def _escape(found: re.Match) -> str:
+    number = ord(found.group())
+    return f"\\x{number:02x}" if number < 0x100 else f"\\u{number:04x}"
+
+
+# The county's stored form of text. PostgreSQL's text cannot hold NUL, but a village's change log may
+# carry one (written before the rule, by an older version), and the county must take that record: its
+# digest is checked over the record as sent, and then its text is stored in this form, read back by
+# :func:`from_stored`. U+FFFF stands for NUL; U+FFFE escapes the character after it, so a U+FFFE or
+# U+FFFF that was in the text itself is stored as U+FFFE U+FFFE or U+FFFE U+FFFF. Both are
+# noncharacters, which no keyboard types and the rule refuses, so text without NUL is stored as it is.
+STORED_NUL, STORED_ESCAPE = "\uffff", "\ufffe"
+_TO_STORE = re.compile("[\x00\ufffe\uffff]")
+_FROM_STORE = re.compile("\ufffe(.)|\uffff", re.DOTALL)
+
+
+def to_stored(value: str) -> str:
+    """Text in the county's stored form (the same text when it holds no NUL and no noncharacter)."""
+    if not _TO_STORE.search(value):
+        return value
+    return _TO_STORE.sub(lambda m: STORED_NUL if m.group() == "\x00" else STORED_ESCAPE + m.group(), value)
+
+
+def from_stored(value: str) -> str:
+    """The text :func:`to_stored` was given."""
+    if STORED_NUL not in value and STORED_ESCAPE not in value:
+        return value
+    return _FROM_STORE.sub(lambda m: m.group(1) if m.group(1) is not None else "\x00", value)
