@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 from ..i18n import LANGUAGES, join_names
+from ..sheets import SheetRefused, read_first_sheet
 from ..xlsx import workbook_bytes
 from .models import Household
 from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
@@ -35,6 +36,10 @@ HEADERS = {
 }
 REQUIRED = ("household_no", "head_name")
 MAX_ROWS = 5000
+#: how far into a sheet the import reads: the rows above plus room for titles and blank lines; a cell
+#: beyond these refuses the file while it is read (a hostile file can claim a cell at XFD1048576)
+MAX_SHEET_ROWS = MAX_ROWS + 100
+MAX_SHEET_COLUMNS = 50
 
 
 class ImportError_(Invalid):
@@ -102,15 +107,12 @@ def _read_csv(data: bytes) -> list[list[str]]:
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
+    """The first sheet, read as a stream with its rows and columns capped as they are read."""
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise ImportError_(_("无法读取这个 Excel 文件：%(err)s", err=type(exc).__name__)) from exc
-    try:
-        sheet = book.worksheets[0]
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+        table = read_first_sheet(data, MAX_SHEET_ROWS, MAX_SHEET_COLUMNS)
+    except SheetRefused as err:
+        raise ImportError_(err.message, code=err.code if err.code != SheetRefused.code else None) from err
+    return [[_cell(v) for v in row] for row in table]
 
 
 def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:

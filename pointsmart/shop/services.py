@@ -471,9 +471,10 @@ def set_goods_photo(session: Session, goods: Goods, data: bytes, folder, actor_i
     import secrets
     from pathlib import Path
 
-    from ..images import check_image
+    from ..images import check_image, without_metadata
 
     info = check_image(data)
+    data = without_metadata(data, info)  # no GPS position or camera on a photo anyone can fetch
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{secrets.token_hex(16)}.{info.extension}"
