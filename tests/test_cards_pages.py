@@ -4,6 +4,7 @@ import base64
 import io
 import logging
 import re
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from PIL import Image
 
 from pointsmart.cards import services as cards
 from pointsmart.cards.models import Card
+from pointsmart.errors import DomainError
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.shop import services as shop
@@ -78,6 +80,23 @@ def test_family_page_shows_balance_goods_and_masked_name_only(client, carded):
     assert "开户积分" in page
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "/notice" in page  # the link to the public notice
+
+
+def test_revoking_a_card_needs_a_reason(app, login_as, carded):
+    from pointsmart.cards.models import Card, CardStatus
+
+    chair = login_as("chair")
+    card_id = carded["ids"][0]
+    for reason in ("", "   ", "长" * 201):
+        page = chair.post(f"/cards/{card_id}/revoke", data={"reason": reason}, follow_redirects=True)
+        assert "请填写作废原因" in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Card, card_id).status == CardStatus.ACTIVE
+    assert 'aria-label="作废原因"' in chair.get("/cards").get_data(as_text=True)
+    chair.post(f"/cards/{card_id}/revoke", data={"reason": " 卡片损坏 "})
+    with app.app_context():
+        card = db.session.get(Card, card_id)
+        assert (card.status, card.revoke_reason) == (CardStatus.REVOKED, "卡片损坏")
 
 
 def test_unknown_and_revoked_cards_get_the_same_plain_answer(app, client, carded):
@@ -188,12 +207,43 @@ def test_goods_photo_is_checked_stored_and_served(app, login_as, carded):
     saved = chair.post(f"/shop/goods/{carded['soap']}/edit", data=form, content_type="multipart/form-data")
     assert saved.status_code == 302
     photo = app.test_client().get(f"/shop/goods/{carded['soap']}/photo")
-    assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.data == out.getvalue()
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(photo.data)).size == (64, 48)  # the same picture, re-saved without EXIF
+    stored = photo.data
     form["photo"] = (io.BytesIO(b"<script>alert(1)</script>"), "evil.jpg")
     refused = chair.post(f"/shop/goods/{carded['soap']}/edit", data=form, content_type="multipart/form-data")
     assert "不是 JPG、PNG 或 WebP" in refused.get_data(as_text=True)
-    assert app.test_client().get(f"/shop/goods/{carded['soap']}/photo").data == out.getvalue()
+    assert app.test_client().get(f"/shop/goods/{carded['soap']}/photo").data == stored
     assert app.test_client().get(f"/shop/goods/{carded['oil']}/photo").status_code == 404
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31", "400 days ahead"])
+def test_a_stock_date_outside_a_sane_window_gets_a_field_error(app, login_as, carded, day):
+    from pointsmart.periods import today
+
+    with app.app_context():
+        now = today()
+    if day == "400 days ahead":
+        day = (now + timedelta(days=400)).isoformat()
+    shopkeeper = login_as("shopkeeper")
+    form = {"action": "receive", "key": f"k{day}", "in-kind": "donation", "in-qty": "6",
+            "in-donor": "爱心人士", "in-moved_on": day}  # fmt: skip
+    page = shopkeeper.post(f"/shop/goods/{carded['soap']}", data=form, follow_redirects=True)
+    assert "日期：日期应在 2000-01-01 到" in page.get_data(as_text=True)
+    with app.app_context():
+        from pointsmart.shop.models import Goods
+
+        assert db.session.get(Goods, carded["soap"]).stock == 10
+        with pytest.raises(DomainError) as refused:
+            shop.receive_stock(
+                db.session, db.session.get(Goods, carded["soap"]), MoveKind.DONATION, 1, None,
+                donor="甲", moved_on=date.fromisoformat(day),
+            )  # fmt: skip
+        assert refused.value.code == "invalid_date" and refused.value.extra["field"] == "moved_on"
+    form.update({"key": "fine", "in-moved_on": (now + timedelta(days=300)).isoformat()})
+    shopkeeper.post(f"/shop/goods/{carded['soap']}", data=form)
+    with app.app_context():
+        assert db.session.get(Goods, carded["soap"]).stock == 16
 
 
 def test_stock_received_twice_from_one_form_counts_once(app, login_as, carded):
