@@ -105,7 +105,9 @@ def _wrong_old_password(_response) -> bool:
     deduct_when=_wrong_old_password,
 )
 @limiter.limit(
-    lambda: current_app.config["POINTSMART_LOGIN_LIMIT_ADDR"], methods=["POST"], deduct_when=_wrong_old_password
+    lambda: current_app.config["POINTSMART_LOGIN_LIMIT_ADDR"],
+    methods=["POST"],
+    deduct_when=_wrong_old_password,
 )
 def password():
     form = PasswordForm()
