@@ -132,10 +132,16 @@ def test_family_page_can_only_look(client, carded):
 
 def test_counter_finds_a_card_by_number_or_scanned_url_and_redeems_once(app, login_as, carded):
     shopkeeper = login_as("shopkeeper")
-    by_number = shopkeeper.get(f"/shop/counter/find?q={carded['numbers'][0]}")
+    by_number = shopkeeper.post("/shop/counter/find", data={"q": carded["numbers"][0]})
     assert by_number.headers["Location"].endswith(f"/shop/counter/cards/{carded['ids'][0]}")
-    scanned = shopkeeper.get(f"/shop/counter/find?q=http://pointsmart.test/c/{carded['tokens'][0]}")
+    url = f"http://pointsmart.test/c/{carded['tokens'][0]}"
+    scanned = shopkeeper.post("/shop/counter/find", data={"q": url})
     assert scanned.headers["Location"] == by_number.headers["Location"]
+    assert carded["tokens"][0] not in scanned.headers["Location"]
+    # never in an address: the counter's form posts, and a lookup by GET is not served
+    counter = shopkeeper.get("/shop/counter").get_data(as_text=True)
+    assert 'method="post" action="/shop/counter/find"' in counter
+    assert shopkeeper.get(f"/shop/counter/find?q={carded['tokens'][0]}").status_code == 405
     page = shopkeeper.get(by_number.headers["Location"]).get_data(as_text=True)
     key = re.search(r'name="key" value="([0-9a-f]+)"', page).group(1)
     form = {"key": key, f"qty_{carded['soap']}": "2"}
@@ -156,7 +162,8 @@ def test_counter_refuses_clearly_and_writes_nothing(app, login_as, carded):
     response = shopkeeper.post(url, data={"key": "k1", f"qty_{carded['soap']}": "1"})
     assert response.status_code == 409
     assert "积分不足" in response.get_data(as_text=True)
-    wrong = shopkeeper.get("/shop/counter/find?q=123456789", follow_redirects=True).get_data(as_text=True)
+    wrong = shopkeeper.post("/shop/counter/find", data={"q": "123456789"}, follow_redirects=True)
+    wrong = wrong.get_data(as_text=True)
     assert "卡号 123456789 不对" in wrong
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Redemption.id))) == 0
