@@ -157,7 +157,8 @@ def _column_number(letters: str) -> int:
     return number
 
 
-def _too_big(max_rows: int, max_cols: int, where: str) -> SheetRefused:
+def too_big(max_rows: int, max_cols: int, where: str) -> SheetRefused:
+    """The refusal of a table (an .xlsx sheet, a CSV file) that reaches past its caps at ``where``."""
     return SheetRefused(
         _(
             "表格超出范围（%(where)s）：最多读取 %(rows)s 行、%(cols)s 列。请删去多余的行和列后再上传。",
@@ -179,13 +180,13 @@ def _rows(part, strings: list[str], max_rows: int, max_cols: int) -> list[list]:
             given = element.get("r")
             row_number = int(given) if given and given.isdecimal() else row_number + 1
             if row_number > max_rows:
-                raise _too_big(max_rows, max_cols, _("第 %(n)s 行", n=row_number))
+                raise too_big(max_rows, max_cols, _("第 %(n)s 行", n=row_number))
             column, cells = 0, []
         elif event == "start" and name == "c":
             ref = CELL_REF.fullmatch(element.get("r") or "")
             column = _column_number(ref.group(1)) if ref else column + 1
             if column > max_cols or (ref and int(ref.group(2)) > max_rows):
-                raise _too_big(max_rows, max_cols, element.get("r") or _("第 %(n)s 列", n=column))
+                raise too_big(max_rows, max_cols, element.get("r") or _("第 %(n)s 列", n=column))
             cells.extend([None] * (column - len(cells)))
         elif event == "end" and name == "c":
             if column:

@@ -63,6 +63,20 @@ def test_a_hostile_spreadsheet_upload_gets_a_clear_answer_on_the_import_page(log
     assert page.status_code in (400, 422) and "第 1048576 行" in page.get_data(as_text=True)
 
 
+def test_a_csv_cell_past_the_field_limit_is_refused_naming_its_line(ctx, village_id):
+    data = ("户号,户主姓名\n1,王秀兰\n2," + "长" * 200_000 + "\n").encode()
+    with pytest.raises(roster.ImportError_) as refused:
+        roster.plan_import(ctx, village_id, "名册.csv", data)
+    assert refused.value.code == "field_too_long" and "第 3 行" in refused.value.message
+
+
+def test_a_csv_of_millions_of_empty_lines_is_refused_at_the_row_cap(ctx, village_id):
+    data = "户号,户主姓名\n".encode() + b"\n" * (8 * 1024 * 1024 - 20)
+    error, seconds, peak = bounded(roster.plan_import, ctx, village_id, "名册.csv", data)
+    assert isinstance(error, roster.ImportError_) and error.code == "spreadsheet_too_large"
+    assert seconds < BOUND_SECONDS and peak < BOUND_BYTES
+
+
 def test_the_sheet_reader_reads_values_where_they_sit():
     from openpyxl import Workbook
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 from ..i18n import LANGUAGES, join_names
-from ..sheets import SheetRefused, read_first_sheet
+from ..sheets import SheetRefused, read_first_sheet, too_big
 from ..xlsx import workbook_bytes
 from .models import Household
 from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
@@ -103,7 +103,28 @@ def _read_csv(data: bytes) -> list[list[str]]:
             continue
     else:
         raise ImportError_(_("无法识别 CSV 文件的编码，请另存为 UTF-8 或 .xlsx。"))
-    return [row for row in csv.reader(io.StringIO(text))]
+    return _csv_rows(csv.reader(io.StringIO(text)))
+
+
+def _csv_rows(reader) -> list[list[str]]:
+    """The rows, capped like a sheet's as they are read; a cell past the csv module's field limit
+    (131,072 characters) or a broken quote refuses the file naming its line, never a 500."""
+    table = []
+    try:
+        for row in reader:
+            if len(table) >= MAX_SHEET_ROWS or len(row) > MAX_SHEET_COLUMNS:
+                where = _("第 %(n)s 行", n=reader.line_num)
+                raise too_big(MAX_SHEET_ROWS, MAX_SHEET_COLUMNS, where)
+            table.append(row)
+    except csv.Error as exc:
+        too_long = "field larger than field limit" in str(exc)
+        problem = _("有一格内容太长（超过 %(n)s 个字符）", n=csv.field_size_limit()) if too_long else str(exc)
+        raise ImportError_(
+            str(RowProblem(reader.line_num, problem)), code="field_too_long" if too_long else None
+        ) from exc
+    except SheetRefused as err:
+        raise ImportError_(err.message, code=err.code) from err
+    return table
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
