@@ -40,6 +40,9 @@ def create_app(config: dict | None = None) -> Flask:
         app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations")
     )
     login_manager.init_app(app)
+    from . import limits
+
+    limits.init_app(app)  # a body over the size limit is refused from its Content-Length, unread
 
     from . import models  # noqa: F401  (every table, for Alembic and create_all)
     from .sync.outbox import listen

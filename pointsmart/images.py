@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import Invalid
 
@@ -89,3 +89,36 @@ def check_image(data: bytes) -> PhotoInfo:
         raise not_image from exc
     content_type, extension = PHOTO_TYPES[kind]
     return PhotoInfo(content_type, extension, width, height)
+
+
+def without_metadata(data: bytes, info: PhotoInfo) -> bytes:
+    """The photo re-saved with no EXIF, XMP or comments: a phone's photo carries its GPS position,
+    the time and the camera, and stored photos are served to anyone.
+
+    The picture is turned upright first (the EXIF orientation goes with the EXIF). A JPEG that needs
+    no turn keeps its own quantisation tables (``quality="keep"``), so it loses almost nothing. The
+    colour profile stays: it is about colour, not about the person.
+
+    :raises PhotoRefused: the pixels cannot be decoded (``check_image`` has passed it, so rarely).
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            upright = ImageOps.exif_transpose(image)
+            turned = upright is not image
+            kind = "JPEG" if info.extension == "jpg" else image.format
+            options = {"exif": b"", "xmp": b""}
+            if image.info.get("icc_profile"):
+                options["icc_profile"] = image.info["icc_profile"]
+            if kind == "JPEG":
+                options["quality"] = 90 if turned else "keep"
+                if upright.mode not in ("RGB", "L", "CMYK"):
+                    upright = upright.convert("RGB")
+            elif kind == "WEBP":
+                options.update(quality=90, lossless=image.info.get("lossless", False))
+            out = io.BytesIO()
+            upright.save(out, kind, **options)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise PhotoRefused(
+            _("这个文件不是 JPG、PNG 或 WebP 格式的照片，或者文件已损坏。"), code="not_an_image"
+        ) from exc
+    return out.getvalue()

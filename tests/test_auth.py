@@ -127,6 +127,30 @@ def test_wrong_old_password_does_not_change_it(login_as):
     assert "原密码不正确" in response.get_data(as_text=True)
 
 
+def test_wrong_old_passwords_are_rate_limited_like_log_in(app, login_as):
+    client = login_as("panel")
+
+    def change(old: str, new: str = "another-pass-2"):
+        return client.post("/password", data={"old": old, "new": new, "confirm": new})
+
+    for _ in range(3):  # a new password too short is the user's slip, not a guess: it does not count
+        assert change(PASSWORD, "short").status_code in (200, 400)
+    for _ in range(5):
+        assert change("a-guess-123").status_code == 400
+    assert change("a-guess-123").status_code == 429
+    locked = change(PASSWORD)  # even the right one, while the pause lasts
+    assert locked.status_code == 429 and "尝试次数过多" in locked.get_data(as_text=True)
+    with app.app_context():
+        refused = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "auth.password.refused")
+        ).all()
+        assert len(refused) == 5 and {e.actor_id for e in refused} == {client.user_id}
+    # another user on the same machine is not held up
+    neighbour = login_as("panel")
+    new = {"old": PASSWORD, "new": "another-pass-2", "confirm": "another-pass-2"}
+    assert neighbour.post("/password", data=new).status_code == 302
+
+
 def test_disabling_a_user_ends_their_sessions_and_api_tokens(app, login_as, api_token):
     chair = login_as("chair")
     shop = login_as("shopkeeper")

@@ -4,6 +4,7 @@ import base64
 import io
 import logging
 import re
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from PIL import Image
 
 from pointsmart.cards import services as cards
 from pointsmart.cards.models import Card
+from pointsmart.errors import DomainError
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.shop import services as shop
@@ -80,6 +82,23 @@ def test_family_page_shows_balance_goods_and_masked_name_only(client, carded):
     assert "/notice" in page  # the link to the public notice
 
 
+def test_revoking_a_card_needs_a_reason(app, login_as, carded):
+    from pointsmart.cards.models import Card, CardStatus
+
+    chair = login_as("chair")
+    card_id = carded["ids"][0]
+    for reason in ("", "   ", "长" * 201):
+        page = chair.post(f"/cards/{card_id}/revoke", data={"reason": reason}, follow_redirects=True)
+        assert "请填写作废原因" in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Card, card_id).status == CardStatus.ACTIVE
+    assert 'aria-label="作废原因"' in chair.get("/cards").get_data(as_text=True)
+    chair.post(f"/cards/{card_id}/revoke", data={"reason": " 卡片损坏 "})
+    with app.app_context():
+        card = db.session.get(Card, card_id)
+        assert (card.status, card.revoke_reason) == (CardStatus.REVOKED, "卡片损坏")
+
+
 def test_unknown_and_revoked_cards_get_the_same_plain_answer(app, client, carded):
     with app.app_context():
         cards.reissue_card(db.session, db.session.get(Household, carded["households"][0]), "丢失", None)
@@ -113,10 +132,16 @@ def test_family_page_can_only_look(client, carded):
 
 def test_counter_finds_a_card_by_number_or_scanned_url_and_redeems_once(app, login_as, carded):
     shopkeeper = login_as("shopkeeper")
-    by_number = shopkeeper.get(f"/shop/counter/find?q={carded['numbers'][0]}")
+    by_number = shopkeeper.post("/shop/counter/find", data={"q": carded["numbers"][0]})
     assert by_number.headers["Location"].endswith(f"/shop/counter/cards/{carded['ids'][0]}")
-    scanned = shopkeeper.get(f"/shop/counter/find?q=http://pointsmart.test/c/{carded['tokens'][0]}")
+    url = f"http://pointsmart.test/c/{carded['tokens'][0]}"
+    scanned = shopkeeper.post("/shop/counter/find", data={"q": url})
     assert scanned.headers["Location"] == by_number.headers["Location"]
+    assert carded["tokens"][0] not in scanned.headers["Location"]
+    # never in an address: the counter's form posts, and a lookup by GET is not served
+    counter = shopkeeper.get("/shop/counter").get_data(as_text=True)
+    assert 'method="post" action="/shop/counter/find"' in counter
+    assert shopkeeper.get(f"/shop/counter/find?q={carded['tokens'][0]}").status_code == 405
     page = shopkeeper.get(by_number.headers["Location"]).get_data(as_text=True)
     key = re.search(r'name="key" value="([0-9a-f]+)"', page).group(1)
     form = {"key": key, f"qty_{carded['soap']}": "2"}
@@ -137,7 +162,8 @@ def test_counter_refuses_clearly_and_writes_nothing(app, login_as, carded):
     response = shopkeeper.post(url, data={"key": "k1", f"qty_{carded['soap']}": "1"})
     assert response.status_code == 409
     assert "积分不足" in response.get_data(as_text=True)
-    wrong = shopkeeper.get("/shop/counter/find?q=123456789", follow_redirects=True).get_data(as_text=True)
+    wrong = shopkeeper.post("/shop/counter/find", data={"q": "123456789"}, follow_redirects=True)
+    wrong = wrong.get_data(as_text=True)
     assert "卡号 123456789 不对" in wrong
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Redemption.id))) == 0
@@ -188,12 +214,43 @@ def test_goods_photo_is_checked_stored_and_served(app, login_as, carded):
     saved = chair.post(f"/shop/goods/{carded['soap']}/edit", data=form, content_type="multipart/form-data")
     assert saved.status_code == 302
     photo = app.test_client().get(f"/shop/goods/{carded['soap']}/photo")
-    assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.data == out.getvalue()
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(photo.data)).size == (64, 48)  # the same picture, re-saved without EXIF
+    stored = photo.data
     form["photo"] = (io.BytesIO(b"<script>alert(1)</script>"), "evil.jpg")
     refused = chair.post(f"/shop/goods/{carded['soap']}/edit", data=form, content_type="multipart/form-data")
     assert "不是 JPG、PNG 或 WebP" in refused.get_data(as_text=True)
-    assert app.test_client().get(f"/shop/goods/{carded['soap']}/photo").data == out.getvalue()
+    assert app.test_client().get(f"/shop/goods/{carded['soap']}/photo").data == stored
     assert app.test_client().get(f"/shop/goods/{carded['oil']}/photo").status_code == 404
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31", "400 days ahead"])
+def test_a_stock_date_outside_a_sane_window_gets_a_field_error(app, login_as, carded, day):
+    from pointsmart.periods import today
+
+    with app.app_context():
+        now = today()
+    if day == "400 days ahead":
+        day = (now + timedelta(days=400)).isoformat()
+    shopkeeper = login_as("shopkeeper")
+    form = {"action": "receive", "key": f"k{day}", "in-kind": "donation", "in-qty": "6",
+            "in-donor": "爱心人士", "in-moved_on": day}  # fmt: skip
+    page = shopkeeper.post(f"/shop/goods/{carded['soap']}", data=form, follow_redirects=True)
+    assert "日期：日期应在 2000-01-01 到" in page.get_data(as_text=True)
+    with app.app_context():
+        from pointsmart.shop.models import Goods
+
+        assert db.session.get(Goods, carded["soap"]).stock == 10
+        with pytest.raises(DomainError) as refused:
+            shop.receive_stock(
+                db.session, db.session.get(Goods, carded["soap"]), MoveKind.DONATION, 1, None,
+                donor="甲", moved_on=date.fromisoformat(day),
+            )  # fmt: skip
+        assert refused.value.code == "invalid_date" and refused.value.extra["field"] == "moved_on"
+    form.update({"key": "fine", "in-moved_on": (now + timedelta(days=300)).isoformat()})
+    shopkeeper.post(f"/shop/goods/{carded['soap']}", data=form)
+    with app.app_context():
+        assert db.session.get(Goods, carded["soap"]).stock == 16
 
 
 def test_stock_received_twice_from_one_form_counts_once(app, login_as, carded):

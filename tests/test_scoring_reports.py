@@ -332,6 +332,15 @@ def test_real_photos_pass_with_their_true_type():
         images.check_image(gif.getvalue())
 
 
+def test_a_stored_notice_photo_has_no_gps_position(scene, ctx, tmp_path):
+    from .test_uploads import assert_no_exif, phone_photo
+
+    published = _round(ctx, scene, "2026-11", {}, stop="notice")
+    photo = reports.add_photo(ctx, published, phone_photo(), "公示.jpg", None, None, tmp_path, scene.chair)
+    ctx.commit()
+    assert_no_exif(reports.photo_path(tmp_path, photo.stored_name).read_bytes())
+
+
 def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
     app, scene, make_household, ctx, tmp_path
 ):
@@ -356,7 +365,7 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
     )
     ctx.commit()
     assert re.fullmatch(r"[0-9a-f]{32}\.jpg", photo.stored_name)
-    assert (folder / photo.stored_name).read_bytes() == _jpeg()
+    assert Image.open(folder / photo.stored_name).size == (64, 48)  # the picture, re-saved without EXIF
     assert photo.original_name == "公示.php.jpg" and photo.content_type == "image/jpeg"
     assert [p.name for p in folder.iterdir()] == [photo.stored_name]
     [uploaded] = _audit(ctx, "scoring.notice_photo.uploaded")

@@ -1,9 +1,10 @@
 """Log in, log out, change one's password; the chair manages users."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..audit.services import record
 from ..errors import DomainError
 from ..extensions import db, limiter
 from ..pages import flash_errors, safe_next
@@ -85,8 +86,29 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _password_user() -> str:
+    return f"password-user:{current_user.get_id()}"
+
+
+def _wrong_old_password(_response) -> bool:
+    return g.get("wrong_old_password", False)
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+# A stolen session must not become a way to guess the password: wrong old passwords are counted like
+# failed log-ins, per user and per address.
+@limiter.limit(
+    lambda: current_app.config["POINTSMART_LOGIN_LIMIT_USER"],
+    key_func=_password_user,
+    methods=["POST"],
+    deduct_when=_wrong_old_password,
+)
+@limiter.limit(
+    lambda: current_app.config["POINTSMART_LOGIN_LIMIT_ADDR"],
+    methods=["POST"],
+    deduct_when=_wrong_old_password,
+)
 def password():
     form = PasswordForm()
     if form.validate_on_submit():
@@ -94,6 +116,10 @@ def password():
             with write():
                 change_password(db.session, current_user, form.old.data, form.new.data)
         except DomainError as err:
+            if err.code == "bad_credentials":
+                g.wrong_old_password = True
+                with write():  # the refusal is recorded too
+                    record(db.session, "auth.password.refused", current_user.id, current_user)
             flash(err.message, "error")
             return render_template("auth/password.html", form=form), 400
         flash(_("密码已修改，其他设备上的登录已退出。"), "success")

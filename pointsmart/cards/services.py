@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.services import record
 from ..clock import utcnow
-from ..errors import Conflict, DomainError
+from ..errors import Conflict, DomainError, Invalid
 from ..households.models import Household
 from ..text import checked
 from .models import Card, CardStatus
@@ -105,11 +105,27 @@ def issue_all(session: Session, village_id: int, actor_id: int | None) -> list[C
     return [issue_card(session, household, actor_id) for household in without]
 
 
+#: the longest reason a revocation keeps (the column's size)
+MAX_REASON = 200
+
+
 def revoke_card(session: Session, card: Card, reason: str, actor_id: int | None) -> None:
-    """Revoke a card (lost, damaged); a new one can then be issued with a new token."""
+    """Revoke a card (lost, damaged); a new one can then be issued with a new token.
+
+    A family whose card stops working will ask why, and so will an auditor: the reason is required.
+
+    :raises CardRevoked: the card was revoked already.
+    :raises Invalid: no reason given, or one over 200 characters (code ``reason_required``).
+    """
     if card.status != CardStatus.ACTIVE:
         raise CardRevoked(_("这张卡已经作废了。"))
-    reason = checked(reason, "reason", _("作废原因"), max_length=200, multiline=True)
+    reason = checked(reason, "reason", _("作废原因"), max_length=MAX_REASON, multiline=True)
+    if not reason:
+        raise Invalid(
+            _("请填写作废原因（不超过 %(n)s 字），如 丢失、损坏。", n=MAX_REASON),
+            code="reason_required",
+            field="reason",
+        )
     card.status, card.revoked_by, card.revoked_at = CardStatus.REVOKED, actor_id, utcnow()
     card.revoke_reason = reason
     record(session, "cards.card.revoked", actor_id, card, number=card.number, reason=card.revoke_reason)

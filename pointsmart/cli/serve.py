@@ -20,6 +20,16 @@ _port = click.option(
 _threads = click.option("--threads", default=8, show_default=True)
 
 
+def server_options(app) -> dict:
+    """waitress's settings beyond host, port and threads.
+
+    waitress reads a request's whole body before the app sees it, so it is given the largest body
+    any route takes (a county admin's bundle): a larger one is refused from its ``Content-Length``
+    before a byte of it is read. Below that the app's own limit (:mod:`pointsmart.limits`) answers.
+    """
+    return {"ident": "PointsMart", "max_request_body_size": app.config["POINTSMART_BUNDLE_MAX_BYTES"]}
+
+
 @click.command(help="Serve with waitress, a production WSGI server.")
 @_host
 @_port
@@ -29,9 +39,8 @@ def serve(host: str, port: int, threads: int):
     from waitress import serve as waitress_serve
 
     click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
-    waitress_serve(
-        current_app._get_current_object(), host=host, port=port, threads=threads, ident="PointsMart"
-    )
+    app = current_app._get_current_object()
+    waitress_serve(app, host=host, port=port, threads=threads, **server_options(app))
 
 
 @click.command(

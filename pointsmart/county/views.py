@@ -326,10 +326,16 @@ class BundleForm(FlaskForm):
 def bundle_size_limit(endpoint, _values):
     """A year of a big village's change log is more than the 8 MB every other form is held to.
 
-    Set here because URL value preprocessors run before every ``before_request`` function, and the
-    CSRF check (one of those) reads the form — which is when the size limit applies.
+    Raised only for a logged-in county admin: everyone else, anonymous callers first, keeps the small
+    limit, so a large body from them is refused with 413 before it is read. Set here because URL value
+    preprocessors run before every ``before_request`` function, and both the size check
+    (:mod:`pointsmart.limits`) and the CSRF check (which reads the form) are among those.
     """
-    if endpoint == "county.upload_bundle":
+    if (
+        endpoint == "county.upload_bundle"
+        and current_user.is_authenticated
+        and current_user.role == Role.COUNTY_ADMIN
+    ):
         request.max_content_length = current_app.config["POINTSMART_BUNDLE_MAX_BYTES"]
 
 

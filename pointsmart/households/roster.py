@@ -10,7 +10,6 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import openpyxl
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl.styles import Font
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 from ..i18n import LANGUAGES, join_names
+from ..sheets import SheetRefused, read_first_sheet, too_big
 from ..xlsx import Book, workbook_bytes
 from .models import Household
 from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
@@ -35,6 +35,10 @@ HEADERS = {
 }
 REQUIRED = ("household_no", "head_name")
 MAX_ROWS = 5000
+#: how far into a sheet the import reads: the rows above plus room for titles and blank lines; a cell
+#: beyond these refuses the file while it is read (a hostile file can claim a cell at XFD1048576)
+MAX_SHEET_ROWS = MAX_ROWS + 100
+MAX_SHEET_COLUMNS = 50
 
 
 class ImportError_(Invalid):
@@ -98,27 +102,37 @@ def _read_csv(data: bytes) -> list[list[str]]:
             continue
     else:
         raise ImportError_(_("无法识别 CSV 文件的编码，请另存为 UTF-8 或 .xlsx。"))
-    reader = csv.reader(io.StringIO(text))
+    return _csv_rows(csv.reader(io.StringIO(text)))
+
+
+def _csv_rows(reader) -> list[list[str]]:
+    """The rows, capped like a sheet's as they are read; a cell past the csv module's field limit
+    (131,072 characters) or a broken quote refuses the file naming its line, never a 500."""
+    table = []
     try:
-        return list(reader)
-    except csv.Error as exc:  # a field past csv.field_size_limit(), a stray quote, …
+        for row in reader:
+            if len(table) >= MAX_SHEET_ROWS or len(row) > MAX_SHEET_COLUMNS:
+                where = _("第 %(n)s 行", n=reader.line_num)
+                raise too_big(MAX_SHEET_ROWS, MAX_SHEET_COLUMNS, where)
+            table.append(row)
+    except csv.Error as exc:
+        too_long = "field larger than field limit" in str(exc)
+        problem = _("有一格内容太长（超过 %(n)s 个字符）", n=csv.field_size_limit()) if too_long else str(exc)
         raise ImportError_(
-            str(RowProblem(reader.line_num, _("这一行读不出来（某一格太长或引号不成对：%(err)s）", err=exc)))
+            str(RowProblem(reader.line_num, problem)), code="field_too_long" if too_long else None
         ) from exc
+    except SheetRefused as err:
+        raise ImportError_(err.message, code=err.code) from err
+    return table
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
+    """The first sheet, read as a stream with its rows and columns capped as they are read."""
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise ImportError_(_("无法读取这个 Excel 文件：%(err)s", err=type(exc).__name__)) from exc
-    try:
-        sheet = book.worksheets[0]
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    except Exception as exc:  # read-only sheets parse as they are read: a cell XML cannot hold, …
-        raise ImportError_(_("无法读取这个 Excel 文件：%(err)s", err=type(exc).__name__)) from exc
-    finally:
-        book.close()
+        table = read_first_sheet(data, MAX_SHEET_ROWS, MAX_SHEET_COLUMNS)
+    except SheetRefused as err:
+        raise ImportError_(err.message, code=err.code if err.code != SheetRefused.code else None) from err
+    return [[_cell(v) for v in row] for row in table]
 
 
 def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:

@@ -32,7 +32,7 @@ from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..households.models import Household
 from ..i18n import signed
-from ..images import check_image
+from ..images import check_image, without_metadata
 from ..ledger.models import Transfer
 from ..org.models import Village
 from ..periods import local_naive
@@ -631,6 +631,7 @@ def add_photo(
     if posted_from and posted_until and posted_until < posted_from:
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
     info = check_image(data)
+    data = without_metadata(data, info)  # no GPS position or camera on a photo anyone can fetch
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = f"{secrets.token_hex(16)}.{info.extension}"
     with open(photo_path(folder, stored_name), "xb") as f:

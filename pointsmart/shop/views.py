@@ -58,11 +58,13 @@ def counter():
     return render_template("shop/counter.html", low=services.low_stock(db.session, g.village.id))
 
 
-@bp.get("/counter/find")
+@bp.post("/counter/find")
 @role_required(*SHOP_STAFF)
 def find():
+    """Look a scanned card up. A POST: what a scanner reads is the card's address with its token, and
+    a GET would keep that in the shop phone's history and in any log of addresses."""
     try:
-        card = cards.find_card(db.session, g.village.id, request.args.get("q", ""))
+        card = cards.find_card(db.session, g.village.id, request.form.get("q", ""))
     except DomainError as err:
         flash(err.message, "error")
         return redirect(url_for("shop.counter"))

@@ -30,6 +30,17 @@ from ..json_limits import bounded
 from . import batches, wire
 
 MAGIC = b"PointsMart-Bundle/1\n"
+#: the longest line a bundle may hold: one batch, as ``POST /api/v1/sync/batches`` takes it (about
+#: 300–600 KB; see ``batches.BATCH_SIZE``), with room to spare
+MAX_LINE_BYTES = 8 * 1024 * 1024
+#: a bundle may inflate to this many times its size (change-log JSON compresses 5–10×) …
+MAX_INFLATION = 50
+#: … or to this much, whichever is larger, but never past the last
+MIN_INFLATED_LIMIT = 64 * 1024 * 1024
+MAX_INFLATED_LIMIT = 4 * 1024 * 1024 * 1024
+#: a line is a batch of up to 2,000 records: this many lines is 200 million records, far past any
+#: village; a file of millions of tiny lines is refused here instead of costing minutes of reading
+MAX_LINES = 100_000
 
 
 class BundleError(DomainError):
@@ -83,13 +94,34 @@ def export_bundle(
     return ExportReport(village_code, header["from_seq"], header["to_seq"], header["records"], count)
 
 
+def _inflated_limit(stream: BinaryIO) -> int:
+    """How far this file may inflate: :data:`MAX_INFLATION` times its size, and never below
+    :data:`MIN_INFLATED_LIMIT` (a small bundle of short records compresses better than a big one)."""
+    stream.seek(0, 2)
+    return min(MAX_INFLATED_LIMIT, max(MIN_INFLATED_LIMIT, MAX_INFLATION * stream.tell()))
+
+
+def _too_large() -> BundleError:
+    return BundleError(
+        _("文件解压后过大或有超长的行，不是积分超市导出的同步文件，已拒收，什么也没有改。"),
+        code="bundle_too_large",
+    )
+
+
 def _lines(stream: BinaryIO):
+    """The bundle's lines, each read with a length cap and counted against the inflated-size and line
+    caps as it is decompressed: a small file that inflates to gigabytes is refused after the first
+    few MB, never held whole."""
+    budget = _inflated_limit(stream)
     stream.seek(0)
     started = False
     try:
         with gzip.GzipFile(fileobj=stream, mode="rb") as gz:
-            for line in gz:
+            for count, line in enumerate(iter(lambda: gz.readline(MAX_LINE_BYTES + 1), b"")):
                 started = True
+                budget -= len(line)
+                if budget < 0 or count >= MAX_LINES or (len(line) > MAX_LINE_BYTES and line[-1:] != b"\n"):
+                    raise _too_large()
                 yield line
     except EOFError as exc:
         raise BundleError(

@@ -11,7 +11,7 @@
     if (photoSubmit) photoSubmit.hidden = true;
     if (photoInput) photoInput.addEventListener("change", () => photoInput.form.submit());
 
-    const findUrl = document.querySelector(".scan-form").action;
+    const scanForm = document.querySelector(".scan-form");
     const canScanLive = "BarcodeDetector" in window && window.isSecureContext &&
       navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
     const start = camera.querySelector(".start-camera");
@@ -45,7 +45,9 @@
             const found = await detector.detect(video);
             if (found.length) {
               stop();
-              window.location.href = findUrl + "?q=" + encodeURIComponent(found[0].rawValue);
+              // posted like a scanner's keystrokes: the card's token never goes into an address
+              scanForm.elements.q.value = found[0].rawValue;
+              scanForm.submit();
               return;
             }
           } catch (err) { /* a frame that could not be read: try the next one */ }

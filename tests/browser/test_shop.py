@@ -188,8 +188,13 @@ def test_printed_card_is_scanned_at_the_counter_redeemed_printed_and_seen_by_the
     try:
         login(counter, village.shopkeeper)
         at_counter(counter)
+        requested = []
+        counter.on("request", lambda request: requested.append((request.method, request.url)))
         scan(counter, url)
         expect(counter.get_by_role("heading", level=1)).to_contain_text("王秀兰")
+        # the scanned address, token and all, went in a POST body: it is in no address the phone keeps
+        assert ("POST", f"{live_server.url}/shop/counter/find") in requested
+        assert not [u for _m, u in requested if card_of(app, wang).token in u], requested
         expect(counter.locator("#balance")).to_have_text("120")
 
         add(counter, "洗衣粉", 2)

@@ -1,0 +1,76 @@
+"""Small files that cost a careless reader a lot: used by the upload tests and by ``bench/hostile_uploads``.
+
+- :func:`far_cell_xlsx`: a valid .xlsx of about 1.6 KB whose one cell sits at ``XFD1048576``;
+- :func:`empty_rows_xlsx`: a valid .xlsx of about 5 MB holding 1,048,576 empty rows;
+- :func:`inflating_bundle`: a gzip file of about 1 MB that inflates to 1 GiB (one line, or short lines).
+"""
+
+import gzip
+import io
+import zipfile
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/xl/workbook.xml"
+ ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
+<Override PartName="/xl/worksheets/sheet1.xml"
+ ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
+</Types>"""
+ROOT_RELS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1"
+ Type="{RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>"""
+WORKBOOK = f"""<?xml version="1.0" encoding="UTF-8"?>
+<workbook xmlns="{MAIN}" xmlns:r="{RELS}">
+<sheets><sheet name="名册" sheetId="1" r:id="rId1"/></sheets></workbook>"""
+WORKBOOK_RELS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1"
+ Type="{RELS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"""
+
+
+def _xlsx(sheet_xml: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as book:
+        book.writestr("[Content_Types].xml", CONTENT_TYPES)
+        book.writestr("_rels/.rels", ROOT_RELS)
+        book.writestr("xl/workbook.xml", WORKBOOK)
+        book.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        book.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+    return out.getvalue()
+
+
+def _sheet(rows: str, dimension: str = "A1") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="{MAIN}"><dimension ref="{dimension}"/>'
+        f"<sheetData>{rows}</sheetData></worksheet>"
+    ).encode()
+
+
+def far_cell_xlsx() -> bytes:
+    """A header row a roster import accepts, and one more cell at XFD1048576, the last cell Excel has."""
+    header = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>户号</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>户主姓名</t></is></c></row>'
+    )
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    return _xlsx(_sheet(header + far, "A1:XFD1048576"))
+
+
+def empty_rows_xlsx(rows: int = 1_048_576) -> bytes:
+    """Every row Excel has, each present and empty (a 5 MB file)."""
+    body = "".join(f'<row r="{n}" spans="1:2"/>' for n in range(1, rows + 1))
+    return _xlsx(_sheet(body, f"A1:A{rows}"))
+
+
+def inflating_bundle(inflated: int = 1 << 30, newlines: bool = False) -> bytes:
+    """A gzip file that starts like a bundle and then inflates to ``inflated`` bytes: zeros (one
+    endless line) or newlines (millions of empty lines). Built from repeated gzip members of 1 MiB each,
+    which gzip readers join, so making it costs milliseconds."""
+    chunk = 1 << 20
+    member = gzip.compress((b"\n" if newlines else b"\0") * chunk, compresslevel=9, mtime=0)
+    head = gzip.compress(b"PointsMart-Bundle/1\n", mtime=0)
+    return head + member * (inflated // chunk)
