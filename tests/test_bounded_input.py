@@ -153,7 +153,8 @@ def test_a_sync_push_with_a_record_payload_nested_deep_is_invalid_batch(app, cou
 
 
 def test_a_bundle_whose_header_is_nested_deep_is_refused(county_app):
-    from pointsmart.sync.bundle import MAGIC, BundleError, import_bundle
+    from pointsmart.county.bundles import import_bundle
+    from pointsmart.sync.bundle import MAGIC, BundleError
 
     for header in (DEEP.encode(), b'{"village_code":' + DEEP.encode() + b"}"):
         raw = io.BytesIO()

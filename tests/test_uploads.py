@@ -14,6 +14,7 @@ import tracemalloc
 import pytest
 from PIL import Image
 
+from pointsmart.county.bundles import import_bundle
 from pointsmart.extensions import db
 from pointsmart.households import roster
 from pointsmart.sheets import SheetRefused, read_first_sheet
@@ -113,7 +114,7 @@ def test_a_bundle_that_inflates_to_a_gibibyte_is_refused_while_it_is_read(county
     data = inflating_bundle(newlines=newlines)
     assert len(data) < 1.1 * 1024 * 1024
     with county_app.app_context():
-        error, seconds, peak = bounded(bundle.import_bundle, db.session, io.BytesIO(data))
+        error, seconds, peak = bounded(import_bundle, db.session, io.BytesIO(data))
         db.session.rollback()
     assert isinstance(error, bundle.BundleError) and error.code == "bundle_too_large"
     assert seconds < BOUND_SECONDS and peak < BOUND_BYTES
