@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..changes import PENDING
+from ..changes import KNOWN, PENDING
 from ..clock import utcnow
 from . import kinds, wire
 from .models import OutboxHead
@@ -77,6 +77,7 @@ def _after_soft_rollback(session: Session, previous_transaction) -> None:
 def _after_transaction_end(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(PENDING, None)
+        session.info.pop(KNOWN, None)
 
 
 def _before_commit(session: Session) -> None:
