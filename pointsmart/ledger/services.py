@@ -106,6 +106,9 @@ def post(
     if from_account.id == to_account.id:
         raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
     _move_balances(session, {from_account.id: -amount, to_account.id: amount})
+    for account in (from_account, to_account):  # the change log names accounts by code: tell it
+        if "code" in account.__dict__:
+            changes.known_account(session, account.id, account.code)
     transfer = Transfer(
         from_account_id=from_account.id,
         to_account_id=to_account.id,
