@@ -570,22 +570,30 @@ def redeem_once(
     card_ref = card_text if card_text is not None else f"id:{card_id}"
     redemption_uuid = str(uuid.uuid4())
 
+    found: list[Card] = []
+
     def perform() -> RedemptionDone:
         if card_text is not None:
             card = cards.find_card(session, village_id, card_text)
         else:
             card = cards.card_by_id(session, village_id, card_id)
+        found.append(card)
         done = redeem(session, village_id, card, lines, operator, redemption_uuid=redemption_uuid)
         return RedemptionDone.of(done)
 
     def refused(err: DomainError):
+        # the card's number for the auditors when it was found; never a QR token (it spends points)
+        if found:
+            shown = found[0].number
+        else:
+            shown = card_ref if card_ref.strip().isdigit() or card_text is None else "(QR)"
         record(
             session,
             "shop.redemption.refused",
             operator_id,
             None,
             code=err.code,
-            card=card_ref if card_ref.strip().isdigit() or card_text is None else "(QR)",
+            card=shown,
             lines=[list(x) for x in lines],
         )
 
