@@ -253,3 +253,14 @@ def test_qr_png_decodes_back_to_the_card_url(counter):
     url = f"http://village.test/c/{counter['card'].token}"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(cards.qr_png(url))))
     assert [d.text for d in decoded] == [url]
+
+
+def test_a_refusal_at_the_counter_page_is_audited_with_the_card_number(ctx, counter, village_id):
+    from pointsmart.audit.models import AuditEntry
+
+    with pytest.raises(DomainError), write(ctx):
+        basket, card_id = [(counter["soap"].id, 4)], counter["card"].id
+        shop.redeem_once(ctx, village_id, "k-4", basket, counter["shopkeeper"], card_id=card_id)
+    entry = ctx.scalar(sa.select(AuditEntry).where(AuditEntry.action == "shop.redemption.refused"))
+    assert entry.data["code"] == "insufficient_points"
+    assert entry.data["card"] == counter["card"].number
