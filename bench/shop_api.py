@@ -20,6 +20,13 @@ After the server stops, ``ledger.verify`` must agree, and the redemptions, point
 must add up. Aim: redemption p95 under 50 ms. The client threads share one Python process (and
 its GIL) with each other, on the same machine as the server, so their own overhead is in every number,
 baseline included.
+
+Then, in-process (no HTTP): the CPU time of one redemption through Flask's test client, 300 of them
+(``bench/_redeem_cpu.py``, in a subprocess). Aim: at most 4 ms.
+
+With ``POINTSMART_BENCH_BASE`` set to a checkout of an earlier commit (``git worktree add /tmp/base
+<commit>``), the same phases run in the same run against a server started from that checkout, on
+another copy of the same database, and its figures are printed beside this commit's with the ratio.
 """
 
 import contextlib
@@ -40,7 +47,9 @@ from ._common import (
     Latency,
     Stopwatch,
     close_app,
+    copy_db,
     fs_note,
+    load_note,
     make_app,
     migrate,
     ms,
@@ -62,6 +71,11 @@ GOODS = (("肥皂", 1), ("牙膏", 2), ("毛巾", 3), ("洗衣粉", 4), ("食用
 #: a household below this after the build gets topped up to it: two baskets cost at most 2 × (5 + 4)
 FLOOR = 20
 AIM_P95_MS = 50
+AIM_CPU_MS = 4
+CPU_REDEMPTIONS = 300
+CPU_WARMUP = 20
+#: a checkout of the commit to compare with (``git worktree add /tmp/base <commit>``); empty: none
+BASE = os.environ.get("POINTSMART_BENCH_BASE", "")
 START_TIMEOUT = 30  # seconds for the server to answer /healthz
 REQUEST_TIMEOUT = 30  # seconds for any one request
 
@@ -164,17 +178,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(db_path: Path, folder: Path, port: int) -> tuple[subprocess.Popen, Path]:
+def _code_env(root: str) -> dict:
+    """The environment of a subprocess that imports ``pointsmart`` from ``root`` (empty: this checkout)."""
+    env = dict(os.environ)
+    if root:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
+    return env
+
+
+def _start_server(db_path: Path, folder: Path, port: int, root: str = "") -> tuple[subprocess.Popen, Path]:
     """``pointsmart serve`` in a subprocess on the bench database; wait until it answers."""
     import httpx
 
-    env = dict(os.environ)
+    env = _code_env(root)
     env.update(
         POINTSMART_INSTANCE=os.environ["POINTSMART_INSTANCE"],
         DATABASE_URL=f"sqlite:///{db_path}",
         POINTSMART_BASE_URL=f"http://127.0.0.1:{port}",
     )
-    log = folder / "server.log"
+    log = folder / f"server-{port}.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
             [
@@ -188,6 +210,7 @@ def _start_server(db_path: Path, folder: Path, port: int) -> tuple[subprocess.Po
                 str(port),
             ],
             env=env,
+            cwd=root or None,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -320,6 +343,128 @@ def _verify(db_path: Path, baskets, goods: dict[int, int]) -> str:
     )
 
 
+# --- one server, one code ---------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    label: str
+    static: Phase
+    lookup: Phase
+    redeem: Phase
+    books: str
+    #: CPU seconds per in-process redemption (median), and the statuses it got
+    cpu: float
+    cpu_statuses: dict
+
+    @property
+    def redeem_ratio(self) -> float:
+        return self.redeem.latency.median / self.static.latency.median
+
+    @property
+    def lookup_ratio(self) -> float:
+        return self.lookup.latency.median / self.static.latency.median
+
+
+def _in_process_cpu(db_path: Path, shop: Shop, bodies: list[dict], root: str) -> tuple[float, dict]:
+    """CPU seconds (median) of one redemption through the test client, run from ``root``'s code."""
+    import json
+    import statistics
+
+    script = Path(__file__).with_name("_redeem_cpu.py")
+    done = subprocess.run(
+        [sys.executable, str(script), str(db_path), shop.token, str(CPU_WARMUP)],
+        input=json.dumps(bodies[: CPU_REDEMPTIONS + CPU_WARMUP]),
+        capture_output=True,
+        text=True,
+        env=_code_env(root),
+        cwd=root or None,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"in-process redemptions failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return statistics.median(result["cpu"]), result["statuses"]
+
+
+def _measure(label: str, template: Path, folder: Path, shop: Shop, baskets, bodies, root: str) -> Measured:
+    """Serve a copy of the template from ``root``'s code (empty: this checkout), run the three phases,
+    check the books; then the in-process CPU on another copy."""
+    db_path = copy_db(template, folder / f"{label}.sqlite3")
+    port = _free_port()
+    server, log = _start_server(db_path, folder, port, root)
+    base_url = f"http://127.0.0.1:{port}"
+    say(
+        f"  {label}: `pointsmart serve` from {root or 'this checkout'} (waitress, pid {server.pid}), "
+        f"port {port}"
+    )
+    try:
+        tokens = [url.rsplit("/", 1)[1] for url in shop.cards]
+        static = _run_phase(
+            "GET /static/css/app.css (baseline)",
+            base_url,
+            shop.token,
+            [("GET", "/static/css/app.css", None, {})] * REQUESTS,
+            200,
+        )
+        lookup = _run_phase(
+            "GET /api/v1/cards/<token>",
+            base_url,
+            shop.token,
+            [("GET", f"/api/v1/cards/{tokens[i % HOUSEHOLDS]}", None, {}) for i in range(REQUESTS)],
+            200,
+        )
+        redeem = _run_phase(
+            "POST /api/v1/redemptions",
+            base_url,
+            shop.token,
+            [
+                ("POST", "/api/v1/redemptions", body, {"Idempotency-Key": str(uuid.uuid4())})
+                for body in bodies
+            ],
+            201,
+        )
+    except Exception:
+        _stop_server(server)
+        say(f"  server log (last lines):\n{log.read_text(errors='replace')[-2000:]}")
+        raise
+    _stop_server(server)
+    baseline = static.latency.median
+    say(
+        f"    {CLIENTS} clients × {REQUESTS // CLIENTS} requests each, per phase (after {WARMUP} warm-up "
+        "requests per client):"
+    )
+    for phase in (static, lookup, redeem):
+        say(f"      {phase.label:<36} {phase.text()}  (p50 {phase.latency.median / baseline:.1f}× static)")
+        say(f"        statuses: {', '.join(f'{s}×{n:,}' for s, n in sorted(phase.statuses.items()))}")
+        for status, body in phase.odd:
+            say(f"        unexpected {status}: {body}")
+    if redeem.statuses.get(201, 0) != REQUESTS:
+        say(f"    server log (last lines):\n{log.read_text(errors='replace')[-2000:]}")
+    books = _verify(db_path, baskets, shop.goods)
+    say(f"    after the run: {books}")
+    cpu, statuses = _in_process_cpu(copy_db(template, folder / f"{label}-cpu.sqlite3"), shop, bodies, root)
+    say(f"    in-process (test client, no HTTP): CPU per redemption {ms(cpu)} (median of {CPU_REDEMPTIONS}; "
+        f"statuses {statuses})")  # fmt: skip
+    return Measured(label, static, lookup, redeem, books, cpu, statuses)
+
+
+def _side_by_side(now: Measured, base: Measured) -> None:
+    def row(name: str, this: float, before: float, unit: str, better_low: bool = True) -> None:
+        gain = before / this if better_low else this / before
+        say(f"    {name:<38} {this:>10.2f} {unit:<6} {before:>10.2f} {unit:<6} {gain:>5.2f}× better")
+
+    say(f"  this commit vs {BASE} (same run, same database copies, {load_note()}):")
+    say(f"    {'':<38} {'this commit':>17} {'base':>17}")
+    row("redemptions/s, 4 clients", now.redeem.throughput, base.redeem.throughput, "/s", better_low=False)
+    for name, pick in (("p50", lambda m: m.redeem.latency.median), ("p95", lambda m: m.redeem.latency.p95),
+                       ("p99", lambda m: percentile(m.redeem.latency.samples, 99))):  # fmt: skip
+        row(f"redemption {name}", pick(now) * 1000, pick(base) * 1000, "ms")
+    row("redemption p50 / static p50", now.redeem_ratio, base.redeem_ratio, "×")
+    row("card lookup p50 / static p50", now.lookup_ratio, base.lookup_ratio, "×")
+    row("CPU per redemption in-process", now.cpu * 1000, base.cpu * 1000, "ms")
+
+
 # --- the benchmark ----------------------------------------------------------------------------
 
 
@@ -331,87 +476,47 @@ def run() -> str:
     )
     with scratch(NAME) as folder:
         say(f"  scratch: {fs_note(folder)}")
-        db_path = folder / "village.sqlite3"
-        migrate(db_path)
-        _village, households_s, transfers_s = build_village_with_transfers(db_path)
+        template = folder / "village.sqlite3"
+        migrate(template)
+        _village, households_s, transfers_s = build_village_with_transfers(template)
         say(
             f"  built: {HOUSEHOLDS:,} households in {households_s:.1f} s, {TRANSFERS:,} transfers in "
             f"{transfers_s:.1f} s (village_lookup.build)"
         )
         with Stopwatch() as setup:
-            shop = _stock_shop(db_path)
+            shop = _stock_shop(template)
         say(
             f"  shop: {len(shop.cards):,} cards issued, {len(shop.goods)} goods with {REQUESTS:,} each, "
             f"a shopkeeper's API token, {shop.topped_up} households topped up to {FLOOR} points "
             f"({setup.seconds:.1f} s)"
         )
         baskets = _baskets(shop.goods)
-
-        port = _free_port()
-        server, log = _start_server(db_path, folder, port)
-        base_url = f"http://127.0.0.1:{port}"
-        say(
-            f"  server: `pointsmart serve --host 127.0.0.1 --port {port}` (waitress, pid {server.pid}) on "
-            f"DATABASE_URL=sqlite:///{db_path.name}"
-        )
-        try:
-            tokens = [url.rsplit("/", 1)[1] for url in shop.cards]
-            static = _run_phase(
-                "GET /static/css/app.css (baseline)",
-                base_url,
-                shop.token,
-                [("GET", "/static/css/app.css", None, {})] * REQUESTS,
-                200,
-            )
-            lookup = _run_phase(
-                "GET /api/v1/cards/<token>",
-                base_url,
-                shop.token,
-                [("GET", f"/api/v1/cards/{tokens[i % HOUSEHOLDS]}", None, {}) for i in range(REQUESTS)],
-                200,
-            )
-            bodies = [
-                {"card": shop.cards[i % HOUSEHOLDS], "lines": [{"goods_id": g, "qty": q} for g, q in basket]}
-                for i, basket in enumerate(baskets)
-            ]
-            redeem = _run_phase(
-                "POST /api/v1/redemptions",
-                base_url,
-                shop.token,
-                [
-                    ("POST", "/api/v1/redemptions", body, {"Idempotency-Key": str(uuid.uuid4())})
-                    for body in bodies
-                ],
-                201,
-            )
-        except Exception:
-            _stop_server(server)
-            say(f"  server log (last lines):\n{log.read_text(errors='replace')[-2000:]}")
-            raise
-        _stop_server(server)
-        server_log = log.read_text(errors="replace")
-
-        baseline = static.latency.median
-        say(
-            f"  {CLIENTS} clients × {REQUESTS // CLIENTS} requests each, per phase (after {WARMUP} warm-up "
-            f"requests per client):"
-        )
-        for phase in (static, lookup, redeem):
-            say(f"    {phase.label:<36} {phase.text()}  (p50 {phase.latency.median / baseline:.1f}× static)")
-            say(f"      statuses: {', '.join(f'{s}×{n:,}' for s, n in sorted(phase.statuses.items()))}")
-            for status, body in phase.odd:
-                say(f"      unexpected {status}: {body}")
-        if redeem.statuses.get(201, 0) != REQUESTS:
-            say(f"  server log (last lines):\n{server_log[-2000:]}")
-        books = _verify(db_path, baskets, shop.goods)
-        say(f"  after the run: {books}")
-    met = redeem.latency.p95 * 1000 < AIM_P95_MS
-    say(f"  aim: redemption p95 under {AIM_P95_MS} ms ({'met' if met else 'missed'})")
-    return (
-        f"{NAME}: {CLIENTS} clients via waitress; static p50 {ms(static.latency.median)} "
-        f"p95 {ms(static.latency.p95)} {rate(static.throughput)}/s; card lookup p50 "
-        f"{ms(lookup.latency.median)} p95 {ms(lookup.latency.p95)} {rate(lookup.throughput)}/s; "
-        f"redemption p50 {ms(redeem.latency.median)} p95 {ms(redeem.latency.p95)} "
-        f"{rate(redeem.throughput)}/s (aim p95 <{AIM_P95_MS} ms, {'met' if met else 'missed'}); "
-        f"{redeem.statuses.get(201, 0):,}/{REQUESTS:,} answered 201; ledger ok"
+        bodies = [
+            {"card": shop.cards[i % HOUSEHOLDS], "lines": [{"goods_id": g, "qty": q} for g, q in basket]}
+            for i, basket in enumerate(baskets)
+        ]
+        now = _measure("this", template, folder, shop, baskets, bodies, "")
+        base = _measure("base", template, folder, shop, baskets, bodies, BASE) if BASE else None
+    if base:
+        _side_by_side(now, base)
+    met = now.redeem.latency.p95 * 1000 < AIM_P95_MS
+    say(f"  aim: redemption p95 under {AIM_P95_MS} ms ({'met' if met else 'missed'}); CPU per redemption "
+        f"at most {AIM_CPU_MS} ms ({'met' if now.cpu * 1000 <= AIM_CPU_MS else 'missed'})")  # fmt: skip
+    line = (
+        f"{NAME}: {CLIENTS} clients via waitress; static p50 {ms(now.static.latency.median)}; "
+        f"card lookup p50 {ms(now.lookup.latency.median)} ({now.lookup_ratio:.1f}x static); redemption "
+        f"{rate(now.redeem.throughput)}/s p50 {ms(now.redeem.latency.median)} "
+        f"p95 {ms(now.redeem.latency.p95)} "
+        f"p99 {ms(percentile(now.redeem.latency.samples, 99))} ({now.redeem_ratio:.1f}x static); "
+        f"CPU {ms(now.cpu)} per redemption in-process; "
+        f"{now.redeem.statuses.get(201, 0):,}/{REQUESTS:,} answered 201; ledger ok"
     )
+    if base:
+        line += (
+            f"\n  base {BASE}: redemption {rate(base.redeem.throughput)}/s "
+            f"p50 {ms(base.redeem.latency.median)} "
+            f"p95 {ms(base.redeem.latency.p95)} ({base.redeem_ratio:.1f}x static), card lookup "
+            f"{base.lookup_ratio:.1f}x static, CPU {ms(base.cpu)}; this commit "
+            f"{now.redeem.throughput / base.redeem.throughput:.2f}x the redemptions/s"
+        )
+    return line

@@ -28,3 +28,24 @@ def bulk(session: Session, kind: str, rows: list[dict]) -> None:
     """Record rows that were inserted in bulk; each row holds what the serializer of ``kind`` needs."""
     if rows:
         _note(session, ("bulk", (kind, rows)))
+
+
+#: ``session.info`` key of what the services already know that the change log's payloads name:
+#: ``{"accounts": {id: code}, "uuids": {(model, id): uuid}}``, kept until the transaction ends
+KNOWN = "pointsmart_known"
+
+
+def _known(session: Session) -> dict:
+    if isinstance(session, scoped_session):
+        session = session()
+    return session.info.setdefault(KNOWN, {"accounts": {}, "uuids": {}})
+
+
+def known_account(session: Session, account_id: int, code: str) -> None:
+    """Tell the change log an account's code (read by a ``RETURNING``), so it need not look it up."""
+    _known(session)["accounts"][account_id] = code
+
+
+def known_uuid(session: Session, model: type, row_id: int, uuid: str) -> None:
+    """Tell the change log a row's uuid (read by a ``RETURNING``), so it need not look it up."""
+    _known(session)["uuids"][model, row_id] = uuid

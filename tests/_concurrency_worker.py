@@ -8,6 +8,7 @@ else — a crash is what would have been a 500 in the web app. Actions that answ
 (a status and a body instead of raising) report ``(str(status), body as canonical JSON)``.
 """
 
+import dataclasses
 import json
 import os
 
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from pointsmart.errors import DomainError
 from pointsmart.extensions import db
 from pointsmart.households import services as households
+from pointsmart.unit import write
 
 #: seconds a worker waits for the others at the starting line before giving up
 BARRIER_TIMEOUT = 60
@@ -39,7 +41,8 @@ def _answer(status: int, body) -> tuple[str, str]:
 
 
 def redeem(session, user_id: int, key: str, card_text: str, lines: list) -> tuple[str, str]:
-    """A counter's redemption through ``shop.services.redeem_once`` (what the counter page calls)."""
+    """A counter's redemption through ``shop.services.redeem_once`` (what the counter page calls),
+    answered as the API would: 201 and the result, or the refusal's status and error body."""
     from pointsmart.auth.models import User
     from pointsmart.org.services import home_village
     from pointsmart.shop import services as shop
@@ -47,7 +50,12 @@ def redeem(session, user_id: int, key: str, card_text: str, lines: list) -> tupl
     operator = session.get(User, user_id)
     village_id = home_village(session).id
     basket = [tuple(line) for line in lines]
-    return _answer(*shop.redeem_once(session, village_id, key, card_text, basket, operator))
+    try:
+        with write(session):  # as the views do: a refusal is committed (kept) before it is raised on
+            done = shop.redeem_once(session, village_id, key, basket, operator, card_text=card_text)
+    except DomainError as err:
+        return _answer(err.status, {"error": {"code": err.code, "message": err.message, **err.extra}})
+    return _answer(201, dataclasses.asdict(done))
 
 
 def redeem_api(session, token: str, key: str, card_text: str, lines: list) -> tuple[str, str]:

@@ -87,7 +87,8 @@ def test_revoking_a_card_needs_a_reason(app, login_as, carded):
 
     chair = login_as("chair")
     card_id = carded["ids"][0]
-    for reason, said in (("", "请填写作废原因"), ("   ", "请填写作废原因"), ("长" * 201, "作废原因：最多 200 个字")):
+    refusals = (("", "请填写作废原因"), ("   ", "请填写作废原因"), ("长" * 201, "作废原因：最多 200 个字"))
+    for reason, said in refusals:
         page = chair.post(f"/cards/{card_id}/revoke", data={"reason": reason}, follow_redirects=True)
         assert said in page.get_data(as_text=True)
     with app.app_context():

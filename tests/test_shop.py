@@ -15,6 +15,7 @@ from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import Transfer
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption, StockMove
+from pointsmart.unit import write
 
 
 @pytest.fixture
@@ -130,34 +131,63 @@ def test_price_change_never_reprices_a_past_redemption(ctx, counter, village_id)
 
 
 def test_same_key_twice_redeems_once_and_answers_the_same(ctx, counter, village_id):
-    card = counter["card"].number
-    first = shop.redeem_once(ctx, village_id, "k-1", card, [(counter["soap"].id, 1)], counter["shopkeeper"])
+    card, soap, shopkeeper = counter["card"].number, counter["soap"].id, counter["shopkeeper"]
+    first = shop.redeem_once(ctx, village_id, "k-1", [(soap, 1)], shopkeeper, card_text=card)
     ctx.commit()
-    again = shop.redeem_once(ctx, village_id, "k-1", card, [(counter["soap"].id, 1)], counter["shopkeeper"])
+    again = shop.redeem_once(ctx, village_id, "k-1", [(soap, 1)], shopkeeper, card_text=card)
     ctx.commit()
-    assert first == again and first[0] == 201
+    assert isinstance(first, shop.RedemptionDone)
+    assert first == again and (first.points, first.balance_after) == (30, 70)
     assert ctx.scalar(sa.select(sa.func.count(Redemption.id))) == 1
     assert counter["household"].balance == 70
     with pytest.raises(DomainError) as info:
-        shop.redeem_once(ctx, village_id, "k-1", card, [(counter["soap"].id, 2)], counter["shopkeeper"])
+        shop.redeem_once(ctx, village_id, "k-1", [(soap, 2)], shopkeeper, card_text=card)
     assert info.value.code == "idempotency_key_reused"
 
 
 def test_a_refused_key_stays_refused(ctx, counter, village_id):
-    card = counter["card"].number
-    status, body = shop.redeem_once(
-        ctx, village_id, "k-2", card, [(counter["soap"].id, 4)], counter["shopkeeper"]
-    )
-    ctx.commit()
-    assert status == 409 and body["error"]["code"] == "insufficient_points"
+    card, soap, shopkeeper = counter["card"].number, counter["soap"].id, counter["shopkeeper"]
+    with pytest.raises(DomainError) as refused, write(ctx):
+        shop.redeem_once(ctx, village_id, "k-2", [(soap, 4)], shopkeeper, card_text=card)
+    assert (refused.value.code, refused.value.status) == ("insufficient_points", 409)
+    assert refused.value.keep  # the unit of work committed the record of the refusal
     from pointsmart.households.services import adjust_points
 
     adjust_points(ctx, counter["household"], 500, "奖励", None)  # now the points would cover it
     ctx.commit()
-    retry = shop.redeem_once(ctx, village_id, "k-2", card, [(counter["soap"].id, 4)], counter["shopkeeper"])
-    assert retry == (status, body)
+    with pytest.raises(DomainError) as retry:
+        shop.redeem_once(ctx, village_id, "k-2", [(soap, 4)], shopkeeper, card_text=card)
+    assert (retry.value.code, retry.value.status, retry.value.message, retry.value.extra) == (
+        refused.value.code,
+        refused.value.status,
+        refused.value.message,
+        refused.value.extra,
+    )
+    ctx.rollback()
     assert ctx.scalar(sa.select(sa.func.count(Redemption.id))) == 0
     assert ctx.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 1
+    # the refusal wrote nothing but its record and its audit entry: no transfer, no stock move
+    assert ctx.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.kind == "redemption")) == 0
+    assert _stock(ctx, counter["soap"]) == 5
+    assert ledger.verify(ctx).ok
+
+
+def test_a_refusal_by_stock_gives_the_points_and_other_lines_back(ctx, counter, village_id):
+    """Oil (1 in stock) asked twice beside soap: the soap taken first goes back, no points move."""
+    from pointsmart.households.services import adjust_points
+
+    adjust_points(ctx, counter["household"], 500, "奖励", None)
+    ctx.commit()
+    basket = [(counter["soap"].id, 1), (counter["oil"].id, 2)]
+    with pytest.raises(DomainError) as refused, write(ctx):
+        shop.redeem_once(
+            ctx, village_id, "k-3", basket, counter["shopkeeper"], card_text=counter["card"].number
+        )
+    assert refused.value.code == "insufficient_stock"
+    assert (_stock(ctx, counter["soap"]), _stock(ctx, counter["oil"])) == (5, 1)
+    assert counter["household"].balance == 600
+    assert ctx.scalar(sa.select(sa.func.count(StockMove.id)).where(StockMove.kind == "redemption")) == 0
+    assert ledger.verify(ctx).ok
 
 
 def test_shopkeeper_cancels_the_same_day_chair_any_day(ctx, counter, village_id):
@@ -223,3 +253,14 @@ def test_qr_png_decodes_back_to_the_card_url(counter):
     url = f"http://village.test/c/{counter['card'].token}"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(cards.qr_png(url))))
     assert [d.text for d in decoded] == [url]
+
+
+def test_a_refusal_at_the_counter_page_is_audited_with_the_card_number(ctx, counter, village_id):
+    from pointsmart.audit.models import AuditEntry
+
+    with pytest.raises(DomainError), write(ctx):
+        basket, card_id = [(counter["soap"].id, 4)], counter["card"].id
+        shop.redeem_once(ctx, village_id, "k-4", basket, counter["shopkeeper"], card_id=card_id)
+    entry = ctx.scalar(sa.select(AuditEntry).where(AuditEntry.action == "shop.redemption.refused"))
+    assert entry.data["code"] == "insufficient_points"
+    assert entry.data["card"] == counter["card"].number

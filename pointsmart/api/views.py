@@ -252,16 +252,10 @@ def goods():
 def redeem():
     body = _load(RedemptionRequestSchema(), request.get_json(silent=True))
     lines = [(line["goods_id"], line["qty"]) for line in body["lines"]]
-    with write():
-        status, answer = shop.redeem_once(
-            db.session,
-            g.village.id,
-            request.headers.get("Idempotency-Key", ""),
-            body["card"],
-            lines,
-            g.api_user,
-        )
-    return answer, status
+    village_id, key = g.village.id, request.headers.get("Idempotency-Key", "")
+    with write():  # a refusal (DomainError) becomes the JSON error envelope in handlers.py
+        done = shop.redeem_once(db.session, village_id, key, lines, g.api_user, card_text=body["card"])
+    return {"id": done.id, "uuid": done.uuid, "points": done.points, "balance_after": done.balance_after}, 201
 
 
 @bp.post("/redemptions/<int:redemption_id>/cancel")

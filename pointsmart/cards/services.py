@@ -8,7 +8,7 @@ import qrcode
 import qrcode.image.svg
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..audit.services import record
 from ..clock import utcnow
@@ -146,20 +146,37 @@ TOKEN_IN_URL = re.compile(r"/c/([A-Za-z0-9_\-]{20,})")
 def find_card(session: Session, village_id: int, text: str) -> Card:
     """Find a card by what a scanner or a person typed: a card URL, a token, or the card number.
 
+    The card comes with its household, in one query.
+
     :raises UnknownCard: nothing matches (or a mistyped number: its check digit is wrong).
     :raises CardRevoked: the card was revoked.
     """
     text = (text or "").strip()
     match = TOKEN_IN_URL.search(text)
     digits = re.sub(r"[\s\-]", "", text)
+    query = sa.select(Card).options(joinedload(Card.household))
     if match:
-        card = session.scalar(sa.select(Card).where(Card.token == match.group(1)))
+        card = session.scalar(query.where(Card.token == match.group(1)))
     elif digits.isdigit():
         if not valid_number(digits):
             raise UnknownCard(_("卡号 %(n)s 不对，请核对后重输。", n=text))
-        card = session.scalar(sa.select(Card).where(Card.number == digits))
+        card = session.scalar(query.where(Card.number == digits))
     else:
-        card = session.scalar(sa.select(Card).where(Card.token == text)) if text else None
+        card = session.scalar(query.where(Card.token == text)) if text else None
+    return _usable(card, village_id)
+
+
+def card_by_id(session: Session, village_id: int, card_id: int) -> Card:
+    """The village's active card of an id (the counter's basket page), with its household, in one query.
+
+    :raises UnknownCard: no such card in this village.
+    :raises CardRevoked: the card was revoked.
+    """
+    card = session.scalar(sa.select(Card).options(joinedload(Card.household)).where(Card.id == card_id))
+    return _usable(card, village_id)
+
+
+def _usable(card: Card | None, village_id: int) -> Card:
     if card is None or card.household.village_id != village_id:
         raise UnknownCard(_("没有找到这张积分卡。"))
     if card.status != CardStatus.ACTIVE:

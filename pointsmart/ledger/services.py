@@ -72,11 +72,19 @@ def _refuse_debit(session: Session, account_id: int, needed: int) -> Insufficien
 
 
 def _move_balances(session: Session, deltas: dict[int, int]) -> None:
-    """Apply net balance changes, in account-id order so concurrent transactions never deadlock."""
+    """Apply net balance changes, in account-id order so concurrent transactions never deadlock.
+
+    A refused debit first undoes the changes applied before it, so that nothing is left written and
+    the caller needs no savepoint to record the refusal.
+    """
+    applied = []
     for account_id in sorted(deltas):
         delta = deltas[account_id]
         if delta and not _apply_delta(session, account_id, delta):
+            for done_id, done in reversed(applied):
+                _apply_delta(session, done_id, -done)
             raise _refuse_debit(session, account_id, -delta)
+        applied.append((account_id, delta))
 
 
 def post(
@@ -99,6 +107,9 @@ def post(
     if from_account.id == to_account.id:
         raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
     _move_balances(session, {from_account.id: -amount, to_account.id: amount})
+    for account in (from_account, to_account):  # the change log names accounts by code: tell it
+        if "code" in account.__dict__:
+            changes.known_account(session, account.id, account.code)
     transfer = Transfer(
         from_account_id=from_account.id,
         to_account_id=to_account.id,
@@ -116,6 +127,75 @@ def post(
     session.expire(from_account, ["balance"])
     session.expire(to_account, ["balance"])
     return transfer
+
+
+def _expire_balance(session: Session, account_id: int) -> None:
+    """An UPDATE bypassed the identity map: a loaded account shows the new balance on its next read."""
+    loaded = session.identity_map.get(sa.inspect(Account).identity_key_from_primary_key((account_id,)))
+    if loaded is not None:
+        session.expire(loaded, ["balance"])
+
+
+def pay(
+    session: Session,
+    account_id: int,
+    system: AccountKind,
+    amount: int,
+    kind: TransferKind,
+    reason: str,
+    *,
+    ref: str | None = None,
+    actor_id: int | None = None,
+) -> tuple[Transfer, int]:
+    """Move ``amount`` points from a household's account to a system account (a redemption's points to
+    the shop); return the transfer and the household's balance after it.
+
+    The counter's path, in three statements and no account loads: the system account is credited by its
+    code (``RETURNING`` its id), the household debited by a conditional ``UPDATE … RETURNING`` its
+    balance, the transfer inserted. The credit comes first: system accounts are made by the first
+    migration, so their ids are below every household's, and this is the id order :func:`post` locks in
+    (PostgreSQL never deadlocks between the two).
+
+    :raises InsufficientPoints: the debit would take the household below zero; the credit is undone,
+        nothing is left written.
+    """
+    _check_amount(amount)
+    table = Account.__table__
+    system_id = session.execute(
+        sa.update(table)
+        .where(table.c.code == str(system))
+        .values(balance=table.c.balance + amount)
+        .returning(table.c.id)
+    ).scalar()
+    if system_id is None:
+        raise DomainError(f"system account {system} is missing; run `pointsmart db upgrade`")
+    debited = session.execute(
+        sa.update(table)
+        .where(table.c.id == account_id, table.c.kind == AccountKind.HOUSEHOLD, table.c.balance >= amount)
+        .values(balance=table.c.balance - amount)
+        .returning(table.c.balance, table.c.code)
+    ).first()
+    if debited is None:
+        _apply_delta(session, system_id, -amount)
+        raise _refuse_debit(session, account_id, amount)
+    # the change log names accounts by code: it need not look them up again
+    changes.known_account(session, system_id, str(system))
+    changes.known_account(session, account_id, debited.code)
+    transfer = Transfer(
+        from_account_id=account_id,
+        to_account_id=system_id,
+        amount=amount,
+        kind=kind,
+        reason=reason,
+        ref=ref,
+        actor_id=actor_id,
+        created_at=utcnow(),
+    )
+    session.add(transfer)
+    session.flush()
+    _expire_balance(session, account_id)
+    _expire_balance(session, system_id)
+    return transfer, debited.balance
 
 
 #: the columns the bulk path inserts, in order

@@ -3,20 +3,24 @@
 import secrets
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ..audit.services import changes, record
+from .. import changes
+from ..audit.services import changes as audit_changes
+from ..audit.services import record
 from ..auth.models import Role, User
 from ..cards.models import Card
-from ..cards.services import find_card
 from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
-from ..idempotency import idempotent
+from ..households.models import Household
+from ..idempotency import once
 from ..images import check_image, without_metadata
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
@@ -105,7 +109,7 @@ def save_goods(
         session.add(PriceChange(goods_id=goods.id, price=goods.price, changed_at=now, changed_by=actor_id))
         record(session, "shop.goods.created", actor_id, goods, new=clean)
         return goods
-    diff = changes({k: getattr(goods, k) for k in GOODS_FIELDS}, clean)
+    diff = audit_changes({k: getattr(goods, k) for k in GOODS_FIELDS}, clean)
     if diff["new"]:
         for key, value in diff["new"].items():
             setattr(goods, key, value)
@@ -301,8 +305,8 @@ def low_stock(session: Session, village_id: int) -> list[Goods]:
 # --- redemptions ------------------------------------------------------------------------------
 
 
-def _basket(session: Session, village_id: int, lines) -> list[tuple[Goods, int]]:
-    """Check and merge the lines of a basket: ``[(goods_id, qty), …]`` → ``[(goods, qty)]`` by goods id."""
+def _merge(lines) -> dict[int, int]:
+    """Check and merge the lines of a basket: ``[(goods_id, qty), …]`` → ``{goods_id: qty}``."""
     merged: dict[int, int] = defaultdict(int)
     for goods_id, qty in lines:
         if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or not isinstance(goods_id, int):
@@ -310,73 +314,184 @@ def _basket(session: Session, village_id: int, lines) -> list[tuple[Goods, int]]
         merged[goods_id] += qty
     if not merged:
         raise Invalid(_("请至少选择一件商品。"), code="empty_basket")
-    basket = []
-    for goods_id in sorted(merged):
-        goods = get_goods(session, village_id, goods_id)
-        if not goods.active:
-            raise ShopError(_("%(name)s 已下架。", name=goods.name), code="goods_inactive")
-        basket.append((goods, merged[goods_id]))
-    return basket
+    return merged
 
 
-def redeem(session: Session, village_id: int, card: Card, lines, operator: User) -> Redemption:
-    """Exchange points for goods: points household → shop and goods out of stock, together.
+@dataclass(frozen=True)
+class Taken:
+    """A basket line taken off the shelf, with what the goods cost at that moment."""
+
+    goods_id: int
+    qty: int
+    price: int
+    name: str
+
+
+def _forget_stock(session: Session, goods_id: int) -> None:
+    loaded = session.identity_map.get(sa.inspect(Goods).identity_key_from_primary_key((goods_id,)))
+    if loaded is not None:
+        session.expire(loaded, ["stock"])
+
+
+def _give_back(session: Session, taken: list[Taken]) -> None:
+    """Undo :func:`_take_goods` (a refusal after it): the stock is as it was, nothing is left written."""
+    table = Goods.__table__
+    for line in taken:
+        session.execute(
+            sa.update(table).where(table.c.id == line.goods_id).values(stock=table.c.stock + line.qty)
+        )
+
+
+def _why_not(session: Session, village_id: int, goods_id: int, qty: int) -> DomainError:
+    """Why a basket line could not be taken: unknown goods, goods off the shelf, or too little stock."""
+    table = Goods.__table__
+    found = session.execute(
+        sa.select(table.c.village_id, table.c.active, table.c.name, table.c.stock)
+        .where(table.c.id == goods_id)
+    ).first()
+    if found is None or found.village_id != village_id:
+        return NotFound(_("找不到这件商品。"), code="unknown_goods")
+    if not found.active:
+        return ShopError(_("%(name)s 已下架。", name=found.name), code="goods_inactive")
+    return InsufficientStock(
+        _("%(name)s 库存不足：现有 %(stock)s，需要 %(qty)s。", name=found.name, stock=found.stock, qty=qty),
+        goods_id=goods_id,
+        stock=found.stock,
+    )
+
+
+def _take_goods(session: Session, village_id: int, basket: dict[int, int]) -> list[Taken]:
+    """Take each line off the shelf with one conditional ``UPDATE … RETURNING`` (price, name, uuid).
+
+    The condition (this village's goods, on the shelf, enough stock) is checked by the database on the
+    row it updates, so two counters cannot both take the last towel. Lines go in goods-id order, before
+    any points move — the order a cancellation locks in too. A line that cannot be taken gives back the
+    lines taken before it and raises, leaving nothing written.
+
+    :raises InsufficientStock, ShopError, NotFound: see :func:`_why_not`.
+    """
+    table = Goods.__table__
+    taken: list[Taken] = []
+    for goods_id in sorted(basket):
+        qty = basket[goods_id]
+        row = session.execute(
+            sa.update(table)
+            .where(
+                table.c.id == goods_id,
+                table.c.village_id == village_id,
+                table.c.active.is_(True),
+                table.c.stock >= qty,
+            )
+            .values(stock=table.c.stock - qty)
+            .returning(table.c.price, table.c.name, table.c.uuid)
+        ).first()
+        if row is None:
+            _give_back(session, taken)
+            raise _why_not(session, village_id, goods_id, qty)
+        changes.known_uuid(session, Goods, goods_id, row.uuid)
+        _forget_stock(session, goods_id)
+        taken.append(Taken(goods_id, qty, row.price, row.name))
+    return taken
+
+
+def _id_of(obj) -> int:
+    """A loaded row's primary key, without the refresh that reading ``obj.id`` sends once the row has
+    expired (every object loaded before a ``write()`` block has)."""
+    return sa.inspect(obj).identity[0]
+
+
+def redeem(
+    session: Session,
+    village_id: int,
+    card: Card,
+    lines,
+    operator: User,
+    *,
+    redemption_uuid: str | None = None,
+) -> Redemption:
+    """Exchange points for goods: goods out of stock and points household → shop, together.
+
+    ``card`` comes with its household loaded (:func:`cards.find_card`, :func:`cards.card_by_id`).
+    Every check happens before anything stays written — the stock's and the balance's in conditional
+    updates that undo themselves when refused — so a refusal needs no savepoint.
 
     :raises InsufficientPoints: the balance does not cover the basket; nothing is written.
-    :raises InsufficientStock: a goods item has too little stock; nothing is written (the caller rolls back).
+    :raises InsufficientStock: a goods item has too little stock; nothing is written.
     """
-    basket = _basket(session, village_id, lines)
+    basket = _merge(lines)
     household = card.household
     if not household.active:
         raise ShopError(_("该户已停用，不能兑换。"), code="household_inactive")
-    total = sum(goods.price * qty for goods, qty in basket)
-    summary = _("、").join(f"{goods.name}×{qty}" for goods, qty in basket)
+    operator_id = _id_of(operator)
+    # the change log names the household by uuid; the card brought it, but may be gone by the commit
+    changes.known_uuid(session, Household, household.id, household.uuid)
+    taken = _take_goods(session, village_id, basket)
+    total = sum(line.price * line.qty for line in taken)
+    summary = _("、").join(f"{line.name}×{line.qty}" for line in taken)
+    redemption_uuid = redemption_uuid or str(uuid.uuid4())
+    try:
+        transfer, balance_after = ledger.pay(
+            session,
+            household.account_id,
+            AccountKind.SHOP,
+            total,
+            TransferKind.REDEMPTION,
+            _("兑换：%(items)s", items=summary),
+            ref=f"redemption:{redemption_uuid}",
+            actor_id=operator_id,
+        )
+    except DomainError:
+        _give_back(session, taken)
+        raise
+    now = utcnow()
     redemption = Redemption(
-        uuid=str(uuid.uuid4()),
+        uuid=redemption_uuid,
         village_id=village_id,
         household_id=household.id,
         card_id=card.id,
         points=total,
-        balance_after=0,
+        balance_after=balance_after,
         status=RedemptionStatus.DONE,
-        operator_id=operator.id,
-        created_at=utcnow(),
+        transfer_id=transfer.id,
+        operator_id=operator_id,
+        created_at=now,
     )
-    transfer = ledger.post(
-        session,
-        household.account,
-        ledger.system_account(session, AccountKind.SHOP),
-        total,
-        TransferKind.REDEMPTION,
-        _("兑换：%(items)s", items=summary),
-        ref=f"redemption:{redemption.uuid}",
-        actor_id=operator.id,
-    )
-    redemption.transfer_id = transfer.id
-    redemption.balance_after = household.account.balance
     session.add(redemption)
     session.flush()
-    for goods, qty in basket:
-        _move(session, goods, MoveKind.REDEMPTION, -qty, operator.id, redemption_id=redemption.id)
+    made = []
+    for line in taken:
         session.add(
-            RedemptionLine(
+            StockMove(
+                goods_id=line.goods_id,
+                kind=MoveKind.REDEMPTION,
+                qty=-line.qty,
+                actor_id=operator_id,
                 redemption_id=redemption.id,
-                goods_id=goods.id,
-                qty=qty,
-                unit_price=goods.price,
-                goods_name=goods.name,
+                created_at=now,
             )
         )
+        made.append(
+            RedemptionLine(
+                redemption_id=redemption.id,
+                goods_id=line.goods_id,
+                qty=line.qty,
+                unit_price=line.price,
+                goods_name=line.name,
+            )
+        )
+    session.add_all(made)
     session.flush()
+    # the lines are known: the receipt and the change log need not load them again
+    set_committed_value(redemption, "lines", made)
     record(
         session,
         "shop.redemption.done",
-        operator.id,
+        operator_id,
         redemption,
         household=household.household_no,
         points=total,
         items=summary,
-        balance_after=redemption.balance_after,
+        balance_after=balance_after,
     )
     return redemption
 
@@ -413,8 +528,9 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
         raise ShopError(
             _("超市管理员只能撤销当天的兑换，请找妇联主席处理。"), code="cancel_not_allowed", status=403
         )
-    ledger.reverse(session, redemption.transfer_id, reason, user.id)
-    for line in redemption.lines:
+    # goods first, in goods-id order, then points: the order a redemption locks in, so two counters
+    # redeeming and cancelling at once on PostgreSQL never wait for each other in a circle
+    for line in sorted(redemption.lines, key=lambda x: x.goods_id):
         _move(
             session,
             line.goods,
@@ -424,6 +540,7 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
             redemption_id=redemption.id,
             note=reason,
         )
+    ledger.reverse(session, redemption.transfer_id, reason.strip(), user.id)
     redemption.status = RedemptionStatus.CANCELLED
     redemption.cancelled_by, redemption.cancelled_at = user.id, utcnow()
     redemption.cancel_reason = reason
@@ -440,39 +557,87 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
 # --- idempotency ------------------------------------------------------------------------------
 
 
-def redeem_once(
-    session: Session, village_id: int, key: str, card_text: str, lines, operator: User
-) -> tuple[int, dict]:
-    """A redemption behind an idempotency key: ``(status, body)`` as the API answers it."""
+@dataclass(frozen=True)
+class RedemptionDone:
+    """What a counter is told about a redemption it made (or, on a retry, made before)."""
 
-    def perform():
-        card = find_card(session, village_id, card_text)
-        redemption = redeem(session, village_id, card, lines, operator)
-        return 201, {
-            "id": redemption.id,
-            "uuid": redemption.uuid,
-            "points": redemption.points,
-            "balance_after": redemption.balance_after,
-        }
+    id: int
+    uuid: str
+    points: int
+    balance_after: int
+
+    @classmethod
+    def of(cls, redemption: Redemption) -> "RedemptionDone":
+        return cls(redemption.id, redemption.uuid, redemption.points, redemption.balance_after)
+
+
+def _recall(session: Session, answer: dict) -> RedemptionDone:
+    found = session.scalar(sa.select(Redemption).where(Redemption.uuid == answer["uuid"]))
+    return RedemptionDone.of(found)
+
+
+def redeem_once(
+    session: Session,
+    village_id: int,
+    key: str,
+    lines,
+    operator: User,
+    *,
+    card_text: str | None = None,
+    card_id: int | None = None,
+) -> RedemptionDone:
+    """A redemption behind an idempotency key, for the counter page (``card_id``) and the API
+    (``card_text``: what was scanned or typed). The card is loaded once, with its household.
+
+    The key is claimed with the redemption's uuid as its answer, so a success writes nothing more to
+    the idempotency record. A refusal is recorded (with an audit entry) and raised with ``keep`` set.
+
+    :raises DomainError: the refusal (unknown or revoked card, insufficient points or stock …), the
+        same one again on a retry with the same key.
+    :raises KeyReused: the key came with another request.
+    """
+    from ..cards import services as cards
+
+    operator_id = _id_of(operator)
+    card_ref = card_text if card_text is not None else f"id:{card_id}"
+    redemption_uuid = str(uuid.uuid4())
+
+    found: list[Card] = []
+
+    def perform() -> RedemptionDone:
+        if card_text is not None:
+            card = cards.find_card(session, village_id, card_text)
+        else:
+            card = cards.card_by_id(session, village_id, card_id)
+        found.append(card)
+        done = redeem(session, village_id, card, lines, operator, redemption_uuid=redemption_uuid)
+        return RedemptionDone.of(done)
 
     def refused(err: DomainError):
+        # the card's number for the auditors when it was found; never a QR token (it spends points)
+        if found:
+            shown = found[0].number
+        else:
+            shown = card_ref if card_ref.strip().isdigit() or card_text is None else "(QR)"
         record(
             session,
             "shop.redemption.refused",
-            operator.id,
+            operator_id,
             None,
             code=err.code,
-            card=card_text if card_text.strip().isdigit() else "(QR)",
+            card=shown,
             lines=[list(x) for x in lines],
         )
 
-    return idempotent(
+    return once(
         session,
-        f"redemption:{operator.id}",
+        f"redemption:{operator_id}",
         key,
-        {"card": card_text, "lines": [list(x) for x in lines]},
+        {"card": card_ref, "lines": [list(x) for x in lines]},
         perform,
-        refused,
+        recall=lambda answer: _recall(session, answer),
+        promise={"uuid": redemption_uuid},
+        on_refused=refused,
     )
 
 

@@ -123,24 +123,22 @@ def _quantities() -> dict[int, int]:
 @role_required(*SHOP_STAFF)
 def basket(card_id: int):
     """Step 2: the household and its balance, goods as tiles, the total, confirm."""
-    card = _card(card_id)
     chosen: dict[int, int] = {}
     status = 200
     if request.method == "POST":
         chosen = _quantities()
-        key = request.form.get("key", "")
-        lines = sorted(chosen.items())
+        key, village_id = request.form.get("key", ""), g.village.id
         try:
-            with write():
-                code, answer = services.redeem_once(
-                    db.session, g.village.id, key, card.number, lines, current_user
+            with write():  # the card is loaded inside, once, under the lock
+                done = services.redeem_once(
+                    db.session, village_id, key, sorted(chosen.items()), current_user, card_id=card_id
                 )
         except DomainError as err:
-            code, answer = err.status, {"error": {"code": err.code, "message": err.message}}
-        if code == 201:
-            return redirect(url_for("shop.receipt", redemption_id=answer["id"]))
-        flash(answer["error"]["message"], "error")
-        status = code
+            flash(err.message, "error")
+            status = err.status
+        else:
+            return redirect(url_for("shop.receipt", redemption_id=done.id))
+    card = _card(card_id)
     if not card.active:
         flash(_("这张积分卡已作废，请使用新卡。"), "error")
         return redirect(url_for("shop.counter"))

@@ -12,6 +12,9 @@ from .models import ChangeRecord, OutboxHead, SyncState
 
 #: records per batch: about 300–600 KB of JSON, well under the county's request size limit
 BATCH_SIZE = 2000
+#: bytes per batch at most: half the county's request size limit (``MAX_CONTENT_LENGTH``, 8 MB), so a
+#: village whose records are big (long names, long reasons) still sends batches the county accepts
+BATCH_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -53,8 +56,18 @@ def state_for_update(session: Session) -> SyncState:
     return found
 
 
-def build(session: Session, village_code: str, from_seq: int, limit: int = BATCH_SIZE) -> Batch | None:
-    """The batch of up to ``limit`` records from ``from_seq`` on, or None when there are none."""
+def build(
+    session: Session,
+    village_code: str,
+    from_seq: int,
+    limit: int = BATCH_SIZE,
+    max_bytes: int = BATCH_BYTES,
+) -> Batch | None:
+    """The batch of up to ``limit`` records from ``from_seq`` on, or None when there are none.
+
+    The batch stops before the record that would take its body over ``max_bytes``; it always holds at
+    least one record (one record alone is far below the county's limit).
+    """
     rows = session.execute(
         sa.select(
             ChangeRecord.seq,
@@ -71,10 +84,17 @@ def build(session: Session, village_code: str, from_seq: int, limit: int = BATCH
     ).all()
     if not rows:
         return None
+    # room for the envelope: its fields are a few hundred bytes at most
+    room, encoded = max_bytes - 512, []
+    for seq, kind, uuid, payload, *_ in rows:
+        record = wire.record_bytes(seq, kind, uuid, payload.encode())
+        room -= len(record) + 1
+        if room < 0 and encoded:
+            break
+        encoded.append(record)
+    rows = rows[: len(encoded)]
     last = rows[-1]
-    records = b",".join(
-        wire.record_bytes(seq, kind, uuid, payload.encode()) for seq, kind, uuid, payload, *_ in rows
-    )
+    records = b",".join(encoded)
     head = {
         "village_code": village_code,
         "from_seq": rows[0].seq,

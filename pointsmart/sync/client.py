@@ -38,6 +38,8 @@ class PushReport:
     head_seq: int = 0
     retries: int = 0
     rewinds: int = 0
+    #: times the county refused a batch as too large (413) and it was sent again in halves
+    splits: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -79,12 +81,16 @@ def push(
     *,
     client: httpx.Client | None = None,
     batch_size: int = batches.BATCH_SIZE,
+    max_bytes: int = batches.BATCH_BYTES,
     attempts: int = 6,
     backoff: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[PushReport], None] | None = None,
 ) -> PushReport:
     """Push everything the county has not acknowledged; return what was sent.
+
+    No batch is bigger than ``max_bytes``. A county that still answers 413 (a smaller limit, a proxy's)
+    gets the same records again in batches half the size, down to one record, never the same body twice.
 
     :raises PushError: the county refused (bad key, another village's key, altered records), or it
         stayed unreachable after ``attempts`` tries of one batch; the reason is kept for the chair.
@@ -104,7 +110,7 @@ def push(
     start = report.acked_seq + 1
     try:
         while True:
-            batch = batches.build(session, code, start, batch_size)
+            batch = batches.build(session, code, start, batch_size, max_bytes)
             report.head_seq = batches.head_seq(session)
             session.rollback()  # end the read: the village keeps working while the batch travels
             if batch is None:
@@ -137,6 +143,10 @@ def push(
                 report.acked_seq = acked
                 _record(session, acked_seq=acked, last_sync_at=utcnow(), last_error="")
                 start = acked + 1
+            elif response.status_code == 413 and batch.records > 1:
+                report.splits += 1
+                max_bytes = len(batch.body) // 2  # the same records again, in smaller batches
+                continue
             elif response.status_code == 409 and _error_code(body) == "sequence_gap":
                 report.rewinds += 1
                 if report.rewinds > 20:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..changes import KNOWN
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
 from ..scoring.models import Category, Criterion, ScoringRound
@@ -31,8 +32,10 @@ class Lookups:
 
     def __init__(self, session: Session):
         self.session = session
-        self._accounts: dict[int, str] = {}
-        self._uuids: dict[tuple[type, int], str] = {}
+        known = session.info.get(KNOWN) or {}
+        #: seeded with what the services read already (``changes.known_account``, ``known_uuid``)
+        self._accounts: dict[int, str] = dict(known.get("accounts", {}))
+        self._uuids: dict[tuple[type, int], str] = dict(known.get("uuids", {}))
         self._times: dict = {}
 
     def account(self, account_id: int) -> str:
@@ -183,13 +186,17 @@ def stock_move(m: StockMove, look: Lookups) -> dict:
 
 
 def redemption(r: Redemption, look: Lookups) -> dict:
-    lines = look.session.execute(
-        sa.select(
-            RedemptionLine.goods_id, RedemptionLine.goods_name, RedemptionLine.qty, RedemptionLine.unit_price
-        )
-        .where(RedemptionLine.redemption_id == r.id)
-        .order_by(RedemptionLine.id)
-    )
+    if "lines" in r.__dict__:  # loaded, or set by the redemption that just made them: no query
+        lines = [(x.goods_id, x.goods_name, x.qty, x.unit_price) for x in r.lines]
+    else:
+        lines = look.session.execute(
+            sa.select(
+                RedemptionLine.goods_id, RedemptionLine.goods_name, RedemptionLine.qty,
+                RedemptionLine.unit_price,
+            )
+            .where(RedemptionLine.redemption_id == r.id)
+            .order_by(RedemptionLine.id)
+        )  # fmt: skip
     return {
         "household": look.uuid(Household, r.household_id),
         "points": r.points,

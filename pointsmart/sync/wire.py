@@ -31,10 +31,7 @@ def _string(text: str) -> bytes:
 
 def record_bytes(seq: int, kind: str, uuid: str, payload: bytes) -> bytes:
     """The canonical bytes of a record whose payload is already canonical (what ``canonical`` gives)."""
-    return b"".join(
-        (b'{"kind":', _string(kind), b',"payload":', payload, b',"seq":', str(seq).encode(),
-         b',"uuid":', _string(uuid), b"}")
-    )  # fmt: skip
+    return b'{"kind":%b,"payload":%b,"seq":%d,"uuid":%b}' % (_string(kind), payload, seq, _string(uuid))
 
 
 def chain(previous: str, record: bytes) -> str:
