@@ -26,7 +26,14 @@ from pointsmart.households.models import Household
 from pointsmart.households.services import reverse_transfer
 from pointsmart.ledger.models import Transfer
 from pointsmart.org.services import home_village
-from pointsmart.scoring import reports, services
+from pointsmart.scoring import (
+    meeting_minutes,
+    notice_photos,
+    points_register,
+    reports,
+    score_sheets,
+    services,
+)
 from pointsmart.scoring.models import MeetingMinutes, NoticePhoto
 
 from .conftest import committing
@@ -162,7 +169,7 @@ def test_score_sheet_shows_each_cell_who_scored_it_and_who_approved(app, scene, 
     ctx.commit()
     names = {uid: ctx.get(User, uid).display_name for uid in scene.panel}
 
-    sheet = reports.score_sheet(ctx, scoring_round)
+    sheet = score_sheets.score_sheet(ctx, scoring_round)
     assert [c.name for c in sheet.criteria] == ["庭院整洁", "乱堆乱放", "参加志愿服务"]
     assert sheet.category_spans == [("美丽庭院", 2), ("志愿服务", 1)]
     rows = {r.household.id: r for r in sheet.rows}
@@ -173,7 +180,7 @@ def test_score_sheet_shows_each_cell_who_scored_it_and_who_approved(app, scene, 
     assert [p.name for p in sheet.approvals] == [names[scene.panel[0]], names[scene.panel[1]]]
     assert {p.name: p.count for p in sheet.scorers} == {names[scene.panel[0]]: 2, names[scene.panel[1]]: 1}
 
-    data = reports.score_sheet_xlsx(sheet, home_village(ctx))
+    data = score_sheets.score_sheet_xlsx(sheet, home_village(ctx))
     _title, table = _table(data)
     row_a = next(r for r in table if r["户主"] == rows[a].household.head_name)
     assert row_a["美丽庭院·庭院整洁（+5）"] == 5
@@ -203,7 +210,7 @@ def test_register_running_total_equals_the_households_ledger_balance_from_rounds
     reverse_transfer(ctx, ctx.get(Household, a), award, "评错了", scene.chair)
     ctx.commit()
 
-    ledger = reports.register(ctx, village_id, 2026)
+    ledger = points_register.register(ctx, village_id, 2026)
     assert [c.name for c in ledger.categories] == ["美丽庭院", "志愿服务"]
     entries = {e.household.id: e for e in ledger.entries}
     entry_a, entry_b = entries[a], entries[b]
@@ -219,13 +226,13 @@ def test_register_running_total_equals_the_households_ledger_balance_from_rounds
         assert entry.total == _round_points_in_ledger(ctx, household_id)
     assert ctx.get(Household, a).balance == 10 + entry_a.total
 
-    title, table = _table(reports.register_xlsx(ledger, home_village(ctx)))
+    title, table = _table(points_register.register_xlsx(ledger, home_village(ctx)))
     assert "2026" in title
     lines_a = [row for row in table if row["户号"] == entry_a.household.household_no]
     assert [row["期别"] for row in lines_a] == ["上年结转", "2026-01 月评定", "2026-Q1 季评定"]
     assert [row["累计"] for row in lines_a] == [5, 9, 9]
     assert lines_a[2]["撤销更正"] == -15
-    assert reports.register(ctx, village_id, 2025).entries[0].lines[0].running == 5
+    assert points_register.register(ctx, village_id, 2025).entries[0].lines[0].running == 5
 
 
 # --- 光荣榜 -------------------------------------------------------------------------------------------
@@ -272,10 +279,10 @@ def test_minutes_are_written_corrected_and_audited(app, scene, make_user, ctx):
         "decisions": "同意本月评定结果",
         "notes": "",
     }
-    minutes = reports.save_minutes(ctx, found, data, scene.chair)
-    assert reports.present_ids(minutes) == scene.panel[:2]
-    reports.save_minutes(ctx, found, data, scene.chair)  # nothing changed: nothing audited
-    reports.save_minutes(ctx, found, data | {"place": "村文化广场"}, scene.chair)
+    minutes = meeting_minutes.save_minutes(ctx, found, data, scene.chair)
+    assert meeting_minutes.present_ids(minutes) == scene.panel[:2]
+    meeting_minutes.save_minutes(ctx, found, data, scene.chair)  # nothing changed: nothing audited
+    meeting_minutes.save_minutes(ctx, found, data | {"place": "村文化广场"}, scene.chair)
     ctx.commit()
     assert len(_audit(ctx, "scoring.minutes.created")) == 1
     [updated] = _audit(ctx, "scoring.minutes.updated")
@@ -285,10 +292,10 @@ def test_minutes_are_written_corrected_and_audited(app, scene, make_user, ctx):
         "new": {"place": "村文化广场"},
     }
     with pytest.raises(DomainError) as info:
-        reports.save_minutes(ctx, found, data | {"panel_present": [str(outsider)]}, scene.chair)
+        meeting_minutes.save_minutes(ctx, found, data | {"panel_present": [str(outsider)]}, scene.chair)
     assert info.value.code == "unknown_member"
     with pytest.raises(DomainError) as info:
-        reports.save_minutes(ctx, found, data | {"held_on": None}, scene.chair)
+        meeting_minutes.save_minutes(ctx, found, data | {"held_on": None}, scene.chair)
     assert info.value.code == "date_required"
 
 
@@ -336,9 +343,11 @@ def test_a_stored_notice_photo_has_no_gps_position(scene, ctx, tmp_path):
     from .test_uploads import assert_no_exif, phone_photo
 
     published = _round(ctx, scene, "2026-11", {}, stop="notice")
-    photo = reports.add_photo(ctx, published, phone_photo(), "公示.jpg", None, None, tmp_path, scene.chair)
+    photo = notice_photos.add_photo(
+        ctx, published, phone_photo(), "公示.jpg", None, None, tmp_path, scene.chair
+    )
     ctx.commit()
-    assert_no_exif(reports.photo_path(tmp_path, photo.stored_name).read_bytes())
+    assert_no_exif(notice_photos.photo_path(tmp_path, photo.stored_name).read_bytes())
 
 
 def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
@@ -347,13 +356,15 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
     draft = _round(ctx, scene, "2026-10", {}, stop="draft")
     folder = tmp_path / "notices"
     with pytest.raises(DomainError) as info:
-        reports.add_photo(ctx, draft, _png(), "a.png", None, None, folder, scene.chair)
+        notice_photos.add_photo(ctx, draft, _png(), "a.png", None, None, folder, scene.chair)
     assert info.value.code == "not_published"
     published = _round(ctx, scene, "2026-11", {}, stop="notice")
     with pytest.raises(DomainError) as info:
-        reports.add_photo(ctx, published, _png(), "a.png", date(2026, 12, 9), date(2026, 12, 1), folder, None)
+        notice_photos.add_photo(
+            ctx, published, _png(), "a.png", date(2026, 12, 9), date(2026, 12, 1), folder, None
+        )
     assert info.value.code == "bad_dates"
-    photo = reports.add_photo(
+    photo = notice_photos.add_photo(
         ctx,
         published,
         _jpeg(),
@@ -371,9 +382,9 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
     [uploaded] = _audit(ctx, "scoring.notice_photo.uploaded")
     assert uploaded.data["stored_name"] == photo.stored_name and uploaded.actor_id == scene.chair
 
-    stored = reports.delete_photo(ctx, photo, scene.chair)
+    stored = notice_photos.delete_photo(ctx, photo, scene.chair)
     ctx.commit()
-    reports.discard_photo_file(folder, stored)
+    notice_photos.discard_photo_file(folder, stored)
     assert not list(folder.iterdir()) and ctx.scalar(sa.select(sa.func.count(NoticePhoto.id))) == 0
     assert _audit(ctx, "scoring.notice_photo.deleted")[0].data["original_name"] == "公示.php.jpg"
 

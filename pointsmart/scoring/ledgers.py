@@ -33,7 +33,7 @@ from ..pages import year_arg
 from ..periods import today
 from ..unit import write
 from ..xlsx import send_workbook
-from . import reports, services
+from . import meeting_minutes, notice_photos, points_register, reports, score_sheets, services
 from .forms import MinutesForm, PhotoForm
 from .models import RoundStatus
 
@@ -69,7 +69,7 @@ def index():
 @bp.get("/rounds/<int:round_id>/scores")
 @role_required(*VIEWERS)
 def score_sheet(round_id: int):
-    sheet = reports.score_sheet(db.session, _round(round_id))
+    sheet = score_sheets.score_sheet(db.session, _round(round_id))
     return render_template("ledgers/score_sheet.html", sheet=sheet, round=sheet.round)
 
 
@@ -77,7 +77,7 @@ def score_sheet(round_id: int):
 @role_required(*VIEWERS)
 def score_sheet_xlsx(round_id: int):
     found = _round(round_id)
-    data = reports.score_sheet_xlsx(reports.score_sheet(db.session, found), g.village)
+    data = score_sheets.score_sheet_xlsx(score_sheets.score_sheet(db.session, found), g.village)
     return send_workbook(data, f"score-sheet-{_file_key(found)}.xlsx")
 
 
@@ -93,8 +93,8 @@ def results_xlsx(round_id: int):
 
 
 def _minutes_context(found):
-    minutes = reports.minutes_of(db.session, found)
-    present = reports.present_ids(minutes)
+    minutes = meeting_minutes.minutes_of(db.session, found)
+    present = meeting_minutes.present_ids(minutes)
     names = user_names(db.session, present + [minutes.updated_by if minutes else None])
     return minutes, [names.get(u, "?") for u in present], names.get(minutes.updated_by, "") if minutes else ""
 
@@ -118,27 +118,27 @@ def minutes(round_id: int):
 @role_required(Role.CHAIR)
 def edit_minutes(round_id: int):
     found = _round(round_id)
-    existing = reports.minutes_of(db.session, found)
+    existing = meeting_minutes.minutes_of(db.session, found)
     form = MinutesForm(obj=existing)
     members = services.panel_members(db.session, g.village.id)
     choices = {
         m.user_id: reports.with_label(m.user.display_name or m.user.username, m.label) for m in members
     }
-    past = [u for u in reports.present_ids(existing) if u not in choices]
+    past = [u for u in meeting_minutes.present_ids(existing) if u not in choices]
     choices |= user_names(db.session, past)
     form.panel_present.choices = [(str(uid), name) for uid, name in choices.items()]
     if request.method == "GET":
         if existing is None:
-            defaults = reports.minutes_defaults(db.session, found, today())
+            defaults = meeting_minutes.minutes_defaults(db.session, found, today())
             form.held_on.data = defaults["held_on"]
             form.decisions.data = defaults["decisions"]
             form.panel_present.data = [str(u) for u in defaults["panel_present"]]
         else:
-            form.panel_present.data = [str(u) for u in reports.present_ids(existing)]
+            form.panel_present.data = [str(u) for u in meeting_minutes.present_ids(existing)]
     if form.validate_on_submit():
         try:
             with write():
-                reports.save_minutes(db.session, found, form.data, current_user.id)
+                meeting_minutes.save_minutes(db.session, found, form.data, current_user.id)
         except DomainError as err:
             flash(err.message, "error")
         else:
@@ -155,7 +155,7 @@ def minutes_xlsx(round_id: int):
     if minutes is None:
         flash(_("这次评定还没有会议记录。"), "warning")
         return redirect(url_for("ledgers.minutes", round_id=found.id))
-    data = reports.minutes_xlsx(found, minutes, present, recorder, g.village)
+    data = meeting_minutes.minutes_xlsx(found, minutes, present, recorder, g.village)
     return send_workbook(data, f"minutes-{_file_key(found)}.xlsx")
 
 
@@ -166,7 +166,7 @@ def minutes_xlsx(round_id: int):
 @role_required(*VIEWERS)
 def photos(round_id: int):
     found = _round(round_id)
-    photos = reports.photos_of(db.session, found)
+    photos = notice_photos.photos_of(db.session, found)
     is_chair = current_user.role == Role.CHAIR
     return render_template(
         "ledgers/photos.html",
@@ -174,7 +174,9 @@ def photos(round_id: int):
         photos=photos,
         names=user_names(db.session, [p.uploaded_by for p in photos]),
         form=PhotoForm(),
-        can_upload=is_chair and found.status in reports.PUBLIC_STATUSES and len(photos) < reports.MAX_PHOTOS,
+        can_upload=is_chair
+        and found.status in reports.PUBLIC_STATUSES
+        and len(photos) < notice_photos.MAX_PHOTOS,
         can_delete=is_chair,
         waiting_notice=is_chair and found.status not in reports.PUBLIC_STATUSES,
         max_mb=images.MAX_PHOTO_BYTES // 1024 // 1024,
@@ -198,7 +200,7 @@ def upload_photo(round_id: int):
     stored: list[str] = []
     try:
         with write():
-            photo = reports.add_photo(
+            photo = notice_photos.add_photo(
                 db.session,
                 found,
                 upload.read(images.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
@@ -214,7 +216,7 @@ def upload_photo(round_id: int):
         return back
     except Exception:
         for name in stored:
-            reports.discard_photo_file(folder, name)  # no row, no file
+            notice_photos.discard_photo_file(folder, name)  # no row, no file
         raise
     flash(_("已上传公示照片。"), "success")
     return back
@@ -224,8 +226,8 @@ def upload_photo(round_id: int):
 @role_required(*VIEWERS)
 def photo(photo_id: int):
     """Serve a stored photo to the village's staff, as the image type it was checked to be."""
-    found, _round_ = reports.get_photo(db.session, g.village.id, photo_id)
-    path = reports.photo_path(_uploads(), found.stored_name)
+    found, _round_ = notice_photos.get_photo(db.session, g.village.id, photo_id)
+    path = notice_photos.photo_path(_uploads(), found.stored_name)
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=found.content_type, download_name=found.stored_name)
@@ -238,9 +240,9 @@ def photo(photo_id: int):
 @role_required(Role.CHAIR)
 def delete_photo(photo_id: int):
     with write():
-        found, scoring_round = reports.get_photo(db.session, g.village.id, photo_id)
-        stored_name = reports.delete_photo(db.session, found, current_user.id)
-    reports.discard_photo_file(_uploads(), stored_name)
+        found, scoring_round = notice_photos.get_photo(db.session, g.village.id, photo_id)
+        stored_name = notice_photos.delete_photo(db.session, found, current_user.id)
+    notice_photos.discard_photo_file(_uploads(), stored_name)
     flash(_("已删除这张照片。"), "success")
     return redirect(url_for("ledgers.photos", round_id=scoring_round.id))
 
@@ -249,9 +251,9 @@ def delete_photo(photo_id: int):
 @role_required(*VIEWERS)
 def photos_xlsx(round_id: int):
     found = _round(round_id)
-    photos = reports.photos_of(db.session, found)
+    photos = notice_photos.photos_of(db.session, found)
     names = user_names(db.session, [p.uploaded_by for p in photos])
-    data = reports.photos_xlsx(found, photos, _uploads(), names, g.village)
+    data = notice_photos.photos_xlsx(found, photos, _uploads(), names, g.village)
     return send_workbook(data, f"notice-photos-{_file_key(found)}.xlsx")
 
 
@@ -261,7 +263,7 @@ def photos_xlsx(round_id: int):
 def _register():
     year = year_arg() or today().year
     group = request.args.get("group", "")
-    return reports.register(db.session, g.village.id, year, group)
+    return points_register.register(db.session, g.village.id, year, group)
 
 
 @bp.get("/register")
@@ -281,7 +283,7 @@ def register():
 @role_required(*VIEWERS)
 def register_xlsx():
     ledger = _register()
-    data = reports.register_xlsx(ledger, g.village)
+    data = points_register.register_xlsx(ledger, g.village)
     return send_workbook(
         data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx"
     )

@@ -1,0 +1,211 @@
+"""积分公示影视资料: photos of the posted notice — stored (checked, without metadata), deleted,
+listed and exported with thumbnails. Writes flush and audit; the caller commits.
+"""
+
+import io
+import secrets
+from datetime import date
+from pathlib import Path, PurePath
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from openpyxl.drawing.image import Image as SheetImage
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..clock import utcnow
+from ..errors import Invalid, NotFound
+from ..images import check_image, without_metadata
+from ..org.models import Village
+from ..periods import local_naive
+from ..xlsx import Book, ledger_sheet, workbook_bytes
+from .models import (
+    NoticePhoto,
+    ScoringRound,
+)
+from .reports import PUBLIC_STATUSES, period_label
+from .services import ScoringError
+
+MAX_PHOTOS = 20
+
+
+def photos_of(session: Session, scoring_round: ScoringRound) -> list[NoticePhoto]:
+    return list(
+        session.scalars(
+            sa.select(NoticePhoto)
+            .where(NoticePhoto.round_id == scoring_round.id)
+            .order_by(NoticePhoto.posted_from, NoticePhoto.id)
+        )
+    )
+
+
+def get_photo(session: Session, village_id: int, photo_id: int) -> tuple[NoticePhoto, ScoringRound]:
+    """A photo and its round, if the round is this village's.
+
+    :raises NotFound: no such photo here.
+    """
+    photo = session.get(NoticePhoto, photo_id)
+    scoring_round = session.get(ScoringRound, photo.round_id) if photo else None
+    if scoring_round is None or scoring_round.village_id != village_id:
+        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
+    return photo, scoring_round
+
+
+def photo_path(folder: Path, stored_name: str) -> Path:
+    """Where a stored photo lives; only names we made (a plain file name) resolve."""
+    if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
+        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
+    return folder / stored_name
+
+
+def add_photo(
+    session: Session,
+    scoring_round: ScoringRound,
+    data: bytes,
+    original_name: str,
+    posted_from: date | None,
+    posted_until: date | None,
+    folder: Path,
+    actor_id: int | None,
+) -> NoticePhoto:
+    """Keep a photo of the posted notice under a random name in ``folder``, and record it.
+
+    The file is written before the row is flushed; if the caller's transaction does not commit, it
+    calls :func:`discard_photo_file` with the returned photo's ``stored_name``.
+
+    :raises ScoringError: the round has not been put on notice yet, or has all the photos it may have.
+    :raises Invalid: the dates are the wrong way round.
+    :raises PhotoRefused: see :func:`check_image`.
+    """
+    if scoring_round.status not in PUBLIC_STATUSES:
+        raise ScoringError(_("这次评定还没有公示，不能上传公示照片。"), code="not_published")
+    count = session.scalar(
+        sa.select(sa.func.count(NoticePhoto.id)).where(NoticePhoto.round_id == scoring_round.id)
+    )
+    if count >= MAX_PHOTOS:
+        raise ScoringError(_("每次评定最多上传 %(n)s 张公示照片。", n=MAX_PHOTOS), code="too_many_photos")
+    if posted_from and posted_until and posted_until < posted_from:
+        raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
+    info = check_image(data)
+    data = without_metadata(data, info)  # no GPS position or camera on a photo anyone can fetch
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = f"{secrets.token_hex(16)}.{info.extension}"
+    with open(photo_path(folder, stored_name), "xb") as f:
+        f.write(data)
+    photo = NoticePhoto(
+        round_id=scoring_round.id,
+        stored_name=stored_name,
+        original_name=PurePath((original_name or "").replace("\\", "/")).name[:200],
+        content_type=info.content_type,
+        width=info.width,
+        height=info.height,
+        size=len(data),
+        posted_from=posted_from,
+        posted_until=posted_until,
+        uploaded_by=actor_id,
+        uploaded_at=utcnow(),
+    )
+    try:
+        session.add(photo)
+        session.flush()
+    except Exception:
+        discard_photo_file(folder, stored_name)
+        raise
+    record(
+        session,
+        "scoring.notice_photo.uploaded",
+        actor_id,
+        photo,
+        round=scoring_round.period_key,
+        original_name=photo.original_name,
+        stored_name=stored_name,
+        content_type=info.content_type,
+        size=len(data),
+        width=info.width,
+        height=info.height,
+        posted_from=posted_from,
+        posted_until=posted_until,
+    )
+    return photo
+
+
+def delete_photo(session: Session, photo: NoticePhoto, actor_id: int | None) -> str:
+    """Remove a photo's record (audited). Returns its file name: remove the file once committed."""
+    scoring_round = session.get(ScoringRound, photo.round_id)
+    record(
+        session,
+        "scoring.notice_photo.deleted",
+        actor_id,
+        photo,
+        round=scoring_round.period_key,
+        original_name=photo.original_name,
+        stored_name=photo.stored_name,
+        posted_from=photo.posted_from,
+        posted_until=photo.posted_until,
+    )
+    stored_name = photo.stored_name
+    session.delete(photo)
+    session.flush()
+    return stored_name
+
+
+def discard_photo_file(folder: Path, stored_name: str) -> None:
+    photo_path(folder, stored_name).unlink(missing_ok=True)
+
+
+def photos_xlsx(
+    scoring_round: ScoringRound,
+    photos: list[NoticePhoto],
+    folder: Path,
+    names: dict[int, str],
+    village: Village,
+) -> bytes:
+    """The photo evidence as a workbook: one row per photo with its dates, and the photo itself."""
+    book = Book()
+    sheet = ledger_sheet(
+        book.active,
+        _("公示照片"),
+        _(
+            "%(village)s %(period)s 积分公示影视资料",
+            village=village.label,
+            period=period_label(scoring_round),
+        ),
+        [_("序号"), _("张贴日期"), _("撤下日期"), _("上传人"), _("上传时间"), _("照片")],
+        [6, 12, 12, 10, 17, 60],
+        landscape=False,
+    )
+    for number, photo in enumerate(photos, start=1):
+        sheet.append(
+            [
+                number,
+                photo.posted_from,
+                photo.posted_until,
+                names.get(photo.uploaded_by, ""),
+                local_naive(photo.uploaded_at),
+            ]
+        )
+        row = sheet.max_row
+        for column in "BC":
+            sheet[f"{column}{row}"].number_format = "yyyy-mm-dd"
+        sheet[f"E{row}"].number_format = "yyyy-mm-dd hh:mm"
+        thumbnail = _thumbnail(photo_path(folder, photo.stored_name))
+        if thumbnail is not None:
+            picture = SheetImage(thumbnail)
+            sheet.add_image(picture, f"F{row}")
+            sheet.row_dimensions[row].height = picture.height * 0.75  # pixels → points
+        else:
+            sheet[f"F{row}"] = _("（照片文件缺失）")
+    return workbook_bytes(book)
+
+
+def _thumbnail(path: Path, box=(400, 300)) -> io.BytesIO | None:
+    try:
+        with Image.open(path) as image:
+            image.thumbnail(box)
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=80)
+    except (OSError, ValueError):
+        return None
+    out.seek(0)
+    return out

@@ -1,0 +1,157 @@
+"""积分登记台账: the points register — every household's points from each finalised round of a
+year, as the ledger holds them (transfers, reversals included), split by category from the scores;
+so the register always agrees with the household's balance.
+"""
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..households.models import Household
+from ..org.models import Village
+from ..xlsx import Book, ledger_sheet, workbook_bytes
+from .models import (
+    Category,
+    RoundResult,
+    ScoringRound,
+)
+from .reports import (
+    category_points,
+    finalised_rounds,
+    period_label,
+    report_categories,
+    round_nets,
+    round_year,
+)
+
+
+@dataclass
+class RegisterLine:
+    round: ScoringRound
+    by_category: dict[int, int]
+    #: deductions the balance could not cover, so not posted
+    shortfall: int
+    #: reversals and corrections posted against the round since
+    corrected: int
+    #: what the ledger holds for this round
+    net: int
+    running: int
+
+
+@dataclass
+class RegisterEntry:
+    household: Household
+    #: the points from rounds of earlier years (上年结转)
+    brought_forward: int
+    lines: list[RegisterLine] = field(default_factory=list)
+
+    @property
+    def year_total(self) -> int:
+        return sum(line.net for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.brought_forward + self.year_total
+
+
+@dataclass
+class Register:
+    year: int
+    group: str
+    categories: list[Category]
+    rounds: list[ScoringRound]
+    entries: list[RegisterEntry]
+    #: years that have finalised rounds, newest first (for the filter)
+    years: list[int]
+
+    @property
+    def has_corrections(self) -> bool:
+        return any(line.corrected for e in self.entries for line in e.lines)
+
+
+def register(session: Session, village_id: int, year: int, group: str = "") -> Register:
+    """Every household's points from finalised rounds in ``year``, by period and category, with a
+    running total that starts from what earlier years' rounds brought."""
+    done = finalised_rounds(session, village_id)
+    years = sorted({round_year(r) for r in done}, reverse=True)
+    rounds = [r for r in done if round_year(r) == year]
+    upto = [r for r in done if round_year(r) <= year]
+    nets = round_nets(session, village_id, upto)
+    by_category = category_points(session, [r.id for r in rounds])
+    results = {
+        (r.round_id, r.household_id): r
+        for r in session.scalars(
+            sa.select(RoundResult).where(RoundResult.round_id.in_([r.id for r in rounds]))
+        )
+    }
+    query = sa.select(Household).where(Household.village_id == village_id)
+    if group:
+        query = query.where(Household.group == group)
+    earning = {household_id for _round_id, household_id in nets}
+    entries = []
+    for household in session.scalars(query.order_by(Household.household_no)):
+        if not household.active and household.id not in earning:
+            continue
+        brought = sum(nets.get((r.id, household.id), 0) for r in upto if round_year(r) < year)
+        entry = RegisterEntry(household, brought)
+        running = brought
+        for r in rounds:
+            key = (r.id, household.id)
+            result = results.get(key)
+            if result is None and key not in nets:
+                continue
+            net = nets.get(key, 0)
+            running += net
+            entry.lines.append(
+                RegisterLine(
+                    r,
+                    by_category.get(key, {}),
+                    result.shortfall if result else 0,
+                    net - (result.net if result else 0),
+                    net,
+                    running,
+                )
+            )
+        entries.append(entry)
+    used = {c for line in (x for e in entries for x in e.lines) for c in line.by_category}
+    return Register(year, group, report_categories(session, village_id, used), rounds, entries, years)
+
+
+def register_xlsx(ledger: Register, village: Village) -> bytes:
+    """The register as a workbook: a line per household and round, with the running total."""
+    book = Book()
+    names = [c.name for c in ledger.categories]
+    header = [_("户号"), _("户主"), _("村民小组"), _("期别"), *names, _("余额不足未扣")]
+    if ledger.has_corrections:
+        header.append(_("撤销更正"))
+    header += [_("本期积分"), _("累计")]
+    title = _("%(village)s %(year)s 年积分登记台账", village=village.label, year=ledger.year)
+    if ledger.group:
+        title += f" · {ledger.group}"
+    sheet = ledger_sheet(
+        book.active,
+        _("积分登记台账"),
+        title,
+        header,
+        [10, 12, 10, 16] + [12] * len(names) + [10, 10, 10, 10],
+        landscape=True,
+    )
+    pad = [None] * len(names)
+    for entry in ledger.entries:
+        h = entry.household
+        sheet.append(
+            [h.household_no, h.head_name, h.group, _("上年结转"), *pad, None]
+            + ([None] if ledger.has_corrections else [])
+            + [entry.brought_forward, entry.brought_forward]
+        )
+        for line in entry.lines:
+            row = [h.household_no, h.head_name, h.group, period_label(line.round)]
+            row += [line.by_category.get(c.id) for c in ledger.categories]
+            row.append(line.shortfall or None)
+            if ledger.has_corrections:
+                row.append(line.corrected or None)
+            row += [line.net, line.running]
+            sheet.append(row)
+    return workbook_bytes(book)

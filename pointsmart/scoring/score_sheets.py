@@ -1,0 +1,188 @@
+"""打分表: a round's score sheet — every household's scores by criterion, with who scored and
+approved — and its workbook.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..auth.services import user_names
+from ..households.models import Household
+from ..i18n import signed
+from ..org.models import Village
+from ..periods import local_naive
+from ..xlsx import Book, ledger_sheet, workbook_bytes
+from . import services
+from .models import (
+    PanelMember,
+    RoundCriterion,
+    Score,
+    ScoringRound,
+)
+from .reports import period_label, with_label
+
+
+def _panel_labels(session: Session, user_ids) -> dict[int, str]:
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    query = sa.select(PanelMember.user_id, PanelMember.label).where(PanelMember.user_id.in_(ids))
+    return dict(session.execute(query).all())
+
+
+@dataclass
+class SheetRow:
+    household: Household
+    #: round criterion id → times met
+    times: dict[int, int]
+    total: int
+    #: who entered this household's scores
+    scorers: list[str]
+
+
+@dataclass
+class Person:
+    name: str
+    label: str = ""
+    at: datetime | None = None
+    count: int = 0
+
+    @property
+    def shown(self) -> str:
+        return with_label(self.name, self.label)
+
+
+@dataclass
+class ScoreSheet:
+    round: ScoringRound
+    criteria: list[RoundCriterion]
+    #: (category name, number of criteria under it), for the two-line header
+    category_spans: list[tuple[str, int]]
+    rows: list[SheetRow]
+    #: panel members who entered scores, with how many cells each
+    scorers: list[Person]
+    approvals: list[Person]
+    submitted_by: str = ""
+    published_by: str = ""
+    finalised_by: str = ""
+
+    def points(self, row: SheetRow, criterion: RoundCriterion) -> int:
+        return row.times.get(criterion.id, 0) * criterion.points
+
+
+def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
+    """The round's scores per household and criterion, who entered them, and who approved the round."""
+    criteria = list(scoring_round.criteria)
+    spans: list[tuple[str, int]] = []
+    for criterion in criteria:
+        if spans and spans[-1][0] == criterion.category_name:
+            spans[-1] = (criterion.category_name, spans[-1][1] + 1)
+        else:
+            spans.append((criterion.category_name, 1))
+    cells = session.execute(
+        sa.select(Score.household_id, Score.round_criterion_id, Score.times, Score.entered_by).where(
+            Score.round_id == scoring_round.id
+        )
+    ).all()
+    times: dict[int, dict[int, int]] = defaultdict(dict)
+    entered: dict[int, set[int]] = defaultdict(set)
+    counts: dict[int, int] = defaultdict(int)
+    for household_id, criterion_id, n, by in cells:
+        if n:
+            times[household_id][criterion_id] = n
+            counts[by] += 1
+        if by:
+            entered[household_id].add(by)
+    households = {h.id: h for h in services.round_households(session, scoring_round)}
+    missing = [hid for hid in times if hid not in households]  # scored, stopped since
+    if missing:
+        households |= {
+            h.id: h for h in session.scalars(sa.select(Household).where(Household.id.in_(missing)))
+        }
+    approvals = list(scoring_round.approvals)
+    people = {by for ids in entered.values() for by in ids} | {a.user_id for a in approvals}
+    people |= {scoring_round.submitted_by, scoring_round.published_by, scoring_round.finalised_by}
+    names = user_names(session, people)
+    labels = _panel_labels(session, people)
+    points = {c.id: c.points for c in criteria}
+    rows = []
+    for household in sorted(households.values(), key=lambda h: h.household_no):
+        mine = times.get(household.id, {})
+        rows.append(
+            SheetRow(
+                household,
+                mine,
+                sum(n * points.get(cid, 0) for cid, n in mine.items()),
+                sorted(names.get(u, "?") for u in entered.get(household.id, ())),
+            )
+        )
+    scorers = sorted(
+        (Person(names.get(u, "?"), labels.get(u, ""), count=n) for u, n in counts.items() if u),
+        key=lambda p: (-p.count, p.name),
+    )
+    return ScoreSheet(
+        scoring_round,
+        criteria,
+        spans,
+        rows,
+        scorers,
+        [Person(names.get(a.user_id, "?"), labels.get(a.user_id, ""), a.at) for a in approvals],
+        names.get(scoring_round.submitted_by, ""),
+        names.get(scoring_round.published_by, ""),
+        names.get(scoring_round.finalised_by, ""),
+    )
+
+
+def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
+    """The score sheet as a workbook: points per criterion (times × points), and a sheet of approvals."""
+    book = Book()
+    header = [_("户号"), _("户主"), _("村民小组")]
+    for c in sheet.criteria:
+        header.append(
+            _(
+                "%(category)s·%(name)s（%(points)s）",
+                category=c.category_name,
+                name=c.name,
+                points=signed(c.points),
+            )
+        )
+    header += [_("合计"), _("评分人")]
+    page = ledger_sheet(
+        book.active,
+        _("打分表"),
+        _("%(village)s %(period)s 打分表", village=village.label, period=period_label(sheet.round)),
+        header,
+        [10, 12, 10] + [11] * len(sheet.criteria) + [8, 20],
+        landscape=True,
+    )
+    for row in sheet.rows:
+        line = [row.household.household_no, row.household.head_name, row.household.group]
+        line += [sheet.points(row, c) or None for c in sheet.criteria]
+        line += [row.total, _("、").join(row.scorers)]
+        page.append(line)
+    people = ledger_sheet(
+        book.create_sheet(),
+        _("评分和审核"),
+        _("%(period)s 评分和审核人员", period=period_label(sheet.round)),
+        [_("环节"), _("姓名"), _("身份"), _("时间"), _("打分格数")],
+        [10, 14, 12, 18, 10],
+        landscape=False,
+    )
+    for person in sheet.scorers:
+        people.append([_("评分"), person.name, person.label, None, person.count])
+    for person in sheet.approvals:
+        people.append([_("审核"), person.name, person.label, local_naive(person.at), None])
+    for step, name, at in (
+        (_("提交"), sheet.submitted_by, sheet.round.submitted_at),
+        (_("公示"), sheet.published_by, sheet.round.published_at),
+        (_("生效"), sheet.finalised_by, sheet.round.finalised_at),
+    ):
+        if at:
+            people.append([step, name, "", local_naive(at), None])
+    for cell in people["D"][2:]:
+        cell.number_format = "yyyy-mm-dd hh:mm"
+    return workbook_bytes(book)
