@@ -42,6 +42,7 @@ def _prepare(db_path) -> int:
     """A village, a rulebook of 10 monthly awards, a round fully scored and past its notice; its id."""
     from pointsmart import clock
     from pointsmart.extensions import db
+    from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import services as scoring
     from pointsmart.scoring.models import RoundStatus, Score, ScoringRound
 
@@ -52,9 +53,9 @@ def _prepare(db_path) -> int:
         from pointsmart.org.models import Village
 
         home = session.get(Village, village.village_id)
-        category = scoring.save_category(session, home.id, {"name": "基准类别"}, None)
+        category = scoring_criteria.save_category(session, home.id, {"name": "基准类别"}, None)
         for n in range(CRITERIA):
-            scoring.save_criterion(
+            scoring_criteria.save_criterion(
                 session, category, {"name": f"条目{n + 1}", "points": 1 + n, "cadence": "monthly"}, None
             )
         found = scoring.create_round(session, home, "monthly", "2026-11", "", None)
@@ -92,7 +93,7 @@ def _finalise(db_path, round_id) -> tuple[float, int]:
     from pointsmart.extensions import db
     from pointsmart.ledger.models import Transfer
     from pointsmart.ledger.services import verify
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import finalisation as scoring_finalisation
     from pointsmart.scoring.models import ScoringRound
 
     app = make_app(db_path)
@@ -101,7 +102,7 @@ def _finalise(db_path, round_id) -> tuple[float, int]:
             session = db.session
             found = session.get(ScoringRound, round_id)
             with Stopwatch() as sw:
-                scoring.finalise_round(session, found, None)
+                scoring_finalisation.finalise_round(session, found, None)
                 session.commit()
             posted = session.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.ref == found.ref))
             report = verify(session)

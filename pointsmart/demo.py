@@ -15,6 +15,8 @@ from .households.services import adjust_points, household_by_no
 from .ledger.models import Transfer
 from .org.models import Village
 from .org.services import ensure_village
+from .scoring import criteria as scoring_criteria
+from .scoring import panels as scoring_panels
 from .scoring import services as scoring
 from .scoring.models import ScoringRound
 from .shop import services as shop
@@ -70,19 +72,19 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
                     session, household, int(row["积分"]), row["原因"], actor_id=None, ref=OPENING_REF
                 )
     rulebook = json.loads((seed_dir / "rulebook.json").read_text(encoding="utf-8"))
-    if not scoring.categories(session, village.id):
+    if not scoring_criteria.categories(session, village.id):
         for position, entry in enumerate(rulebook):
-            category = scoring.save_category(
+            category = scoring_criteria.save_category(
                 session, village.id, {"name": entry["category"], "position": position}, actor_id=None
             )
             for n, criterion in enumerate(entry["criteria"]):
-                scoring.save_criterion(session, category, criterion | {"position": n}, actor_id=None)
+                scoring_criteria.save_criterion(session, category, criterion | {"position": n}, actor_id=None)
     chair = find_user(session, next(u["username"] for u in users if u["role"] == "chair"))
     for user in users:
         if user.get("panel_label"):
             member = find_user(session, user["username"])
-            if scoring.membership(session, member.id) is None:
-                scoring.set_panel_member(
+            if scoring_panels.membership(session, member.id) is None:
+                scoring_panels.set_panel_member(
                     session, member, user["panel_label"], user.get("panel_groups", []), actor_id=chair.id
                 )
     if not shop.list_goods(session, village.id):
@@ -130,7 +132,7 @@ def _demo_round(session: Session, village, seed_dir: Path, users: list[dict]) ->
             household = household_by_no(session, village.id, row["户号"])
             scorer = (
                 panel[1]
-                if household.group not in scoring.membership(session, panel[0].id).group_list
+                if household.group not in scoring_panels.membership(session, panel[0].id).group_list
                 else panel[0]
             )
             scoring.set_score(

@@ -31,6 +31,13 @@ _MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufff
 #: what openpyxl refuses in a cell, plus what a printed page cannot show
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
+#: the rule as a JSON Schema ``pattern`` (for the API's document): no character the rule refuses. Lone
+#: surrogates are refused too but left out: ECMA and Rust regex engines cannot name them in a class
+SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+MULTI_LINE_PATTERN = (
+    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+)
+
 #: a field that says nothing of its own length gets this one
 DEFAULT_MAX_LENGTH = 10_000
 

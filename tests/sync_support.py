@@ -126,6 +126,9 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
     from pointsmart.cards import services as cards
     from pointsmart.households import services as households
     from pointsmart.households.models import Household
+    from pointsmart.scoring import criteria as scoring_criteria
+    from pointsmart.scoring import finalisation as scoring_finalisation
+    from pointsmart.scoring import panels as scoring_panels
     from pointsmart.scoring import services as scoring
     from pointsmart.shop import services as shop
     from pointsmart.shop.models import MoveKind
@@ -137,18 +140,20 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
         session = db.session
         members = [session.get(User, i) for i in panel]
         for member in members:
-            scoring.set_panel_member(session, member, "执委", [], None)
+            scoring_panels.set_panel_member(session, member, "执委", [], None)
         village = home_village(session)
-        tidy_category = scoring.save_category(session, village.id, {"name": "环境卫生"}, None)
-        virtue = scoring.save_category(session, village.id, {"name": "家庭美德"}, None)
-        scoring.save_criterion(
+        tidy_category = scoring_criteria.save_category(session, village.id, {"name": "环境卫生"}, None)
+        virtue = scoring_criteria.save_category(session, village.id, {"name": "家庭美德"}, None)
+        scoring_criteria.save_criterion(
             session, tidy_category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
-        scoring.save_criterion(
+        scoring_criteria.save_criterion(
             session, tidy_category, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}, None
         )
-        scoring.save_criterion(session, virtue, {"name": "孝老爱亲", "points": 4, "cadence": "monthly"}, None)
-        scoring.save_category(session, village.id, {"name": "家庭美德（新）"}, None, virtue)
+        scoring_criteria.save_criterion(
+            session, virtue, {"name": "孝老爱亲", "points": 4, "cadence": "monthly"}, None
+        )
+        scoring_criteria.save_category(session, village.id, {"name": "家庭美德（新）"}, None, virtue)
         found = scoring.create_round(session, village, "monthly", month, "", None)
         tidy, mess, filial = found.criteria
         homes = [session.get(Household, i) for i in ids]
@@ -161,7 +166,7 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
             scoring.approve_round(session, found, member)
         scoring.publish_round(session, found, None)
         clock.advance(timedelta(days=6))
-        assert scoring.finalise_round(session, found, None)
+        assert scoring_finalisation.finalise_round(session, found, None)
         session.commit()
 
         operator = session.get(User, chair)

@@ -159,6 +159,9 @@ def _finalised_round(app, make_user, make_household):
     from pointsmart import clock
     from pointsmart.auth.models import User
     from pointsmart.org.services import home_village
+    from pointsmart.scoring import criteria as scoring_criteria
+    from pointsmart.scoring import finalisation as scoring_finalisation
+    from pointsmart.scoring import panels as scoring_panels
     from pointsmart.scoring import services as scoring
 
     a, b = make_household(points=1, head_name="王建国"), make_household(head_name="李秀兰")
@@ -167,12 +170,12 @@ def _finalised_round(app, make_user, make_household):
         session = db.session
         members = [session.get(User, i) for i in ids]
         for member in members:
-            scoring.set_panel_member(session, member, "执委", [], None)
-        category = scoring.save_category(session, members[0].village_id, {"name": "环境卫生"}, None)
-        scoring.save_criterion(
+            scoring_panels.set_panel_member(session, member, "执委", [], None)
+        category = scoring_criteria.save_category(session, members[0].village_id, {"name": "环境卫生"}, None)
+        scoring_criteria.save_criterion(
             session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
-        scoring.save_criterion(
+        scoring_criteria.save_criterion(
             session, category, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}, None
         )
         found = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)
@@ -185,7 +188,7 @@ def _finalised_round(app, make_user, make_household):
             scoring.approve_round(session, found, member)
         scoring.publish_round(session, found, None)
         clock.advance(timedelta(days=6))
-        scoring.finalise_round(session, found, None)
+        scoring_finalisation.finalise_round(session, found, None)
         session.commit()
         return found.id, {a: session.get(Household, a).uuid, b: session.get(Household, b).uuid}
 

@@ -215,7 +215,7 @@ def filled(app, make_user, make_household, village_b, county_app):
     push_all(app, county_client, keys[A_CODE])
     set_clock(2026, 11, 20)
     push_all(village_b, county_client, keys[B_CODE])
-    set_clock(2026, 11, 25)
+    set_clock(2026, 11, 25, hour=11)  # an hour past: a slow push on the 5th still counts 20 whole days
     with village_b.app_context():
         extra_uuid = db.session.get(Household, extra).uuid
     return SimpleNamespace(

@@ -88,6 +88,8 @@ def prepare(app) -> World:
     from pointsmart.cards.services import card_url, issue_card
     from pointsmart.households.services import adjust_points, create_household
     from pointsmart.org.services import ensure_village
+    from pointsmart.scoring import criteria as scoring_criteria
+    from pointsmart.scoring import panels as scoring_panels
     from pointsmart.scoring import services as scoring
     from pointsmart.shop import services as shop
     from pointsmart.shop.models import MoveKind
@@ -121,14 +123,14 @@ def prepare(app) -> World:
             item = shop.save_goods(s, village.id, {"name": name, "price": price}, None)
             shop.receive_stock(s, item, MoveKind.DONATION, stock, None, donor="爱心企业")
             goods[item.id] = (price, stock)
-        category = scoring.save_category(s, village.id, {"name": "美丽庭院"}, None)
+        category = scoring_criteria.save_category(s, village.id, {"name": "美丽庭院"}, None)
         for name, points in [("庭院整洁", 5), ("志愿服务", 3), ("乱堆乱放", -5)]:
-            scoring.save_criterion(
+            scoring_criteria.save_criterion(
                 s, category, {"name": name, "points": points, "cadence": "monthly",
                               "max_per_period": MOST_TIMES}, None,
             )  # fmt: skip
         for name in ("panel1", "panel2"):
-            scoring.set_panel_member(s, users[name], "执委", [], actor_id=users["chair"].id)
+            scoring_panels.set_panel_member(s, users[name], "执委", [], actor_id=users["chair"].id)
         scoring_round = scoring.create_round(s, village, "monthly", "2026-11", "", users["chair"].id)
         s.flush()
         world = World(

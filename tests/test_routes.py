@@ -175,13 +175,16 @@ def sample(app, make_user, make_household):
     with app.app_context():
         from pointsmart.households.models import Household
         from pointsmart.org.services import home_village
+        from pointsmart.scoring import criteria as scoring_criteria
         from pointsmart.scoring import services as scoring
         from pointsmart.scoring.models import NoticePhoto, Objection, PanelMember
 
         household = db.session.get(Household, hid)
         transfer_id = db.session.scalar(sa.select(Transfer.id).order_by(Transfer.id.desc()))
-        category = scoring.save_category(db.session, household.village_id, {"name": "环境卫生"}, None)
-        criterion = scoring.save_criterion(
+        category = scoring_criteria.save_category(
+            db.session, household.village_id, {"name": "环境卫生"}, None
+        )
+        criterion = scoring_criteria.save_criterion(
             db.session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
         scoring_round = scoring.create_round(

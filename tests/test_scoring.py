@@ -12,25 +12,25 @@ from pointsmart.households.models import Household
 from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import Transfer
 from pointsmart.org.services import home_village
-from pointsmart.scoring import services
+from pointsmart.scoring import criteria, finalisation, panels, services
 from pointsmart.scoring.models import RoundResult, RoundStatus
 
 
 @pytest.fixture
 def rulebook(ctx, village_id):
     """A small rulebook: two monthly awards, one monthly deduction, one quarterly award."""
-    category = services.save_category(ctx, village_id, {"name": "美丽庭院"}, None)
+    category = criteria.save_category(ctx, village_id, {"name": "美丽庭院"}, None)
     made = {
-        "tidy": services.save_criterion(
+        "tidy": criteria.save_criterion(
             ctx, category, {"name": "庭院整洁", "points": 5, "cadence": "monthly"}, None
         ),
-        "volunteer": services.save_criterion(
+        "volunteer": criteria.save_criterion(
             ctx, category, {"name": "志愿服务", "points": 3, "cadence": "monthly", "max_per_period": 4}, None
         ),
-        "mess": services.save_criterion(
+        "mess": criteria.save_criterion(
             ctx, category, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}, None
         ),
-        "garden": services.save_criterion(
+        "garden": criteria.save_criterion(
             ctx, category, {"name": "绿化", "points": 15, "cadence": "quarterly"}, None
         ),
     }
@@ -44,7 +44,7 @@ def panel(ctx, make_user):
     ids = [make_user("panel")[0], make_user("panel")[0], make_user("chair")[0]]
     users = [ctx.get(User, i) for i in ids]
     for user in users:
-        services.set_panel_member(ctx, user, "执委", [], actor_id=users[2].id)
+        panels.set_panel_member(ctx, user, "执委", [], actor_id=users[2].id)
     ctx.commit()
     return users
 
@@ -114,7 +114,7 @@ def test_editing_a_criterion_does_not_change_a_round_under_way(ctx, rulebook):
     village = home_village(ctx)
     scoring_round = services.create_round(ctx, village, "monthly", "2026-11", "", None)
     tidy = rulebook["tidy"]
-    services.save_criterion(
+    criteria.save_criterion(
         ctx, tidy.category, {"name": "庭院整洁", "points": 50, "cadence": "monthly"}, None, tidy
     )
     ctx.commit()
@@ -131,7 +131,7 @@ def test_only_panel_members_score_and_only_their_groups(ctx, rulebook, panel, ma
     with pytest.raises(DomainError) as info:
         services.set_score(ctx, scoring_round, hid, tidy, 1, outsider)
     assert info.value.code == "not_panel_member"
-    services.set_panel_member(ctx, panel[0], "执委", ["一社"], panel[2].id)
+    panels.set_panel_member(ctx, panel[0], "执委", ["一社"], panel[2].id)
     services.set_score(ctx, scoring_round, hid, tidy, 1, panel[0])
     with pytest.raises(DomainError):
         services.set_score(ctx, scoring_round, other, tidy, 1, panel[0])
@@ -164,10 +164,10 @@ def test_whole_monthly_round_posts_points_once(ctx, rulebook, panel, make_househ
     services.publish_round(ctx, scoring_round, panel[2].id)
     ctx.commit()
     with pytest.raises(DomainError) as info:
-        services.finalise_round(ctx, scoring_round, panel[2].id)
+        finalisation.finalise_round(ctx, scoring_round, panel[2].id)
     assert info.value.code == "notice_not_over"
     clock.advance(timedelta(days=5, minutes=1))
-    assert services.finalise_round(ctx, scoring_round, panel[2].id) is True
+    assert finalisation.finalise_round(ctx, scoring_round, panel[2].id) is True
     ctx.commit()
     balances = {hid: ctx.get(Household, hid).balance for hid in (a, b)}
     assert balances == {a: 11, b: 0}  # b had 2 points: the 5-point deduction posts 2, shortfall 3
@@ -175,7 +175,7 @@ def test_whole_monthly_round_posts_points_once(ctx, rulebook, panel, make_househ
     assert (result_b.deducted, result_b.shortfall, result_b.net) == (5, 3, -2)
     transfers = ctx.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.ref == scoring_round.ref))
     assert transfers == 3
-    assert services.finalise_round(ctx, scoring_round, panel[2].id) is False  # twice posts nothing
+    assert finalisation.finalise_round(ctx, scoring_round, panel[2].id) is False  # twice posts nothing
     ctx.commit()
     assert ctx.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.ref == scoring_round.ref)) == 3
     assert ledger.verify(ctx).ok
@@ -189,17 +189,17 @@ def test_open_objection_blocks_finalisation_until_resolved(ctx, rulebook, panel,
     _run_to_notice(ctx, scoring_round, panel)
     with pytest.raises(DomainError):  # scores are frozen during the notice
         services.set_score(ctx, scoring_round, hid, tidy, 0, panel[0])
-    assert services.finalise_refusal(ctx, scoring_round).code == "notice_not_over"
+    assert finalisation.finalise_refusal(ctx, scoring_round).code == "notice_not_over"
     objection = services.record_objection(ctx, scoring_round, hid, "李大娘", "院子其实没扫", panel[2].id)
     clock.advance(timedelta(days=6))
-    assert services.finalise_refusal(ctx, scoring_round).code == "objection_open"  # what the page reads
+    assert finalisation.finalise_refusal(ctx, scoring_round).code == "objection_open"  # what the page reads
     with pytest.raises(DomainError) as info:
-        services.finalise_round(ctx, scoring_round, panel[2].id)
+        finalisation.finalise_round(ctx, scoring_round, panel[2].id)
     assert info.value.code == "objection_open"
     services.resolve_objection(ctx, objection, True, "核实属实，取消本项", {tidy: 0}, panel[2].id)
-    assert services.finalise_refusal(ctx, scoring_round) is None
-    assert services.finalise_round(ctx, scoring_round, panel[2].id) is True
-    assert services.finalise_refusal(ctx, scoring_round).code == "wrong_status"
+    assert finalisation.finalise_refusal(ctx, scoring_round) is None
+    assert finalisation.finalise_round(ctx, scoring_round, panel[2].id) is True
+    assert finalisation.finalise_refusal(ctx, scoring_round).code == "wrong_status"
     ctx.commit()
     assert ctx.get(Household, hid).balance == 0
 
@@ -214,7 +214,7 @@ def test_rejected_objection_needs_a_reason_and_keeps_scores(ctx, rulebook, panel
         services.resolve_objection(ctx, objection, False, " ", {}, panel[2].id)
     services.resolve_objection(ctx, objection, False, "经核实评分无误", {}, panel[2].id)
     clock.advance(timedelta(days=6))
-    services.finalise_round(ctx, scoring_round, panel[2].id)
+    finalisation.finalise_round(ctx, scoring_round, panel[2].id)
     ctx.commit()
     assert ctx.get(Household, hid).balance == 5
 
@@ -235,8 +235,8 @@ def test_village_settings_apply_to_rounds_created_afterwards(app, login_as, vill
 
     chair = login_as("chair")
     with app.app_context():
-        category = services.save_category(db.session, village_id, {"name": "环境卫生"}, None)
-        services.save_criterion(
+        category = criteria.save_category(db.session, village_id, {"name": "环境卫生"}, None)
+        criteria.save_criterion(
             db.session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
         before_id = services.create_round(

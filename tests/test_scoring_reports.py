@@ -27,8 +27,11 @@ from pointsmart.households.services import reverse_transfer
 from pointsmart.ledger.models import Transfer
 from pointsmart.org.services import home_village
 from pointsmart.scoring import (
+    criteria,
+    finalisation,
     meeting_minutes,
     notice_photos,
+    panels,
     points_register,
     reports,
     score_sheets,
@@ -46,17 +49,17 @@ def scene(app, village_id, make_user):
     """A rulebook of two categories (美丽庭院, 志愿服务) and a panel: two members and the chair (ids)."""
     panel = [make_user("panel")[0], make_user("panel")[0], make_user("chair")[0]]
     with committing(app) as session:
-        yard = services.save_category(session, village_id, {"name": "美丽庭院", "position": 1}, None)
-        helping = services.save_category(session, village_id, {"name": "志愿服务", "position": 2}, None)
+        yard = criteria.save_category(session, village_id, {"name": "美丽庭院", "position": 1}, None)
+        helping = criteria.save_category(session, village_id, {"name": "志愿服务", "position": 2}, None)
         for category, data in [
             (yard, {"name": "庭院整洁", "points": 5, "cadence": "monthly"}),
             (yard, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}),
             (helping, {"name": "参加志愿服务", "points": 3, "cadence": "monthly", "max_per_period": 4}),
             (yard, {"name": "绿化", "points": 15, "cadence": "quarterly"}),
         ]:
-            services.save_criterion(session, category, data, None)
+            criteria.save_criterion(session, category, data, None)
         for user_id in panel:
-            services.set_panel_member(session, session.get(User, user_id), "执委", [], panel[2])
+            panels.set_panel_member(session, session.get(User, user_id), "执委", [], panel[2])
         return SimpleNamespace(panel=panel, chair=panel[2], yard=yard.id, helping=helping.id)
 
 
@@ -76,7 +79,7 @@ def _round(session, scene, period, scores, *, stop="finalised", period_type="mon
         services.publish_round(session, found, scene.chair)
     if stop == "finalised":
         clock.advance(timedelta(days=found.notice_days, minutes=1))
-        assert services.finalise_round(session, found, scene.chair)
+        assert finalisation.finalise_round(session, found, scene.chair)
     session.flush()
     return found
 

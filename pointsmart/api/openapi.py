@@ -8,7 +8,9 @@ both against the running app in ``tests/test_api_fuzz.py``.
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 
+from .. import text
 from ..ids import MAX_ID
 from ..paging import MAX_PAGE
 from .schemas import (
@@ -38,6 +40,24 @@ MAX_PER_PAGE = 500
 IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}
 ROUND_STATUSES = ["draft", "submitted", "approved", "notice", "finalised"]
 FLAG = {"type": "string", "enum": ["0", "1"]}
+
+
+#: schemas the API reads (request bodies): their strings meet the text rule (:mod:`pointsmart.text`)
+REQUESTS = (AdjustmentSchema, RedemptionRequestSchema, CancelRequestSchema, SyncBatchSchema)
+#: a search or filter text in a query: one line, as long as the query guard allows
+QUERY_TEXT = {"type": "string", "maxLength": 1000, "pattern": text.SINGLE_LINE_PATTERN}
+
+
+def text_rule(self, field, **kwargs) -> dict:
+    """An apispec attribute function: a request's string field documents the text rule it is held
+    to — which characters (single- or multi-line) and, where the field names none, the default length."""
+    if not isinstance(field, fields.String) or not isinstance(field.parent, REQUESTS):
+        return {}
+    multiline = bool(field.metadata.get("x-multiline"))
+    rule = {"pattern": text.MULTI_LINE_PATTERN if multiline else text.SINGLE_LINE_PATTERN}
+    if "maxLength" not in kwargs.get("ret", {}):
+        rule["maxLength"] = text.DEFAULT_MAX_LENGTH
+    return rule
 
 
 def _error(description: str) -> dict:
@@ -107,11 +127,12 @@ COUNTY_SCHEMAS = (
 def build_spec(base_url: str, tier: str = "village") -> dict:
     """The document of one tier (``village`` or ``county``): only the endpoints that tier answers."""
     county = tier == "county"
+    plugin = MarshmallowPlugin()
     spec = APISpec(
         title="PointsMart county API" if county else "PointsMart village API",
         version="1",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[plugin],
         servers=[{"url": base_url.rstrip("/") + "/api/v1"}],
         info={
             "description": (
@@ -125,6 +146,7 @@ def build_spec(base_url: str, tier: str = "village") -> dict:
         },
         security=[{"bearer": []}],
     )
+    plugin.converter.add_attribute_function(text_rule)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in COUNTY_SCHEMAS if county else VILLAGE_SCHEMAS:
         spec.components.schema(name, schema=schema)
@@ -139,8 +161,8 @@ def _village_paths(spec: APISpec) -> None:
             "get": {
                 "summary": "List households (search by name or 户号, filter by group)",
                 "parameters": [
-                    {"name": "q", "in": "query", "schema": {"type": "string"}},
-                    {"name": "group", "in": "query", "schema": {"type": "string"}},
+                    {"name": "q", "in": "query", "schema": QUERY_TEXT},
+                    {"name": "group", "in": "query", "schema": QUERY_TEXT},
                     {"name": "inactive", "in": "query", "schema": FLAG, "description": "1: include inactive"},
                     *PAGING,
                 ],

@@ -47,6 +47,7 @@ class ErrorDetailSchema(Schema):
         data_key="fields",
         metadata={"description": "validation_error: each field that was refused, with why"},
     )
+    field = fields.String(metadata={"description": "invalid_text and other one-field refusals: the field"})
     balance = fields.Integer(metadata={"description": "insufficient_points: the balance there was"})
     needed = fields.Integer(metadata={"description": "insufficient_points: the points it needed"})
     expected_from_seq = fields.Integer(metadata={"description": "sequence_gap: resend from here"})

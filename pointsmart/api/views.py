@@ -17,6 +17,7 @@ from ..i18n import join_names
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..paging import MAX_PAGE
+from ..scoring import finalisation as scoring_finalisation
 from ..scoring import services as scoring
 from ..shop import services as shop
 from ..unit import write
@@ -212,7 +213,7 @@ def round_detail(round_id: int):
             "net": t.net,
             "by_category": dict(t.by_category),
         }
-        for t in scoring.tally(db.session, found)
+        for t in scoring_finalisation.tally(db.session, found)
         if t.times
     ]
     return RoundDetailSchema().dump(_round_fields(found) | {"results": results})

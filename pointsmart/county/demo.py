@@ -31,6 +31,7 @@ from ..extensions import db
 from ..households.models import Household
 from ..ledger.services import InsufficientPoints
 from ..org.models import Village
+from ..scoring import finalisation as scoring_finalisation
 from ..scoring import services as scoring
 from ..shop import services as shop
 from ..shop.models import MoveKind
@@ -90,7 +91,7 @@ def _run_round(session, village, period_type: str, period_key: str, chance: floa
     scoring.publish_round(session, scoring_round, chair.id)
     session.commit()
     clock.advance(timedelta(days=scoring_round.notice_days, hours=1))
-    scoring.finalise_round(session, scoring_round, chair.id)
+    scoring_finalisation.finalise_round(session, scoring_round, chair.id)
     session.commit()
 
 

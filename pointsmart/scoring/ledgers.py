@@ -33,7 +33,7 @@ from ..pages import year_arg
 from ..periods import today
 from ..unit import write
 from ..xlsx import send_workbook
-from . import meeting_minutes, notice_photos, points_register, reports, score_sheets, services
+from . import meeting_minutes, notice_photos, panels, points_register, reports, score_sheets, services
 from .forms import MinutesForm, PhotoForm
 from .models import RoundStatus
 
@@ -120,7 +120,7 @@ def edit_minutes(round_id: int):
     found = _round(round_id)
     existing = meeting_minutes.minutes_of(db.session, found)
     form = MinutesForm(obj=existing)
-    members = services.panel_members(db.session, g.village.id)
+    members = panels.panel_members(db.session, g.village.id)
     choices = {
         m.user_id: reports.with_label(m.user.display_name or m.user.username, m.label) for m in members
     }

@@ -15,7 +15,7 @@ from ..errors import Invalid
 from ..org.models import Village
 from ..text import checked
 from ..xlsx import Book, ledger_sheet, workbook_bytes
-from . import services
+from . import panels
 from .models import (
     MeetingMinutes,
     Score,
@@ -42,7 +42,7 @@ def minutes_defaults(session: Session, scoring_round: ScoringRound, today: date)
     involved |= set(
         session.scalars(sa.select(Score.entered_by).where(Score.round_id == scoring_round.id).distinct())
     )
-    members = [m.user_id for m in services.panel_members(session, scoring_round.village_id)]
+    members = [m.user_id for m in panels.panel_members(session, scoring_round.village_id)]
     summary = _(
         "本次%(period)s共评定 %(n)s 户，加分合计 %(plus)s 分，扣分合计 %(minus)s 分。",
         period=period_label(scoring_round),
@@ -77,7 +77,7 @@ def save_minutes(
         except (TypeError, ValueError):
             raise Invalid(_("出席人员选择有误。"), code="unknown_member") from None
     existing = minutes_of(session, scoring_round)
-    allowed = {m.user_id for m in services.panel_members(session, scoring_round.village_id)}
+    allowed = {m.user_id for m in panels.panel_members(session, scoring_round.village_id)}
     allowed |= set(present_ids(existing))  # someone who has left the panel since stays on old minutes
     if any(uid not in allowed for uid in present):
         raise Invalid(_("出席人员中有人不是本村评比小组成员。"), code="unknown_member")

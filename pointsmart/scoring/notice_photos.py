@@ -20,12 +20,12 @@ from ..images import check_image, without_metadata
 from ..org.models import Village
 from ..periods import local_naive
 from ..xlsx import Book, ledger_sheet, workbook_bytes
+from .errors import ScoringError
 from .models import (
     NoticePhoto,
     ScoringRound,
 )
 from .reports import PUBLIC_STATUSES, period_label
-from .services import ScoringError
 
 MAX_PHOTOS = 20
 

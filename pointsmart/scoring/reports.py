@@ -25,7 +25,7 @@ from ..households.models import Household
 from ..ledger.models import Transfer
 from ..org.models import Village
 from ..xlsx import Book, ledger_sheet, workbook_bytes
-from . import services
+from . import criteria, finalisation, services
 from .models import (
     CADENCE_LABELS,
     Cadence,
@@ -139,7 +139,7 @@ def round_nets(session: Session, village_id: int, rounds: list[ScoringRound]) ->
 def report_categories(session: Session, village_id: int, used=()) -> list[Category]:
     """The rulebook's categories, in its order: the active ones and any others that hold points."""
     used = set(used)
-    return [c for c in services.categories(session, village_id) if c.active or c.id in used]
+    return [c for c in criteria.categories(session, village_id) if c.active or c.id in used]
 
 
 @dataclass
@@ -208,7 +208,7 @@ def round_results(session: Session, scoring_round: ScoringRound) -> RoundResults
             )
         unscored = max(len(services.round_households(session, scoring_round)) - len(rows), 0)
     else:
-        tallies = services.tally(session, scoring_round)
+        tallies = finalisation.tally(session, scoring_round)
         for t in tallies:
             if t.times:
                 rows.append(

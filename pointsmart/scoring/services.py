@@ -1,7 +1,10 @@
-"""Rulebook, panel and rounds. Functions flush, never commit; each rule refused raises a ScoringError."""
+"""Scoring rounds: created, scored cell by cell, submitted, approved, published for notice, objected
+to. Functions flush, never commit; each rule refused raises a ScoringError.
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+The rulebook is :mod:`.criteria`, the panel :mod:`.panels`, the tally and the posting of a round's
+points :mod:`.finalisation`.
+"""
+
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -10,213 +13,27 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from .. import changes as change_log
-from ..audit.services import changes, record
+from ..audit.services import record
 from ..auth.models import Role, User
 from ..clock import utcnow
-from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..households.models import Household
-from ..ledger import services as ledger
-from ..ledger.models import Account, AccountKind, TransferKind
 from ..org.models import Village
-from ..periods import local
 from ..text import checked
+from .criteria import active_criteria
+from .errors import ScoringError
 from .models import (
     STATUS_LABELS,
-    Cadence,
-    Category,
-    Criterion,
     Objection,
     ObjectionStatus,
-    PanelMember,
     RoundApproval,
     RoundCriterion,
-    RoundResult,
     RoundStatus,
     Score,
     ScoringRound,
 )
+from .panels import membership
 from .periods import check_period
-
-
-class ScoringError(DomainError):
-    code = "scoring_error"
-    status = 409
-
-
-# --- rulebook ---------------------------------------------------------------------------------
-
-
-def categories(session: Session, village_id: int) -> list[Category]:
-    return list(
-        session.scalars(
-            sa.select(Category)
-            .where(Category.village_id == village_id)
-            .order_by(Category.position, Category.id)
-        )
-    )
-
-
-def get_category(session: Session, village_id: int, category_id: int) -> Category:
-    category = session.get(Category, category_id)
-    if category is None or category.village_id != village_id:
-        raise NotFound(_("找不到这个积分类别。"))
-    return category
-
-
-def get_criterion(session: Session, village_id: int, criterion_id: int) -> Criterion:
-    criterion = session.get(Criterion, criterion_id)
-    if criterion is None or criterion.category.village_id != village_id:
-        raise NotFound(_("找不到这个积分条目。"))
-    return criterion
-
-
-def save_category(
-    session: Session, village_id: int, data: dict, actor_id: int | None, category: Category | None = None
-) -> Category:
-    """Create or edit a category (name, position, active).
-
-    :raises Invalid: no name.
-    """
-    name = checked(data.get("name"), "name", _("类别名称"), max_length=60)
-    if not name:
-        raise Invalid(_("类别名称不能为空。"), code="name_required")
-    new = {
-        "name": name,
-        "position": int(data.get("position") or 0),
-        "active": bool(data.get("active", True)),
-    }
-    if category is None:
-        category = Category(village_id=village_id, **new)
-        session.add(category)
-        session.flush()
-        record(session, "scoring.category.created", actor_id, category, new=new)
-        return category
-    diff = changes({"name": category.name, "position": category.position, "active": category.active}, new)
-    if diff["new"]:
-        for key, value in diff["new"].items():
-            setattr(category, key, value)
-        record(session, "scoring.category.updated", actor_id, category, **diff)
-    return category
-
-
-CRITERION_FIELDS = ("name", "description", "points", "cadence", "max_per_period", "active", "position")
-
-
-def _clean_criterion(data: dict) -> dict:
-    name = checked(data.get("name"), "name", _("条目名称"), max_length=100)
-    if not name:
-        raise Invalid(_("条目名称不能为空。"), code="name_required")
-    try:
-        points = int(data.get("points"))
-        max_per_period = int(data.get("max_per_period") or 1)
-    except (TypeError, ValueError):
-        raise Invalid(_("分值和次数必须是整数。"), code="invalid_amount") from None
-    if points == 0 or abs(points) > 1000:
-        raise Invalid(_("分值必须是 -1000 到 1000 之间的非零整数（扣分填负数）。"), code="invalid_amount")
-    if not 1 <= max_per_period <= 31:
-        raise Invalid(_("每期最多次数应为 1–31。"), code="invalid_amount")
-    try:
-        cadence = Cadence(data.get("cadence"))
-    except ValueError:
-        raise Invalid(_("请选择评定周期（月、季或半年）。"), code="bad_period") from None
-    return {
-        "name": name,
-        "description": checked(
-            data.get("description"), "description", _("评分标准和佐证"), max_length=500, multiline=True
-        ),
-        "points": points,
-        "cadence": str(cadence),
-        "max_per_period": max_per_period,
-        "active": bool(data.get("active", True)),
-        "position": int(data.get("position") or 0),
-    }
-
-
-def save_criterion(
-    session: Session, category: Category, data: dict, actor_id: int | None, criterion: Criterion | None = None
-) -> Criterion:
-    """Create or edit a criterion. Rounds already created keep the points they copied.
-
-    :raises Invalid: missing name, zero or absurd points, bad cadence.
-    """
-    clean = _clean_criterion(data)
-    if criterion is None:
-        criterion = Criterion(category_id=category.id, updated_at=utcnow(), **clean)
-        session.add(criterion)
-        session.flush()
-        record(session, "scoring.criterion.created", actor_id, criterion, new=clean)
-        return criterion
-    diff = changes({k: getattr(criterion, k) for k in CRITERION_FIELDS}, clean)
-    if diff["new"]:
-        for key, value in diff["new"].items():
-            setattr(criterion, key, value)
-        criterion.updated_at = utcnow()
-        record(session, "scoring.criterion.updated", actor_id, criterion, **diff)
-    return criterion
-
-
-def active_criteria(session: Session, village_id: int, cadence: str) -> list[Criterion]:
-    return list(
-        session.scalars(
-            sa.select(Criterion)
-            .join(Category)
-            .where(
-                Category.village_id == village_id,
-                Category.active.is_(True),
-                Criterion.active.is_(True),
-                Criterion.cadence == cadence,
-            )
-            .order_by(Category.position, Category.id, Criterion.position, Criterion.id)
-        )
-    )
-
-
-# --- panel ------------------------------------------------------------------------------------
-
-
-def panel_members(session: Session, village_id: int) -> list[PanelMember]:
-    return list(
-        session.scalars(
-            sa.select(PanelMember).join(User).where(User.village_id == village_id).order_by(PanelMember.id)
-        )
-    )
-
-
-def membership(session: Session, user_id: int) -> PanelMember | None:
-    return session.scalar(sa.select(PanelMember).where(PanelMember.user_id == user_id))
-
-
-def set_panel_member(
-    session: Session, user: User, label: str, groups: list[str], actor_id: int
-) -> PanelMember:
-    """Put a user on the panel (or change their label and groups)."""
-    if user.role not in (Role.CHAIR, Role.PANEL) or not user.active:
-        raise Invalid(_("只有妇联主席和评比小组成员账号可以加入评比小组。"), code="bad_role")
-    new = {
-        "label": checked(label, "label", _("身份"), max_length=20),
-        "groups": ",".join(dict.fromkeys(g.strip() for g in groups if g.strip())),
-    }
-    member = membership(session, user.id)
-    if member is None:
-        member = PanelMember(user_id=user.id, **new)
-        session.add(member)
-        session.flush()
-        record(session, "scoring.panel.added", actor_id, member, user=user.username, new=new)
-        return member
-    diff = changes({"label": member.label, "groups": member.groups}, new)
-    if diff["new"]:
-        member.label, member.groups = new["label"], new["groups"]
-        record(session, "scoring.panel.updated", actor_id, member, user=user.username, **diff)
-    return member
-
-
-def remove_panel_member(session: Session, member: PanelMember, actor_id: int) -> None:
-    record(session, "scoring.panel.removed", actor_id, member, user=member.user.username)
-    session.delete(member)
-
-
-# --- rounds -----------------------------------------------------------------------------------
 
 
 def get_round(session: Session, village_id: int, round_id: int) -> ScoringRound:
@@ -345,10 +162,11 @@ def _lock(session: Session, scoring_round: ScoringRound, shared: bool = False) -
 
 def _require(scoring_round: ScoringRound, *statuses: RoundStatus) -> None:
     if scoring_round.status not in statuses:
-        raise _wrong_status(scoring_round)
+        raise wrong_status(scoring_round)
 
 
-def _wrong_status(scoring_round: ScoringRound) -> ScoringError:
+def wrong_status(scoring_round: ScoringRound) -> ScoringError:
+    """The refusal of an operation the round's status does not allow, naming the status."""
     return ScoringError(
         _("这次评定当前是“%(status)s”，不能进行这个操作。", status=_status_label(scoring_round.status)),
         code="wrong_status",
@@ -483,7 +301,7 @@ def approval_refusal(session: Session, scoring_round: ScoringRound, user: User) 
     """Why ``user`` may not approve the round now, or None: the one statement of the rule, which the
     round page reads to offer the button and :func:`approve_round` to refuse."""
     if scoring_round.status not in (RoundStatus.SUBMITTED, RoundStatus.APPROVED):
-        return _wrong_status(scoring_round)
+        return wrong_status(scoring_round)
     if membership(session, user.id) is None or user.village_id != scoring_round.village_id:
         return ScoringError(_("只有评比小组成员可以审核。"), code="not_panel_member", status=403)
     if any(a.user_id == user.id for a in scoring_round.approvals):
@@ -633,198 +451,3 @@ def open_objections(session: Session, scoring_round: ScoringRound) -> int:
             Objection.round_id == scoring_round.id, Objection.status == ObjectionStatus.OPEN
         )
     )
-
-
-@dataclass
-class Tally:
-    """A household's points in a round, by criterion and category."""
-
-    household: Household
-    times: dict[int, int] = field(default_factory=dict)  # round criterion id → times
-    awarded: int = 0
-    deducted: int = 0
-    by_category: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    shortfall: int = 0
-
-    @property
-    def net(self) -> int:
-        return self.awarded - self.deducted + self.shortfall
-
-
-def tally(session: Session, scoring_round: ScoringRound, group: str = "") -> list[Tally]:
-    """Every household of the round with its scores and totals; after finalisation, with shortfalls."""
-    cells = scores_of(session, scoring_round)
-    criteria = {c.id: c for c in scoring_round.criteria}
-    shortfalls = {}
-    if scoring_round.status == RoundStatus.FINALISED:
-        shortfalls = dict(
-            session.execute(
-                sa.select(RoundResult.household_id, RoundResult.shortfall).where(
-                    RoundResult.round_id == scoring_round.id
-                )
-            ).all()
-        )
-    tallies = []
-    for household in round_households(session, scoring_round, group):
-        t = Tally(household)
-        for criterion_id, criterion in criteria.items():
-            times = cells.get((household.id, criterion_id), 0)
-            if not times:
-                continue
-            t.times[criterion_id] = times
-            points = times * criterion.points
-            t.by_category[criterion.category_name] += points
-            if points > 0:
-                t.awarded += points
-            else:
-                t.deducted -= points
-        t.shortfall = shortfalls.get(household.id, 0)
-        tallies.append(t)
-    return tallies
-
-
-class NoticeNotOver(ScoringError):
-    code = "notice_not_over"
-
-
-def finalise_refusal(session: Session, scoring_round: ScoringRound) -> ScoringError | None:
-    """Why the round cannot be finalised now, or None: not on notice, the notice not over, or an
-    objection still open. The round page offers the button only when this is None."""
-    if scoring_round.status != RoundStatus.NOTICE:
-        return _wrong_status(scoring_round)
-    if utcnow() < scoring_round.notice_ends_at:
-        return NoticeNotOver(
-            _(
-                "公示期到 %(end)s 才结束，现在还不能生效。",
-                end=local(scoring_round.notice_ends_at).strftime("%Y-%m-%d %H:%M"),
-            )
-        )
-    if open_objections(session, scoring_round):
-        return ScoringError(_("还有未处理的异议，处理完才能生效。"), code="objection_open")
-    return None
-
-
-def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int) -> bool:
-    """Post the round's points to the ledger, atomically and once.
-
-    Awards go issuance → household, one transfer per household and criterion; deductions household →
-    deductions, and never below zero: what the balance (with this round's awards) cannot cover is
-    recorded as the shortfall and not posted. Returns False when the round was finalised already
-    (nothing is posted twice).
-
-    :raises NoticeNotOver: the notice period has not ended.
-    :raises ScoringError: not on notice, or an objection is still open.
-    """
-    if scoring_round.status == RoundStatus.FINALISED:
-        return False
-    refusal = finalise_refusal(session, scoring_round)
-    if refusal:
-        raise refusal
-    now = utcnow()
-    # Claim the round: only one finaliser's conditional UPDATE succeeds, a second one posts nothing.
-    claimed = session.execute(
-        sa.update(ScoringRound)
-        .where(ScoringRound.id == scoring_round.id, ScoringRound.status == RoundStatus.NOTICE)
-        .values(status=RoundStatus.FINALISED, finalised_by=actor_id, finalised_at=now)
-    ).rowcount
-    if claimed != 1:
-        session.expire(scoring_round)
-        return False
-    change_log.touch(session, scoring_round)
-
-    # Every non-zero cell with its household's account, balances locked in account order (PostgreSQL;
-    # SQLite's write lock is held already): the balances read here are the ones the deductions meet.
-    cells = (
-        sa.select(
-            Score.household_id, Household.account_id, Account.balance, Score.round_criterion_id, Score.times
-        )
-        .join(Household, Household.id == Score.household_id)
-        .join(Account, Account.id == Household.account_id)
-        .where(
-            Score.round_id == scoring_round.id,
-            Score.times > 0,
-            Household.active.is_(True),
-            Household.village_id == scoring_round.village_id,
-        )
-    )
-    if scoring_round.scope:
-        cells = cells.where(Household.group == scoring_round.scope)
-    cells = cells.order_by(Account.id, Score.round_criterion_id).with_for_update(of=Account.__table__)
-    by_household: dict[int, list] = defaultdict(list)
-    for household_id, account_id, balance, criterion_id, times in session.execute(cells):
-        by_household[household_id].append((account_id, balance, criterion_id, times))
-
-    issuance = ledger.system_account(session, AccountKind.ISSUANCE).id
-    deductions = ledger.system_account(session, AccountKind.DEDUCTIONS).id
-    criteria = {c.id: c for c in scoring_round.criteria}
-    reason_prefix = f"{scoring_round.period_key} "
-    ref = scoring_round.ref
-    rows, results = [], []
-    reasons: dict[tuple[int, int], str] = {}  # the same text for every household: build it once
-    award, deduction = str(TransferKind.AWARD), str(TransferKind.DEDUCTION)
-    for household_id, household_cells in by_household.items():
-        account, balance = household_cells[0][0], household_cells[0][1]
-        awarded = sum(t * criteria[c].points for _a, _b, c, t in household_cells if criteria[c].points > 0)
-        deducted = sum(-t * criteria[c].points for _a, _b, c, t in household_cells if criteria[c].points < 0)
-        available = balance + awarded  # this round's awards count before its deductions
-        shortfall = 0
-        for _account, _balance, criterion_id, times in household_cells:
-            criterion = criteria[criterion_id]
-            points = times * criterion.points
-            reason = reasons.get((criterion_id, times))
-            if reason is None:
-                reason = f"{reason_prefix}{criterion.category_name}·{criterion.name}" + (
-                    f" ×{times}" if times > 1 else ""
-                )
-                reasons[criterion_id, times] = reason
-            if points > 0:
-                rows.append(
-                    {
-                        "from_account_id": issuance,
-                        "to_account_id": account,
-                        "amount": points,
-                        "kind": award,
-                        "reason": reason,
-                        "category": criterion.category_name,
-                    }
-                )
-                continue
-            posted = min(-points, available)
-            available -= posted
-            if posted:
-                rows.append(
-                    {
-                        "from_account_id": account,
-                        "to_account_id": deductions,
-                        "amount": posted,
-                        "kind": deduction,
-                        "reason": reason,
-                        "category": criterion.category_name,
-                    }
-                )
-            shortfall += -points - posted
-        results.append(
-            {
-                "round_id": scoring_round.id,
-                "household_id": household_id,
-                "awarded": awarded,
-                "deducted": deducted,
-                "shortfall": shortfall,
-            }
-        )
-    ledger.post_many(session, rows, ref=ref, actor_id=actor_id)
-    if results:
-        session.execute(sa.insert(RoundResult), results)
-        change_log.bulk(session, "round_result", results)
-    session.expire(scoring_round)
-    record(
-        session,
-        "scoring.round.finalised",
-        actor_id,
-        scoring_round,
-        transfers=len(rows),
-        households=len(results),
-        points=sum(r["awarded"] for r in results),
-        shortfall=sum(r["shortfall"] for r in results),
-    )
-    return True

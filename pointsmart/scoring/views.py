@@ -17,7 +17,7 @@ from ..households.services import groups as village_groups
 from ..org.services import update_settings
 from ..pages import flash_errors
 from ..unit import write
-from . import services
+from . import criteria, finalisation, panels, services
 from .forms import (
     CategoryForm,
     CriterionForm,
@@ -58,7 +58,7 @@ def _refused(err: DomainError, endpoint: str, **values):
 def rulebook():
     return render_template(
         "scoring/rulebook.html",
-        categories=services.categories(db.session, g.village.id),
+        categories=criteria.categories(db.session, g.village.id),
         category_form=CategoryForm(),
         can_edit=current_user.role == Role.CHAIR,
     )
@@ -68,14 +68,14 @@ def rulebook():
 @bp.post("/rulebook/categories/<int:category_id>")
 @role_required(Role.CHAIR)
 def save_category(category_id: int | None = None):
-    category = services.get_category(db.session, g.village.id, category_id) if category_id else None
+    category = criteria.get_category(db.session, g.village.id, category_id) if category_id else None
     form = CategoryForm()
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(url_for("scoring.rulebook"))
     try:
         with write():
-            services.save_category(db.session, g.village.id, form.data, current_user.id, category)
+            criteria.save_category(db.session, g.village.id, form.data, current_user.id, category)
     except DomainError as err:
         return _refused(err, "scoring.rulebook")
     return _done(_("已保存类别。"), "scoring.rulebook")
@@ -85,13 +85,13 @@ def save_category(category_id: int | None = None):
 @bp.route("/rulebook/criteria/<int:criterion_id>", methods=["GET", "POST"])
 @role_required(Role.CHAIR)
 def criterion(category_id: int | None = None, criterion_id: int | None = None):
-    found = services.get_criterion(db.session, g.village.id, criterion_id) if criterion_id else None
-    category = found.category if found else services.get_category(db.session, g.village.id, category_id)
+    found = criteria.get_criterion(db.session, g.village.id, criterion_id) if criterion_id else None
+    category = found.category if found else criteria.get_category(db.session, g.village.id, category_id)
     form = CriterionForm(obj=found)
     if form.validate_on_submit():
         try:
             with write():
-                services.save_criterion(db.session, category, form.data, current_user.id, found)
+                criteria.save_criterion(db.session, category, form.data, current_user.id, found)
         except DomainError as err:
             flash(err.message, "error")
         else:
@@ -117,7 +117,7 @@ def panel():
     settings = SettingsForm(obj=village)
     return render_template(
         "scoring/panel.html",
-        members=services.panel_members(db.session, village.id),
+        members=panels.panel_members(db.session, village.id),
         form=form,
         settings=settings,
     )
@@ -135,7 +135,7 @@ def save_member():
         abort(404)
     try:
         with write():
-            services.set_panel_member(
+            panels.set_panel_member(
                 db.session, user, form.label.data, form.groups.data or [], current_user.id
             )
     except DomainError as err:
@@ -146,11 +146,11 @@ def save_member():
 @bp.post("/panel/<int:member_id>/remove")
 @role_required(Role.CHAIR)
 def remove_member(member_id: int):
-    member = next((m for m in services.panel_members(db.session, g.village.id) if m.id == member_id), None)
+    member = next((m for m in panels.panel_members(db.session, g.village.id) if m.id == member_id), None)
     if member is None:
         abort(404)
     with write():
-        services.remove_panel_member(db.session, member, current_user.id)
+        panels.remove_panel_member(db.session, member, current_user.id)
     return _done(_("已移出评比小组。"), "scoring.panel")
 
 
@@ -223,11 +223,11 @@ def _round(round_id: int):
 @role_required(*STAFF)
 def overview(round_id: int):
     found = _round(round_id)
-    tallies = services.tally(db.session, found)
+    tallies = finalisation.tally(db.session, found)
     objections = db.session.scalars(
         db.select(Objection).where(Objection.round_id == found.id).order_by(Objection.id)
     ).all()
-    member = services.membership(db.session, current_user.id)
+    member = panels.membership(db.session, current_user.id)
     is_chair = current_user.role == Role.CHAIR
     objection_form = ObjectionForm()
     objection_form.household_id.choices = [
@@ -241,7 +241,7 @@ def overview(round_id: int):
         "can_reopen": is_chair and found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED),
         "can_publish": is_chair and found.status == RoundStatus.APPROVED,
         "can_object": is_chair and found.status == RoundStatus.NOTICE,
-        "can_finalise": is_chair and services.finalise_refusal(db.session, found) is None,
+        "can_finalise": is_chair and finalisation.finalise_refusal(db.session, found) is None,
         "notice_running": found.status == RoundStatus.NOTICE and now < found.notice_ends_at,
     }
     return render_template(
@@ -262,7 +262,7 @@ def grid(round_id: int):
     """The keyboard grid: households × criteria, saved cell by cell."""
     found = _round(round_id)
     group = request.args.get("group", "")
-    member = services.membership(db.session, current_user.id)
+    member = panels.membership(db.session, current_user.id)
     households = services.round_households(db.session, found, group)
     assigned = member.group_list if member else []
     editable = {
@@ -392,7 +392,7 @@ def finalise(round_id: int):
     found = _round(round_id)
     try:
         with write():
-            posted = services.finalise_round(db.session, found, current_user.id)
+            posted = finalisation.finalise_round(db.session, found, current_user.id)
     except DomainError as err:
         return _refused(err, "scoring.overview", round_id=found.id)
     message = _("评定已生效，积分已记入各户。") if posted else _("这次评定早已生效，没有重复记分。")

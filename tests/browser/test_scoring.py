@@ -17,7 +17,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.households.services import adjust_points, create_household
 from pointsmart.org.services import home_village
-from pointsmart.scoring import services
+from pointsmart.scoring import criteria, panels, services
 from pointsmart.scoring.models import RoundCriterion, Score
 
 from ..conftest import committing
@@ -30,12 +30,12 @@ SAVE_URL = re.compile(r"/scoring/rounds/\d+/scores$")
 # --- set-up through the services ------------------------------------------------------------------
 
 
-def make_rulebook(app, village_id, criteria) -> None:
+def make_rulebook(app, village_id, rows) -> None:
     """One category, 美丽庭院, with ``(name, points, cadence, max_per_period)`` criteria in order."""
     with committing(app) as session:
-        category = services.save_category(session, village_id, {"name": "美丽庭院"}, None)
-        for position, (name, points, cadence, most) in enumerate(criteria):
-            services.save_criterion(
+        category = criteria.save_category(session, village_id, {"name": "美丽庭院"}, None)
+        for position, (name, points, cadence, most) in enumerate(rows):
+            criteria.save_criterion(
                 session,
                 category,
                 {
@@ -55,7 +55,7 @@ def make_panel(app, make_user, roles_and_groups) -> list[str]:
     for role, groups in roles_and_groups:
         user_id, name = make_user(role)
         with committing(app) as session:
-            services.set_panel_member(session, session.get(User, user_id), "执委", groups, actor_id=None)
+            panels.set_panel_member(session, session.get(User, user_id), "执委", groups, actor_id=None)
         names.append(name)
     return names
 
