@@ -6,6 +6,10 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from ..ids import Id
 
+#: a reason of spaces only is no reason: the services strip it and refuse what is left (as a JSON
+#: Schema ``pattern`` this is searched anywhere, which means the same: "has a character not a space")
+NOT_BLANK = validate.Regexp(r"[\s\S]*\S")
+
 #: the kinds of change record a village sends (``county.wire_types.PAYLOADS``)
 SYNC_KINDS = (
     "household",
@@ -111,7 +115,7 @@ class AdjustmentSchema(Schema):
         validate=[validate.Range(min=-100_000, max=100_000), validate.NoneOf([0])],
         metadata={"description": "positive awards, negative deducts; 0 is refused", "not": {"enum": [0]}},
     )
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NOT_BLANK])
 
 
 class AdjustmentResultSchema(Schema):
@@ -197,7 +201,7 @@ class RedemptionResultSchema(Schema):
 
 
 class CancelRequestSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK])
 
 
 class CancelResultSchema(Schema):
