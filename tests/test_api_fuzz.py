@@ -80,6 +80,7 @@ def fuzz(base_url: str, credential: str, label: str, report_dir: Path, extra_con
         text=True,
         timeout=600,
         env=os.environ | {"SCHEMATHESIS_HOOKS": str(HOOKS)},
+        cwd=report_dir,  # its cache (.schemathesis/) goes there, not into the checkout
         check=False,
     )
     numbers = _numbers(json.loads(report.read_text()) if report.exists() else {})

@@ -53,6 +53,8 @@ class ErrorDetailSchema(Schema):
     balance = fields.Integer(metadata={"description": "insufficient_points: the balance there was"})
     needed = fields.Integer(metadata={"description": "insufficient_points: the points it needed"})
     expected_from_seq = fields.Integer(metadata={"description": "sequence_gap: resend from here"})
+    goods_id = fields.Integer(metadata={"description": "insufficient_stock: the goods short of stock"})
+    stock = fields.Integer(metadata={"description": "insufficient_stock: its stock there was"})
 
 
 class ErrorSchema(Schema):
