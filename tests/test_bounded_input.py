@@ -190,3 +190,21 @@ def test_a_bundle_whose_header_is_nested_deep_is_refused(county_app):
         with county_app.app_context(), pytest.raises(BundleError) as caught:
             import_bundle(db.session, raw)
         assert caught.value.code == "bundle_invalid"
+
+
+def test_the_push_client_reads_a_county_answer_nested_deep_as_no_answer():
+    import httpx
+
+    from pointsmart.sync.client import _json, _message
+
+    for content in (
+        DEEP.encode(),
+        b'{"error": {"message": ' + DEEP.encode() + b"}}",
+        b"\xff",
+        b'{"error": "x"}',
+    ):
+        response = httpx.Response(502, content=content)
+        assert _json(response) == {} or "error" in _json(response)
+        assert _message(response) == "HTTP 502"
+    fine = httpx.Response(409, json={"error": {"code": "sequence_gap", "message": "从第 3 条起重发"}})
+    assert _message(fine) == "从第 3 条起重发"
