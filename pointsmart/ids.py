@@ -40,6 +40,11 @@ class Id(fields.Integer):
         super().__init__(**kwargs)
 
 
+def is_id(value) -> bool:
+    """Whether a decoded JSON value is an id: an integer (not a bool, not a float) in 1..MAX_ID."""
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
 def register_converters(app) -> None:
     """Bound every ``<int:...>`` of this app's routes (call before the blueprints are registered)."""
     app.url_map.converters["int"] = IdConverter

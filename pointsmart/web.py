@@ -40,6 +40,7 @@ NAV = (
     ("ledgers.index", _l("台账"), (Role.CHAIR, Role.PANEL)),
     ("cards.index", _l("积分卡"), (Role.CHAIR,)),
     ("auth.users", _l("用户"), (Role.CHAIR,)),
+    ("auth.tokens", _l("令牌"), None),
     ("audit.index", _l("操作日志"), (Role.CHAIR,)),
     ("sync.index", _l("同步"), (Role.CHAIR,)),
     ("county.dashboard", _l("县级总览"), (Role.COUNTY_REVIEWER, Role.COUNTY_ADMIN)),

@@ -443,3 +443,25 @@ def test_a_405_says_which_methods_are_allowed(client, api_token):
     assert response.status_code == 405
     assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET"}
     assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_error_schema_lists_every_extra_an_error_carries(client):
+    """Every keyword a domain error is raised with (besides code/status/keep) is in ErrorDetail."""
+    import ast
+    from pathlib import Path
+
+    import pointsmart
+
+    root = Path(pointsmart.__file__).parent
+    carried = {"balance", "needed", "expected_from_seq"}  # built by helpers, not at the raise
+    for path in root.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                carried |= {
+                    kw.arg for kw in node.exc.keywords if kw.arg not in ("code", "status", "keep", None)
+                }
+    spec = client.get("/api/v1/openapi.json").get_json()
+    documented = set(spec["components"]["schemas"]["ErrorDetail"]["properties"])
+    assert carried <= documented, carried - documented

@@ -21,7 +21,6 @@ import pytest
 from pointsmart.auth.models import User
 from pointsmart.auth.services import create_api_token, create_user
 from pointsmart.cards import services as cards
-from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind
@@ -81,6 +80,7 @@ def fuzz(base_url: str, credential: str, label: str, report_dir: Path, extra_con
         text=True,
         timeout=600,
         env=os.environ | {"SCHEMATHESIS_HOOKS": str(HOOKS)},
+        cwd=report_dir,  # its cache (.schemathesis/) goes there, not into the checkout
         check=False,
     )
     numbers = _numbers(json.loads(report.read_text()) if report.exists() else {})
@@ -105,16 +105,51 @@ def _numbers(report: dict) -> dict:
 
 
 @pytest.fixture
-def village_data(app, make_household, village_id):
-    """What a village's API has to show: households with a card and points, goods in stock, a sale."""
-    for points in (120, 0, 35):
-        make_household(points=points)
+def village_data(app, make_household, make_user, village_id):
+    """What a village's API has to show — households with points and a card, goods in stock, a round,
+    a sale — as Schemathesis dictionaries, so that most drawn ids name real rows (the rest are drawn
+    freely, to check the 404s and 422s)."""
+    from pointsmart.org.services import home_village
+    from pointsmart.scoring import services as scoring
+
+    households = [make_household(points=points) for points in (500, 0, 35)]
+    seller_id, _name = make_user("shopkeeper")
     with committing(app) as session:
-        household = session.scalars(db.select(Household).order_by(Household.id)).first()
-        card = cards.issue_card(session, household, None)
+        rows = [session.get(Household, hid) for hid in households]
+        card = cards.issue_card(session, rows[0], None)
         soap = shop.save_goods(session, village_id, {"name": "洗衣粉", "price": 30}, None)
-        shop.receive_stock(session, soap, MoveKind.DONATION, 50, None, donor="爱心企业")
-        return {"card": card.number, "soap": soap.id}
+        shop.receive_stock(session, soap, MoveKind.DONATION, 500, None, donor="爱心企业")
+        category = scoring.save_category(session, village_id, {"name": "环境卫生"}, None)
+        scoring.save_criterion(
+            session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
+        )
+        scoring_round = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)
+        sale = shop.redeem(session, village_id, card, [(soap.id, 1)], session.get(User, seller_id))
+        return {
+            "households": [row.uuid for row in rows],
+            "cards": [card.number, card.token],
+            "goods": [soap.id],
+            "rounds": [scoring_round.id],
+            "redemptions": [sale.id],
+        }
+
+
+def dictionaries(data: dict) -> str:
+    """Schemathesis configuration drawing ids from ``data`` for most cases."""
+    bindings = {
+        "path.household_uuid": "households",
+        "path.token": "cards",
+        "path.round_id": "rounds",
+        "path.redemption_id": "redemptions",
+        "body.card": "cards",
+        "body.lines[*].goods_id": "goods",
+    }
+    lines = []
+    for name, values in data.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
+    lines.append("[parameters]")
+    lines += [f'"{key}" = {{ dictionary = "{name}", probability = 0.7 }}' for key, name in bindings.items()]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def test_the_village_document_holds_under_schemathesis_for_each_role(
@@ -124,7 +159,7 @@ def test_the_village_document_holds_under_schemathesis_for_each_role(
     results = {}
     with serving(app, threads=2) as base:
         for role, token in tokens.items():
-            results[role] = fuzz(base, token, f"village-{role}", tmp_path)
+            results[role] = fuzz(base, token, f"village-{role}", tmp_path, dictionaries(village_data))
     assert set(results) == {"chair", "shopkeeper", "panel"}
 
 

@@ -130,10 +130,38 @@ def test_json_just_past_the_depth_bound_is_refused_and_just_within_is_read(clien
     assert (past.status_code, past.get_json()["error"]["code"]) == (422, "invalid_json")
 
 
-def test_score_grid_json_nested_deep_is_a_4xx(app, login_as):
+def _draft_round(app) -> int:
+    from pointsmart.org.services import home_village
+    from pointsmart.scoring import services as scoring
+
+    with conftest.committing(app) as session:
+        village = home_village(session)
+        category = scoring.save_category(session, village.id, {"name": "环境卫生"}, None)
+        scoring.save_criterion(
+            session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
+        )
+        return scoring.create_round(session, village, "monthly", "2026-11", "", None).id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        DEEP,
+        "[1, 2, 3]",
+        '"x"',
+        '{"household_id": 1000000000000000000000000000000, "criterion_id": 1, "times": 1}',
+        '{"household_id": 1, "criterion_id": 9223372036854775808, "times": 1}',
+        '{"household_id": 1, "criterion_id": 1, "times": 1000000000000000000000000000000}',
+        '{"household_id": true, "criterion_id": 1, "times": 1}',
+    ],
+)
+def test_score_grid_bodies_deep_out_of_range_or_not_an_object_are_4xx(app, login_as, body):
+    round_id = _draft_round(app)
     chair = login_as("chair")
-    response = chair.post("/rounds/1/scores", data=DEEP, headers={"Content-Type": "application/json"})
-    assert 400 <= response.status_code < 500
+    response = chair.post(
+        f"/scoring/rounds/{round_id}/scores", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500, response.status_code  # 422, or 404 for no such household
 
 
 def test_a_sync_push_with_a_record_payload_nested_deep_is_invalid_batch(app, county_app, make_household):
@@ -163,3 +191,21 @@ def test_a_bundle_whose_header_is_nested_deep_is_refused(county_app):
         with county_app.app_context(), pytest.raises(BundleError) as caught:
             import_bundle(db.session, raw)
         assert caught.value.code == "bundle_invalid"
+
+
+def test_the_push_client_reads_a_county_answer_nested_deep_as_no_answer():
+    import httpx
+
+    from pointsmart.sync.client import _json, _message
+
+    for content in (
+        DEEP.encode(),
+        b'{"error": {"message": ' + DEEP.encode() + b"}}",
+        b"\xff",
+        b'{"error": "x"}',
+    ):
+        response = httpx.Response(502, content=content)
+        assert _json(response) == {} or "error" in _json(response)
+        assert _message(response) == "HTTP 502"
+    fine = httpx.Response(409, json={"error": {"code": "sequence_gap", "message": "从第 3 条起重发"}})
+    assert _message(fine) == "从第 3 条起重发"

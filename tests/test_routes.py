@@ -36,7 +36,10 @@ ACCESS = {
     "auth.create": {"chair"},
     "auth.toggle_active": {"chair"},
     "auth.reset": {"chair"},
-    "auth.token": {"chair"},
+    "auth.tokens": LOGGED_IN,
+    "auth.create_token": LOGGED_IN,
+    # anyone may revoke a token they may see; the sample token is another user's (404 unless a chair's)
+    "auth.revoke_token": LOGGED_IN,
     "households.index": STAFF,
     "households.show": STAFF,
     "households.new": {"chair"},
@@ -213,9 +216,15 @@ def sample(app, make_user, make_household):
         redemption = shop.redeem(
             db.session, household.village_id, card, [(soap.id, 1)], db.session.get(User, victim_id)
         )
+        from pointsmart.auth.models import ApiToken
+        from pointsmart.auth.services import create_api_token
+
+        create_api_token(db.session, db.session.get(User, victim_id), name="victim")
+        token_id = db.session.scalar(sa.select(sa.func.max(ApiToken.id)))
         db.session.commit()
         return {
             "card_id": card.id,
+            "token_id": token_id,
             "token": card.token,
             "fmt": "png",
             "goods_id": soap.id,

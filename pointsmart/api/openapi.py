@@ -54,8 +54,10 @@ def text_rule(self, field, **kwargs) -> dict:
     if not isinstance(field, fields.String) or not isinstance(field.parent, REQUESTS):
         return {}
     multiline = bool(field.metadata.get("x-multiline"))
-    rule = {"pattern": text.MULTI_LINE_PATTERN if multiline else text.SINGLE_LINE_PATTERN}
-    if "maxLength" not in kwargs.get("ret", {}):
+    pattern = {"pattern": text.MULTI_LINE_PATTERN if multiline else text.SINGLE_LINE_PATTERN}
+    ret = kwargs.get("ret", {})
+    rule = {"allOf": [pattern]} if "pattern" in ret else pattern  # a field's own pattern stays beside it
+    if "maxLength" not in ret:
         rule["maxLength"] = text.DEFAULT_MAX_LENGTH
     return rule
 

@@ -7,6 +7,10 @@ from marshmallow import INCLUDE, fields, validate
 from ..ids import Id
 from .base import Schema
 
+#: a reason of spaces only is no reason: the services strip it and refuse what is left (as a JSON
+#: Schema ``pattern`` this is searched anywhere, which means the same: "has a character not a space")
+NOT_BLANK = validate.Regexp(r"[\s\S]*\S")
+
 #: the kinds of change record a village sends (``county.wire_types.PAYLOADS``)
 SYNC_KINDS = (
     "household",
@@ -51,6 +55,8 @@ class ErrorDetailSchema(Schema):
     balance = fields.Integer(metadata={"description": "insufficient_points: the balance there was"})
     needed = fields.Integer(metadata={"description": "insufficient_points: the points it needed"})
     expected_from_seq = fields.Integer(metadata={"description": "sequence_gap: resend from here"})
+    goods_id = fields.Integer(metadata={"description": "insufficient_stock: the goods short of stock"})
+    stock = fields.Integer(metadata={"description": "insufficient_stock: its stock there was"})
 
 
 class ErrorSchema(Schema):
@@ -114,7 +120,7 @@ class AdjustmentSchema(Schema):
         metadata={"description": "positive awards, negative deducts; 0 is refused", "not": {"enum": [0]}},
     )
     reason = fields.String(
-        required=True, validate=validate.Length(min=1, max=500), metadata={"x-multiline": True}
+        required=True, validate=[validate.Length(min=1, max=500), NOT_BLANK], metadata={"x-multiline": True}
     )
 
 
@@ -202,7 +208,7 @@ class RedemptionResultSchema(Schema):
 
 class CancelRequestSchema(Schema):
     reason = fields.String(
-        required=True, validate=validate.Length(min=1, max=200), metadata={"x-multiline": True}
+        required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK], metadata={"x-multiline": True}
     )
 
 

@@ -11,11 +11,13 @@ from flask import abort, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..database import WriterBusy
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..org.services import home_village
+from ..unit import write
 from .models import Role
-from .services import user_for_api_token, user_for_login_session
+from .services import active_api_token, note_token_use, token_use_is_stale, user_for_login_session
 
 
 def init_login(app) -> None:
@@ -71,12 +73,27 @@ def bearer_token() -> str:
 
 
 def _token_user(roles):
-    user = user_for_api_token(db.session, bearer_token())
-    if user is None:
+    api_token = active_api_token(db.session, bearer_token())
+    if api_token is None:
         raise ApiAuthError(_l("缺少有效的 API 令牌（Authorization: Bearer <token>）。"))
+    user = api_token.user
     if user.role not in roles:
         raise DomainError(_l("此角色无权调用这个接口。"), code="forbidden", status=403)
+    if token_use_is_stale(api_token):
+        _note_use(api_token.id)
     return user
+
+
+def _note_use(token_id: int) -> None:
+    """Write the token's last use (a short write of its own, at most once per few minutes a token).
+
+    A busy writer's lock is no reason to refuse a read: the note is skipped and taken next time.
+    """
+    try:
+        with write():
+            note_token_use(db.session, token_id)
+    except WriterBusy:
+        pass
 
 
 def api_auth(*roles: Role):

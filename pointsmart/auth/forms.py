@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..forms import FlaskForm
 from .models import ROLE_LABELS
-from .services import MIN_PASSWORD, VILLAGE_ROLES
+from .services import MAX_TOKEN_NAME, MIN_PASSWORD, VILLAGE_ROLES
 
 
 class LoginForm(FlaskForm):
@@ -33,3 +33,7 @@ class UserForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("令牌名称"), validators=[Length(max=MAX_TOKEN_NAME)])

@@ -83,7 +83,11 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     #: first characters, so a chair can tell tokens apart
     prefix: Mapped[str] = mapped_column(sa.String(12))
+    #: what its owner calls it ("收银平板"), to tell tokens apart on the tokens page
+    name: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when a call last authenticated with it, to the nearest few minutes (see ``note_token_use``)
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     user = relationship(User)

@@ -248,20 +248,95 @@ def set_active(session: Session, user: User, active: bool, actor_id: int) -> Non
     )
 
 
-def create_api_token(session: Session, user: User, actor_id: int | None = None) -> str:
-    """Make a new API token for a user and return it; only its hash is stored."""
+#: how stale ``last_used_at`` may get before a call writes it again: one write per token per interval,
+#: not one per call (an API read would otherwise queue for the writer's lock every time)
+TOKEN_USE_GRANULARITY = timedelta(minutes=5)
+MAX_TOKEN_NAME = 60
+
+
+def create_api_token(session: Session, user: User, actor_id: int | None = None, name: str = "") -> str:
+    """Make a new API token for a user and return it; only its hash is stored.
+
+    :raises Invalid: the name is longer than :data:`MAX_TOKEN_NAME`.
+    """
+    name = (name or "").strip()
+    if len(name) > MAX_TOKEN_NAME:
+        raise Invalid(_("令牌名称最多 %(n)s 个字。", n=MAX_TOKEN_NAME), code="name_too_long")
     token = "pm_" + secrets.token_urlsafe(32)
-    api_token = ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:10], created_at=utcnow())
+    api_token = ApiToken(
+        user_id=user.id, token_hash=_digest(token), prefix=token[:10], name=name, created_at=utcnow()
+    )
     session.add(api_token)
     session.flush()
-    record(session, "auth.token.created", actor_id, user, prefix=api_token.prefix)
+    record(session, "auth.token.created", actor_id, user, prefix=api_token.prefix, name=name)
     return token
 
 
-def user_for_api_token(session: Session, token: str) -> User | None:
+def active_api_token(session: Session, token: str) -> ApiToken | None:
+    """The unrevoked token of an active user that ``token`` is, or None."""
     api_token = session.scalar(
         sa.select(ApiToken).where(ApiToken.token_hash == _digest(token or ""), ApiToken.revoked_at.is_(None))
     )
     if api_token is None or not api_token.user.active:
         return None
-    return api_token.user
+    return api_token
+
+
+def user_for_api_token(session: Session, token: str) -> User | None:
+    api_token = active_api_token(session, token)
+    return api_token.user if api_token else None
+
+
+def token_use_is_stale(api_token: ApiToken, now=None) -> bool:
+    """Whether a call with this token should write its ``last_used_at`` again."""
+    now = now or utcnow()
+    return api_token.last_used_at is None or now - api_token.last_used_at >= TOKEN_USE_GRANULARITY
+
+
+def note_token_use(session: Session, token_id: int) -> None:
+    """Record that a token was used now (the caller holds the write transaction)."""
+    session.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
+
+
+def visible_api_tokens(session: Session, viewer: User) -> list[ApiToken]:
+    """The tokens a user may see and revoke: their own; a chair also every token of her village."""
+    query = sa.select(ApiToken).join(User, ApiToken.user_id == User.id)
+    if viewer.role == Role.CHAIR and viewer.village_id is not None:
+        query = query.where(sa.or_(User.village_id == viewer.village_id, ApiToken.user_id == viewer.id))
+    else:
+        query = query.where(ApiToken.user_id == viewer.id)
+    return list(session.scalars(query.order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())))
+
+
+def may_manage_token(viewer: User, api_token: ApiToken) -> bool:
+    """Whether ``viewer`` may see and revoke this token (the rule :func:`visible_api_tokens` lists by)."""
+    if api_token.user_id == viewer.id:
+        return True
+    return (
+        viewer.role == Role.CHAIR
+        and viewer.village_id is not None
+        and api_token.user.village_id == viewer.village_id
+    )
+
+
+def revoke_api_token(session: Session, token_id: int, viewer: User) -> ApiToken:
+    """Revoke one token: the owner's own, or, for a chair, any token of her village.
+
+    :raises NotFound: no such token, or one this user may not see (the same answer, so that token
+        ids reveal nothing).
+    """
+    api_token = session.get(ApiToken, token_id)
+    if api_token is None or not may_manage_token(viewer, api_token):
+        raise NotFound(_("找不到这个令牌。"), code="unknown_token")
+    if api_token.revoked_at is None:
+        api_token.revoked_at = utcnow()
+        session.flush()
+        record(
+            session,
+            "auth.token.revoked",
+            viewer.id,
+            api_token.user,
+            prefix=api_token.prefix,
+            name=api_token.name,
+        )
+    return api_token

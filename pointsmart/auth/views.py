@@ -10,7 +10,7 @@ from ..extensions import db, limiter
 from ..pages import flash_errors, safe_next
 from ..unit import write
 from .access import role_required
-from .forms import LoginForm, PasswordForm, ResetPasswordForm, UserForm
+from .forms import LoginForm, PasswordForm, ResetPasswordForm, TokenForm, UserForm
 from .models import Role
 from .services import (
     MIN_PASSWORD,
@@ -24,8 +24,10 @@ from .services import (
     get_user,
     list_users,
     reset_password,
+    revoke_api_token,
     set_active,
     start_login_session,
+    visible_api_tokens,
 )
 
 bp = Blueprint("auth", __name__)
@@ -197,10 +199,36 @@ def reset(user_id: int):
     return redirect(url_for("auth.users"))
 
 
-@bp.post("/users/<int:user_id>/token")
-@role_required(Role.CHAIR)
-def token(user_id: int):
+@bp.get("/tokens")
+@login_required
+def tokens():
+    """Each user's API tokens (a chair's page lists her village's too): name, made, last used; revoke."""
+    return render_template(
+        "auth/tokens.html", tokens=visible_api_tokens(db.session, current_user), form=TokenForm()
+    )
+
+
+@bp.post("/tokens")
+@login_required
+def create_token():
+    """Make a token for oneself: nobody mints a token for someone else, a chair included."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("auth.tokens"))
+    try:
+        with write():
+            value = create_api_token(db.session, current_user, actor_id=current_user.id, name=form.name.data)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for("auth.tokens"))
+    return render_template("auth/token.html", user=current_user, token=value)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
     with write():
-        user = get_user(db.session, user_id, current_user.village_id)
-        value = create_api_token(db.session, user, actor_id=current_user.id)
-    return render_template("auth/token.html", user=user, token=value)
+        revoked = revoke_api_token(db.session, token_id, current_user)
+    flash(_("令牌 %(prefix)s… 已作废。", prefix=revoked.prefix), "success")
+    return redirect(url_for("auth.tokens"))

@@ -14,6 +14,7 @@ from ..clock import utcnow
 from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..ids import is_id
 from ..org.services import update_settings
 from ..pages import flash_errors
 from ..unit import write
@@ -331,9 +332,11 @@ def entry(round_id: int, household_id: int):
 def save_score(round_id: int):
     """Save one cell of the grid (JSON). Answers the count saved."""
     found = _round(round_id)
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     values = [body.get(k) for k in ("household_id", "criterion_id", "times")]
-    if not all(type(v) is int for v in values):  # whole numbers only: no "1", no 1.5, no 1e400
+    # ids within what the tables hold, times a whole number: no "1", no 1.5, no 1e400, no 10**30
+    if not (is_id(values[0]) and is_id(values[1]) and type(values[2]) is int):
         return jsonify({"error": {"code": "invalid", "message": _("请求内容有误。")}}), 422
     household_id, criterion_id, times = values
     try:

@@ -6,6 +6,7 @@ A batch the county applied but whose answer was lost is simply sent again: the c
 changes nothing and answers with how far it has come.
 """
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import DomainError
+from ..json_limits import bounded
 from ..org.services import home_village
 from ..unit import write
 from . import batches
@@ -55,9 +57,10 @@ def _record(session: Session, **values) -> None:
 
 
 def _json(response: httpx.Response) -> dict:
+    """The county's answer as a dict; {} for anything else (not JSON, or nested past the bound)."""
     try:
-        body = response.json()
-    except ValueError:
+        body = bounded(json.loads, response.content)
+    except ValueError:  # TooDeep is one
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -68,10 +71,9 @@ def _error_code(body: dict) -> str | None:
 
 
 def _message(response: httpx.Response) -> str:
-    try:
-        return response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
+    error = _json(response).get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message) if message else f"HTTP {response.status_code}"
 
 
 def push(
