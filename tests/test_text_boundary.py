@@ -377,6 +377,27 @@ def test_a_sync_record_holding_old_control_text_is_stored_faithfully(county_app,
         assert "\x00" not in raw and text.from_stored(raw) == name
 
 
+@pytest.mark.parametrize("reason", ["旧\x00原因", "\ufffe\uffff0", "王\x85\x0b"])
+def test_a_transfer_reason_holding_old_text_is_copied_faithfully(county_app, reason):
+    """Transfers go by ``COPY`` on PostgreSQL, past the column types: the stored form applies there too."""
+    from pointsmart.county.models import SyncedTransfer
+
+    key = register(county_app)
+    payload = {"from": "issuance", "to": f"household:{UUID}", "amount": 5, "kind": "adjustment",
+               "reason": reason, "reverses": None, "category": None,
+               "created_at": "2026-11-02T08:00:00"}  # fmt: skip
+    transfer = {"seq": 2, "kind": "transfer", "uuid": UUID[:-1] + "0", "payload": payload}
+    records = [_household_record(1, UUID, "王兰"), transfer]
+    body = json.loads(_batch(records))
+    body["totals"] |= {"balance_sum": 5, "transfer_count": 1}
+    response = post(county_app.test_client(), key, json.dumps(body).encode())
+    assert response.status_code == 200, response.get_json()
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(SyncedTransfer.reason)) == reason
+        raw = db.session.execute(sa.text("SELECT reason FROM synced_transfer")).scalar()
+        assert "\x00" not in raw and text.from_stored(raw) == reason
+
+
 # --- data stored before the rule still flows --------------------------------------------------------
 
 OLD_NAME = "王\x0b秀\x01兰"
