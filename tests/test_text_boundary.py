@@ -12,6 +12,7 @@ print and sync: the county stores NUL in its documented form and reads it back u
 import io
 import json
 import zipfile
+from datetime import date
 
 import openpyxl
 import pytest
@@ -21,6 +22,8 @@ from pointsmart import text
 from pointsmart.extensions import db
 from pointsmart.households import roster
 from pointsmart.households.models import Household
+from pointsmart.scoring import services as scoring
+from pointsmart.shop import services as shop
 from pointsmart.sync import wire
 
 from .conftest import PASSWORD, VILLAGE_CODE
@@ -156,6 +159,41 @@ def test_the_service_refuses_what_a_form_let_through(ctx, make_household):
     assert caught.value.extra["field"] == "reason"
     with pytest.raises(text.BadText):
         adjust_points(ctx, household, 5, "字" * 501, None)
+
+
+def _long_category_name(session, village_id, goods):
+    scoring.save_category(session, village_id, {"name": "类" * 61}, None)
+
+
+def _goods_spec_with_a_control(session, village_id, goods):
+    shop.save_goods(session, village_id, {"name": "毛巾", "spec": "条\x01", "price": 5}, None)
+
+
+def _long_loss_note(session, village_id, goods):
+    shop.record_loss(session, goods, 1, "破" * 201, None)
+
+
+def _stocktake_counter_with_nul(session, village_id, goods):
+    shop.record_stocktake(session, village_id, date(2026, 11, 30), "王\x00", {goods.id: 1}, None)
+
+
+#: service calls that once cut with a silent ``.strip()[:N]``, and the field each must name
+CUT_SHORT = {
+    "category_name_too_long": (_long_category_name, "name"),
+    "goods_spec_control": (_goods_spec_with_a_control, "spec"),
+    "loss_note_too_long": (_long_loss_note, "note"),
+    "stocktake_counter_nul": (_stocktake_counter_with_nul, "counted_by"),
+}
+
+
+@pytest.mark.parametrize("case", CUT_SHORT)
+def test_services_refuse_what_they_used_to_cut_short(ctx, village_id, case):
+    """The services' old ``.strip()[:N]`` silently cut a long value; now it is refused, naming the field."""
+    call, field = CUT_SHORT[case]
+    goods = shop.save_goods(ctx, village_id, {"name": "毛巾", "price": 5}, None)
+    with pytest.raises(text.BadText) as caught:
+        call(ctx, village_id, goods)
+    assert caught.value.extra["field"] == field
 
 
 # --- API -------------------------------------------------------------------------------------------
