@@ -636,3 +636,26 @@ def test_an_idempotency_key_with_a_control_character_is_refused(app, client, api
         json={"points": 5, "reason": "好"},
     )
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_text"
+
+
+def test_a_photo_whose_file_name_holds_control_characters_is_kept_printable(
+    app, make_user, make_household, login_as
+):
+    from PIL import Image
+
+    from pointsmart.scoring.models import NoticePhoto, ScoringRound
+
+    workload(app, make_user, make_household)
+    with app.app_context():
+        round_id = db.session.scalar(sa.select(ScoringRound.id))
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(png, "PNG")
+    response = login_as("chair").post(
+        f"/ledgers/rounds/{round_id}/photos",
+        data={"photo": (io.BytesIO(png.getvalue()), "公示\x00栏\x01.png"), "posted_from": "2026-12-01"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(NoticePhoto.original_name)) == "公示\\x00栏\\x01.png"

@@ -36,7 +36,7 @@ from ..images import check_image
 from ..ledger.models import Transfer
 from ..org.models import Village
 from ..periods import local_naive
-from ..text import checked
+from ..text import checked, visible
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from . import services
 from .models import (
@@ -638,7 +638,8 @@ def add_photo(
     photo = NoticePhoto(
         round_id=scoring_round.id,
         stored_name=stored_name,
-        original_name=PurePath((original_name or "").replace("\\", "/")).name[:200],
+        # a file's name, not text anyone typed: kept for reference, printable, as long as the column
+        original_name=visible(PurePath((original_name or "").replace("\\", "/")).name)[:200],
         content_type=info.content_type,
         width=info.width,
         height=info.height,
