@@ -659,3 +659,12 @@ def test_a_photo_whose_file_name_holds_control_characters_is_kept_printable(
     assert response.status_code == 200
     with app.app_context():
         assert db.session.scalar(sa.select(NoticePhoto.original_name)) == "公示\\x00栏\\x01.png"
+
+
+def test_a_user_display_name_meets_the_rule_from_any_caller(ctx, village_id):
+    """The user form has the rule; the CLI reaches the same service, which holds it too."""
+    from pointsmart.auth.services import create_user
+
+    with pytest.raises(text.BadText) as caught:
+        create_user(ctx, "wang", "chair", PASSWORD, "王\x00兰", village_id=village_id)
+    assert caught.value.extra["field"] == "display_name"
