@@ -668,3 +668,16 @@ def test_a_user_display_name_meets_the_rule_from_any_caller(ctx, village_id):
     with pytest.raises(text.BadText) as caught:
         create_user(ctx, "wang", "chair", PASSWORD, "王\x00兰", village_id=village_id)
     assert caught.value.extra["field"] == "display_name"
+
+
+def test_a_village_registered_at_the_county_meets_the_rule(county_app):
+    from pointsmart.county.services import add_village
+
+    village, township = "620123999001", "620123999000"  # a township no other test registers
+    with county_app.app_context():
+        with pytest.raises(text.BadText) as caught:
+            add_village(db.session, village, "测试\x00村", township, township_name="测试镇")
+        assert caught.value.extra["field"] == "name"
+        with pytest.raises(text.BadText) as caught:
+            add_village(db.session, village, "测试村", township, township_name="镇\x85区")
+        assert caught.value.extra["field"] == "township_name"
