@@ -12,6 +12,7 @@ print and sync: the county stores NUL in its documented form and reads it back u
 import io
 import json
 import zipfile
+from datetime import date
 
 import openpyxl
 import pytest
@@ -21,6 +22,8 @@ from pointsmart import text
 from pointsmart.extensions import db
 from pointsmart.households import roster
 from pointsmart.households.models import Household
+from pointsmart.scoring import services as scoring
+from pointsmart.shop import services as shop
 from pointsmart.sync import wire
 
 from .conftest import PASSWORD, VILLAGE_CODE
@@ -156,6 +159,41 @@ def test_the_service_refuses_what_a_form_let_through(ctx, make_household):
     assert caught.value.extra["field"] == "reason"
     with pytest.raises(text.BadText):
         adjust_points(ctx, household, 5, "字" * 501, None)
+
+
+def _long_category_name(session, village_id, goods):
+    scoring.save_category(session, village_id, {"name": "类" * 61}, None)
+
+
+def _goods_spec_with_a_control(session, village_id, goods):
+    shop.save_goods(session, village_id, {"name": "毛巾", "spec": "条\x01", "price": 5}, None)
+
+
+def _long_loss_note(session, village_id, goods):
+    shop.record_loss(session, goods, 1, "破" * 201, None)
+
+
+def _stocktake_counter_with_nul(session, village_id, goods):
+    shop.record_stocktake(session, village_id, date(2026, 11, 30), "王\x00", {goods.id: 1}, None)
+
+
+#: service calls that once cut with a silent ``.strip()[:N]``, and the field each must name
+CUT_SHORT = {
+    "category_name_too_long": (_long_category_name, "name"),
+    "goods_spec_control": (_goods_spec_with_a_control, "spec"),
+    "loss_note_too_long": (_long_loss_note, "note"),
+    "stocktake_counter_nul": (_stocktake_counter_with_nul, "counted_by"),
+}
+
+
+@pytest.mark.parametrize("case", CUT_SHORT)
+def test_services_refuse_what_they_used_to_cut_short(ctx, village_id, case):
+    """The services' old ``.strip()[:N]`` silently cut a long value; now it is refused, naming the field."""
+    call, field = CUT_SHORT[case]
+    goods = shop.save_goods(ctx, village_id, {"name": "毛巾", "price": 5}, None)
+    with pytest.raises(text.BadText) as caught:
+        call(ctx, village_id, goods)
+    assert caught.value.extra["field"] == field
 
 
 # --- API -------------------------------------------------------------------------------------------
@@ -377,6 +415,27 @@ def test_a_sync_record_holding_old_control_text_is_stored_faithfully(county_app,
         assert "\x00" not in raw and text.from_stored(raw) == name
 
 
+@pytest.mark.parametrize("reason", ["旧\x00原因", "\ufffe\uffff0", "王\x85\x0b"])
+def test_a_transfer_reason_holding_old_text_is_copied_faithfully(county_app, reason):
+    """Transfers go by ``COPY`` on PostgreSQL, past the column types: the stored form applies there too."""
+    from pointsmart.county.models import SyncedTransfer
+
+    key = register(county_app)
+    payload = {"from": "issuance", "to": f"household:{UUID}", "amount": 5, "kind": "adjustment",
+               "reason": reason, "reverses": None, "category": None,
+               "created_at": "2026-11-02T08:00:00"}  # fmt: skip
+    transfer = {"seq": 2, "kind": "transfer", "uuid": UUID[:-1] + "0", "payload": payload}
+    records = [_household_record(1, UUID, "王兰"), transfer]
+    body = json.loads(_batch(records))
+    body["totals"] |= {"balance_sum": 5, "transfer_count": 1}
+    response = post(county_app.test_client(), key, json.dumps(body).encode())
+    assert response.status_code == 200, response.get_json()
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(SyncedTransfer.reason)) == reason
+        raw = db.session.execute(sa.text("SELECT reason FROM synced_transfer")).scalar()
+        assert "\x00" not in raw and text.from_stored(raw) == reason
+
+
 # --- data stored before the rule still flows --------------------------------------------------------
 
 OLD_NAME = "王\x0b秀\x01兰"
@@ -578,3 +637,48 @@ def test_an_idempotency_key_with_a_control_character_is_refused(app, client, api
         json={"points": 5, "reason": "好"},
     )
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_text"
+
+
+def test_a_photo_whose_file_name_holds_control_characters_is_kept_printable(
+    app, make_user, make_household, login_as
+):
+    from PIL import Image
+
+    from pointsmart.scoring.models import NoticePhoto, ScoringRound
+
+    workload(app, make_user, make_household)
+    with app.app_context():
+        round_id = db.session.scalar(sa.select(ScoringRound.id))
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(png, "PNG")
+    response = login_as("chair").post(
+        f"/ledgers/rounds/{round_id}/photos",
+        data={"photo": (io.BytesIO(png.getvalue()), "公示\x00栏\x01.png"), "posted_from": "2026-12-01"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(NoticePhoto.original_name)) == "公示\\x00栏\\x01.png"
+
+
+def test_a_user_display_name_meets_the_rule_from_any_caller(ctx, village_id):
+    """The user form has the rule; the CLI reaches the same service, which holds it too."""
+    from pointsmart.auth.services import create_user
+
+    with pytest.raises(text.BadText) as caught:
+        create_user(ctx, "wang", "chair", PASSWORD, "王\x00兰", village_id=village_id)
+    assert caught.value.extra["field"] == "display_name"
+
+
+def test_a_village_registered_at_the_county_meets_the_rule(county_app):
+    from pointsmart.county.services import add_village
+
+    village, township = "620123999001", "620123999000"  # a township no other test registers
+    with county_app.app_context():
+        with pytest.raises(text.BadText) as caught:
+            add_village(db.session, village, "测试\x00村", township, township_name="测试镇")
+        assert caught.value.extra["field"] == "name"
+        with pytest.raises(text.BadText) as caught:
+            add_village(db.session, village, "测试村", township, township_name="镇\x85区")
+        assert caught.value.extra["field"] == "township_name"

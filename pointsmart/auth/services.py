@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..text import checked
 from .models import ApiToken, LoginSession, Role, User
 from .passwords import check_password, hash_password
 
@@ -87,6 +88,7 @@ def create_user(
         raise Invalid(_("用户名须为 2–40 个字母、数字、下划线、点或连字符。"), code="bad_username")
     if role not in set(Role):
         raise Invalid(_("未知角色：%(role)s", role=role), code="bad_role")
+    display_name = checked(display_name, "display_name", _("姓名"), max_length=40)
     _check_password_strength(password)
     if find_user(session, username) is not None:
         raise Conflict(_("用户名 %(name)s 已被使用。", name=username), code="username_taken")
@@ -96,7 +98,7 @@ def create_user(
         username=username,
         role=role,
         password_hash=hash_password(password),
-        display_name=(display_name or "").strip() or username,
+        display_name=display_name or username,
         village_id=village_id,
         township_code=township_code or None,
         active=True,

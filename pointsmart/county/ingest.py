@@ -40,7 +40,7 @@ from ..org.models import Village
 from ..periods import MonthOf, rollup_keys
 from ..sync import wire
 from ..sync.kinds import KINDS
-from ..text import to_stored
+from ..text import needs_stored_form, to_stored
 from . import wire_types as types
 from .models import (
     HouseholdPeriod,
@@ -141,8 +141,14 @@ def _add_up(session: Session, model, keys: tuple[str, ...], rows: list[dict]) ->
     session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
 
 
-def copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Append rows: ``COPY`` on PostgreSQL (the fast path), an executemany elsewhere."""
+def copy_rows(
+    session: Session, model, columns: tuple[str, ...], rows: list[tuple], stored_form: bool = True
+) -> None:
+    """Append rows: ``COPY`` on PostgreSQL (the fast path), an executemany elsewhere.
+
+    ``COPY`` skips the columns' types, so text is put in the county's stored form here — unless the
+    caller knows no value needs it (``stored_form=False``), which spares the hot path a look at each.
+    """
     if not rows:
         return
     connection = session.connection()
@@ -151,8 +157,10 @@ def copy_rows(session: Session, model, columns: tuple[str, ...], rows: list[tupl
         cursor = connection.connection.driver_connection.cursor()
         names = ", ".join(f'"{table.c[c].name}"' for c in columns)
         with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:  # COPY skips the columns' types: the stored form of text is applied here
-                copy.write_row([to_stored(v) if isinstance(v, str) else v for v in row])
+            for row in rows:
+                if stored_form:
+                    row = [to_stored(v) if isinstance(v, str) else v for v in row]
+                copy.write_row(row)
         return
     session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
@@ -181,8 +189,10 @@ def _last_by_uuid(pairs):
 class _Apply:
     """Writes one batch's records for one village and sums what they change."""
 
-    def __init__(self, session: Session, village_id: int):
+    def __init__(self, session: Session, village_id: int, stored_form: bool = True):
         self.session, self.village_id = session, village_id
+        #: whether some text of the batch needs the county's stored form (see :func:`copy_rows`)
+        self.stored_form = stored_form
         self.month = MonthOf()
         self.balance = self.transfers = self.issued = self.redeemed = self.deducted = 0
 
@@ -273,7 +283,7 @@ class _Apply:
                 by_category[month, p.category][0 if p.kind == "award" else 1] += amount
             if from_kind == "issuance" and household and p.kind in ("award", "adjustment"):
                 earned.add((month, household))
-        copy_rows(self.session, SyncedTransfer, _TRANSFER_COLUMNS, rows)
+        copy_rows(self.session, SyncedTransfer, _TRANSFER_COLUMNS, rows, self.stored_form)
         self.transfers += len(rows)
         for figures in months.values():
             self.issued += figures[0]
@@ -314,7 +324,7 @@ class _Apply:
                          p.created_at, month))  # fmt: skip
             if p.kind in ("redemption", "cancellation"):
                 redeemed[month, p.goods] -= p.qty  # out of stock is a redemption; back in undoes it
-        copy_rows(self.session, SyncedStockMove, _MOVE_COLUMNS, rows)
+        copy_rows(self.session, SyncedStockMove, _MOVE_COLUMNS, rows, self.stored_form)
         _add_up(
             self.session,
             VillageMonthGoods,
@@ -385,14 +395,16 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
         envelopes = msgspec.convert(fresh, list[types.Envelope])
     except msgspec.ValidationError as exc:
         raise Invalid(_("记录格式不对：%(problem)s", problem=str(exc)), code="invalid_record") from exc
-    digest = link.digest
+    digest, stored_form = link.digest, False
     for expected, (envelope, raw) in enumerate(zip(envelopes, fresh, strict=True), start=acked + 1):
         if envelope.seq != expected:
             raise Invalid(
                 _("记录序号应为 %(expected)s，收到的是 %(seq)s。", expected=expected, seq=envelope.seq),
                 code="invalid_batch",
             )
-        digest = wire.chain(digest, wire.canonical(raw))
+        record = wire.canonical(raw)
+        digest = wire.chain(digest, record)
+        stored_form = stored_form or needs_stored_form(record)
     if digest != batch.totals.digest:
         raise DigestMismatch(
             _("校验值不符：第 %(a)s–%(b)s 条记录在途中被改动，或与县里已有的记录接不上。"
@@ -416,7 +428,7 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
             seen.add(envelope.uuid)
     typed = {kind: list(zip(group, _typed(kind, group), strict=True)) for kind, group in groups.items()}
 
-    apply = _Apply(session, village.id)
+    apply = _Apply(session, village.id, stored_form)
     try:
         with session.begin_nested():  # a refused batch leaves the transaction usable for the answer
             for kind in KINDS:

@@ -12,6 +12,7 @@ from ..auth.models import Role, User
 from ..clock import utcnow
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..org.models import DIVISION_CODE, Village
+from ..text import checked
 from .models import Township, VillageLink
 
 
@@ -50,12 +51,13 @@ def ensure_township(
         )
     township = session.scalar(sa.select(Township).where(Township.code == code))
     if township is None:
-        if not (name or "").strip():
+        name = checked(name, "township_name", _("乡镇名称"), max_length=100)
+        if not name:
             raise NotFound(
                 _("还没有乡镇 %(code)s；请用 --township-name 给出它的名称。", code=code),
                 code="unknown_township",
             )
-        township = Township(code=code, name=name.strip())
+        township = Township(code=code, name=name)
         session.add(township)
         session.flush()
         record(session, "county.township.added", actor_id, township, code=code, name=township.name)
@@ -74,7 +76,7 @@ def add_village(
     :raises Conflict: the village is registered already (use :func:`rotate_key` for a new key).
     """
     code = _check_code(code)
-    name = (name or "").strip()
+    name = checked(name, "name", _("村名"), max_length=100)
     if not name:
         raise Invalid(_("请填写村名。"), code="name_required")
     township = ensure_township(session, township_code, township_name, actor_id)

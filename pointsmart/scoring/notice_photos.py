@@ -19,6 +19,7 @@ from ..errors import Invalid, NotFound
 from ..images import check_image, without_metadata
 from ..org.models import Village
 from ..periods import local_naive
+from ..text import visible
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from .errors import ScoringError
 from .models import (
@@ -96,7 +97,8 @@ def add_photo(
     photo = NoticePhoto(
         round_id=scoring_round.id,
         stored_name=stored_name,
-        original_name=PurePath((original_name or "").replace("\\", "/")).name[:200],
+        # a file's name, not text anyone typed: kept for reference, printable, as long as the column
+        original_name=visible(PurePath((original_name or "").replace("\\", "/")).name)[:200],
         content_type=info.content_type,
         width=info.width,
         height=info.height,
