@@ -237,3 +237,29 @@ def test_a_stored_goods_photo_has_no_exif_and_is_served_without_it(app, login_as
     assert Image.open(io.BytesIO(on_disk)).size == (32, 64)  # turned upright as the EXIF said
     served = app.test_client().get(f"/shop/goods/{goods_id}/photo")  # public: no log-in
     assert served.status_code == 200 and served.data == on_disk
+
+
+def test_photos_stored_before_uploads_were_cleaned_are_stripped_by_a_command(app, village_id):
+    from pathlib import Path
+
+    from pointsmart.shop import services as shop
+
+    folder = Path(app.instance_path) / "uploads" / "goods"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "old.jpg").write_bytes(phone_photo("JPEG"))
+    clean = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(clean, "PNG")
+    (folder / "clean.png").write_bytes(clean.getvalue())
+    with app.app_context():
+        goods = shop.save_goods(db.session, village_id, {"name": "旧照片的肥皂", "price": 5}, None)
+        goods.photo = "old.jpg"
+        db.session.commit()
+        goods_id = goods.id
+    result = app.test_cli_runner().invoke(args=["photos", "strip-metadata"])
+    assert "checked 2 photos, removed metadata from 1" in result.output, result.output
+    assert (folder / "clean.png").read_bytes() == clean.getvalue()  # nothing to remove: left alone
+    served = app.test_client().get(f"/shop/goods/{goods_id}/photo")
+    assert served.status_code == 200
+    assert_no_exif(served.data)
+    again = app.test_cli_runner().invoke(args=["photos", "strip-metadata"])
+    assert "removed metadata from 0" in again.output
