@@ -124,6 +124,24 @@ def without_metadata(data: bytes, info: PhotoInfo) -> bytes:
     return out.getvalue()
 
 
+@dataclass
+class CleanPhoto:
+    """A checked photo with its metadata removed, ready to store."""
+
+    data: bytes
+    info: PhotoInfo
+
+
+def clean_photo(data: bytes) -> CleanPhoto:
+    """Check an upload and remove its metadata — the slow part of storing a photo (it decodes the
+    pixels), so views call it before their write transaction and pass the result to the service.
+
+    :raises PhotoRefused: see :func:`check_image`.
+    """
+    info = check_image(data)
+    return CleanPhoto(without_metadata(data, info), info)
+
+
 def has_metadata(data: bytes) -> bool:
     """Whether a photo carries EXIF, XMP or a comment (what :func:`without_metadata` removes)."""
     with Image.open(io.BytesIO(data)) as image:
