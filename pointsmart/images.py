@@ -122,3 +122,49 @@ def without_metadata(data: bytes, info: PhotoInfo) -> bytes:
             _("这个文件不是 JPG、PNG 或 WebP 格式的照片，或者文件已损坏。"), code="not_an_image"
         ) from exc
     return out.getvalue()
+
+
+@dataclass
+class CleanPhoto:
+    """A checked photo with its metadata removed, ready to store."""
+
+    data: bytes
+    info: PhotoInfo
+
+
+def clean_photo(data: bytes) -> CleanPhoto:
+    """Check an upload and remove its metadata — the slow part of storing a photo (it decodes the
+    pixels), so views call it before their write transaction and pass the result to the service.
+
+    :raises PhotoRefused: see :func:`check_image`.
+    """
+    info = check_image(data)
+    return CleanPhoto(without_metadata(data, info), info)
+
+
+def has_metadata(data: bytes) -> bool:
+    """Whether a photo carries EXIF, XMP or a comment (what :func:`without_metadata` removes)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()  # a PNG may keep its eXIf chunk after the pixels
+        return bool(image.getexif()) or any(
+            k in image.info for k in ("exif", "xmp", "XML:com.adobe.xmp", "comment")
+        )
+
+
+def strip_stored_photo(path) -> bool:
+    """Re-save one stored photo without its metadata, if it has any (photos stored before uploads were
+    cleaned on the way in). The new file replaces the old in one rename. Returns whether it changed.
+
+    :raises PhotoRefused: the file is not a photo we would store.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    data = path.read_bytes()
+    info = check_image(data)
+    if not has_metadata(data):
+        return False
+    fresh = path.with_name(f".{path.name}.new")
+    fresh.write_bytes(without_metadata(data, info))
+    fresh.replace(path)
+    return True

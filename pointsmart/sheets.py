@@ -4,6 +4,7 @@ An .xlsx is a zip of XML parts. A file of a few KB can claim a cell at ``XFD1048
 read-only mode then pads a million rows of 16,384 cells), hold a million empty rows, or inflate one
 part to gigabytes. So this reader never trusts the file's own description of itself:
 
+- the zip's directory is refused if it is large (a few KB of entries can be 100,000 entries);
 - each zip part is refused if its declared inflated size is over :data:`MAX_PART_BYTES`, and is read
   through a counter that stops at that size whatever the header says;
 - the XML is parsed as a stream (defusedxml: no DTDs, no entities) and every row and cell reference
@@ -28,8 +29,11 @@ from flask_babel import gettext as _
 
 from .errors import Invalid
 
-#: the largest inflated size of one part of the workbook (the sheet, its shared strings)
-MAX_PART_BYTES = 64 * 1024 * 1024
+#: the largest inflated size of one part of the workbook (the sheet, its shared strings): a 5,000-row
+#: roster is 1–5 MB of XML; one cell's text is held whole, so this also bounds the largest string
+MAX_PART_BYTES = 16 * 1024 * 1024
+#: the largest zip directory: Python builds an object per entry, and a workbook has a dozen or two
+MAX_DIRECTORY_BYTES = 64 * 1024
 #: the largest workbook.xml and its relationships (a list of sheet names)
 MAX_INDEX_BYTES = 1024 * 1024
 CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
@@ -74,6 +78,19 @@ def _open_part(book: zipfile.ZipFile, name: str, limit: int = MAX_PART_BYTES):
     if info.file_size > limit:
         raise SheetRefused(_("Excel 文件解压后太大，已拒收。"), code="spreadsheet_too_large")
     return io.BufferedReader(_Capped(book.open(info), limit), 64 * 1024)
+
+
+def _check_directory(data: bytes) -> None:
+    """Refuse a zip whose central directory is large, before ``zipfile`` makes an object per entry.
+
+    The end-of-directory record sits in the last 64 KB + 22 bytes; its bytes 12–15 give the
+    directory's size, which is how far ``zipfile`` reads.
+    """
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or len(data) < end + 22:
+        raise _unreadable("BadZipFile")
+    if int.from_bytes(data[end + 12 : end + 16], "little") > MAX_DIRECTORY_BYTES:
+        raise SheetRefused(_("Excel 文件的结构异常（文件条目太多），已拒收。"), code="spreadsheet_too_large")
 
 
 def _first_sheet_path(book: zipfile.ZipFile) -> str:
@@ -207,6 +224,7 @@ def read_first_sheet(data: bytes, max_rows: int, max_cols: int) -> list[list]:
     :raises SheetRefused: not an .xlsx, damaged, or a row or cell beyond ``max_rows`` × ``max_cols``
         (code ``spreadsheet_too_large``) — found while reading, before the rest is read.
     """
+    _check_directory(data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as book:
             sheet_path = _first_sheet_path(book)

@@ -10,6 +10,7 @@ themselves are printed by ``python -m bench hostile_uploads``.
 import io
 import time
 import tracemalloc
+import zipfile
 
 import pytest
 from PIL import Image
@@ -51,7 +52,14 @@ def test_a_hostile_roster_spreadsheet_is_refused_while_it_is_read(ctx, village_i
     data = make()
     error, seconds, peak = bounded(roster.plan_import, ctx, village_id, "名册.xlsx", data)
     assert isinstance(error, roster.ImportError_) and error.code == "spreadsheet_too_large"
-    assert "最多读取" in error.message
+    assert seconds < BOUND_SECONDS and peak < BOUND_BYTES
+
+
+def test_rows_past_the_cap_are_refused_as_they_stream(ctx, village_id):
+    """200,000 empty rows: small enough to pass the size check, so the row cap is what stops it."""
+    error, seconds, peak = bounded(roster.plan_import, ctx, village_id, "名册.xlsx", empty_rows_xlsx(200_000))
+    assert isinstance(error, roster.ImportError_) and error.code == "spreadsheet_too_large"
+    assert f"第 {roster.MAX_SHEET_ROWS + 1} 行" in error.message and "最多读取" in error.message
     assert seconds < BOUND_SECONDS and peak < BOUND_BYTES
 
 
@@ -62,6 +70,29 @@ def test_a_hostile_spreadsheet_upload_gets_a_clear_answer_on_the_import_page(log
         content_type="multipart/form-data",
     )
     assert page.status_code in (400, 422) and "第 1048576 行" in page.get_data(as_text=True)
+
+
+def test_a_workbook_of_thousands_of_entries_is_refused_before_they_are_listed():
+    from .hostile_files import _sheet, _xlsx
+
+    out = io.BytesIO(_xlsx(_sheet("")))
+    with zipfile.ZipFile(out, "a") as book:
+        for n in range(5000):
+            book.writestr(f"x/{n}", b"")
+    error, seconds, peak = bounded(read_first_sheet, out.getvalue(), 10, 10)
+    assert isinstance(error, SheetRefused) and error.code == "spreadsheet_too_large"
+    assert peak < 10 * 1024 * 1024
+
+
+def test_a_sheet_part_that_inflates_past_its_cap_is_refused_unread():
+    from .hostile_files import _sheet, _xlsx
+
+    cell = '<row r="1"><c r="A1" t="inlineStr"><is><t>' + "a" * (17 * 1024 * 1024) + "</t></is></c></row>"
+    data = _xlsx(_sheet(cell))
+    assert len(data) < 100_000
+    error, seconds, peak = bounded(read_first_sheet, data, 10, 10)
+    assert isinstance(error, SheetRefused) and error.code == "spreadsheet_too_large"
+    assert peak < 10 * 1024 * 1024
 
 
 def test_a_csv_cell_past_the_field_limit_is_refused_naming_its_line(ctx, village_id):
@@ -238,3 +269,29 @@ def test_a_stored_goods_photo_has_no_exif_and_is_served_without_it(app, login_as
     assert Image.open(io.BytesIO(on_disk)).size == (32, 64)  # turned upright as the EXIF said
     served = app.test_client().get(f"/shop/goods/{goods_id}/photo")  # public: no log-in
     assert served.status_code == 200 and served.data == on_disk
+
+
+def test_photos_stored_before_uploads_were_cleaned_are_stripped_by_a_command(app, village_id):
+    from pathlib import Path
+
+    from pointsmart.shop import services as shop
+
+    folder = Path(app.instance_path) / "uploads" / "goods"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "old.jpg").write_bytes(phone_photo("JPEG"))
+    clean = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(clean, "PNG")
+    (folder / "clean.png").write_bytes(clean.getvalue())
+    with app.app_context():
+        goods = shop.save_goods(db.session, village_id, {"name": "旧照片的肥皂", "price": 5}, None)
+        goods.photo = "old.jpg"
+        db.session.commit()
+        goods_id = goods.id
+    result = app.test_cli_runner().invoke(args=["photos", "strip-metadata"])
+    assert "checked 2 photos, removed metadata from 1" in result.output, result.output
+    assert (folder / "clean.png").read_bytes() == clean.getvalue()  # nothing to remove: left alone
+    served = app.test_client().get(f"/shop/goods/{goods_id}/photo")
+    assert served.status_code == 200
+    assert_no_exif(served.data)
+    again = app.test_cli_runner().invoke(args=["photos", "strip-metadata"])
+    assert "removed metadata from 0" in again.output

@@ -30,7 +30,7 @@ def main() -> None:
 
 def register_commands(app) -> None:
     """Add every feature's commands to ``app.cli``."""
-    from . import backup, cards, county, demo, households, ledger, serve, sync, users, village
+    from . import backup, cards, county, demo, households, ledger, photos, serve, sync, users, village
 
     for command in (
         demo.demo,
@@ -42,6 +42,7 @@ def register_commands(app) -> None:
         sync.sync,
         county.county,
         backup.backup,
+        photos.photos,
         serve.serve,
         serve.run,
     ):

@@ -199,11 +199,13 @@ def upload_photo(round_id: int):
     folder = _uploads()
     stored: list[str] = []
     try:
+        # decoded and cleaned of EXIF before the write transaction: slow work never holds the lock
+        cleaned = images.clean_photo(upload.read(images.MAX_PHOTO_BYTES + 1))  # one byte more refuses
         with write():
             photo = notice_photos.add_photo(
                 db.session,
                 found,
-                upload.read(images.MAX_PHOTO_BYTES + 1),  # one byte more than allowed is enough to refuse
+                cleaned,
                 upload.filename,
                 form.posted_from.data,
                 form.posted_until.data,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Invalid, NotFound
-from ..images import check_image, without_metadata
+from ..images import CleanPhoto, clean_photo
 from ..org.models import Village
 from ..periods import local_naive
 from ..text import visible
@@ -63,7 +63,7 @@ def photo_path(folder: Path, stored_name: str) -> Path:
 def add_photo(
     session: Session,
     scoring_round: ScoringRound,
-    data: bytes,
+    data: "bytes | CleanPhoto",
     original_name: str,
     posted_from: date | None,
     posted_until: date | None,
@@ -73,11 +73,13 @@ def add_photo(
     """Keep a photo of the posted notice under a random name in ``folder``, and record it.
 
     The file is written before the row is flushed; if the caller's transaction does not commit, it
-    calls :func:`discard_photo_file` with the returned photo's ``stored_name``.
+    calls :func:`discard_photo_file` with the returned photo's ``stored_name``. ``data`` is the
+    upload's bytes, or the :class:`~pointsmart.images.CleanPhoto` a view made of them before its write
+    transaction; the file is stored without EXIF (no GPS position on a photo the public sees).
 
     :raises ScoringError: the round has not been put on notice yet, or has all the photos it may have.
     :raises Invalid: the dates are the wrong way round.
-    :raises PhotoRefused: see :func:`check_image`.
+    :raises PhotoRefused: see :func:`~pointsmart.images.check_image`.
     """
     if scoring_round.status not in PUBLIC_STATUSES:
         raise ScoringError(_("这次评定还没有公示，不能上传公示照片。"), code="not_published")
@@ -88,8 +90,8 @@ def add_photo(
         raise ScoringError(_("每次评定最多上传 %(n)s 张公示照片。", n=MAX_PHOTOS), code="too_many_photos")
     if posted_from and posted_until and posted_until < posted_from:
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
-    info = check_image(data)
-    data = without_metadata(data, info)  # no GPS position or camera on a photo anyone can fetch
+    photo = data if isinstance(data, CleanPhoto) else clean_photo(data)  # stored without EXIF
+    data, info = photo.data, photo.info
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = f"{secrets.token_hex(16)}.{info.extension}"
     with open(photo_path(folder, stored_name), "xb") as f:

@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..idempotency import once
-from ..images import check_image, without_metadata
+from ..images import CleanPhoto, clean_photo
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
 from ..periods import day_window, local_day, parse_day, today
@@ -660,14 +660,18 @@ def redemptions_on(session: Session, village_id: int, day: str) -> list[Redempti
     )
 
 
-def set_goods_photo(session: Session, goods: Goods, data: bytes, folder, actor_id: int | None) -> str:
+def set_goods_photo(session: Session, goods: Goods, data, folder, actor_id: int | None) -> str:
     """Store a checked photo of the goods under a random name in ``folder``; the old photo goes.
+
+    ``data`` is the upload's bytes, or the :class:`~pointsmart.images.CleanPhoto` a view made of them
+    before its write transaction. Stored without EXIF: no GPS position or camera on a photo anyone
+    can fetch.
 
     :raises PhotoRefused: not a JPEG/PNG/WebP image, too large, or too many pixels.
     """
 
-    info = check_image(data)
-    data = without_metadata(data, info)  # no GPS position or camera on a photo anyone can fetch
+    photo = data if isinstance(data, CleanPhoto) else clean_photo(data)
+    data, info = photo.data, photo.info
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{secrets.token_hex(16)}.{info.extension}"

@@ -222,13 +222,19 @@ def edit_goods(goods_id: int | None = None):
     form = GoodsForm(obj=found)
     if form.validate_on_submit():
         try:
+            # decoded and cleaned of EXIF before the write transaction: slow work never holds the lock
+            photo = (
+                images.clean_photo(form.photo.data.read(images.MAX_PHOTO_BYTES + 1))
+                if form.photo.data
+                else None
+            )
             with write():
                 saved = services.save_goods(db.session, g.village.id, form.data, current_user.id, found)
-                if form.photo.data:
+                if photo:
                     services.set_goods_photo(
                         db.session,
                         saved,
-                        form.photo.data.read(images.MAX_PHOTO_BYTES + 1),
+                        photo,
                         _photo_folder(),
                         current_user.id,
                     )
