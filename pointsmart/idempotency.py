@@ -76,17 +76,20 @@ def _clean_key(key: str | None) -> str:
     return key
 
 
+_table = IdempotencyRecord.__table__
+#: the claim per dialect, built once (every redemption sends it): its values come as parameters
+_CLAIM = {
+    "postgresql": postgresql_insert(_table).on_conflict_do_nothing().returning(_table.c.id),
+    "sqlite": sqlite_insert(_table).on_conflict_do_nothing().returning(_table.c.id),
+}
+
+
 def _claim(session: Session, scope: str, key: str, digest: str, status: int, response: dict) -> int | None:
     """Insert the key's record; its id, or None when the key was there already (committed first)."""
-    table = IdempotencyRecord.__table__
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return session.execute(
-        insert(table)
-        .values(scope=scope, key=key, request_hash=digest, status=status, response=response,
-                created_at=utcnow())
-        .on_conflict_do_nothing()
-        .returning(table.c.id)
-    ).scalar()  # fmt: skip
+    claim = _CLAIM["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    values = {"scope": scope, "key": key, "request_hash": digest, "status": status, "response": response,
+              "created_at": utcnow()}  # fmt: skip
+    return session.execute(claim, values).scalar()
 
 
 def _first(session: Session, scope: str, key: str, digest: str) -> tuple[int, dict]:

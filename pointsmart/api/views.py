@@ -168,8 +168,8 @@ def adjustment(household_uuid: str):
             transfer = adjust_points(db.session, found, body["points"], body["reason"], g.api_user.id)
             result = {"transfer": transfer.uuid, "points": body["points"], "balance": found.balance}
             return AdjustmentResultSchema().dump(result), 201
-        status, answer = adjust_once(db.session, found, body["points"], body["reason"], g.api_user.id, key)
-    return answer, status
+        answer = adjust_once(db.session, found, body["points"], body["reason"], g.api_user.id, key)
+    return AdjustmentResultSchema().dump(answer), 201
 
 
 def _round_fields(found) -> dict:

@@ -1,5 +1,6 @@
 """Issue, revoke and find cards; render their QR codes. Functions flush, never commit."""
 
+import functools
 import io
 import re
 import secrets
@@ -143,6 +144,15 @@ def reissue_card(session: Session, household: Household, reason: str, actor_id: 
 TOKEN_IN_URL = re.compile(r"/c/([A-Za-z0-9_\-]{20,})")
 
 
+@functools.cache
+def _card_query(by: str):
+    """A card with its household, by ``token``, ``number`` or ``id``: built once (the counter looks cards
+    up all day), on first use (building it configures the mappers, which needs every model imported)."""
+    return (
+        sa.select(Card).options(joinedload(Card.household)).where(getattr(Card, by) == sa.bindparam("value"))
+    )
+
+
 def find_card(session: Session, village_id: int, text: str) -> Card:
     """Find a card by what a scanner or a person typed: a card URL, a token, or the card number.
 
@@ -154,15 +164,14 @@ def find_card(session: Session, village_id: int, text: str) -> Card:
     text = (text or "").strip()
     match = TOKEN_IN_URL.search(text)
     digits = re.sub(r"[\s\-]", "", text)
-    query = sa.select(Card).options(joinedload(Card.household))
     if match:
-        card = session.scalar(query.where(Card.token == match.group(1)))
+        card = session.scalar(_card_query("token"), {"value": match.group(1)})
     elif digits.isdigit():
         if not valid_number(digits):
             raise UnknownCard(_("卡号 %(n)s 不对，请核对后重输。", n=text))
-        card = session.scalar(query.where(Card.number == digits))
+        card = session.scalar(_card_query("number"), {"value": digits})
     else:
-        card = session.scalar(query.where(Card.token == text)) if text else None
+        card = session.scalar(_card_query("token"), {"value": text}) if text else None
     return _usable(card, village_id)
 
 
@@ -172,8 +181,7 @@ def card_by_id(session: Session, village_id: int, card_id: int) -> Card:
     :raises UnknownCard: no such card in this village.
     :raises CardRevoked: the card was revoked.
     """
-    card = session.scalar(sa.select(Card).options(joinedload(Card.household)).where(Card.id == card_id))
-    return _usable(card, village_id)
+    return _usable(session.scalar(_card_query("id"), {"value": card_id}), village_id)
 
 
 def _usable(card: Card | None, village_id: int) -> Card:

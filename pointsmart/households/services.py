@@ -11,7 +11,7 @@ from ..audit.services import changes, record
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..i18n import join_problems
-from ..idempotency import idempotent
+from ..idempotency import once
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, Transfer, TransferKind
 from ..paging import Page, paginate
@@ -288,13 +288,20 @@ def reverse_transfer(session: Session, household: Household, transfer_id: int, r
     return reversal
 
 
-def adjust_once(session: Session, household: Household, points: int, reason: str, actor_id: int, key: str):
+def adjust_once(
+    session: Session, household: Household, points: int, reason: str, actor_id: int, key: str
+) -> dict:
     """:func:`adjust_points` behind an idempotency key: a form posted twice, or an API call retried,
-    records the adjustment once and answers the same. Returns ``(status, body)``."""
+    records the adjustment once and gets the same answer: ``{"transfer", "points", "balance"}``.
 
-    def perform():
+    :raises DomainError: the refusal, the same one again on a retry with the same key.
+    """
+
+    def perform() -> dict:
         transfer = adjust_points(session, household, points, reason, actor_id)
-        return 201, {"transfer": transfer.uuid, "points": points, "balance": household.account.balance}
+        return {"transfer": transfer.uuid, "points": points, "balance": household.account.balance}
 
     body = {"household": household.uuid, "points": points, "reason": reason}
-    return idempotent(session, f"adjustment:{actor_id}", key, body, perform)
+    return once(
+        session, f"adjustment:{actor_id}", key, body, perform, remember=lambda answer: answer, recall=dict
+    )

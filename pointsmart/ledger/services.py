@@ -136,6 +136,27 @@ def _expire_balance(session: Session, account_id: int) -> None:
         session.expire(loaded, ["balance"])
 
 
+_account = Account.__table__
+#: built once (the counter runs them for every redemption): credit a system account by its code …
+_CREDIT_SYSTEM = (
+    sa.update(_account)
+    .where(_account.c.code == sa.bindparam("system_code"))
+    .values(balance=_account.c.balance + sa.bindparam("amount"))
+    .returning(_account.c.id)
+)
+#: … and debit a household if it holds enough
+_DEBIT_HOUSEHOLD = (
+    sa.update(_account)
+    .where(
+        _account.c.id == sa.bindparam("account_id"),
+        _account.c.kind == AccountKind.HOUSEHOLD,
+        _account.c.balance >= sa.bindparam("amount"),
+    )
+    .values(balance=_account.c.balance - sa.bindparam("amount"))
+    .returning(_account.c.balance, _account.c.code)
+)
+
+
 def pay(
     session: Session,
     account_id: int,
@@ -160,21 +181,10 @@ def pay(
         nothing is left written.
     """
     _check_amount(amount)
-    table = Account.__table__
-    system_id = session.execute(
-        sa.update(table)
-        .where(table.c.code == str(system))
-        .values(balance=table.c.balance + amount)
-        .returning(table.c.id)
-    ).scalar()
+    system_id = session.execute(_CREDIT_SYSTEM, {"system_code": str(system), "amount": amount}).scalar()
     if system_id is None:
         raise DomainError(f"system account {system} is missing; run `pointsmart db upgrade`")
-    debited = session.execute(
-        sa.update(table)
-        .where(table.c.id == account_id, table.c.kind == AccountKind.HOUSEHOLD, table.c.balance >= amount)
-        .values(balance=table.c.balance - amount)
-        .returning(table.c.balance, table.c.code)
-    ).first()
+    debited = session.execute(_DEBIT_HOUSEHOLD, {"account_id": account_id, "amount": amount}).first()
     if debited is None:
         _apply_delta(session, system_id, -amount)
         raise _refuse_debit(session, account_id, amount)

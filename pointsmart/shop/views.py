@@ -31,7 +31,7 @@ from ..cards import services as cards
 from ..cards.models import Card
 from ..errors import DomainError
 from ..extensions import db
-from ..idempotency import idempotent
+from ..idempotency import once
 from ..pages import flash_errors
 from ..unit import write
 from . import services
@@ -291,24 +291,24 @@ def stock(goods_id: int):
                     cost_fen=int(cost * Decimal(100)) if cost is not None else None,
                     note=receive.note.data or "",
                 )
-            return 201, {"stock": found.stock}
+            return found.stock
 
         body = {
             "goods": found.id,
             "action": action,
             **{k: str(v) for k, v in form.data.items() if k != "csrf_token"},
         }
-        try:  # a form posted twice (a double click) moves the stock once
+        scope, key = f"stock:{current_user.id}", request.form.get("key", "")
+        try:  # a form posted twice (a double click) moves the stock once, and is told the same
             with write():
-                status, answer = idempotent(
-                    db.session, f"stock:{current_user.id}", request.form.get("key", ""), body, perform
-                )
+                stock_now = once(
+                    db.session, scope, key, body, perform,
+                    remember=lambda n: {"stock": n}, recall=lambda answer: answer["stock"],
+                )  # fmt: skip
         except DomainError as err:
-            status, answer = err.status, {"error": {"message": err.message}}
-        if status == 201:
-            flash(_("已记录，现有库存 %(n)s。", n=answer["stock"]), "success")
+            flash(err.message, "error")
         else:
-            flash(answer["error"]["message"], "error")
+            flash(_("已记录，现有库存 %(n)s。", n=stock_now), "success")
         return redirect(url_for("shop.stock", goods_id=found.id))
     moves = db.session.scalars(
         db.select(StockMove).where(StockMove.goods_id == found.id).order_by(StockMove.id.desc()).limit(100)
