@@ -6,7 +6,7 @@ app, through the same code the upload pages call:
 - ``far cell``: the 1.6 KB .xlsx whose one cell sits at ``XFD1048576``, through ``roster.read_rows``;
 - ``empty rows``: the .xlsx of 1,048,576 empty rows, through ``roster.read_rows``;
 - ``bundle 1 GiB``: the 1 MB gzip file that inflates to 1 GiB (one endless line, and again as
-  millions of empty lines), through ``sync.bundle.import_bundle``;
+  millions of empty lines), through ``county.bundles.import_bundle``;
 - ``POST 100 MB``: an anonymous ``POST /county/bundles`` saying ``Content-Length: 100 MB``, through
   the WSGI app (its body is a stream that counts what is read from it) — and then for real over a
   socket to waitress set up as ``pointsmart serve`` sets it up.
@@ -67,9 +67,9 @@ class _CountingBody(io.RawIOBase):
 
 def _case(name: str):
     """(the input's size, a function that runs the case and returns what the app answered)."""
+    from pointsmart.county.bundles import import_bundle
     from pointsmart.extensions import db
     from pointsmart.households import roster
-    from pointsmart.sync import bundle
     from tests.hostile_files import empty_rows_xlsx, far_cell_xlsx, inflating_bundle
 
     if name.startswith("baseline"):
@@ -90,7 +90,7 @@ def _case(name: str):
         return len(data), lambda: roster.read_rows("名册.xlsx", data)
     if name.startswith("bundle"):
         data = inflating_bundle(newlines=name.endswith("lines"))
-        return len(data), lambda: bundle.import_bundle(db.session, io.BytesIO(data))
+        return len(data), lambda: import_bundle(db.session, io.BytesIO(data))
 
     def post():
         from flask import current_app

@@ -110,6 +110,7 @@ def village_data(app, make_household, make_user, village_id):
     a sale — as Schemathesis dictionaries, so that most drawn ids name real rows (the rest are drawn
     freely, to check the 404s and 422s)."""
     from pointsmart.org.services import home_village
+    from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import services as scoring
 
     households = [make_household(points=points) for points in (500, 0, 35)]
@@ -119,8 +120,8 @@ def village_data(app, make_household, make_user, village_id):
         card = cards.issue_card(session, rows[0], None)
         soap = shop.save_goods(session, village_id, {"name": "洗衣粉", "price": 30}, None)
         shop.receive_stock(session, soap, MoveKind.DONATION, 500, None, donor="爱心企业")
-        category = scoring.save_category(session, village_id, {"name": "环境卫生"}, None)
-        scoring.save_criterion(
+        category = scoring_criteria.save_category(session, village_id, {"name": "环境卫生"}, None)
+        scoring_criteria.save_criterion(
             session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
         scoring_round = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)

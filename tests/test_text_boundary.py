@@ -22,7 +22,7 @@ from pointsmart import text
 from pointsmart.extensions import db
 from pointsmart.households import roster
 from pointsmart.households.models import Household
-from pointsmart.scoring import services as scoring
+from pointsmart.scoring import criteria as scoring_criteria
 from pointsmart.shop import services as shop
 from pointsmart.sync import wire
 
@@ -162,7 +162,7 @@ def test_the_service_refuses_what_a_form_let_through(ctx, make_household):
 
 
 def _long_category_name(session, village_id, goods):
-    scoring.save_category(session, village_id, {"name": "类" * 61}, None)
+    scoring_criteria.save_category(session, village_id, {"name": "类" * 61}, None)
 
 
 def _goods_spec_with_a_control(session, village_id, goods):
