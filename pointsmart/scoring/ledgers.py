@@ -31,7 +31,6 @@ from ..extensions import db
 from ..households.services import groups as village_groups
 from ..periods import today
 from ..unit import write
-from ..web import year_arg
 from ..xlsx import send_workbook
 from . import reports, services
 from .forms import MinutesForm, PhotoForm
@@ -259,7 +258,7 @@ def photos_xlsx(round_id: int):
 
 
 def _register():
-    year = year_arg() or today().year
+    year = request.args.get("year", type=int) or today().year
     group = request.args.get("group", "")
     return reports.register(db.session, g.village.id, year, group)
 
