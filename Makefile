@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgresql lint browser-deps bench translations translations-update clean
+.PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps bench translations translations-update clean
 
 $(BIN)/pointsmart: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-sqlite: install
 
 test-postgresql: install
 	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q
+
+## Only the API fuzzer (Schemathesis against both tiers' documents; `make test` runs it too), with its numbers.
+fuzz: install
+	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q -s tests/test_api_fuzz.py
 
 ## Debian's Chromium and a Chinese font, for the browser tests (Playwright drives /usr/bin/chromium).
 browser-deps:

@@ -15,13 +15,6 @@ def page_arg() -> int:
     return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
 
 
-def year_arg() -> int | None:
-    """The ``year`` query argument when it is a plausible calendar year, else None (a year past 9999
-    or before 1 has no ``date``; one four digits long is all a report needs)."""
-    year = request.args.get("year", type=int)
-    return year if year is not None and 1900 <= year <= 9999 else None
-
-
 def flash_errors(form) -> None:
     """Flash each invalid field of a form as one message: "label：problem；problem"."""
     for name, errors in form.errors.items():

@@ -210,3 +210,11 @@ def test_the_push_client_reads_a_county_answer_nested_deep_as_no_answer():
         assert _message(response) == "HTTP 502"
     fine = httpx.Response(409, json={"error": {"code": "sequence_gap", "message": "从第 3 条起重发"}})
     assert _message(fine) == "从第 3 条起重发"
+
+
+@pytest.mark.parametrize("year", ["99999999999", "0", "-5", "10000", "x"])
+def test_a_year_out_of_range_in_a_query_falls_back_to_a_sane_year(app, login_as, year):
+    chair = login_as("chair")
+    assert chair.get(f"/ledgers/register?year={year}").status_code == 200
+    assert chair.get(f"/ledgers/register.xlsx?year={year}").status_code == 200
+    assert app.test_client().get(f"/honour?year={year}").status_code == 200

@@ -29,7 +29,6 @@ from ..auth.services import user_names
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
-from ..pages import year_arg
 from ..periods import today
 from ..unit import write
 from ..xlsx import send_workbook
@@ -263,7 +262,7 @@ def photos_xlsx(round_id: int):
 
 
 def _register():
-    year = year_arg() or today().year
+    year = request.args.get("year", type=int) or today().year
     group = request.args.get("group", "")
     return points_register.register(db.session, g.village.id, year, group)
 

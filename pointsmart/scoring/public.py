@@ -13,7 +13,6 @@ from ..clock import utcnow
 from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import home_village
-from ..pages import year_arg
 from . import reports
 from .models import RoundStatus
 
@@ -57,7 +56,7 @@ def honour():
         db.session,
         village.id,
         period=request.args.get("period", "").strip(),
-        year=year_arg(),
+        year=request.args.get("year", type=int),
         group=request.args.get("group", "").strip(),
     )
     if roll.period:
