@@ -4,7 +4,10 @@ Each case runs in a fresh child process (so one case's peak memory is not anothe
 app, through the same code the upload pages call:
 
 - ``far cell``: the 1.6 KB .xlsx whose one cell sits at ``XFD1048576``, through ``roster.read_rows``;
-- ``empty rows``: the .xlsx of 1,048,576 empty rows, through ``roster.read_rows``;
+- ``empty rows``: the .xlsx of 1,048,576 empty rows, through ``roster.read_rows`` (its sheet's XML,
+  about 30 MB inflated, is over the 16 MB part cap, so it is refused from the zip's directory; a
+  smaller sheet of too many rows is refused at the first row past the cap, as
+  ``tests/test_uploads.py`` checks);
 - ``bundle 1 GiB``: the 1 MB gzip file that inflates to 1 GiB (one endless line, and again as
   millions of empty lines), through ``county.bundles.import_bundle``;
 - ``POST 100 MB``: an anonymous ``POST /county/bundles`` saying ``Content-Length: 100 MB``, through
