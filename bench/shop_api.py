@@ -452,10 +452,10 @@ def _measure(label: str, template: Path, folder: Path, shop: Shop, baskets, bodi
 def _side_by_side(now: Measured, base: Measured) -> None:
     def row(name: str, this: float, before: float, unit: str, better_low: bool = True) -> None:
         gain = before / this if better_low else this / before
-        say(f"    {name:<38} {this:>10.2f} {unit:<6} {before:>10.2f} {unit:<6} {gain:>5.2f}× better")
+        say(f"    {name:<38} {this:>10.2f} {unit:<6} {before:>10.2f} {unit:<6} {gain:>5.2f}×")
 
     say(f"  this commit vs {BASE} (same run, same database copies, {load_note()}):")
-    say(f"    {'':<38} {'this commit':>17} {'base':>17}")
+    say(f"    {'':<38} {'this commit':>17} {'base':>17}  gain (above 1: this commit is better)")
     row("redemptions/s, 4 clients", now.redeem.throughput, base.redeem.throughput, "/s", better_low=False)
     for name, pick in (("p50", lambda m: m.redeem.latency.median), ("p95", lambda m: m.redeem.latency.p95),
                        ("p99", lambda m: percentile(m.redeem.latency.samples, 99))):  # fmt: skip
