@@ -253,7 +253,7 @@ class _Village:
     """One village's records, written in the order the village's own commits would write them."""
 
     def __init__(self, place: Place, *, rows: bool, skip_to: int, batch_size: int | None):
-        from pointsmart.county.ingest import Months
+        from pointsmart.periods import MonthOf
         from pointsmart.sync import batches
         from pointsmart.sync.wire import when
 
@@ -261,7 +261,7 @@ class _Village:
         self.rng = random.Random(f"pointsmart-bench-village-{place.code}")
         self.out = _Writer(place.code, batch_size or batches.BATCH_SIZE, skip_to)
         self.rows: list[tuple] | None = [] if rows else None
-        self.month_of = Months()
+        self.month_of = MonthOf()
         self.households: list[str] = []
         self.accounts: list[str] = []
         self.balances: list[int] = []
