@@ -40,6 +40,17 @@ class Id(fields.Integer):
         super().__init__(**kwargs)
 
 
+def form_id(value) -> int:
+    """A WTForms ``coerce`` for a select of rows: an id in 1..MAX_ID, else ``ValueError`` (a form error
+    on the field, never a number too large for the database)."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        raise ValueError(value)  # "１" is a digit to Python, and int() would take it
+    if not 1 <= int(text) <= MAX_ID:
+        raise ValueError(value)
+    return int(text)
+
+
 def is_id(value) -> bool:
     """Whether a decoded JSON value is an id: an integer (not a bool, not a float) in 1..MAX_ID."""
     return type(value) is int and 1 <= value <= MAX_ID

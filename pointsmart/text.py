@@ -9,7 +9,8 @@ a print, or a sync (PostgreSQL cannot hold NUL):
   and carriage return — browsers send a text area's line breaks as CR LF.
 - Surrogates (U+D800–U+DFFF) are refused: in a Python string they are always lone halves (JSON's
   ``"\\ud800"``), which no database or file can encode.
-- The noncharacters U+FFFE and U+FFFF are refused.
+- The noncharacters U+FFFE and U+FFFF are refused, and so are the bidirectional embeddings, overrides
+  and isolates (U+202A–U+202E, U+2066–U+2069): they make a name read backwards on a page or a print.
 - A value longer than its field allows is refused, never cut short.
 
 The adapters apply this rule at each entry: :mod:`pointsmart.forms` (every WTForms text field),
@@ -26,17 +27,23 @@ from flask_babel import gettext as _
 
 from .errors import Invalid
 
-_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_MULTI_LINE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 #: what openpyxl refuses in a cell, plus what a printed page cannot show
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 #: the rule as a JSON Schema ``pattern`` (for the API's document): no character the rule refuses. Lone
 #: surrogates are refused too but left out: ECMA and Rust regex engines cannot name them in a class
-SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffe\\uffff]*$"
 MULTI_LINE_PATTERN = (
-    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffe\\uffff]*$"
 )
+
+#: what :func:`checked` trims from the ends: spaces a person typed, not invisible characters (``str.strip``
+#: would also drop U+001C–U+001F and U+0085, so a control at an end would be cut rather than refused)
+SPACES = " \t\r\n\u3000\u00a0"
 
 #: a field that says nothing of its own length gets this one
 DEFAULT_MAX_LENGTH = 10_000
@@ -82,7 +89,7 @@ def checked(
     """
     text = "" if value is None else str(value)
     if strip:
-        text = text.strip()
+        text = text.strip(SPACES)
     message = problem(text, multiline=multiline, max_length=max_length)
     if message:
         raise refusal(field, label, message)

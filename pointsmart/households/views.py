@@ -1,5 +1,6 @@
 """Household pages: list and search, register and edit, import and export, points and history."""
 
+import re
 import secrets
 import uuid
 from io import BytesIO
@@ -230,8 +231,8 @@ def import_roster():
 def import_confirm():
     token = request.form.get("token", "")
     suffix = request.form.get("suffix", "")
-    if not token.isalnum() or suffix not in (".xlsx", ".xlsm", ".csv"):
-        abort(400)
+    if not re.fullmatch(r"[0-9a-f]{32}", token) or suffix not in (".xlsx", ".xlsm", ".csv"):
+        abort(400)  # not a preview this page made (secrets.token_hex(16) above)
     path = _upload_dir() / f"{token}{suffix}"
     if not path.exists():
         flash(_("导入预览已过期，请重新上传文件。"), "error")

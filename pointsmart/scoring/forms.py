@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import FlaskForm
+from ..ids import form_id
 from .models import CADENCE_LABELS, Cadence
 
 
@@ -48,7 +49,7 @@ class RoundForm(FlaskForm):
 
 class ObjectionForm(FlaskForm):
     household_id = SelectField(
-        _l("农户"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired()]
+        _l("农户"), coerce=form_id, choices=[], validate_choice=False, validators=[DataRequired()]
     )
     objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=40)])
     content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=500)])
@@ -60,7 +61,7 @@ class ReasonForm(FlaskForm):
 
 class PanelMemberForm(FlaskForm):
     user_id = SelectField(
-        _l("用户"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired()]
+        _l("用户"), coerce=form_id, choices=[], validate_choice=False, validators=[DataRequired()]
     )
     label = StringField(_l("身份"), validators=[Length(max=20)])
     groups = SelectMultipleField(_l("负责的村民小组（不选为全部）"), choices=[], validate_choice=False)

@@ -16,6 +16,7 @@ then applies its batches in one transaction, exactly as if they had been pushed.
 import gzip
 import hashlib
 import hmac
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,10 +149,13 @@ def _header(stream: BinaryIO) -> dict:
         raise BundleError(_("这不是积分超市的同步文件。"), code="bundle_invalid")
     try:
         header = bounded(wire.decode, next(lines, b""))
-        return {"village_code": str(header["village_code"]), "from_seq": int(header["from_seq"]),
-                "to_seq": int(header["to_seq"])}  # fmt: skip
+        found = {"village_code": str(header["village_code"]), "from_seq": int(header["from_seq"]),
+                 "to_seq": int(header["to_seq"])}  # fmt: skip
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # TooDeep is a ValueError
         raise BundleError(_("同步文件的开头损坏了。"), code="bundle_invalid") from exc
+    if not re.fullmatch(r"[0-9]{12}", found["village_code"]):  # a 区划代码, before any database sees it
+        raise BundleError(_("同步文件的开头损坏了。"), code="bundle_invalid")
+    return found
 
 
 def verify(stream: BinaryIO, key_hash: str) -> None:

@@ -1,0 +1,126 @@
+"""What a hostile tester found after the text rule and the bounded ids landed: each is a 4xx or a form
+error now, never a 500, and nothing is stored that could later stop the village's sync."""
+
+import gzip
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from pointsmart import text
+from pointsmart.cli.serve import server_options
+from pointsmart.extensions import db
+from pointsmart.scoring import criteria
+from pointsmart.scoring.models import Objection, PanelMember, ScoringRound
+
+from .conftest import committing
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.fixture
+def monthly_rules(app, village_id):
+    with committing(app) as session:
+        category = criteria.save_category(session, village_id, {"name": "美丽庭院"}, None)
+        criteria.save_criterion(
+            session, category, {"name": "庭院整洁", "points": 5, "cadence": "monthly"}, None
+        )
+
+
+def _rounds(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(ScoringRound.scope)))
+
+
+@pytest.mark.parametrize("scope", ["a\x00b", "a\x01b", "x" * 5000, "不存在的组", HUGE])
+def test_a_round_is_only_for_the_whole_village_or_one_of_its_groups(
+    app, login_as, make_household, monthly_rules, scope
+):
+    make_household(group="一社")
+    chair = login_as("chair")
+    data = {"period_type": "monthly", "period_key": "2026-12", "scope": scope}
+    page = chair.post("/scoring/rounds", data=data, follow_redirects=True)
+    assert page.status_code == 200
+    assert "范围" in page.get_data(as_text=True) or "村民小组" in page.get_data(as_text=True)
+    assert _rounds(app) == []  # nothing stored, nothing in the change log to stop a push
+    chair.post("/scoring/rounds", data=data | {"scope": "一社"})
+    assert _rounds(app) == ["一社"]
+
+
+@pytest.mark.parametrize("groups", [["a\x00b"], ["不存在的组"], ["一社", "x" * 300]])
+def test_a_panel_member_scores_only_groups_the_village_has(app, login_as, make_user, make_household, groups):
+    make_household(group="一社")
+    member_id, _name = make_user("panel")
+    chair = login_as("chair")
+    page = chair.post("/scoring/panel", data={"user_id": member_id, "label": "", "groups": groups})
+    assert page.status_code in (200, 302)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(PanelMember.id))) == 0
+    chair.post("/scoring/panel", data={"user_id": member_id, "label": "", "groups": ["一社"]})
+    with app.app_context():
+        assert db.session.scalar(sa.select(PanelMember.groups)) == "一社"
+
+
+@pytest.mark.parametrize("user_id", [HUGE, "-1", "0", "1e3", "１"])
+def test_a_panel_form_with_an_impossible_user_is_a_form_error(app, login_as, user_id):
+    chair = login_as("chair")
+    page = chair.post("/scoring/panel", data={"user_id": user_id, "label": "", "groups": []})
+    assert page.status_code in (200, 302)  # a form error on the panel page; the 5xx guard fails a 500
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(PanelMember.id))) == 0
+
+
+def test_an_objection_for_an_impossible_household_is_a_form_error(
+    app, login_as, make_household, monthly_rules
+):
+    make_household(group="一社")
+    chair = login_as("chair")
+    chair.post("/scoring/rounds", data={"period_type": "monthly", "period_key": "2026-12", "scope": ""})
+    with app.app_context():
+        round_id = db.session.scalar(sa.select(ScoringRound.id))
+    data = {"household_id": HUGE, "objector": "张三", "content": "有异议"}
+    page = chair.post(f"/scoring/rounds/{round_id}/objections", data=data)
+    assert page.status_code in (200, 302, 409, 422)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Objection.id))) == 0
+
+
+@pytest.mark.parametrize("token", ["a" * 300, "a" * 5000, "../../etc/passwd", "一二三", ""])
+def test_an_import_confirmation_for_a_preview_this_page_never_made_is_400(login_as, token):
+    chair = login_as("chair")
+    for suffix in (".csv", ".xlsx"):
+        assert (
+            chair.post("/households/import/confirm", data={"token": token, "suffix": suffix}).status_code
+            == 400
+        )
+
+
+@pytest.mark.parametrize("code", ["\u0000", "62012310529\u0000", "6201231052991", "abc", ""])
+def test_a_bundle_whose_village_code_is_not_a_code_is_refused_before_the_database(county_app, code):
+    from pointsmart.county.bundles import import_bundle
+    from pointsmart.sync.bundle import MAGIC, BundleError, wire
+
+    header = wire.canonical(
+        {"village_code": code, "from_seq": 1, "to_seq": 1, "records": 1, "created_at": "x"}
+    )
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb") as gz:
+        gz.write(MAGIC + header + b"\n" + b'{"signature":"00"}\n')
+    with county_app.app_context(), pytest.raises(BundleError) as caught:
+        import_bundle(db.session, raw)
+    assert caught.value.code == "bundle_invalid"
+
+
+def test_waitress_reads_no_body_larger_than_the_instance_takes(app, county_app):
+    assert server_options(app)["max_request_body_size"] == app.config["MAX_CONTENT_LENGTH"] == 8 * 1024 * 1024
+    county = server_options(county_app)["max_request_body_size"]
+    assert (
+        county == county_app.config["POINTSMART_BUNDLE_MAX_BYTES"] > county_app.config["MAX_CONTENT_LENGTH"]
+    )
+
+
+@pytest.mark.parametrize("value", ["卡片\x85", "\x1f卡片", "王\u202e英", "\u2066王秀英\u2069"])
+def test_invisible_characters_at_the_ends_are_refused_not_trimmed(value):
+    with pytest.raises(text.BadText):
+        text.checked(value, "reason")
+    assert text.checked("\u3000 卡片损坏 \u00a0", "reason") == "卡片损坏"
