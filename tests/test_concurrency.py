@@ -9,11 +9,6 @@ A ``Barrier`` lines them up so the writes really overlap; every wait is bounded,
 fails the test instead of hanging it.
 """
 
-import multiprocessing
-import os
-import queue
-import threading
-import time
 from collections import Counter
 
 import pytest
@@ -25,69 +20,13 @@ from pointsmart.households.services import adjust_points
 from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import AccountKind, Transfer
 
-from ._concurrency_worker import attempt, run_in_process
+from .races import HOW, race
 
 DEBIT = 10
 OPENING = 5 * DEBIT  # covers exactly five of the debits
-THREADS = 12
-#: a spawned process takes ~2 s of start-up (imports, create_app) and they barely overlap here
-PROCESSES = 8
-REVERSING_THREADS = 4
-REVERSING_PROCESSES = 2
-#: seconds before a worker that has not finished counts as stuck (deadlock, lost wake-up)
-TIMEOUT = 120
-
-
-def _race_in_threads(app, workers: int, action: str, *args) -> list[tuple[str, str | None]]:
-    barrier = threading.Barrier(workers)
-    outcomes: list = [None] * workers
-
-    def work(slot):
-        outcomes[slot] = attempt(app, barrier, action, *args)
-
-    threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in range(workers)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    for thread in threads:
-        thread.join(timeout=max(deadline - time.monotonic(), 0.1))
-    stuck = sum(thread.is_alive() for thread in threads)
-    assert not stuck, f"{stuck} of {workers} workers still running after {TIMEOUT}s: deadlock?"
-    return outcomes
-
-
-def _race_in_processes(db_url, workers: int, action: str, *args) -> list[tuple[str, str | None]]:
-    spawn = multiprocessing.get_context("spawn")
-    barrier, results = spawn.Barrier(workers), spawn.Queue()
-    instance = os.environ["POINTSMART_INSTANCE"]  # this test's tmp dir (the make_app fixture sets it)
-    processes = [spawn.Process(target=run_in_process, daemon=True,
-                               args=(db_url, instance, barrier, results, action, *args))
-                 for _ in range(workers)]
-    for process in processes:
-        process.start()
-    deadline = time.monotonic() + TIMEOUT
-    outcomes = []
-    try:
-        while len(outcomes) < workers:
-            try:
-                _pid, code, message = results.get(timeout=1)
-            except queue.Empty:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"only {len(outcomes)} of {workers} processes reported within {TIMEOUT}s: "
-                                "deadlock?")
-                if not any(process.is_alive() for process in processes) and results.empty():
-                    pytest.fail(f"processes died without reporting: exit codes "
-                                f"{[p.exitcode for p in processes]}")
-                continue
-            outcomes.append((code, message))
-    finally:
-        for process in processes:
-            process.join(timeout=max(deadline - time.monotonic(), 5))
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=5)
-    assert [p.exitcode for p in processes] == [0] * workers
-    return outcomes
+#: workers per race: a spawned process takes ~2 s of start-up (imports, create_app), so fewer of them
+DEBITORS = {"threads": 12, "processes": 8}
+REVERSERS = {"threads": 4, "processes": 2}
 
 
 def _household_with(app, make_household, points: int) -> tuple[int, int]:
@@ -113,16 +52,10 @@ def _assert_exactly_five_debits_won(app, household_id, account_id, outcomes) -> 
         assert report.ok, report
 
 
-def test_concurrent_debits_in_threads_exactly_five_win(app, make_household):
+@pytest.mark.parametrize("how", HOW)
+def test_concurrent_debits_exactly_five_win(how, app, db_url, make_household):
     household_id, account_id = _household_with(app, make_household, OPENING)
-    outcomes = _race_in_threads(app, THREADS, "debit", household_id, DEBIT)
-    _assert_exactly_five_debits_won(app, household_id, account_id, outcomes)
-
-
-@pytest.mark.postgresql_only
-def test_concurrent_debits_in_processes_exactly_five_win(app, db_url, make_household):
-    household_id, account_id = _household_with(app, make_household, OPENING)
-    outcomes = _race_in_processes(db_url, PROCESSES, "debit", household_id, DEBIT)
+    outcomes = race(how, app, db_url, [("debit", (household_id, DEBIT))] * DEBITORS[how])
     _assert_exactly_five_debits_won(app, household_id, account_id, outcomes)
 
 
@@ -154,14 +87,8 @@ def _assert_reversed_once(app, household_id, transfer_id, outcomes) -> None:
         assert report.ok, report
 
 
-def test_concurrent_reversals_in_threads_reverse_once(app, make_household):
+@pytest.mark.parametrize("how", HOW)
+def test_concurrent_reversals_reverse_once(how, app, db_url, make_household):
     household_id, _account_id, transfer_id = _award_twice(app, make_household)
-    outcomes = _race_in_threads(app, REVERSING_THREADS, "reverse", household_id, transfer_id)
-    _assert_reversed_once(app, household_id, transfer_id, outcomes)
-
-
-@pytest.mark.postgresql_only
-def test_concurrent_reversals_in_processes_reverse_once(app, db_url, make_household):
-    household_id, _account_id, transfer_id = _award_twice(app, make_household)
-    outcomes = _race_in_processes(db_url, REVERSING_PROCESSES, "reverse", household_id, transfer_id)
+    outcomes = race(how, app, db_url, [("reverse", (household_id, transfer_id))] * REVERSERS[how])
     _assert_reversed_once(app, household_id, transfer_id, outcomes)

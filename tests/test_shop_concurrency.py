@@ -15,11 +15,7 @@ Each worker goes through ``shop.services.redeem_once`` (what the counter page ca
 """
 
 import json
-import multiprocessing
-import os
-import queue
 import threading
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -36,8 +32,9 @@ from pointsmart.ledger.models import Transfer
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, MoveKind, Redemption, StockMove
 
-from ._concurrency_worker import attempt, run_in_process
+from ._concurrency_worker import attempt
 from .conftest import committing
+from .races import HOW, race
 
 #: name → (points, stock)
 GOODS = {"洗衣粉": (30, 10), "食用油": (50, 5), "毛巾": (20, 1)}
@@ -45,83 +42,8 @@ OPENING = 100
 #: two baskets that each fit in OPENING points but not both: 60 + 80 > 100
 BASKETS = ({"洗衣粉": 2}, {"食用油": 1, "洗衣粉": 1})
 #: the thread races are cheap: run them a few times, each on fresh households, to catch a lucky pass
-THREAD_ROUNDS = 3
+ROUNDS = {"threads": 3, "processes": 1}
 RETRIES = 10
-#: seconds before a worker that has not finished counts as stuck (deadlock, lost wake-up)
-TIMEOUT = 120
-
-
-# --- racing ----------------------------------------------------------------------------------------
-
-#: one worker's job: the action of tests/_concurrency_worker.py and its arguments
-Job = tuple[str, tuple]
-
-
-def race_in_threads(app, jobs: list[Job]) -> list[tuple[str, str | None]]:
-    """Run each job in its own thread, all released at once; the outcomes in the jobs' order."""
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list = [None] * len(jobs)
-
-    def work(slot, action, args):
-        outcomes[slot] = attempt(app, barrier, action, *args)
-
-    threads = [
-        threading.Thread(target=work, args=(slot, action, args), daemon=True)
-        for slot, (action, args) in enumerate(jobs)
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    for thread in threads:
-        thread.join(timeout=max(deadline - time.monotonic(), 0.1))
-    stuck = sum(thread.is_alive() for thread in threads)
-    assert not stuck, f"{stuck} of {len(jobs)} workers still running after {TIMEOUT}s: deadlock?"
-    return outcomes
-
-
-def race_in_processes(db_url: str, jobs: list[Job]) -> list[tuple[str, str | None]]:
-    """Run each job in its own spawned process, all released at once; the outcomes in the jobs' order."""
-    spawn = multiprocessing.get_context("spawn")
-    barrier, results = spawn.Barrier(len(jobs)), spawn.Queue()
-    instance = os.environ["POINTSMART_INSTANCE"]  # this test's tmp dir (the make_app fixture sets it)
-    processes = [
-        spawn.Process(
-            target=run_in_process, daemon=True, args=(db_url, instance, barrier, results, action, *args)
-        )
-        for action, args in jobs
-    ]
-    for process in processes:
-        process.start()
-    slot_of = {process.pid: slot for slot, process in enumerate(processes)}
-    deadline = time.monotonic() + TIMEOUT
-    outcomes: list = [None] * len(jobs)
-    reported = 0
-    try:
-        while reported < len(jobs):
-            try:
-                pid, code, message = results.get(timeout=1)
-            except queue.Empty:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"only {reported} of {len(jobs)} processes reported within {TIMEOUT}s")
-                if not any(process.is_alive() for process in processes) and results.empty():
-                    pytest.fail(
-                        f"processes died without reporting: exit codes {[p.exitcode for p in processes]}"
-                    )
-                continue
-            outcomes[slot_of[pid]] = (code, message)
-            reported += 1
-    finally:
-        for process in processes:
-            process.join(timeout=max(deadline - time.monotonic(), 5))
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=5)
-    assert [p.exitcode for p in processes] == [0] * len(jobs)
-    return outcomes
-
-
-def race(how: str, app, db_url: str, jobs: list[Job]):
-    return race_in_threads(app, jobs) if how == "threads" else race_in_processes(db_url, jobs)
 
 
 # --- the shop -------------------------------------------------------------------------------------
@@ -247,14 +169,10 @@ def two_counters_one_card(how, app, db_url, goods, carded, make_user) -> None:
     assert redemptions_of(app, card.household_id) == [(won["id"], spent)]
 
 
-def test_two_counters_one_card_points_for_one_basket_in_threads(app, db_url, goods, carded, make_user):
-    for _round in range(THREAD_ROUNDS):
-        two_counters_one_card("threads", app, db_url, goods, carded, make_user)
-
-
-@pytest.mark.postgresql_only
-def test_two_counters_one_card_points_for_one_basket_in_processes(app, db_url, goods, carded, make_user):
-    two_counters_one_card("processes", app, db_url, goods, carded, make_user)
+@pytest.mark.parametrize("how", HOW)
+def test_two_counters_one_card_points_for_one_basket(how, app, db_url, goods, carded, make_user):
+    for _round in range(ROUNDS[how]):
+        two_counters_one_card(how, app, db_url, goods, carded, make_user)
 
 
 # --- two counters, two cards, stock for one basket --------------------------------------------------
@@ -288,14 +206,10 @@ def stock_for_one_basket(how, app, db_url, goods, carded, make_user) -> None:
     assert_books_balance(app)
 
 
-def test_stock_for_one_of_two_baskets_in_threads(app, db_url, goods, carded, make_user):
-    for _round in range(THREAD_ROUNDS):
-        stock_for_one_basket("threads", app, db_url, goods, carded, make_user)
-
-
-@pytest.mark.postgresql_only
-def test_stock_for_one_of_two_baskets_in_processes(app, db_url, goods, carded, make_user):
-    stock_for_one_basket("processes", app, db_url, goods, carded, make_user)
+@pytest.mark.parametrize("how", HOW)
+def test_stock_for_one_of_two_baskets(how, app, db_url, goods, carded, make_user):
+    for _round in range(ROUNDS[how]):
+        stock_for_one_basket(how, app, db_url, goods, carded, make_user)
 
 
 # --- one request, ten times, one key ---------------------------------------------------------------
@@ -333,12 +247,6 @@ def ten_times_one_key(how, app, db_url, goods, carded, api_token) -> None:
     assert_books_balance(app)
 
 
-def test_same_redemption_ten_times_with_one_key_debits_once_in_threads(app, db_url, goods, carded, api_token):
-    ten_times_one_key("threads", app, db_url, goods, carded, api_token)
-
-
-@pytest.mark.postgresql_only
-def test_same_redemption_ten_times_with_one_key_debits_once_in_processes(
-    app, db_url, goods, carded, api_token
-):
-    ten_times_one_key("processes", app, db_url, goods, carded, api_token)
+@pytest.mark.parametrize("how", HOW)
+def test_same_redemption_ten_times_with_one_key_debits_once(how, app, db_url, goods, carded, api_token):
+    ten_times_one_key(how, app, db_url, goods, carded, api_token)
