@@ -8,9 +8,16 @@ refuses the rest. A field without a ``Length`` validator gets the rule's default
 
 import flask_wtf
 from wtforms import StringField, TextAreaField
-from wtforms.validators import Length, StopValidation
+from wtforms.validators import Length, StopValidation, ValidationError
 
-from . import text
+from . import periods, text
+
+
+def sane_day(_form, field) -> None:
+    """A WTForms validator: a field error for a day outside the window records keep
+    (:func:`pointsmart.periods.day_problem`)."""
+    if problem := periods.day_problem(field.data):
+        raise ValidationError(problem)
 
 
 class TextRule:

@@ -79,6 +79,23 @@ def today() -> date:
     return local_day(utcnow())
 
 
+#: the earliest day a record may carry (a stock move, a notice photo's posting); the latest is a year
+#: after today. A slip of the year, or 0001-01-01 / 9999-12-31 typed or sent, would misplace the record
+#: in every monthly ledger.
+EARLIEST_DAY = date(2000, 1, 1)
+DAYS_AHEAD = 366
+
+
+def day_problem(day: date | None) -> str | None:
+    """Why a day a record carries is refused, or None when it is inside the sane window (or not given)."""
+    if day is None:
+        return None
+    latest = today() + timedelta(days=DAYS_AHEAD)
+    if EARLIEST_DAY <= day <= latest:
+        return None
+    return _("日期应在 %(start)s 到 %(end)s 之间。", start=EARLIEST_DAY.isoformat(), end=latest.isoformat())
+
+
 def utc_window(start: date, end: date) -> tuple[datetime, datetime]:
     """The stored (naive UTC) times of the villages' days ``start <= day < end``."""
     tz = zone()

@@ -124,3 +124,11 @@ def test_invisible_characters_at_the_ends_are_refused_not_trimmed(value):
     with pytest.raises(text.BadText):
         text.checked(value, "reason")
     assert text.checked("\u3000 卡片损坏 \u00a0", "reason") == "卡片损坏"
+
+
+def test_a_page_past_the_end_says_so_and_links_to_the_last(login_as, make_household):
+    make_household()
+    chair = login_as("chair")
+    page = chair.get("/households/?page=999").get_data(as_text=True)
+    assert "没有第 999 页：共 1 页，1 条" in page and "page=1" in page
+    assert "第 999 / 1 页" not in page

@@ -367,6 +367,10 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
             ctx, published, _png(), "a.png", date(2026, 12, 9), date(2026, 12, 1), folder, None
         )
     assert info.value.code == "bad_dates"
+    for posted in ((date(1, 1, 1), None), (None, date(9999, 12, 31))):  # dates no notice was posted on
+        with pytest.raises(DomainError) as info:
+            notice_photos.add_photo(ctx, published, _png(), "a.png", *posted, folder, None)
+        assert info.value.code == "invalid_date"
     photo = notice_photos.add_photo(
         ctx,
         published,

@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import FlaskForm
+from ..forms import FlaskForm, sane_day
 from ..ids import form_id
 from .models import CADENCE_LABELS, Cadence
 
@@ -89,5 +89,5 @@ class PhotoForm(FlaskForm):
             FileAllowed(["jpg", "jpeg", "png", "webp"], _l("只支持 JPG、PNG、WebP 照片")),
         ],
     )
-    posted_from = DateField(_l("张贴日期"), validators=[Optional()])
-    posted_until = DateField(_l("撤下日期"), validators=[Optional()])
+    posted_from = DateField(_l("张贴日期"), validators=[Optional(), sane_day])
+    posted_until = DateField(_l("撤下日期"), validators=[Optional(), sane_day])

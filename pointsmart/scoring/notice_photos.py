@@ -18,7 +18,7 @@ from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..org.models import Village
-from ..periods import local_naive
+from ..periods import day_problem, local_naive
 from ..text import visible
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from .errors import ScoringError
@@ -88,6 +88,9 @@ def add_photo(
     )
     if count >= MAX_PHOTOS:
         raise ScoringError(_("每次评定最多上传 %(n)s 张公示照片。", n=MAX_PHOTOS), code="too_many_photos")
+    for day, field in ((posted_from, "posted_from"), (posted_until, "posted_until")):
+        if problem := day_problem(day):
+            raise Invalid(problem, code="invalid_date", field=field)
     if posted_from and posted_until and posted_until < posted_from:
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
     photo = data if isinstance(data, CleanPhoto) else clean_photo(data)  # stored without EXIF

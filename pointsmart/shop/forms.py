@@ -4,17 +4,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import FlaskForm
+from ..forms import FlaskForm, sane_day
 from .models import MOVE_LABELS, MoveKind
-from .services import move_day_problem
-
-
-def sane_move_day(_form, field) -> None:
-    """A field error for a stock move's date outside the window the service keeps."""
-    if problem := move_day_problem(field.data):
-        raise ValidationError(problem)
 
 #: WTForms' own message for a value that is no decimal, in WTForms' own catalogue (translated there)
 NOT_A_DECIMAL = "Not a valid decimal value."
@@ -52,7 +45,7 @@ class ReceiveForm(FlaskForm):
         choices=[SelectChoice(str(k), MOVE_LABELS[k]) for k in (MoveKind.DONATION, MoveKind.PURCHASE)],
     )
     qty = IntegerField(_l("数量"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
-    moved_on = DateField(_l("日期"), validators=[Optional(), sane_move_day])
+    moved_on = DateField(_l("日期"), validators=[Optional(), sane_day])
     donor = StringField(_l("捐赠人或单位"), validators=[Length(max=60)])
     funding_source = StringField(_l("经费来源"), validators=[Length(max=60)])
     cost_yuan = FiniteDecimalField(

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from ..idempotency import once
 from ..images import CleanPhoto, clean_photo
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
-from ..periods import day_window, local_day, parse_day, today
+from ..periods import day_problem, day_window, local_day, parse_day, today
 from ..text import checked
 from .models import (
     Goods,
@@ -156,24 +156,6 @@ def _move(
     return move
 
 
-#: the earliest day a stock move may carry; the latest is a year after today (a slip of the year, or a
-#: date typed as 0001-01-01 or 9999-12-31, would misplace the move in every monthly ledger)
-EARLIEST_MOVE_DAY = date(2000, 1, 1)
-MOVE_DAYS_AHEAD = 366
-
-
-def move_day_problem(day: date | None) -> str | None:
-    """Why a stock move's date is refused, or None when it is inside the sane window (or not given)."""
-    if day is None:
-        return None
-    latest = today() + timedelta(days=MOVE_DAYS_AHEAD)
-    if EARLIEST_MOVE_DAY <= day <= latest:
-        return None
-    return _(
-        "日期应在 %(start)s 到 %(end)s 之间。", start=EARLIEST_MOVE_DAY.isoformat(), end=latest.isoformat()
-    )
-
-
 def receive_stock(
     session: Session,
     goods: Goods,
@@ -199,7 +181,7 @@ def receive_stock(
         raise Invalid(_("捐赠入库请填写捐赠人或捐赠单位。"), code="donor_required")
     if cost_fen is not None and cost_fen < 0:
         raise Invalid(_("金额不能是负数。"), code="invalid_amount")
-    if problem := move_day_problem(moved_on):
+    if problem := day_problem(moved_on):
         raise Invalid(problem, code="invalid_date", field="moved_on")
     move = _move(
         session,
