@@ -74,7 +74,7 @@ def check_books(app, world: World, counters: list[Counter], panels: list[Panel])
                 row.id: row
                 for row in s.execute(
                     sa.select(Redemption.id, Redemption.uuid, Redemption.household_id, Redemption.points,
-                              Redemption.status, Redemption.transfer_id)
+                              Redemption.status, Redemption.transfer_id, Redemption.balance_after)
                 )
             }  # fmt: skip
             transfers = {
@@ -146,10 +146,20 @@ def check_sales(s, world: World, reds: dict, transfers: dict) -> dict[int, int]:
     return stock
 
 
+def _answer(status: int, response: dict, by_uuid: dict) -> tuple[int, dict]:
+    """The answer a retry gets from a stored record: a success stores the redemption's uuid (written
+    with the key's claim), the answer is that redemption as the API shows it; a refusal stores its body."""
+    red = by_uuid.get(response.get("uuid")) if status == 201 else None
+    if red is None:
+        return status, response
+    return 201, {"id": red.id, "uuid": red.uuid, "points": red.points, "balance_after": red.balance_after}
+
+
 def check_keys(s, world: World, counters: list[Counter], reds: dict) -> int:
     """The stored idempotency keys and the answers the counters got agree; returns the refusals stored."""
+    by_uuid = {red.uuid: red for red in reds.values()}
     stored = {
-        (scope, key): (status, response)
+        (scope, key): _answer(status, response, by_uuid)
         for scope, key, status, response in s.execute(
             sa.select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.status,
                       IdempotencyRecord.response).where(IdempotencyRecord.scope.like("redemption:%"))
@@ -167,9 +177,9 @@ def check_keys(s, world: World, counters: list[Counter], reds: dict) -> int:
     for (scope, key), (status, response) in stored.items():
         assert status in (201, 409), f"key {key} stored with status {status}: {response}"
         if status == 201:
-            red = reds.get(response["id"])
+            red = reds.get(response.get("id"))
             assert red is not None, (
-                f"key {key} answered 201 with redemption {response['id']}, not in the database"
+                f"key {key} answered 201 with {response}, a redemption not in the database"
             )
             assert (red.uuid, red.points) == (response["uuid"], response["points"]), (red, response)
             assert red.household_id == world.cards[sales[(scope, key)].card], (red, key)
