@@ -34,6 +34,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Lint, then the whole suite on SQLite, then again on PostgreSQL.
 test: install browser-deps lint test-sqlite test-postgresql

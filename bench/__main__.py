@@ -11,8 +11,17 @@ import time
 from ._common import load_note, python_note, say
 
 #: in the order they run
-BENCHMARKS = ("ledger_bulk", "ledger_commit", "change_log", "village_lookup", "scoring_finalise", "shop_api",
-              "sync_ingest", "county_dashboard", "hostile_uploads")
+BENCHMARKS = (
+    "ledger_bulk",
+    "ledger_commit",
+    "change_log",
+    "village_lookup",
+    "scoring_finalise",
+    "shop_api",
+    "sync_ingest",
+    "county_dashboard",
+    "hostile_uploads",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -112,8 +112,9 @@ def scratch(name: str) -> Iterator[Path]:
     ``POINTSMART_BENCH_TMPDIR`` picks where the folder is made (default: the system's temp folder);
     it should be on the disk the village PC would use, since commits wait for ``fsync``.
     """
-    folder = Path(tempfile.mkdtemp(prefix=f"pointsmart-bench-{name}-",
-                                   dir=os.environ.get("POINTSMART_BENCH_TMPDIR")))
+    folder = Path(
+        tempfile.mkdtemp(prefix=f"pointsmart-bench-{name}-", dir=os.environ.get("POINTSMART_BENCH_TMPDIR"))
+    )
     saved = os.environ.get("POINTSMART_INSTANCE")
     os.environ["POINTSMART_INSTANCE"] = str(folder / "instance")
     try:
@@ -130,8 +131,12 @@ def make_app(db_path: Path, **settings):
     """An app on the SQLite file at ``db_path`` (the connection set-up of pointsmart.database applies)."""
     from pointsmart import create_app
 
-    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "TESTING": True,
-              "WTF_CSRF_ENABLED": False, "POINTSMART_BASE_URL": "http://pointsmart.bench"}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "POINTSMART_BASE_URL": "http://pointsmart.bench",
+    }
     config.update(settings)
     return create_app(config)
 
@@ -205,11 +210,22 @@ def _scalar(conn, sql: str):
     return conn.exec_driver_sql(sql).scalar()
 
 
-TRANSFER_COLUMNS = ("uuid", "from_account_id", "to_account_id", "amount", "kind", "reason", "ref",
-                    "reverses_id", "actor_id", "created_at")
+TRANSFER_COLUMNS = (
+    "uuid",
+    "from_account_id",
+    "to_account_id",
+    "amount",
+    "kind",
+    "reason",
+    "ref",
+    "reverses_id",
+    "actor_id",
+    "created_at",
+)
 #: the INSERT the raw baselines use: the ``transfer`` table of the migration, every column but ``id``
-RAW_TRANSFER_INSERT = (f"INSERT INTO transfer ({', '.join(TRANSFER_COLUMNS)}) "
-                       f"VALUES ({', '.join('?' * len(TRANSFER_COLUMNS))})")
+RAW_TRANSFER_INSERT = (
+    f"INSERT INTO transfer ({', '.join(TRANSFER_COLUMNS)}) VALUES ({', '.join('?' * len(TRANSFER_COLUMNS))})"
+)
 
 
 def sql_time(value) -> str:
@@ -242,20 +258,27 @@ def build_village(app, households: int, *, chair: bool = True) -> Village:
 
     with app.app_context():
         session = db.session
-        village = ensure_village(session, VILLAGE_CODE, "基准村", township_name="基准镇",
-                                 county_name="基准县")
+        village = ensure_village(
+            session, VILLAGE_CODE, "基准村", township_name="基准镇", county_name="基准县"
+        )
         username = "bench-chair"
         if chair:
             create_user(session, username, "chair", CHAIR_PASSWORD, "基准主任", village_id=village.id)
         accounts = {}
         for n in range(1, households + 1):
             group = GROUPS[(n - 1) % len(GROUPS)]
-            data = {"household_no": f"{(n - 1) % len(GROUPS) + 1:02d}-{n:04d}", "head_name": f"户主{n}",
-                    "group": group, "members": 1 + n % 6}
+            data = {
+                "household_no": f"{(n - 1) % len(GROUPS) + 1:02d}-{n:04d}",
+                "head_name": f"户主{n}",
+                "group": group,
+                "members": 1 + n % 6,
+            }
             household = create_household(session, village.id, data, actor_id=None)
             accounts[household.id] = household.account_id
-        system = {str(kind): session.scalar(sa.select(Account.id).where(Account.code == str(kind)))
-                  for kind in SYSTEM_ACCOUNTS}
+        system = {
+            str(kind): session.scalar(sa.select(Account.id).where(Account.code == str(kind)))
+            for kind in SYSTEM_ACCOUNTS
+        }
         session.commit()
         return Village(village.id, username, accounts, system)
 

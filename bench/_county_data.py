@@ -152,8 +152,13 @@ def register(app, villages: list[Place]) -> None:
     with app.app_context():
         for place in villages:
             township_no = (int(place.township_code) - TOWNSHIP_BASE) // 1000
-            village, key = county.add_village(db.session, place.code, f"基准{place.number + 1}村",
-                                              place.township_code, township_name=f"基准{township_no}镇")
+            village, key = county.add_village(
+                db.session,
+                place.code,
+                f"基准{place.number + 1}村",
+                place.township_code,
+                township_name=f"基准{township_no}镇",
+            )
             place.village_id, place.key = village.id, key
         db.session.commit()
 

@@ -160,14 +160,18 @@ def _ingest_all(app, places: list[data.Place]) -> tuple[int, int]:
                 transfers += batch.transfers
             link = session.get(VillageLink, place.village_id)
             if link.acked_seq != log.records or link.mismatch or link.balance_sum != log.balance_sum:
-                raise RuntimeError(f"{place.code}: acked {link.acked_seq} of {log.records}, mismatch "
-                                   f"{link.mismatch!r}, balance sum {link.balance_sum} of {log.balance_sum}")
+                raise RuntimeError(
+                    f"{place.code}: acked {link.acked_seq} of {log.records}, mismatch "
+                    f"{link.mismatch!r}, balance sum {link.balance_sum} of {log.balance_sum}"
+                )
             session.rollback()
             if done % 25 == 0 or done == len(places):
                 spent = time.perf_counter() - started
                 left = spent / done * (len(places) - done)
-                say(f"    {done}/{len(places)} villages: {records:,} records ({transfers:,} transfers) in "
-                    f"{spent:.0f} s, {rate(records / spent)} records/s; about {left:.0f} s to go")
+                say(
+                    f"    {done}/{len(places)} villages: {records:,} records ({transfers:,} transfers) in "
+                    f"{spent:.0f} s, {rate(records / spent)} records/s; about {left:.0f} s to go"
+                )
     return records, transfers
 
 
@@ -188,8 +192,10 @@ def _dataset(scratch_url: str) -> tuple[str, float]:
         with app.app_context():
             head = _head_revision()
         if marker and (marker.get("dataset") != DATASET or marker.get("revision") != head):
-            say(f"  schema {SCHEMA} holds another dataset ({marker.get('dataset')!r}, migration "
-                f"{marker.get('revision')}): dropped, built again")
+            say(
+                f"  schema {SCHEMA} holds another dataset ({marker.get('dataset')!r}, migration "
+                f"{marker.get('revision')}): dropped, built again"
+            )
             data.drop_schema(SCHEMA)
             marker = {}
         if marker.get("complete") == "yes":
@@ -204,15 +210,19 @@ def _dataset(scratch_url: str) -> tuple[str, float]:
             _set_marker(scratch_url, dataset=DATASET, revision=_revision(scratch_url), complete="no")
             places = _places(app)
             _users(app)
-            say(f"  {'resuming' if marker else 'building'} the dataset in schema {SCHEMA} "
-                "(the build's commits do not wait for fsync):")
+            say(
+                f"  {'resuming' if marker else 'building'} the dataset in schema {SCHEMA} "
+                "(the build's commits do not wait for fsync):"
+            )
             records, transfers = _ingest_all(app, places)
         vacuum_s = _vacuum_analyze(scratch_url)
         seconds = sw.seconds + vacuum_s
         _set_marker(scratch_url, complete="yes", built_at=datetime.now(UTC).replace(tzinfo=None).isoformat(),
                     build_seconds=f"{seconds:.1f}")  # fmt: skip
-        say(f"  {how}: {records:,} records ({transfers:,} transfers) ingested in {sw.seconds:.0f} s, "
-            f"{rate(records / sw.seconds) if sw.seconds else 0} records/s; VACUUM ANALYZE {vacuum_s:.0f} s")
+        say(
+            f"  {how}: {records:,} records ({transfers:,} transfers) ingested in {sw.seconds:.0f} s, "
+            f"{rate(records / sw.seconds) if sw.seconds else 0} records/s; VACUUM ANALYZE {vacuum_s:.0f} s"
+        )
         return f"{how} in {seconds:.0f} s", seconds
     finally:
         close_app(app)
@@ -327,12 +337,16 @@ def _check(dashboard, app, users) -> str:
         ).one()  # fmt: skip
         db.session.remove()
     if totals.outstanding != balance_sum or totals.villages != VILLAGES or mismatched:
-        raise RuntimeError(f"the dashboard's 2026 outstanding {totals.outstanding} != the links' balance sum "
-                           f"{balance_sum}, or {totals.villages} villages, or {mismatched} mismatched")
-    return (f"ok: {totals.villages} villages, {int(transfer_count):,} transfers; 2026 outstanding "
-            f"{totals.outstanding:,} = the villages' balance sum; issued {totals.issued:,}, redeemed "
-            f"{totals.redeemed:,}, deducted {totals.deducted:,}; participation "
-            f"{totals.participation:.1%}; 0 mismatched")
+        raise RuntimeError(
+            f"the dashboard's 2026 outstanding {totals.outstanding} != the links' balance sum "
+            f"{balance_sum}, or {totals.villages} villages, or {mismatched} mismatched"
+        )
+    return (
+        f"ok: {totals.villages} villages, {int(transfer_count):,} transfers; 2026 outstanding "
+        f"{totals.outstanding:,} = the villages' balance sum; issued {totals.issued:,}, redeemed "
+        f"{totals.redeemed:,}, deducted {totals.deducted:,}; participation "
+        f"{totals.participation:.1%}; 0 mismatched"
+    )
 
 
 def run() -> str:
@@ -366,8 +380,10 @@ def run() -> str:
             say(f"  county-wide queries, {RUNS} runs each after {WARMUP} warm-up:")
             county = _table(dashboard, app, users, [q for q in COUNTY_QUERIES if q not in missing])
             code = data.places(1, PER_TOWNSHIP)[0].code
-            say(f"  one village ({code}, {HOUSEHOLDS:,} households, ~{TRANSFERS_EACH:,} transfers), "
-                f"{RUNS} runs each:")
+            say(
+                f"  one village ({code}, {HOUSEHOLDS:,} households, ~{TRANSFERS_EACH:,} transfers), "
+                f"{RUNS} runs each:"
+            )
             village = _table(drilldown, app, users, [q for q in VILLAGE_QUERIES if q not in missing], (code,))
         finally:
             close_app(app)
@@ -380,11 +396,17 @@ def run() -> str:
     c50, c95, c_slow, c_slow95 = overall(county)
     v50, v95, v_slow, v_slow95 = overall(village)
     over = sorted({q for (q, _s, _p), latency in county.items() if latency.p95 * 1000 >= AIM_P95_MS})
-    say(f"  county-wide, all queries, scopes and periods: p50 {ms(c50)}, p95 {ms(c95)}; slowest p95 "
+    say(
+        f"  county-wide, all queries, scopes and periods: p50 {ms(c50)}, p95 {ms(c95)}; slowest p95 "
         f"{ms(c_slow95)} ({' '.join(c_slow)}); aim: every p95 under {AIM_P95_MS} ms — "
-        + (f"over it: {', '.join(over)}" if over else "met"))
-    say(f"  one village, all functions: p50 {ms(v50)}, p95 {ms(v95)}; slowest p95 {ms(v_slow95)} "
-        f"({' '.join(v_slow)})")
-    return (f"{NAME}: county-wide queries p50 {ms(c50)}, p95 {ms(c95)}, worst p95 {ms(c_slow95)} "
-            f"({c_slow[0]}, {c_slow[2]}) (aim <{AIM_P95_MS} ms); one village p95 {ms(v95)}, worst "
-            f"{ms(v_slow95)} ({v_slow[0]}); dataset {how}")
+        + (f"over it: {', '.join(over)}" if over else "met")
+    )
+    say(
+        f"  one village, all functions: p50 {ms(v50)}, p95 {ms(v95)}; slowest p95 {ms(v_slow95)} "
+        f"({' '.join(v_slow)})"
+    )
+    return (
+        f"{NAME}: county-wide queries p50 {ms(c50)}, p95 {ms(c95)}, worst p95 {ms(c_slow95)} "
+        f"({c_slow[0]}, {c_slow[2]}) (aim <{AIM_P95_MS} ms); one village p95 {ms(v95)}, worst "
+        f"{ms(v_slow95)} ({v_slow[0]}); dataset {how}"
+    )

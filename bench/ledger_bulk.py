@@ -51,8 +51,14 @@ def _rows(village) -> list[dict]:
     issuance = village.system["issuance"]
     accounts = list(village.accounts.values())
     return [
-        {"from_account_id": issuance, "to_account_id": account, "amount": 1 + (item * 7 + i) % 20,
-         "kind": "award", "reason": f"第{item + 1}项 评分奖励", "ref": "round:1"}
+        {
+            "from_account_id": issuance,
+            "to_account_id": account,
+            "amount": 1 + (item * 7 + i) % 20,
+            "kind": "award",
+            "reason": f"第{item + 1}项 评分奖励",
+            "ref": "round:1",
+        }
         for item in range(AWARDS_EACH)
         for i, account in enumerate(accounts)
     ]
@@ -63,12 +69,26 @@ def _raw_rows(rows: list[dict]) -> list[tuple]:
     from pointsmart.clock import utcnow
 
     now = sql_time(utcnow())
-    return [(str(uuid.uuid4()), r["from_account_id"], r["to_account_id"], r["amount"], r["kind"], r["reason"],
-             r["ref"], None, None, now) for r in rows]
+    return [
+        (
+            str(uuid.uuid4()),
+            r["from_account_id"],
+            r["to_account_id"],
+            r["amount"],
+            r["kind"],
+            r["reason"],
+            r["ref"],
+            None,
+            None,
+            now,
+        )
+        for r in rows
+    ]
 
 
-def _post_many(db_path: Path, rows: list[dict],
-               profiler: cProfile.Profile | None = None) -> tuple[float, str]:
+def _post_many(
+    db_path: Path, rows: list[dict], profiler: cProfile.Profile | None = None
+) -> tuple[float, str]:
     """Post the rows with ledger.post_many and commit; return the seconds it took and the PRAGMAs."""
     from pointsmart.extensions import db
     from pointsmart.ledger import services as ledger
@@ -124,7 +144,8 @@ def _profile(template: Path, folder: Path, rows: list[dict]) -> None:
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(15)
     stats.sort_stats("cumulative").print_stats(
-        "pointsmart|sqlalchemy/(orm/session|engine/(base|default))", 12)
+        "pointsmart|sqlalchemy/(orm/session|engine/(base|default))", 12
+    )
     say(f"  cProfile of one more post_many ({seconds:.2f} s under the profiler):")
     for line in out.getvalue().splitlines():
         if line.strip():
@@ -166,15 +187,21 @@ def run() -> str:
         raw_rate = ROWS / statistics.median(raw_times)
         ratio = raw_rate / app_rate
         say(f"  PRAGMAs: post_many [{app_setup}], raw [{raw_setup}]")
-        say(f"  post_many (median of {REPEATS}): {rate(app_rate)} rows/s "
-            f"(includes {HOUSEHOLDS + 1:,} balance UPDATEs and the commit)")
+        say(
+            f"  post_many (median of {REPEATS}): {rate(app_rate)} rows/s "
+            f"(includes {HOUSEHOLDS + 1:,} balance UPDATEs and the commit)"
+        )
         say(f"  raw executemany (median of {REPEATS}): {rate(raw_rate)} rows/s (baseline)")
         say(f"  ratio: post_many is {ratio:.1f}× slower than raw (aim ≤{AIM:g}×)")
-        say(f"  for reference: building the raw tuples with uuid4() took {uuid_sw.seconds:.3f} s "
-            "(post_many does this inside its time, the baseline before it)")
+        say(
+            f"  for reference: building the raw tuples with uuid4() took {uuid_sw.seconds:.3f} s "
+            "(post_many does this inside its time, the baseline before it)"
+        )
 
         if ratio > AIM or os.environ.get("POINTSMART_BENCH_PROFILE") == "1":
             _profile(template, folder, rows)
 
-    return (f"{NAME}: post_many {rate(app_rate)} rows/s, raw executemany {rate(raw_rate)} rows/s, "
-            f"ratio {ratio:.1f}x (aim ≤{AIM:g}x)")
+    return (
+        f"{NAME}: post_many {rate(app_rate)} rows/s, raw executemany {rate(raw_rate)} rows/s, "
+        f"ratio {ratio:.1f}x (aim ≤{AIM:g}x)"
+    )

@@ -51,10 +51,19 @@ def _seed(db_path: Path) -> tuple[list[int], int, int]:
         village = build_village(app, HOUSEHOLDS, chair=False)
         accounts = list(village.accounts.values())
         with app.app_context():
-            ledger.post_many(db.session, [
-                {"from_account_id": village.system["issuance"], "to_account_id": account,
-                 "amount": OPENING_POINTS, "kind": "award", "reason": "开户积分"} for account in accounts
-            ])
+            ledger.post_many(
+                db.session,
+                [
+                    {
+                        "from_account_id": village.system["issuance"],
+                        "to_account_id": account,
+                        "amount": OPENING_POINTS,
+                        "kind": "award",
+                        "reason": "开户积分",
+                    }
+                    for account in accounts
+                ],
+            )
             db.session.commit()
     finally:
         close_app(app)
@@ -83,18 +92,29 @@ def _app_loop(db_path: Path, plan, shop_id: int) -> tuple[Latency, float, str]:
             def once(i, account_id, points):
                 household = session.get(Account, account_id)
                 shop = session.get(Account, shop_id)
-                ledger.post(session, household, shop, points, TransferKind.REDEMPTION, "兑换商品",
-                            ref=f"redemption:bench-{i}")
+                ledger.post(
+                    session,
+                    household,
+                    shop,
+                    points,
+                    TransferKind.REDEMPTION,
+                    "兑换商品",
+                    ref=f"redemption:bench-{i}",
+                )
                 session.commit()
 
             samples, total = _timed(once, plan)
-            count = session.scalar(sa.select(sa.func.count()).select_from(Transfer)
-                                   .where(Transfer.kind == TransferKind.REDEMPTION))
+            count = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Transfer)
+                .where(Transfer.kind == TransferKind.REDEMPTION)
+            )
             report = ledger.verify(session)
             session.rollback()
             if count != len(plan) or not report.ok:
-                raise RuntimeError(f"after the loop: {count} redemptions (expected {len(plan)}), "
-                                   f"ledger ok={report.ok}")
+                raise RuntimeError(
+                    f"after the loop: {count} redemptions (expected {len(plan)}), ledger ok={report.ok}"
+                )
     finally:
         close_app(app)
     return Latency(samples), total, setup
@@ -124,8 +144,18 @@ def _raw_loop(db_path: Path, plan, shop_id: int) -> tuple[Latency, float, str]:
 
         def once(i, account_id, points):
             conn.execute("BEGIN IMMEDIATE")
-            row = (str(uuid.uuid4()), account_id, shop_id, points, "redemption", "兑换商品",
-                   f"redemption:bench-{i}", None, None, sql_time(utcnow()))
+            row = (
+                str(uuid.uuid4()),
+                account_id,
+                shop_id,
+                points,
+                "redemption",
+                "兑换商品",
+                f"redemption:bench-{i}",
+                None,
+                None,
+                sql_time(utcnow()),
+            )
             conn.execute(RAW_TRANSFER_INSERT, row)
             conn.execute("COMMIT")
 
@@ -155,10 +185,16 @@ def run() -> str:
     say(f"  ledger.post + commit: {rate(app_rate)} commits/s; per commit {app_latency.text()}")
     say(f"  raw INSERT + COMMIT:  {rate(raw_rate)} commits/s; per commit {raw_latency.text()} (baseline)")
     share = statistics.median(raw_latency.samples) / statistics.median(app_latency.samples)
-    say(f"  ratio: the app's commit loop is {ratio:.1f}× slower than raw; a raw one-row commit "
-        f"(BEGIN, INSERT, fsync'd COMMIT) is {share:.0%} of the app's median")
-    say(f"  app work on top of the raw commit: {ms(app_latency.median - raw_latency.median)} "
-        "per redemption (two account loads, two conditional UPDATEs, the INSERT, the ORM)")
-    return (f"{NAME}: ledger.post+commit {rate(app_rate)} commits/s "
-            f"(median {ms(app_latency.median)}, p95 {ms(app_latency.p95)}), "
-            f"raw INSERT+COMMIT {rate(raw_rate)} commits/s, ratio {ratio:.1f}x")
+    say(
+        f"  ratio: the app's commit loop is {ratio:.1f}× slower than raw; a raw one-row commit "
+        f"(BEGIN, INSERT, fsync'd COMMIT) is {share:.0%} of the app's median"
+    )
+    say(
+        f"  app work on top of the raw commit: {ms(app_latency.median - raw_latency.median)} "
+        "per redemption (two account loads, two conditional UPDATEs, the INSERT, the ORM)"
+    )
+    return (
+        f"{NAME}: ledger.post+commit {rate(app_rate)} commits/s "
+        f"(median {ms(app_latency.median)}, p95 {ms(app_latency.p95)}), "
+        f"raw INSERT+COMMIT {rate(raw_rate)} commits/s, ratio {ratio:.1f}x"
+    )

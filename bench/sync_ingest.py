@@ -160,10 +160,13 @@ def _verify(app, villages: list[data.Place], logs: list[data.Log]) -> str:
                 problems.append(f"{place.code}: recount {counted} != running {running}")
             if link.mismatch or link.acked_seq != log.records:
                 problems.append(
-                    f"{place.code}: mismatch {link.mismatch!r}, acked {link.acked_seq} of {log.records}")
+                    f"{place.code}: mismatch {link.mismatch!r}, acked {link.acked_seq} of {log.records}"
+                )
             if (link.balance_sum, link.transfer_count) != (log.balance_sum, log.transfers):
-                problems.append(f"{place.code}: county {link.balance_sum}/{link.transfer_count}, "
-                                f"village {log.balance_sum}/{log.transfers}")
+                problems.append(
+                    f"{place.code}: county {link.balance_sum}/{link.transfer_count}, "
+                    f"village {log.balance_sum}/{log.transfers}"
+                )
         names = ", ".join(COLUMNS)
         differ = session.scalar(sa.text(
             f"SELECT (SELECT count(*) FROM (SELECT {names} FROM synced_transfer EXCEPT SELECT {names} "
@@ -175,9 +178,11 @@ def _verify(app, villages: list[data.Place], logs: list[data.Log]) -> str:
         problems.append(f"synced_transfer holds {total:,} rows, {differ:,} differ from raw_copy")
     if problems:
         raise RuntimeError("the county does not add up after the ingest: " + "; ".join(problems[:5]))
-    return (f"ok: {len(villages)} villages, recount = running totals = the villages' own totals, "
-            f"no mismatch, every log acknowledged to its last record; {total:,} synced rows = raw_copy's "
-            f"({sw.seconds:.1f} s)")
+    return (
+        f"ok: {len(villages)} villages, recount = running totals = the villages' own totals, "
+        f"no mismatch, every log acknowledged to its last record; {total:,} synced rows = raw_copy's "
+        f"({sw.seconds:.1f} s)"
+    )
 
 
 def _profile(app, url: str) -> None:
@@ -199,8 +204,10 @@ def _profile(app, url: str) -> None:
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(18)
     stats.sort_stats("cumulative").print_stats("pointsmart|flask/app|werkzeug/test|psycopg/cursor", 25)
-    say(f"  cProfile of {len(order)} more batches ({PROFILE_VILLAGES} villages, {seconds:.1f} s under the "
-        f"profiler, {rate(PROFILE_VILLAGES * TRANSFERS_EACH / seconds)} transfers/s):")
+    say(
+        f"  cProfile of {len(order)} more batches ({PROFILE_VILLAGES} villages, {seconds:.1f} s under the "
+        f"profiler, {rate(PROFILE_VILLAGES * TRANSFERS_EACH / seconds)} transfers/s):"
+    )
     for line in out.getvalue().splitlines():
         if line.strip():
             say("    " + line.rstrip())
@@ -222,10 +229,12 @@ def run() -> str:
             records = sum(log.records for log in logs)
             order = _interleaved(villages, logs)
             body_bytes = sum(len(batch.body) for _place, batch in order)
-            say(f"  made: {records:,} records ({VILLAGES * HOUSEHOLDS:,} households, "
+            say(
+                f"  made: {records:,} records ({VILLAGES * HOUSEHOLDS:,} households, "
                 f"{TRANSFERS:,} transfers, {VILLAGES * len(data.CATEGORIES)} categories) "
                 f"in {len(order)} batches of ≤2,000, "
-                f"{body_bytes / 1e6:.0f} MB of JSON, in {made.seconds:.1f} s (not timed below)")
+                f"{body_bytes / 1e6:.0f} MB of JSON, in {made.seconds:.1f} s (not timed below)"
+            )
 
             with app.app_context():
                 from pointsmart.extensions import db
@@ -242,12 +251,16 @@ def run() -> str:
             _settle(url)
             race = _race(app, url, order, chunks)
             ingest_s, batched_s = race.ingest_s, race.copy_s
-            say(f"  ingest: {len(order)} POSTs in {ingest_s:.1f} s: "
+            say(
+                f"  ingest: {len(order)} POSTs in {ingest_s:.1f} s: "
                 f"{rate(TRANSFERS / ingest_s)} transfers/s, {rate(records / ingest_s)} records/s; "
-                f"per batch {race.latency.text()}, max {ms(max(race.latency.samples))}")
-            say(f"  raw COPY, same {len(chunks)} batches, a commit each, taking turns with the ingest "
+                f"per batch {race.latency.text()}, max {ms(max(race.latency.samples))}"
+            )
+            say(
+                f"  raw COPY, same {len(chunks)} batches, a commit each, taking turns with the ingest "
                 f"(a batch per village each turn): {batched_s:.1f} s, {rate(TRANSFERS / batched_s)} rows/s "
-                "(the baseline)")
+                "(the baseline)"
+            )
             check = _verify(app, villages, logs)
             with psycopg.connect(_plain(url)) as conn:
                 conn.execute("TRUNCATE raw_copy")
@@ -255,18 +268,24 @@ def run() -> str:
             with psycopg.connect(_plain(url)) as conn, Stopwatch() as single:
                 _copy(conn, [row for log in logs for row in log.rows])
             single_s = single.seconds
-            say(f"  raw COPY, all {TRANSFERS:,} rows in one COPY and one commit: {single_s:.1f} s, "
-                f"{rate(TRANSFERS / single_s)} rows/s (for reference)")
+            say(
+                f"  raw COPY, all {TRANSFERS:,} rows in one COPY and one commit: {single_s:.1f} s, "
+                f"{rate(TRANSFERS / single_s)} rows/s (for reference)"
+            )
 
             ratio = ingest_s / batched_s
-            say(f"  ratio: ingest takes {ratio:.1f}× the batched raw COPY's time "
+            say(
+                f"  ratio: ingest takes {ratio:.1f}× the batched raw COPY's time "
                 f"({ingest_s / single_s:.1f}× the single COPY's) (aim ≤{AIM:g}×); turn by turn "
-                f"{', '.join(f'{r:.1f}×' for r in race.turns)}")
+                f"{', '.join(f'{r:.1f}×' for r in race.turns)}"
+            )
             say(f"  check: {check}")
             if ratio > AIM or os.environ.get("POINTSMART_BENCH_PROFILE") == "1":
                 _profile(app, url)
         finally:
             close_app(app)
-    return (f"{NAME}: ingest {rate(TRANSFERS / ingest_s)} transfers/s ({ingest_s:.1f} s for {TRANSFERS:,}), "
-            f"raw COPY {rate(TRANSFERS / batched_s)} rows/s batched, {rate(TRANSFERS / single_s)} single; "
-            f"ratio {ratio:.1f}x batched, {ingest_s / single_s:.1f}x single (aim ≤{AIM:g}x)")
+    return (
+        f"{NAME}: ingest {rate(TRANSFERS / ingest_s)} transfers/s ({ingest_s:.1f} s for {TRANSFERS:,}), "
+        f"raw COPY {rate(TRANSFERS / batched_s)} rows/s batched, {rate(TRANSFERS / single_s)} single; "
+        f"ratio {ratio:.1f}x batched, {ingest_s / single_s:.1f}x single (aim ≤{AIM:g}x)"
+    )

@@ -113,8 +113,10 @@ def build(db_path: Path):
             conn.execute("BEGIN IMMEDIATE")
             for batch in _rounds(accounts, village.system, balances):
                 conn.executemany(RAW_TRANSFER_INSERT, batch)
-            conn.executemany("UPDATE account SET balance = ? WHERE id = ?",
-                             [(balance, account) for account, balance in balances.items()])
+            conn.executemany(
+                "UPDATE account SET balance = ? WHERE id = ?",
+                [(balance, account) for account, balance in balances.items()],
+            )
             conn.execute("COMMIT")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -129,10 +131,12 @@ def _verify(app) -> str:
     with app.app_context(), Stopwatch() as sw:
         report = ledger.verify(db.session)
         db.session.close()
-    text = (f"ok={report.ok}: {report.accounts:,} accounts, {report.transfers:,} transfers, "
-            f"{report.points_moved:,} points moved, balance sum {report.balance_sum}, "
-            f"{len(report.mismatches)} mismatches, {len(report.negative_households)} negative households "
-            f"({sw.seconds:.2f} s)")
+    text = (
+        f"ok={report.ok}: {report.accounts:,} accounts, {report.transfers:,} transfers, "
+        f"{report.points_moved:,} points moved, balance sum {report.balance_sum}, "
+        f"{len(report.mismatches)} mismatches, {len(report.negative_households)} negative households "
+        f"({sw.seconds:.2f} s)"
+    )
     if not report.ok or report.transfers != TRANSFERS:
         raise RuntimeError(f"the built village is inconsistent: {text}")
     return text
@@ -190,8 +194,12 @@ def _measure(app, village, chosen: list[int]) -> dict[str, Latency]:
             ledger.history(session, account_of[household_id], 1, 20)
             session.close()
 
-        cases = (("SELECT 1 (baseline)", select_one), ("balance_of", balance_of),
-                 ("Household.balance", household_balance), ("history page 1", history))
+        cases = (
+            ("SELECT 1 (baseline)", select_one),
+            ("balance_of", balance_of),
+            ("Household.balance", household_balance),
+            ("history page 1", history),
+        )
         for label, fn in cases:
             for household_id in chosen[:WARMUP]:
                 fn(household_id)
@@ -221,9 +229,11 @@ def run() -> str:
         db_path = folder / "village.sqlite3"
         migrate(db_path)
         village, households_s, transfers_s = build(db_path)
-        say(f"  built: {HOUSEHOLDS:,} households through create_household in {households_s:.1f} s; "
+        say(
+            f"  built: {HOUSEHOLDS:,} households through create_household in {households_s:.1f} s; "
             f"{TRANSFERS:,} transfers by executemany + balances in {transfers_s:.1f} s "
-            f"({rate(TRANSFERS / transfers_s)} rows/s); file {db_path.stat().st_size / 2**20:,.0f} MiB")
+            f"({rate(TRANSFERS / transfers_s)} rows/s); file {db_path.stat().st_size / 2**20:,.0f} MiB"
+        )
 
         app = make_app(db_path)
         try:
@@ -244,10 +254,14 @@ def run() -> str:
     history, page = results["history page 1"], results["GET /households/<id>"]
     balance_met = max(balance.p95, household_balance.p95) * 1000 < BALANCE_AIM_MS
     page_met = page.p95 * 1000 < PAGE_AIM_MS
-    say(f"  aims: balance under {BALANCE_AIM_MS} ms ({'met' if balance_met else 'missed'} at p95), "
-        f"page under {PAGE_AIM_MS} ms ({'met' if page_met else 'missed'} at p95)")
-    return (f"{NAME}: 1M transfers built in {transfers_s:.0f} s; SELECT 1 {ms(baseline)}; "
-            f"balance_of median {ms(balance.median)} p95 {ms(balance.p95)}, "
-            f"Household.balance median {ms(household_balance.median)} p95 {ms(household_balance.p95)} "
-            f"(aim <{BALANCE_AIM_MS} ms); history median {ms(history.median)} p95 {ms(history.p95)}; "
-            f"GET page median {ms(page.median)} p95 {ms(page.p95)} (aim <{PAGE_AIM_MS} ms)")
+    say(
+        f"  aims: balance under {BALANCE_AIM_MS} ms ({'met' if balance_met else 'missed'} at p95), "
+        f"page under {PAGE_AIM_MS} ms ({'met' if page_met else 'missed'} at p95)"
+    )
+    return (
+        f"{NAME}: 1M transfers built in {transfers_s:.0f} s; SELECT 1 {ms(baseline)}; "
+        f"balance_of median {ms(balance.median)} p95 {ms(balance.p95)}, "
+        f"Household.balance median {ms(household_balance.median)} p95 {ms(household_balance.p95)} "
+        f"(aim <{BALANCE_AIM_MS} ms); history median {ms(history.median)} p95 {ms(history.p95)}; "
+        f"GET page median {ms(page.median)} p95 {ms(page.p95)} (aim <{PAGE_AIM_MS} ms)"
+    )

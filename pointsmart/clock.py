@@ -25,4 +25,3 @@ def reset() -> None:
     """Put the clock back to real time."""
     global _offset
     _offset = timedelta(0)
-

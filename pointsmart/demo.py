@@ -88,7 +88,6 @@ def load_demo(session: Session, seed_dir: Path) -> dict:
                     session, member, user["panel_label"], user.get("panel_groups", []), actor_id=chair.id
                 )
     if not shop.list_goods(session, village.id):
-
         for position, item in enumerate(json.loads((seed_dir / "goods.json").read_text(encoding="utf-8"))):
             goods = shop.save_goods(session, village.id, item | {"position": position}, actor_id=None)
             for move in item["in"]:

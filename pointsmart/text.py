@@ -36,10 +36,9 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\uff
 
 #: the rule as a JSON Schema ``pattern`` (for the API's document): no character the rule refuses. Lone
 #: surrogates are refused too but left out: ECMA and Rust regex engines cannot name them in a class
-SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffe\\uffff]*$"
-MULTI_LINE_PATTERN = (
-    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffe\\uffff]*$"
-)
+_REFUSED_ABOVE_ASCII = "\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffe\\uffff"
+SINGLE_LINE_PATTERN = f"^[^\\u0000-\\u001f{_REFUSED_ABOVE_ASCII}]*$"
+MULTI_LINE_PATTERN = f"^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f{_REFUSED_ABOVE_ASCII}]*$"
 
 #: what :func:`checked` trims from the ends: spaces a person typed, not invisible characters (``str.strip``
 #: would also drop U+001C–U+001F and U+0085, so a control at an end would be cut rather than refused)

@@ -45,8 +45,9 @@ def _assert_exactly_five_debits_won(app, household_id, account_id, outcomes) -> 
         session = db.session
         assert session.get(Household, household_id).balance == 0
         assert ledger.system_account(session, AccountKind.DEDUCTIONS).balance == OPENING
-        debits = session.scalar(sa.select(sa.func.count(Transfer.id))
-                                .where(Transfer.from_account_id == account_id))
+        debits = session.scalar(
+            sa.select(sa.func.count(Transfer.id)).where(Transfer.from_account_id == account_id)
+        )
         assert debits == 5
         report = ledger.verify(session)
         assert report.ok, report
@@ -79,8 +80,9 @@ def _assert_reversed_once(app, household_id, transfer_id, outcomes) -> None:
     assert codes == {"ok": 1, "already_reversed": len(outcomes) - 1}, outcomes
     with app.app_context():
         session = db.session
-        reversals = session.scalar(sa.select(sa.func.count(Transfer.id))
-                                   .where(Transfer.reverses_id == transfer_id))
+        reversals = session.scalar(
+            sa.select(sa.func.count(Transfer.id)).where(Transfer.reverses_id == transfer_id)
+        )
         assert reversals == 1
         assert session.get(Household, household_id).balance == 100
         report = ledger.verify(session)

@@ -284,9 +284,7 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
         assert totals.redeemed == filled.a["redeemed"] + filled.b["redeemed"], key
         assert totals.outstanding == filled.a["balance_sum"] + filled.b["balance_sum"], key
     # before anything happened, nothing is outstanding
-    assert (
-        queries(county_app, reviewer, board.overview, parse_period("2026-09")).totals.outstanding == 0
-    )
+    assert queries(county_app, reviewer, board.overview, parse_period("2026-09")).totals.outstanding == 0
 
 
 def test_households_and_participation_count_who_earned(app, county_app, filled):
@@ -385,9 +383,9 @@ def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled)
         by_month["2026-11"].redeemed == minus(filled.a, filled.a_october)["redeemed"] + filled.b["redeemed"]
     )
     assert by_month["2026-12"].issued == 0
-    assert [
-        m.month for m in queries(county_app, reviewer, board.monthly_trend, parse_period("2027-02"))
-    ][0] == "2026-03"
+    assert [m.month for m in queries(county_app, reviewer, board.monthly_trend, parse_period("2027-02"))][
+        0
+    ] == "2026-03"
 
 
 def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, county_app, filled):

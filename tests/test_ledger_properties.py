@@ -63,8 +63,10 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.session = db.session
         s = self.session
-        self.system = {kind: ledger.system_account(s, kind).id for kind in
-                       (AccountKind.ISSUANCE, AccountKind.SHOP, AccountKind.DEDUCTIONS)}
+        self.system = {
+            kind: ledger.system_account(s, kind).id
+            for kind in (AccountKind.ISSUANCE, AccountKind.SHOP, AccountKind.DEDUCTIONS)
+        }
         #: expected balance of every account this example moves: system accounts from where we found them
         self.expected = {acc_id: ledger.balance_of(s, acc_id) for acc_id in self.system.values()}
         self.transfers_before = self._transfer_count()
@@ -94,9 +96,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _book(self, transfer: Transfer, *, reversal: bool = False) -> None:
         """Record a committed transfer in the model and move the expected balances."""
-        self.transfers[transfer.id] = {"from": transfer.from_account_id, "to": transfer.to_account_id,
-                                       "kind": transfer.kind,
-                                       "amount": transfer.amount, "reversal": reversal, "reversed": False}
+        self.transfers[transfer.id] = {
+            "from": transfer.from_account_id,
+            "to": transfer.to_account_id,
+            "kind": transfer.kind,
+            "amount": transfer.amount,
+            "reversal": reversal,
+            "reversed": False,
+        }
         self.expected[transfer.from_account_id] -= transfer.amount
         self.expected[transfer.to_account_id] += transfer.amount
 
@@ -117,42 +124,62 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self._transfer_count()
         try:
             if via_service:  # the chair's deduction screen: an adjustment, with an audit entry
-                transfer = households.adjust_points(self.session, self._household(index), -amount, "扣分",
-                                                    actor_id=None)
+                transfer = households.adjust_points(
+                    self.session, self._household(index), -amount, "扣分", actor_id=None
+                )
             else:
-                transfer = ledger.post(self.session, self._account(account_id),
-                                       self._account(self.system[other]), amount, kind, kind_name)
+                transfer = ledger.post(
+                    self.session,
+                    self._account(account_id),
+                    self._account(self.system[other]),
+                    amount,
+                    kind,
+                    kind_name,
+                )
         except ledger.InsufficientPoints as error:
             assert amount > balance, f"a debit of {amount} from {balance} was refused"
             self._assert_refused_and_nothing_written(error, before, {(balance, amount)})
             return
         assert amount <= balance, f"a debit of {amount} from {balance} was allowed"
         assert (transfer.from_account_id, transfer.to_account_id, transfer.amount) == (
-            account_id, self.system[other], amount)
+            account_id,
+            self.system[other],
+            amount,
+        )
         self.session.commit()
         self._book(transfer)
         seen["debited"] += 1
 
     # --- rules ---------------------------------------------------------------------------------
 
-    @initialize(opening=st.lists(st.integers(min_value=0, max_value=200), min_size=HOUSEHOLDS,
-                                 max_size=HOUSEHOLDS))
+    @initialize(
+        opening=st.lists(st.integers(min_value=0, max_value=200), min_size=HOUSEHOLDS, max_size=HOUSEHOLDS)
+    )
     def open_with_points(self, opening):
         for index, points in enumerate(opening):
             if points:
-                transfer = households.adjust_points(self.session, self._household(index), points, "开户积分",
-                                                    actor_id=None)
+                transfer = households.adjust_points(
+                    self.session, self._household(index), points, "开户积分", actor_id=None
+                )
                 self.session.commit()
                 self._book(transfer)
 
     @rule(index=household_index, amount=st.integers(min_value=1, max_value=100))
     def award(self, index, amount):
         account_id = self.accounts[index]
-        transfer = ledger.post(self.session, self._account(self.system[AccountKind.ISSUANCE]),
-                               self._account(account_id), amount, TransferKind.AWARD, "美丽庭院")
+        transfer = ledger.post(
+            self.session,
+            self._account(self.system[AccountKind.ISSUANCE]),
+            self._account(account_id),
+            amount,
+            TransferKind.AWARD,
+            "美丽庭院",
+        )
         self.session.commit()
-        assert (transfer.from_account_id, transfer.to_account_id) == (self.system[AccountKind.ISSUANCE],
-                                                                      account_id)
+        assert (transfer.from_account_id, transfer.to_account_id) == (
+            self.system[AccountKind.ISSUANCE],
+            account_id,
+        )
         self._book(transfer)
 
     @rule(index=household_index, amount=debit_amount, via_service=st.booleans())
@@ -182,10 +209,12 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         try:
             if via_household:
-                index = self.accounts.index(original["from"] if original["from"] in self.accounts
-                                            else original["to"])
-                reversal = households.reverse_transfer(self.session, self._household(index), transfer_id,
-                                                       "录错了", actor_id=None)
+                index = self.accounts.index(
+                    original["from"] if original["from"] in self.accounts else original["to"]
+                )
+                reversal = households.reverse_transfer(
+                    self.session, self._household(index), transfer_id, "录错了", actor_id=None
+                )
             else:
                 reversal = ledger.reverse(self.session, transfer_id, "录错了", actor_id=None)
         except ledger.AlreadyReversed as error:
@@ -204,7 +233,10 @@ class LedgerMachine(RuleBasedStateMachine):
         assert debited not in self.accounts or original["amount"] <= balance
         assert reversal.reverses_id == transfer_id and reversal.kind == TransferKind.REVERSAL
         assert (reversal.from_account_id, reversal.to_account_id, reversal.amount) == (
-            original["to"], original["from"], original["amount"])
+            original["to"],
+            original["from"],
+            original["amount"],
+        )
         self.session.commit()
         original["reversed"] = True
         self._book(reversal, reversal=True)
@@ -221,26 +253,42 @@ class LedgerMachine(RuleBasedStateMachine):
         index = data.draw(st.sampled_from(strangers), label="household")
         before = self._transfer_count()
         with pytest.raises(NotFound):
-            households.reverse_transfer(self.session, self._household(index), transfer_id, "录错了",
-                                        actor_id=None)
+            households.reverse_transfer(
+                self.session, self._household(index), transfer_id, "录错了", actor_id=None
+            )
         self.session.rollback()
         assert self._transfer_count() == before
 
-    @rule(batch=st.lists(st.tuples(st.sampled_from(sorted(KINDS)), household_index,
-                                   st.integers(min_value=1, max_value=100)), min_size=1, max_size=8))
+    @rule(
+        batch=st.lists(
+            st.tuples(
+                st.sampled_from(sorted(KINDS)), household_index, st.integers(min_value=1, max_value=100)
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
     def post_many(self, batch):
         rows, net = [], Counter()
         for kind_name, index, amount in batch:
             kind, other = KINDS[kind_name]
             household, system = self.accounts[index], self.system[other]
             source, target = (system, household) if kind_name == "award" else (household, system)
-            rows.append({"from_account_id": source, "to_account_id": target, "amount": amount, "kind": kind,
-                         "reason": "批量"})
+            rows.append(
+                {
+                    "from_account_id": source,
+                    "to_account_id": target,
+                    "amount": amount,
+                    "kind": kind,
+                    "reason": "批量",
+                }
+            )
             net[source] -= amount
             net[target] += amount
         # all or nothing, by each household's net change: the model of post_many's documented rule
-        short = {(self.expected[acc], -net[acc]) for acc in self.accounts
-                 if self.expected[acc] + net[acc] < 0}
+        short = {
+            (self.expected[acc], -net[acc]) for acc in self.accounts if self.expected[acc] + net[acc] < 0
+        }
         before = self._transfer_count()
         last_id = self.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Transfer.id), 0)))
         try:
@@ -255,7 +303,8 @@ class LedgerMachine(RuleBasedStateMachine):
         written = self.session.scalars(sa.select(Transfer).where(Transfer.id > last_id)).all()
         key = ("from_account_id", "to_account_id", "amount", "kind")
         assert sorted(tuple(str(getattr(t, k)) for k in key) for t in written) == sorted(
-            tuple(str(r[k]) for k in key) for r in rows)
+            tuple(str(r[k]) for k in key) for r in rows
+        )
         for transfer in written:
             self._book(transfer)
         seen["batches"] += 1
@@ -266,8 +315,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def ledger_balances(self):
         s = self.session
         assert s.scalar(sa.select(sa.func.sum(Account.balance))) == 0
-        assert s.scalar(sa.select(sa.func.count(Account.id)).where(
-            Account.kind == AccountKind.HOUSEHOLD, Account.balance < 0)) == 0
+        assert (
+            s.scalar(
+                sa.select(sa.func.count(Account.id)).where(
+                    Account.kind == AccountKind.HOUSEHOLD, Account.balance < 0
+                )
+            )
+            == 0
+        )
         report = ledger.verify(s)
         assert report.ok, report
         assert report.transfers == self.transfers_before + len(self.transfers)

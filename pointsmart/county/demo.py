@@ -182,9 +182,7 @@ def build_county_demo(
     records = 0
     with tempfile.TemporaryDirectory(prefix="pointsmart-demo-county-") as tmp:
         for index, village in enumerate(seed["villages"]):
-            echo(
-                f"  {village['code']} {village['name']}: {len(seed['months'])} months of village life …"
-            )
+            echo(f"  {village['code']} {village['name']}: {len(seed['months'])} months of village life …")
             folder = Path(tmp) / village["code"]
             folder.mkdir()
             app = _simulate(demo_seed, seed, village, townships[village["township"]], folder, index)

@@ -1,5 +1,4 @@
-"""What scoring refuses: one error type (409 unless it says otherwise), and the notice not being over.
-"""
+"""What scoring refuses: one error type (409 unless it says otherwise), and the notice not being over."""
 
 from ..errors import DomainError
 

@@ -1,5 +1,4 @@
-"""A round's tally, and finalisation: the round's points posted to the ledger, atomically and once.
-"""
+"""A round's tally, and finalisation: the round's points posted to the ledger, atomically and once."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field

@@ -51,9 +51,7 @@ def index():
     """Links to every report and ledger, for this month and the last."""
     day = today()
     month = Period.of(day)
-    return render_template(
-        "shop/reports/index.html", today=day, month=month, months=[month, month.previous]
-    )
+    return render_template("shop/reports/index.html", today=day, month=month, months=[month, month.previous])
 
 
 # --- daily and monthly ------------------------------------------------------------------------

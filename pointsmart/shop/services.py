@@ -333,8 +333,9 @@ def _why_not(session: Session, village_id: int, goods_id: int, qty: int) -> Doma
     """Why a basket line could not be taken: unknown goods, goods off the shelf, or too little stock."""
     table = Goods.__table__
     found = session.execute(
-        sa.select(table.c.village_id, table.c.active, table.c.name, table.c.stock)
-        .where(table.c.id == goods_id)
+        sa.select(table.c.village_id, table.c.active, table.c.name, table.c.stock).where(
+            table.c.id == goods_id
+        )
     ).first()
     if found is None or found.village_id != village_id:
         return NotFound(_("找不到这件商品。"), code="unknown_goods")
@@ -501,8 +502,6 @@ def may_cancel(user: User, redemption: Redemption, today: date) -> bool:
     if user.role == Role.CHAIR:
         return True
     return user.role == Role.SHOPKEEPER and local_day(redemption.created_at) == today
-
-
 
 
 def cancel_redemption(session: Session, redemption: Redemption, reason: str, user: User) -> None:

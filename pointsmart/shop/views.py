@@ -333,9 +333,7 @@ def stocktake():
                     return redirect(url_for("shop.stocktake"))
                 counts[item.id] = int(value)
         try:
-            counted_on = date.fromisoformat(
-                request.form.get("counted_on") or periods.today().isoformat()
-            )
+            counted_on = date.fromisoformat(request.form.get("counted_on") or periods.today().isoformat())
             with write():
                 take = services.record_stocktake(
                     db.session,

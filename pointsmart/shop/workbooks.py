@@ -1,6 +1,5 @@
 """The shop's figures and ledgers as ``.xlsx`` workbooks, one function per download."""
 
-
 from flask_babel import gettext as _
 from openpyxl.styles import Font
 
@@ -221,9 +220,7 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
     """A day's figures: the summary, every redemption line, each goods item's moves, the intakes."""
     book = Book()
     day = period.start.isoformat()
-    _summary_sheet(
-        book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day)
-    )
+    _summary_sheet(book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day))
     sheet = ledger_sheet(
         book.create_sheet(),
         _("兑换明细"),
