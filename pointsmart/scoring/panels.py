@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes, record
 from ..auth.models import Role, User
 from ..errors import Invalid
-from ..households.services import groups as village_groups
 from ..text import checked
 from .models import (
     PanelMember,
@@ -35,11 +34,6 @@ def set_panel_member(
     if user.role not in (Role.CHAIR, Role.PANEL) or not user.active:
         raise Invalid(_("只有妇联主席和评比小组成员账号可以加入评比小组。"), code="bad_role")
     chosen = list(dict.fromkeys(checked(g, "groups", _("村民小组"), max_length=40) for g in groups))
-    known = set(village_groups(session, user.village_id))
-    unknown = [g for g in chosen if g and g not in known]
-    if unknown:
-        message = _("没有“%(group)s”这个村民小组。", group=unknown[0])
-        raise Invalid(message, code="unknown_group", field="groups")
     new = {
         "label": checked(label, "label", _("身份"), max_length=20),
         "groups": checked(",".join(g for g in chosen if g), "groups", _("村民小组"), max_length=200),

@@ -18,7 +18,6 @@ from ..auth.models import Role, User
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..households.models import Household
-from ..households.services import groups as village_groups
 from ..org.models import Village
 from ..text import checked
 from .criteria import active_criteria
@@ -69,9 +68,9 @@ def create_round(
     :raises Conflict: a round for the same period already covers these households.
     """
     cadence, key = check_period(period_type, period_key)
-    scope = checked(scope, "scope", _("范围"), max_length=40)
-    if scope and scope not in village_groups(session, village.id):
-        raise Invalid(_("没有“%(group)s”这个村民小组。", group=scope), code="unknown_group", field="scope")
+    scope = checked(
+        scope, "scope", _("范围"), max_length=40
+    )  # as the county holds it: a longer one would stop the sync
     # one round-creation at a time per village, so two overlapping rounds cannot both pass the check
     session.scalar(sa.select(Village.id).where(Village.id == village.id).with_for_update())
     overlapping = session.scalars(
