@@ -151,6 +151,8 @@ def _copy(body: BinaryIO, target: Path, limit: int) -> int:
 def assembled(user_id: int, upload_id, raw_count) -> Iterator[BinaryIO]:
     """The parts joined in order, as one file open for reading; the upload is removed afterwards.
 
+    A file, not a stream over the parts: the import seeks (it measures the file, then reads it again).
+
     :raises PartRefused: no such upload (404), a count unlike the parts', or a part missing.
     """
     path = folder(user_id, upload_id)
@@ -172,6 +174,7 @@ def assembled(user_id: int, upload_id, raw_count) -> Iterator[BinaryIO]:
             for i in range(count):
                 with (path / f"{i}.part").open("rb") as part:
                     shutil.copyfileobj(part, out, CHUNK)
+                (path / f"{i}.part").unlink()  # the disk holds the bundle about once, not twice
         with whole.open("rb") as stream:
             yield stream
     finally:

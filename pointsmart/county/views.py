@@ -451,4 +451,5 @@ def upload_bundle():
         batches=board.recent_batches(db.session, current_user),
         part_bytes=current_app.config["POINTSMART_BUNDLE_PART_BYTES"],
         max_bytes=current_app.config["POINTSMART_BUNDLE_MAX_BYTES"],
+        body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
     )
