@@ -79,6 +79,8 @@ def load(app, overrides: dict | None = None) -> None:
         POINTSMART_CARD_PAGE_LIMIT="30 per minute",
         #: the largest sync bundle the county's upload page takes
         POINTSMART_BUNDLE_MAX_BYTES=512 * 1024 * 1024,
+        #: the bundle page's script sends a larger file in parts of this size (each one body, under 8 MB)
+        POINTSMART_BUNDLE_PART_BYTES=4 * 1024 * 1024,
         POINTSMART_COUNTY_URL="",
         POINTSMART_SYNC_KEY="",
     )

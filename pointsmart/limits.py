@@ -1,9 +1,8 @@
 """Request bodies are refused by their declared size before anyone reads them.
 
-``MAX_CONTENT_LENGTH`` (8 MB) holds every request. The one route that takes more — the county admin's
-bundle upload — raises its own limit only once the person is known (see
-``pointsmart.county.views.bundle_size_limit``), so nobody can make the server read a large body
-before logging in.
+``MAX_CONTENT_LENGTH`` (8 MB) holds every request on every route, and waitress is given the same
+limit (``pointsmart.cli.serve.server_options``). A larger sync bundle reaches the county in parts
+(``pointsmart.county.parts``), each of them an ordinary small body.
 """
 
 from flask import Flask, abort, request

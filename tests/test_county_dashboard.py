@@ -12,9 +12,11 @@ import itertools
 import os
 import re
 import shutil
+import time
 import uuid as uuid_mod
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -668,12 +670,176 @@ def test_an_empty_county_shows_empty_tables_and_charts(county_app):
     assert client.get("/county/bundles").status_code == 200
 
 
-def test_the_bundle_page_takes_files_past_the_usual_upload_limit(county_app):
-    """Every other form stops at MAX_CONTENT_LENGTH (8 MB); a village's year of records may be more."""
+def test_the_bundle_page_takes_no_body_past_the_usual_upload_limit(county_app):
+    """Every form stops at MAX_CONTENT_LENGTH (8 MB): a larger bundle comes in parts (below)."""
     admin = login(county_app, county_user(county_app, "county_admin"))
-    big = os.urandom(9 * 1024 * 1024)
-    response = _upload(admin, big)
-    assert response.status_code == 302  # read and refused for what it is, not for its size
-    assert "这不是积分超市的同步文件" in admin.get("/county/bundles").get_data(as_text=True)
-    county_app.config["POINTSMART_BUNDLE_MAX_BYTES"] = 1024 * 1024
-    assert _upload(admin, big).status_code == 413
+    response = _upload(admin, os.urandom(9 * 1024 * 1024))
+    assert response.status_code == 413
+    assert _upload(admin, os.urandom(1024)).status_code == 302  # read, and refused for what it is
+
+
+# --- a large bundle in parts (the page's script, pointsmart/county/parts.py) ----------------------------
+
+
+def _id() -> str:
+    return uuid_mod.uuid4().hex
+
+
+def _part(client, upload: str, index, count, data: bytes):
+    return client.post(
+        f"/county/bundles/parts?upload={upload}&index={index}&count={count}",
+        data=data,
+        content_type="application/octet-stream",
+    )
+
+
+def _done(client, upload: str, count, filename: str = "甲村.pmb"):
+    return client.post(
+        "/county/bundles/parts/done", json={"upload": upload, "count": count, "filename": filename}
+    )
+
+
+def _send_in_parts(client, data: bytes, size: int, order=None) -> str:
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    upload = _id()
+    for index in order or range(len(pieces)):
+        assert _part(client, upload, index, len(pieces), pieces[index]).status_code == 200
+    return upload, len(pieces)
+
+
+def _left_behind(county_app) -> list[str]:
+    folder = Path(county_app.instance_path) / "bundle-parts"
+    return (
+        sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        if folder.exists()
+        else []
+    )
+
+
+def _flashes(client) -> str:
+    return client.get("/county/bundles").get_data(as_text=True)
+
+
+def test_a_bundle_sent_in_parts_is_imported_like_one_sent_whole(app, county_app, make_user, make_household):
+    set_clock(2026, 11, 10)
+    workload(app, make_user, make_household, month="2026-11")
+    with county_app.app_context():
+        key = county.add_village(db.session, A_CODE, "甲村", A_TOWNSHIP, "甲镇")[1]
+        db.session.commit()
+    bundle = _bundle(app, key)
+    size = len(bundle) // 4 + 1
+    county_app.config["POINTSMART_BUNDLE_PART_BYTES"] = size
+    admin = login(county_app, county_user(county_app, "county_admin"))
+
+    # sent out of order: each part knows its place
+    upload, count = _send_in_parts(admin, bundle, size, order=[3, 0, 2, 1])
+    assert count == 4 and len(_left_behind(county_app)) == 5  # four parts and the count
+    response = _done(admin, upload, count)
+    assert response.status_code == 200 and response.json == {"redirect": "/county/bundles"}
+    totals = village_totals(app)
+    page = _flashes(admin)
+    assert f"已导入 甲村（{A_CODE}）的同步文件" in page and f"县里已确认到第 {totals['seq']} 条" in page
+    assert _left_behind(county_app) == []
+    with county_app.app_context():
+        link = db.session.scalar(sa.select(VillageLink))
+        assert (link.acked_seq, link.balance_sum) == (totals["seq"], totals["balance_sum"])
+        from pointsmart.audit.models import AuditEntry
+
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "county.bundle.imported"))
+        assert entry.data["filename"] == "甲村.pmb"
+
+    # the same file whole, in one POST, is the same bundle: nothing new
+    _upload(admin, bundle)
+    assert "县里已经有了" in _flashes(admin)
+    # and again in parts: the same answer, through the same code
+    upload, count = _send_in_parts(admin, bundle, size)
+    assert _done(admin, upload, count).status_code == 200
+    assert "县里已经有了" in _flashes(admin)
+    # a broken file in parts gets the refusal the form gives, recorded the same way
+    upload, count = _send_in_parts(admin, bundle[: len(bundle) // 2], size)
+    assert _done(admin, upload, count).status_code == 200
+    assert "文件不完整" in _flashes(admin)
+    assert _left_behind(county_app) == []
+
+
+def test_parts_that_do_not_add_up_are_refused_and_leave_nothing(county_app):
+    county_app.config["POINTSMART_BUNDLE_PART_BYTES"] = 100
+    county_app.config["POINTSMART_BUNDLE_MAX_BYTES"] = 250
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    data = b"x" * 100
+
+    # ids, indexes and counts that are not sane: 400, nothing created
+    for upload, index, count in [
+        ("../../etc", 0, 1), ("A" * 32, 0, 1), ("a" * 31, 0, 1), (_id(), -1, 2), (_id(), 2, 2),
+        (_id(), 0, 0), (_id(), 0, 4), (_id(), "1e3", 4), (_id(), 0, "99999999999999999999"), (_id(), "", 2),
+    ]:  # fmt: skip
+        response = _part(admin, upload, index, count, data)
+        assert response.status_code == 400, (upload, index, count)
+        assert response.json["error"]["code"] == "bundle_part_refused"
+    assert _left_behind(county_app) == []
+
+    # a part over the part size: 413, the upload gone
+    upload = _id()
+    assert _part(admin, upload, 0, 2, data).status_code == 200
+    assert _part(admin, upload, 1, 2, data + b"x").status_code == 413
+    assert _left_behind(county_app) == []
+
+    # a total over the cap, counted as the parts arrive: 413 at the part that passes it
+    upload = _id()
+    assert _part(admin, upload, 0, 3, data).status_code == 200
+    assert _part(admin, upload, 1, 3, data).status_code == 200
+    response = _part(admin, upload, 2, 3, b"x" * 51)
+    assert response.status_code == 413 and "超过" in response.json["error"]["message"]
+    assert _left_behind(county_app) == []
+
+    # a count that changes between parts, or at the end
+    upload = _id()
+    assert _part(admin, upload, 0, 2, data).status_code == 200
+    assert _part(admin, upload, 1, 3, data).status_code == 400
+    assert _left_behind(county_app) == []
+    upload, count = _send_in_parts(admin, data * 2, 100)
+    assert _done(admin, upload, count + 1).status_code == 400
+    assert _left_behind(county_app) == []
+
+    # a missing part: 400 naming it
+    upload = _id()
+    assert _part(admin, upload, 0, 2, data).status_code == 200
+    response = _done(admin, upload, 2)
+    assert response.status_code == 400 and "缺少第 2 段" in response.json["error"]["message"]
+    assert _left_behind(county_app) == []
+
+    # no such upload, a bad id, a body that is not the expected JSON
+    assert _done(admin, _id(), 1).status_code == 404
+    assert _done(admin, "../x", 1).status_code == 400
+    response = admin.post("/county/bundles/parts/done", data="[1]", content_type="application/json")
+    assert response.status_code == 400
+    with county_app.app_context():
+        from pointsmart.audit.models import AuditEntry
+
+        bundle_actions = sa.select(sa.func.count()).where(AuditEntry.action.like("county.bundle%"))
+        assert db.session.scalar(bundle_actions) == 0
+    assert _left_behind(county_app) == []
+
+
+def test_only_the_county_admin_may_send_parts(county_app):
+    upload = _id()
+    anonymous = county_app.test_client()
+    assert _part(anonymous, upload, 0, 1, b"x").status_code in (302, 401)
+    assert _done(anonymous, upload, 1).status_code in (302, 401)
+    reviewer = login(county_app, county_user(county_app))
+    assert _part(reviewer, upload, 0, 1, b"x").status_code == 403
+    assert _done(reviewer, upload, 1).status_code == 403
+    assert _left_behind(county_app) == []
+
+
+def test_uploads_left_for_a_day_are_removed_when_a_new_one_starts(county_app):
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    old, recent = _id(), _id()
+    assert _part(admin, old, 0, 2, b"x").status_code == 200
+    assert _part(admin, recent, 0, 2, b"x").status_code == 200
+    folder = Path(county_app.instance_path) / "bundle-parts"
+    (stale,) = folder.glob(f"*/{old}")
+    day_ago = time.time() - 24 * 60 * 60 - 60
+    os.utime(stale, (day_ago, day_ago))
+    assert _part(admin, _id(), 0, 1, b"x").status_code == 200
+    assert not stale.exists() and list(folder.glob(f"*/{recent}"))

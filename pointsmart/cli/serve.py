@@ -24,15 +24,11 @@ def server_options(app) -> dict:
     """waitress's settings beyond host, port and threads.
 
     waitress reads a request's whole body before the app sees it, so it is given the largest body any
-    route of this instance takes: a larger one is refused from its ``Content-Length`` (413) before a
-    byte of it is read. A village takes nothing larger than ``MAX_CONTENT_LENGTH`` (8 MB). A county's
-    admin uploads bundles up to ``POINTSMART_BUNDLE_MAX_BYTES``; below that, the app's own check
-    (:mod:`pointsmart.limits`) refuses anyone else — but only once waitress has read the body, which a
-    county facing the internet should stop earlier in its reverse proxy (README: the county).
+    route takes: ``MAX_CONTENT_LENGTH`` (8 MB) on a village and on a county alike. A larger one is
+    refused from its ``Content-Length`` (413) before a byte of it is read. (A county's large bundles
+    come in parts, each under that limit: :mod:`pointsmart.county.parts`.)
     """
-    county = app.config.get("POINTSMART_MODE") == "county"
-    largest = app.config["POINTSMART_BUNDLE_MAX_BYTES"] if county else app.config["MAX_CONTENT_LENGTH"]
-    return {"ident": "PointsMart", "max_request_body_size": largest}
+    return {"ident": "PointsMart", "max_request_body_size": app.config["MAX_CONTENT_LENGTH"]}
 
 
 @click.command(help="Serve with waitress, a production WSGI server.")

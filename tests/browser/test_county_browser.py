@@ -10,15 +10,22 @@ navigation. Screenshots are kept in ``tests/artifacts/``.
 
 import re
 import threading
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 from waitress import create_server, wasyncore
 
 from pointsmart import create_app
+from pointsmart.cli.serve import server_options
 from pointsmart.extensions import db
 
 from .. import test_county_dashboard as scenario
+from ..conftest import committing
+from ..sync_support import village_totals
 from ..test_county_dashboard import A_CODE, B_CODE, county_user
 from .conftest import (
     ARTIFACTS,
@@ -39,27 +46,36 @@ filled = scenario.filled
 PHONE_390 = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture
-def county_server(county_app, filled):
-    """The county instance, with real CSRF protection, served on a free port."""
+@contextmanager
+def serving_county(county_app, **config):
+    """The county instance, with real CSRF protection, served by waitress on a free port."""
     served = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": county_app.config["SQLALCHEMY_DATABASE_URI"],
             "TESTING": True,
             "POINTSMART_MODE": "county",
             "POINTSMART_SESSION_DAYS": 90,
+            **config,
         }
     )
-    server = create_server(served, host="127.0.0.1", port=0, threads=4)
+    server = create_server(served, host="127.0.0.1", port=0, threads=4, **server_options(served))
     thread = threading.Thread(target=server.run, name="waitress-county", daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.effective_port}", served)
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(timeout=5)
-    server.task_dispatcher.shutdown(timeout=5)
-    with served.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", served)
+    finally:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        thread.join(timeout=5)
+        server.task_dispatcher.shutdown(timeout=5)
+        with served.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def county_server(county_app, filled):
+    with serving_county(county_app) as live:
+        yield live
 
 
 @pytest.fixture
@@ -171,3 +187,67 @@ def test_county_pages_fit_a_phone(browser, county_server, county_app, filled):
         assert console_errors(phone) == []
     finally:
         context.close()
+
+
+def test_county_admin_uploads_a_large_bundle_in_parts(browser, app, county_app, filled, tmp_path):
+    """A bundle larger than one part goes up in parts from the browser and is imported whole.
+
+    The part size is set small so that a real bundle of the scenario is split; the third part is held
+    back for a moment so the page can be seen (and photographed) while the upload is under way.
+    """
+    with committing(app) as session:  # one record the county has not had yet (now is 2026-11-25)
+        from pointsmart.households.models import Household
+        from pointsmart.households.services import adjust_points
+
+        first = session.scalar(sa.select(Household).order_by(Household.id))
+        adjust_points(session, first, 5, "环境整治", actor_id=None)
+    data = scenario._bundle(app, filled.keys[A_CODE])
+    part_bytes = len(data) // 5 + 1  # six parts at most, five at least
+    count = -(-len(data) // part_bytes)
+    bundle_file = tmp_path / "甲村.pmb"
+    bundle_file.write_bytes(data)
+    admin = county_user(county_app, "county_admin").username
+
+    with serving_county(county_app, POINTSMART_BUNDLE_PART_BYTES=part_bytes) as live:
+        context, page = _open(browser, live, {"viewport": {"width": 1366, "height": 800}})
+        try:
+            held, seen = [], []
+
+            def hold_the_third(route):
+                query = parse_qs(urlsplit(route.request.url).query)
+                seen.append(int(query["index"][0]))
+                assert route.request.headers.get("x-csrftoken")
+                if query["index"] == ["2"] and not held:
+                    held.append(route)
+                else:
+                    route.continue_()
+
+            page.route("**/county/bundles/parts?*", hold_the_third)
+            login(page, admin)
+            page.goto("/county/bundles")
+            page.get_by_label("同步文件", exact=False).set_input_files(str(bundle_file))
+            page.get_by_role("button", name="上传并导入").click()
+            status = page.locator("#bundle-status")
+            expect(status).to_have_text(f"正在上传 3/{count} …")
+            assert held and page.locator("#bundle-bar").is_visible()
+            expect(page.get_by_role("button", name="上传并导入")).to_be_disabled()
+            screenshot(page, "county-bundle-parts-uploading")
+            page.set_viewport_size({"width": 390, "height": 844})
+            assert horizontal_overflow(page) <= 0
+            screenshot(page, "county-bundle-parts-uploading-phone")
+            page.set_viewport_size({"width": 1366, "height": 800})
+            held[0].continue_()
+
+            seq = village_totals(app)["seq"]
+            expect(page.locator(".flash-success")).to_contain_text(
+                f"已导入 甲村（{A_CODE}）的同步文件：第 1–{seq} 条，新增 1 条；县里已确认到第 {seq} 条。"
+            )
+            assert seen == list(range(count))
+            screenshot(page, "county-bundle-parts-imported")
+            page.set_viewport_size({"width": 390, "height": 844})
+            assert horizontal_overflow(page) <= 0
+            screenshot(page, "county-bundle-parts-imported-phone")
+            assert console_errors(page) == []
+        finally:
+            context.close()
+    assert not list((Path(county_app.instance_path) / "bundle-parts").rglob("*.part"))
