@@ -5,7 +5,7 @@ One transaction per basket, ``BEGIN IMMEDIATE`` … ``COMMIT``, on a connection 
 the idempotency key's claim, the card with its household, per line the goods taken off the shelf, the
 shop credited and the household debited (conditional ``UPDATE … RETURNING``), the transfer, the
 redemption, per line its line and its stock move, the audit entry, the change log's head moved and its
-records (the transfer, the redemption, per line the stock move and the goods) inserted with their
+records (the transfer, the redemption, per line the stock move, as the app's) inserted with their
 digests chained. No ORM, no Flask, no HTTP, no JSON parsing of a request: what no app can go below.
 """
 
@@ -99,9 +99,12 @@ def _redeem(conn: sqlite3.Connection, head: list, fixed: dict, key: str, token: 
                  fixed["operator_id"], _NOW),
             )  # fmt: skip
             records.append(
-                ("stock_move", move_uuid, {"goods": goods_uuid, "qty": -qty, "kind": "redemption"})
+                (
+                    "stock_move",
+                    move_uuid,
+                    {"goods": goods_uuid, "qty": -qty, "kind": "redemption", "left": stock},
+                )
             )
-            records.append(("goods", goods_uuid, {"name": name, "price": price, "stock": stock}))
         execute(
             "INSERT INTO audit_log (at, actor_id, action, target_type, target_id, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
