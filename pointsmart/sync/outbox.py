@@ -135,12 +135,19 @@ def _move_head_sql(mark) -> str:
     return f"UPDATE outbox_head SET {moves} WHERE id = 1 RETURNING {', '.join(_HEAD_COLUMNS)}"
 
 
+def _numbered(name: str) -> str:
+    """SQLite's ``?NNN``: the new head binds 1–4, the expected one 5–8, each value once (a tuple binds
+    faster than a dict of names)."""
+    column = name.removeprefix("was_")
+    return f"?{_HEAD_COLUMNS.index(column) + 1 + (len(_HEAD_COLUMNS) if column != name else 0)}"
+
+
 _HEAD_SQL = {
     "sqlite": (
         _HEAD_SELECT,
         "UPDATE outbox_head SET seq = ?, digest = ?, balance_sum = ?, transfer_count = ? WHERE id = 1",
         f"INSERT INTO change_record ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})",
-        _move_head_sql(lambda name: f":{name}"),
+        _move_head_sql(_numbered),
     ),
     "postgresql": (
         _HEAD_SELECT + " FOR UPDATE",
@@ -208,8 +215,11 @@ def append(session: Session, records: list[Record]) -> int:
     moved, current = False, None
     if expected is not None:
         rows, head = _chained(expected, records, created_at)
-        parameters = dict(zip(_HEAD_COLUMNS, head, strict=True))
-        parameters.update(zip([f"was_{c}" for c in _HEAD_COLUMNS], expected, strict=True))
+        if sqlite:
+            parameters = (*head, *expected)
+        else:
+            parameters = dict(zip(_HEAD_COLUMNS, head, strict=True))
+            parameters.update(zip([f"was_{c}" for c in _HEAD_COLUMNS], expected, strict=True))
         current = connection.exec_driver_sql(move_head, parameters).first()
         moved = current is not None and tuple(current) == head
     if not moved:
