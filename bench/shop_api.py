@@ -14,12 +14,22 @@ Four client threads, each with its own ``httpx.Client`` (keep-alive), send in th
 3. ``POST /api/v1/redemptions`` 2,000 times, each with its own ``Idempotency-Key``: two baskets per
    household, each of one or two goods.
 
+4. ``POST /api/v1/redemptions`` 2,000 times again (two more baskets per household), while a fifth
+   client, logged in as the chair, reads report pages in a loop (:data:`REPORT_PAGES`, as
+   ``tests/test_stall.py`` does) until the four are done: the redemptions' p95 beside a reader, as a
+   ratio to phase 3's (aim: at most 1.5×).
+
 Each phase prints p50 / p95 latency (per request, as the client sees it) and throughput (requests
 over the phase's wall time). Every redemption must answer 201; any other answer is counted and shown.
 After the server stops, ``ledger.verify`` must agree, and the redemptions, points and stock moves
 must add up. Aim: redemption p95 under 50 ms. The client threads share one Python process (and
 its GIL) with each other, on the same machine as the server, so their own overhead is in every number,
 baseline included.
+
+Then the floor (``bench/_redeem_floor.py``): phase 3's baskets written by a raw ``sqlite3`` script on
+another copy of the same database, the same rows of each redemption in one ``BEGIN IMMEDIATE``
+transaction with ``synchronous=FULL``, one connection; the app's redemptions/s as a ratio to it (aim:
+within 3×).
 
 Then, in-process (no HTTP): the CPU time of one redemption through Flask's test client, 300 of them
 (``bench/_redeem_cpu.py``, in a subprocess). Aim: at most 4 ms.
@@ -68,10 +78,19 @@ REQUESTS = 2_000
 WARMUP = 20  # requests per client before each phase, not measured
 #: name, points; every basket is one or two of these, one of each
 GOODS = (("肥皂", 1), ("牙膏", 2), ("毛巾", 3), ("洗衣粉", 4), ("食用油", 5))
-#: a household below this after the build gets topped up to it: two baskets cost at most 2 × (5 + 4)
-FLOOR = 20
+#: a household below this after the build gets topped up to it: four baskets (two in phase 3, two
+#: beside the reader) cost at most 4 × (5 + 4)
+FLOOR = 40
+#: of each goods, on the shelf before the run: enough for both redemption phases
+STOCK = 2 * REQUESTS
+#: what the fifth client reads in a loop beside the redemptions (the heaviest report pages)
+REPORT_PAGES = ("/ledgers/register", "/shop/reports/monthly", "/households/export.xlsx")
+AIM_READER_P95_RATIO = 1.5
+AIM_FLOOR_RATIO = 3
 AIM_P95_MS = 50
 AIM_CPU_MS = 4
+#: the shopkeeper whose API token the clients send
+OPERATOR = "bench-shopkeeper"
 CPU_REDEMPTIONS = 300
 CPU_WARMUP = 20
 #: a checkout of the commit to compare with (``git worktree add /tmp/base <commit>``); empty: none
@@ -114,11 +133,11 @@ class Shop:
     topped_up: int
 
 
-def _baskets(goods: dict[int, int]) -> list[list[tuple[int, int]]]:
-    """REQUESTS baskets: the i-th goes to household i mod HOUSEHOLDS, one or two goods, one of each."""
+def _baskets(goods: dict[int, int], count: int = REQUESTS) -> list[list[tuple[int, int]]]:
+    """``count`` baskets: the i-th goes to household i mod HOUSEHOLDS, one or two goods, one of each."""
     ids = sorted(goods)
     baskets = []
-    for i in range(REQUESTS):
+    for i in range(count):
         first = ids[i % len(ids)]
         basket = [(first, 1)]
         if i % 3:
@@ -150,12 +169,10 @@ def _stock_shop(db_path: Path) -> Shop:
                 item = shop.save_goods(
                     session, village.id, {"name": name, "price": price, "position": position}, None
                 )
-                shop.receive_stock(
-                    session, item, MoveKind.PURCHASE, REQUESTS, None, funding_source="妇联经费"
-                )
+                shop.receive_stock(session, item, MoveKind.PURCHASE, STOCK, None, funding_source="妇联经费")
                 goods[item.id] = price
             user = create_user(
-                session, "bench-shopkeeper", "shopkeeper", CHAIR_PASSWORD, "基准管理员", village_id=village.id
+                session, OPERATOR, "shopkeeper", CHAIR_PASSWORD, "基准管理员", village_id=village.id
             )
             token = create_api_token(session, user)
             topped_up = 0
@@ -241,12 +258,63 @@ def _stop_server(server: subprocess.Popen) -> None:
 # --- the clients ------------------------------------------------------------------------------
 
 
-def _run_phase(label: str, base_url: str, token: str, requests: list, expect: int) -> Phase:
+@dataclass
+class Reader:
+    """The fifth client: the chair, logged in through the login form, reading REPORT_PAGES in a loop."""
+
+    base_url: str
+    username: str
+    latency: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def log_in(self):
+        import re
+
+        import httpx
+
+        http = httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT)
+        form = http.get("/login")
+        found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text)
+        data = {"username": self.username, "password": CHAIR_PASSWORD}
+        if found:
+            data["csrf_token"] = found.group(1)
+        response = http.post("/login", data=data)
+        if response.status_code != 302:
+            http.close()
+            raise RuntimeError(f"the reader's log-in answered {response.status_code}")
+        return http
+
+    def read_until(self, http, done: threading.Event) -> None:
+        clock = time.perf_counter
+        while not done.is_set():
+            for path in REPORT_PAGES:
+                start = clock()
+                response = http.get(path)
+                _ = response.content
+                self.latency.append(clock() - start)
+                self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+
+    def text(self) -> str:
+        pages = len(self.latency)
+        if not pages:
+            return "no page read"
+        statuses = ", ".join(f"{s}×{n:,}" for s, n in sorted(self.statuses.items()))
+        return (
+            f"{pages:,} report pages read ({', '.join(REPORT_PAGES)} in turn), p50 "
+            f"{ms(percentile(self.latency, 50))}, max {ms(max(self.latency))}; statuses {statuses}"
+        )
+
+
+def _run_phase(
+    label: str, base_url: str, token: str, requests: list, expect: int, reader: Reader | None = None
+) -> Phase:
     """Send ``requests`` (each ``(method, path, json or None, extra headers)``) from CLIENTS threads,
-    client ``c`` taking every CLIENTS-th one from ``c``, all released at once after a warm-up."""
+    client ``c`` taking every CLIENTS-th one from ``c``, all released at once after a warm-up; with a
+    ``reader``, a fifth thread released with them reads report pages until they are done."""
     import httpx
 
-    barrier = threading.Barrier(CLIENTS + 1)
+    barrier = threading.Barrier(CLIENTS + 1 + (reader is not None))
+    done = threading.Event()
     samples: list[list[float]] = [[] for _ in range(CLIENTS)]
     statuses: list[list[int]] = [[] for _ in range(CLIENTS)]
     odd: list[tuple[int, str]] = []
@@ -274,15 +342,31 @@ def _run_phase(label: str, base_url: str, token: str, requests: list, expect: in
             failures.append(f"client {c}: {error!r}")
             barrier.abort()
 
+    def read() -> None:
+        try:
+            http = reader.log_in()
+            try:
+                barrier.wait(timeout=60)
+                reader.read_until(http, done)
+            finally:
+                http.close()
+        except Exception as error:  # reported below
+            failures.append(f"reader: {error!r}")
+            barrier.abort()
+
     threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(CLIENTS)]
-    for thread in threads:
+    helpers = [threading.Thread(target=read, daemon=True)] if reader is not None else []
+    for thread in threads + helpers:
         thread.start()
     with contextlib.suppress(threading.BrokenBarrierError):  # a client failed: reported below
         barrier.wait(timeout=120)
     with Stopwatch() as wall:
         for thread in threads:
             thread.join(timeout=600)
-    if failures or any(thread.is_alive() for thread in threads):
+    done.set()
+    for thread in helpers:
+        thread.join(timeout=REQUEST_TIMEOUT * len(REPORT_PAGES))
+    if failures or any(thread.is_alive() for thread in threads + helpers):
         raise RuntimeError(f"{label}: clients failed: {failures or 'still running after 600 s'}")
     counts: dict[int, int] = {}
     for status in (s for per_client in statuses for s in per_client):
@@ -332,7 +416,7 @@ def _verify(db_path: Path, baskets, goods: dict[int, int]) -> str:
         )
     if {g: int(n) for g, n in taken.items()} != sent_taken:
         problems.append(f"stock taken {taken}, sent {sent_taken}")
-    if any(stock[g] != REQUESTS - sent_taken.get(g, 0) for g in goods):
+    if any(stock[g] != STOCK - sent_taken.get(g, 0) for g in goods):
         problems.append(f"stock left {stock}")
     if problems:
         raise RuntimeError("the books do not add up after the run: " + "; ".join(problems))
@@ -352,10 +436,18 @@ class Measured:
     static: Phase
     lookup: Phase
     redeem: Phase
+    #: phase 4: the same redemptions with the reader beside them
+    beside: Phase
+    reader: Reader
     books: str
     #: CPU seconds per in-process redemption (median), and the statuses it got
     cpu: float
     cpu_statuses: dict
+
+    @property
+    def reader_ratio(self) -> float:
+        """Redemption p95 beside the reader, to redemption p95 without it."""
+        return self.beside.latency.p95 / self.redeem.latency.p95
 
     @property
     def redeem_ratio(self) -> float:
@@ -387,9 +479,12 @@ def _in_process_cpu(db_path: Path, shop: Shop, bodies: list[dict], root: str) ->
     return statistics.median(result["cpu"]), result["statuses"]
 
 
-def _measure(label: str, template: Path, folder: Path, shop: Shop, baskets, bodies, root: str) -> Measured:
-    """Serve a copy of the template from ``root``'s code (empty: this checkout), run the three phases,
-    check the books; then the in-process CPU on another copy."""
+def _measure(
+    label: str, template: Path, folder: Path, shop: Shop, baskets, bodies, root: str, chair: str
+) -> Measured:
+    """Serve a copy of the template from ``root``'s code (empty: this checkout), run the four phases,
+    check the books; then the in-process CPU on another copy. ``bodies`` holds the redemptions of phase
+    3 and then those of phase 4, REQUESTS each."""
     db_path = copy_db(template, folder / f"{label}.sqlite3")
     port = _free_port()
     server, log = _start_server(db_path, folder, port, root)
@@ -420,9 +515,21 @@ def _measure(label: str, template: Path, folder: Path, shop: Shop, baskets, bodi
             shop.token,
             [
                 ("POST", "/api/v1/redemptions", body, {"Idempotency-Key": str(uuid.uuid4())})
-                for body in bodies
+                for body in bodies[:REQUESTS]
             ],
             201,
+        )
+        reader = Reader(base_url, chair)
+        beside = _run_phase(
+            "POST /api/v1/redemptions + reader",
+            base_url,
+            shop.token,
+            [
+                ("POST", "/api/v1/redemptions", body, {"Idempotency-Key": str(uuid.uuid4())})
+                for body in bodies[REQUESTS:]
+            ],
+            201,
+            reader,
         )
     except Exception:
         _stop_server(server)
@@ -434,19 +541,43 @@ def _measure(label: str, template: Path, folder: Path, shop: Shop, baskets, bodi
         f"    {CLIENTS} clients × {REQUESTS // CLIENTS} requests each, per phase (after {WARMUP} warm-up "
         "requests per client):"
     )
-    for phase in (static, lookup, redeem):
+    for phase in (static, lookup, redeem, beside):
         say(f"      {phase.label:<36} {phase.text()}  (p50 {phase.latency.median / baseline:.1f}× static)")
         say(f"        statuses: {', '.join(f'{s}×{n:,}' for s, n in sorted(phase.statuses.items()))}")
         for status, body in phase.odd:
             say(f"        unexpected {status}: {body}")
-    if redeem.statuses.get(201, 0) != REQUESTS:
+    say(f"      the fifth client beside phase 4: {reader.text()}")
+    say(f"      redemption p95 beside the reader: {reader_ratio_text(beside, redeem)}")
+    if redeem.statuses.get(201, 0) != REQUESTS or beside.statuses.get(201, 0) != REQUESTS:
         say(f"    server log (last lines):\n{log.read_text(errors='replace')[-2000:]}")
     books = _verify(db_path, baskets, shop.goods)
     say(f"    after the run: {books}")
-    cpu, statuses = _in_process_cpu(copy_db(template, folder / f"{label}-cpu.sqlite3"), shop, bodies, root)
+    cpu, statuses = _in_process_cpu(
+        copy_db(template, folder / f"{label}-cpu.sqlite3"), shop, bodies[:REQUESTS], root
+    )
     say(f"    in-process (test client, no HTTP): CPU per redemption {ms(cpu)} (median of {CPU_REDEMPTIONS}; "
         f"statuses {statuses})")  # fmt: skip
-    return Measured(label, static, lookup, redeem, books, cpu, statuses)
+    return Measured(label, static, lookup, redeem, beside, reader, books, cpu, statuses)
+
+
+def reader_ratio_text(beside: Phase, redeem: Phase) -> str:
+    ratio = beside.latency.p95 / redeem.latency.p95
+    met = "met" if ratio <= AIM_READER_P95_RATIO else "missed"
+    return (
+        f"{ms(beside.latency.p95)} vs {ms(redeem.latency.p95)} without it: {ratio:.2f}× "
+        f"(aim at most {AIM_READER_P95_RATIO}×: {met})"
+    )
+
+
+def _floor(template: Path, folder: Path, shop: Shop, baskets) -> float:
+    """Phase 3's baskets by raw sqlite3 on another copy (``bench/_redeem_floor.py``); redemptions/s."""
+    from ._redeem_floor import floor
+
+    tokens = [shop.cards[i % HOUSEHOLDS].rsplit("/", 1)[1] for i in range(REQUESTS)]
+    written, seconds = floor(
+        copy_db(template, folder / "floor.sqlite3"), tokens, baskets[:REQUESTS], OPERATOR
+    )
+    return written / seconds
 
 
 def _side_by_side(now: Measured, base: Measured) -> None:
@@ -460,6 +591,8 @@ def _side_by_side(now: Measured, base: Measured) -> None:
     for name, pick in (("p50", lambda m: m.redeem.latency.median), ("p95", lambda m: m.redeem.latency.p95),
                        ("p99", lambda m: percentile(m.redeem.latency.samples, 99))):  # fmt: skip
         row(f"redemption {name}", pick(now) * 1000, pick(base) * 1000, "ms")
+    row("redemption p95 beside a reader", now.beside.latency.p95 * 1000, base.beside.latency.p95 * 1000, "ms")
+    row("  its ratio to p95 without", now.reader_ratio, base.reader_ratio, "×")
     row("redemption p50 / static p50", now.redeem_ratio, base.redeem_ratio, "×")
     row("card lookup p50 / static p50", now.lookup_ratio, base.lookup_ratio, "×")
     row("CPU per redemption in-process", now.cpu * 1000, base.cpu * 1000, "ms")
@@ -486,17 +619,27 @@ def run() -> str:
         with Stopwatch() as setup:
             shop = _stock_shop(template)
         say(
-            f"  shop: {len(shop.cards):,} cards issued, {len(shop.goods)} goods with {REQUESTS:,} each, "
+            f"  shop: {len(shop.cards):,} cards issued, {len(shop.goods)} goods with {STOCK:,} each, "
             f"a shopkeeper's API token, {shop.topped_up} households topped up to {FLOOR} points "
             f"({setup.seconds:.1f} s)"
         )
-        baskets = _baskets(shop.goods)
+        baskets = _baskets(shop.goods, 2 * REQUESTS)
         bodies = [
             {"card": shop.cards[i % HOUSEHOLDS], "lines": [{"goods_id": g, "qty": q} for g, q in basket]}
             for i, basket in enumerate(baskets)
         ]
-        now = _measure("this", template, folder, shop, baskets, bodies, "")
-        base = _measure("base", template, folder, shop, baskets, bodies, BASE) if BASE else None
+        chair = _village.chair_username
+        now = _measure("this", template, folder, shop, baskets, bodies, "", chair)
+        base = _measure("base", template, folder, shop, baskets, bodies, BASE, chair) if BASE else None
+        floor_rate = _floor(template, folder, shop, baskets)
+    floor_ratio = floor_rate / now.redeem.throughput
+    say(
+        f"  floor: phase 3's {REQUESTS:,} baskets by raw sqlite3 (bench/_redeem_floor.py; one "
+        f"BEGIN IMMEDIATE transaction each, synchronous=FULL, one connection): {rate(floor_rate)} "
+        f"redemptions/s; the app's "
+        f"{rate(now.redeem.throughput)}/s is {floor_ratio:.2f}× below it (aim within {AIM_FLOOR_RATIO}×: "
+        f"{'met' if floor_ratio <= AIM_FLOOR_RATIO else 'missed'})"
+    )
     if base:
         _side_by_side(now, base)
     met = now.redeem.latency.p95 * 1000 < AIM_P95_MS
@@ -510,13 +653,20 @@ def run() -> str:
         f"p99 {ms(percentile(now.redeem.latency.samples, 99))} ({now.redeem_ratio:.1f}x static); "
         f"CPU {ms(now.cpu)} per redemption in-process; "
         f"{now.redeem.statuses.get(201, 0):,}/{REQUESTS:,} answered 201; ledger ok"
+        f"\n  beside a fifth client reading report pages: redemption {rate(now.beside.throughput)}/s "
+        f"p95 {ms(now.beside.latency.p95)}, {now.reader_ratio:.2f}x the p95 without it "
+        f"({len(now.reader.latency):,} pages read, statuses {now.reader.statuses}); "
+        f"{now.beside.statuses.get(201, 0):,}/{REQUESTS:,} answered 201"
+        f"\n  floor (raw sqlite3, same rows, BEGIN IMMEDIATE, synchronous=FULL): {rate(floor_rate)} "
+        f"redemptions/s; the app {floor_ratio:.2f}x below it"
     )
     if base:
         line += (
             f"\n  base {BASE}: redemption {rate(base.redeem.throughput)}/s "
             f"p50 {ms(base.redeem.latency.median)} "
             f"p95 {ms(base.redeem.latency.p95)} ({base.redeem_ratio:.1f}x static), card lookup "
-            f"{base.lookup_ratio:.1f}x static, CPU {ms(base.cpu)}; this commit "
+            f"{base.lookup_ratio:.1f}x static, CPU {ms(base.cpu)}, p95 beside the reader "
+            f"{ms(base.beside.latency.p95)} ({base.reader_ratio:.2f}x); this commit "
             f"{now.redeem.throughput / base.redeem.throughput:.2f}x the redemptions/s"
         )
     return line

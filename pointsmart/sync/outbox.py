@@ -11,6 +11,7 @@ Session events do the work, so no service has to remember to call anything:
 A savepoint that rolls back takes back what was noted inside it.
 """
 
+import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -116,18 +117,51 @@ def _records(session: Session, entries) -> list[Record]:
 #: in every commit that changes a tracked row, and building them as SQLAlchemy expressions each time
 #: cost more than running them (about two thirds of the change log's time at the counter)
 _HEAD_SELECT = "SELECT seq, digest, balance_sum, transfer_count FROM outbox_head WHERE id = 1"
+_HEAD_COLUMNS = ("seq", "digest", "balance_sum", "transfer_count")
+
+
+def _move_head_sql(mark) -> str:
+    """The head moved from the state this process expects it in, or else only locked; either way returned.
+
+    Every right-hand side of an ``UPDATE`` sees the row as it was, so the four ``CASE`` share one test:
+    the head is exactly as expected (then it takes the new values) or it stays as it is. PostgreSQL
+    re-evaluates them on the newest version of the row if a concurrent commit moved it while this waited
+    for the row's lock; SQLite runs one writer at a time.
+    """
+    same = " AND ".join(f"{column} = {mark('was_' + column)}" for column in _HEAD_COLUMNS)
+    moves = ", ".join(
+        f"{column} = CASE WHEN {same} THEN {mark(column)} ELSE {column} END" for column in _HEAD_COLUMNS
+    )
+    return f"UPDATE outbox_head SET {moves} WHERE id = 1 RETURNING {', '.join(_HEAD_COLUMNS)}"
+
+
+def _numbered(name: str) -> str:
+    """SQLite's ``?NNN``: the new head binds 1–4, the expected one 5–8, each value once (a tuple binds
+    faster than a dict of names)."""
+    column = name.removeprefix("was_")
+    return f"?{_HEAD_COLUMNS.index(column) + 1 + (len(_HEAD_COLUMNS) if column != name else 0)}"
+
+
 _HEAD_SQL = {
     "sqlite": (
         _HEAD_SELECT,
         "UPDATE outbox_head SET seq = ?, digest = ?, balance_sum = ?, transfer_count = ? WHERE id = 1",
         f"INSERT INTO change_record ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})",
+        _move_head_sql(_numbered),
     ),
     "postgresql": (
         _HEAD_SELECT + " FOR UPDATE",
         "UPDATE outbox_head SET seq = %s, digest = %s, balance_sum = %s, transfer_count = %s WHERE id = 1",
         f"INSERT INTO change_record ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})",
+        _move_head_sql(lambda name: f"%({name})s"),
     ),
 }
+
+#: per engine, the head as this process last moved it (``(seq, digest, balance_sum, transfer_count)``).
+#: Only a guess: it is checked against the row, under the row's lock, by the statement that moves the
+#: head, so a guess that is stale (another process or thread wrote since, or that commit was rolled
+#: back) costs one statement more and never a wrong record.
+_expected_heads: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _lock_head(connection, select_head: str):
@@ -144,15 +178,9 @@ def _lock_head(connection, select_head: str):
     return head
 
 
-def append(session: Session, records: list[Record]) -> int:
-    """Number, chain and insert ``records`` after the head; return the last sequence number."""
-    connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    select_head, update_head, insert_records = _HEAD_SQL["sqlite" if sqlite else "postgresql"]
-    seq, digest, balance_sum, transfer_count = _lock_head(connection, select_head)
-    now = utcnow()
-    # as in ledger.post_many: SQLite stores SQLAlchemy's text form of a time, PostgreSQL takes the datetime
-    created_at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+def _chained(head, records: list[Record], created_at) -> tuple[list[tuple], tuple]:
+    """The rows of ``records`` numbered and chained after ``head``, and the head after them."""
+    seq, digest, balance_sum, transfer_count = head
     canonical, record_bytes, chain = wire.canonical, wire.record_bytes, wire.chain
     rows = []
     for record in records:
@@ -165,13 +193,47 @@ def append(session: Session, records: list[Record]) -> int:
         rows.append(
             (seq, record.kind, record.uuid, payload.decode(), digest, balance_sum, transfer_count, created_at)
         )
+    return rows, (seq, digest, balance_sum, transfer_count)
+
+
+def append(session: Session, records: list[Record]) -> int:
+    """Number, chain and insert ``records`` after the head; return the last sequence number.
+
+    Two statements when the head is where this process last left it (the usual case at a counter):
+    the head moved by one ``UPDATE … RETURNING`` that checks it under its lock, then the records
+    inserted. When it is not (another process or thread wrote since), that same statement has only
+    locked and read the head, and the records are chained again from what it returned: three.
+    """
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    select_head, update_head, insert_records, move_head = _HEAD_SQL["sqlite" if sqlite else "postgresql"]
+    now = utcnow()
+    # as in ledger.post_many: SQLite stores SQLAlchemy's text form of a time, PostgreSQL takes the datetime
+    created_at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+    engine = connection.engine
+    expected = _expected_heads.get(engine)
+    moved, current = False, None
+    if expected is not None:
+        rows, head = _chained(expected, records, created_at)
+        if sqlite:
+            parameters = (*head, *expected)
+        else:
+            parameters = dict(zip(_HEAD_COLUMNS, head, strict=True))
+            parameters.update(zip([f"was_{c}" for c in _HEAD_COLUMNS], expected, strict=True))
+        current = connection.exec_driver_sql(move_head, parameters).first()
+        moved = current is not None and tuple(current) == head
+    if not moved:
+        if current is None:  # no guess yet (or no head row): lock and read it
+            current = _lock_head(connection, select_head)
+        rows, head = _chained(tuple(current), records, created_at)
+        connection.exec_driver_sql(update_head, head)
     # straight to the driver: SQLAlchemy's per-row processing would cost more than the insert itself
     if len(rows) == 1:
         connection.exec_driver_sql(insert_records, rows[0])
     else:
         connection.exec_driver_sql(insert_records, rows)
-    connection.exec_driver_sql(update_head, (seq, digest, balance_sum, transfer_count))
-    return seq
+    _expected_heads[engine] = head
+    return head[0]
 
 
 def listen() -> None:
