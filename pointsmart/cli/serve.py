@@ -6,6 +6,7 @@ replaces Flask's development-server ``run`` on purpose (see :mod:`pointsmart.cli
 """
 
 import os
+import sys
 
 import click
 from flask import current_app
@@ -18,6 +19,12 @@ _port = click.option(
     "--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int, show_default="$PORT or 8000"
 )
 _threads = click.option("--threads", default=8, show_default=True)
+
+#: how often (seconds) a thread holding Python's interpreter lock hands it on. A request that only
+#: waits on the network and the database (``/healthz``, a card lookup) needs the lock for a moment
+#: dozens of times; beside a thread busy rendering a report or reading a roster it queued 5 ms (the
+#: default) each time, and answered in about a second. 1 ms keeps it well under.
+SWITCH_INTERVAL_S = 0.001
 
 
 def server_options(app) -> dict:
@@ -40,6 +47,7 @@ def serve(host: str, port: int, threads: int):
     from waitress import serve as waitress_serve
 
     click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = current_app._get_current_object()
     waitress_serve(app, host=host, port=port, threads=threads, **server_options(app))
 

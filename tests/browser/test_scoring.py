@@ -414,8 +414,8 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
     page.route(SAVE_URL, lambda route: route.abort("connectionrefused"))
     keys(page, "1", "2", "Enter", "1")  # 李桂兰
     keys(page, "1", "4", "Enter")  # 刘淑珍, the last cell left alone
-    # the saves go one at a time, each refused: on a loaded machine that takes more than 5 s
-    expect(page.locator("table.score-grid input.failed")).to_have_count(5, timeout=20_000)
+    # every cell typed is marked: refused, or being sent again by the page's retry (refused again)
+    expect(page.locator("table.score-grid input.failed, table.score-grid input.saving")).to_have_count(5)
     expect(grid_status(page)).to_contain_text("未能保存")
     expect(total(page, "01-003")).to_have_text("+6")
     assert pending_cells(page) == 5
