@@ -168,32 +168,3 @@ def once(
     if promise is None:
         _store(session, record_id, 201, remember(result) if remember else {})
     return result
-
-
-def idempotent(
-    session: Session,
-    scope: str,
-    key: str,
-    body,
-    perform: Callable[[], tuple[int, dict]],
-    on_refused: Callable[[DomainError], None] | None = None,
-) -> tuple[int, dict]:
-    """Run ``perform`` once per (scope, key), answering ``(status, body)``; a retry gets the first answer,
-    success or refusal alike. The work runs in a savepoint, so a refusal leaves nothing behind but the
-    record of the refusal.
-
-    :raises KeyReused: the same key came with a different body.
-    """
-    key, digest = _clean_key(key), request_hash(body)
-    record_id = _claim(session, scope, key, digest, 0, {})
-    if record_id is None:
-        return _first(session, scope, key, digest)
-    try:
-        with session.begin_nested():
-            status, response = perform()
-    except DomainError as err:
-        status, response = err.status, {"error": {"code": err.code, "message": err.message, **err.extra}}
-        if on_refused:
-            on_refused(err)
-    _store(session, record_id, status, response)
-    return status, response

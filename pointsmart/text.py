@@ -44,6 +44,9 @@ MULTI_LINE_PATTERN = f"^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f{_REFUSED_
 #: would also drop U+001C–U+001F and U+0085, so a control at an end would be cut rather than refused)
 SPACES = " \t\r\n\u3000\u00a0"
 
+#: a query parameter (a search box, a filter, a page number) is never longer than this
+MAX_QUERY_VALUE = 1000
+
 #: a field that says nothing of its own length gets this one
 DEFAULT_MAX_LENGTH = 10_000
 

@@ -92,10 +92,6 @@ def healthz():
     return {"status": "ok"}
 
 
-#: a query parameter (a search box, a filter, a page number) is never longer than this
-MAX_QUERY_VALUE = 1000
-
-
 def refuse_bad_query() -> None:
     """Hold query parameters and path segments to the text rule before any view reads them.
 
@@ -103,10 +99,10 @@ def refuse_bad_query() -> None:
     refused naming the parameter (422 ``invalid_text``).
     """
     for value in (request.view_args or {}).values():
-        if isinstance(value, str) and text.problem(value, max_length=MAX_QUERY_VALUE):
+        if isinstance(value, str) and text.problem(value, max_length=text.MAX_QUERY_VALUE):
             abort(404)
     for name, value in request.args.items(multi=True):
-        message = text.problem(name, max_length=100) or text.problem(value, max_length=MAX_QUERY_VALUE)
+        message = text.problem(name, max_length=100) or text.problem(value, max_length=text.MAX_QUERY_VALUE)
         if message:
             raise text.refusal(text.visible(name), text.visible(name), message)
 

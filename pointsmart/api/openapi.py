@@ -45,7 +45,7 @@ FLAG = {"type": "string", "enum": ["0", "1"]}
 #: schemas the API reads (request bodies): their strings meet the text rule (:mod:`pointsmart.text`)
 REQUESTS = (AdjustmentSchema, RedemptionRequestSchema, CancelRequestSchema, SyncBatchSchema)
 #: a search or filter text in a query: one line, as long as the query guard allows
-QUERY_TEXT = {"type": "string", "maxLength": 1000, "pattern": text.SINGLE_LINE_PATTERN}
+QUERY_TEXT = {"type": "string", "maxLength": text.MAX_QUERY_VALUE, "pattern": text.SINGLE_LINE_PATTERN}
 
 
 def text_rule(self, field, **kwargs) -> dict:

@@ -110,9 +110,30 @@ def post(
     for account in (from_account, to_account):  # the change log names accounts by code: tell it
         if "code" in account.__dict__:
             changes.known_account(session, account.id, account.code)
+    transfer = _record(
+        session, from_account.id, to_account.id, amount, kind, reason, ref, actor_id, reverses_id
+    )
+    # The UPDATE above bypassed the identity map; make loaded accounts show the new balance.
+    session.expire(from_account, ["balance"])
+    session.expire(to_account, ["balance"])
+    return transfer
+
+
+def _record(
+    session: Session,
+    from_id: int,
+    to_id: int,
+    amount: int,
+    kind: TransferKind,
+    reason: str,
+    ref: str | None,
+    actor_id: int | None,
+    reverses_id: int | None = None,
+) -> Transfer:
+    """Write the transfer row of a move whose balances are already updated (:func:`post`, :func:`pay`)."""
     transfer = Transfer(
-        from_account_id=from_account.id,
-        to_account_id=to_account.id,
+        from_account_id=from_id,
+        to_account_id=to_id,
         amount=amount,
         kind=kind,
         reason=reason,
@@ -123,9 +144,6 @@ def post(
     )
     session.add(transfer)
     session.flush()
-    # The UPDATE above bypassed the identity map; make loaded accounts show the new balance.
-    session.expire(from_account, ["balance"])
-    session.expire(to_account, ["balance"])
     return transfer
 
 
@@ -191,18 +209,7 @@ def pay(
     # the change log names accounts by code: it need not look them up again
     changes.known_account(session, system_id, str(system))
     changes.known_account(session, account_id, debited.code)
-    transfer = Transfer(
-        from_account_id=account_id,
-        to_account_id=system_id,
-        amount=amount,
-        kind=kind,
-        reason=reason,
-        ref=ref,
-        actor_id=actor_id,
-        created_at=utcnow(),
-    )
-    session.add(transfer)
-    session.flush()
+    transfer = _record(session, account_id, system_id, amount, kind, reason, ref, actor_id)
     _expire_balance(session, account_id)
     _expire_balance(session, system_id)
     return transfer, debited.balance
