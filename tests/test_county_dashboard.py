@@ -36,7 +36,7 @@ from pointsmart.ledger.models import Account, Transfer
 from pointsmart.org.models import Village
 from pointsmart.org.services import ensure_village, home_village
 from pointsmart.periods import parse_period
-from pointsmart.scoring.models import RoundResult
+from pointsmart.scoring.models import RoundResult, ScoringRound
 from pointsmart.shop.models import Redemption, RedemptionLine, StockMove
 
 from .conftest import PASSWORD, VILLAGE_CODE, _reset_postgresql, another_database, committing
@@ -122,18 +122,40 @@ def local_range(first: tuple[int, int], after: tuple[int, int]) -> tuple[datetim
 # --- what the villages' own ledgers say ---------------------------------------------------------------
 
 
+def _carried_over(reason: str) -> bool:
+    """An opening balance from a paper card, as the villages write its reason (``开户积分``, ``…结转``)."""
+    return any(mark in reason for mark in ("结转", "期初", "开户"))
+
+
 def earned_households(app, start: datetime, end: datetime) -> set[str]:
-    """Households the village's ledger awarded points to (a round or an adjustment) in [start, end)."""
+    """Households the village's ledger awarded points to (a round or an adjustment) in [start, end),
+    not counting opening balances carried over from paper cards."""
     issuance = sa.orm.aliased(Account)
     with app.app_context():
-        rows = db.session.scalars(
-            sa.select(Account.code)
+        rows = db.session.execute(
+            sa.select(Account.code, Transfer.kind, Transfer.reason)
             .join(Transfer, Transfer.to_account_id == Account.id)
             .join(issuance, Transfer.from_account_id == issuance.id)
             .where(issuance.kind == "issuance", Transfer.kind.in_(("award", "adjustment")))
             .where(Transfer.created_at >= start, Transfer.created_at < end)
         )
-        return {code.removeprefix("household:") for code in rows}
+        return {
+            code.removeprefix("household:")
+            for code, kind, reason in rows
+            if not (kind == "adjustment" and _carried_over(reason))
+        }
+
+
+def opening_points(app) -> int:
+    """The opening balances the village posted (adjustments from issuance marked as carried over)."""
+    issuance = sa.orm.aliased(Account)
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(Transfer.amount, Transfer.reason)
+            .join(issuance, Transfer.from_account_id == issuance.id)
+            .where(issuance.kind == "issuance", Transfer.kind == "adjustment")
+        )
+        return sum(amount for amount, reason in rows if _carried_over(reason))
 
 
 def balances(app) -> dict[str, int]:
@@ -205,7 +227,11 @@ def filled(app, make_user, make_household, village_b, county_app):
     set_clock(2026, 11, 3)
     b_user, b_household = factories(village_b)
     b_made = workload(village_b, b_user, b_household, month="2026-11")
-    extra = b_household(points=40, head_name="王秀兰")
+    extra = b_household(head_name="王秀兰")
+    with committing(village_b) as session:
+        from pointsmart.households.services import adjust_points
+
+        adjust_points(session, session.get(Household, extra), 40, "义务打扫村道", actor_id=None)
     set_clock(2026, 11, 4)
     with committing(app) as session:
         from pointsmart.households.services import adjust_points
@@ -220,13 +246,18 @@ def filled(app, make_user, make_household, village_b, county_app):
     set_clock(2026, 11, 25, hour=11)  # an hour past: a slow push on the 5th still counts 20 whole days
     with village_b.app_context():
         extra_uuid = db.session.get(Household, extra).uuid
+    a_october = dict(a_october, opening=opening_points(app))  # all of 甲村's opening points are October's
+    a, b = village_totals(app), village_totals(village_b)
+    a["opening"], b["opening"] = a_october["opening"], opening_points(village_b)
+    for totals in (a_october, a, b):  # what the county counts as issued: not the opening balances
+        totals["earned"] = totals["issued"] - totals["opening"]
     return SimpleNamespace(
         keys=keys,
         a_made=a_made,
         b_made=b_made,
         a_october=a_october,
-        a=village_totals(app),
-        b=village_totals(village_b),
+        a=a,
+        b=b,
         a_november_household=a_november_household,
         b_extra=extra_uuid,
         village_b=village_b,
@@ -264,7 +295,7 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
     a_november = minus(filled.a, filled.a_october)
     october = queries(county_app, reviewer, board.overview, parse_period("2026-10")).totals
     assert (october.issued, october.redeemed, october.deducted) == (
-        filled.a_october["issued"],
+        filled.a_october["earned"],
         filled.a_october["redeemed"],
         filled.a_october["deducted"],
     )
@@ -273,7 +304,7 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
 
     november = queries(county_app, reviewer, board.overview, parse_period("2026-11")).totals
     assert a_november["issued"] == 7
-    assert november.issued == 7 + filled.b["issued"]
+    assert november.issued == 7 + filled.b["earned"]
     assert november.redeemed == a_november["redeemed"] + filled.b["redeemed"]
     assert november.deducted == a_november["deducted"] + filled.b["deducted"]
     # outstanding: everything up to the end of November, the households' balances then
@@ -282,7 +313,7 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
 
     for key in ("2026-Q4", "2026-H2", "2026"):
         totals = queries(county_app, reviewer, board.overview, parse_period(key)).totals
-        assert totals.issued == filled.a["issued"] + filled.b["issued"], key
+        assert totals.issued == filled.a["earned"] + filled.b["earned"], key
         assert totals.redeemed == filled.a["redeemed"] + filled.b["redeemed"], key
         assert totals.outstanding == filled.a["balance_sum"] + filled.b["balance_sum"], key
     # before anything happened, nothing is outstanding
@@ -312,7 +343,7 @@ def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_their
     townships = {t.code: t for t in queries(county_app, everyone, board.by_township, period)}
     assert set(townships) == {A_TOWNSHIP, B_TOWNSHIP}
     assert (townships[B_TOWNSHIP].villages, townships[B_TOWNSHIP].reporting) == (2, 1)
-    assert townships[B_TOWNSHIP].issued == filled.b["issued"]
+    assert townships[B_TOWNSHIP].issued == filled.b["earned"]
     assert townships[A_TOWNSHIP].issued == 7
 
     limited = county_user(county_app, "county_reviewer", township=A_TOWNSHIP)
@@ -328,7 +359,7 @@ def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_their
     )
     assert (
         sum(m.issued for m in queries(county_app, limited, board.monthly_trend, quarter))
-        == filled.a["issued"]
+        == filled.a["earned"]
     )
 
     client = login(county_app, limited)
@@ -379,8 +410,8 @@ def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled)
     trend = queries(county_app, reviewer, board.monthly_trend, parse_period("2026-Q4"))
     assert [m.month for m in trend] == [f"2026-{n:02d}" for n in range(1, 13)]
     by_month = {m.month: m for m in trend}
-    assert by_month["2026-10"].issued == filled.a_october["issued"]
-    assert by_month["2026-11"].issued == 7 + filled.b["issued"]
+    assert by_month["2026-10"].issued == filled.a_october["earned"]
+    assert by_month["2026-11"].issued == 7 + filled.b["earned"]
     assert (
         by_month["2026-11"].redeemed == minus(filled.a, filled.a_october)["redeemed"] + filled.b["redeemed"]
     )
@@ -397,7 +428,7 @@ def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, c
     assert {h.uuid: h.balance for h in households} == balances(app)
     row = queries(county_app, reviewer, drilldown.village_figures, quarter, A_CODE)
     assert sum(h.balance for h in households) == row.outstanding == filled.a["balance_sum"]
-    assert sum(h.earned for h in households) == row.issued == filled.a["issued"]
+    assert sum(h.earned for h in households) == row.issued == filled.a["earned"]
     assert sum(h.redeemed for h in households) == filled.a["redeemed"]
     # at the end of October, before the 7 November points
     october = queries(county_app, reviewer, drilldown.village_households, parse_period("2026-10"), A_CODE)
@@ -479,16 +510,34 @@ def test_silent_and_mismatched_villages_stand_out_in_words(app, county_app, fill
 # --- pages, periods, exports, charts -------------------------------------------------------------------
 
 
-def test_dashboard_defaults_to_the_current_month_and_the_picker_changes_it(app, county_app, filled):
+def test_dashboard_opens_on_the_last_complete_month_and_the_picker_reaches_this_one(app, county_app, filled):
     client = login(county_app, county_user(county_app))
+    # now is 25 November: the default is October, the last whole month, not November so far
     page = client.get("/county/").get_data(as_text=True)
-    assert 'id="period-label">2026年11月<' in page
-    issued = 7 + filled.b["issued"]
-    assert f'id="stat-issued">{issued}<' in page
+    assert 'id="period-label">2026年10月<' in page and 'id="period-incomplete"' not in page
+    assert f'id="stat-issued">{filled.a_october["earned"]}<' in page
     assert "期末未兑换积分 = 截至本期最后一个月月底" in page  # the definition, on the page
+    # the picker still reaches this month, and says it is not over
+    this_month = client.get("/county/?type=month&key=2026-11").get_data(as_text=True)
+    assert 'id="period-label">2026年11月<' in this_month and 'id="period-incomplete"' in this_month
+    assert f'id="stat-issued">{7 + filled.b["earned"]}<' in this_month
+    assert 'href="/county/?type=month&amp;key=2026-11" rel="next"' in page
+    # on the 1st of December: November, whole, not a December of zeros
+    set_clock(2026, 12, 1, hour=0)
+    first = client.get("/county/").get_data(as_text=True)
+    assert 'id="period-label">2026年11月<' in first and 'id="period-incomplete"' not in first
+    assert f'id="stat-issued">{7 + filled.b["earned"]}<' in first
+    village = client.get(f"/county/villages/{B_CODE}").get_data(as_text=True)
+    assert 'id="period-label">2026年11月<' in village
+    # a kind without a key: the period of that kind holding the last whole month
+    assert 'id="period-label">2026年第4季度<' in client.get("/county/?type=quarter").get_data(as_text=True)
+    set_clock(2027, 1, 1, hour=0)
+    client = login(county_app, county_user(county_app))  # a month on, the session has lapsed
+    assert 'id="period-label">2026年<' in client.get("/county/?type=year").get_data(as_text=True)
+    set_clock(2026, 11, 25, hour=11)
     quarter = client.get("/county/?type=quarter&key=2026-11").get_data(as_text=True)
     assert 'id="period-label">2026年第4季度<' in quarter
-    assert f'id="stat-issued">{filled.a["issued"] + filled.b["issued"]}<' in quarter
+    assert f'id="stat-issued">{filled.a["earned"] + filled.b["earned"]}<' in quarter
     assert 'href="/county/?type=quarter&amp;key=2026-Q3"' in quarter
     year = client.get("/county/?type=year&key=2026").get_data(as_text=True)
     assert 'id="period-label">2026年<' in year
@@ -513,13 +562,13 @@ def test_every_table_exports_to_xlsx_with_the_pages_numbers(app, county_app, fil
     villages = {row[0]: row for row in book["按村"].iter_rows(min_row=3, values_only=True)}
     header = [c.value for c in book["按村"][2]]
     issued, outstanding = header.index("发放积分"), header.index("期末未兑换积分")
-    assert villages[A_CODE][issued] == filled.a["issued"]
+    assert villages[A_CODE][issued] == filled.a["earned"]
     assert villages[B_CODE][outstanding] == filled.b["balance_sum"]
     assert "从未同步" in villages[C_CODE][-1]
     township_header = [c.value for c in book["按乡镇"][2]]
     total = list(book["按乡镇"].iter_rows(min_row=3, values_only=True))[-1]
     assert total[1] == "合计"
-    assert total[township_header.index("发放积分")] == filled.a["issued"] + filled.b["issued"]
+    assert total[township_header.index("发放积分")] == filled.a["earned"] + filled.b["earned"]
     for table in ("townships", "villages", "trend", "categories", "goods"):
         assert client.get(f"/county/export/{table}.xlsx").status_code == 200, table
     assert client.get("/county/export/nothing.xlsx").status_code == 404
@@ -661,10 +710,17 @@ def test_an_empty_county_shows_empty_tables_and_charts(county_app):
     client = login(county_app, county_user(county_app, "county_admin"))
     page = client.get("/county/").get_data(as_text=True)
     assert "还没有登记任何村。" in page and 'id="stat-issued">0<' in page
-    for name in ("trend", "categories", "goods"):
+    for name, width in (("trend", "800"), ("categories", "560"), ("goods", "560")):
         chart = client.get(f"/county/charts/{name}.svg")
         assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
-    assert "这段时间没有数据" in client.get("/county/charts/goods.svg").get_data(as_text=True)
+        svg = ET.fromstring(chart.data)  # noqa: S314 (our own server's output)
+        # a quiet line in the chart's own frame: every mark inside the drawn box, no axes of nothing
+        assert svg.get("width") == width and "本期暂无数据" in chart.get_data(as_text=True)
+        assert all(0 <= float(t.get("x")) <= int(width) for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+        assert b"<script" not in chart.data
+    # the page shows the empty state itself, in each figure's frame, instead of an image of nothing
+    assert page.count('class="chart-empty"') == 3 and '<img class="chart"' not in page
+    assert page.count("本期暂无数据") >= 3
     book = load_workbook(io.BytesIO(client.get("/county/export/all.xlsx").data))
     assert [sheet.max_row for sheet in book.worksheets][1] == 2  # the villages sheet: its headings only
     assert client.get("/county/bundles").status_code == 200
@@ -843,3 +899,99 @@ def test_uploads_left_for_a_day_are_removed_when_a_new_one_starts(county_app):
     os.utime(stale, (day_ago, day_ago))
     assert _part(admin, _id(), 0, 1, b"x").status_code == 200
     assert not stale.exists() and list(folder.glob(f"*/{recent}"))
+
+
+# --- opening balances and rounds scored for one month, finalised in the next -------------------------
+
+
+def test_opening_balances_are_their_own_figure_and_rounds_count_in_the_month_they_score(
+    app, county_app, make_user, make_household
+):
+    """Paper-card balances posted in October stay out of October's issued points and participation;
+    a round scored for October and finalised on 3 November is October's on the drill-down."""
+    from pointsmart.households.services import adjust_points
+    from pointsmart.ledger.services import reverse
+    from pointsmart.scoring import criteria as scoring_criteria
+    from pointsmart.scoring import finalisation as scoring_finalisation
+    from pointsmart.scoring import panels as scoring_panels
+    from pointsmart.scoring import services as scoring
+
+    with county_app.app_context():
+        key = county.add_village(db.session, A_CODE, "甲村", A_TOWNSHIP, "甲镇")[1]
+        db.session.commit()
+    set_clock(2026, 10, 2)
+    homes = [make_household() for _ in range(3)]
+    panel = [make_user("panel")[0] for _ in range(3)]
+    with committing(app) as session:
+        for n, home in enumerate(homes):
+            carried = adjust_points(
+                session, session.get(Household, home), 100 + n, "纸质积分卡余额结转（2026年1—9月）", None
+            )
+        reverse(session, carried.id, "余额抄错了，重记", None)  # the third one's, undone …
+        adjust_points(session, session.get(Household, homes[2]), 90, "纸质积分卡余额结转（更正）", None)
+    set_clock(2026, 10, 28)
+    with committing(app) as session:
+        village = home_village(session)
+        members = [session.get(User, i) for i in panel]
+        for member in members:
+            scoring_panels.set_panel_member(session, member, "执委", [], None)
+        category = scoring_criteria.save_category(session, village.id, {"name": "环境卫生"}, None)
+        scoring_criteria.save_criterion(
+            session, category, {"name": "门前三包", "points": 5, "cadence": "monthly"}, None
+        )
+        october_round = scoring.create_round(session, village, "monthly", "2026-10", "", None)
+        (tidy,) = october_round.criteria
+        for home in homes[:2]:  # two of three households scored for October
+            scoring.set_score(session, october_round, home, tidy.id, 1, members[0])
+        scoring.submit_round(session, october_round, members[0])
+        for member in members[1:]:  # two approvals, neither by the member who submitted
+            scoring.approve_round(session, october_round, member)
+        scoring.publish_round(session, october_round, None)
+        round_id = october_round.id
+    set_clock(2026, 11, 3)  # the notice ends in November: the round is finalised then
+    with committing(app) as session:
+        assert scoring_finalisation.finalise_round(session, session.get(ScoringRound, round_id), None)
+    push_all(app, county_app.test_client(), key)
+    set_clock(2026, 11, 10)
+    reviewer = county_user(county_app)
+    october, november = parse_period("2026-10"), parse_period("2026-11")
+
+    # opening balances: their own figure, not October's issued points nor its earners
+    totals = queries(county_app, reviewer, board.overview, october).totals
+    assert (totals.opening, totals.issued, totals.earned_households) == (100 + 101 + 90, 0, 0)
+    assert totals.outstanding == sum(balances(app).values()) - 10  # before November's awards
+    trend = {m.month: m for m in queries(county_app, reviewer, board.monthly_trend, november)}
+    assert (trend["2026-10"].opening, trend["2026-10"].issued) == (291, 0)
+    assert (trend["2026-11"].opening, trend["2026-11"].issued) == (0, 10)
+    assert all(c.category for c in queries(county_app, reviewer, board.by_category, october))
+    client = login(county_app, reviewer)
+    page = client.get("/county/?type=month&key=2026-10").get_data(as_text=True)
+    assert 'id="stat-issued">0<' in page and 'id="stat-opening">291<' in page
+    assert 'id="opening-rule"' in page and '<td class="num opening">291</td>' in page
+    chart = client.get("/county/charts/trend.svg?key=2026-10").get_data(as_text=True)
+    assert "期初结转" in chart  # its own series
+    book = load_workbook(io.BytesIO(client.get("/county/export/trend.xlsx?key=2026-10").data))
+    header = [c.value for c in book.worksheets[0][2]]
+    october_row = next(
+        r for r in book.worksheets[0].iter_rows(min_row=3, values_only=True) if r[0] == "2026-10"
+    )
+    assert (october_row[header.index("发放积分")], october_row[header.index("期初结转")]) == (0, 291)
+
+    # the drill-down counts the round in October, the month it scores
+    rounds = queries(county_app, reviewer, drilldown.village_rounds, october, A_CODE)
+    assert [(r.period_key, r.households, r.awarded) for r in rounds] == [("2026-10", 2, 10)]
+    households = {
+        h.uuid: h for h in queries(county_app, reviewer, drilldown.village_households, october, A_CODE)
+    }
+    assert sorted(h.earned for h in households.values()) == [0, 5, 5]
+    assert sorted(h.opening for h in households.values()) == [90, 100, 101]
+    honour = queries(county_app, reviewer, drilldown.honour_roll, october, A_CODE)
+    assert [h.earned for h in honour] == [5, 5]
+    in_november = queries(county_app, reviewer, drilldown.village_households, november, A_CODE)
+    assert [h.earned for h in in_november] == [0, 0, 0]
+    assert queries(county_app, reviewer, drilldown.village_rounds, november, A_CODE) == []
+    page = client.get(f"/county/villages/{A_CODE}?type=month&key=2026-10").get_data(as_text=True)
+    assert "本期没有评定" not in page and "本期没有农户得分" not in page
+    assert 'id="stat-earned">2<' in page and 'id="stat-opening">291<' in page
+    rounds_html = page[page.index('id="rounds"') : page.index('id="honour"')]
+    assert "2026-10" in rounds_html and '<td class="num">2</td>' in rounds_html

@@ -14,7 +14,7 @@ County-wide queries (the benchmark times each one; 300 villages, ~10 million tra
 ``by_township``        list of :class:`TownshipRow` — the same figures per township (sortable)
 ``by_village``         list of :class:`VillageRow` — the same figures per village, with its freshness:
                        last sync, days silent, the totals that disagree (sortable)
-``monthly_trend``      list of :class:`MonthRow` — issued / redeemed / deducted / expired per month,
+``monthly_trend``      list of :class:`MonthRow` — issued / redeemed / deducted / expired / opening per month,
                        the 12 months (or the year) ending with the period's last month
 ``by_category``        list of :class:`CategoryRow` — points awarded and deducted per rulebook category
 ``top_goods``          list of :class:`GoodsRow` — goods most redeemed (units, net of cancellations)
@@ -56,6 +56,7 @@ from .models import (
     VillageMonthCategory,
     VillageMonthGoods,
 )
+from .opening import OPENING_CATEGORY
 
 # --- the one definition of outstanding --------------------------------------------------------------
 
@@ -93,7 +94,10 @@ class Figures:
     households: int = 0
     #: households that were awarded points in the period
     earned_households: int = 0
+    #: points issued in the period, not counting the opening balances
     issued: int = 0
+    #: opening balances carried over from paper cards in the period (:mod:`.opening`), outside ``issued``
+    opening: int = 0
     redeemed: int = 0
     deducted: int = 0
     expired: int = 0
@@ -211,6 +215,11 @@ def village_rows(
     hp = HouseholdPeriod
     counted = sa.select(hp.village_id, sa.func.count()).where(hp.period == period.key)
     earned = dict(session.execute(scoped(counted, hp.village_id).group_by(hp.village_id)).all())
+    c = VillageMonthCategory
+    carried = sa.select(c.village_id, sa.func.sum(c.awarded)).where(
+        c.category == OPENING_CATEGORY, c.month.between(period.first_month, period.last_month)
+    )
+    opening = {v: int(n) for v, n in session.execute(scoped(carried, c.village_id).group_by(c.village_id))}
     now = utcnow()
     rows = []
     for village, link in villages:
@@ -237,7 +246,8 @@ def village_rows(
                 reporting=int(transfers > 0),
                 households=households.get(village.id, 0),
                 earned_households=earned.get(village.id, 0),
-                issued=issued,
+                issued=issued - opening.get(village.id, 0),
+                opening=opening.get(village.id, 0),
                 redeemed=redeemed,
                 deducted=deducted,
                 expired=expired,
@@ -333,11 +343,14 @@ def sort_rows(rows: list, sort: str | None, descending: bool = False) -> list:
 @dataclass
 class MonthRow:
     month: str
+    #: issued in the month, not counting the opening balances
     issued: int = 0
     redeemed: int = 0
     deducted: int = 0
     expired: int = 0
     transfers: int = 0
+    #: opening balances carried over from paper cards in the month (:mod:`.opening`)
+    opening: int = 0
 
 
 def month_rows(
@@ -368,6 +381,14 @@ def month_rows(
             .group_by(m.month)
         )
     }
+    c = VillageMonthCategory
+    carried = _scoped(
+        session, user, sa.select(c.month, sa.func.sum(c.awarded)), c.village_id, village_id
+    ).where(c.category == OPENING_CATEGORY, c.month.between(window[0], window[-1]))
+    for month, points in session.execute(carried.group_by(c.month)):
+        if month in found and points:
+            found[month].opening = int(points)
+            found[month].issued -= int(points)
     return [found.get(month) or MonthRow(month) for month in window]
 
 
@@ -404,7 +425,7 @@ def by_category(session: Session, user: User, period: Period) -> list[CategoryRo
             c.village_id,
             None,
         )
-        .where(c.month.between(period.first_month, period.last_month))
+        .where(c.month.between(period.first_month, period.last_month), c.category != OPENING_CATEGORY)
         .group_by(c.category)
     )
     found = [CategoryRow(name, int(a), int(d), int(v)) for name, a, d, v in rows]

@@ -59,6 +59,7 @@ from .models import (
     VillageMonthCategory,
     VillageMonthGoods,
 )
+from .opening import OPENING_CATEGORY, is_opening, opening_clause
 
 HOUSEHOLD = "household:"
 
@@ -254,6 +255,7 @@ class _Apply:
         months: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
         by_category: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         earned: set[tuple[str, str]] = set()
+        opening = self._opening_reversed(pairs)
         rows = []
         for envelope, p in pairs:
             source, target, amount = p.from_, p.to, p.amount
@@ -281,7 +283,12 @@ class _Apply:
                     figures[index] -= sign * amount
             if p.category:
                 by_category[month, p.category][0 if p.kind == "award" else 1] += amount
-            if from_kind == "issuance" and household and p.kind in ("award", "adjustment"):
+            if is_opening(p.kind, from_kind, to_kind, p.reason):
+                opening.add(envelope.uuid)
+                by_category[month, OPENING_CATEGORY][0] += amount  # their own figure, not "issued"
+            elif p.reverses in opening and to_kind == "issuance":
+                by_category[month, OPENING_CATEGORY][0] -= amount
+            elif from_kind == "issuance" and household and p.kind in ("award", "adjustment"):
                 earned.add((month, household))
         copy_rows(self.session, SyncedTransfer, _TRANSFER_COLUMNS, rows, self.stored_form)
         self.transfers += len(rows)
@@ -313,6 +320,21 @@ class _Apply:
             self.session.execute(
                 stmt, [{"village_id": v, "period": p, "household_uuid": h} for p, h in household_periods]
             )
+
+    def _opening_reversed(self, pairs) -> set[str]:
+        """The opening transfers (see :mod:`.opening`) that this batch's reversals undo and that came in
+        an earlier batch (those of this batch are found as they pass)."""
+        reversed_ = {p.reverses for _e, p in pairs if p.kind == "reversal" and p.reverses}
+        if not reversed_:
+            return set()
+        t = SyncedTransfer
+        return set(
+            self.session.scalars(
+                sa.select(t.uuid).where(
+                    t.village_id == self.village_id, t.uuid.in_(reversed_), opening_clause(t)
+                )
+            )
+        )
 
     def _stock_moves(self, pairs) -> None:
         v, month_of = self.village_id, self.month

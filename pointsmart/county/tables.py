@@ -33,6 +33,7 @@ def _figure_columns(with_villages: bool = True) -> list[Column]:
         Column(_("得分农户"), 10, attrgetter("earned_households"), INTEGER),
         Column(_("参与率"), 9, attrgetter("participation"), PERCENT),
         Column(_("发放积分"), 11, attrgetter("issued"), INTEGER),
+        Column(_("期初结转"), 11, attrgetter("opening"), INTEGER),
         Column(_("兑换积分"), 11, attrgetter("redeemed"), INTEGER),
         Column(_("扣减积分"), 11, attrgetter("deducted"), INTEGER),
         Column(_("过期积分"), 11, attrgetter("expired"), INTEGER),
@@ -75,6 +76,7 @@ def trend_table(rows: list[MonthRow]) -> Table:
         Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
         Column(_("扣减积分"), 12, attrgetter("deducted"), INTEGER),
         Column(_("过期积分"), 12, attrgetter("expired"), INTEGER),
+        Column(_("期初结转"), 12, attrgetter("opening"), INTEGER),
         Column(_("转账笔数"), 12, attrgetter("transfers"), INTEGER),
     ]
     return Table(_("月度趋势"), columns, rows)
@@ -124,6 +126,7 @@ def households_table(rows: list[HouseholdRow]) -> Table:
         Column(_("村民小组"), 12, attrgetter("group")),
         Column(_("期末余额"), 11, attrgetter("balance"), INTEGER),
         Column(_("本期得分"), 11, attrgetter("earned"), INTEGER),
+        Column(_("期初结转"), 11, attrgetter("opening"), INTEGER),
         Column(_("本期兑换"), 11, attrgetter("redeemed"), INTEGER),
         Column(_("本期扣减"), 11, attrgetter("deducted"), INTEGER),
         Column(_("状态"), 8, lambda r: _("在册") if r.active else _("已停用")),
@@ -146,6 +149,7 @@ def shop_months_table(rows: list[MonthRow]) -> Table:
     columns = [
         Column(_("月份"), 10, attrgetter("month")),
         Column(_("发放积分"), 12, attrgetter("issued"), INTEGER),
+        Column(_("期初结转"), 12, attrgetter("opening"), INTEGER),
         Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
     ]
     return Table(_("每月兑换"), columns, rows)

@@ -39,12 +39,13 @@ from ..forms import FlaskForm
 from ..handlers import error_body
 from ..pages import flash_errors
 from ..periods import KINDS as PERIOD_KINDS
-from ..periods import BadPeriod, Period, parse_period
+from ..periods import BadPeriod, Period, parse_period, today
 from ..unit import write
 from ..xlsx import send_workbook
 from . import dashboard as board
 from . import drilldown, parts, services, tables
 from .bundles import import_bundle
+from .opening import RULE as OPENING_RULE
 
 bp = Blueprint("county", __name__, url_prefix="/county")
 
@@ -62,8 +63,18 @@ def bad_period(err: BadPeriod):
     return redirect(url_for("county.dashboard"))
 
 
+def last_complete_month() -> Period:
+    """The month before this one: the latest whole month, which the county pages open on (on the 1st,
+    this month has no figures yet; on any day it is still incomplete)."""
+    return Period.of(today()).previous
+
+
 def _period() -> Period:
-    return parse_period(request.args.get("key"), request.args.get("type") or None)
+    """The period asked for (``?type=&key=``); without a key, the one of that kind holding the last
+    complete month. The picker still reaches the current month."""
+    return parse_period(
+        request.args.get("key"), request.args.get("type") or None, on=last_complete_month().start
+    )
 
 
 def _sort(prefix: str = "") -> tuple[str | None, bool]:
@@ -89,6 +100,9 @@ def dashboard():
     period = _period()
     rows = board.by_village(db.session, current_user, period)
     overview = board.overview_of(db.session, current_user, rows)
+    trend = board.monthly_trend(db.session, current_user, period)
+    categories = board.by_category(db.session, current_user, period)
+    goods = board.top_goods(db.session, current_user, period)
     tsort, tdesc = _sort("t")
     vsort, vdesc = _sort()
     args = _period_args(period)
@@ -102,9 +116,16 @@ def dashboard():
         townships=board.sort_rows(board.townships_of(rows), tsort, tdesc),
         villages=board.sort_rows(rows, vsort, vdesc),
         attention=[r for r in rows if r.needs_attention],
-        trend=board.monthly_trend(db.session, current_user, period),
-        categories=board.by_category(db.session, current_user, period),
-        goods=board.top_goods(db.session, current_user, period),
+        trend=trend,
+        categories=categories,
+        goods=goods,
+        has_data={
+            "trend": _trend_has_data(trend),
+            "categories": any(r.awarded for r in categories),
+            "goods": bool(goods),
+        },
+        incomplete=period.contains(today()),
+        opening_rule=OPENING_RULE,
         sorting={"sort": vsort, "desc": vdesc, "tsort": tsort, "tdesc": tdesc},
         args=args,
         village_args=args | keep_townships,
@@ -154,8 +175,10 @@ def village(village_code: str):
     """One village, read-only: its figures, rounds, honour roll, households and shop."""
     period = _period()
     session, user = db.session, current_user
-    row = drilldown.village_figures(session, user, period, village_code)
     households = drilldown.village_households(session, user, period, village_code)
+    row = drilldown.village_figures_by_round(
+        drilldown.village_figures(session, user, period, village_code), households
+    )
     shop = drilldown.village_shop(session, user, period, village_code)
     donations = tables.donations_table(shop.donations)
     donations.empty = _("本期没有捐赠入库。")
@@ -172,7 +195,10 @@ def village(village_code: str):
         sorting={"sort": sort, "desc": desc},
         args=_period_args(period),
         outstanding_rule=board.OUTSTANDING_RULE,
+        opening_rule=OPENING_RULE,
         kinds=PERIOD_KINDS,
+        has_data={"trend": _trend_has_data(shop.months), "goods": bool(shop.goods)},
+        incomplete=period.contains(today()),
     )
 
 
@@ -236,6 +262,46 @@ def _ticks(values) -> list[int]:
     return list(range(0, top + step, step)) if top else [0, 1]
 
 
+#: what a chart with nothing to draw says, quietly, in its frame
+EMPTY = _l("本期暂无数据")
+
+
+def _trend_has_data(rows: list[board.MonthRow]) -> bool:
+    return any(r.issued or r.redeemed or r.opening for r in rows)
+
+
+def _empty_svg(title: str, size: tuple[int, int]) -> Response:
+    """A chart with nothing to draw: its title and a quiet line of text, inside its own frame."""
+    width, height = size
+    svg = ET.Element(
+        "svg",
+        xmlns="http://www.w3.org/2000/svg",
+        width=str(width),
+        height=str(height),
+        viewBox=f"0 0 {width} {height}",
+        role="img",
+    )
+    ET.SubElement(svg, "title").text = f"{title}：{EMPTY}"
+    ET.SubElement(svg, "rect", width=str(width), height=str(height), fill="#ffffff")
+    for y, size_px, colour, words in (
+        (40, CHART_STYLE.title_font_size, "#1d1b1a", title),
+        (height // 2 + 8, CHART_STYLE.legend_font_size, "#6b6561", str(EMPTY)),
+    ):
+        line = ET.SubElement(
+            svg,
+            "text",
+            x=str(width // 2),
+            y=str(y),
+            fill=colour,
+            style=f"font-family:{FONTS};font-size:{size_px}px",
+        )
+        line.set("text-anchor", "middle")
+        line.text = words
+    response = Response(ET.tostring(svg, encoding="utf-8", xml_declaration=True), mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = CHART_CSP
+    return response
+
+
 def _chart(kind, title: str, values, size: tuple[int, int], **config):
     settings = {"legend_at_bottom": True, "truncate_label": -1, "y_labels": _ticks(values)} | config
     width, height = size
@@ -245,8 +311,11 @@ def _chart(kind, title: str, values, size: tuple[int, int], **config):
     )  # fmt: skip
 
 
-def _svg(chart) -> Response:
-    """The chart as a standalone SVG, its script (pygal's config, unused without JS) left out."""
+def _svg(chart, title: str = "", size: tuple[int, int] = BARS_SIZE) -> Response:
+    """The chart as a standalone SVG, its script (pygal's config, unused without JS) left out; with
+    nothing to draw (``chart`` None), the quiet empty state."""
+    if chart is None:
+        return _empty_svg(title, size)
     tree = chart.render_tree()
     for parent in tree.iter():
         for child in list(parent):
@@ -259,11 +328,18 @@ def _svg(chart) -> Response:
 
 
 def _trend_chart(rows: list[board.MonthRow], title: str):
-    values = [r.issued for r in rows] + [r.redeemed for r in rows]
+    """Issued and redeemed points by month; opening balances (:mod:`.opening`) as their own series, only
+    when the months shown have any, so they never swell "issued"."""
+    if not _trend_has_data(rows):
+        return None
+    opening = any(r.opening for r in rows)
+    values = [r.issued for r in rows] + [r.redeemed for r in rows] + [r.opening for r in rows]
     chart = _chart(pygal.Bar, title, values, TREND_SIZE)
     chart.x_labels = [r.month[2:] for r in rows]
     chart.add(_("发放积分"), [r.issued for r in rows])
     chart.add(_("兑换积分"), [r.redeemed for r in rows])
+    if opening:
+        chart.add(_("期初结转（纸质积分卡）"), [r.opening for r in rows])
     return chart
 
 
@@ -279,6 +355,8 @@ def _label_room(labels: list[str]) -> int:
 
 
 def _bars(title: str, items: list[tuple[str, int]], series: str):
+    if not any(value for _name, value in items):
+        return None
     values = [value for _name, value in items]
     labels = [_label(name) for name, _value in items[::-1]]
     chart = _chart(
@@ -297,18 +375,19 @@ def chart(name: str):
     period = _period()
     session, user = db.session, current_user
     if name == "trend":
-        drawn = _trend_chart(board.monthly_trend(session, user, period), _("每月发放与兑换积分"))
+        title, size = _("每月发放与兑换积分"), TREND_SIZE
+        drawn = _trend_chart(board.monthly_trend(session, user, period), title)
     elif name == "categories":
         rows = board.by_category(session, user, period)
-        drawn = _bars(_("各类别加分"), [(r.category, r.awarded) for r in rows[:12]], _("加分"))
+        title, size = _("各类别加分"), BARS_SIZE
+        drawn = _bars(title, [(r.category, r.awarded) for r in rows[:12]], _("加分"))
     elif name == "goods":
         rows = board.top_goods(session, user, period, limit=10)
-        drawn = _bars(
-            _("兑换最多的商品"), [(f"{r.name} {r.spec}".strip(), r.qty) for r in rows], _("兑换数量")
-        )
+        title, size = _("兑换最多的商品"), BARS_SIZE
+        drawn = _bars(title, [(f"{r.name} {r.spec}".strip(), r.qty) for r in rows], _("兑换数量"))
     else:
         abort(404)
-    return _svg(drawn)
+    return _svg(drawn, title, size)
 
 
 @bp.get("/villages/<village_code>/charts/<name>.svg")
@@ -318,13 +397,15 @@ def village_chart(village_code: str, name: str):
     period = _period()
     shop = drilldown.village_shop(db.session, current_user, period, village_code)  # 404 outside the scope
     if name == "trend":
-        drawn = _trend_chart(shop.months, _("每月发放与兑换积分"))
+        title, size = _("每月发放与兑换积分"), TREND_SIZE
+        drawn = _trend_chart(shop.months, title)
     elif name == "goods":
         items = [(f"{r.name} {r.spec}".strip(), r.qty) for r in shop.goods[:10]]
-        drawn = _bars(_("兑换的商品"), items, _("兑换数量"))
+        title, size = _("兑换的商品"), BARS_SIZE
+        drawn = _bars(title, items, _("兑换数量"))
     else:
         abort(404)
-    return _svg(drawn)
+    return _svg(drawn, title, size)
 
 
 # --- bundles from villages without a network --------------------------------------------------------
