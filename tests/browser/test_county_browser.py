@@ -105,25 +105,30 @@ def test_reviewer_reads_the_dashboard_changes_period_sorts_and_drills_into_a_vil
     reviewer = county_user(county_app)
     login(page, reviewer.username)
 
-    # the home page is the dashboard, for the current month (the clock says 2026-11-25)
+    # the home page is the dashboard, for the last complete month (the clock says 2026-11-25)
     expect(page).to_have_url(re.compile(r"/county/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("县级总览")
-    expect(page.locator("#period-label")).to_have_text("2026年11月")
-    expect(stat(page, "issued")).to_have_text(str(7 + filled.b["issued"]))
-    expect(stat(page, "outstanding")).to_have_text(str(filled.a["balance_sum"] + filled.b["balance_sum"]))
+    expect(page.locator("#period-label")).to_have_text("2026年10月")
+    expect(stat(page, "issued")).to_have_text(str(filled.a_october["earned"]))
+    expect(stat(page, "opening")).to_have_text(str(filled.a_october["opening"]))
+    expect(stat(page, "outstanding")).to_have_text(str(filled.a_october["balance_sum"]))
     attention = page.locator("section.attention")
     expect(attention).to_contain_text("20天未同步")
     expect(attention).to_contain_text("从未同步")
     page.wait_for_load_state("networkidle")
     assert all(width > 0 for width in charts_drawn(page)) and len(charts_drawn(page)) == 3
     screenshot(page, "county-dashboard-month")
+    page.locator("a[rel=next]").first.click()  # this month, still running
+    expect(page.locator("#period-label")).to_have_text("2026年11月")
+    expect(page.locator("#period-incomplete")).to_be_visible()
+    expect(stat(page, "issued")).to_have_text(str(7 + filled.b["earned"]))
 
     # the period picker: a quarter, chosen by a month in it
     page.get_by_label("统计期间").select_option("quarter")
     page.get_by_label("所在月份").fill("2026-10")
     page.get_by_role("button", name="查看").click()
     expect(page.locator("#period-label")).to_have_text("2026年第4季度")
-    expect(stat(page, "issued")).to_have_text(str(filled.a["issued"] + filled.b["issued"]))
+    expect(stat(page, "issued")).to_have_text(str(filled.a["earned"] + filled.b["earned"]))
     assert "type=quarter" in page.url and "key=2026-10" in page.url
 
     # sort the villages by points issued, in place, largest first; the address follows
@@ -175,7 +180,7 @@ def test_county_pages_fit_a_phone(browser, county_server, county_app, filled):
     context, phone = _open(browser, county_server, PHONE_390)
     try:
         login(phone, county_user(county_app).username)
-        expect(phone.locator("#period-label")).to_have_text("2026年11月")
+        expect(phone.locator("#period-label")).to_have_text("2026年10月")
         phone.wait_for_load_state("networkidle")
         assert horizontal_overflow(phone) <= 0
         screenshot(phone, "county-dashboard-phone")
@@ -185,6 +190,49 @@ def test_county_pages_fit_a_phone(browser, county_server, county_app, filled):
         assert horizontal_overflow(phone) <= 0
         screenshot(phone, "county-village-phone")
         assert console_errors(phone) == []
+    finally:
+        context.close()
+
+
+def overflowing_figures(page: Page) -> list[str]:
+    """Chart figures whose content reaches past their frame (or past the page's width)."""
+    return page.locator(".charts figure").evaluate_all(
+        """figures => figures.filter(f => {
+            const box = f.getBoundingClientRect();
+            const inner = [...f.querySelectorAll('*')].map(e => e.getBoundingClientRect());
+            return f.scrollWidth > f.clientWidth + 1 || f.scrollHeight > f.clientHeight + 1
+                || box.right > document.documentElement.clientWidth + 1
+                || inner.some(r => r.right > box.right + 1 || r.bottom > box.bottom + 1);
+        }).map(f => f.textContent.trim())"""
+    )
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_empty_charts_say_so_quietly_inside_their_frames(browser, county_server, county_app, filled, size):
+    """A period with nothing synced (May): each chart's frame holds a quiet 本期暂无数据, nothing spills."""
+    context, page = _open(browser, county_server, DESKTOP if size == "desktop" else PHONE_390)
+    try:
+        login(page, county_user(county_app).username)
+        for url, count in (
+            ("/county/?type=month&key=2026-05", 3),
+            (f"/county/villages/{B_CODE}?key=2026-05", 2),
+        ):
+            page.goto(url)
+            page.wait_for_load_state("networkidle")
+            empty = page.locator(".charts .chart-empty")
+            expect(empty).to_have_count(count)
+            for index in range(count):
+                expect(empty.nth(index)).to_contain_text("本期暂无数据")
+            assert page.locator("img.chart").count() == 0
+            assert overflowing_figures(page) == [] and horizontal_overflow(page) <= 0
+            name = f"county-empty-{'village' if 'villages' in url else 'dashboard'}-{size}"
+            screenshot(page, name)
+            page.emulate_media(media="print")
+            assert overflowing_figures(page) == []
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.pdf(path=str(ARTIFACTS / f"{name}.pdf"), format="A4")
+            page.emulate_media(media="screen")
+        assert console_errors(page) == []
     finally:
         context.close()
 
