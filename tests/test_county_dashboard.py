@@ -6,6 +6,7 @@ never synced. Everything reaches the county through ``POST /api/v1/sync/batches`
 every figure the dashboard shows is checked against the villages' own ledgers.
 """
 
+import contextlib
 import gzip
 import io
 import itertools
@@ -30,7 +31,7 @@ from pointsmart.county import dashboard as board
 from pointsmart.county import drilldown
 from pointsmart.county import services as county
 from pointsmart.county.models import VillageLink
-from pointsmart.extensions import db
+from pointsmart.extensions import db, limiter
 from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account, Transfer
 from pointsmart.org.models import Village
@@ -78,14 +79,14 @@ def village_b(app, second_village_database, tmp_path):
         db.engine.dispose()
 
 
-def factories(app):
+def factories(app, user_prefix="b-", household_no="07", head="乙户", group="二社"):
     """``make_user`` and ``make_household`` for a village app, as ``tests/conftest.py`` has for ``app``."""
     numbers = itertools.count(1)
     with app.app_context():
         village_id = home_village(db.session).id
 
     def make_user(role="chair", username=None, village=True):
-        name = username or f"b-{role}{next(numbers)}"
+        name = username or f"{user_prefix}{role}{next(numbers)}"
         with committing(app) as session:
             user = create_user(
                 session, name, role, PASSWORD, name, village_id=village_id if village else None
@@ -96,7 +97,7 @@ def factories(app):
         from pointsmart.households.services import adjust_points, create_household
 
         n = next(numbers)
-        data = {"household_no": f"07-{n:03d}", "head_name": f"乙户{n}", "group": "二社"} | fields
+        data = {"household_no": f"{household_no}-{n:03d}", "head_name": f"{head}{n}", "group": group} | fields
         with committing(app) as session:
             household = create_household(session, village_id, data, actor_id=None)
             if points:
@@ -204,8 +205,7 @@ def minus(after: dict, before: dict) -> dict:
 # --- the county, filled through sync -------------------------------------------------------------------
 
 
-@pytest.fixture
-def filled(app, make_user, make_household, village_b, county_app):
+def build_filled(app, make_user, make_household, village_b, county_app) -> SimpleNamespace:
     """甲村 in October (+7 points in November), 乙村 in November, 丙村 silent; now is 2026-11-25."""
     keys = {}
     with county_app.app_context():
@@ -260,8 +260,77 @@ def filled(app, make_user, make_household, village_b, county_app):
         b=b,
         a_november_household=a_november_household,
         b_extra=extra_uuid,
+        app=app,
         village_b=village_b,
+        county_app=county_app,
     )
+
+
+@pytest.fixture
+def filled_each(app, make_user, make_household, village_b, county_app):
+    """The scenario built for one test, on that test's ``app`` and ``county_app`` (for tests that write
+    to it, such as the browser's bundle upload)."""
+    return build_filled(app, make_user, make_household, village_b, county_app)
+
+
+def _module_app(kind: str, source, folder: Path, name: str, **config):
+    """An app on a database of its own for the module: a copy of the migrated SQLite template, or a
+    PostgreSQL schema of its own (fresh, so nothing to reset)."""
+    if kind == "sqlite":
+        target = folder / f"{name}.sqlite3"
+        shutil.copy(source, target)
+        source = f"sqlite:///{target}"
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": source, "TESTING": True, "WTF_CSRF_ENABLED": False, **config}
+    )
+
+
+@pytest.fixture(scope="module")
+def filled_once(database, tmp_path_factory):
+    """The scenario built once for the module, on three databases of its own (the function-scoped
+    ``app`` and ``county_app`` of other tests here never touch them). Tests that use it only read, or
+    put back what they change, so they do not depend on each other's writes."""
+    folder = tmp_path_factory.mktemp("county-filled")
+    with contextlib.ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POINTSMART_INSTANCE", str(folder / "instance"))
+        sources = [
+            stack.enter_context(
+                contextlib.contextmanager(another_database)(database, tmp_path_factory, prefix)
+            )
+            for prefix in ("pm_filled_a", "pm_filled_b", "pm_filled_county")
+        ]
+        a = _module_app(*sources[0], folder, "village-a", POINTSMART_BASE_URL="http://pointsmart.test")
+        b = _module_app(*sources[1], folder, "village-b")
+        county_app = _module_app(
+            *sources[2], folder, "county", POINTSMART_MODE="county", POINTSMART_BASE_URL="http://county.test"
+        )
+        for village_app, code, name, township in (
+            (a, VILLAGE_CODE, "测试村", "测试镇"),
+            (b, B_CODE, "乙村", "乙镇"),
+        ):
+            with committing(village_app) as session:
+                ensure_village(session, code, name, township_name=township, county_name="测试县")
+        clock.reset()
+        limiter.reset()
+        make_user, make_household = factories(a, user_prefix="", household_no="09", head="测试", group="一社")
+        try:
+            yield build_filled(a, make_user, make_household, b, county_app)
+        finally:
+            clock.reset()
+            for each in (a, b, county_app):
+                with each.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+
+
+@pytest.fixture
+def filled(filled_once):
+    """The module's scenario, with the clock where the scenario left it (2026-11-25 11:00) and the
+    log-in limiter fresh, as the function-scoped ``app`` fixture would have them."""
+    set_clock(2026, 11, 25, hour=11)
+    limiter.reset()
+    yield filled_once
+    clock.reset()
 
 
 def county_user(county_app, role="county_reviewer", township=None) -> User:
@@ -290,7 +359,8 @@ def queries(county_app, user: User, fn, *args):
 # --- the figures ---------------------------------------------------------------------------------------
 
 
-def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
+def test_period_totals_equal_the_villages_own_ledgers(filled):
+    county_app = filled.county_app
     reviewer = county_user(county_app)
     a_november = minus(filled.a, filled.a_october)
     october = queries(county_app, reviewer, board.overview, parse_period("2026-10")).totals
@@ -320,7 +390,8 @@ def test_period_totals_equal_the_villages_own_ledgers(app, county_app, filled):
     assert queries(county_app, reviewer, board.overview, parse_period("2026-09")).totals.outstanding == 0
 
 
-def test_households_and_participation_count_who_earned(app, county_app, filled):
+def test_households_and_participation_count_who_earned(filled):
+    app, county_app = filled.app, filled.county_app
     reviewer = county_user(county_app)
     october = local_range((2026, 10), (2026, 11))
     november = local_range((2026, 11), (2026, 12))
@@ -337,7 +408,8 @@ def test_households_and_participation_count_who_earned(app, county_app, filled):
     assert quarter.participation == pytest.approx(quarter.earned_households / 9)
 
 
-def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_theirs(app, county_app, filled):
+def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_theirs(filled):
+    app, county_app = filled.app, filled.county_app
     everyone = county_user(county_app, "county_admin")
     period = parse_period("2026-11")
     townships = {t.code: t for t in queries(county_app, everyone, board.by_township, period)}
@@ -382,7 +454,8 @@ def test_townships_add_up_their_villages_and_a_township_reviewer_sees_only_their
     assert [v["code"] for v in listed["villages"]] == [A_CODE]
 
 
-def test_points_by_category_and_goods_most_redeemed_match_the_villages(app, county_app, filled):
+def test_points_by_category_and_goods_most_redeemed_match_the_villages(filled):
+    app, county_app = filled.app, filled.county_app
     reviewer = county_user(county_app)
     quarter = parse_period("2026-Q4")
     categories = queries(county_app, reviewer, board.by_category, quarter)
@@ -405,7 +478,8 @@ def test_points_by_category_and_goods_most_redeemed_match_the_villages(app, coun
     assert queries(county_app, reviewer, board.top_goods, parse_period("2026-09")) == []
 
 
-def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled):
+def test_trend_has_twelve_months_ending_with_the_period(filled):
+    county_app = filled.county_app
     reviewer = county_user(county_app)
     trend = queries(county_app, reviewer, board.monthly_trend, parse_period("2026-Q4"))
     assert [m.month for m in trend] == [f"2026-{n:02d}" for n in range(1, 13)]
@@ -421,7 +495,8 @@ def test_trend_has_twelve_months_ending_with_the_period(app, county_app, filled)
     ] == "2026-03"
 
 
-def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, county_app, filled):
+def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(filled):
+    app, county_app = filled.app, filled.county_app
     reviewer = county_user(county_app)
     quarter = parse_period("2026-Q4")
     households = queries(county_app, reviewer, drilldown.village_households, quarter, A_CODE)
@@ -464,7 +539,8 @@ def test_drill_down_balances_rounds_honour_and_shop_come_from_the_village(app, c
     assert sum(m.redeemed for m in shop.months) == filled.a["redeemed"]
 
 
-def test_village_sort_orders_rows_on_the_server(app, county_app, filled):
+def test_village_sort_orders_rows_on_the_server(filled):
+    county_app = filled.county_app
     client = login(county_app, county_user(county_app))
 
     def order(query: str) -> list[str]:
@@ -484,33 +560,54 @@ def test_village_sort_orders_rows_on_the_server(app, county_app, filled):
 # --- freshness -----------------------------------------------------------------------------------------
 
 
-def test_silent_and_mismatched_villages_stand_out_in_words(app, county_app, filled):
-    with county_app.app_context():
-        link = db.session.scalar(
+@contextlib.contextmanager
+def mismatched(county_app, code: str, what: str):
+    """The village's link marked as disagreeing on ``what`` (as the ingest writes it), put back after:
+    the module's scenario is shared, so a test leaves it as it found it."""
+
+    def link():
+        return db.session.scalar(
             sa.select(VillageLink)
             .join(Village, Village.id == VillageLink.village_id)
-            .where(Village.code == B_CODE)
+            .where(Village.code == code)
         )
-        link.mismatch = "balance_sum"  # what the ingest writes when the village's totals disagree
-        db.session.commit()
-    reviewer = county_user(county_app)
-    rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, parse_period("2026-11"))}
-    assert rows[A_CODE].silent_days == 20 and rows[A_CODE].needs_attention
-    assert rows[B_CODE].silent == 0 and rows[B_CODE].mismatch == ("balance_sum",)
-    assert rows[C_CODE].never_synced and rows[C_CODE].silent
 
-    page = login(county_app, reviewer).get("/county/").get_data(as_text=True)
-    attention = page[page.index('id="attention-title"') : page.index('id="townships"')]
-    assert "20天未同步" in attention and "甲村" in attention
-    assert "总数不符" in attention and "积分余额合计" in attention and "乙村" in attention
-    assert "从未同步" in attention and "丙村" in attention
-    assert "2 个村超过 7 天没有同步，1 个村的总数与村里上报的不符" in page
+    with county_app.app_context():
+        before = link().mismatch
+        link().mismatch = what
+        db.session.commit()
+    try:
+        yield
+    finally:
+        with county_app.app_context():
+            link().mismatch = before
+            db.session.commit()
+
+
+def test_silent_and_mismatched_villages_stand_out_in_words(filled):
+    county_app = filled.county_app
+    with mismatched(county_app, B_CODE, "balance_sum"):
+        reviewer = county_user(county_app)
+        rows = {r.code: r for r in queries(county_app, reviewer, board.by_village, parse_period("2026-11"))}
+        assert rows[A_CODE].silent_days == 20 and rows[A_CODE].needs_attention
+        assert rows[B_CODE].silent == 0 and rows[B_CODE].mismatch == ("balance_sum",)
+        assert rows[C_CODE].never_synced and rows[C_CODE].silent
+
+        page = login(county_app, reviewer).get("/county/").get_data(as_text=True)
+        attention = page[page.index('id="attention-title"') : page.index('id="townships"')]
+        assert "20天未同步" in attention and "甲村" in attention
+        assert "总数不符" in attention and "积分余额合计" in attention and "乙村" in attention
+        assert "从未同步" in attention and "丙村" in attention
+        assert "2 个村超过 7 天没有同步，1 个村的总数与村里上报的不符" in page
+    with county_app.app_context():
+        assert all(link.mismatch == "" for link in db.session.scalars(sa.select(VillageLink)))
 
 
 # --- pages, periods, exports, charts -------------------------------------------------------------------
 
 
-def test_dashboard_opens_on_the_last_complete_month_and_the_picker_reaches_this_one(app, county_app, filled):
+def test_dashboard_opens_on_the_last_complete_month_and_the_picker_reaches_this_one(filled):
+    county_app = filled.county_app
     client = login(county_app, county_user(county_app))
     # now is 25 November: the default is October, the last whole month, not November so far
     page = client.get("/county/").get_data(as_text=True)
@@ -553,7 +650,8 @@ def test_dashboard_opens_on_the_last_complete_month_and_the_picker_reaches_this_
     assert client.get("/").headers["Location"].endswith("/county/")
 
 
-def test_every_table_exports_to_xlsx_with_the_pages_numbers(app, county_app, filled):
+def test_every_table_exports_to_xlsx_with_the_pages_numbers(filled):
+    county_app = filled.county_app
     client = login(county_app, county_user(county_app))
     response = client.get("/county/export/all.xlsx?type=quarter&key=2026-Q4")
     assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
@@ -586,7 +684,8 @@ def test_every_table_exports_to_xlsx_with_the_pages_numbers(app, county_app, fil
         assert client.get(f"/county/villages/{A_CODE}/export/{table}.xlsx").status_code == 200, table
 
 
-def test_charts_are_standalone_svg_with_their_own_relaxed_style_policy(app, county_app, filled):
+def test_charts_are_standalone_svg_with_their_own_relaxed_style_policy(filled):
+    county_app = filled.county_app
     client = login(county_app, county_user(county_app))
     page = client.get("/county/?key=2026-Q4")
     assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
@@ -614,7 +713,8 @@ def test_charts_are_standalone_svg_with_their_own_relaxed_style_policy(app, coun
     assert client.get("/county/charts/pie.svg").status_code == 404
 
 
-def test_drill_down_page_shows_the_village_read_only(app, county_app, filled):
+def test_drill_down_page_shows_the_village_read_only(filled):
+    county_app = filled.county_app
     client = login(county_app, county_user(county_app))
     page = client.get(f"/county/villages/{A_CODE}?type=quarter&key=2026-Q4").get_data(as_text=True)
     assert 'id="village-name">甲村<' in page

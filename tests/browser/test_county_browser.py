@@ -41,7 +41,7 @@ from .conftest import (
 # the scenario's fixtures: two villages synced to a county (see tests/test_county_dashboard.py)
 second_village_database = scenario.second_village_database
 village_b = scenario.village_b
-filled = scenario.filled
+filled = scenario.filled_each  # the browser's own app and county, built for each test
 
 PHONE_390 = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
