@@ -3,7 +3,18 @@
 import math
 import time
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -14,6 +25,7 @@ from ..pages import flash_errors, safe_next
 from ..unit import write
 from .access import role_required
 from .forms import LoginForm, PasswordForm, ResetPasswordForm, TokenForm, UserForm
+from .help import GUIDES, guide_for
 from .models import Role
 from .services import (
     MIN_PASSWORD,
@@ -259,3 +271,19 @@ def revoke_token(token_id: int):
         revoked = revoke_api_token(db.session, token_id, current_user)
     flash(_("接口密钥 %(prefix)s… 已作废。", prefix=revoked.prefix), "success")
     return redirect(url_for("auth.tokens"))
+
+
+@bp.get("/help/")
+@login_required
+def help_index():
+    """One's own role's guide."""
+    return redirect(url_for("auth.help_page", guide=guide_for(current_user.role)))
+
+
+@bp.get("/help/<guide>")
+@login_required
+def help_page(guide: str):
+    """A role's 使用说明; anyone signed in may read (and print) any role's, e.g. the chair a member's."""
+    if guide not in GUIDES:
+        abort(404)
+    return render_template(f"help/{guide}.html", guides=GUIDES, key=guide, title=GUIDES[guide][0])
