@@ -38,7 +38,7 @@ class Kind:
 KINDS = (
     Kind("points", _l("积分加减与撤销"), ("ledger",)),
     Kind("scores", _l("打分与改分"), ("scoring.score",)),
-    Kind("rounds", _l("评定（创建、提交、审核、公示、入账）"), ("scoring.round",)),
+    Kind("rounds", _l("评定流程"), ("scoring.round",)),
     Kind("objections", _l("异议"), ("scoring.objection",)),
     Kind("rulebook", _l("积分细则"), ("scoring.category", "scoring.criterion")),
     Kind("panel", _l("评比小组"), ("scoring.panel",)),
@@ -114,7 +114,9 @@ class Names:
         found = self.row("goods", goods_id)
         if found is None:
             return _("（已不存在的商品）")
-        return f"{found['name']}{'（' + found['spec'] + '）' if found.get('spec') else ''}"
+        if found.get("spec"):
+            return _("%(name)s（%(spec)s）", name=found["name"], spec=found["spec"])
+        return found["name"]
 
     def round(self, round_id=None, period_key=None) -> str:
         if round_id is not None:
@@ -304,10 +306,8 @@ def _login_refused(e, n, who):
 def _token(created: bool):
     def sentence(e, n, who):
         name = e.data.get("name") or _("未命名")
-        if created:
-            return _(
-                "%(who)s 为 %(user)s 新建了接口密钥“%(name)s”", who=who, user=_user_target(e, n), name=name
-            )
+        if created:  # nobody makes a key for someone else: it is always one's own
+            return _("%(who)s 新建了接口密钥“%(name)s”", who=who, name=name)
         return _("%(who)s 作废了 %(user)s 的接口密钥“%(name)s”", who=who, user=_user_target(e, n), name=name)
 
     return sentence

@@ -65,6 +65,21 @@ def _filters() -> tuple[Filters, dict, list[str]]:
     return filters, shown, problems
 
 
+def _summary(shown: dict, people: list[User]) -> list[str]:
+    """The filters in words, for the printed page (the form itself does not print)."""
+    parts = []
+    if shown["person"]:
+        who = next((u.display_name or u.username for u in people if str(u.id) == shown["person"]), "")
+        parts.append(_("操作人：%(name)s", name=who))
+    if shown["kind"] in KIND_BY_KEY:
+        parts.append(_("类别：%(kind)s", kind=KIND_BY_KEY[shown["kind"]].label))
+    if shown["household"]:
+        parts.append(_("农户：%(household)s", household=shown["household"]))
+    if shown["start"] or shown["end"]:
+        parts.append(_("日期：%(start)s 至 %(end)s", start=shown["start"] or "…", end=shown["end"] or "…"))
+    return parts
+
+
 @bp.get("/")
 @role_required(Role.CHAIR)
 def index():
@@ -86,6 +101,7 @@ def index():
             people=people,
             kinds=KINDS,
             filtered=any(shown.values()),
+            summary=_summary(shown, people),
         ),
         400 if problems else 200,
     )
