@@ -1,8 +1,8 @@
 // Text fields say how long they may be instead of cutting a paste short without a word.
 //
 // A field drawn by the field macro (templates/_macros.html) has no maxlength, only data-maxlength: a
-// longer text stays as typed, the counter under it turns red, and the server refuses it naming the
-// field. A field written with a plain maxlength (elsewhere) keeps it, and the counter says so when a
+// longer text stays as typed, a counter shows once the text nears the limit and turns red past it, and
+// the server refuses it naming the field. A field written with a plain maxlength (elsewhere) keeps it, and the counter says so when a
 // paste was cut.
 (() => {
   const zh = document.documentElement.lang !== "en";
@@ -33,6 +33,8 @@
     const n = [...input.value].length;
     const counter = counterFor(input);
     const over = n > max;
+    // quiet until the text nears its limit: a counter under every short field is noise
+    counter.hidden = n < max * 0.8;
     counter.textContent = over ? say.over(n, max) : say.count(n, max);
     counter.classList.toggle("over", over);
     input.setAttribute("aria-invalid", over ? "true" : "false");
@@ -59,6 +61,7 @@
     if (lost > 0) {
       setTimeout(() => {
         const counter = counterFor(input);
+        counter.hidden = false;
         counter.textContent = say.cut(max, lost);
         counter.classList.add("over");
       });
