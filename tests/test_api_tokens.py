@@ -100,3 +100,11 @@ def test_last_use_is_written_at_most_once_per_interval(app, login_as):
     clock.advance(TOKEN_USE_GRANULARITY)
     _api(app, token)
     assert _rows(app)[0].last_used_at >= first.last_used_at + timedelta(seconds=1)
+
+
+def test_revoking_a_key_asks_first_naming_the_consequence(login_as):
+    shopkeeper = login_as("shopkeeper")
+    _mint(shopkeeper, "收银平板")
+    page = shopkeeper.get("/tokens").get_data(as_text=True)
+    (question,) = re.findall(r'data-confirm="([^"]+)"', page)
+    assert "收银平板" in question and "立即连不上" in question and "不能恢复" in question

@@ -288,3 +288,43 @@ def test_a_log_in_ends_after_the_configured_days(app, login_as):
     assert client.get("/households/").status_code == 200
     clock.advance(timedelta(days=2))
     assert client.get("/households/").status_code == 302
+
+
+def test_the_password_page_after_the_limit_says_how_many_minutes_to_wait(login_as):
+    client = login_as("panel")
+    for _ in range(5):
+        client.post(
+            "/password", data={"old": "a-guess-123", "new": "another-pass-2", "confirm": "another-pass-2"}
+        )
+    locked = client.post(
+        "/password", data={"old": PASSWORD, "new": "another-pass-2", "confirm": "another-pass-2"}
+    )
+    assert locked.status_code == 429
+    page = locked.get_data(as_text=True)
+    wait = re.search(r"请 (\d+) 分钟后再试", page)
+    assert wait and 1 <= int(wait.group(1)) <= 15, "the 15-minute window, in whole minutes"
+    assert 'name="old"' in page, "still the password page, not a bare error page"
+
+
+def test_the_log_in_page_after_the_limit_says_how_many_minutes_to_wait(app, make_user):
+    _id, name = make_user("chair")
+    client = app.test_client()
+    for _ in range(5):
+        client.post("/login", data={"username": name, "password": "guess"})
+    page = client.post("/login", data={"username": name, "password": "guess"}).get_data(as_text=True)
+    assert re.search(r"请 (1[0-5]|[1-9]) 分钟后再试", page) and 'name="username"' in page
+
+
+def test_disabling_or_resetting_a_user_asks_first_naming_the_consequence(login_as, make_user):
+    chair = login_as("chair")
+    make_user("shopkeeper", username="xiaoli")
+    page = chair.get("/users").get_data(as_text=True)
+    confirms = re.findall(r'data-confirm="([^"]+)"', page)
+    assert any("停用后，xiaoli 不能再登录" in c and "接口密钥全部作废" in c for c in confirms)
+    assert any("重设后，xiaoli" in c for c in confirms)
+
+
+def test_the_users_page_speaks_of_software_keys_not_api_tokens(login_as):
+    page = login_as("chair").get("/users").get_data(as_text=True)
+    assert "接口密钥（给收银机/其他软件用）" in page
+    assert "API" not in page.split("<main", 1)[1] and "令牌" not in page.split("<main", 1)[1]

@@ -40,6 +40,8 @@ ACCESS = {
     "auth.create_token": LOGGED_IN,
     # anyone may revoke a token they may see; the sample token is another user's (404 unless a chair's)
     "auth.revoke_token": LOGGED_IN,
+    "auth.help_index": LOGGED_IN,
+    "auth.help_page": LOGGED_IN,
     "households.index": STAFF,
     "households.show": STAFF,
     "households.new": {"chair"},
@@ -238,6 +240,7 @@ def sample(app, make_user, make_household):
             "transfer_id": transfer_id,
             "filename": "css/app.css",
             "code": "zh",
+            "guide": "panel",
             "category_id": category.id,
             "criterion_id": criterion.id,
             "round_id": scoring_round.id,

@@ -1,28 +1,107 @@
 """The chair reads the audit log. The log itself (:mod:`pointsmart.audit`) sits below every domain,
-auth included, so its page lives here with the chair's other administration pages."""
+auth included, so its page lives here with the chair's other administration pages.
+
+Each entry reads as a sentence (:mod:`pointsmart.audit.sentences`); the filters name people, households
+and kinds of entry as the chair knows them, never by code.
+"""
+
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
 
-from ..audit.services import entries
+from ..audit.sentences import KIND_BY_KEY, KINDS, Names, kind_of, sentence
+from ..audit.services import Filters, entries
+from ..errors import DomainError
 from ..extensions import db
 from ..pages import page_arg
+from ..periods import parse_day, utc_window
 from .access import role_required
 from .models import Role, User
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
+def _filters() -> tuple[Filters, dict, list[str]]:
+    """The filters the query asks for, the values to show back in the form, and a problem per bad one."""
+    args = request.args
+    shown = {
+        "person": args.get("person", "").strip(),
+        "kind": args.get("kind", "").strip(),
+        "household": args.get("household", "").strip(),
+        "start": args.get("start", "").strip(),
+        "end": args.get("end", "").strip(),
+    }
+    problems = []
+    actor_id = None
+    if shown["person"]:
+        if shown["person"].isdigit() and db.session.get(User, int(shown["person"])) is not None:
+            actor_id = int(shown["person"])
+        else:
+            problems.append(_("操作人：没有这个用户。"))
+    kind = KIND_BY_KEY.get(shown["kind"]) if shown["kind"] else None
+    if shown["kind"] and kind is None:
+        problems.append(_("类别：没有这一类。"))
+    days = {}
+    for key, label in (("start", _("从")), ("end", _("到"))):
+        if shown[key]:
+            try:
+                days[key] = parse_day(shown[key])
+            except DomainError as err:
+                problems.append(_("%(field)s：%(problem)s", field=label, problem=err.message))
+    start = end = None
+    if "start" in days:
+        start = utc_window(days["start"], days["start"])[0]
+    if "end" in days:
+        end = utc_window(days["end"] + timedelta(days=1), days["end"] + timedelta(days=1))[0]
+    filters = Filters(
+        actor_id=actor_id,
+        prefixes=kind.prefixes if kind else (),
+        household=shown["household"],
+        start=start,
+        end=end,
+    )
+    return filters, shown, problems
+
+
+def _summary(shown: dict, people: list[User]) -> list[str]:
+    """The filters in words, for the printed page (the form itself does not print)."""
+    parts = []
+    if shown["person"]:
+        who = next((u.display_name or u.username for u in people if str(u.id) == shown["person"]), "")
+        parts.append(_("操作人：%(name)s", name=who))
+    if shown["kind"] in KIND_BY_KEY:
+        parts.append(_("类别：%(kind)s", kind=KIND_BY_KEY[shown["kind"]].label))
+    if shown["household"]:
+        parts.append(_("农户：%(household)s", household=shown["household"]))
+    if shown["start"] or shown["end"]:
+        parts.append(_("日期：%(start)s 至 %(end)s", start=shown["start"] or "…", end=shown["end"] or "…"))
+    return parts
+
+
 @bp.get("/")
 @role_required(Role.CHAIR)
 def index():
-    action = request.args.get("action", "").strip()
-    found = entries(db.session, page_arg(), current_app.config["POINTSMART_PAGE_SIZE"] * 2, action or None)
-    actor_ids = {e.actor_id for e in found.items if e.actor_id}
-    actors = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
-    return render_template(
-        "audit/index.html",
-        found=found,
-        action=action,
-        actors=actors,
+    filters, shown, problems = _filters()
+    people = db.session.scalars(sa.select(User).order_by(User.display_name, User.username)).all()
+    if problems:
+        found, rows = None, []
+    else:
+        found = entries(db.session, page_arg(), current_app.config["POINTSMART_PAGE_SIZE"] * 2, filters)
+        names = Names(db.session)
+        rows = [(e, sentence(e, names), kind_of(e.action)) for e in found.items]
+    return (
+        render_template(
+            "audit/index.html",
+            found=found,
+            rows=rows,
+            shown=shown,
+            problems=problems,
+            people=people,
+            kinds=KINDS,
+            filtered=any(shown.values()),
+            summary=_summary(shown, people),
+        ),
+        400 if problems else 200,
     )

@@ -36,4 +36,4 @@ class ResetPasswordForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("令牌名称"), validators=[Length(max=MAX_TOKEN_NAME)])
+    name = StringField(_l("密钥名称"), validators=[Length(max=MAX_TOKEN_NAME)])

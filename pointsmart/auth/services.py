@@ -263,7 +263,7 @@ def create_api_token(session: Session, user: User, actor_id: int | None = None, 
     """
     name = (name or "").strip()
     if len(name) > MAX_TOKEN_NAME:
-        raise Invalid(_("令牌名称最多 %(n)s 个字。", n=MAX_TOKEN_NAME), code="name_too_long")
+        raise Invalid(_("密钥名称最多 %(n)s 个字。", n=MAX_TOKEN_NAME), code="name_too_long")
     token = "pm_" + secrets.token_urlsafe(32)
     api_token = ApiToken(
         user_id=user.id, token_hash=_digest(token), prefix=token[:10], name=name, created_at=utcnow()
@@ -329,7 +329,7 @@ def revoke_api_token(session: Session, token_id: int, viewer: User) -> ApiToken:
     """
     api_token = session.get(ApiToken, token_id)
     if api_token is None or not may_manage_token(viewer, api_token):
-        raise NotFound(_("找不到这个令牌。"), code="unknown_token")
+        raise NotFound(_("找不到这个接口密钥。"), code="unknown_token")
     if api_token.revoked_at is None:
         api_token.revoked_at = utcnow()
         session.flush()

@@ -1,6 +1,20 @@
 """Log in, log out, change one's password; the chair manages users."""
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+import math
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -11,6 +25,7 @@ from ..pages import flash_errors, safe_next
 from ..unit import write
 from .access import role_required
 from .forms import LoginForm, PasswordForm, ResetPasswordForm, TokenForm, UserForm
+from .help import GUIDES, guide_for
 from .models import Role
 from .services import (
     MIN_PASSWORD,
@@ -36,6 +51,30 @@ bp = Blueprint("auth", __name__)
 @bp.app_context_processor
 def password_rules():
     return {"min_password": MIN_PASSWORD}
+
+
+def minutes_to_wait(err) -> int:
+    """Whole minutes until the limit that refused this request lets the next attempt through."""
+    current = limiter.current_limit
+    if current is not None and current.reset_at:
+        seconds = current.reset_at - time.time()
+    else:
+        seconds = err.limit.limit.get_expiry() if getattr(err, "limit", None) else 15 * 60
+    # the storage keeps the reset in whole seconds, rounded up: a fresh 15-minute pause reads 900.07 s
+    return max(1, math.ceil((seconds - 1) / 60))
+
+
+@bp.errorhandler(429)
+def too_many_attempts(err):
+    """The log-in and password pages say how long the pause lasts, on the page the person was on."""
+    minutes = minutes_to_wait(err)
+    message = _(
+        "尝试次数过多。为了防止别人猜密码，请 %(n)s 分钟后再试。忘记密码可请妇联主席重设。", n=minutes
+    )
+    headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+    page = "auth/password.html" if request.endpoint == "auth.password" else "auth/login.html"
+    form = PasswordForm() if page == "auth/password.html" else LoginForm()
+    return render_template(page, form=form, wait_message=message), 429, headers
 
 
 def _login_name() -> str:
@@ -230,5 +269,21 @@ def create_token():
 def revoke_token(token_id: int):
     with write():
         revoked = revoke_api_token(db.session, token_id, current_user)
-    flash(_("令牌 %(prefix)s… 已作废。", prefix=revoked.prefix), "success")
+    flash(_("接口密钥 %(prefix)s… 已作废。", prefix=revoked.prefix), "success")
     return redirect(url_for("auth.tokens"))
+
+
+@bp.get("/help/")
+@login_required
+def help_index():
+    """One's own role's guide."""
+    return redirect(url_for("auth.help_page", guide=guide_for(current_user.role)))
+
+
+@bp.get("/help/<guide>")
+@login_required
+def help_page(guide: str):
+    """A role's 使用说明; anyone signed in may read (and print) any role's, e.g. the chair a member's."""
+    if guide not in GUIDES:
+        abort(404)
+    return render_template(f"help/{guide}.html", guides=GUIDES, key=guide, title=GUIDES[guide][0])
