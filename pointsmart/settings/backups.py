@@ -216,7 +216,11 @@ def run_due(app: Flask) -> BackupRun | None:
         try:
             if sqlite_file(db.engine) is None:
                 return None
-            return take_backup(app, BackupKind.AUTO, only_if_due=True)
+            run = take_backup(app, BackupKind.AUTO, only_if_due=True)
+            if run is not None:  # the caller reads it after this app context's session is gone
+                db.session.refresh(run)
+                db.session.expunge(run)
+            return run
         finally:
             db.session.remove()
 
