@@ -68,7 +68,7 @@ class Status:
 def round_name(scoring_round: ScoringRound) -> str:
     """``2026-11 月评定（一社）``: a round as a sentence names it."""
     name = f"{scoring_round.period_key} {CADENCE_LABELS[scoring_round.period_type]}"
-    return f"{name}（{scoring_round.scope}）" if scoring_round.scope else name
+    return _("%(round)s（%(group)s）", round=name, group=scoring_round.scope) if scoring_round.scope else name
 
 
 def _day(value: datetime) -> str:

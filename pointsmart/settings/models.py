@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -34,6 +35,13 @@ class BackupKind:
     AUTO = "auto"  # the server's daily backup
     MANUAL = "manual"  # 现在备份, a copy kept on the server
     DOWNLOAD = "download"  # a copy the chair downloaded
+
+
+BACKUP_KIND_LABELS = {
+    BackupKind.AUTO: _l("自动"),
+    BackupKind.MANUAL: _l("手动"),
+    BackupKind.DOWNLOAD: _l("下载"),
+}
 
 
 class BackupRun(db.Model):

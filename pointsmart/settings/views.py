@@ -18,6 +18,7 @@ from ..periods import local
 from ..unit import write
 from . import backups, services
 from .forms import SettingsForm
+from .models import BACKUP_KIND_LABELS
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -37,6 +38,7 @@ def _page(form: SettingsForm, status: int = 200):
             last=backups.last_backup(db.session),
             failure=backups.last_failure(db.session),
             folder=backups.folder(current_app) if database else None,
+            kind_labels=BACKUP_KIND_LABELS,
         ),
         status,
     )
