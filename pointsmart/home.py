@@ -223,7 +223,7 @@ def goods_lines(session: Session, village_id: int) -> list[Line]:
     goods = sorted(low_stock(session, village_id), key=lambda item: item.stock)  # the empty first
     lines = []
     for item in goods[:GOODS_LINES]:
-        name = f"{item.name}{'（' + item.spec + '）' if item.spec else ''}"
+        name = f"{item.name} {item.spec}" if item.spec else item.name
         link = url_for("shop.stock", goods_id=item.id)
         if item.stock == 0:
             lines.append(Line(_("%(goods)s 已经没货了。", goods=name), link, _("进货"), "out_of_stock"))

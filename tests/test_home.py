@@ -146,7 +146,7 @@ def test_the_chair_finds_goods_out_of_stock_and_low(app, login_as, village_id):
         shop.receive_stock(session, rice, MoveKind.PURCHASE, 30, None)
         ids = soap.id, oil.id
     found = lines(home(login_as("chair")))
-    assert found["out_of_stock"] == [f"洗衣粉（袋） 已经没货了。 进货 → /shop/goods/{ids[0]}"]
+    assert found["out_of_stock"] == [f"洗衣粉 袋 已经没货了。 进货 → /shop/goods/{ids[0]}"]
     assert found["low_stock"] == [f"食用油 只剩 3 件（低于 5 件就该进货）。 进货 → /shop/goods/{ids[1]}"]
     assert "大米" not in str(found)
 

@@ -79,9 +79,14 @@ def tap_targets_under(page: Page, px: int = 40) -> list[str]:
 def shoot(page: Page, name: str) -> None:
     """Keep a full-page screenshot and, for the laptop, the page printed on A4."""
     screenshot(page, name)
-    if page.viewport_size["width"] > 1000:
+    size = page.viewport_size
+    if size["width"] > 1000:
         page.emulate_media(media="print")
         page.pdf(path=str(ARTIFACTS / f"{name}-a4.pdf"), format="A4", print_background=True)
+        page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi, as a person can look at it
+        assert horizontal_overflow(page) <= 0, f"{name} overflows A4 when printed"
+        screenshot(page, f"{name}-print")
+        page.set_viewport_size(size)
         page.emulate_media(media="screen")
 
 
@@ -93,7 +98,7 @@ def test_the_chairs_home_lists_what_waits_and_backs_up_at_a_press(
     expect(todo).to_contain_text("李大娘 对 06-001 陈玉兰 在 2026-10 月评定 的积分有异议，请处理。")
     expect(todo).to_contain_text("2026-10 月评定 正在公示，")
     expect(todo).to_contain_text("2026-11 月评定 已提交，等评比小组审核（已有 0/2 人审核）。")
-    expect(todo).to_contain_text("洗衣粉（袋（2kg）） 已经没货了。")
+    expect(todo).to_contain_text("洗衣粉 袋（2kg） 已经没货了。")
     expect(laptop.locator("#home-backup")).to_contain_text("还没有备份过数据。")
     expect(laptop.locator("#home-sync")).to_contain_text("还没有填写县里的地址和同步密钥。")
     assert horizontal_overflow(laptop) <= 0
