@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
     from .scoring.views import bp as scoring_bp
+    from .settings.views import bp as settings_bp
     from .shop.reports_views import bp as shop_reports_bp
     from .shop.views import bp as shop_bp
     from .sync.views import bp as sync_bp
@@ -79,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
         public_bp,
         audit_bp,
         sync_bp,
+        settings_bp,
         county_bp,
         api_bp,
     ):

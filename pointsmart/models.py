@@ -38,6 +38,7 @@ from .scoring.models import (
     Score,
     ScoringRound,
 )
+from .settings.models import BackupRun, VillageSettings
 from .shop.models import (
     Goods,
     PriceChange,
@@ -50,6 +51,8 @@ from .shop.models import (
 from .sync.models import ChangeRecord, OutboxHead, SyncState
 
 __all__ = [
+    "BackupRun",
+    "VillageSettings",
     "ChangeRecord",
     "HouseholdPeriod",
     "OutboxHead",

@@ -3,23 +3,22 @@
 import json
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from . import exports, text
+from . import exports, home, text
 from .auth.access import COUNTY_ROLES, county_mode
 from .auth.models import Role
+from .clock import utcnow
 from .extensions import db
-from .households.models import Household
 from .i18n import COOKIE, LANGUAGES, signed
-from .ledger.models import Account, TransferKind
+from .ledger.models import TransferKind
 from .org.services import home_village
 from .pages import safe_next
 from .periods import local
-from .sync import batches
 
 bp = Blueprint("web", __name__)
 
@@ -43,6 +42,7 @@ NAV = (
     ("auth.tokens", _l("令牌"), None),
     ("audit.index", _l("操作日志"), (Role.CHAIR,)),
     ("sync.index", _l("同步"), (Role.CHAIR,)),
+    ("settings.index", _l("设置"), (Role.CHAIR,)),
     ("county.dashboard", _l("县级总览"), (Role.COUNTY_REVIEWER, Role.COUNTY_ADMIN)),
     ("county.upload_bundle", _l("导入同步文件"), (Role.COUNTY_ADMIN,)),
 )
@@ -63,19 +63,7 @@ TRANSFER_KINDS = {
 def index():
     if county_mode() and current_user.role in COUNTY_ROLES:
         return redirect(url_for("county.dashboard"))
-    village = home_village(db.session)
-    households, outstanding = db.session.execute(
-        sa.select(sa.func.count(Household.id), sa.func.coalesce(sa.func.sum(Account.balance), 0))
-        .join(Account, Household.account_id == Account.id)
-        .where(Household.village_id == village.id, Household.active.is_(True))
-    ).one()
-    sync = None
-    if current_user.role == Role.CHAIR:
-        state = batches.state(db.session)
-        sync = {"last": state.last_sync_at, "waiting": batches.waiting(db.session), "error": state.last_error}
-    return render_template(
-        "index.html", village=village, households=households, outstanding=outstanding, sync=sync
-    )
+    return home.page(current_user, home_village(db.session), utcnow())
 
 
 @bp.get("/lang/<code>")

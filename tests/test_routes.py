@@ -142,6 +142,10 @@ ACCESS = {
     "sync.start_push": {"chair"},
     "sync.progress": {"chair"},
     "sync.bundle": {"chair"},
+    "settings.index": {"chair"},
+    "settings.save": {"chair"},
+    "settings.backup_now": {"chair"},
+    "settings.download": {"chair"},
 }
 
 #: the county instance's own users: a county-wide reviewer, one limited to a township, an admin

@@ -125,7 +125,7 @@ def test_the_chair_pushes_from_the_sync_page_and_sees_progress(
     key = _add_village(county_app)
     chair = login_as("chair")
     page = chair.get("/sync/").get_data(as_text=True)
-    assert "从未同步" in page and "还没有配置县里的地址" in page
+    assert "从未同步" in page and "还没有填写县里的地址" in page and "POINTSMART" not in page
     app.config.update(POINTSMART_COUNTY_URL=county_server.url, POINTSMART_SYNC_KEY=key)
     head = village_totals(app)["seq"]
     page = chair.get("/sync/").get_data(as_text=True)

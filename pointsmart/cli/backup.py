@@ -1,32 +1,38 @@
-"""``pointsmart backup``: a consistent copy of the SQLite database while the shop keeps working."""
+"""``pointsmart backup``: a consistent copy of the SQLite database while the shop keeps working.
 
-import os
-import sqlite3
+``pointsmart backup PATH`` writes a copy where you say; ``pointsmart backup --due`` takes the daily
+backup into the backups folder if it is due (what the server's own scheduler does; for a cron job or
+a Windows scheduled task when the village serves some other way).
+"""
+
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..settings.backups import BackupUnavailable, copy_sqlite, run_due, sqlite_file
 
 
 @click.command(help="Take a consistent copy of the SQLite database, safe while the app is serving.")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--due", is_flag=True, help="Take today's automatic backup into the backups folder, if due.")
 @with_appcontext
-def backup(path: Path):
-    url = db.engine.url
-    if url.get_backend_name() != "sqlite":
+def backup(path: Path | None, due: bool):
+    database = sqlite_file(db.engine)
+    if database is None:
         raise click.ClickException("backup copies the SQLite database; on PostgreSQL use pg_dump")
+    if due:
+        try:
+            run = run_due(current_app._get_current_object())
+        except BackupUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"backup written: {run.file_name} ({run.size_bytes} bytes)" if run else "no backup due")
+        return
+    if path is None:
+        raise click.UsageError("give a PATH for the copy, or --due")
     if path.exists():
         raise click.ClickException(f"{path} exists; choose a new file name")
-    tmp = path.with_name(path.name + ".part")
-    source = sqlite3.connect(url.database)
-    try:
-        target = sqlite3.connect(tmp)
-        with target:
-            source.backup(target)  # SQLite's online backup: a consistent snapshot, writers keep going
-        target.close()
-    finally:
-        source.close()
-    os.replace(tmp, path)
-    click.echo(f"backup written to {path} ({path.stat().st_size} bytes)")
+    size = copy_sqlite(database, path)
+    click.echo(f"backup written to {path} ({size} bytes)")

@@ -38,7 +38,7 @@ def county_add_village(code: str, name: str, township_code: str, township_name: 
     click.echo(
         f"registered {village.code} {village.name} in {village.township_name} ({village.township_code})"
     )
-    click.echo("sync key (shown once; set it as POINTSMART_SYNC_KEY on the village's machine):")
+    click.echo("sync key (shown once; the village chair pastes it on the 设置 (settings) page):")
     click.echo(key)
 
 

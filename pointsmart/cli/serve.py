@@ -12,6 +12,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..settings.backups import start_scheduler
+
 _host = click.option(
     "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1"
 )
@@ -49,6 +51,8 @@ def serve(host: str, port: int, threads: int):
     click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = current_app._get_current_object()
+    # the daily backup, taken by the server itself; several processes take turns through the database
+    start_scheduler(app)
     waitress_serve(app, host=host, port=port, threads=threads, **server_options(app))
 
 

@@ -12,6 +12,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..org.services import home_village
 from ..periods import local
+from ..settings.services import county_link
 from ..sync import batches
 from ..sync.bundle import export_bundle
 from ..sync.client import PushError, push
@@ -26,16 +27,19 @@ def sync():
 
 
 def _sync_key() -> str:
-    key = current_app.config["POINTSMART_SYNC_KEY"]
+    key = county_link(db.session, current_app.config).key
     if not key:
         raise click.ClickException(
-            "POINTSMART_SYNC_KEY is not set: the county gives it with `pointsmart county add-village`"
+            "no sync key: set POINTSMART_SYNC_KEY or paste it on the settings page "
+            "(the county gives it with `pointsmart county add-village`)"
         )
     return key
 
 
 @sync.command("push")
-@click.option("--url", default=None, help="The county server (default: POINTSMART_COUNTY_URL).")
+@click.option(
+    "--url", default=None, help="The county server (default: POINTSMART_COUNTY_URL, else the settings page)."
+)
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 5000))
 @click.option("--attempts", default=6, show_default=True, type=click.IntRange(1, 20), help="Tries per batch.")
 @with_appcontext
@@ -48,7 +52,7 @@ def sync_push(url: str | None, batch_size: int, attempts: int):
             f"({report.records} records in {report.batches} batches sent)"
         )
 
-    url = url or current_app.config["POINTSMART_COUNTY_URL"]
+    url = url or county_link(db.session, current_app.config).url
     try:
         report = push(db.session, url, _sync_key(), batch_size=batch_size, attempts=attempts, progress=show)
     except PushError as err:

@@ -99,7 +99,7 @@ def push(
     """
     if not county_url or not sync_key:
         raise PushError(
-            _("没有配置县里的地址或同步密钥（POINTSMART_COUNTY_URL、POINTSMART_SYNC_KEY）。"),
+            _("还没有填写县里的地址或同步密钥，请到“设置”页填写。"),
             code="not_configured",
         )
     code = home_village(session).code

@@ -19,6 +19,7 @@ from ..auth.models import Role
 from ..clock import utcnow
 from ..extensions import db
 from ..periods import local
+from ..settings.services import county_link
 from ..unit import reading, write
 from . import batches, progress
 from .bundle import export_bundle
@@ -66,21 +67,25 @@ def _run(app, url: str, key: str, actor_id: int) -> None:
             db.session.remove()
 
 
+def _link():
+    """The county address and sync key in use: the server's configuration, else the settings page."""
+    return county_link(db.session, current_app.config)
+
+
 @bp.get("/")
 @role_required(Role.CHAIR)
 def index():
     state = batches.state(db.session)
     head = batches.head_seq(db.session)
+    link = _link()
     return render_template(
         "sync/index.html",
         state=state,
         head=head,
         waiting=max(0, head - state.acked_seq),
-        county_url=current_app.config["POINTSMART_COUNTY_URL"],
-        configured=bool(
-            current_app.config["POINTSMART_COUNTY_URL"] and current_app.config["POINTSMART_SYNC_KEY"]
-        ),
-        has_key=bool(current_app.config["POINTSMART_SYNC_KEY"]),
+        county_url=link.url,
+        configured=link.configured,
+        has_key=bool(link.key),
         progress=progress.current(db.session),
     )
 
@@ -88,9 +93,10 @@ def index():
 @bp.post("/push")
 @role_required(Role.CHAIR)
 def start_push():
-    url, key = current_app.config["POINTSMART_COUNTY_URL"], current_app.config["POINTSMART_SYNC_KEY"]
-    if not (url and key):
-        flash(_("还没有配置县里的地址和同步密钥，请联系县里。"), "error")
+    link = _link()
+    url, key = link.url, link.key
+    if not link.configured:
+        flash(_("还没有填写县里的地址和同步密钥，请到“设置”页填写。"), "error")
         return redirect(url_for(".index"))
     with write():
         started = progress.start(db.session)
@@ -114,9 +120,9 @@ def push_progress():
 @role_required(Role.CHAIR)
 def bundle():
     """Download a signed bundle of everything the county has not acknowledged (for a USB stick)."""
-    key = current_app.config["POINTSMART_SYNC_KEY"]
+    key = _link().key
     if not key:
-        flash(_("还没有配置同步密钥（POINTSMART_SYNC_KEY），不能导出同步文件。"), "error")
+        flash(_("还没有填写同步密钥，不能导出同步文件。请到“设置”页填写。"), "error")
         return redirect(url_for(".index"))
     out = io.BytesIO()
     report = export_bundle(db.session, g.village.code, key, out)

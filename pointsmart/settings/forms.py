@@ -1,0 +1,29 @@
+"""The settings page's form."""
+
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, IntegerField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange
+
+from ..forms import FlaskForm
+
+
+class SettingsForm(FlaskForm):
+    county_url = StringField(
+        _l("县里的地址"), validators=[Length(max=300)], render_kw={"autocomplete": "off", "inputmode": "url"}
+    )
+    #: never filled from the database: the stored key is shown only by its last 4 characters
+    sync_key = StringField(
+        _l("同步密钥"),
+        validators=[Length(max=200)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
+    clear_key = BooleanField(_l("删除已保存的同步密钥"))
+    backup_daily = BooleanField(_l("每天自动备份"))
+    backup_keep_days = IntegerField(
+        _l("备份保留天数"),
+        validators=[
+            InputRequired(_l("请填天数")),
+            NumberRange(min=1, max=365, message=_l("请填 1 到 365 之间的天数")),
+        ],
+        render_kw={"min": 1, "max": 365, "inputmode": "numeric"},
+    )

@@ -1,0 +1,140 @@
+"""The chair's settings page: the county's address and sync key, backups (download, now, daily)."""
+
+import io
+import os
+import tempfile
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth.access import role_required
+from ..auth.models import Role
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..pages import flash_errors, safe_next
+from ..periods import local
+from ..unit import write
+from . import backups, services
+from .forms import SettingsForm
+from .models import BACKUP_KIND_LABELS
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def _page(form: SettingsForm, status: int = 200):
+    stored = services.current(db.session)
+    link = services.county_link(db.session, current_app.config)
+    database = backups.sqlite_file(db.engine)
+    return (
+        render_template(
+            "settings/index.html",
+            form=form,
+            stored=stored,
+            link=link,
+            stored_key_tail=services.key_tail(stored.sync_key),
+            sqlite=database is not None,
+            last=backups.last_backup(db.session),
+            failure=backups.last_failure(db.session),
+            folder=backups.folder(current_app) if database else None,
+            kind_labels=BACKUP_KIND_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+@role_required(Role.CHAIR)
+def index():
+    stored = services.current(db.session)
+    form = SettingsForm(
+        county_url=stored.county_url,
+        backup_daily=stored.backup_daily,
+        backup_keep_days=stored.backup_keep_days,
+    )
+    return _page(form)
+
+
+@bp.post("/")
+@role_required(Role.CHAIR)
+def save():
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return _page(form, 422)
+    pasted = (form.sync_key.data or "").strip()
+    key = "" if form.clear_key.data and not pasted else (pasted or None)
+    try:
+        with write():
+            changed = services.save_settings(
+                db.session,
+                current_user.id,
+                county_url=form.county_url.data or "",
+                sync_key=key,
+                backup_daily=form.backup_daily.data,
+                backup_keep_days=form.backup_keep_days.data,
+            )
+    except DomainError as err:
+        field = err.extra.get("field")
+        if field in form:
+            form[field].errors = [err.message]
+        flash(err.message, "error")
+        return _page(form, err.status)
+    flash(_("设置已保存。") if changed else _("设置没有改动。"), "success" if changed else "info")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/backup")
+@role_required(Role.CHAIR)
+def backup_now():
+    """Take a backup kept on the server now (the home page's and this page's button)."""
+    back = safe_next(request.form.get("next"), url_for(".index"))
+    try:
+        run = backups.take_backup(current_app._get_current_object(), actor_id=current_user.id)
+    except backups.BackupUnavailable as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    except OSError:
+        current_app.logger.exception("backup failed")
+        flash(_("备份没有成功（磁盘满了，或者文件夹不能写），请联系技术人员。"), "error")
+        return redirect(back)
+    if run is None:
+        flash(_("正在备份，请稍候再看。"), "warning")
+    else:
+        flash(_("已备份（%(size)s）。", size=_size(run.size_bytes)), "success")
+    return redirect(back)
+
+
+@bp.get("/backup/download")
+@role_required(Role.CHAIR)
+def download():
+    """Download a consistent copy of the database, made now (SQLite's online backup)."""
+    database = backups.sqlite_file(db.engine)
+    if database is None:
+        flash(_("这个系统用的是 PostgreSQL 数据库，不能在这里下载备份。请让管理员用 pg_dump 备份。"), "error")
+        return redirect(url_for(".index"))
+    where = backups.folder(current_app)
+    where.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".download-", suffix=".sqlite3", dir=where)
+    os.close(fd)
+    os.unlink(name)  # copy_sqlite writes a new file there
+    path = where / os.path.basename(name)
+    size = backups.copy_sqlite(database, path)
+    with write():
+        backups.record_download(db.session, current_user.id, size)
+    stamp = local(utcnow()).strftime("%Y%m%d-%H%M")
+    # a village database is a few tens of MB: read into memory, so the file can go now (Windows
+    # refuses to delete a file that is still open)
+    data = io.BytesIO(path.read_bytes())
+    path.unlink()
+    return send_file(
+        data,
+        mimetype="application/vnd.sqlite3",
+        as_attachment=True,
+        download_name=f"pointsmart-{g.village.code}-{stamp}.sqlite3",
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
