@@ -99,8 +99,7 @@ def test_chair_imports_roster_finds_household_and_adjusts_points(page, live_serv
 
     adjust(page, -100, "乱倒垃圾")
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("积分不足")
-    expect(alert).to_contain_text("当前余额 30 分")
+    expect(alert).to_have_text("扣分后余额不能为负：现有 30 分，扣 100 分。")
     expect(balance(page)).to_have_text("30")
     expect(page.get_by_role("row").filter(has_text="乱倒垃圾")).to_have_count(0)
     screenshot(page, "village-core-household-refused-deduction")
