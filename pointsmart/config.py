@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | ``DATABASE_URL`` | SQLAlchemy URL of the database | ``pointsmart.sqlite3`` in the instance folder |
 | ``SECRET_KEY`` | signs sessions and CSRF tokens | generated once into ``instance/secret_key`` |
-| ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | none: the address a page was asked on |
+| ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | none: the address asked on |
 | ``POINTSMART_MODE`` | ``village`` (one village) or ``county`` | ``village`` |
 | ``POINTSMART_INSTANCE`` | the instance folder | ``./instance`` |
 | ``POINTSMART_SESSION_DAYS`` | days a log-in lasts | ``14`` |
