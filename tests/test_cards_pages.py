@@ -79,7 +79,7 @@ def test_family_page_shows_balance_goods_and_masked_name_only(client, carded):
     assert "王*兰" in page and "王秀兰" not in page
     assert "13912345678" not in page and "一社12号" not in page
     assert 'id="balance">100<' in page and "洗衣粉" in page and "食用油" not in page  # oil has no stock
-    assert "开户积分" in page
+    assert "临时奖励" in page and "开户积分" not in page  # the chair's own note stays with the staff
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "/notice" in page  # the link to the public notice
 
@@ -424,3 +424,41 @@ def test_revoking_asks_first_naming_the_consequence(login_as, carded):
     assert re.search(
         r'data-confirm="09-001 王秀兰 的旧卡 [\d ]+ 将作废，不能撤回，并补发一张新卡。确定吗？"', page
     )
+
+
+def test_family_page_never_shows_a_staff_note_and_marks_what_the_family_can_afford(
+    app, client, make_user, carded
+):
+    from pointsmart.auth.models import User
+
+    shopkeeper_id, _name = make_user("shopkeeper")
+    with app.app_context():
+        session = db.session
+        card = session.get(Card, carded["ids"][0])
+        shopkeeper = session.get(User, shopkeeper_id)
+        wrong = shop.redeem(session, card.household.village_id, card, [(carded["soap"], 2)], shopkeeper)
+        session.commit()
+        shop.cancel_redemption(session, wrong, "拿错了", shopkeeper)
+        session.commit()
+        cheap = shop.save_goods(session, card.household.village_id, {"name": "毛巾", "price": 100}, None)
+        dear = shop.save_goods(session, card.household.village_id, {"name": "电饭锅", "price": 101}, None)
+        for goods in (cheap, dear):
+            shop.receive_stock(session, goods, MoveKind.DONATION, 3, None, donor="爱心企业")
+        session.commit()
+    page = client.get(f"/c/{carded['tokens'][0]}").get_data(as_text=True)
+    assert "拿错了" not in page and "开户积分" not in page
+    lines = re.findall(r'<span class="what">([^<]+)</span>\s*<span class="num [a-z]+">([^<]+)</span>', page)
+    assert (
+        ("兑换更正", "+60") in lines and ("兑换：洗衣粉×2", "-60") in lines and ("临时奖励", "+100") in lines
+    )
+    goods = {
+        name: "可兑换" in item
+        for item in page.split('<ul class="goods-list">')[1].split("</ul>")[0].split("<li")[1:]
+        for name in ("洗衣粉", "毛巾", "电饭锅")
+        if name in item
+    }
+    assert goods == {
+        "洗衣粉": True,
+        "毛巾": True,
+        "电饭锅": False,
+    }  # balance 100: soap 30, towel 100, cooker 101
