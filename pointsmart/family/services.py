@@ -45,6 +45,8 @@ def _described(transfer: Transfer, points: int, reversed_kind: str | None) -> st
     if kind == TransferKind.REDEMPTION:
         return _("兑换商品")
     if kind == TransferKind.ADJUSTMENT:
+        if transfer.ref and transfer.ref.endswith(":opening"):  # a paper card's balance carried over
+            return _("原积分卡余额结转")
         return _("临时奖励") if points > 0 else _("扣分")
     if kind == TransferKind.REVERSAL:
         return _corrected(reversed_kind)
