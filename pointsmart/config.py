@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | ``DATABASE_URL`` | SQLAlchemy URL of the database | ``pointsmart.sqlite3`` in the instance folder |
 | ``SECRET_KEY`` | signs sessions and CSRF tokens | generated once into ``instance/secret_key`` |
-| ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | ``http://127.0.0.1:8000`` |
+| ``POINTSMART_BASE_URL`` | public address printed in QR cards and links | none: the address asked on |
 | ``POINTSMART_MODE`` | ``village`` (one village) or ``county`` | ``village`` |
 | ``POINTSMART_INSTANCE`` | the instance folder | ``./instance`` |
 | ``POINTSMART_SESSION_DAYS`` | days a log-in lasts | ``14`` |
@@ -61,7 +61,8 @@ def load(app, overrides: dict | None = None) -> None:
     folder = Path(app.instance_path)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'pointsmart.sqlite3'}",
-        POINTSMART_BASE_URL="http://127.0.0.1:8000",
+        #: empty: QR cards and links use the address the page was asked on (any host, any port)
+        POINTSMART_BASE_URL="",
         POINTSMART_MODE="village",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

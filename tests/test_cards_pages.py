@@ -19,6 +19,8 @@ from pointsmart.households.models import Household
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
 
+from .conftest import PASSWORD
+
 
 @pytest.fixture
 def carded(app, make_household, village_id):
@@ -77,7 +79,7 @@ def test_family_page_shows_balance_goods_and_masked_name_only(client, carded):
     assert "王*兰" in page and "王秀兰" not in page
     assert "13912345678" not in page and "一社12号" not in page
     assert 'id="balance">100<' in page and "洗衣粉" in page and "食用油" not in page  # oil has no stock
-    assert "开户积分" in page
+    assert "临时奖励" in page and "开户积分" not in page  # the chair's own note stays with the staff
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "/notice" in page  # the link to the public notice
 
@@ -324,3 +326,139 @@ def test_absurd_basket_quantities_are_refused_cleanly(app, login_as, carded, qty
         f"/shop/counter/cards/{carded['ids'][0]}", data={"key": f"k-{qty}", f"qty_{carded['soap']}": qty}
     )
     assert response.status_code in (409, 422) and "数量" in response.get_data(as_text=True)
+
+
+def _decoded_qr(app, make_user, card_id: int, host: str) -> list[str]:
+    """The address in a card's QR code, for a chair using the server at ``host`` (a PC on the LAN)."""
+    client, base = app.test_client(), f"http://{host}"
+    _user_id, name = make_user("chair")
+    assert (
+        client.post("/login", data={"username": name, "password": PASSWORD}, base_url=base).status_code == 302
+    )
+    png = client.get(f"/cards/{card_id}/qr.png", base_url=base)
+    assert png.status_code == 200
+    return [d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))]
+
+
+def test_qr_address_is_the_configured_base_url_when_set(app, carded, make_user):
+    decoded = _decoded_qr(app, make_user, carded["ids"][0], "127.0.0.1:5123")
+    assert decoded == [f"http://pointsmart.test/c/{carded['tokens'][0]}"]  # the app's POINTSMART_BASE_URL
+
+
+def test_qr_address_follows_the_request_when_no_base_url_is_set(app, carded, make_user):
+    app.config["POINTSMART_BASE_URL"] = ""
+    token = carded["tokens"][0]
+    for host in ("192.168.1.20:5123", "village-pc:8080"):
+        assert _decoded_qr(app, make_user, carded["ids"][0], host) == [f"http://{host}/c/{token}"]
+
+
+def test_print_the_cards_just_issued(app, login_as, make_household):
+    older = make_household(head_name="老户")
+    chair = login_as("chair")
+    chair.post("/cards/issue-all")  # the first batch: 老户
+    make_household(head_name="新甲")
+    make_household(head_name="新乙")
+    response = chair.post("/cards/issue-all")
+    assert response.status_code == 302 and "issued=" in response.headers["Location"]
+    page = chair.get(response.headers["Location"]).get_data(as_text=True)
+    link = re.search(r'href="(/cards/sheet\?[^"]+)"[^>]*>打印刚发的 2 张卡<', page)
+    assert link, page
+    sheet = chair.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "新甲" in sheet and "新乙" in sheet and "老户" not in sheet and len(_qr_images(sheet)) == 2
+    with app.app_context():
+        assert cards.active_card(db.session, older) is not None
+
+
+def test_print_selected_cards_only(app, login_as, carded):
+    chair = login_as("chair")
+    page = chair.get("/cards").get_data(as_text=True)
+    assert (
+        'id="print-selected"' in page
+        and f'name="card" value="{carded["ids"][1]}" form="print-selected"' in page
+    )
+    sheet = chair.get(f"/cards/sheet?card={carded['ids'][1]}").get_data(as_text=True)
+    assert "李四" in sheet and "王秀兰" not in sheet and len(_qr_images(sheet)) == 1
+    nothing = chair.get("/cards/sheet?card=", follow_redirects=True).get_data(as_text=True)
+    assert "请先勾选要打印的卡" in nothing and not _qr_images(nothing)
+
+
+def test_a_revoked_cards_page_never_looks_valid(app, login_as, carded):
+    chair = login_as("chair")
+    old = carded["ids"][0]
+    chair.post(f"/cards/{old}/revoke", data={"reason": "丢失"})
+    page = chair.get(f"/cards/{old}").get_data(as_text=True)
+    assert "此卡已作废，不能使用" in page and 'class="pc-watermark"' in page and "已作废" in page
+    assert _qr_images(page) == [] and "qr.png" not in page and "print-button" not in page
+    assert chair.get(f"/cards/{old}/qr.png").status_code == 404
+    assert chair.get(f"/cards/{old}/qr.svg").status_code == 404
+    # the sheet of all cards leaves it out
+    assert carded["numbers"][0][:4] not in chair.get("/cards/sheet").get_data(as_text=True)
+    # once reissued, the old card's page points to the new one
+    chair.post(f"/cards/households/{carded['households'][0]}/issue")
+    with app.app_context():
+        new = cards.active_card(db.session, carded["households"][0])
+        shown = new.number_display
+    assert f"查看该户现在的卡 {shown}" in chair.get(f"/cards/{old}").get_data(as_text=True)
+
+
+def test_household_page_shows_the_card_line_without_a_card(app, login_as, carded, make_household):
+    chair = login_as("chair")
+    without = make_household(head_name="没卡户")
+    page = chair.get(f"/households/{without}").get_data(as_text=True)
+    line = page.split('id="card-line"')[1].split("</dd>")[0]
+    assert "无有效卡" in line and f'action="/cards/households/{without}/issue"' in line
+    chair.post(f"/cards/{carded['ids'][1]}/revoke", data={"reason": "损坏"})
+    revoked = chair.get(f"/households/{carded['households'][1]}").get_data(as_text=True)
+    assert "无有效卡" in revoked.split('id="card-line"')[1].split("</dd>")[0]
+    with_card = chair.get(f"/households/{carded['households'][0]}").get_data(as_text=True)
+    assert carded["numbers"][0][:4] in with_card.split('id="card-line"')[1]
+    shopkeeper_view = login_as("shopkeeper").get(f"/households/{without}").get_data(as_text=True)
+    assert "无有效卡" in shopkeeper_view and f"/cards/households/{without}/issue" not in shopkeeper_view
+
+
+def test_revoking_asks_first_naming_the_consequence(login_as, carded):
+    page = login_as("chair").get("/cards").get_data(as_text=True)
+    assert re.search(
+        r'data-confirm="09-001 王秀兰 的卡 \d{4} \d{4} \d 将作废，不能再兑换，不能撤回。确定吗？"', page
+    )
+    assert re.search(
+        r'data-confirm="09-001 王秀兰 的旧卡 [\d ]+ 将作废，不能撤回，并补发一张新卡。确定吗？"', page
+    )
+
+
+def test_family_page_never_shows_a_staff_note_and_marks_what_the_family_can_afford(
+    app, client, make_user, carded
+):
+    from pointsmart.auth.models import User
+
+    shopkeeper_id, _name = make_user("shopkeeper")
+    with app.app_context():
+        session = db.session
+        card = session.get(Card, carded["ids"][0])
+        shopkeeper = session.get(User, shopkeeper_id)
+        wrong = shop.redeem(session, card.household.village_id, card, [(carded["soap"], 2)], shopkeeper)
+        session.commit()
+        shop.cancel_redemption(session, wrong, "拿错了", shopkeeper)
+        session.commit()
+        cheap = shop.save_goods(session, card.household.village_id, {"name": "毛巾", "price": 100}, None)
+        dear = shop.save_goods(session, card.household.village_id, {"name": "电饭锅", "price": 101}, None)
+        for goods in (cheap, dear):
+            shop.receive_stock(session, goods, MoveKind.DONATION, 3, None, donor="爱心企业")
+        session.commit()
+    page = client.get(f"/c/{carded['tokens'][0]}").get_data(as_text=True)
+    assert "拿错了" not in page and "开户积分" not in page
+    lines = re.findall(r'<span class="what">([^<]+)</span>\s*<span class="num [a-z]+">([^<]+)</span>', page)
+    assert (
+        ("兑换更正", "+60") in lines and ("兑换：洗衣粉×2", "-60") in lines and ("临时奖励", "+100") in lines
+    )
+    goods = {
+        name: "可兑换" in item
+        for item in page.split('<ul class="goods-list">')[1].split("</ul>")[0].split("<li")[1:]
+        for name in ("洗衣粉", "毛巾", "电饭锅")
+        if name in item
+    }
+    assert goods == {
+        "洗衣粉": True,
+        "毛巾": True,
+        "电饭锅": False,
+    }  # balance 100: soap 30, towel 100, cooker 101

@@ -1,5 +1,6 @@
 """Households: register, edit, deactivate, search, adjust, reverse — through the pages."""
 
+import re
 import uuid
 
 import sqlalchemy as sa
@@ -7,6 +8,7 @@ import sqlalchemy as sa
 from pointsmart.audit.models import AuditEntry
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
+from pointsmart.households.services import group_sort_key
 from pointsmart.ledger.models import Transfer
 
 
@@ -142,7 +144,7 @@ def test_deduction_beyond_balance_is_refused_and_nothing_is_written(app, login_a
         data={"points": "-11", "reason": "扣分", "key": uuid.uuid4().hex},
         follow_redirects=True,
     ).get_data(as_text=True)
-    assert "积分不足：当前余额 10 分，需要 11 分" in page
+    assert "扣分后余额不能为负：现有 10 分，扣 11 分。" in page and "积分不足" not in page
     assert _household(app, hid).balance == 10
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Transfer.id))) == before
@@ -210,3 +212,46 @@ def test_the_same_adjustment_form_posted_twice_counts_once(app, login_as, make_h
     second = chair.post(f"/households/{hid}/adjust", data=form, follow_redirects=True).get_data(as_text=True)
     assert "当前余额 20 分" in first and "当前余额 20 分" in second
     assert _household(app, hid).balance == 20
+
+
+def test_groups_sort_as_people_count_them():
+    chinese = ["十一社", "三社", "二社", "十社", "一社", "十二社", "二十社", "九社", "社区", ""]
+    assert sorted(chinese, key=group_sort_key) == [
+        "一社",
+        "二社",
+        "三社",
+        "九社",
+        "十社",
+        "十一社",
+        "十二社",
+        "二十社",
+        "社区",
+        "",
+    ]
+    assert sorted(["10组", "2组", "1组", "第11网格", "第3网格"], key=group_sort_key) == [
+        "1组",
+        "2组",
+        "10组",
+        "第3网格",
+        "第11网格",
+    ]
+    assert sorted(["一百零五组", "一〇四组", "九十九组"], key=group_sort_key) == [
+        "九十九组",
+        "一〇四组",
+        "一百零五组",
+    ]
+    assert sorted(["3组", "二社", "1组"], key=group_sort_key) == [
+        "1组",
+        "二社",
+        "3组",
+    ]  # by value, however written
+
+
+def test_group_filters_list_groups_in_counting_order(app, login_as, make_household):
+    for name in ("十一社", "三社", "十社", "二社", "一社"):
+        make_household(group=name)
+    page = login_as("chair").get("/households/").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]+)"', page)
+    assert options == ["一社", "二社", "三社", "十社", "十一社"]
+    cards_page = login_as("chair").get("/cards").get_data(as_text=True)
+    assert re.findall(r'<option value="([^"]+)"', cards_page) == options

@@ -93,7 +93,7 @@ def _load(schema, data):
 def openapi():
     """The document of this instance's tier: a village's lists no county endpoint, and the reverse."""
     tier = "county" if county_mode() else "village"
-    return jsonify(build_spec(current_app.config["POINTSMART_BASE_URL"], tier))
+    return jsonify(build_spec(current_app.config["POINTSMART_BASE_URL"] or request.host_url, tier))
 
 
 @bp.get("/households")

@@ -57,8 +57,25 @@ def active_card_of(household_id: int) -> Card | None:
     return services.active_card(db.session, household_id)
 
 
+def base_url() -> str:
+    """The address printed in QR codes: ``POINTSMART_BASE_URL`` when the village set it, else the one
+    this page was asked on (a server started on another port or another machine's name prints its
+    own address, never a default that leads nowhere)."""
+    return current_app.config.get("POINTSMART_BASE_URL") or request.host_url
+
+
 def _url(card: Card) -> str:
-    return services.card_url(current_app.config["POINTSMART_BASE_URL"], card)
+    return services.card_url(base_url(), card)
+
+
+#: at most this many cards in one print request (a village has up to ~1,000 households)
+MAX_PRINT = 2000
+
+
+def _card_ids(values: list[str]) -> list[int]:
+    """Card ids from a query (``card=1&card=2`` or ``issued=1,2``): digits only, at most MAX_PRINT."""
+    ids = [int(x) for v in values for x in v.split(",") if re.fullmatch(r"[0-9]{1,9}", x)]
+    return ids[:MAX_PRINT]
 
 
 def _svg_data_uri(card: Card) -> str:
@@ -81,12 +98,14 @@ def index():
             )
         )
     }
+    issued = [i for i in _card_ids(request.args.getlist("issued")) if i in {c.id for c in active.values()}]
     return render_template(
         "cards/index.html",
         households=households,
         cards=active,
         group=group,
         groups=groups(db.session, g.village.id),
+        issued=issued,
     )
 
 
@@ -96,7 +115,8 @@ def issue_all():
     with write():
         issued = services.issue_all(db.session, g.village.id, current_user.id)
     flash(_("已为 %(n)s 户发卡。", n=len(issued)), "success")
-    return redirect(url_for("cards.index"))
+    # the page then offers to print exactly these: the cards just issued
+    return redirect(url_for("cards.index", issued=",".join(str(c.id) for c in issued) or None))
 
 
 @bp.post("/cards/households/<int:household_id>/issue")
@@ -137,7 +157,10 @@ def revoke(card_id: int):
 def sheet():
     """A4 sheets of cards to print and cut: 8 a page, with cut marks."""
     group = request.args.get("group", "")
-    ids = [int(x) for x in request.args.getlist("card") if re.fullmatch(r"[0-9]{1,9}", x)]
+    ids = _card_ids(request.args.getlist("card"))
+    if "card" in request.args and not ids:  # "print selected" with nothing ticked: not every card
+        flash(_("请先勾选要打印的卡。"), "error")
+        return redirect(url_for("cards.index", group=group or None))
     query = (
         sa.select(Card)
         .join(Household)
@@ -157,8 +180,14 @@ def sheet():
 @role_required(*SHOP_STAFF)
 def show(card_id: int):
     card = _card(card_id)
+    # a revoked card's page never looks like a card: no QR code, 已作废 across it
+    qr = _svg_data_uri(card) if card.active else None
     return render_template(
-        "cards/sheet.html", cards=[(card, _svg_data_uri(card))], village=home_village(db.session), single=True
+        "cards/sheet.html",
+        cards=[(card, qr)],
+        village=home_village(db.session),
+        single=True,
+        replacement=None if card.active else services.active_card(db.session, card.household_id),
     )
 
 
@@ -166,6 +195,8 @@ def show(card_id: int):
 @role_required(*SHOP_STAFF)
 def qr(card_id: int, fmt: str):
     card = _card(card_id)
+    if not card.active:
+        abort(404)  # a revoked card's QR would still open the family page's "invalid card": never print it
     if fmt == "png":
         body, mimetype = services.qr_png(_url(card)), "image/png"
     else:

@@ -7,6 +7,7 @@ from ..extensions import db, limiter
 from ..ledger import services as ledger
 from ..org.services import home_village
 from ..shop.services import list_goods
+from .services import family_lines
 
 bp = Blueprint("family", __name__)
 
@@ -25,14 +26,18 @@ def card(token: str):
     else:
         household = card.household
         history = ledger.history(db.session, household.account_id, 1, 10).items
+        balance = household.balance
+        goods = list_goods(db.session, household.village_id, active_only=True, in_stock=True)
         response = Response(
             render_template(
                 "family/card.html",
                 card=card,
                 household=household,
                 masked=cards.mask_name(household.head_name),
-                history=history,
-                goods=list_goods(db.session, household.village_id, active_only=True, in_stock=True),
+                balance=balance,
+                lines=family_lines(db.session, history),
+                goods=goods,
+                affordable={g.id for g in goods if g.price <= balance},
                 village=home_village(db.session),
             )
         )

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl.styles import Font
@@ -47,11 +48,30 @@ class ImportError_(Invalid):
 
 @dataclass
 class RowProblem:
+    """One bad row, with every problem found on it (a row with two problems is one bad row)."""
+
     row: int
-    message: str
+    messages: list[str]
+
+    @property
+    def message(self) -> str:
+        return _("；").join(self.messages)
 
     def __str__(self) -> str:
         return _("第 %(row)s 行：%(msg)s", row=self.row, msg=self.message)
+
+
+@dataclass
+class HeadChange:
+    """A row that gives a household holding points or an active card a new 户主: the chair must see it
+    and accept it (a typo in 户号 would hand one family's points and card to another)."""
+
+    row: int
+    household_no: str
+    old_name: str
+    new_name: str
+    balance: int
+    has_card: bool
 
 
 @dataclass
@@ -62,10 +82,26 @@ class ImportPlan:
     unchanged: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    #: changed rows that need the chair's explicit acceptance
+    head_changes: list[HeadChange] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+#: the card table, named here without importing :mod:`pointsmart.cards` (which builds on households):
+#: the import only asks whether a household holds an active card
+_card = sa.table("card", sa.column("household_id"), sa.column("status"))
+
+
+def _holds_card(session: Session, household_id: int) -> bool:
+    return (
+        session.scalar(
+            sa.select(sa.literal(1)).where(_card.c.household_id == household_id, _card.c.status == "active")
+        )
+        is not None
+    )
 
 
 def _header_names() -> dict[str, set[str]]:
@@ -119,7 +155,7 @@ def _csv_rows(reader) -> list[list[str]]:
         too_long = "field larger than field limit" in str(exc)
         problem = _("有一格内容太长（超过 %(n)s 个字符）", n=csv.field_size_limit()) if too_long else str(exc)
         raise ImportError_(
-            str(RowProblem(reader.line_num, problem)), code="field_too_long" if too_long else None
+            str(RowProblem(reader.line_num, [problem])), code="field_too_long" if too_long else None
         ) from exc
     except SheetRefused as err:
         raise ImportError_(err.message, code=err.code) from err
@@ -188,9 +224,8 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
         no = clean.get("household_no")
         if no and no in seen:
             problems.append(_("户号 %(no)s 重复（与第 %(row)s 行相同）", no=no, row=seen[no]))
-        for message in problems:
-            plan.problems.append(RowProblem(number, message))
         if problems:
+            plan.problems.append(RowProblem(number, problems))
             continue
         seen[no] = number
         existing = household_by_no(session, village_id, no)
@@ -203,18 +238,43 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
             plan.changed.append(
                 (no, {"old": {k: old[k] for k in diff_keys}, "new": {k: clean[k] for k in diff_keys}})
             )
+            if "head_name" in diff_keys:
+                has_card = _holds_card(session, existing.id)
+                if existing.balance > 0 or has_card:
+                    plan.head_changes.append(
+                        HeadChange(
+                            number, no, old["head_name"], clean["head_name"], existing.balance, has_card
+                        )
+                    )
         else:
             plan.unchanged += 1
     return plan
 
 
-def apply_import(session: Session, village_id: int, plan: ImportPlan, actor_id: int | None) -> None:
+def apply_import(
+    session: Session,
+    village_id: int,
+    plan: ImportPlan,
+    actor_id: int | None,
+    *,
+    accept_head_changes: bool = False,
+) -> None:
     """Write an import plan, all or nothing.
 
-    :raises ImportError_: the plan has bad rows; nothing is written.
+    :raises ImportError_: the plan has bad rows, or changes the 户主 of a household that holds points
+        or a card and the chair has not accepted that (code ``head_change_unaccepted``); nothing is
+        written.
     """
     if not plan.ok:
         raise ImportError_(_("文件中有 %(n)s 行有错误，没有导入任何数据。", n=len(plan.problems)))
+    if plan.head_changes and not accept_head_changes:
+        raise ImportError_(
+            _(
+                "有 %(n)s 户要更换户主，而这些户有积分或积分卡：请在预览中核对并勾选确认后再导入。",
+                n=len(plan.head_changes),
+            ),
+            code="head_change_unaccepted",
+        )
     for clean in plan.added:
         full = {k: clean.get(k, "" if k != "members" else None) for k in Household.EDITABLE}
         register_clean(session, village_id, full, actor_id)
@@ -250,4 +310,45 @@ def export_xlsx(households: list[Household]) -> bytes:
     for i, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(i + 1)].width = width
     sheet.freeze_panes = "A2"
+    return workbook_bytes(book)
+
+
+def template_xlsx() -> bytes:
+    """An empty roster to fill in: the headers the import reads, in its order, on the first sheet (the
+    one the import reads); 户号 and 电话 columns kept as text, so Excel does not turn 01-001 into a
+    date or a phone into 1.39E+10; how to fill it on a second sheet."""
+    labels = field_labels()
+    book = Book()
+    sheet = book.active
+    sheet.title = _("农户名册")
+    sheet.append([labels[k] for k in Household.EDITABLE])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    widths = {"household_no": 10, "head_name": 12, "group": 12, "phone": 15, "members": 10, "address": 30}
+    for i, key in enumerate(Household.EDITABLE):
+        column = sheet.column_dimensions[get_column_letter(i + 1)]
+        column.width = widths.get(key, 20)
+        if key in ("household_no", "phone"):
+            column.number_format = "@"
+    sheet.freeze_panes = "A2"
+    notes = book.create_sheet(_("填写说明"))
+    notes.column_dimensions["A"].width = 14
+    notes.column_dimensions["B"].width = 70
+    notes.append([_("列"), _("怎么填")])
+    for cell in notes[1]:
+        cell.font = Font(bold=True)
+    for key, how in (
+        ("household_no", _("必填。数字、字母和连字符，最多 20 位，如 03-017；全村不能重复")),
+        ("head_name", _("必填")),
+        ("group", _("可空，如 一社")),
+        ("phone", _("可空。手机号 11 位，如 13912345678；座机带区号，如 0931-8123456")),
+        ("members", _("可空，1–50 的整数")),
+        ("address", _("可空")),
+        ("tags", _("可空，多个标签用逗号分开，如 脱贫户,最美家庭")),
+    ):
+        notes.append([labels[key], how])
+    notes.append([])
+    notes.append(
+        [_("说明"), _("只导入第一个工作表；从第 2 行起一户一行。已有的户号按新值修改，新的户号新增。")]
+    )
     return workbook_bytes(book)

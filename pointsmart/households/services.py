@@ -19,7 +19,12 @@ from ..text import checked, problem
 from .models import Household
 
 HOUSEHOLD_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{0,19}$")
-PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
+#: a mainland mobile: 11 digits, 1 then 3–9 (written with spaces or hyphens, or after +86, it is kept
+#: as the 11 digits)
+MOBILE = re.compile(r"^(?:\+?86)?(1[3-9][0-9]{9})$")
+#: a landline with its area code: 0 and 2–3 digits (010, 0931), then 7–8 digits, e.g. 0931-8123456;
+#: kept as area code, hyphen, number
+LANDLINE = re.compile(r"^(0[1-9][0-9]{1,2})[-]?([1-9][0-9]{6,7})$")
 TAG_SPLIT = re.compile(r"[,，、;；\s]+")
 LIMITS = {"head_name": 40, "group": 40, "address": 200, "tags": 200}
 #: a single adjustment larger than this is surely a typo (an extra zero)
@@ -69,8 +74,12 @@ def clean_fields(data: dict) -> tuple[dict, list[str]]:
             if not value:
                 problems.append(_("户主姓名不能为空"))
         elif key == "phone":
-            if value and not PHONE.match(value):
-                problems.append(_("联系电话 %(v)s 格式不对", v=value))
+            if value:
+                phone = normal_phone(value)
+                if phone is None:
+                    problems.append(_("联系电话 %(v)s 格式不对（%(rule)s）", v=value, rule=phone_rule()))
+                else:
+                    value = phone
         elif key == "members":
             if value:
                 if re.fullmatch(r"\d+(\.0+)?", value) and 1 <= int(float(value)) <= 50:
@@ -86,6 +95,76 @@ def clean_fields(data: dict) -> tuple[dict, list[str]]:
             problems.append(_("%(field)s 太长（最多 %(n)s 个字）", field=labels[key], n=limit))
         clean[key] = value
     return clean, problems
+
+
+def phone_rule() -> str:
+    """What a phone number must look like, in the page's language."""
+    return _("手机号是 1 开头的 11 位数字；座机要带区号，如 0931-8123456")
+
+
+def normal_phone(text: str) -> str | None:
+    """A phone number as it is kept: a mobile's 11 digits, or a landline as ``0931-8123456``; None if
+    it is neither (a 7-digit number without its area code, a typo)."""
+    compact = re.sub(r"[\s\-()（）]", "", text)
+    mobile = MOBILE.match(compact)
+    if mobile:
+        return mobile.group(1)
+    landline = LANDLINE.match(re.sub(r"[\s()（）]", "", text).replace("—", "-"))
+    return f"{landline.group(1)}-{landline.group(2)}" if landline else None
+
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_NUMBER_RUN = re.compile(r"[0-9]+|[零〇一二两三四五六七八九十百千]+")
+
+
+def _cn_number(text: str) -> int:
+    """一 → 1, 十一 → 11, 二十 → 20, 一百零五 → 105, 一〇五 → 105."""
+    if not any(ch in _CN_UNITS for ch in text):
+        return int("".join(str(_CN_DIGITS[ch]) for ch in text))
+    total = current = 0
+    for ch in text:
+        if ch in _CN_UNITS:
+            total += (current or 1) * _CN_UNITS[ch]
+            current = 0
+        else:
+            current = _CN_DIGITS[ch]
+    return total + current
+
+
+def group_sort_key(name: str | None) -> tuple:
+    """Sort 村民小组 as people count them: 一社, 二社, 三社 … 十社, 十一社 (and 1组, 2组 … 10组).
+
+    Numbers written in Chinese numerals or Arabic digits count by their value, the rest of the name by
+    its text; a name without a group sorts last. Use it wherever groups are listed or households are
+    grouped: ``sorted(names, key=group_sort_key)``.
+    """
+    if not name:
+        return ((2, ""),)  # no group: after every named one
+    parts: list[tuple] = []
+    position = 0
+    for found in _NUMBER_RUN.finditer(name):
+        if found.start() > position:
+            parts.append((1, name[position : found.start()]))
+        run = found.group()
+        parts.append((0, int(run) if run.isdigit() else _cn_number(run)))
+        position = found.end()
+    if position < len(name):
+        parts.append((1, name[position:]))
+    return (*parts, (3, name))  # the name itself last: 一社 and 1社 both count 1, but are two groups
 
 
 def get_household(session: Session, household_id: int) -> Household:
@@ -140,15 +219,11 @@ def _households(village_id: int, include_inactive: bool) -> sa.Select:
 
 
 def groups(session: Session, village_id: int) -> list[str]:
-    """The village's 村民小组 names, as used by its households."""
-    return list(
-        session.scalars(
-            sa.select(Household.group)
-            .where(Household.village_id == village_id, Household.group != "")
-            .distinct()
-            .order_by(Household.group)
-        )
+    """The village's 村民小组 names, as used by its households, in counting order (一社, 二社 … 十一社)."""
+    names = session.scalars(
+        sa.select(Household.group).where(Household.village_id == village_id, Household.group != "").distinct()
     )
+    return sorted(names, key=group_sort_key)
 
 
 def _require_unique_no(session: Session, village_id: int, household_no: str, exclude_id=None) -> None:
@@ -230,7 +305,8 @@ def adjust_points(
     """Award (points > 0) or deduct (points < 0) points by hand, with a reason. Chair only.
 
     :raises Invalid: zero or absurd points, or no reason.
-    :raises InsufficientPoints: a deduction larger than the balance; nothing is written.
+    :raises InsufficientPoints: a deduction larger than the balance ("扣分后余额不能为负 …"); nothing
+        is written.
     """
     reason = checked(reason, "reason", _("原因"), max_length=500, multiline=True)
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
@@ -245,9 +321,17 @@ def adjust_points(
         source, target = ledger.system_account(session, AccountKind.ISSUANCE), household.account
     else:
         source, target = household.account, ledger.system_account(session, AccountKind.DEDUCTIONS)
-    transfer = ledger.post(
-        session, source, target, abs(points), TransferKind.ADJUSTMENT, reason, actor_id=actor_id, ref=ref
-    )
+    try:
+        transfer = ledger.post(
+            session, source, target, abs(points), TransferKind.ADJUSTMENT, reason, actor_id=actor_id, ref=ref
+        )
+    except ledger.InsufficientPoints as err:  # the ledger speaks of paying; this is a deduction
+        balance = err.extra.get("balance")
+        raise ledger.InsufficientPoints(
+            _("扣分后余额不能为负：现有 %(balance)s 分，扣 %(points)s 分。", balance=balance, points=-points),
+            balance=balance,
+            needed=-points,
+        ) from err
     record(
         session,
         "ledger.adjustment",

@@ -215,14 +215,30 @@ def import_roster():
         return render_template("households/import.html", form=form, plan=None), 400
     token = secrets.token_hex(16)
     (_upload_dir() / f"{token}{suffix}").write_bytes(data)
+    return _preview(form, plan, token, suffix, upload.filename)
+
+
+def _preview(form, plan, token: str, suffix: str, filename: str):
     return render_template(
         "households/import.html",
         form=form,
         plan=plan,
         token=token,
         suffix=suffix,
-        filename=upload.filename,
+        filename=filename,
         labels=field_labels(),
+    )
+
+
+@bp.get("/import/template.xlsx")
+@role_required(Role.CHAIR)
+def import_template():
+    """An empty roster with the headers the import reads, to fill in and upload."""
+    return send_file(
+        BytesIO(roster.template_xlsx()),
+        as_attachment=True,
+        download_name="roster-template.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 
@@ -237,12 +253,16 @@ def import_confirm():
     if not path.exists():
         flash(_("导入预览已过期，请重新上传文件。"), "error")
         return redirect(url_for("households.import_roster"))
+    accepted = request.form.get("accept_head_changes") == "1"
     try:
         with write():
             plan = roster.plan_import(db.session, g.village.id, path.name, path.read_bytes())
-            roster.apply_import(db.session, g.village.id, plan, current_user.id)
+            roster.apply_import(db.session, g.village.id, plan, current_user.id, accept_head_changes=accepted)
     except DomainError as err:
         flash(err.message, "error")
+        if err.code == "head_change_unaccepted":  # show the same preview again, the warning on top
+            filename = request.form.get("filename", "")[:200] or path.name
+            return _preview(ImportForm(), plan, token, suffix, filename), 400
         return redirect(url_for("households.import_roster"))
     path.unlink(missing_ok=True)
     flash(

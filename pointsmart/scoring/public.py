@@ -39,13 +39,28 @@ def notice(round_uuid: str):
     village = home_village(db.session)
     found = reports.public_round(db.session, village.id, round_uuid)
     publisher = user_names(db.session, [found.published_by]).get(found.published_by, "")
+    results = reports.round_results(db.session, found)
+    # "find my household": a plain GET field, so it works without JavaScript and the link can be shared
+    q = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    rows = [row for row in results.rows if _matches(row.household, q)] if q else results.rows
     return render_template(
         "public/notice.html",
         round=found,
-        results=reports.round_results(db.session, found),
+        results=results,
+        rows=rows,
+        q=q,
         on_notice=found.status == RoundStatus.NOTICE and utcnow() < found.notice_ends_at,
         publisher=publisher,
     )
+
+
+#: the longest search the notice takes (a 户号 is up to 20 characters, a name up to 40)
+MAX_QUERY = 40
+
+
+def _matches(household, q: str) -> bool:
+    """A household matches by part of its 户号 (``017`` finds ``03-017``) or of its head's name."""
+    return q.casefold() in household.household_no.casefold() or q in household.head_name
 
 
 @bp.get("/honour")
