@@ -85,7 +85,6 @@
   const afterEl = document.getElementById("after");
   const afterLine = document.getElementById("after-line");
   const over = document.getElementById("over");
-  const shortEl = document.getElementById("short");
   const lines = document.getElementById("lines");
   const noLines = document.getElementById("no-lines");
   const confirm = basket.querySelector(".confirm");
@@ -135,7 +134,7 @@
     });
     totalEl.textContent = total;
     afterEl.textContent = Math.max(left, 0);
-    shortEl.textContent = Math.max(-left, 0);
+    if (left < 0) over.textContent = say(basket.dataset.short, { n: -left });
     afterLine.hidden = left < 0;
     over.hidden = left >= 0;
     confirm.disabled = total === 0 || left < 0;
@@ -161,6 +160,12 @@
     window.setTimeout(() => { confirm.disabled = true; }, 0);
   });
   update();
+  // the first quantity has the focus (autofocus may have given it before this script ran: then the
+  // 0 in it is selected here, or a typed 2 would make it 20)
   const first = basket.querySelector(".tile-qty input:not([disabled])");
-  if (first && !basket.contains(document.activeElement)) first.focus();
+  if (basket.contains(document.activeElement) && document.activeElement.matches(".tile-qty input")) {
+    document.activeElement.select();
+  } else if (first) {
+    first.focus();
+  }
 })();
