@@ -39,6 +39,15 @@ class GoodsForm(FlaskForm):
     )
 
 
+class PhotoForm(FlaskForm):
+    """A goods photo on its own (the stock page): the shopkeeper has the goods in hand."""
+
+    photo = FileField(
+        _l("商品照片"),
+        validators=[FileAllowed(["jpg", "jpeg", "png", "webp"], _l("只支持 JPG、PNG、WebP 照片"))],
+    )
+
+
 class ReceiveForm(FlaskForm):
     kind = SelectField(
         _l("入库类型"),

@@ -6,6 +6,7 @@ out into its own module once the branches working on the shop at the same time h
 """
 
 import secrets
+import unicodedata
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -101,11 +102,42 @@ def _clean_goods(data: dict) -> dict:
     }
 
 
+def _same(text: str) -> str:
+    """A name or unit as a person reads it: full-width and half-width alike, no case, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _refuse_twin(session: Session, village_id: int, clean: dict, goods: Goods | None) -> None:
+    """Refuse a second goods item with the same name and unit in the village (on the shelf or not):
+    two of them would split one item's stock and price history across two rows."""
+    name, spec = _same(clean["name"]), _same(clean["spec"])
+    query = sa.select(Goods).where(Goods.village_id == village_id)
+    if goods is not None:
+        query = query.where(Goods.id != goods.id)
+    for other in session.scalars(query):
+        if _same(other.name) == name and _same(other.spec) == spec:
+            where = _("（已下架，可以修改它重新上架）") if not other.active else ""
+            raise Invalid(
+                _(
+                    "商品名称：已有同名同规格的商品“%(goods)s”%(where)s，请修改那件商品，或换一个名称或规格单位。",
+                    goods=f"{other.name} {other.spec}".strip(),
+                    where=where,
+                ),
+                code="duplicate_goods",
+                field="name",
+            )
+
+
 def save_goods(
     session: Session, village_id: int, data: dict, actor_id: int | None, goods: Goods | None = None
 ) -> Goods:
-    """Create or edit goods. A price change is kept in the price history; past redemptions keep theirs."""
+    """Create or edit goods. A price change is kept in the price history; past redemptions keep theirs.
+
+    :raises Invalid: a field is wrong, or the village has goods of the same name and unit
+        (``duplicate_goods``: case, width and spaces do not make two names different).
+    """
     clean = _clean_goods(data)
+    _refuse_twin(session, village_id, clean, goods)
     now = utcnow()
     if goods is None:
         goods = Goods(village_id=village_id, stock=0, **clean)

@@ -34,8 +34,8 @@ from ..extensions import db
 from ..idempotency import once
 from ..pages import flash_errors
 from ..unit import write
-from . import services
-from .forms import CancelForm, GoodsForm, LossForm, ReceiveForm
+from . import lookup, services
+from .forms import CancelForm, GoodsForm, LossForm, PhotoForm, ReceiveForm
 from .models import MOVE_LABELS, Goods, MoveKind, StockMove
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
@@ -54,21 +54,47 @@ def move_labels():
 @bp.get("/counter")
 @role_required(*SHOP_STAFF)
 def counter():
-    """Step 1: identify the card — a scanner types into the focused field, or a camera, or the number."""
-    return render_template("shop/counter.html", low=services.low_stock(db.session, g.village.id))
+    """Step 1: identify the card — a scanner types into the focused field, or a camera, or the number;
+    a family without its card by the head's name, the 户号 or the phone's last four digits."""
+    return _counter_page()
+
+
+def _counter_page(query: str = "", found: lookup.Found | None = None, status: int = 200):
+    return render_template(
+        "shop/counter.html",
+        low=services.low_stock(db.session, g.village.id),
+        query=query,
+        found=found,
+    ), status
 
 
 @bp.post("/counter/find")
 @role_required(*SHOP_STAFF)
 def find():
-    """Look a scanned card up. A POST: what a scanner reads is the card's address with its token, and
-    a GET would keep that in the shop phone's history and in any log of addresses."""
+    """Look up what was scanned or typed. A POST: what a scanner reads is the card's address with its
+    token, and a GET would keep that in the shop phone's history and in any log of addresses.
+
+    A card opens its basket. A name, 户号 or phone tail lists the households it fits, each with the
+    masked name and 户号, for the shopkeeper to confirm with the family (even a single match)."""
+    query = request.form.get("q", "")
     try:
-        card = cards.find_card(db.session, g.village.id, request.form.get("q", ""))
+        found = lookup.identify(db.session, g.village.id, query)
     except DomainError as err:
         flash(err.message, "error")
-        return redirect(url_for("shop.counter"))
-    return redirect(url_for("shop.basket", card_id=card.id))
+        # a card's token spends points: it is never written back into a page
+        return _counter_page("" if lookup.is_card(query) else query, status=err.status)
+    if found.card is not None:
+        return redirect(url_for("shop.basket", card_id=found.card.id))
+    if not found.matches:
+        flash(
+            _(
+                "没有找到“%(q)s”。可以输入户主姓名（或其中几个字）、户号，或手机号码最后 4 位。",
+                q=query.strip(),
+            ),
+            "error",
+        )
+        return _counter_page(query, status=404)
+    return _counter_page(query, found)
 
 
 @bp.post("/counter/photo")
@@ -163,6 +189,7 @@ def receipt(redemption_id: int):
     return render_template(
         "shop/receipt.html",
         redemption=found,
+        village=g.village,
         paper=request.args.get("paper", "58"),
         can_cancel=services.may_cancel(current_user, found, today),
         form=CancelForm(),
@@ -220,7 +247,10 @@ def goods():
 def edit_goods(goods_id: int | None = None):
     found = services.get_goods(db.session, g.village.id, goods_id) if goods_id else None
     form = GoodsForm(obj=found)
-    if form.validate_on_submit():
+    status = 200
+    if request.method == "POST" and not form.validate():
+        status = 422
+    elif request.method == "POST":
         try:
             # decoded and cleaned of EXIF before the write transaction: slow work never holds the lock
             photo = (
@@ -240,10 +270,11 @@ def edit_goods(goods_id: int | None = None):
                     )
         except DomainError as err:
             flash(err.message, "error")
+            status = err.status
         else:
             flash(_("已保存 %(name)s。", name=saved.name), "success")
             return redirect(url_for("shop.stock", goods_id=saved.id))
-    return render_template("shop/goods_form.html", form=form, goods=found)
+    return render_template("shop/goods_form.html", form=form, goods=found), status
 
 
 def _photo_folder() -> Path:
@@ -264,58 +295,112 @@ def goods_photo(goods_id: int):
 @bp.route("/goods/<int:goods_id>", methods=["GET", "POST"])
 @role_required(*SHOP_STAFF)
 def stock(goods_id: int):
-    """A goods item: its stock moves, and forms to receive goods or record a loss."""
+    """A goods item: its stock moves, and forms to receive goods, record a loss or change its photo.
+
+    A form refused (a field, or a rule of the service) comes back with everything typed still in it."""
     found = services.get_goods(db.session, g.village.id, goods_id)
-    receive, loss = ReceiveForm(prefix="in"), LossForm(prefix="loss")
+    receive, loss, photo = ReceiveForm(prefix="in"), LossForm(prefix="loss"), PhotoForm(prefix="photo")
+    status = 200
     if request.method == "POST":
         action = request.form.get("action")
+        if action == "photo":
+            return _set_photo(found, photo)
         form = loss if action == "loss" else receive
         if not form.validate_on_submit():
             flash_errors(form)
-            return redirect(url_for("shop.stock", goods_id=found.id))
-
-        def perform():
-            if action == "loss":
-                services.record_loss(db.session, found, loss.qty.data, loss.note.data, current_user.id)
-            else:
-                cost = receive.cost_yuan.data
-                services.receive_stock(
-                    db.session,
-                    found,
-                    MoveKind(receive.kind.data),
-                    receive.qty.data,
-                    current_user.id,
-                    donor=receive.donor.data or "",
-                    moved_on=receive.moved_on.data,
-                    funding_source=receive.funding_source.data or "",
-                    cost_fen=int(cost * Decimal(100)) if cost is not None else None,
-                    note=receive.note.data or "",
-                )
-            return found.stock
-
-        body = {
-            "goods": found.id,
-            "action": action,
-            **{k: str(v) for k, v in form.data.items() if k != "csrf_token"},
-        }
-        scope, key = f"stock:{current_user.id}", request.form.get("key", "")
-        try:  # a form posted twice (a double click) moves the stock once, and is told the same
-            with write():
-                stock_now = once(
-                    db.session, scope, key, body, perform,
-                    remember=lambda n: {"stock": n}, recall=lambda answer: answer["stock"],
-                )  # fmt: skip
-        except DomainError as err:
-            flash(err.message, "error")
+            status = 422
         else:
-            flash(_("已记录，现有库存 %(n)s。", n=stock_now), "success")
-        return redirect(url_for("shop.stock", goods_id=found.id))
+            try:
+                stock_now = _move_stock(found, action, form)
+            except DomainError as err:
+                flash(err.message, "error")
+                status = err.status
+            else:
+                flash(_("已记录，现有库存 %(n)s。", n=stock_now), "success")
+                return redirect(url_for("shop.stock", goods_id=found.id))
+        if action == "loss":  # the other form starts empty again
+            receive = ReceiveForm(prefix="in", formdata=None)
+        else:
+            loss = LossForm(prefix="loss", formdata=None)
+    return _stock_page(found, receive, loss, photo, status)
+
+
+def _stock_page(found: Goods, receive, loss, photo, status: int = 200):
     moves = db.session.scalars(
         db.select(StockMove).where(StockMove.goods_id == found.id).order_by(StockMove.id.desc()).limit(100)
     ).all()
     return render_template(
-        "shop/stock.html", goods=found, moves=moves, receive=receive, loss=loss, form_key=uuid.uuid4().hex
-    )
+        "shop/stock.html",
+        goods=found,
+        moves=moves,
+        receive=receive,
+        loss=loss,
+        photo=photo,
+        # a fresh key each time the page is shown: a refused key stays refused (idempotency.once)
+        form_key=uuid.uuid4().hex,
+    ), status
+
+
+def _move_stock(found: Goods, action: str | None, form) -> int:
+    """Receive goods or record a loss, once per form key; the stock after it."""
+
+    def perform():
+        if action == "loss":
+            services.record_loss(db.session, found, form.qty.data, form.note.data, current_user.id)
+        else:
+            cost = form.cost_yuan.data
+            services.receive_stock(
+                db.session,
+                found,
+                MoveKind(form.kind.data),
+                form.qty.data,
+                current_user.id,
+                donor=form.donor.data or "",
+                moved_on=form.moved_on.data,
+                funding_source=form.funding_source.data or "",
+                cost_fen=int(cost * Decimal(100)) if cost is not None else None,
+                note=form.note.data or "",
+            )
+        return found.stock
+
+    body = {
+        "goods": found.id,
+        "action": action,
+        **{k: str(v) for k, v in form.data.items() if k != "csrf_token"},
+    }
+    scope, key = f"stock:{current_user.id}", request.form.get("key", "")
+    # a form posted twice (a double click) moves the stock once, and is told the same
+    with write():
+        return once(
+            db.session, scope, key, body, perform,
+            remember=lambda n: {"stock": n}, recall=lambda answer: answer["stock"],
+        )  # fmt: skip
+
+
+def _set_photo(found: Goods, form: "PhotoForm"):
+    """A new photo of the goods, from the chair or the shopkeeper (the one with the goods in hand)."""
+    if not form.validate_on_submit() or not form.photo.data:
+        if not form.photo.data and not form.errors:
+            flash(_("商品照片：请选择一张照片。"), "error")
+        flash_errors(form)
+        return _stock_page(
+            found, ReceiveForm(prefix="in", formdata=None), LossForm(prefix="loss", formdata=None), form, 422
+        )
+    try:
+        clean = images.clean_photo(form.photo.data.read(images.MAX_PHOTO_BYTES + 1))  # before the lock
+        with write():
+            services.set_goods_photo(db.session, found, clean, _photo_folder(), current_user.id)
+    except DomainError as err:
+        flash(err.message, "error")
+        return _stock_page(
+            found,
+            ReceiveForm(prefix="in", formdata=None),
+            LossForm(prefix="loss", formdata=None),
+            form,
+            err.status,
+        )
+    flash(_("已换上 %(name)s 的新照片。", name=found.name), "success")
+    return redirect(url_for("shop.stock", goods_id=found.id))
 
 
 @bp.route("/stocktake", methods=["GET", "POST"])

@@ -323,8 +323,9 @@ def test_not_enough_points_is_refused_with_a_clear_message_and_writes_nothing(
 
     # the page itself says so as soon as the basket costs more than the balance
     add(page, "食用油")
-    expect(page.locator("#over")).to_have_text("积分不够")
+    expect(page.locator("#over")).to_have_text("积分不够，还差 20 分")  # what is missing, not "−20"
     expect(page.locator("#over")).to_be_visible()
+    expect(page.locator("#after-line")).to_be_hidden()
     expect(confirm).to_be_disabled()
     page.get_by_role("button", name="减少 食用油").click()
     add(page, "洗衣粉")
