@@ -141,6 +141,27 @@ def scores_of(session: Session, scoring_round: ScoringRound) -> dict[tuple[int, 
     return {(h, c): t for h, c, t in rows}
 
 
+def entered_cells(session: Session, scoring_round: ScoringRound) -> set[tuple[int, int]]:
+    """``{(household_id, round_criterion_id)}`` of the cells someone has entered, 0 included: a cell
+    confirmed empty is held as 0, so "every cell entered" tells a household that is done."""
+    rows = session.execute(
+        sa.select(Score.household_id, Score.round_criterion_id).where(Score.round_id == scoring_round.id)
+    ).all()
+    return {(h, c) for h, c in rows}
+
+
+def done_households(session: Session, scoring_round: ScoringRound) -> set[int]:
+    """The households whose every criterion of the round has been entered (0 included)."""
+    needed = len(scoring_round.criteria)
+    rows = session.execute(
+        sa.select(Score.household_id)
+        .where(Score.round_id == scoring_round.id)
+        .group_by(Score.household_id)
+        .having(sa.func.count(Score.round_criterion_id) >= needed)
+    ).scalars()
+    return set(rows)
+
+
 def may_score(session: Session, user: User, household: Household) -> bool:
     """Only panel members score, and only the groups they are assigned (all groups if none)."""
     member = membership(session, user.id)

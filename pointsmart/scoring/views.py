@@ -266,6 +266,7 @@ def grid(round_id: int):
     member = panels.membership(db.session, current_user.id)
     households = services.round_households(db.session, found, group)
     assigned = member.group_list if member else []
+    entered = services.entered_cells(db.session, found)
     editable = {
         h.id
         for h in households
@@ -278,6 +279,8 @@ def grid(round_id: int):
         group=group,
         groups=village_groups(db.session, g.village.id),
         cells=services.scores_of(db.session, found),
+        entered=entered,
+        done=services.done_households(db.session, found),
         editable=editable,
     )
 
