@@ -3,8 +3,6 @@ rule and every cell checked in the database; 户号 and 户主 frozen; the full 
 the phone's household list; the submitter who may not approve; finalising that asks first; the
 objection form's searchable household; the points register's cells under their headers."""
 
-import re
-
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
@@ -12,7 +10,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.scoring.models import RoundCriterion, Score
 
-from .conftest import _open, console_errors, horizontal_overflow, login, screenshot
+from .conftest import console_errors, horizontal_overflow, login, screenshot
 from .test_scoring import all_saved, cell, grid_status, make_households, make_panel, make_rulebook, open_round
 
 #: a yes/no award, a counted award, a yes/no deduction (a violation) and a count that may reach 12
