@@ -137,7 +137,7 @@ def _demo_round(session: Session, village, seed_dir: Path, users: list[dict]) ->
             scoring.set_score(
                 session, scoring_round, household.id, criteria[row["条目"]], int(row["次数"]), scorer
             )
-    scoring.submit_round(session, scoring_round, panel[0])
+    scoring.submit_round(session, scoring_round, chair)  # handed in by the chair, approved by two others
     for member in panel:
         scoring.approve_round(session, scoring_round, member)
     scoring.publish_round(session, scoring_round, chair.id)

@@ -10,14 +10,18 @@ A period is written the way the villages write it, in either form:
 =========  ==============  ===========================
 kind       key             also read as
 =========  ==============  ===========================
-month      ``2026-11``     ``2026年11月``, ``2026-1``
+month      ``2026-11``     ``2026年11月``, ``2026/11``, ``2026.11``, ``2026-1``, ``2026年11月份``
 quarter    ``2026-Q4``     ``2026年第4季度``, ``2026年4季度``
 half       ``2026-H2``     ``2026年下半年`` (``上半年`` = H1)
 year       ``2026``        ``2026年``
 =========  ==============  ===========================
+
+Full-width digits and signs (``２０２６年１１月``, typed with a Chinese input method) read as their
+plain forms.
 """
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -225,7 +229,7 @@ class Period:
 
 
 _FORMS = (
-    ("month", re.compile(r"(\d{4})\s*(?:-|年)\s*(\d{1,2})\s*月?")),
+    ("month", re.compile(r"(\d{4})\s*(?:-|/|\.|年)\s*(\d{1,2})\s*(?:月份?)?")),
     ("quarter", re.compile(r"(\d{4})\s*(?:-\s*Q|年\s*第?)\s*([1-4])\s*(?:季度?)?", re.IGNORECASE)),
     ("half", re.compile(r"(\d{4})\s*-\s*H([12])", re.IGNORECASE)),
     ("half", re.compile(r"(\d{4})\s*年\s*([上下])\s*半年")),
@@ -240,7 +244,8 @@ def shown(text: str) -> str:
 
 def read_period(text: str) -> Period | None:
     """A period key in either form (see the module's table), or None if it is none of them."""
-    text = (text or "").strip()
+    # NFKC: full-width digits, dashes and slashes from a Chinese input method become plain ones
+    text = unicodedata.normalize("NFKC", text or "").strip()
     for kind, pattern in _FORMS:
         found = pattern.fullmatch(text)
         if not found:

@@ -161,7 +161,7 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
             scoring.set_score(session, found, home.id, tidy.id, 1, members[0])
         scoring.set_score(session, found, homes[0].id, filial.id, 1, members[0])
         scoring.set_score(session, found, homes[1].id, mess.id, 1, members[0])  # 3 points, 5 deducted: short
-        scoring.submit_round(session, found, members[0])
+        scoring.submit_round(session, found, session.get(User, chair))  # the submitter may not approve
         for member in members:
             scoring.approve_round(session, found, member)
         scoring.publish_round(session, found, None)

@@ -55,11 +55,11 @@ def _criterion(scoring_round, name):
 
 def _run_to_notice(ctx, scoring_round, panel):
     assert services.approval_refusal(ctx, scoring_round, panel[0]).code == "wrong_status"
-    services.submit_round(ctx, scoring_round, panel[0])
+    services.submit_round(ctx, scoring_round, panel[2])
     assert services.approval_refusal(ctx, scoring_round, panel[0]) is None
     services.approve_round(ctx, scoring_round, panel[0])
     assert services.approval_refusal(ctx, scoring_round, panel[0]).code == "already_approved"
-    assert services.approval_refusal(ctx, scoring_round, panel[2]) is None  # the chair sits on this panel
+    assert services.approval_refusal(ctx, scoring_round, panel[2]).code == "submitter_cannot_approve"
     services.approve_round(ctx, scoring_round, panel[1])
     services.publish_round(ctx, scoring_round, panel[2].id)
     ctx.commit()
@@ -153,7 +153,7 @@ def test_whole_monthly_round_posts_points_once(ctx, rulebook, panel, make_househ
     for hid, name, times in [(a, "庭院整洁", 1), (a, "志愿服务", 2), (b, "乱堆乱放", 1)]:
         services.set_score(ctx, scoring_round, hid, _criterion(scoring_round, name).id, times, panel[0])
     ctx.commit()
-    services.submit_round(ctx, scoring_round, panel[0])
+    services.submit_round(ctx, scoring_round, panel[2])
     assert services.approve_round(ctx, scoring_round, panel[0]) == 1
     assert scoring_round.status == RoundStatus.SUBMITTED
     with pytest.raises(DomainError) as info:
@@ -222,7 +222,7 @@ def test_rejected_objection_needs_a_reason_and_keeps_scores(ctx, rulebook, panel
 def test_reopen_withdraws_approvals(ctx, rulebook, panel, make_household):
     make_household()
     scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", None)
-    services.submit_round(ctx, scoring_round, panel[0])
+    services.submit_round(ctx, scoring_round, panel[1])
     services.approve_round(ctx, scoring_round, panel[0])
     services.reopen_round(ctx, scoring_round, panel[2].id, "漏评了三社")
     ctx.commit()

@@ -72,7 +72,7 @@ def _round(session, scene, period, scores, *, stop="finalised", period_type="mon
     for (household_id, name), times in scores.items():
         services.set_score(session, found, household_id, ids[name], times, panel[scorer])
     if stop != "draft":
-        services.submit_round(session, found, panel[0])
+        services.submit_round(session, found, panel[2])  # the chair hands in; two others approve
     if stop in ("notice", "finalised"):
         services.approve_round(session, found, panel[0])
         services.approve_round(session, found, panel[1])
@@ -166,7 +166,7 @@ def test_score_sheet_shows_each_cell_who_scored_it_and_who_approved(app, scene, 
     scoring_round = _round(ctx, scene, "2026-11", {(a, "庭院整洁"): 1, (a, "参加志愿服务"): 2}, stop="draft")
     mess = scoring_round.criteria[1].id
     services.set_score(ctx, scoring_round, b, mess, 1, ctx.get(User, scene.panel[1]))  # the other member
-    services.submit_round(ctx, scoring_round, ctx.get(User, scene.panel[0]))
+    services.submit_round(ctx, scoring_round, ctx.get(User, scene.chair))
     services.approve_round(ctx, scoring_round, ctx.get(User, scene.panel[0]))
     services.approve_round(ctx, scoring_round, ctx.get(User, scene.panel[1]))
     ctx.commit()

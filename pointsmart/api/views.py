@@ -180,7 +180,7 @@ def _round_fields(found) -> dict:
         "period_key": found.period_key,
         "scope": found.scope,
         "status": found.status,
-        "approvals": len(found.approvals),
+        "approvals": len(scoring.counted_approvals(found)),  # the submitter's own never counts
         "approvals_required": found.approvals_required,
         "published_at": found.published_at,
         "notice_ends_at": found.notice_ends_at,

@@ -48,9 +48,8 @@ class RoundForm(FlaskForm):
 
 
 class ObjectionForm(FlaskForm):
-    household_id = SelectField(
-        _l("农户"), coerce=form_id, choices=[], validate_choice=False, validators=[DataRequired()]
-    )
+    #: typed or picked from a list the browser filters as one types (a datalist: no script needed)
+    household = StringField(_l("农户（输入户号或户主姓名）"), validators=[DataRequired(), Length(max=60)])
     objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=40)])
     content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=500)])
 

@@ -141,6 +141,53 @@ def scores_of(session: Session, scoring_round: ScoringRound) -> dict[tuple[int, 
     return {(h, c): t for h, c, t in rows}
 
 
+def entered_cells(session: Session, scoring_round: ScoringRound) -> set[tuple[int, int]]:
+    """``{(household_id, round_criterion_id)}`` of the cells someone has entered, 0 included: a cell
+    confirmed empty is held as 0, so "every cell entered" tells a household that is done."""
+    rows = session.execute(
+        sa.select(Score.household_id, Score.round_criterion_id).where(Score.round_id == scoring_round.id)
+    ).all()
+    return {(h, c) for h, c in rows}
+
+
+def done_households(session: Session, scoring_round: ScoringRound) -> set[int]:
+    """The households whose every criterion of the round has been entered (0 included)."""
+    needed = len(scoring_round.criteria)
+    rows = session.execute(
+        sa.select(Score.household_id)
+        .where(Score.round_id == scoring_round.id)
+        .group_by(Score.household_id)
+        .having(sa.func.count(Score.round_criterion_id) >= needed)
+    ).scalars()
+    return set(rows)
+
+
+def find_round_household(session: Session, scoring_round: ScoringRound, text: str) -> Household:
+    """The household of the round that ``text`` names: its 户号, its head's name (if only one
+    household has it), or the "户号 户主" label the objection form's list offers.
+
+    :raises Invalid: nothing typed, no such household, or a name that two households share.
+    """
+    wanted = " ".join((text or "").split())
+    if not wanted:
+        raise Invalid(_("请输入户号或户主姓名。"), code="household_required")
+    households = round_households(session, scoring_round)
+    number = wanted.split(" ")[0]
+    found = [h for h in households if h.household_no == number]
+    if not found:
+        found = [h for h in households if h.head_name == wanted]
+    if len(found) > 1:
+        raise Invalid(
+            _("有 %(n)s 户户主叫“%(name)s”，请输入户号。", n=len(found), name=wanted[:20]),
+            code="household_ambiguous",
+        )
+    if not found:
+        raise Invalid(
+            _("这次评定里没有户号或户主为“%(text)s”的农户。", text=wanted[:20]), code="unknown_household"
+        )
+    return found[0]
+
+
 def may_score(session: Session, user: User, household: Household) -> bool:
     """Only panel members score, and only the groups they are assigned (all groups if none)."""
     member = membership(session, user.id)
@@ -299,22 +346,50 @@ def reopen_round(session: Session, scoring_round: ScoringRound, actor_id: int, r
     )
 
 
+def counted_approvals(scoring_round: ScoringRound) -> list[RoundApproval]:
+    """The approvals that count: a second pair of eyes, so never the submitter's own. (Rounds from
+    before this rule may hold one; it is shown, and not counted.)"""
+    return [a for a in scoring_round.approvals if a.user_id != scoring_round.submitted_by]
+
+
+def approvals_missing(scoring_round: ScoringRound) -> int:
+    """How many more approvals the round needs before its notice may start."""
+    return max(0, scoring_round.approvals_required - len(counted_approvals(scoring_round)))
+
+
 def approval_refusal(session: Session, scoring_round: ScoringRound, user: User) -> ScoringError | None:
     """Why ``user`` may not approve the round now, or None: the one statement of the rule, which the
     round page reads to offer the button and :func:`approve_round` to refuse."""
     if scoring_round.status not in (RoundStatus.SUBMITTED, RoundStatus.APPROVED):
         return wrong_status(scoring_round)
+    if not approvals_missing(scoring_round):
+        return ScoringError(
+            _(
+                "这次评定已经审核完成（%(n)s / %(m)s），不需要再审核。",
+                n=len(counted_approvals(scoring_round)),
+                m=scoring_round.approvals_required,
+            ),
+            code="approvals_complete",
+        )
     if membership(session, user.id) is None or user.village_id != scoring_round.village_id:
         return ScoringError(_("只有评比小组成员可以审核。"), code="not_panel_member", status=403)
+    if user.id == scoring_round.submitted_by:
+        return ScoringError(
+            _("您提交了这次评定，不能自己审核，请评比小组的其他成员审核。"),
+            code="submitter_cannot_approve",
+            status=403,
+        )
     if any(a.user_id == user.id for a in scoring_round.approvals):
         return ScoringError(_("您已经审核过这次评定了。"), code="already_approved")
     return None
 
 
 def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> int:
-    """Record one panel member's approval; enough of them make the round approved. Returns the count.
+    """Record one panel member's approval; enough of them make the round approved. Returns how many
+    approvals count now (the submitter's own never does).
 
-    :raises ScoringError: not submitted, not a panel member, or approved by this member already.
+    :raises ScoringError: not submitted, already approved by enough members, not a panel member, the
+        member who submitted the round, or approved by this member already.
     """
     _lock(session, scoring_round)
     refusal = approval_refusal(session, scoring_round, user)
@@ -323,7 +398,7 @@ def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> 
     session.add(RoundApproval(round_id=scoring_round.id, user_id=user.id, at=utcnow()))
     session.flush()
     session.refresh(scoring_round, ["approvals"])
-    count = len(scoring_round.approvals)
+    count = len(counted_approvals(scoring_round))
     if count >= scoring_round.approvals_required:
         scoring_round.status = RoundStatus.APPROVED
     record(
@@ -341,6 +416,12 @@ def publish_round(session: Session, scoring_round: ScoringRound, actor_id: int) 
     """Post the round's results publicly (公示) for its notice period."""
     _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.APPROVED)
+    missing = approvals_missing(scoring_round)
+    if missing:  # a round approved before the submitter's own approval stopped counting
+        raise ScoringError(
+            _("还差 %(n)s 人审核（提交人自己的审核不算），审核完成后才能公示。", n=missing),
+            code="approvals_missing",
+        )
     now = utcnow()
     scoring_round.status = RoundStatus.NOTICE
     scoring_round.published_by, scoring_round.published_at = actor_id, now

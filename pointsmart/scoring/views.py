@@ -231,16 +231,33 @@ def overview(round_id: int):
     member = panels.membership(db.session, current_user.id)
     is_chair = current_user.role == Role.CHAIR
     objection_form = ObjectionForm()
-    objection_form.household_id.choices = [
-        (t.household.id, f"{t.household.household_no} {t.household.head_name}") for t in tallies
-    ]
     now = utcnow()
+    counted = services.counted_approvals(found)
+    scored = [t for t in tallies if t.times]
+    approval = {
+        "counted": counted,
+        "count": len(counted),
+        "missing": services.approvals_missing(found),
+        # an approval the submitter gave themselves before that stopped counting: shown, not counted
+        "uncounted": [a for a in found.approvals if a not in counted],
+        "is_submitter": found.submitted_by == current_user.id,
+    }
+    # the status as it really is: "approved" only once enough approvals count
+    status = found.status
+    if status == RoundStatus.APPROVED and approval["missing"]:
+        status = RoundStatus.SUBMITTED
+    finalise_confirm = _(
+        "%(n)s 户将记入积分（加 %(plus)s 分，扣 %(minus)s 分），记入后不能撤回。确定吗？",
+        n=len(scored),
+        plus=sum(t.awarded for t in scored),
+        minus=sum(t.deducted for t in scored),
+    )
     flags = {
         "can_score": found.status == RoundStatus.DRAFT and member is not None,
         "can_submit": found.status == RoundStatus.DRAFT and (member is not None or is_chair),
         "can_approve": services.approval_refusal(db.session, found, current_user) is None,
         "can_reopen": is_chair and found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED),
-        "can_publish": is_chair and found.status == RoundStatus.APPROVED,
+        "can_publish": is_chair and found.status == RoundStatus.APPROVED and not approval["missing"],
         "can_object": is_chair and found.status == RoundStatus.NOTICE,
         "can_finalise": is_chair and finalisation.finalise_refusal(db.session, found) is None,
         "notice_running": found.status == RoundStatus.NOTICE and now < found.notice_ends_at,
@@ -253,6 +270,9 @@ def overview(round_id: int):
         objection_form=objection_form,
         reason_form=ReasonForm(),
         flags=flags,
+        approval=approval,
+        status=status,
+        finalise_confirm=finalise_confirm,
         names=user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
     )
 
@@ -266,6 +286,7 @@ def grid(round_id: int):
     member = panels.membership(db.session, current_user.id)
     households = services.round_households(db.session, found, group)
     assigned = member.group_list if member else []
+    entered = services.entered_cells(db.session, found)
     editable = {
         h.id
         for h in households
@@ -278,6 +299,8 @@ def grid(round_id: int):
         group=group,
         groups=village_groups(db.session, g.village.id),
         cells=services.scores_of(db.session, found),
+        entered=entered,
+        done=services.done_households(db.session, found),
         editable=editable,
     )
 
@@ -366,7 +389,23 @@ def submit(round_id: int):
 @bp.post("/rounds/<int:round_id>/approve")
 @role_required(*STAFF)
 def approve(round_id: int):
-    return _step(round_id, lambda r: services.approve_round(db.session, r, current_user), _("已审核通过。"))
+    found = _round(round_id)
+    try:
+        with write():
+            count = services.approve_round(db.session, found, current_user)
+    except DomainError as err:
+        return _refused(err, "scoring.overview", round_id=found.id)
+    required = found.approvals_required
+    if count >= required:
+        message = _("审核完成（%(n)s / %(m)s），可以开始公示。", n=count, m=required)
+    else:
+        message = _(
+            "已记录您的审核（%(n)s / %(m)s），还需 %(left)s 人审核。",
+            n=count,
+            m=required,
+            left=required - count,
+        )
+    return _done(message, "scoring.overview", round_id=found.id)
 
 
 @bp.post("/rounds/<int:round_id>/reopen")
@@ -411,11 +450,12 @@ def record_objection(round_id: int):
         flash_errors(form)
         return redirect(url_for("scoring.overview", round_id=found.id))
     try:
+        household = services.find_round_household(db.session, found, form.household.data)
         with write():
             services.record_objection(
                 db.session,
                 found,
-                form.household_id.data,
+                household.id,
                 form.objector.data,
                 form.content.data,
                 current_user.id,

@@ -1,11 +1,16 @@
 // The score grid (打分表): households × criteria, driven by the keyboard, saved cell by cell.
 //
-// - Arrow keys move between cells (Up/Down rows, Left/Right columns); Tab/Shift-Tab keep the natural
-//   order; Enter saves and steps to the next cell (Shift-Enter: the previous one).
-// - Typing a digit sets the count. A yes/no cell (data-max="1") saves on 1 or 0 and jumps on: one
-//   keystroke per cell. A multi-count cell saves on Enter or when the focus moves on.
-// - Backspace/Delete (and 0 as the first digit) clear a cell. More than data-max is refused, visibly,
-//   and never sent.
+// ONE rule moves the cursor, the same for every cell (yes/no and counted alike): typing never moves it.
+// - A digit sets the count of the cell the cursor is on (0 or Backspace/Delete clear it). A cell
+//   that may count up to 9 saves at once; one that may count 10 or more keeps the digits as a draft
+//   (1, 2 → 12) until the cursor leaves it.
+// - Enter or Tab confirms the cell and moves to the next one in reading order (the next criterion,
+//   then the next household's first); Shift-Enter / Shift-Tab go back. An empty cell confirmed this
+//   way is saved as 0, so the server knows it was looked at.
+// - Arrow keys move without confirming (Up/Down rows, Left/Right columns).
+// So a round is "[the count] Enter" per cell: one key for an empty cell, two for a scored one.
+// - A household whose every cell the server holds (typed, or confirmed empty) is marked complete.
+// - More than data-max is refused, visibly, and never sent.
 // - Every change is written ahead to localStorage (keyed by the save URL and the user) before it is
 //   POSTed, and removed only once the server has confirmed it. A network failure or a 5xx keeps the
 //   cell marked and pending; pending cells are retried when the browser comes back online, every few
@@ -13,6 +18,7 @@
 //   4xx answer (the server refused the value) shows its message and puts the cell back.
 // - Saves of one cell are serialised: at most one request per cell is in flight, and only the latest
 //   value typed is sent next, so a fast typist's changes are never reordered.
+// - The status line says 已保存 only when no cell is a draft, waiting, or failed.
 //
 // Plain JavaScript, no library, no inline script (the CSP is script-src 'self').
 (() => {
@@ -58,7 +64,9 @@
     if (!st) {
       // A cell not on this page (another group's) has an unknown server value: null, so it is sent.
       const times = input ? parseInt(input.value, 10) || 0 : null;
-      st = { key, household, criterion, input, confirmed: times, want: times, inflight: false, failed: false };
+      // decided: the server holds this cell (a count, or 0 confirmed); force: send it even if unchanged
+      const decided = Boolean(input && input.dataset.decided);
+      st = { key, household, criterion, input, confirmed: times, want: times, inflight: false, failed: false, decided, force: false };
       states.set(key, st);
     } else if (input && !st.input) {
       st.input = input;
@@ -119,15 +127,19 @@
     let failed = 0;
     let busy = 0;
     states.forEach((st) => {
-      if (st.want === st.confirmed && !st.inflight) return;
+      if (!unsettled(st)) return;
       if (st.failed) failed += 1;
       else busy += 1;
     });
+    const drafts = table.querySelectorAll("input.draft").length;
     let message = "";
     let kind = "";
     if (failed) {
       message = `${text(stale ? "stale" : "offline") || text("offline")} (${failed})`;
       kind = "offline";
+    } else if (drafts) {
+      message = text("draft");
+      kind = "draft";
     } else if (busy) {
       message = text("saving");
       kind = "saving";
@@ -142,14 +154,21 @@
     statusLine.dataset.state = kind;
   }
 
+  /** Whether a cell still waits for the server (a value to send, a 0 to confirm, a request out). */
+  function unsettled(st) {
+    return st.inflight || st.want !== st.confirmed || st.force;
+  }
+
   function paint(st) {
     const input = st.input;
     if (!input) return;
-    const unsettled = st.inflight || st.want !== st.confirmed;
-    input.classList.toggle("failed", unsettled && st.failed);
-    input.classList.toggle("saving", unsettled && !st.failed);
+    const waiting = unsettled(st);
+    input.classList.toggle("failed", waiting && st.failed);
+    input.classList.toggle("saving", waiting && !st.failed);
+    input.classList.toggle("decided", st.decided);
     if (input.classList.contains("failed")) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
+    markRow(st.household);
   }
 
   function refuse(input, message) {
@@ -170,6 +189,20 @@
 
   function rowOf(household) {
     return rows.find((tr) => Number(tr.dataset.household) === household) || null;
+  }
+
+  /** A household is complete when the server holds every one of its cells and none is in flux. */
+  function markRow(household) {
+    const tr = rowOf(household);
+    if (!tr || tr.classList.contains("readonly")) return;
+    const inputs = Array.from(tr.querySelectorAll("input[data-criterion]"));
+    const complete = inputs.every((input) => {
+      const st = states.get(keyOf(household, Number(input.dataset.criterion)));
+      return st && st.decided && !unsettled(st) && !input.classList.contains("draft");
+    });
+    tr.classList.toggle("complete", complete);
+    const mark = tr.querySelector(".done-mark");
+    if (mark) mark.hidden = !complete;
   }
 
   /** The row's total, from what its cells show. Not from the server's answer: the answers of two
@@ -224,17 +257,18 @@
    *  answered (saved or refused), false when the save must be retried later. */
   async function pump(st) {
     if (st.inflight) return true;
-    if (st.want === st.confirmed) return settled(st);
+    if (st.want === st.confirmed && !st.force) return settled(st);
     st.inflight = true;
     paint(st);
     showStatus();
     await acquire();
     const times = st.want; // the latest value typed while the cell waited for its turn
-    if (times === st.confirmed) {
+    if (times === st.confirmed && !st.force) {
       release();
       st.inflight = false;
       return settled(st);
     }
+    st.force = false;
     let outcome;
     try {
       const response = await fetch(saveUrl, {
@@ -275,6 +309,8 @@
 
     if (outcome.saved) {
       st.confirmed = outcome.saved.times;
+      st.decided = true;
+      st.force = false; // the server holds the cell now: a 0 confirmed meanwhile is done too
       st.failed = false;
       savedOnce = true;
       stale = false;
@@ -290,17 +326,21 @@
       showTotal(st.household);
     } else {
       st.failed = true;
+      st.force = st.force || times === st.want; // a confirmed 0 that did not get through: send it again
       stale = stale || outcome.stale;
     }
     paint(st);
     showStatus();
-    if (!outcome.retry && st.want !== st.confirmed) return pump(st); // typed again meanwhile
+    if (!outcome.retry && (st.want !== st.confirmed || st.force)) return pump(st); // typed again meanwhile
     return !outcome.retry;
   }
 
-  /** Change what a cell should hold and send it. */
+  /** Change what a cell should hold and send it; an unchanged value is sent too if the server does
+   *  not hold the cell yet (a 0 confirmed). */
   function change(st, times) {
-    if (times === st.want) return;
+    // an unchanged value: nothing to send if the server holds it, or a request for it is out already
+    if (times === st.want && (st.decided || st.force || st.inflight)) return;
+    if (times === st.want) st.force = true;
     lastError = "";
     st.want = times;
     if (st.input) st.input.value = display(times);
@@ -314,7 +354,7 @@
   /** Send every cell the server does not have yet: one first, to see whether it gets through. */
   async function retryAll() {
     if (retrying) return;
-    const waiting = Array.from(states.values()).filter((st) => !st.inflight && st.want !== st.confirmed);
+    const waiting = Array.from(states.values()).filter((st) => !st.inflight && (st.want !== st.confirmed || st.force));
     if (!waiting.length) return;
     retrying = true;
     try {
@@ -332,21 +372,25 @@
   /** Cells whose next digit starts a new value (just focused) rather than extending the draft. */
   const fresh = new WeakSet();
 
-  /** Save what a cell shows (a multi-count draft), or refuse it. */
-  function commit(input) {
+  /** Save what a cell shows (a multi-count draft), or refuse it. ``confirm``: the person moved on
+   *  with Enter or Tab, so an empty cell is a 0 the server should hold. */
+  function commit(input, confirm = false) {
     if (!input || !position.has(input) || !isEditable(input)) return;
+    const wasDraft = input.classList.contains("draft");
     input.classList.remove("draft");
     const st = cellState(input);
     const raw = input.value.trim();
     if (raw === "" || /^\d{1,2}$/.test(raw)) {
       const times = raw === "" ? 0 : parseInt(raw, 10);
       if (times <= Number(input.dataset.max)) {
-        change(st, times);
+        if (confirm || wasDraft || times !== st.want) change(st, times);
+        showStatus();
         return;
       }
       tooMany(input);
     }
     input.value = display(st.want);
+    showStatus();
   }
 
   function land(input) {
@@ -369,7 +413,7 @@
     }
   }
 
-  /** Enter and the automatic jump: the next (or previous) landable cell in reading order. */
+  /** Enter and Tab: the next (or previous) landable cell in reading order. */
   function step(input, direction) {
     for (let i = cells.indexOf(input) + direction; i >= 0 && i < cells.length; i += direction) {
       if (canLand(cells[i])) return cells[i];
@@ -377,22 +421,21 @@
     return null;
   }
 
+  /** A digit typed into a cell: it sets the count; the cursor never moves on its own. */
   function typeDigit(input, digit) {
     const max = Number(input.dataset.max);
     const st = cellState(input);
-    if (max === 1) {
-      if (digit > 1) {
-        tooMany(input);
-        return;
-      }
-      change(st, digit);
-      land(step(input, 1));
+    const startNew = fresh.has(input) || input.value === "" || input.value === "0" || max < 10;
+    if (startNew && digit > max) {
+      tooMany(input);
       return;
     }
-    const startNew = fresh.has(input) || input.value === "" || max < 10;
     fresh.delete(input);
-    if (startNew && digit === 0) {
-      change(st, 0); // 0 clears
+    if (max < 10 || (startNew && digit === 0)) {
+      input.classList.remove("draft");
+      change(st, digit); // a whole count (0 clears): saved at once
+      fresh.add(input); // the next digit replaces it
+      showStatus();
       return;
     }
     const draft = startNew ? String(digit) : input.value + digit;
@@ -401,7 +444,7 @@
       return;
     }
     lastError = "";
-    input.value = draft; // saved on Enter, or when the cursor moves on
+    input.value = draft; // saved when the cursor leaves the cell
     input.classList.add("draft");
     showStatus();
   }
@@ -419,14 +462,13 @@
       land(target);
       return;
     }
-    if (key === "Enter") {
-      event.preventDefault();
-      commit(input);
-      land(step(input, event.shiftKey ? -1 : 1));
-      return;
-    }
-    if (key === "Tab") {
-      commit(input); // the browser moves the focus
+    if (key === "Enter" || key === "Tab") {
+      // Both confirm the cell and step in reading order. Tab is handled here too (not left to the
+      // browser) so that it lands exactly where Enter does, read-only cells skipped alike.
+      const target = step(input, event.shiftKey ? -1 : 1);
+      if (key === "Enter" || target) event.preventDefault();
+      commit(input, true);
+      land(target);
       return;
     }
     if (key === "Escape") {
@@ -434,13 +476,15 @@
       input.classList.remove("draft");
       fresh.add(input);
       input.select();
+      showStatus();
       return;
     }
     if (key === "Backspace" || key === "Delete") {
       event.preventDefault();
+      input.classList.remove("draft");
       if (isEditable(input)) change(cellState(input), 0);
       fresh.add(input);
-      input.classList.remove("draft");
+      showStatus();
       return;
     }
     if (key.length === 1) {
@@ -454,14 +498,16 @@
     const input = event.target;
     if (!position.has(input) || !isEditable(input) || event.isComposing) return;
     const digits = input.value.replace(/\D/g, "");
-    if (Number(input.dataset.max) === 1) {
+    if (Number(input.dataset.max) < 10) {
       const last = digits.slice(-1);
       input.value = display(cellState(input).want);
+      fresh.add(input);
       if (last) typeDigit(input, Number(last));
       return;
     }
     input.value = digits.slice(0, 2);
     input.classList.add("draft");
+    showStatus();
   });
 
   table.addEventListener("focusin", (event) => {
@@ -474,7 +520,6 @@
   table.addEventListener("focusout", (event) => {
     const input = event.target;
     if (!position.has(input)) return;
-    input.classList.remove("draft");
     commit(input);
   });
 
@@ -506,12 +551,22 @@
     );
     const st = stateFor(household, criterion, input || null);
     st.want = times;
+    st.force = true; // the server may hold it already; sending the same count again changes nothing
     if (input) input.value = display(times);
     paint(st);
     showTotal(household);
   });
+  rows.forEach((tr) => markRow(Number(tr.dataset.household)));
   showStatus();
   retryAll();
+
+  // 户号 and 户主 both stay put on a sideways scroll: the second column sticks where the first ends.
+  const firstHead = table.querySelector("thead th");
+  const placeSecondColumn = () => {
+    if (firstHead) table.style.setProperty("--second-left", `${firstHead.getBoundingClientRect().width}px`);
+  };
+  placeSecondColumn();
+  window.addEventListener("resize", placeSecondColumn);
 
   // Ready to type: the first editable cell takes the cursor.
   if (anyEditable && (!document.activeElement || document.activeElement === document.body)) {

@@ -167,21 +167,44 @@ def signed_in(browser, live_server, username: str):
         context.close()
 
 
-def approve(browser, live_server, username: str, round_id: int, submit: bool = False) -> None:
+def submit(browser, live_server, username: str, round_id: int) -> None:
+    """Hand the round in; whoever does may not approve it (the button is not offered to them)."""
     with signed_in(browser, live_server, username) as other:
         other.goto(f"/scoring/rounds/{round_id}")
-        if submit:
-            press_button(other, "提交审核", "已提交审核。")
-        press_button(other, "审核通过", "已审核通过。")
+        press_button(other, "提交审核", "已提交审核。")
+        expect(other.get_by_role("button", name="审核通过")).to_have_count(0)
+        expect(other.get_by_text("需由评比小组的其他成员审核")).to_be_visible()
+
+
+def approve(browser, live_server, username: str, round_id: int, message: str) -> None:
+    with signed_in(browser, live_server, username) as other:
+        other.goto(f"/scoring/rounds/{round_id}")
+        press_button(other, "审核通过", message)
+
+
+FIRST_OF_TWO = "已记录您的审核（1 / 2），还需 1 人审核。"
+SECOND_OF_TWO = "审核完成（2 / 2），可以开始公示。"
+
+
+def accept_next_dialog(page: Page, expected: str) -> None:
+    """Accept the confirmation the next click asks, checking it names the consequence."""
+
+    def check(dialog):
+        assert re.search(expected, dialog.message), dialog.message
+        dialog.accept()
+
+    page.once("dialog", check)
 
 
 def publish_and_finalise(page: Page, round_id: int) -> None:
     """The chair posts the notice, waits it out (the clock moves) and makes the round count."""
     page.goto(f"/scoring/rounds/{round_id}")
+    accept_next_dialog(page, "公示 5 天")
     press_button(page, "开始公示", "已开始公示。")
     expect(page.get_by_role("button", name="确认生效，记入积分")).to_have_count(0)
     clock.advance(timedelta(days=6))
     page.reload()
+    accept_next_dialog(page, r"^\d+ 户将记入积分.*不能撤回")
     press_button(page, "确认生效，记入积分", "评定已生效，积分已记入各户。")
     expect(page.locator("h1 .status")).to_have_text("已生效")
 
@@ -228,10 +251,11 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     page.get_by_role("link", name="表格打分").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("打分表")
     expect(cell(page, "01-001", "庭院整洁")).to_be_focused()
-    keys(page, "1", "2", "Enter", "0")  # 王秀英: tidy, volunteered twice, no mess
-    keys(page, "0", "Tab", "1")  # 李桂兰: a mess only
-    keys(page, "0", "4", "Enter", "1")  # 张玉梅: volunteered 4 times (a slip, corrected below), a mess
-    keys(page, "1", "1", "Enter", "0")  # 刘淑珍: tidy, volunteered once
+    # one rule for every cell: the count (nothing for none), then Enter
+    keys(page, "1", "Enter", "2", "Enter", "Enter")  # 王秀英: tidy, volunteered twice, no mess
+    keys(page, "Enter", "Tab", "1", "Enter")  # 李桂兰: a mess only (Tab steps like Enter)
+    keys(page, "Enter", "4", "Enter", "1", "Enter")  # 张玉梅: volunteered 4 times (a slip), a mess
+    keys(page, "1", "Enter", "1", "Enter")  # 刘淑珍: tidy, volunteered once
     expect(cell(page, "02-002", "乱堆乱放")).to_be_focused()
     keys(page, "ArrowUp", "ArrowLeft", "3", "Enter")  # 张玉梅 volunteered 3 times, not 4
     expect(cell(page, "02-001", "乱堆乱放")).to_be_focused()
@@ -256,16 +280,20 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     expect(cell(page, "02-001", "志愿服务")).to_have_value("3")
     expect(total(page, "02-001")).to_have_text("+4")
 
-    # A panel member hands it in and approves; a second one approves.
-    approve(browser, live_server, member1, monthly, submit=True)
-    approve(browser, live_server, member2, monthly)
+    # A panel member hands it in; the two others approve (the submitter may not).
+    submit(browser, live_server, member1, monthly)
+    approve(browser, live_server, member2, monthly, FIRST_OF_TWO)
+    approve(browser, live_server, chair, monthly, SECOND_OF_TWO)
 
     # The chair posts the notice; a villager objects; the chair upholds it by changing the score.
     page.goto(f"/scoring/rounds/{monthly}")
     expect(page.locator("h1 .status")).to_have_text("已审核")
+    accept_next_dialog(page, "公示 5 天")
     press_button(page, "开始公示", "已开始公示。")
     expect(page.get_by_text("之后才能生效")).to_be_visible()
-    page.get_by_label("农户").select_option(label="02-002 刘淑珍")
+    # the household is typed (户号 or name) with the browser's own suggestions, not picked from 121
+    expect(page.locator("datalist#objection-households option")).to_have_count(4)
+    page.get_by_label("农户").fill("刘淑珍")
     page.get_by_label("异议人").fill("赵大姐")
     page.get_by_label("异议内容").fill("刘淑珍本月参加了两次志愿服务，只记了一次。")
     press_button(page, "登记", "已记录异议。")
@@ -273,6 +301,7 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     page.get_by_role("link", name="待处理").click()
     page.get_by_label("美丽庭院·志愿服务（+3）").fill("2")
     page.get_by_label("处理意见").fill("核实签到表，确为两次。")
+    accept_next_dialog(page, "刘淑珍")
     press_button(page, "采纳并改分", "异议已处理。")
     expect(page.get_by_role("row").filter(has_text="赵大姐")).to_contain_text("已改分")
     assert scores(app, monthly)[("02-002", "志愿服务")] == 2
@@ -280,6 +309,8 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     # The notice runs out; the chair finalises; the balances follow.
     clock.advance(timedelta(days=6))
     page.reload()
+    # the chair is asked first, with the real count: 4 households hold points
+    accept_next_dialog(page, r"^4 户将记入积分（加 \d+ 分，扣 10 分），记入后不能撤回。确定吗？$")
     press_button(page, "确认生效，记入积分", "评定已生效，积分已记入各户。")
     # 李桂兰's deduction is more than she has: it is recorded as not taken (余额不足未扣), not posted.
     expect(page.get_by_role("row").filter(has_text="李桂兰").locator("td").last).to_have_text("5")
@@ -293,21 +324,23 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     quarterly = create_round_on_page(page, "季评定", "2026-Q4")
     page.get_by_role("link", name="表格打分").click()
     expect(cell(page, "01-001", "绿化美化")).to_be_focused()
-    keys(page, "1", "0", "1")  # 王秀英 and 张玉梅
+    keys(page, "1", "Enter", "Enter", "1", "Enter")  # 王秀英 and 张玉梅
     all_saved(page)
-    approve(browser, live_server, chair, quarterly, submit=True)
-    approve(browser, live_server, member2, quarterly)
+    submit(browser, live_server, chair, quarterly)
+    approve(browser, live_server, member1, quarterly, FIRST_OF_TWO)
+    approve(browser, live_server, member2, quarterly, SECOND_OF_TWO)
     publish_and_finalise(page, quarterly)
 
     # And a half-yearly one.
     half = create_round_on_page(page, "半年评定", "2026-H2")
     page.get_by_role("link", name="表格打分").click()
     expect(cell(page, "01-001", "最美家庭")).to_be_focused()
-    keys(page, "ArrowDown", "1", "ArrowDown", "1")  # 李桂兰 and 刘淑珍
+    keys(page, "ArrowDown", "1", "ArrowDown", "ArrowDown", "1")  # 李桂兰 and 刘淑珍: typing never moves
     all_saved(page)
     assert scores(app, half) == {("01-002", "最美家庭"): 1, ("02-002", "最美家庭"): 1}
-    approve(browser, live_server, member1, half, submit=True)
-    approve(browser, live_server, member2, half)
+    submit(browser, live_server, member1, half)
+    approve(browser, live_server, member2, half, FIRST_OF_TWO)
+    approve(browser, live_server, chair, half, SECOND_OF_TWO)
     publish_and_finalise(page, half)
 
     expected = {"01-001": 11 + 15, "01-002": 0 + 20, "02-001": 14 + 15, "02-002": 11 + 20}
@@ -318,17 +351,24 @@ def test_monthly_round_from_grid_to_ledger_then_quarterly_and_half_yearly(
     assert console_errors(page) == []
 
 
-# --- (b) how many keystrokes a round of 100 households takes ---------------------------------------
+# --- (b) how many keystrokes a round takes -----------------------------------------------------------
 
 
-def test_keystrokes_for_100_households_by_3_yes_no_criteria(page, app, village_id, make_user):
+def keystrokes_by_the_rule(meant: list[list[int]]) -> int:
+    """The grid's one rule: per cell, the digits of its count (none for 0), then Enter."""
+    return sum(len(str(t)) * bool(t) + 1 for row in meant for t in row)
+
+
+def test_keystrokes_for_households_by_3_yes_no_criteria(page, app, village_id, make_user):
+    """Typed for real on 20 households; the rule gives the figure for 100 (printed)."""
     make_rulebook(
         app,
         village_id,
         [("庭院整洁", 5, "monthly", 1), ("孝老爱亲", 5, "monthly", 1), ("乱堆乱放", -5, "monthly", 1)],
     )
     (chair,) = make_panel(app, make_user, [("chair", [])])
-    make_households(app, village_id, [(f"01-{i:03d}", f"农户{i}", "一社", 0) for i in range(1, 101)])
+    count = 20
+    make_households(app, village_id, [(f"01-{i:03d}", f"农户{i}", "一社", 0) for i in range(1, count + 1)])
     round_id = open_round(app, "monthly", "2026-10")
     names = ["庭院整洁", "孝老爱亲", "乱堆乱放"]
 
@@ -337,25 +377,32 @@ def test_keystrokes_for_100_households_by_3_yes_no_criteria(page, app, village_i
 
     login(page, chair)
     page.goto(f"/scoring/rounds/{round_id}/grid")
-    expect(page.locator("table.score-grid tbody tr")).to_have_count(100)
+    expect(page.locator("table.score-grid tbody tr")).to_have_count(count)
     expect(cell(page, "01-001", "庭院整洁")).to_be_focused()  # no click needed: the grid takes the cursor
 
+    meant = [[wanted(i, j) for j in range(3)] for i in range(count)]
     presses = 0
     started = time.perf_counter()
-    for i in range(100):
-        for j in range(3):
-            presses += keys(page, str(wanted(i, j)))
+    for row in meant:
+        for times in row:
+            presses += keys(page, *([str(times)] if times else []), "Enter")
     typed = time.perf_counter() - started
     all_saved(page)
     saved = time.perf_counter() - started
 
-    expect(cell(page, "01-100", "乱堆乱放")).to_be_focused()
+    expect(cell(page, f"01-{count:03d}", "乱堆乱放")).to_be_focused()
     assert scores(app, round_id) == {
-        (f"01-{i + 1:03d}", names[j]): 1 for i in range(100) for j in range(3) if wanted(i, j)
+        (f"01-{i + 1:03d}", names[j]): 1 for i in range(count) for j in range(3) if wanted(i, j)
     }
-    assert presses == 300
-    print(f"KEYSTROKES 100x3: {presses} (typed in {typed:.1f} s, all saved after {saved:.1f} s)")
-    screenshot(page, "scoring-grid-100-households")
+    assert presses == keystrokes_by_the_rule(meant)
+    expect(page.locator("table.score-grid tbody tr.complete")).to_have_count(count)
+    hundred = [[wanted(i, j) for j in range(3)] for i in range(100)]
+    print(
+        f"KEYSTROKES {count}x3 typed: {presses} (typed in {typed:.1f} s, all saved after {saved:.1f} s); "
+        f"100x3 by the rule: {keystrokes_by_the_rule(hundred)} for this pattern "
+        f"({sum(map(sum, hundred))} cells scored), 300 with nothing scored, 600 with every cell scored"
+    )
+    screenshot(page, "scoring-grid-keystrokes")
     assert console_errors(page) == []
 
 
@@ -382,8 +429,8 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
     page.goto(f"/scoring/rounds/{round_id}/grid")
     expect(cell(page, "01-002", "庭院整洁")).to_have_attribute("readonly", "")
 
-    keys(page, "1", "3", "Enter", "0")
-    expect(cell(page, "01-003", "庭院整洁")).to_be_focused()  # jumped over the read-only row
+    keys(page, "1", "Enter", "3", "Enter", "Enter")
+    expect(cell(page, "01-003", "庭院整洁")).to_be_focused()  # stepped over the read-only row
     all_saved(page)
     assert scores(app, round_id) == {("01-001", "庭院整洁"): 1, ("01-001", "志愿服务"): 3}
 
@@ -396,9 +443,12 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
         keys(page, value, "Enter", "Shift+Enter")
     all_saved(page)
     assert scores(app, round_id)[("01-004", "志愿服务")] == 2
+    volunteer = [b["times"] for b in sent if b["criterion_id"] == sent[0]["criterion_id"]]
     in_order = iter([3, 1, 4, 2])
-    assert all(body["times"] in in_order for body in sent), sent  # a subsequence: never reordered
-    assert sent[-1]["times"] == 2
+    assert all(times in in_order for times in volunteer), sent  # a subsequence: never reordered
+    assert volunteer[-1] == 2
+    # (the other requests: 乱堆乱放, confirmed empty as 0 by each Shift+Enter that left it)
+    assert {b["times"] for b in sent if b["criterion_id"] != sent[0]["criterion_id"]} <= {0}
     cell(page, "01-003", "庭院整洁").focus()
 
     # More than a criterion allows is refused on the spot, visibly, and never sent.
@@ -412,8 +462,8 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
 
     # The server cannot be reached: the cells stay marked and are kept in the browser.
     page.route(SAVE_URL, lambda route: route.abort("connectionrefused"))
-    keys(page, "1", "2", "Enter", "1")  # 李桂兰
-    keys(page, "1", "4", "Enter")  # 刘淑珍, the last cell left alone
+    keys(page, "1", "Enter", "2", "Enter", "1", "Enter")  # 李桂兰
+    keys(page, "1", "Enter", "4", "Enter")  # 刘淑珍, the last cell left alone
     # every cell typed is marked: refused, or being sent again by the page's retry (refused again)
     expect(page.locator("table.score-grid input.failed, table.score-grid input.saving")).to_have_count(5)
     expect(grid_status(page)).to_contain_text("未能保存")
