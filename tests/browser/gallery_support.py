@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from pointsmart.auth.services import create_user, find_user
 from pointsmart.cards.models import Card
+from pointsmart.cards.services import mask_name
 from pointsmart.county import services as county
 from pointsmart.demo import load_demo
 from pointsmart.extensions import db
@@ -373,8 +374,8 @@ def build_county(county_app, village_app, village_code: str) -> None:
 
 
 def data_values(app) -> set[str]:
-    """Every text value stored in the database (names, groups, goods, reasons…): on an English page these
-    are data, shown as they were entered, not untranslated interface."""
+    """Every text value stored in the database (names, groups, goods, reasons…), and each masked as the
+    family page masks names: on an English page these are data, shown as entered, not interface."""
     values: set[str] = set()
     with app.app_context():
         for table in db.metadata.sorted_tables:
@@ -383,7 +384,8 @@ def data_values(app) -> set[str]:
                 continue
             for row in db.session.execute(sa.select(*columns)):
                 values.update(v.strip() for v in row if isinstance(v, str) and v.strip())
-    return values
+    # the family page shows the head's name masked (王*兰): still data
+    return values | {mask_name(v) for v in values}
 
 
 # --- the checks, run in the page ---------------------------------------------------------------------
