@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps bench translations translations-update clean
+.PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps js-deps gallery bench translations translations-update clean
 
 $(BIN)/pointsmart: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 ## Lint, then the whole suite on SQLite, then again on PostgreSQL.
-test: install browser-deps lint test-sqlite test-postgresql
+test: install browser-deps js-deps lint test-sqlite test-postgresql
 
 test-sqlite: install
 	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q
@@ -49,15 +49,33 @@ test-postgresql: install
 fuzz: install
 	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q -s tests/test_api_fuzz.py
 
-## Debian's Chromium and a Chinese font, for the browser tests (Playwright drives /usr/bin/chromium).
+## Debian's Chromium and a Chinese font, for the browser tests (Playwright drives /usr/bin/chromium); npm for js-deps.
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
+	@if ! command -v npm >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; \
+	fi
+
+## Test-time JavaScript for the browser tests (axe-core), from the npm registry by the committed lock file.
+JS := tests/js
+js-deps: $(JS)/node_modules/.package-lock.json
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The page gallery alone: every page as each role, at 1366 and 390 px and on A4, checked; screenshots,
+## PDFs and an index.html in gallery/ to look at (`make test` runs it too, in its SQLite pass).
+gallery: install browser-deps js-deps
+	status=0; POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q tests/browser/test_gallery.py || status=$$?; \
+	  echo "gallery: open gallery/index.html (problems per page in gallery/results.txt)"; exit $$status
 
 bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache $(JS)/node_modules gallery

@@ -11,3 +11,21 @@ document.addEventListener("submit", (event) => {
   const question = (button && button.dataset.confirm) || form.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();
 });
+
+// A table wider than its screen scrolls sideways inside its .table-wrap; a keyboard user must be able
+// to reach that scroller too, so a wrapper that scrolls takes focus (and arrow keys then scroll it).
+function focusableScrollers() {
+  for (const wrap of document.querySelectorAll(".table-wrap")) {
+    const scrolls = wrap.scrollWidth > wrap.clientWidth + 1 || wrap.scrollHeight > wrap.clientHeight + 1;
+    if (scrolls && !wrap.hasAttribute("tabindex")) {
+      wrap.tabIndex = 0;
+      wrap.dataset.scrollFocus = "";
+    } else if (!scrolls && "scrollFocus" in wrap.dataset) {
+      wrap.removeAttribute("tabindex");
+      delete wrap.dataset.scrollFocus;
+    }
+  }
+}
+focusableScrollers();
+window.addEventListener("resize", focusableScrollers);
+window.addEventListener("load", focusableScrollers);

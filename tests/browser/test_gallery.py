@@ -1,0 +1,358 @@
+"""The page gallery: every page of the URL map, as each role that may see it, on a desktop and a phone,
+and printed on A4 — looked at by machine, and kept for a person to look at (issue 11).
+
+The demo village (``seed/demo``, plus a sale, an objection and a stocktake) is served by waitress with
+CSRF on, as in production; a county instance holds that village's ledger, pushed there by real sync.
+For each page × role × size (1366×768 and 390×844) the test fails on:
+
+- **status**: the page does not answer 200;
+- **overflow**: the document is wider than the window (something to scroll sideways);
+- **table**: a body cell is not under its header cell on the rendered page (see ``TABLES_JS``);
+- **tap** (phone only): a tap target under 40 px tall (what counts is defined at ``TAPS_JS``);
+- **axe**: a serious or critical accessibility violation found by axe-core;
+- **console**: any console error (script errors, CSP violations, failed loads);
+
+and on the desktop case also:
+
+- **print**: the page in print media at A4 width overflows or has a table out of line; it is printed
+  to PDF (``page.pdf``, A4);
+- **english**: the English page shows Chinese that is not data (the rule of ``tests/test_i18n.py``:
+  Han characters and CJK punctuation, once every text value stored in the database is taken out).
+
+Screenshots and PDFs land in ``gallery/`` (git-ignored; ``make gallery`` runs only this file), with
+``gallery/index.html`` to browse them and ``gallery/results.txt`` listing each case's problems.
+axe-core comes from the npm registry at test time (``make js-deps``: ``npm ci`` in ``tests/js``).
+
+The gallery is about rendering, not database behaviour: it runs in the SQLite pass of ``make test``
+only.
+"""
+
+import html
+import re
+import shutil
+
+import pytest
+from flask import url_for
+
+from pointsmart import create_app
+from pointsmart.extensions import db
+
+from ..conftest import DB, IN_CI
+from ..live import serving
+from ..test_i18n import _chinese_left
+from .gallery_support import (
+    AXE,
+    AXE_JS,
+    EXCLUDED,
+    GALLERY,
+    OVERFLOW_JS,
+    PAGES,
+    PHONE,
+    PUBLIC,
+    SIZES,
+    TABLES_JS,
+    TAPS_JS,
+    TEXT_JS,
+    USERS,
+    build_county,
+    build_village,
+    data_values,
+)
+
+pytestmark = pytest.mark.skipif(
+    DB != "sqlite",
+    reason="the page gallery checks rendering, not database behaviour: it runs once, in the SQLite pass",
+)
+
+TAP_MINIMUM = 40
+#: print media at the width of an A4 sheet's printable area (210 mm less 2 × 10 mm margins, at 96 dpi)
+A4_PRINT_WIDTH = 718
+TIMEOUT_MS = 15_000
+
+CASES = [
+    pytest.param(page, role, size, id=f"{page.tier}:{page.name}-{role}-{size}")
+    for page in PAGES
+    for role in page.roles
+    for size in SIZES
+]
+
+
+# --- the servers and the tabs --------------------------------------------------------------------------
+
+
+class Gallery:
+    """Both instances, served; one logged-in tab per tier × role × size × language, opened when first used."""
+
+    def __init__(self, browser, urls: dict, apps: dict, ids, data: set[str]):
+        self.browser, self.urls, self.apps, self.ids, self.data = browser, urls, apps, ids, data
+        self._states: dict = {}
+        self._tabs: dict = {}
+        self.results: list[tuple[str, list[str]]] = []
+
+    def path(self, page) -> str:
+        app = self.apps[page.tier]
+        with app.test_request_context():
+            return url_for(page.endpoint, **page.args(self.ids))
+
+    def _state(self, tier: str, role: str):
+        """Log in once per tier and role (through the real form, with its CSRF token); share the cookie."""
+        if (tier, role) not in self._states:
+            context = self.browser.new_context(base_url=self.urls[tier])
+            if role != PUBLIC:
+                form = context.request.get("/login").text()
+                token = html.unescape(re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1))
+                username, password = USERS[role]
+                answer = context.request.post(
+                    "/login",
+                    form={"csrf_token": token, "username": username, "password": password},
+                    max_redirects=0,
+                )
+                assert answer.status == 302, f"log-in as {role} on the {tier} answered {answer.status}"
+            self._states[tier, role] = context.storage_state()
+            context.close()
+        return self._states[tier, role]
+
+    def tab(self, tier: str, role: str, size: str, language: str = "zh"):
+        key = (tier, role, size, language)
+        if key not in self._tabs:
+            context = self.browser.new_context(
+                base_url=self.urls[tier],
+                locale="zh-CN" if language == "zh" else "en-US",
+                timezone_id="Asia/Shanghai",
+                storage_state=self._state(tier, role),
+                **SIZES[size],
+            )
+            if language == "zh":
+                # axe-core, in every page of the tab before the page's own scripts: the DevTools protocol
+                # adds it, so the page's CSP (rightly forbidding inline script) does not apply to it
+                context.add_init_script(path=str(AXE))
+            else:
+                context.add_cookies([{"name": "lang", "value": "en", "url": self.urls[tier]}])
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            page.errors = []
+            page.on("console", lambda msg, page=page: msg.type == "error" and page.errors.append(msg.text))
+            page.on("pageerror", lambda exc, page=page: page.errors.append(str(exc)))
+            self._tabs[key] = (context, page)
+        return self._tabs[key][1]
+
+    def close(self) -> None:
+        for context, _page in self._tabs.values():
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def gallery(browser, database, county_database, tmp_path_factory):
+    kind, template = database
+    if not AXE.exists():
+        message = f"axe-core is not installed at {AXE}: run `make js-deps` (npm ci in tests/js)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("gallery")
+    apps = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POINTSMART_INSTANCE", str(folder / "instance"))
+        for tier in ("village", "county"):
+            shutil.copy(template, folder / f"{tier}.sqlite3")
+            apps[tier] = create_app(
+                {
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / tier}.sqlite3",
+                    "TESTING": True,
+                    "POINTSMART_MODE": tier,
+                    "POINTSMART_BASE_URL": "http://pointsmart.test",
+                    "POINTSMART_SESSION_DAYS": 90,
+                }
+            )
+        ids = build_village(apps["village"])
+        build_county(apps["county"], apps["village"], ids.village_code)
+        data = data_values(apps["village"]) | data_values(apps["county"])
+        with (
+            serving(apps["village"], threads=4) as village_url,
+            serving(apps["county"], threads=4) as county_url,
+        ):
+            shutil.rmtree(GALLERY, ignore_errors=True)
+            GALLERY.mkdir()
+            found = Gallery(browser, {"village": village_url, "county": county_url}, apps, ids, data)
+            try:
+                yield found
+            finally:
+                found.close()
+                _write_index(found.results)
+        for app in apps.values():
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def _write_index(results) -> None:
+    """``gallery/index.html``: every screenshot and PDF, with its problems; ``results.txt`` the same."""
+    lines, items = [], []
+    for name, problems in results:
+        lines.append(f"{name}\t{'ok' if not problems else ' | '.join(problems)}")
+        shots = sorted(p.name for p in GALLERY.glob(f"{name}*"))
+        links = " ".join(f'<a href="{html.escape(s)}">{html.escape(s.rsplit(".", 1)[-1])}</a>' for s in shots)
+        status = "ok" if not problems else "<br>".join(html.escape(p) for p in problems)
+        images = "".join(
+            f'<img src="{html.escape(s)}" loading="lazy" alt="">' for s in shots if s.endswith(".png")
+        )
+        items.append(f"<section><h2>{html.escape(name)}</h2><p>{links}</p><p>{status}</p>{images}</section>")
+    (GALLERY / "results.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (GALLERY / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>PointsMart page gallery</title>'
+        "<style>img{max-width:45%;vertical-align:top;border:1px solid #ccc;margin:4px}"
+        "section{border-top:1px solid #999}</style><h1>PointsMart page gallery</h1>" + "".join(items),
+        encoding="utf-8",
+    )
+
+
+# --- the inventory is complete ------------------------------------------------------------------------
+
+
+def test_every_page_of_the_url_map_is_in_the_gallery_or_excluded_for_a_reason(gallery):
+    app = gallery.apps["village"]
+    get_rules = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    in_gallery = {page.rule for page in PAGES}
+    missing = sorted(set(get_rules) - in_gallery - set(EXCLUDED))
+    assert not missing, (
+        "GET rules neither in the gallery (tests/browser/gallery_support.py PAGES) nor excluded with a "
+        f"reason (EXCLUDED): {missing}"
+    )
+    stale = sorted((in_gallery | set(EXCLUDED)) - set(get_rules))
+    assert not stale, f"the gallery names rules the URL map no longer has: {stale}"
+    both = sorted(in_gallery & set(EXCLUDED))
+    assert not both, f"rules both in the gallery and excluded: {both}"
+    for page in PAGES:
+        assert get_rules[page.rule] == page.endpoint, page
+
+
+def test_the_gallery_opens_each_page_as_every_role_that_may_see_it(gallery):
+    """A role the gallery leaves out of a page must be refused it (so no role's view goes unlooked-at)."""
+    unexpected = []
+    for tier in ("village", "county"):
+        app = gallery.apps[tier]
+        pages = [p for p in PAGES if p.tier == tier and PUBLIC not in p.roles]
+        for role in sorted({role for p in pages for role in p.roles}):
+            client = _logged_in(app, role)
+            for page in pages:
+                path = gallery.path(page)
+                if role not in page.roles and client.get(path).status_code == 200:
+                    unexpected.append(
+                        f"{tier} {path} answers 200 to {role}, who is not in the gallery for it"
+                    )
+    assert not unexpected, "\n".join(unexpected)
+
+
+def _logged_in(app, role: str):
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = html.unescape(re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1))
+    username, password = USERS[role]
+    answer = client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+    assert answer.status_code == 302, f"log-in as {role} answered {answer.status_code}"
+    return client
+
+
+def test_the_checks_catch_what_they_look_for(browser):
+    """The instrument itself, on pages made to fail: the register's old fault (three cells stacked in one,
+    the figures under the wrong headers), a page wider than a phone, small tap targets."""
+    context = browser.new_context(**SIZES[PHONE])
+    try:
+        tab = context.new_page()
+        tab.set_content(
+            """<meta name="viewport" content="width=device-width, initial-scale=1">
+            <style>td.who { display: flex; } button { height: 20px; } .wide { width: 900px; }</style>
+            <table><thead><tr><th>户号</th><th>户主</th><th>村民小组</th><th colspan="2">积分</th></tr>
+            </thead><tbody><tr><td class="who">01-001</td><td class="who">王秀兰</td><td class="who">一社</td>
+            <td>10</td><td>5</td></tr>
+            <tr><td colspan="5">合计</td></tr></tbody></table>
+            <table><thead><tr><th>户号</th><th colspan="2">积分</th></tr></thead>
+            <tbody><tr><td>01-002</td><td>1</td><td>2</td></tr>
+            <tr><td colspan="3">合计</td></tr></tbody></table>
+            <p>请看 <a href="/help">使用说明</a> 里的第三步。</p>
+            <table><tbody><tr><th>户号</th><th>户主</th></tr>
+            <tr><td><a href="/h/1">01-001</a></td><td>王</td></tr></tbody></table>
+            <button>退出</button><div class="wide">宽</div>"""
+        )
+        tables = tab.evaluate(TABLES_JS)
+        assert len(tables) == 1 and "(table 1)" in tables[0] and "not under their header" in tables[0], tables
+        assert tab.evaluate(OVERFLOW_JS)["over"] > 0
+        small = tab.evaluate(TAPS_JS, TAP_MINIMUM)
+        assert any('"退出"' in s for s in small) and any('"01-001"' in s for s in small), small
+        assert not any("使用说明" in s for s in small), "a link inside a sentence is not a tap target"
+    finally:
+        context.close()
+
+
+# --- every page --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("page", "role", "size"), CASES)
+def test_page(gallery, page, role, size):
+    tab = gallery.tab(page.tier, role, size)
+    path = gallery.path(page)
+    stem = f"{page.tier}--{page.name}--{role}"
+    tab.errors.clear()
+    problems: list[str] = []
+    response = tab.goto(path)
+    if response is None or response.status != 200:
+        problems.append(f"status: {path} answered {response and response.status}")
+    else:
+        problems += _look(tab, size)
+        tab.screenshot(path=str(GALLERY / f"{stem}--{size}.png"), full_page=True, scale="css")
+        if size != PHONE:
+            problems += _print(tab, stem)
+            problems += _english(gallery, page, role, path)
+        problems += [f"console: {error}" for error in tab.errors]
+    gallery.results.append((f"{stem}--{size}", problems))
+    assert not problems, f"{path} as {role} at {size} px:\n  " + "\n  ".join(problems)
+
+
+def _look(tab, size: str) -> list[str]:
+    problems = []
+    overflow = tab.evaluate(OVERFLOW_JS)
+    if overflow["over"] > 0:
+        problems.append(
+            f"overflow: {overflow['over']}px wider than the window: {'; '.join(overflow['culprits'])}"
+        )
+    problems += [f"table: {p}" for p in tab.evaluate(TABLES_JS)]
+    if size == PHONE:
+        small = tab.evaluate(TAPS_JS, TAP_MINIMUM)
+        if small:
+            problems.append(f"tap: {len(small)} target(s) under {TAP_MINIMUM}px: " + "; ".join(small[:6]))
+    problems += [f"axe: {v}" for v in tab.evaluate(AXE_JS)]
+    return problems
+
+
+def _print(tab, stem: str) -> list[str]:
+    """Print media at A4 width: nothing wider than the sheet, tables in line; then the PDF itself."""
+    problems = []
+    viewport = tab.viewport_size
+    tab.emulate_media(media="print")
+    tab.set_viewport_size({"width": A4_PRINT_WIDTH, "height": viewport["height"]})
+    try:
+        overflow = tab.evaluate(OVERFLOW_JS)
+        if overflow["over"] > 0:
+            problems.append(
+                f"print: {overflow['over']}px wider than an A4 sheet: {'; '.join(overflow['culprits'])}"
+            )
+        problems += [f"print: table: {p}" for p in tab.evaluate(TABLES_JS)]
+        tab.pdf(path=str(GALLERY / f"{stem}--a4.pdf"), format="A4", print_background=True)
+    finally:
+        tab.set_viewport_size(viewport)
+        tab.emulate_media(media="screen")
+    return problems
+
+
+def _english(gallery, page, role: str, path: str) -> list[str]:
+    tab = gallery.tab(page.tier, role, "1366", language="en")
+    tab.errors.clear()
+    response = tab.goto(path)
+    if response is None or response.status != 200:
+        return [f"english: {path} answered {response and response.status}"]
+    if tab.evaluate("() => document.documentElement.lang") != "en":
+        return ["english: the page is not in English (html lang)"]
+    left = _chinese_left(tab.evaluate(TEXT_JS), gallery.data)
+    if not left:
+        return []
+    return [f"english: {len(left)} untranslated: {' '.join(dict.fromkeys(left))[:200]}"]
