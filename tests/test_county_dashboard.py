@@ -28,9 +28,9 @@ from pointsmart import clock, create_app, periods
 from pointsmart.auth.models import User
 from pointsmart.auth.services import create_api_token, create_user
 from pointsmart.county import dashboard as board
-from pointsmart.county import drilldown
+from pointsmart.county import drilldown, opening
 from pointsmart.county import services as county
-from pointsmart.county.models import VillageLink
+from pointsmart.county.models import HouseholdPeriod, VillageLink, VillageMonthCategory
 from pointsmart.extensions import db, limiter
 from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account, Transfer
@@ -1095,3 +1095,27 @@ def test_opening_balances_are_their_own_figure_and_rounds_count_in_the_month_the
     assert 'id="stat-earned">2<' in page and 'id="stat-opening">291<' in page
     rounds_html = page[page.index('id="rounds"') : page.index('id="honour"')]
     assert "2026-10" in rounds_html and '<td class="num">2</td>' in rounds_html
+
+    # a county that kept its rollups before this rule: rebuilt from the synced transfers, the same
+    def rollups():
+        c, hp = VillageMonthCategory, HouseholdPeriod
+        return (
+            sorted(db.session.execute(sa.select(c.month, c.category, c.awarded, c.deducted)).all()),
+            sorted(db.session.execute(sa.select(hp.period, hp.household_uuid)).all()),
+        )
+
+    with county_app.app_context():
+        village_id = db.session.scalar(sa.select(Village.id).where(Village.code == A_CODE))
+        kept = rollups()
+        assert ("2026-10", "", 291, 0) in kept[0]
+        db.session.execute(sa.delete(VillageMonthCategory).where(VillageMonthCategory.category == ""))
+        db.session.execute(  # as the ingest counted them before: every household "earned" in October
+            sa.insert(HouseholdPeriod),
+            [{"village_id": village_id, "period": "2026-10", "household_uuid": h} for h in households],
+        )
+        db.session.commit()
+        opening.rebuild(db.session, village_id)
+        db.session.commit()
+        assert rollups() == kept
+        opening.rebuild(db.session, village_id)
+        assert rollups() == kept

@@ -316,6 +316,7 @@ SORTS: dict[str, tuple[Callable, bool]] = {
     "issued": (lambda r: r.issued, True),
     "redeemed": (lambda r: r.redeemed, True),
     "deducted": (lambda r: r.deducted, True),
+    "opening": (lambda r: r.opening, True),
     "outstanding": (lambda r: r.outstanding, True),
     "silent": (lambda r: r.silent, True),
     "last_sync": (lambda r: r.last_sync_at or datetime.min, True),

@@ -281,7 +281,7 @@ def _empty_svg(title: str, size: tuple[int, int]) -> Response:
         viewBox=f"0 0 {width} {height}",
         role="img",
     )
-    ET.SubElement(svg, "title").text = f"{title}：{EMPTY}"
+    ET.SubElement(svg, "title").text = _("%(chart)s：本期暂无数据", chart=title)
     ET.SubElement(svg, "rect", width=str(width), height=str(height), fill="#ffffff")
     for y, size_px, colour, words in (
         (40, CHART_STYLE.title_font_size, "#1d1b1a", title),
