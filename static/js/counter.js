@@ -60,6 +60,12 @@
   }
 
   // --- who is at the counter ------------------------------------------------------------------
+  // What was typed and not found comes back selected: the next keystrokes replace it.
+  const scanInput = document.querySelector(".scan-form .scan-input");
+  if (scanInput && scanInput.value) {
+    if (document.activeElement === scanInput) scanInput.select();
+    else scanInput.addEventListener("focus", () => scanInput.select(), { once: true });
+  }
   // Households found by name, 户号 or phone tail: the first one has the focus, arrows move, Enter opens.
   const matches = document.querySelector("[data-matches]");
   if (matches) {

@@ -133,8 +133,13 @@ def test_a_family_without_its_card_is_found_by_name_and_confirmed_by_keyboard(
     expect(page.locator("#balance")).to_have_text("45")
     expect(qty(page, "洗衣粉")).to_be_focused()
 
-    # the phone's last four digits find the one household
+    # a name not found comes back in the field, selected: typing again replaces it
     page.goto("/shop/counter")
+    keys.type("陈玉梅")
+    keys.press("Enter")
+    expect(page.locator(".flash")).to_contain_text("没有找到“陈玉梅”")
+    expect(page.locator("input.scan-input")).to_be_focused()
+    # the phone's last four digits find the one household
     keys.type("5678")
     keys.press("Enter")
     expect(page.locator("[data-matches]").get_by_role("link")).to_have_count(1)
