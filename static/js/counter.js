@@ -166,12 +166,9 @@
     window.setTimeout(() => { confirm.disabled = true; }, 0);
   });
   update();
-  // the first quantity has the focus (autofocus may have given it before this script ran: then the
-  // 0 in it is selected here, or a typed 2 would make it 20)
+  // the first quantity has the focus, for the scanner's hands on the keyboard; not on a touch screen,
+  // where a focused field would open the phone's keyboard over the goods
   const first = basket.querySelector(".tile-qty input:not([disabled])");
-  if (basket.contains(document.activeElement) && document.activeElement.matches(".tile-qty input")) {
-    document.activeElement.select();
-  } else if (first) {
-    first.focus();
-  }
+  const touch = window.matchMedia("(hover: none) and (pointer: coarse)").matches;
+  if (first && !touch) first.focus();
 })();

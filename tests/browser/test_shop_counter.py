@@ -183,6 +183,10 @@ def test_on_a_390_px_phone_the_total_bar_takes_at_most_15_percent(browser, live_
     try:
         login(phone, village.shopkeeper)
         phone.goto(f"/shop/counter/cards/{card_of(app, village.households['王秀兰']).id}")
+        # no field takes the focus on a touch screen: the phone's keyboard would cover the goods
+        expect(phone.locator("#total")).to_have_text("0")
+        assert phone.evaluate("matchMedia('(hover: none) and (pointer: coarse)').matches")
+        assert phone.evaluate("document.activeElement === document.body")
         phone.get_by_role("button", name="增加 洗衣粉").tap()
         phone.get_by_role("button", name="增加 食用油").tap()
         expect(phone.locator("#total")).to_have_text("80")
