@@ -93,7 +93,8 @@ def find():
             ),
             "error",
         )
-        return _counter_page(query, status=404)
+        # a search that finds nobody is an answer, not an error: 200, the text kept to correct it
+        return _counter_page(query)
     return _counter_page(query, found)
 
 

@@ -60,6 +60,12 @@
   }
 
   // --- who is at the counter ------------------------------------------------------------------
+  // What was typed and not found comes back selected: the next keystrokes replace it.
+  const scanInput = document.querySelector(".scan-form .scan-input");
+  if (scanInput && scanInput.value) {
+    if (document.activeElement === scanInput) scanInput.select();
+    else scanInput.addEventListener("focus", () => scanInput.select(), { once: true });
+  }
   // Households found by name, 户号 or phone tail: the first one has the focus, arrows move, Enter opens.
   const matches = document.querySelector("[data-matches]");
   if (matches) {
@@ -160,12 +166,9 @@
     window.setTimeout(() => { confirm.disabled = true; }, 0);
   });
   update();
-  // the first quantity has the focus (autofocus may have given it before this script ran: then the
-  // 0 in it is selected here, or a typed 2 would make it 20)
+  // the first quantity has the focus, for the scanner's hands on the keyboard; not on a touch screen,
+  // where a focused field would open the phone's keyboard over the goods
   const first = basket.querySelector(".tile-qty input:not([disabled])");
-  if (basket.contains(document.activeElement) && document.activeElement.matches(".tile-qty input")) {
-    document.activeElement.select();
-  } else if (first) {
-    first.focus();
-  }
+  const touch = window.matchMedia("(hover: none) and (pointer: coarse)").matches;
+  if (first && !touch) first.focus();
 })();

@@ -133,8 +133,13 @@ def test_a_family_without_its_card_is_found_by_name_and_confirmed_by_keyboard(
     expect(page.locator("#balance")).to_have_text("45")
     expect(qty(page, "洗衣粉")).to_be_focused()
 
-    # the phone's last four digits find the one household
+    # a name not found comes back in the field, selected: typing again replaces it
     page.goto("/shop/counter")
+    keys.type("陈玉梅")
+    keys.press("Enter")
+    expect(page.locator(".flash")).to_contain_text("没有找到“陈玉梅”")
+    expect(page.locator("input.scan-input")).to_be_focused()
+    # the phone's last four digits find the one household
     keys.type("5678")
     keys.press("Enter")
     expect(page.locator("[data-matches]").get_by_role("link")).to_have_count(1)
@@ -178,6 +183,10 @@ def test_on_a_390_px_phone_the_total_bar_takes_at_most_15_percent(browser, live_
     try:
         login(phone, village.shopkeeper)
         phone.goto(f"/shop/counter/cards/{card_of(app, village.households['王秀兰']).id}")
+        # no field takes the focus on a touch screen: the phone's keyboard would cover the goods
+        expect(phone.locator("#total")).to_have_text("0")
+        assert phone.evaluate("matchMedia('(hover: none) and (pointer: coarse)').matches")
+        assert phone.evaluate("document.activeElement === document.body")
         phone.get_by_role("button", name="增加 洗衣粉").tap()
         phone.get_by_role("button", name="增加 食用油").tap()
         expect(phone.locator("#total")).to_have_text("80")
