@@ -2,10 +2,12 @@
 kind and date — and every action code the package writes has its sentence."""
 
 import ast
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
 
+import openpyxl
 import sqlalchemy as sa
 
 import pointsmart
@@ -261,3 +263,24 @@ def test_paging_keeps_the_filters(app, login_as, make_household):
 def test_only_the_chair_reads_the_log(login_as):
     for role in ("panel", "shopkeeper"):
         assert login_as(role).get("/audit/").status_code in (302, 403)
+
+
+def test_the_export_keeps_the_raw_detail_the_page_never_shows(app, login_as, make_household):
+    chair = login_as("chair")
+    _user(app, chair.user_id, "王秀兰")
+    household_id = make_household(household_no="06-001", head_name="陈玉兰")
+    with committing(app) as session:
+        adjust_points(session, session.get(Household, household_id), 20, "义务打扫村道", chair.user_id)
+        record(session, "cards.card.revoked", chair.user_id, None, number="000009", reason="丢了\x01")
+    response = chair.get("/audit/export?kind=points")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    rows = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
+    text = "\n".join(" ".join(str(c) for c in row if c is not None) for row in rows)
+    assert "王秀兰 给 06-001 陈玉兰 加 20 分（义务打扫村道）" in text
+    assert "ledger.adjustment" in text and '"balance_after"' in text, "the raw code and data are kept here"
+    assert "丢了" not in text, "the filter applies to the export"
+    # a control character stored before the text rule is shown, not a reason for the export to fail
+    everything = openpyxl.load_workbook(io.BytesIO(chair.get("/audit/export").data)).active
+    assert any("丢了\\x01" in str(c) for row in everything.iter_rows(values_only=True) for c in row)
+    assert chair.get("/audit/export?start=never").status_code == 400

@@ -65,6 +65,15 @@ class Filters:
 
 def entries(session: Session, page: int, per_page: int, filters: Filters | None = None) -> Page:
     """One page of the audit log, newest first, narrowed by ``filters``."""
+    return paginate(session, _matching(session, filters), page, per_page)
+
+
+def newest(session: Session, filters: Filters | None, limit: int) -> list[AuditEntry]:
+    """Up to ``limit`` entries, newest first, narrowed by ``filters`` (for an export)."""
+    return list(session.scalars(_matching(session, filters).limit(limit)))
+
+
+def _matching(session: Session, filters: Filters | None) -> sa.Select:
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc())
     f = filters or Filters()
     if f.actor_id is not None:
@@ -81,7 +90,7 @@ def entries(session: Session, page: int, per_page: int, filters: Filters | None 
         query = query.where(AuditEntry.at >= f.start)
     if f.end is not None:
         query = query.where(AuditEntry.at < f.end)
-    return paginate(session, query, page, per_page)
+    return query
 
 
 def _about_household(session: Session, wanted: str):
