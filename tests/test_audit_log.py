@@ -16,6 +16,7 @@ from pointsmart.audit.models import AuditEntry
 from pointsmart.audit.sentences import FAMILIES, KINDS, SENTENCES
 from pointsmart.audit.services import record
 from pointsmart.auth.models import User
+from pointsmart.cards.services import issue_card
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.households.services import adjust_points
@@ -284,3 +285,15 @@ def test_the_export_keeps_the_raw_detail_the_page_never_shows(app, login_as, mak
     everything = openpyxl.load_workbook(io.BytesIO(chair.get("/audit/export").data)).active
     assert any("丢了\\x01" in str(c) for row in everything.iter_rows(values_only=True) for c in row)
     assert chair.get("/audit/export?start=never").status_code == 400
+
+
+def test_a_refused_redemption_names_the_household_of_the_card(app, login_as, make_household):
+    chair = login_as("chair")
+    _user(app, chair.user_id, "李春梅")
+    household_id = make_household(household_no="01-003", head_name="金兴旺")
+    with committing(app) as session:
+        card = issue_card(session, session.get(Household, household_id), chair.user_id)
+        record(session, "shop.redemption.refused", chair.user_id, None, code="insufficient_points", card=card.number)
+        number = card.number
+    text = _text(chair.get("/audit/?kind=redemptions").get_data(as_text=True))
+    assert f"李春梅 在柜台给 01-003 金兴旺 兑换被拒绝（卡号 {number}）：积分不够" in text
