@@ -293,7 +293,14 @@ def test_a_refused_redemption_names_the_household_of_the_card(app, login_as, mak
     household_id = make_household(household_no="01-003", head_name="金兴旺")
     with committing(app) as session:
         card = issue_card(session, session.get(Household, household_id), chair.user_id)
-        record(session, "shop.redemption.refused", chair.user_id, None, code="insufficient_points", card=card.number)
+        record(
+            session,
+            "shop.redemption.refused",
+            chair.user_id,
+            None,
+            code="insufficient_points",
+            card=card.number,
+        )
         number = card.number
     text = _text(chair.get("/audit/?kind=redemptions").get_data(as_text=True))
     assert f"李春梅 在柜台给 01-003 金兴旺 兑换被拒绝（卡号 {number}）：积分不够" in text
