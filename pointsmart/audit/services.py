@@ -94,7 +94,7 @@ def _matching(session: Session, filters: Filters | None) -> sa.Select:
 
 
 def _about_household(session: Session, wanted: str):
-    """The condition for entries about the households whose 户号 or head's name is ``wanted``.
+    """The condition for entries about the households whose 户号 is ``wanted`` or whose head's name holds it.
 
     Entries name a household as their target, by its 户号 in their data (a score, a redemption), or
     through a card, a redemption or an objection of it. The tables are read through the metadata:
@@ -104,7 +104,10 @@ def _about_household(session: Session, wanted: str):
     households = tables["household"]
     found = session.execute(
         sa.select(households.c.id, households.c.household_no).where(
-            sa.or_(households.c.household_no == wanted, households.c.head_name == wanted)
+            sa.or_(
+                households.c.household_no == wanted,
+                households.c.head_name.contains(wanted, autoescape=True),  # 陈玉 finds 陈玉兰
+            )
         )
     ).all()
     ids = [row.id for row in found]
