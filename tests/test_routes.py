@@ -53,6 +53,7 @@ ACCESS = {
     "households.import_confirm": {"chair"},
     "households.export": {"chair"},
     "audit.index": {"chair"},
+    "audit.export": {"chair"},
     "scoring.rulebook": {"chair", "panel"},
     "scoring.save_category": {"chair"},
     "scoring.criterion": {"chair"},

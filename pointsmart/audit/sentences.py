@@ -488,7 +488,16 @@ def _redemption_cancelled(e, n, who):
 
 
 def _redemption_refused(e, n, who):
-    card = e.data.get("card") or ""
+    card = str(e.data.get("card") or "")
+    found = n.row("card", card, "number") if card.isdigit() else None
+    if found is not None:
+        return _(
+            "%(who)s 在柜台给 %(household)s 兑换被拒绝（卡号 %(card)s）：%(reason)s",
+            who=who,
+            household=n.household(found["household_id"]),
+            card=card,
+            reason=_reason(e.data.get("code")),
+        )
     if card == "(QR)" or card.startswith("id:"):
         card = _("扫码")
     return _(

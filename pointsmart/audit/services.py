@@ -65,6 +65,15 @@ class Filters:
 
 def entries(session: Session, page: int, per_page: int, filters: Filters | None = None) -> Page:
     """One page of the audit log, newest first, narrowed by ``filters``."""
+    return paginate(session, _matching(session, filters), page, per_page)
+
+
+def newest(session: Session, filters: Filters | None, limit: int) -> list[AuditEntry]:
+    """Up to ``limit`` entries, newest first, narrowed by ``filters`` (for an export)."""
+    return list(session.scalars(_matching(session, filters).limit(limit)))
+
+
+def _matching(session: Session, filters: Filters | None) -> sa.Select:
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc())
     f = filters or Filters()
     if f.actor_id is not None:
@@ -81,11 +90,11 @@ def entries(session: Session, page: int, per_page: int, filters: Filters | None 
         query = query.where(AuditEntry.at >= f.start)
     if f.end is not None:
         query = query.where(AuditEntry.at < f.end)
-    return paginate(session, query, page, per_page)
+    return query
 
 
 def _about_household(session: Session, wanted: str):
-    """The condition for entries about the households whose 户号 or head's name is ``wanted``.
+    """The condition for entries about the households whose 户号 is ``wanted`` or whose head's name holds it.
 
     Entries name a household as their target, by its 户号 in their data (a score, a redemption), or
     through a card, a redemption or an objection of it. The tables are read through the metadata:
@@ -95,7 +104,10 @@ def _about_household(session: Session, wanted: str):
     households = tables["household"]
     found = session.execute(
         sa.select(households.c.id, households.c.household_no).where(
-            sa.or_(households.c.household_no == wanted, households.c.head_name == wanted)
+            sa.or_(
+                households.c.household_no == wanted,
+                households.c.head_name.contains(wanted, autoescape=True),  # 陈玉 finds 陈玉兰
+            )
         )
     ).all()
     ids = [row.id for row in found]
