@@ -27,6 +27,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
 from ..pages import flash_errors, page_arg
+from ..text import visible
 from ..unit import write
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
@@ -45,6 +46,14 @@ from .services import (
 )
 
 bp = Blueprint("households", __name__, url_prefix="/households")
+
+
+@bp.app_template_filter("visible")
+def visible_text(value):
+    """Text put into a translated sentence (``_('… %(name)s …', name=h.head_name|visible)``) shows its
+    control characters as escapes, as ``{{ value }}`` does by itself (the template's finalize does not
+    reach the arguments of a translation)."""
+    return visible(value) if isinstance(value, str) else value
 
 
 def _own(household_id: int) -> Household:

@@ -310,3 +310,25 @@ def test_print_the_cards_just_issued_and_the_selected_ones(page, live_server, ch
     expect(page.locator(".point-card")).to_have_count(1)
     expect(page.locator(".card-sheet")).to_contain_text("老户")
     assert console_errors(page) == []
+
+
+#: the texts among ``selector``'s elements that the browser broke over more than one line
+WRAPPED = """selector => [...document.querySelectorAll(selector)].filter(el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+  return tops.size > 1;
+}).map(el => el.textContent.trim())"""
+
+
+def test_names_and_household_numbers_never_break_on_a_phone(phone, live_server, chair, make_household):
+    for no, name in (("01-001", "欧阳春花"), ("12-0345-A", "司马建国"), ("03-017", "王秀英")):
+        make_household(head_name=name, household_no=no, group="十一社")
+    _issue_cards_to(live_server, [make_household(head_name="慕容秀兰", household_no="04-0211")])
+    login(phone, chair)
+    for url in ("/households/", "/cards"):
+        phone.goto(url)
+        expect(phone.locator(".hh-name").first).to_be_visible()
+        assert phone.evaluate(WRAPPED, ".hh-no, .hh-name") == [], url
+        assert horizontal_overflow(phone) <= 0, url
+    assert console_errors(phone) == []
