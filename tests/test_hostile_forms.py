@@ -78,7 +78,7 @@ def test_an_objection_for_an_impossible_household_is_a_form_error(
     chair.post("/scoring/rounds", data={"period_type": "monthly", "period_key": "2026-12", "scope": ""})
     with app.app_context():
         round_id = db.session.scalar(sa.select(ScoringRound.id))
-    data = {"household_id": HUGE, "objector": "张三", "content": "有异议"}
+    data = {"household": HUGE, "objector": "张三", "content": "有异议"}
     page = chair.post(f"/scoring/rounds/{round_id}/objections", data=data)
     assert page.status_code in (200, 302, 409, 422)
     with app.app_context():

@@ -65,6 +65,7 @@ ACCESS = {
     "scoring.create_round": {"chair"},
     "scoring.overview": {"chair", "panel"},
     "scoring.grid": {"chair", "panel"},
+    "scoring.checklist": {"chair", "panel"},
     "scoring.entry": {"chair", "panel"},
     "scoring.save_score": {"chair", "panel"},
     "scoring.submit": {"chair", "panel"},

@@ -207,3 +207,15 @@ def test_the_objection_form_finds_the_household_by_number_or_name(app, scene, ma
     with committing(app) as session:
         recorded = session.scalars(sa.select(Objection.household_id).order_by(Objection.id)).all()
     assert recorded == scene["homes"]
+
+
+def test_removing_a_member_and_reopening_a_round_ask_first(app, scene):
+    member, other, chair = (name for _id, name in scene["members"])
+    the_chair = _login(app, chair)
+    page = the_chair.get("/scoring/panel").get_data(as_text=True)
+    assert re.search(r'/remove" class="inline" data-confirm="[^"]+ 将移出评比小组，之后不能再打分和审核。确定吗？"', page)
+    url = f"/scoring/rounds/{scene['round']}"
+    _login(app, member).post(f"{url}/submit")
+    _login(app, other).post(f"{url}/approve")
+    page = the_chair.get(url).get_data(as_text=True)
+    assert 'data-confirm="退回后这次评定回到评分中，已有的 1 人审核作废，要重新提交和审核。确定吗？"' in page

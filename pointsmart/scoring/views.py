@@ -305,6 +305,31 @@ def grid(round_id: int):
     )
 
 
+@bp.get("/rounds/<int:round_id>/households")
+@role_required(*STAFF)
+def checklist(round_id: int):
+    """The phone's way in: the round's households, searchable by 户号 or name, each marked when done."""
+    found = _round(round_id)
+    group = request.args.get("group", "")
+    query = " ".join(request.args.get("q", "").split())[:40]
+    households = services.round_households(db.session, found, group)
+    done = services.done_households(db.session, found)
+    shown = [h for h in households if not query or query in h.household_no or query in h.head_name]
+    next_open = next((h for h in households if h.id not in done), None)
+    return render_template(
+        "scoring/checklist.html",
+        round=found,
+        households=shown,
+        total=len(households),
+        done=done,
+        done_count=sum(1 for h in households if h.id in done),
+        next_open=next_open,
+        query=query,
+        group=group,
+        groups=village_groups(db.session, g.village.id),
+    )
+
+
 @bp.route("/rounds/<int:round_id>/households/<int:household_id>", methods=["GET", "POST"])
 @role_required(*STAFF)
 def entry(round_id: int, household_id: int):
@@ -345,6 +370,7 @@ def entry(round_id: int, household_id: int):
         next_id=ids[index + 1] if index + 1 < len(ids) else None,
         group=group,
         times={c.id: cells.get((household.id, c.id), 0) for c in found.criteria},
+        done=household.id in services.done_households(db.session, found),
         editable=found.status == RoundStatus.DRAFT
         and services.may_score(db.session, current_user, household),
     )

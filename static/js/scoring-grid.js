@@ -21,6 +21,26 @@
 // - The status line says 已保存 only when no cell is a draft, waiting, or failed.
 //
 // Plain JavaScript, no library, no inline script (the CSP is script-src 'self').
+// The phone's household list (逐户打分): the search field filters the list as one types. Without
+// script the same field searches on the server.
+(() => {
+  "use strict";
+  const search = document.querySelector("form.household-search input[name=q]");
+  const items = Array.from(document.querySelectorAll("ul.household-list li[data-search]"));
+  if (!search || !items.length) return;
+  const none = document.querySelector(".household-none");
+  search.addEventListener("input", () => {
+    const wanted = search.value.trim();
+    let shown = 0;
+    items.forEach((li) => {
+      const match = !wanted || li.dataset.search.includes(wanted);
+      li.hidden = !match;
+      if (match) shown += 1;
+    });
+    if (none) none.hidden = shown > 0;
+  });
+})();
+
 (() => {
   "use strict";
 

@@ -546,6 +546,8 @@ def test_phone_scores_three_households_one_at_a_time(phone, app, village_id, mak
     phone.get_by_role("navigation", name="主菜单").get_by_role("link", name="评定").tap()
     phone.get_by_role("link", name="2026-10").tap()
     phone.get_by_role("link", name="逐户打分（手机）").tap()
+    expect(phone.get_by_text("已打 0 / 3 户")).to_be_visible()
+    phone.get_by_role("link", name="下一户未打：01-001 王秀英").tap()
     expect(phone.get_by_role("heading", level=1)).to_contain_text("王秀英")
     expect(phone.get_by_text("第 1 / 3 户")).to_be_visible()
     assert horizontal_overflow(phone) <= 0, "the checklist scrolls sideways"
