@@ -95,6 +95,9 @@ class Page:
     roles: tuple[str, ...]
     args: Callable[[Ids], dict] = field(default=lambda ids: {})
     tier: str = "village"  #: "village" or "county": which kind of instance serves it
+    #: why roles not listed, who may see the page too, need no look of their own (e.g. every signed-in user
+    #: may read every role's guide; each guide is opened as the role it is written for); empty: they may not
+    others_see_the_same: str = ""
 
     @property
     def name(self) -> str:
