@@ -95,6 +95,9 @@ class Page:
     roles: tuple[str, ...]
     args: Callable[[Ids], dict] = field(default=lambda ids: {})
     tier: str = "village"  #: "village" or "county": which kind of instance serves it
+    #: why roles not listed, who may see the page too, need no look of their own (e.g. every signed-in user
+    #: may read every role's guide; each guide is opened as the role it is written for); empty: they may not
+    others_see_the_same: str = ""
 
     @property
     def name(self) -> str:
@@ -437,7 +440,8 @@ OVERFLOW_JS = (
 
 #: every rendered table: do the body cells stand under their header cells? (colspan and rowspan honoured)
 #: A table's header is its <thead> rows, or else its first row when that row is all <th>. A table whose
-#: header is not rendered (a list laid out as cards on a phone) has nothing to line up and is skipped.
+#: header is not rendered, or only for screen readers (clipped to a pixel: a list laid out as cards on a
+#: phone), has nothing to line up and is skipped.
 #: A body cell spanning columns a..b must start where the header cell over column a starts (when that
 #: header cell starts at a) and end where the header over b ends (when it ends at b), within 2 px, and in
 #: any case lie within those header cells' x-ranges.
@@ -447,6 +451,16 @@ TABLES_JS = (
     + """
   const TOL = 2;
   const problems = [];
+  // hidden from the eye but kept for screen readers (clipped to 1 px): a card list's column names
+  const clipped = (el, stop) => {
+    for (let node = el; node && node !== stop; node = node.parentElement) {
+      const style = getComputedStyle(node), box = node.getBoundingClientRect();
+      if (style.clip && style.clip !== 'auto') return true;
+      if (style.clipPath && style.clipPath !== 'none') return true;
+      if (style.overflow !== 'visible' && (box.width <= 1 || box.height <= 1)) return true;
+    }
+    return false;
+  };
   const grid = (rows) => {
     // the HTML table model: place each cell in (row, column) slots, honouring rowspan and colspan
     const slots = [];
@@ -483,7 +497,7 @@ TABLES_JS = (
     for (let c = 0; c < columns; c++)
       for (let r = headCount - 1; r >= 0; r--) {
         const slot = slots[rows.indexOf(headRows[r])]?.[c];
-        if (slot && shown(slot.cell)) { header[c] = slot; break; }
+        if (slot && shown(slot.cell) && !clipped(slot.cell, table)) { header[c] = slot; break; }
       }
     if (!header.some(Boolean)) return;  // the header row is not rendered: a card list
     const name = describe(table) + (table.caption ? '' : ` (table ${t + 1})`);
