@@ -177,6 +177,10 @@ FIELD_LABELS = {
     "decisions": _l("评定结果和决定"),
     "notes": _l("其他记录"),
     "times": _l("次数"),
+    "county_url": _l("县里的地址"),
+    "sync_key": _l("同步密钥（后4位）"),
+    "backup_daily": _l("每天自动备份"),
+    "backup_keep_days": _l("备份保留天数"),
 }
 
 #: values longer than this are shortened in a sentence (the page is a list, not the record)
@@ -615,6 +619,19 @@ def _photo(uploaded: bool):
     return sentence
 
 
+def _backup(e, n, who):
+    """``settings.backup.<kind>`` and ``settings.backup.<kind>.failed`` (kinds: auto, manual, download)."""
+    failed = e.action.endswith(".failed")
+    kind = e.action.split(".")[2] if e.action.count(".") >= 2 else ""
+    if failed:
+        return _("%(who)s 的备份没有做成：%(message)s", who=who, message=_value(e.data.get("message")))
+    if kind == "download":
+        return _("%(who)s 下载了一份数据备份", who=who)
+    if kind == "auto":
+        return _("服务器做了每天的自动备份（%(file)s）", file=_value(e.data.get("file")))
+    return _("%(who)s 备份了数据（%(file)s）", who=who, file=_value(e.data.get("file")))
+
+
 #: one sentence per action code written anywhere in the package (a test holds this to the code)
 SENTENCES: dict[str, Sentence] = {
     # points
@@ -633,6 +650,8 @@ SENTENCES: dict[str, Sentence] = {
     "auth.token.revoked": _token(False),
     # settings, sync and the county
     "org.village.settings": _changed(lambda: _("%(who)s 修改了评定设置"), lambda e, n: ""),
+    "settings.backup.download": _backup,
+    "settings.changed": _changed(lambda: _("%(who)s 修改了村里的设置"), lambda e, n: ""),
     "sync.pushed": _simple(lambda: _("%(who)s 把数据同步到了县里")),
     "sync.bundle_exported": _simple(lambda: _("%(who)s 导出了给县里的同步文件（U 盘）")),
     "county.township.added": _simple(
@@ -693,6 +712,7 @@ SENTENCES: dict[str, Sentence] = {
 #: codes built at run time (``f"shop.stock.{kind}"``): the sentence for any code under the prefix
 FAMILIES: dict[str, Sentence] = {
     "shop.stock.": _stock_in(_l("入库")),
+    "settings.backup.": _backup,
 }
 
 

@@ -142,8 +142,16 @@ def finish(
     run = session.get(BackupRun, run_id)
     run.finished_at, run.ok = utcnow(), ok
     run.file_name, run.size_bytes, run.message = file_name, size, message[:500]
-    action = f"settings.backup.{run.kind}" if ok else f"settings.backup.{run.kind}.failed"
-    record(session, action, run.actor_id, run, file=file_name, size=size, message=run.message)
+    outcome = "" if ok else ".failed"
+    record(
+        session,
+        f"settings.backup.{run.kind}{outcome}",
+        run.actor_id,
+        run,
+        file=file_name,
+        size=size,
+        message=run.message,
+    )
     return run
 
 
