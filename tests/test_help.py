@@ -5,6 +5,9 @@ import re
 
 import pytest
 
+from pointsmart.auth.help import guide_for
+from pointsmart.auth.models import Role
+
 GUIDE_OF = {"chair": "chair", "panel": "panel", "shopkeeper": "shopkeeper"}
 
 
@@ -37,3 +40,13 @@ def test_every_guide_covers_a_lost_card_a_wrong_score_and_a_refused_sync(login_a
 def test_an_unknown_guide_is_a_404_and_anonymous_is_sent_to_log_in(client, login_as):
     assert login_as("panel").get("/help/nobody").status_code == 404
     assert client.get("/help/chair").status_code == 302
+
+
+def test_every_role_has_its_own_guide():
+    assert {role: guide_for(role) for role in Role} == {
+        Role.CHAIR: "chair",
+        Role.PANEL: "panel",
+        Role.SHOPKEEPER: "shopkeeper",
+        Role.COUNTY_REVIEWER: "county",
+        Role.COUNTY_ADMIN: "county",
+    }
