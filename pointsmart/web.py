@@ -39,7 +39,7 @@ NAV = (
     ("ledgers.index", _l("台账"), (Role.CHAIR, Role.PANEL)),
     ("cards.index", _l("积分卡"), (Role.CHAIR,)),
     ("auth.users", _l("用户"), (Role.CHAIR,)),
-    ("auth.tokens", _l("令牌"), None),
+    ("auth.tokens", _l("接口密钥"), None),
     ("audit.index", _l("操作日志"), (Role.CHAIR,)),
     ("sync.index", _l("同步"), (Role.CHAIR,)),
     ("settings.index", _l("设置"), (Role.CHAIR,)),
