@@ -213,7 +213,8 @@ def test_removing_a_member_and_reopening_a_round_ask_first(app, scene):
     member, other, chair = (name for _id, name in scene["members"])
     the_chair = _login(app, chair)
     page = the_chair.get("/scoring/panel").get_data(as_text=True)
-    assert re.search(r'/remove" class="inline" data-confirm="[^"]+ 将移出评比小组，之后不能再打分和审核。确定吗？"', page)
+    confirm = "将移出评比小组，之后不能再打分和审核。确定吗？"
+    assert re.search(rf'/remove" class="inline" data-confirm="[^"]+ {confirm}"', page)
     url = f"/scoring/rounds/{scene['round']}"
     _login(app, member).post(f"{url}/submit")
     _login(app, other).post(f"{url}/approve")

@@ -103,7 +103,7 @@ def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
         households |= {
             h.id: h for h in session.scalars(sa.select(Household).where(Household.id.in_(missing)))
         }
-    approvals = list(scoring_round.approvals)
+    approvals = services.counted_approvals(scoring_round)  # never the submitter's own
     people = {by for ids in entered.values() for by in ids} | {a.user_id for a in approvals}
     people |= {scoring_round.submitted_by, scoring_round.published_by, scoring_round.finalised_by}
     names = user_names(session, people)

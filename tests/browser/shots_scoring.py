@@ -1,8 +1,12 @@
-"""Screenshots of the scoring pages for a person to look at (not a test; run by hand):
+"""Screenshots of the scoring pages for a person to look at (not a test: pytest does not collect it).
 
-POINTSMART_TEST_DB=sqlite .venv/bin/pytest -q tests/browser/shots_scoring.py -p no:cacheprovider
+    POINTSMART_SHOTS=/tmp/shots POINTSMART_TEST_DB=sqlite .venv/bin/pytest -q tests/browser/shots_scoring.py
+
+Each changed scoring page at 1366×768 and 390×844 (PNG), and printed: an A4 PDF and a PNG of the page in
+print media at A4's printable width. Files go to $POINTSMART_SHOTS (default tests/artifacts/shots-scoring).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +23,8 @@ from ..conftest import committing
 from .conftest import _open, login
 from .test_scoring import make_households, make_panel, make_rulebook
 
-SHOTS = Path("/work/wt/shots/scoring")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+SHOTS = Path(os.environ.get("POINTSMART_SHOTS", ARTIFACTS / "shots-scoring"))
 SIZES = {
     "1366": {"viewport": {"width": 1366, "height": 768}},
     "390": {
