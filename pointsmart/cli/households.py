@@ -21,8 +21,13 @@ def households():
 @households.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option(
+    "--accept-head-changes",
+    is_flag=True,
+    help="Give a household that holds points or a card the new head the file names (listed first).",
+)
 @with_appcontext
-def households_import(file: Path, dry_run: bool):
+def households_import(file: Path, dry_run: bool, accept_head_changes: bool):
     """Import households from .xlsx or .csv (户号, 户主姓名, 村民小组, 联系电话, 家庭人口, 住址, 标签)."""
 
     try:
@@ -38,10 +43,21 @@ def households_import(file: Path, dry_run: bool):
         click.echo(f"  {problem}", err=True)
     if plan.problems:
         raise click.ClickException("nothing imported: fix the rows above and import again")
+    for change in plan.head_changes:
+        click.echo(
+            f"  row {change.row}: {change.household_no} head {change.old_name} -> {change.new_name} "
+            f"({change.balance} points{', active card' if change.has_card else ''})",
+            err=True,
+        )
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    roster.apply_import(db.session, village_id, plan, actor_id=None)
+    try:
+        roster.apply_import(
+            db.session, village_id, plan, actor_id=None, accept_head_changes=accept_head_changes
+        )
+    except DomainError as err:
+        fail(err)
     db.session.commit()
     click.echo("imported")
 
