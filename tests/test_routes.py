@@ -51,6 +51,7 @@ ACCESS = {
     "households.reverse": {"chair"},
     "households.import_roster": {"chair"},
     "households.import_confirm": {"chair"},
+    "households.import_template": {"chair"},
     "households.export": {"chair"},
     "audit.index": {"chair"},
     "audit.export": {"chair"},
