@@ -187,22 +187,37 @@ def gallery(request, browser, database, tmp_path_factory):
 
 
 def _write_index(results) -> None:
-    """``gallery/index.html``: every screenshot and PDF, with its problems; ``results.txt`` the same."""
-    lines, items = [], []
-    for name, problems in results:
-        lines.append(f"{name}\t{'ok' if not problems else ' | '.join(problems)}")
-        shots = sorted(p.name for p in GALLERY.glob(f"{name}*"))
-        links = " ".join(f'<a href="{html.escape(s)}">{html.escape(s.rsplit(".", 1)[-1])}</a>' for s in shots)
-        status = "ok" if not problems else "<br>".join(html.escape(p) for p in problems)
-        images = "".join(
-            f'<img src="{html.escape(s)}" loading="lazy" alt="">' for s in shots if s.endswith(".png")
+    """``gallery/results.txt`` (a line per case: ok, or its problems) and ``gallery/index.html`` (each page
+    and role: its screenshots, its PDF and its problems). A partial run (``-k``) updates its own cases."""
+    listing = GALLERY / "results.txt"
+    known = {}
+    if listing.exists():
+        for line in listing.read_text(encoding="utf-8").splitlines():
+            name, _tab, outcome = line.partition("\t")
+            known[name] = outcome
+    known.update((name, " | ".join(problems) or "ok") for name, problems in results)
+    lines = "".join(f"{name}\t{outcome}\n" for name, outcome in sorted(known.items()))
+    listing.write_text(lines, encoding="utf-8")
+    stems: dict[str, list[str]] = {}
+    for name, outcome in sorted(known.items()):
+        stem, _sep, size = name.rpartition("--")
+        stems.setdefault(stem, []).append(f"{size} px: {outcome}")
+    failing = sum(outcome != "ok" for outcome in known.values())
+    sections = []
+    for stem, outcomes in stems.items():
+        files = sorted(p.name for p in GALLERY.glob(f"{stem}--*") if p.suffix in {".png", ".pdf"})
+        links = " · ".join(f'<a href="{html.escape(f)}">{html.escape(f[len(stem) + 2 :])}</a>' for f in files)
+        pngs = [f for f in files if f.endswith(".png")]
+        images = "".join(f'<img src="{html.escape(f)}" loading="lazy" alt="">' for f in pngs)
+        notes = "".join(f"<li>{html.escape(o)}</li>" for o in outcomes)
+        sections.append(
+            f"<section><h2>{html.escape(stem)}</h2><p>{links}</p><ul>{notes}</ul>{images}</section>"
         )
-        items.append(f"<section><h2>{html.escape(name)}</h2><p>{links}</p><p>{status}</p>{images}</section>")
-    (GALLERY / "results.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (GALLERY / "index.html").write_text(
         '<!doctype html><meta charset="utf-8"><title>PointsMart page gallery</title>'
-        "<style>img{max-width:45%;vertical-align:top;border:1px solid #ccc;margin:4px}"
-        "section{border-top:1px solid #999}</style><h1>PointsMart page gallery</h1>" + "".join(items),
+        "<style>body{font-family:sans-serif}img{max-width:48%;vertical-align:top;border:1px solid #ccc;"
+        "margin:4px}section{border-top:1px solid #999}</style><h1>PointsMart page gallery</h1>"
+        f"<p>{len(known)} cases, {failing} with problems (gallery/results.txt).</p>" + "".join(sections),
         encoding="utf-8",
     )
 
