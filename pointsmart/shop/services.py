@@ -117,10 +117,11 @@ def _refuse_twin(session: Session, village_id: int, clean: dict, goods: Goods | 
     for other in session.scalars(query):
         if _same(other.name) == name and _same(other.spec) == spec:
             where = _("（已下架，可以修改它重新上架）") if not other.active else ""
+            label = f"{other.name} {other.spec}".strip()
             raise Invalid(
                 _(
                     "商品名称：已有同名同规格的商品“%(goods)s”%(where)s，请修改那件商品，或换一个名称或规格单位。",
-                    goods=f"{other.name} {other.spec}".strip(),
+                    goods=label,
                     where=where,
                 ),
                 code="duplicate_goods",
