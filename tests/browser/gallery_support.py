@@ -110,6 +110,8 @@ class Page:
 
 _SHARED_ENDPOINTS = {"scoring.criterion", "shop.edit_goods"}
 
+_EVERY_GUIDE = "every signed-in user may read every guide; each is opened by its own role"
+
 PAGES: list[Page] = [
     # --- everyone, and the shell ---
     Page("/login", "auth.login", (PUBLIC,)),
@@ -119,6 +121,17 @@ PAGES: list[Page] = [
     Page("/users", "auth.users", (CHAIR,)),
     Page("/audit/", "audit.index", (CHAIR,)),
     Page("/sync/", "sync.index", (CHAIR,)),
+    Page("/settings/", "settings.index", (CHAIR,)),
+    *(
+        Page(
+            "/help/<guide>",
+            "auth.help_page",
+            (role,),
+            lambda i, g=guide: {"guide": g},
+            others_see_the_same=_EVERY_GUIDE,
+        )
+        for role, guide in ((CHAIR, "chair"), (PANEL, "panel"), (SHOPKEEPER, "shopkeeper"))
+    ),
     # --- households and cards ---
     Page("/households/", "households.index", VILLAGE_STAFF),
     Page("/households/new", "households.new", (CHAIR,)),
@@ -156,6 +169,12 @@ PAGES: list[Page] = [
     ),
     Page("/scoring/panel", "scoring.panel", (CHAIR,)),
     Page("/scoring/rounds", "scoring.rounds", (CHAIR, PANEL)),
+    Page(
+        "/scoring/rounds/<int:round_id>/households",
+        "scoring.checklist",
+        (CHAIR, PANEL),
+        lambda i: {"round_id": i.round},
+    ),
     Page(
         "/scoring/rounds/<int:round_id>", "scoring.overview", (CHAIR, PANEL), lambda i: {"round_id": i.round}
     ),
@@ -248,6 +267,14 @@ PAGES: list[Page] = [
     Page("/login", "auth.login", (PUBLIC,), tier="county"),
     Page("/password", "auth.password", COUNTY_STAFF, tier="county"),
     Page("/tokens", "auth.tokens", COUNTY_STAFF, tier="county"),
+    Page(
+        "/help/<guide>",
+        "auth.help_page",
+        COUNTY_STAFF,
+        lambda i: {"guide": "county"},
+        tier="county",
+        others_see_the_same=_EVERY_GUIDE,
+    ),
 ]
 
 #: GET rules of the URL map that are not pages to look at, and why (the gallery test checks each is real)
@@ -290,6 +317,10 @@ EXCLUDED = {
     "/shop/reports/donors.xlsx": "download (xlsx)",
     "/shop/reports/donors/<path:donor>.xlsx": "download (xlsx)",
     "/sync/bundle": "download (sync bundle for the USB stick)",
+    "/help/": "redirect: to the signed-in role's own guide",
+    "/households/import/template.xlsx": "download (xlsx)",
+    "/settings/backup/download": "download (a copy of the database)",
+    "/audit/export": "download (xlsx)",
     "/county/export/<table>.xlsx": "download (xlsx)",
     "/county/villages/<village_code>/export/<table>.xlsx": "download (xlsx)",
     "/county/charts/<name>.svg": "image (SVG chart, shown inside the county pages)",
