@@ -47,8 +47,9 @@ def rulebook(app, village_id):
 
 @pytest.fixture
 def panel(app, make_user):
-    """Two panel members (ids) who may score every group."""
-    ids = [make_user("panel")[0], make_user("panel")[0]]
+    """Two panel members (ids) who may score every group, and a third who hands rounds in (the member who
+    submits a round may not approve it)."""
+    ids = [make_user("panel")[0], make_user("panel")[0], make_user("panel")[0]]
     with committing(app) as session:
         for user_id in ids:
             panels.set_panel_member(session, session.get(User, user_id), "执委", [], actor_id=None)
@@ -59,11 +60,11 @@ def make_round(app, key: str, to: str, panel_ids, household_id=None):
     """A monthly round for ``key`` taken to status ``to`` (draft, submitted, approved, notice)."""
     with committing(app) as session:
         r = services.create_round(session, home_village(session), "monthly", key, "", None)
-        member, other = (session.get(User, i) for i in panel_ids)
+        member, other, submitter = (session.get(User, i) for i in panel_ids)
         if household_id:
             services.set_score(session, r, household_id, r.criteria[0].id, 1, member)
         if to in ("submitted", "approved", "notice"):
-            services.submit_round(session, r, member)
+            services.submit_round(session, r, submitter)
         if to in ("approved", "notice"):
             services.approve_round(session, r, member)
             services.approve_round(session, r, other)

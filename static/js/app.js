@@ -29,3 +29,13 @@ function focusableScrollers() {
 focusableScrollers();
 window.addEventListener("resize", focusableScrollers);
 window.addEventListener("load", focusableScrollers);
+
+// On a phone the menu is one sideways-scrolling row: show the current page's item.
+const currentNavItem = document.querySelector(".nav [aria-current='page']");
+if (currentNavItem) {
+  const nav = currentNavItem.parentElement;
+  if (nav.scrollWidth > nav.clientWidth) {
+    const offset = currentNavItem.getBoundingClientRect().left - nav.getBoundingClientRect().left;
+    nav.scrollLeft += offset - (nav.clientWidth - currentNavItem.offsetWidth) / 2;
+  }
+}

@@ -42,6 +42,7 @@ def busy_village(app, village_id, make_user, make_household):
     """A village where something of each kind waits for the chair."""
     hid = make_household(head_name="陈玉兰", household_no="06-001")
     member_ids = [make_user("panel")[0], make_user("panel")[0]]
+    submitter_id = make_user("chair")[0]  # the member who submits a round may not approve it
     with committing(app) as session:
         category = criteria.save_category(session, village_id, {"name": "美丽庭院"}, None)
         criteria.save_criterion(
@@ -53,13 +54,14 @@ def busy_village(app, village_id, make_user, make_household):
         village = home_village(session)
         on_notice = services.create_round(session, village, "monthly", "2026-10", "", None)
         services.set_score(session, on_notice, hid, on_notice.criteria[0].id, 1, members[0])
-        services.submit_round(session, on_notice, members[0])
+        submitter = session.get(User, submitter_id)
+        services.submit_round(session, on_notice, submitter)
         for member in members:
             services.approve_round(session, on_notice, member)
         services.publish_round(session, on_notice, None)
         services.record_objection(session, on_notice, hid, "李大娘", "院子其实没扫", None)
         submitted = services.create_round(session, village, "monthly", "2026-11", "", None)
-        services.submit_round(session, submitted, members[0])
+        services.submit_round(session, submitted, submitter)
         shop.save_goods(session, village_id, {"name": "洗衣粉", "spec": "袋（2kg）", "price": 20}, None)
     return member_ids
 

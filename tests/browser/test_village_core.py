@@ -313,10 +313,16 @@ def test_print_the_cards_just_issued_and_the_selected_ones(page, live_server, ch
 
 
 #: the texts among ``selector``'s elements that the browser broke over more than one line
+#: the elements whose text runs over more than one line (the lines of their text nodes, not of the boxes
+#: around them: a link made a tall tap target is one box, however its text sits in it)
 WRAPPED = """selector => [...document.querySelectorAll(selector)].filter(el => {
-  const range = document.createRange();
-  range.selectNodeContents(el);
-  const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  const tops = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+  }
   return tops.size > 1;
 }).map(el => el.textContent.trim())"""
 
