@@ -1119,3 +1119,12 @@ def test_opening_balances_are_their_own_figure_and_rounds_count_in_the_month_the
         assert rollups() == kept
         opening.rebuild(db.session, village_id)
         assert rollups() == kept
+
+
+def test_the_drill_down_sorts_groups_as_they_are_counted():
+    """一社, 二社 … 十社, 十一社 on the server's sort and in the numbers the page's script sorts by."""
+    names = ["十一社", "二社", "十社", "一社", "三社", ""]
+    rows = [SimpleNamespace(group=g, household_no=f"{i:02d}-001") for i, g in enumerate(names)]
+    assert [r.group for r in board.sort_rows(rows, "group")] == ["一社", "二社", "三社", "十社", "十一社", ""]
+    ranks = board.group_ranks(rows)
+    assert sorted(names, key=ranks.__getitem__) == ["一社", "二社", "三社", "十社", "十一社", ""]

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..clock import utcnow
+from ..households.services import group_sort_key
 from ..org.models import Village
 from ..periods import Period, month_window
 from . import services
@@ -303,6 +304,13 @@ def by_village(
     return sort_rows(village_rows(session, user, period), sort, descending)
 
 
+def group_ranks(rows) -> dict[str, int]:
+    """Each 村民小组's place when groups are counted (一社, 二社 … 十一社): what the page's own sorting
+    script orders the group column by, so that it agrees with the server's order."""
+    names = sorted({r.group or "" for r in rows}, key=group_sort_key)
+    return {name: place for place, name in enumerate(names)}
+
+
 #: sortable columns: ?sort=<key>&dir=asc|desc; each key's value for a row, and its first direction
 SORTS: dict[str, tuple[Callable, bool]] = {
     "code": (lambda r: r.code, False),
@@ -323,7 +331,7 @@ SORTS: dict[str, tuple[Callable, bool]] = {
     "balance": (lambda r: r.balance, True),
     "household_no": (lambda r: r.household_no, False),
     "head_name": (lambda r: r.head_name, False),
-    "group": (lambda r: (r.group, r.household_no), False),
+    "group": (lambda r: (group_sort_key(r.group), r.household_no), False),
 }
 
 

@@ -190,6 +190,7 @@ def village(village_code: str):
         rounds=drilldown.village_rounds(session, user, period, village_code),
         honour=drilldown.rank(households),
         households=board.sort_rows(households, sort, desc),
+        group_rank=board.group_ranks(households),
         shop=shop,
         donations=donations,
         sorting={"sort": sort, "desc": desc},
