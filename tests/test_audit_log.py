@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 
 import pointsmart
@@ -248,6 +249,14 @@ def test_a_bad_filter_is_a_400_naming_the_field(login_as):
     assert response.status_code == 400
     text = response.get_data(as_text=True)
     assert "从：" in text and "类别：没有这一类" in text
+
+
+@pytest.mark.parametrize("person", ["9223372036854775808", "9" * 30, "²", "１", "-1", "0"])
+@pytest.mark.parametrize("path", ["/audit/", "/audit/export"])
+def test_a_person_that_is_no_user_id_is_a_400_not_a_crash(login_as, path, person):
+    response = login_as("chair").get(path, query_string={"person": person})
+    assert response.status_code == 400
+    assert "操作人：没有这个用户" in response.get_data(as_text=True)
 
 
 def test_paging_keeps_the_filters(app, login_as, make_household):

@@ -369,6 +369,20 @@ def test_print_the_cards_just_issued(app, login_as, make_household):
         assert cards.active_card(db.session, older) is not None
 
 
+def test_a_village_first_batch_of_cards_prints_from_a_short_address(login_as, make_household):
+    """300 cards issued at once: the page is told "121-420", not 300 ids (too long for a query value)."""
+    for n in range(300):
+        make_household(head_name=f"户主{n}", household_no=f"01-{n:03d}")
+    chair = login_as("chair")
+    response = chair.post("/cards/issue-all")
+    location = response.headers["Location"]
+    assert response.status_code == 302 and re.search(r"issued=\d+-\d+$", location), location
+    page = chair.get(location)
+    assert page.status_code == 200
+    link = re.search(r'href="(/cards/sheet\?[^"]+)"[^>]*>打印刚发的 300 张卡<', page.get_data(as_text=True))
+    assert link and len(link.group(1)) < 100, link
+
+
 def test_print_selected_cards_only(app, login_as, carded):
     chair = login_as("chair")
     page = chair.get("/cards").get_data(as_text=True)

@@ -17,6 +17,7 @@ from ..audit.services import Filters, entries, newest
 from ..errors import DomainError
 from ..exports import TEXT, WHEN, Column, Table, workbook
 from ..extensions import db
+from ..ids import form_id
 from ..pages import page_arg
 from ..periods import parse_day, utc_window
 from ..text import visible
@@ -43,8 +44,12 @@ def _filters() -> tuple[Filters, dict, list[str]]:
     problems = []
     actor_id = None
     if shown["person"]:
-        if shown["person"].isdigit() and db.session.get(User, int(shown["person"])) is not None:
-            actor_id = int(shown["person"])
+        try:
+            person = form_id(shown["person"])
+        except ValueError:
+            person = None
+        if person is not None and db.session.get(User, person) is not None:
+            actor_id = person
         else:
             problems.append(_("操作人：没有这个用户。"))
     kind = KIND_BY_KEY.get(shown["kind"]) if shown["kind"] else None

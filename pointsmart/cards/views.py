@@ -72,10 +72,30 @@ def _url(card: Card) -> str:
 MAX_PRINT = 2000
 
 
+_ID_OR_RANGE = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9}))?")
+
+
 def _card_ids(values: list[str]) -> list[int]:
-    """Card ids from a query (``card=1&card=2`` or ``issued=1,2``): digits only, at most MAX_PRINT."""
-    ids = [int(x) for v in values for x in v.split(",") if re.fullmatch(r"[0-9]{1,9}", x)]
+    """Card ids from a query (``card=1&card=2``, ``issued=1,2`` or a batch ``issued=121-424``): digits
+    only, at most MAX_PRINT in all (a range counts every id in it, however wide it is written)."""
+    ids: list[int] = []
+    for part in (x for v in values for x in v.split(",")):
+        found = _ID_OR_RANGE.fullmatch(part)
+        if found is None:
+            continue
+        first = int(found[1])
+        last = int(found[2]) if found[2] else first
+        ids.extend(range(first, min(last, first + MAX_PRINT - len(ids) - 1) + 1))
+        if len(ids) >= MAX_PRINT:
+            break
     return ids[:MAX_PRINT]
+
+
+def _batch(cards) -> str | None:
+    """A batch of cards just issued, for a query: ``first-last`` (issue-all writes them in one
+    transaction, so their ids follow each other; the page keeps only those still active here)."""
+    ids = [c.id for c in cards]
+    return f"{min(ids)}-{max(ids)}" if ids else None
 
 
 def _svg_data_uri(card: Card) -> str:
@@ -106,6 +126,7 @@ def index():
         group=group,
         groups=groups(db.session, g.village.id),
         issued=issued,
+        issued_batch=_batch([c for c in active.values() if c.id in set(issued)]),
     )
 
 
@@ -116,7 +137,7 @@ def issue_all():
         issued = services.issue_all(db.session, g.village.id, current_user.id)
     flash(_("已为 %(n)s 户发卡。", n=len(issued)), "success")
     # the page then offers to print exactly these: the cards just issued
-    return redirect(url_for("cards.index", issued=",".join(str(c.id) for c in issued) or None))
+    return redirect(url_for("cards.index", issued=_batch(issued)))
 
 
 @bp.post("/cards/households/<int:household_id>/issue")
