@@ -6,6 +6,7 @@ each. A panel member sees the rounds to score and to approve. The shopkeeper's h
 Lines are computed here, in Python; the template only shows them.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -219,6 +220,12 @@ def objection_lines(session: Session, village_id: int) -> list[Line]:
     ]
 
 
+def _unit(spec: str | None) -> str:
+    """The measure word a goods item is counted in: 袋 from "袋（2kg）", 个 from "个"; else 件."""
+    word = re.split(r"[（(\s]", spec or "", maxsplit=1)[0]
+    return word if 0 < len(word) <= 2 else _("件")
+
+
 def goods_lines(session: Session, village_id: int) -> list[Line]:
     goods = sorted(low_stock(session, village_id), key=lambda item: item.stock)  # the empty first
     lines = []
@@ -231,10 +238,11 @@ def goods_lines(session: Session, village_id: int) -> list[Line]:
             lines.append(
                 Line(
                     _(
-                        "%(goods)s 只剩 %(n)s 件（低于 %(low)s 件就该进货）。",
-                        goods=name,
+                        "%(goods)s 只剩 %(n)s %(unit)s（低于 %(low)s %(unit)s就该进货）。",
+                        goods=item.name,
                         n=item.stock,
                         low=item.low_stock,
+                        unit=_unit(item.spec),
                     ),
                     link,
                     _("进货"),

@@ -37,12 +37,10 @@ def check_image(data: bytes) -> PhotoInfo:
     :raises PhotoRefused: empty, over :data:`MAX_PHOTO_BYTES`, not an image of those kinds, damaged,
         or wider or taller than :data:`MAX_PHOTO_SIDE` pixels.
     """
-    if len(data) > MAX_PHOTO_BYTES:
-        megabytes = round(len(data) / 1024 / 1024, 1)
+    if len(data) > MAX_PHOTO_BYTES:  # callers read at most one byte more: the size itself is unknown
         raise PhotoRefused(
             _(
-                "照片太大（%(size)s MB），每张最多 %(max)s MB。请用手机“压缩”或降低像素后再上传。",
-                size=megabytes,
+                "照片超过 %(max)s MB，太大了。请用手机“压缩”或降低像素后再上传。",
                 max=MAX_PHOTO_BYTES // 1024 // 1024,
             ),
             code="photo_too_large",

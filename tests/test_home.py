@@ -142,13 +142,19 @@ def test_the_chair_finds_goods_out_of_stock_and_low(app, login_as, village_id):
     with committing(app) as session:
         soap = shop.save_goods(session, village_id, {"name": "洗衣粉", "spec": "袋", "price": 20}, None)
         oil = shop.save_goods(session, village_id, {"name": "食用油", "price": 50, "low_stock": 5}, None)
+        cups = {"name": "保温杯", "spec": "个", "price": 30, "low_stock": 2}
+        cup = shop.save_goods(session, village_id, cups, None)
+        shop.receive_stock(session, cup, MoveKind.PURCHASE, 1, None)
         rice = shop.save_goods(session, village_id, {"name": "大米", "price": 40, "low_stock": 5}, None)
         shop.receive_stock(session, oil, MoveKind.PURCHASE, 3, None)
         shop.receive_stock(session, rice, MoveKind.PURCHASE, 30, None)
-        ids = soap.id, oil.id
+        ids = soap.id, oil.id, cup.id
     found = lines(home(login_as("chair")))
     assert found["out_of_stock"] == [f"洗衣粉 袋 已经没货了。 进货 → /shop/goods/{ids[0]}"]
-    assert found["low_stock"] == [f"食用油 只剩 3 件（低于 5 件就该进货）。 进货 → /shop/goods/{ids[1]}"]
+    assert found["low_stock"] == [
+        f"保温杯 只剩 1 个（低于 2 个就该进货）。 进货 → /shop/goods/{ids[2]}",
+        f"食用油 只剩 3 件（低于 5 件就该进货）。 进货 → /shop/goods/{ids[1]}",
+    ]
     assert "大米" not in str(found)
 
 
@@ -211,3 +217,10 @@ def test_on_postgresql_the_backup_line_says_what_to_do_instead(app, login_as):
         assert "现在备份" in page
     else:
         assert "pg_dump" in page and "现在备份" not in page
+
+
+def test_a_notice_running_is_not_called_all_done(app, login_as, rulebook, panel):
+    make_round(app, "2026-10", "notice", panel)
+    page = home(login_as("chair"))
+    assert "正在公示" in page
+    assert "事情都办完了" not in page and "现在没有等您处理的事；下面的事情正在进行" in page

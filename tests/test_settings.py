@@ -114,6 +114,16 @@ def test_bad_settings_are_refused_naming_the_field(app, login_as, fields, named)
     assert audit(app, "settings.changed") == []
 
 
+def test_a_bad_address_keeps_the_key_just_pasted_and_names_the_field_once(app, login_as):
+    chair = login_as("chair")
+    response = chair.post("/settings/", data=settings_form(county_url="county.example.cn", sync_key=KEY))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'value="{KEY}"' in page  # not to be pasted again
+    assert "县里的地址：县里的地址" not in page and "县里的地址：" in page
+    assert audit(app, "settings.changed") == []
+
+
 def test_the_servers_configuration_wins_over_the_page(make_app, login_as):
     app = make_app(POINTSMART_COUNTY_URL="http://configured.test", POINTSMART_SYNC_KEY="pmk_fromconfigXYZW")
     with committing(app) as session:

@@ -229,6 +229,16 @@ def test_stocktake_records_differences_as_moves(ctx, counter, village_id):
     assert (move.kind, move.qty) == ("stocktake", -1)
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_stocktake_dated_outside_any_ledger_month_is_refused(ctx, counter, village_id, day):
+    from datetime import date
+
+    with pytest.raises(shop.Invalid) as refused:
+        shop.record_stocktake(ctx, village_id, date.fromisoformat(day), "王秀兰", {counter["soap"].id: 4}, None)
+    assert refused.value.extra.get("field") == "counted_on"
+    ctx.rollback()
+
+
 def test_stock_moves_are_append_only(ctx, counter):
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         ctx.execute(sa.text("UPDATE stock_move SET qty = 99"))

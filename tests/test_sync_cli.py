@@ -5,6 +5,7 @@ import gzip
 import json
 import time
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -12,6 +13,7 @@ from pointsmart import ROOT
 from pointsmart.county.models import SyncBatch, VillageLink
 from pointsmart.extensions import db
 from pointsmart.sync import wire
+from pointsmart.sync.client import network_problem
 from pointsmart.sync.models import ChangeRecord
 
 from .conftest import VILLAGE_CODE
@@ -252,3 +254,10 @@ def test_county_verify_recounts_every_village(app, county_app, make_user, make_h
         db.session.commit()
     result = county_app.test_cli_runner().invoke(args=["county", "verify"])
     assert result.exit_code == 1 and "balance_sum: recount" in result.output
+
+
+def test_a_county_address_that_does_not_resolve_is_said_in_chinese_without_the_systems_english():
+    said = network_problem(httpx.ConnectError("[Errno -2] Name or service not known"))
+    assert "找不到这个地址" in said and "Errno" not in said and "Name or service" not in said
+    assert "没有应答" in network_problem(httpx.ConnectError("[Errno 111] Connection refused"))
+    assert "太久没有回答" in network_problem(httpx.ReadTimeout("timed out"))

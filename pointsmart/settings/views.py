@@ -39,6 +39,9 @@ def _page(form: SettingsForm, status: int = 200):
             failure=backups.last_failure(db.session),
             folder=backups.folder(current_app) if database else None,
             kind_labels=BACKUP_KIND_LABELS,
+            # a form refused for another field keeps the good key just pasted (so it need not be pasted
+            # again); a refused key is not shown back, nor is the stored key ever
+            pasted_key=(form.sync_key.data or "") if status != 200 and not form.sync_key.errors else "",
         ),
         status,
     )

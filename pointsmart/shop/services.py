@@ -270,6 +270,8 @@ def record_stocktake(
         raise Invalid(_("请填写盘点人。"), code="counter_required")
     if not counts:
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
+    if problem := day_problem(counted_on):  # a count in year 1 or 9999 would sit in no month's ledger
+        raise Invalid(problem, code="invalid_date", field="counted_on")
     take = Stocktake(
         village_id=village_id,
         counted_on=counted_on,

@@ -7,6 +7,7 @@ changes nothing and answers with how far it has come.
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from ..json_limits import bounded
 from ..org.services import home_village
 from ..unit import write
 from . import batches
+
+logger = logging.getLogger(__name__)
 
 #: statuses worth retrying: the county is busy, restarting or behind a failing proxy
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -180,6 +183,22 @@ def push(
     return report
 
 
+def network_problem(exc: httpx.TransportError) -> str:
+    """What went wrong on the way to the county, in words a chair can act on (the system's own English,
+    such as "[Errno -2] Name or service not known", goes to the log, not to the page)."""
+    logger.info("sync: %s: %s", type(exc).__name__, exc)
+    text = str(exc).lower()
+    if isinstance(exc, httpx.TimeoutException):
+        return _("连不上县里：县里的服务器太久没有回答，过一会儿再同步。")
+    if isinstance(exc, httpx.ConnectError) and (
+        "name" in text or "resolution" in text or "getaddrinfo" in text
+    ):
+        return _("连不上县里：找不到这个地址。请在“设置”页核对县里的地址，并看看这台电脑能不能上网。")
+    if isinstance(exc, httpx.ConnectError):
+        return _("连不上县里：县里的服务器没有应答。请看看这台电脑能不能上网，过一会儿再同步。")
+    return _("连不上县里：网络中断了，过一会儿再同步。")
+
+
 def _send(client, url, headers, body, attempts, backoff, sleep, report) -> httpx.Response:
     """POST one batch, retrying network failures and busy answers with doubling pauses (at most 60 s)."""
     problem = ""
@@ -190,7 +209,7 @@ def _send(client, url, headers, body, attempts, backoff, sleep, report) -> httpx
         try:
             response = client.post(url, content=body, headers=headers)
         except httpx.TransportError as exc:
-            problem = _("连不上县里：%(error)s", error=str(exc) or type(exc).__name__)
+            problem = network_problem(exc)
             report.errors.append(problem)
             continue
         if response.status_code in RETRY_STATUSES:

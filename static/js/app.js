@@ -39,3 +39,18 @@ if (currentNavItem) {
     nav.scrollLeft += offset - (nav.clientWidth - currentNavItem.offsetWidth) / 2;
   }
 }
+
+// A file larger than the server takes (MAX_CONTENT_LENGTH) is refused here, in words, before it is
+// sent: the server could only cut the connection, and the page and what was typed would be lost.
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.files) return;
+  const limit = Number(document.body.dataset.maxUpload || 0);
+  const size = Array.from(input.files).reduce((sum, file) => sum + file.size, 0);
+  const megabytes = (n) => (n / 1024 / 1024).toFixed(1).replace(/\.0$/, "");
+  const message = limit && size > limit
+    ? document.body.dataset.tooBig.replace("%(size)s", megabytes(size)).replace("%(max)s", megabytes(limit))
+    : "";
+  input.setCustomValidity(message);
+  if (message) input.reportValidity();
+});
