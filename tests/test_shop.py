@@ -234,7 +234,9 @@ def test_a_stocktake_dated_outside_any_ledger_month_is_refused(ctx, counter, vil
     from datetime import date
 
     with pytest.raises(shop.Invalid) as refused:
-        shop.record_stocktake(ctx, village_id, date.fromisoformat(day), "王秀兰", {counter["soap"].id: 4}, None)
+        shop.record_stocktake(
+            ctx, village_id, date.fromisoformat(day), "王秀兰", {counter["soap"].id: 4}, None
+        )
     assert refused.value.extra.get("field") == "counted_on"
     ctx.rollback()
 
