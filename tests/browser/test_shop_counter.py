@@ -142,7 +142,9 @@ def test_a_family_without_its_card_is_found_by_name_and_confirmed_by_keyboard(
     # the phone's last four digits find the one household
     keys.type("5678")
     keys.press("Enter")
-    expect(page.locator("[data-matches]").get_by_role("link")).to_have_count(1)
+    only = page.locator("[data-matches]").get_by_role("link")
+    expect(only).to_have_count(1)
+    expect(only).to_be_focused()  # the page's script has put the keyboard on it (as a person sees)
     keys.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("06-001")
     assert console_errors(page) == []
