@@ -113,7 +113,11 @@ def save_minutes(
 def minutes_xlsx(
     scoring_round: ScoringRound, minutes: MeetingMinutes, present: list[str], recorder: str, village: Village
 ) -> bytes:
-    """The minutes as a two-column workbook (item, content), set up to print on A4."""
+    """The minutes as a two-column workbook (item, content), set up to print on A4.
+
+    A form, not a table: each line is a different item (a date, a place, long text that wraps), the
+    items in bold down the left; so it is written cell by cell, not as an
+    :class:`~pointsmart.exports.Table`."""
     book = Book()
     sheet = ledger_sheet(
         book.active,
