@@ -180,6 +180,7 @@ def find_round_household(session: Session, scoring_round: ScoringRound, text: st
     found = [h for h in households if h.household_no == number]
     if not found:
         found = [h for h in households if h.head_name == wanted]
+    # the search is only quoted back in the message (shortened to fit it), never kept
     if len(found) > 1:
         raise Invalid(
             _("有 %(n)s 户户主叫“%(name)s”，请输入户号。", n=len(found), name=wanted[:20]),
