@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from .periods import local_naive
 from .xlsx import Book, ledger_sheet, workbook_bytes
@@ -105,7 +106,7 @@ class Table:
         """Each row as ``(column, value)`` pairs, for the page."""
         return [list(zip(self.columns, values, strict=True)) for values in self.values()]
 
-    def add_to(self, book: Book, heading: str = ""):
+    def add_to(self, book: Book, heading: str = "") -> Worksheet:
         """Write this table as a new sheet of ``book``, headed ``heading · title`` (or its own heading);
         the sheet is returned."""
         if self.heading is not None:
@@ -122,7 +123,6 @@ class Table:
             self.widths,
             landscape=len(self.columns) > 8 if self.landscape is None else self.landscape,
         )
-        first = sheet.max_row + 1
         for values in self.values():
             self._append(sheet, values)
         for totals in ([self.footer] if self.footer is not None else []) + list(self.totals):
@@ -136,18 +136,15 @@ class Table:
                 self._append(sheet, [c.value(row) for c in self.columns])
         for note in self.notes:
             sheet.append([note] if note else [])
-        for index, column in enumerate(self.columns, start=1):
-            number_format = _NUMBER_FORMATS.get(column.format)
-            if number_format:
-                for (cell,) in sheet.iter_rows(min_row=first, min_col=index, max_col=index):
-                    cell.number_format = number_format
         return sheet
 
     def _append(self, sheet, values) -> None:
+        """A row of values, each cell with its column's number format (or its own, for a Figure)."""
         sheet.append([_cell(c, v) for c, v in zip(self.columns, values, strict=False)])
-        for index, value in enumerate(values, start=1):
-            if isinstance(value, Figure) and value.format in _NUMBER_FORMATS:
-                sheet.cell(sheet.max_row, index).number_format = _NUMBER_FORMATS[value.format]
+        for index, (column, value) in enumerate(zip(self.columns, values, strict=False), start=1):
+            number_format = _NUMBER_FORMATS.get(value.format if isinstance(value, Figure) else column.format)
+            if number_format:
+                sheet.cell(sheet.max_row, index).number_format = number_format
 
 
 def _bold(sheet) -> None:
