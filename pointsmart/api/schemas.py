@@ -192,7 +192,7 @@ class GoodsSchema(Schema):
 
 class RedemptionLineSchema(Schema):
     goods_id = Id(required=True)
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=shop.MAX_QTY))
 
 
 class RedemptionRequestSchema(Schema):
@@ -202,7 +202,9 @@ class RedemptionRequestSchema(Schema):
         metadata={"description": "card token, card URL or card number"},
     )
     lines = fields.List(
-        fields.Nested(RedemptionLineSchema), required=True, validate=validate.Length(min=1, max=50)
+        fields.Nested(RedemptionLineSchema),
+        required=True,
+        validate=validate.Length(min=1, max=shop.MAX_LINES),
     )
 
 

@@ -50,6 +50,8 @@ NAME_LENGTH, SPEC_LENGTH, DONOR_LENGTH, FUNDING_LENGTH, COUNTER_LENGTH = 60, 40,
 MAX_NOTE = MAX_REASON = 200
 #: a goods item's price in points
 MAX_PRICE = 100_000
+#: a basket: at most this many of one goods item, and this many lines (the counter and the API read these)
+MAX_QTY, MAX_LINES = 1000, 50
 
 
 class ShopError(DomainError):
@@ -334,10 +336,15 @@ def low_stock(session: Session, village_id: int) -> list[Goods]:
 
 def _merge(lines) -> dict[int, int]:
     """Check and merge the lines of a basket: ``[(goods_id, qty), …]`` → ``{goods_id: qty}``."""
+    lines = list(lines)
+    if len(lines) > MAX_LINES:
+        raise Invalid(_("一次最多兑换 %(n)s 种商品。", n=MAX_LINES), code="basket_too_big")
     merged: dict[int, int] = defaultdict(int)
     for goods_id, qty in lines:
         if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or not isinstance(goods_id, int):
             raise Invalid(_("每件商品的数量必须是正整数。"), code="invalid_qty")
+        if qty > MAX_QTY:  # a line's, as the API's schema says (the stock bounds a sum of lines)
+            raise Invalid(_("每件商品的数量最多 %(n)s。", n=MAX_QTY), code="invalid_qty")
         merged[goods_id] += qty
     if not merged:
         raise Invalid(_("请至少选择一件商品。"), code="empty_basket")
