@@ -8,6 +8,11 @@ its value from a row — and the rows themselves (any objects). The same declara
 - the page: ``templates/_table.html``'s ``data_table`` macro prints the same headings and values, numbers
   right-aligned and formatted alike, so a heading is never written twice or a column forgotten in one.
 
+A sheet may need a little more than a grid: its own first line (``heading``), several bold total rows
+(``footer`` and ``totals``), further groups of the same columns under a bold caption (``sections``),
+and lines of text under it (``notes``). A layout that is not a grid (a form, a sheet of photos) is
+written with :func:`pointsmart.xlsx.ledger_sheet` directly.
+
 Values are plain: ``int``, ``float``, ``str``, ``date``, ``datetime`` (stored UTC; shown in the
 villages' zone), or None. A column's ``format`` says how both sides show it.
 """
@@ -18,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from .periods import local_naive
 from .xlsx import Book, ledger_sheet, workbook_bytes
@@ -49,6 +55,14 @@ class Column:
         return self.format in NUMERIC
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A value with its own format, in a column of mixed figures (a summary's counts and its yuan)."""
+
+    value: Any
+    format: str
+
+
 @dataclass
 class Table:
     """A table of a report: a sheet of the workbook, a ``<table>`` on the page."""
@@ -62,6 +76,16 @@ class Table:
     landscape: bool | None = None
     #: what the page shows when there are no rows
     empty: str = ""
+    #: the sheet's first line; by default ``workbook``'s heading and the title
+    heading: str | None = None
+    #: False: no heading line, the column headings are the first row (a file read back in, the roster)
+    heading_line: bool = True
+    #: more bold rows after ``footer`` (e.g. a month's redemptions, returns and net)
+    totals: Sequence[Sequence[Any]] = ()
+    #: further groups of rows in the same columns, each under a bold caption
+    sections: Sequence[tuple[str, Iterable[Any]]] = ()
+    #: lines of text under the table; an empty one leaves a blank line
+    notes: Sequence[str] = ()
     _cached: list | None = field(default=None, init=False, repr=False)
 
     @property
@@ -82,31 +106,56 @@ class Table:
         """Each row as ``(column, value)`` pairs, for the page."""
         return [list(zip(self.columns, values, strict=True)) for values in self.values()]
 
-    def add_to(self, book: Book, heading: str) -> None:
-        """Write this table as a new sheet of ``book``, headed ``heading · title``."""
+    def add_to(self, book: Book, heading: str = "") -> Worksheet:
+        """Write this table as a new sheet of ``book``, headed ``heading · title`` (or its own heading);
+        the sheet is returned."""
+        if self.heading is not None:
+            heading = self.heading
+        elif heading:
+            heading = f"{heading} · {self.title}"
+        else:
+            heading = self.title
         sheet = ledger_sheet(
             book.create_sheet(),
             self.title,
-            f"{heading} · {self.title}" if heading else self.title,
+            heading if self.heading_line else None,
             self.header,
             self.widths,
             landscape=len(self.columns) > 8 if self.landscape is None else self.landscape,
         )
         for values in self.values():
-            sheet.append([_cell(c, v) for c, v in zip(self.columns, values, strict=True)])
-        if self.footer is not None:
-            sheet.append([_cell(c, v) for c, v in zip(self.columns, self.footer, strict=True)])
-            for cell in sheet[sheet.max_row]:
-                cell.font = Font(bold=True)
-        for index, column in enumerate(self.columns, start=1):
-            number_format = _NUMBER_FORMATS.get(column.format)
+            self._append(sheet, values)
+        for totals in ([self.footer] if self.footer is not None else []) + list(self.totals):
+            self._append(sheet, totals)  # a total may stop before the last columns
+            _bold(sheet)
+        for caption, rows in self.sections:
+            sheet.append([])
+            sheet.append([caption])
+            _bold(sheet)
+            for row in rows:
+                self._append(sheet, [c.value(row) for c in self.columns])
+        for note in self.notes:
+            sheet.append([note] if note else [])
+        return sheet
+
+    def _append(self, sheet, values) -> None:
+        """A row of values, each cell with its column's number format (or its own, for a Figure)."""
+        sheet.append([_cell(c, v) for c, v in zip(self.columns, values, strict=False)])
+        for index, (column, value) in enumerate(zip(self.columns, values, strict=False), start=1):
+            number_format = _NUMBER_FORMATS.get(value.format if isinstance(value, Figure) else column.format)
             if number_format:
-                for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
-                    cell.number_format = number_format
+                sheet.cell(sheet.max_row, index).number_format = number_format
+
+
+def _bold(sheet) -> None:
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
 
 
 def _cell(column: Column, value):
     """A value as a spreadsheet cell holds it: times in the villages' zone, money in yuan."""
+    if isinstance(value, Figure):
+        return _cell(Column(column.label, column.width, column.value, value.format), value.value)
     if isinstance(value, datetime):
         return local_naive(value)
     if column.format == MONEY and isinstance(value, int):
@@ -125,6 +174,8 @@ def workbook(heading: str, tables: Iterable[Table]) -> bytes:
 
 def shown(column: Column, value) -> str:
     """A value as the page prints it (the same rules as the spreadsheet's formats)."""
+    if isinstance(value, Figure):
+        return shown(Column(column.label, column.width, column.value, value.format), value.value)
     if value is None or value == "":
         return ""
     if column.format == PERCENT:

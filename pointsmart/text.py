@@ -77,6 +77,16 @@ def problem(value: str, *, multiline: bool = False, max_length: int | None = Non
     return None
 
 
+def search_text(raw, label, max_length: int) -> tuple[str, str | None]:
+    """A search box's text, its spaces collapsed; or ``("", the refusal naming the box)`` when it breaks
+    the text rule or is longer than ``max_length`` — never cut short without a word."""
+    query = " ".join(str(raw or "").split())
+    message = problem(query, max_length=max_length)
+    if message:
+        return "", refusal("q", label, message).message
+    return query, None
+
+
 def refusal(field: str, label, message: str) -> BadText:
     """The error for a bad value of ``field`` (shown to people as ``label``)."""
     return BadText(_("%(field)s：%(problem)s。", field=label or field, problem=message), field=field)

@@ -52,24 +52,30 @@ class Book(Workbook):
         return sheet
 
 
-def ledger_sheet(sheet, title: str, heading: str, header: list[str], widths: list[int], landscape=False):
+def ledger_sheet(
+    sheet, title: str, heading: str | None, header: list[str], widths: list[int], landscape=False
+):
     """Set a sheet up as a ledger: a title line, a bold header on row 2 frozen above the rows, and A4
-    print set-up (fit to the page's width, the two top rows repeated on every page)."""
+    print set-up (fit to the page's width, the two top rows repeated on every page). Without a heading
+    (None) the header is the first row: a file made to be read back in (the roster) starts with it."""
+    # a sheet's name may not hold these characters or be longer than 31; this is the system's own title
     sheet.title = re.sub(r"[\x00-\x1f\x7f-\x9f\\/?*\[\]:]", "", title)[:31] or "Sheet"
-    sheet.append([heading])
-    sheet["A1"].font = Font(bold=True, size=14)
+    if heading is not None:
+        sheet.append([heading])
+        sheet["A1"].font = Font(bold=True, size=14)
     sheet.append(header)
-    for cell in sheet[2]:
+    top = sheet.max_row
+    for cell in sheet[top]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for i, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(i + 1)].width = width
-    sheet.freeze_panes = "A3"
+    sheet.freeze_panes = f"A{top + 1}"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape" if landscape else "portrait"
     sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = "1:2"
+    sheet.print_title_rows = f"1:{top}"
     return sheet
 
 

@@ -18,6 +18,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
+from pointsmart.shop.services import MAX_QTY
 
 from .conftest import PASSWORD
 
@@ -476,3 +477,11 @@ def test_family_page_never_shows_a_staff_note_and_marks_what_the_family_can_affo
         "毛巾": True,
         "电饭锅": False,
     }  # balance 100: soap 30, towel 100, cooker 101
+
+
+def test_a_quantity_over_the_services_limit_is_refused_saying_the_limit(app, login_as, carded):
+    shopkeeper = login_as("shopkeeper")
+    url = f"/shop/counter/cards/{carded['ids'][0]}"
+    response = shopkeeper.post(url, data={"key": "k-over", f"qty_{carded['soap']}": str(MAX_QTY + 1)})
+    assert response.status_code == 422
+    assert f"每件商品的数量最多 {MAX_QTY}。" in response.get_data(as_text=True)

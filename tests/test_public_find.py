@@ -46,3 +46,14 @@ def test_notice_search_escapes_what_is_typed(app, scene, make_household, client)
     notice = _make_round(app, scene, "2026-11", {(a, "庭院整洁"): 1}, stop="notice")
     page = client.get(f"/notice/{notice.uuid}", query_string={"q": "<b>x</b>"}).get_data(as_text=True)
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_a_search_too_long_is_refused_naming_the_box_not_cut_short(app, scene, make_household, client):  # noqa: F811
+    name = "马" * 41  # longer than any 户号 or name: cut to 40 it would find 马…; refused, it finds no one
+    a = make_household(head_name="马" * 40)
+    notice = _make_round(app, scene, "2026-11", {(a, "庭院整洁"): 1}, stop="notice")
+    page = client.get(f"/notice/{notice.uuid}", query_string={"q": name})
+    assert page.status_code == 400
+    text = page.get_data(as_text=True)
+    assert "查找农户（户号或户主姓名）：最多 40 个字，现在是 41 个" in text
+    assert "找到 1 户" not in text

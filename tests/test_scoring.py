@@ -257,3 +257,13 @@ def test_village_settings_apply_to_rounds_created_afterwards(app, login_as, vill
         old = db.session.get(ScoringRound, before_id)
         assert (old.approvals_required, old.notice_days) == (2, 5)
         db.session.rollback()
+
+
+def test_sending_a_round_back_refuses_a_reason_too_long_naming_it(ctx, rulebook, panel, make_household):
+    make_household()
+    scoring_round = services.create_round(ctx, home_village(ctx), "monthly", "2026-11", "", None)
+    services.submit_round(ctx, scoring_round, panel[1])
+    with pytest.raises(DomainError) as refused:
+        services.reopen_round(ctx, scoring_round, panel[2].id, "漏" * (services.MAX_REASON + 1))
+    assert refused.value.message.startswith("原因：最多 500 个字")
+    assert scoring_round.status == RoundStatus.SUBMITTED

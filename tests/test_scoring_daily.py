@@ -220,3 +220,12 @@ def test_removing_a_member_and_reopening_a_round_ask_first(app, scene):
     _login(app, other).post(f"{url}/approve")
     page = the_chair.get(url).get_data(as_text=True)
     assert 'data-confirm="退回后这次评定回到评分中，已有的 1 人审核作废，要重新提交和审核。确定吗？"' in page
+
+
+def test_the_checklist_refuses_a_search_too_long_instead_of_cutting_it(app, scene):
+    client = _login(app, scene["members"][0][1])
+    url = f"/scoring/rounds/{scene['round']}/households"
+    assert client.get(url, query_string={"q": "一" * 40}).status_code == 200
+    refused = client.get(url, query_string={"q": "一" * 41})
+    assert refused.status_code == 400
+    assert "查找农户（户号或户主姓名）：最多 40 个字，现在是 41 个" in refused.get_data(as_text=True)

@@ -4,7 +4,9 @@ from datetime import UTC
 
 from marshmallow import INCLUDE, fields, validate
 
+from ..households import services as households
 from ..ids import Id
+from ..shop import services as shop
 from .base import Schema
 
 #: a reason of spaces only is no reason: the services strip it and refuse what is left (as a JSON
@@ -116,11 +118,16 @@ class AdjustmentSchema(Schema):
     points = fields.Integer(
         required=True,
         strict=True,
-        validate=[validate.Range(min=-100_000, max=100_000), validate.NoneOf([0])],
+        validate=[
+            validate.Range(min=-households.MAX_ADJUSTMENT, max=households.MAX_ADJUSTMENT),
+            validate.NoneOf([0]),
+        ],
         metadata={"description": "positive awards, negative deducts; 0 is refused", "not": {"enum": [0]}},
     )
     reason = fields.String(
-        required=True, validate=[validate.Length(min=1, max=500), NOT_BLANK], metadata={"x-multiline": True}
+        required=True,
+        validate=[validate.Length(min=1, max=households.MAX_REASON), NOT_BLANK],
+        metadata={"x-multiline": True},
     )
 
 
@@ -185,7 +192,7 @@ class GoodsSchema(Schema):
 
 class RedemptionLineSchema(Schema):
     goods_id = Id(required=True)
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=shop.MAX_QTY))
 
 
 class RedemptionRequestSchema(Schema):
@@ -195,7 +202,9 @@ class RedemptionRequestSchema(Schema):
         metadata={"description": "card token, card URL or card number"},
     )
     lines = fields.List(
-        fields.Nested(RedemptionLineSchema), required=True, validate=validate.Length(min=1, max=50)
+        fields.Nested(RedemptionLineSchema),
+        required=True,
+        validate=validate.Length(min=1, max=shop.MAX_LINES),
     )
 
 
@@ -208,7 +217,9 @@ class RedemptionResultSchema(Schema):
 
 class CancelRequestSchema(Schema):
     reason = fields.String(
-        required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK], metadata={"x-multiline": True}
+        required=True,
+        validate=[validate.Length(min=1, max=shop.MAX_REASON), NOT_BLANK],
+        metadata={"x-multiline": True},
     )
 
 

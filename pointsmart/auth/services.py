@@ -133,6 +133,7 @@ def check_login(session: Session, username: str, password: str) -> LoginAttempt:
     run it before their write transaction. A wrong name and a wrong password take the same time."""
     user = find_user(session, (username or "").strip())
     ok = check_password(user.password_hash if user else None, password or "")
+    # the name as typed, kept only to count failed tries (cut to the column); the form refuses longer
     return LoginAttempt((username or "")[:40], user.id if user else None, ok)
 
 

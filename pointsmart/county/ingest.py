@@ -462,6 +462,7 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
               a=acked + 1, b=batch.to_seq)
         ) from exc  # fmt: skip
     except (DataError, psycopg.DataError) as exc:  # a value the county's database cannot hold
+        # the database's own message, its first line cut to fit the sentence (no one typed it)
         raise NotStored(
             _("县里的数据库存不下第 %(a)s–%(b)s 条中的某个值（%(problem)s），已拒收，什么也没有改。"
               "请把这条提示告诉县里。", a=acked + 1, b=batch.to_seq,

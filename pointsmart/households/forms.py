@@ -6,28 +6,38 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import FlaskForm
+from .services import LIMITS, MAX_ADJUSTMENT, MAX_MEMBERS, MAX_REASON, MIN_MEMBERS
 
 
 class HouseholdForm(FlaskForm):
-    household_no = StringField(_l("户号"), validators=[DataRequired(), Length(max=20)])
-    head_name = StringField(_l("户主姓名"), validators=[DataRequired(), Length(max=40)])
-    group = StringField(_l("村民小组"), validators=[Length(max=40)])
-    phone = StringField(_l("联系电话"), validators=[Length(max=20)])
-    members = IntegerField(_l("家庭人口"), validators=[Optional(), NumberRange(min=1, max=50)])
-    address = StringField(_l("住址"), validators=[Length(max=200)])
-    tags = StringField(_l("标签"), validators=[Length(max=200)])
+    household_no = StringField(_l("户号"), validators=[DataRequired(), Length(max=LIMITS["household_no"])])
+    head_name = StringField(_l("户主姓名"), validators=[DataRequired(), Length(max=LIMITS["head_name"])])
+    group = StringField(_l("村民小组"), validators=[Length(max=LIMITS["group"])])
+    phone = StringField(_l("联系电话"), validators=[Length(max=LIMITS["phone"])])
+    members = IntegerField(
+        _l("家庭人口"), validators=[Optional(), NumberRange(min=MIN_MEMBERS, max=MAX_MEMBERS)]
+    )
+    address = StringField(_l("住址"), validators=[Length(max=LIMITS["address"])])
+    tags = StringField(_l("标签"), validators=[Length(max=LIMITS["tags"])])
 
 
 class AdjustmentForm(FlaskForm):
     points = IntegerField(
         _l("积分（扣分填负数）"),
-        validators=[DataRequired(message=_l("请填写非零整数")), NumberRange(min=-100_000, max=100_000)],
+        validators=[
+            DataRequired(message=_l("请填写非零整数")),
+            NumberRange(min=-MAX_ADJUSTMENT, max=MAX_ADJUSTMENT),
+        ],
     )
-    reason = StringField(_l("原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=500)])
+    reason = StringField(
+        _l("原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=MAX_REASON)]
+    )
 
 
 class ReverseForm(FlaskForm):
-    reason = StringField(_l("撤销原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=500)])
+    reason = StringField(
+        _l("撤销原因"), validators=[DataRequired(message=_l("请填写原因")), Length(max=MAX_REASON)]
+    )
 
 
 class ImportForm(FlaskForm):

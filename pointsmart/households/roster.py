@@ -8,6 +8,7 @@ Re-importing the same file finds nothing to change.
 import csv
 import io
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from ..errors import Invalid
+from ..exports import INTEGER, Column, Table, workbook
 from ..i18n import LANGUAGES, join_names
 from ..sheets import SheetRefused, read_first_sheet, too_big
 from ..xlsx import Book, workbook_bytes
@@ -282,41 +284,27 @@ def apply_import(
         update_household(session, household_by_no(session, village_id, no), diff["new"], actor_id)
 
 
+#: the roster's columns' widths in the spreadsheet (characters); 20 for the others
+_WIDTHS = {"household_no": 10, "head_name": 12, "group": 12, "phone": 15, "members": 10, "address": 30}
+
+
 def export_xlsx(households: list[Household]) -> bytes:
-    """The roster as an .xlsx workbook, with the same headers the import reads."""
+    """The roster as an .xlsx workbook, with the same headers the import reads (on the first row, so
+    the file can be read back in)."""
     labels = field_labels()
-    book = Book()
-    sheet = book.active
-    sheet.title = _("农户名册")
-    header = [labels[k] for k in Household.EDITABLE] + [_("积分余额"), _("状态")]
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for h in households:
-        sheet.append(
-            [
-                h.household_no,
-                h.head_name,
-                h.group,
-                h.phone,
-                h.members,
-                h.address,
-                h.tags,
-                h.balance,
-                _("正常") if h.active else _("已停用"),
-            ]
-        )
-    widths = [10, 12, 12, 15, 10, 30, 20, 10, 8]
-    for i, width in enumerate(widths):
-        sheet.column_dimensions[get_column_letter(i + 1)].width = width
-    sheet.freeze_panes = "A2"
-    return workbook_bytes(book)
+    columns = [Column(labels[k], _WIDTHS.get(k, 20), attrgetter(k)) for k in Household.EDITABLE]
+    columns += [
+        Column(_("积分余额"), 10, attrgetter("balance"), INTEGER),
+        Column(_("状态"), 8, lambda h: _("正常") if h.active else _("已停用")),
+    ]
+    return workbook("", [Table(_("农户名册"), columns, households, landscape=False, heading_line=False)])
 
 
 def template_xlsx() -> bytes:
     """An empty roster to fill in: the headers the import reads, in its order, on the first sheet (the
     one the import reads); 户号 and 电话 columns kept as text, so Excel does not turn 01-001 into a
-    date or a phone into 1.39E+10; how to fill it on a second sheet."""
+    date or a phone into 1.39E+10; how to fill it on a second sheet. A blank form with its notes, not a
+    table of rows, so it is written cell by cell rather than as an :class:`~pointsmart.exports.Table`."""
     labels = field_labels()
     book = Book()
     sheet = book.active
@@ -324,10 +312,9 @@ def template_xlsx() -> bytes:
     sheet.append([labels[k] for k in Household.EDITABLE])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    widths = {"household_no": 10, "head_name": 12, "group": 12, "phone": 15, "members": 10, "address": 30}
     for i, key in enumerate(Household.EDITABLE):
         column = sheet.column_dimensions[get_column_letter(i + 1)]
-        column.width = widths.get(key, 20)
+        column.width = _WIDTHS.get(key, 20)
         if key in ("household_no", "phone"):
             column.number_format = "@"
     sheet.freeze_panes = "A2"

@@ -26,9 +26,14 @@ MOBILE = re.compile(r"^(?:\+?86)?(1[3-9][0-9]{9})$")
 #: kept as area code, hyphen, number
 LANDLINE = re.compile(r"^(0[1-9][0-9]{1,2})[-]?([1-9][0-9]{6,7})$")
 TAG_SPLIT = re.compile(r"[,，、;；\s]+")
-LIMITS = {"head_name": 40, "group": 40, "address": 200, "tags": 200}
+#: the longest text each household field takes (the columns hold these); the form reads them here
+LIMITS = {"household_no": 20, "head_name": 40, "group": 40, "phone": 20, "address": 200, "tags": 200}
+#: a household's number of members
+MIN_MEMBERS, MAX_MEMBERS = 1, 50
 #: a single adjustment larger than this is surely a typo (an extra zero)
 MAX_ADJUSTMENT = 100_000
+#: the longest reason an adjustment or a reversal keeps
+MAX_REASON = 500
 
 
 class HouseholdError(Invalid):
@@ -82,10 +87,17 @@ def clean_fields(data: dict) -> tuple[dict, list[str]]:
                     value = phone
         elif key == "members":
             if value:
-                if re.fullmatch(r"\d+(\.0+)?", value) and 1 <= int(float(value)) <= 50:
+                if re.fullmatch(r"\d+(\.0+)?", value) and MIN_MEMBERS <= int(float(value)) <= MAX_MEMBERS:
                     value = int(float(value))
                 else:
-                    problems.append(_("家庭人口 %(v)s 应为 1–50 的整数", v=value))
+                    problems.append(
+                        _(
+                            "家庭人口 %(v)s 应为 %(min)s–%(max)s 的整数",
+                            v=value,
+                            min=MIN_MEMBERS,
+                            max=MAX_MEMBERS,
+                        )
+                    )
             else:
                 value = None
         elif key == "tags":
@@ -308,7 +320,7 @@ def adjust_points(
     :raises InsufficientPoints: a deduction larger than the balance ("扣分后余额不能为负 …"); nothing
         is written.
     """
-    reason = checked(reason, "reason", _("原因"), max_length=500, multiline=True)
+    reason = checked(reason, "reason", _("原因"), max_length=MAX_REASON, multiline=True)
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         raise Invalid(_("积分调整必须是非零整数。"), code="invalid_amount")
     if abs(points) > MAX_ADJUSTMENT:
@@ -357,7 +369,7 @@ def reverse_transfer(session: Session, household: Household, transfer_id: int, r
         raise Conflict(
             _("兑换记录请在收银台的兑换凭条上撤销，这样商品也会退回库存。"), code="use_redemption_cancel"
         )
-    reason = checked(reason, "reason", _("撤销原因"), max_length=500, multiline=True)
+    reason = checked(reason, "reason", _("撤销原因"), max_length=MAX_REASON, multiline=True)
     reversal = ledger.reverse(session, transfer_id, reason, actor_id)
     record(
         session,

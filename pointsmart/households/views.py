@@ -27,7 +27,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger import services as ledger
 from ..pages import flash_errors, page_arg
-from ..text import visible
+from ..text import problem, visible
 from ..unit import write
 from . import roster
 from .forms import AdjustmentForm, HouseholdForm, ImportForm, ReverseForm
@@ -270,7 +270,11 @@ def import_confirm():
     except DomainError as err:
         flash(err.message, "error")
         if err.code == "head_change_unaccepted":  # show the same preview again, the warning on top
-            filename = request.form.get("filename", "")[:200] or path.name
+            # the chosen file's name, echoed by the preview for its heading only: a tampered one
+            # (too long, control characters) gives way to the stored file's name
+            filename = request.form.get("filename", "")
+            if not filename or problem(filename, max_length=200):
+                filename = path.name
             return _preview(ImportForm(), plan, token, suffix, filename), 400
         return redirect(url_for("households.import_roster"))
     path.unlink(missing_ok=True)

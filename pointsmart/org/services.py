@@ -8,6 +8,9 @@ from ..audit.services import changes, record
 from ..errors import Invalid, NotFound
 from .models import DIVISION_CODE, Village
 
+#: how many approvals a round may need, and how many days its notice may last
+MAX_APPROVALS, MAX_NOTICE_DAYS = 9, 30
+
 
 def home_village(session: Session) -> Village:
     """Return the village this instance serves (the first one set up).
@@ -42,8 +45,11 @@ def update_settings(
 
     :raises Invalid: a number out of its range.
     """
-    if not 1 <= approvals_required <= 9 or not 1 <= notice_days <= 30:
-        raise Invalid(_("审核人数应为 1–9，公示天数应为 1–30。"), code="bad_settings")
+    if not 1 <= approvals_required <= MAX_APPROVALS or not 1 <= notice_days <= MAX_NOTICE_DAYS:
+        raise Invalid(
+            _("审核人数应为 1–%(a)s，公示天数应为 1–%(d)s。", a=MAX_APPROVALS, d=MAX_NOTICE_DAYS),
+            code="bad_settings",
+        )
     new = {"approvals_required": approvals_required, "notice_days": notice_days}
     diff = changes({key: getattr(village, key) for key in new}, new)
     if diff["new"]:

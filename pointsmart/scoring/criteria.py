@@ -16,6 +16,11 @@ from .models import (
     Criterion,
 )
 
+#: the longest names and description a rulebook keeps (the columns hold these); the forms read them here
+CATEGORY_NAME_LENGTH, CRITERION_NAME_LENGTH, DESCRIPTION_LENGTH = 60, 100, 500
+#: a criterion's points either way (deductions negative), and how many times a period may count it
+MAX_POINTS, MAX_TIMES = 1000, 31
+
 
 def categories(session: Session, village_id: int) -> list[Category]:
     return list(
@@ -48,7 +53,7 @@ def save_category(
 
     :raises Invalid: no name.
     """
-    name = checked(data.get("name"), "name", _("类别名称"), max_length=60)
+    name = checked(data.get("name"), "name", _("类别名称"), max_length=CATEGORY_NAME_LENGTH)
     if not name:
         raise Invalid(_("类别名称不能为空。"), code="name_required")
     new = {
@@ -74,7 +79,7 @@ CRITERION_FIELDS = ("name", "description", "points", "cadence", "max_per_period"
 
 
 def _clean_criterion(data: dict) -> dict:
-    name = checked(data.get("name"), "name", _("条目名称"), max_length=100)
+    name = checked(data.get("name"), "name", _("条目名称"), max_length=CRITERION_NAME_LENGTH)
     if not name:
         raise Invalid(_("条目名称不能为空。"), code="name_required")
     try:
@@ -82,10 +87,13 @@ def _clean_criterion(data: dict) -> dict:
         max_per_period = int(data.get("max_per_period") or 1)
     except (TypeError, ValueError):
         raise Invalid(_("分值和次数必须是整数。"), code="invalid_amount") from None
-    if points == 0 or abs(points) > 1000:
-        raise Invalid(_("分值必须是 -1000 到 1000 之间的非零整数（扣分填负数）。"), code="invalid_amount")
-    if not 1 <= max_per_period <= 31:
-        raise Invalid(_("每期最多次数应为 1–31。"), code="invalid_amount")
+    if points == 0 or abs(points) > MAX_POINTS:
+        raise Invalid(
+            _("分值必须是 -%(n)s 到 %(n)s 之间的非零整数（扣分填负数）。", n=MAX_POINTS),
+            code="invalid_amount",
+        )
+    if not 1 <= max_per_period <= MAX_TIMES:
+        raise Invalid(_("每期最多次数应为 1–%(n)s。", n=MAX_TIMES), code="invalid_amount")
     try:
         cadence = Cadence(data.get("cadence"))
     except ValueError:
@@ -93,7 +101,11 @@ def _clean_criterion(data: dict) -> dict:
     return {
         "name": name,
         "description": checked(
-            data.get("description"), "description", _("评分标准和佐证"), max_length=500, multiline=True
+            data.get("description"),
+            "description",
+            _("评分标准和佐证"),
+            max_length=DESCRIPTION_LENGTH,
+            multiline=True,
         ),
         "points": points,
         "cadence": str(cadence),

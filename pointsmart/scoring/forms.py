@@ -16,6 +16,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import FlaskForm, sane_day
 from ..ids import form_id
+from ..org.services import MAX_APPROVALS, MAX_NOTICE_DAYS
+from . import criteria, meeting_minutes, panels, services
 from .models import CADENCE_LABELS, Cadence
 
 
@@ -24,19 +26,24 @@ def cadence_choices():
 
 
 class CategoryForm(FlaskForm):
-    name = StringField(_l("类别名称"), validators=[DataRequired(), Length(max=60)])
+    name = StringField(_l("类别名称"), validators=[DataRequired(), Length(max=criteria.CATEGORY_NAME_LENGTH)])
     position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=-9999, max=9999)])
     active = BooleanField(_l("启用"), default=True)
 
 
 class CriterionForm(FlaskForm):
-    name = StringField(_l("条目名称"), validators=[DataRequired(), Length(max=100)])
-    description = TextAreaField(_l("评分标准和佐证"), validators=[Length(max=500)])
+    name = StringField(
+        _l("条目名称"), validators=[DataRequired(), Length(max=criteria.CRITERION_NAME_LENGTH)]
+    )
+    description = TextAreaField(_l("评分标准和佐证"), validators=[Length(max=criteria.DESCRIPTION_LENGTH)])
     points = IntegerField(
-        _l("分值（扣分填负数）"), validators=[DataRequired(), NumberRange(min=-1000, max=1000)]
+        _l("分值（扣分填负数）"),
+        validators=[DataRequired(), NumberRange(min=-criteria.MAX_POINTS, max=criteria.MAX_POINTS)],
     )
     cadence = SelectField(_l("评定周期"), choices=cadence_choices)
-    max_per_period = IntegerField(_l("每期最多次数"), default=1, validators=[NumberRange(min=1, max=31)])
+    max_per_period = IntegerField(
+        _l("每期最多次数"), default=1, validators=[NumberRange(min=1, max=criteria.MAX_TIMES)]
+    )
     position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=-9999, max=9999)])
     active = BooleanField(_l("启用"), default=True)
 
@@ -50,34 +57,40 @@ class RoundForm(FlaskForm):
 class ObjectionForm(FlaskForm):
     #: typed or picked from a list the browser filters as one types (a datalist: no script needed)
     household = StringField(_l("农户（输入户号或户主姓名）"), validators=[DataRequired(), Length(max=60)])
-    objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=40)])
-    content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=500)])
+    objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=services.OBJECTOR_LENGTH)])
+    content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=services.MAX_REASON)])
 
 
 class ReasonForm(FlaskForm):
-    reason = StringField(_l("原因"), validators=[DataRequired(), Length(max=500)])
+    reason = StringField(_l("原因"), validators=[DataRequired(), Length(max=services.MAX_REASON)])
 
 
 class PanelMemberForm(FlaskForm):
     user_id = SelectField(
         _l("用户"), coerce=form_id, choices=[], validate_choice=False, validators=[DataRequired()]
     )
-    label = StringField(_l("身份"), validators=[Length(max=20)])
+    label = StringField(_l("身份"), validators=[Length(max=panels.LABEL_LENGTH)])
     groups = SelectMultipleField(_l("负责的村民小组（不选为全部）"), choices=[], validate_choice=False)
 
 
 class SettingsForm(FlaskForm):
-    approvals_required = IntegerField(_l("每次评定需要的审核人数"), validators=[NumberRange(min=1, max=9)])
-    notice_days = IntegerField(_l("公示天数"), validators=[NumberRange(min=1, max=30)])
+    approvals_required = IntegerField(
+        _l("每次评定需要的审核人数"), validators=[NumberRange(min=1, max=MAX_APPROVALS)]
+    )
+    notice_days = IntegerField(_l("公示天数"), validators=[NumberRange(min=1, max=MAX_NOTICE_DAYS)])
 
 
 class MinutesForm(FlaskForm):
     held_on = DateField(_l("会议日期"), validators=[DataRequired()])
-    place = StringField(_l("地点"), validators=[Length(max=100)])
+    place = StringField(_l("地点"), validators=[Length(max=meeting_minutes.LENGTHS["place"])])
     panel_present = SelectMultipleField(_l("出席的评比小组成员"), choices=[], validate_choice=False)
-    others_present = StringField(_l("其他参会人员"), validators=[Length(max=300)])
-    decisions = TextAreaField(_l("评定结果和决定"), validators=[Length(max=5000)])
-    notes = TextAreaField(_l("其他记录"), validators=[Length(max=5000)])
+    others_present = StringField(
+        _l("其他参会人员"), validators=[Length(max=meeting_minutes.LENGTHS["others_present"])]
+    )
+    decisions = TextAreaField(
+        _l("评定结果和决定"), validators=[Length(max=meeting_minutes.LENGTHS["decisions"])]
+    )
+    notes = TextAreaField(_l("其他记录"), validators=[Length(max=meeting_minutes.LENGTHS["notes"])])
 
 
 class PhotoForm(FlaskForm):

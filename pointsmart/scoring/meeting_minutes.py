@@ -23,6 +23,9 @@ from .models import (
 )
 from .reports import period_label, round_results
 
+#: the longest text each field of the minutes keeps (the columns hold these); the form reads them here
+LENGTHS = {"place": 100, "others_present": 300, "decisions": 5000, "notes": 5000}
+
 
 def minutes_of(session: Session, scoring_round: ScoringRound) -> MeetingMinutes | None:
     return session.scalar(sa.select(MeetingMinutes).where(MeetingMinutes.round_id == scoring_round.id))
@@ -83,15 +86,24 @@ def save_minutes(
         raise Invalid(_("出席人员中有人不是本村评比小组成员。"), code="unknown_member")
     new = {
         "held_on": held_on,
-        "place": checked(data.get("place"), "place", _("地点"), max_length=100),
+        "place": checked(data.get("place"), "place", _("地点"), max_length=LENGTHS["place"]),
         "panel_present": ",".join(str(u) for u in dict.fromkeys(present)),
         "others_present": checked(
-            data.get("others_present"), "others_present", _("其他参会人员"), max_length=300
+            data.get("others_present"),
+            "others_present",
+            _("其他参会人员"),
+            max_length=LENGTHS["others_present"],
         ),
         "decisions": checked(
-            data.get("decisions"), "decisions", _("评定结果和决定"), max_length=5000, multiline=True
+            data.get("decisions"),
+            "decisions",
+            _("评定结果和决定"),
+            max_length=LENGTHS["decisions"],
+            multiline=True,
         ),
-        "notes": checked(data.get("notes"), "notes", _("其他记录"), max_length=5000, multiline=True),
+        "notes": checked(
+            data.get("notes"), "notes", _("其他记录"), max_length=LENGTHS["notes"], multiline=True
+        ),
     }
     now = utcnow()
     if existing is None:
@@ -113,7 +125,11 @@ def save_minutes(
 def minutes_xlsx(
     scoring_round: ScoringRound, minutes: MeetingMinutes, present: list[str], recorder: str, village: Village
 ) -> bytes:
-    """The minutes as a two-column workbook (item, content), set up to print on A4."""
+    """The minutes as a two-column workbook (item, content), set up to print on A4.
+
+    A form, not a table: each line is a different item (a date, a place, long text that wraps), the
+    items in bold down the left; so it is written cell by cell, not as an
+    :class:`~pointsmart.exports.Table`."""
     book = Book()
     sheet = ledger_sheet(
         book.active,

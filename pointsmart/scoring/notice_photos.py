@@ -168,7 +168,10 @@ def photos_xlsx(
     names: dict[int, str],
     village: Village,
 ) -> bytes:
-    """The photo evidence as a workbook: one row per photo with its dates, and the photo itself."""
+    """The photo evidence as a workbook: one row per photo with its dates, and the photo itself.
+
+    Not a plain table: each row holds a picture placed over its last cell, the row as tall as the
+    picture, so it is written cell by cell rather than as an :class:`~pointsmart.exports.Table`."""
     book = Book()
     sheet = ledger_sheet(
         book.active,

@@ -27,16 +27,22 @@ def membership(session: Session, user_id: int) -> PanelMember | None:
     return session.scalar(sa.select(PanelMember).where(PanelMember.user_id == user_id))
 
 
+#: the longest label (身份) of a panel member, 村民小组 name, and list of groups a member keeps
+LABEL_LENGTH, GROUP_LENGTH, GROUPS_LENGTH = 20, 40, 200
+
+
 def set_panel_member(
     session: Session, user: User, label: str, groups: list[str], actor_id: int
 ) -> PanelMember:
     """Put a user on the panel (or change their label and groups)."""
     if user.role not in (Role.CHAIR, Role.PANEL) or not user.active:
         raise Invalid(_("只有妇联主席和评比小组成员账号可以加入评比小组。"), code="bad_role")
-    chosen = list(dict.fromkeys(checked(g, "groups", _("村民小组"), max_length=40) for g in groups))
+    chosen = list(dict.fromkeys(checked(g, "groups", _("村民小组"), max_length=GROUP_LENGTH) for g in groups))
     new = {
-        "label": checked(label, "label", _("身份"), max_length=20),
-        "groups": checked(",".join(g for g in chosen if g), "groups", _("村民小组"), max_length=200),
+        "label": checked(label, "label", _("身份"), max_length=LABEL_LENGTH),
+        "groups": checked(
+            ",".join(g for g in chosen if g), "groups", _("村民小组"), max_length=GROUPS_LENGTH
+        ),
     }
     member = membership(session, user.id)
     if member is None:

@@ -30,7 +30,7 @@ def check_period(period_type: str, period_key: str) -> tuple[Cadence, str]:
         raise Invalid(
             _(
                 "周期 %(key)s 格式不对，应写成 %(example)s 这样。",
-                key=(period_key or "")[:20],
+                key=(period_key or "")[:20],  # only quoted back, shortened to fit the message
                 example=EXAMPLES[cadence],
             ),
             code="bad_period",

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from ..exports import Column, Table, workbook
 from ..households.models import Household
 from ..org.models import Village
-from ..xlsx import Book, ledger_sheet, workbook_bytes
 from .models import (
     Category,
     RoundResult,
@@ -121,37 +121,28 @@ def register(session: Session, village_id: int, year: int, group: str = "") -> R
 
 def register_xlsx(ledger: Register, village: Village) -> bytes:
     """The register as a workbook: a line per household and round, with the running total."""
-    book = Book()
-    names = [c.name for c in ledger.categories]
-    header = [_("户号"), _("户主"), _("村民小组"), _("期别"), *names, _("余额不足未扣")]
-    if ledger.has_corrections:
-        header.append(_("撤销更正"))
-    header += [_("本期积分"), _("累计")]
+    corrections = ledger.has_corrections
+    columns = [
+        Column(_("户号"), 10, lambda r: r[0].household.household_no),
+        Column(_("户主"), 12, lambda r: r[0].household.head_name),
+        Column(_("村民小组"), 10, lambda r: r[0].household.group),
+        Column(_("期别"), 16, lambda r: period_label(r[1].round) if r[1] else _("上年结转")),
+        *(
+            Column(c.name, 12, lambda r, c=c: r[1].by_category.get(c.id) if r[1] else None)
+            for c in ledger.categories
+        ),
+        Column(_("余额不足未扣"), 10, lambda r: (r[1].shortfall or None) if r[1] else None),
+        *(
+            [Column(_("撤销更正"), 10, lambda r: (r[1].corrected or None) if r[1] else None)]
+            if corrections
+            else []
+        ),
+        Column(_("本期积分"), 10, lambda r: r[1].net if r[1] else r[0].brought_forward),
+        Column(_("累计"), 10, lambda r: r[1].running if r[1] else r[0].brought_forward),
+    ]
+    # a household's first line is what earlier years brought (no round), then a line per round
+    rows = [(entry, line) for entry in ledger.entries for line in (None, *entry.lines)]
     title = _("%(village)s %(year)s 年积分登记台账", village=village.label, year=ledger.year)
     if ledger.group:
         title += f" · {ledger.group}"
-    sheet = ledger_sheet(
-        book.active,
-        _("积分登记台账"),
-        title,
-        header,
-        [10, 12, 10, 16] + [12] * len(names) + [10, 10, 10, 10],
-        landscape=True,
-    )
-    pad = [None] * len(names)
-    for entry in ledger.entries:
-        h = entry.household
-        sheet.append(
-            [h.household_no, h.head_name, h.group, _("上年结转"), *pad, None]
-            + ([None] if ledger.has_corrections else [])
-            + [entry.brought_forward, entry.brought_forward]
-        )
-        for line in entry.lines:
-            row = [h.household_no, h.head_name, h.group, period_label(line.round)]
-            row += [line.by_category.get(c.id) for c in ledger.categories]
-            row.append(line.shortfall or None)
-            if ledger.has_corrections:
-                row.append(line.corrected or None)
-            row += [line.net, line.running]
-            sheet.append(row)
-    return workbook_bytes(book)
+    return workbook("", [Table(_("积分登记台账"), columns, rows, landscape=True, heading=title)])

@@ -5,7 +5,7 @@ appear by 户号, name and group — as on the paper notice on the village board
 phone number or address.
 """
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, render_template, request
 from flask_babel import gettext as _
 
 from ..auth.services import user_names
@@ -13,6 +13,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import home_village
+from ..text import search_text
 from . import reports
 from .models import RoundStatus
 
@@ -41,9 +42,11 @@ def notice(round_uuid: str):
     publisher = user_names(db.session, [found.published_by]).get(found.published_by, "")
     results = reports.round_results(db.session, found)
     # "find my household": a plain GET field, so it works without JavaScript and the link can be shared
-    q = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    q, refused = search_text(request.args.get("q"), _("查找农户（户号或户主姓名）"), MAX_QUERY)
+    if refused:
+        flash(refused, "error")
     rows = [row for row in results.rows if _matches(row.household, q)] if q else results.rows
-    return render_template(
+    page = render_template(
         "public/notice.html",
         round=found,
         results=results,
@@ -52,6 +55,7 @@ def notice(round_uuid: str):
         on_notice=found.status == RoundStatus.NOTICE and utcnow() < found.notice_ends_at,
         publisher=publisher,
     )
+    return page, 400 if refused else 200
 
 
 #: the longest search the notice takes (a 户号 is up to 20 characters, a name up to 40)

@@ -14,17 +14,17 @@ the ledger holds for each finalised round (its transfers, reversals included). N
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
+from ..exports import Column, Table, workbook
 from ..households.models import Household
 from ..ledger.models import Transfer
 from ..org.models import Village
-from ..xlsx import Book, ledger_sheet, workbook_bytes
 from . import criteria, finalisation, services
 from .models import (
     CADENCE_LABELS,
@@ -228,39 +228,26 @@ def round_results(session: Session, scoring_round: ScoringRound) -> RoundResults
 
 def round_results_xlsx(results: RoundResults, village: Village) -> bytes:
     """A round's results as a workbook: one row per household, a column per category."""
-    book = Book()
-    names = [c.name for c in results.categories]
-    header = [_("户号"), _("户主"), _("村民小组"), *names, _("加分"), _("扣分"), _("合计")]
-    if results.finalised:
-        header += [_("余额不足未扣"), _("实记积分")]
-    sheet = ledger_sheet(
-        book.active,
-        _("评定结果"),
-        _(
-            "%(village)s %(period)s 评定结果",
-            village=village.label,
-            period=period_label(results.round),
-        ),
-        header,
-        [10, 12, 10] + [12] * len(names) + [8, 8, 8, 12, 10],
-        landscape=True,
-    )
-    for row in results.rows:
-        line = [row.household.household_no, row.household.head_name, row.household.group]
-        line += [row.by_category.get(c.id, 0) for c in results.categories]
-        line += [row.awarded, row.deducted, row.scored]
-        if results.finalised:
-            line += [row.shortfall, row.posted]
-        sheet.append(line)
+    rows = results.rows
+    columns = [
+        Column(_("户号"), 10, lambda r: r.household.household_no),
+        Column(_("户主"), 12, lambda r: r.household.head_name),
+        Column(_("村民小组"), 10, lambda r: r.household.group),
+        *(Column(c.name, 12, lambda r, c=c: r.by_category.get(c.id, 0)) for c in results.categories),
+        Column(_("加分"), 8, attrgetter("awarded")),
+        Column(_("扣分"), 8, attrgetter("deducted")),
+        Column(_("合计"), 8, attrgetter("scored")),
+    ]
     total = [_("合计"), "", ""] + [results.category_total(c.id) for c in results.categories]
-    total += [sum(r.awarded for r in results.rows), sum(r.deducted for r in results.rows)]
-    total += [sum(r.scored for r in results.rows)]
+    total += [sum(r.awarded for r in rows), sum(r.deducted for r in rows), sum(r.scored for r in rows)]
     if results.finalised:
-        total += [sum(r.shortfall for r in results.rows), sum(r.posted for r in results.rows)]
-    sheet.append(total)
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
-    return workbook_bytes(book)
+        columns += [
+            Column(_("余额不足未扣"), 12, attrgetter("shortfall")),
+            Column(_("实记积分"), 10, attrgetter("posted")),
+        ]
+        total += [sum(r.shortfall for r in rows), sum(r.posted for r in rows)]
+    heading = _("%(village)s %(period)s 评定结果", village=village.label, period=period_label(results.round))
+    return workbook("", [Table(_("评定结果"), columns, rows, footer=total, landscape=True, heading=heading)])
 
 
 def public_rounds(session: Session, village_id: int, now: datetime) -> list[ScoringRound]:

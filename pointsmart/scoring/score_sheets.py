@@ -5,17 +5,17 @@ approved — and its workbook.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter, itemgetter
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..auth.services import user_names
+from ..exports import WHEN, Column, Table, workbook
 from ..households.models import Household
 from ..i18n import signed
 from ..org.models import Village
-from ..periods import local_naive
-from ..xlsx import Book, ledger_sheet, workbook_bytes
 from . import services
 from .models import (
     PanelMember,
@@ -139,50 +139,53 @@ def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
 
 def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
     """The score sheet as a workbook: points per criterion (times × points), and a sheet of approvals."""
-    book = Book()
-    header = [_("户号"), _("户主"), _("村民小组")]
-    for c in sheet.criteria:
-        header.append(
+    criteria = [
+        Column(
             _(
                 "%(category)s·%(name)s（%(points)s）",
                 category=c.category_name,
                 name=c.name,
                 points=signed(c.points),
-            )
+            ),
+            11,
+            lambda row, c=c: sheet.points(row, c) or None,
         )
-    header += [_("合计"), _("评分人")]
-    page = ledger_sheet(
-        book.active,
+        for c in sheet.criteria
+    ]
+    scores = Table(
         _("打分表"),
-        _("%(village)s %(period)s 打分表", village=village.label, period=period_label(sheet.round)),
-        header,
-        [10, 12, 10] + [11] * len(sheet.criteria) + [8, 20],
+        [
+            Column(_("户号"), 10, lambda row: row.household.household_no),
+            Column(_("户主"), 12, lambda row: row.household.head_name),
+            Column(_("村民小组"), 10, lambda row: row.household.group),
+            *criteria,
+            Column(_("合计"), 8, attrgetter("total")),
+            Column(_("评分人"), 20, lambda row: _("、").join(row.scorers)),
+        ],
+        sheet.rows,
         landscape=True,
+        heading=_("%(village)s %(period)s 打分表", village=village.label, period=period_label(sheet.round)),
     )
-    for row in sheet.rows:
-        line = [row.household.household_no, row.household.head_name, row.household.group]
-        line += [sheet.points(row, c) or None for c in sheet.criteria]
-        line += [row.total, _("、").join(row.scorers)]
-        page.append(line)
-    people = ledger_sheet(
-        book.create_sheet(),
-        _("评分和审核"),
-        _("%(period)s 评分和审核人员", period=period_label(sheet.round)),
-        [_("环节"), _("姓名"), _("身份"), _("时间"), _("打分格数")],
-        [10, 14, 12, 18, 10],
-        landscape=False,
-    )
-    for person in sheet.scorers:
-        people.append([_("评分"), person.name, person.label, None, person.count])
-    for person in sheet.approvals:
-        people.append([_("审核"), person.name, person.label, local_naive(person.at), None])
+    steps = [(_("评分"), p.name, p.label, None, p.count) for p in sheet.scorers]
+    steps += [(_("审核"), p.name, p.label, p.at, None) for p in sheet.approvals]
     for step, name, at in (
         (_("提交"), sheet.submitted_by, sheet.round.submitted_at),
         (_("公示"), sheet.published_by, sheet.round.published_at),
         (_("生效"), sheet.finalised_by, sheet.round.finalised_at),
     ):
         if at:
-            people.append([step, name, "", local_naive(at), None])
-    for cell in people["D"][2:]:
-        cell.number_format = "yyyy-mm-dd hh:mm"
-    return workbook_bytes(book)
+            steps.append((step, name, "", at, None))
+    people = Table(
+        _("评分和审核"),
+        [
+            Column(_("环节"), 10, itemgetter(0)),
+            Column(_("姓名"), 14, itemgetter(1)),
+            Column(_("身份"), 12, itemgetter(2)),
+            Column(_("时间"), 18, itemgetter(3), WHEN),
+            Column(_("打分格数"), 10, itemgetter(4)),
+        ],
+        steps,
+        landscape=False,
+        heading=_("%(period)s 评分和审核人员", period=period_label(sheet.round)),
+    )
+    return workbook("", [scores, people])

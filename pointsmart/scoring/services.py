@@ -59,6 +59,12 @@ def list_rounds(session: Session, village_id: int, status: str | None = None) ->
     return list(session.scalars(query.order_by(ScoringRound.period_key.desc(), ScoringRound.id.desc())))
 
 
+#: the longest objector's name, and text of an objection, its resolution or a round's sending back
+OBJECTOR_LENGTH, MAX_REASON = 40, 500
+#: a round's scope (a 村民小组) as the county holds it: a longer one would stop the sync
+SCOPE_LENGTH = 40
+
+
 def create_round(
     session: Session, village: Village, period_type: str, period_key: str, scope: str, actor_id: int | None
 ) -> ScoringRound:
@@ -68,9 +74,7 @@ def create_round(
     :raises Conflict: a round for the same period already covers these households.
     """
     cadence, key = check_period(period_type, period_key)
-    scope = checked(
-        scope, "scope", _("范围"), max_length=40
-    )  # as the county holds it: a longer one would stop the sync
+    scope = checked(scope, "scope", _("范围"), max_length=SCOPE_LENGTH)
     # one round-creation at a time per village, so two overlapping rounds cannot both pass the check
     session.scalar(sa.select(Village.id).where(Village.id == village.id).with_for_update())
     overlapping = session.scalars(
@@ -176,6 +180,7 @@ def find_round_household(session: Session, scoring_round: ScoringRound, text: st
     found = [h for h in households if h.household_no == number]
     if not found:
         found = [h for h in households if h.head_name == wanted]
+    # the search is only quoted back in the message (shortened to fit it), never kept
     if len(found) > 1:
         raise Invalid(
             _("有 %(n)s 户户主叫“%(name)s”，请输入户号。", n=len(found), name=wanted[:20]),
@@ -329,7 +334,8 @@ def reopen_round(session: Session, scoring_round: ScoringRound, actor_id: int, r
     """Send a submitted or approved round back to scoring; its approvals are withdrawn."""
     _lock(session, scoring_round)
     _require(scoring_round, RoundStatus.SUBMITTED, RoundStatus.APPROVED)
-    if not (reason or "").strip():
+    reason = checked(reason, "reason", _("原因"), max_length=MAX_REASON, multiline=True)
+    if not reason:
         raise Invalid(_("退回必须填写原因。"), code="reason_required")
     withdrawn = [a.user_id for a in scoring_round.approvals]
     for approval in list(scoring_round.approvals):
@@ -341,7 +347,7 @@ def reopen_round(session: Session, scoring_round: ScoringRound, actor_id: int, r
         "scoring.round.reopened",
         actor_id,
         scoring_round,
-        reason=reason.strip(),
+        reason=reason,
         approvals_withdrawn=withdrawn,
     )
 
@@ -458,8 +464,8 @@ def record_objection(
     objection = Objection(
         round_id=scoring_round.id,
         household_id=household.id,
-        objector=checked(objector, "objector", _("异议人"), max_length=40),
-        content=checked(content, "content", _("异议内容"), max_length=500, multiline=True),
+        objector=checked(objector, "objector", _("异议人"), max_length=OBJECTOR_LENGTH),
+        content=checked(content, "content", _("异议内容"), max_length=MAX_REASON, multiline=True),
         status=ObjectionStatus.OPEN,
         recorded_by=actor_id,
         recorded_at=utcnow(),
@@ -514,7 +520,7 @@ def resolve_objection(
             )
     objection.status = ObjectionStatus.UPHELD if upheld else ObjectionStatus.REJECTED
     objection.resolution, objection.resolved_by, objection.resolved_at = (
-        checked(resolution, "resolution", _("处理意见"), max_length=500, multiline=True),
+        checked(resolution, "resolution", _("处理意见"), max_length=MAX_REASON, multiline=True),
         actor_id,
         utcnow(),
     )

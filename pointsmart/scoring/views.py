@@ -17,6 +17,7 @@ from ..households.services import groups as village_groups
 from ..ids import is_id
 from ..org.services import update_settings
 from ..pages import flash_errors
+from ..text import search_text
 from ..unit import write
 from . import criteria, finalisation, panels, services
 from .forms import (
@@ -30,6 +31,7 @@ from .forms import (
 )
 from .models import CADENCE_LABELS, STATUS_LABELS, Cadence, Objection, RoundStatus
 from .periods import current_key
+from .public import MAX_QUERY
 
 bp = Blueprint("scoring", __name__, url_prefix="/scoring")
 
@@ -311,12 +313,14 @@ def checklist(round_id: int):
     """The phone's way in: the round's households, searchable by 户号 or name, each marked when done."""
     found = _round(round_id)
     group = request.args.get("group", "")
-    query = " ".join(request.args.get("q", "").split())[:40]
+    query, refused = search_text(request.args.get("q"), _("查找农户（户号或户主姓名）"), MAX_QUERY)
+    if refused:
+        flash(refused, "error")
     households = services.round_households(db.session, found, group)
     done = services.done_households(db.session, found)
     shown = [h for h in households if not query or query in h.household_no or query in h.head_name]
     next_open = next((h for h in households if h.id not in done), None)
-    return render_template(
+    page = render_template(
         "scoring/checklist.html",
         round=found,
         households=shown,
@@ -328,6 +332,7 @@ def checklist(round_id: int):
         group=group,
         groups=village_groups(db.session, g.village.id),
     )
+    return page, 400 if refused else 200
 
 
 @bp.route("/rounds/<int:round_id>/households/<int:household_id>", methods=["GET", "POST"])
@@ -437,8 +442,8 @@ def approve(round_id: int):
 @bp.post("/rounds/<int:round_id>/reopen")
 @role_required(Role.CHAIR)
 def reopen(round_id: int):
-    form = ReasonForm()
-    reason = form.reason.data if form.validate_on_submit() else ""
+    # the service refuses a missing, too long or unprintable reason, naming the field
+    reason = ReasonForm().reason.data or ""
     return _step(
         round_id,
         lambda r: services.reopen_round(db.session, r, current_user.id, reason),

@@ -141,6 +141,7 @@ def finish(
     """Record a claimed backup's outcome and audit it (inside a write transaction)."""
     run = session.get(BackupRun, run_id)
     run.finished_at, run.ok = utcnow(), ok
+    # the backup's own message (an OS error, a size), cut to the column: no one typed it
     run.file_name, run.size_bytes, run.message = file_name, size, message[:500]
     outcome = "" if ok else ".failed"
     record(

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import FlaskForm, sane_day
 from .models import MOVE_LABELS, MoveKind
+from .services import DONOR_LENGTH, FUNDING_LENGTH, MAX_NOTE, MAX_PRICE, MAX_REASON, NAME_LENGTH, SPEC_LENGTH
 
 #: WTForms' own message for a value that is no decimal, in WTForms' own catalogue (translated there)
 NOT_A_DECIMAL = "Not a valid decimal value."
@@ -25,9 +26,9 @@ class FiniteDecimalField(DecimalField):
 
 
 class GoodsForm(FlaskForm):
-    name = StringField(_l("商品名称"), validators=[DataRequired(), Length(max=60)])
-    spec = StringField(_l("规格单位"), validators=[Length(max=40)])
-    price = IntegerField(_l("所需积分"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
+    name = StringField(_l("商品名称"), validators=[DataRequired(), Length(max=NAME_LENGTH)])
+    spec = StringField(_l("规格单位"), validators=[Length(max=SPEC_LENGTH)])
+    price = IntegerField(_l("所需积分"), validators=[DataRequired(), NumberRange(min=1, max=MAX_PRICE)])
     low_stock = IntegerField(
         _l("库存低于此数时提醒"), default=0, validators=[Optional(), NumberRange(min=0, max=100_000)]
     )
@@ -55,18 +56,18 @@ class ReceiveForm(FlaskForm):
     )
     qty = IntegerField(_l("数量"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
     moved_on = DateField(_l("日期"), validators=[Optional(), sane_day])
-    donor = StringField(_l("捐赠人或单位"), validators=[Length(max=60)])
-    funding_source = StringField(_l("经费来源"), validators=[Length(max=60)])
+    donor = StringField(_l("捐赠人或单位"), validators=[Length(max=DONOR_LENGTH)])
+    funding_source = StringField(_l("经费来源"), validators=[Length(max=FUNDING_LENGTH)])
     cost_yuan = FiniteDecimalField(
         _l("单价（元）"), places=2, validators=[Optional(), NumberRange(min=0, max=1_000_000)]
     )
-    note = StringField(_l("备注"), validators=[Length(max=200)])
+    note = StringField(_l("备注"), validators=[Length(max=MAX_NOTE)])
 
 
 class LossForm(FlaskForm):
     qty = IntegerField(_l("数量"), validators=[DataRequired(), NumberRange(min=1, max=100_000)])
-    note = StringField(_l("损耗原因"), validators=[DataRequired(), Length(max=200)])
+    note = StringField(_l("损耗原因"), validators=[DataRequired(), Length(max=MAX_NOTE)])
 
 
 class CancelForm(FlaskForm):
-    reason = StringField(_l("撤销原因"), validators=[DataRequired(), Length(max=200)])
+    reason = StringField(_l("撤销原因"), validators=[DataRequired(), Length(max=MAX_REASON)])

@@ -44,6 +44,15 @@ from .models import (
     StocktakeLine,
 )
 
+#: the longest text each field takes (the columns hold these); the forms and the API read them here
+NAME_LENGTH, SPEC_LENGTH, DONOR_LENGTH, FUNDING_LENGTH, COUNTER_LENGTH = 60, 40, 60, 60, 100
+#: the longest note of a stock move or a count, and reason of a cancelled redemption
+MAX_NOTE = MAX_REASON = 200
+#: a goods item's price in points
+MAX_PRICE = 100_000
+#: a basket: at most this many of one goods item, and this many lines (the counter and the API read these)
+MAX_QTY, MAX_LINES = 1000, 50
+
 
 class ShopError(DomainError):
     code = "shop_error"
@@ -78,8 +87,8 @@ def get_goods(session: Session, village_id: int, goods_id: int) -> Goods:
 
 
 def _clean_goods(data: dict) -> dict:
-    name = checked(data.get("name"), "name", _("商品名称"), max_length=60)
-    spec = checked(data.get("spec"), "spec", _("规格单位"), max_length=40)
+    name = checked(data.get("name"), "name", _("商品名称"), max_length=NAME_LENGTH)
+    spec = checked(data.get("spec"), "spec", _("规格单位"), max_length=SPEC_LENGTH)
     if not name:
         raise Invalid(_("商品名称不能为空。"), code="name_required")
     try:
@@ -88,8 +97,8 @@ def _clean_goods(data: dict) -> dict:
         position = int(data.get("position") or 0)
     except (TypeError, ValueError):
         raise Invalid(_("所需积分和库存提醒必须是整数。"), code="invalid_amount") from None
-    if not 1 <= price <= 100_000:
-        raise Invalid(_("所需积分应为 1 到 100000 之间的整数。"), code="invalid_amount")
+    if not 1 <= price <= MAX_PRICE:
+        raise Invalid(_("所需积分应为 1 到 %(n)s 之间的整数。", n=MAX_PRICE), code="invalid_amount")
     if low_stock < 0:
         raise Invalid(_("库存提醒不能是负数。"), code="invalid_amount")
     return {
@@ -207,9 +216,9 @@ def receive_stock(
         raise Invalid(_("入库类型不对。"), code="bad_kind")
     if not isinstance(qty, int) or qty <= 0:
         raise Invalid(_("数量必须是正整数。"), code="invalid_qty")
-    donor = checked(donor, "donor", _("捐赠人或单位"), max_length=60)
-    funding_source = checked(funding_source, "funding_source", _("经费来源"), max_length=60)
-    note = checked(note, "note", _("备注"), max_length=200, multiline=True)
+    donor = checked(donor, "donor", _("捐赠人或单位"), max_length=DONOR_LENGTH)
+    funding_source = checked(funding_source, "funding_source", _("经费来源"), max_length=FUNDING_LENGTH)
+    note = checked(note, "note", _("备注"), max_length=MAX_NOTE, multiline=True)
     if kind == MoveKind.DONATION and not donor:
         raise Invalid(_("捐赠入库请填写捐赠人或捐赠单位。"), code="donor_required")
     if cost_fen is not None and cost_fen < 0:
@@ -246,7 +255,7 @@ def record_loss(session: Session, goods: Goods, qty: int, note: str, actor_id: i
     """Goods out that were not redeemed: spoiled, broken, lost. A reason is required."""
     if not isinstance(qty, int) or qty <= 0:
         raise Invalid(_("数量必须是正整数。"), code="invalid_qty")
-    note = checked(note, "note", _("损耗原因"), max_length=200, multiline=True)
+    note = checked(note, "note", _("损耗原因"), max_length=MAX_NOTE, multiline=True)
     if not note:
         raise Invalid(_("请填写损耗原因。"), code="reason_required")
     move = _move(session, goods, MoveKind.LOSS, -qty, actor_id, note=note)
@@ -264,8 +273,8 @@ def record_stocktake(
     note: str = "",
 ) -> Stocktake:
     """Record a count of the shelves; each difference from the recorded stock becomes a stock move."""
-    counted_by = checked(counted_by, "counted_by", _("盘点人"), max_length=100)
-    note = checked(note, "note", _("备注"), max_length=200, multiline=True)
+    counted_by = checked(counted_by, "counted_by", _("盘点人"), max_length=COUNTER_LENGTH)
+    note = checked(note, "note", _("备注"), max_length=MAX_NOTE, multiline=True)
     if not counted_by:
         raise Invalid(_("请填写盘点人。"), code="counter_required")
     if not counts:
@@ -329,10 +338,15 @@ def low_stock(session: Session, village_id: int) -> list[Goods]:
 
 def _merge(lines) -> dict[int, int]:
     """Check and merge the lines of a basket: ``[(goods_id, qty), …]`` → ``{goods_id: qty}``."""
+    lines = list(lines)
+    if len(lines) > MAX_LINES:
+        raise Invalid(_("一次最多兑换 %(n)s 种商品。", n=MAX_LINES), code="basket_too_big")
     merged: dict[int, int] = defaultdict(int)
     for goods_id, qty in lines:
         if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or not isinstance(goods_id, int):
             raise Invalid(_("每件商品的数量必须是正整数。"), code="invalid_qty")
+        if qty > MAX_QTY:  # a line's, as the API's schema says (the stock bounds a sum of lines)
+            raise Invalid(_("每件商品的数量最多 %(n)s。", n=MAX_QTY), code="invalid_qty")
         merged[goods_id] += qty
     if not merged:
         raise Invalid(_("请至少选择一件商品。"), code="empty_basket")
@@ -544,7 +558,7 @@ def cancel_redemption(session: Session, redemption: Redemption, reason: str, use
 
     :raises ShopError: already cancelled, or this user may not cancel it (a past day for a shopkeeper).
     """
-    reason = checked(reason, "reason", _("撤销原因"), max_length=200, multiline=True)
+    reason = checked(reason, "reason", _("撤销原因"), max_length=MAX_REASON, multiline=True)
     if not reason:
         raise Invalid(_("撤销兑换必须填写原因。"), code="reason_required")
     if redemption.status != RedemptionStatus.DONE:

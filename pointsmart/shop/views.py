@@ -135,12 +135,13 @@ def _card(card_id: int) -> Card:
 
 
 def _quantities() -> dict[int, int]:
-    """The basket's quantities from the form; anything but 0–1000 becomes -1, which the service refuses."""
+    """The basket's quantities from the form; what is not a whole number becomes -1: the service refuses
+    it, and a quantity over its limit (:data:`services.MAX_QTY`), with a message saying so."""
     chosen = {}
     for name, value in request.form.items():
         if name.startswith("qty_") and re.fullmatch(r"[0-9]{1,9}", name[4:]):
             value = (value or "0").strip()
-            qty = int(value) if re.fullmatch(r"[0-9]{1,4}", value) and int(value) <= 1000 else -1
+            qty = int(value) if re.fullmatch(r"[0-9]{1,9}", value) else -1
             if qty:
                 chosen[int(name[4:])] = qty
     return chosen

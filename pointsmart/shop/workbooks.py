@@ -1,11 +1,13 @@
-"""The shop's figures and ledgers as ``.xlsx`` workbooks, one function per download."""
+"""The shop's figures and ledgers as ``.xlsx`` workbooks, one function per download; each sheet a
+:class:`pointsmart.exports.Table` declared once."""
+
+from operator import attrgetter
 
 from flask_babel import gettext as _
-from openpyxl.styles import Font
 
+from ..exports import DAY, INTEGER, MONEY, WHEN, Column, Figure, Table, workbook
 from ..org.models import Village
-from ..periods import Period, local_day, local_naive
-from ..xlsx import Book, ledger_sheet, workbook_bytes
+from ..periods import Period, local_day
 from .figures import ShopPeriod
 from .models import (
     MOVE_LABELS,
@@ -15,30 +17,9 @@ from .models import (
 )
 from .registers import DonorTrace, PriceRow, RedemptionRegister, StocktakeSheet
 
-MONEY = "#,##0.00"
-WHEN = "yyyy-mm-dd hh:mm"
-DAY = "yyyy-mm-dd"
 
-
-def _formats(sheet, **columns: str) -> None:
-    """Give whole columns a number format from row 3 down: ``_formats(sheet, D=MONEY)``."""
-    for letter, fmt in columns.items():
-        for cell in sheet[letter][2:]:
-            cell.number_format = fmt
-
-
-def _total_row(sheet, values: list) -> None:
-    sheet.append(values)
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
-
-
-def _money(fen: int | None) -> float | None:
-    return None if fen is None else round(fen / 100, 2)
-
-
-def _household(r: Redemption) -> tuple[str, str]:
-    return r.household.household_no, r.household.head_name
+def _number(label: str, width: int, name: str) -> Column:
+    return Column(label, width, attrgetter(name), INTEGER)
 
 
 def _status(r: Redemption) -> str:
@@ -49,65 +30,44 @@ def _status(r: Redemption) -> str:
     return ""
 
 
-def _goods_sheet(sheet, period: ShopPeriod, heading: str) -> None:
-    ledger_sheet(
-        sheet,
+def _goods_table(period: ShopPeriod, heading: str) -> Table:
+    columns = [
+        Column(_("商品"), 14, lambda f: f.goods.name),
+        Column(_("规格"), 10, lambda f: f.goods.spec),
+        _number(_("期初库存"), 9, "opening"),
+        _number(_("捐赠入库"), 9, "donated"),
+        _number(_("采购入库"), 9, "purchased"),
+        _number(_("兑换出库"), 9, "redeemed"),
+        _number(_("撤销退回"), 9, "returned"),
+        _number(_("损耗"), 8, "lost"),
+        _number(_("盘点调整"), 9, "adjusted"),
+        _number(_("期末库存"), 9, "closing"),
+        _number(_("其中捐赠"), 9, "donated_on_shelf"),
+        Column(_("库存金额（元）"), 13, attrgetter("value_fen"), MONEY),
+    ]
+    total = [
+        _("合计"),
+        "",
+        sum(f.opening for f in period.goods),
+        period.donated,
+        period.purchased,
+        sum(f.redeemed for f in period.goods),
+        sum(f.returned for f in period.goods),
+        period.lost,
+        sum(f.adjusted for f in period.goods),
+        period.stock,
+        period.donated_on_shelf,
+        period.value_fen,
+    ]
+    return Table(
         _("商品进出"),
-        heading,
-        [
-            _("商品"),
-            _("规格"),
-            _("期初库存"),
-            _("捐赠入库"),
-            _("采购入库"),
-            _("兑换出库"),
-            _("撤销退回"),
-            _("损耗"),
-            _("盘点调整"),
-            _("期末库存"),
-            _("其中捐赠"),
-            _("库存金额（元）"),
-        ],
-        [14, 10, 9, 9, 9, 9, 9, 8, 9, 9, 9, 13],
+        columns,
+        period.goods,
+        footer=total,
         landscape=True,
+        heading=heading,
+        notes=["", stock_value_note()],
     )
-    for f in period.goods:
-        sheet.append(
-            [
-                f.goods.name,
-                f.goods.spec,
-                f.opening,
-                f.donated,
-                f.purchased,
-                f.redeemed,
-                f.returned,
-                f.lost,
-                f.adjusted,
-                f.closing,
-                f.donated_on_shelf,
-                _money(f.value_fen),
-            ]
-        )
-    _total_row(
-        sheet,
-        [
-            _("合计"),
-            "",
-            sum(f.opening for f in period.goods),
-            period.donated,
-            period.purchased,
-            sum(f.redeemed for f in period.goods),
-            sum(f.returned for f in period.goods),
-            period.lost,
-            sum(f.adjusted for f in period.goods),
-            period.stock,
-            period.donated_on_shelf,
-            _money(period.value_fen),
-        ],
-    )
-    _formats(sheet, L=MONEY)
-    sheet.append([])
-    sheet.append([stock_value_note()])
 
 
 def stock_value_note() -> str:
@@ -128,391 +88,271 @@ def _summary_rows(period: ShopPeriod) -> list[tuple[str, object]]:
         (_("损耗（件）"), period.lost),
         (_("期末库存（件）"), period.stock),
         (_("其中捐赠物资（件）"), period.donated_on_shelf),
-        (_("库存金额（元）"), _money(period.value_fen)),
+        (_("库存金额（元）"), Figure(period.value_fen, MONEY)),
     ]
 
 
-def _summary_sheet(sheet, period: ShopPeriod, heading: str) -> None:
-    ledger_sheet(sheet, _("汇总"), heading, [_("项目"), _("数值")], [30, 14])
-    for label, value in _summary_rows(period):
-        sheet.append([label, value])
-    sheet[f"B{sheet.max_row}"].number_format = MONEY
-    sheet.append([])
-    sheet.append([_("撤销按撤销当天计入；库存为期末时点的数量。")])
-    sheet.append([stock_value_note()])
+def _summary_table(period: ShopPeriod, heading: str) -> Table:
+    columns = [Column(_("项目"), 30, lambda row: row[0]), Column(_("数值"), 14, lambda row: row[1])]
+    notes = ["", _("撤销按撤销当天计入；库存为期末时点的数量。"), stock_value_note()]
+    return Table(_("汇总"), columns, _summary_rows(period), landscape=False, heading=heading, notes=notes)
 
 
-def _intake_sheet(sheet, period: ShopPeriod) -> None:
-    ledger_sheet(
-        sheet,
-        _("入库明细"),
-        _("捐赠和采购入库"),
-        [
-            _("登记时间"),
-            _("捐赠或采购日期"),
-            _("类型"),
-            _("商品"),
-            _("数量"),
-            _("捐赠人"),
-            _("经费来源"),
-            _("单价（元）"),
-            _("备注"),
-        ],
-        [17, 12, 10, 14, 7, 16, 12, 10, 20],
-        landscape=True,
-    )
-    for m in period.intakes:
-        sheet.append(
-            [
-                local_naive(m.created_at),
-                m.moved_on,
-                str(MOVE_LABELS[MoveKind(m.kind)]),
-                m.goods.name,
-                m.qty,
-                m.donor,
-                m.funding_source,
-                _money(m.cost_fen),
-                m.note,
-            ]
-        )
-    _formats(sheet, A=WHEN, B=DAY, H=MONEY)
+def _intake_table(period: ShopPeriod) -> Table:
+    columns = [
+        Column(_("登记时间"), 17, attrgetter("created_at"), WHEN),
+        Column(_("捐赠或采购日期"), 12, attrgetter("moved_on"), DAY),
+        Column(_("类型"), 10, lambda m: str(MOVE_LABELS[MoveKind(m.kind)])),
+        Column(_("商品"), 14, lambda m: m.goods.name),
+        Column(_("数量"), 7, attrgetter("qty"), INTEGER),
+        Column(_("捐赠人"), 16, attrgetter("donor")),
+        Column(_("经费来源"), 12, attrgetter("funding_source")),
+        Column(_("单价（元）"), 10, attrgetter("cost_fen"), MONEY),
+        Column(_("备注"), 20, attrgetter("note")),
+    ]
+    return Table(_("入库明细"), columns, period.intakes, landscape=True, heading=_("捐赠和采购入库"))
 
 
-def _redemption_rows(sheet, redemptions: list[Redemption], names: dict[int, str]) -> None:
-    for r in redemptions:
-        household_no, head = _household(r)
-        for line in r.lines:
-            sheet.append(
-                [
-                    local_naive(r.created_at),
-                    r.id,
-                    household_no,
-                    head,
-                    line.goods_name,
-                    line.qty,
-                    line.unit_price,
-                    line.qty * line.unit_price,
-                    names.get(r.operator_id, ""),
-                    _status(r),
-                ]
-            )
-
-
-def _redemption_header() -> list[str]:
+def _redemption_columns(names: dict[int, str]) -> list[Column]:
+    """A redemption's goods lines: the rows are ``(redemption, line)`` pairs."""
     return [
-        _("时间"),
-        _("单号"),
-        _("户号"),
-        _("户主"),
-        _("商品"),
-        _("数量"),
-        _("单价（积分）"),
-        _("积分"),
-        _("经办人"),
-        _("撤销"),
+        Column(_("时间"), 17, lambda rl: rl[0].created_at, WHEN),
+        Column(_("单号"), 7, lambda rl: rl[0].id),
+        Column(_("户号"), 9, lambda rl: rl[0].household.household_no),
+        Column(_("户主"), 10, lambda rl: rl[0].household.head_name),
+        Column(_("商品"), 14, lambda rl: rl[1].goods_name),
+        Column(_("数量"), 6, lambda rl: rl[1].qty),
+        Column(_("单价（积分）"), 9, lambda rl: rl[1].unit_price),
+        Column(_("积分"), 8, lambda rl: rl[1].qty * rl[1].unit_price),
+        Column(_("经办人"), 10, lambda rl: names.get(rl[0].operator_id, "")),
+        Column(_("撤销"), 26, _status_of_line),
     ]
 
 
-REDEMPTION_WIDTHS = [17, 7, 9, 10, 14, 6, 9, 8, 10, 26]
+def _status_of_line(rl) -> str:
+    return _status(rl[0])
+
+
+def _lines(redemptions: list[Redemption]) -> list[tuple]:
+    return [(r, line) for r in redemptions for line in r.lines]
 
 
 def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
     """A day's figures: the summary, every redemption line, each goods item's moves, the intakes."""
-    book = Book()
     day = period.start.isoformat()
-    _summary_sheet(book.active, period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day))
-    sheet = ledger_sheet(
-        book.create_sheet(),
+    lines = Table(
         _("兑换明细"),
-        _("%(day)s 兑换明细", day=day),
-        _redemption_header(),
-        REDEMPTION_WIDTHS,
+        _redemption_columns(period.names),
+        _lines(period.redemptions),
+        footer=[_("合计"), "", "", "", "", "", "", period.points],
         landscape=True,
+        heading=_("%(day)s 兑换明细", day=day),
     )
-    _redemption_rows(sheet, period.redemptions, period.names)
-    _total_row(sheet, [_("合计"), "", "", "", "", "", "", period.points])
-    _formats(sheet, A=WHEN)
-    _goods_sheet(book.create_sheet(), period, _("%(day)s 商品进出和库存", day=day))
-    _intake_sheet(book.create_sheet(), period)
-    return workbook_bytes(book)
+    return workbook(
+        "",
+        [
+            _summary_table(period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day)),
+            lines,
+            _goods_table(period, _("%(day)s 商品进出和库存", day=day)),
+            _intake_table(period),
+        ],
+    )
 
 
 def monthly_xlsx(period: ShopPeriod, village: Village, month: Period) -> bytes:
     """A month's figures: the summary, day by day, each goods item's moves, the intakes."""
-    book = Book()
     title = _("%(village)s 积分超市月报 %(month)s", village=village.label, month=month.label())
-    _summary_sheet(book.active, period, title)
-    sheet = ledger_sheet(
-        book.create_sheet(),
+    columns = [
+        Column(_("日期"), 12, attrgetter("day"), DAY),
+        _number(_("兑换笔数"), 9, "redemptions"),
+        _number(_("兑换积分"), 9, "points"),
+        _number(_("撤销笔数"), 9, "cancellations"),
+        _number(_("撤销退回积分"), 11, "points_returned"),
+        _number(_("净兑换积分"), 10, "net_points"),
+        _number(_("兑换出库（件）"), 10, "goods_out"),
+        _number(_("捐赠入库（件）"), 10, "donated"),
+        _number(_("采购入库（件）"), 10, "purchased"),
+    ]
+    total = [
+        _("合计"),
+        len(period.redemptions),
+        period.points,
+        len(period.cancellations),
+        period.points_returned,
+        period.net_points,
+        period.goods_out,
+        period.donated,
+        period.purchased,
+    ]
+    days = Table(
         _("每日"),
-        _("%(month)s 每日兑换和入库", month=month.label()),
-        [
-            _("日期"),
-            _("兑换笔数"),
-            _("兑换积分"),
-            _("撤销笔数"),
-            _("撤销退回积分"),
-            _("净兑换积分"),
-            _("兑换出库（件）"),
-            _("捐赠入库（件）"),
-            _("采购入库（件）"),
-        ],
-        [12, 9, 9, 9, 11, 10, 10, 10, 10],
+        columns,
+        period.days,
+        footer=total,
         landscape=True,
+        heading=_("%(month)s 每日兑换和入库", month=month.label()),
     )
-    for d in period.days:
-        sheet.append(
-            [d.day, d.redemptions, d.points, d.cancellations, d.points_returned, d.net_points, d.goods_out]
-            + [d.donated, d.purchased]
-        )
-    _total_row(
-        sheet,
+    return workbook(
+        "",
         [
-            _("合计"),
-            len(period.redemptions),
-            period.points,
-            len(period.cancellations),
-            period.points_returned,
-            period.net_points,
-            period.goods_out,
-            period.donated,
-            period.purchased,
+            _summary_table(period, title),
+            days,
+            _goods_table(period, _("%(month)s 商品进出和库存", month=month.label())),
+            _intake_table(period),
         ],
     )
-    _formats(sheet, A=DAY)
-    _goods_sheet(book.create_sheet(), period, _("%(month)s 商品进出和库存", month=month.label()))
-    _intake_sheet(book.create_sheet(), period)
-    return workbook_bytes(book)
 
 
 def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     """积分兑换(领取)台账 as a workbook: one row per goods line of each redemption."""
-    book = Book()
-    sheet = ledger_sheet(
-        book.active,
+    blank = ["", "", "", "", "", ""]  # the points go under 积分
+    table = Table(
         _("积分兑换台账"),
-        _(
+        _redemption_columns(register.names),
+        _lines(register.redemptions),
+        footer=[_("本月兑换合计"), "", "", "", "", register.units, "", register.points],
+        totals=[
+            [_("本月撤销退回"), *blank, -register.points_returned],
+            [_("净兑换积分"), *blank, register.net_points],
+        ],
+        sections=[(_("本月撤销的以前月份兑换"), _lines(register.earlier_cancelled))]
+        if register.earlier_cancelled
+        else [],
+        landscape=True,
+        heading=_(
             "%(village)s 积分兑换（领取）台账 %(month)s",
             village=village.label,
             month=register.month.label(),
         ),
-        _redemption_header(),
-        REDEMPTION_WIDTHS,
-        landscape=True,
     )
-    _redemption_rows(sheet, register.redemptions, register.names)
-    _total_row(sheet, [_("本月兑换合计"), "", "", "", "", register.units, "", register.points])
-    _total_row(sheet, [_("本月撤销退回"), "", "", "", "", "", "", -register.points_returned])
-    _total_row(sheet, [_("净兑换积分"), "", "", "", "", "", "", register.net_points])
-    _formats(sheet, A=WHEN)
-    if register.earlier_cancelled:
-        sheet.append([])
-        sheet.append([_("本月撤销的以前月份兑换")])
-        sheet[f"A{sheet.max_row}"].font = Font(bold=True)
-        _redemption_rows(sheet, register.earlier_cancelled, register.names)
-        for cell in sheet["A"][2:]:
-            cell.number_format = WHEN
-    return workbook_bytes(book)
+    return workbook("", [table])
 
 
 def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Period) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
-    book = Book()
-    sheet = ledger_sheet(
-        book.active,
+    columns = [
+        Column(_("盘点日期"), 12, lambda sl: sl[0].stocktake.counted_on, DAY),
+        Column(_("商品"), 14, lambda sl: sl[1].goods.name),
+        Column(_("规格"), 10, lambda sl: sl[1].goods.spec),
+        Column(_("账面数量"), 9, lambda sl: sl[1].recorded, INTEGER),
+        Column(_("实盘数量"), 9, lambda sl: sl[1].counted, INTEGER),
+        Column(_("盈亏"), 7, lambda sl: sl[1].counted - sl[1].recorded, INTEGER),
+        Column(_("盘点人"), 18, lambda sl: sl[0].stocktake.counted_by),
+        Column(_("登记人"), 10, lambda sl: sl[0].recorder),
+        Column(_("备注"), 20, lambda sl: sl[0].stocktake.note),
+    ]
+    table = Table(
         _("物资盘点台账"),
-        _("%(village)s 物资盘点台账 %(month)s", village=village.label, month=month.label()),
-        [
-            _("盘点日期"),
-            _("商品"),
-            _("规格"),
-            _("账面数量"),
-            _("实盘数量"),
-            _("盈亏"),
-            _("盘点人"),
-            _("登记人"),
-            _("备注"),
-        ],
-        [12, 14, 10, 9, 9, 7, 18, 10, 20],
+        columns,
+        [(s, line) for s in sheets for line in s.lines],
         landscape=True,
+        heading=_("%(village)s 物资盘点台账 %(month)s", village=village.label, month=month.label()),
+        notes=[] if sheets else [_("本月没有盘点记录。")],
     )
-    for s in sheets:
-        for line in s.lines:
-            sheet.append(
-                [
-                    s.stocktake.counted_on,
-                    line.goods.name,
-                    line.goods.spec,
-                    line.recorded,
-                    line.counted,
-                    line.counted - line.recorded,
-                    s.stocktake.counted_by,
-                    s.recorder,
-                    s.stocktake.note,
-                ]
-            )
-    _formats(sheet, A=DAY)
-    if not sheets:
-        sheet.append([_("本月没有盘点记录。")])
-    return workbook_bytes(book)
+    return workbook("", [table])
 
 
 def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
     """分值对应表 as a workbook: the prices in force, and every change on a second sheet."""
-    book = Book()
-    sheet = ledger_sheet(
-        book.active,
+    numbered = list(enumerate(rows, 1))
+    prices = Table(
         _("分值对应表"),
-        _("%(village)s 分值对应表", village=village.label),
-        [_("序号"), _("商品"), _("规格"), _("兑换分值（积分）"), _("执行日期"), _("状态")],
-        [6, 16, 12, 12, 17, 8],
+        [
+            Column(_("序号"), 6, lambda ir: ir[0]),
+            Column(_("商品"), 16, lambda ir: ir[1].goods.name),
+            Column(_("规格"), 12, lambda ir: ir[1].goods.spec),
+            Column(_("兑换分值（积分）"), 12, lambda ir: ir[1].goods.price),
+            Column(_("执行日期"), 17, lambda ir: ir[1].since, WHEN),
+            Column(_("状态"), 8, lambda ir: _("上架") if ir[1].goods.active else _("已下架")),
+        ],
+        numbered,
+        heading=_("%(village)s 分值对应表", village=village.label),
     )
-    for i, row in enumerate(rows, 1):
-        sheet.append(
-            [
-                i,
-                row.goods.name,
-                row.goods.spec,
-                row.goods.price,
-                local_naive(row.since),
-                _("上架") if row.goods.active else _("已下架"),
-            ]
-        )
-    _formats(sheet, E=WHEN)
-    changes = ledger_sheet(
-        book.create_sheet(),
+    changes = Table(
         _("调整记录"),
-        _("分值调整记录"),
-        [_("商品"), _("规格"), _("分值（积分）"), _("执行起"), _("执行止"), _("调整人")],
-        [16, 12, 10, 17, 17, 10],
+        [
+            Column(_("商品"), 16, lambda rs: rs[0].goods.name),
+            Column(_("规格"), 12, lambda rs: rs[0].goods.spec),
+            Column(_("分值（积分）"), 10, lambda rs: rs[1].price),
+            Column(_("执行起"), 17, lambda rs: rs[1].since, WHEN),
+            Column(_("执行止"), 17, lambda rs: rs[1].until, WHEN),
+            Column(_("调整人"), 10, lambda rs: rs[1].by),
+        ],
+        [(row, step) for row in rows for step in row.steps],
+        heading=_("分值调整记录"),
     )
-    for row in rows:
-        for step in row.steps:
-            changes.append(
-                [
-                    row.goods.name,
-                    row.goods.spec,
-                    step.price,
-                    local_naive(step.since),
-                    local_naive(step.until),
-                    step.by,
-                ]
-            )
-    _formats(changes, D=WHEN, E=WHEN)
-    return workbook_bytes(book)
+    return workbook("", [prices, changes])
 
 
-def _donation_rows(sheet, trace: DonorTrace, with_donor: bool) -> None:
-    for lot in trace.lots:
-        sheet.append(
-            ([trace.name] if with_donor else [])
-            + [
-                lot.given_on,
-                lot.goods.name,
-                lot.goods.spec,
-                lot.qty,
-                lot.redeemed,
-                lot.other_out,
-                lot.on_shelf,
-                lot.redeemed_points,
-                lot.worth,
-                lot.move.note,
-            ]
-        )
-
-
-def _donation_header() -> list[str]:
+def _lot_columns() -> list[Column]:
+    """A donation's lot and where it went: the rows are ``(trace, lot)`` pairs."""
     return [
-        _("捐赠日期"),
-        _("商品"),
-        _("规格"),
-        _("捐赠数量"),
-        _("已兑换"),
-        _("损耗和盘亏"),
-        _("在架"),
-        _("兑换积分"),
-        _("折合积分"),
-        _("备注"),
+        Column(_("捐赠日期"), 12, lambda tl: tl[1].given_on, DAY),
+        Column(_("商品"), 14, lambda tl: tl[1].goods.name),
+        Column(_("规格"), 10, lambda tl: tl[1].goods.spec),
+        Column(_("捐赠数量"), 9, lambda tl: tl[1].qty, INTEGER),
+        Column(_("已兑换"), 8, lambda tl: tl[1].redeemed, INTEGER),
+        Column(_("损耗和盘亏"), 9, lambda tl: tl[1].other_out, INTEGER),
+        Column(_("在架"), 7, lambda tl: tl[1].on_shelf, INTEGER),
+        Column(_("兑换积分"), 9, lambda tl: tl[1].redeemed_points, INTEGER),
+        Column(_("折合积分"), 9, lambda tl: tl[1].worth, INTEGER),
+        Column(_("备注"), 20, lambda tl: tl[1].move.note),
     ]
+
+
+def _lots(traces: list[DonorTrace]) -> list[tuple]:
+    return [(t, lot) for t in traces for lot in t.lots]
 
 
 def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
     """爱心榜 and every donation traced, as a workbook."""
-    book = Book()
-    board = ledger_sheet(
-        book.active,
+    board = Table(
         _("爱心榜"),
-        _("%(village)s 爱心榜", village=village.label),
         [
-            _("捐赠人"),
-            _("捐赠物资"),
-            _("捐赠件数"),
-            _("已兑换"),
-            _("损耗和盘亏"),
-            _("在架"),
-            _("兑换积分"),
-            _("折合积分"),
-            _("首次捐赠"),
-            _("最近捐赠"),
+            Column(_("捐赠人"), 18, attrgetter("name")),
+            Column(_("捐赠物资"), 30, lambda t: _("、").join(f"{g.name}×{n}" for g, n in t.goods_given)),
+            _number(_("捐赠件数"), 9, "given"),
+            _number(_("已兑换"), 8, "redeemed"),
+            _number(_("损耗和盘亏"), 9, "other_out"),
+            _number(_("在架"), 7, "on_shelf"),
+            _number(_("兑换积分"), 9, "redeemed_points"),
+            _number(_("折合积分"), 9, "worth"),
+            Column(_("首次捐赠"), 12, attrgetter("first_on"), DAY),
+            Column(_("最近捐赠"), 12, attrgetter("last_on"), DAY),
         ],
-        [18, 30, 9, 8, 9, 7, 9, 9, 12, 12],
+        traces,
         landscape=True,
+        heading=_("%(village)s 爱心榜", village=village.label),
     )
-    for t in traces:
-        board.append(
-            [
-                t.name,
-                _("、").join(f"{g.name}×{n}" for g, n in t.goods_given),
-                t.given,
-                t.redeemed,
-                t.other_out,
-                t.on_shelf,
-                t.redeemed_points,
-                t.worth,
-                t.first_on,
-                t.last_on,
-            ]
-        )
-    _formats(board, I=DAY, J=DAY)
-    detail = ledger_sheet(
-        book.create_sheet(),
+    detail = Table(
         _("捐赠去向"),
-        _("每笔捐赠的去向（先进先出）"),
-        [_("捐赠人"), *_donation_header()],
-        [18, 12, 14, 10, 9, 8, 9, 7, 9, 9, 20],
+        [Column(_("捐赠人"), 18, lambda tl: tl[0].name), *_lot_columns()],
+        _lots(traces),
         landscape=True,
+        heading=_("每笔捐赠的去向（先进先出）"),
     )
-    for t in traces:
-        _donation_rows(detail, t, with_donor=True)
-    _formats(detail, B=DAY)
-    return workbook_bytes(book)
+    return workbook("", [board, detail])
 
 
 def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
     """One donor's donations and where they went, as a workbook."""
-    book = Book()
-    sheet = ledger_sheet(
-        book.active,
+    total = [
+        _("合计"),
+        "",
+        "",
+        trace.given,
+        trace.redeemed,
+        trace.other_out,
+        trace.on_shelf,
+        trace.redeemed_points,
+        trace.worth,
+    ]
+    table = Table(
         _("捐赠去向"),
-        _("%(village)s 捐赠去向：%(name)s", village=village.label, name=trace.name),
-        _donation_header(),
-        [12, 14, 10, 9, 8, 9, 7, 9, 9, 20],
+        _lot_columns(),
+        _lots([trace]),
+        footer=total,
         landscape=True,
+        heading=_("%(village)s 捐赠去向：%(name)s", village=village.label, name=trace.name),
     )
-    _donation_rows(sheet, trace, with_donor=False)
-    _total_row(
-        sheet,
-        [
-            _("合计"),
-            "",
-            "",
-            trace.given,
-            trace.redeemed,
-            trace.other_out,
-            trace.on_shelf,
-            trace.redeemed_points,
-            trace.worth,
-        ],
-    )
-    _formats(sheet, A=DAY)
-    return workbook_bytes(book)
+    return workbook("", [table])

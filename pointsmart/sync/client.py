@@ -175,7 +175,7 @@ def push(
                 progress(report)
     except PushError as err:
         session.rollback()
-        _record(session, last_error=err.message[:500])
+        _record(session, last_error=err.message[:500])  # the push's own message, cut to the column
         raise
     finally:
         if own:

@@ -79,4 +79,4 @@ def finish(session: Session, ok: bool, message: str) -> None:
     """Record the push's outcome (inside a write transaction)."""
     state = batches.state_for_update(session)
     state.push_finished_at = state.push_beat_at = utcnow()
-    state.push_ok, state.push_message = ok, message[:500]
+    state.push_ok, state.push_message = ok, message[:500]  # the push's own message, cut to the column

@@ -1,0 +1,57 @@
+"""The one export model's sheet: its own heading, totals, captioned sections, notes, a figure with its own
+format, and a header-first sheet for a file read back in."""
+
+import io
+from datetime import date
+from operator import itemgetter
+
+from openpyxl import load_workbook
+
+from pointsmart.exports import DAY, INTEGER, MONEY, Column, Figure, Table, workbook
+
+
+def _sheet(table: Table, heading: str = "村 报表"):
+    return load_workbook(io.BytesIO(workbook(heading, [table]))).active
+
+
+COLUMNS = [Column("日期", 12, itemgetter(0), DAY), Column("件数", 8, itemgetter(1), INTEGER)]
+
+
+def test_a_sheet_with_its_own_heading_totals_a_section_and_notes():
+    table = Table(
+        "明细",
+        COLUMNS,
+        [(date(2026, 11, 1), 3)],
+        footer=["合计", 3],
+        totals=[["退回"]],
+        sections=[("以前月份", [(date(2026, 10, 30), 1)])],
+        notes=["", "说明一句"],
+        heading="某村 明细 2026年11月",
+    )
+    sheet = _sheet(table)
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0] == "某村 明细 2026年11月" and rows[1] == ["日期", "件数"]
+    assert rows[2][1] == 3 and rows[3] == ["合计", 3] and rows[4][0] == "退回"
+    assert rows[6][0] == "以前月份" and rows[7][1] == 1
+    assert rows[-1][0] == "说明一句" and rows[-2] == [None, None]
+    assert sheet["A3"].number_format == "yyyy-mm-dd" and sheet["B3"].number_format == "0"
+    assert sheet["A4"].font.b and sheet["A5"].font.b and sheet["A7"].font.b and not sheet["A3"].font.b
+    assert sheet.freeze_panes == "A3" and sheet.title == "明细"
+
+
+def test_without_its_own_heading_the_workbooks_heading_and_the_title():
+    assert _sheet(Table("明细", COLUMNS, []))["A1"].value == "村 报表 · 明细"
+
+
+def test_a_figure_keeps_its_own_format_in_a_mixed_column():
+    table = Table("汇总", [Column("项目", 20, itemgetter(0)), Column("数值", 10, itemgetter(1))])
+    table.rows = [("笔数", 4), ("金额（元）", Figure(12345, MONEY))]
+    sheet = _sheet(table)
+    assert sheet["B3"].value == 4 and sheet["B3"].number_format == "General"
+    assert sheet["B4"].value == 123.45 and sheet["B4"].number_format == "#,##0.00"
+
+
+def test_a_file_read_back_in_has_its_headings_on_the_first_row():
+    sheet = _sheet(Table("名册", COLUMNS, [(date(2026, 11, 1), 3)], heading_line=False))
+    assert [c.value for c in sheet[1]] == ["日期", "件数"] and sheet["B2"].value == 3
+    assert sheet.freeze_panes == "A2" and sheet.print_title_rows == "$1:$1"
