@@ -42,7 +42,9 @@ _SINGLE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}{_ZWJ}\ud800-\
 _MULTI_LINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\ud800-\udfff\ufffe\uffff]")
 #: what openpyxl refuses in a cell, what a printed page cannot show, and what a page shows as nothing
 #: or turns around (the bidi controls, the invisible characters; not the joiner inside an emoji)
-_UNPRINTABLE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\ud800-\udfff\ufffe\uffff]")
+_UNPRINTABLE = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\ud800-\udfff\ufffe\uffff]"
+)
 
 #: the rule as a JSON Schema ``pattern`` (for the API's document): no character the rule refuses. Lone
 #: surrogates are refused too but left out: ECMA and Rust regex engines cannot name them in a class

@@ -351,10 +351,13 @@ def template_xlsx() -> bytes:
         notes.append([labels[key], how])
     notes.append([])
     notes.append(
-        [_("说明"), _(
+        [
+            _("说明"),
+            _(
                 "只导入第一个工作表；从第 2 行起一户一行。已有的户号按新值修改，新的户号新增。"
                 "已有的户号某格留空，表示保留原来的内容（不会清空）；要清空某项，请在该户的编辑页修改。"
                 "户号不分大小写：a-01 和 A-01 是同一户。"
-            )]
+            ),
+        ]
     )
     return workbook_bytes(book)

@@ -37,8 +37,15 @@ class HouseholdError(Invalid):
 
 #: a 户号's full-width letters, digits and hyphens (typed with a Chinese input method) as ASCII
 _FULL_WIDTH = str.maketrans(
-    {**{chr(0xFF10 + i): str(i) for i in range(10)}, **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
-     **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)}, "－": "-", "—": "-", "–": "-", "‐": "-"}
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
+        **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
+        "－": "-",
+        "—": "-",
+        "–": "-",
+        "‐": "-",
+    }
 )
 
 
@@ -202,7 +209,10 @@ def household_by_no(session: Session, village_id: int, household_no: str) -> Hou
     stored before 户号 were normalised may hold lower-case letters: it is found too)."""
     return session.scalar(
         sa.select(Household)
-        .where(Household.village_id == village_id, sa.func.upper(Household.household_no) == normal_no(household_no))
+        .where(
+            Household.village_id == village_id,
+            sa.func.upper(Household.household_no) == normal_no(household_no),
+        )
         .limit(1)
     )
 
