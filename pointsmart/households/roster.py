@@ -22,7 +22,14 @@ from ..i18n import LANGUAGES, join_names
 from ..sheets import SheetRefused, read_first_sheet, too_big
 from ..xlsx import Book, workbook_bytes
 from .models import Household
-from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
+from .services import (
+    clean_fields,
+    field_labels,
+    household_by_no,
+    households_by_no,
+    register_clean,
+    update_household,
+)
 
 #: header → field; Chinese headers as villages write them, English ones too
 HEADERS = {
@@ -219,6 +226,7 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
     columns, rows = read_rows(filename, data)
     plan = ImportPlan(columns=columns)
     seen: dict[str, int] = {}
+    stored = households_by_no(session, village_id)
     for number, values in rows:
         clean, problems = clean_fields(values)
         no = clean.get("household_no")
@@ -228,7 +236,7 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
             plan.problems.append(RowProblem(number, problems))
             continue
         seen[no] = number
-        existing = household_by_no(session, village_id, no)
+        existing = stored.get(no)
         if existing is None:
             plan.added.append(clean)
             continue
