@@ -11,6 +11,10 @@ a print, or a sync (PostgreSQL cannot hold NUL):
   ``"\\ud800"``), which no database or file can encode.
 - The noncharacters U+FFFE and U+FFFF are refused, and so are the bidirectional embeddings, overrides
   and isolates (U+202A–U+202E, U+2066–U+2069): they make a name read backwards on a page or a print.
+- Invisible format characters are refused: the soft hyphen U+00AD, the zero-width space, non-joiner
+  and the direction marks (U+200B, U+200C, U+200E, U+200F), U+2060–U+2064 and U+FEFF: "毛\\u200b巾"
+  would be a second 毛巾. The zero-width joiner U+200D is refused in a one-line field and allowed in
+  a multi-line one (it holds emoji sequences together).
 - A value longer than its field allows is refused, never cut short.
 
 The adapters apply this rule at each entry: :mod:`pointsmart.forms` (every WTForms text field),
@@ -27,17 +31,28 @@ from flask_babel import gettext as _
 
 from .errors import Invalid
 
-_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_MULTI_LINE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+#: invisible format characters: soft hyphen, zero-width space and non-joiner, LRM/RLM, word
+#: joiner and the invisible operators, byte-order mark. "毛\u200b巾" looks like 毛巾 but is another
+#: name (a twin of the goods; a family the name search cannot find). The zero-width joiner (U+200D) is
+#: allowed in multi-line text only, where it holds emoji sequences together (a note's 👨‍👩‍👧)
+_INVISIBLE = "\u00ad\u200b\u200c\u200e\u200f\u2060-\u2064\ufeff"
+_ZWJ = "\u200d"
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_SINGLE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}{_ZWJ}\ud800-\udfff\ufffe\uffff]")
+_MULTI_LINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\ud800-\udfff\ufffe\uffff]")
+#: what openpyxl refuses in a cell, what a printed page cannot show, and what a page shows as nothing
+#: or turns around (the bidi controls, the invisible characters; not the joiner inside an emoji)
+_UNPRINTABLE = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\ud800-\udfff\ufffe\uffff]"
 )
-#: what openpyxl refuses in a cell, plus what a printed page cannot show
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 #: the rule as a JSON Schema ``pattern`` (for the API's document): no character the rule refuses. Lone
 #: surrogates are refused too but left out: ECMA and Rust regex engines cannot name them in a class
-_REFUSED_ABOVE_ASCII = "\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffe\\uffff"
-SINGLE_LINE_PATTERN = f"^[^\\u0000-\\u001f{_REFUSED_ABOVE_ASCII}]*$"
+_REFUSED_ABOVE_ASCII = (
+    "\\u007f-\\u009f\\u00ad\\u200b\\u200c\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069"
+    "\\ufeff\\ufffe\\uffff"
+)
+SINGLE_LINE_PATTERN = f"^[^\\u0000-\\u001f\\u200d{_REFUSED_ABOVE_ASCII}]*$"
 MULTI_LINE_PATTERN = f"^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f{_REFUSED_ABOVE_ASCII}]*$"
 
 #: what :func:`checked` trims from the ends: spaces a person typed, not invisible characters (``str.strip``

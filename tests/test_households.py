@@ -255,3 +255,33 @@ def test_group_filters_list_groups_in_counting_order(app, login_as, make_househo
     assert options == ["一社", "二社", "三社", "十社", "十一社"]
     cards_page = login_as("chair").get("/cards").get_data(as_text=True)
     assert re.findall(r'<option value="([^"]+)"', cards_page) == options
+
+
+def test_a_household_no_differing_only_in_letter_case_or_width_is_a_duplicate(app, login_as, make_household):
+    make_household(household_no="a-01", head_name="王兰")
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(Household.household_no).where(Household.head_name == "王兰"))
+            == "A-01"
+        )
+    chair = login_as("chair")
+    for typed in ("A-01", "a-01", "Ａ－０１"):
+        response = chair.post(
+            "/households/new", data={"household_no": typed, "head_name": "李四"}, follow_redirects=True
+        )
+        assert "户号 A-01 已经存在" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Household.id))) == 1
+
+
+def test_a_row_stored_with_a_lower_case_no_is_found_as_the_same_household(app, login_as, make_household):
+    household_id = make_household(household_no="b-77", head_name="李梅")
+    with app.app_context():  # a row stored before 户号 were normalised
+        db.session.get(Household, household_id).household_no = "b-77"
+        db.session.commit()
+    chair = login_as("chair")
+    response = chair.post(
+        "/households/new", data={"household_no": "B-77", "head_name": "李四"}, follow_redirects=True
+    )
+    assert "户号 B-77 已经存在" in response.get_data(as_text=True)
+    assert "李梅" in chair.get("/households/?q=B-77").get_data(as_text=True)

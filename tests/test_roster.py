@@ -322,3 +322,62 @@ def test_the_template_has_the_importers_headers_and_imports_cleanly_once_filled(
         plan = roster.plan_import(db.session, home_village(db.session).id, "filled.xlsx", filled.getvalue())
     assert plan.problems == [] and [h["household_no"] for h in plan.added] == ["01-001", "01-002", "02-001"]
     assert login_as("shopkeeper").get("/households/import/template.xlsx").status_code == 403
+
+
+def test_a_blank_optional_cell_keeps_the_stored_value_of_an_existing_household(ctx, village_id):
+    roster.apply_import(ctx, village_id, roster.plan_import(ctx, village_id, "a.xlsx", xlsx(ROWS)), None)
+    ctx.commit()
+    # the same households, with only 户号 and 户主 filled, and one new group
+    sparse = [[row[0], row[1], "", "", None, "", ""] for row in ROWS]
+    sparse[0][2] = "三社"
+    plan = roster.plan_import(ctx, village_id, "b.xlsx", xlsx(sparse))
+    assert plan.changed == [("01-001", {"old": {"group": "一社"}, "new": {"group": "三社"}})]
+    assert plan.unchanged == 2
+    roster.apply_import(ctx, village_id, plan, None)
+    ctx.commit()
+    wang = ctx.scalar(sa.select(Household).where(Household.household_no == "01-001"))
+    assert (wang.group, wang.phone, wang.members, wang.address, wang.tags) == (
+        "三社",
+        "13912345678",
+        4,
+        "一社12号",
+        "脱贫户",
+    )
+
+
+def test_a_blank_cell_on_a_new_household_is_simply_empty(ctx, village_id):
+    plan = roster.plan_import(ctx, village_id, "a.csv", csv_bytes([["05-001", "赵兰", "", "", "", "", ""]]))
+    roster.apply_import(ctx, village_id, plan, None)
+    ctx.commit()
+    zhao = ctx.scalar(sa.select(Household).where(Household.household_no == "05-001"))
+    assert (zhao.group, zhao.members, zhao.tags) == ("", None, "")
+
+
+def test_household_numbers_differing_only_in_case_or_width_are_the_same_household(ctx, village_id):
+    plan = roster.plan_import(ctx, village_id, "a.csv", csv_bytes([["a-01", "王兰", "一社", "", "", "", ""]]))
+    roster.apply_import(ctx, village_id, plan, None)
+    ctx.commit()
+    assert ctx.scalar(sa.select(Household.household_no)) == "A-01"
+    again = roster.plan_import(
+        ctx, village_id, "b.csv", csv_bytes([["Ａ－01", "王兰", "一社", "", "", "", ""]])
+    )
+    assert (again.added, again.changed, again.unchanged) == ([], [], 1)
+    twice = roster.plan_import(
+        ctx,
+        village_id,
+        "c.csv",
+        csv_bytes([["b-77", "李梅", "", "", "", "", ""], ["B-77", "李梅", "", "", "", "", ""]]),
+    )
+    assert len(twice.problems) == 1 and twice.problems[0].row == 3 and "B-77" in twice.problems[0].messages[0]
+
+
+def test_the_template_explains_that_a_blank_cell_keeps_the_stored_value(app, login_as):
+    data = login_as("chair").get("/households/import/template.xlsx").data
+    notes = openpyxl.load_workbook(io.BytesIO(data)).worksheets[1]
+    text = " ".join(str(c.value) for row in notes.iter_rows() for c in row if c.value)
+    assert "留空" in text and "保留原来的内容" in text
+
+
+def test_the_import_page_says_a_blank_cell_keeps_the_stored_value(login_as):
+    page = login_as("chair").get("/households/import").get_data(as_text=True)
+    assert "留空的格子保留原来的内容" in page

@@ -23,7 +23,7 @@ from pointsmart.auth.models import User
 from pointsmart.errors import DomainError
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
-from pointsmart.households.services import reverse_transfer
+from pointsmart.households.services import adjust_points, reverse_transfer
 from pointsmart.ledger.models import Transfer
 from pointsmart.org.services import home_village
 from pointsmart.scoring import (
@@ -236,6 +236,32 @@ def test_register_running_total_equals_the_households_ledger_balance_from_rounds
     assert [row["累计"] for row in lines_a] == [5, 9, 9]
     assert lines_a[2]["撤销更正"] == -15
     assert points_register.register(ctx, village_id, 2025).entries[0].lines[0].running == 5
+
+
+def test_a_paper_cards_carried_over_balance_is_brought_forward_so_the_total_is_the_balance(
+    app, scene, village_id, make_household, ctx
+):
+    a = make_household()
+    household = ctx.get(Household, a)
+    adjust_points(ctx, household, 245, "原积分卡余额", scene.chair, ref="import:opening")
+    adjust_points(ctx, household, 7, "临时奖励", scene.chair)  # not a carry-over: not in the register
+    year = ctx.scalar(sa.select(Transfer.created_at).where(Transfer.ref == "import:opening")).year
+    _round(ctx, scene, f"{year}-01", {(a, "乱堆乱放"): 1})
+    ctx.commit()
+
+    ledger = points_register.register(ctx, village_id, year)
+    entry = {e.household.id: e for e in ledger.entries}[a]
+    assert (entry.brought_forward, entry.lines[0].net, entry.total) == (245, -5, 240)
+    assert ctx.get(Household, a).balance == entry.total + 7
+    earlier = points_register.register(ctx, village_id, year - 1).entries
+    assert {e.household.id: e.brought_forward for e in earlier}[a] == 0  # carried over later
+    _title, table = _table(points_register.register_xlsx(ledger, home_village(ctx)))
+    assert [row["累计"] for row in table if row["户号"] == household.household_no] == [245, 240]
+
+
+def test_the_register_page_uses_the_full_width_of_the_screen(app):
+    css = (Path(app.static_folder) / "css" / "households.css").read_text(encoding="utf-8")
+    assert ".page:has(table.register) { max-width: none; }" in css
 
 
 # --- 光荣榜 -------------------------------------------------------------------------------------------

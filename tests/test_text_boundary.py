@@ -11,6 +11,7 @@ print and sync: the county stores NUL in its documented form and reads it back u
 
 import io
 import json
+import re
 import zipfile
 from datetime import date
 
@@ -680,3 +681,54 @@ def test_a_village_registered_at_the_county_meets_the_rule(county_app):
         with pytest.raises(text.BadText) as caught:
             add_village(db.session, village, "测试村", township, township_name="镇\x85区")
         assert caught.value.extra["field"] == "township_name"
+
+
+# --- invisible format characters ------------------------------------------------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200e", "\u200f", "\u00ad", "\u2060", "\u2063", "\ufeff"]
+
+
+@pytest.mark.parametrize("char", [*INVISIBLE, "\u200d"])
+def test_an_invisible_format_character_is_refused_in_a_single_line_field_naming_it(char):
+    with pytest.raises(text.BadText) as caught:
+        text.checked(f"毛{char}巾", "name", "商品名称")
+    assert "商品名称" in caught.value.message and text.codepoint(char) in caught.value.message
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+def test_an_invisible_format_character_is_refused_in_a_multi_line_field(char):
+    assert text.problem(f"第一条\r\n第{char}二条", multiline=True) is not None
+
+
+def test_a_multi_line_field_keeps_an_emoji_sequence_joined_by_zwj():
+    assert text.problem("全家福 \U0001f468\u200d\U0001f469\u200d\U0001f467", multiline=True) is None
+
+
+def test_the_api_patterns_refuse_the_invisible_characters_too():
+    for char in INVISIBLE:
+        assert not re.match(text.SINGLE_LINE_PATTERN, f"a{char}b")
+        assert not re.match(text.MULTI_LINE_PATTERN, f"a{char}b")
+    assert not re.match(text.SINGLE_LINE_PATTERN, "a\u200db")
+    assert re.match(text.MULTI_LINE_PATTERN, "a\u200db")
+
+
+def test_visible_escapes_bidi_controls_and_invisible_characters_stored_before_the_rule():
+    assert text.visible("王\u202e兰\u2066") == "王\\u202e兰\\u2066"
+    assert text.visible("毛\u200b巾\u00ad\ufeff") == "毛\\u200b巾\\xad\\ufeff"
+    assert text.visible("\U0001f468\u200d\U0001f469") == "\U0001f468\u200d\U0001f469"
+
+
+def test_a_twin_goods_name_with_a_zero_width_space_is_refused_by_the_household_form(app, login_as):
+    chair = login_as("chair")
+    page = chair.post("/households/new", data=_household_form(head_name="张\u200b三"))
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "户主姓名" in body and "U+200B" in body
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Household.id))) == 0
+
+
+def test_the_visible_filter_escapes_a_stored_bidi_override(app):
+    with app.test_request_context():
+        rendered = app.jinja_env.from_string("{{ name|visible }}").render(name="王\u202e兰")
+    assert rendered == "王\\u202e兰"

@@ -24,7 +24,14 @@ from ..i18n import LANGUAGES, join_names
 from ..sheets import SheetRefused, read_first_sheet, too_big
 from ..xlsx import Book, workbook_bytes
 from .models import Household
-from .services import clean_fields, field_labels, household_by_no, register_clean, update_household
+from .services import (
+    clean_fields,
+    field_labels,
+    household_by_no,
+    households_by_no,
+    register_clean,
+    update_household,
+)
 
 #: header → field; Chinese headers as villages write them, English ones too
 HEADERS = {
@@ -221,6 +228,7 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
     columns, rows = read_rows(filename, data)
     plan = ImportPlan(columns=columns)
     seen: dict[str, int] = {}
+    stored = households_by_no(session, village_id)
     for number, values in rows:
         clean, problems = clean_fields(values)
         no = clean.get("household_no")
@@ -230,10 +238,12 @@ def plan_import(session: Session, village_id: int, filename: str, data: bytes) -
             plan.problems.append(RowProblem(number, problems))
             continue
         seen[no] = number
-        existing = household_by_no(session, village_id, no)
+        existing = stored.get(no)
         if existing is None:
             plan.added.append(clean)
             continue
+        # a blank optional cell keeps what the household has: clearing a field is done on its page
+        clean = {k: v for k, v in clean.items() if k in REQUIRED or values.get(k, "").strip()}
         old = existing.snapshot()
         diff_keys = [k for k in clean if old.get(k) != clean[k]]
         if diff_keys:
@@ -336,6 +346,13 @@ def template_xlsx() -> bytes:
         notes.append([labels[key], how])
     notes.append([])
     notes.append(
-        [_("说明"), _("只导入第一个工作表；从第 2 行起一户一行。已有的户号按新值修改，新的户号新增。")]
+        [
+            _("说明"),
+            _(
+                "只导入第一个工作表；从第 2 行起一户一行。已有的户号按新值修改，新的户号新增。"
+                "已有的户号某格留空，表示保留原来的内容（不会清空）；要清空某项，请在该户的编辑页修改。"
+                "户号不分大小写：a-01 和 A-01 是同一户。"
+            ),
+        ]
     )
     return workbook_bytes(book)

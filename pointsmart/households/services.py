@@ -40,6 +40,26 @@ class HouseholdError(Invalid):
     code = "invalid_household"
 
 
+#: a 户号's full-width letters, digits and hyphens (typed with a Chinese input method) as ASCII
+_FULL_WIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
+        **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
+        "－": "-",
+        "—": "-",
+        "–": "-",
+        "‐": "-",
+    }
+)
+
+
+def normal_no(text) -> str:
+    """A 户号 as stored and compared: half-width, ASCII letters upper-case (a-01 and Ａ－01 are A-01)."""
+    value = "" if text is None else str(text).strip()
+    return value.translate(_FULL_WIDTH).upper()
+
+
 def field_labels() -> dict[str, str]:
     return {
         "household_no": _("户号"),
@@ -71,6 +91,7 @@ def clean_fields(data: dict) -> tuple[dict, list[str]]:
             problems.append(_("%(field)s：%(problem)s", field=labels[key], problem=bad))
             continue
         if key == "household_no":
+            value = normal_no(value)
             if not value:
                 problems.append(_("户号不能为空"))
             elif not HOUSEHOLD_NO.match(value):
@@ -196,9 +217,30 @@ def household_by_uuid(session: Session, village_id: int, household_uuid: str) ->
 
 
 def household_by_no(session: Session, village_id: int, household_no: str) -> Household | None:
-    return session.scalar(
-        sa.select(Household).where(Household.village_id == village_id, Household.household_no == household_no)
+    """The household with this 户号, however its letters are cased or its characters are wide (a row
+    stored before 户号 were normalised may hold lower-case letters: it is found too)."""
+    wanted = normal_no(household_no)
+    found = session.scalar(
+        sa.select(Household).where(Household.village_id == village_id, Household.household_no == wanted)
     )
+    if found is not None:
+        return found
+    return session.scalar(
+        sa.select(Household)
+        .where(Household.village_id == village_id, sa.func.upper(Household.household_no) == wanted)
+        .order_by(Household.id)
+        .limit(1)
+    )
+
+
+def households_by_no(session: Session, village_id: int) -> dict[str, Household]:
+    """The village's households by normalised 户号 (for an import: one query, not one per row)."""
+    found: dict[str, Household] = {}
+    for household in session.scalars(
+        sa.select(Household).where(Household.village_id == village_id).order_by(Household.id)
+    ):
+        found.setdefault(normal_no(household.household_no), household)
+    return found
 
 
 def search_households(
@@ -214,7 +256,10 @@ def search_households(
     query = _households(village_id, include_inactive)
     if q:
         like = f"%{q.strip()}%"
-        query = query.where(sa.or_(Household.head_name.like(like), Household.household_no.like(like)))
+        no_like = f"%{normal_no(q)}%"
+        query = query.where(
+            sa.or_(Household.head_name.like(like), sa.func.upper(Household.household_no).like(no_like))
+        )
     if group:
         query = query.where(Household.group == group)
     return paginate(session, query, page, per_page)

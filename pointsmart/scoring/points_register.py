@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..exports import Column, Table, workbook
 from ..households.models import Household
+from ..ledger.models import Transfer
 from ..org.models import Village
 from .models import (
     Category,
@@ -43,7 +44,7 @@ class RegisterLine:
 @dataclass
 class RegisterEntry:
     household: Household
-    #: the points from rounds of earlier years (上年结转)
+    #: the points from rounds of earlier years and a paper card's balance carried over (上年结转)
     brought_forward: int
     lines: list[RegisterLine] = field(default_factory=list)
 
@@ -71,9 +72,29 @@ class Register:
         return any(line.corrected for e in self.entries for line in e.lines)
 
 
+#: how a paper card's balance carried over is marked (``demo:opening``, ``<import>:opening``)
+OPENING_SUFFIX = ":opening"
+
+
+def opening_balances(session: Session, village_id: int, year: int) -> dict[int, int]:
+    """``{household_id: points}`` carried over from paper cards up to the end of ``year`` (reversals
+    of such a carry-over keep its ref, so they are taken off)."""
+    totals: dict[int, int] = {}
+    for account_column, sign in ((Transfer.to_account_id, 1), (Transfer.from_account_id, -1)):
+        rows = session.execute(
+            sa.select(Household.id, Transfer.amount, Transfer.created_at)
+            .join(Household, Household.account_id == account_column)
+            .where(Household.village_id == village_id, Transfer.ref.like(f"%{OPENING_SUFFIX}"))
+        )
+        for household_id, amount, created_at in rows:
+            if created_at.year <= year:
+                totals[household_id] = totals.get(household_id, 0) + sign * int(amount)
+    return totals
+
+
 def register(session: Session, village_id: int, year: int, group: str = "") -> Register:
     """Every household's points from finalised rounds in ``year``, by period and category, with a
-    running total that starts from what earlier years' rounds brought."""
+    running total that starts from what earlier years' rounds and a paper card carried over brought."""
     done = finalised_rounds(session, village_id)
     years = sorted({round_year(r) for r in done}, reverse=True)
     rounds = [r for r in done if round_year(r) == year]
@@ -89,12 +110,15 @@ def register(session: Session, village_id: int, year: int, group: str = "") -> R
     query = sa.select(Household).where(Household.village_id == village_id)
     if group:
         query = query.where(Household.group == group)
-    earning = {household_id for _round_id, household_id in nets}
+    openings = opening_balances(session, village_id, year)
+    earning = {household_id for _round_id, household_id in nets} | set(openings)
     entries = []
     for household in session.scalars(query.order_by(Household.household_no)):
         if not household.active and household.id not in earning:
             continue
-        brought = sum(nets.get((r.id, household.id), 0) for r in upto if round_year(r) < year)
+        brought = openings.get(household.id, 0) + sum(
+            nets.get((r.id, household.id), 0) for r in upto if round_year(r) < year
+        )
         entry = RegisterEntry(household, brought)
         running = brought
         for r in rounds:
