@@ -236,7 +236,7 @@ def overview(round_id: int):
     return _overview_page(_round(round_id), ObjectionForm())
 
 
-def _overview_page(found, objection_form: ObjectionForm, status: int = 200):
+def _overview_page(found, objection_form: ObjectionForm, http_status: int = 200):
     tallies = finalisation.tally(db.session, found)
     objections = db.session.scalars(
         db.select(Objection).where(Objection.round_id == found.id).order_by(Objection.id)
@@ -292,7 +292,7 @@ def _overview_page(found, objection_form: ObjectionForm, status: int = 200):
         finalise_confirm=finalise_confirm,
         submit_confirm=submit_confirm,
         names=user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
-    ), status
+    ), http_status
 
 
 def _shown(found, member):
