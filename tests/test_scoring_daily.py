@@ -280,6 +280,9 @@ def test_a_member_starts_on_her_own_groups_and_is_told_why_others_are_read_only(
         f"{url}/scores", json={"household_id": far[0].id, "criterion_id": grouped["criteria"][0], "times": 1}
     )
     assert answer.status_code == 403, answer.get_data(as_text=True)
+    answer = mine.post(f"{url}/households/{far[0].id}", data={f"c{grouped['criteria'][0]}": "1"})
+    assert answer.status_code == 403
+    assert "属于四社，不在您负责的小组（一社）。" in answer.get_data(as_text=True)
     answer = mine.post(
         f"{url}/scores", json={"household_id": near[0].id, "criterion_id": grouped["criteria"][0], "times": 1}
     )

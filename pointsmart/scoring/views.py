@@ -400,7 +400,10 @@ def entry(round_id: int, household_id: int):
         abort(404)
     index = ids.index(household_id)
     household = households[index]
-    if request.method == "POST":
+    why = _why_readonly(found, member, household)
+    if request.method == "POST" and why:  # not hers to change: say so, and save nothing
+        flash(why, "error")
+    elif request.method == "POST":
         try:
             values = {}
             for criterion in found.criteria:
@@ -418,8 +421,7 @@ def entry(round_id: int, household_id: int):
         flash(_("已保存 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
         return redirect(url_for("scoring.entry", round_id=found.id, household_id=target, group=group))
     cells = services.scores_of(db.session, found)
-    why = _why_readonly(found, member, household)
-    return render_template(
+    page = render_template(
         "scoring/entry.html",
         round=found,
         household=household,
@@ -433,6 +435,7 @@ def entry(round_id: int, household_id: int):
         editable=not why and services.may_score(db.session, current_user, household),
         why=why,
     )
+    return page, 403 if request.method == "POST" else 200
 
 
 @bp.post("/rounds/<int:round_id>/scores")
