@@ -171,7 +171,11 @@ def submit(browser, live_server, username: str, round_id: int) -> None:
     """Hand the round in; whoever does may not approve it (the button is not offered to them)."""
     with signed_in(browser, live_server, username) as other:
         other.goto(f"/scoring/rounds/{round_id}")
+        # with households left unscored it asks first, naming how many
+        asked = []
+        other.once("dialog", lambda d: (asked.append(d.message), d.accept()))
         press_button(other, "提交审核", "已提交审核。")
+        assert not asked or re.fullmatch(r"还有 \d+ 户没打分，确定提交吗？", asked[0]), asked
         expect(other.get_by_role("button", name="审核通过")).to_have_count(0)
         expect(other.get_by_text("需由评比小组的其他成员审核")).to_be_visible()
 
