@@ -257,7 +257,7 @@ def test_a_member_starts_on_her_own_groups_and_is_told_why_others_are_read_only(
     assert "已打 0 / 3 户" in checklist  # her three households, not five
     assert all(h.head_name in checklist for h in near)
     assert not any(h.head_name in checklist for h in far)
-    assert 'value="mine" selected' in checklist and "我负责的小组（一社）" in checklist
+    assert 'value="mine" selected' in checklist and "我的小组（一社）" in checklist
     # 下一户未打 stays in her groups, even when she looks at every group
     everyone = mine.get(f"{url}/households?group=all").get_data(as_text=True)
     assert all(h.head_name in everyone for h in far)
@@ -298,7 +298,7 @@ def test_a_member_without_group_limits_and_the_chair_see_every_household(app, sc
     for name in (member, chair):
         page = _login(app, name).get(url).get_data(as_text=True)
         assert "已打 0 / 5 户" in page
-        assert "我负责的小组" not in page
+        assert "我的小组" not in page
 
 
 def test_submitting_with_unscored_households_asks_first_naming_the_count(app, scene, grouped):

@@ -332,7 +332,7 @@ def _why_readonly(found, member, household) -> str:
 
 def _group_choices(member):
     mine = member.group_list if member else []
-    choices = [("mine", _("我负责的小组（%(groups)s）", groups="、".join(mine)))] if mine else []
+    choices = [("mine", _("我的小组（%(groups)s）", groups="、".join(mine)))] if mine else []
     return choices + [("all", _("全部小组"))] + [(x, x) for x in village_groups(db.session, g.village.id)]
 
 
