@@ -401,7 +401,8 @@ def entry(round_id: int, household_id: int):
     index = ids.index(household_id)
     household = households[index]
     why = _why_readonly(found, member, household)
-    if request.method == "POST" and why:  # not hers to change: say so, and save nothing
+    outside = member is not None and not _scorable(member, household)
+    if request.method == "POST" and outside:  # another group's household: say so, save nothing, 403
         flash(why, "error")
     elif request.method == "POST":
         try:
