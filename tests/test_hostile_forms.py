@@ -40,8 +40,8 @@ def test_a_round_scope_meets_the_text_rule_and_the_countys_length(
     chair = login_as("chair")
     data = {"period_type": "monthly", "period_key": "2026-12", "scope": scope}
     page = chair.post("/scoring/rounds", data=data, follow_redirects=True)
-    assert page.status_code == 200
-    assert "范围" in page.get_data(as_text=True) or "村民小组" in page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "范围：" in page.get_data(as_text=True)
     assert _rounds(app) == []  # nothing stored, nothing in the change log to stop a push
     chair.post("/scoring/rounds", data=data | {"scope": "一社"})
     assert _rounds(app) == ["一社"]

@@ -80,7 +80,8 @@ def test_malformed_period_keys_are_refused(ctx, rulebook):
         assert info.value.code == "bad_period"
 
 
-def test_a_period_written_in_chinese_is_the_same_period(ctx, rulebook):
+def test_a_period_written_in_chinese_is_the_same_period(ctx, rulebook, make_household):
+    make_household(group="一社")
     village = home_village(ctx)
     made = services.create_round(ctx, village, "monthly", "2026年11月", "一社", None)
     assert made.period_key == "2026-11"
@@ -90,7 +91,9 @@ def test_a_period_written_in_chinese_is_the_same_period(ctx, rulebook):
     assert services.create_round(ctx, village, "quarterly", "2026年第4季度", "", None).period_key == "2026-Q4"
 
 
-def test_a_second_round_for_the_same_period_and_scope_is_refused(ctx, rulebook):
+def test_a_second_round_for_the_same_period_and_scope_is_refused(ctx, rulebook, make_household):
+    make_household(group="一社")
+    make_household(group="二社")
     village = home_village(ctx)
     services.create_round(ctx, village, "monthly", "2026-11", "一社", None)
     with pytest.raises(DomainError) as info:

@@ -4,11 +4,13 @@ as entered; the objection form's household is searchable; a month is read as vil
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
 from pointsmart import clock
+from pointsmart.audit.services import record
 from pointsmart.auth.models import User
 from pointsmart.errors import DomainError
 from pointsmart.households.models import Household
@@ -229,3 +231,154 @@ def test_the_checklist_refuses_a_search_too_long_instead_of_cutting_it(app, scen
     refused = client.get(url, query_string={"q": "一" * 41})
     assert refused.status_code == 400
     assert "查找农户（户号或户主姓名）：最多 40 个字，现在是 41 个" in refused.get_data(as_text=True)
+
+
+# --- issue 11, second pass: what the testers found ---------------------------------------------------
+
+
+@pytest.fixture
+def grouped(app, scene, make_user, make_household):
+    """The scene's round (three households of 一社), plus two of 四社 added before it was opened
+    again as a new round; a member who scores 一社 only."""
+    far = [make_household(group="四社", head_name=f"四社{i}") for i in (1, 2)]
+    member_id, member = make_user("panel")
+    with committing(app) as session:
+        panels.set_panel_member(session, session.get(User, member_id), "执委", ["一社"], None)
+        found = services.create_round(session, home_village(session), "monthly", "2026-12", "", None)
+        round_id = found.id
+        criterion_ids = [c.id for c in found.criteria]
+    return {"round": round_id, "far": far, "member": member, "criteria": criterion_ids}
+
+
+def _fields(household):
+    return {"id": household.id, "household_no": household.household_no, "head_name": household.head_name}
+
+
+def test_a_member_starts_on_her_own_groups_and_is_told_why_others_are_read_only(app, scene, grouped):
+    mine = _login(app, grouped["member"])
+    url = f"/scoring/rounds/{grouped['round']}"
+    with committing(app) as session:
+        near, far = (
+            [SimpleNamespace(**_fields(session.get(Household, h))) for h in ids]
+            for ids in (scene["homes"], grouped["far"])
+        )
+    checklist = mine.get(f"{url}/households").get_data(as_text=True)
+    assert "已打 0 / 3 户" in checklist  # her three households, not five
+    assert all(h.head_name in checklist for h in near)
+    assert not any(h.head_name in checklist for h in far)
+    assert 'value="mine" selected' in checklist and "我的小组（一社）" in checklist
+    # 下一户未打 stays in her groups, even when she looks at every group
+    everyone = mine.get(f"{url}/households?group=all").get_data(as_text=True)
+    assert all(h.head_name in everyone for h in far)
+    assert "已打 0 / 3 户" in everyone
+    assert re.search(rf"下一户未打：{near[0].household_no} {near[0].head_name}", everyone)
+
+    grid = mine.get(f"{url}/grid").get_data(as_text=True)
+    assert not any(h.head_name in grid for h in far)
+    grid = mine.get(f"{url}/grid?group=all").get_data(as_text=True)
+    why = 'data-why="属于四社，不在您负责的小组（一社）。"'
+    assert f'data-label="{far[0].household_no} {far[0].head_name}" {why}' in grid
+    assert f'data-label="{near[0].household_no} {near[0].head_name}" class' in grid  # hers: no why
+
+    page = mine.get(f"{url}/households/{far[0].id}").get_data(as_text=True)
+    assert "属于四社，不在您负责的小组（一社）。" in page
+    assert 'value="next"' not in page  # no save button
+
+    # saving a cell of 四社 is refused as forbidden, and nothing is stored
+    answer = mine.post(
+        f"{url}/scores", json={"household_id": far[0].id, "criterion_id": grouped["criteria"][0], "times": 1}
+    )
+    assert answer.status_code == 403, answer.get_data(as_text=True)
+    answer = mine.post(f"{url}/households/{far[0].id}", data={f"c{grouped['criteria'][0]}": "1"})
+    assert answer.status_code == 403
+    assert "属于四社，不在您负责的小组（一社）。" in answer.get_data(as_text=True)
+    answer = mine.post(
+        f"{url}/scores", json={"household_id": near[0].id, "criterion_id": grouped["criteria"][0], "times": 1}
+    )
+    assert answer.status_code == 200
+    with committing(app) as session:
+        found = services.get_round(session, home_village(session).id, grouped["round"])
+        assert set(services.scores_of(session, found)) == {(near[0].id, grouped["criteria"][0])}
+
+
+def test_a_member_without_group_limits_and_the_chair_see_every_household(app, scene, grouped):
+    member, _other, chair = (name for _id, name in scene["members"])
+    url = f"/scoring/rounds/{grouped['round']}/households"
+    for name in (member, chair):
+        page = _login(app, name).get(url).get_data(as_text=True)
+        assert "已打 0 / 5 户" in page
+        assert "我的小组" not in page
+
+
+def test_submitting_with_unscored_households_asks_first_naming_the_count(app, scene, grouped):
+    chair = _login(app, scene["members"][2][1])
+    page = chair.get(f"/scoring/rounds/{grouped['round']}").get_data(as_text=True)
+    assert re.search(r'action="[^"]*/submit" data-confirm="还有 5 户没打分，确定提交吗？"', page)
+    with committing(app) as session:
+        found = services.get_round(session, home_village(session).id, grouped["round"])
+        scorer = _users(session, scene)[0]
+        for home in scene["homes"] + grouped["far"]:
+            for cid in grouped["criteria"]:
+                services.set_score(session, found, home, cid, 0, scorer)
+    page = chair.get(f"/scoring/rounds/{grouped['round']}").get_data(as_text=True)
+    assert re.search(r'action="[^"]*/submit">', page)  # all scored: no question
+    assert "没打分" not in page
+
+
+@pytest.mark.parametrize("scope", ["no-such-group", "<script>alert(1)</script>", "四社"])
+def test_a_rounds_scope_is_one_of_the_villages_groups_or_all(app, scene, scope):
+    chair = _login(app, scene["members"][2][1])
+    data = {"period_type": "monthly", "period_key": "2027-01", "scope": scope}
+    answer = chair.post("/scoring/rounds", data=data)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "范围：" in page and "不是本村的村民小组" in page
+    assert "<script>alert" not in page
+    with committing(app) as session:
+        assert len(services.list_rounds(session, home_village(session).id)) == 1
+    assert chair.post("/scoring/rounds", data=data | {"scope": "一社"}).status_code == 302
+    with pytest.raises(DomainError) as info, committing(app) as session:
+        services.create_round(session, home_village(session), "monthly", "2027-02", scope, None)
+    assert info.value.code == "unknown_scope"
+
+
+def test_a_refused_objection_keeps_what_was_typed(app, scene, make_household):
+    member, other, chair = (name for _id, name in scene["members"])
+    with committing(app) as session:
+        shared = session.get(Household, scene["homes"][0]).head_name
+    make_household(head_name=shared)  # a second household whose head has the same name
+    url = f"/scoring/rounds/{scene['round']}"
+    _login(app, chair).post(f"{url}/submit")
+    _login(app, member).post(f"{url}/approve")
+    _login(app, other).post(f"{url}/approve")
+    the_chair = _login(app, chair)
+    the_chair.post(f"{url}/publish")
+    data = {"household": shared, "objector": "赵大姐", "content": "志愿服务应是 3 次，记成了 2 次"}
+    answer = the_chair.post(f"{url}/objections", data=data)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert f"有 2 户户主叫“{shared}”，请输入户号。" in page
+    assert re.search(r'<label class="field has-error">\s*<span>农户', page)
+    assert 'value="赵大姐"' in page and "志愿服务应是 3 次，记成了 2 次</textarea>" in page
+    with committing(app) as session:
+        assert session.scalar(sa.select(sa.func.count(Objection.id))) == 0
+
+
+def test_the_finalise_sentence_states_awards_and_deductions(app, scene):
+    member, other, chair = (name for _id, name in scene["members"])
+    url = f"/scoring/rounds/{scene['round']}"
+    _login(app, chair).post(f"{url}/submit")
+    _login(app, member).post(f"{url}/approve")
+    _login(app, other).post(f"{url}/approve")
+    the_chair = _login(app, chair)
+    the_chair.post(f"{url}/publish")
+    clock.advance(timedelta(days=6))
+    assert the_chair.post(f"{url}/finalise").status_code == 302
+    with committing(app) as session:
+        chair_user = _users(session, scene)[2]
+        found = services.get_round(session, home_village(session).id, scene["round"])
+        # as written before the deductions were recorded: still reads
+        record(session, "scoring.round.finalised", chair_user.id, found, households=3, points=45, transfers=4)
+    page = the_chair.get("/audit/").get_data(as_text=True)
+    assert re.search(r"把 \S+ ?\S* 记入积分：2 户，加 11 分，扣 10 分", page), page
+    assert re.search(r"记入积分：3 户，共 45 分", page)

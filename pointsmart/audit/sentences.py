@@ -356,12 +356,21 @@ def _round_step(text):
 
 
 def _finalised(e, n, who):
+    if "deducted" not in e.data:  # recorded before the deductions were written down
+        return _(
+            "%(who)s 把 %(round)s 记入积分：%(households)s 户，共 %(points)s 分",
+            who=who,
+            round=_round_target(e, n),
+            households=e.data.get("households"),
+            points=e.data.get("points"),
+        )
     return _(
-        "%(who)s 把 %(round)s 记入积分：%(households)s 户，共 %(points)s 分",
+        "%(who)s 把 %(round)s 记入积分：%(households)s 户，加 %(plus)s 分，扣 %(minus)s 分",
         who=who,
         round=_round_target(e, n),
         households=e.data.get("households"),
-        points=e.data.get("points"),
+        plus=e.data.get("points"),
+        minus=e.data.get("deducted"),
     )
 
 

@@ -210,6 +210,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
         transfers=len(rows),
         households=len(results),
         points=sum(r["awarded"] for r in results),
+        deducted=sum(r["deducted"] for r in results),
         shortfall=sum(r["shortfall"] for r in results),
     )
     return True

@@ -18,6 +18,7 @@ from ..auth.models import Role, User
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..households.models import Household
+from ..households.services import groups as village_groups
 from ..org.models import Village
 from ..text import checked
 from .criteria import active_criteria
@@ -75,6 +76,12 @@ def create_round(
     """
     cadence, key = check_period(period_type, period_key)
     scope = checked(scope, "scope", _("范围"), max_length=SCOPE_LENGTH)
+    if scope and scope not in village_groups(session, village.id):
+        raise Invalid(
+            _("范围：“%(scope)s”不是本村的村民小组，请选择一个小组，或留空表示全村。", scope=scope[:20]),
+            code="unknown_scope",
+            field="scope",
+        )
     # one round-creation at a time per village, so two overlapping rounds cannot both pass the check
     session.scalar(sa.select(Village.id).where(Village.id == village.id).with_for_update())
     overlapping = session.scalars(

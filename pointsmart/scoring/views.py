@@ -180,18 +180,22 @@ def settings():
 @bp.get("/rounds")
 @role_required(*STAFF)
 def rounds():
-    form = RoundForm()
+    return _rounds_page(RoundForm())
+
+
+def _rounds_page(form: RoundForm, status: int = 200):
     form.scope.choices = [("", _("全村"))] + [(x, x) for x in village_groups(db.session, g.village.id)]
     today = periods.today()
     suggestions = {str(c): current_key(c, today) for c in Cadence}
     form.period_key.data = form.period_key.data or suggestions[Cadence.MONTHLY]
-    return render_template(
+    page = render_template(
         "scoring/rounds.html",
         rounds=services.list_rounds(db.session, g.village.id),
         form=form,
         suggestions=suggestions,
         can_create=current_user.role == Role.CHAIR,
     )
+    return page, status
 
 
 @bp.post("/rounds")
@@ -201,6 +205,12 @@ def create_round():
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(url_for("scoring.rounds"))
+    if form.scope.data and form.scope.data not in village_groups(db.session, g.village.id):
+        # a group that is not the village's would open a round of no households: refuse it here
+        form.scope.errors = [
+            _("“%(scope)s”不是本村的村民小组，请选择一个小组，或选全村。", scope=form.scope.data[:20])
+        ]
+        return _rounds_page(form, 422)
     try:
         with write():
             created = services.create_round(
@@ -225,14 +235,16 @@ def _round(round_id: int):
 @bp.get("/rounds/<int:round_id>")
 @role_required(*STAFF)
 def overview(round_id: int):
-    found = _round(round_id)
+    return _overview_page(_round(round_id), ObjectionForm())
+
+
+def _overview_page(found, objection_form: ObjectionForm, http_status: int = 200):
     tallies = finalisation.tally(db.session, found)
     objections = db.session.scalars(
         db.select(Objection).where(Objection.round_id == found.id).order_by(Objection.id)
     ).all()
     member = panels.membership(db.session, current_user.id)
     is_chair = current_user.role == Role.CHAIR
-    objection_form = ObjectionForm()
     now = utcnow()
     counted = services.counted_approvals(found)
     scored = [t for t in tallies if t.times]
@@ -254,6 +266,11 @@ def overview(round_id: int):
         plus=sum(t.awarded for t in scored),
         minus=sum(t.deducted for t in scored),
     )
+    done = services.done_households(db.session, found)
+    unscored = sum(1 for h in services.round_households(db.session, found) if h.id not in done)
+    submit_confirm = ""
+    if found.status == RoundStatus.DRAFT and unscored:
+        submit_confirm = _("还有 %(n)s 户没打分，确定提交吗？", n=unscored)
     flags = {
         "can_score": found.status == RoundStatus.DRAFT and member is not None,
         "can_submit": found.status == RoundStatus.DRAFT and (member is not None or is_chair),
@@ -275,8 +292,50 @@ def overview(round_id: int):
         approval=approval,
         status=status,
         finalise_confirm=finalise_confirm,
+        submit_confirm=submit_confirm,
         names=user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
-    )
+    ), http_status
+
+
+def _shown(found, member):
+    """What the grid and the checklist show: ``(shown, households)``. The shown is "mine" (the groups
+    the member scores: where she starts), "all", or one group's name; links carry it on."""
+    assigned = member.group_list if member else []
+    shown = request.args.get("group", "")[:40] or ("mine" if assigned else "all")
+    if shown == "mine" and not assigned:
+        shown = "all"
+    if shown in ("mine", "all"):
+        households = services.round_households(db.session, found)
+        if shown == "mine":
+            households = [h for h in households if h.group in assigned]
+        return shown, households
+    return shown, services.round_households(db.session, found, shown)
+
+
+def _scorable(member, household) -> bool:
+    return member is not None and (not member.group_list or household.group in member.group_list)
+
+
+def _why_readonly(found, member, household) -> str:
+    """Why this member may not change this household's scores, in a sentence ("" if she may)."""
+    if found.status != RoundStatus.DRAFT:
+        status = STATUS_LABELS.get(found.status, found.status)
+        return _("这次评定已是“%(status)s”，不能再改分。", status=status)
+    if member is None:
+        return _("您不是评比小组成员，不能打分。")
+    if not _scorable(member, household):
+        return _(
+            "属于%(group)s，不在您负责的小组（%(mine)s）。",
+            group=household.group or _("未分组"),
+            mine="、".join(member.group_list),
+        )
+    return ""
+
+
+def _group_choices(member):
+    mine = member.group_list if member else []
+    choices = [("mine", _("我的小组（%(groups)s）", groups="、".join(mine)))] if mine else []
+    return choices + [("all", _("全部小组"))] + [(x, x) for x in village_groups(db.session, g.village.id)]
 
 
 @bp.get("/rounds/<int:round_id>/grid")
@@ -284,26 +343,21 @@ def overview(round_id: int):
 def grid(round_id: int):
     """The keyboard grid: households × criteria, saved cell by cell."""
     found = _round(round_id)
-    group = request.args.get("group", "")
     member = panels.membership(db.session, current_user.id)
-    households = services.round_households(db.session, found, group)
-    assigned = member.group_list if member else []
+    group, households = _shown(found, member)
     entered = services.entered_cells(db.session, found)
-    editable = {
-        h.id
-        for h in households
-        if found.status == RoundStatus.DRAFT and member is not None and (not assigned or h.group in assigned)
-    }
+    why = {h.id: _why_readonly(found, member, h) for h in households}
     return render_template(
         "scoring/grid.html",
         round=found,
         households=households,
         group=group,
-        groups=village_groups(db.session, g.village.id),
+        group_choices=_group_choices(member),
         cells=services.scores_of(db.session, found),
         entered=entered,
         done=services.done_households(db.session, found),
-        editable=editable,
+        editable={h.id for h in households if not why[h.id]},
+        why=why,
     )
 
 
@@ -312,25 +366,27 @@ def grid(round_id: int):
 def checklist(round_id: int):
     """The phone's way in: the round's households, searchable by 户号 or name, each marked when done."""
     found = _round(round_id)
-    group = request.args.get("group", "")
+    member = panels.membership(db.session, current_user.id)
+    group, households = _shown(found, member)
     query, refused = search_text(request.args.get("q"), _("查找农户（户号或户主姓名）"), MAX_QUERY)
     if refused:
         flash(refused, "error")
-    households = services.round_households(db.session, found, group)
     done = services.done_households(db.session, found)
     shown = [h for h in households if not query or query in h.household_no or query in h.head_name]
-    next_open = next((h for h in households if h.id not in done), None)
+    # progress and "next" count the households she may score (all of them for someone off the panel)
+    scorable = [h for h in households if _scorable(member, h)] if member else households
+    next_open = next((h for h in scorable if h.id not in done), None)
     page = render_template(
         "scoring/checklist.html",
         round=found,
         households=shown,
-        total=len(households),
+        total=len(scorable),
         done=done,
-        done_count=sum(1 for h in households if h.id in done),
+        done_count=sum(1 for h in scorable if h.id in done),
         next_open=next_open,
         query=query,
         group=group,
-        groups=village_groups(db.session, g.village.id),
+        group_choices=_group_choices(member),
     )
     return page, 400 if refused else 200
 
@@ -340,14 +396,20 @@ def checklist(round_id: int):
 def entry(round_id: int, household_id: int):
     """One household at a time, for a phone: a checklist of the round's criteria."""
     found = _round(round_id)
-    group = request.args.get("group", "")
-    households = services.round_households(db.session, found, group)
+    member = panels.membership(db.session, current_user.id)
+    group, households = _shown(found, member)
+    if household_id not in {h.id for h in households}:  # opened from elsewhere: among all of them
+        group, households = "all", services.round_households(db.session, found)
     ids = [h.id for h in households]
     if household_id not in ids:
         abort(404)
     index = ids.index(household_id)
     household = households[index]
-    if request.method == "POST":
+    why = _why_readonly(found, member, household)
+    outside = member is not None and not _scorable(member, household)
+    if request.method == "POST" and outside:  # another group's household: say so, save nothing, 403
+        flash(why, "error")
+    elif request.method == "POST":
         try:
             values = {}
             for criterion in found.criteria:
@@ -365,7 +427,7 @@ def entry(round_id: int, household_id: int):
         flash(_("已保存 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
         return redirect(url_for("scoring.entry", round_id=found.id, household_id=target, group=group))
     cells = services.scores_of(db.session, found)
-    return render_template(
+    page = render_template(
         "scoring/entry.html",
         round=found,
         household=household,
@@ -376,9 +438,10 @@ def entry(round_id: int, household_id: int):
         group=group,
         times={c.id: cells.get((household.id, c.id), 0) for c in found.criteria},
         done=household.id in services.done_households(db.session, found),
-        editable=found.status == RoundStatus.DRAFT
-        and services.may_score(db.session, current_user, household),
+        editable=not why and services.may_score(db.session, current_user, household),
+        why=why,
     )
+    return page, 403 if request.method == "POST" else 200
 
 
 @bp.post("/rounds/<int:round_id>/scores")
@@ -477,11 +540,14 @@ def finalise(round_id: int):
 def record_objection(round_id: int):
     found = _round(round_id)
     form = ObjectionForm()
-    if not form.validate_on_submit():
-        flash_errors(form)
-        return redirect(url_for("scoring.overview", round_id=found.id))
+    if not form.validate_on_submit():  # the page again, what was typed kept, each error by its field
+        return _overview_page(found, form, 422)
     try:
         household = services.find_round_household(db.session, found, form.household.data)
+    except DomainError as err:
+        form.household.errors = [err.message]
+        return _overview_page(found, form, err.status if 400 <= err.status < 500 else 422)
+    try:
         with write():
             services.record_objection(
                 db.session,
@@ -492,7 +558,12 @@ def record_objection(round_id: int):
                 current_user.id,
             )
     except DomainError as err:
-        return _refused(err, "scoring.overview", round_id=found.id)
+        field = getattr(form, str(err.extra.get("field", "")), None)
+        if field is not None and field.name in ("objector", "content"):
+            field.errors = [err.message.split("：", 1)[-1]]  # the macro names the field itself
+        else:
+            flash(err.message, "error")
+        return _overview_page(found, form, err.status)
     return _done(_("已记录异议。"), "scoring.overview", round_id=found.id)
 
 

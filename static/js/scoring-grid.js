@@ -135,6 +135,7 @@
   // --- the status line and the marks on cells ------------------------------------------------------
 
   let lastError = "";
+  let errorPlain = false; // lastError is a whole sentence (a read-only cell), not a refusal to wrap
   let stale = false;
   let savedOnce = false;
 
@@ -164,7 +165,7 @@
       message = text("saving");
       kind = "saving";
     } else if (lastError) {
-      message = (text("error") || "{reason}").replace("{reason}", lastError);
+      message = errorPlain ? lastError : (text("error") || "{reason}").replace("{reason}", lastError);
       kind = "error";
     } else if (savedOnce) {
       message = text("saved");
@@ -191,8 +192,18 @@
     markRow(st.household);
   }
 
-  function refuse(input, message) {
+  /** "01-003 李桂兰 · 志愿服务": the household and criterion of a cell, for a message about it. */
+  function cellLabel(input) {
+    const tr = input.closest("tr");
+    const td = input.closest("td");
+    const head = td && table.tHead ? table.tHead.rows[0].cells[td.cellIndex] : null;
+    const name = head ? head.dataset.name || "" : "";
+    return [tr ? tr.dataset.label || "" : "", name].filter(Boolean).join(" · ");
+  }
+
+  function refuse(input, message, plain = false) {
     lastError = message;
+    errorPlain = plain;
     input.classList.remove("refused");
     void input.offsetWidth; // restart the flash
     input.classList.add("refused");
@@ -200,7 +211,18 @@
   }
 
   function tooMany(input) {
-    refuse(input, (text("tooMany") || "≤ {max}").replace("{max}", input.dataset.max));
+    refuse(
+      input,
+      (text("tooMany") || "{cell} ≤ {max}").replace("{cell}", cellLabel(input)).replace("{max}", input.dataset.max)
+    );
+  }
+
+  /** A key typed into a cell she may not change: say why instead of ignoring it. */
+  function readOnly(input) {
+    const tr = input.closest("tr");
+    const why = tr ? tr.dataset.why || "" : "";
+    if (!why) return;
+    refuse(input, (text("readonly") || "{why}").replace("{household}", tr.dataset.label || "").replace("{why}", why), true);
   }
 
   table.addEventListener("animationend", (event) => event.target.classList.remove("refused"));
@@ -336,7 +358,12 @@
       stale = false;
       forget(st, times);
     } else if (outcome.refused) {
-      lastError = outcome.refused;
+      // name the cell: "01-003 李桂兰 · 志愿服务：…" (the criterion once, if the server named it already)
+      const label = st.input ? cellLabel(st.input) : "";
+      const name = label.split(" · ")[1] || "";
+      const where = name && outcome.refused.includes(name) ? label.split(" · ")[0] : label;
+      lastError = where ? `${where}：${outcome.refused}` : outcome.refused;
+      errorPlain = false;
       st.failed = false;
       if (st.want === times) {
         st.want = st.confirmed; // put the cell back to what the server has
@@ -464,6 +491,7 @@
       return;
     }
     lastError = "";
+    errorPlain = false;
     input.value = draft; // saved when the cursor leaves the cell
     input.classList.add("draft");
     showStatus();
@@ -503,13 +531,15 @@
       event.preventDefault();
       input.classList.remove("draft");
       if (isEditable(input)) change(cellState(input), 0);
+      else readOnly(input);
       fresh.add(input);
       showStatus();
       return;
     }
     if (key.length === 1) {
       event.preventDefault(); // only digits go into a cell, and we put them there
-      if (isEditable(input) && key >= "0" && key <= "9") typeDigit(input, Number(key));
+      if (!isEditable(input)) readOnly(input);
+      else if (key >= "0" && key <= "9") typeDigit(input, Number(key));
     }
   });
 

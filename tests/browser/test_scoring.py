@@ -171,7 +171,11 @@ def submit(browser, live_server, username: str, round_id: int) -> None:
     """Hand the round in; whoever does may not approve it (the button is not offered to them)."""
     with signed_in(browser, live_server, username) as other:
         other.goto(f"/scoring/rounds/{round_id}")
+        # with households left unscored it asks first, naming how many
+        asked = []
+        other.once("dialog", lambda d: (asked.append(d.message), d.accept()))
         press_button(other, "提交审核", "已提交审核。")
+        assert not asked or re.fullmatch(r"还有 \d+ 户没打分，确定提交吗？", asked[0]), asked
         expect(other.get_by_role("button", name="审核通过")).to_have_count(0)
         expect(other.get_by_text("需由评比小组的其他成员审核")).to_be_visible()
 
@@ -426,8 +430,12 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
     )
     round_id = open_round(app, "monthly", "2026-10")
     login(page, member)
-    page.goto(f"/scoring/rounds/{round_id}/grid")
+    page.goto(f"/scoring/rounds/{round_id}/grid")  # her own group first: 张玉梅 of 二社 not shown
+    expect(page.locator("table.score-grid tbody tr")).to_have_count(3)
+    page.get_by_label("村民小组").select_option("all")
+    expect(page).to_have_url(re.compile(r"group=all"))
     expect(cell(page, "01-002", "庭院整洁")).to_have_attribute("readonly", "")
+    cell(page, "01-001", "庭院整洁").focus()
 
     keys(page, "1", "Enter", "3", "Enter", "Enter")
     expect(cell(page, "01-003", "庭院整洁")).to_be_focused()  # stepped over the read-only row
@@ -453,11 +461,17 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
 
     # More than a criterion allows is refused on the spot, visibly, and never sent.
     keys(page, "2")
-    expect(grid_status(page)).to_have_text("未保存：这一格每期最多 1 次。")
+    expect(grid_status(page)).to_have_text("未保存：01-003 李桂兰 · 庭院整洁：每期最多 1 次")
     expect(cell(page, "01-003", "庭院整洁")).to_be_focused()
     keys(page, "ArrowRight", "7")
-    expect(grid_status(page)).to_contain_text("这一格每期最多 4 次。")
+    expect(grid_status(page)).to_have_text("未保存：01-003 李桂兰 · 志愿服务：每期最多 4 次")
     expect(cell(page, "01-003", "志愿服务")).to_have_value("")
+    # Typing into someone else's household says why, and sends nothing.
+    cell(page, "01-002", "志愿服务").focus()
+    keys(page, "2")
+    expect(grid_status(page)).to_have_text("01-002 张玉梅：属于二社，不在您负责的小组（一社）。")
+    expect(cell(page, "01-002", "志愿服务")).to_have_value("")
+    cell(page, "01-003", "志愿服务").focus()
     keys(page, "ArrowLeft")
 
     # The server cannot be reached: the cells stay marked and are kept in the browser.
