@@ -49,7 +49,7 @@ document.addEventListener("change", (event) => {
   const size = Array.from(input.files).reduce((sum, file) => sum + file.size, 0);
   const megabytes = (n) => (n / 1024 / 1024).toFixed(1).replace(/\.0$/, "");
   const message = limit && size > limit
-    ? document.body.dataset.tooBig.replace("%(size)s", megabytes(size)).replace("%(max)s", megabytes(limit))
+    ? document.body.dataset.tooBig.replace("{size}", megabytes(size)).replace("{max}", megabytes(limit))
     : "";
   input.setCustomValidity(message);
   if (message) input.reportValidity();

@@ -338,3 +338,16 @@ def test_names_and_household_numbers_never_break_on_a_phone(phone, live_server, 
         assert phone.evaluate(WRAPPED, ".hh-no, .hh-name") == [], url
         assert horizontal_overflow(phone) <= 0, url
     assert console_errors(phone) == []
+
+
+def test_a_file_too_large_for_the_server_is_refused_before_it_is_sent(page, live_server, chair):
+    """The server takes at most 8 MB a request and could only cut the connection: the page says so first."""
+    login(page, chair)
+    page.goto("/households/import")
+    picker = page.locator("input[type=file]")
+    big = {"name": "花名册.xlsx", "mimeType": "application/octet-stream", "buffer": b"\0" * (9 * 1024 * 1024)}
+    picker.set_input_files(big)
+    message = picker.evaluate("el => el.validationMessage")
+    assert "这个文件有 9 MB，一次最多只能传 8 MB" in message, message
+    picker.set_input_files({**big, "buffer": b"\0" * 1024})
+    assert picker.evaluate("el => el.validationMessage") == ""
