@@ -11,11 +11,15 @@ import sqlalchemy as sa
 import zxingcpp
 from PIL import Image
 
+from pointsmart.auth.models import User
 from pointsmart.cards import services as cards
 from pointsmart.cards.models import Card
 from pointsmart.errors import DomainError
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
+from pointsmart.org.services import home_village
+from pointsmart.scoring import criteria, panels
+from pointsmart.scoring import services as scoring
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
 from pointsmart.shop.services import MAX_QTY
@@ -485,3 +489,30 @@ def test_a_quantity_over_the_services_limit_is_refused_saying_the_limit(app, log
     response = shopkeeper.post(url, data={"key": "k-over", f"qty_{carded['soap']}": str(MAX_QTY + 1)})
     assert response.status_code == 422
     assert f"每件商品的数量最多 {MAX_QTY}。" in response.get_data(as_text=True)
+
+
+def test_the_family_page_opens_the_latest_notice_on_the_familys_own_row(app, client, carded, make_user):
+    members = [make_user("panel")[0] for _ in range(2)]
+    submitter = make_user("chair")[0]
+    with app.app_context():
+        session = db.session
+        category = criteria.save_category(session, home_village(session).id, {"name": "美丽庭院"}, None)
+        tidy = {"name": "庭院整洁", "points": 5, "cadence": "monthly"}
+        criteria.save_criterion(session, category, tidy, None)
+        panel = [session.get(User, member) for member in members]
+        for member in panel:
+            panels.set_panel_member(session, member, "执委", [], actor_id=None)
+        found = scoring.create_round(session, home_village(session), "monthly", "2026-10", "", None)
+        first = carded["households"][0]
+        scoring.set_score(session, found, first, found.criteria[0].id, 1, panel[0])
+        scoring.submit_round(session, found, session.get(User, submitter))
+        for member in panel:
+            scoring.approve_round(session, found, member)
+        scoring.publish_round(session, found, None)
+        session.commit()
+        household_no = session.get(Household, first).household_no
+        link = f"/notice/{found.uuid}?q={household_no}"
+    page = client.get(f"/c/{carded['tokens'][0]}").get_data(as_text=True)
+    assert f'href="{link}"' in page and "查看积分公示（我家）" in page
+    notice = client.get(link).get_data(as_text=True)
+    assert household_no in notice and "李四" not in notice  # only the family's own row

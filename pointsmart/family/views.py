@@ -3,9 +3,11 @@
 from flask import Blueprint, Response, current_app, render_template
 
 from ..cards import services as cards
+from ..clock import utcnow
 from ..extensions import db, limiter
 from ..ledger import services as ledger
 from ..org.services import home_village
+from ..scoring.reports import public_rounds
 from ..shop.services import list_goods
 from .services import family_lines
 
@@ -39,6 +41,8 @@ def card(token: str):
                 goods=goods,
                 affordable={g.id for g in goods if g.price <= balance},
                 village=home_village(db.session),
+                # the latest notice, opened on this household's own row (the notice masks nothing more)
+                notice=next(iter(public_rounds(db.session, household.village_id, utcnow())), None),
             )
         )
     # the token is in the URL: never send it on as a referrer, never let a shared cache keep the page
