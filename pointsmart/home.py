@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from .auth.models import Role, User
 from .extensions import db
 from .households.models import Household
+from .i18n import join_names
 from .ledger.models import Account
 from .org.models import Village
 from .periods import local
@@ -271,7 +272,7 @@ def panel_lines(session: Session, village: Village, user: User) -> list[Line]:
         if r.status == RoundStatus.DRAFT and (
             not r.scope or not member.group_list or r.scope in member.group_list
         ):
-            groups = "、".join(member.group_list)
+            groups = join_names(member.group_list)
             lines.append(
                 Line(
                     _("%(round)s 正在评分，请给 %(groups)s 的农户打分。", round=round_name(r), groups=groups)

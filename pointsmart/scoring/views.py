@@ -14,6 +14,7 @@ from ..clock import utcnow
 from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..i18n import join_names
 from ..ids import is_id
 from ..org.services import update_settings
 from ..pages import flash_errors
@@ -327,14 +328,14 @@ def _why_readonly(found, member, household) -> str:
         return _(
             "属于%(group)s，不在您负责的小组（%(mine)s）。",
             group=household.group or _("未分组"),
-            mine="、".join(member.group_list),
+            mine=join_names(member.group_list),
         )
     return ""
 
 
 def _group_choices(member):
     mine = member.group_list if member else []
-    choices = [("mine", _("我的小组（%(groups)s）", groups="、".join(mine)))] if mine else []
+    choices = [("mine", _("我的小组（%(groups)s）", groups=join_names(mine)))] if mine else []
     return choices + [("all", _("全部小组"))] + [(x, x) for x in village_groups(db.session, g.village.id)]
 
 
