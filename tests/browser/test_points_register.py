@@ -3,7 +3,6 @@ and 累计 without scrolling sideways (the page takes the full width, as the sco
 card's carried-over balance is in 上年结转, and on A4 every figure still sits under its header."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -20,8 +19,6 @@ from .conftest import _open, console_errors, horizontal_overflow, login, screens
 from .test_scoring import make_households, make_panel
 from .test_scoring_daily import MISALIGNED_CELLS
 
-SHOTS = Path("/work/wt/shots/fix-people")
-
 #: the demo rulebook's categories, each with a monthly award
 RULEBOOK = [
     ("巾帼脱贫行动 / 乡村振兴巾帼行动", "参加技能培训", 5),
@@ -37,9 +34,7 @@ RULEBOOK = [
 
 
 def _keep(page, name):
-    if SHOTS.parent.exists():
-        SHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, f"register-{name}")
 
 
 def test_the_register_fits_a_1366_screen_and_brings_a_paper_cards_balance_forward(
@@ -102,7 +97,5 @@ def test_the_register_fits_a_1366_screen_and_brings_a_paper_cards_balance_forwar
         page.pdf(
             path=str(screenshot(page, "register-nine-categories-print").with_suffix(".pdf")), format="A4"
         )
-        if SHOTS.parent.exists():
-            page.pdf(path=str(SHOTS / "register-print.pdf"), format="A4")
     finally:
         context.close()

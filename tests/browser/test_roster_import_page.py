@@ -1,10 +1,6 @@
 """The roster import page says that a blank cell keeps what a household has; at 390 and 1366 px."""
 
-from pathlib import Path
-
-from .conftest import _open, console_errors, horizontal_overflow, login
-
-SHOTS = Path("/work/wt/shots/fix-people")
+from .conftest import _open, console_errors, horizontal_overflow, login, screenshot
 
 
 def test_the_import_page_says_a_blank_cell_keeps_the_stored_value(browser, live_server, make_user):
@@ -21,9 +17,7 @@ def test_the_import_page_says_a_blank_cell_keeps_the_stored_value(browser, live_
             note = page.locator("#blank-keeps")
             assert note.is_visible() and "保留原来的内容" in note.inner_text()
             assert horizontal_overflow(page) <= 0
-            if SHOTS.parent.exists():
-                SHOTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(SHOTS / f"import-{size}.png"), full_page=True)
+            screenshot(page, f"roster-import-{size}")
             assert console_errors(page) == []
         finally:
             context.close()
