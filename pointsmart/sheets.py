@@ -17,6 +17,7 @@ its value; a date stays the number Excel stores).
 """
 
 import io
+import logging
 import posixpath
 import re
 import zipfile
@@ -41,13 +42,23 @@ REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 
 
+logger = logging.getLogger(__name__)
+
+
 class SheetRefused(Invalid):
     code = "bad_spreadsheet"
 
 
 def _unreadable(exc: Exception | str) -> SheetRefused:
-    name = exc if isinstance(exc, str) else type(exc).__name__
-    return SheetRefused(_("无法读取这个 Excel 文件：%(err)s", err=name))
+    """The file cannot be read as a workbook: said in words the chair can act on (what exactly failed,
+    such as "BadZipFile", goes to the log, not to the page)."""
+    logger.info("unreadable workbook: %s", exc if isinstance(exc, str) else repr(exc))
+    return SheetRefused(
+        _(
+            "无法读取这个 Excel 文件：它不是 .xlsx 格式，或者已经损坏。"
+            "请用 Excel 或 WPS 打开，另存为 .xlsx 后再上传。"
+        )
+    )
 
 
 def _local(tag: str) -> str:
