@@ -92,7 +92,26 @@ def refuse_bad_query() -> None:
     for name, value in request.args.items(multi=True):
         message = text.problem(name, max_length=100) or text.problem(value, max_length=text.MAX_QUERY_VALUE)
         if message:
-            raise text.refusal(text.visible(name), text.visible(name), message)
+            label = QUERY_LABELS.get(name)
+            raise text.refusal(text.visible(name), str(label) if label else text.visible(name), message)
+
+
+#: how the pages' own query fields are named to a person (a refusal says 查找：…, not q：…)
+QUERY_LABELS = {
+    "q": _l("查找"),
+    "household": _l("农户"),
+    "person": _l("操作人"),
+    "kind": _l("类别"),
+    "start": _l("从"),
+    "end": _l("到"),
+    "page": _l("页码"),
+    "group": _l("村民小组"),
+    "year": _l("年份"),
+    "month": _l("月份"),
+    "day": _l("日期"),
+    "key": _l("期别"),
+    "type": _l("类型"),
+}
 
 
 def shown(value):

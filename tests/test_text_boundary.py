@@ -322,7 +322,9 @@ def test_a_roster_xlsx_with_characters_xml_cannot_hold_is_refused_not_a_500(app,
 def test_a_bad_query_parameter_is_refused_naming_it(login_as, raw):
     chair = login_as("chair")
     page = chair.get(f"/households/?q={raw}")
-    assert page.status_code == 422 and "q" in page.get_data(as_text=True)
+    assert page.status_code == 422 and "查找：" in page.get_data(
+        as_text=True
+    )  # the field, as the page names it
     api = chair.get(f"/households/?group={raw}", headers={"Accept": "application/json"})
     assert api.status_code == 422
 
