@@ -139,6 +139,11 @@ def test_a_family_without_its_card_is_found_by_name_and_confirmed_by_keyboard(
     keys.press("Enter")
     expect(page.locator(".flash")).to_contain_text("没有找到“陈玉梅”")
     expect(page.locator("input.scan-input")).to_be_focused()
+    # the text is selected (as a person sees it highlighted) before she types over it
+    page.wait_for_function(
+        "() => { const f = document.activeElement;"
+        " return f.value.length > 0 && f.selectionStart === 0 && f.selectionEnd === f.value.length; }"
+    )
     # the phone's last four digits find the one household
     keys.type("5678")
     keys.press("Enter")
