@@ -115,6 +115,7 @@ def test_a_family_without_its_card_is_found_by_name_and_confirmed_by_keyboard(
     login(page, village.shopkeeper)
     page.goto("/shop/counter")
     keys = Keys(page)
+    expect(page.locator("input.scan-input")).to_be_focused()  # the page is ready for the keyboard
     keys.type("王秀兰")
     keys.press("Enter")
     found = page.locator("[data-matches]")
@@ -135,6 +136,7 @@ def test_a_family_without_its_card_is_found_by_name_and_confirmed_by_keyboard(
 
     # a name not found comes back in the field, selected: typing again replaces it
     page.goto("/shop/counter")
+    expect(page.locator("input.scan-input")).to_be_focused()
     keys.type("陈玉梅")
     keys.press("Enter")
     expect(page.locator(".flash")).to_contain_text("没有找到“陈玉梅”")
