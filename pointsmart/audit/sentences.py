@@ -8,6 +8,10 @@ log's filter offers.
 The audit log sits below every domain, so the names are read through the tables' metadata (the
 entry itself names its target by table), not through the domains' models: importing those would turn
 the one direction of imports around.
+
+It is one long module on purpose: it is a single table, one sentence beside each code, read top to
+bottom like the list of what the village's people can do; split by domain, the table the test holds to
+the code would have to be gathered back together.
 """
 
 from collections.abc import Callable
