@@ -17,7 +17,12 @@ from ..text import checked
 from .models import ApiToken, LoginSession, Role, User
 from .passwords import check_password, hash_password
 
-USERNAME = re.compile(r"^[\w.\-]{2,40}$")
+#: user names: 2 to MAX_USERNAME letters, digits, dots, dashes or underscores
+MAX_USERNAME = 40
+USERNAME = re.compile(rf"^[\w.\-]{{2,{MAX_USERNAME}}}$")
+#: a display name, and the longest password taken (a longer one is no stronger, only costlier to hash)
+MAX_DISPLAY_NAME = 40
+MAX_PASSWORD = 200
 MIN_PASSWORD = 8
 VILLAGE_ROLES = (Role.CHAIR, Role.PANEL, Role.SHOPKEEPER)
 
@@ -88,7 +93,7 @@ def create_user(
         raise Invalid(_("用户名须为 2–40 个字母、数字、下划线、点或连字符。"), code="bad_username")
     if role not in set(Role):
         raise Invalid(_("未知角色：%(role)s", role=role), code="bad_role")
-    display_name = checked(display_name, "display_name", _("姓名"), max_length=40)
+    display_name = checked(display_name, "display_name", _("姓名"), max_length=MAX_DISPLAY_NAME)
     _check_password_strength(password)
     if find_user(session, username) is not None:
         raise Conflict(_("用户名 %(name)s 已被使用。", name=username), code="username_taken")

@@ -5,16 +5,19 @@ from wtforms import BooleanField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from ..forms import FlaskForm
+from .services import MAX_COUNTY_URL, MAX_KEEP_DAYS, MAX_SYNC_KEY
 
 
 class SettingsForm(FlaskForm):
     county_url = StringField(
-        _l("县里的地址"), validators=[Length(max=300)], render_kw={"autocomplete": "off", "inputmode": "url"}
+        _l("县里的地址"),
+        validators=[Length(max=MAX_COUNTY_URL)],
+        render_kw={"autocomplete": "off", "inputmode": "url"},
     )
     #: never filled from the database: the stored key is shown only by its last 4 characters
     sync_key = StringField(
         _l("同步密钥"),
-        validators=[Length(max=200)],
+        validators=[Length(max=MAX_SYNC_KEY)],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
     )
     clear_key = BooleanField(_l("删除已保存的同步密钥"))
@@ -23,7 +26,7 @@ class SettingsForm(FlaskForm):
         _l("备份保留天数"),
         validators=[
             InputRequired(_l("请填天数")),
-            NumberRange(min=1, max=365, message=_l("请填 1 到 365 之间的天数")),
+            NumberRange(min=1, max=MAX_KEEP_DAYS, message=_l("请填 1 到 %(max)s 之间的天数")),
         ],
-        render_kw={"min": 1, "max": 365, "inputmode": "numeric"},
+        render_kw={"min": 1, "max": MAX_KEEP_DAYS, "inputmode": "numeric"},
     )

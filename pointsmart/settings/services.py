@@ -24,6 +24,11 @@ ROW = 1
 #: a key the county gives: ``pmk_`` and URL-safe characters (older keys may lack the prefix)
 _KEY = re.compile(r"^[A-Za-z0-9_\-.~+/=]{8,200}$")
 
+#: the longest county address and sync key taken, and the most days backups may be kept
+MAX_COUNTY_URL = 300
+MAX_SYNC_KEY = 200
+MAX_KEEP_DAYS = 365
+
 LABELS = {
     "county_url": _l("县里的地址"),
     "sync_key": _l("同步密钥"),
@@ -93,7 +98,7 @@ def clean_county_url(value: str) -> str:
 
     :raises Invalid: anything else, naming the field.
     """
-    url = checked(value, "county_url", LABELS["county_url"], max_length=300)
+    url = checked(value, "county_url", LABELS["county_url"], max_length=MAX_COUNTY_URL)
     if not url:
         return ""
     parts = urlsplit(url)
@@ -117,7 +122,7 @@ def clean_sync_key(value: str) -> str:
 
     :raises Invalid: too short, too long or with characters a key never has, naming the field.
     """
-    key = checked(value, "sync_key", LABELS["sync_key"], max_length=200)
+    key = checked(value, "sync_key", LABELS["sync_key"], max_length=MAX_SYNC_KEY)
     if not _KEY.match(key):
         raise Invalid(
             _(
@@ -148,9 +153,13 @@ def save_settings(
     """
     url = clean_county_url(county_url)
     key = None if sync_key is None else (clean_sync_key(sync_key) if sync_key.strip() else "")
-    if not isinstance(backup_keep_days, int) or not 1 <= backup_keep_days <= 365:
+    if not isinstance(backup_keep_days, int) or not 1 <= backup_keep_days <= MAX_KEEP_DAYS:
         raise Invalid(
-            _("%(field)s：请填 1 到 365 之间的天数。", field=LABELS["backup_keep_days"]),
+            _(
+                "%(field)s：请填 1 到 %(max)s 之间的天数。",
+                field=LABELS["backup_keep_days"],
+                max=MAX_KEEP_DAYS,
+            ),
             code="invalid_keep_days",
             field="backup_keep_days",
         )
