@@ -10,6 +10,7 @@ import shutil
 import threading
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -37,12 +38,24 @@ def pytest_report_header(config):
     return f"database: {DB}" + (f" ({PG_URL.rsplit('@', 1)[-1]})" if DB == "postgresql" else "")
 
 
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
 def pytest_collection_modifyitems(config, items):
     """Run each test on the database it is about: SQLite-only behaviour (PRAGMAs, online backup) on
     the SQLite run, races between separate server processes on the PostgreSQL run."""
     other = "postgresql_only" if DB == "sqlite" else "sqlite_only"
-    kept = [item for item in items if other not in item.keywords]
-    deselected = [item for item in items if other in item.keywords]
+
+    def elsewhere(item) -> bool:
+        if other in item.keywords:
+            return True
+        # a browser flow runs once, on SQLite: the services under it run on both databases in the HTTP
+        # tests; only the flows whose database work differs (sync, the county) run in both passes
+        browser = BROWSER_TESTS in Path(item.path).resolve().parents
+        return DB == "postgresql" and browser and "both_databases" not in item.keywords
+
+    kept = [item for item in items if not elsewhere(item)]
+    deselected = [item for item in items if elsewhere(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

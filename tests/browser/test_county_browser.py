@@ -38,6 +38,9 @@ from .conftest import (
     screenshot,
 )
 
+#: sync and the county read and write differently on each database: this flow runs in both passes
+pytestmark = pytest.mark.both_databases
+
 # the scenario's fixtures: two villages synced to a county (see tests/test_county_dashboard.py)
 second_village_database = scenario.second_village_database
 village_b = scenario.village_b

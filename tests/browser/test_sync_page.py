@@ -9,6 +9,9 @@ from waitress import create_server, wasyncore
 from ..sync_support import county_totals, register, village_totals, workload
 from .conftest import console_errors, login, screenshot
 
+#: sync and the county read and write differently on each database: this flow runs in both passes
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def county_server(county_app):
