@@ -23,8 +23,9 @@ from .ledger.models import Account
 from .org.models import Village
 from .periods import local
 from .scoring.finalisation import finalise_refusal
-from .scoring.models import CADENCE_LABELS, Objection, ObjectionStatus, RoundStatus, ScoringRound
+from .scoring.models import Objection, ObjectionStatus, RoundStatus, ScoringRound
 from .scoring.panels import membership
+from .scoring.reports import period_label
 from .scoring.services import approval_refusal, open_objections
 from .settings import backups
 from .settings.services import county_link
@@ -67,12 +68,6 @@ class Status:
     notes: list[str] = field(default_factory=list)
 
 
-def round_name(scoring_round: ScoringRound) -> str:
-    """``2026-11 月评定（一社）``: a round as a sentence names it."""
-    name = f"{scoring_round.period_key} {CADENCE_LABELS[scoring_round.period_type]}"
-    return _("%(round)s（%(group)s）", round=name, group=scoring_round.scope) if scoring_round.scope else name
-
-
 def _day(value: datetime) -> str:
     return local(value).strftime("%Y-%m-%d %H:%M")
 
@@ -91,7 +86,7 @@ def _approve_line(scoring_round: ScoringRound) -> Line:
     return Line(
         _(
             "%(round)s 已提交，等您审核（已有 %(n)s/%(need)s 人审核）。",
-            round=round_name(scoring_round),
+            round=period_label(scoring_round),
             n=len(scoring_round.approvals),
             need=scoring_round.approvals_required,
         ),
@@ -107,7 +102,7 @@ def chair_lines(session: Session, village: Village, user: User, now: datetime) -
     lines: list[Line] = []
     for r in _open_rounds(session, village.id):
         link = url_for("scoring.overview", round_id=r.id)
-        name = round_name(r)
+        name = period_label(r)
         if r.status == RoundStatus.DRAFT:
             lines.append(
                 Line(_("%(round)s 正在评分，评完后提交审核。", round=name), link, _("查看"), "submit")
@@ -210,7 +205,7 @@ def objection_lines(session: Session, village_id: int) -> list[Line]:
                 who=o.objector,
                 no=o.household.household_no,
                 head=o.household.head_name,
-                round=round_name(r),
+                round=period_label(r),
             ),
             url_for("scoring.objection", objection_id=o.id),
             _("处理异议"),
@@ -275,9 +270,13 @@ def panel_lines(session: Session, village: Village, user: User) -> list[Line]:
             groups = join_names(member.group_list)
             lines.append(
                 Line(
-                    _("%(round)s 正在评分，请给 %(groups)s 的农户打分。", round=round_name(r), groups=groups)
+                    _(
+                        "%(round)s 正在评分，请给 %(groups)s 的农户打分。",
+                        round=period_label(r),
+                        groups=groups,
+                    )
                     if groups
-                    else _("%(round)s 正在评分，请给农户打分。", round=round_name(r)),
+                    else _("%(round)s 正在评分，请给农户打分。", round=period_label(r)),
                     url_for("scoring.overview", round_id=r.id),
                     _("去打分"),
                     "score",
