@@ -25,7 +25,7 @@ from typing import Any
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .periods import local_naive
+from .periods import local_naive, local_text
 from .xlsx import Book, ledger_sheet, workbook_bytes
 
 #: formats a column can have: how its values print on the page and in the spreadsheet
@@ -185,7 +185,7 @@ def shown(column: Column, value) -> str:
     if column.format == POINTS and isinstance(value, int):
         return f"{value:+d}" if value else "0"
     if isinstance(value, datetime):
-        return local_naive(value).strftime("%Y-%m-%d %H:%M")
+        return local_text(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

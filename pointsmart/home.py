@@ -21,7 +21,7 @@ from .households.models import Household
 from .i18n import join_names
 from .ledger.models import Account
 from .org.models import Village
-from .periods import local
+from .periods import local_text
 from .scoring.finalisation import finalise_refusal
 from .scoring.models import Objection, ObjectionStatus, RoundStatus, ScoringRound
 from .scoring.panels import membership
@@ -69,7 +69,7 @@ class Status:
 
 
 def _day(value: datetime) -> str:
-    return local(value).strftime("%Y-%m-%d %H:%M")
+    return local_text(value)
 
 
 def _open_rounds(session: Session, village_id: int) -> list[ScoringRound]:

@@ -68,6 +68,15 @@ def local(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC).astimezone(zone())
 
 
+#: how a stored time is shown to the minute, on pages, in workbooks and in the command line
+MINUTE = "%Y-%m-%d %H:%M"
+
+
+def local_text(value: datetime | None, fmt: str = MINUTE) -> str:
+    """A stored time as the villages read it (``2026-11-30 18:05``); an empty string for no time."""
+    return "" if value is None else local(value).strftime(fmt)
+
+
 def local_naive(value: datetime | None) -> datetime | None:
     """A stored time in the villages' zone, naive again (a spreadsheet cell holds no zone)."""
     return None if value is None else local(value).replace(tzinfo=None)

@@ -18,7 +18,7 @@ from .i18n import COOKIE, LANGUAGES, signed
 from .ledger.models import TransferKind
 from .org.services import home_village
 from .pages import safe_next
-from .periods import local
+from .periods import MINUTE, local_text
 
 bp = Blueprint("web", __name__)
 
@@ -163,8 +163,8 @@ def init_web(app) -> None:
         }
 
     @app.template_filter("localtime")
-    def localtime(value, fmt="%Y-%m-%d %H:%M"):
-        return "" if value is None else local(value).strftime(fmt)
+    def localtime(value, fmt=MINUTE):
+        return local_text(value, fmt)
 
     @app.template_filter("jsontext")
     def jsontext(value) -> str:

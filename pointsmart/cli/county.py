@@ -12,7 +12,7 @@ from ..county.verify import verify_villages
 from ..errors import DomainError
 from ..extensions import db
 from ..org.models import Village
-from ..periods import local
+from ..periods import local_text
 from .support import fail
 
 
@@ -66,7 +66,7 @@ def county_villages():
         sa.select(Village, VillageLink).join(VillageLink).order_by(Village.township_code, Village.code)
     ).all()
     for village, link in rows:
-        last = local(link.last_sync_at).strftime("%Y-%m-%d %H:%M") if link.last_sync_at else "never"
+        last = local_text(link.last_sync_at) or "never"
         state = f"MISMATCH {link.mismatch}" if link.mismatch else "ok"
         click.echo(
             f"{village.code} {village.name:<8} seq {link.acked_seq:>8}  last sync {last}  "

@@ -11,7 +11,7 @@ from ..county.bundles import import_bundle
 from ..errors import DomainError
 from ..extensions import db
 from ..org.services import home_village
-from ..periods import local
+from ..periods import local_text
 from ..settings.services import county_link
 from ..sync import batches
 from ..sync.bundle import export_bundle
@@ -110,7 +110,7 @@ def sync_status():
 
     state = batches.state(db.session)
     head = batches.head_seq(db.session)
-    last = local(state.last_sync_at).strftime("%Y-%m-%d %H:%M") if state.last_sync_at else "never"
+    last = local_text(state.last_sync_at) or "never"
     click.echo(f"village: {home_village(db.session).code}")
     click.echo(f"acknowledged: {state.acked_seq}")
     click.echo(f"waiting: {max(0, head - state.acked_seq)} (log at {head})")

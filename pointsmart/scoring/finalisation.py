@@ -13,7 +13,7 @@ from ..clock import utcnow
 from ..households.models import Household
 from ..ledger import services as ledger
 from ..ledger.models import Account, AccountKind, TransferKind
-from ..periods import local
+from ..periods import local_text
 from .errors import NoticeNotOver, ScoringError
 from .models import (
     RoundResult,
@@ -81,7 +81,7 @@ def finalise_refusal(session: Session, scoring_round: ScoringRound) -> ScoringEr
         return NoticeNotOver(
             _(
                 "公示期到 %(end)s 才结束，现在还不能生效。",
-                end=local(scoring_round.notice_ends_at).strftime("%Y-%m-%d %H:%M"),
+                end=local_text(scoring_round.notice_ends_at),
             )
         )
     if open_objections(session, scoring_round):
