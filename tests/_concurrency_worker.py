@@ -41,18 +41,18 @@ def _answer(status: int, body) -> tuple[str, str]:
 
 
 def redeem(session, user_id: int, key: str, card_text: str, lines: list) -> tuple[str, str]:
-    """A counter's redemption through ``shop.services.redeem_once`` (what the counter page calls),
+    """A counter's redemption through ``shop.redemptions.redeem_once`` (what the counter page calls),
     answered as the API would: 201 and the result, or the refusal's status and error body."""
     from pointsmart.auth.models import User
     from pointsmart.org.services import home_village
-    from pointsmart.shop import services as shop
+    from pointsmart.shop import redemptions
 
     operator = session.get(User, user_id)
     village_id = home_village(session).id
     basket = [tuple(line) for line in lines]
     try:
         with write(session):  # as the views do: a refusal is committed (kept) before it is raised on
-            done = shop.redeem_once(session, village_id, key, basket, operator, card_text=card_text)
+            done = redemptions.redeem_once(session, village_id, key, basket, operator, card_text=card_text)
     except DomainError as err:
         return _answer(err.status, {"error": {"code": err.code, "message": err.message, **err.extra}})
     return _answer(201, dataclasses.asdict(done))

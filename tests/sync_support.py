@@ -130,6 +130,7 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
     from pointsmart.scoring import finalisation as scoring_finalisation
     from pointsmart.scoring import panels as scoring_panels
     from pointsmart.scoring import services as scoring
+    from pointsmart.shop import redemptions
     from pointsmart.shop import services as shop
     from pointsmart.shop.models import MoveKind
 
@@ -176,11 +177,11 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
         shop.receive_stock(session, towel, MoveKind.PURCHASE, 10, None)
         session.commit()
         card = cards.issue_card(session, homes[0], None)
-        kept = shop.redeem(session, village.id, card, [(soap.id, 1), (towel.id, 2)], operator)
+        kept = redemptions.redeem(session, village.id, card, [(soap.id, 1), (towel.id, 2)], operator)
         session.commit()
-        undone = shop.redeem(session, village.id, card, [(towel.id, 1)], operator)
+        undone = redemptions.redeem(session, village.id, card, [(towel.id, 1)], operator)
         session.commit()
-        shop.cancel_redemption(session, undone, "拿错了", operator)
+        redemptions.cancel_redemption(session, undone, "拿错了", operator)
         session.commit()
         award = households.adjust_points(session, homes[2], 8, "志愿服务", actor_id=chair)
         session.commit()

@@ -22,6 +22,7 @@ from pointsmart.auth.models import User
 from pointsmart.auth.services import create_api_token, create_user
 from pointsmart.cards import services as cards
 from pointsmart.households.models import Household
+from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind
 
@@ -125,7 +126,7 @@ def village_data(app, make_household, make_user, village_id):
             session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
         scoring_round = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)
-        sale = shop.redeem(session, village_id, card, [(soap.id, 1)], session.get(User, seller_id))
+        sale = redemptions.redeem(session, village_id, card, [(soap.id, 1)], session.get(User, seller_id))
         return {
             "households": [row.uuid for row in rows],
             "cards": [card.number, card.token],

@@ -20,9 +20,10 @@ from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.scoring import criteria, panels
 from pointsmart.scoring import services as scoring
+from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
-from pointsmart.shop.services import MAX_QTY
+from pointsmart.shop.redemptions import MAX_QTY
 
 from .conftest import PASSWORD
 
@@ -284,7 +285,7 @@ def test_a_redemption_is_cancelled_at_the_counter_not_reversed_on_the_household_
     chair = login_as("chair")
     with app.app_context():
         card = db.session.get(Card, carded["ids"][0])
-        done = shop.redeem(
+        done = redemptions.redeem(
             db.session,
             card.household.village_id,
             card,
@@ -455,9 +456,11 @@ def test_family_page_never_shows_a_staff_note_and_marks_what_the_family_can_affo
         session = db.session
         card = session.get(Card, carded["ids"][0])
         shopkeeper = session.get(User, shopkeeper_id)
-        wrong = shop.redeem(session, card.household.village_id, card, [(carded["soap"], 2)], shopkeeper)
+        wrong = redemptions.redeem(
+            session, card.household.village_id, card, [(carded["soap"], 2)], shopkeeper
+        )
         session.commit()
-        shop.cancel_redemption(session, wrong, "拿错了", shopkeeper)
+        redemptions.cancel_redemption(session, wrong, "拿错了", shopkeeper)
         session.commit()
         cheap = shop.save_goods(session, card.household.village_id, {"name": "毛巾", "price": 100}, None)
         dear = shop.save_goods(session, card.household.village_id, {"name": "电饭锅", "price": 101}, None)

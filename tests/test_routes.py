@@ -216,6 +216,7 @@ def sample(app, make_user, make_household):
         )
         db.session.add_all([objection, member, photo])
         from pointsmart.cards import services as cards
+        from pointsmart.shop import redemptions
         from pointsmart.shop import services as shop
         from pointsmart.shop.models import MoveKind
 
@@ -224,7 +225,7 @@ def sample(app, make_user, make_household):
         shop.receive_stock(db.session, soap, MoveKind.DONATION, 5, None, donor="爱心企业")
         from pointsmart.auth.models import User
 
-        redemption = shop.redeem(
+        redemption = redemptions.redeem(
             db.session, household.village_id, card, [(soap.id, 1)], db.session.get(User, victim_id)
         )
         from pointsmart.auth.models import ApiToken

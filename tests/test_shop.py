@@ -13,8 +13,10 @@ from pointsmart.households.models import Household
 from pointsmart.idempotency import IdempotencyRecord
 from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import Transfer
+from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption, StockMove
+from pointsmart.shop.stock import InsufficientStock
 from pointsmart.unit import write
 
 
@@ -76,7 +78,7 @@ def _stock(ctx, goods):
 
 
 def test_redemption_moves_points_and_stock_together(ctx, counter, village_id):
-    redemption = shop.redeem(
+    redemption = redemptions.redeem(
         ctx,
         village_id,
         counter["card"],
@@ -100,7 +102,7 @@ def test_not_enough_points_or_stock_writes_nothing(ctx, counter, village_id):
         ctx.scalar(sa.select(sa.func.count(StockMove.id))),
     )
     with pytest.raises(ledger.InsufficientPoints):
-        shop.redeem(ctx, village_id, counter["card"], [(counter["soap"].id, 4)], counter["shopkeeper"])
+        redemptions.redeem(ctx, village_id, counter["card"], [(counter["soap"].id, 4)], counter["shopkeeper"])
     ctx.rollback()
     from pointsmart.households.services import adjust_points
 
@@ -110,8 +112,8 @@ def test_not_enough_points_or_stock_writes_nothing(ctx, counter, village_id):
         ctx.scalar(sa.select(sa.func.count(Transfer.id))),
         ctx.scalar(sa.select(sa.func.count(StockMove.id))),
     )
-    with pytest.raises(shop.InsufficientStock) as info:
-        shop.redeem(ctx, village_id, counter["card"], [(counter["oil"].id, 2)], counter["shopkeeper"])
+    with pytest.raises(InsufficientStock) as info:
+        redemptions.redeem(ctx, village_id, counter["card"], [(counter["oil"].id, 2)], counter["shopkeeper"])
     ctx.rollback()
     assert info.value.code == "insufficient_stock"
     after = (
@@ -123,7 +125,9 @@ def test_not_enough_points_or_stock_writes_nothing(ctx, counter, village_id):
 
 
 def test_price_change_never_reprices_a_past_redemption(ctx, counter, village_id):
-    done = shop.redeem(ctx, village_id, counter["card"], [(counter["soap"].id, 1)], counter["shopkeeper"])
+    done = redemptions.redeem(
+        ctx, village_id, counter["card"], [(counter["soap"].id, 1)], counter["shopkeeper"]
+    )
     shop.save_goods(ctx, village_id, {"name": "洗衣粉", "spec": "袋", "price": 35}, None, counter["soap"])
     ctx.commit()
     ctx.refresh(done)
@@ -132,23 +136,23 @@ def test_price_change_never_reprices_a_past_redemption(ctx, counter, village_id)
 
 def test_same_key_twice_redeems_once_and_answers_the_same(ctx, counter, village_id):
     card, soap, shopkeeper = counter["card"].number, counter["soap"].id, counter["shopkeeper"]
-    first = shop.redeem_once(ctx, village_id, "k-1", [(soap, 1)], shopkeeper, card_text=card)
+    first = redemptions.redeem_once(ctx, village_id, "k-1", [(soap, 1)], shopkeeper, card_text=card)
     ctx.commit()
-    again = shop.redeem_once(ctx, village_id, "k-1", [(soap, 1)], shopkeeper, card_text=card)
+    again = redemptions.redeem_once(ctx, village_id, "k-1", [(soap, 1)], shopkeeper, card_text=card)
     ctx.commit()
-    assert isinstance(first, shop.RedemptionDone)
+    assert isinstance(first, redemptions.RedemptionDone)
     assert first == again and (first.points, first.balance_after) == (30, 70)
     assert ctx.scalar(sa.select(sa.func.count(Redemption.id))) == 1
     assert counter["household"].balance == 70
     with pytest.raises(DomainError) as info:
-        shop.redeem_once(ctx, village_id, "k-1", [(soap, 2)], shopkeeper, card_text=card)
+        redemptions.redeem_once(ctx, village_id, "k-1", [(soap, 2)], shopkeeper, card_text=card)
     assert info.value.code == "idempotency_key_reused"
 
 
 def test_a_refused_key_stays_refused(ctx, counter, village_id):
     card, soap, shopkeeper = counter["card"].number, counter["soap"].id, counter["shopkeeper"]
     with pytest.raises(DomainError) as refused, write(ctx):
-        shop.redeem_once(ctx, village_id, "k-2", [(soap, 4)], shopkeeper, card_text=card)
+        redemptions.redeem_once(ctx, village_id, "k-2", [(soap, 4)], shopkeeper, card_text=card)
     assert (refused.value.code, refused.value.status) == ("insufficient_points", 409)
     assert refused.value.keep  # the unit of work committed the record of the refusal
     from pointsmart.households.services import adjust_points
@@ -156,7 +160,7 @@ def test_a_refused_key_stays_refused(ctx, counter, village_id):
     adjust_points(ctx, counter["household"], 500, "奖励", None)  # now the points would cover it
     ctx.commit()
     with pytest.raises(DomainError) as retry:
-        shop.redeem_once(ctx, village_id, "k-2", [(soap, 4)], shopkeeper, card_text=card)
+        redemptions.redeem_once(ctx, village_id, "k-2", [(soap, 4)], shopkeeper, card_text=card)
     assert (retry.value.code, retry.value.status, retry.value.message, retry.value.extra) == (
         refused.value.code,
         refused.value.status,
@@ -180,7 +184,7 @@ def test_a_refusal_by_stock_gives_the_points_and_other_lines_back(ctx, counter, 
     ctx.commit()
     basket = [(counter["soap"].id, 1), (counter["oil"].id, 2)]
     with pytest.raises(DomainError) as refused, write(ctx):
-        shop.redeem_once(
+        redemptions.redeem_once(
             ctx, village_id, "k-3", basket, counter["shopkeeper"], card_text=counter["card"].number
         )
     assert refused.value.code == "insufficient_stock"
@@ -191,21 +195,25 @@ def test_a_refusal_by_stock_gives_the_points_and_other_lines_back(ctx, counter, 
 
 
 def test_shopkeeper_cancels_the_same_day_chair_any_day(ctx, counter, village_id):
-    first = shop.redeem(ctx, village_id, counter["card"], [(counter["soap"].id, 1)], counter["shopkeeper"])
-    second = shop.redeem(ctx, village_id, counter["card"], [(counter["soap"].id, 1)], counter["shopkeeper"])
+    first = redemptions.redeem(
+        ctx, village_id, counter["card"], [(counter["soap"].id, 1)], counter["shopkeeper"]
+    )
+    second = redemptions.redeem(
+        ctx, village_id, counter["card"], [(counter["soap"].id, 1)], counter["shopkeeper"]
+    )
     ctx.commit()
-    shop.cancel_redemption(ctx, first, "拿错了", counter["shopkeeper"])
+    redemptions.cancel_redemption(ctx, first, "拿错了", counter["shopkeeper"])
     ctx.commit()
     assert counter["household"].balance == 70 and _stock(ctx, counter["soap"]) == 4
     with pytest.raises(DomainError) as info:
-        shop.cancel_redemption(ctx, first, "again", counter["shopkeeper"])
+        redemptions.cancel_redemption(ctx, first, "again", counter["shopkeeper"])
     assert info.value.code == "already_cancelled"
     clock.advance(timedelta(days=1))
     with pytest.raises(DomainError) as info:
-        shop.cancel_redemption(ctx, second, "第二天", counter["shopkeeper"])
+        redemptions.cancel_redemption(ctx, second, "第二天", counter["shopkeeper"])
     assert info.value.code == "cancel_not_allowed"
     ctx.rollback()
-    shop.cancel_redemption(ctx, second, "第二天由主席撤销", counter["chair"])
+    redemptions.cancel_redemption(ctx, second, "第二天由主席撤销", counter["chair"])
     ctx.commit()
     assert counter["household"].balance == 100 and _stock(ctx, counter["soap"]) == 5
     assert ledger.verify(ctx).ok
@@ -272,7 +280,7 @@ def test_a_refusal_at_the_counter_page_is_audited_with_the_card_number(ctx, coun
 
     with pytest.raises(DomainError), write(ctx):
         basket, card_id = [(counter["soap"].id, 4)], counter["card"].id
-        shop.redeem_once(ctx, village_id, "k-4", basket, counter["shopkeeper"], card_id=card_id)
+        redemptions.redeem_once(ctx, village_id, "k-4", basket, counter["shopkeeper"], card_id=card_id)
     entry = ctx.scalar(sa.select(AuditEntry).where(AuditEntry.action == "shop.redemption.refused"))
     assert entry.data["code"] == "insufficient_points"
     assert entry.data["card"] == counter["card"].number

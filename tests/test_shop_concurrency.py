@@ -10,7 +10,7 @@
 Workers are threads (each its own app context, session and connection) on both databases, and
 separate spawned OS processes (each its own app and engine) on PostgreSQL. A ``Barrier`` lines them
 up so the writes overlap; every wait is bounded, so a deadlock fails the test instead of hanging it.
-Each worker goes through ``shop.services.redeem_once`` (what the counter page calls) or through
+Each worker goes through ``shop.redemptions.redeem_once`` (what the counter page calls) or through
 ``POST /api/v1/redemptions`` (see ``tests/_concurrency_worker.py``).
 """
 

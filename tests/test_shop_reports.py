@@ -15,7 +15,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.periods import Period
-from pointsmart.shop import figures, registers, workbooks
+from pointsmart.shop import figures, redemptions, registers, workbooks
 from pointsmart.shop import services as shop
 from pointsmart.shop.fifo import Move, allocate_fifo, stock_value
 from pointsmart.shop.models import Goods, MoveKind
@@ -177,7 +177,7 @@ def shop_data(ctx, village_id, people):
 
 
 def _redeem(ctx, village_id, data, *lines, by="keeper"):
-    done = shop.redeem(ctx, village_id, data["card"], [(g.id, n) for g, n in lines], data[by])
+    done = redemptions.redeem(ctx, village_id, data["card"], [(g.id, n) for g, n in lines], data[by])
     ctx.commit()
     return done
 
@@ -224,7 +224,7 @@ def test_days_follow_the_village_calendar(ctx, village_id, shop_data):
     assert (seventh.points, seventh.goods_out, seventh.stock) == (30, 1, 4)
     assert (eighth.points, eighth.goods_out, eighth.stock) == (60, 2, 2)
     assert [r.id for r in eighth.redemptions] == [
-        r.id for r in shop.redemptions_on(ctx, village_id, "2026-10-08")
+        r.id for r in redemptions.redemptions_on(ctx, village_id, "2026-10-08")
     ]
 
 
@@ -268,7 +268,7 @@ def test_a_cancellation_counts_in_its_own_month_and_a_printed_month_never_change
     before = _figures(figures.shop_period(ctx, village_id, OCT.start, OCT.end))
     set_clock(datetime(2026, 11, 3, 2, 0))
     _redeem(ctx, village_id, d, (d["soap"], 1))
-    shop.cancel_redemption(ctx, first, "登记错了", d["chair"])
+    redemptions.cancel_redemption(ctx, first, "登记错了", d["chair"])
     ctx.commit()
     assert _figures(figures.shop_period(ctx, village_id, OCT.start, OCT.end)) == before
     november = figures.shop_period(ctx, village_id, NOV.start, NOV.end)

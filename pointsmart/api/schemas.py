@@ -6,7 +6,7 @@ from marshmallow import INCLUDE, fields, validate
 
 from ..households import services as households
 from ..ids import Id
-from ..shop import services as shop
+from ..shop import redemptions
 from .base import Schema
 
 #: a reason of spaces only is no reason: the services strip it and refuse what is left (as a JSON
@@ -192,7 +192,7 @@ class GoodsSchema(Schema):
 
 class RedemptionLineSchema(Schema):
     goods_id = Id(required=True)
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=shop.MAX_QTY))
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=redemptions.MAX_QTY))
 
 
 class RedemptionRequestSchema(Schema):
@@ -204,7 +204,7 @@ class RedemptionRequestSchema(Schema):
     lines = fields.List(
         fields.Nested(RedemptionLineSchema),
         required=True,
-        validate=validate.Length(min=1, max=shop.MAX_LINES),
+        validate=validate.Length(min=1, max=redemptions.MAX_LINES),
     )
 
 
@@ -218,7 +218,7 @@ class RedemptionResultSchema(Schema):
 class CancelRequestSchema(Schema):
     reason = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=shop.MAX_REASON), NOT_BLANK],
+        validate=[validate.Length(min=1, max=redemptions.MAX_REASON), NOT_BLANK],
         metadata={"x-multiline": True},
     )
 

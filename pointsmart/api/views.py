@@ -19,6 +19,7 @@ from ..ledger.models import Transfer
 from ..paging import MAX_PAGE
 from ..scoring import finalisation as scoring_finalisation
 from ..scoring import services as scoring
+from ..shop import redemptions
 from ..shop import services as shop
 from ..unit import write
 from .openapi import FLAG, MAX_PER_PAGE, ROUND_STATUSES, build_spec
@@ -255,7 +256,7 @@ def redeem():
     lines = [(line["goods_id"], line["qty"]) for line in body["lines"]]
     village_id, key = g.village.id, request.headers.get("Idempotency-Key", "")
     with write():  # a refusal (DomainError) becomes the JSON error envelope in handlers.py
-        done = shop.redeem_once(db.session, village_id, key, lines, g.api_user, card_text=body["card"])
+        done = redemptions.redeem_once(db.session, village_id, key, lines, g.api_user, card_text=body["card"])
     return {"id": done.id, "uuid": done.uuid, "points": done.points, "balance_after": done.balance_after}, 201
 
 
@@ -264,8 +265,8 @@ def redeem():
 def cancel_redemption(redemption_id: int):
     body = _load(CancelRequestSchema(), request.get_json(silent=True))
     with write():
-        found = shop.get_redemption(db.session, g.village.id, redemption_id)
-        shop.cancel_redemption(db.session, found, body["reason"], g.api_user)
+        found = redemptions.get_redemption(db.session, g.village.id, redemption_id)
+        redemptions.cancel_redemption(db.session, found, body["reason"], g.api_user)
     return CancelResultSchema().dump(
         {"id": found.id, "status": found.status, "balance_after": found.household.balance}
     )

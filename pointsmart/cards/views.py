@@ -118,7 +118,9 @@ def index():
             )
         )
     }
-    issued = [i for i in _card_ids(request.args.getlist("issued")) if i in {c.id for c in active.values()}]
+    active_ids = {c.id for c in active.values()}
+    issued = [i for i in _card_ids(request.args.getlist("issued")) if i in active_ids]
+    issued_ids = set(issued)
     return render_template(
         "cards/index.html",
         households=households,
@@ -126,7 +128,7 @@ def index():
         group=group,
         groups=groups(db.session, g.village.id),
         issued=issued,
-        issued_batch=_batch([c for c in active.values() if c.id in set(issued)]),
+        issued_batch=_batch([c for c in active.values() if c.id in issued_ids]),
     )
 
 

@@ -33,9 +33,10 @@ from ..ledger.services import InsufficientPoints
 from ..org.models import Village
 from ..scoring import finalisation as scoring_finalisation
 from ..scoring import services as scoring
+from ..shop import redemptions
 from ..shop import services as shop
 from ..shop.models import MoveKind
-from ..shop.services import ShopError
+from ..shop.stock import ShopError
 from ..sync.client import push
 from . import services as county
 
@@ -115,7 +116,7 @@ def _shop_days(session, village, month_start: datetime, chance: float, rng, user
                 continue
             item = rng.choice(affordable)
             try:
-                shop.redeem(session, village.id, card, [(item.id, 1)], users["shop"])
+                redemptions.redeem(session, village.id, card, [(item.id, 1)], users["shop"])
                 session.commit()
             except (InsufficientPoints, ShopError):
                 session.rollback()

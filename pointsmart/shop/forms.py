@@ -8,7 +8,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import FlaskForm, sane_day
 from .models import MOVE_LABELS, MoveKind
-from .services import DONOR_LENGTH, FUNDING_LENGTH, MAX_NOTE, MAX_PRICE, MAX_REASON, NAME_LENGTH, SPEC_LENGTH
+from .redemptions import MAX_REASON
+from .services import DONOR_LENGTH, FUNDING_LENGTH, MAX_NOTE, MAX_PRICE, NAME_LENGTH, SPEC_LENGTH
 
 #: WTForms' own message for a value that is no decimal, in WTForms' own catalogue (translated there)
 NOT_A_DECIMAL = "Not a valid decimal value."

@@ -4,7 +4,7 @@ household found by its head's name, its 户号 or the last four digits of its ph
 A card identifies a household by itself. A name, a 户号 or a phone tail does not: the counter lists
 every match with the head's masked name (王*兰) and 户号, and the shopkeeper confirms with the family
 before the basket opens. The basket still works on the household's active card, so a redemption is
-the same one service call (:func:`pointsmart.shop.services.redeem_once`) however the family was found.
+the same one service call (:func:`pointsmart.shop.redemptions.redeem_once`) however the family was found.
 """
 
 import re

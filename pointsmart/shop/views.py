@@ -37,6 +37,7 @@ from ..unit import write
 from . import lookup, services
 from .forms import CancelForm, GoodsForm, LossForm, PhotoForm, ReceiveForm
 from .models import MOVE_LABELS, Goods, MoveKind, StockMove
+from .redemptions import cancel_redemption, get_redemption, may_cancel, redeem_once, redemptions_on
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 
@@ -136,7 +137,7 @@ def _card(card_id: int) -> Card:
 
 def _quantities() -> dict[int, int]:
     """The basket's quantities from the form; what is not a whole number becomes -1: the service refuses
-    it, and a quantity over its limit (:data:`services.MAX_QTY`), with a message saying so."""
+    it, and a quantity over its limit (:data:`.redemptions.MAX_QTY`), with a message saying so."""
     chosen = {}
     for name, value in request.form.items():
         if name.startswith("qty_") and re.fullmatch(r"[0-9]{1,9}", name[4:]):
@@ -158,7 +159,7 @@ def basket(card_id: int):
         key, village_id = request.form.get("key", ""), g.village.id
         try:
             with write():  # the card is loaded inside, once, under the lock
-                done = services.redeem_once(
+                done = redeem_once(
                     db.session, village_id, key, sorted(chosen.items()), current_user, card_id=card_id
                 )
         except DomainError as err:
@@ -186,14 +187,14 @@ def basket(card_id: int):
 @bp.get("/redemptions/<int:redemption_id>")
 @role_required(*SHOP_STAFF)
 def receipt(redemption_id: int):
-    found = services.get_redemption(db.session, g.village.id, redemption_id)
+    found = get_redemption(db.session, g.village.id, redemption_id)
     today = periods.today()
     return render_template(
         "shop/receipt.html",
         redemption=found,
         village=g.village,
         paper=request.args.get("paper", "58"),
-        can_cancel=services.may_cancel(current_user, found, today),
+        can_cancel=may_cancel(current_user, found, today),
         form=CancelForm(),
     )
 
@@ -201,14 +202,14 @@ def receipt(redemption_id: int):
 @bp.post("/redemptions/<int:redemption_id>/cancel")
 @role_required(*SHOP_STAFF)
 def cancel(redemption_id: int):
-    found = services.get_redemption(db.session, g.village.id, redemption_id)
+    found = get_redemption(db.session, g.village.id, redemption_id)
     form = CancelForm()
     if not form.validate_on_submit():
         flash_errors(form)
         return redirect(url_for("shop.receipt", redemption_id=found.id))
     try:
         with write():
-            services.cancel_redemption(db.session, found, form.reason.data, current_user)
+            cancel_redemption(db.session, found, form.reason.data, current_user)
     except DomainError as err:
         flash(err.message, "error")
     else:
@@ -222,7 +223,7 @@ def redemptions():
     """Today's redemptions (or another day's), newest first."""
     day = request.args.get("day") or periods.today().isoformat()
     try:
-        rows = services.redemptions_on(db.session, g.village.id, day)
+        rows = redemptions_on(db.session, g.village.id, day)
     except DomainError as err:
         flash(err.message, "error")
         return redirect(url_for("shop.redemptions"))

@@ -31,6 +31,7 @@ from pointsmart.ledger.models import Account
 from pointsmart.org.models import Village
 from pointsmart.scoring import services as scoring
 from pointsmart.scoring.models import Category, Criterion, ScoringRound
+from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, StockMove
 from pointsmart.sync.client import push
@@ -352,7 +353,7 @@ def build_village(app) -> Ids:
         household = card.household
         goods = session.scalars(sa.select(Goods).order_by(Goods.position)).all()
         affordable = [g for g in goods if g.price <= household.account.balance] or goods
-        redemption = shop.redeem(session, village.id, card, [(affordable[-1].id, 1)], shopkeeper)
+        redemption = redemptions.redeem(session, village.id, card, [(affordable[-1].id, 1)], shopkeeper)
         shop.record_stocktake(
             session,
             village.id,
