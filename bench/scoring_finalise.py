@@ -43,7 +43,7 @@ def _prepare(db_path) -> int:
     from pointsmart import clock
     from pointsmart.extensions import db
     from pointsmart.scoring import criteria as scoring_criteria
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import workflow as scoring_workflow
     from pointsmart.scoring.models import RoundStatus, Score, ScoringRound
 
     app = make_app(db_path)
@@ -58,7 +58,7 @@ def _prepare(db_path) -> int:
             scoring_criteria.save_criterion(
                 session, category, {"name": f"条目{n + 1}", "points": 1 + n, "cadence": "monthly"}, None
             )
-        found = scoring.create_round(session, home, "monthly", "2026-11", "", None)
+        found = scoring_workflow.create_round(session, home, "monthly", "2026-11", "", None)
         now = clock.utcnow()
         session.execute(
             sa.insert(Score),

@@ -17,7 +17,8 @@ from .org.models import Village
 from .org.services import ensure_village
 from .scoring import criteria as scoring_criteria
 from .scoring import panels as scoring_panels
-from .scoring import services as scoring
+from .scoring import score_entry
+from .scoring import workflow as scoring_workflow
 from .scoring.models import ScoringRound
 from .shop import services as shop
 from .shop.models import MoveKind
@@ -124,7 +125,7 @@ def _demo_round(session: Session, village, seed_dir: Path, users: list[dict]) ->
         return
     panel = [find_user(session, u["username"]) for u in users if u["role"] == "panel"]
     chair = find_user(session, next(u["username"] for u in users if u["role"] == "chair"))
-    scoring_round = scoring.create_round(session, village, "monthly", "2026-10", "", chair.id)
+    scoring_round = scoring_workflow.create_round(session, village, "monthly", "2026-10", "", chair.id)
     criteria = {c.name: c.id for c in scoring_round.criteria}
     with scores.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -134,10 +135,11 @@ def _demo_round(session: Session, village, seed_dir: Path, users: list[dict]) ->
                 if household.group not in scoring_panels.membership(session, panel[0].id).group_list
                 else panel[0]
             )
-            scoring.set_score(
+            score_entry.set_score(
                 session, scoring_round, household.id, criteria[row["条目"]], int(row["次数"]), scorer
             )
-    scoring.submit_round(session, scoring_round, chair)  # handed in by the chair, approved by two others
+    # handed in by the chair, approved by two others
+    scoring_workflow.submit_round(session, scoring_round, chair)
     for member in panel:
-        scoring.approve_round(session, scoring_round, member)
-    scoring.publish_round(session, scoring_round, chair.id)
+        scoring_workflow.approve_round(session, scoring_round, member)
+    scoring_workflow.publish_round(session, scoring_round, chair.id)

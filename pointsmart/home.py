@@ -26,7 +26,7 @@ from .scoring.finalisation import finalise_refusal
 from .scoring.models import Objection, ObjectionStatus, RoundStatus, ScoringRound
 from .scoring.panels import membership
 from .scoring.reports import period_label
-from .scoring.services import approval_refusal, open_objections
+from .scoring.workflow import approval_refusal, open_objections
 from .settings import backups
 from .settings.services import county_link
 from .settings.services import current as current_settings

@@ -129,7 +129,8 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
     from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import finalisation as scoring_finalisation
     from pointsmart.scoring import panels as scoring_panels
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import score_entry
+    from pointsmart.scoring import workflow as scoring_workflow
     from pointsmart.shop import redemptions
     from pointsmart.shop import services as shop
     from pointsmart.shop.models import MoveKind
@@ -155,17 +156,19 @@ def workload(app, make_user, make_household, month: str = "2026-11") -> dict:
             session, virtue, {"name": "孝老爱亲", "points": 4, "cadence": "monthly"}, None
         )
         scoring_criteria.save_category(session, village.id, {"name": "家庭美德（新）"}, None, virtue)
-        found = scoring.create_round(session, village, "monthly", month, "", None)
+        found = scoring_workflow.create_round(session, village, "monthly", month, "", None)
         tidy, mess, filial = found.criteria
         homes = [session.get(Household, i) for i in ids]
         for home in homes:
-            scoring.set_score(session, found, home.id, tidy.id, 1, members[0])
-        scoring.set_score(session, found, homes[0].id, filial.id, 1, members[0])
-        scoring.set_score(session, found, homes[1].id, mess.id, 1, members[0])  # 3 points, 5 deducted: short
-        scoring.submit_round(session, found, session.get(User, chair))  # the submitter may not approve
+            score_entry.set_score(session, found, home.id, tidy.id, 1, members[0])
+        score_entry.set_score(session, found, homes[0].id, filial.id, 1, members[0])
+        # 3 points, 5 deducted: short
+        score_entry.set_score(session, found, homes[1].id, mess.id, 1, members[0])
+        # the submitter may not approve
+        scoring_workflow.submit_round(session, found, session.get(User, chair))
         for member in members:
-            scoring.approve_round(session, found, member)
-        scoring.publish_round(session, found, None)
+            scoring_workflow.approve_round(session, found, member)
+        scoring_workflow.publish_round(session, found, None)
         clock.advance(timedelta(days=6))
         assert scoring_finalisation.finalise_round(session, found, None)
         session.commit()

@@ -162,7 +162,8 @@ def _finalised_round(app, make_user, make_household):
     from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import finalisation as scoring_finalisation
     from pointsmart.scoring import panels as scoring_panels
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import score_entry
+    from pointsmart.scoring import workflow as scoring_workflow
 
     a, b = make_household(points=1, head_name="王建国"), make_household(head_name="李秀兰")
     ids = [make_user("panel")[0], make_user("panel")[0]]
@@ -179,15 +180,15 @@ def _finalised_round(app, make_user, make_household):
         scoring_criteria.save_criterion(
             session, category, {"name": "乱堆乱放", "points": -5, "cadence": "monthly"}, None
         )
-        found = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)
+        found = scoring_workflow.create_round(session, home_village(session), "monthly", "2026-11", "", None)
         tidy, mess = found.criteria
-        scoring.set_score(session, found, a, tidy.id, 1, members[0])
-        scoring.set_score(session, found, a, mess.id, 1, members[0])
-        scoring.set_score(session, found, b, tidy.id, 1, members[0])
-        scoring.submit_round(session, found, session.get(User, submitter))
+        score_entry.set_score(session, found, a, tidy.id, 1, members[0])
+        score_entry.set_score(session, found, a, mess.id, 1, members[0])
+        score_entry.set_score(session, found, b, tidy.id, 1, members[0])
+        scoring_workflow.submit_round(session, found, session.get(User, submitter))
         for member in members:
-            scoring.approve_round(session, found, member)
-        scoring.publish_round(session, found, None)
+            scoring_workflow.approve_round(session, found, member)
+        scoring_workflow.publish_round(session, found, None)
         clock.advance(timedelta(days=6))
         scoring_finalisation.finalise_round(session, found, None)
         session.commit()

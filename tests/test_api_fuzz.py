@@ -112,7 +112,7 @@ def village_data(app, make_household, make_user, village_id):
     freely, to check the 404s and 422s)."""
     from pointsmart.org.services import home_village
     from pointsmart.scoring import criteria as scoring_criteria
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import workflow as scoring_workflow
 
     households = [make_household(points=points) for points in (500, 0, 35)]
     seller_id, _name = make_user("shopkeeper")
@@ -125,7 +125,9 @@ def village_data(app, make_household, make_user, village_id):
         scoring_criteria.save_criterion(
             session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
-        scoring_round = scoring.create_round(session, home_village(session), "monthly", "2026-11", "", None)
+        scoring_round = scoring_workflow.create_round(
+            session, home_village(session), "monthly", "2026-11", "", None
+        )
         sale = redemptions.redeem(session, village_id, card, [(soap.id, 1)], session.get(User, seller_id))
         return {
             "households": [row.uuid for row in rows],

@@ -133,7 +133,7 @@ def test_json_just_past_the_depth_bound_is_refused_and_just_within_is_read(clien
 def _draft_round(app) -> int:
     from pointsmart.org.services import home_village
     from pointsmart.scoring import criteria as scoring_criteria
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import workflow as scoring_workflow
 
     with conftest.committing(app) as session:
         village = home_village(session)
@@ -141,7 +141,7 @@ def _draft_round(app) -> int:
         scoring_criteria.save_criterion(
             session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
-        return scoring.create_round(session, village, "monthly", "2026-11", "", None).id
+        return scoring_workflow.create_round(session, village, "monthly", "2026-11", "", None).id
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from pointsmart.errors import DomainError
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
-from pointsmart.scoring import criteria, panels
-from pointsmart.scoring import services as scoring
+from pointsmart.scoring import criteria, panels, score_entry
+from pointsmart.scoring import workflow as scoring_workflow
 from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
@@ -505,13 +505,13 @@ def test_the_family_page_opens_the_latest_notice_on_the_familys_own_row(app, cli
         panel = [session.get(User, member) for member in members]
         for member in panel:
             panels.set_panel_member(session, member, "执委", [], actor_id=None)
-        found = scoring.create_round(session, home_village(session), "monthly", "2026-10", "", None)
+        found = scoring_workflow.create_round(session, home_village(session), "monthly", "2026-10", "", None)
         first = carded["households"][0]
-        scoring.set_score(session, found, first, found.criteria[0].id, 1, panel[0])
-        scoring.submit_round(session, found, session.get(User, submitter))
+        score_entry.set_score(session, found, first, found.criteria[0].id, 1, panel[0])
+        scoring_workflow.submit_round(session, found, session.get(User, submitter))
         for member in panel:
-            scoring.approve_round(session, found, member)
-        scoring.publish_round(session, found, None)
+            scoring_workflow.approve_round(session, found, member)
+        scoring_workflow.publish_round(session, found, None)
         session.commit()
         household_no = session.get(Household, first).household_no
         link = f"/notice/{found.uuid}?q={household_no}"

@@ -1014,7 +1014,8 @@ def test_opening_balances_are_their_own_figure_and_rounds_count_in_the_month_the
     from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import finalisation as scoring_finalisation
     from pointsmart.scoring import panels as scoring_panels
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import score_entry
+    from pointsmart.scoring import workflow as scoring_workflow
 
     with county_app.app_context():
         key = county.add_village(db.session, A_CODE, "甲村", A_TOWNSHIP, "甲镇")[1]
@@ -1039,14 +1040,14 @@ def test_opening_balances_are_their_own_figure_and_rounds_count_in_the_month_the
         scoring_criteria.save_criterion(
             session, category, {"name": "门前三包", "points": 5, "cadence": "monthly"}, None
         )
-        october_round = scoring.create_round(session, village, "monthly", "2026-10", "", None)
+        october_round = scoring_workflow.create_round(session, village, "monthly", "2026-10", "", None)
         (tidy,) = october_round.criteria
         for home in homes[:2]:  # two of three households scored for October
-            scoring.set_score(session, october_round, home, tidy.id, 1, members[0])
-        scoring.submit_round(session, october_round, members[0])
+            score_entry.set_score(session, october_round, home, tidy.id, 1, members[0])
+        scoring_workflow.submit_round(session, october_round, members[0])
         for member in members[1:]:  # two approvals, neither by the member who submitted
-            scoring.approve_round(session, october_round, member)
-        scoring.publish_round(session, october_round, None)
+            scoring_workflow.approve_round(session, october_round, member)
+        scoring_workflow.publish_round(session, october_round, None)
         round_id = october_round.id
     set_clock(2026, 11, 3)  # the notice ends in November: the round is finalised then
     with committing(app) as session:

@@ -90,7 +90,7 @@ def prepare(app) -> World:
     from pointsmart.org.services import ensure_village
     from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import panels as scoring_panels
-    from pointsmart.scoring import services as scoring
+    from pointsmart.scoring import workflow as scoring_workflow
     from pointsmart.shop import services as shop
     from pointsmart.shop.models import MoveKind
 
@@ -131,7 +131,7 @@ def prepare(app) -> World:
             )  # fmt: skip
         for name in ("panel1", "panel2"):
             scoring_panels.set_panel_member(s, users[name], "执委", [], actor_id=users["chair"].id)
-        scoring_round = scoring.create_round(s, village, "monthly", "2026-11", "", users["chair"].id)
+        scoring_round = scoring_workflow.create_round(s, village, "monthly", "2026-11", "", users["chair"].id)
         s.flush()
         world = World(
             households=households,

@@ -12,7 +12,7 @@ from pointsmart.auth.models import User
 from pointsmart.extensions import db
 from pointsmart.org.services import home_village
 from pointsmart.periods import local
-from pointsmart.scoring import criteria, panels, services
+from pointsmart.scoring import criteria, panels, rounds, score_entry, workflow
 from pointsmart.scoring.models import ScoringRound
 from pointsmart.settings import backups
 from pointsmart.shop import services as shop
@@ -59,17 +59,17 @@ def panel(app, make_user):
 def make_round(app, key: str, to: str, panel_ids, household_id=None):
     """A monthly round for ``key`` taken to status ``to`` (draft, submitted, approved, notice)."""
     with committing(app) as session:
-        r = services.create_round(session, home_village(session), "monthly", key, "", None)
+        r = workflow.create_round(session, home_village(session), "monthly", key, "", None)
         member, other, submitter = (session.get(User, i) for i in panel_ids)
         if household_id:
-            services.set_score(session, r, household_id, r.criteria[0].id, 1, member)
+            score_entry.set_score(session, r, household_id, r.criteria[0].id, 1, member)
         if to in ("submitted", "approved", "notice"):
-            services.submit_round(session, r, submitter)
+            workflow.submit_round(session, r, submitter)
         if to in ("approved", "notice"):
-            services.approve_round(session, r, member)
-            services.approve_round(session, r, other)
+            workflow.approve_round(session, r, member)
+            workflow.approve_round(session, r, other)
         if to == "notice":
-            services.publish_round(session, r, None)
+            workflow.publish_round(session, r, None)
         return r.id
 
 
@@ -122,8 +122,8 @@ def test_the_chair_finds_each_open_objection_and_the_round_it_holds_up(
     hid = make_household(head_name="陈玉兰", household_no="06-001")
     round_id = make_round(app, "2026-11", "notice", panel, hid)
     with committing(app) as session:
-        r = services.get_round(session, home_village(session).id, round_id)
-        objection = services.record_objection(session, r, hid, "李大娘", "院子其实没扫", None)
+        r = rounds.get_round(session, home_village(session).id, round_id)
+        objection = workflow.record_objection(session, r, hid, "李大娘", "院子其实没扫", None)
         objection_id = objection.id
     chair = login_as("chair")
     found = lines(home(chair))

@@ -190,7 +190,7 @@ def sample(app, make_user, make_household):
         from pointsmart.households.models import Household
         from pointsmart.org.services import home_village
         from pointsmart.scoring import criteria as scoring_criteria
-        from pointsmart.scoring import services as scoring
+        from pointsmart.scoring import workflow as scoring_workflow
         from pointsmart.scoring.models import NoticePhoto, Objection, PanelMember
 
         household = db.session.get(Household, hid)
@@ -201,7 +201,7 @@ def sample(app, make_user, make_household):
         criterion = scoring_criteria.save_criterion(
             db.session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
         )
-        scoring_round = scoring.create_round(
+        scoring_round = scoring_workflow.create_round(
             db.session, home_village(db.session), "monthly", "2026-11", "", None
         )
         objection = Objection(round_id=scoring_round.id, household_id=hid, objector="张三", content="不服")

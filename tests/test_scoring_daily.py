@@ -16,7 +16,7 @@ from pointsmart.errors import DomainError
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.periods import parse_month, parse_period
-from pointsmart.scoring import criteria, panels, services
+from pointsmart.scoring import criteria, panels, rounds, score_entry, workflow
 from pointsmart.scoring.models import Objection, RoundApproval, RoundStatus
 from pointsmart.scoring.periods import check_period
 
@@ -39,12 +39,12 @@ def scene(app, village_id, make_user, make_household):
             criteria.save_criterion(session, category, data, None)
         for user_id, _name in members:
             panels.set_panel_member(session, session.get(User, user_id), "执委", [], None)
-        found = services.create_round(session, home_village(session), "monthly", "2026-11", "", None)
+        found = workflow.create_round(session, home_village(session), "monthly", "2026-11", "", None)
         round_id = found.id
         tidy, volunteer, mess = (c.id for c in found.criteria)
         scorer = session.get(User, members[0][0])
         for home, cid, times in [(homes[0], tidy, 1), (homes[0], volunteer, 2), (homes[2], mess, 1)]:
-            services.set_score(session, found, home, cid, times, scorer)
+            score_entry.set_score(session, found, home, cid, times, scorer)
     return {"round": round_id, "members": members, "homes": homes, "criteria": (tidy, volunteer, mess)}
 
 
@@ -61,37 +61,37 @@ def _login(app, name):
 def test_the_member_who_submitted_a_round_cannot_approve_it(app, scene):
     with committing(app) as session:
         member, other, chair = _users(session, scene)
-        found = services.get_round(session, home_village(session).id, scene["round"])
-        services.submit_round(session, found, member)
+        found = rounds.get_round(session, home_village(session).id, scene["round"])
+        workflow.submit_round(session, found, member)
         with pytest.raises(DomainError) as info:
-            services.approve_round(session, found, member)
+            workflow.approve_round(session, found, member)
         assert info.value.code == "submitter_cannot_approve"
-        assert services.approve_round(session, found, other) == 1
+        assert workflow.approve_round(session, found, other) == 1
         assert found.status == RoundStatus.SUBMITTED
-        assert services.approve_round(session, found, chair) == 2
+        assert workflow.approve_round(session, found, chair) == 2
         assert found.status == RoundStatus.APPROVED
         # 2 of 2: nobody approves any more (the chair no longer sees 审核通过)
-        assert services.approval_refusal(session, found, chair).code == "approvals_complete"
+        assert workflow.approval_refusal(session, found, chair).code == "approvals_complete"
 
 
 def test_an_approval_the_submitter_gave_before_the_rule_does_not_count(app, scene):
     with committing(app) as session:
         member, other, chair = _users(session, scene)
-        found = services.get_round(session, home_village(session).id, scene["round"])
-        services.submit_round(session, found, member)
-        services.approve_round(session, found, other)
+        found = rounds.get_round(session, home_village(session).id, scene["round"])
+        workflow.submit_round(session, found, member)
+        workflow.approve_round(session, found, other)
         # as an older version allowed: the submitter's own approval, and the round marked approved
         session.add(RoundApproval(round_id=found.id, user_id=member.id, at=clock.utcnow()))
         found.status = RoundStatus.APPROVED
         session.flush()
         session.refresh(found, ["approvals"])
-        assert services.approvals_missing(found) == 1
+        assert workflow.approvals_missing(found) == 1
         with pytest.raises(DomainError) as info:
-            services.publish_round(session, found, chair.id)
+            workflow.publish_round(session, found, chair.id)
         assert info.value.code == "approvals_missing"
-        assert services.approval_refusal(session, found, chair) is None
-        services.approve_round(session, found, chair)
-        services.publish_round(session, found, chair.id)
+        assert workflow.approval_refusal(session, found, chair) is None
+        workflow.approve_round(session, found, chair)
+        workflow.publish_round(session, found, chair.id)
         assert found.status == RoundStatus.NOTICE
 
 
@@ -144,15 +144,15 @@ def test_finalising_asks_first_naming_the_households_and_points(app, scene):
 
 def test_a_cell_confirmed_empty_is_entered_and_completes_the_household(app, scene):
     with committing(app) as session:
-        found = services.get_round(session, home_village(session).id, scene["round"])
+        found = rounds.get_round(session, home_village(session).id, scene["round"])
         member = _users(session, scene)[0]
         home = scene["homes"][1]
-        assert home not in services.done_households(session, found)
+        assert home not in rounds.done_households(session, found)
         for cid in scene["criteria"]:
-            services.set_score(session, found, home, cid, 0, member)
-        assert home in services.done_households(session, found)
-        assert scene["homes"][0] not in services.done_households(session, found)  # one cell missing
-        assert services.scores_of(session, found).get((home, scene["criteria"][0])) is None
+            score_entry.set_score(session, found, home, cid, 0, member)
+        assert home in rounds.done_households(session, found)
+        assert scene["homes"][0] not in rounds.done_households(session, found)  # one cell missing
+        assert rounds.scores_of(session, found).get((home, scene["criteria"][0])) is None
 
 
 @pytest.mark.parametrize(
@@ -244,7 +244,7 @@ def grouped(app, scene, make_user, make_household):
     member_id, member = make_user("panel")
     with committing(app) as session:
         panels.set_panel_member(session, session.get(User, member_id), "执委", ["一社"], None)
-        found = services.create_round(session, home_village(session), "monthly", "2026-12", "", None)
+        found = workflow.create_round(session, home_village(session), "monthly", "2026-12", "", None)
         round_id = found.id
         criterion_ids = [c.id for c in found.criteria]
     return {"round": round_id, "far": far, "member": member, "criteria": criterion_ids}
@@ -297,8 +297,8 @@ def test_a_member_starts_on_her_own_groups_and_is_told_why_others_are_read_only(
     )
     assert answer.status_code == 200
     with committing(app) as session:
-        found = services.get_round(session, home_village(session).id, grouped["round"])
-        assert set(services.scores_of(session, found)) == {(near[0].id, grouped["criteria"][0])}
+        found = rounds.get_round(session, home_village(session).id, grouped["round"])
+        assert set(rounds.scores_of(session, found)) == {(near[0].id, grouped["criteria"][0])}
 
 
 def test_a_member_without_group_limits_and_the_chair_see_every_household(app, scene, grouped):
@@ -315,11 +315,11 @@ def test_submitting_with_unscored_households_asks_first_naming_the_count(app, sc
     page = chair.get(f"/scoring/rounds/{grouped['round']}").get_data(as_text=True)
     assert re.search(r'action="[^"]*/submit" data-confirm="还有 5 户没打分，确定提交吗？"', page)
     with committing(app) as session:
-        found = services.get_round(session, home_village(session).id, grouped["round"])
+        found = rounds.get_round(session, home_village(session).id, grouped["round"])
         scorer = _users(session, scene)[0]
         for home in scene["homes"] + grouped["far"]:
             for cid in grouped["criteria"]:
-                services.set_score(session, found, home, cid, 0, scorer)
+                score_entry.set_score(session, found, home, cid, 0, scorer)
     page = chair.get(f"/scoring/rounds/{grouped['round']}").get_data(as_text=True)
     assert re.search(r'action="[^"]*/submit">', page)  # all scored: no question
     assert "没打分" not in page
@@ -335,10 +335,10 @@ def test_a_rounds_scope_is_one_of_the_villages_groups_or_all(app, scene, scope):
     assert "范围：" in page and "不是本村的村民小组" in page
     assert "<script>alert" not in page
     with committing(app) as session:
-        assert len(services.list_rounds(session, home_village(session).id)) == 1
+        assert len(rounds.list_rounds(session, home_village(session).id)) == 1
     assert chair.post("/scoring/rounds", data=data | {"scope": "一社"}).status_code == 302
     with pytest.raises(DomainError) as info, committing(app) as session:
-        services.create_round(session, home_village(session), "monthly", "2027-02", scope, None)
+        workflow.create_round(session, home_village(session), "monthly", "2027-02", scope, None)
     assert info.value.code == "unknown_scope"
 
 
@@ -376,7 +376,7 @@ def test_the_finalise_sentence_states_awards_and_deductions(app, scene):
     assert the_chair.post(f"{url}/finalise").status_code == 302
     with committing(app) as session:
         chair_user = _users(session, scene)[2]
-        found = services.get_round(session, home_village(session).id, scene["round"])
+        found = rounds.get_round(session, home_village(session).id, scene["round"])
         # as written before the deductions were recorded: still reads
         record(session, "scoring.round.finalised", chair_user.id, found, households=3, points=45, transfers=4)
     page = the_chair.get("/audit/").get_data(as_text=True)

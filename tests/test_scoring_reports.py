@@ -34,8 +34,9 @@ from pointsmart.scoring import (
     panels,
     points_register,
     reports,
+    score_entry,
     score_sheets,
-    services,
+    workflow,
 )
 from pointsmart.scoring.models import MeetingMinutes, NoticePhoto
 
@@ -67,16 +68,16 @@ def _round(session, scene, period, scores, *, stop="finalised", period_type="mon
     """Create a round, enter ``{(household_id, criterion name): times}``, and take it to ``stop``
     (draft, submitted, notice or finalised). Returns the round."""
     panel = [session.get(User, i) for i in scene.panel]
-    found = services.create_round(session, home_village(session), period_type, period, "", scene.chair)
+    found = workflow.create_round(session, home_village(session), period_type, period, "", scene.chair)
     ids = {c.name: c.id for c in found.criteria}
     for (household_id, name), times in scores.items():
-        services.set_score(session, found, household_id, ids[name], times, panel[scorer])
+        score_entry.set_score(session, found, household_id, ids[name], times, panel[scorer])
     if stop != "draft":
-        services.submit_round(session, found, panel[2])  # the chair hands in; two others approve
+        workflow.submit_round(session, found, panel[2])  # the chair hands in; two others approve
     if stop in ("notice", "finalised"):
-        services.approve_round(session, found, panel[0])
-        services.approve_round(session, found, panel[1])
-        services.publish_round(session, found, scene.chair)
+        workflow.approve_round(session, found, panel[0])
+        workflow.approve_round(session, found, panel[1])
+        workflow.publish_round(session, found, scene.chair)
     if stop == "finalised":
         clock.advance(timedelta(days=found.notice_days, minutes=1))
         assert finalisation.finalise_round(session, found, scene.chair)
@@ -165,10 +166,10 @@ def test_score_sheet_shows_each_cell_who_scored_it_and_who_approved(app, scene, 
     a, b, idle = make_household(), make_household(), make_household()
     scoring_round = _round(ctx, scene, "2026-11", {(a, "庭院整洁"): 1, (a, "参加志愿服务"): 2}, stop="draft")
     mess = scoring_round.criteria[1].id
-    services.set_score(ctx, scoring_round, b, mess, 1, ctx.get(User, scene.panel[1]))  # the other member
-    services.submit_round(ctx, scoring_round, ctx.get(User, scene.chair))
-    services.approve_round(ctx, scoring_round, ctx.get(User, scene.panel[0]))
-    services.approve_round(ctx, scoring_round, ctx.get(User, scene.panel[1]))
+    score_entry.set_score(ctx, scoring_round, b, mess, 1, ctx.get(User, scene.panel[1]))  # the other member
+    workflow.submit_round(ctx, scoring_round, ctx.get(User, scene.chair))
+    workflow.approve_round(ctx, scoring_round, ctx.get(User, scene.panel[0]))
+    workflow.approve_round(ctx, scoring_round, ctx.get(User, scene.panel[1]))
     ctx.commit()
     names = {uid: ctx.get(User, uid).display_name for uid in scene.panel}
 

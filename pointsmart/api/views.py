@@ -18,7 +18,8 @@ from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..paging import MAX_PAGE
 from ..scoring import finalisation as scoring_finalisation
-from ..scoring import services as scoring
+from ..scoring import rounds as scoring_rounds
+from ..scoring import workflow as scoring_workflow
 from ..shop import redemptions
 from ..shop import services as shop
 from ..unit import write
@@ -181,7 +182,7 @@ def _round_fields(found) -> dict:
         "period_key": found.period_key,
         "scope": found.scope,
         "status": found.status,
-        "approvals": len(scoring.counted_approvals(found)),  # the submitter's own never counts
+        "approvals": len(scoring_workflow.counted_approvals(found)),  # the submitter's own never counts
         "approvals_required": found.approvals_required,
         "published_at": found.published_at,
         "notice_ends_at": found.notice_ends_at,
@@ -193,7 +194,7 @@ def _round_fields(found) -> dict:
 @api_auth(*VILLAGE_STAFF)
 def rounds():
     page, per_page = _paging()
-    found = scoring.list_rounds(db.session, g.village.id, _choice("status", ROUND_STATUSES))
+    found = scoring_rounds.list_rounds(db.session, g.village.id, _choice("status", ROUND_STATUSES))
     items = [_round_fields(r) for r in found[(page - 1) * per_page : page * per_page]]
     return RoundPageSchema().dump({"items": items, "page": page, "per_page": per_page, "total": len(found)})
 
@@ -201,7 +202,7 @@ def rounds():
 @bp.get("/rounds/<int:round_id>")
 @api_auth(*VILLAGE_STAFF)
 def round_detail(round_id: int):
-    found = scoring.get_round(db.session, g.village.id, round_id)
+    found = scoring_rounds.get_round(db.session, g.village.id, round_id)
     results = [
         {
             "household": t.household.uuid,

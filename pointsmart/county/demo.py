@@ -32,7 +32,8 @@ from ..households.models import Household
 from ..ledger.services import InsufficientPoints
 from ..org.models import Village
 from ..scoring import finalisation as scoring_finalisation
-from ..scoring import services as scoring
+from ..scoring import score_entry
+from ..scoring import workflow as scoring_workflow
 from ..shop import redemptions
 from ..shop import services as shop
 from ..shop.models import MoveKind
@@ -76,7 +77,7 @@ def _village_seed(demo_seed: Path, target: Path, village: dict, township: dict) 
 
 def _run_round(session, village, period_type: str, period_key: str, chance: float, rng, users) -> None:
     chair, panel = users["chair"], users["panel"]
-    scoring_round = scoring.create_round(session, village, period_type, period_key, "", chair.id)
+    scoring_round = scoring_workflow.create_round(session, village, period_type, period_key, "", chair.id)
     homes = session.scalars(
         sa.select(Household.id).where(Household.village_id == village.id, Household.active.is_(True))
     ).all()
@@ -85,11 +86,11 @@ def _run_round(session, village, period_type: str, period_key: str, chance: floa
         for home in homes:
             if rng.random() < odds:
                 times = rng.randint(1, criterion.max_per_period)
-                scoring.set_score(session, scoring_round, home, criterion.id, times, chair)
-    scoring.submit_round(session, scoring_round, chair)
+                score_entry.set_score(session, scoring_round, home, criterion.id, times, chair)
+    scoring_workflow.submit_round(session, scoring_round, chair)
     for member in panel:
-        scoring.approve_round(session, scoring_round, member)
-    scoring.publish_round(session, scoring_round, chair.id)
+        scoring_workflow.approve_round(session, scoring_round, member)
+    scoring_workflow.publish_round(session, scoring_round, chair.id)
     session.commit()
     clock.advance(timedelta(days=scoring_round.notice_days, hours=1))
     scoring_finalisation.finalise_round(session, scoring_round, chair.id)

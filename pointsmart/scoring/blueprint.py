@@ -5,8 +5,8 @@ from flask import Blueprint, flash, g, redirect, url_for
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
-from . import services
 from .models import CADENCE_LABELS, STATUS_LABELS
+from .rounds import get_round
 
 bp = Blueprint("scoring", __name__, url_prefix="/scoring")
 
@@ -32,4 +32,4 @@ def flash_refused(err: DomainError, endpoint: str, **values):
 
 def village_round(round_id: int):
     """A round of the signed-in user's village (404 for another village's)."""
-    return services.get_round(db.session, g.village.id, round_id)
+    return get_round(db.session, g.village.id, round_id)

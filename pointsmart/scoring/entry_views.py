@@ -15,7 +15,7 @@ from ..i18n import join_names
 from ..ids import is_id
 from ..text import search_text
 from ..unit import write
-from . import panels, services
+from . import panels, rounds, score_entry
 from .blueprint import STAFF, bp, flash_refused, village_round
 from .models import STATUS_LABELS, RoundStatus
 from .public import MAX_QUERY
@@ -29,11 +29,11 @@ def _shown(found, member):
     if shown == "mine" and not assigned:
         shown = "all"
     if shown in ("mine", "all"):
-        households = services.round_households(db.session, found)
+        households = rounds.round_households(db.session, found)
         if shown == "mine":
             households = [h for h in households if h.group in assigned]
         return shown, households
-    return shown, services.round_households(db.session, found, shown)
+    return shown, rounds.round_households(db.session, found, shown)
 
 
 def _scorable(member, household) -> bool:
@@ -69,7 +69,7 @@ def grid(round_id: int):
     found = village_round(round_id)
     member = panels.membership(db.session, current_user.id)
     group, households = _shown(found, member)
-    entered = services.entered_cells(db.session, found)
+    entered = rounds.entered_cells(db.session, found)
     why = {h.id: _why_readonly(found, member, h) for h in households}
     return render_template(
         "scoring/grid.html",
@@ -77,9 +77,9 @@ def grid(round_id: int):
         households=households,
         group=group,
         group_choices=_group_choices(member),
-        cells=services.scores_of(db.session, found),
+        cells=rounds.scores_of(db.session, found),
         entered=entered,
-        done=services.done_households(db.session, found),
+        done=rounds.done_households(db.session, found),
         editable={h.id for h in households if not why[h.id]},
         why=why,
     )
@@ -95,7 +95,7 @@ def checklist(round_id: int):
     query, refused = search_text(request.args.get("q"), _("查找农户（户号或户主姓名）"), MAX_QUERY)
     if refused:
         flash(refused, "error")
-    done = services.done_households(db.session, found)
+    done = rounds.done_households(db.session, found)
     shown = [h for h in households if not query or query in h.household_no or query in h.head_name]
     # progress and "next" count the households she may score (all of them for someone off the panel)
     scorable = [h for h in households if _scorable(member, h)] if member else households
@@ -123,7 +123,7 @@ def entry(round_id: int, household_id: int):
     member = panels.membership(db.session, current_user.id)
     group, households = _shown(found, member)
     if household_id not in {h.id for h in households}:  # opened from elsewhere: among all of them
-        group, households = "all", services.round_households(db.session, found)
+        group, households = "all", rounds.round_households(db.session, found)
     ids = [h.id for h in households]
     if household_id not in ids:
         abort(404)
@@ -143,7 +143,7 @@ def entry(round_id: int, household_id: int):
                 values[criterion.id] = int(value)
             with write():
                 for criterion_id, times in values.items():
-                    services.set_score(db.session, found, household.id, criterion_id, times, current_user)
+                    score_entry.set_score(db.session, found, household.id, criterion_id, times, current_user)
         except DomainError as err:
             return flash_refused(
                 err, "scoring.entry", round_id=found.id, household_id=household.id, group=group
@@ -152,7 +152,7 @@ def entry(round_id: int, household_id: int):
         target = ids[min(index + 1, len(ids) - 1)] if step == "next" else ids[max(index - 1, 0)]
         flash(_("已保存 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
         return redirect(url_for("scoring.entry", round_id=found.id, household_id=target, group=group))
-    cells = services.scores_of(db.session, found)
+    cells = rounds.scores_of(db.session, found)
     page = render_template(
         "scoring/entry.html",
         round=found,
@@ -163,8 +163,8 @@ def entry(round_id: int, household_id: int):
         next_id=ids[index + 1] if index + 1 < len(ids) else None,
         group=group,
         times={c.id: cells.get((household.id, c.id), 0) for c in found.criteria},
-        done=household.id in services.done_households(db.session, found),
-        editable=not why and services.may_score(db.session, current_user, household),
+        done=household.id in rounds.done_households(db.session, found),
+        editable=not why and score_entry.may_score(db.session, current_user, household),
         why=why,
     )
     return page, 403 if request.method == "POST" else 200
@@ -184,7 +184,7 @@ def save_score(round_id: int):
     household_id, criterion_id, times = values
     try:
         with write():
-            saved = services.set_score(db.session, found, household_id, criterion_id, times, current_user)
+            saved = score_entry.set_score(db.session, found, household_id, criterion_id, times, current_user)
     except DomainError as err:
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
     return jsonify({"times": saved})

@@ -21,7 +21,8 @@ from .models import (
     Score,
     ScoringRound,
 )
-from .services import open_objections, round_households, scores_of, wrong_status
+from .rounds import round_households, scores_of, wrong_status
+from .workflow import open_objections
 
 
 @dataclass

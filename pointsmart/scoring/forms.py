@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from ..forms import FlaskForm, sane_day
 from ..ids import form_id
 from ..org.services import MAX_APPROVALS, MAX_NOTICE_DAYS
-from . import criteria, meeting_minutes, panels, services
+from . import criteria, meeting_minutes, panels, workflow
 from .models import CADENCE_LABELS, Cadence
 
 
@@ -57,12 +57,12 @@ class RoundForm(FlaskForm):
 class ObjectionForm(FlaskForm):
     #: typed or picked from a list the browser filters as one types (a datalist: no script needed)
     household = StringField(_l("农户（输入户号或户主姓名）"), validators=[DataRequired(), Length(max=60)])
-    objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=services.OBJECTOR_LENGTH)])
-    content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=services.MAX_REASON)])
+    objector = StringField(_l("异议人"), validators=[DataRequired(), Length(max=workflow.OBJECTOR_LENGTH)])
+    content = TextAreaField(_l("异议内容"), validators=[DataRequired(), Length(max=workflow.MAX_REASON)])
 
 
 class ReasonForm(FlaskForm):
-    reason = StringField(_l("原因"), validators=[DataRequired(), Length(max=services.MAX_REASON)])
+    reason = StringField(_l("原因"), validators=[DataRequired(), Length(max=workflow.MAX_REASON)])
 
 
 class PanelMemberForm(FlaskForm):

@@ -32,9 +32,10 @@ from ..households.services import groups as village_groups
 from ..periods import today
 from ..unit import write
 from ..xlsx import send_workbook
-from . import meeting_minutes, notice_photos, panels, points_register, reports, score_sheets, services
+from . import meeting_minutes, notice_photos, panels, points_register, reports, score_sheets
 from .forms import MinutesForm, PhotoForm
 from .models import RoundStatus
+from .rounds import get_round
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
 
@@ -42,7 +43,7 @@ VIEWERS = (Role.CHAIR, Role.PANEL)
 
 
 def _round(round_id: int):
-    return services.get_round(db.session, g.village.id, round_id)
+    return get_round(db.session, g.village.id, round_id)
 
 
 def _uploads() -> Path:

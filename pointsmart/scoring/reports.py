@@ -25,7 +25,7 @@ from ..exports import Column, Table, workbook
 from ..households.models import Household
 from ..ledger.models import Transfer
 from ..org.models import Village
-from . import criteria, finalisation, services
+from . import criteria, finalisation
 from .models import (
     CADENCE_LABELS,
     Cadence,
@@ -40,6 +40,7 @@ from .models import (
     ScoringRound,
 )
 from .periods import round_period
+from .rounds import list_rounds, round_households
 
 #: statuses whose results villagers may see
 PUBLIC_STATUSES = (RoundStatus.NOTICE, RoundStatus.FINALISED)
@@ -206,7 +207,7 @@ def round_results(session: Session, scoring_round: ScoringRound) -> RoundResults
                     result.shortfall,
                 )
             )
-        unscored = max(len(services.round_households(session, scoring_round)) - len(rows), 0)
+        unscored = max(len(round_households(session, scoring_round)) - len(rows), 0)
     else:
         tallies = finalisation.tally(session, scoring_round)
         for t in tallies:
@@ -350,7 +351,7 @@ class LedgerRound:
 
 def ledger_rounds(session: Session, village_id: int) -> list[LedgerRound]:
     """Every round of the village, newest first, with whether its minutes and photos are there."""
-    rounds = services.list_rounds(session, village_id)
+    rounds = list_rounds(session, village_id)
     ids = [r.id for r in rounds]
     with_minutes = (
         set(session.scalars(sa.select(MeetingMinutes.round_id).where(MeetingMinutes.round_id.in_(ids))))

@@ -16,7 +16,6 @@ from ..exports import WHEN, Column, Table, workbook
 from ..households.models import Household
 from ..i18n import signed
 from ..org.models import Village
-from . import services
 from .models import (
     PanelMember,
     RoundCriterion,
@@ -24,6 +23,8 @@ from .models import (
     ScoringRound,
 )
 from .reports import period_label, with_label
+from .rounds import round_households
+from .workflow import counted_approvals
 
 
 def _panel_labels(session: Session, user_ids) -> dict[int, str]:
@@ -97,13 +98,13 @@ def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
             counts[by] += 1
         if by:
             entered[household_id].add(by)
-    households = {h.id: h for h in services.round_households(session, scoring_round)}
+    households = {h.id: h for h in round_households(session, scoring_round)}
     missing = [hid for hid in times if hid not in households]  # scored, stopped since
     if missing:
         households |= {
             h.id: h for h in session.scalars(sa.select(Household).where(Household.id.in_(missing)))
         }
-    approvals = services.counted_approvals(scoring_round)  # never the submitter's own
+    approvals = counted_approvals(scoring_round)  # never the submitter's own
     people = {by for ids in entered.values() for by in ids} | {a.user_id for a in approvals}
     people |= {scoring_round.submitted_by, scoring_round.published_by, scoring_round.finalised_by}
     names = user_names(session, people)

@@ -20,7 +20,7 @@ from . import (
     entry_views,  # noqa: F401 — the score-entry pages register on the same blueprint
     finalisation,
     panels,
-    services,
+    workflow,
 )
 from .blueprint import STAFF, bp, flash_done, flash_refused, village_round
 from .forms import (
@@ -34,6 +34,7 @@ from .forms import (
 )
 from .models import Cadence, Objection, RoundStatus
 from .periods import current_key
+from .rounds import done_households, find_round_household, list_rounds, round_households, scores_of
 
 # --- rulebook ---------------------------------------------------------------------------------
 
@@ -172,7 +173,7 @@ def _rounds_page(form: RoundForm, status: int = 200):
     form.period_key.data = form.period_key.data or suggestions[Cadence.MONTHLY]
     page = render_template(
         "scoring/rounds.html",
-        rounds=services.list_rounds(db.session, g.village.id),
+        rounds=list_rounds(db.session, g.village.id),
         form=form,
         suggestions=suggestions,
         can_create=current_user.role == Role.CHAIR,
@@ -195,7 +196,7 @@ def create_round():
         return _rounds_page(form, 422)
     try:
         with write():
-            created = services.create_round(
+            created = workflow.create_round(
                 db.session,
                 g.village,
                 form.period_type.data,
@@ -224,12 +225,12 @@ def _overview_page(found, objection_form: ObjectionForm, http_status: int = 200)
     member = panels.membership(db.session, current_user.id)
     is_chair = current_user.role == Role.CHAIR
     now = utcnow()
-    counted = services.counted_approvals(found)
+    counted = workflow.counted_approvals(found)
     scored = [t for t in tallies if t.times]
     approval = {
         "counted": counted,
         "count": len(counted),
-        "missing": services.approvals_missing(found),
+        "missing": workflow.approvals_missing(found),
         # an approval the submitter gave themselves before that stopped counting: shown, not counted
         "uncounted": [a for a in found.approvals if a not in counted],
         "is_submitter": found.submitted_by == current_user.id,
@@ -244,15 +245,15 @@ def _overview_page(found, objection_form: ObjectionForm, http_status: int = 200)
         plus=sum(t.awarded for t in scored),
         minus=sum(t.deducted for t in scored),
     )
-    done = services.done_households(db.session, found)
-    unscored = sum(1 for h in services.round_households(db.session, found) if h.id not in done)
+    done = done_households(db.session, found)
+    unscored = sum(1 for h in round_households(db.session, found) if h.id not in done)
     submit_confirm = ""
     if found.status == RoundStatus.DRAFT and unscored:
         submit_confirm = _("还有 %(n)s 户没打分，确定提交吗？", n=unscored)
     flags = {
         "can_score": found.status == RoundStatus.DRAFT and member is not None,
         "can_submit": found.status == RoundStatus.DRAFT and (member is not None or is_chair),
-        "can_approve": services.approval_refusal(db.session, found, current_user) is None,
+        "can_approve": workflow.approval_refusal(db.session, found, current_user) is None,
         "can_reopen": is_chair and found.status in (RoundStatus.SUBMITTED, RoundStatus.APPROVED),
         "can_publish": is_chair and found.status == RoundStatus.APPROVED and not approval["missing"],
         "can_object": is_chair and found.status == RoundStatus.NOTICE,
@@ -288,7 +289,7 @@ def _step(round_id: int, action, message: str):
 @bp.post("/rounds/<int:round_id>/submit")
 @role_required(*STAFF)
 def submit(round_id: int):
-    return _step(round_id, lambda r: services.submit_round(db.session, r, current_user), _("已提交审核。"))
+    return _step(round_id, lambda r: workflow.submit_round(db.session, r, current_user), _("已提交审核。"))
 
 
 @bp.post("/rounds/<int:round_id>/approve")
@@ -297,7 +298,7 @@ def approve(round_id: int):
     found = village_round(round_id)
     try:
         with write():
-            count = services.approve_round(db.session, found, current_user)
+            count = workflow.approve_round(db.session, found, current_user)
     except DomainError as err:
         return flash_refused(err, "scoring.overview", round_id=found.id)
     required = found.approvals_required
@@ -320,7 +321,7 @@ def reopen(round_id: int):
     reason = ReasonForm().reason.data or ""
     return _step(
         round_id,
-        lambda r: services.reopen_round(db.session, r, current_user.id, reason),
+        lambda r: workflow.reopen_round(db.session, r, current_user.id, reason),
         _("已退回重新评分。"),
     )
 
@@ -329,7 +330,7 @@ def reopen(round_id: int):
 @role_required(Role.CHAIR)
 def publish(round_id: int):
     return _step(
-        round_id, lambda r: services.publish_round(db.session, r, current_user.id), _("已开始公示。")
+        round_id, lambda r: workflow.publish_round(db.session, r, current_user.id), _("已开始公示。")
     )
 
 
@@ -354,13 +355,13 @@ def record_objection(round_id: int):
     if not form.validate_on_submit():  # the page again, what was typed kept, each error by its field
         return _overview_page(found, form, 422)
     try:
-        household = services.find_round_household(db.session, found, form.household.data)
+        household = find_round_household(db.session, found, form.household.data)
     except DomainError as err:
         form.household.errors = [err.message]
         return _overview_page(found, form, err.status if 400 <= err.status < 500 else 422)
     try:
         with write():
-            services.record_objection(
+            workflow.record_objection(
                 db.session,
                 found,
                 household.id,
@@ -394,7 +395,7 @@ def objection(objection_id: int):
                 else {}
             )
             with write():
-                services.resolve_objection(
+                workflow.resolve_objection(
                     db.session, found, upheld, request.form.get("resolution", ""), new_times, current_user.id
                 )
         except ValueError:
@@ -403,7 +404,7 @@ def objection(objection_id: int):
             flash(err.message, "error")
         else:
             return flash_done(_("异议已处理。"), "scoring.overview", round_id=scoring_round.id)
-    cells = services.scores_of(db.session, scoring_round)
+    cells = scores_of(db.session, scoring_round)
     return render_template(
         "scoring/objection.html",
         objection=found,

@@ -29,7 +29,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account
 from pointsmart.org.models import Village
-from pointsmart.scoring import services as scoring
+from pointsmart.scoring import workflow as scoring_workflow
 from pointsmart.scoring.models import Category, Criterion, ScoringRound
 from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
@@ -363,7 +363,7 @@ def build_village(app) -> Ids:
             actor_id=shopkeeper.id,
         )
         scoring_round = session.scalars(sa.select(ScoringRound).order_by(ScoringRound.id)).first()
-        objection = scoring.record_objection(
+        objection = scoring_workflow.record_objection(
             session, scoring_round, household.id, household.head_name, "卫生评比少记了一次。", chair.id
         )
         session.commit()

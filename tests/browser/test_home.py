@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from pointsmart import clock
 from pointsmart.auth.models import User
 from pointsmart.org.services import home_village
-from pointsmart.scoring import criteria, panels, services
+from pointsmart.scoring import criteria, panels, score_entry, workflow
 from pointsmart.shop import services as shop
 
 from ..conftest import DB, committing
@@ -52,16 +52,16 @@ def busy_village(app, village_id, make_user, make_household):
         for member in members:
             panels.set_panel_member(session, member, "执委", [], actor_id=None)
         village = home_village(session)
-        on_notice = services.create_round(session, village, "monthly", "2026-10", "", None)
-        services.set_score(session, on_notice, hid, on_notice.criteria[0].id, 1, members[0])
+        on_notice = workflow.create_round(session, village, "monthly", "2026-10", "", None)
+        score_entry.set_score(session, on_notice, hid, on_notice.criteria[0].id, 1, members[0])
         submitter = session.get(User, submitter_id)
-        services.submit_round(session, on_notice, submitter)
+        workflow.submit_round(session, on_notice, submitter)
         for member in members:
-            services.approve_round(session, on_notice, member)
-        services.publish_round(session, on_notice, None)
-        services.record_objection(session, on_notice, hid, "李大娘", "院子其实没扫", None)
-        submitted = services.create_round(session, village, "monthly", "2026-11", "", None)
-        services.submit_round(session, submitted, submitter)
+            workflow.approve_round(session, on_notice, member)
+        workflow.publish_round(session, on_notice, None)
+        workflow.record_objection(session, on_notice, hid, "李大娘", "院子其实没扫", None)
+        submitted = workflow.create_round(session, village, "monthly", "2026-11", "", None)
+        workflow.submit_round(session, submitted, submitter)
         shop.save_goods(session, village_id, {"name": "洗衣粉", "spec": "袋（2kg）", "price": 20}, None)
     return member_ids
 

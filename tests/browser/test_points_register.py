@@ -11,7 +11,7 @@ from pointsmart import clock
 from pointsmart.auth.models import User
 from pointsmart.households.services import adjust_points, household_by_no
 from pointsmart.org.services import home_village
-from pointsmart.scoring import criteria, finalisation, services
+from pointsmart.scoring import criteria, finalisation, rounds, score_entry, workflow
 from pointsmart.scoring.models import ScoringRound
 
 from ..conftest import committing
@@ -54,17 +54,17 @@ def test_the_register_fits_a_1366_screen_and_brings_a_paper_cards_balance_forwar
         carried = household_by_no(session, village_id, "01-003")
         adjust_points(session, carried, 245, "纸质积分卡余额结转", None, ref="demo:opening")
         year = clock.utcnow().year
-        found = services.create_round(session, home_village(session), "monthly", f"{year}-01", "", None)
+        found = workflow.create_round(session, home_village(session), "monthly", f"{year}-01", "", None)
         users = {u.username: u for u in session.scalars(sa.select(User))}
-        for n, h in enumerate(services.round_households(session, found)):
+        for n, h in enumerate(rounds.round_households(session, found)):
             for j, c in enumerate(found.criteria):
                 if (n + j) % 2 or h.household_no == "01-003" and c.points > 0:
                     continue
-                services.set_score(session, found, h.id, c.id, 1, users[member])
-        services.submit_round(session, found, users[chair])
-        services.approve_round(session, found, users[member])
-        services.approve_round(session, found, users[other])
-        services.publish_round(session, found, users[chair].id)
+                score_entry.set_score(session, found, h.id, c.id, 1, users[member])
+        workflow.submit_round(session, found, users[chair])
+        workflow.approve_round(session, found, users[member])
+        workflow.approve_round(session, found, users[other])
+        workflow.publish_round(session, found, users[chair].id)
         round_id = found.id
     clock.advance(timedelta(days=6))
     with committing(app) as session:

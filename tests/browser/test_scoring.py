@@ -17,7 +17,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.households.services import adjust_points, create_household
 from pointsmart.org.services import home_village
-from pointsmart.scoring import criteria, panels, services
+from pointsmart.scoring import criteria, panels, rounds, workflow
 from pointsmart.scoring.models import RoundCriterion, Score
 
 from ..conftest import committing
@@ -76,7 +76,7 @@ def make_households(app, village_id, rows) -> dict[str, int]:
 
 def open_round(app, period_type, key) -> int:
     with committing(app) as session:
-        return services.create_round(session, home_village(session), period_type, key, "", None).id
+        return workflow.create_round(session, home_village(session), period_type, key, "", None).id
 
 
 def scores(app, round_id) -> dict[tuple[str, str], int]:
@@ -534,9 +534,9 @@ def test_grid_keeps_unsaved_cells_through_a_refresh_and_a_dropped_connection(
 
     # The server refuses (the round was handed in meanwhile): the message shows, the cell goes back.
     with committing(app) as session:
-        scoring_round = services.get_round(session, village_id, round_id)
+        scoring_round = rounds.get_round(session, village_id, round_id)
         submitter = session.scalar(sa.select(User).filter_by(username=member))
-        services.submit_round(session, scoring_round, submitter)
+        workflow.submit_round(session, scoring_round, submitter)
     cell(page, "01-001", "志愿服务").focus()
     keys(page, "Backspace")
     expect(grid_status(page)).to_contain_text("不能进行这个操作")

@@ -14,7 +14,7 @@ from pointsmart.auth.models import User
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
-from pointsmart.scoring import criteria, finalisation, services
+from pointsmart.scoring import criteria, finalisation, rounds, score_entry, workflow
 from pointsmart.scoring.models import RoundCriterion, Score, ScoringRound
 
 from ..conftest import committing
@@ -255,16 +255,16 @@ def test_points_register_figures_sit_under_their_headers(browser, live_server, a
     families = [(f"0{1 + i % 2}-{i + 1:03d}", f"陈玉兰{i}", f"{1 + i % 2}社", 3 * i) for i in range(8)]
     make_households(app, village_id, families)
     with committing(app) as session:
-        found = services.create_round(session, home_village(session), "monthly", "2026-11", "", None)
+        found = workflow.create_round(session, home_village(session), "monthly", "2026-11", "", None)
         users = {u.username: u for u in session.scalars(sa.select(User))}
-        for n, h in enumerate(services.round_households(session, found)):
+        for n, h in enumerate(rounds.round_households(session, found)):
             for j, c in enumerate(found.criteria):
                 times = (n + j) % 3 and (2 if c.max_per_period > 1 else 1)
-                services.set_score(session, found, h.id, c.id, times, users[member])
-        services.submit_round(session, found, users[chair])
-        services.approve_round(session, found, users[member])
-        services.approve_round(session, found, users[other])
-        services.publish_round(session, found, users[chair].id)
+                score_entry.set_score(session, found, h.id, c.id, times, users[member])
+        workflow.submit_round(session, found, users[chair])
+        workflow.approve_round(session, found, users[member])
+        workflow.approve_round(session, found, users[other])
+        workflow.publish_round(session, found, users[chair].id)
         round_id = found.id
     clock.advance(timedelta(days=6))
     with committing(app) as session:

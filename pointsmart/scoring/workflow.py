@@ -1,16 +1,13 @@
-"""Scoring rounds: created, scored cell by cell, submitted, approved, published for notice, objected
-to. Functions flush, never commit; each rule refused raises a ScoringError.
-
-The rulebook is :mod:`.criteria`, the panel :mod:`.panels`, the tally and the posting of a round's
-points :mod:`.finalisation`.
+"""A round's workflow, every step that moves it on: opened as a draft, submitted, sent back, approved by
+the panel (never by its submitter), published for its notice period (公示), and the villagers'
+objections recorded and resolved during that notice. Each step locks the round, checks its status,
+acts and writes the audit log. The step after notice, posting the points, is :mod:`.finalisation`.
 """
 
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
@@ -24,41 +21,17 @@ from ..text import checked
 from .criteria import active_criteria
 from .errors import ScoringError
 from .models import (
-    STATUS_LABELS,
     Objection,
     ObjectionStatus,
     RoundApproval,
     RoundCriterion,
     RoundStatus,
-    Score,
     ScoringRound,
 )
 from .panels import membership
 from .periods import check_period
-
-
-def get_round(session: Session, village_id: int, round_id: int) -> ScoringRound:
-    found = session.get(ScoringRound, round_id)
-    if found is None or found.village_id != village_id:
-        raise NotFound(_("找不到这次评定。"))
-    return found
-
-
-def round_by_uuid(session: Session, village_id: int, round_uuid: str) -> ScoringRound:
-    found = session.scalar(
-        sa.select(ScoringRound).where(ScoringRound.uuid == round_uuid, ScoringRound.village_id == village_id)
-    )
-    if found is None:
-        raise NotFound(_("找不到这次评定。"), code="unknown_round")
-    return found
-
-
-def list_rounds(session: Session, village_id: int, status: str | None = None) -> list[ScoringRound]:
-    query = sa.select(ScoringRound).where(ScoringRound.village_id == village_id)
-    if status:
-        query = query.where(ScoringRound.status == status)
-    return list(session.scalars(query.order_by(ScoringRound.period_key.desc(), ScoringRound.id.desc())))
-
+from .rounds import lock_round, require_status, wrong_status
+from .score_entry import score_cell, write_score
 
 #: the longest objector's name, and text of an objection, its resolution or a round's sending back
 OBJECTOR_LENGTH, MAX_REASON = 40, 500
@@ -131,205 +104,10 @@ def create_round(
     return new_round
 
 
-def round_households(session: Session, scoring_round: ScoringRound, group: str = "") -> list[Household]:
-    """The households a round scores: active ones of its village (and of its group, if it has one)."""
-    query = sa.select(Household).where(
-        Household.village_id == scoring_round.village_id, Household.active.is_(True)
-    )
-    for wanted in (scoring_round.scope, group):
-        if wanted:
-            query = query.where(Household.group == wanted)
-    return list(session.scalars(query.order_by(Household.household_no)))
-
-
-def scores_of(session: Session, scoring_round: ScoringRound) -> dict[tuple[int, int], int]:
-    """``{(household_id, round_criterion_id): times}`` for the cells that are not zero."""
-    rows = session.execute(
-        sa.select(Score.household_id, Score.round_criterion_id, Score.times).where(
-            Score.round_id == scoring_round.id, Score.times > 0
-        )
-    ).all()
-    return {(h, c): t for h, c, t in rows}
-
-
-def entered_cells(session: Session, scoring_round: ScoringRound) -> set[tuple[int, int]]:
-    """``{(household_id, round_criterion_id)}`` of the cells someone has entered, 0 included: a cell
-    confirmed empty is held as 0, so "every cell entered" tells a household that is done."""
-    rows = session.execute(
-        sa.select(Score.household_id, Score.round_criterion_id).where(Score.round_id == scoring_round.id)
-    ).all()
-    return {(h, c) for h, c in rows}
-
-
-def done_households(session: Session, scoring_round: ScoringRound) -> set[int]:
-    """The households whose every criterion of the round has been entered (0 included)."""
-    needed = len(scoring_round.criteria)
-    rows = session.execute(
-        sa.select(Score.household_id)
-        .where(Score.round_id == scoring_round.id)
-        .group_by(Score.household_id)
-        .having(sa.func.count(Score.round_criterion_id) >= needed)
-    ).scalars()
-    return set(rows)
-
-
-def find_round_household(session: Session, scoring_round: ScoringRound, text: str) -> Household:
-    """The household of the round that ``text`` names: its 户号, its head's name (if only one
-    household has it), or the "户号 户主" label the objection form's list offers.
-
-    :raises Invalid: nothing typed, no such household, or a name that two households share.
-    """
-    wanted = " ".join((text or "").split())
-    if not wanted:
-        raise Invalid(_("请输入户号或户主姓名。"), code="household_required")
-    households = round_households(session, scoring_round)
-    number = wanted.split(" ")[0]
-    found = [h for h in households if h.household_no == number]
-    if not found:
-        found = [h for h in households if h.head_name == wanted]
-    # the search is only quoted back in the message (shortened to fit it), never kept
-    if len(found) > 1:
-        raise Invalid(
-            _("有 %(n)s 户户主叫“%(name)s”，请输入户号。", n=len(found), name=wanted[:20]),
-            code="household_ambiguous",
-        )
-    if not found:
-        raise Invalid(
-            _("这次评定里没有户号或户主为“%(text)s”的农户。", text=wanted[:20]), code="unknown_household"
-        )
-    return found[0]
-
-
-def may_score(session: Session, user: User, household: Household) -> bool:
-    """Only panel members score, and only the groups they are assigned (all groups if none)."""
-    member = membership(session, user.id)
-    if member is None or user.village_id != household.village_id:
-        return False
-    return not member.group_list or household.group in member.group_list
-
-
-def _lock(session: Session, scoring_round: ScoringRound, shared: bool = False) -> None:
-    """Lock the round's row and reload it: a step (submit, approve, publish …) sees the state the
-    previous step committed, and two approvals at the same moment are counted one after the other.
-    ``shared`` lets scores be saved side by side while no step changes the round."""
-    session.scalar(
-        sa.select(ScoringRound)
-        .where(ScoringRound.id == scoring_round.id)
-        .with_for_update(read=shared)
-        .execution_options(populate_existing=True)
-    )
-    session.refresh(scoring_round, ["approvals"])
-
-
-def _require(scoring_round: ScoringRound, *statuses: RoundStatus) -> None:
-    if scoring_round.status not in statuses:
-        raise wrong_status(scoring_round)
-
-
-def wrong_status(scoring_round: ScoringRound) -> ScoringError:
-    """The refusal of an operation the round's status does not allow, naming the status."""
-    return ScoringError(
-        _("这次评定当前是“%(status)s”，不能进行这个操作。", status=_status_label(scoring_round.status)),
-        code="wrong_status",
-    )
-
-
-def _status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
-
-
-def _cell(session: Session, scoring_round: ScoringRound, household_id: int, round_criterion_id: int):
-    criterion = session.get(RoundCriterion, round_criterion_id)
-    if criterion is None or criterion.round_id != scoring_round.id:
-        raise NotFound(_("这次评定没有这个条目。"))
-    household = session.get(Household, household_id)
-    if (
-        household is None
-        or household.village_id != scoring_round.village_id
-        or not household.active
-        or (scoring_round.scope and household.group != scoring_round.scope)
-    ):
-        raise NotFound(_("这一户不在这次评定范围内。"), code="unknown_household")
-    return household, criterion
-
-
-def _write_score(session, scoring_round, household, criterion, times, actor_id, action, **extra) -> int:
-    if not isinstance(times, int) or isinstance(times, bool) or not 0 <= times <= criterion.max_per_period:
-        raise Invalid(
-            _("“%(name)s”每期最多计 %(n)s 次。", name=criterion.name, n=criterion.max_per_period),
-            code="invalid_times",
-        )
-    # Make sure the cell's row exists (two first saves of one cell may race), then lock it and read.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Score)
-        .values(
-            round_id=scoring_round.id,
-            household_id=household.id,
-            round_criterion_id=criterion.id,
-            times=0,
-            entered_by=actor_id,
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["round_id", "household_id", "round_criterion_id"])
-    )
-    score = session.scalar(
-        sa.select(Score)
-        .where(
-            Score.round_id == scoring_round.id,
-            Score.household_id == household.id,
-            Score.round_criterion_id == criterion.id,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    old = score.times
-    if old == times:
-        return times
-    score.times, score.entered_by, score.updated_at = times, actor_id, utcnow()
-    session.flush()
-    record(
-        session,
-        action,
-        actor_id,
-        scoring_round,
-        household=household.household_no,
-        criterion=criterion.name,
-        old={"times": old},
-        new={"times": times},
-        **extra,
-    )
-    return times
-
-
-def set_score(
-    session: Session,
-    scoring_round: ScoringRound,
-    household_id: int,
-    round_criterion_id: int,
-    times: int,
-    user: User,
-) -> int:
-    """Enter how many times a household met a criterion (0 clears it). Draft rounds only.
-
-    :raises ScoringError: the round is past its draft, or the user may not score this household.
-    :raises Invalid: more times than the criterion allows.
-    """
-    _lock(session, scoring_round, shared=True)
-    _require(scoring_round, RoundStatus.DRAFT)
-    household, criterion = _cell(session, scoring_round, household_id, round_criterion_id)
-    if not may_score(session, user, household):
-        raise ScoringError(
-            _("您不是评比小组成员，或这一户不在您负责的小组。"), code="not_panel_member", status=403
-        )
-    return _write_score(session, scoring_round, household, criterion, times, user.id, "scoring.score.set")
-
-
 def submit_round(session: Session, scoring_round: ScoringRound, user: User) -> None:
     """Hand a round in for approval."""
-    _lock(session, scoring_round)
-    _require(scoring_round, RoundStatus.DRAFT)
+    lock_round(session, scoring_round)
+    require_status(scoring_round, RoundStatus.DRAFT)
     if membership(session, user.id) is None and user.role != Role.CHAIR:
         raise ScoringError(_("只有评比小组成员或妇联主席可以提交评定。"), code="not_panel_member", status=403)
     scoring_round.status = RoundStatus.SUBMITTED
@@ -339,8 +117,8 @@ def submit_round(session: Session, scoring_round: ScoringRound, user: User) -> N
 
 def reopen_round(session: Session, scoring_round: ScoringRound, actor_id: int, reason: str) -> None:
     """Send a submitted or approved round back to scoring; its approvals are withdrawn."""
-    _lock(session, scoring_round)
-    _require(scoring_round, RoundStatus.SUBMITTED, RoundStatus.APPROVED)
+    lock_round(session, scoring_round)
+    require_status(scoring_round, RoundStatus.SUBMITTED, RoundStatus.APPROVED)
     reason = checked(reason, "reason", _("原因"), max_length=MAX_REASON, multiline=True)
     if not reason:
         raise Invalid(_("退回必须填写原因。"), code="reason_required")
@@ -404,7 +182,7 @@ def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> 
     :raises ScoringError: not submitted, already approved by enough members, not a panel member, the
         member who submitted the round, or approved by this member already.
     """
-    _lock(session, scoring_round)
+    lock_round(session, scoring_round)
     refusal = approval_refusal(session, scoring_round, user)
     if refusal:
         raise refusal
@@ -427,8 +205,8 @@ def approve_round(session: Session, scoring_round: ScoringRound, user: User) -> 
 
 def publish_round(session: Session, scoring_round: ScoringRound, actor_id: int) -> None:
     """Post the round's results publicly (公示) for its notice period."""
-    _lock(session, scoring_round)
-    _require(scoring_round, RoundStatus.APPROVED)
+    lock_round(session, scoring_round)
+    require_status(scoring_round, RoundStatus.APPROVED)
     missing = approvals_missing(scoring_round)
     if missing:  # a round approved before the submitter's own approval stopped counting
         raise ScoringError(
@@ -457,8 +235,8 @@ def record_objection(
     actor_id: int,
 ) -> Objection:
     """Write down a villager's objection during the notice period."""
-    _lock(session, scoring_round)
-    _require(scoring_round, RoundStatus.NOTICE)
+    lock_round(session, scoring_round)
+    require_status(scoring_round, RoundStatus.NOTICE)
     household = session.get(Household, household_id)
     if (
         household is None
@@ -505,8 +283,8 @@ def resolve_objection(
     ``new_times`` maps round-criterion ids to corrected times (only for an upheld objection).
     """
     scoring_round = session.get(ScoringRound, objection.round_id)
-    _lock(session, scoring_round)
-    _require(scoring_round, RoundStatus.NOTICE)
+    lock_round(session, scoring_round)
+    require_status(scoring_round, RoundStatus.NOTICE)
     if objection.status != ObjectionStatus.OPEN:
         raise ScoringError(_("这条异议已经处理过了。"), code="objection_closed")
     if not (resolution or "").strip():
@@ -514,8 +292,8 @@ def resolve_objection(
     if upheld:
         household = session.get(Household, objection.household_id)
         for round_criterion_id, times in new_times.items():
-            _household, criterion = _cell(session, scoring_round, household.id, round_criterion_id)
-            _write_score(
+            _household, criterion = score_cell(session, scoring_round, household.id, round_criterion_id)
+            write_score(
                 session,
                 scoring_round,
                 household,
