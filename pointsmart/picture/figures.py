@@ -95,11 +95,12 @@ class MonthRow:
     opening: int = 0
 
 
-#: which figure a flow between a household and a system account is, and its sign into the household
+#: the figure a flow between a household and a system account adds to, and the sign of a flow into
+#: the household: issued counts points going in (from issuance), the others points going out
 _FIGURES = {
-    AccountKind.ISSUANCE: "issued",
-    AccountKind.SHOP: "redeemed",
-    AccountKind.DEDUCTIONS: "deducted",
+    AccountKind.ISSUANCE: ("issued", 1),
+    AccountKind.SHOP: ("redeemed", -1),
+    AccountKind.DEDUCTIONS: ("deducted", -1),
 }
 
 
@@ -114,7 +115,7 @@ def monthly_points(
     accounts = _village_accounts(village_id)
     t = Transfer
     found = session.execute(
-        sa.select(t.id, t.created_at, t.amount, t.kind, t.reason, t.reverses_id, source.kind, target.kind)
+        sa.select(t.created_at, t.amount, t.kind, t.reason, t.reverses_id, source.kind, target.kind)
         .join(source, source.id == t.from_account_id)
         .join(target, target.id == t.to_account_id)
         .where(
@@ -135,7 +136,7 @@ def monthly_points(
             )
         )
     month_of = MonthOf()
-    for _id, at, amount, kind, reason, reverses, from_kind, to_kind in found:
+    for at, amount, kind, reason, reverses, from_kind, to_kind in found:
         row = rows[month_of(at)]
         if is_opening(kind, from_kind, to_kind, reason):
             row.opening += amount
@@ -144,9 +145,9 @@ def monthly_points(
             row.opening -= amount
             continue
         if to_kind == AccountKind.HOUSEHOLD and from_kind in _FIGURES:
-            name, sign = _FIGURES[from_kind], -1 if from_kind != AccountKind.ISSUANCE else 1
+            name, sign = _FIGURES[from_kind]
         elif from_kind == AccountKind.HOUSEHOLD and to_kind in _FIGURES:
-            name, sign = _FIGURES[to_kind], 1 if to_kind != AccountKind.ISSUANCE else -1
+            name, sign = _FIGURES[to_kind][0], -_FIGURES[to_kind][1]
         else:
             continue  # expiry, or a flow between system accounts: not on this picture
         setattr(row, name, getattr(row, name) + sign * amount)
