@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .county.views import bp as county_bp
     from .family.views import bp as family_bp
     from .households.views import bp as households_bp
+    from .picture.views import bp as picture_bp
     from .scoring.ledgers import bp as ledgers_bp
     from .scoring.public import bp as public_bp
     from .scoring.views import bp as scoring_bp
@@ -77,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
         shop_reports_bp,
         scoring_bp,
         ledgers_bp,
+        picture_bp,
         public_bp,
         audit_bp,
         sync_bp,

@@ -30,15 +30,18 @@ from .xlsx import Book, ledger_sheet, workbook_bytes
 
 #: formats a column can have: how its values print on the page and in the spreadsheet
 TEXT, INTEGER, POINTS, MONEY, PERCENT, DAY, WHEN = "text", "int", "points", "money", "percent", "day", "when"
+#: a number with one decimal (months of stock left)
+DECIMAL = "decimal"
 _NUMBER_FORMATS = {
     INTEGER: "0",
+    DECIMAL: "0.0",
     POINTS: "+0;-0;0",
     MONEY: "#,##0.00",
     PERCENT: "0.0%",
     DAY: "yyyy-mm-dd",
     WHEN: "yyyy-mm-dd hh:mm",
 }
-NUMERIC = {INTEGER, POINTS, MONEY, PERCENT}
+NUMERIC = {INTEGER, DECIMAL, POINTS, MONEY, PERCENT}
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ def shown(column: Column, value) -> str:
         return ""
     if column.format == PERCENT:
         return f"{value:.1%}"
+    if column.format == DECIMAL and isinstance(value, int | float):
+        return f"{value:.1f}"
     if column.format == MONEY:
         return f"{value / 100:,.2f}" if isinstance(value, int) else f"{value:,.2f}"
     if column.format == POINTS and isinstance(value, int):

@@ -369,4 +369,5 @@ def page(user: User, village: Village, now: datetime):
         backup=backup_status(session, now) if chair else None,
         sync=sync_status(session, now) if chair else None,
         is_member=chair or membership(session, user.id) is not None,
+        picture_link=url_for("picture.index") if chair else None,
     )

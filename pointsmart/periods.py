@@ -332,6 +332,12 @@ def parse_day(text: str | None, on: date | None = None) -> date:
     return day
 
 
+def last_complete_month() -> Period:
+    """The month before this one: the latest whole month, which month-by-month pages open on (on the
+    1st, this month has no figures yet; on any day it is still incomplete)."""
+    return Period.of(today()).previous
+
+
 def month_window(last: Period, count: int) -> list[Period]:
     """``count`` months ending with the month ``last`` ends in, oldest first."""
     month = Period.containing("month", last.year, last.month_numbers[-1])

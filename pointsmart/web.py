@@ -37,6 +37,7 @@ NAV = (
     ("scoring.rounds", _l("评定"), (Role.CHAIR, Role.PANEL)),
     ("scoring.rulebook", _l("积分细则"), (Role.CHAIR, Role.PANEL)),
     ("ledgers.index", _l("台账"), (Role.CHAIR, Role.PANEL)),
+    ("picture.index", _l("村情概览"), (Role.CHAIR,)),
     ("cards.index", _l("积分卡"), (Role.CHAIR,)),
     ("auth.users", _l("用户"), (Role.CHAIR,)),
     ("auth.tokens", _l("接口密钥"), None),

@@ -6,14 +6,8 @@ queries live in :mod:`.dashboard`; the charts are pygal SVGs served as their own
 through ``<img>``, so pages keep their strict Content-Security-Policy and print as vectors.
 """
 
-import itertools
-import xml.etree.ElementTree as ET
-from unicodedata import east_asian_width
-
-import pygal
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -27,12 +21,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
-from pygal.style import Style
 
 from .. import exports, text
 from ..audit.services import record
 from ..auth.access import COUNTY_ROLES, county_required
 from ..auth.models import Role
+from ..charts import BARS_SIZE, TREND_SIZE, bars, svg, trend_chart, trend_has_data
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import FlaskForm
@@ -48,9 +42,6 @@ from .bundles import import_bundle
 from .opening import RULE as OPENING_RULE
 
 bp = Blueprint("county", __name__, url_prefix="/county")
-
-#: a chart is its own SVG document: its inline <style> is allowed, nothing else (no script, no fetches)
-CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
 @bp.errorhandler(BadPeriod)
@@ -120,7 +111,7 @@ def dashboard():
         categories=categories,
         goods=goods,
         has_data={
-            "trend": _trend_has_data(trend),
+            "trend": trend_has_data(trend),
             "categories": any(r.awarded for r in categories),
             "goods": bool(goods),
         },
@@ -198,7 +189,7 @@ def village(village_code: str):
         outstanding_rule=board.OUTSTANDING_RULE,
         opening_rule=OPENING_RULE,
         kinds=PERIOD_KINDS,
-        has_data={"trend": _trend_has_data(shop.months), "goods": bool(shop.goods)},
+        has_data={"trend": trend_has_data(shop.months), "goods": bool(shop.goods)},
         incomplete=period.contains(today()),
     )
 
@@ -234,140 +225,6 @@ def village_export(village_code: str, table: str):
 
 # --- charts -----------------------------------------------------------------------------------------
 
-FONTS = '"Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif'
-CHART_STYLE = Style(
-    font_family=FONTS,
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#1d1b1a",
-    foreground_strong="#1d1b1a",
-    foreground_subtle="#e4ded9",
-    colors=("#b3261e", "#1b6e3a", "#8a5a00", "#1d3f8a", "#6b6561"),
-    title_font_size=20,
-    label_font_size=15,
-    major_label_font_size=15,
-    legend_font_size=16,
-    value_font_size=15,
-)
-
-
-#: the size every chart is drawn at (the pages scale them; the <img> tags reserve this shape)
-TREND_SIZE, BARS_SIZE = (800, 360), (560, 320)
-
-
-def _ticks(values) -> list[int]:
-    """Whole-number axis marks 1, 2 or 5 × 10ⁿ apart, at most about eight: points and goods are whole."""
-    top = max([0, *values])
-    steps = (factor * 10**power for power in itertools.count() for factor in (1, 2, 5))
-    step = next(s for s in steps if s * 8 >= top)
-    return list(range(0, top + step, step)) if top else [0, 1]
-
-
-#: what a chart with nothing to draw says, quietly, in its frame
-EMPTY = _l("本期暂无数据")
-
-
-def _trend_has_data(rows: list[board.MonthRow]) -> bool:
-    return any(r.issued or r.redeemed or r.opening for r in rows)
-
-
-def _empty_svg(title: str, size: tuple[int, int]) -> Response:
-    """A chart with nothing to draw: its title and a quiet line of text, inside its own frame."""
-    width, height = size
-    svg = ET.Element(
-        "svg",
-        xmlns="http://www.w3.org/2000/svg",
-        width=str(width),
-        height=str(height),
-        viewBox=f"0 0 {width} {height}",
-        role="img",
-    )
-    ET.SubElement(svg, "title").text = _("%(chart)s：本期暂无数据", chart=title)
-    ET.SubElement(svg, "rect", width=str(width), height=str(height), fill="#ffffff")
-    for y, size_px, colour, words in (
-        (40, CHART_STYLE.title_font_size, "#1d1b1a", title),
-        (height // 2 + 8, CHART_STYLE.legend_font_size, "#6b6561", str(EMPTY)),
-    ):
-        line = ET.SubElement(
-            svg,
-            "text",
-            x=str(width // 2),
-            y=str(y),
-            fill=colour,
-            style=f"font-family:{FONTS};font-size:{size_px}px",
-        )
-        line.set("text-anchor", "middle")
-        line.text = words
-    response = Response(ET.tostring(svg, encoding="utf-8", xml_declaration=True), mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = CHART_CSP
-    return response
-
-
-def _chart(kind, title: str, values, size: tuple[int, int], **config):
-    settings = {"legend_at_bottom": True, "truncate_label": -1, "y_labels": _ticks(values)} | config
-    width, height = size
-    return kind(
-        js=[], style=CHART_STYLE, title=title, width=width, height=height,
-        no_data_text=_("这段时间没有数据"), **settings,
-    )  # fmt: skip
-
-
-def _svg(chart, title: str = "", size: tuple[int, int] = BARS_SIZE) -> Response:
-    """The chart as a standalone SVG, its script (pygal's config, unused without JS) left out; with
-    nothing to draw (``chart`` None), the quiet empty state."""
-    if chart is None:
-        return _empty_svg(title, size)
-    tree = chart.render_tree()
-    for parent in tree.iter():
-        for child in list(parent):
-            if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] == "script":
-                parent.remove(child)
-    body = ET.tostring(tree, encoding="utf-8", xml_declaration=True)
-    response = Response(body, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = CHART_CSP
-    return response
-
-
-def _trend_chart(rows: list[board.MonthRow], title: str):
-    """Issued and redeemed points by month; opening balances (:mod:`.opening`) as their own series, only
-    when the months shown have any, so they never swell "issued"."""
-    if not _trend_has_data(rows):
-        return None
-    opening = any(r.opening for r in rows)
-    values = [r.issued for r in rows] + [r.redeemed for r in rows] + [r.opening for r in rows]
-    chart = _chart(pygal.Bar, title, values, TREND_SIZE)
-    chart.x_labels = [r.month[2:] for r in rows]
-    chart.add(_("发放积分"), [r.issued for r in rows])
-    chart.add(_("兑换积分"), [r.redeemed for r in rows])
-    if opening:
-        chart.add(_("期初结转（纸质积分卡）"), [r.opening for r in rows])
-    return chart
-
-
-def _label(text: str, longest: int = 12) -> str:
-    return text if len(text) <= longest else text[: longest - 1] + "…"
-
-
-def _label_room(labels: list[str]) -> int:
-    """The left margin a bar chart's labels need. pygal guesses 0.6 em a character; Chinese characters
-    are a full em wide, so without this the start of a long name is cut off."""
-    wide = max((sum(east_asian_width(c) in "WF" for c in label) for label in labels), default=0)
-    return 20 + round(wide * 0.45 * CHART_STYLE.label_font_size)
-
-
-def _bars(title: str, items: list[tuple[str, int]], series: str):
-    if not any(value for _name, value in items):
-        return None
-    values = [value for _name, value in items]
-    labels = [_label(name) for name, _value in items[::-1]]
-    chart = _chart(
-        pygal.HorizontalBar, title, values, BARS_SIZE, show_legend=False, print_values=True,
-        margin_left=_label_room(labels),
-    )  # fmt: skip
-    chart.x_labels = labels
-    chart.add(series, [value for _name, value in items[::-1]])
-    return chart
-
 
 @bp.get("/charts/<name>.svg")
 @county_required(*COUNTY_ROLES)
@@ -377,18 +234,18 @@ def chart(name: str):
     session, user = db.session, current_user
     if name == "trend":
         title, size = _("每月发放与兑换积分"), TREND_SIZE
-        drawn = _trend_chart(board.monthly_trend(session, user, period), title)
+        drawn = trend_chart(board.monthly_trend(session, user, period), title)
     elif name == "categories":
         rows = board.by_category(session, user, period)
         title, size = _("各类别加分"), BARS_SIZE
-        drawn = _bars(title, [(r.category, r.awarded) for r in rows[:12]], _("加分"))
+        drawn = bars(title, [(r.category, r.awarded) for r in rows[:12]], _("加分"))
     elif name == "goods":
         rows = board.top_goods(session, user, period, limit=10)
         title, size = _("兑换最多的商品"), BARS_SIZE
-        drawn = _bars(title, [(f"{r.name} {r.spec}".strip(), r.qty) for r in rows], _("兑换数量"))
+        drawn = bars(title, [(f"{r.name} {r.spec}".strip(), r.qty) for r in rows], _("兑换数量"))
     else:
         abort(404)
-    return _svg(drawn, title, size)
+    return svg(drawn, title, size)
 
 
 @bp.get("/villages/<village_code>/charts/<name>.svg")
@@ -399,14 +256,14 @@ def village_chart(village_code: str, name: str):
     shop = drilldown.village_shop(db.session, current_user, period, village_code)  # 404 outside the scope
     if name == "trend":
         title, size = _("每月发放与兑换积分"), TREND_SIZE
-        drawn = _trend_chart(shop.months, title)
+        drawn = trend_chart(shop.months, title)
     elif name == "goods":
         items = [(f"{r.name} {r.spec}".strip(), r.qty) for r in shop.goods[:10]]
         title, size = _("兑换的商品"), BARS_SIZE
-        drawn = _bars(title, items, _("兑换数量"))
+        drawn = bars(title, items, _("兑换数量"))
     else:
         abort(404)
-    return _svg(drawn, title, size)
+    return svg(drawn, title, size)
 
 
 # --- bundles from villages without a network --------------------------------------------------------

@@ -29,6 +29,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account
 from pointsmart.org.models import Village
+from pointsmart.periods import Period, today
 from pointsmart.scoring import workflow as scoring_workflow
 from pointsmart.scoring.models import Category, Criterion, ScoringRound
 from pointsmart.shop import redemptions
@@ -220,6 +221,8 @@ PAGES: list[Page] = [
         lambda i: {"round_id": i.round},
     ),
     Page("/ledgers/register", "ledgers.register", (CHAIR, PANEL)),
+    # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
+    Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
     Page("/notice", "public.notices", (PUBLIC,)),
     Page("/notice/<round_uuid>", "public.notice", (PUBLIC,), lambda i: {"round_uuid": i.round_uuid}),
     Page("/honour", "public.honour", (PUBLIC,)),
@@ -322,6 +325,8 @@ EXCLUDED = {
     "/households/import/template.xlsx": "download (xlsx)",
     "/settings/backup/download": "download (a copy of the database)",
     "/audit/export": "download (xlsx)",
+    "/picture/export/<table>.xlsx": "download (xlsx)",
+    "/picture/charts/<name>.svg": "image (SVG chart, shown inside the village picture)",
     "/county/export/<table>.xlsx": "download (xlsx)",
     "/county/villages/<village_code>/export/<table>.xlsx": "download (xlsx)",
     "/county/charts/<name>.svg": "image (SVG chart, shown inside the county pages)",
