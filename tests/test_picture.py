@@ -23,8 +23,9 @@ from pointsmart.households.services import adjust_points, reverse_transfer, set_
 from pointsmart.org.services import ensure_village, home_village
 from pointsmart.periods import Period, today, zone
 from pointsmart.picture import figures
-from pointsmart.scoring import criteria, finalisation, panels, services
+from pointsmart.scoring import criteria, finalisation, panels, score_entry, workflow
 from pointsmart.scoring.models import ScoringRound
+from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, MoveKind
 
@@ -51,7 +52,7 @@ def _household(session, village_id, no, head, group):
 
 def _redeem(session, village_id, household, goods_id, qty, operator):
     card = household_card(session, household)
-    return shop.redeem(session, village_id, card, [(goods_id, qty)], operator)
+    return redemptions.redeem(session, village_id, card, [(goods_id, qty)], operator)
 
 
 def household_card(session, household):
@@ -106,7 +107,7 @@ def scene(app, village_id, make_user):
             shop.receive_stock(session, goods, MoveKind.DONATION, qty, None, donor="爱心企业")
         adjust_points(session, h.a, 100, "纸质积分卡余额结转", None)
         adjust_points(session, h.b, 20, "帮助邻居", None)
-        found = services.create_round(session, home_village(session), "monthly", m0.key, "", panel[2])
+        found = workflow.create_round(session, home_village(session), "monthly", m0.key, "", panel[2])
         ids = {c.name: c.id for c in found.criteria}
         members = [session.get(User, i) for i in panel]
         for household, name, times in (
@@ -115,11 +116,11 @@ def scene(app, village_id, make_user):
             (h.c, "志愿服务", 2),
             (h.d, "乱堆乱放", 1),
         ):
-            services.set_score(session, found, household.id, ids[name], times, members[0])
-        services.submit_round(session, found, members[2])
-        services.approve_round(session, found, members[0])
-        services.approve_round(session, found, members[1])
-        services.publish_round(session, found, panel[2])
+            score_entry.set_score(session, found, household.id, ids[name], times, members[0])
+        workflow.submit_round(session, found, members[2])
+        workflow.approve_round(session, found, members[0])
+        workflow.approve_round(session, found, members[1])
+        workflow.publish_round(session, found, panel[2])
         round_id, notice_days = found.id, found.notice_days
         ids = {k: v.id for k, v in vars(h).items()}
         goods = soap.id, oil.id, towel.id
@@ -135,7 +136,7 @@ def scene(app, village_id, make_user):
         chair = session.get(User, panel[2])
         _redeem(session, village_id, h.a, soap, 2, chair)
         cancelled = _redeem(session, village_id, h.b, oil, 1, chair)
-        shop.cancel_redemption(session, cancelled, "拿错了", chair)
+        redemptions.cancel_redemption(session, cancelled, "拿错了", chair)
         adjust_points(session, h.c, -3, "损坏公物", None)
     assert Period.of(today()) == m0
     m1 = to_next_month()
