@@ -131,9 +131,9 @@ def stocktakes_xlsx():
 @role_required(*VIEWERS)
 def prices():
     """分值对应表: the price of each goods item in points, and every earlier price."""
-    return render_template(
-        "shop/reports/prices.html", rows=registers.price_list(db.session, g.village.id), today=today()
-    )
+    rows = registers.price_list(db.session, g.village.id)
+    changes = workbooks.price_changes_table(rows, changed_only=True)
+    return render_template("shop/reports/prices.html", rows=rows, changes=changes, today=today())
 
 
 @bp.get("/ledgers/prices.xlsx")

@@ -289,20 +289,25 @@ def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
         numbered,
         heading=_("%(village)s 分值对应表", village=village.label),
     )
-    changes = Table(
+    return workbook("", [prices, price_changes_table(rows)])
+
+
+def price_changes_table(rows: list[PriceRow], changed_only: bool = False) -> Table:
+    """Every price each goods item has had, oldest first; the rows are ``(price row, step)`` pairs.
+    ``changed_only`` leaves out the goods whose price never changed (the page)."""
+    return Table(
         _("调整记录"),
         [
-            Column(_("商品"), 16, lambda rs: rs[0].goods.name),
-            Column(_("规格"), 12, lambda rs: rs[0].goods.spec),
-            Column(_("分值（积分）"), 10, lambda rs: rs[1].price),
-            Column(_("执行起"), 17, lambda rs: rs[1].since, WHEN),
-            Column(_("执行止"), 17, lambda rs: rs[1].until, WHEN),
-            Column(_("调整人"), 10, lambda rs: rs[1].by),
+            Column(_("商品"), 16, lambda rs: rs[0].goods.name, key="goods"),
+            Column(_("规格"), 12, lambda rs: rs[0].goods.spec, key="spec"),
+            Column(_("分值（积分）"), 10, lambda rs: rs[1].price, INTEGER, key="price"),
+            Column(_("执行起"), 17, lambda rs: rs[1].since, WHEN, key="since"),
+            Column(_("执行止"), 17, lambda rs: rs[1].until, WHEN, key="until"),
+            Column(_("调整人"), 10, lambda rs: rs[1].by, key="by"),
         ],
-        [(row, step) for row in rows for step in row.steps],
+        [(row, step) for row in rows if row.changed or not changed_only for step in row.steps],
         heading=_("分值调整记录"),
     )
-    return workbook("", [prices, changes])
 
 
 def _lot_columns() -> list[Column]:
