@@ -59,7 +59,8 @@ def test_a_file_read_back_in_has_its_headings_on_the_first_row():
 
 PAGE = """{% from "_table.html" import data_table with context %}
 {% macro odd(row) %}{{ 'odd' if row[1] % 2 }}{% endmacro %}
-{% call(c, row, value) data_table(table, css='extra', skip=['spare'], classes={'count': 'total'},
+{% macro many(n) %}{{ 'total' if n >= 4 }}{% endmacro %}
+{% call(c, row, value) data_table(table, css='extra', skip=['spare'], classes={'day': 'wrap', 'count': many},
                                    wrap_headings=True, numbered=True, row_class=odd) -%}
 {%- if c.key == 'day' %}<a href="/day/{{ value.isoformat() }}">{{ cell(c, value) }}</a>
 {%- else %}{{ cell(c, value) }}{% endif %}
@@ -90,12 +91,14 @@ def test_the_page_prints_the_declared_table_with_what_the_page_adds(app):
     assert '<table class="ledger extra">' in page
     assert '<th class="num">序号</th><th>日期</th><th class="num wrap">件数</th></tr>' in page
     assert "备用" not in page  # the column the page leaves out
-    assert '<tr class="odd"><td class="num">1</td><td><a href="/day/2026-11-01">2026-11-01</a></td>' in page
-    assert '<td class="num total">3</td>' in page and '<td class="num total">4</td>' in page
+    first = '<tr class="odd"><td class="num">1</td><td class="wrap"><a href="/day/2026-11-01">2026-11-01</a>'
+    assert first in page
+    assert '<td class="num">3</td>' in page and '<td class="num total">4</td>' in page  # a class by the value
     assert '<tr><td class="num">2</td>' in page  # an even count: no class
     assert '<th colspan="3">以前月份</th>' in page and "2026-10-30" in page
-    assert '<th colspan="2">合计</th>' in page and '<td class="num total">7</td>' in page  # 序号 and 日期
-    assert '<th colspan="2">退回</th>' in page and '<td class="num total">-1</td>' in page
+    # a total's label spans 序号 and the blank under 日期
+    assert '<th colspan="2" class="wrap">合计</th>' in page and '<td class="num total">7</td>' in page
+    assert '<th colspan="2" class="wrap">退回</th>' in page and '<td class="num">-1</td>' in page
     assert '<p class="sheet-note">说明一句</p>' in page and page.count("sheet-note") == 1
 
 

@@ -115,7 +115,9 @@ def monthly_xlsx():
 def stocktakes():
     """物资盘点台账: the month's counts, each goods item counted against the recorded stock."""
     month = _month()
-    sheets = registers.stocktakes(db.session, g.village.id, month)
+    sheets = [
+        (s, workbooks.stocktake_table(s)) for s in registers.stocktakes(db.session, g.village.id, month)
+    ]
     return render_template("shop/reports/stocktakes.html", month=month, sheets=sheets)
 
 

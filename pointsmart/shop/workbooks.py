@@ -249,22 +249,41 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     return workbook("", [table])
 
 
+def _stocktake_columns() -> list[Column]:
+    """A count's goods lines: the rows are ``(sheet, line)`` pairs."""
+    return [
+        Column(_("盘点日期"), 12, lambda sl: sl[0].stocktake.counted_on, DAY, key="counted_on"),
+        Column(_("商品"), 14, lambda sl: sl[1].goods.name, key="goods"),
+        Column(_("规格"), 10, lambda sl: sl[1].goods.spec, key="spec"),
+        Column(_("账面数量"), 9, lambda sl: sl[1].recorded, INTEGER, key="recorded"),
+        Column(_("实盘数量"), 9, lambda sl: sl[1].counted, INTEGER, key="counted"),
+        Column(_("盈亏"), 7, lambda sl: sl[1].counted - sl[1].recorded, POINTS, key="difference"),  # signed
+        Column(_("盘点人"), 18, lambda sl: sl[0].stocktake.counted_by, key="counted_by"),
+        Column(_("登记人"), 10, lambda sl: sl[0].recorder, key="recorder"),
+        Column(_("备注"), 20, lambda sl: sl[0].stocktake.note, key="note"),
+    ]
+
+
+def stocktake_table(sheet: StocktakeSheet) -> Table:
+    """One count, for the page: its goods lines, and at the foot a line of what differed (under 商品,
+    the page's first column: the day and the counters are shown above the table)."""
+    summary = _(
+        "共盘点 %(n)s 种商品，%(d)s 种有差异：盘盈 %(plus)s 件，盘亏 %(minus)s 件。"
+        "差异已按实盘数量调整库存。",
+        n=len(sheet.lines),
+        d=sheet.differing,
+        plus=sheet.surplus,
+        minus=sheet.shortage,
+    )
+    lines = [(sheet, line) for line in sheet.lines]
+    return Table(_("物资盘点台账"), _stocktake_columns(), lines, footer=["", summary])
+
+
 def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Period) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
-    columns = [
-        Column(_("盘点日期"), 12, lambda sl: sl[0].stocktake.counted_on, DAY),
-        Column(_("商品"), 14, lambda sl: sl[1].goods.name),
-        Column(_("规格"), 10, lambda sl: sl[1].goods.spec),
-        Column(_("账面数量"), 9, lambda sl: sl[1].recorded, INTEGER),
-        Column(_("实盘数量"), 9, lambda sl: sl[1].counted, INTEGER),
-        Column(_("盈亏"), 7, lambda sl: sl[1].counted - sl[1].recorded, INTEGER),
-        Column(_("盘点人"), 18, lambda sl: sl[0].stocktake.counted_by),
-        Column(_("登记人"), 10, lambda sl: sl[0].recorder),
-        Column(_("备注"), 20, lambda sl: sl[0].stocktake.note),
-    ]
     table = Table(
         _("物资盘点台账"),
-        columns,
+        _stocktake_columns(),
         [(s, line) for s in sheets for line in s.lines],
         landscape=True,
         heading=_("%(village)s 物资盘点台账 %(month)s", village=village.label, month=month.label()),
