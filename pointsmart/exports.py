@@ -7,6 +7,8 @@ its value from a row — and the rows themselves (any objects). The same declara
   with the headings, the widths and the number formats;
 - the page: ``templates/_table.html``'s ``data_table`` macro prints the same headings and values, numbers
   right-aligned and formatted alike, so a heading is never written twice or a column forgotten in one.
+  What only the page has — a link in a cell, a second line, a class, a column it shows elsewhere — the
+  page adds by the column's ``key`` (see the macro), never by writing the headings again.
 
 A sheet may need a little more than a grid: its own first line (``heading``), several bold total rows
 (``footer`` and ``totals``), further groups of the same columns under a bold caption (``sections``),
