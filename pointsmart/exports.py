@@ -7,6 +7,8 @@ its value from a row — and the rows themselves (any objects). The same declara
   with the headings, the widths and the number formats;
 - the page: ``templates/_table.html``'s ``data_table`` macro prints the same headings and values, numbers
   right-aligned and formatted alike, so a heading is never written twice or a column forgotten in one.
+  What only the page has — a link in a cell, a second line, a class, a column it shows elsewhere — the
+  page adds by the column's ``key`` (see the macro), never by writing the headings again.
 
 A sheet may need a little more than a grid: its own first line (``heading``), several bold total rows
 (``footer`` and ``totals``), further groups of the same columns under a bold caption (``sections``),
@@ -52,6 +54,9 @@ class Column:
     width: int
     value: Callable[[Any], Any]
     format: str = TEXT
+    #: a name the page may refer to the column by (a class for its cells, a cell of its own, leaving it
+    #: out); never shown
+    key: str = ""
 
     @property
     def numeric(self) -> bool:
@@ -102,12 +107,43 @@ class Table:
     def values(self) -> list[list]:
         """Each row's values, column by column (computed once)."""
         if self._cached is None:
+            self.rows = list(self.rows)  # an iterator is read once, for the sheet and the page alike
             self._cached = [[c.value(row) for c in self.columns] for row in self.rows]
         return self._cached
 
     def cells(self) -> list[list[tuple[Column, Any]]]:
         """Each row as ``(column, value)`` pairs, for the page."""
         return [list(zip(self.columns, values, strict=True)) for values in self.values()]
+
+    def lines(self) -> list[tuple[Any, list[tuple[Column, Any]]]]:
+        """Each row with its ``(column, value)`` pairs, for a page that shows more of a row than its
+        values (a link, a second line)."""
+        cells = self.cells()  # first: it makes ``rows`` a list
+        return list(zip(self.rows, cells, strict=True))
+
+    def foot(self, skip: Sequence[str] = ()) -> list[tuple[int, list[tuple[Column, Any]]]]:
+        """The footer and the totals for the page, without the columns ``skip`` names: each row as the
+        number of columns its first cell (the label) spans — itself and the blank cells after it — and
+        its ``(column, value)`` pairs from there on."""
+        rows = []
+        for values in ([self.footer] if self.footer is not None else []) + list(self.totals):
+            cells = [
+                (c, values[i] if i < len(values) else "")
+                for i, c in enumerate(self.columns)
+                if c.key not in skip
+            ]
+            span = 1
+            while span < len(cells) and cells[span][1] in ("", None):
+                span += 1
+            rows.append((span, cells[:1] + cells[span:]))
+        return rows
+
+    def section_lines(self) -> list[tuple[str, list[tuple[Any, list[tuple[Column, Any]]]]]]:
+        """Each section's caption and its rows, as :meth:`lines` gives the table's own."""
+        return [
+            (caption, [(row, [(c, c.value(row)) for c in self.columns]) for row in rows])
+            for caption, rows in self.sections
+        ]
 
     def add_to(self, book: Book, heading: str = "") -> Worksheet:
         """Write this table as a new sheet of ``book``, headed ``heading · title`` (or its own heading);

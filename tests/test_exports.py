@@ -55,3 +55,58 @@ def test_a_file_read_back_in_has_its_headings_on_the_first_row():
     sheet = _sheet(Table("名册", COLUMNS, [(date(2026, 11, 1), 3)], heading_line=False))
     assert [c.value for c in sheet[1]] == ["日期", "件数"] and sheet["B2"].value == 3
     assert sheet.freeze_panes == "A2" and sheet.print_title_rows == "$1:$1"
+
+
+PAGE = """{% from "_table.html" import data_table with context %}
+{% macro odd(row) %}{{ 'odd' if row[1] % 2 }}{% endmacro %}
+{% macro many(n) %}{{ 'total' if n >= 4 }}{% endmacro %}
+{% call(c, row, value) data_table(table, css='extra', skip=['spare'], classes={'day': 'wrap', 'count': many},
+                                   wrap_headings=True, numbered=True, row_class=odd) -%}
+{%- if c.key == 'day' %}<a href="/day/{{ value.isoformat() }}">{{ cell(c, value) }}</a>
+{%- else %}{{ cell(c, value) }}{% endif %}
+{%- endcall %}"""
+
+
+def _page(app, table: Table) -> str:
+    with app.test_request_context():
+        return app.jinja_env.from_string(PAGE).render(table=table)
+
+
+def test_the_page_prints_the_declared_table_with_what_the_page_adds(app):
+    columns = [
+        Column("日期", 12, itemgetter(0), DAY, key="day"),
+        Column("备用", 8, itemgetter(1), key="spare"),
+        Column("件数", 8, itemgetter(1), INTEGER, key="count"),
+    ]
+    table = Table(
+        "明细",
+        columns,
+        iter([(date(2026, 11, 1), 3), (date(2026, 11, 2), 4)]),  # read once, for the page as for a sheet
+        footer=["合计", "", 7],
+        totals=[["退回", "", -1]],
+        sections=[("以前月份", [(date(2026, 10, 30), 1)])],
+        notes=["", "说明一句"],
+    )
+    page = _page(app, table)
+    assert '<table class="ledger extra">' in page
+    assert '<th class="num">序号</th><th>日期</th><th class="num wrap">件数</th></tr>' in page
+    assert "备用" not in page  # the column the page leaves out
+    first = '<tr class="odd"><td class="num">1</td><td class="wrap"><a href="/day/2026-11-01">2026-11-01</a>'
+    assert first in page
+    assert '<td class="num">3</td>' in page and '<td class="num total">4</td>' in page  # a class by the value
+    assert '<tr><td class="num">2</td>' in page  # an even count: no class
+    assert '<th colspan="3">以前月份</th>' in page and "2026-10-30" in page
+    # a total's label spans 序号 and the blank under 日期
+    assert '<th colspan="2" class="wrap">合计</th>' in page and '<td class="num total">7</td>' in page
+    assert '<th colspan="2" class="wrap">退回</th>' in page and '<td class="num">-1</td>' in page
+    assert '<p class="sheet-note">说明一句</p>' in page and page.count("sheet-note") == 1
+
+
+def test_a_page_table_without_rows_says_so_and_without_additions_prints_plain(app):
+    plain = """{% from "_table.html" import data_table with context %}{{ data_table(table, id='t') }}"""
+    table = Table("明细", COLUMNS, [], empty="没有记录。")
+    with app.test_request_context():
+        page = app.jinja_env.from_string(plain).render(table=table)
+    assert '<table class="ledger" id="t">' in page
+    assert '<td colspan="2" class="muted">没有记录。</td>' in page and "<tfoot>" not in page
+    assert '<th>日期</th><th class="num">件数</th>' in page

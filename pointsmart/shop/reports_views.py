@@ -70,6 +70,8 @@ def daily():
         "shop/reports/daily.html",
         day=day,
         period=period,
+        goods=workbooks.goods_table(period),
+        intakes=workbooks.intake_table(period),
         previous=day - timedelta(days=1),
         following=day + timedelta(days=1),
     )
@@ -87,7 +89,14 @@ def daily_xlsx():
 def monthly():
     month = _month()
     period = figures.shop_period(db.session, g.village.id, month.start, month.end)
-    return render_template("shop/reports/monthly.html", month=month, period=period)
+    return render_template(
+        "shop/reports/monthly.html",
+        month=month,
+        period=period,
+        days=workbooks.days_table(period, month, every_day=False),
+        goods=workbooks.goods_table(period),
+        intakes=workbooks.intake_table(period),
+    )
 
 
 @bp.get("/monthly.xlsx")
@@ -106,7 +115,9 @@ def monthly_xlsx():
 def stocktakes():
     """物资盘点台账: the month's counts, each goods item counted against the recorded stock."""
     month = _month()
-    sheets = registers.stocktakes(db.session, g.village.id, month)
+    sheets = [
+        (s, workbooks.stocktake_table(s)) for s in registers.stocktakes(db.session, g.village.id, month)
+    ]
     return render_template("shop/reports/stocktakes.html", month=month, sheets=sheets)
 
 
@@ -122,9 +133,9 @@ def stocktakes_xlsx():
 @role_required(*VIEWERS)
 def prices():
     """分值对应表: the price of each goods item in points, and every earlier price."""
-    return render_template(
-        "shop/reports/prices.html", rows=registers.price_list(db.session, g.village.id), today=today()
-    )
+    rows = registers.price_list(db.session, g.village.id)
+    changes = workbooks.price_changes_table(rows, changed_only=True)
+    return render_template("shop/reports/prices.html", rows=rows, changes=changes, today=today())
 
 
 @bp.get("/ledgers/prices.xlsx")
@@ -157,9 +168,8 @@ def redemptions_xlsx():
 @role_required(*VIEWERS)
 def donors():
     """爱心榜 for the staff: every donor, what was given and where it went."""
-    return render_template(
-        "shop/reports/donors.html", traces=registers.trace_donations(db.session, g.village.id)
-    )
+    traces = registers.trace_donations(db.session, g.village.id)
+    return render_template("shop/reports/donors.html", board=workbooks.donors_table(traces, g.village))
 
 
 @bp.get("/donors.xlsx")
@@ -174,7 +184,8 @@ def donors_xlsx():
 def donor(donor: str):
     """One donor's donations, each traced first-in-first-out: redeemed, lost, still on the shelf."""
     trace = registers.trace_donor(db.session, g.village.id, donor)
-    return render_template("shop/reports/donor.html", trace=trace)
+    lots = workbooks.lots_table(trace, g.village)
+    return render_template("shop/reports/donor.html", trace=trace, lots=lots)
 
 
 @bp.get("/donors/<path:donor>.xlsx")

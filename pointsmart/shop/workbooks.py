@@ -1,11 +1,13 @@
 """The shop's figures and ledgers as ``.xlsx`` workbooks, one function per download; each sheet a
-:class:`pointsmart.exports.Table` declared once."""
+:class:`pointsmart.exports.Table` declared once. The tables a report page shows as well (``goods_table``,
+``intake_table``, ``days_table``, ``lots_table``, ``donors_table``) are public: the page prints the
+same declaration (``templates/_table.html``)."""
 
 from operator import attrgetter
 
 from flask_babel import gettext as _
 
-from ..exports import DAY, INTEGER, MONEY, WHEN, Column, Figure, Table, workbook
+from ..exports import DAY, INTEGER, MONEY, POINTS, WHEN, Column, Figure, Table, workbook
 from ..org.models import Village
 from ..periods import Period, local_day
 from .figures import ShopPeriod
@@ -19,7 +21,7 @@ from .registers import DonorTrace, PriceRow, RedemptionRegister, StocktakeSheet
 
 
 def _number(label: str, width: int, name: str) -> Column:
-    return Column(label, width, attrgetter(name), INTEGER)
+    return Column(label, width, attrgetter(name), INTEGER, key=name)
 
 
 def _status(r: Redemption) -> str:
@@ -30,20 +32,21 @@ def _status(r: Redemption) -> str:
     return ""
 
 
-def _goods_table(period: ShopPeriod, heading: str) -> Table:
+def goods_table(period: ShopPeriod, heading: str = "") -> Table:
+    """Each goods item over the period: stock at the start, each kind of move, stock and value at the end."""
     columns = [
-        Column(_("商品"), 14, lambda f: f.goods.name),
-        Column(_("规格"), 10, lambda f: f.goods.spec),
+        Column(_("商品"), 14, lambda f: f.goods.name, key="name"),
+        Column(_("规格"), 10, lambda f: f.goods.spec, key="spec"),
         _number(_("期初库存"), 9, "opening"),
         _number(_("捐赠入库"), 9, "donated"),
         _number(_("采购入库"), 9, "purchased"),
         _number(_("兑换出库"), 9, "redeemed"),
         _number(_("撤销退回"), 9, "returned"),
         _number(_("损耗"), 8, "lost"),
-        _number(_("盘点调整"), 9, "adjusted"),
+        Column(_("盘点调整"), 9, attrgetter("adjusted"), POINTS, key="adjusted"),  # signed
         _number(_("期末库存"), 9, "closing"),
         _number(_("其中捐赠"), 9, "donated_on_shelf"),
-        Column(_("库存金额（元）"), 13, attrgetter("value_fen"), MONEY),
+        Column(_("库存金额（元）"), 13, attrgetter("value_fen"), MONEY, key="value"),
     ]
     total = [
         _("合计"),
@@ -65,6 +68,7 @@ def _goods_table(period: ShopPeriod, heading: str) -> Table:
         period.goods,
         footer=total,
         landscape=True,
+        empty=_("还没有商品。"),
         heading=heading,
         notes=["", stock_value_note()],
     )
@@ -98,19 +102,27 @@ def _summary_table(period: ShopPeriod, heading: str) -> Table:
     return Table(_("汇总"), columns, _summary_rows(period), landscape=False, heading=heading, notes=notes)
 
 
-def _intake_table(period: ShopPeriod) -> Table:
+def intake_table(period: ShopPeriod) -> Table:
+    """The donations and purchases recorded in the period."""
     columns = [
-        Column(_("登记时间"), 17, attrgetter("created_at"), WHEN),
-        Column(_("捐赠或采购日期"), 12, attrgetter("moved_on"), DAY),
-        Column(_("类型"), 10, lambda m: str(MOVE_LABELS[MoveKind(m.kind)])),
-        Column(_("商品"), 14, lambda m: m.goods.name),
-        Column(_("数量"), 7, attrgetter("qty"), INTEGER),
-        Column(_("捐赠人"), 16, attrgetter("donor")),
-        Column(_("经费来源"), 12, attrgetter("funding_source")),
-        Column(_("单价（元）"), 10, attrgetter("cost_fen"), MONEY),
-        Column(_("备注"), 20, attrgetter("note")),
+        Column(_("登记时间"), 17, attrgetter("created_at"), WHEN, key="created_at"),
+        Column(_("捐赠或采购日期"), 12, attrgetter("moved_on"), DAY, key="moved_on"),
+        Column(_("类型"), 10, lambda m: str(MOVE_LABELS[MoveKind(m.kind)]), key="kind"),
+        Column(_("商品"), 14, lambda m: m.goods.name, key="goods"),
+        Column(_("数量"), 7, attrgetter("qty"), INTEGER, key="qty"),
+        Column(_("捐赠人"), 16, attrgetter("donor"), key="donor"),
+        Column(_("经费来源"), 12, attrgetter("funding_source"), key="funding_source"),
+        Column(_("单价（元）"), 10, attrgetter("cost_fen"), MONEY, key="cost"),
+        Column(_("备注"), 20, attrgetter("note"), key="note"),
     ]
-    return Table(_("入库明细"), columns, period.intakes, landscape=True, heading=_("捐赠和采购入库"))
+    return Table(
+        _("入库明细"),
+        columns,
+        period.intakes,
+        landscape=True,
+        heading=_("捐赠和采购入库"),
+        empty=_("没有入库。"),
+    )
 
 
 def _redemption_columns(names: dict[int, str]) -> list[Column]:
@@ -153,8 +165,8 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
         [
             _summary_table(period, _("%(village)s 积分超市日报 %(day)s", village=village.label, day=day)),
             lines,
-            _goods_table(period, _("%(day)s 商品进出和库存", day=day)),
-            _intake_table(period),
+            goods_table(period, _("%(day)s 商品进出和库存", day=day)),
+            intake_table(period),
         ],
     )
 
@@ -162,8 +174,22 @@ def daily_xlsx(period: ShopPeriod, village: Village) -> bytes:
 def monthly_xlsx(period: ShopPeriod, village: Village, month: Period) -> bytes:
     """A month's figures: the summary, day by day, each goods item's moves, the intakes."""
     title = _("%(village)s 积分超市月报 %(month)s", village=village.label, month=month.label())
+    return workbook(
+        "",
+        [
+            _summary_table(period, title),
+            days_table(period, month),
+            goods_table(period, _("%(month)s 商品进出和库存", month=month.label())),
+            intake_table(period),
+        ],
+    )
+
+
+def days_table(period: ShopPeriod, month: Period, every_day: bool = True) -> Table:
+    """The month day by day: redemptions, cancellations and intakes; ``every_day=False`` leaves out
+    the days with none of them (the page)."""
     columns = [
-        Column(_("日期"), 12, attrgetter("day"), DAY),
+        Column(_("日期"), 12, attrgetter("day"), DAY, key="day"),
         _number(_("兑换笔数"), 9, "redemptions"),
         _number(_("兑换积分"), 9, "points"),
         _number(_("撤销笔数"), 9, "cancellations"),
@@ -184,22 +210,17 @@ def monthly_xlsx(period: ShopPeriod, village: Village, month: Period) -> bytes:
         period.donated,
         period.purchased,
     ]
-    days = Table(
+    days = period.days
+    if not every_day:
+        days = [d for d in days if any((d.redemptions, d.cancellations, d.goods_out, d.donated, d.purchased))]
+    return Table(
         _("每日"),
         columns,
-        period.days,
+        days,
         footer=total,
         landscape=True,
+        empty=_("这个月没有兑换和入库。"),
         heading=_("%(month)s 每日兑换和入库", month=month.label()),
-    )
-    return workbook(
-        "",
-        [
-            _summary_table(period, title),
-            days,
-            _goods_table(period, _("%(month)s 商品进出和库存", month=month.label())),
-            _intake_table(period),
-        ],
     )
 
 
@@ -228,22 +249,41 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     return workbook("", [table])
 
 
+def _stocktake_columns() -> list[Column]:
+    """A count's goods lines: the rows are ``(sheet, line)`` pairs."""
+    return [
+        Column(_("盘点日期"), 12, lambda sl: sl[0].stocktake.counted_on, DAY, key="counted_on"),
+        Column(_("商品"), 14, lambda sl: sl[1].goods.name, key="goods"),
+        Column(_("规格"), 10, lambda sl: sl[1].goods.spec, key="spec"),
+        Column(_("账面数量"), 9, lambda sl: sl[1].recorded, INTEGER, key="recorded"),
+        Column(_("实盘数量"), 9, lambda sl: sl[1].counted, INTEGER, key="counted"),
+        Column(_("盈亏"), 7, lambda sl: sl[1].counted - sl[1].recorded, POINTS, key="difference"),  # signed
+        Column(_("盘点人"), 18, lambda sl: sl[0].stocktake.counted_by, key="counted_by"),
+        Column(_("登记人"), 10, lambda sl: sl[0].recorder, key="recorder"),
+        Column(_("备注"), 20, lambda sl: sl[0].stocktake.note, key="note"),
+    ]
+
+
+def stocktake_table(sheet: StocktakeSheet) -> Table:
+    """One count, for the page: its goods lines, and at the foot a line of what differed (under 商品,
+    the page's first column: the day and the counters are shown above the table)."""
+    summary = _(
+        "共盘点 %(n)s 种商品，%(d)s 种有差异：盘盈 %(plus)s 件，盘亏 %(minus)s 件。"
+        "差异已按实盘数量调整库存。",
+        n=len(sheet.lines),
+        d=sheet.differing,
+        plus=sheet.surplus,
+        minus=sheet.shortage,
+    )
+    lines = [(sheet, line) for line in sheet.lines]
+    return Table(_("物资盘点台账"), _stocktake_columns(), lines, footer=["", summary])
+
+
 def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Period) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
-    columns = [
-        Column(_("盘点日期"), 12, lambda sl: sl[0].stocktake.counted_on, DAY),
-        Column(_("商品"), 14, lambda sl: sl[1].goods.name),
-        Column(_("规格"), 10, lambda sl: sl[1].goods.spec),
-        Column(_("账面数量"), 9, lambda sl: sl[1].recorded, INTEGER),
-        Column(_("实盘数量"), 9, lambda sl: sl[1].counted, INTEGER),
-        Column(_("盈亏"), 7, lambda sl: sl[1].counted - sl[1].recorded, INTEGER),
-        Column(_("盘点人"), 18, lambda sl: sl[0].stocktake.counted_by),
-        Column(_("登记人"), 10, lambda sl: sl[0].recorder),
-        Column(_("备注"), 20, lambda sl: sl[0].stocktake.note),
-    ]
     table = Table(
         _("物资盘点台账"),
-        columns,
+        _stocktake_columns(),
         [(s, line) for s in sheets for line in s.lines],
         landscape=True,
         heading=_("%(village)s 物资盘点台账 %(month)s", village=village.label, month=month.label()),
@@ -268,35 +308,40 @@ def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
         numbered,
         heading=_("%(village)s 分值对应表", village=village.label),
     )
-    changes = Table(
+    return workbook("", [prices, price_changes_table(rows)])
+
+
+def price_changes_table(rows: list[PriceRow], changed_only: bool = False) -> Table:
+    """Every price each goods item has had, oldest first; the rows are ``(price row, step)`` pairs.
+    ``changed_only`` leaves out the goods whose price never changed (the page)."""
+    return Table(
         _("调整记录"),
         [
-            Column(_("商品"), 16, lambda rs: rs[0].goods.name),
-            Column(_("规格"), 12, lambda rs: rs[0].goods.spec),
-            Column(_("分值（积分）"), 10, lambda rs: rs[1].price),
-            Column(_("执行起"), 17, lambda rs: rs[1].since, WHEN),
-            Column(_("执行止"), 17, lambda rs: rs[1].until, WHEN),
-            Column(_("调整人"), 10, lambda rs: rs[1].by),
+            Column(_("商品"), 16, lambda rs: rs[0].goods.name, key="goods"),
+            Column(_("规格"), 12, lambda rs: rs[0].goods.spec, key="spec"),
+            Column(_("分值（积分）"), 10, lambda rs: rs[1].price, INTEGER, key="price"),
+            Column(_("执行起"), 17, lambda rs: rs[1].since, WHEN, key="since"),
+            Column(_("执行止"), 17, lambda rs: rs[1].until, WHEN, key="until"),
+            Column(_("调整人"), 10, lambda rs: rs[1].by, key="by"),
         ],
-        [(row, step) for row in rows for step in row.steps],
+        [(row, step) for row in rows if row.changed or not changed_only for step in row.steps],
         heading=_("分值调整记录"),
     )
-    return workbook("", [prices, changes])
 
 
 def _lot_columns() -> list[Column]:
     """A donation's lot and where it went: the rows are ``(trace, lot)`` pairs."""
     return [
-        Column(_("捐赠日期"), 12, lambda tl: tl[1].given_on, DAY),
-        Column(_("商品"), 14, lambda tl: tl[1].goods.name),
-        Column(_("规格"), 10, lambda tl: tl[1].goods.spec),
-        Column(_("捐赠数量"), 9, lambda tl: tl[1].qty, INTEGER),
-        Column(_("已兑换"), 8, lambda tl: tl[1].redeemed, INTEGER),
-        Column(_("损耗和盘亏"), 9, lambda tl: tl[1].other_out, INTEGER),
-        Column(_("在架"), 7, lambda tl: tl[1].on_shelf, INTEGER),
-        Column(_("兑换积分"), 9, lambda tl: tl[1].redeemed_points, INTEGER),
-        Column(_("折合积分"), 9, lambda tl: tl[1].worth, INTEGER),
-        Column(_("备注"), 20, lambda tl: tl[1].move.note),
+        Column(_("捐赠日期"), 12, lambda tl: tl[1].given_on, DAY, key="given_on"),
+        Column(_("商品"), 14, lambda tl: tl[1].goods.name, key="goods"),
+        Column(_("规格"), 10, lambda tl: tl[1].goods.spec, key="spec"),
+        Column(_("捐赠数量"), 9, lambda tl: tl[1].qty, INTEGER, key="qty"),
+        Column(_("已兑换"), 8, lambda tl: tl[1].redeemed, INTEGER, key="redeemed"),
+        Column(_("损耗和盘亏"), 9, lambda tl: tl[1].other_out, INTEGER, key="other_out"),
+        Column(_("在架"), 7, lambda tl: tl[1].on_shelf, INTEGER, key="on_shelf"),
+        Column(_("兑换积分"), 9, lambda tl: tl[1].redeemed_points, INTEGER, key="redeemed_points"),
+        Column(_("折合积分"), 9, lambda tl: tl[1].worth, INTEGER, key="worth"),
+        Column(_("备注"), 20, lambda tl: tl[1].move.note, key="note"),
     ]
 
 
@@ -306,24 +351,6 @@ def _lots(traces: list[DonorTrace]) -> list[tuple]:
 
 def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
     """爱心榜 and every donation traced, as a workbook."""
-    board = Table(
-        _("爱心榜"),
-        [
-            Column(_("捐赠人"), 18, attrgetter("name")),
-            Column(_("捐赠物资"), 30, lambda t: _("、").join(f"{g.name}×{n}" for g, n in t.goods_given)),
-            _number(_("捐赠件数"), 9, "given"),
-            _number(_("已兑换"), 8, "redeemed"),
-            _number(_("损耗和盘亏"), 9, "other_out"),
-            _number(_("在架"), 7, "on_shelf"),
-            _number(_("兑换积分"), 9, "redeemed_points"),
-            _number(_("折合积分"), 9, "worth"),
-            Column(_("首次捐赠"), 12, attrgetter("first_on"), DAY),
-            Column(_("最近捐赠"), 12, attrgetter("last_on"), DAY),
-        ],
-        traces,
-        landscape=True,
-        heading=_("%(village)s 爱心榜", village=village.label),
-    )
     detail = Table(
         _("捐赠去向"),
         [Column(_("捐赠人"), 18, lambda tl: tl[0].name), *_lot_columns()],
@@ -331,11 +358,44 @@ def donors_xlsx(traces: list[DonorTrace], village: Village) -> bytes:
         landscape=True,
         heading=_("每笔捐赠的去向（先进先出）"),
     )
-    return workbook("", [board, detail])
+    return workbook("", [donors_table(traces, village), detail])
+
+
+def donors_table(traces: list[DonorTrace], village: Village) -> Table:
+    """爱心榜 for the staff: each donor, what was given and where it went."""
+    return Table(
+        _("爱心榜"),
+        [
+            Column(_("捐赠人"), 18, attrgetter("name"), key="name"),
+            Column(
+                _("捐赠物资"),
+                30,
+                lambda t: _("、").join(f"{g.name}×{n}" for g, n in t.goods_given),
+                key="goods",
+            ),
+            _number(_("捐赠件数"), 9, "given"),
+            _number(_("已兑换"), 8, "redeemed"),
+            _number(_("损耗和盘亏"), 9, "other_out"),
+            _number(_("在架"), 7, "on_shelf"),
+            _number(_("兑换积分"), 9, "redeemed_points"),
+            _number(_("折合积分"), 9, "worth"),
+            Column(_("首次捐赠"), 12, attrgetter("first_on"), DAY, key="first_on"),
+            Column(_("最近捐赠"), 12, attrgetter("last_on"), DAY, key="last_on"),
+        ],
+        traces,
+        landscape=True,
+        empty=_("还没有捐赠。"),
+        heading=_("%(village)s 爱心榜", village=village.label),
+    )
 
 
 def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
     """One donor's donations and where they went, as a workbook."""
+    return workbook("", [lots_table(trace, village)])
+
+
+def lots_table(trace: DonorTrace, village: Village) -> Table:
+    """One donor's donations, each with where it went; the rows are ``(trace, lot)`` pairs."""
     total = [
         _("合计"),
         "",
@@ -347,7 +407,7 @@ def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
         trace.redeemed_points,
         trace.worth,
     ]
-    table = Table(
+    return Table(
         _("捐赠去向"),
         _lot_columns(),
         _lots([trace]),
@@ -355,4 +415,3 @@ def donor_xlsx(trace: DonorTrace, village: Village) -> bytes:
         landscape=True,
         heading=_("%(village)s 捐赠去向：%(name)s", village=village.label, name=trace.name),
     )
-    return workbook("", [table])
