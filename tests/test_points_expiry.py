@@ -16,6 +16,7 @@ from pointsmart import clock
 from pointsmart.audit.models import AuditEntry
 from pointsmart.audit.sentences import Names, sentence
 from pointsmart.auth.models import User
+from pointsmart.auth.services import create_user
 from pointsmart.cards import services as cards
 from pointsmart.county.models import VillageMonth
 from pointsmart.errors import Invalid
@@ -30,7 +31,7 @@ from pointsmart.settings.models import PointsRule, PointsRuleKind
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind
 
-from .conftest import VILLAGE_CODE, committing
+from .conftest import PASSWORD, VILLAGE_CODE, committing
 from .sync_support import county_totals, push_all, register, village_totals
 
 KEEP, YEAR_END, MONTHS = PointsRuleKind.KEEP, PointsRuleKind.YEAR_END, PointsRuleKind.MONTHS
@@ -431,8 +432,6 @@ def test_a_bad_rule_on_the_page_is_refused_naming_the_field(app, login_as, data,
 
 
 def test_the_rule_form_needs_its_csrf_token(make_app, make_user):
-    from .conftest import PASSWORD
-
     strict = make_app(WTF_CSRF_ENABLED=True)
     client = strict.test_client()
     _id, name = make_user("chair")
@@ -517,6 +516,12 @@ def test_expired_points_reach_the_countys_expired_column(app, county_app, make_h
         row = db.session.get(VillageMonth, (village.id, month))
         assert row.expired == 45
         assert db.session.scalar(sa.select(sa.func.sum(VillageMonth.expired))) == 45
+        create_user(db.session, "reviewer-x", "county_reviewer", PASSWORD)
+        db.session.commit()
+    reviewer = county_app.test_client()
+    assert reviewer.post("/login", data={"username": "reviewer-x", "password": PASSWORD}).status_code == 302
+    page = reviewer.get(f"/county/villages/{VILLAGE_CODE}?type=month&key={month}").get_data(as_text=True)
+    assert "本期扣减 0 分，过期 45 分。" in page
 
 
 def test_deadlines_follow_the_rule_in_force_when_earned(app):
