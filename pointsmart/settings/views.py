@@ -23,7 +23,19 @@ from .models import BACKUP_KIND_LABELS
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
+def _stored_form() -> SettingsForm:
+    """The settings form filled from the database (never from the request)."""
+    stored = services.current(db.session)
+    return SettingsForm(
+        formdata=None,
+        county_url=stored.county_url,
+        backup_daily=stored.backup_daily,
+        backup_keep_days=stored.backup_keep_days,
+    )
+
+
 def _rule_form() -> PointsRuleForm:
+    """The rule form showing the rule in force."""
     rule = expiry.current_rule(db.session)
     return PointsRuleForm(formdata=None, rule=rule.rule, months=rule.months)
 
@@ -58,13 +70,7 @@ def _page(form: SettingsForm, status: int = 200, rule_form: PointsRuleForm | Non
 @bp.get("/")
 @role_required(Role.CHAIR)
 def index():
-    stored = services.current(db.session)
-    form = SettingsForm(
-        county_url=stored.county_url,
-        backup_daily=stored.backup_daily,
-        backup_keep_days=stored.backup_keep_days,
-    )
-    return _page(form)
+    return _page(_stored_form())
 
 
 @bp.post("/")
@@ -101,13 +107,7 @@ def save():
 def save_points_rule():
     """Choose the year-end rule for points earned from now on."""
     form = PointsRuleForm()
-    stored = services.current(db.session)
-    settings_form = SettingsForm(
-        formdata=None,
-        county_url=stored.county_url,
-        backup_daily=stored.backup_daily,
-        backup_keep_days=stored.backup_keep_days,
-    )
+    settings_form = _stored_form()
     if not form.validate_on_submit():
         flash_errors(form)
         return _page(settings_form, 422, form)
