@@ -7,8 +7,9 @@ by replaying the account's transfers in the order they were written:
 - every credit is a **lot**: the points, when they were earned, and their deadline (given by the
   caller's ``deadline_of(earned_at)``; None when they never expire);
 - every debit (a redemption, a deduction) takes the **oldest** points first (FIFO);
-- an expiry takes the lots whose deadline had passed when it was posted, oldest first (anything left
-  of it, which a consistent history never has, from the oldest lots);
+- an expiry takes the lots whose deadline had passed when it was posted, oldest first (and what is
+  left of it, which happens only when a later reversal took away a lot it had counted, from the
+  oldest lots);
 - a reversal of a credit (an award entered by mistake) removes that lot, as if it had never been
   earned; a reversal of a debit (a cancelled redemption, a corrected deduction, an expiry undone)
   gives the points back as a new lot, earned when they were given back.
