@@ -124,6 +124,15 @@ def day_window(day: date) -> tuple[datetime, datetime]:
     return utc_window(day, day + timedelta(days=1))
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` months later (the month's last day when it is shorter: 01-31 → 02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
 class MonthOf:
     """The villages' month (``2026-11``) of many stored times, fast: the zone's offset is looked up
     once per UTC day, and only a day whose offset changes within it is converted time by time (China

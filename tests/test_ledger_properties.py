@@ -1,6 +1,7 @@
 """Stateful property test of the ledger against a pure-Python model, on the real database.
 
-Hypothesis drives random sequences of awards, deductions, redemptions, reversals and bulk batches
+Hypothesis drives random sequences of awards, deductions, redemptions, reversals, bulk batches and
+expiry (a year-end rule chosen, time moved on, what is past its day posted to the expiry account)
 across a few households. A plain dict predicts every balance and whether each write must succeed or
 be refused; after every step the database must agree with the model, the sum over all accounts must
 be zero, no household may be below zero, and :func:`ledger.verify` must prove cache = transfers.
@@ -11,6 +12,7 @@ own households and measures the system accounts and the transfer count from wher
 
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from pointsmart import clock
 from pointsmart.errors import DomainError, NotFound
 from pointsmart.extensions import db
 from pointsmart.households import services as households
@@ -32,6 +35,8 @@ from pointsmart.households.models import Household
 from pointsmart.ledger import services as ledger
 from pointsmart.ledger.models import Account, AccountKind, Transfer, TransferKind
 from pointsmart.org.services import home_village
+from pointsmart.settings import expiry
+from pointsmart.settings.models import PointsRule, PointsRuleKind
 
 HOUSEHOLDS = 3
 #: what kind of transfer each debit or credit is, and which system account is on the other side
@@ -49,6 +54,11 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
+#: where each example's clock starts (noon in the villages, far from a day's edge), so that what expires
+#: depends on the example's own steps alone, never on the time or the rules earlier examples left behind
+#: (Hypothesis replays an example's steps and needs the same answers)
+START = datetime(2030, 6, 15, 4, 0)
+
 #: what the runs actually exercised, so the test cannot pass by never refusing anything
 seen: Counter = Counter()
 
@@ -63,9 +73,12 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.session = db.session
         s = self.session
+        s.execute(sa.delete(PointsRule))  # each example starts under "keep", at the same moment
+        clock.reset()
+        clock.advance(START - clock.utcnow())
         self.system = {
             kind: ledger.system_account(s, kind).id
-            for kind in (AccountKind.ISSUANCE, AccountKind.SHOP, AccountKind.DEDUCTIONS)
+            for kind in (AccountKind.ISSUANCE, AccountKind.SHOP, AccountKind.DEDUCTIONS, AccountKind.EXPIRY)
         }
         #: expected balance of every account this example moves: system accounts from where we found them
         self.expected = {acc_id: ledger.balance_of(s, acc_id) for acc_id in self.system.values()}
@@ -82,6 +95,8 @@ class LedgerMachine(RuleBasedStateMachine):
         s.commit()
         #: the transfers this example wrote: id → {"from", "to", "amount", "reversal", "reversed"}
         self.transfers: dict[int, dict] = {}
+        #: expiries this example's runs posted for earlier examples' households (the database is shared)
+        self.foreign_transfers = 0
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -309,6 +324,35 @@ class LedgerMachine(RuleBasedStateMachine):
             self._book(transfer)
         seen["batches"] += 1
 
+    @rule(months=st.sampled_from([None, 1, 2]), days=st.integers(min_value=1, max_value=40))
+    def expire(self, months, days):
+        """Choose a rule (None: clear at year end), let ``days`` pass, post what has expired — twice."""
+        rule = PointsRuleKind.YEAR_END if months is None else PointsRuleKind.MONTHS
+        expiry.set_rule(self.session, None, rule, months)
+        self.session.commit()
+        clock.advance(timedelta(days=days))
+        balances = {acc: ledger.balance_of(self.session, acc) for acc in self.accounts}
+        dry = expiry.expire_points(self.session, dry_run=True)
+        last_id = self.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Transfer.id), 0)))
+        report = expiry.expire_points(self.session)
+        self.session.commit()
+        written = self.session.scalars(sa.select(Transfer).where(Transfer.id > last_id)).all()
+        assert sorted((t.from_account_id, t.amount) for t in written) == sorted(report.expired)
+        assert sorted(report.expired) == sorted(dry.expired), "the dry run counted something else"
+        for transfer in written:
+            assert transfer.kind == TransferKind.EXPIRY
+            assert transfer.to_account_id == self.system[AccountKind.EXPIRY]
+            if transfer.from_account_id in self.accounts:
+                assert transfer.amount <= balances[transfer.from_account_id]
+                self._book(transfer)
+            else:
+                self.expected[transfer.to_account_id] += transfer.amount
+                self.foreign_transfers += 1
+        # idempotent: what is due was posted, so a second run finds nothing
+        assert expiry.expire_points(self.session).points == 0
+        self.session.commit()
+        seen["expired"] += bool(report.points)
+
     # --- invariants ----------------------------------------------------------------------------
 
     @invariant()
@@ -325,7 +369,7 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         report = ledger.verify(s)
         assert report.ok, report
-        assert report.transfers == self.transfers_before + len(self.transfers)
+        assert report.transfers == self.transfers_before + len(self.transfers) + self.foreign_transfers
         for account_id, expected in self.expected.items():
             assert ledger.balance_of(s, account_id) == expected, f"account {account_id}"
         reversed_in_db = ledger.reversed_ids(s, list(self.transfers))
@@ -342,4 +386,4 @@ def test_ledger_matches_a_model_under_random_operations(app):
         run_state_machine_as_test(LedgerMachine, settings=SETTINGS)
         assert ledger.verify(db.session).ok
     # the random runs must have gone down every path, or they proved little
-    assert {"refused", "debited", "reversed", "already_reversed", "batches"} <= set(seen), seen
+    assert {"refused", "debited", "reversed", "already_reversed", "batches", "expired"} <= set(seen), seen

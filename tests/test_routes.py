@@ -150,6 +150,7 @@ ACCESS = {
     "sync.bundle": {"chair"},
     "settings.index": {"chair"},
     "settings.save": {"chair"},
+    "settings.save_points_rule": {"chair"},
     "settings.backup_now": {"chair"},
     "settings.download": {"chair"},
 }

@@ -645,11 +645,39 @@ def _backup(e, n, who):
     return _("%(who)s 备份了数据（%(file)s）", who=who, file=_value(e.data.get("file")))
 
 
+def _points_rule_words(data) -> str:
+    """A year-end rule for points as stored in an entry (``{"rule": "months", "months": 12}``), in words."""
+    data = data or {}
+    if data.get("rule") == "year_end":
+        return _("每年年底清零")
+    if data.get("rule") == "months":
+        return _("获得满 %(n)s 个月后过期", n=data.get("months"))
+    return _("一直有效")
+
+
+def _points_rule(e, n, who):
+    return _(
+        "%(who)s 把积分到期规则由“%(old)s”改为“%(new)s”（只管以后获得的积分）",
+        who=who,
+        old=_points_rule_words(e.data.get("old")),
+        new=_points_rule_words(e.data.get("new")),
+    )
+
+
+def _expiry(e, n, who):
+    return _(
+        "系统按积分到期规则清掉了 %(households)s 户共 %(points)s 分到期的积分",
+        households=e.data.get("households") or 0,
+        points=e.data.get("points") or 0,
+    )
+
+
 #: one sentence per action code written anywhere in the package (a test holds this to the code)
 SENTENCES: dict[str, Sentence] = {
     # points
     "ledger.adjustment": _adjustment,
     "ledger.reversal": _reversal,
+    "ledger.expiry": _expiry,
     # users
     "auth.user.created": _created_user,
     "auth.user.enabled": _simple(lambda: _("%(who)s 恢复了用户 %(target)s"), _user_target),
@@ -665,6 +693,7 @@ SENTENCES: dict[str, Sentence] = {
     "org.village.settings": _changed(lambda: _("%(who)s 修改了评定设置"), lambda e, n: ""),
     "settings.backup.download": _backup,
     "settings.changed": _changed(lambda: _("%(who)s 修改了村里的设置"), lambda e, n: ""),
+    "settings.points_rule.changed": _points_rule,
     "sync.pushed": _simple(lambda: _("%(who)s 把数据同步到了县里")),
     "sync.bundle_exported": _simple(lambda: _("%(who)s 导出了给县里的同步文件（U 盘）")),
     "county.township.added": _simple(

@@ -1,4 +1,5 @@
-"""``pointsmart ledger verify``: prove every cached balance equals the sum of its transfers."""
+"""``pointsmart ledger verify``: prove every cached balance equals the sum of its transfers;
+``pointsmart ledger expire``: post the points past their expiry day (the chair's 积分到期规则)."""
 
 import sys
 
@@ -7,9 +8,11 @@ from flask.cli import with_appcontext
 
 from ..extensions import db
 from ..ledger.services import verify
+from ..settings.expiry import current_rule, expire_points
+from ..unit import write
 
 
-@click.group("ledger", help="Check the points ledger.")
+@click.group("ledger", help="Check the points ledger; expire points past their day.")
 def ledger():
     pass
 
@@ -37,3 +40,20 @@ def ledger_verify():
     )
     click.echo("ledger OK" if report.ok else "ledger MISMATCH")
     sys.exit(0 if report.ok else 1)
+
+
+@ledger.command("expire")
+@click.option("--dry-run", is_flag=True, help="Say what would expire; post nothing.")
+@with_appcontext
+def ledger_expire(dry_run: bool):
+    """Post every household's points that are past their expiry day to the expiry account.
+
+    What the server's daily job does; running it again posts nothing new.
+    """
+    with write():
+        rule = current_rule(db.session)
+        report = expire_points(db.session, dry_run=dry_run)
+        months = f" ({rule.months} months)" if rule.months else ""
+        click.echo(f"rule for points earned now: {rule.rule}{months}")
+        verb = "would expire" if dry_run else "expired"
+        click.echo(f"{verb} {report.points} points from {report.households} households")

@@ -8,6 +8,7 @@ from ..extensions import db, limiter
 from ..ledger import services as ledger
 from ..org.services import home_village
 from ..scoring.reports import public_rounds
+from ..settings.expiry import expiring_soon
 from ..shop.services import list_goods
 from .services import family_lines
 
@@ -37,6 +38,7 @@ def card(token: str):
                 household=household,
                 masked=cards.mask_name(household.head_name),
                 balance=balance,
+                expiring=expiring_soon(db.session, household.account_id),
                 lines=family_lines(db.session, history),
                 goods=goods,
                 affordable={g.id for g in goods if g.price <= balance},

@@ -5,10 +5,11 @@ page from a read snapshot, while the counter keeps selling. It is written to ``<
 renamed into place, so a file named ``pointsmart-….sqlite3`` is always a whole database.
 
 Several server processes may run beside each other; each runs a small scheduler thread
-(:func:`start_scheduler`). They take turns through the database: a process claims a backup by
-writing a ``backup_run`` row while it holds the settings row's lock (SQLite's write lock, or
-PostgreSQL's row lock), after checking that no backup succeeded today and none is under way. Only the
-claimant copies. A claim whose process died is stale after :data:`STALE` and no longer blocks.
+(:func:`start_scheduler`), which also posts the points past their expiry day (:mod:`.expiry`).
+They take turns through the database: a process claims a backup by writing a ``backup_run`` row
+while it holds the settings row's lock (SQLite's write lock, or PostgreSQL's row lock), after
+checking that no backup succeeded today and none is under way. Only the claimant copies. A claim
+whose process died is stale after :data:`STALE` and no longer blocks.
 
 :func:`take_backup` runs its own short write transactions (claim, then finish), with the slow copy
 between them outside any lock — like a CLI command, it is called from a thread, a view or the CLI,
@@ -35,7 +36,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..periods import day_window, today
 from ..unit import write
-from . import services
+from . import expiry, services
 from .models import BackupKind, BackupRun
 
 #: a claimed backup that has not finished after this long died with its process
@@ -235,7 +236,8 @@ def run_due(app: Flask) -> BackupRun | None:
 
 
 def start_scheduler(app: Flask, every_s: float = CHECK_EVERY_S) -> threading.Thread:
-    """Start a daemon thread that takes the daily backup when due: now, then every ``every_s`` seconds."""
+    """Start a daemon thread for the server's daily jobs, now, then every ``every_s`` seconds: the
+    backup when it is due, and the points past their expiry day (:func:`expiry.run_due`, once a day)."""
     stop = threading.Event()
 
     def loop():
@@ -244,6 +246,10 @@ def start_scheduler(app: Flask, every_s: float = CHECK_EVERY_S) -> threading.Thr
                 run_due(app)
             except Exception:  # a full disk must not end the thread: tomorrow may be better
                 app.logger.exception("daily backup failed")
+            try:
+                expiry.run_due(app)
+            except Exception:  # a database hiccup must not end the thread either: the next check retries
+                app.logger.exception("daily points expiry failed")
             stop.wait(every_s)
 
     thread = threading.Thread(target=loop, daemon=True, name="daily-backup")

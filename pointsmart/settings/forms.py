@@ -1,10 +1,14 @@
-"""The settings page's form."""
+"""The settings page's forms: the county link and backups, and the year-end rule for points."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms import BooleanField, IntegerField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..forms import FlaskForm
+from .expiry import LABELS as RULE_FIELD_LABELS
+from .expiry import RULE_LABELS, RULES
+from .models import MAX_RULE_MONTHS
 from .services import MAX_COUNTY_URL, MAX_KEEP_DAYS, MAX_SYNC_KEY
 
 
@@ -29,4 +33,23 @@ class SettingsForm(FlaskForm):
             NumberRange(min=1, max=MAX_KEEP_DAYS, message=_l("请填 1 到 %(max)s 之间的天数")),
         ],
         render_kw={"min": 1, "max": MAX_KEEP_DAYS, "inputmode": "numeric"},
+    )
+
+
+class PointsRuleForm(FlaskForm):
+    """The chair's 积分到期规则; the months count only for the N-months rule (the service checks it is
+    there)."""
+
+    rule = RadioField(
+        RULE_FIELD_LABELS["rule"],
+        choices=[SelectChoice(rule, RULE_LABELS[rule]) for rule in RULES],
+        validators=[InputRequired(_l("请选择一种规则"))],
+    )
+    months = IntegerField(
+        RULE_FIELD_LABELS["months"],
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=MAX_RULE_MONTHS, message=_l("请填 1 到 %(max)s 之间的月数")),
+        ],
+        render_kw={"min": 1, "max": MAX_RULE_MONTHS, "inputmode": "numeric"},
     )

@@ -59,3 +59,41 @@ class BackupRun(db.Model):
     #: what went wrong, in words
     message: Mapped[str] = mapped_column(sa.String(500), default="")
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+
+class PointsRuleKind:
+    """What happens to points at the end of their life (the chair's 积分到期规则)."""
+
+    KEEP = "keep"  # points never expire (the default)
+    YEAR_END = "year_end"  # points earned in a year are cleared when that year ends
+    MONTHS = "months"  # points expire N months after the day they were earned
+
+
+#: the longest life, in months, the chair may give points under :attr:`PointsRuleKind.MONTHS`
+MAX_RULE_MONTHS = 120
+
+
+class PointsRule(db.Model):
+    """One choice of the year-end rule: points earned from ``since`` on follow it, until the next row.
+
+    Rows are appended, never edited: points earned before a change keep the rule in force when they
+    were earned. No row means :attr:`PointsRuleKind.KEEP`.
+    """
+
+    __tablename__ = "points_rule"
+    __table_args__ = (
+        sa.CheckConstraint("rule IN ('keep', 'year_end', 'months')", name="rule_known"),
+        sa.CheckConstraint(
+            f"(rule = 'months' AND months IS NOT NULL AND months BETWEEN 1 AND {MAX_RULE_MONTHS})"
+            " OR (rule <> 'months' AND months IS NULL)",
+            name="months_with_rule",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(10))
+    #: the points' life in months, for :attr:`PointsRuleKind.MONTHS` only
+    months: Mapped[int | None]
+    #: points earned at or after this moment (stored UTC) follow this rule
+    since: Mapped[datetime]
+    set_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

@@ -16,15 +16,33 @@ from ..extensions import db
 from ..pages import flash_errors, safe_next
 from ..periods import local
 from ..unit import write
-from . import backups, services
-from .forms import SettingsForm
+from . import backups, expiry, services
+from .forms import PointsRuleForm, SettingsForm
 from .models import BACKUP_KIND_LABELS
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-def _page(form: SettingsForm, status: int = 200):
+def _stored_form() -> SettingsForm:
+    """The settings form filled from the database (never from the request)."""
     stored = services.current(db.session)
+    return SettingsForm(
+        formdata=None,
+        county_url=stored.county_url,
+        backup_daily=stored.backup_daily,
+        backup_keep_days=stored.backup_keep_days,
+    )
+
+
+def _rule_form() -> PointsRuleForm:
+    """The rule form showing the rule in force."""
+    rule = expiry.current_rule(db.session)
+    return PointsRuleForm(formdata=None, rule=rule.rule, months=rule.months)
+
+
+def _page(form: SettingsForm, status: int = 200, rule_form: PointsRuleForm | None = None):
+    stored = services.current(db.session)
+    rule = expiry.current_rule(db.session)
     link = services.county_link(db.session, current_app.config)
     database = backups.sqlite_file(db.engine)
     return (
@@ -42,6 +60,8 @@ def _page(form: SettingsForm, status: int = 200):
             # a form refused for another field keeps the good key just pasted (so it need not be pasted
             # again); a refused key is not shown back, nor is the stored key ever
             pasted_key=(form.sync_key.data or "") if status != 200 and not form.sync_key.errors else "",
+            rule_form=rule_form or _rule_form(),
+            rule=rule,
         ),
         status,
     )
@@ -50,13 +70,7 @@ def _page(form: SettingsForm, status: int = 200):
 @bp.get("/")
 @role_required(Role.CHAIR)
 def index():
-    stored = services.current(db.session)
-    form = SettingsForm(
-        county_url=stored.county_url,
-        backup_daily=stored.backup_daily,
-        backup_keep_days=stored.backup_keep_days,
-    )
-    return _page(form)
+    return _page(_stored_form())
 
 
 @bp.post("/")
@@ -85,6 +99,34 @@ def save():
         flash(err.message, "error")
         return _page(form, err.status)
     flash(_("设置已保存。") if changed else _("设置没有改动。"), "success" if changed else "info")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/points-rule")
+@role_required(Role.CHAIR)
+def save_points_rule():
+    """Choose the year-end rule for points earned from now on."""
+    form = PointsRuleForm()
+    settings_form = _stored_form()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return _page(settings_form, 422, form)
+    try:
+        with write():
+            changed = expiry.set_rule(db.session, current_user.id, form.rule.data, form.months.data)
+    except DomainError as err:
+        field = err.extra.get("field")
+        if field in form:
+            form[field].errors = [err.message]
+        flash(err.message, "error")
+        return _page(settings_form, err.status, form)
+    if changed is None:
+        flash(_("积分到期规则没有改动。"), "info")
+    else:
+        flash(
+            _("积分到期规则已改为：%(rule)s。从现在起获得的积分按新规则。", rule=changed.describe()),
+            "success",
+        )
     return redirect(url_for(".index"))
 
 

@@ -33,6 +33,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..idempotency import once
 from ..pages import flash_errors
+from ..settings.expiry import expiring_soon
 from ..unit import write
 from . import lookup, services
 from .forms import CancelForm, GoodsForm, LossForm, PhotoForm, ReceiveForm
@@ -196,6 +197,7 @@ def receipt(redemption_id: int):
         paper=request.args.get("paper", "58"),
         can_cancel=may_cancel(current_user, found, today),
         form=CancelForm(),
+        expiring=expiring_soon(db.session, found.household.account_id),
     )
 
 
