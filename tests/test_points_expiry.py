@@ -28,6 +28,7 @@ from pointsmart.org.models import Village
 from pointsmart.periods import add_months, day_window, local_day, today
 from pointsmart.settings import expiry
 from pointsmart.settings.models import PointsRule, PointsRuleKind
+from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind
 
@@ -487,7 +488,7 @@ def test_the_family_page_is_silent_when_nothing_expires_soon(client, ctx, make_h
 def test_the_receipt_says_what_is_left_to_expire(app, ctx, carded, village_id, login_as):
     card = cards.card_by_id(ctx, village_id, carded["card_id"])
     operator = ctx.get(User, carded["shopkeeper"])
-    done_id = shop.redeem(ctx, village_id, card, [(carded["soap_id"], 1)], operator).id
+    done_id = redemptions.redeem(ctx, village_id, card, [(carded["soap_id"], 1)], operator).id
     ctx.commit()
     last = carded["last"]
     page = login_as("shopkeeper").get(f"/shop/redemptions/{done_id}").get_data(as_text=True)
