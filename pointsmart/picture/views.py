@@ -39,7 +39,7 @@ def _heading(month: Period) -> str:
 #: the charts' titles, as the page names them too
 CHART_TITLES = {
     "trend": lambda: _("每月发放与兑换积分"),
-    "groups": lambda: _("各村民小组参与率（%）"),
+    "groups": lambda: _("各村民小组参与率（百分数）"),
     "categories": lambda: _("各类别加分"),
     "goods": lambda: _("兑换最多的商品"),
     "stock": lambda: _("库存还能用几天"),
