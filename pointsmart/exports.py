@@ -7,6 +7,8 @@ its value from a row — and the rows themselves (any objects). The same declara
   with the headings, the widths and the number formats;
 - the page: ``templates/_table.html``'s ``data_table`` macro prints the same headings and values, numbers
   right-aligned and formatted alike, so a heading is never written twice or a column forgotten in one.
+  A page may show fewer columns than its sheet (:meth:`Table.without`, by the columns' ``key``), and
+  may draw a column's cells its own way (a badge, a note under the value) or mark some rows.
 
 A sheet may need a little more than a grid: its own first line (``heading``), several bold total rows
 (``footer`` and ``totals``), further groups of the same columns under a bold caption (``sections``),
@@ -18,7 +20,7 @@ villages' zone), or None. A column's ``format`` says how both sides show it.
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -49,6 +51,8 @@ class Column:
     width: int
     value: Callable[[Any], Any]
     format: str = TEXT
+    #: a name for the column, for a page that leaves it out or draws its cells its own way
+    key: str = ""
 
     @property
     def numeric(self) -> bool:
@@ -97,14 +101,25 @@ class Table:
         return [c.width for c in self.columns]
 
     def values(self) -> list[list]:
-        """Each row's values, column by column (computed once)."""
+        """Each row's values, column by column (computed once; the rows are read once, into a list)."""
         if self._cached is None:
+            self.rows = list(self.rows)
             self._cached = [[c.value(row) for c in self.columns] for row in self.rows]
         return self._cached
 
-    def cells(self) -> list[list[tuple[Column, Any]]]:
-        """Each row as ``(column, value)`` pairs, for the page."""
-        return [list(zip(self.columns, values, strict=True)) for values in self.values()]
+    def lines(self) -> list[tuple[Any, list[tuple[Column, Any]]]]:
+        """Each row, and its ``(column, value)`` pairs, for the page (a row's look may depend on it)."""
+        values = self.values()
+        return [
+            (row, list(zip(self.columns, cells, strict=True)))
+            for row, cells in zip(self.rows, values, strict=True)
+        ]
+
+    def without(self, *keys: str) -> "Table":
+        """The same table without the columns named ``keys`` (a page showing less than its sheet)."""
+        kept = [i for i, c in enumerate(self.columns) if c.key not in keys]
+        footer = None if self.footer is None else [self.footer[i] for i in kept if i < len(self.footer)]
+        return replace(self, columns=[self.columns[i] for i in kept], footer=footer)
 
     def add_to(self, book: Book, heading: str = "") -> Worksheet:
         """Write this table as a new sheet of ``book``, headed ``heading · title`` (or its own heading);

@@ -92,6 +92,13 @@ def dashboard():
     # each table's sort links keep the other table's order
     keep_townships = {"tsort": tsort, "tdir": "desc" if tdesc else "asc"} if tsort else {}
     keep_villages = {"sort": vsort, "dir": "desc" if vdesc else "asc"} if vsort else {}
+    any_opening = bool(overview.totals.opening or any(m.opening for m in trend))
+    # the page's tables are the sheets' declarations, less the columns only the spreadsheet needs
+    trend_table = tables.trend_table(trend).without("transfers", *(() if any_opening else ("opening",)))
+    categories_table = tables.categories_table(categories).without("net")
+    categories_table.empty = _("本期没有评定入账。")
+    goods_table = tables.goods_table(goods)
+    goods_table.empty = _("本期没有兑换。")
     return render_template(
         "county/dashboard.html",
         period=period,
@@ -99,9 +106,10 @@ def dashboard():
         townships=board.sort_rows(board.townships_of(rows), tsort, tdesc),
         villages=board.sort_rows(rows, vsort, vdesc),
         attention=[r for r in rows if r.needs_attention],
-        trend=trend,
-        categories=categories,
-        goods=goods,
+        any_opening=any_opening,
+        trend_table=trend_table,
+        categories_table=categories_table,
+        goods_table=goods_table,
         has_data={
             "trend": _trend_has_data(trend),
             "categories": any(r.awarded for r in categories),
@@ -163,6 +171,18 @@ def village(village_code: str):
         drilldown.village_figures(session, user, period, village_code), households
     )
     shop = drilldown.village_shop(session, user, period, village_code)
+    any_opening = bool(
+        row.opening or any(h.opening for h in households) or any(m.opening for m in shop.months)
+    )
+    # the page's tables are the sheets' declarations, less the columns the page shows another way
+    rounds = tables.rounds_table(drilldown.village_rounds(session, user, period, village_code))
+    rounds = rounds.without("scope")  # shown under the round's period
+    rounds.empty = _("本期没有评定。")
+    shop_months = tables.shop_months_table(shop.months)
+    if not any_opening:
+        shop_months = shop_months.without("opening")
+    shop_goods = tables.goods_table(shop.goods, _("兑换的商品")).without("villages")  # one village
+    shop_goods.empty = _("本期没有兑换。")
     donations = tables.donations_table(shop.donations)
     donations.empty = _("本期没有捐赠入库。")
     sort, desc = _sort()
@@ -170,11 +190,14 @@ def village(village_code: str):
         "county/village.html",
         period=period,
         row=row,
-        rounds=drilldown.village_rounds(session, user, period, village_code),
+        any_opening=any_opening,
+        rounds=rounds,
         honour=drilldown.rank(households),
         households=board.sort_rows(households, sort, desc),
         group_rank=board.group_ranks(households),
         shop=shop,
+        shop_months=shop_months,
+        shop_goods=shop_goods,
         donations=donations,
         sorting={"sort": sort, "desc": desc},
         args=_period_args(period),
