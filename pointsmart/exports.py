@@ -117,6 +117,7 @@ class Table:
 
     def without(self, *keys: str) -> "Table":
         """The same table without the columns named ``keys`` (a page showing less than its sheet)."""
+        self.rows = list(self.rows)  # read by both tables
         kept = [i for i, c in enumerate(self.columns) if c.key not in keys]
         footer = None if self.footer is None else [self.footer[i] for i in kept if i < len(self.footer)]
         return replace(self, columns=[self.columns[i] for i in kept], footer=footer)

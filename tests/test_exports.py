@@ -55,3 +55,33 @@ def test_a_file_read_back_in_has_its_headings_on_the_first_row():
     sheet = _sheet(Table("名册", COLUMNS, [(date(2026, 11, 1), 3)], heading_line=False))
     assert [c.value for c in sheet[1]] == ["日期", "件数"] and sheet["B2"].value == 3
     assert sheet.freeze_panes == "A2" and sheet.print_title_rows == "$1:$1"
+
+
+def test_a_page_may_leave_out_columns_its_sheet_keeps():
+    columns = [*COLUMNS, Column("备注", 10, itemgetter(2), key="note")]
+    table = Table("明细", columns, iter([(date(2026, 11, 1), 3, "x")]), footer=["合计", 3, "-"])
+    page = table.without("note")
+    assert page.header == ["日期", "件数"] and page.footer == ["合计", 3]
+    assert [[v for _c, v in cells] for _row, cells in page.lines()] == [[date(2026, 11, 1), 3]]
+    assert table.header == ["日期", "件数", "备注"] and table.footer == ["合计", 3, "-"]
+    sheet = _sheet(table)  # the sheet still has the column and the row (read once, by both)
+    assert sheet["C2"].value == "备注" and sheet["C3"].value == "x" and sheet["B3"].value == 3
+
+
+def test_the_page_table_draws_marked_rows_and_a_column_its_own_way(app):
+    from flask import render_template_string
+
+    columns = [Column("日期", 12, itemgetter(0), DAY), Column("件数", 8, itemgetter(1), INTEGER, key="n")]
+    table = Table("明细", columns, [(date(2026, 11, 1), 3), (date(2026, 11, 2), 0)])
+    source = (
+        '{% from "_table.html" import data_table %}'
+        "{% macro odd(row) %}{{ 'odd' if row[1] }}{% endmacro %}"
+        "{% macro badge(row, value) %}<b>{{ value }}</b>{% endmacro %}"
+        "{{ data_table(table, row_class=odd, cells={'n': badge},"
+        " classes={'n': 'total'}, heads={'n': 'wrap'}) }}"
+    )
+    with app.test_request_context():
+        html = render_template_string(source, table=table)
+    assert '<th class="num wrap">件数</th>' in html and "<th>日期</th>" in html
+    assert '<tr class="odd"><td>2026-11-01</td><td class="num total"><b>3</b></td></tr>' in html
+    assert '<tr><td>2026-11-02</td><td class="num total"><b>0</b></td></tr>' in html
