@@ -3,8 +3,8 @@
 Things that change (households, rulebook, goods, rounds, redemptions) are upserted by (village, uuid),
 each uuid's last state in the batch winning. History (transfers, stock moves) is appended — ``COPY`` on
 PostgreSQL — and the monthly rollups (``village_month``, ``village_month_category``,
-``village_month_goods``, ``household_period``) are moved by the same amounts in the same statement
-batch, so the dashboard reads sums that are always in step with the rows. Nothing here checks a record:
+``village_month_goods``, ``household_period``) are moved by the same amounts in the same transaction,
+so the dashboard reads sums that are always in step with the rows. Nothing here checks a record:
 :mod:`.batch_checks` did, and :mod:`.ingest` decides whether to write at all.
 """
 
