@@ -199,7 +199,7 @@ class Log:
     records: int = 0
     transfers: int = 0
     balance_sum: int = 0
-    #: the synced_transfer rows the ingest writes (ingest's ``_TRANSFER_COLUMNS``), when asked for
+    #: the synced_transfer rows the ingest writes (``county.projection._TRANSFER_COLUMNS``), when asked for
     rows: list[tuple] | None = None
 
 

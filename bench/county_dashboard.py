@@ -6,7 +6,7 @@ each with 1,000 households and a year (2026) of what a village does, made by :mo
 — a finalised monthly round on the 3rd (awards by category, deductions, a result per household), then
 the month's redemptions at the shop (the transfer, the redemption record, a stock move per line; 1 in
 100 cancelled) and two donations — about 33,000 transfers and 68,000 change records a village. Every
-batch goes through the real ``ingest.parse`` and ``ingest.ingest`` with a commit each, so the
+batch goes through the real ``batch_checks.parse`` and ``ingest.ingest`` with a commit each, so the
 rollups are the ingest's own. A row in ``bench_dataset`` marks the dataset complete; a later run reuses
 it when the marker matches this dataset and the migration head, picks up a build that stopped half-way
 (each village's log is the same every time, so it resumes from the acknowledged sequence), and
@@ -139,7 +139,8 @@ def _users(app) -> None:
 
 def _ingest_all(app, places: list[data.Place]) -> tuple[int, int]:
     """Every village's log through parse + ingest, a commit per batch; return (records, transfers) applied."""
-    from pointsmart.county import ingest
+    from pointsmart.county.batch_checks import parse
+    from pointsmart.county.ingest import ingest
     from pointsmart.county.models import VillageLink
     from pointsmart.extensions import db
     from pointsmart.org.models import Village
@@ -154,7 +155,7 @@ def _ingest_all(app, places: list[data.Place]) -> tuple[int, int]:
             log = data.village_log(place, MIX, skip_to=acked[place.village_id])
             for batch in log.batches:
                 village = session.get(Village, place.village_id)
-                ingest.ingest(session, village, ingest.parse(batch.body), via="http")
+                ingest(session, village, parse(batch.body), via="http")
                 session.commit()
                 records += batch.to_seq - batch.from_seq + 1
                 transfers += batch.transfers

@@ -20,7 +20,7 @@ tables and the same load from whatever else runs on the machine; then, for refer
 ``COPY`` in one transaction. Before each phase the tables written so far are vacuumed and a
 ``CHECKPOINT`` is taken, so no phase inherits another's autovacuum or dirty pages.
 
-Afterwards, for every village: ``ingest.recount`` equals its link's running totals, the link shows no
+Afterwards, for every village: ``verify.recount`` equals its link's running totals, the link shows no
 mismatch and has acknowledged the whole log, and the county's balance sum is what the log says; and
 the ingested rows equal the raw ones (``EXCEPT`` both ways). Aim: ingest within 5× of raw. When it
 is slower (or ``POINTSMART_BENCH_PROFILE=1``), five more villages are pushed under cProfile and the
@@ -143,8 +143,8 @@ def _race(app, url: str, order, chunks: list[list[tuple]]) -> Race:
 
 def _verify(app, villages: list[data.Place], logs: list[data.Log]) -> str:
     """Every village's running totals equal a recount and the log; the ingested rows equal the raw ones."""
-    from pointsmart.county.ingest import recount
     from pointsmart.county.models import VillageLink
+    from pointsmart.county.verify import recount
     from pointsmart.extensions import db
 
     problems = []

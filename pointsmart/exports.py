@@ -8,7 +8,8 @@ its value from a row — and the rows themselves (any objects). The same declara
 - the page: ``templates/_table.html``'s ``data_table`` macro prints the same headings and values, numbers
   right-aligned and formatted alike, so a heading is never written twice or a column forgotten in one.
   What only the page has — a link in a cell, a second line, a class, a column it shows elsewhere — the
-  page adds by the column's ``key`` (see the macro), never by writing the headings again.
+  page adds by the column's ``key`` (see the macro), never by writing the headings again; a page that
+  shows fewer columns than its sheet leaves them out with :meth:`Table.without` (or the macro's ``skip``).
 
 A sheet may need a little more than a grid: its own first line (``heading``), several bold total rows
 (``footer`` and ``totals``), further groups of the same columns under a bold caption (``sections``),
@@ -20,7 +21,7 @@ villages' zone), or None. A column's ``format`` says how both sides show it.
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -120,6 +121,18 @@ class Table:
         values (a link, a second line)."""
         cells = self.cells()  # first: it makes ``rows`` a list
         return list(zip(self.rows, cells, strict=True))
+
+    def without(self, *keys: str) -> "Table":
+        """The same table without the columns named ``keys`` (a page showing less than its sheet)."""
+        self.rows = list(self.rows)  # read by both tables
+        kept = [i for i, c in enumerate(self.columns) if c.key not in keys]
+
+        def kept_of(values):
+            return [values[i] for i in kept if i < len(values)]
+
+        footer = None if self.footer is None else kept_of(self.footer)
+        totals = [kept_of(values) for values in self.totals]
+        return replace(self, columns=[self.columns[i] for i in kept], footer=footer, totals=totals)
 
     def foot(self, skip: Sequence[str] = ()) -> list[tuple[int, list[tuple[Column, Any]]]]:
         """The footer and the totals for the page, without the columns ``skip`` names: each row as the

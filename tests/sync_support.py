@@ -90,7 +90,7 @@ def village_totals(village_app) -> dict:
 
 def county_totals(county_app, code: str = VILLAGE_CODE) -> dict:
     """The county's running totals for a village, checked against a recount of its synced transfers."""
-    from pointsmart.county.ingest import recount
+    from pointsmart.county.verify import recount
 
     with county_app.app_context():
         village = db.session.scalar(sa.select(Village).where(Village.code == code))

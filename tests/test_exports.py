@@ -110,3 +110,32 @@ def test_a_page_table_without_rows_says_so_and_without_additions_prints_plain(ap
     assert '<table class="ledger" id="t">' in page
     assert '<td colspan="2" class="muted">没有记录。</td>' in page and "<tfoot>" not in page
     assert '<th>日期</th><th class="num">件数</th>' in page
+
+
+def test_a_page_may_leave_out_columns_its_sheet_keeps():
+    columns = [*COLUMNS, Column("备注", 10, itemgetter(2), key="note")]
+    table = Table("明细", columns, iter([(date(2026, 11, 1), 3, "x")]), footer=["合计", 3, "-"])
+    page = table.without("note")
+    assert page.header == ["日期", "件数"] and page.footer == ["合计", 3]
+    assert [[v for _c, v in cells] for _row, cells in page.lines()] == [[date(2026, 11, 1), 3]]
+    assert table.header == ["日期", "件数", "备注"] and table.footer == ["合计", 3, "-"]
+    sheet = _sheet(table)  # the sheet still has the column and the row (read once, by both)
+    assert sheet["C2"].value == "备注" and sheet["C3"].value == "x" and sheet["B3"].value == 3
+
+
+def test_a_heading_may_have_a_class_of_its_own_and_the_footer_follows_without(app):
+    from flask import render_template_string
+
+    columns = [
+        Column("日期", 12, itemgetter(0), DAY),
+        Column("件数", 8, itemgetter(1), INTEGER, key="n"),
+        Column("备注", 8, itemgetter(0), key="note"),
+    ]
+    table = Table("明细", columns, [(date(2026, 11, 1), 3)], totals=[["合计", 3, "-"]]).without("note")
+    source = (
+        '{% from "_table.html" import data_table with context %}{{ data_table(table, heads={"n": "wrap"}) }}'
+    )
+    with app.test_request_context():
+        html = render_template_string(source, table=table)
+    assert '<th class="num wrap">件数</th>' in html and "<th>日期</th>" in html and "备注" not in html
+    assert '<td class="num">3</td></tr></tfoot>' in html.replace("\n", "")

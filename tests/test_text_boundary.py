@@ -585,7 +585,7 @@ def test_a_log_holding_nul_imports_as_a_bundle_with_equal_totals(old_village, co
 def test_a_batch_the_county_cannot_store_is_a_4xx_the_chair_is_shown(old_village, county_app, monkeypatch):
     """Should a value still not fit (here: a column made too narrow), the county answers 422 with a
     code, the push stops with the county's message, and the 同步 page shows it — no 500, no retry loop."""
-    from pointsmart.county import ingest
+    from pointsmart.county.projection import BatchWriter
     from pointsmart.sync.client import PushError, push
 
     key = register(county_app)
@@ -593,7 +593,7 @@ def test_a_batch_the_county_cannot_store_is_a_4xx_the_chair_is_shown(old_village
     def refuse(*args, **kwargs):
         raise sa.exc.DataError("INSERT", {}, Exception("value too long for type character varying(40)"))
 
-    monkeypatch.setattr(ingest._Apply, "things", refuse)
+    monkeypatch.setattr(BatchWriter, "things", refuse)
     body = batch_bodies(old_village, 1, size=50)[0]
     response = post(county_app.test_client(), key, body)
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "record_not_stored"

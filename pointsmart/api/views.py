@@ -8,8 +8,9 @@ from marshmallow import ValidationError
 from ..auth.access import COUNTY_ROLES, VILLAGE_STAFF, api_auth, bearer_token, county_api_auth, county_mode
 from ..auth.models import Role
 from ..cards import services as cards
-from ..county import ingest
 from ..county import services as county
+from ..county.batch_checks import parse
+from ..county.ingest import ingest
 from ..errors import Invalid
 from ..extensions import db
 from ..households.services import adjust_once, adjust_points, household_by_uuid, search_households
@@ -287,9 +288,9 @@ def sync_batch():
     if not county_mode():
         abort(404)
     village = county.village_for_key(db.session, bearer_token())
-    batch = ingest.parse(request.get_data())  # parse and check the body before taking the write lock
+    batch = parse(request.get_data())  # parse and check the body before taking the write lock
     with write():
-        acked, digest = ingest.ingest(db.session, village, batch, via="http")
+        acked, digest = ingest(db.session, village, batch, via="http")
     # the digest lets the village check that what the county holds up to acked_seq is what it sent
     return jsonify({"acked_seq": acked, "digest": digest})
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from ..org.models import Village
 from ..sync import bundle
-from .ingest import ingest, lock_link, parse
+from .batch_checks import parse
+from .ingest import ingest, lock_link
 from .models import VillageLink
 
 

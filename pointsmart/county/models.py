@@ -18,7 +18,7 @@ from ..text import from_stored, to_stored
 class StoredText(sa.types.TypeDecorator):
     """A village's text as the county stores it (:func:`pointsmart.text.to_stored`): PostgreSQL cannot
     hold NUL, which a village's older records may carry. Written and read back through SQLAlchemy
-    transparently; :func:`pointsmart.county.ingest.copy_rows` applies the same form to ``COPY``."""
+    transparently; :func:`pointsmart.county.projection.copy_rows` applies the same form to ``COPY``."""
 
     impl = sa.String
     cache_ok = True

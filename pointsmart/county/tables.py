@@ -76,8 +76,8 @@ def trend_table(rows: list[MonthRow]) -> Table:
         Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
         Column(_("扣减积分"), 12, attrgetter("deducted"), INTEGER),
         Column(_("过期积分"), 12, attrgetter("expired"), INTEGER),
-        Column(_("期初结转"), 12, attrgetter("opening"), INTEGER),
-        Column(_("转账笔数"), 12, attrgetter("transfers"), INTEGER),
+        Column(_("期初结转"), 12, attrgetter("opening"), INTEGER, key="opening"),
+        Column(_("转账笔数"), 12, attrgetter("transfers"), INTEGER, key="transfers"),
     ]
     return Table(_("月度趋势"), columns, rows)
 
@@ -87,7 +87,7 @@ def categories_table(rows: list[CategoryRow]) -> Table:
         Column(_("积分细则类别"), 24, attrgetter("category")),
         Column(_("加分"), 12, attrgetter("awarded"), INTEGER),
         Column(_("扣分"), 12, attrgetter("deducted"), INTEGER),
-        Column(_("净得分"), 12, attrgetter("net"), INTEGER),
+        Column(_("净得分"), 12, attrgetter("net"), INTEGER, key="net"),
         Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER),
     ]
     return Table(_("积分类别"), columns, rows)
@@ -98,22 +98,22 @@ def goods_table(rows: list[GoodsRow], title: str | None = None) -> Table:
         Column(_("商品"), 24, attrgetter("name")),
         Column(_("规格"), 16, attrgetter("spec")),
         Column(_("兑换数量"), 12, attrgetter("qty"), INTEGER),
-        Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER),
+        Column(_("涉及村数"), 10, attrgetter("villages"), INTEGER, key="villages"),
     ]
     return Table(title or _("兑换最多的商品"), columns, rows)
 
 
 def rounds_table(rows: list[RoundRow]) -> Table:
     columns = [
-        Column(_("期间"), 10, attrgetter("period_key")),
+        Column(_("期间"), 10, attrgetter("period_key"), key="period"),
         Column(_("类型"), 10, attrgetter("cadence_label")),
-        Column(_("范围"), 12, attrgetter("scope")),
-        Column(_("状态"), 10, attrgetter("status_label")),
+        Column(_("范围"), 12, attrgetter("scope"), key="scope"),
+        Column(_("状态"), 10, attrgetter("status_label"), key="status"),
         Column(_("参评户数"), 10, attrgetter("households"), INTEGER),
         Column(_("加分"), 10, attrgetter("awarded"), INTEGER),
         Column(_("扣分"), 10, attrgetter("deducted"), INTEGER),
-        Column(_("未扣足"), 10, attrgetter("shortfall"), INTEGER),
-        Column(_("实际入账"), 10, attrgetter("net"), INTEGER),
+        Column(_("余额不足未扣"), 10, attrgetter("shortfall"), INTEGER, key="shortfall"),
+        Column(_("实际入账"), 10, attrgetter("net"), INTEGER, key="net"),
         Column(_("生效时间"), 17, attrgetter("finalised_at"), WHEN),
     ]
     return Table(_("评定"), columns, rows)
@@ -149,7 +149,7 @@ def shop_months_table(rows: list[MonthRow]) -> Table:
     columns = [
         Column(_("月份"), 10, attrgetter("month")),
         Column(_("发放积分"), 12, attrgetter("issued"), INTEGER),
-        Column(_("期初结转"), 12, attrgetter("opening"), INTEGER),
+        Column(_("期初结转"), 12, attrgetter("opening"), INTEGER, key="opening"),
         Column(_("兑换积分"), 12, attrgetter("redeemed"), INTEGER),
     ]
     return Table(_("每月兑换"), columns, rows)

@@ -12,8 +12,29 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..org.models import Village
-from .ingest import recount
-from .models import VillageLink
+from .models import SyncedTransfer, VillageLink
+
+
+def recount(session: Session, village_id: int) -> dict:
+    """A village's totals recomputed from its synced transfers (what the running totals must equal)."""
+    t = SyncedTransfer.__table__
+
+    def net(kind: str, sign: int = 1):
+        into = sa.case((t.c.to_kind == kind, t.c.amount), else_=0)
+        out = sa.case((t.c.from_kind == kind, t.c.amount), else_=0)
+        return sign * sa.func.coalesce(sa.func.sum(into - out), 0)
+
+    row = session.execute(
+        sa.select(
+            sa.func.count(),
+            net("household"),
+            net("issuance", -1),
+            net("shop"),
+            net("deductions"),
+        ).where(t.c.village_id == village_id)
+    ).one()
+    names = ("transfers", "balance_sum", "issued", "redeemed", "deducted")
+    return dict(zip(names, map(int, row), strict=True))
 
 
 @dataclass

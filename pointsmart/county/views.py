@@ -1,47 +1,32 @@
-"""The county's pages: the dashboard, one village's drill-down, their exports and charts, bundle upload.
+"""The county's pages: the dashboard, one village's drill-down, their exports and charts.
 
-Every page is read-only but the bundle upload, and shows only what the logged-in county user may see
-(a township reviewer: their township; anything else answers 404, as if it did not exist). The
-queries live in :mod:`.dashboard`; the charts are pygal SVGs served as their own responses and shown
-through ``<img>``, so pages keep their strict Content-Security-Policy and print as vectors.
+Every page is read-only (the bundle upload is :mod:`.bundle_views`), and shows only what the logged-in
+county user may see (a township reviewer: their township; anything else answers 404, as if it did not
+exist). The queries live in :mod:`.dashboard`; the charts are pygal SVGs served as their own responses
+and shown through ``<img>``, so pages keep their strict Content-Security-Policy and print as vectors.
 """
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.file import FileField, FileRequired
 
-from .. import exports, text
-from ..audit.services import record
+from .. import exports
 from ..auth.access import COUNTY_ROLES, county_required
-from ..auth.models import Role
 from ..charts import BARS_SIZE, TREND_SIZE, bars, svg, trend_chart, trend_has_data
-from ..errors import DomainError
 from ..extensions import db
-from ..forms import FlaskForm
-from ..handlers import error_body
-from ..pages import flash_errors
 from ..periods import KINDS as PERIOD_KINDS
-from ..periods import BadPeriod, Period, parse_period, today
-from ..unit import write
+from ..periods import BadPeriod, Period, last_complete_month, parse_period, today
 from ..xlsx import send_workbook
+from . import (
+    bundle_views,  # noqa: F401 — the bundle upload registers on the same blueprint
+    drilldown,
+    tables,
+)
 from . import dashboard as board
-from . import drilldown, parts, services, tables
-from .bundles import import_bundle
+from .blueprint import bp
 from .opening import RULE as OPENING_RULE
 
-bp = Blueprint("county", __name__, url_prefix="/county")
+#: a chart is its own SVG document: its inline <style> is allowed, nothing else (no script, no fetches)
 
 
 @bp.errorhandler(BadPeriod)
@@ -52,12 +37,6 @@ def bad_period(err: BadPeriod):
     if code and request.endpoint == "county.village":
         return redirect(url_for("county.village", village_code=code))
     return redirect(url_for("county.dashboard"))
-
-
-def last_complete_month() -> Period:
-    """The month before this one: the latest whole month, which the county pages open on (on the 1st,
-    this month has no figures yet; on any day it is still incomplete)."""
-    return Period.of(today()).previous
 
 
 def _period() -> Period:
@@ -100,6 +79,13 @@ def dashboard():
     # each table's sort links keep the other table's order
     keep_townships = {"tsort": tsort, "tdir": "desc" if tdesc else "asc"} if tsort else {}
     keep_villages = {"sort": vsort, "dir": "desc" if vdesc else "asc"} if vsort else {}
+    any_opening = bool(overview.totals.opening or any(m.opening for m in trend))
+    # the page's tables are the sheets' declarations, less the columns only the spreadsheet needs
+    trend_table = tables.trend_table(trend).without("transfers", *(() if any_opening else ("opening",)))
+    categories_table = tables.categories_table(categories).without("net")
+    categories_table.empty = _("本期没有评定入账。")
+    goods_table = tables.goods_table(goods)
+    goods_table.empty = _("本期没有兑换。")
     return render_template(
         "county/dashboard.html",
         period=period,
@@ -107,9 +93,10 @@ def dashboard():
         townships=board.sort_rows(board.townships_of(rows), tsort, tdesc),
         villages=board.sort_rows(rows, vsort, vdesc),
         attention=[r for r in rows if r.needs_attention],
-        trend=trend,
-        categories=categories,
-        goods=goods,
+        any_opening=any_opening,
+        trend_table=trend_table,
+        categories_table=categories_table,
+        goods_table=goods_table,
         has_data={
             "trend": trend_has_data(trend),
             "categories": any(r.awarded for r in categories),
@@ -171,6 +158,18 @@ def village(village_code: str):
         drilldown.village_figures(session, user, period, village_code), households
     )
     shop = drilldown.village_shop(session, user, period, village_code)
+    any_opening = bool(
+        row.opening or any(h.opening for h in households) or any(m.opening for m in shop.months)
+    )
+    # the page's tables are the sheets' declarations, less the columns the page shows another way
+    rounds = tables.rounds_table(drilldown.village_rounds(session, user, period, village_code))
+    rounds = rounds.without("scope")  # shown under the round's period
+    rounds.empty = _("本期没有评定。")
+    shop_months = tables.shop_months_table(shop.months)
+    if not any_opening:
+        shop_months = shop_months.without("opening")
+    shop_goods = tables.goods_table(shop.goods, _("兑换的商品")).without("villages")  # one village
+    shop_goods.empty = _("本期没有兑换。")
     donations = tables.donations_table(shop.donations)
     donations.empty = _("本期没有捐赠入库。")
     sort, desc = _sort()
@@ -178,11 +177,14 @@ def village(village_code: str):
         "county/village.html",
         period=period,
         row=row,
-        rounds=drilldown.village_rounds(session, user, period, village_code),
+        any_opening=any_opening,
+        rounds=rounds,
         honour=drilldown.rank(households),
         households=board.sort_rows(households, sort, desc),
         group_rank=board.group_ranks(households),
         shop=shop,
+        shop_months=shop_months,
+        shop_goods=shop_goods,
         donations=donations,
         sorting={"sort": sort, "desc": desc},
         args=_period_args(period),
@@ -264,131 +266,3 @@ def village_chart(village_code: str, name: str):
     else:
         abort(404)
     return svg(drawn, title, size)
-
-
-# --- bundles from villages without a network --------------------------------------------------------
-
-
-class BundleForm(FlaskForm):
-    file = FileField(_l("同步文件（村里导出的 .pmb 文件）"), validators=[FileRequired(_l("请选择同步文件"))])
-
-
-def _import_and_tell(stream, filename: str | None) -> None:
-    """Import one bundle, record it (or its refusal) in the audit log, and flash the result."""
-    try:
-        with write():
-            report = import_bundle(db.session, stream)
-            village, _link = services.village_for(db.session, current_user, report.village_code)
-            record(
-                db.session,
-                "county.bundle.imported",
-                current_user.id,
-                village,
-                filename=filename,
-                from_seq=report.from_seq,
-                to_seq=report.to_seq,
-                applied=report.applied,
-                acked_seq=report.acked_seq,
-            )
-    except DomainError as err:
-        with write():  # the refusal is recorded too: auditors ask about those
-            record(
-                db.session,
-                "county.bundle.refused",
-                current_user.id,
-                None,
-                code=err.code,
-                filename=filename,
-                message=err.message,
-            )
-        flash(err.message, "error")
-        return
-    if report.applied:
-        flash(
-            _(
-                "已导入 %(name)s（%(code)s）的同步文件：第 %(a)s–%(b)s 条，新增 %(n)s 条；"
-                "县里已确认到第 %(acked)s 条。",
-                name=report.village_name,
-                code=report.village_code,
-                a=report.from_seq,
-                b=report.to_seq,
-                n=report.applied,
-                acked=report.acked_seq,
-            ),
-            "success",
-        )
-    else:
-        flash(
-            _(
-                "%(name)s（%(code)s）的这个同步文件县里已经有了，什么也没有改（已确认到第 %(acked)s 条）。",
-                name=report.village_name,
-                code=report.village_code,
-                acked=report.acked_seq,
-            ),
-            "info",
-        )
-
-
-def _part_refused(err: parts.PartRefused):
-    return jsonify(error_body(err.code, err.message)), err.status
-
-
-@bp.post("/bundles/parts")
-@county_required(Role.COUNTY_ADMIN)
-def bundle_part():
-    """One part of a large bundle (``?upload=<32 hex>&index=<i>&count=<n>``, the part as the body).
-
-    Stored as it is read, outside the write lock: nothing in the database changes until the last part.
-    """
-    args = request.args
-    try:
-        received = parts.save_part(
-            current_user.id, args.get("upload"), args.get("index"), args.get("count"), request.stream
-        )
-    except parts.PartRefused as err:
-        return _part_refused(err)
-    return jsonify({"received": received})
-
-
-@bp.post("/bundles/parts/done")
-@county_required(Role.COUNTY_ADMIN)
-def bundle_parts_done():
-    """All parts are in (JSON ``{upload, count, filename}``): join and import them as one upload.
-
-    The answer names the page to show; the result is flashed there, as after the one-POST form.
-    """
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _part_refused(parts.PartRefused(_("请求内容不对。")))
-    try:
-        with parts.assembled(current_user.id, body.get("upload"), body.get("count")) as stream:
-            filename = text.checked(body.get("filename"), "filename", max_length=255)
-            _import_and_tell(stream, filename or None)
-    except parts.PartRefused as err:
-        return _part_refused(err)
-    return jsonify({"redirect": url_for("county.upload_bundle")})
-
-
-@bp.route("/bundles", methods=["GET", "POST"])
-@county_required(Role.COUNTY_ADMIN)
-def upload_bundle():
-    """A county admin uploads a village's signed bundle; it is applied whole or not at all.
-
-    A file up to 8 MB comes in this form's one POST (the way without JavaScript); a larger one is sent
-    in parts by ``static/js/bundle-upload.js`` (see :func:`bundle_part` and :mod:`.parts`).
-    """
-    form = BundleForm()
-    if form.validate_on_submit():
-        upload = form.file.data
-        _import_and_tell(upload.stream, upload.filename)
-        return redirect(url_for("county.upload_bundle"))
-    if form.is_submitted():
-        flash_errors(form)
-    return render_template(
-        "county/bundle.html",
-        form=form,
-        batches=board.recent_batches(db.session, current_user),
-        part_bytes=current_app.config["POINTSMART_BUNDLE_PART_BYTES"],
-        max_bytes=current_app.config["POINTSMART_BUNDLE_MAX_BYTES"],
-        body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-    )

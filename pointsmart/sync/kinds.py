@@ -2,7 +2,7 @@
 
 A payload names other records by their uuid, never by a local id, and leaves out what the county
 has no need to hold (phone numbers, addresses). A new kind slots in by adding a serializer here and
-its projection at the county (:mod:`pointsmart.county.ingest`).
+its projection at the county (:mod:`pointsmart.county.wire_types`, :mod:`pointsmart.county.projection`).
 """
 
 import uuid as uuid_mod
