@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgresql test-alone fuzz lint browser-deps js-deps gallery bench translations translations-update clean
+.PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps js-deps gallery bench translations translations-update clean
 
 $(BIN)/pointsmart: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,22 +36,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Lint; the whole suite on SQLite and on PostgreSQL side by side (each pass printed whole as it ends);
-## then the tests marked `alone` (they judge a server's latency, so nothing else may run beside them).
-test: install browser-deps js-deps lint
-	$(MAKE) --no-print-directory --output-sync=target -j2 test-sqlite test-postgresql PYTEST_ARGS='-m "not alone"'
-	$(MAKE) --no-print-directory test-alone
+## Lint, then the whole suite on SQLite, then again on PostgreSQL.
+test: install browser-deps js-deps lint test-sqlite test-postgresql
 
-PYTEST_ARGS ?=
 test-sqlite: install
-	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q $(PYTEST_ARGS)
+	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q
 
 test-postgresql: install
-	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q $(PYTEST_ARGS)
-
-test-alone: install
-	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q -m alone
-	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q -m alone
+	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q
 
 ## Only the API fuzzer (Schemathesis against both tiers' documents; `make test` runs it too), with its numbers.
 fuzz: install

@@ -5,6 +5,7 @@ import ast
 import io
 import re
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 import openpyxl
@@ -36,10 +37,19 @@ def _called(node: ast.Call) -> str:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
 
 
+@cache
+def _package_trees() -> tuple[ast.Module, ...]:
+    return tuple(
+        ast.parse(path.read_text(encoding="utf-8"))
+        for path in sorted(ROOT.rglob("*.py"))
+        if "migrations" not in path.parts
+    )
+
+
 def _codes_of(arg: ast.AST, tree: ast.Module, function: ast.FunctionDef | None) -> list[str]:
     """The action codes an argument of ``record(...)`` can hold: a string, either branch of ``a if c
     else b``, an f-string (its literal start, ending in a dot, as a family), or a parameter of the
-    enclosing function (the strings its callers in the same file pass for it)."""
+    enclosing function (the strings its callers anywhere in the package pass for it)."""
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return [arg.value]
     if isinstance(arg, ast.IfExp):
@@ -53,7 +63,8 @@ def _codes_of(arg: ast.AST, tree: ast.Module, function: ast.FunctionDef | None) 
         assert arg.id in params, f"record() is given {arg.id}, which is not a parameter of {function.name}"
         index = params.index(arg.id)
         found = []
-        for call in ast.walk(tree):
+        calls = (node for module in _package_trees() for node in ast.walk(module))
+        for call in calls:
             if isinstance(call, ast.Call) and _called(call) == function.name:
                 passed = [k.value for k in call.keywords if k.arg == arg.id]
                 passed += call.args[index : index + 1]

@@ -30,9 +30,6 @@ from pointsmart.shop.models import MoveKind
 from . import _sync_process as proc
 from .conftest import PASSWORD, committing
 
-#: it measures the server's answers, so `make test` runs it with nothing else beside it
-pytestmark = pytest.mark.alone
-
 HOUSEHOLDS = 120
 PHOTOS = 3
 ROSTER_ROWS = 5000

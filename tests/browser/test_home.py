@@ -16,6 +16,7 @@ from pointsmart.shop import services as shop
 
 from ..conftest import DB, committing
 from .conftest import ARTIFACTS, PHONE, _open, console_errors, horizontal_overflow, login, screenshot
+from .gallery_support import TAPS_JS
 
 LAPTOP = {"viewport": {"width": 1366, "height": 768}}
 #: a larger phone than the suite's default one
@@ -67,15 +68,8 @@ def busy_village(app, village_id, make_user, make_household):
 
 
 def tap_targets_under(page: Page, px: int = 40) -> list[str]:
-    """Visible links, buttons and fields in the page's main part shorter than ``px``."""
-    return page.evaluate(
-        """px => [...document.querySelectorAll('main :is(a, button, input:not([type=hidden]), select)')]
-            .filter(e => e.offsetParent !== null && !e.closest('p, small, dd'))
-            // a checkbox is tapped through its label
-            .filter(e => ((e.type === 'checkbox' && e.closest('label')) || e).offsetHeight < px)
-            .map(e => e.outerHTML.slice(0, 80))""",
-        px,
-    )
+    """Tap targets shorter than ``px``, by the page gallery's rule (a checkbox or radio by its label)."""
+    return page.evaluate(TAPS_JS, px)
 
 
 def shoot(page: Page, name: str) -> None:
