@@ -40,10 +40,10 @@ lint: install
 test: install browser-deps js-deps lint test-sqlite test-postgresql
 
 test-sqlite: install
-	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q
+	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q --durations=25
 
 test-postgresql: install
-	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q
+	POINTSMART_TEST_DB=postgresql $(BIN)/pytest -q --durations=25
 
 ## Only the API fuzzer (Schemathesis against both tiers' documents; `make test` runs it too), with its numbers.
 fuzz: install
