@@ -10,6 +10,7 @@ Nothing here knows where the figures come from: :func:`trend_chart` takes any ro
 """
 
 import itertools
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Protocol
@@ -55,11 +56,12 @@ class MonthFigures(Protocol):
 
 
 def ticks(values) -> list[int]:
-    """Whole-number axis marks 1, 2 or 5 × 10ⁿ apart, at most about eight: points and goods are whole."""
+    """Whole-number axis marks 1, 2 or 5 × 10ⁿ apart, at most about eight, reaching the largest value
+    (points and goods are whole; months of stock left may have a decimal)."""
     top = max([0, *values])
     steps = (factor * 10**power for power in itertools.count() for factor in (1, 2, 5))
     step = next(s for s in steps if s * 8 >= top)
-    return list(range(0, top + step, step)) if top else [0, 1]
+    return [n * step for n in range(math.ceil(top / step) + 1)] if top else [0, 1]
 
 
 #: what a chart with nothing to draw says, quietly, in its frame
@@ -157,7 +159,7 @@ def label_room(labels: list[str]) -> int:
     return 20 + round(wide * 0.45 * CHART_STYLE.label_font_size)
 
 
-def bars(title: str, items: list[tuple[str, int]], series: str):
+def bars(title: str, items: list[tuple[str, float]], series: str):
     """Horizontal bars, the first item on top, each with its value printed; None when all are zero."""
     if not any(value for _name, value in items):
         return None

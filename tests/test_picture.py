@@ -339,6 +339,7 @@ def test_an_empty_village_says_so_in_words(app, login_as):
         "本月没有生效的评定。",
         "本月没有兑换。",
         "还没有在售的商品。",
+        "这时还没有登记的农户。",
     ):
         assert words in html
     assert '<img class="chart"' not in html
@@ -349,6 +350,9 @@ def test_a_mistyped_month_is_named_and_the_default_shown(app, login_as):
     response = chair.get("/picture/?month=2026-13")
     assert response.status_code == 302 and response.headers["Location"].endswith("/picture/")
     assert "月份“2026-13”不对" in chair.get("/picture/").get_data(as_text=True)
+    ahead = chair.get("/picture/?month=2030-01")  # a month not yet come is not shown as if it had
+    assert ahead.status_code == 302
+    assert "2030年1月 还没到" in chair.get("/picture/").get_data(as_text=True)
 
 
 # --- who may see it ---------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def stock_table(rows: list[StockRow]) -> Table:
     )
 
 
-def quiet_table(rows: list[QuietHousehold]) -> Table:
+def quiet_table(rows: list[QuietHousehold], households: int) -> Table:
     columns = [
         Column(_("户号"), 10, attrgetter("household_no")),
         Column(_("户主"), 12, attrgetter("head_name")),
@@ -130,7 +130,11 @@ def quiet_table(rows: list[QuietHousehold]) -> Table:
         _("连续 %(n)s 个月没有得分的农户", n=QUIET_MONTHS),
         columns,
         rows,
-        empty=_("每一户在这 %(n)s 个月里都得过分。", n=QUIET_MONTHS),
+        empty=(
+            _("每一户在这 %(n)s 个月里都得过分。", n=QUIET_MONTHS)
+            if households
+            else _("这时还没有登记的农户。")
+        ),
     )
 
 
@@ -142,5 +146,5 @@ def tables(p: Picture) -> dict[str, Table]:
         "categories": categories_table(p.categories),
         "goods": goods_table(p.goods),
         "stock": stock_table(p.stock),
-        "quiet": quiet_table(p.quiet),
+        "quiet": quiet_table(p.quiet, p.total.households),
     }

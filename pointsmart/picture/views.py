@@ -29,7 +29,11 @@ def bad_period(err: BadPeriod):
 
 
 def _month() -> Period:
-    return parse_month(request.args.get("month"), on=last_complete_month().start)
+    month = parse_month(request.args.get("month"), on=last_complete_month().start)
+    if month.start > today():
+        ahead = _("月份：%(month)s 还没到，请选本月或以前的月份。", month=month.label())
+        raise BadPeriod(ahead, code="bad_month")
+    return month
 
 
 def _heading(month: Period) -> str:
@@ -42,7 +46,7 @@ CHART_TITLES = {
     "groups": lambda: _("各村民小组参与率（百分数）"),
     "categories": lambda: _("各类别加分"),
     "goods": lambda: _("兑换最多的商品"),
-    "stock": lambda: _("库存还能用几天"),
+    "stock": lambda: _("库存还能用几个月"),
 }
 
 
@@ -62,7 +66,7 @@ def index():
             "groups": any(r.earned for r in picture.groups),
             "categories": any(r.awarded for r in picture.categories),
             "goods": bool(picture.goods),
-            "stock": any(r.days_left for r in picture.stock),
+            "stock": any(r.runs_out for r in picture.stock),
         },
         chart_titles={name: title() for name, title in CHART_TITLES.items()},
         incomplete=month.contains(today()),
@@ -113,5 +117,5 @@ def chart(name: str):
         drawn = bars(title, [(r.label, r.qty) for r in rows], _("兑换数量"))
     else:
         rows = [r for r in figures.stock_outlook(session, village_id, month) if r.runs_out][:10]
-        drawn = bars(title, [(r.label, r.days_left) for r in rows], _("还能用几天"))
+        drawn = bars(title, [(r.label, round(r.months_left, 1)) for r in rows], _("还能用几个月"))
     return svg(drawn, title, size)
