@@ -114,6 +114,11 @@ _SHARED_ENDPOINTS = {"scoring.criterion", "shop.edit_goods"}
 
 _EVERY_GUIDE = "every signed-in user may read every guide; each is opened by its own role"
 
+
+def _this_month() -> dict:
+    return {"type": "month", "key": Period.of(today()).key}
+
+
 PAGES: list[Page] = [
     # --- everyone, and the shell ---
     Page("/login", "auth.login", (PUBLIC,)),
@@ -258,12 +263,13 @@ PAGES: list[Page] = [
     ),
     Page("/shop/reports/public/donors", "shop_reports.public_donors", (PUBLIC,)),
     # --- the county instance (POINTSMART_MODE=county) ---
-    Page("/county/", "county.dashboard", COUNTY_STAFF, tier="county"),
+    # on this month, where the demo's synced data is (the default, last month, would show empty tables)
+    Page("/county/", "county.dashboard", COUNTY_STAFF, lambda i: _this_month(), tier="county"),
     Page(
         "/county/villages/<village_code>",
         "county.village",
         COUNTY_STAFF,
-        lambda i: {"village_code": i.village_code},
+        lambda i: {"village_code": i.village_code, **_this_month()},
         tier="county",
     ),
     Page("/county/bundles", "county.upload_bundle", (COUNTY_ADMIN,), tier="county"),

@@ -35,6 +35,7 @@ import pytest
 from flask import url_for
 
 from pointsmart import create_app
+from pointsmart.county.opening import MARKS as OPENING_MARKS
 from pointsmart.extensions import db
 
 from ..conftest import DB, IN_CI
@@ -166,7 +167,8 @@ def gallery(request, browser, database, tmp_path_factory):
             )
         ids = build_village(apps["village"])
         build_county(apps["county"], apps["village"], ids.village_code)
-        data = data_values(apps["village"]) | data_values(apps["county"])
+        # and the reason words that mark an opening balance, which the English rule quotes as typed
+        data = data_values(apps["village"]) | data_values(apps["county"]) | set(OPENING_MARKS)
         with (
             serving(apps["village"], threads=4) as village_url,
             serving(apps["county"], threads=4) as county_url,
