@@ -188,7 +188,7 @@ FIELD_LABELS = {
     # the county's anomaly thresholds, by rule (:mod:`pointsmart.county.anomalies`)
     "notice_short": _l("公示期少于（天）"),
     "household_outlier": _l("超过全村中位数的倍数"),
-    "manual_share": _l("手工加分占发放积分超过（%）"),
+    "manual_share": _l("手工加分占比超过（百分数）"),
     "stock_exceeded": _l("允许超出的件数"),
     "issued_spike": _l("超过前 6 个月平均的倍数"),
     "quick_repeat": _l("两次兑换相隔少于（秒）"),
