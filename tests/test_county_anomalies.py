@@ -250,7 +250,7 @@ def test_the_dashboard_lists_findings_in_words_with_a_link_to_the_evidence(fille
     page = login(filled.county_app, county_user(filled.county_app)).get("/county/" + ARGS)
     text = page.get_data(as_text=True)
     section = text[text.index('id="anomalies-title"') : text.index('class="charts"')]
-    assert "需要关注" in section and "公示期过短" in section and "农户得分异常高" in section
+    assert "需要关注的情况" in section and "公示期过短" in section and "农户得分异常高" in section
     assert f"/county/villages/{A_CODE}?type=month&amp;key=2026-11#household-{filled.household}" in section
     village = login(filled.county_app, county_user(filled.county_app)).get(
         f"/county/villages/{A_CODE}" + ARGS
