@@ -176,7 +176,8 @@ class SyncedGoods(db.Model):
 
 
 class SyncedStockMove(db.Model):
-    __table_args__ = _synced()
+    # the anomaly check's stock received: donations, purchases, stocktakes are few among the moves
+    __table_args__ = _synced(sa.Index("ix_synced_stock_move_kind", "kind", "village_id", "goods_uuid"))
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
@@ -191,7 +192,11 @@ class SyncedStockMove(db.Model):
 
 
 class SyncedRedemption(db.Model):
-    __table_args__ = _synced(sa.Index("ix_synced_redemption_created", "village_id", "created_at"))
+    __table_args__ = _synced(
+        sa.Index("ix_synced_redemption_created", "village_id", "created_at"),
+        # the anomaly check's redemptions of a period across every village
+        sa.Index("ix_synced_redemption_at", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))

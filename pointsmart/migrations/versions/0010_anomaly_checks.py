@@ -1,4 +1,4 @@
-"""the county's anomaly checks: each rule's threshold, and the reviewers' marks on findings
+"""the county's anomaly checks: each rule's threshold, the reviewers' marks on findings, two indexes for the checks' reads
 
 Revision ID: 0010
 Revises: 0009
@@ -42,8 +42,15 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_anomaly_check")),
         sa.UniqueConstraint("rule", "village_id", "subject", "period", name=op.f("uq_anomaly_check_rule_village_id_subject_period")),
     )
+    # the checks' reads: a period's redemptions across villages; the few moves that receive stock
+    op.create_index("ix_synced_redemption_at", "synced_redemption", ["created_at"], unique=False)
+    op.create_index(
+        "ix_synced_stock_move_kind", "synced_stock_move", ["kind", "village_id", "goods_uuid"], unique=False
+    )
 
 
 def downgrade():
+    op.drop_index("ix_synced_stock_move_kind", table_name="synced_stock_move")
+    op.drop_index("ix_synced_redemption_at", table_name="synced_redemption")
     op.drop_table("anomaly_check")
     op.drop_table("anomaly_threshold")
