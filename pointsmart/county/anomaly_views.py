@@ -50,6 +50,8 @@ for _rule in anomalies.SETTABLE:
 
 
 def _period():
+    """The period asked for, read as every county page reads it."""
+    # imported here: views imports this module to register its routes, so it is not loaded yet above
     from .views import _period as period_asked
 
     return period_asked()
