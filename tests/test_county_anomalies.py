@@ -28,6 +28,7 @@ from pointsmart.county import services as county
 from pointsmart.county.models import AnomalyCheck, AnomalyThreshold
 from pointsmart.extensions import db, limiter
 from pointsmart.households.models import Household
+from pointsmart.org.models import Village
 from pointsmart.org.services import ensure_village, home_village
 from pointsmart.periods import parse_period
 
@@ -393,3 +394,17 @@ def test_the_thresholds_form_needs_a_csrf_token(filled):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AnomalyThreshold)) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"note": "坏\x00字"}, {"note": "长" * 501}, {"rule": "no_such_rule"}, {"village": "620123199999"}],
+)
+def test_a_bad_mark_is_refused_in_words_and_records_nothing(filled, change):
+    client = login(filled.county_app, county_user(filled.county_app))
+    mark = {"rule": "silent", "village": B_CODE, "subject": "", "note": "好"} | change
+    response = client.post("/county/anomalies/check" + ARGS, data=mark, follow_redirects=True)
+    assert response.status_code == 200 and 'class="flash' in response.get_data(as_text=True)
+    with filled.county_app.app_context():
+        of_b = sa.select(AnomalyCheck).join(Village, Village.id == AnomalyCheck.village_id)
+        assert db.session.scalar(of_b.where(Village.code == B_CODE)) is None
