@@ -14,7 +14,8 @@ rebuilds otherwise. ``VACUUM ANALYZE`` of the schema's tables follows a build; i
 
 Timed, as a county-wide reviewer and as a township reviewer (30 villages), for a month (2026-11), a
 quarter (2026-Q4) and a year (2026): each query function that :mod:`pointsmart.county.dashboard`
-lists, 30 runs after 3 warm-up runs, each run in a fresh session as a request would be. Then the
+lists, 30 runs after 3 warm-up runs, each run in a fresh session as a request would be; the anomaly
+checks (:func:`pointsmart.county.anomalies.findings`, which the dashboard runs too) likewise. Then the
 one-village drill-down functions, for one village of the reviewer's township. Printed: p50 / p95
 per query, scope and period; the overall p95 of the county-wide queries. Baseline: ``SELECT 1`` in
 the same kind of session. Aim: every county-wide query's p95 under 300 ms.
@@ -380,6 +381,10 @@ def run() -> str:
                 say(f"  not in pointsmart.county.dashboard / drilldown (not timed): {', '.join(missing)}")
             say(f"  county-wide queries, {RUNS} runs each after {WARMUP} warm-up:")
             county = _table(dashboard, app, users, [q for q in COUNTY_QUERIES if q not in missing])
+            from pointsmart.county import anomalies
+
+            say(f"  anomaly checks (需要关注, every rule at its default threshold), {RUNS} runs each:")
+            checks = _table(anomalies, app, users, ["findings"])
             code = data.places(1, PER_TOWNSHIP)[0].code
             say(
                 f"  one village ({code}, {HOUSEHOLDS:,} households, ~{TRANSFERS_EACH:,} transfers), "
@@ -396,6 +401,7 @@ def run() -> str:
 
     c50, c95, c_slow, c_slow95 = overall(county)
     v50, v95, v_slow, v_slow95 = overall(village)
+    a50, a95, _a_slow, _a_slow95 = overall(checks)
     over = sorted({q for (q, _s, _p), latency in county.items() if latency.p95 * 1000 >= AIM_P95_MS})
     say(
         f"  county-wide, all queries, scopes and periods: p50 {ms(c50)}, p95 {ms(c95)}; slowest p95 "
@@ -408,6 +414,7 @@ def run() -> str:
     )
     return (
         f"{NAME}: county-wide queries p50 {ms(c50)}, p95 {ms(c95)}, worst p95 {ms(c_slow95)} "
-        f"({c_slow[0]}, {c_slow[2]}) (aim <{AIM_P95_MS} ms); one village p95 {ms(v95)}, worst "
+        f"({c_slow[0]}, {c_slow[2]}) (aim <{AIM_P95_MS} ms); anomaly checks p50 {ms(a50)}, p95 {ms(a95)}; "
+        f"one village p95 {ms(v95)}, worst "
         f"{ms(v_slow95)} ({v_slow[0]}); dataset {how}"
     )

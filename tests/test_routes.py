@@ -169,6 +169,10 @@ COUNTY_ACCESS = {
     "county.upload_bundle": {"county_admin"},
     "county.bundle_part": {"county_admin"},
     "county.bundle_parts_done": {"county_admin"},
+    "county.anomalies_page": COUNTY,
+    "county.anomalies_export": COUNTY,
+    "county.anomaly_check": COUNTY,
+    "county.anomaly_thresholds": {"county_admin"},
     "api.county_villages": {f"api:{r}" for r in COUNTY},
     # a village's sync key, never a user's token (see test_county_route_access_by_role)
     "api.sync_batch": set(),

@@ -185,6 +185,14 @@ FIELD_LABELS = {
     "sync_key": _l("同步密钥（后4位）"),
     "backup_daily": _l("每天自动备份"),
     "backup_keep_days": _l("备份保留天数"),
+    # the county's anomaly thresholds, by rule (:mod:`pointsmart.county.anomalies`)
+    "notice_short": _l("公示期少于（天）"),
+    "household_outlier": _l("超过全村中位数的倍数"),
+    "manual_share": _l("手工加分占比超过（百分数）"),
+    "stock_exceeded": _l("允许超出的件数"),
+    "issued_spike": _l("超过前 6 个月平均的倍数"),
+    "quick_repeat": _l("两次兑换相隔少于（秒）"),
+    "silent": _l("未同步超过（天）"),
 }
 
 #: values longer than this are shortened in a sentence (the page is a list, not the record)
@@ -581,6 +589,33 @@ def _bundle_refused(e, n, who):
     return _("%(who)s 导入同步文件被拒绝：%(message)s", who=who, message=_value(e.data.get("message")))
 
 
+def _anomaly_checked(e, n, who):
+    period = read_period(e.data.get("period") or "")
+    sentence = _(
+        "%(who)s 核查了 %(village)s %(period)s 需要关注的情况（%(rule)s）",
+        who=who,
+        village=_village_target(e, n),
+        period=period.label() if period else e.data.get("period") or "",
+        rule=_ANOMALY_RULES.get(e.data.get("rule"), e.data.get("rule") or ""),
+    )
+    note = e.data.get("note")
+    return sentence + _("：") + _value(note) if note else sentence
+
+
+#: the county's anomaly rules as people read them (:data:`pointsmart.county.anomalies.RULES`, which
+#: this module may not import: the audit log sits below the county)
+_ANOMALY_RULES = {
+    "notice_short": _l("公示期过短"),
+    "household_outlier": _l("农户得分异常高"),
+    "manual_share": _l("手工加分比例过高"),
+    "stock_exceeded": _l("兑换超过入库"),
+    "issued_spike": _l("月发放积分突增"),
+    "quick_repeat": _l("短时间内重复兑换"),
+    "silent": _l("长时间未同步"),
+    "mismatch": _l("总数与县里重算不符"),
+}
+
+
 def _simple(text: Callable[[], str], target: Callable | None = None) -> Sentence:
     """A sentence with ``%(who)s`` and, if ``target`` is given, ``%(target)s``."""
 
@@ -703,6 +738,8 @@ SENTENCES: dict[str, Sentence] = {
     "county.village.key_rotated": _simple(lambda: _("%(who)s 给 %(target)s 换了同步密钥"), _village_target),
     "county.bundle.imported": _bundle_imported,
     "county.bundle.refused": _bundle_refused,
+    "county.anomaly.checked": _anomaly_checked,
+    "county.anomaly.thresholds": _changed(lambda: _("%(who)s 修改了县里的检查阈值"), lambda e, n: ""),
     # households and cards
     "households.household.created": _created_household,
     "households.household.updated": _changed(

@@ -176,7 +176,8 @@ class SyncedGoods(db.Model):
 
 
 class SyncedStockMove(db.Model):
-    __table_args__ = _synced()
+    # the anomaly check's stock received: donations, purchases, stocktakes are few among the moves
+    __table_args__ = _synced(sa.Index("ix_synced_stock_move_kind", "kind", "village_id", "goods_uuid"))
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
@@ -191,7 +192,11 @@ class SyncedStockMove(db.Model):
 
 
 class SyncedRedemption(db.Model):
-    __table_args__ = _synced(sa.Index("ix_synced_redemption_created", "village_id", "created_at"))
+    __table_args__ = _synced(
+        sa.Index("ix_synced_redemption_created", "village_id", "created_at"),
+        # the anomaly check's redemptions of a period across every village
+        sa.Index("ix_synced_redemption_at", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
@@ -242,3 +247,34 @@ class HouseholdPeriod(db.Model):
     period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), primary_key=True)
     household_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+
+
+class AnomalyThreshold(db.Model):
+    """The county admin's threshold for one anomaly rule (:mod:`.anomalies`); no row: the default."""
+
+    __tablename__ = "anomaly_threshold"
+
+    rule: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    value: Mapped[int]
+    set_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    set_at: Mapped[datetime]
+
+
+class AnomalyCheck(db.Model):
+    """A reviewer's mark that a finding was checked, with a note. Kept for good: the finding is then
+    shown as checked. Identity of a finding: rule + village + subject + period, so the mark survives
+    the findings being computed again."""
+
+    __tablename__ = "anomaly_check"
+    __table_args__ = (sa.UniqueConstraint("rule", "village_id", "subject", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(40))
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    #: what in the village the finding is about: a round's or a household's uuid, a goods uuid, a month
+    subject: Mapped[str] = mapped_column(sa.String(80))
+    #: the key of the period the finding was found in (``2026-11``, ``2026-Q4`` …)
+    period: Mapped[str] = mapped_column(sa.String(10))
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    checked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    checked_at: Mapped[datetime]

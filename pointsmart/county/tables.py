@@ -164,3 +164,18 @@ def donations_table(rows: list[DonationRow]) -> Table:
         Column(_("数量"), 8, attrgetter("qty"), INTEGER),
     ]
     return Table(_("捐赠入库"), columns, rows)
+
+
+def findings_table(rows: list) -> Table:
+    """需要关注: each anomaly finding, why, and whether a reviewer has checked it (:mod:`.anomalies`)."""
+    columns = [
+        Column(_("检查项"), 16, attrgetter("rule_label")),
+        Column(_("乡镇"), 12, attrgetter("township_name")),
+        Column(_("村（社区）"), 12, attrgetter("village_name"), key="village"),
+        Column(_("情况"), 60, attrgetter("reason"), key="reason"),
+        Column(_("核查"), 8, attrgetter("state"), key="state"),
+        Column(_("核查人"), 10, attrgetter("checked_by"), key="checked_by"),
+        Column(_("核查时间"), 17, attrgetter("checked_at"), WHEN, key="checked_at"),
+        Column(_("核查说明"), 30, attrgetter("note"), key="note"),
+    ]
+    return Table(_("需要关注"), columns, rows, landscape=True)

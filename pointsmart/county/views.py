@@ -18,6 +18,8 @@ from ..periods import KINDS as PERIOD_KINDS
 from ..periods import BadPeriod, Period, last_complete_month, parse_period, today
 from ..xlsx import send_workbook
 from . import (
+    anomalies,
+    anomaly_views,  # noqa: F401 — the anomaly pages register on the same blueprint
     bundle_views,  # noqa: F401 — the bundle upload registers on the same blueprint
     drilldown,
     tables,
@@ -86,8 +88,12 @@ def dashboard():
     categories_table.empty = _("本期没有评定入账。")
     goods_table = tables.goods_table(goods)
     goods_table.empty = _("本期没有兑换。")
+    findings = tables.findings_table(anomalies.findings(db.session, current_user, period, rows))
+    findings = findings.without("checked_by", "checked_at", "note")
+    findings.empty = _("本期没有需要关注的情况。")
     return render_template(
         "county/dashboard.html",
+        findings_table=findings,
         period=period,
         overview=overview,
         townships=board.sort_rows(board.townships_of(rows), tsort, tdesc),

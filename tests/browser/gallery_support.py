@@ -273,6 +273,8 @@ PAGES: list[Page] = [
         tier="county",
     ),
     Page("/county/bundles", "county.upload_bundle", (COUNTY_ADMIN,), tier="county"),
+    Page("/county/anomalies", "county.anomalies_page", COUNTY_STAFF, tier="county"),
+    Page("/county/anomalies/thresholds", "county.anomaly_thresholds", (COUNTY_ADMIN,), tier="county"),
     # the county's own shell pages (a second look at them, with the county's top bar)
     Page("/login", "auth.login", (PUBLIC,), tier="county"),
     Page("/password", "auth.password", COUNTY_STAFF, tier="county"),
@@ -334,6 +336,7 @@ EXCLUDED = {
     "/picture/export/<table>.xlsx": "download (xlsx)",
     "/picture/charts/<name>.svg": "image (SVG chart, shown inside the village picture)",
     "/county/export/<table>.xlsx": "download (xlsx)",
+    "/county/anomalies.xlsx": "download (xlsx)",
     "/county/villages/<village_code>/export/<table>.xlsx": "download (xlsx)",
     "/county/charts/<name>.svg": "image (SVG chart, shown inside the county pages)",
     "/county/villages/<village_code>/charts/<name>.svg": "image (SVG chart, shown inside the county pages)",
@@ -397,7 +400,7 @@ def build_village(app) -> Ids:
 
 def build_county(county_app, village_app, village_code: str) -> None:
     """Register the demo village with the county and push its whole ledger there by sync; add the county's
-    users (an administrator and a reviewer)."""
+    users (an administrator and a reviewer), and a second village that has never synced."""
     with village_app.app_context():
         village = db.session.scalars(sa.select(Village)).one()
         name = village.name
@@ -412,6 +415,8 @@ def build_county(county_app, village_app, village_code: str) -> None:
                 "县妇联" + ("管理员" if role == COUNTY_ADMIN else "审核员"),
             )
         _village, key = county.add_village(db.session, village_code, name, village_code[:9] + "000", "和平镇")
+        # a second village that has never synced: the county's 需要关注 has a finding to show
+        county.add_village(db.session, village_code[:9] + "299", "东风村", village_code[:9] + "000")
         db.session.commit()
     transport = httpx.Client(transport=httpx.WSGITransport(app=county_app), base_url="http://county")
     with village_app.app_context():

@@ -1,0 +1,410 @@
+"""需要关注: the county's anomaly checks, each planted in one village and missed in a clean one.
+
+Everything reaches the county through the real sync (``POST /api/v1/sync/batches`` and the ingest).
+甲村 (the planted village) issues 10 points a month from May to October, then in November: a round
+with a two-day notice in which one household scores 23 against the others' 3, a manual award of 100,
+a household redeeming twice ten seconds apart, and a redemption of 30 units booked without the stock
+(a record the village wrote beyond its shelves). 乙村 (the clean village) issues 10 points a month
+too, then runs an ordinary November (:func:`tests.sync_support.workload`). 甲村 last synced on the
+28th, 乙村 on the 20th; it is now the 29th, so 乙村 is the silent one. 丙村 never synced.
+"""
+
+import contextlib
+import io
+import shutil
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from pointsmart import clock
+from pointsmart.audit.models import AuditEntry
+from pointsmart.audit.sentences import Names, sentence
+from pointsmart.auth.models import User
+from pointsmart.county import anomalies
+from pointsmart.county import services as county
+from pointsmart.county.models import AnomalyCheck, AnomalyThreshold
+from pointsmart.extensions import db, limiter
+from pointsmart.households.models import Household
+from pointsmart.org.models import Village
+from pointsmart.org.services import ensure_village, home_village
+from pointsmart.periods import parse_period
+
+from .conftest import PASSWORD, VILLAGE_CODE, another_database, committing
+from .sync_support import push_all, workload
+from .test_county_dashboard import (
+    A_TOWNSHIP,
+    B_CODE,
+    B_TOWNSHIP,
+    C_CODE,
+    _module_app,
+    county_user,
+    factories,
+    login,
+    mismatched,
+    queries,
+    set_clock,
+)
+from .test_routes import _csrf_token
+
+A_CODE = VILLAGE_CODE
+NOVEMBER = parse_period("2026-11")
+ARGS = "?type=month&key=2026-11"
+
+
+def monthly_points(app, household_id: int) -> None:
+    """10 manual points in each month from May to October (the months before November)."""
+    from pointsmart.households.services import adjust_points
+
+    for month in range(5, 11):
+        set_clock(2026, month, 10)
+        with committing(app) as session:
+            adjust_points(session, session.get(Household, household_id), 10, "志愿服务", actor_id=None)
+
+
+def plant(app, make_user, make_household) -> dict:
+    """甲村's November: every rule's case (see the module's docstring)."""
+    from pointsmart.cards import services as cards
+    from pointsmart.households.services import adjust_points
+    from pointsmart.scoring import criteria, finalisation, panels, score_entry, workflow
+    from pointsmart.shop import redemptions
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind, StockMove
+
+    ids = [make_household() for _ in range(5)]
+    monthly_points(app, ids[4])
+    set_clock(2026, 11, 3)
+    members = [make_user("panel")[0], make_user("panel")[0]]
+    chair = make_user("chair")[0]
+    with app.app_context():
+        session = db.session
+        panel = [session.get(User, i) for i in members]
+        for member in panel:
+            panels.set_panel_member(session, member, "执委", [], None)
+        village = home_village(session)
+        village.notice_days = 2
+        tidy = criteria.save_category(session, village.id, {"name": "环境卫生"}, None)
+        criteria.save_criterion(session, tidy, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None)
+        criteria.save_criterion(session, tidy, {"name": "见义勇为", "points": 20, "cadence": "monthly"}, None)
+        found = workflow.create_round(session, village, "monthly", "2026-11", "", None)
+        ordinary, brave = found.criteria
+        homes = [session.get(Household, i) for i in ids]
+        for home in homes:
+            score_entry.set_score(session, found, home.id, ordinary.id, 1, panel[0])
+        score_entry.set_score(session, found, homes[0].id, brave.id, 1, panel[0])
+        workflow.submit_round(session, found, session.get(User, chair))
+        for member in panel:
+            workflow.approve_round(session, found, member)
+        workflow.publish_round(session, found, None)
+        clock.advance(timedelta(days=3))
+        assert finalisation.finalise_round(session, found, None)
+        session.commit()
+
+        adjust_points(session, homes[1], 100, "志愿服务", actor_id=chair)
+        soap = shop.save_goods(session, village.id, {"name": "香皂", "price": 1}, None)
+        shop.receive_stock(session, soap, MoveKind.PURCHASE, 10, None)
+        session.commit()
+        operator = session.get(User, chair)
+        card = cards.issue_card(session, homes[0], None)
+        redemptions.redeem(session, village.id, card, [(soap.id, 1)], operator)
+        session.commit()
+        clock.advance(timedelta(seconds=10))
+        second = redemptions.redeem(session, village.id, card, [(soap.id, 1)], operator)
+        session.commit()
+        # a redemption booked beyond the shelves (an old register typed in, a bug): 30 units out of 8
+        session.add(StockMove(goods_id=soap.id, kind=MoveKind.REDEMPTION, qty=-30, note="补录"))
+        session.commit()
+        return {
+            "round": found.uuid,
+            "household": homes[0].uuid,
+            "goods": soap.uuid,
+            "second": second.uuid,
+        }
+
+
+def build(a, b, county_app) -> SimpleNamespace:
+    keys = {}
+    with county_app.app_context():
+        for code, name, township, township_name in (
+            (A_CODE, "甲村", A_TOWNSHIP, "甲镇"),
+            (B_CODE, "乙村", B_TOWNSHIP, "乙镇"),
+            (C_CODE, "丙村", B_TOWNSHIP, "乙镇"),
+        ):
+            keys[code] = county.add_village(db.session, code, name, township, township_name)[1]
+        db.session.commit()
+    client = county_app.test_client()
+    set_clock(2026, 4, 20)
+    a_user, a_household = factories(a, user_prefix="a-", household_no="09", head="甲户", group="一社")
+    b_user, b_household = factories(b)
+    monthly_points(b, b_household())
+    set_clock(2026, 11, 3)
+    workload(b, b_user, b_household, month="2026-11")
+    set_clock(2026, 11, 20)
+    push_all(b, client, keys[B_CODE])
+    planted = plant(a, a_user, a_household)
+    set_clock(2026, 11, 28)
+    push_all(a, client, keys[A_CODE])
+    set_clock(2026, 11, 29, hour=11)  # an hour past: a slow push still counts 9 whole days
+    return SimpleNamespace(county_app=county_app, **planted)
+
+
+@pytest.fixture(scope="module")
+def scene(database, tmp_path_factory):
+    """The villages and the county, built once for the module on databases of their own; a test that
+    changes something (a threshold, a mark) puts it back or leaves what no other test reads."""
+    folder = tmp_path_factory.mktemp("county-anomalies")
+    with contextlib.ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POINTSMART_INSTANCE", str(folder / "instance"))
+        sources = [
+            stack.enter_context(contextlib.contextmanager(another_database)(database, tmp_path_factory, p))
+            for p in ("pm_anomaly_a", "pm_anomaly_b", "pm_anomaly_county")
+        ]
+        a = _module_app(*sources[0], folder, "village-a")
+        b = _module_app(*sources[1], folder, "village-b")
+        county_app = _module_app(*sources[2], folder, "county", POINTSMART_MODE="county")
+        for village_app, code, name, township in ((a, A_CODE, "甲村", "甲镇"), (b, B_CODE, "乙村", "乙镇")):
+            with committing(village_app) as session:
+                ensure_village(session, code, name, township_name=township, county_name="测试县")
+        clock.reset()
+        limiter.reset()
+        try:
+            yield build(a, b, county_app)
+        finally:
+            clock.reset()
+            for each in (a, b, county_app):
+                with each.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def filled(scene):
+    set_clock(2026, 11, 29, hour=11)  # an hour past: a slow push still counts 9 whole days
+    limiter.reset()
+    yield scene
+    clock.reset()
+
+
+def findings(county_app, user=None):
+    user = user or county_user(county_app, "county_admin")
+    return queries(county_app, user, anomalies.findings, NOVEMBER)
+
+
+def of(found, rule: str, code: str) -> list:
+    return [f for f in found if f.rule == rule and f.village_code == code]
+
+
+# --- each rule: planted and found, clean and not found --------------------------------------------------
+
+CASES = {
+    # rule: (planted village, clean village, the finding's subject from the scene, words of its reason)
+    "notice_short": (A_CODE, B_CODE, "round", "公示期少于 5 天"),
+    "household_outlier": (A_CODE, B_CODE, "household", "23 分"),
+    "manual_share": (A_CODE, B_CODE, None, "手工加分 100 分"),
+    "stock_exceeded": (A_CODE, B_CODE, "goods", "共兑换 32 件"),
+    "issued_spike": (A_CODE, B_CODE, None, "前 6 个月平均 10 分"),
+    "quick_repeat": (A_CODE, B_CODE, "second", "秒内兑换了两次"),
+    "silent": (B_CODE, A_CODE, None, "已经 9 天没有同步"),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_each_rule_finds_its_planted_case_and_not_the_clean_village(filled, rule):
+    planted, clean, subject, words = CASES[rule]
+    found = findings(filled.county_app)
+    hits = of(found, rule, planted)
+    assert len(hits) == 1, [f.reason for f in found]
+    hit = hits[0]
+    assert hit.subject == (
+        getattr(filled, subject) if subject else ("2026-11" if rule == "issued_spike" else "")
+    )
+    assert words in hit.reason and hit.period == "2026-11" and not hit.checked
+    assert of(found, rule, clean) == []
+
+
+def test_a_village_that_never_synced_is_silent_and_a_recount_mismatch_is_found(filled):
+    assert len(of(findings(filled.county_app), "silent", C_CODE)) == 1
+    assert of(findings(filled.county_app), "mismatch", B_CODE) == []
+    with mismatched(filled.county_app, B_CODE, "balance_sum"):
+        found = findings(filled.county_app)
+        assert [f.reason for f in of(found, "mismatch", B_CODE)] == [
+            "县里重算的总数与村里上报的不符：积分余额合计。"
+        ]
+        assert of(found, "mismatch", A_CODE) == []
+
+
+def test_a_township_reviewer_sees_only_their_townships_findings(filled):
+    reviewer = county_user(filled.county_app, township=B_TOWNSHIP)
+    found = findings(filled.county_app, reviewer)
+    assert found and {f.village_code for f in found} == {B_CODE, C_CODE}
+    page = login(filled.county_app, reviewer).get("/county/anomalies" + ARGS).get_data(as_text=True)
+    assert "甲村" not in page and "丙村" in page
+
+
+# --- pages: the dashboard, the findings' page, the export ---------------------------------------------
+
+
+def test_the_dashboard_lists_findings_in_words_with_a_link_to_the_evidence(filled):
+    page = login(filled.county_app, county_user(filled.county_app)).get("/county/" + ARGS)
+    text = page.get_data(as_text=True)
+    section = text[text.index('id="anomalies-title"') : text.index('class="charts"')]
+    assert "需要关注的情况" in section and "公示期过短" in section and "农户得分异常高" in section
+    assert f"/county/villages/{A_CODE}?type=month&amp;key=2026-11#household-{filled.household}" in section
+    village = login(filled.county_app, county_user(filled.county_app)).get(
+        f"/county/villages/{A_CODE}" + ARGS
+    )
+    assert f'id="household-{filled.household}"' in village.get_data(as_text=True)
+
+
+def test_the_findings_export_opens_with_openpyxl(filled):
+    client = login(filled.county_app, county_user(filled.county_app))
+    response = client.get("/county/anomalies.xlsx" + ARGS)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    assert "检查项" in cells and "公示期过短" in cells and "长时间未同步" in cells
+    assert any("秒内兑换了两次" in c for c in cells)
+
+
+# --- marking a finding checked ------------------------------------------------------------------------
+
+
+def test_a_reviewer_marks_a_finding_checked_it_is_audited_and_stays(filled):
+    county_app = filled.county_app
+    reviewer = county_user(county_app)
+    client = login(county_app, reviewer)
+    mark = {
+        "rule": "silent",
+        "village": C_CODE,
+        "subject": "",
+        "note": "村里网络断了，已电话联系",
+    }
+    response = client.post("/county/anomalies/check" + ARGS, data=mark)
+    assert response.status_code == 303
+    hit = of(findings(county_app), "silent", C_CODE)[0]
+    assert hit.checked and hit.note == "村里网络断了，已电话联系" and hit.checked_by == reviewer.username
+    with county_app.test_request_context():
+        entry = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "county.anomaly.checked")
+        ).all()[-1]
+        assert entry.actor_id == reviewer.id and entry.data["rule"] == "silent"
+        said = sentence(entry, Names(db.session))
+        assert "长时间未同步" in said and "网络断了" in said and "丙村" in said
+    page = client.get("/county/anomalies" + ARGS).get_data(as_text=True)
+    assert "已核查" in page and "网络断了" in page
+    # a second mark is refused and changes nothing; the first stays
+    again = client.post(
+        "/county/anomalies/check" + ARGS, data=mark | {"note": "再来一次"}, follow_redirects=True
+    )
+    assert "已经核查过了" in again.get_data(as_text=True)
+    with county_app.app_context():
+        marks = db.session.scalars(sa.select(AnomalyCheck).where(AnomalyCheck.rule == "silent")).all()
+        assert [m.note for m in marks] == ["村里网络断了，已电话联系"]
+    # a finding that does not exist cannot be marked
+    missing = client.post(
+        "/county/anomalies/check" + ARGS, data=mark | {"rule": "manual_share", "village": B_CODE}
+    )
+    assert missing.status_code == 303
+    with county_app.app_context():
+        assert (
+            db.session.scalar(sa.select(AnomalyCheck).where(AnomalyCheck.village_id != marks[0].village_id))
+            is None
+        )
+
+
+def test_a_township_reviewer_cannot_mark_another_townships_finding(filled):
+    client = login(filled.county_app, county_user(filled.county_app, township=B_TOWNSHIP))
+    mark = {"rule": "manual_share", "village": A_CODE, "subject": "", "note": ""}
+    client.post("/county/anomalies/check" + ARGS, data=mark)
+    with filled.county_app.app_context():
+        assert db.session.scalar(sa.select(AnomalyCheck).where(AnomalyCheck.rule == "manual_share")) is None
+
+
+# --- thresholds -----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def defaults_after(county_app):
+    try:
+        yield
+    finally:
+        with county_app.app_context():
+            db.session.execute(sa.delete(AnomalyThreshold))
+            db.session.commit()
+
+
+def form_of(values: dict) -> dict:
+    return {rule.key: str(values.get(rule.key, rule.default)) for rule in anomalies.SETTABLE}
+
+
+def test_the_county_admin_sets_a_threshold_and_the_findings_follow(filled):
+    county_app = filled.county_app
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    page = admin.get("/county/anomalies/thresholds")
+    assert page.status_code == 200 and "超过全村中位数的倍数" in page.get_data(as_text=True)
+    with defaults_after(county_app):
+        response = admin.post("/county/anomalies/thresholds", data=form_of({"household_outlier": 10}))
+        assert response.status_code == 303
+        assert of(findings(county_app), "household_outlier", A_CODE) == []  # 23 is 7.7 × 3
+        with county_app.test_request_context():
+            assert anomalies.thresholds(db.session)["household_outlier"] == 10
+            entry = db.session.scalars(
+                sa.select(AuditEntry).where(AuditEntry.action == "county.anomaly.thresholds")
+            ).all()[-1]
+            assert entry.data == {"old": {"household_outlier": 5}, "new": {"household_outlier": 10}}
+            assert "超过全村中位数的倍数" in sentence(entry, Names(db.session))
+    assert len(of(findings(county_app), "household_outlier", A_CODE)) == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "31", ""])
+def test_a_bad_threshold_is_refused_naming_the_field(filled, value):
+    county_app = filled.county_app
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    with defaults_after(county_app):
+        response = admin.post("/county/anomalies/thresholds", data=form_of({}) | {"notice_short": value})
+        assert response.status_code == 400
+        assert "公示期少于（天）" in response.get_data(as_text=True)
+        with county_app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(AnomalyThreshold)) == 0
+
+
+def test_a_reviewer_may_not_set_thresholds(filled):
+    reviewer = login(filled.county_app, county_user(filled.county_app))
+    assert reviewer.get("/county/anomalies/thresholds").status_code == 403
+    assert reviewer.post("/county/anomalies/thresholds", data=form_of({"silent": 3})).status_code == 403
+    with filled.county_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AnomalyThreshold)) == 0
+
+
+def test_the_thresholds_form_needs_a_csrf_token(filled):
+    from pointsmart import create_app
+
+    strict = create_app(filled.county_app.config | {"WTF_CSRF_ENABLED": True})
+    admin = county_user(filled.county_app, "county_admin")
+    client = strict.test_client()
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    login = {"username": admin.username, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=login).status_code == 302
+    response = client.post("/county/anomalies/thresholds", data=form_of({"silent": 3}))
+    assert response.status_code == 400
+    with strict.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AnomalyThreshold)) == 0
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"note": "坏\x00字"}, {"note": "长" * 501}, {"rule": "no_such_rule"}, {"village": "620123199999"}],
+)
+def test_a_bad_mark_is_refused_in_words_and_records_nothing(filled, change):
+    client = login(filled.county_app, county_user(filled.county_app))
+    mark = {"rule": "silent", "village": B_CODE, "subject": "", "note": "好"} | change
+    response = client.post("/county/anomalies/check" + ARGS, data=mark, follow_redirects=True)
+    assert response.status_code == 200 and 'class="flash' in response.get_data(as_text=True)
+    with filled.county_app.app_context():
+        of_b = sa.select(AnomalyCheck).join(Village, Village.id == AnomalyCheck.village_id)
+        assert db.session.scalar(of_b.where(Village.code == B_CODE)) is None
