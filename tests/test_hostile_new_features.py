@@ -6,15 +6,48 @@ refusal that did not name what was wrong.
 """
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
 
+from pointsmart.auth.models import User
+from pointsmart.cards import services as cards
 from pointsmart.county.models import VillageLink
 from pointsmart.extensions import db
+from pointsmart.households.models import Household
+from pointsmart.households.services import adjust_points
+from pointsmart.periods import Period, today
+from pointsmart.shop import redemptions
+from pointsmart.shop import services as shop
+from pointsmart.shop.models import Goods, MoveKind
 from pointsmart.sync import wire
 
+from .conftest import committing
 from .sync_support import batch_bodies, post, register
+
+#: what an old row may hold: a control character and NUL (refused at input since), markup, bidi marks
+HOSTILE = "毛巾\x01<script>alert(1)</script>\x00\u202e"
+
+
+@pytest.fixture
+def hostile_month(app, village_id, make_user, make_household):
+    """This month: a household in a hostile group earned points and redeemed hostile goods (the names
+    written straight to the rows, as text stored before the text rule)."""
+    operator, _name = make_user("shopkeeper")
+    household_id = make_household(points=50)
+    with committing(app) as session:
+        goods = shop.save_goods(session, village_id, {"name": "毛巾", "spec": "条", "price": 5}, None)
+        shop.receive_stock(session, goods, MoveKind.DONATION, 10, None, donor="爱心企业")
+        household = session.get(Household, household_id)
+        adjust_points(session, household, 20, "帮助邻居", None)
+        card = cards.issue_card(session, household, None)
+        redemptions.redeem(session, village_id, card, [(goods.id, 2)], session.get(User, operator))
+        goods_id = goods.id
+    with committing(app) as session:
+        session.execute(sa.update(Goods).where(Goods.id == goods_id).values(name=HOSTILE))
+        session.execute(sa.update(Household).where(Household.id == household_id).values(group=HOSTILE))
+    return Period.of(today())
 
 
 def _resign(body: dict, start_digest: str = "") -> bytes:
@@ -60,3 +93,15 @@ def test_a_household_with_a_member_count_no_column_holds_is_refused_not_a_500(
     assert error["code"] == "invalid_record" and "members" in error["message"]
     with county_app.app_context():
         assert db.session.scalar(sa.select(VillageLink.acked_seq)) == 0
+
+
+@pytest.mark.parametrize("chart", ["goods", "groups", "stock"])
+def test_a_chart_of_names_holding_control_characters_is_still_an_svg(login_as, hostile_month, chart):
+    """Stored control characters are drawn as their escapes: an SVG holding one is no XML, and a
+    browser shows nothing for it."""
+    response = login_as("chair").get(f"/picture/charts/{chart}.svg?month={hostile_month.key}")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    drawn = ET.fromstring(response.data)  # noqa: S314 (our own server; raises on a control character)
+    words = "".join(drawn.itertext())
+    assert "毛巾\\x01<scr" in words  # the bar's name cut short, its markup kept as text
+    assert b"<scr" not in response.data
