@@ -105,3 +105,13 @@ def test_a_chart_of_names_holding_control_characters_is_still_an_svg(login_as, h
     words = "".join(drawn.itertext())
     assert "毛巾\\x01<scr" in words  # the bar's name cut short, its markup kept as text
     assert b"<scr" not in response.data
+
+
+def test_a_stored_name_inside_a_translated_sentence_shows_its_control_characters_as_escapes(
+    login_as, hostile_month
+):
+    """``_('%(name)s 实际数量', name=…)`` is markup, which the pages' ``finalize`` passes untouched: the
+    name's NUL, control and bidi characters went into the page raw."""
+    page = login_as("chair").get("/shop/stocktake").get_data(as_text=True)
+    assert 'aria-label="毛巾\\x01&lt;script&gt;alert(1)&lt;/script&gt;\\x00\\u202e 实际数量"' in page
+    assert "\x00" not in page and "\x01" not in page and "\u202e" not in page
