@@ -115,3 +115,21 @@ def test_a_stored_name_inside_a_translated_sentence_shows_its_control_characters
     page = login_as("chair").get("/shop/stocktake").get_data(as_text=True)
     assert 'aria-label="毛巾\\x01&lt;script&gt;alert(1)&lt;/script&gt;\\x00\\u202e 实际数量"' in page
     assert "\x00" not in page and "\x01" not in page and "\u202e" not in page
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59", "0001-01-01T00:00:00"])
+def test_a_batch_with_a_time_outside_the_apps_years_is_refused_not_a_500(
+    app, county_app, make_household, when
+):
+    """A time in the year 9999 overflowed when turned into the villages' month (a 500)."""
+    make_household(points=5)
+    key = register(county_app)
+    body = json.loads(batch_bodies(app, 1, size=100)[0])
+    transfer = next(r for r in body["records"] if r["kind"] == "transfer")
+    transfer["payload"]["created_at"] = when
+    refused = post(county_app.test_client(), key, _resign(body))
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    error = refused.get_json()["error"]
+    assert error["code"] == "invalid_record" and "created_at" in error["message"] and when in error["message"]
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(VillageLink.acked_seq)) == 0

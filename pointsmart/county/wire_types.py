@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
+import msgspec.inspect
 from msgspec import Meta
 
 #: an identifier the village generated: no control character, no surrogate (text is stored as sent;
@@ -151,3 +152,17 @@ PAYLOADS = {
     "stock_move": StockMove,
     "redemption": Redemption,
 }
+
+
+def _dated(cls) -> tuple[str, ...]:
+    """The fields of a payload that hold a time or a day (also when optional)."""
+    kinds = (msgspec.inspect.DateTimeType, msgspec.inspect.DateType)
+    return tuple(
+        f.name
+        for f in msgspec.inspect.type_info(cls).fields
+        if isinstance(f.type, kinds) or any(isinstance(t, kinds) for t in getattr(f.type, "types", ()))
+    )
+
+
+#: each kind's times and days: msgspec cannot bound them, so :mod:`.batch_checks` checks their years
+DATED = {kind: _dated(cls) for kind, cls in PAYLOADS.items()}
