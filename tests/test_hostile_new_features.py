@@ -6,8 +6,11 @@ refusal that did not name what was wrong.
 """
 
 import json
+import threading
+import uuid
 import xml.etree.ElementTree as ET
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -23,8 +26,9 @@ from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, MoveKind
 from pointsmart.sync import wire
 
-from .conftest import committing
-from .sync_support import batch_bodies, post, register
+from .conftest import PASSWORD, committing
+from .sync_support import CountyServer, batch_bodies, post, register
+from .test_county_dashboard import county_user
 
 #: what an old row may hold: a control character and NUL (refused at input since), markup, bidi marks
 HOSTILE = "毛巾\x01<script>alert(1)</script>\x00\u202e"
@@ -133,3 +137,31 @@ def test_a_batch_with_a_time_outside_the_apps_years_is_refused_not_a_500(
     assert error["code"] == "invalid_record" and "created_at" in error["message"] and when in error["message"]
     with county_app.app_context():
         assert db.session.scalar(sa.select(VillageLink.acked_seq)) == 0
+
+
+def test_the_parts_of_one_upload_sent_at_once_are_all_kept_never_a_500(county_app):
+    """The first two parts of an upload at the same moment: the second found the folder half made
+    (FileExistsError, or no count file yet) and was a 500, or threw away the upload."""
+    admin = county_user(county_app, "county_admin")
+    server = CountyServer(county_app)
+    try:
+        client = httpx.Client(base_url=server.url)
+        signed_in = client.post("/login", data={"username": admin.username, "password": PASSWORD})
+        assert signed_in.status_code == 302
+        for _attempt in range(20):
+            upload, start, answers = uuid.uuid4().hex, threading.Barrier(2), []
+
+            def send(index, upload=upload, start=start, answers=answers):
+                start.wait()
+                url = f"/county/bundles/parts?upload={upload}&index={index}&count=2"
+                answers.append(client.post(url, content=b"x" * 10))
+
+            senders = [threading.Thread(target=send, args=(index,)) for index in (0, 1)]
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join()
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+            assert sorted(a.json()["received"] for a in answers)[-1] == 20
+    finally:
+        server.stop()
