@@ -165,3 +165,25 @@ def test_the_parts_of_one_upload_sent_at_once_are_all_kept_never_a_500(county_ap
             assert sorted(a.json()["received"] for a in answers)[-1] == 20
     finally:
         server.stop()
+
+
+def test_a_stock_that_outlasts_the_calendar_is_said_never_to_run_out_not_a_500(
+    app, login_as, make_household, make_user, village_id
+):
+    """400,000 sheets received and one redeemed in three months last some 100,000 years: the day it
+    runs out overflowed a date, and the village picture, its workbook and its chart were 500s."""
+    operator, _name = make_user("shopkeeper")
+    household_id = make_household(points=50)
+    with committing(app) as session:
+        paper = shop.save_goods(session, village_id, {"name": "纸", "spec": "张", "price": 1}, None)
+        for _receipt in range(4):
+            shop.receive_stock(session, paper, MoveKind.DONATION, 100_000, None, donor="纸厂")
+        card = cards.issue_card(session, session.get(Household, household_id), None)
+        redemptions.redeem(session, village_id, card, [(paper.id, 1)], session.get(User, operator))
+    chair, month = login_as("chair"), Period.of(today()).key
+    page = chair.get(f"/picture/?month={month}")
+    assert page.status_code == 200
+    stock = page.get_data(as_text=True).split('id="stock-table"', 1)[-1].split("</table>", 1)[0]
+    assert "399999" in stock.replace(",", "") and "不会用完" in stock
+    assert chair.get(f"/picture/export/stock.xlsx?month={month}").status_code == 200
+    assert chair.get(f"/picture/charts/stock.svg?month={month}").status_code == 200
