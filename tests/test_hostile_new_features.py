@@ -187,3 +187,17 @@ def test_a_stock_that_outlasts_the_calendar_is_said_never_to_run_out_not_a_500(
     assert "399999" in stock.replace(",", "") and "不会用完" in stock
     assert chair.get(f"/picture/export/stock.xlsx?month={month}").status_code == 200
     assert chair.get(f"/picture/charts/stock.svg?month={month}").status_code == 200
+
+
+def test_a_records_unknown_kind_is_not_echoed_back_whole(app, county_app, make_household):
+    """The refusal named the kind as sent: 100,000 characters of it went back in the answer (and, for
+    a bundle, into the audit log)."""
+    make_household(points=5)
+    key = register(county_app)
+    body = json.loads(batch_bodies(app, 1, size=100)[0])
+    body["records"][-1]["kind"] = "k" * 100_000
+    refused = post(county_app.test_client(), key, _resign(body))
+    assert refused.status_code == 422, refused.get_data(as_text=True)[:300]
+    error = refused.get_json()["error"]
+    assert error["code"] == "invalid_record" and "kind" in error["message"]
+    assert len(refused.data) < 1000

@@ -46,7 +46,8 @@ class Batch(msgspec.Struct):
 
 class Envelope(msgspec.Struct):
     seq: Annotated[int, Meta(ge=1)]
-    kind: str
+    #: bounded: an unknown kind is named in the refusal
+    kind: Annotated[str, Meta(max_length=32)]
     uuid: Uuid
     payload: dict
 
