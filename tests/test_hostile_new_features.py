@@ -5,6 +5,7 @@ Each test here was a defect found by trying it: a 500, a page that lets text thr
 refusal that did not name what was wrong.
 """
 
+import io
 import json
 import threading
 import uuid
@@ -31,7 +32,7 @@ from pointsmart.text import visible
 
 from .conftest import PASSWORD, committing
 from .sync_support import CountyServer, batch_bodies, post, register
-from .test_county_dashboard import county_user
+from .test_county_dashboard import county_user, login
 
 #: what an old row may hold: a control character and NUL (refused at input since), markup, bidi marks
 HOSTILE = "毛巾\x01<script>alert(1)</script>\x00\u202e"
@@ -208,3 +209,16 @@ def test_a_records_unknown_kind_is_not_echoed_back_whole(app, county_app, make_h
     error = refused.get_json()["error"]
     assert error["code"] == "invalid_record" and "kind" in error["message"]
     assert len(refused.data) < 1000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"file": "not a file"}, {"file": (io.BytesIO(b""), "")}],
+    ids=["nothing", "text", "no-file-chosen"],
+)
+def test_a_bundle_form_without_a_file_is_refused_with_a_4xx_naming_the_field(county_app, data):
+    """The form without a file was answered 200, as if it had been taken."""
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    refused = admin.post("/county/bundles", data=data, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert "同步文件（村里导出的 .pmb 文件）：请选择同步文件" in refused.get_data(as_text=True)
