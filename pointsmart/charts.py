@@ -22,6 +22,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pygal.style import Style
 
+from .text import visible
+
 #: a chart is its own SVG document: its inline <style> is allowed, nothing else (no script, no fetches)
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
@@ -148,8 +150,11 @@ def trend_chart(rows: Sequence[MonthFigures], title: str):
     return chart
 
 
-def label(text: str, longest: int = 12) -> str:
-    return text if len(text) <= longest else text[: longest - 1] + "…"
+def label(name: str, longest: int = 12) -> str:
+    """A bar's name, cut to ``longest`` characters; a control character stored before the text rule is
+    shown as its escape (as on the pages), since an SVG holding one is no XML and draws nothing."""
+    name = visible(name)
+    return name if len(name) <= longest else name[: longest - 1] + "…"
 
 
 def label_room(labels: list[str]) -> int:

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from jinja2 import pass_context
 from markupsafe import Markup
 
 from . import exports, home, text
@@ -123,9 +124,23 @@ def shown(value):
     return value
 
 
+def _shown_variables(translate):
+    """A template's ``_()`` whose variables :func:`shown` prints: its result is markup, which the
+    ``finalize`` hook passes as it is, so a name in a sentence would keep its control characters."""
+
+    @pass_context
+    def translated(context, *args, **variables):
+        return context.call(translate, *args, **{k: shown(v) for k, v in variables.items()})
+
+    return translated
+
+
 def init_web(app) -> None:
     app.before_request(refuse_bad_query)
     app.jinja_env.finalize = shown
+    for name in ("_", "gettext", "ngettext", "pgettext", "npgettext"):
+        if name in app.jinja_env.globals:
+            app.jinja_env.globals[name] = _shown_variables(app.jinja_env.globals[name])
 
     @app.after_request
     def security_headers(response):

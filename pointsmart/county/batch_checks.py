@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from ..errors import Conflict, DomainError, Invalid
 from ..json_limits import TooDeep, bounded, nested_too_deep
 from ..org.models import Village
+from ..periods import MAX_YEAR, MIN_YEAR
 from ..sync import wire
 from ..text import needs_stored_form
 from . import wire_types as types
@@ -157,7 +158,7 @@ def check_records(batch: types.Batch, acked: int, digest: str) -> CheckedRecords
 
 def _typed(kind: str, envelopes: list[types.Envelope]):
     try:
-        return msgspec.convert([e.payload for e in envelopes], list[types.PAYLOADS[kind]])
+        rows = msgspec.convert([e.payload for e in envelopes], list[types.PAYLOADS[kind]])
     except msgspec.ValidationError as exc:
         # "… - at `$[3].amount`": name the record by its sequence number
         where = str(exc).rsplit("`$[", 1)
@@ -166,3 +167,20 @@ def _typed(kind: str, envelopes: list[types.Envelope]):
             _("第 %(seq)s 条记录（%(kind)s）格式不对：%(problem)s", seq=seq, kind=kind, problem=str(exc)),
             code="invalid_record",
         ) from exc
+    _check_years(kind, envelopes, rows)
+    return rows
+
+
+def _check_years(kind: str, envelopes: list[types.Envelope], rows) -> None:
+    """Refuse a time or day outside the years the app knows: a village writes the time it is, and
+    one in the year 9999 cannot even be turned into the villages' month (it would overflow)."""
+    for name in types.DATED[kind]:
+        for envelope, row in zip(envelopes, rows, strict=True):
+            value = getattr(row, name)
+            if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+                raise Invalid(
+                    _("第 %(seq)s 条记录（%(kind)s）的 %(field)s 不在 %(low)s–%(high)s 年之间：%(value)s",
+                      seq=envelope.seq, kind=kind, field=name, low=MIN_YEAR, high=MAX_YEAR,
+                      value=value.isoformat()),
+                    code="invalid_record",
+                )  # fmt: skip

@@ -136,7 +136,8 @@ def upload_bundle():
         upload = form.file.data
         _import_and_tell(upload.stream, upload.filename)
         return redirect(url_for("county.upload_bundle"))
-    if form.is_submitted():
+    refused = form.is_submitted()  # and not valid: no file, or no CSRF token
+    if refused:
         flash_errors(form)
     return render_template(
         "county/bundle.html",
@@ -145,4 +146,4 @@ def upload_bundle():
         part_bytes=current_app.config["POINTSMART_BUNDLE_PART_BYTES"],
         max_bytes=current_app.config["POINTSMART_BUNDLE_MAX_BYTES"],
         body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-    )
+    ), (422 if refused else 200)

@@ -12,7 +12,9 @@ one starts.
 
 import re
 import shutil
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +101,9 @@ def _stored_count(path: Path) -> int | None:
 
 
 def _received(path: Path, leaving_out: str) -> int:
+    """The bytes of the parts kept so far (raises FileNotFoundError when the upload was removed)."""
+    if not path.is_dir():
+        raise FileNotFoundError(path)
     return sum(p.stat().st_size for p in path.glob("*.part") if p.name != leaving_out)
 
 
@@ -118,20 +123,37 @@ def save_part(user_id: int, upload_id, raw_index, raw_count, body: BinaryIO) -> 
     index = sane_index(raw_index, count)
     if not path.exists():
         remove_stale()
-        path.mkdir(parents=True)
-        (path / COUNT_FILE).write_text(str(count))
-    elif _stored_count(path) != count:
+        _start(path, count)
+    if _stored_count(path) != count:
         _refuse(path, _("分段数与这次上传的第一段不一致，上传已作废，请重新上传。"))
     name = f"{index}.part"
-    limit = min(part_bytes(), max_bytes() - _received(path, name))
-    written = _copy(body, path / f"{name}.tmp", limit)
-    if written > part_bytes():
-        _refuse(path, _("一段超过了 %(n)s 字节，上传已作废。", n=part_bytes()), status=413)
-    if written > limit:
-        _refuse(path, _("文件超过 %(mb)s MB，县里不能在这里导入。", mb=max_bytes() // 2**20), status=413)
-    (path / f"{name}.tmp").replace(path / name)
-    path.touch()  # an upload that is still moving is not stale
-    return _received(path, "")
+    # a name of its own: the same part sent twice at once (a retry) must not write into one file
+    temporary = path / f"{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        limit = min(part_bytes(), max_bytes() - _received(path, name))
+        written = _copy(body, temporary, limit)
+        if written > part_bytes():
+            _refuse(path, _("一段超过了 %(n)s 字节，上传已作废。", n=part_bytes()), status=413)
+        if written > limit:
+            _refuse(path, _("文件超过 %(mb)s MB，县里不能在这里导入。", mb=max_bytes() // 2**20), status=413)
+        temporary.replace(path / name)
+        path.touch()  # an upload that is still moving is not stale
+        return _received(path, "")
+    except FileNotFoundError:  # a part sent at the same time broke the upload, and it was removed
+        discard(path)
+        raise PartRefused(_("没有找到这次上传的文件，可能已经过期，请重新上传。"), status=404) from None
+
+
+def _start(path: Path, count: int) -> None:
+    """Make the upload's folder with its count in one step (a rename), so that a part arriving at the
+    same moment finds both or neither; when another part made it first, keep that one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".new-", dir=path.parent))
+    (staging / COUNT_FILE).write_text(str(count))
+    try:
+        staging.rename(path)
+    except OSError:  # the folder is there already (made by another part of this upload)
+        discard(staging)
 
 
 def _copy(body: BinaryIO, target: Path, limit: int) -> int:

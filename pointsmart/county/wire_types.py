@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
+import msgspec.inspect
 from msgspec import Meta
 
 #: an identifier the village generated: no control character, no surrogate (text is stored as sent;
@@ -18,6 +19,10 @@ Uuid = Annotated[str, Meta(min_length=1, max_length=36, pattern="^[^\x00-\x1f\x7
 Time = Annotated[datetime, Meta(tz=False)]
 Points = Annotated[int, Meta(ge=-(2**53), le=2**53)]
 Positive = Annotated[int, Meta(gt=0, le=2**53)]
+#: a count or a position the village keeps in a 32-bit column (so the county's columns hold it too)
+Small = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
+#: a total the county keeps in a 64-bit column: a larger one would fail the write, not the check
+Total = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 def text(n: int):
@@ -26,8 +31,8 @@ def text(n: int):
 
 class Totals(msgspec.Struct):
     #: sum of household balances and number of transfers at ``to_seq``, and the digest chain there
-    balance_sum: int
-    transfer_count: Annotated[int, Meta(ge=0)]
+    balance_sum: Total
+    transfer_count: Annotated[int, Meta(ge=0, le=2**63 - 1)]
     digest: Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
 
 
@@ -41,7 +46,8 @@ class Batch(msgspec.Struct):
 
 class Envelope(msgspec.Struct):
     seq: Annotated[int, Meta(ge=1)]
-    kind: str
+    #: bounded: an unknown kind is named in the refusal
+    kind: Annotated[str, Meta(max_length=32)]
     uuid: Uuid
     payload: dict
 
@@ -50,14 +56,14 @@ class Household(msgspec.Struct):
     household_no: text(20)
     head_name: text(40)
     group: text(40)
-    members: int | None
+    members: Small | None
     active: bool
     created_at: Time | None
 
 
 class Category(msgspec.Struct):
     name: text(60)
-    position: int
+    position: Small
     active: bool
 
 
@@ -66,7 +72,7 @@ class Criterion(msgspec.Struct):
     name: text(100)
     points: Points
     cadence: text(16)
-    max_per_period: int
+    max_per_period: Small
     active: bool
 
 
@@ -147,3 +153,17 @@ PAYLOADS = {
     "stock_move": StockMove,
     "redemption": Redemption,
 }
+
+
+def _dated(cls) -> tuple[str, ...]:
+    """The fields of a payload that hold a time or a day (also when optional)."""
+    kinds = (msgspec.inspect.DateTimeType, msgspec.inspect.DateType)
+    return tuple(
+        f.name
+        for f in msgspec.inspect.type_info(cls).fields
+        if isinstance(f.type, kinds) or any(isinstance(t, kinds) for t in getattr(f.type, "types", ()))
+    )
+
+
+#: each kind's times and days: msgspec cannot bound them, so :mod:`.batch_checks` checks their years
+DATED = {kind: _dated(cls) for kind, cls in PAYLOADS.items()}

@@ -34,7 +34,7 @@ from ..county.opening import MARKS, is_opening
 from ..households.models import Household
 from ..households.services import group_sort_key
 from ..ledger.models import Account, AccountKind, Transfer, TransferKind
-from ..periods import MonthOf, Period, local_day, month_window, utc_window
+from ..periods import MAX_YEAR, MonthOf, Period, local_day, month_window, utc_window
 from ..scoring.models import RoundCriterion, RoundResult, RoundStatus, Score, ScoringRound
 from ..shop.models import Goods, MoveKind, StockMove
 
@@ -323,8 +323,11 @@ class StockRow:
 
     @property
     def runs_out_on(self) -> date | None:
-        """The day it runs out at the pace, counted from the month's end; None when it never does."""
-        return None if self.days_left is None else self.as_of + timedelta(days=self.days_left)
+        """The day it runs out at the pace, counted from the month's end; None when it never does, or
+        not before the last year the app knows (a large stock redeemed once would overflow a date)."""
+        if self.days_left is None or self.days_left > (date(MAX_YEAR, 12, 31) - self.as_of).days:
+            return None
+        return self.as_of + timedelta(days=self.days_left)
 
 
 def stock_outlook(

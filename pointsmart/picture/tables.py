@@ -87,7 +87,7 @@ def goods_table(rows: list[GoodsRow]) -> Table:
 
 def _runs_out(row: StockRow):
     """The day it runs out, or why there is none."""
-    if not row.runs_out:
+    if not row.runs_out or row.runs_out_on is None:  # at this pace, not before the year 2100
         return _("不会用完")
     if row.stock <= 0:
         return _("已经没货")
