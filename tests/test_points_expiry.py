@@ -349,7 +349,7 @@ def test_the_command_expires_once_and_the_ledger_verifies(app, make_household):
     go_to(date(next_year, 1, 1))
     dry = runner.invoke(args=["ledger", "expire", "--dry-run"])
     assert dry.exit_code == 0 and "would expire 80 points from 1 households" in dry.output
-    assert "rule for points earned now: year_end" in dry.output
+    assert "rule for points earned now: cleared at the end of each year" in dry.output
     done = runner.invoke(args=["ledger", "expire"])
     assert done.exit_code == 0 and "expired 80 points from 1 households" in done.output
     again = runner.invoke(args=["ledger", "expire"])

@@ -9,7 +9,8 @@ from flask.cli import with_appcontext
 from ..extensions import db
 from ..ledger.services import verify
 from ..settings.expiry import current_rule, expire_points
-from ..unit import write
+from ..settings.models import PointsRuleKind
+from ..unit import reading, write
 
 
 @click.group("ledger", help="Check the points ledger; expire points past their day.")
@@ -50,10 +51,13 @@ def ledger_expire(dry_run: bool):
 
     What the server's daily job does; running it again posts nothing new.
     """
-    with write():
+    with reading() if dry_run else write():  # a dry run only reads: the counter is never held up
         rule = current_rule(db.session)
         report = expire_points(db.session, dry_run=dry_run)
-        months = f" ({rule.months} months)" if rule.months else ""
-        click.echo(f"rule for points earned now: {rule.rule}{months}")
-        verb = "would expire" if dry_run else "expired"
-        click.echo(f"{verb} {report.points} points from {report.households} households")
+    said = {
+        PointsRuleKind.YEAR_END: "cleared at the end of each year",
+        PointsRuleKind.MONTHS: f"expire {rule.months} months after earning",
+    }
+    click.echo(f"rule for points earned now: {said.get(rule.rule, 'kept, they never expire')}")
+    verb = "would expire" if dry_run else "expired"
+    click.echo(f"{verb} {report.points} points from {report.households} households")

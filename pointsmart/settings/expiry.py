@@ -225,13 +225,17 @@ def expire_points(session: Session, *, now: datetime | None = None, dry_run: boo
     candidates = _due_by_account(session, deadline_of, now)
     if not candidates:
         return report
-    session.execute(  # lock, in id order as the ledger does, then count again on what is now fixed
-        sa.select(Account.id).where(Account.id.in_(sorted(candidates))).order_by(Account.id).with_for_update()
+    # lock the households and the expiry account in id order, as the ledger does (the expiry account,
+    # made by the first migration, comes first), so an expiry undone at the same moment, which the
+    # ledger locks expiry account → household, waits instead of deadlocking; then count again
+    expiry = system_account(session, AccountKind.EXPIRY)
+    locked = sorted({*candidates, expiry.id})
+    session.execute(
+        sa.select(Account.id).where(Account.id.in_(locked)).order_by(Account.id).with_for_update()
     ).all()
     due = _due_by_account(session, deadline_of, now, candidates)
     if not due:
         return report
-    expiry = system_account(session, AccountKind.EXPIRY)
     day = local_day(now) - timedelta(days=1)
     reason = _("积分到期：%(day)s 及以前到期的积分", day=f"{day.year}年{day.month}月{day.day}日")
     accounts = {a.id: a for a in session.scalars(sa.select(Account).where(Account.id.in_(sorted(due))))}
