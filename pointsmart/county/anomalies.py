@@ -34,6 +34,10 @@ timed in ``bench/county_dashboard.py``.
 
 A finding's identity is rule + village + subject + period (:attr:`Finding.identity`): a reviewer's mark
 (:class:`.models.AnomalyCheck`) is kept by it, so it survives the findings being computed again.
+
+Past 500 lines on purpose: the checks are one list, read whole by the page, the export and the
+thresholds form; each is a short query of its own, and a module per check would scatter that one table
+of rules (above) over eight files.
 """
 
 from collections import defaultdict
