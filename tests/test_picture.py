@@ -331,6 +331,15 @@ def test_charts_are_svg_and_an_empty_one_says_so(app, scene, login_as):
     assert chair.get("/picture/charts/pie.svg").status_code == 404
 
 
+def test_a_village_whose_ledger_began_this_month_opens_on_this_month(app, make_household, login_as):
+    make_household(points=120)  # a new village: its first points were carried over today
+    html = login_as("chair").get("/picture/").get_data(as_text=True)
+    assert Period.of(today()).label() in html and "这个月还没有结束" in html
+    clock.advance(timedelta(days=40))  # a month on, the last complete month has the figures again
+    later = login_as("chair").get("/picture/").get_data(as_text=True)
+    assert "这个月还没有结束" not in later
+
+
 def test_an_empty_village_says_so_in_words(app, login_as):
     html = login_as("chair").get("/picture/").get_data(as_text=True)
     for words in (

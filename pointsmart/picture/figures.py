@@ -422,6 +422,20 @@ class Picture:
         return total_of(self.groups)
 
 
+def first_day(session: Session, village_id: int):
+    """The village's day of its first transfer, or None when its ledger is empty."""
+    t = Transfer
+    first = session.scalar(
+        sa.select(sa.func.min(t.created_at)).where(
+            sa.or_(
+                t.to_account_id.in_(_village_accounts(village_id)),
+                t.from_account_id.in_(_village_accounts(village_id)),
+            )
+        )
+    )
+    return None if first is None else local_day(first)
+
+
 def picture(session: Session, village_id: int, month: Period) -> Picture:
     """Every figure of the village's picture for ``month``."""
     return Picture(

@@ -1,8 +1,9 @@
 """The chair's village picture: a month in charts, each with its table and its ``.xlsx``, on A4.
 
 The chair only, of this village. ``?month=2026-11`` picks the month; without it, the last complete
-month (as the county's pages open). The figures are :mod:`.figures`; the tables :mod:`.tables`; the
-charts are drawn by :mod:`pointsmart.charts` and served as their own SVG responses.
+month (as the county's pages open), or this month for a village whose ledger began in it. The figures
+are :mod:`.figures`; the tables :mod:`.tables`; the charts are drawn by :mod:`pointsmart.charts` and
+served as their own SVG responses.
 """
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -28,8 +29,16 @@ def bad_period(err: BadPeriod):
     return redirect(url_for("picture.index"))
 
 
+def default_month() -> Period:
+    """The last complete month — or this one, for a village whose ledger began this month (a new
+    village, or the demo), which has nothing to show for last month yet."""
+    first = figures.first_day(db.session, g.village.id)
+    this_month = Period.of(today())
+    return this_month if first is not None and first >= this_month.start else last_complete_month()
+
+
 def _month() -> Period:
-    month = parse_month(request.args.get("month"), on=last_complete_month().start)
+    month = parse_month(request.args.get("month"), on=default_month().start)
     if month.start > today():
         ahead = _("月份：%(month)s 还没到，请选本月或以前的月份。", month=month.label())
         raise BadPeriod(ahead, code="bad_month")
