@@ -28,7 +28,10 @@ class CountyServer:
         self.thread.start()
 
     def stop(self):
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        try:
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        except OSError:  # its wake-up pipe is closed already (seen once in CI): close the sockets here
+            wasyncore.close_all(self.server._map)
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown(timeout=5)
 
