@@ -3,7 +3,7 @@
 import threading
 
 import sqlalchemy as sa
-from waitress import create_server, wasyncore
+from waitress import create_server
 
 from pointsmart.county import services as county
 from pointsmart.county.models import VillageLink
@@ -14,6 +14,7 @@ from pointsmart.org.services import home_village
 from pointsmart.sync import batches
 
 from .conftest import VILLAGE_CODE
+from .live import stop
 
 TOWNSHIP_CODE = VILLAGE_CODE[:9] + "000"
 
@@ -28,12 +29,7 @@ class CountyServer:
         self.thread.start()
 
     def stop(self):
-        try:
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        except OSError:  # its wake-up pipe is closed already (seen once in CI): close the sockets here
-            wasyncore.close_all(self.server._map)
-        self.thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown(timeout=5)
+        stop(self.server, self.thread)
 
 
 def register(county_app, code: str = VILLAGE_CODE, name: str = "测试村", township: str | None = None) -> str:

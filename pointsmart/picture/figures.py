@@ -426,12 +426,15 @@ def first_day(session: Session, village_id: int):
     """The village's day of its first transfer, or None when its ledger is empty."""
     t = Transfer
     first = session.scalar(
-        sa.select(sa.func.min(t.created_at)).where(
+        sa.select(t.created_at)
+        .where(
             sa.or_(
                 t.to_account_id.in_(_village_accounts(village_id)),
                 t.from_account_id.in_(_village_accounts(village_id)),
             )
         )
+        .order_by(t.id)
+        .limit(1)
     )
     return None if first is None else local_day(first)
 
