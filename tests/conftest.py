@@ -22,6 +22,10 @@ from pointsmart import clock, create_app
 from pointsmart.config import normalise_db_url
 from pointsmart.extensions import db, limiter
 
+from . import speedups
+
+speedups.install()
+
 DB = os.environ.get("POINTSMART_TEST_DB", "sqlite")
 PG_URL = normalise_db_url(
     os.environ.get("POINTSMART_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
