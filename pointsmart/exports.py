@@ -134,17 +134,13 @@ class Table:
         totals = [kept_of(values) for values in self.totals]
         return replace(self, columns=[self.columns[i] for i in kept], footer=footer, totals=totals)
 
-    def foot(self, skip: Sequence[str] = ()) -> list[tuple[int, list[tuple[Column, Any]]]]:
-        """The footer and the totals for the page, without the columns ``skip`` names: each row as the
-        number of columns its first cell (the label) spans — itself and the blank cells after it — and
-        its ``(column, value)`` pairs from there on."""
+    def foot(self) -> list[tuple[int, list[tuple[Column, Any]]]]:
+        """The footer and the totals for the page: each row as the number of columns its first cell
+        (the label) spans — itself and the blank cells after it — and its ``(column, value)`` pairs
+        from there on."""
         rows = []
         for values in ([self.footer] if self.footer is not None else []) + list(self.totals):
-            cells = [
-                (c, values[i] if i < len(values) else "")
-                for i, c in enumerate(self.columns)
-                if c.key not in skip
-            ]
+            cells = [(c, values[i] if i < len(values) else "") for i, c in enumerate(self.columns)]
             span = 1
             while span < len(cells) and cells[span][1] in ("", None):
                 span += 1
