@@ -90,6 +90,8 @@ ACCESS = {
     "ledgers.photos_xlsx": {"chair", "panel"},
     "ledgers.register": {"chair", "panel"},
     "ledgers.register_xlsx": {"chair", "panel"},
+    "ledgers.wall_rules": {"chair", "panel"},
+    "ledgers.wall_panel": {"chair", "panel"},
     "picture.index": {"chair"},
     "picture.export": {"chair"},
     "picture.chart": {"chair"},

@@ -619,3 +619,38 @@ def test_every_ledger_downloads_as_a_workbook_with_the_numbers_of_its_page(
     assert "马春梅" in page and "上年结转" in page and "2026-11 月评定" in page
     sheet = chair.get(f"/ledgers/rounds/{found.id}/scores").get_data(as_text=True)
     assert "马春梅" in sheet and "评分人签字" in sheet
+
+
+# --- wall documents -------------------------------------------------------------------------------
+
+
+def test_the_rules_poster_shows_what_is_in_force_and_leaves_out_what_is_not(app, scene, login_as):
+    with committing(app) as session:
+        [yard] = [c for c in criteria.categories(session, home_village(session).id) if c.id == scene.yard]
+        stopped = next(k for k in yard.criteria if k.name == "乱堆乱放")
+        data = {"name": "乱堆乱放", "points": -5, "cadence": "monthly", "active": False}
+        criteria.save_criterion(session, yard, data, None, stopped)
+        criteria.save_category(
+            session, home_village(session).id, {"name": "已停的类别", "position": 9, "active": False}, None
+        )
+    page = login_as("panel").get("/ledgers/wall/rules")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "积分评定细则" in text and "公示 5 天" in text
+    assert text.index("美丽庭院") < text.index("志愿服务")
+    for shown in ("庭院整洁", "参加志愿服务", "+15", "季度"):
+        assert shown in text
+    assert "乱堆乱放" not in text and "已停的类别" not in text
+
+
+def test_the_panel_poster_lists_the_active_members_with_their_groups(app, scene, login_as):
+    with committing(app) as session:
+        member = session.get(User, scene.panel[0])
+        panels.set_panel_member(session, member, "群众代表", ["一社", "二社"], scene.chair)
+        session.get(User, scene.panel[1]).active = False
+        names = {uid: session.get(User, uid).display_name for uid in scene.panel}
+    text = login_as("chair").get("/ledgers/wall/panel").get_data(as_text=True)
+    assert "评分领导小组" in text and "2 名成员审核通过" in text
+    assert names[scene.panel[0]] in text and "群众代表" in text and "一社、二社" in text
+    assert names[scene.chair] in text and "全村" in text
+    assert names[scene.panel[1]] not in text  # a disabled account is not on the wall

@@ -32,7 +32,7 @@ from ..households.services import groups as village_groups
 from ..periods import today
 from ..unit import write
 from ..xlsx import send_workbook
-from . import meeting_minutes, notice_photos, panels, points_register, reports, score_sheets
+from . import criteria, meeting_minutes, notice_photos, panels, points_register, reports, score_sheets
 from .forms import MinutesForm, PhotoForm
 from .models import RoundStatus
 from .rounds import get_round
@@ -288,6 +288,36 @@ def register_xlsx():
     data = points_register.register_xlsx(ledger, g.village)
     return send_workbook(
         data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx"
+    )
+
+
+# --- wall documents (上墙制度): A4 posters from what is in force ------------------------------
+
+
+@bp.get("/wall/rules")
+@role_required(*VIEWERS)
+def wall_rules():
+    """评分细则 as a poster: the active categories and criteria of the rulebook in force."""
+    in_force = [
+        (category, [k for k in category.criteria if k.active])
+        for category in criteria.categories(db.session, g.village.id)
+        if category.active
+    ]
+    return render_template(
+        "ledgers/wall_rules.html",
+        categories=[(category, items) for category, items in in_force if items],
+        printed_on=today(),
+    )
+
+
+@bp.get("/wall/panel")
+@role_required(*VIEWERS)
+def wall_panel():
+    """评分领导小组 as a poster: the panel's members, what each does, the groups each scores."""
+    return render_template(
+        "ledgers/wall_panel.html",
+        members=[m for m in panels.panel_members(db.session, g.village.id) if m.user.active],
+        printed_on=today(),
     )
 
 

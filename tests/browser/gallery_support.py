@@ -226,6 +226,8 @@ PAGES: list[Page] = [
         lambda i: {"round_id": i.round},
     ),
     Page("/ledgers/register", "ledgers.register", (CHAIR, PANEL)),
+    Page("/ledgers/wall/rules", "ledgers.wall_rules", (CHAIR, PANEL)),
+    Page("/ledgers/wall/panel", "ledgers.wall_panel", (CHAIR, PANEL)),
     # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
     Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
     Page("/notice", "public.notices", (PUBLIC,)),
