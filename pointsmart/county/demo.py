@@ -34,6 +34,7 @@ from ..org.models import Village
 from ..scoring import finalisation as scoring_finalisation
 from ..scoring import score_entry
 from ..scoring import workflow as scoring_workflow
+from ..settings.expiry import set_rule
 from ..shop import redemptions
 from ..shop import services as shop
 from ..shop.models import MoveKind
@@ -154,6 +155,10 @@ def _simulate(demo_seed: Path, seed: dict, village: dict, township: dict, folder
             following = (start + timedelta(days=32)).replace(day=1)
             _set_clock(following + timedelta(hours=1))
             _run_round(db.session, home, "monthly", month, chance, rng, users)
+            for choice in village.get("points_rules", ()):  # the chair's year-end rule, as she chose it
+                if choice["month"] == month:
+                    set_rule(db.session, users["chair"].id, choice["rule"], choice.get("months"))
+                    db.session.commit()
             if month.endswith(("-03", "-06", "-09", "-12")):
                 quarter = f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}"
                 _run_round(db.session, home, "quarterly", quarter, chance / 2, rng, users)
