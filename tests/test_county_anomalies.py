@@ -361,7 +361,7 @@ def test_the_findings_export_opens_with_openpyxl(filled):
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
     cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
-    assert "检查项" in cells and "公示期过短" in cells and "长时间未同步" in cells
+    assert "检查项" in cells and "公示期过短或没有公示照片" in cells and "长时间未同步" in cells
     assert any("秒内在两个柜台各兑换了一次" in c for c in cells)
 
 

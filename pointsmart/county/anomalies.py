@@ -91,7 +91,7 @@ class Rule:
 
 
 RULES = (
-    Rule("notice_short", _l("公示期过短"), _l("公示期少于（天）"), 5, 1, 30, "rounds"),
+    Rule("notice_short", _l("公示期过短或没有公示照片"), _l("公示期少于（天）"), 5, 1, 30, "rounds"),
     Rule("household_outlier", _l("农户得分异常高"), _l("超过全村中位数的倍数"), 5, 2, 100, "households"),
     Rule("manual_share", _l("手工加分比例过高"), _l("手工加分占比超过（百分数）"), 30, 1, 100, "households"),
     Rule("stock_exceeded", _l("兑换超过入库"), _l("允许超出的件数"), 0, 0, 10000, "shop-goods"),
