@@ -21,12 +21,25 @@ from pointsmart.sync.outbox import Record, append
 #: rows serialized per commit-sized slice, so a village of millions of transfers needs no great memory
 CHUNK = 5000
 
+#: the fields a kind's payload gained after 0004 (0011: the notice and counter fields the county's
+#: checks read), left out here so that the reference still says what 0004's backfill wrote
+ADDED_SINCE_0004 = {
+    "round": ("published_at", "notice_days", "notice_photos"),
+    "redemption": ("operator", "card"),
+}
+
+
+def _as_of_0004(kind: str, payload: dict) -> dict:
+    for name in ADDED_SINCE_0004.get(kind, ()):
+        del payload[name]
+    return payload
+
 
 def _objects(session: Session, model) -> None:
     kind, serialize = kinds.MODELS[model]
     look = kinds.Lookups(session)
     for part in session.scalars(sa.select(model).order_by(model.id)).partitions(CHUNK):
-        append(session, [Record(kind, obj.uuid, serialize(obj, look)) for obj in part])
+        append(session, [Record(kind, obj.uuid, _as_of_0004(kind, serialize(obj, look))) for obj in part])
         session.expunge_all()
 
 

@@ -2,17 +2,21 @@
 
 Everything reaches the county through the real sync (``POST /api/v1/sync/batches`` and the ingest).
 甲村 (the planted village) issues 10 points a month from May to October, then in November: a round
-with a two-day notice in which one household scores 23 against the others' 3, a manual award of 100,
-a household redeeming twice ten seconds apart, and a redemption of 30 units booked without the stock
-(a record the village wrote beyond its shelves). 乙村 (the clean village) issues 10 points a month
-too, then runs an ordinary November (:func:`tests.sync_support.workload`). 甲村 last synced on the
-28th, 乙村 on the 20th; it is now the 29th, so 乙村 is the silent one. 丙村 never synced.
+with a two-day notice and no photo of it in which one household scores 23 against the others' 3, a
+quarterly round with a photo whose notice was cut to 6 days against the village's 7, a manual
+award of 100, a card redeemed at two counters ten seconds apart, and a redemption of 30 units booked
+without the stock (a record the village wrote beyond its shelves). 乙村 (the clean village) issues
+10 points a month too, then runs an ordinary November (:func:`tests.sync_support.workload`) with a
+photo of its round's notice, and a card redeemed twice at one counter ten seconds apart. 甲村 last
+synced on the 28th, 乙村 on the 20th; it is now the 29th, so 乙村 is the silent one. 丙村 never synced.
 """
 
 import contextlib
 import io
 import shutil
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -31,6 +35,7 @@ from pointsmart.households.models import Household
 from pointsmart.org.models import Village
 from pointsmart.org.services import ensure_village, home_village
 from pointsmart.periods import parse_period
+from pointsmart.scoring.models import ScoringRound
 
 from .conftest import PASSWORD, VILLAGE_CODE, another_database, committing
 from .sync_support import push_all, workload
@@ -48,6 +53,7 @@ from .test_county_dashboard import (
     set_clock,
 )
 from .test_routes import _csrf_token
+from .test_scoring_reports import _png
 
 A_CODE = VILLAGE_CODE
 NOVEMBER = parse_period("2026-11")
@@ -64,6 +70,14 @@ def monthly_points(app, household_id: int) -> None:
             adjust_points(session, session.get(Household, household_id), 10, "志愿服务", actor_id=None)
 
 
+def notice_photo(session, scoring_round) -> None:
+    """A photo of the posted notice (the file in a folder thrown away: the county counts the rows)."""
+    from pointsmart.scoring import notice_photos
+
+    with tempfile.TemporaryDirectory() as folder:
+        notice_photos.add_photo(session, scoring_round, _png(), "公示.png", None, None, Path(folder), None)
+
+
 def plant(app, make_user, make_household) -> dict:
     """甲村's November: every rule's case (see the module's docstring)."""
     from pointsmart.cards import services as cards
@@ -78,6 +92,7 @@ def plant(app, make_user, make_household) -> dict:
     set_clock(2026, 11, 3)
     members = [make_user("panel")[0], make_user("panel")[0]]
     chair = make_user("chair")[0]
+    counter = make_user("shopkeeper")[0]  # a second counter
     with app.app_context():
         session = db.session
         panel = [session.get(User, i) for i in members]
@@ -102,26 +117,75 @@ def plant(app, make_user, make_household) -> dict:
         assert finalisation.finalise_round(session, found, None)
         session.commit()
 
+        # a quarter's round: the village's notice is 7 days, but this one's end was cut to 6 (a record
+        # changed by hand: the app itself never posts a notice shorter than the round's days)
+        village.notice_days = 7
+        quarterly = {"name": "季度之星", "points": 5, "cadence": "quarterly"}
+        criteria.save_criterion(session, tidy, quarterly, None)
+        cut = workflow.create_round(session, village, "quarterly", "2026-Q4", "", None)
+        workflow.submit_round(session, cut, session.get(User, chair))
+        for member in panel:
+            workflow.approve_round(session, cut, member)
+        workflow.publish_round(session, cut, None)
+        notice_photo(session, cut)
+        session.commit()
+        session.execute(
+            sa.update(ScoringRound)
+            .where(ScoringRound.id == cut.id)
+            .values(notice_ends_at=cut.published_at + timedelta(days=6))
+        )
+        session.commit()
+        session.refresh(cut)
+        clock.advance(timedelta(days=6, hours=1))
+        assert finalisation.finalise_round(session, cut, None)
+        session.commit()
+
         adjust_points(session, homes[1], 100, "志愿服务", actor_id=chair)
         soap = shop.save_goods(session, village.id, {"name": "香皂", "price": 1}, None)
         shop.receive_stock(session, soap, MoveKind.PURCHASE, 10, None)
         session.commit()
         operator = session.get(User, chair)
+        other_counter = session.get(User, counter)
         card = cards.issue_card(session, homes[0], None)
         redemptions.redeem(session, village.id, card, [(soap.id, 1)], operator)
         session.commit()
         clock.advance(timedelta(seconds=10))
-        second = redemptions.redeem(session, village.id, card, [(soap.id, 1)], operator)
+        second = redemptions.redeem(session, village.id, card, [(soap.id, 1)], other_counter)
         session.commit()
         # a redemption booked beyond the shelves (an old register typed in, a bug): 30 units out of 8
         session.add(StockMove(goods_id=soap.id, kind=MoveKind.REDEMPTION, qty=-30, note="补录"))
         session.commit()
         return {
             "round": found.uuid,
+            "cut_round": cut.uuid,
             "household": homes[0].uuid,
             "goods": soap.uuid,
             "second": second.uuid,
         }
+
+
+def clean_november(app, made: dict) -> None:
+    """乙村's round gets its notice photo, and one counter serves a card twice in ten seconds."""
+    from pointsmart.cards.models import Card, CardStatus
+    from pointsmart.shop import redemptions
+    from pointsmart.shop.models import Goods
+
+    with committing(app) as session:
+        notice_photo(
+            session, session.scalar(sa.select(ScoringRound).where(ScoringRound.uuid == made["round"]))
+        )
+    household = made["households"][0]
+    for step in range(2):
+        with committing(app) as session:
+            home = session.scalar(sa.select(Household).where(Household.uuid == household))
+            card = session.scalar(
+                sa.select(Card).where(Card.household_id == home.id, Card.status == CardStatus.ACTIVE)
+            )
+            towel = session.scalar(sa.select(Goods).where(Goods.name == "毛巾"))
+            operator = session.scalar(sa.select(User).where(User.role == "chair"))
+            redemptions.redeem(session, home.village_id, card, [(towel.id, 1)], operator)
+        if not step:
+            clock.advance(timedelta(seconds=10))
 
 
 def build(a, b, county_app) -> SimpleNamespace:
@@ -140,7 +204,8 @@ def build(a, b, county_app) -> SimpleNamespace:
     b_user, b_household = factories(b)
     monthly_points(b, b_household())
     set_clock(2026, 11, 3)
-    workload(b, b_user, b_household, month="2026-11")
+    made = workload(b, b_user, b_household, month="2026-11")
+    clean_november(b, made)
     set_clock(2026, 11, 20)
     push_all(b, client, keys[B_CODE])
     planted = plant(a, a_user, a_household)
@@ -206,7 +271,7 @@ CASES = {
     "manual_share": (A_CODE, B_CODE, None, "手工加分 100 分"),
     "stock_exceeded": (A_CODE, B_CODE, "goods", "共兑换 32 件"),
     "issued_spike": (A_CODE, B_CODE, None, "前 6 个月平均 10 分"),
-    "quick_repeat": (A_CODE, B_CODE, "second", "秒内兑换了两次"),
+    "quick_repeat": (A_CODE, B_CODE, "second", "秒内在两个柜台各兑换了一次"),
     "silent": (B_CODE, A_CODE, None, "已经 9 天没有同步"),
 }
 
@@ -215,7 +280,7 @@ CASES = {
 def test_each_rule_finds_its_planted_case_and_not_the_clean_village(filled, rule):
     planted, clean, subject, words = CASES[rule]
     found = findings(filled.county_app)
-    hits = of(found, rule, planted)
+    hits = [f for f in of(found, rule, planted) if rule != "notice_short" or f.subject == filled.round]
     assert len(hits) == 1, [f.reason for f in found]
     hit = hits[0]
     assert hit.subject == (
@@ -223,6 +288,37 @@ def test_each_rule_finds_its_planted_case_and_not_the_clean_village(filled, rule
     )
     assert words in hit.reason and hit.period == "2026-11" and not hit.checked
     assert of(found, rule, clean) == []
+
+
+def test_a_notice_cut_short_of_the_villages_own_days_and_a_round_without_a_photo_are_found(filled):
+    found = of(findings(filled.county_app), "notice_short", A_CODE)
+    by_round = {f.subject: f.reason for f in found}
+    assert set(by_round) == {filled.round, filled.cut_round}
+    # 6 days is not under the county's 5, but under the village's own 7; it has its photo
+    cut = by_round[filled.cut_round]
+    assert "只有 6.0 天，少于本村设定的公示天数 7 天" in cut and "公示期少于" not in cut and "照片" not in cut
+    # 2 days: the village's own (2) is kept, the county's 5 is not; and no photo of the notice
+    first = by_round[filled.round]
+    assert "本村设定" not in first and "公示期少于 5 天" in first and "没有上传公示照片" in first
+    # 乙村: 5 days as its setting says, a photo: nothing
+    assert of(findings(filled.county_app), "notice_short", B_CODE) == []
+
+
+def test_the_county_holds_the_notice_and_counter_fields_it_checks_by(filled):
+    from pointsmart.county.models import SyncedRedemption, SyncedRound
+
+    with filled.county_app.app_context():
+        cut = db.session.scalar(sa.select(SyncedRound).where(SyncedRound.uuid == filled.cut_round))
+        assert (cut.notice_days, cut.notice_photos) == (7, 1)
+        assert cut.notice_ends_at - cut.published_at == timedelta(days=6)
+        second = db.session.scalar(sa.select(SyncedRedemption).where(SyncedRedemption.uuid == filled.second))
+        first = db.session.scalar(
+            sa.select(SyncedRedemption).where(
+                SyncedRedemption.household_uuid == second.household_uuid, SyncedRedemption.uuid != second.uuid
+            )
+        )
+        assert first.card_uuid == second.card_uuid and first.operator_uuid != second.operator_uuid
+        assert len(second.card_uuid) == 36 and len(second.operator_uuid) == 36
 
 
 def test_a_village_that_never_synced_is_silent_and_a_recount_mismatch_is_found(filled):
@@ -265,8 +361,8 @@ def test_the_findings_export_opens_with_openpyxl(filled):
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
     cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
-    assert "检查项" in cells and "公示期过短" in cells and "长时间未同步" in cells
-    assert any("秒内兑换了两次" in c for c in cells)
+    assert "检查项" in cells and "公示期过短或没有公示照片" in cells and "长时间未同步" in cells
+    assert any("秒内在两个柜台各兑换了一次" in c for c in cells)
 
 
 # --- marking a finding checked ------------------------------------------------------------------------

@@ -223,3 +223,63 @@ def _schema_objects(conn) -> set[tuple[str, str]]:
         "WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd')"
     ))}  # fmt: skip
     return found
+
+
+def test_the_year_end_rules_chosen_before_0011_reach_the_county_after_the_upgrade(fresh_app):
+    """0011 gives the rule's rows a uuid and writes their records after the head, chained as the live
+    change log chains them; a push then brings them to the county."""
+    from pointsmart.county.models import SyncedPointsRule
+    from pointsmart.sync import wire
+
+    village = village_at(fresh_app, "0010")
+    with village.app_context(), db.engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO points_rule (rule, months, since) VALUES (:r, :m, :s)"),
+            [
+                {"r": "year_end", "m": None, "s": "2026-01-05 02:00:00"},
+                {"r": "months", "m": 12, "s": "2026-06-01 03:30:00.250000"},
+            ],
+        )
+        before, _head = change_log(conn)
+    migrate(village, "head")
+    with village.app_context(), db.engine.connect() as conn:
+        after, head = change_log(conn)
+        uuids = dict(conn.execute(sa.text("SELECT rule, uuid FROM points_rule")).all())
+    assert after[: len(before)] == before
+    added = after[len(before) :]
+    assert [(row[1], row[2]) for row in added] == [
+        ("points_rule", uuids["year_end"]),
+        ("points_rule", uuids["months"]),
+    ]
+    assert [json.loads(row[3]) for row in added] == [
+        {"rule": "year_end", "months": None, "since": "2026-01-05T02:00:00",
+         "created_at": "2026-01-05T02:00:00"},
+        {"rule": "months", "months": 12, "since": "2026-06-01T03:30:00.250000",
+         "created_at": "2026-06-01T03:30:00.250000"},
+    ]  # fmt: skip
+    digest = ""
+    for seq, kind, uuid, payload, stored, *_totals in after:
+        digest = wire.chain(digest, wire.record_bytes(seq, kind, uuid, payload.encode()))
+        assert stored == digest
+    assert head == (len(after), digest, *before[-1][5:])
+
+    county = fresh_app("county", POINTSMART_MODE="county")
+    migrate(county, "head")
+    added = county.test_cli_runner().invoke(
+        args=["county", "add-village", frozen_data.VILLAGE_CODE, frozen_data.VILLAGE_NAME, "--township",
+              frozen_data.TOWNSHIP_CODE, "--township-name", "旧镇"]
+    )  # fmt: skip
+    village.config["POINTSMART_SYNC_KEY"] = added.output.strip().splitlines()[-1]
+    server = CountyServer(county)
+    try:
+        push = village.test_cli_runner().invoke(args=["sync", "push", "--url", server.url])
+    finally:
+        server.stop()
+    assert push.exit_code == 0 and "0 waiting" in push.output, push.output
+    with county.app_context():
+        rules = db.session.execute(
+            sa.select(SyncedPointsRule.uuid, SyncedPointsRule.rule, SyncedPointsRule.months)
+        ).all()
+    assert sorted(tuple(r) for r in rules) == sorted(
+        [(uuids["year_end"], "year_end", None), (uuids["months"], "months", 12)]
+    )

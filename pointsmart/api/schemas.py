@@ -24,6 +24,7 @@ SYNC_KINDS = (
     "transfer",
     "stock_move",
     "redemption",
+    "points_rule",
 )
 
 

@@ -605,7 +605,7 @@ def _anomaly_checked(e, n, who):
 #: the county's anomaly rules as people read them (:data:`pointsmart.county.anomalies.RULES`, which
 #: this module may not import: the audit log sits below the county)
 _ANOMALY_RULES = {
-    "notice_short": _l("公示期过短"),
+    "notice_short": _l("公示期过短或没有公示照片"),
     "household_outlier": _l("农户得分异常高"),
     "manual_share": _l("手工加分比例过高"),
     "stock_exceeded": _l("兑换超过入库"),

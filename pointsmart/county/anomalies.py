@@ -6,11 +6,11 @@ limited to the villages the user may see (:func:`pointsmart.county.services.visi
 :func:`.dashboard._scoped`); :func:`findings` runs them all and attaches the reviewers' marks.
 
 ====================== =======================================================================
-``notice_short``       a round finalised in the period whose notice was certainly shorter than N days:
-                       finalised before its notice ended, or created fewer than N days before its
-                       notice ended (the county does not receive the publishing time, so the time from
-                       creation is an upper bound of the notice: a round created long before it was
-                       published with a short notice is missed, never wrongly found)
+``notice_short``       a round finalised in the period whose notice was shorter than the village's own
+                       notice days or than N days (from its publishing to its notice's end, or
+                       finalised before that end), or that has no notice photo; a village that has
+                       not upgraded to 0011 sends no publishing time, notice days or photos, and its
+                       rounds are held to the time from creation, an upper bound of the notice
 ``household_outlier``  a household whose points from the period's rounds exceed N× the village median
 ``manual_share``       manual points (issuance outside rounds and opening balances) above N % of the
                        village's points issued in the period
@@ -19,8 +19,9 @@ limited to the villages the user may see (:func:`pointsmart.county.services.visi
                        as those) by more than N
 ``issued_spike``       a month whose points issued exceed N× the village's average of the 6 months
                        before (a village with nothing in those months is not compared)
-``quick_repeat``       one household redeeming twice within N seconds (the county receives no operator,
-                       so two counters cannot be told from one)
+``quick_repeat``       a household's card redeemed at two counters (two operators) within N seconds;
+                       from a village that has not upgraded to 0011 (no operator or card sent), any
+                       two of a household's redemptions that close
 ``silent``             a village that has not synced for N days or more (or never)
 ``mismatch``           a village whose totals disagree with the county's recount (the dashboard's
                        :class:`.dashboard.VillageRow`, not computed again)
@@ -90,7 +91,7 @@ class Rule:
 
 
 RULES = (
-    Rule("notice_short", _l("公示期过短"), _l("公示期少于（天）"), 5, 1, 30, "rounds"),
+    Rule("notice_short", _l("公示期过短或没有公示照片"), _l("公示期少于（天）"), 5, 1, 30, "rounds"),
     Rule("household_outlier", _l("农户得分异常高"), _l("超过全村中位数的倍数"), 5, 2, 100, "households"),
     Rule("manual_share", _l("手工加分比例过高"), _l("手工加分占比超过（百分数）"), 30, 1, 100, "households"),
     Rule("stock_exceeded", _l("兑换超过入库"), _l("允许超出的件数"), 0, 0, 10000, "shop-goods"),
@@ -217,42 +218,79 @@ def _household_names(session: Session, user: User, keys: set[tuple[int, str]]) -
 
 
 def notice_short(session: Session, user: User, period: Period, days: int) -> list[Finding]:
-    """Rounds finalised in the period whose notice was certainly shorter than ``days`` days."""
+    """Rounds finalised in the period whose notice was shorter than the village's own notice days or
+    than ``days`` days, or that have no photo of the posted notice (one finding a round, its reasons
+    in one sentence each).
+
+    The notice is the time from publishing to taking effect (its end, or the finalising if that came
+    first). A village that has not upgraded sends neither the publishing time, its notice days nor the
+    photos: its rounds are held to the creation-time bound instead (the time from creation to the
+    notice's end is an upper bound of the notice, so a short one may be missed, never wrongly found),
+    and their photos are not judged.
+    """
     villages = _villages(session, user)
     r = SyncedRound
     start, end = period.utc_window()
-    query = _scoped(
-        session,
-        user,
-        sa.select(r.village_id, r.uuid, r.period_key, r.created_at, r.notice_ends_at, r.finalised_at),
-        r.village_id,
-    ).where(r.status == "finalised", r.finalised_at >= start, r.finalised_at < end)
+    columns = (r.village_id, r.uuid, r.period_key, r.created_at, r.notice_ends_at, r.finalised_at,
+               r.published_at, r.notice_days, r.notice_photos)  # fmt: skip
+    query = _scoped(session, user, sa.select(*columns), r.village_id).where(
+        r.status == "finalised", r.finalised_at >= start, r.finalised_at < end
+    )
     found = []
-    for village_id, uuid, key, created, notice_end, finalised in session.execute(
+    for village_id, uuid, key, created, notice_end, finalised, published, own_days, photos in session.execute(
         query.order_by(r.finalised_at)
     ):
         its = read_period(key)
         name = _("%(period)s评定", period=its.label()) if its else _("一次评定")
+        reasons = []
         if notice_end is None:
-            reason = _("%(round)s 已生效，但没有公示结束时间（没有经过公示）。", round=name)
+            reasons.append(_("%(round)s 已生效，但没有公示结束时间（没有经过公示）。", round=name))
         elif finalised < notice_end:
-            reason = _(
-                "%(round)s 在公示结束（%(end)s）之前就生效了（%(done)s）。",
-                round=name,
-                end=local_text(notice_end),
-                done=local_text(finalised),
+            reasons.append(
+                _(
+                    "%(round)s 在公示结束（%(end)s）之前就生效了（%(done)s）。",
+                    round=name,
+                    end=local_text(notice_end),
+                    done=local_text(finalised),
+                )
             )
+        elif published is not None:
+            length = notice_end - published
+            shown = f"{length.total_seconds() / 86400:.1f}"
+            if own_days is not None and length < timedelta(days=own_days):
+                reasons.append(
+                    _(
+                        "%(round)s 从公示（%(published)s）到公示结束只有 %(days)s 天，"
+                        "少于本村设定的公示天数 %(own)s 天。",
+                        round=name,
+                        published=local_text(published),
+                        days=shown,
+                        own=own_days,
+                    )
+                )
+            if length < timedelta(days=days):
+                reasons.append(
+                    _(
+                        "%(round)s 从公示到公示结束只有 %(days)s 天，公示期少于 %(n)s 天。",
+                        round=name,
+                        days=shown,
+                        n=days,
+                    )
+                )
         elif created is not None and notice_end - created < timedelta(days=days):
             hours = (notice_end - created).total_seconds() / 3600
-            reason = _(
-                "%(round)s 从建立到公示结束只有 %(days)s 天，公示期少于 %(n)s 天。",
-                round=name,
-                days=f"{hours / 24:.1f}",
-                n=days,
+            reasons.append(
+                _(
+                    "%(round)s 从建立到公示结束只有 %(days)s 天，公示期少于 %(n)s 天。",
+                    round=name,
+                    days=f"{hours / 24:.1f}",
+                    n=days,
+                )
             )
-        else:
-            continue
-        found.append(_finding(villages[village_id], "notice_short", uuid, period, reason, its))
+        if photos == 0:
+            reasons.append(_("%(round)s 没有上传公示照片。", round=name))
+        if reasons:
+            found.append(_finding(villages[village_id], "notice_short", uuid, period, " ".join(reasons), its))
     return found
 
 
@@ -471,57 +509,62 @@ def issued_spike(session: Session, user: User, period: Period, times: int) -> li
 
 
 def quick_repeat(session: Session, user: User, period: Period, seconds: int) -> list[Finding]:
-    """Redemptions of the period made by a household within ``seconds`` seconds of its previous one."""
+    """Redemptions of the period made with a household's card at another counter (another operator)
+    within ``seconds`` seconds of its previous one. One counter serving twice is no finding; where
+    either redemption came from a village that has not upgraded (no operator or card sent), two
+    redemptions of the household that close are found, as the counters cannot be told apart."""
     villages = _villages(session, user)
     r = SyncedRedemption
     start, end = period.utc_window()
-    previous = sa.func.lag(r.created_at, type_=sa.DateTime).over(
-        partition_by=(r.village_id, r.household_uuid), order_by=(r.created_at, r.id)
-    )
+    window = {"partition_by": (r.village_id, r.household_uuid), "order_by": (r.created_at, r.id)}
+    previous = sa.func.lag(r.created_at, type_=sa.DateTime).over(**window)
+    previous_operator = sa.func.lag(r.operator_uuid, type_=sa.String).over(**window)
+    previous_card = sa.func.lag(r.card_uuid, type_=sa.String).over(**window)
     inner = (
         _scoped(
             session,
             user,
-            sa.select(r.village_id, r.uuid, r.household_uuid, r.created_at, previous.label("previous")),
+            sa.select(
+                r.village_id, r.uuid, r.household_uuid, r.created_at, r.operator_uuid, r.card_uuid,
+                previous.label("previous"), previous_operator.label("previous_operator"),
+                previous_card.label("previous_card"),
+            ),
             r.village_id,
         )
         .where(r.status == "done", r.created_at >= start - timedelta(seconds=seconds), r.created_at < end)
         .subquery()
-    )
+    )  # fmt: skip
+    q = inner.c
     if session.get_bind().dialect.name == "postgresql":
-        gap = sa.func.extract("epoch", inner.c.created_at - inner.c.previous)
+        gap = sa.func.extract("epoch", q.created_at - q.previous)
     else:
-        gap = (sa.func.julianday(inner.c.created_at) - sa.func.julianday(inner.c.previous)) * 86400
+        gap = (sa.func.julianday(q.created_at) - sa.func.julianday(q.previous)) * 86400
+    known = sa.and_(q.operator_uuid.is_not(None), q.previous_operator.is_not(None))
+    two_counters = sa.and_(
+        known,
+        q.operator_uuid != q.previous_operator,
+        # one card: a household's other card (a replacement) is a card of its own
+        sa.or_(q.card_uuid.is_(None), q.previous_card.is_(None), q.card_uuid == q.previous_card),
+    )
     rows = session.execute(
-        sa.select(
-            inner.c.village_id,
-            inner.c.uuid,
-            inner.c.household_uuid,
-            inner.c.created_at,
-            inner.c.previous,
-            gap,
-        )
-        .where(inner.c.previous.is_not(None), inner.c.created_at >= start, gap < seconds)
-        .order_by(inner.c.created_at)
+        sa.select(q.village_id, q.uuid, q.household_uuid, q.created_at, q.previous, gap, known)
+        .where(q.previous.is_not(None), q.created_at >= start, gap < seconds, sa.or_(two_counters, ~known))
+        .order_by(q.created_at)
     ).all()
     names = _household_names(session, user, {(v, h) for v, _u, h, *_rest in rows})
-    return [
-        _finding(
-            villages[v],
-            "quick_repeat",
-            uuid,
-            period,
-            _(
-                "%(household)s 在 %(s)s 秒内兑换了两次（%(first)s 和 %(second)s）。",
-                household=names.get((v, h), h),
-                s=f"{float(g):.0f}",
-                first=local_text(before),
-                second=local_text(at),
-            ),
-            anchor=f"household-{h}",
-        )
-        for v, uuid, h, at, before, g in rows
-    ]
+    found = []
+    for v, uuid, h, at, before, g, counters_known in rows:
+        words = dict(household=names.get((v, h), h), s=f"{float(g):.0f}", first=local_text(before),
+                     second=local_text(at))  # fmt: skip
+        if counters_known:
+            reason = _(
+                "%(household)s 的积分卡在 %(s)s 秒内在两个柜台各兑换了一次（%(first)s 和 %(second)s）。",
+                **words,
+            )
+        else:
+            reason = _("%(household)s 在 %(s)s 秒内兑换了两次（%(first)s 和 %(second)s）。", **words)
+        found.append(_finding(villages[v], "quick_repeat", uuid, period, reason, anchor=f"household-{h}"))
+    return found
 
 
 def silent(rows: list[VillageRow], villages: dict[int, Village], period: Period, days: int) -> list[Finding]:

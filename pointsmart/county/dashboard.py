@@ -47,12 +47,14 @@ from ..clock import utcnow
 from ..households.services import group_sort_key
 from ..org.models import Village
 from ..periods import Period, month_window
+from ..settings.expiry import describe
 from . import services
 from .models import (
     HouseholdPeriod,
     SyncBatch,
     SyncedGoods,
     SyncedHousehold,
+    SyncedPointsRule,
     VillageMonth,
     VillageMonthCategory,
     VillageMonthGoods,
@@ -130,6 +132,8 @@ class VillageRow(Figures):
     mismatch: tuple[str, ...] = ()
     #: whole days since the last sync when that is :data:`SILENT_AFTER` or more; else None
     silent_days: int | None = None
+    #: the village's year-end rule for points in words (the latest it synced; :data:`NO_RULE` if none)
+    points_rule: str = ""
 
     @property
     def never_synced(self) -> bool:
@@ -156,6 +160,36 @@ class Overview:
     #: how the user's view is limited: the whole county, or one township's name
     scope: str
     as_of: datetime
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One choice of a village's year-end rule, as synced."""
+
+    rule: str
+    months: int | None
+    since: datetime
+
+    @property
+    def text(self) -> str:
+        return describe(self.rule, self.months)
+
+
+#: what the county says of a village from which it has received no year-end rule: one that never
+#: chose one keeps its points, and one that has not upgraded sends none
+NO_RULE = _l("没有收到（默认一直有效）")
+
+
+def points_rules(session: Session, user: User, village_id: int | None = None) -> dict[int, list[RuleRow]]:
+    """Each visible village's year-end rules as synced, oldest first (the last is the one in force)."""
+    p = SyncedPointsRule
+    query = _scoped(
+        session, user, sa.select(p.village_id, p.rule, p.months, p.since), p.village_id, village_id
+    )
+    found: dict[int, list[RuleRow]] = {}
+    for v, rule, months, since in session.execute(query.order_by(p.village_id, p.since, p.id)):
+        found.setdefault(v, []).append(RuleRow(rule, months, since))
+    return found
 
 
 def _scoped(session: Session, user: User, query, column, village_id: int | None = None, everyone=None):
@@ -221,6 +255,7 @@ def village_rows(
         c.category == OPENING_CATEGORY, c.month.between(period.first_month, period.last_month)
     )
     opening = {v: int(n) for v, n in session.execute(scoped(carried, c.village_id).group_by(c.village_id))}
+    rules = points_rules(session, user, village_id)
     now = utcnow()
     rows = []
     for village, link in villages:
@@ -243,6 +278,7 @@ def village_rows(
                 acked_seq=link.acked_seq,
                 mismatch=mismatch,
                 silent_days=silent_days,
+                points_rule=rules[village.id][-1].text if village.id in rules else str(NO_RULE),
                 villages=1,
                 reporting=int(transfers > 0),
                 households=households.get(village.id, 0),

@@ -21,6 +21,7 @@ import httpx
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from .. import clock, create_app
@@ -32,8 +33,9 @@ from ..households.models import Household
 from ..ledger.services import InsufficientPoints
 from ..org.models import Village
 from ..scoring import finalisation as scoring_finalisation
-from ..scoring import score_entry
+from ..scoring import notice_photos, score_entry
 from ..scoring import workflow as scoring_workflow
+from ..settings.expiry import set_rule
 from ..shop import redemptions
 from ..shop import services as shop
 from ..shop.models import MoveKind
@@ -75,7 +77,18 @@ def _village_seed(demo_seed: Path, target: Path, village: dict, township: dict) 
     (target / "opening_balances.csv").write_text(out.getvalue(), encoding="utf-8")
 
 
-def _run_round(session, village, period_type: str, period_key: str, chance: float, rng, users) -> None:
+def _notice_photo() -> bytes:
+    """A plain picture standing in for the photo of a posted notice."""
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (236, 230, 214)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _run_round(
+    session, village, period_type: str, period_key: str, chance: float, rng, users, photos: Path | None
+) -> None:
+    """A round scored, approved, put on notice (with a photo of the notice when ``photos`` is a
+    folder to keep it in) and finalised when the notice ends."""
     chair, panel = users["chair"], users["panel"]
     scoring_round = scoring_workflow.create_round(session, village, period_type, period_key, "", chair.id)
     homes = session.scalars(
@@ -92,6 +105,11 @@ def _run_round(session, village, period_type: str, period_key: str, chance: floa
         scoring_workflow.approve_round(session, scoring_round, member)
     scoring_workflow.publish_round(session, scoring_round, chair.id)
     session.commit()
+    if photos is not None:
+        notice_photos.add_photo(
+            session, scoring_round, _notice_photo(), "公示.png", None, None, photos, chair.id
+        )
+        session.commit()
     clock.advance(timedelta(days=scoring_round.notice_days, hours=1))
     scoring_finalisation.finalise_round(session, scoring_round, chair.id)
     session.commit()
@@ -149,14 +167,23 @@ def _simulate(demo_seed: Path, seed: dict, village: dict, township: dict, folder
             "panel": [find_user(db.session, "panel1"), find_user(db.session, "panel2")],
         }
         home = db.session.scalar(sa.select(Village))
+
+        def photos(period_key: str) -> Path | None:
+            """Every notice is photographed but the round the seed says was not (a finding to check)."""
+            return None if period_key == village.get("no_notice_photo") else folder / "notices"
+
         for month in months:
             start = datetime.fromisoformat(month + "-01")
             following = (start + timedelta(days=32)).replace(day=1)
             _set_clock(following + timedelta(hours=1))
-            _run_round(db.session, home, "monthly", month, chance, rng, users)
+            _run_round(db.session, home, "monthly", month, chance, rng, users, photos(month))
+            for choice in village.get("points_rules", ()):  # the chair's year-end rule, as she chose it
+                if choice["month"] == month:
+                    set_rule(db.session, users["chair"].id, choice["rule"], choice.get("months"))
+                    db.session.commit()
             if month.endswith(("-03", "-06", "-09", "-12")):
                 quarter = f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}"
-                _run_round(db.session, home, "quarterly", quarter, chance / 2, rng, users)
+                _run_round(db.session, home, "quarterly", quarter, chance / 2, rng, users, photos(quarter))
             until = real_now - timedelta(days=village.get("silent_days", 0), hours=1)
             _shop_days(db.session, home, following, chance, rng, users, until)
         db.session.remove()

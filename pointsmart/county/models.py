@@ -129,6 +129,12 @@ class SyncedRound(db.Model):
     created_at: Mapped[datetime | None]
     notice_ends_at: Mapped[datetime | None]
     finalised_at: Mapped[datetime | None]
+    #: sent since 0011; None from a village that has not upgraded ("not known", not "none")
+    published_at: Mapped[datetime | None]
+    #: the village's notice days as the round took them from its settings
+    notice_days: Mapped[int | None]
+    #: how many photos of the posted notice the round has
+    notice_photos: Mapped[int | None]
 
 
 class SyncedRoundResult(db.Model):
@@ -207,6 +213,24 @@ class SyncedRedemption(db.Model):
     cancelled_at: Mapped[datetime | None]
     #: the lines as JSON: ``[{"goods", "goods_name", "qty", "unit_price"}]``
     lines: Mapped[str] = mapped_column(sa.Text, default="[]")
+    #: ids the village derives from its operator's and its card's rows (since 0011; else None)
+    operator_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    card_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class SyncedPointsRule(db.Model):
+    """One choice of a village's year-end rule for points; the latest ``since`` is the rule in force."""
+
+    __tablename__ = "synced_points_rule"
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    #: ``keep``, ``year_end`` or ``months``
+    rule: Mapped[str] = mapped_column(sa.String(10))
+    months: Mapped[int | None]
+    since: Mapped[datetime]
+    created_at: Mapped[datetime]
 
 
 class VillageMonth(db.Model):

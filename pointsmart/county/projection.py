@@ -1,8 +1,8 @@
 """Write a checked batch into the county's projection of a village, and move its rollups with it.
 
-Things that change (households, rulebook, goods, rounds, redemptions) are upserted by (village, uuid),
-each uuid's last state in the batch winning. History (transfers, stock moves) is appended — ``COPY`` on
-PostgreSQL — and the monthly rollups (``village_month``, ``village_month_category``,
+Things that change (households, rulebook, goods, rounds, redemptions, the year-end rule) are upserted
+by (village, uuid), each uuid's last state in the batch winning. History (transfers, stock moves) is
+appended — ``COPY`` on PostgreSQL — and the monthly rollups (``village_month``, ``village_month_category``,
 ``village_month_goods``, ``household_period``) are moved by the same amounts in the same transaction,
 so the dashboard reads sums that are always in step with the rows. Nothing here checks a record:
 :mod:`.batch_checks` did, and :mod:`.ingest` decides whether to write at all.
@@ -25,6 +25,7 @@ from .models import (
     SyncedCriterion,
     SyncedGoods,
     SyncedHousehold,
+    SyncedPointsRule,
     SyncedRedemption,
     SyncedRound,
     SyncedRoundResult,
@@ -137,7 +138,9 @@ class BatchWriter:
             rows = [
                 {"village_id": v, "uuid": u, "period_type": p.period_type, "period_key": p.period_key,
                  "scope": p.scope, "status": p.status, "created_at": p.created_at,
-                 "notice_ends_at": p.notice_ends_at, "finalised_at": p.finalised_at}
+                 "notice_ends_at": p.notice_ends_at, "finalised_at": p.finalised_at,
+                 "published_at": p.published_at, "notice_days": p.notice_days,
+                 "notice_photos": p.notice_photos}
                 for u, p in latest
             ]  # fmt: skip
             _upsert(self.session, SyncedRound, rows)
@@ -152,10 +155,15 @@ class BatchWriter:
             rows = [
                 {"village_id": v, "uuid": u, "household_uuid": p.household, "points": p.points,
                  "status": p.status, "created_at": p.created_at, "cancelled_at": p.cancelled_at,
-                 "lines": json.dumps([msgspec.to_builtins(line) for line in p.lines], ensure_ascii=False)}
+                 "lines": json.dumps([msgspec.to_builtins(line) for line in p.lines], ensure_ascii=False),
+                 "operator_uuid": p.operator, "card_uuid": p.card}
                 for u, p in latest
             ]  # fmt: skip
             _upsert(self.session, SyncedRedemption, rows)
+        elif kind == "points_rule":
+            rows = [{"village_id": v, "uuid": u, "rule": p.rule, "months": p.months, "since": p.since,
+                     "created_at": p.created_at} for u, p in latest]  # fmt: skip
+            _upsert(self.session, SyncedPointsRule, rows)
         elif kind == "transfer":
             self._transfers(pairs)
         elif kind == "stock_move":

@@ -64,6 +64,7 @@ def villages_table(rows: list[VillageRow]) -> Table:
         *_figure_columns(with_villages=False),
         Column(_("最近同步"), 17, attrgetter("last_sync_at"), WHEN),
         Column(_("已确认序号"), 11, attrgetter("acked_seq"), INTEGER),
+        Column(_("积分到期规则"), 22, attrgetter("points_rule")),
         Column(_("同步状态"), 24, freshness_text),
     ]
     return Table(_("按村"), columns, rows)

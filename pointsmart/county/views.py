@@ -186,6 +186,7 @@ def village(village_code: str):
         any_opening=any_opening,
         rounds=rounds,
         honour=drilldown.rank(households),
+        rules=board.points_rules(session, user, row.id).get(row.id, []),
         households=board.sort_rows(households, sort, desc),
         group_rank=board.group_ranks(households),
         shop=shop,

@@ -84,6 +84,13 @@ class Round(msgspec.Struct):
     created_at: Time | None
     notice_ends_at: Time | None
     finalised_at: Time | None
+    # Since 0011. A village that has not upgraded sends none of them: each is then None, "not known"
+    # (the notice check falls back on what it can bound without them), never "none".
+    published_at: Time | None = None
+    #: the village's notice days, as the round took them from its settings (the village allows 1–30)
+    notice_days: Annotated[int, Meta(ge=1, le=365)] | None = None
+    #: photos of the posted notice the round has (the village allows 20)
+    notice_photos: Annotated[int, Meta(ge=0, le=1000)] | None = None
 
 
 class RoundResult(msgspec.Struct):
@@ -140,6 +147,29 @@ class Redemption(msgspec.Struct):
     created_at: Time
     cancelled_at: Time | None
     lines: list[Line]
+    # Since 0011 (None from a village that has not upgraded): ids the village derives from its operator's
+    # and its card's rows — never a name, a card number or the card's token
+    operator: Uuid | None = None
+    card: Uuid | None = None
+
+
+#: the points' life in months under the ``months`` rule (the village allows 1–120)
+RuleMonths = Annotated[int, Meta(ge=1, le=120)]
+
+
+class PointsRule(msgspec.Struct):
+    """One choice of the village's year-end rule for points (积分到期规则)."""
+
+    #: bounded before it is matched: a refusal never echoes what was sent
+    rule: Annotated[str, Meta(max_length=10, pattern="^(keep|year_end|months)$")]
+    months: RuleMonths | None
+    since: Time
+    created_at: Time
+
+    def __post_init__(self):
+        # msgspec turns this into a ValidationError, so the refusal names the record like any other
+        if (self.rule == "months") != (self.months is not None):
+            raise ValueError("months is given with the rule 'months', and only with it")
 
 
 PAYLOADS = {
@@ -152,6 +182,7 @@ PAYLOADS = {
     "transfer": Transfer,
     "stock_move": StockMove,
     "redemption": Redemption,
+    "points_rule": PointsRule,
 }
 
 

@@ -13,6 +13,7 @@ from openpyxl.drawing.image import Image as SheetImage
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Invalid, NotFound
@@ -119,6 +120,7 @@ def add_photo(
     except Exception:
         discard_photo_file(folder, stored_name)
         raise
+    change_log.touch(session, scoring_round)  # the county counts a round's notice photos
     record(
         session,
         "scoring.notice_photo.uploaded",
@@ -154,6 +156,7 @@ def delete_photo(session: Session, photo: NoticePhoto, actor_id: int | None) -> 
     stored_name = photo.stored_name
     session.delete(photo)
     session.flush()
+    change_log.touch(session, scoring_round)  # the county counts a round's notice photos
     return stored_name
 
 

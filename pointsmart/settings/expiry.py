@@ -155,7 +155,7 @@ def set_rule(session: Session, actor_id: int, rule: str, months: int | None) -> 
     if (old.rule, old.months) == (rule, months):
         return None
     now = utcnow()
-    row = PointsRule(rule=rule, months=months, since=now, set_by=actor_id)
+    row = PointsRule(rule=rule, months=months, since=now, set_by=actor_id, created_at=now)
     session.add(row)
     session.flush()
     record(

@@ -1,11 +1,13 @@
 """The settings row and the record of every backup taken."""
 
+import uuid as uuid_mod
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..clock import utcnow
 from ..extensions import db
 
 #: how many days automatic backups are kept unless the chair says otherwise
@@ -91,9 +93,13 @@ class PointsRule(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: global identity: the change log carries each row to the county, which shows the village's rule
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=lambda: str(uuid_mod.uuid4()))
     rule: Mapped[str] = mapped_column(sa.String(10))
     #: the points' life in months, for :attr:`PointsRuleKind.MONTHS` only
     months: Mapped[int | None]
     #: points earned at or after this moment (stored UTC) follow this rule
     since: Mapped[datetime]
     set_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    #: when the chair chose it (rows made before 0011 take their ``since``)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

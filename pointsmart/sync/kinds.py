@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from ..changes import KNOWN
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
-from ..scoring.models import Category, Criterion, ScoringRound
+from ..scoring.models import Category, Criterion, NoticePhoto, ScoringRound
+from ..settings.models import PointsRule
 from ..shop.models import Goods, Redemption, RedemptionLine, StockMove
 from .wire import when
 
@@ -116,7 +117,8 @@ def criterion(c: Criterion, look: Lookups) -> dict:
     }
 
 
-def scoring_round(r: ScoringRound, _look: Lookups) -> dict:
+def scoring_round(r: ScoringRound, look: Lookups) -> dict:
+    photos = look.session.scalar(sa.select(sa.func.count(NoticePhoto.id)).where(NoticePhoto.round_id == r.id))
     return {
         "period_type": r.period_type,
         "period_key": r.period_key,
@@ -125,6 +127,12 @@ def scoring_round(r: ScoringRound, _look: Lookups) -> dict:
         "created_at": when(r.created_at),
         "notice_ends_at": when(r.notice_ends_at),
         "finalised_at": when(r.finalised_at),
+        # for the county's notice check: when the notice went up, the village's notice days as the
+        # round took them from its settings, and how many photos of the posted notice it has (an
+        # upload or a deletion sends the round again: :mod:`pointsmart.scoring.notice_photos`)
+        "published_at": when(r.published_at),
+        "notice_days": r.notice_days,
+        "notice_photos": photos,
     }
 
 
@@ -199,6 +207,10 @@ def redemption(r: Redemption, look: Lookups) -> dict:
         )  # fmt: skip
     return {
         "household": look.uuid(Household, r.household_id),
+        # who served at the counter and which card, as ids derived from the village's own row ids: the
+        # county tells two counters (and two cards) apart without a name, a card number or its token
+        "operator": None if r.operator_id is None else derived_uuid("operator", str(r.operator_id)),
+        "card": None if r.card_id is None else derived_uuid("card", str(r.card_id)),
         "points": r.points,
         "status": r.status,
         "created_at": when(r.created_at),
@@ -208,6 +220,11 @@ def redemption(r: Redemption, look: Lookups) -> dict:
             for goods_id, name, qty, price in lines
         ],
     }
+
+
+def points_rule(p: PointsRule, _look: Lookups) -> dict:
+    """One choice of the year-end rule (rows are appended, never edited: the county keeps the history)."""
+    return {"rule": p.rule, "months": p.months, "since": when(p.since), "created_at": when(p.created_at)}
 
 
 Serializer = Callable[[object, Lookups], dict]
@@ -222,6 +239,7 @@ MODELS: dict[type, tuple[str, Serializer]] = {
     Goods: ("goods", goods),
     StockMove: ("stock_move", stock_move),
     Redemption: ("redemption", redemption),
+    PointsRule: ("points_rule", points_rule),
 }
 
 
@@ -257,4 +275,4 @@ BULK: dict[str, BulkKind] = {
 
 #: every kind, in the order the county applies them within a batch (things before what refers to them)
 KINDS = ("household", "category", "criterion", "goods", "round", "round_result", "transfer", "stock_move",
-         "redemption")  # fmt: skip
+         "redemption", "points_rule")  # fmt: skip
