@@ -38,7 +38,7 @@ from .scoring.models import (
     Score,
     ScoringRound,
 )
-from .settings.models import BackupRun, PointsRule, VillageSettings
+from .settings.models import BackupRun, OpeningDays, PointsRule, VillageSettings
 from .shop.models import (
     Goods,
     PriceChange,
@@ -52,6 +52,7 @@ from .sync.models import ChangeRecord, OutboxHead, SyncState
 
 __all__ = [
     "BackupRun",
+    "OpeningDays",
     "PointsRule",
     "VillageSettings",
     "ChangeRecord",

@@ -41,6 +41,16 @@ MIN_YEAR, MAX_YEAR = 2000, 2099
 
 KINDS = {"month": _l("月"), "quarter": _l("季度"), "half": _l("半年"), "year": _l("年")}
 #: months in one period of each kind
+#: ISO weekday → its name (1 周一 … 7 周日), as the shop's opening days and the county's check name them
+WEEKDAYS = {
+    1: _l("周一"),
+    2: _l("周二"),
+    3: _l("周三"),
+    4: _l("周四"),
+    5: _l("周五"),
+    6: _l("周六"),
+    7: _l("周日"),
+}
 SPAN = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 
 

@@ -153,6 +153,7 @@ ACCESS = {
     "settings.index": {"chair"},
     "settings.save": {"chair"},
     "settings.save_points_rule": {"chair"},
+    "settings.save_opening_days": {"chair"},
     "settings.backup_now": {"chair"},
     "settings.download": {"chair"},
 }

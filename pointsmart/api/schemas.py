@@ -25,6 +25,7 @@ SYNC_KINDS = (
     "stock_move",
     "redemption",
     "points_rule",
+    "opening_days",
 )
 
 

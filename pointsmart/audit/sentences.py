@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..periods import read_period
+from ..periods import WEEKDAYS, read_period
 from .models import AuditEntry
 
 
@@ -613,6 +613,7 @@ _ANOMALY_RULES = {
     "quick_repeat": _l("短时间内重复兑换"),
     "silent": _l("长时间未同步"),
     "mismatch": _l("总数与县里重算不符"),
+    "closed_day": _l("非营业日兑换"),
 }
 
 
@@ -690,6 +691,21 @@ def _points_rule_words(data) -> str:
     return _("一直有效")
 
 
+def _opening_days_words(days) -> str:
+    """The shop's opening days as stored in an entry (``[1, 3, 5]``), in words; none is "not set"."""
+    names = [str(WEEKDAYS[d]) for d in days or () if isinstance(d, int) and d in WEEKDAYS]
+    return _("、").join(names) if names else _("不设置（不检查）")
+
+
+def _opening_days(e, n, who):
+    return _(
+        "%(who)s 把积分超市营业日由“%(old)s”改为“%(new)s”",
+        who=who,
+        old=_opening_days_words(e.data.get("old")),
+        new=_opening_days_words(e.data.get("new")),
+    )
+
+
 def _points_rule(e, n, who):
     return _(
         "%(who)s 把积分到期规则由“%(old)s”改为“%(new)s”（只管以后获得的积分）",
@@ -729,6 +745,7 @@ SENTENCES: dict[str, Sentence] = {
     "settings.backup.download": _backup,
     "settings.changed": _changed(lambda: _("%(who)s 修改了村里的设置"), lambda e, n: ""),
     "settings.points_rule.changed": _points_rule,
+    "settings.opening_days.changed": _opening_days,
     "sync.pushed": _simple(lambda: _("%(who)s 把数据同步到了县里")),
     "sync.bundle_exported": _simple(lambda: _("%(who)s 导出了给县里的同步文件（U 盘）")),
     "county.township.added": _simple(

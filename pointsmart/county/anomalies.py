@@ -22,13 +22,18 @@ limited to the villages the user may see (:func:`pointsmart.county.services.visi
 ``quick_repeat``       a household's card redeemed at two counters (two operators) within N seconds;
                        from a village that has not upgraded to 0011 (no operator or card sent), any
                        two of a household's redemptions that close
+``closed_day``         a redemption made on a weekday (in the villages' zone) that is not one of the
+                       shop's opening days set in the village when it was made; a village that has not
+                       set them (or set none: "not set") is not checked. No threshold: a day is open or not
 ``silent``             a village that has not synced for N days or more (or never)
 ``mismatch``           a village whose totals disagree with the county's recount (the dashboard's
                        :class:`.dashboard.VillageRow`, not computed again)
 ====================== =======================================================================
 
 Cost: the rounds, round results, rollups (``village_month``, ``village_month_category``,
-``village_month_goods``) and redemptions of the period (``ix_synced_redemption_at``); the few stock
+``village_month_goods``) and redemptions of the period (``ix_synced_redemption_at``; ``closed_day``
+reads them only for villages that have set their opening days, and ``synced_opening_days`` whole, a
+few rows a village); the few stock
 moves that receive stock (``ix_synced_stock_move_kind``). Never ``synced_transfer``. On PostgreSQL the
 households' median is taken in the database (``percentile_cont``), so only outliers come back. Not yet
 timed in ``bench/county_dashboard.py``.
@@ -41,6 +46,7 @@ thresholds form; each is a short query of its own, and a module per check would 
 of rules (above) over eight files.
 """
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,7 +62,7 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..org.models import Village
-from ..periods import Period, local_text, month_window, read_period, rollup_keys
+from ..periods import WEEKDAYS, Period, local_day, local_text, month_window, read_period, rollup_keys
 from ..text import checked
 from . import services
 from .dashboard import VillageRow, _scoped, village_rows
@@ -65,6 +71,7 @@ from .models import (
     AnomalyThreshold,
     SyncedGoods,
     SyncedHousehold,
+    SyncedOpeningDays,
     SyncedRedemption,
     SyncedRound,
     SyncedRoundResult,
@@ -97,6 +104,7 @@ RULES = (
     Rule("stock_exceeded", _l("兑换超过入库"), _l("允许超出的件数"), 0, 0, 10000, "shop-goods"),
     Rule("issued_spike", _l("月发放积分突增"), _l("超过前 6 个月平均的倍数"), 3, 2, 100, "shop-months"),
     Rule("quick_repeat", _l("短时间内重复兑换"), _l("两次兑换相隔少于（秒）"), 60, 1, 3600, "households"),
+    Rule("closed_day", _l("非营业日兑换"), anchor="households"),
     Rule("silent", _l("长时间未同步"), _l("未同步超过（天）"), 7, 1, 365, ""),
     Rule("mismatch", _l("总数与县里重算不符")),
 )
@@ -567,6 +575,65 @@ def quick_repeat(session: Session, user: User, period: Period, seconds: int) -> 
     return found
 
 
+def closed_day(session: Session, user: User, period: Period) -> list[Finding]:
+    """Redemptions of the period (not cancelled) made on a weekday, in the villages' zone, that is not
+    one of the shop's opening days as the village had set them at that moment. A village that has not
+    set its opening days, or set none ("not set"), is not checked; no threshold (a day is open or not).
+    """
+    villages = _villages(session, user)
+    o = SyncedOpeningDays
+    start, end = period.utc_window()
+    choices: dict[int, tuple[list, list[int]]] = {}
+    query = _scoped(session, user, sa.select(o.village_id, o.created_at, o.days), o.village_id)
+    for v, at, days in session.execute(query.where(o.created_at < end).order_by(o.created_at, o.id)):
+        times, masks = choices.setdefault(v, ([], []))
+        times.append(at)
+        masks.append(days)
+    # only villages that have set some days: one that never did is not read at all
+    choices = {v: c for v, c in choices.items() if any(c[1])}
+    if not choices:
+        return []
+    r = SyncedRedemption
+    rows = session.execute(
+        sa.select(r.village_id, r.uuid, r.household_uuid, r.card_uuid, r.points, r.created_at)
+        .where(r.village_id.in_(choices), r.status == "done", r.created_at >= start, r.created_at < end)
+        .order_by(r.created_at, r.id)
+    ).all()
+    flagged = []
+    for v, uuid, h, card, points, at in rows:
+        times, masks = choices[v]
+        index = bisect.bisect_right(times, at) - 1
+        mask = masks[index] if index >= 0 else 0  # set after this redemption: not judged by it
+        day = local_day(at)
+        if mask and not mask & (1 << (day.isoweekday() - 1)):
+            flagged.append((v, uuid, h, card, points, at, day, mask))
+    names = _household_names(session, user, {(v, h) for v, _u, h, *_rest in flagged})
+    found = []
+    for v, uuid, h, card, points, at, day, mask in flagged:
+        words = dict(
+            household=names.get((v, h), h),
+            date=day.isoformat(),
+            weekday=WEEKDAYS[day.isoweekday()],
+            time=local_text(at),
+            points=points,
+            days=_("、").join(str(WEEKDAYS[d]) for d in range(1, 8) if mask & (1 << (d - 1))),
+        )
+        if card:
+            reason = _(
+                "%(household)s 的积分卡在 %(date)s（%(weekday)s）兑换了 %(points)s 分（%(time)s），"
+                "这天不是积分超市的营业日（营业日：%(days)s）。",
+                **words,
+            )
+        else:
+            reason = _(
+                "%(household)s 在 %(date)s（%(weekday)s）兑换了 %(points)s 分（%(time)s），"
+                "这天不是积分超市的营业日（营业日：%(days)s）。",
+                **words,
+            )
+        found.append(_finding(villages[v], "closed_day", uuid, period, reason, anchor=f"household-{h}"))
+    return found
+
+
 def silent(rows: list[VillageRow], villages: dict[int, Village], period: Period, days: int) -> list[Finding]:
     """Villages that have not synced for ``days`` days or more, or never (the dashboard's rows)."""
     now, found = utcnow(), []
@@ -620,6 +687,7 @@ def findings(
     found: list[Finding] = []
     for key, check in CHECKS.items():
         found += check(session, user, period, limits[key])
+    found += closed_day(session, user, period)
     rows = village_rows(session, user, period) if rows is None else rows
     villages = _villages(session, user)
     found += silent(rows, villages, period, limits["silent"])

@@ -233,6 +233,19 @@ class SyncedPointsRule(db.Model):
     created_at: Mapped[datetime]
 
 
+class SyncedOpeningDays(db.Model):
+    """One choice of a village shop's opening days; the latest ``created_at`` before a moment was in force."""
+
+    __tablename__ = "synced_opening_days"
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    #: the ISO weekdays as bits (bit ``n - 1`` for weekday ``n``); 0: not set, the days are not checked
+    days: Mapped[int]
+    created_at: Mapped[datetime]
+
+
 class VillageMonth(db.Model):
     """Net points per village per month, from the transfers (reversals subtract)."""
 

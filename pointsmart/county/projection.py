@@ -1,10 +1,11 @@
 """Write a checked batch into the county's projection of a village, and move its rollups with it.
 
-Things that change (households, rulebook, goods, rounds, redemptions, the year-end rule) are upserted
-by (village, uuid), each uuid's last state in the batch winning. History (transfers, stock moves) is
-appended — ``COPY`` on PostgreSQL — and the monthly rollups (``village_month``, ``village_month_category``,
-``village_month_goods``, ``household_period``) are moved by the same amounts in the same transaction,
-so the dashboard reads sums that are always in step with the rows. Nothing here checks a record:
+Things that change (households, rulebook, goods, rounds, redemptions, the year-end rule, the shop's
+opening days) are upserted by (village, uuid), each uuid's last state in the batch winning. History
+(transfers, stock moves) is appended — ``COPY`` on PostgreSQL — and the monthly rollups
+(``village_month``, ``village_month_category``, ``village_month_goods``, ``household_period``) are
+moved by the same amounts in the same transaction, so the dashboard reads sums that are always in step
+with the rows. Nothing here checks a record:
 :mod:`.batch_checks` did, and :mod:`.ingest` decides whether to write at all.
 """
 
@@ -25,6 +26,7 @@ from .models import (
     SyncedCriterion,
     SyncedGoods,
     SyncedHousehold,
+    SyncedOpeningDays,
     SyncedPointsRule,
     SyncedRedemption,
     SyncedRound,
@@ -164,6 +166,10 @@ class BatchWriter:
             rows = [{"village_id": v, "uuid": u, "rule": p.rule, "months": p.months, "since": p.since,
                      "created_at": p.created_at} for u, p in latest]  # fmt: skip
             _upsert(self.session, SyncedPointsRule, rows)
+        elif kind == "opening_days":
+            rows = [{"village_id": v, "uuid": u, "days": sum(1 << (d - 1) for d in set(p.days)),
+                     "created_at": p.created_at} for u, p in latest]  # fmt: skip
+            _upsert(self.session, SyncedOpeningDays, rows)
         elif kind == "transfer":
             self._transfers(pairs)
         elif kind == "stock_move":

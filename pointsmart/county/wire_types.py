@@ -172,6 +172,22 @@ class PointsRule(msgspec.Struct):
             raise ValueError("months is given with the rule 'months', and only with it")
 
 
+#: an ISO weekday (1 周一 … 7 周日)
+Weekday = Annotated[int, Meta(ge=1, le=7)]
+
+
+class OpeningDays(msgspec.Struct):
+    """One choice of the village shop's opening days (营业日); none is "not set" (since 0012)."""
+
+    days: Annotated[list[Weekday], Meta(max_length=7)]
+    created_at: Time
+
+    def __post_init__(self):
+        # msgspec turns this into a ValidationError, so the refusal names the record like any other
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("each weekday is given at most once")
+
+
 PAYLOADS = {
     "household": Household,
     "category": Category,
@@ -183,6 +199,7 @@ PAYLOADS = {
     "stock_move": StockMove,
     "redemption": Redemption,
     "points_rule": PointsRule,
+    "opening_days": OpeningDays,
 }
 
 

@@ -1,14 +1,18 @@
-"""The settings page's forms: the county link and backups, and the year-end rule for points."""
+"""The settings page's forms: the county link and backups, the year-end rule for points, the shop's
+opening days."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, RadioField, StringField
+from wtforms import BooleanField, IntegerField, RadioField, SelectMultipleField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import FlaskForm
 from .expiry import LABELS as RULE_FIELD_LABELS
 from .expiry import RULE_LABELS, RULES
 from .models import MAX_RULE_MONTHS
+from .opening_days import LABEL as DAYS_LABEL
+from .opening_days import WEEKDAY_LABELS
 from .services import MAX_COUNTY_URL, MAX_KEEP_DAYS, MAX_SYNC_KEY
 
 
@@ -52,4 +56,29 @@ class PointsRuleForm(FlaskForm):
             NumberRange(min=1, max=MAX_RULE_MONTHS, message=_l("请填 1 到 %(max)s 之间的月数")),
         ],
         render_kw={"min": 1, "max": MAX_RULE_MONTHS, "inputmode": "numeric"},
+    )
+
+
+class WeekdaysField(SelectMultipleField):
+    """Ticks for 周一 … 周日; anything but each weekday at most once is refused in words (never echoed)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form):
+        values = self.data or []
+        if len(values) > len(self.choices) or len(set(values)) != len(values):
+            raise ValidationError(_l("只能勾选周一到周日，每天一次。"))
+        allowed = {str(day) for day in WEEKDAY_LABELS}
+        if any(value not in allowed for value in values):
+            raise ValidationError(_l("只能勾选周一到周日，每天一次。"))
+
+
+class OpeningDaysForm(FlaskForm):
+    """The shop's opening days (营业日): none ticked is "not set", the county then does not check them."""
+
+    days = WeekdaysField(
+        DAYS_LABEL,
+        choices=[SelectChoice(str(day), label) for day, label in WEEKDAY_LABELS.items()],
+        coerce=str,
     )

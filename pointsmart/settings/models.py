@@ -103,3 +103,27 @@ class PointsRule(db.Model):
     set_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     #: when the chair chose it (rows made before 0011 take their ``since``)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: every weekday as ISO numbers (1 周一 … 7 周日); ``days`` holds them as bits (bit 0 周一)
+ALL_DAYS_MASK = 0b1111111
+
+
+class OpeningDays(db.Model):
+    """One choice of the shop's opening days (营业日); the latest row is the setting in force.
+
+    Rows are appended, never edited, so the county judges a redemption by the days set when it was made.
+    ``days`` 0 (none ticked) means "not set": the county then does not check the days. No row is "not set".
+    """
+
+    __tablename__ = "opening_days"
+    __table_args__ = (sa.CheckConstraint(f"days BETWEEN 0 AND {ALL_DAYS_MASK}", name="days_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: global identity: the change log carries each row to the county
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=lambda: str(uuid_mod.uuid4()))
+    #: the weekdays the shop opens, one bit each: bit ``n - 1`` for ISO weekday ``n`` (0 = not set)
+    days: Mapped[int] = mapped_column(default=0)
+    set_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    #: from this moment (stored UTC) on, the shop opens on these days
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,5 @@
-"""The chair's settings page: the county's address and sync key, backups (download, now, daily)."""
+"""The chair's settings page: the county's address and sync key, backups (download, now, daily), the
+year-end rule for points and the shop's opening days."""
 
 import io
 import os
@@ -16,8 +17,8 @@ from ..extensions import db
 from ..pages import flash_errors, safe_next
 from ..periods import local
 from ..unit import write
-from . import backups, expiry, services
-from .forms import PointsRuleForm, SettingsForm
+from . import backups, expiry, opening_days, services
+from .forms import OpeningDaysForm, PointsRuleForm, SettingsForm
 from .models import BACKUP_KIND_LABELS
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -40,7 +41,17 @@ def _rule_form() -> PointsRuleForm:
     return PointsRuleForm(formdata=None, rule=rule.rule, months=rule.months)
 
 
-def _page(form: SettingsForm, status: int = 200, rule_form: PointsRuleForm | None = None):
+def _days_form() -> OpeningDaysForm:
+    """The opening days form showing the days set now."""
+    return OpeningDaysForm(formdata=None, days=[str(day) for day in opening_days.current_days(db.session)])
+
+
+def _page(
+    form: SettingsForm,
+    status: int = 200,
+    rule_form: PointsRuleForm | None = None,
+    days_form: OpeningDaysForm | None = None,
+):
     stored = services.current(db.session)
     rule = expiry.current_rule(db.session)
     link = services.county_link(db.session, current_app.config)
@@ -62,6 +73,8 @@ def _page(form: SettingsForm, status: int = 200, rule_form: PointsRuleForm | Non
             pasted_key=(form.sync_key.data or "") if status != 200 and not form.sync_key.errors else "",
             rule_form=rule_form or _rule_form(),
             rule=rule,
+            days_form=days_form or _days_form(),
+            days_now=opening_days.describe(opening_days.current_days(db.session)),
         ),
         status,
     )
@@ -127,6 +140,31 @@ def save_points_rule():
             _("积分到期规则已改为：%(rule)s。从现在起获得的积分按新规则。", rule=changed.describe()),
             "success",
         )
+    return redirect(url_for(".index"))
+
+
+@bp.post("/opening-days")
+@role_required(Role.CHAIR)
+def save_opening_days():
+    """Set the weekdays the shop opens (none ticked: not set, the county does not check the days)."""
+    form = OpeningDaysForm()
+    settings_form = _stored_form()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return _page(settings_form, 422, days_form=form)
+    try:
+        with write():
+            changed = opening_days.set_days(db.session, current_user.id, form.days.data)
+    except DomainError as err:
+        field = err.extra.get("field")
+        if field in form:
+            form[field].errors = [err.message]
+        flash(err.message, "error")
+        return _page(settings_form, err.status, days_form=form)
+    if changed is None:
+        flash(_("营业日没有改动。"), "info")
+    else:
+        flash(_("营业日已改为：%(days)s。", days=opening_days.describe(changed)), "success")
     return redirect(url_for(".index"))
 
 

@@ -16,7 +16,8 @@ from ..changes import KNOWN
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
 from ..scoring.models import Category, Criterion, NoticePhoto, ScoringRound
-from ..settings.models import PointsRule
+from ..settings.models import OpeningDays, PointsRule
+from ..settings.opening_days import from_mask
 from ..shop.models import Goods, Redemption, RedemptionLine, StockMove
 from .wire import when
 
@@ -227,6 +228,11 @@ def points_rule(p: PointsRule, _look: Lookups) -> dict:
     return {"rule": p.rule, "months": p.months, "since": when(p.since), "created_at": when(p.created_at)}
 
 
+def opening_days(o: OpeningDays, _look: Lookups) -> dict:
+    """One choice of the shop's opening days as ISO weekdays (empty: not set); appended, never edited."""
+    return {"days": list(from_mask(o.days)), "created_at": when(o.created_at)}
+
+
 Serializer = Callable[[object, Lookups], dict]
 
 #: tracked model → (kind, serializer); the outbox records every new or changed row of these
@@ -240,6 +246,7 @@ MODELS: dict[type, tuple[str, Serializer]] = {
     StockMove: ("stock_move", stock_move),
     Redemption: ("redemption", redemption),
     PointsRule: ("points_rule", points_rule),
+    OpeningDays: ("opening_days", opening_days),
 }
 
 
@@ -275,4 +282,4 @@ BULK: dict[str, BulkKind] = {
 
 #: every kind, in the order the county applies them within a batch (things before what refers to them)
 KINDS = ("household", "category", "criterion", "goods", "round", "round_result", "transfer", "stock_move",
-         "redemption", "points_rule")  # fmt: skip
+         "redemption", "points_rule", "opening_days")  # fmt: skip
