@@ -417,3 +417,49 @@ def test_anomalies_each_finding_is_read_and_marked_on_a_phone_without_scrolling_
         assert desktop.locator("#findings-table .finding-state").first.is_visible()
     finally:
         desktop.emulate_media(media="screen")
+
+
+#: each chart of the page drawn at its rendered width: the smallest text's font size, in CSS px on screen
+_CHART_TEXT_JS = """(width) => {
+    const svg = document.documentElement, box = svg.viewBox.baseVal;
+    svg.setAttribute('width', width);
+    svg.setAttribute('height', width * box.height / box.width);
+    const texts = [...document.querySelectorAll('text')].filter(
+        (t) => t.textContent.trim() && t.getBoundingClientRect().width > 0);
+    return {
+        viewbox: [box.width, box.height],
+        font: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * width / box.width)),
+        box: Math.min(...texts.map((t) => t.getBoundingClientRect().height)),
+    };
+}"""
+
+
+@pytest.mark.parametrize(
+    ("tier", "role", "page_name"),
+    [("village", "chair", "picture.index"), ("county", COUNTY_REVIEWER, "county.dashboard")],
+)
+def test_chart_words_are_readable_on_a_phone(gallery, tier, role, page_name):
+    """A chart's axis labels, legend and values stay at least 10 px tall on a 390 px phone: the phone is
+    given a narrower drawing (before, the 800 px trend scaled to 345 px put its 15 px labels at 6.5 px);
+    a desktop and paper keep the wide one."""
+    page = next(p for p in PAGES if p.tier == tier and p.endpoint == page_name)
+    for size, narrow in ((PHONE, True), ("1366", False)):
+        tab = gallery.tab(tier, role, size)
+        assert tab.goto(gallery.path(page)).status == 200
+        tab.wait_for_load_state("networkidle")
+        charts = tab.locator("img.chart").evaluate_all(
+            "imgs => imgs.map(i => [i.currentSrc, i.getBoundingClientRect().width, "
+            "i.parentElement.querySelector('source')?.getAttribute('width')])"
+        )
+        assert charts, "the gallery's data draws some charts"
+        probe = tab.context.new_page()
+        try:
+            for src, width, phone_width in charts:
+                assert probe.goto(src).status == 200
+                drawn = probe.evaluate(_CHART_TEXT_JS, width)
+                assert drawn["font"] >= 10, (size, src, drawn)
+                assert ("fit=phone" in src) is narrow, src
+                if narrow:  # the <source> reserves the shape the phone's drawing has
+                    assert drawn["viewbox"][0] == int(phone_width), (src, drawn, phone_width)
+        finally:
+            probe.close()
