@@ -20,6 +20,15 @@ def sane_day(_form, field) -> None:
         raise ValidationError(problem)
 
 
+def number_read(_form, field) -> None:
+    """A WTForms validator, on a number field after its InputRequired or Optional (which clear the parse
+    error of a blank field themselves): when the text typed is no number at all, the field's
+    one message is its ``invalid_value_message``, and the rules after it (a range, say) are not also
+    reported against the missing value."""
+    if field.process_errors:
+        raise StopValidation()
+
+
 class TextRule:
     """A WTForms validator: the one text rule, with the field's label in the message."""
 

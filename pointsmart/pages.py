@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import flash, request
 from flask_babel import gettext as _
 
-from .i18n import join_problems
+from .i18n import join_names, join_problems
 from .paging import MAX_PAGE
 
 
@@ -21,6 +21,15 @@ def flash_errors(form) -> None:
         problems = join_problems(errors)
         label = form[name].label.text if name in form else ""
         flash(_("%(field)s：%(problems)s", field=label, problems=problems) if label else problems, "error")
+
+
+def flash_marked(form) -> None:
+    """A form refused on a page that marks each invalid field where it stands (the field macro of
+    templates/_macros.html): one banner naming the marked fields (they may be further down the page),
+    instead of repeating every message."""
+    if form.errors:
+        names = join_names(form[name].label.text for name in form.errors if name in form)
+        flash(_("请修改标出的项目：%(fields)s。", fields=names), "error")
 
 
 def safe_next(target: str | None, default: str) -> str:

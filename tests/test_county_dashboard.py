@@ -977,6 +977,30 @@ def test_parts_that_do_not_add_up_are_refused_and_leave_nothing(county_app):
     assert _left_behind(county_app) == []
 
 
+@pytest.mark.parametrize("filename", [123, ["甲村.pmb"], {"name": "甲村.pmb"}, "甲村\x07.pmb", "甲" * 256])
+def test_a_bundle_whose_file_name_is_not_printable_text_is_refused_naming_the_field(county_app, filename):
+    """The name the page sends with the last part goes into the audit log: a number, a list, a control
+    character or a name past 255 characters is refused (422, field ``filename``, 文件名), nothing recorded,
+    no part left behind (before: a number or a list was taken and logged as its Python repr)."""
+    admin = login(county_app, county_user(county_app, "county_admin"))
+    upload, count = _send_in_parts(admin, b"x" * 50, 100)
+    response = _done(admin, upload, count, filename)
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "invalid_text" and error["field"] == "filename"
+    assert error["message"].startswith("文件名：")
+    assert _left_behind(county_app) == []
+    # the one-POST form: its file's name is held to the same rule, named under the file field
+    if isinstance(filename, str):
+        page = _upload(admin, b"x" * 50, name=filename)
+        assert page.status_code == 422 and "文件名：" in page.get_data(as_text=True)
+    with county_app.app_context():
+        from pointsmart.audit.models import AuditEntry
+
+        bundle_actions = sa.select(sa.func.count()).where(AuditEntry.action.like("county.bundle%"))
+        assert db.session.scalar(bundle_actions) == 0
+
+
 def test_only_the_county_admin_may_send_parts(county_app):
     upload = _id()
     anonymous = county_app.test_client()

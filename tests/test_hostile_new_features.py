@@ -7,6 +7,7 @@ refusal that did not name what was wrong.
 
 import io
 import json
+import re
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -27,8 +28,9 @@ from pointsmart.periods import Period, today
 from pointsmart.shop import redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, MoveKind
+from pointsmart.shop.stock import move_stock
 from pointsmart.sync import wire
-from pointsmart.text import visible
+from pointsmart.text import BadText, visible
 
 from .conftest import PASSWORD, committing
 from .sync_support import CountyServer, batch_bodies, post, register
@@ -222,3 +224,28 @@ def test_a_bundle_form_without_a_file_is_refused_with_a_4xx_naming_the_field(cou
     refused = admin.post("/county/bundles", data=data, content_type="multipart/form-data")
     assert refused.status_code == 422
     assert "同步文件（村里导出的 .pmb 文件）：请选择同步文件" in refused.get_data(as_text=True)
+
+
+def test_a_donor_stored_with_a_control_character_still_opens_its_own_page(app, village_id, login_as):
+    """A donation row from before the text rule, its donor "爱心\\x07企业": the honour board and the
+    intakes link to the donor's page by the name's escapes (an address holding the character itself is
+    answered 404), and the page and its workbook open. A new donor with one is refused, naming the field."""
+    donor = "爱心\x07企业"
+    with committing(app) as session:
+        goods = shop.save_goods(session, village_id, {"name": "毛巾", "spec": "条", "price": 5}, None)
+        move_stock(session, goods, MoveKind.DONATION, 10, None, donor=donor)  # as the version before the rule
+        goods_id = goods.id
+    staff = login_as("chair")
+    board = staff.get("/shop/reports/donors").get_data(as_text=True)
+    links = re.findall(r'href="(/shop/reports/donors/[^"]+)"', board)
+    assert links == ["/shop/reports/donors/%E7%88%B1%E5%BF%83%5Cx07%E4%BC%81%E4%B8%9A"], links
+    page = staff.get(links[0])
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "爱心\\x07企业" in text and "\x07" not in text and "毛巾" in text
+    workbook = re.search(r'href="(/shop/reports/donors/[^"]+\.xlsx)"', text).group(1)
+    assert staff.get(workbook).status_code == 200
+    assert staff.get("/shop/reports/donors/爱心企业").status_code == 404  # the escapes name it, not a guess
+    with committing(app) as session, pytest.raises(BadText) as refused:
+        shop.receive_stock(session, session.get(Goods, goods_id), MoveKind.DONATION, 1, None, donor=donor)
+    assert refused.value.extra["field"] == "donor" and "捐赠人或单位" in refused.value.message

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
+from wtforms.validators import StopValidation
 
 from .. import text
 from ..audit.services import record
@@ -22,9 +23,36 @@ from . import parts, services
 from .blueprint import bp
 from .bundles import import_bundle
 
+#: how long a bundle's file name may be, as the audit log keeps it (a browser's, a disk's limit)
+MAX_FILENAME = 255
+FILENAME_LABEL = _l("文件名")
+
+
+def sane_filename(value) -> str | None:
+    """The name of an uploaded file, as the audit log keeps it: printable text of at most
+    :data:`MAX_FILENAME` characters (the text rule), or None when none was sent.
+
+    :raises pointsmart.text.BadText: a name that is not text (a number, a list), holds a control
+        character, or is too long; the message names the field (文件名).
+    """
+    if value is not None and not isinstance(value, str):
+        raise text.refusal("filename", str(FILENAME_LABEL), _("应为文字"))
+    return text.checked(value, "filename", str(FILENAME_LABEL), max_length=MAX_FILENAME) or None
+
+
+def _named_as_text(_form, field) -> None:
+    """A WTForms validator: the chosen file's name passes :func:`sane_filename`."""
+    try:
+        sane_filename(getattr(field.data, "filename", None))
+    except text.BadText as err:
+        raise StopValidation(err.message) from err
+
 
 class BundleForm(FlaskForm):
-    file = FileField(_l("同步文件（村里导出的 .pmb 文件）"), validators=[FileRequired(_l("请选择同步文件"))])
+    file = FileField(
+        _l("同步文件（村里导出的 .pmb 文件）"),
+        validators=[FileRequired(_l("请选择同步文件")), _named_as_text],
+    )
 
 
 def _import_and_tell(stream, filename: str | None) -> None:
@@ -116,8 +144,7 @@ def bundle_parts_done():
         return _part_refused(parts.PartRefused(_("请求内容不对。")))
     try:
         with parts.assembled(current_user.id, body.get("upload"), body.get("count")) as stream:
-            filename = text.checked(body.get("filename"), "filename", max_length=255)
-            _import_and_tell(stream, filename or None)
+            _import_and_tell(stream, sane_filename(body.get("filename")))
     except parts.PartRefused as err:
         return _part_refused(err)
     return jsonify({"redirect": url_for("county.upload_bundle")})
@@ -134,7 +161,7 @@ def upload_bundle():
     form = BundleForm()
     if form.validate_on_submit():
         upload = form.file.data
-        _import_and_tell(upload.stream, upload.filename)
+        _import_and_tell(upload.stream, sane_filename(upload.filename))
         return redirect(url_for("county.upload_bundle"))
     refused = form.is_submitted()  # and not valid: no file, or no CSRF token
     if refused:

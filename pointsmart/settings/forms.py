@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import FlaskForm
+from ..forms import FlaskForm, number_read
 from .expiry import LABELS as RULE_FIELD_LABELS
 from .expiry import RULE_LABELS, RULES
 from .models import MAX_RULE_MONTHS
@@ -32,8 +32,10 @@ class SettingsForm(FlaskForm):
     backup_daily = BooleanField(_l("每天自动备份"))
     backup_keep_days = IntegerField(
         _l("备份保留天数"),
+        invalid_value_message=_l("请填写一个整数"),
         validators=[
             InputRequired(_l("请填天数")),
+            number_read,
             NumberRange(min=1, max=MAX_KEEP_DAYS, message=_l("请填 1 到 %(max)s 之间的天数")),
         ],
         render_kw={"min": 1, "max": MAX_KEEP_DAYS, "inputmode": "numeric"},
@@ -51,8 +53,10 @@ class PointsRuleForm(FlaskForm):
     )
     months = IntegerField(
         RULE_FIELD_LABELS["months"],
+        invalid_value_message=_l("请填写一个整数"),
         validators=[
             Optional(),
+            number_read,
             NumberRange(min=1, max=MAX_RULE_MONTHS, message=_l("请填 1 到 %(max)s 之间的月数")),
         ],
         render_kw={"min": 1, "max": MAX_RULE_MONTHS, "inputmode": "numeric"},

@@ -14,7 +14,7 @@ from ..auth.models import Role
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from ..pages import flash_errors, safe_next
+from ..pages import flash_marked, safe_next
 from ..periods import local
 from ..unit import write
 from . import backups, expiry, opening_days, services
@@ -91,7 +91,7 @@ def index():
 def save():
     form = SettingsForm()
     if not form.validate_on_submit():
-        flash_errors(form)
+        flash_marked(form)
         return _page(form, 422)
     pasted = (form.sync_key.data or "").strip()
     key = "" if form.clear_key.data and not pasted else (pasted or None)
@@ -109,7 +109,9 @@ def save():
         field = err.extra.get("field")
         if field in form:
             form[field].errors = [err.message]
-        flash(err.message, "error")
+            flash_marked(form)
+        else:
+            flash(err.message, "error")
         return _page(form, err.status)
     flash(_("设置已保存。") if changed else _("设置没有改动。"), "success" if changed else "info")
     return redirect(url_for(".index"))
@@ -122,7 +124,7 @@ def save_points_rule():
     form = PointsRuleForm()
     settings_form = _stored_form()
     if not form.validate_on_submit():
-        flash_errors(form)
+        flash_marked(form)
         return _page(settings_form, 422, form)
     try:
         with write():
@@ -131,7 +133,9 @@ def save_points_rule():
         field = err.extra.get("field")
         if field in form:
             form[field].errors = [err.message]
-        flash(err.message, "error")
+            flash_marked(form)
+        else:
+            flash(err.message, "error")
         return _page(settings_form, err.status, form)
     if changed is None:
         flash(_("积分到期规则没有改动。"), "info")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..auth.services import user_names
 from ..errors import NotFound
 from ..periods import Period, local_day, shown, utc_window
+from ..text import visible
 from .figures import allocate_each, redemptions_cancelled, redemptions_made, stock_moves
 from .models import (
     Goods,
@@ -292,12 +293,19 @@ def trace_donations(session: Session, village_id: int) -> list[DonorTrace]:
 
 
 def trace_donor(session: Session, village_id: int, name: str) -> DonorTrace:
-    """One donor's donations and where they went.
+    """One donor's donations and where they went. ``name`` is the donor's name as stored, or as the pages
+    show it (:func:`pointsmart.text.visible`): a name stored before the text rule with a control
+    character in it is linked by its escapes (``爱心\\x07企业``), since no address may hold the character
+    itself (pointsmart.web.refuse_bad_query answers such a path 404).
 
     :raises NotFound: no donation from this name (code ``unknown_donor``).
     """
-    for trace in trace_donations(session, village_id):
+    traces = trace_donations(session, village_id)
+    for trace in traces:
         if trace.name == name:
+            return trace
+    for trace in traces:
+        if visible(trace.name) == name:
             return trace
     raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=shown(name)), code="unknown_donor")
 

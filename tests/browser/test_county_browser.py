@@ -9,6 +9,7 @@ navigation. Screenshots are kept in ``tests/artifacts/``.
 """
 
 import re
+import subprocess
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,6 +176,21 @@ def test_reviewer_reads_the_dashboard_changes_period_sorts_and_drills_into_a_vil
     page.wait_for_load_state("networkidle")
     page.emulate_media(media="print")
     page.pdf(path=str(ARTIFACTS / "county-dashboard.pdf"), prefer_css_page_size=True)
+    # wherever the month-by-month table falls on a sheet, it is printed whole, under its heading (a
+    # blank block above it moves it down the sheet, as more villages or findings would)
+    months = page.locator("#trend tbody tr td:first-child").all_inner_texts()
+    assert len(months) == 12
+    for push in (0, 150, 300, 450, 600):
+        page.evaluate(
+            "px => { const s = document.getElementById('push') || document.createElement('div');"
+            " s.id = 'push'; s.style.height = px + 'px'; document.getElementById('trend').before(s); }",
+            push,
+        )
+        pdf = ARTIFACTS / "county-dashboard-pushed.pdf"
+        page.pdf(path=str(pdf), prefer_css_page_size=True)
+        printed = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True)
+        sheet = next(s for s in printed.stdout.split("\f") if "月度趋势" in s)
+        assert [m for m in months if m not in sheet] == [], f"pushed {push}px"
     page.emulate_media(media="screen")
     assert console_errors(page) == []
 

@@ -44,6 +44,7 @@ from ..test_i18n import _chinese_left
 from .gallery_support import (
     AXE,
     AXE_JS,
+    COUNTY_REVIEWER,
     EXCLUDED,
     GALLERY,
     OVERFLOW_JS,
@@ -374,3 +375,91 @@ def _english(gallery, page, role: str, path: str) -> list[str]:
     if not left:
         return []
     return [f"english: {len(left)} untranslated: {' '.join(dict.fromkeys(left))[:200]}"]
+
+
+# --- pages' own layout promises, on the gallery's data ----------------------------------------------------
+
+_OUTSIDE_JS = """(selector) => [...document.querySelectorAll(selector)].filter((el) => {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) return false;
+    const wrap = el.closest('.table-wrap');
+    const frame = wrap ? wrap.getBoundingClientRect() : {left: 0, right: innerWidth};
+    return box.left < Math.max(0, frame.left) - 1 || box.right > Math.min(innerWidth, frame.right) + 1;
+}).map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def test_anomalies_each_finding_is_read_and_marked_on_a_phone_without_scrolling_sideways(gallery):
+    """需要关注 on a 390 px phone: one card per finding, its sentence and its 核查 form in view (before, the
+    form sat past the table's scroll box); on a desktop still a table; on paper no form at all."""
+    path = "/county/anomalies"
+    phone = gallery.tab("county", COUNTY_REVIEWER, PHONE)
+    assert phone.goto(path).status == 200
+    forms = phone.locator("#findings-table form")
+    assert forms.count() >= 1, "the gallery's county has an unchecked finding to mark"
+    wrap = phone.locator("#findings .table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth - w.clientWidth") <= 0
+    for selector in ("#findings-table td", "#findings-table form input[name=note]",
+                     "#findings-table form button"):  # fmt: skip
+        assert phone.evaluate(_OUTSIDE_JS, selector) == [], selector
+    reason = phone.locator("#findings-table td.wrap").first.bounding_box()
+    note = forms.first.locator("input[name=note]").bounding_box()
+    assert note["y"] >= reason["y"] + reason["height"], "the form stands under the finding's sentence"
+    desktop = gallery.tab("county", COUNTY_REVIEWER, "1366")
+    assert desktop.goto(path).status == 200
+    assert desktop.locator("#findings-table thead").is_visible()
+    assert (
+        desktop.locator("#findings-table tbody tr").first.evaluate("r => getComputedStyle(r).display")
+        == "table-row"
+    )
+    desktop.emulate_media(media="print")
+    try:
+        assert desktop.locator("#findings-table form").first.is_hidden()
+        assert desktop.locator("#findings-table .finding-state").first.is_visible()
+    finally:
+        desktop.emulate_media(media="screen")
+
+
+#: each chart of the page drawn at its rendered width: the smallest text's font size, in CSS px on screen
+_CHART_TEXT_JS = """(width) => {
+    const svg = document.documentElement, box = svg.viewBox.baseVal;
+    svg.setAttribute('width', width);
+    svg.setAttribute('height', width * box.height / box.width);
+    const texts = [...document.querySelectorAll('text')].filter(
+        (t) => t.textContent.trim() && t.getBoundingClientRect().width > 0);
+    return {
+        viewbox: [box.width, box.height],
+        font: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * width / box.width)),
+        box: Math.min(...texts.map((t) => t.getBoundingClientRect().height)),
+    };
+}"""
+
+
+@pytest.mark.parametrize(
+    ("tier", "role", "page_name"),
+    [("village", "chair", "picture.index"), ("county", COUNTY_REVIEWER, "county.dashboard")],
+)
+def test_chart_words_are_readable_on_a_phone(gallery, tier, role, page_name):
+    """A chart's axis labels, legend and values stay at least 10 px tall on a 390 px phone: the phone is
+    given a narrower drawing (before, the 800 px trend scaled to 345 px put its 15 px labels at 6.5 px);
+    a desktop and paper keep the wide one."""
+    page = next(p for p in PAGES if p.tier == tier and p.endpoint == page_name)
+    for size, narrow in ((PHONE, True), ("1366", False)):
+        tab = gallery.tab(tier, role, size)
+        assert tab.goto(gallery.path(page)).status == 200
+        tab.wait_for_load_state("networkidle")
+        charts = tab.locator("img.chart").evaluate_all(
+            "imgs => imgs.map(i => [i.currentSrc, i.getBoundingClientRect().width, "
+            "i.parentElement.querySelector('source')?.getAttribute('width')])"
+        )
+        assert charts, "the gallery's data draws some charts"
+        probe = tab.context.new_page()
+        try:
+            for src, width, phone_width in charts:
+                assert probe.goto(src).status == 200
+                drawn = probe.evaluate(_CHART_TEXT_JS, width)
+                assert drawn["font"] >= 10, (size, src, drawn)
+                assert ("fit=phone" in src) is narrow, src
+                if narrow:  # the <source> reserves the shape the phone's drawing has
+                    assert drawn["viewbox"][0] == int(phone_width), (src, drawn, phone_width)
+        finally:
+            probe.close()
