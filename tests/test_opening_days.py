@@ -191,7 +191,10 @@ def test_bad_days_are_refused_naming_the_field_and_nothing_changes(app, login_as
     response = set_days(chair, days)
     assert response.status_code == 422
     text = response.get_data(as_text=True)
-    assert "营业日：只能勾选周一到周日，每天一次。" in text
+    # one banner naming the field, its one message under the ticks
+    assert '<div class="flash flash-error" role="alert">请修改标出的项目：营业日。</div>' in text
+    section = text[text.index('id="opening-days"') : text.index('id="backups"')]
+    assert section.count('<small class="error">只能勾选周一到周日，每天一次。</small>') == 1
     assert "x" * 100 not in text
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OpeningDays)) == 0

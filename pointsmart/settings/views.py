@@ -154,7 +154,7 @@ def save_opening_days():
     form = OpeningDaysForm()
     settings_form = _stored_form()
     if not form.validate_on_submit():
-        flash_errors(form)
+        flash_marked(form)
         return _page(settings_form, 422, days_form=form)
     try:
         with write():
@@ -163,7 +163,9 @@ def save_opening_days():
         field = err.extra.get("field")
         if field in form:
             form[field].errors = [err.message]
-        flash(err.message, "error")
+            flash_marked(form)
+        else:
+            flash(err.message, "error")
         return _page(settings_form, err.status, days_form=form)
     if changed is None:
         flash(_("营业日没有改动。"), "info")
