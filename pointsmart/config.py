@@ -109,3 +109,7 @@ def load(app, overrides: dict | None = None) -> None:
     if app.config["POINTSMART_MODE"] not in MODES:
         raise RuntimeError(f"POINTSMART_MODE must be one of {', '.join(MODES)}")
     app.config["SESSION_COOKIE_SECURE"] = app.config["POINTSMART_BASE_URL"].startswith("https://")
+    if app.config["POINTSMART_MODE"] == "county" and app.config["SESSION_COOKIE_NAME"] == "session":
+        # cookies ignore the port: a county served beside a village on one PC (the demo: 8000 and
+        # 8001) would otherwise overwrite the village's log-in with its own, and the other way round
+        app.config["SESSION_COOKIE_NAME"] = "pointsmart_county"

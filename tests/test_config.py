@@ -1,11 +1,16 @@
 """Settings, the SQLite connection set-up, and what a fresh install looks like."""
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from pointsmart import create_app
+from pointsmart.auth.services import create_user
 from pointsmart.database import SQLITE_BUSY_TIMEOUT_MS
 from pointsmart.extensions import db
+
+from .conftest import PASSWORD
+from .live import serving
 
 
 @pytest.mark.sqlite_only
@@ -84,3 +89,23 @@ def test_no_default_account_exists_in_a_fresh_install(app):
 
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_a_village_and_a_county_on_one_pc_keep_their_own_log_ins(app, county_app, make_user):
+    """Cookies ignore the port: one browser logged in to the village on one port and the county on
+    another must stay logged in to both (the county's session cookie has a name of its own)."""
+    _id, chair = make_user("chair")
+    with county_app.app_context():
+        create_user(db.session, "county-admin-1", "county_admin", PASSWORD, "县管理员")
+        db.session.commit()
+    with serving(app) as village, serving(county_app) as county:
+        browser = requests.Session()
+        for base, name in ((village, chair), (county, "county-admin-1")):
+            answer = browser.post(
+                f"{base}/login", data={"username": name, "password": PASSWORD}, allow_redirects=False
+            )
+            assert answer.status_code == 302, answer.text[:300]
+        assert {cookie.name for cookie in browser.cookies} >= {"session", "pointsmart_county"}
+        for home_page in (f"{village}/", f"{county}/county/"):
+            home = browser.get(home_page, allow_redirects=False)
+            assert home.status_code == 200, f"{home_page} logged out: {home.status_code}"
