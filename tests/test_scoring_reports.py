@@ -636,7 +636,7 @@ def test_the_rules_poster_shows_what_is_in_force_and_leaves_out_what_is_not(app,
     page = login_as("panel").get("/ledgers/wall/rules")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "积分评定细则" in text and "公示 5 天" in text
+    assert "积分评定细则" in text and "公示 5 天" in text and "积分到期规则：一直有效" in text
     assert text.index("美丽庭院") < text.index("志愿服务")
     for shown in ("庭院整洁", "参加志愿服务", "+15", "季度"):
         assert shown in text

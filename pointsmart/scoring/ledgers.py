@@ -30,6 +30,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
 from ..periods import today
+from ..settings.expiry import current_rule
 from ..unit import write
 from ..xlsx import send_workbook
 from . import criteria, meeting_minutes, notice_photos, panels, points_register, reports, score_sheets
@@ -306,6 +307,7 @@ def wall_rules():
     return render_template(
         "ledgers/wall_rules.html",
         categories=[(category, items) for category, items in in_force if items],
+        expiry=current_rule(db.session).describe(),
         printed_on=today(),
     )
 
