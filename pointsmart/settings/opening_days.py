@@ -17,7 +17,7 @@ from ..clock import utcnow
 from ..errors import Invalid
 from ..periods import WEEKDAYS
 from . import services
-from .models import ALL_DAYS_MASK, OpeningDays
+from .models import OpeningDays
 
 #: ISO weekday → its name (1 周一 … 7 周日)
 WEEKDAY_LABELS = WEEKDAYS
@@ -79,7 +79,6 @@ def set_days(session: Session, actor_id: int, values) -> tuple[int, ...] | None:
     if old == days:
         return None
     mask = to_mask(days)
-    assert 0 <= mask <= ALL_DAYS_MASK
     row = OpeningDays(days=mask, set_by=actor_id, created_at=utcnow())
     session.add(row)
     session.flush()
