@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..test_county_dashboard import county_user
-from .conftest import DESKTOP, _open, console_errors, login, screenshot
+from .conftest import ARTIFACTS, DESKTOP, _open, console_errors, login, screenshot
 from .test_county_browser import serving_county
 
 FOCUSED = """() => {
@@ -63,5 +63,9 @@ def test_a_refused_threshold_has_the_focus_on_a_phone(browser, county_app):
             expect(page.locator(f"#thresholds-form input[name={name}]")).to_be_focused()
             assert page.evaluate(FOCUSED) == {"name": name, "invalid": "true", "inView": True}
             screenshot(page, "refused-focus-thresholds-390")
+            page.set_viewport_size({"width": 1366, "height": 768})
+            screenshot(page, "refused-focus-thresholds-1366")
+            page.emulate_media(media="print")
+            page.pdf(path=str(ARTIFACTS / "refused-thresholds-a4.pdf"), format="A4", print_background=True)
         finally:
             context.close()
