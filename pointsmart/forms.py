@@ -4,11 +4,20 @@ Every form in the package derives from this :class:`FlaskForm` instead of Flask-
 it), so no text field can be declared without the rule: each ``StringField`` (and ``PasswordField``)
 refuses line breaks and control characters; each ``TextAreaField`` allows tab and line breaks and
 refuses the rest. A field without a ``Length`` validator gets the rule's default length limit.
+
+Every whole-number field is this module's :class:`IntegerField` (a WTForms ``IntegerField`` declared
+anywhere is bound as ours): it reads ASCII or full-width digits with an optional leading minus, and
+nothing else, in one message naming the field; never Python's ``int()`` on whatever was posted.
 """
 
+import re
+
 import flask_wtf
+import wtforms
+from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
-from wtforms.validators import Length, StopValidation, ValidationError
+from wtforms.fields.core import UnboundField
+from wtforms.validators import Length, NumberRange, StopValidation, ValidationError
 
 from . import periods, text
 
@@ -27,6 +36,55 @@ def number_read(_form, field) -> None:
     reported against the missing value."""
     if field.process_errors:
         raise StopValidation()
+
+
+#: full-width digits and minus (typed with a Chinese input method) read as ASCII
+_FULL_WIDTH_NUMBER = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff0d": "-"})
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+#: more digits than this is past every field's bound: read as ±10**MAX_DIGITS, never handed to int() or
+#: to NumberRange's float() (a 309-digit number overflowed it: a 500)
+MAX_DIGITS = 18
+NOT_A_WHOLE_NUMBER = _l("请填写一个整数")
+
+
+class IntegerField(wtforms.IntegerField):
+    """A whole number as a person types it: ASCII digits or full-width ones (１２ is 12), an optional
+    leading minus (a field's ``NumberRange`` says whether a negative is allowed). Anything else — "1.5",
+    "1_2" and " 1 2" (which Python's ``int`` reads), "+7", Arabic-Indic digits — is the field's one
+    message (its ``invalid_value_message``, else "请填写一个整数"); the validators after it (a range) are
+    not also reported (:func:`number_read`). A blank field is no value and no error: its
+    ``InputRequired``/``Optional`` decides. A number of more than :data:`MAX_DIGITS` digits reads as
+    ±10**18, which every field's range refuses in its own words."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = None
+        raw = valuelist[0] if isinstance(valuelist[0], str) else ""
+        typed = raw.strip(text.SPACES).translate(_FULL_WIDTH_NUMBER)
+        if not typed:
+            return
+        if not _WHOLE_NUMBER.fullmatch(typed):
+            raise ValueError(self.invalid_value_message or NOT_A_WHOLE_NUMBER)
+        digits = typed.lstrip("-").lstrip("0") or "0"
+        sign = -1 if typed.startswith("-") else 1
+        self.data = sign * (10**MAX_DIGITS if len(digits) > MAX_DIGITS else int(digits))
+
+    def pre_validate(self, form):
+        number_read(form, self)
+
+    def post_validate(self, form, validation_stopped):
+        # a field declared without a range still refuses a number past every bound
+        if not self.errors and self.data is not None and abs(self.data) >= 10**MAX_DIGITS:
+            raise ValidationError(bounds(self))
+
+
+def bounds(field) -> str:
+    """The message for a number outside a field's ``NumberRange`` (or any bound at all)."""
+    for rule in field.validators:
+        if isinstance(rule, NumberRange) and rule.min is not None and rule.max is not None:
+            return _l("请填 %(min)s 到 %(max)s 之间的整数", min=rule.min, max=rule.max)
+    return NOT_A_WHOLE_NUMBER
 
 
 class TextRule:
@@ -52,6 +110,8 @@ class FlaskForm(flask_wtf.FlaskForm):
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
+            if unbound_field.field_class is wtforms.IntegerField:
+                unbound_field = UnboundField(IntegerField, *unbound_field.args, **unbound_field.kwargs)
             field = unbound_field.bind(form=form, **options)
             if isinstance(field, StringField):
                 rule = TextRule(isinstance(field, TextAreaField), _declared_max(field))

@@ -149,7 +149,7 @@ def _marked(page: str, name: str) -> list[str]:
             settings_form(backup_keep_days="0"),
             "backup_keep_days",
             "备份保留天数",
-            "请填 1 到 365 之间的天数",
+            "请填 1 到 365 之间的天数。",
         ),
         ("/settings/", settings_form(county_url="county.example.cn"), "county_url", "县里的地址", None),
         (

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import HiddenField, IntegerField, TextAreaField
+from wtforms import HiddenField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from .. import exports
@@ -14,8 +14,8 @@ from ..auth.access import COUNTY_ROLES, county_required
 from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
-from ..forms import FlaskForm
-from ..pages import flash_errors
+from ..forms import FlaskForm, IntegerField
+from ..pages import flash_errors, flash_marked
 from ..periods import KINDS as PERIOD_KINDS
 from ..unit import write
 from ..xlsx import send_workbook
@@ -25,9 +25,12 @@ from .blueprint import bp
 
 
 class CheckForm(FlaskForm):
-    rule = HiddenField(validators=[InputRequired()])
-    village = HiddenField(validators=[InputRequired()])
-    subject = HiddenField()
+    """A reviewer's mark that one finding was checked. The hidden fields are named in Chinese: a tampered
+    one is refused as "检查项：…", never "Rule：…"."""
+
+    rule = HiddenField(_l("检查项"), validators=[InputRequired()])
+    village = HiddenField(_l("村（社区）"), validators=[InputRequired()])
+    subject = HiddenField(_l("核查对象"))
     note = TextAreaField(_l("核查说明"), validators=[Length(max=500)])
 
 
@@ -135,7 +138,8 @@ def anomaly_thresholds():
                 flash(_("检查的阈值已保存。"), "success")
                 return redirect(url_for("county.anomaly_thresholds")), 303
         else:
-            flash_errors(form)
+            # each field shows its one message under itself; the banner names them (they may be below)
+            flash_marked(form)
             status = 400
     return render_template(
         "county/anomaly_thresholds.html", form=form, rules=anomalies.SETTABLE, defaults=anomalies.RULE_BY_KEY

@@ -2,10 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import FlaskForm
+from ..forms import FlaskForm, IntegerField
 from .services import LIMITS, MAX_ADJUSTMENT, MAX_MEMBERS, MAX_REASON, MIN_MEMBERS
 
 

@@ -98,9 +98,11 @@ def new():
                 _("已登记 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success"
             )
             return redirect(url_for("households.show", household_id=household.id))
+    # a refused form comes back as such (422), its fields marked
+    status = 422 if request.method == "POST" else 200
     return render_template(
         "households/form.html", form=form, household=None, groups=groups(db.session, g.village.id)
-    )
+    ), status
 
 
 def _form_data(form: HouseholdForm) -> dict:
@@ -142,9 +144,11 @@ def edit(household_id: int):
         else:
             flash(_("已保存。") if diff["new"] else _("没有改动。"), "success")
             return redirect(url_for("households.show", household_id=household.id))
+    # a refused form comes back as such (422), its fields marked
+    status = 422 if request.method == "POST" else 200
     return render_template(
         "households/form.html", form=form, household=household, groups=groups(db.session, g.village.id)
-    )
+    ), status
 
 
 @bp.post("/<int:household_id>/active")

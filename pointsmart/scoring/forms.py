@@ -5,7 +5,6 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import FlaskForm, sane_day
+from ..forms import FlaskForm, IntegerField, sane_day
 from ..ids import form_id
 from ..org.services import MAX_APPROVALS, MAX_NOTICE_DAYS
 from . import criteria, meeting_minutes, panels, workflow

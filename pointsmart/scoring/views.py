@@ -82,7 +82,9 @@ def criterion(category_id: int | None = None, criterion_id: int | None = None):
             flash(err.message, "error")
         else:
             return flash_done(_("已保存条目。进行中和已生效的评定不受影响。"), "scoring.rulebook")
-    return render_template("scoring/criterion.html", form=form, category=category, criterion=found)
+    # a refused form comes back as such (422), its fields marked
+    status = 422 if request.method == "POST" else 200
+    return render_template("scoring/criterion.html", form=form, category=category, criterion=found), status
 
 
 # --- panel and settings -----------------------------------------------------------------------

@@ -2,15 +2,15 @@
 opening days."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, RadioField, SelectMultipleField, StringField, ValidationError
+from wtforms import BooleanField, RadioField, SelectMultipleField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import FlaskForm, number_read
+from ..forms import FlaskForm, IntegerField
 from .expiry import LABELS as RULE_FIELD_LABELS
 from .expiry import RULE_LABELS, RULES
-from .models import MAX_RULE_MONTHS
+from .models import MAX_RULE_MONTHS, PointsRuleKind
 from .opening_days import LABEL as DAYS_LABEL
 from .opening_days import WEEKDAY_LABELS
 from .services import MAX_COUNTY_URL, MAX_KEEP_DAYS, MAX_SYNC_KEY
@@ -35,16 +35,15 @@ class SettingsForm(FlaskForm):
         invalid_value_message=_l("请填写一个整数"),
         validators=[
             InputRequired(_l("请填天数")),
-            number_read,
-            NumberRange(min=1, max=MAX_KEEP_DAYS, message=_l("请填 1 到 %(max)s 之间的天数")),
+            NumberRange(min=1, max=MAX_KEEP_DAYS, message=_l("请填 1 到 %(max)s 之间的天数。")),
         ],
         render_kw={"min": 1, "max": MAX_KEEP_DAYS, "inputmode": "numeric"},
     )
 
 
 class PointsRuleForm(FlaskForm):
-    """The chair's 积分到期规则; the months count only for the N-months rule (the service checks it is
-    there)."""
+    """The chair's 积分到期规则; the months count only for the N-months rule (the service checks they
+    are there)."""
 
     rule = RadioField(
         RULE_FIELD_LABELS["rule"],
@@ -56,11 +55,21 @@ class PointsRuleForm(FlaskForm):
         invalid_value_message=_l("请填写一个整数"),
         validators=[
             Optional(),
-            number_read,
-            NumberRange(min=1, max=MAX_RULE_MONTHS, message=_l("请填 1 到 %(max)s 之间的月数")),
+            NumberRange(min=1, max=MAX_RULE_MONTHS, message=_l("请填 1 到 %(max)s 之间的月数。")),
         ],
         render_kw={"min": 1, "max": MAX_RULE_MONTHS, "inputmode": "numeric"},
     )
+
+    def validate(self, extra_validators=None):
+        """The months are read only for the N-months rule: for 一直有效 or 年底清零 whatever the field
+        holds (a "1.5" refused a moment ago) is ignored, not refused."""
+        valid = super().validate(extra_validators)
+        if self.rule.data != PointsRuleKind.MONTHS:
+            self.months.errors = []
+            self.months.data = None
+            self._errors = None
+            valid = not self.errors
+        return valid
 
 
 class WeekdaysField(SelectMultipleField):

@@ -2,11 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
-from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import FlaskForm, sane_day
+from ..forms import FlaskForm, IntegerField, sane_day
 from .models import MOVE_LABELS, MoveKind
 from .redemptions import MAX_REASON
 from .services import DONOR_LENGTH, FUNDING_LENGTH, MAX_NOTE, MAX_PRICE, NAME_LENGTH, SPEC_LENGTH

@@ -54,3 +54,17 @@ document.addEventListener("change", (event) => {
   input.setCustomValidity(message);
   if (message) input.reportValidity();
 });
+
+// A refused form comes back with its fields marked (the field macro's aria-invalid, or .has-error) and
+// one banner at the top; the first marked field may be far below it. Take the focus there, scrolled
+// into view, so the person lands on what to fix. (A field counted over its length by fields.js later
+// is marked while typing, not here.)
+function focusFirstRefused() {
+  const refused = Array.from(
+    document.querySelectorAll("[aria-invalid='true'], .has-error input, .has-error select, .has-error textarea"),
+  ).find((el) => el.type !== "hidden" && !el.disabled && el.getClientRects().length > 0);
+  if (!refused) return;
+  refused.focus({ preventScroll: true });
+  refused.scrollIntoView({ block: "center" });
+}
+focusFirstRefused();
