@@ -296,12 +296,23 @@ def test_a_notice_cut_short_of_the_villages_own_days_and_a_round_without_a_photo
     assert set(by_round) == {filled.round, filled.cut_round}
     # 6 days is not under the county's 5, but under the village's own 7; it has its photo
     cut = by_round[filled.cut_round]
-    assert "只有 6.0 天，少于本村设定的公示天数 7 天" in cut and "公示期少于" not in cut and "照片" not in cut
+    assert "只有 6 天，少于本村设定的公示天数 7 天" in cut and "公示期少于" not in cut and "照片" not in cut
     # 2 days: the village's own (2) is kept, the county's 5 is not; and no photo of the notice
     first = by_round[filled.round]
     assert "本村设定" not in first and "公示期少于 5 天" in first and "没有上传公示照片" in first
+    assert "只有 2 天，公示期少于 5 天" in first  # whole days without a decimal
     # 乙村: 5 days as its setting says, a photo: nothing
     assert of(findings(filled.county_app), "notice_short", B_CODE) == []
+
+
+def test_a_notice_length_is_said_in_whole_days_or_with_one_decimal_when_needed():
+    said = anomalies.days_text
+    assert [said(timedelta(days=5)), said(timedelta(days=2, hours=12)), said(timedelta(hours=1))] == [
+        "5",
+        "2.5",
+        "0",
+    ]
+    assert said(timedelta(days=6, hours=23, minutes=59)) == "7" and said(timedelta(hours=3)) == "0.1"
 
 
 def test_the_county_holds_the_notice_and_counter_fields_it_checks_by(filled):

@@ -205,3 +205,37 @@ def test_a_value_with_a_trailing_newline_is_refused_in_every_checked_field(
         for model in (SyncedPointsRule, SyncedRedemption, SyncedRound):
             assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0
     assert post(client, key, good).status_code == 200
+
+
+def test_a_round_published_after_its_notice_ended_or_it_was_finalised_is_refused(
+    app, county_app, make_user, make_household
+):
+    """Publishing after the notice's end or after finalising is no village's record (the county would
+    say "只有 -26687.8 天"), nor a time in the year 2100 in the villages' zone: 422 naming the record."""
+    workload(app, make_user, make_household)
+    key = register(county_app)
+    client = county_app.test_client()
+    (good,) = batch_bodies(app, 1, size=10_000)
+    record = next(r for r in json.loads(good)["records"] if r["kind"] == "round")
+    ends, done = record["payload"]["notice_ends_at"], record["payload"]["finalised_at"]
+    assert ends and done and record["payload"]["published_at"] < min(ends, done)
+    published = record["payload"]["published_at"]
+    last = "2099-12-31T23:59:59"
+    cases = [
+        {"published_at": done, "notice_ends_at": published},  # after its notice's end
+        {"published_at": ends, "finalised_at": published},  # after it was finalised
+        {"published_at": last},  # after both
+        {"published_at": last, "notice_ends_at": last, "finalised_at": last},  # 2100-01-01 07:59 locally
+    ]
+    for change in cases:
+        body = json.loads(good)
+        found = next(r for r in body["records"] if r["kind"] == "round")
+        found["payload"].update(change)
+        refused = post(client, key, _resign(body))
+        assert refused.status_code == 422, (change, refused.get_json())
+        error = refused.get_json()["error"]
+        assert error["code"] == "invalid_record", error
+        assert f"第 {found['seq']} 条记录（round）" in error["message"], error["message"][:400]
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncedRound)) == 0
+    assert post(client, key, good).status_code == 200

@@ -225,6 +225,12 @@ def _household_names(session: Session, user: User, keys: set[tuple[int, str]]) -
     return {(v, u): f"{no} {name}" for v, u, no, name in session.execute(query) if (v, u) in keys}
 
 
+def days_text(length: timedelta) -> str:
+    """A length in days as a sentence says it: whole days without a decimal ("5"), else one ("2.5")."""
+    shown = f"{length.total_seconds() / 86400:.1f}"
+    return shown.removesuffix(".0")
+
+
 def notice_short(session: Session, user: User, period: Period, days: int) -> list[Finding]:
     """Rounds finalised in the period whose notice was shorter than the village's own notice days or
     than ``days`` days, or that have no photo of the posted notice (one finding a round, its reasons
@@ -262,9 +268,11 @@ def notice_short(session: Session, user: User, period: Period, days: int) -> lis
                     done=local_text(finalised),
                 )
             )
-        elif published is not None:
+        elif published is not None and published <= notice_end:
+            # (a publishing time after the notice's end is refused at ingest; one stored before that
+            # check is not known, and the round is held to the creation-time bound below)
             length = notice_end - published
-            shown = f"{length.total_seconds() / 86400:.1f}"
+            shown = days_text(length)
             if own_days is not None and length < timedelta(days=own_days):
                 reasons.append(
                     _(
@@ -286,12 +294,11 @@ def notice_short(session: Session, user: User, period: Period, days: int) -> lis
                     )
                 )
         elif created is not None and notice_end - created < timedelta(days=days):
-            hours = (notice_end - created).total_seconds() / 3600
             reasons.append(
                 _(
                     "%(round)s 从建立到公示结束只有 %(days)s 天，公示期少于 %(n)s 天。",
                     round=name,
-                    days=f"{hours / 24:.1f}",
+                    days=days_text(notice_end - created),
                     n=days,
                 )
             )

@@ -95,6 +95,16 @@ class Round(msgspec.Struct):
     #: photos of the posted notice the round has (the village allows 20)
     notice_photos: Annotated[int, Meta(ge=0, le=1000)] | None = None
 
+    def __post_init__(self):
+        # A village publishes a round, and only then does its notice run and can it be finalised (a
+        # re-published round has both times set again): a publishing time after either is no village's.
+        # msgspec turns this into a ValidationError, so the refusal names the record like any other.
+        if self.published_at is not None:
+            if self.notice_ends_at is not None and self.published_at > self.notice_ends_at:
+                raise ValueError("published_at is after notice_ends_at")
+            if self.finalised_at is not None and self.published_at > self.finalised_at:
+                raise ValueError("published_at is after finalised_at")
+
 
 class RoundResult(msgspec.Struct):
     round: Uuid
