@@ -283,9 +283,12 @@ def test_each_rule_finds_its_planted_case_and_not_the_clean_village(filled, rule
     hits = [f for f in of(found, rule, planted) if rule != "notice_short" or f.subject == filled.round]
     assert len(hits) == 1, [f.reason for f in found]
     hit = hits[0]
-    assert hit.subject == (
-        getattr(filled, subject) if subject else ("2026-11" if rule == "issued_spike" else "")
-    )
+    if rule == "silent":  # the silence: since 乙村's last sync, on the 20th
+        assert hit.subject.startswith("2026-11-20T")
+    else:
+        assert hit.subject == (
+            getattr(filled, subject) if subject else ("2026-11" if rule == "issued_spike" else "")
+        )
     assert words in hit.reason and hit.period == "2026-11" and not hit.checked
     assert of(found, rule, clean) == []
 
