@@ -377,6 +377,13 @@ def test_the_findings_export_opens_with_openpyxl(filled):
     cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert "检查项" in cells and "公示期过短或没有公示照片" in cells and "长时间未同步" in cells
     assert any("秒内在两个柜台各兑换了一次" in c for c in cells)
+    # the sentences wrap in their columns (情况, 核查说明), top-aligned; the short columns do not
+    header = [c.value for c in sheet[2]]
+    reason, note, rule = header.index("情况") + 1, header.index("核查说明") + 1, header.index("检查项") + 1
+    for row in range(3, sheet.max_row + 1):
+        assert sheet.cell(row, reason).alignment.wrap_text and sheet.cell(row, note).alignment.wrap_text
+        assert sheet.cell(row, reason).alignment.vertical == "top"
+        assert not sheet.cell(row, rule).alignment.wrap_text
 
 
 # --- marking a finding checked ------------------------------------------------------------------------
