@@ -4,7 +4,7 @@ and year, and 月发放积分突增 averages only over the months since the vill
 测试村 begins in July 2026: 100 points in July, 1000 in August (one month before it: not compared,
 where counting May and June as zeros made August a spike), 100 in September and October, 2000 in
 November (4 months before it, averaging 325: a spike). It last syncs on 15 November; on 20 December
-it has been silent for 35 days.
+it has been silent for 35 days (the pages open on November, the last complete month).
 """
 
 from datetime import datetime
@@ -87,9 +87,15 @@ def test_a_silence_is_one_finding_marked_once_and_not_found_before_it_began(vill
     for key in ("2026-12", "2026-11", "2026-Q4", "2026"):
         (silence,) = found(village, key, "silent")
         assert silence.subject.startswith("2026-11-15T") and not silence.checked, key
-    # 15 November + 7 days is after October's end: the silence had not begun to count then
+    # it began on 15 November: not found in the months before (the pages open on November, the last
+    # complete month on 20 December, and show it there and later)
     assert found(village, "2026-10", "silent") == [] and found(village, "2026-Q3", "silent") == []
+    # on 25 November the pages open on October: a silence of now is shown there, not in September
     subject = found(village, "2026-11", "silent")[0].subject
+    set_clock(2026, 11, 25)
+    assert [f.subject for f in found(village, "2026-10", "silent")] == [subject]
+    assert found(village, "2026-09", "silent") == []
+    set_clock(2026, 12, 20)
     assert mark(village, "2026-11", "silent", subject, "网络断了").status_code == 200
     for key in ("2026-12", "2026-11", "2026-Q4", "2026", "2027-01"):
         (silence,) = found(village, key, "silent")

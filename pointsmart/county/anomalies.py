@@ -71,7 +71,16 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..org.models import Village
-from ..periods import WEEKDAYS, Period, local_day, local_text, month_window, read_period, rollup_keys
+from ..periods import (
+    WEEKDAYS,
+    Period,
+    last_complete_month,
+    local_day,
+    local_text,
+    month_window,
+    read_period,
+    rollup_keys,
+)
 from ..text import checked
 from . import services
 from .dashboard import VillageRow, _scoped, village_rows
@@ -687,15 +696,17 @@ def closed_day(session: Session, user: User, period: Period) -> list[Finding]:
 
 def silent(rows: list[VillageRow], villages: dict[int, Village], period: Period, days: int) -> list[Finding]:
     """Villages that have not synced for ``days`` days or more, or never (the dashboard's rows). The
-    finding is the silence, its subject the last sync's time ("" never): it is found in the periods
-    that end after the silence reached ``days`` days, not in those before it began."""
+    finding is the silence, its subject the last sync's time ("" never). It is a thing of now, so the
+    periods the pages open on (the last complete month) and later show it; an earlier period shows it
+    only if the silence began before that period's end, not the months before it began."""
     now, found = utcnow(), []
     _start, end = period.utc_window()
+    current = period.last_month >= last_complete_month().key
     for row in rows:
         since = row.last_sync_at
         if since is None:
             reason = _("从未同步到县里。")
-        elif now - since >= timedelta(days=days) and end > since + timedelta(days=days):
+        elif now - since >= timedelta(days=days) and (current or end > since):
             reason = _(
                 "已经 %(days)s 天没有同步（最近一次 %(when)s），超过 %(n)s 天。",
                 days=(now - row.last_sync_at).days,
