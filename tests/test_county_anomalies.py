@@ -15,7 +15,7 @@ import contextlib
 import io
 import shutil
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -306,6 +306,28 @@ def test_a_notice_cut_short_of_the_villages_own_days_and_a_round_without_a_photo
     assert "只有 2 天，公示期少于 5 天" in first  # whole days without a decimal
     # 乙村: 5 days as its setting says, a photo: nothing
     assert of(findings(filled.county_app), "notice_short", B_CODE) == []
+
+
+def test_a_publishing_time_stored_after_the_notice_end_is_taken_as_not_known(filled):
+    """A round stored before the ingest refused it (published after its notice's end) is held to the
+    creation-time bound, never said to have a notice of "-26687.8 天"."""
+    from pointsmart.county.models import SyncedRound
+
+    def set_published(value):
+        with filled.county_app.app_context():
+            cut = db.session.scalar(sa.select(SyncedRound).where(SyncedRound.uuid == filled.round))
+            before, cut.published_at = cut.published_at, value
+            db.session.commit()
+            return before
+
+    before = set_published(datetime(2099, 12, 31, 23, 59, 59))
+    try:
+        (hit,) = [
+            f for f in of(findings(filled.county_app), "notice_short", A_CODE) if f.subject == filled.round
+        ]
+        assert "-" not in hit.reason and "从建立到公示结束只有" in hit.reason, hit.reason
+    finally:
+        set_published(before)
 
 
 def test_a_notice_length_is_said_in_whole_days_or_with_one_decimal_when_needed():
