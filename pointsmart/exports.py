@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .periods import local_naive, local_text
@@ -58,6 +58,9 @@ class Column:
     #: a name the page may refer to the column by (a class for its cells, a cell of its own, leaving it
     #: out); never shown
     key: str = ""
+    #: the spreadsheet wraps the column's text in its width (sentences: a finding, a note), top-aligned
+    #: so a row's cells start level; the page wraps its cells by its own CSS
+    wrap: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -193,6 +196,11 @@ class Table:
             number_format = _NUMBER_FORMATS.get(value.format if isinstance(value, Figure) else column.format)
             if number_format:
                 sheet.cell(sheet.max_row, index).number_format = number_format
+            if column.wrap:
+                sheet.cell(sheet.max_row, index).alignment = _WRAP
+
+
+_WRAP = Alignment(wrap_text=True, vertical="top")
 
 
 def _bold(sheet) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import io
 import shutil
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -283,9 +283,12 @@ def test_each_rule_finds_its_planted_case_and_not_the_clean_village(filled, rule
     hits = [f for f in of(found, rule, planted) if rule != "notice_short" or f.subject == filled.round]
     assert len(hits) == 1, [f.reason for f in found]
     hit = hits[0]
-    assert hit.subject == (
-        getattr(filled, subject) if subject else ("2026-11" if rule == "issued_spike" else "")
-    )
+    if rule == "silent":  # the silence: since 乙村's last sync, on the 20th
+        assert hit.subject.startswith("2026-11-20T")
+    else:
+        assert hit.subject == (
+            getattr(filled, subject) if subject else ("2026-11" if rule == "issued_spike" else "")
+        )
     assert words in hit.reason and hit.period == "2026-11" and not hit.checked
     assert of(found, rule, clean) == []
 
@@ -296,12 +299,45 @@ def test_a_notice_cut_short_of_the_villages_own_days_and_a_round_without_a_photo
     assert set(by_round) == {filled.round, filled.cut_round}
     # 6 days is not under the county's 5, but under the village's own 7; it has its photo
     cut = by_round[filled.cut_round]
-    assert "只有 6.0 天，少于本村设定的公示天数 7 天" in cut and "公示期少于" not in cut and "照片" not in cut
+    assert "只有 6 天，少于本村设定的公示天数 7 天" in cut and "公示期少于" not in cut and "照片" not in cut
     # 2 days: the village's own (2) is kept, the county's 5 is not; and no photo of the notice
     first = by_round[filled.round]
     assert "本村设定" not in first and "公示期少于 5 天" in first and "没有上传公示照片" in first
+    assert "只有 2 天，公示期少于 5 天" in first  # whole days without a decimal
     # 乙村: 5 days as its setting says, a photo: nothing
     assert of(findings(filled.county_app), "notice_short", B_CODE) == []
+
+
+def test_a_publishing_time_stored_after_the_notice_end_is_taken_as_not_known(filled):
+    """A round stored before the ingest refused it (published after its notice's end) is held to the
+    creation-time bound, never said to have a notice of "-26687.8 天"."""
+    from pointsmart.county.models import SyncedRound
+
+    def set_published(value):
+        with filled.county_app.app_context():
+            cut = db.session.scalar(sa.select(SyncedRound).where(SyncedRound.uuid == filled.round))
+            before, cut.published_at = cut.published_at, value
+            db.session.commit()
+            return before
+
+    before = set_published(datetime(2099, 12, 31, 23, 59, 59))
+    try:
+        (hit,) = [
+            f for f in of(findings(filled.county_app), "notice_short", A_CODE) if f.subject == filled.round
+        ]
+        assert "-" not in hit.reason and "从建立到公示结束只有" in hit.reason, hit.reason
+    finally:
+        set_published(before)
+
+
+def test_a_notice_length_is_said_in_whole_days_or_with_one_decimal_when_needed():
+    said = anomalies.days_text
+    assert [said(timedelta(days=5)), said(timedelta(days=2, hours=12)), said(timedelta(hours=1))] == [
+        "5",
+        "2.5",
+        "0",
+    ]
+    assert said(timedelta(days=6, hours=23, minutes=59)) == "7" and said(timedelta(hours=3)) == "0.1"
 
 
 def test_the_county_holds_the_notice_and_counter_fields_it_checks_by(filled):
@@ -363,6 +399,13 @@ def test_the_findings_export_opens_with_openpyxl(filled):
     cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert "检查项" in cells and "公示期过短或没有公示照片" in cells and "长时间未同步" in cells
     assert any("秒内在两个柜台各兑换了一次" in c for c in cells)
+    # the sentences wrap in their columns (情况, 核查说明), top-aligned; the short columns do not
+    header = [c.value for c in sheet[2]]
+    reason, note, rule = header.index("情况") + 1, header.index("核查说明") + 1, header.index("检查项") + 1
+    for row in range(3, sheet.max_row + 1):
+        assert sheet.cell(row, reason).alignment.wrap_text and sheet.cell(row, note).alignment.wrap_text
+        assert sheet.cell(row, reason).alignment.vertical == "top"
+        assert not sheet.cell(row, rule).alignment.wrap_text
 
 
 # --- marking a finding checked ------------------------------------------------------------------------

@@ -149,3 +149,93 @@ def test_a_bad_rule_record_is_refused_in_words_and_nothing_is_written(
     assert post(client, key, good).status_code == 200
     with county_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncedPointsRule)) == 2
+
+
+def test_a_value_with_a_trailing_newline_is_refused_in_every_checked_field(
+    app, county_app, make_user, make_household
+):
+    """msgspec's patterns match with ``re.search``, where ``$`` also matches before a final "\\n": each
+    anchored field refuses the value with its newline (422 naming the record), and nothing is written."""
+    workload(app, make_user, make_household)
+    choose_rules(app, make_user)
+    key = register(county_app)
+    client = county_app.test_client()
+    (good,) = batch_bodies(app, 1, size=10_000)
+
+    def first(body, kind):
+        return next(r for r in body["records"] if r["kind"] == kind)
+
+    def payload(kind, field):
+        def change(body):
+            record = first(body, kind)
+            record["payload"][field] = (record["payload"][field] or "op") + "\n"
+            return record
+
+        return change
+
+    def envelope(body):
+        record = first(body, "household")
+        record["uuid"] = record["uuid"][:-1] + "\n"  # within its 36 characters
+        return record
+
+    cases = {
+        "rule": payload("points_rule", "rule"),
+        "uuid": envelope,
+        "operator": payload("redemption", "operator"),
+        "card": payload("redemption", "card"),
+        "household": payload("round_result", "household"),
+        "to": payload("transfer", "to"),
+        "from": payload("transfer", "from"),
+    }
+    for name, change in cases.items():
+        body = json.loads(good)
+        if name == "rule":
+            first(body, "points_rule")["payload"].update(
+                rule="months", months=None
+            )  # "months\n" is no "months"
+        record = change(body)
+        refused = post(client, key, _resign(body))
+        assert refused.status_code == 422, (name, refused.get_json())
+        error = refused.get_json()["error"]
+        assert error["code"] == "invalid_record", (name, error)
+        named = "uuid" if name == "uuid" else f"第 {record['seq']} 条记录（{record['kind']}）"
+        assert named in error["message"], error["message"][:400]
+        assert "\n" not in error["message"], (name, error["message"][:400])
+    with county_app.app_context():
+        for model in (SyncedPointsRule, SyncedRedemption, SyncedRound):
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0
+    assert post(client, key, good).status_code == 200
+
+
+def test_a_round_published_after_its_notice_ended_or_it_was_finalised_is_refused(
+    app, county_app, make_user, make_household
+):
+    """Publishing after the notice's end or after finalising is no village's record (the county would
+    say "只有 -26687.8 天"), nor a time in the year 2100 in the villages' zone: 422 naming the record."""
+    workload(app, make_user, make_household)
+    key = register(county_app)
+    client = county_app.test_client()
+    (good,) = batch_bodies(app, 1, size=10_000)
+    record = next(r for r in json.loads(good)["records"] if r["kind"] == "round")
+    ends, done = record["payload"]["notice_ends_at"], record["payload"]["finalised_at"]
+    assert ends and done and record["payload"]["published_at"] < min(ends, done)
+    published = record["payload"]["published_at"]
+    last = "2099-12-31T23:59:59"
+    cases = [
+        {"published_at": done, "notice_ends_at": published},  # after its notice's end
+        {"published_at": ends, "finalised_at": published},  # after it was finalised
+        {"published_at": last},  # after both
+        {"published_at": last, "notice_ends_at": last, "finalised_at": last},  # 2100-01-01 07:59 locally
+    ]
+    for change in cases:
+        body = json.loads(good)
+        found = next(r for r in body["records"] if r["kind"] == "round")
+        found["payload"].update(change)
+        refused = post(client, key, _resign(body))
+        assert refused.status_code == 422, (change, refused.get_json())
+        error = refused.get_json()["error"]
+        assert error["code"] == "invalid_record", error
+        assert f"第 {found['seq']} 条记录（round）" in error["message"], error["message"][:400]
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncedRound)) == 0
+    assert post(client, key, good).status_code == 200

@@ -190,7 +190,7 @@ FIELD_LABELS = {
     "household_outlier": _l("超过全村中位数的倍数"),
     "manual_share": _l("手工加分占比超过（百分数）"),
     "stock_exceeded": _l("允许超出的件数"),
-    "issued_spike": _l("超过前 6 个月平均的倍数"),
+    "issued_spike": _l("超过前 6 个月平均的倍数（本村用了至少 3 个月才比较）"),
     "quick_repeat": _l("两次兑换相隔少于（秒）"),
     "silent": _l("未同步超过（天）"),
 }

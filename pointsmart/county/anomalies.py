@@ -18,7 +18,8 @@ limited to the villages the user may see (:func:`pointsmart.county.services.visi
                        stock received (donations, purchases, stocktake gains — the opening stock comes in
                        as those) by more than N
 ``issued_spike``       a month whose points issued exceed N× the village's average of the 6 months
-                       before (a village with nothing in those months is not compared)
+                       before, over those since its first activity (months before it used the system
+                       are no zeros); fewer than 3 such months, or nothing in them: not compared
 ``quick_repeat``       a household's card redeemed at two counters (two operators) within N seconds;
                        from a village that has not upgraded to 0011 (no operator or card sent), any
                        two of a household's redemptions that close
@@ -38,8 +39,16 @@ moves that receive stock (``ix_synced_stock_move_kind``). Never ``synced_transfe
 households' median is taken in the database (``percentile_cont``), so only outliers come back. Not yet
 timed in ``bench/county_dashboard.py``.
 
-A finding's identity is rule + village + subject + period (:attr:`Finding.identity`): a reviewer's mark
-(:class:`.models.AnomalyCheck`) is kept by it, so it survives the findings being computed again.
+A finding's identity is rule + village + subject (:attr:`Finding.identity`), the same in whichever
+period it is viewed: a reviewer's mark (:class:`.models.AnomalyCheck`) is kept by it, so it survives
+the findings being computed again and covers the finding under its month, quarter and year alike. The
+subject is what the finding is about: a round, a redemption, a month (``issued_spike``), the start of a
+silence (the last sync's time, ``silent``). Three rules judge a period's sums, so their subject is the
+period's too (:data:`PERIOD_BOUND`): a household's points from a quarter's rounds are another finding
+than its points from one month's. A mark keeps its scope in ``AnomalyCheck.period``: "" for the rules
+whose finding is the same in every period, the period's key for :data:`PERIOD_BOUND`. Marks made
+before this (each with the period it was made in) still count: a mark of a period-free rule counts in
+every period, and an old ``silent`` mark (no subject) counts for the silence it was made in.
 
 Past 500 lines on purpose: the checks are one list, read whole by the page, the export and the
 thresholds form; each is a short query of its own, and a module per check would scatter that one table
@@ -62,7 +71,16 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..org.models import Village
-from ..periods import WEEKDAYS, Period, local_day, local_text, month_window, read_period, rollup_keys
+from ..periods import (
+    WEEKDAYS,
+    Period,
+    last_complete_month,
+    local_day,
+    local_text,
+    month_window,
+    read_period,
+    rollup_keys,
+)
 from ..text import checked
 from . import services
 from .dashboard import VillageRow, _scoped, village_rows
@@ -102,13 +120,23 @@ RULES = (
     Rule("household_outlier", _l("农户得分异常高"), _l("超过全村中位数的倍数"), 5, 2, 100, "households"),
     Rule("manual_share", _l("手工加分比例过高"), _l("手工加分占比超过（百分数）"), 30, 1, 100, "households"),
     Rule("stock_exceeded", _l("兑换超过入库"), _l("允许超出的件数"), 0, 0, 10000, "shop-goods"),
-    Rule("issued_spike", _l("月发放积分突增"), _l("超过前 6 个月平均的倍数"), 3, 2, 100, "shop-months"),
+    Rule(
+        "issued_spike",
+        _l("月发放积分突增"),
+        _l("超过前 6 个月平均的倍数（本村用了至少 3 个月才比较）"),
+        3,
+        2,
+        100,
+        "shop-months",
+    ),
     Rule("quick_repeat", _l("短时间内重复兑换"), _l("两次兑换相隔少于（秒）"), 60, 1, 3600, "households"),
     Rule("closed_day", _l("非营业日兑换"), anchor="households"),
     Rule("silent", _l("长时间未同步"), _l("未同步超过（天）"), 7, 1, 365, ""),
     Rule("mismatch", _l("总数与县里重算不符")),
 )
 RULE_BY_KEY = {rule.key: rule for rule in RULES}
+#: the rules that judge a period's sums: their finding in a month is another than in its quarter
+PERIOD_BOUND = frozenset({"household_outlier", "manual_share", "stock_exceeded"})
 #: the rules whose threshold the county admin sets
 SETTABLE = tuple(rule for rule in RULES if rule.default is not None)
 
@@ -120,7 +148,8 @@ class Finding:
     village_code: str
     village_name: str
     township_name: str
-    #: what in the village it is about (a round's, household's or goods' uuid, a month); "" the village
+    #: what in the village it is about (a round's, household's, redemption's or goods' uuid, a month, the
+    #: last sync's time for a silence); "" the village
     subject: str
     #: the key of the period it was found in
     period: str
@@ -133,8 +162,13 @@ class Finding:
     note: str = ""
 
     @property
+    def scope(self) -> str:
+        """The period a mark of this finding is kept for: "" (every period) unless :data:`PERIOD_BOUND`."""
+        return self.period if self.rule in PERIOD_BOUND else ""
+
+    @property
     def identity(self) -> tuple[str, int, str, str]:
-        return self.rule, self.village_id, self.subject, self.period
+        return self.rule, self.village_id, self.subject, self.scope
 
     @property
     def rule_label(self) -> str:
@@ -225,6 +259,12 @@ def _household_names(session: Session, user: User, keys: set[tuple[int, str]]) -
     return {(v, u): f"{no} {name}" for v, u, no, name in session.execute(query) if (v, u) in keys}
 
 
+def days_text(length: timedelta) -> str:
+    """A length in days as a sentence says it: whole days without a decimal ("5"), else one ("2.5")."""
+    shown = f"{length.total_seconds() / 86400:.1f}"
+    return shown.removesuffix(".0")
+
+
 def notice_short(session: Session, user: User, period: Period, days: int) -> list[Finding]:
     """Rounds finalised in the period whose notice was shorter than the village's own notice days or
     than ``days`` days, or that have no photo of the posted notice (one finding a round, its reasons
@@ -262,9 +302,11 @@ def notice_short(session: Session, user: User, period: Period, days: int) -> lis
                     done=local_text(finalised),
                 )
             )
-        elif published is not None:
+        elif published is not None and published <= notice_end:
+            # (a publishing time after the notice's end is refused at ingest; one stored before that
+            # check is not known, and the round is held to the creation-time bound below)
             length = notice_end - published
-            shown = f"{length.total_seconds() / 86400:.1f}"
+            shown = days_text(length)
             if own_days is not None and length < timedelta(days=own_days):
                 reasons.append(
                     _(
@@ -286,12 +328,11 @@ def notice_short(session: Session, user: User, period: Period, days: int) -> lis
                     )
                 )
         elif created is not None and notice_end - created < timedelta(days=days):
-            hours = (notice_end - created).total_seconds() / 3600
             reasons.append(
                 _(
                     "%(round)s 从建立到公示结束只有 %(days)s 天，公示期少于 %(n)s 天。",
                     round=name,
-                    days=f"{hours / 24:.1f}",
+                    days=days_text(notice_end - created),
                     n=days,
                 )
             )
@@ -474,12 +515,27 @@ def stock_exceeded(session: Session, user: User, period: Period, allowance: int)
     return found
 
 
+#: the months before a month that ``issued_spike`` averages over, and how many of them must be the
+#: village's (since its first activity) before it compares at all
+SPIKE_MONTHS, SPIKE_LEAST = 6, 3
+
+
 def issued_spike(session: Session, user: User, period: Period, times: int) -> list[Finding]:
     """Months of the period in which a village issued more than ``times`` × its average of the 6
-    months before (opening balances left out; a village with nothing in those months is not compared)."""
+    months before (opening balances left out). The average is over the months since the village's
+    first activity (its first month in the rollups): months before it used the system are not zeros,
+    which would make every village's second month a spike. Fewer than 3 such months, or nothing
+    issued in them: the month is not compared."""
     villages = _villages(session, user)
-    months = [p.key for p in month_window(period, len(period.months) + 6)]
+    months = [p.key for p in month_window(period, len(period.months) + SPIKE_MONTHS)]
     m, c = VillageMonth, VillageMonthCategory
+    first = dict(
+        session.execute(
+            _scoped(session, user, sa.select(m.village_id, sa.func.min(m.month)), m.village_id).group_by(
+                m.village_id
+            )
+        ).all()
+    )
     issued: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     query = _scoped(session, user, sa.select(m.village_id, m.month, m.issued), m.village_id)
     for v, month, value in session.execute(query.where(m.month.between(months[0], months[-1]))):
@@ -490,8 +546,11 @@ def issued_spike(session: Session, user: User, period: Period, times: int) -> li
         issued[v][month] -= int(value)
     found = []
     for v, by_month in issued.items():
-        for index in range(6, len(months)):
-            before = sum(by_month[k] for k in months[index - 6 : index]) / 6
+        for index in range(SPIKE_MONTHS, len(months)):
+            counted = [k for k in months[index - SPIKE_MONTHS : index] if k >= first[v]]
+            if len(counted) < SPIKE_LEAST:
+                continue
+            before = sum(by_month[k] for k in counted) / len(counted)
             now = by_month[months[index]]
             if before > 0 and now > times * before:
                 month = read_period(months[index])
@@ -503,9 +562,10 @@ def issued_spike(session: Session, user: User, period: Period, times: int) -> li
                         period,
                         _(
                             "%(month)s发放积分 %(issued)s 分，"
-                            "是前 6 个月平均 %(avg)s 分的 %(x)s 倍（超过 %(n)s 倍）。",
+                            "是前 %(months)s 个月平均 %(avg)s 分的 %(x)s 倍（超过 %(n)s 倍）。",
                             month=month.label(),
                             issued=now,
+                            months=len(counted),
                             avg=f"{before:.0f}",
                             x=f"{now / before:.1f}",
                             n=times,
@@ -635,12 +695,18 @@ def closed_day(session: Session, user: User, period: Period) -> list[Finding]:
 
 
 def silent(rows: list[VillageRow], villages: dict[int, Village], period: Period, days: int) -> list[Finding]:
-    """Villages that have not synced for ``days`` days or more, or never (the dashboard's rows)."""
+    """Villages that have not synced for ``days`` days or more, or never (the dashboard's rows). The
+    finding is the silence, its subject the last sync's time ("" never). It is a thing of now, so the
+    periods the pages open on (the last complete month) and later show it; an earlier period shows it
+    only if the silence began before that period's end, not the months before it began."""
     now, found = utcnow(), []
+    _start, end = period.utc_window()
+    current = period.last_month >= last_complete_month().key
     for row in rows:
-        if row.last_sync_at is None:
+        since = row.last_sync_at
+        if since is None:
             reason = _("从未同步到县里。")
-        elif now - row.last_sync_at >= timedelta(days=days):
+        elif now - since >= timedelta(days=days) and (current or end > since):
             reason = _(
                 "已经 %(days)s 天没有同步（最近一次 %(when)s），超过 %(n)s 天。",
                 days=(now - row.last_sync_at).days,
@@ -649,7 +715,8 @@ def silent(rows: list[VillageRow], villages: dict[int, Village], period: Period,
             )
         else:
             continue
-        found.append(_finding(villages[row.id], "silent", "", period, reason))
+        subject = "" if since is None else since.isoformat(timespec="seconds")
+        found.append(_finding(villages[row.id], "silent", subject, period, reason))
     return found
 
 
@@ -692,25 +759,47 @@ def findings(
     villages = _villages(session, user)
     found += silent(rows, villages, period, limits["silent"])
     found += mismatch(rows, villages, period)
-    _attach_checks(session, period, found)
+    _attach_checks(session, found)
     order = {rule.key: i for i, rule in enumerate(RULES)}
     return sorted(found, key=lambda f: (f.checked, order[f.rule], f.village_code, f.subject))
 
 
-def _attach_checks(session: Session, period: Period, found: list[Finding]) -> None:
+def _mark_for(finding: Finding, marks: dict) -> tuple | None:
+    """The mark that covers a finding: one kept by its identity, or one made before marks left the
+    period out (kept with the period it was made in; see the module's docstring)."""
+    of = marks.get((finding.rule, finding.village_id, finding.subject), ())
+    for check, who in of:
+        if check.period == finding.scope:
+            return check, who
+    if finding.rule in PERIOD_BOUND:
+        return None
+    for check, who in of:
+        if check.period:  # an old mark of a finding that is the same in every period
+            return check, who
+    if finding.rule == "silent" and finding.subject:
+        # an old mark of a silence had no subject: it covers the silence it was made in
+        since = datetime.fromisoformat(finding.subject)
+        for check, who in marks.get((finding.rule, finding.village_id, ""), ()):
+            if check.period and check.checked_at >= since:
+                return check, who
+    return None
+
+
+def _attach_checks(session: Session, found: list[Finding]) -> None:
     if not found:
         return
     a = AnomalyCheck
     query = (
         sa.select(a, User.display_name, User.username)
         .outerjoin(User, User.id == a.checked_by)
-        .where(a.period == period.key, a.village_id.in_({f.village_id for f in found}))
+        .where(a.village_id.in_({f.village_id for f in found}), a.rule.in_({f.rule for f in found}))
+        .order_by(a.checked_at, a.id)
     )
-    marks = {
-        (c.rule, c.village_id, c.subject, c.period): (c, d or u or "") for c, d, u in session.execute(query)
-    }
+    marks: dict[tuple[str, int, str], list] = defaultdict(list)
+    for c, d, u in session.execute(query):
+        marks[c.rule, c.village_id, c.subject].append((c, d or u or ""))
     for finding in found:
-        if mark := marks.get(finding.identity):
+        if mark := _mark_for(finding, marks):
             check, who = mark
             finding.checked_at, finding.checked_by, finding.note = check.checked_at, who, check.note
 
@@ -726,20 +815,23 @@ def mark_checked(
     """
     note = checked(note, "note", _("核查说明"), max_length=500)
     village, _link = services.village_for(session, user, village_code)
-    identity = (rule, village.id, subject, period.key)
-    if not any(f.identity == identity for f in findings(session, user, period)):
-        raise NotFound(_("没有这条需要关注的情况（可能已经不再出现）。"), code="unknown_finding")
-    a = AnomalyCheck
-    exists = sa.select(a.id).where(
-        a.rule == rule, a.village_id == village.id, a.subject == subject, a.period == period.key
+    finding = next(
+        (
+            f
+            for f in findings(session, user, period)
+            if (f.rule, f.village_id, f.subject) == (rule, village.id, subject)
+        ),
+        None,
     )
-    if session.scalar(exists) is not None:
+    if finding is None:
+        raise NotFound(_("没有这条需要关注的情况（可能已经不再出现）。"), code="unknown_finding")
+    if finding.checked:
         raise Conflict(_("这条情况已经核查过了。"), code="already_checked")
     mark = AnomalyCheck(
         rule=rule,
         village_id=village.id,
         subject=subject,
-        period=period.key,
+        period=finding.scope,
         note=note,
         checked_by=user.id,
         checked_at=utcnow(),

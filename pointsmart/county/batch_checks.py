@@ -9,6 +9,7 @@ batch is refused; each carries the code the village's push reads.
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -17,7 +18,7 @@ from flask_babel import gettext as _
 from ..errors import Conflict, DomainError, Invalid
 from ..json_limits import TooDeep, bounded, nested_too_deep
 from ..org.models import Village
-from ..periods import MAX_YEAR, MIN_YEAR
+from ..periods import MAX_YEAR, MIN_YEAR, local
 from ..sync import wire
 from ..text import needs_stored_form
 from . import wire_types as types
@@ -172,12 +173,17 @@ def _typed(kind: str, envelopes: list[types.Envelope]):
 
 
 def _check_years(kind: str, envelopes: list[types.Envelope], rows) -> None:
-    """Refuse a time or day outside the years the app knows: a village writes the time it is, and
-    one in the year 9999 cannot even be turned into the villages' month (it would overflow)."""
+    """Refuse a time or day outside the years the app knows, in UTC and in the villages' zone: a village
+    writes the time it is, and one in the year 9999 cannot even be turned into the villages' month (it
+    would overflow)."""
     for name in types.DATED[kind]:
         for envelope, row in zip(envelopes, rows, strict=True):
             value = getattr(row, name)
-            if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            # a time is also held to the years in the villages' zone: 2099-12-31 23:59 UTC is 2100 there
+            if value is not None and not (
+                MIN_YEAR <= value.year <= MAX_YEAR
+                and (not isinstance(value, datetime) or MIN_YEAR <= local(value).year <= MAX_YEAR)
+            ):
                 raise Invalid(
                     _("第 %(seq)s 条记录（%(kind)s）的 %(field)s 不在 %(low)s–%(high)s 年之间：%(value)s",
                       seq=envelope.seq, kind=kind, field=name, low=MIN_YEAR, high=MAX_YEAR,

@@ -299,8 +299,9 @@ class AnomalyThreshold(db.Model):
 
 class AnomalyCheck(db.Model):
     """A reviewer's mark that a finding was checked, with a note. Kept for good: the finding is then
-    shown as checked. Identity of a finding: rule + village + subject + period, so the mark survives
-    the findings being computed again."""
+    shown as checked. Identity of a finding: rule + village + subject (+ the period for the rules that
+    judge a period's sums), so the mark survives the findings being computed again and covers the
+    finding in every period it shows in (:attr:`.anomalies.Finding.identity`)."""
 
     __tablename__ = "anomaly_check"
     __table_args__ = (sa.UniqueConstraint("rule", "village_id", "subject", "period"),)
@@ -310,7 +311,8 @@ class AnomalyCheck(db.Model):
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     #: what in the village the finding is about: a round's or a household's uuid, a goods uuid, a month
     subject: Mapped[str] = mapped_column(sa.String(80))
-    #: the key of the period the finding was found in (``2026-11``, ``2026-Q4`` …)
+    #: the period the mark is kept for (``2026-11``, ``2026-Q4`` …) for :data:`.anomalies.PERIOD_BOUND`
+    #: rules, "" for the others (a mark made before that, of any rule, holds the period it was made in)
     period: Mapped[str] = mapped_column(sa.String(10))
     note: Mapped[str] = mapped_column(sa.String(500), default="")
     checked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

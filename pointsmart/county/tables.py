@@ -173,10 +173,10 @@ def findings_table(rows: list) -> Table:
         Column(_("检查项"), 16, attrgetter("rule_label")),
         Column(_("乡镇"), 12, attrgetter("township_name")),
         Column(_("村（社区）"), 12, attrgetter("village_name"), key="village"),
-        Column(_("情况"), 60, attrgetter("reason"), key="reason"),
+        Column(_("情况"), 60, attrgetter("reason"), key="reason", wrap=True),
         Column(_("核查"), 8, attrgetter("state"), key="state"),
         Column(_("核查人"), 10, attrgetter("checked_by"), key="checked_by"),
         Column(_("核查时间"), 17, attrgetter("checked_at"), WHEN, key="checked_at"),
-        Column(_("核查说明"), 30, attrgetter("note"), key="note"),
+        Column(_("核查说明"), 30, attrgetter("note"), key="note", wrap=True),
     ]
     return Table(_("需要关注"), columns, rows, landscape=True)

@@ -12,9 +12,12 @@ import msgspec
 import msgspec.inspect
 from msgspec import Meta
 
+#: Every pattern is anchored with ``\A…\Z``: msgspec matches with ``re.search``, where ``$`` also matches
+#: before a final newline ("months\n" would pass ``^(…)$`` and be stored with its newline).
+#:
 #: an identifier the village generated: no control character, no surrogate (text is stored as sent;
 #: an identifier that breaks the text rule is no village's and is refused)
-Uuid = Annotated[str, Meta(min_length=1, max_length=36, pattern="^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+$")]
+Uuid = Annotated[str, Meta(min_length=1, max_length=36, pattern="\\A[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+\\Z")]
 #: the village server's times are UTC without an offset; one with an offset would land in the wrong month
 Time = Annotated[datetime, Meta(tz=False)]
 Points = Annotated[int, Meta(ge=-(2**53), le=2**53)]
@@ -33,11 +36,11 @@ class Totals(msgspec.Struct):
     #: sum of household balances and number of transfers at ``to_seq``, and the digest chain there
     balance_sum: Total
     transfer_count: Annotated[int, Meta(ge=0, le=2**63 - 1)]
-    digest: Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
+    digest: Annotated[str, Meta(pattern=r"\A[0-9a-f]{64}\Z")]
 
 
 class Batch(msgspec.Struct):
-    village_code: Annotated[str, Meta(pattern=r"^\d{12}$")]
+    village_code: Annotated[str, Meta(pattern=r"\A[0-9]{12}\Z")]
     from_seq: Annotated[int, Meta(ge=1)]
     to_seq: Annotated[int, Meta(ge=1)]
     records: list[dict]
@@ -92,6 +95,16 @@ class Round(msgspec.Struct):
     #: photos of the posted notice the round has (the village allows 20)
     notice_photos: Annotated[int, Meta(ge=0, le=1000)] | None = None
 
+    def __post_init__(self):
+        # A village publishes a round, and only then does its notice run and can it be finalised (a
+        # re-published round has both times set again): a publishing time after either is no village's.
+        # msgspec turns this into a ValidationError, so the refusal names the record like any other.
+        if self.published_at is not None:
+            if self.notice_ends_at is not None and self.published_at > self.notice_ends_at:
+                raise ValueError("published_at is after notice_ends_at")
+            if self.finalised_at is not None and self.published_at > self.finalised_at:
+                raise ValueError("published_at is after finalised_at")
+
 
 class RoundResult(msgspec.Struct):
     round: Uuid
@@ -101,7 +114,7 @@ class RoundResult(msgspec.Struct):
     shortfall: Points
 
 
-AccountCode = Annotated[str, Meta(pattern=r"^(household:[0-9a-f-]{36}|issuance|shop|deductions|expiry)$")]
+AccountCode = Annotated[str, Meta(pattern=r"\A(household:[0-9a-f-]{36}|issuance|shop|deductions|expiry)\Z")]
 
 
 class Transfer(msgspec.Struct):
@@ -161,7 +174,7 @@ class PointsRule(msgspec.Struct):
     """One choice of the village's year-end rule for points (积分到期规则)."""
 
     #: bounded before it is matched: a refusal never echoes what was sent
-    rule: Annotated[str, Meta(max_length=10, pattern="^(keep|year_end|months)$")]
+    rule: Annotated[str, Meta(max_length=10, pattern=r"\A(keep|year_end|months)\Z")]
     months: RuleMonths | None
     since: Time
     created_at: Time

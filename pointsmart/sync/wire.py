@@ -21,12 +21,13 @@ def canonical(obj) -> bytes:
     return _encoder.encode(obj)
 
 
-_PLAIN = re.compile(r"^[0-9a-z_-]*$")
+#: fullmatch, not ``^…$``: ``$`` also matches before a final newline, which must go through the encoder
+_PLAIN = re.compile(r"[0-9a-z_-]*")
 
 
 def _string(text: str) -> bytes:
     # kinds and uuids are plain ASCII, whose JSON form is just quoted: skip the encoder (hot path)
-    return b'"' + text.encode("ascii") + b'"' if _PLAIN.match(text) else _encoder.encode(text)
+    return b'"' + text.encode("ascii") + b'"' if _PLAIN.fullmatch(text) else _encoder.encode(text)
 
 
 def record_bytes(seq: int, kind: str, uuid: str, payload: bytes) -> bytes:

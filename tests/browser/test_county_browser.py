@@ -322,3 +322,46 @@ def test_county_admin_uploads_a_large_bundle_in_parts(browser, app, county_app, 
         finally:
             context.close()
     assert not list((Path(county_app.instance_path) / "bundle-parts").rglob("*.part"))
+
+
+def test_the_dashboards_findings_are_one_card_each_on_a_phone(browser, county_server, county_app, filled):
+    """需要关注 on the dashboard at 390 px: one card per finding as on its own page (before: a table 454 px
+    wide in 390, 情况 four characters wide and 核查 off-screen); a table still on a desktop."""
+    context, phone = _open(browser, county_server, PHONE_390)
+    try:
+        login(phone, county_user(county_app).username)
+        phone.wait_for_load_state("networkidle")
+        rows = phone.locator("#findings-table tbody tr")
+        assert rows.count() >= 1, "the scenario has a finding"
+        wrap = phone.locator("#anomalies .table-wrap")
+        assert wrap.evaluate("w => w.scrollWidth - w.clientWidth") <= 0
+        assert horizontal_overflow(phone) <= 0
+        assert rows.first.evaluate("r => getComputedStyle(r).display") == "block"
+        width = phone.evaluate("() => innerWidth")
+        state = '#findings-table td[data-label="核查"]'
+        for selector in ("#findings-table td.wrap", state):
+            box = phone.locator(selector).first.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, selector
+        # the sentence has the card's width, not a column's four characters
+        assert phone.locator("#findings-table td.wrap").first.bounding_box()["width"] > 250
+        # 核查 is a line of the card, its label beside its value
+        label_and_value = phone.locator(state).first.evaluate("td => getComputedStyle(td).display")
+        assert label_and_value == "grid" and "待核查" in phone.locator(state).first.inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        phone.locator("#anomalies").screenshot(path=str(ARTIFACTS / "county-dashboard-findings-phone.png"))
+        assert console_errors(phone) == []
+        desktop = context.new_page()
+        desktop.set_viewport_size({"width": 1366, "height": 768})
+        desktop.goto("/county/")
+        assert desktop.locator("#findings-table thead").is_visible()
+        assert (
+            desktop.locator("#findings-table tbody tr").first.evaluate("r => getComputedStyle(r).display")
+            == "table-row"
+        )
+        desktop.locator("#anomalies").screenshot(
+            path=str(ARTIFACTS / "county-dashboard-findings-desktop.png")
+        )
+        desktop.emulate_media(media="print")
+        desktop.pdf(path=str(ARTIFACTS / "county-dashboard-a4.pdf"), format="A4")
+    finally:
+        context.close()
