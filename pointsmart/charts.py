@@ -82,16 +82,16 @@ TICK_GAP = 10
 
 
 def tick_text(value: float, top: float) -> str:
-    """An axis number, shortened on an axis that reaches 10 000: 1.4万 / 140万 / 1.2亿 (14k / 1.4M in
+    """An axis number, shortened on an axis that reaches 100 000: 20万 / 140万 / 1.2亿 (200k / 1.4M in
     other languages), so that a narrow chart fits more of them; smaller axes keep the whole number."""
-    if top < 10_000 or not value:
+    if top < 100_000 or not value:
         return f"{value:g}"
     chinese = str(get_locale() or "zh").startswith("zh") if has_request_context() else True
-    units = ((10**8, "亿"), (10**4, "万")) if chinese else ((10**6, "M"), (10**3, "k"))
-    for size, unit in units:
-        if top >= size * (10 if unit == "k" else 1) or size == units[-1][0]:
-            return f"{round(value / size, 4):g}{unit}"
-    return f"{value:g}"  # pragma: no cover
+    if chinese:
+        size, unit = (10**8, "亿") if top >= 10**8 else (10**4, "万")
+    else:
+        size, unit = (10**6, "M") if top >= 10**6 else (10**3, "k")
+    return f"{round(value / size, 4):g}{unit}"
 
 
 def text_width(text: str, font_size: float) -> float:

@@ -38,7 +38,7 @@ def test_bar_chart_axis_numbers_never_overlap(app, query, top):
         assert left > -width and right < width, (text, left, right)
     for (a, (_, a_end)), (b, (b_start, _)) in itertools.pairwise(zip(numbers, extents, strict=True)):
         assert b_start - a_end >= 4, (a, b, numbers)
-    # the axis reaches the longest bar, and its numbers are short on a large axis (1.4万, not 1400000)
+    # the axis reaches the longest bar, and its numbers are short on a large axis (140万, not 1400000)
     values = [float(t.replace("亿", "e8").replace("万", "e4")) for _, t in numbers]
     assert values[-1] >= top and values == sorted(values)
     assert all(len(t) <= 5 for _, t in numbers), numbers
@@ -50,4 +50,5 @@ def test_the_phone_drawing_that_overlapped_now_has_fewer_numbers(app):
     desk, _ = axis_numbers(app, "", 1400)
     assert [t for _, t in desk] == ["0", "200", "400", "600", "800", "1000", "1200", "1400"]
     assert len(phone) < len(desk)
-    assert [t for _, t in axis_numbers(app, "", 14000)[0]][:3] == ["0", "0.2万", "0.4万"]
+    assert [t for _, t in axis_numbers(app, "", 14000)[0]][:3] == ["0", "5000", "10000"]
+    assert [t for _, t in axis_numbers(app, "", 1_400_000)[0]][:3] == ["0", "20万", "40万"]
