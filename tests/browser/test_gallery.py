@@ -44,6 +44,7 @@ from ..test_i18n import _chinese_left
 from .gallery_support import (
     AXE,
     AXE_JS,
+    CHAIR,
     COUNTY_REVIEWER,
     EXCLUDED,
     GALLERY,
@@ -417,6 +418,21 @@ def test_anomalies_each_finding_is_read_and_marked_on_a_phone_without_scrolling_
         assert desktop.locator("#findings-table .finding-state").first.is_visible()
     finally:
         desktop.emulate_media(media="screen")
+
+
+def test_the_ledgers_index_is_one_card_a_round_on_a_phone(gallery):
+    """台账 on a 390 px phone: every column of a round in view, 评定结果 included (before, it sat past the
+    table's scroll box), and the round's name on one line (before, "2026-10 月评定" wrapped onto three)."""
+    phone = gallery.tab("village", CHAIR, PHONE)
+    assert phone.goto("/ledgers/").status == 200
+    assert phone.locator("table.rounds-index tbody td").count() >= 6
+    assert phone.evaluate(_OUTSIDE_JS, "table.rounds-index td") == []
+    assert phone.locator("table.rounds-index td[data-label='评定结果'] a").first.is_visible()
+    lines = phone.locator("table.rounds-index td.round a").first.evaluate("a => a.getClientRects().length")
+    assert lines == 1
+    desktop = gallery.tab("village", CHAIR, "1366")
+    assert desktop.goto("/ledgers/").status == 200
+    assert desktop.locator("table.rounds-index thead").is_visible()
 
 
 #: each chart of the page drawn at its rendered width: the smallest text's font size, in CSS px on screen
