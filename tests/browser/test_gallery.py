@@ -442,7 +442,19 @@ _CHART_TEXT_JS = """(width) => {
     svg.setAttribute('height', width * box.height / box.width);
     const texts = [...document.querySelectorAll('text')].filter(
         (t) => t.textContent.trim() && t.getBoundingClientRect().width > 0);
+    // the axes' numbers (not the rotated month names), as drawn: any two whose boxes touch
+    const overlaps = [];
+    for (const axis of document.querySelectorAll('g.axis')) {
+        const marks = [...axis.querySelectorAll('text')].filter(
+            (t) => /^[0-9.]+[万亿kM]?$/.test(t.textContent.trim()) && !t.getAttribute('transform'))
+            .map((t) => [t.textContent.trim(), t.getBoundingClientRect()]);
+        marks.forEach(([a, p], i) => marks.slice(i + 1).forEach(([b, q]) => {
+            const touch = p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
+            if (touch) overlaps.push(a + '|' + b);
+        }));
+    }
     return {
+        overlaps,
         viewbox: [box.width, box.height],
         font: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * width / box.width)),
         box: Math.min(...texts.map((t) => t.getBoundingClientRect().height)),
@@ -474,6 +486,7 @@ def test_chart_words_are_readable_on_a_phone(gallery, tier, role, page_name):
                 assert probe.goto(src).status == 200
                 drawn = probe.evaluate(_CHART_TEXT_JS, width)
                 assert drawn["font"] >= 10, (size, src, drawn)
+                assert drawn["overlaps"] == [], (size, src, drawn)  # "0 200400600800…" on a phone, before
                 assert ("fit=phone" in src) is narrow, src
                 if narrow:  # the <source> reserves the shape the phone's drawing has
                     assert drawn["viewbox"][0] == int(phone_width), (src, drawn, phone_width)
