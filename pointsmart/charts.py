@@ -18,6 +18,7 @@ from unicodedata import east_asian_width
 
 import pygal
 from flask import Response, has_request_context, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pygal.style import Style
@@ -47,6 +48,9 @@ CHART_STYLE = Style(
 #: the size every chart is drawn at (the pages scale them; the <img> tags reserve this shape)
 TREND_SIZE, BARS_SIZE = (800, 360), (560, 320)
 
+#: what pygal keeps of a chart's width beside its plot and its margin_left: its margins either side
+PLOT_SIDES = 40
+
 #: the size a chart is drawn at for a phone's narrow column, asked for with ``?fit=phone`` (the pages'
 #: ``<picture>`` does, on a screen under 720 px: templates/county/_macros.html, chart_figure, which
 #: repeats these shapes). Scaled to the 345 px a 390 px phone gives it, the 800 px trend's 15 px labels
@@ -70,13 +74,56 @@ class MonthFigures(Protocol):
     opening: int
 
 
-def ticks(values) -> list[int]:
-    """Whole-number axis marks 1, 2 or 5 × 10ⁿ apart, at most about eight, reaching the largest value
-    (points and goods are whole; months of stock left may have a decimal)."""
+#: how wide an axis number is drawn, in em of its font: digits and "." about 0.6 em (estimated on the
+#: wide side), a Chinese unit word a full em
+DIGIT_EM, WIDE_EM = 0.6, 1.0
+#: the least clear space between two neighbouring axis numbers, in pixels
+TICK_GAP = 10
+
+
+def tick_text(value: float, top: float) -> str:
+    """An axis number, shortened on an axis that reaches 100 000: 20万 / 140万 / 1.2亿 (200k / 1.4M in
+    other languages), so that a narrow chart fits more of them; smaller axes keep the whole number."""
+    if top < 100_000 or not value:
+        return f"{value:g}"
+    chinese = str(get_locale() or "zh").startswith("zh") if has_request_context() else True
+    if chinese:
+        size, unit = (10**8, "亿") if top >= 10**8 else (10**4, "万")
+    else:
+        size, unit = (10**6, "M") if top >= 10**6 else (10**3, "k")
+    return f"{round(value / size, 4):g}{unit}"
+
+
+def text_width(text: str, font_size: float) -> float:
+    """The estimated drawn width of an axis number (see :data:`DIGIT_EM`)."""
+    wide = sum(east_asian_width(c) in "WF" for c in text)
+    return font_size * (wide * WIDE_EM + (len(text) - wide) * DIGIT_EM)
+
+
+def ticks(values, room: float | None = None) -> list[dict]:
+    """Axis marks 1, 2 or 5 × 10ⁿ apart, at most about eight, reaching the largest value (points and goods
+    are whole; months of stock left may have a decimal), each as pygal's ``{"value", "label"}``.
+
+    With ``room`` (the pixels an axis drawn across the chart has), the marks are also far enough apart
+    that their numbers, each centred on its mark, never touch: a phone's narrow bar chart gets fewer."""
     top = max([0, *values])
-    steps = (factor * 10**power for power in itertools.count() for factor in (1, 2, 5))
-    step = next(s for s in steps if s * 8 >= top)
-    return [n * step for n in range(math.ceil(top / step) + 1)] if top else [0, 1]
+    if not top:
+        return [{"value": 0, "label": "0"}, {"value": 1, "label": "1"}]
+    font = CHART_STYLE.major_label_font_size
+    for step in (factor * 10**power for power in itertools.count() for factor in (1, 2, 5)):
+        if step * 8 < top:
+            continue
+        marks = [n * step for n in range(math.ceil(top / step) + 1)]
+        labels = [tick_text(mark, marks[-1]) for mark in marks]
+        if room is None or len(marks) < 3:
+            break
+        spacing = room / (len(marks) - 1)
+        if all(
+            spacing >= (text_width(a, font) + text_width(b, font)) / 2 + TICK_GAP
+            for a, b in itertools.pairwise(labels)
+        ):
+            break
+    return [{"value": mark, "label": text} for mark, text in zip(marks, labels, strict=True)]
 
 
 #: what a chart with nothing to draw says, quietly, in its frame
@@ -123,8 +170,8 @@ def empty_svg(title: str, size: tuple[int, int]) -> Response:
 
 def new_chart(kind, title: str, values, size: tuple[int, int], **config):
     """A pygal chart of ``kind`` in the house style, its value axis marked by :func:`ticks`."""
-    settings = {"legend_at_bottom": True, "truncate_label": -1, "y_labels": ticks(values)} | config
     width, height = fitted(size)
+    settings = {"legend_at_bottom": True, "truncate_label": -1, "y_labels": ticks(values)} | config
     if (width, height) != size and kind is pygal.Bar:
         settings.setdefault("x_label_rotation", 45)  # twelve months side by side in a phone's width
     return kind(
@@ -190,5 +237,11 @@ def bars(title: str, items: list[tuple[str, float]], series: str):
         margin_left=label_room(labels),
     )  # fmt: skip
     chart.x_labels = labels
+    # the value axis runs across the chart: its numbers must fit side by side in the plot's width, which
+    # is what is left of the drawing beside the names (pygal sizes their column at 0.6 em a character
+    # on top of margin_left) and pygal's margins
+    width = fitted(BARS_SIZE)[0]
+    names = 0.6 * CHART_STYLE.label_font_size * max(len(text) for text in labels)
+    chart.config.y_labels = ticks(values, width - label_room(labels) - names - PLOT_SIDES)
     chart.add(series, [value for _name, value in items[::-1]])
     return chart

@@ -145,6 +145,8 @@ ACCESS = {
     "shop_reports.donors_xlsx": SHOP,
     "shop_reports.donor": SHOP,
     "shop_reports.donor_xlsx": SHOP,
+    "shop_reports.old_donor": SHOP,  # a saved link of the old kind, redirected
+    "shop_reports.old_donor_xlsx": SHOP,
     "shop_reports.public_donors": EVERYONE,
     "sync.index": {"chair"},
     "sync.start_push": {"chair"},

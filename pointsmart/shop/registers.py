@@ -310,6 +310,35 @@ def trace_donor(session: Session, village_id: int, name: str) -> DonorTrace:
     raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=shown(name)), code="unknown_donor")
 
 
+def donor_key(name: str) -> str:
+    r"""A donor's name as its address (``?name=`` of :func:`pointsmart.shop.reports_views.donor`): the name
+    itself, but a backslash doubled and a control character stored before the text rule written as its
+    escape (``\x07``), so that every stored name has one address and no two share it: ``爱心<BEL>企业``
+    stored with the character is ``爱心\x07企业``, ``爱心\x07企业`` typed with a backslash is
+    ``爱心\\x07企业``. :func:`donor_name` reads it back."""
+    return visible(name.replace("\\", "\\\\"))
+
+
+_KEY_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def donor_name(key: str) -> str:
+    """The stored name a :func:`donor_key` stands for."""
+    return _KEY_ESCAPE.sub(lambda m: "\\" if m[1] == "\\" else chr(int(m[1][1:], 16)), key)
+
+
+def trace_donor_by_key(session: Session, village_id: int, key: str) -> DonorTrace:
+    """The donor whose address (:func:`donor_key`) is ``key``, matched on the stored name exactly.
+
+    :raises NotFound: no donation from this name (code ``unknown_donor``).
+    """
+    name = donor_name(key)
+    for trace in trace_donations(session, village_id):
+        if trace.name == name:
+            return trace
+    raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=shown(key)), code="unknown_donor")
+
+
 _DIGITS = re.compile(r"\d[\d\s\-]{5,}\d")  # a phone number, however it was spaced
 
 

@@ -179,20 +179,49 @@ def donors_xlsx():
     return send_workbook(data, f"donors-{today().isoformat()}.xlsx")
 
 
-@bp.get("/donors/<path:donor>")
+@bp.app_template_filter("donor_key")
+def donor_key_filter(name: str) -> str:
+    """``{{ url_for('shop_reports.donor', name=trace.name|donor_key) }}``: a donor's one address."""
+    return registers.donor_key(name)
+
+
+def _named_donor() -> registers.DonorTrace:
+    """The donor of ``?name=`` (:func:`.registers.donor_key`): its name in the query, never in the path,
+    so a name such as ``爱心.xlsx``, ``/lead`` or ``..`` is an address like any other."""
+    return registers.trace_donor_by_key(db.session, g.village.id, request.args.get("name", ""))
+
+
+@bp.get("/donor")
 @role_required(*VIEWERS)
-def donor(donor: str):
+def donor():
     """One donor's donations, each traced first-in-first-out: redeemed, lost, still on the shelf."""
-    trace = registers.trace_donor(db.session, g.village.id, donor)
+    trace = _named_donor()
     lots = workbooks.lots_table(trace, g.village)
     return render_template("shop/reports/donor.html", trace=trace, lots=lots)
 
 
+@bp.get("/donor.xlsx")
+@role_required(*VIEWERS)
+def donor_xlsx():
+    trace = _named_donor()
+    return send_workbook(workbooks.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
+
+
+# the addresses before the name moved into the query: a saved link still finds its donor, as it did
+
+
+@bp.get("/donors/<path:donor>")
+@role_required(*VIEWERS)
+def old_donor(donor: str):
+    trace = registers.trace_donor(db.session, g.village.id, donor)
+    return redirect(url_for(".donor", name=registers.donor_key(trace.name)), 301)
+
+
 @bp.get("/donors/<path:donor>.xlsx")
 @role_required(*VIEWERS)
-def donor_xlsx(donor: str):
+def old_donor_xlsx(donor: str):
     trace = registers.trace_donor(db.session, g.village.id, donor)
-    return send_workbook(workbooks.donor_xlsx(trace, g.village), f"donor-{trace.name}.xlsx")
+    return redirect(url_for(".donor_xlsx", name=registers.donor_key(trace.name)), 301)
 
 
 @bp.get("/public/donors")

@@ -32,7 +32,7 @@ from pointsmart.org.models import Village
 from pointsmart.periods import Period, today
 from pointsmart.scoring import workflow as scoring_workflow
 from pointsmart.scoring.models import Category, Criterion, ScoringRound
-from pointsmart.shop import redemptions
+from pointsmart.shop import redemptions, registers
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, StockMove
 from pointsmart.sync.client import push
@@ -258,10 +258,10 @@ PAGES: list[Page] = [
     Page("/shop/reports/ledgers/redemptions", "shop_reports.redemptions", (CHAIR, SHOPKEEPER)),
     Page("/shop/reports/donors", "shop_reports.donors", (CHAIR, SHOPKEEPER)),
     Page(
-        "/shop/reports/donors/<path:donor>",
+        "/shop/reports/donor",
         "shop_reports.donor",
         (CHAIR, SHOPKEEPER),
-        lambda i: {"donor": i.donor},
+        lambda i: {"name": registers.donor_key(i.donor)},
     ),
     Page("/shop/reports/public/donors", "shop_reports.public_donors", (PUBLIC,)),
     # --- the county instance (POINTSMART_MODE=county) ---
@@ -329,7 +329,9 @@ EXCLUDED = {
     "/shop/reports/ledgers/prices.xlsx": "download (xlsx)",
     "/shop/reports/ledgers/redemptions.xlsx": "download (xlsx)",
     "/shop/reports/donors.xlsx": "download (xlsx)",
-    "/shop/reports/donors/<path:donor>.xlsx": "download (xlsx)",
+    "/shop/reports/donor.xlsx": "download (xlsx)",
+    "/shop/reports/donors/<path:donor>": "redirect: a donor's old address, to /shop/reports/donor?name=",
+    "/shop/reports/donors/<path:donor>.xlsx": "redirect: a donor workbook's old address, to its new one",
     "/sync/bundle": "download (sync bundle for the USB stick)",
     "/help/": "redirect: to the signed-in role's own guide",
     "/households/import/template.xlsx": "download (xlsx)",

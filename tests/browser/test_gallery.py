@@ -44,6 +44,7 @@ from ..test_i18n import _chinese_left
 from .gallery_support import (
     AXE,
     AXE_JS,
+    CHAIR,
     COUNTY_REVIEWER,
     EXCLUDED,
     GALLERY,
@@ -419,6 +420,21 @@ def test_anomalies_each_finding_is_read_and_marked_on_a_phone_without_scrolling_
         desktop.emulate_media(media="screen")
 
 
+def test_the_ledgers_index_is_one_card_a_round_on_a_phone(gallery):
+    """台账 on a 390 px phone: every column of a round in view, 评定结果 included (before, it sat past the
+    table's scroll box), and the round's name on one line (before, "2026-10 月评定" wrapped onto three)."""
+    phone = gallery.tab("village", CHAIR, PHONE)
+    assert phone.goto("/ledgers/").status == 200
+    assert phone.locator("table.rounds-index tbody td").count() >= 6
+    assert phone.evaluate(_OUTSIDE_JS, "table.rounds-index td") == []
+    assert phone.locator("table.rounds-index td[data-label='评定结果'] a").first.is_visible()
+    lines = phone.locator("table.rounds-index td.round a").first.evaluate("a => a.getClientRects().length")
+    assert lines == 1
+    desktop = gallery.tab("village", CHAIR, "1366")
+    assert desktop.goto("/ledgers/").status == 200
+    assert desktop.locator("table.rounds-index thead").is_visible()
+
+
 #: each chart of the page drawn at its rendered width: the smallest text's font size, in CSS px on screen
 _CHART_TEXT_JS = """(width) => {
     const svg = document.documentElement, box = svg.viewBox.baseVal;
@@ -426,7 +442,19 @@ _CHART_TEXT_JS = """(width) => {
     svg.setAttribute('height', width * box.height / box.width);
     const texts = [...document.querySelectorAll('text')].filter(
         (t) => t.textContent.trim() && t.getBoundingClientRect().width > 0);
+    // the axes' numbers (not the rotated month names), as drawn: any two whose boxes touch
+    const overlaps = [];
+    for (const axis of document.querySelectorAll('g.axis')) {
+        const marks = [...axis.querySelectorAll('text')].filter(
+            (t) => /^[0-9.]+[万亿kM]?$/.test(t.textContent.trim()) && !t.getAttribute('transform'))
+            .map((t) => [t.textContent.trim(), t.getBoundingClientRect()]);
+        marks.forEach(([a, p], i) => marks.slice(i + 1).forEach(([b, q]) => {
+            const touch = p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
+            if (touch) overlaps.push(a + '|' + b);
+        }));
+    }
     return {
+        overlaps,
         viewbox: [box.width, box.height],
         font: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * width / box.width)),
         box: Math.min(...texts.map((t) => t.getBoundingClientRect().height)),
@@ -458,6 +486,7 @@ def test_chart_words_are_readable_on_a_phone(gallery, tier, role, page_name):
                 assert probe.goto(src).status == 200
                 drawn = probe.evaluate(_CHART_TEXT_JS, width)
                 assert drawn["font"] >= 10, (size, src, drawn)
+                assert drawn["overlaps"] == [], (size, src, drawn)  # "0 200400600800…" on a phone, before
                 assert ("fit=phone" in src) is narrow, src
                 if narrow:  # the <source> reserves the shape the phone's drawing has
                     assert drawn["viewbox"][0] == int(phone_width), (src, drawn, phone_width)

@@ -98,6 +98,17 @@ def test_the_chair_opens_last_months_picture_and_prints_it(browser, live_server,
         context.close()
 
 
+#: every body cell of the page's tables whose number or words do not fit: cut inside the cell (scrollWidth),
+#: or outside the window or its table's scroll box (the cell is there only by scrolling sideways)
+_CLIPPED_JS = """() => [...document.querySelectorAll('table.ledger td')].filter((td) => {
+    if (!td.getClientRects().length) return false;
+    const box = td.getBoundingClientRect(), wrap = td.closest('.table-wrap');
+    const frame = wrap ? wrap.getBoundingClientRect() : {left: 0, right: innerWidth};
+    return td.scrollWidth > td.clientWidth + 1 || box.right > Math.min(innerWidth, frame.right) + 1
+        || (wrap && wrap.scrollWidth > wrap.clientWidth + 1);
+}).map((td) => td.closest('table').id + ': ' + td.textContent.trim())"""
+
+
 def test_the_picture_fits_a_phone(browser, live_server, scene, chair):
     context, phone = _open(browser, live_server, PHONE_390)
     try:
@@ -111,6 +122,13 @@ def test_the_picture_fits_a_phone(browser, live_server, scene, chair):
         phone.get_by_role("button", name="查看").click()
         expect(phone.locator(".sheet-sub")).to_have_text(scene.m2.label())
         assert horizontal_overflow(phone) <= 0
+        # every table is read whole: no number cut short, no column beyond the phone's edge (before, the
+        # stock's seven columns were 693 px in a 365 px box, and 期初结转 was cut to its first digit)
+        assert phone.locator("#stock-table td").count() >= 7
+        assert phone.evaluate(_CLIPPED_JS) == []
+        # the stock is one card per goods, each value under its column's name
+        cell = phone.locator("#stock-table td[data-label='月底库存']").first
+        assert cell.evaluate("td => getComputedStyle(td, '::before').content") == '"月底库存"'
         screenshot(phone, "picture-chair-390")
         assert console_errors(phone) == []
     finally:
