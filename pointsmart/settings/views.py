@@ -86,6 +86,16 @@ def index():
     return _page(_stored_form())
 
 
+def _mark_refusal(form, err: DomainError) -> None:
+    """A service's refusal under the field it names (with the one banner), or in the banner alone."""
+    field = err.extra.get("field")
+    if field in form:
+        form[field].errors = [err.message]
+        flash_marked(form)
+    else:
+        flash(err.message, "error")
+
+
 @bp.post("/")
 @role_required(Role.CHAIR)
 def save():
@@ -106,12 +116,7 @@ def save():
                 backup_keep_days=form.backup_keep_days.data,
             )
     except DomainError as err:
-        field = err.extra.get("field")
-        if field in form:
-            form[field].errors = [err.message]
-            flash_marked(form)
-        else:
-            flash(err.message, "error")
+        _mark_refusal(form, err)
         return _page(form, err.status)
     flash(_("设置已保存。") if changed else _("设置没有改动。"), "success" if changed else "info")
     return redirect(url_for(".index"))
@@ -130,12 +135,7 @@ def save_points_rule():
         with write():
             changed = expiry.set_rule(db.session, current_user.id, form.rule.data, form.months.data)
     except DomainError as err:
-        field = err.extra.get("field")
-        if field in form:
-            form[field].errors = [err.message]
-            flash_marked(form)
-        else:
-            flash(err.message, "error")
+        _mark_refusal(form, err)
         return _page(settings_form, err.status, form)
     if changed is None:
         flash(_("积分到期规则没有改动。"), "info")
@@ -160,12 +160,7 @@ def save_opening_days():
         with write():
             changed = opening_days.set_days(db.session, current_user.id, form.days.data)
     except DomainError as err:
-        field = err.extra.get("field")
-        if field in form:
-            form[field].errors = [err.message]
-            flash_marked(form)
-        else:
-            flash(err.message, "error")
+        _mark_refusal(form, err)
         return _page(settings_form, err.status, days_form=form)
     if changed is None:
         flash(_("营业日没有改动。"), "info")
