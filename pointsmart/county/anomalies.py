@@ -81,6 +81,8 @@ from ..periods import (
     read_period,
     rollup_keys,
 )
+from ..settings.opening_days import describe as describe_days
+from ..settings.opening_days import from_mask
 from ..text import checked
 from . import services
 from .dashboard import VillageRow, _scoped, village_rows
@@ -665,7 +667,7 @@ def closed_day(session: Session, user: User, period: Period) -> list[Finding]:
         index = bisect.bisect_right(times, at) - 1
         mask = masks[index] if index >= 0 else 0  # set after this redemption: not judged by it
         day = local_day(at)
-        if mask and not mask & (1 << (day.isoweekday() - 1)):
+        if mask and day.isoweekday() not in from_mask(mask):
             flagged.append((v, uuid, h, card, points, at, day, mask))
     names = _household_names(session, user, {(v, h) for v, _u, h, *_rest in flagged})
     found = []
@@ -676,7 +678,7 @@ def closed_day(session: Session, user: User, period: Period) -> list[Finding]:
             weekday=WEEKDAYS[day.isoweekday()],
             time=local_text(at),
             points=points,
-            days=_("、").join(str(WEEKDAYS[d]) for d in range(1, 8) if mask & (1 << (d - 1))),
+            days=describe_days(from_mask(mask)),
         )
         if card:
             reason = _(

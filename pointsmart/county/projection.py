@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..periods import MonthOf, rollup_keys
+from ..settings.opening_days import to_mask
 from ..text import to_stored
 from .models import (
     HouseholdPeriod,
@@ -167,7 +168,7 @@ class BatchWriter:
                      "created_at": p.created_at} for u, p in latest]  # fmt: skip
             _upsert(self.session, SyncedPointsRule, rows)
         elif kind == "opening_days":
-            rows = [{"village_id": v, "uuid": u, "days": sum(1 << (d - 1) for d in set(p.days)),
+            rows = [{"village_id": v, "uuid": u, "days": to_mask(p.days),
                      "created_at": p.created_at} for u, p in latest]  # fmt: skip
             _upsert(self.session, SyncedOpeningDays, rows)
         elif kind == "transfer":

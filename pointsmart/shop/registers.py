@@ -293,19 +293,12 @@ def trace_donations(session: Session, village_id: int) -> list[DonorTrace]:
 
 
 def trace_donor(session: Session, village_id: int, name: str) -> DonorTrace:
-    """One donor's donations and where they went. ``name`` is the donor's name as stored, or as the pages
-    show it (:func:`pointsmart.text.visible`): a name stored before the text rule with a control
-    character in it is linked by its escapes (``爱心\\x07企业``), since no address may hold the character
-    itself (pointsmart.web.refuse_bad_query answers such a path 404).
+    """One donor's donations and where they went, by the donor's name as stored.
 
     :raises NotFound: no donation from this name (code ``unknown_donor``).
     """
-    traces = trace_donations(session, village_id)
-    for trace in traces:
+    for trace in trace_donations(session, village_id):
         if trace.name == name:
-            return trace
-    for trace in traces:
-        if visible(trace.name) == name:
             return trace
     raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=shown(name)), code="unknown_donor")
 
@@ -328,15 +321,11 @@ def donor_name(key: str) -> str:
 
 
 def trace_donor_by_key(session: Session, village_id: int, key: str) -> DonorTrace:
-    """The donor whose address (:func:`donor_key`) is ``key``, matched on the stored name exactly.
+    """The donor whose address (:func:`donor_key`) is ``key``.
 
     :raises NotFound: no donation from this name (code ``unknown_donor``).
     """
-    name = donor_name(key)
-    for trace in trace_donations(session, village_id):
-        if trace.name == name:
-            return trace
-    raise NotFound(_("没有找到捐赠人“%(name)s”的捐赠记录。", name=shown(key)), code="unknown_donor")
+    return trace_donor(session, village_id, donor_name(key))
 
 
 _DIGITS = re.compile(r"\d[\d\s\-]{5,}\d")  # a phone number, however it was spaced
