@@ -8,7 +8,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps js-deps gallery bench translations translations-update clean
+.PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps js-deps vendor-js gallery bench translations translations-update clean
+
+## npm from Debian when it is missing (for js-deps and vendor-js).
+define ensure_npm
+@if ! command -v npm >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; \
+	fi
+endef
 
 $(BIN)/pointsmart: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +34,7 @@ translations-update: $(BIN)/pointsmart
 	  -i pointsmart/translations/messages.pot -d pointsmart/translations
 	$(BIN)/pybabel compile --statistics -d pointsmart/translations
 
-install: $(BIN)/pointsmart translations
+install: $(BIN)/pointsmart translations vendor-js
 
 ## Install, then `pointsmart run`: migrate, load the demo village (once), serve on http://$(HOST):$(PORT)/ with waitress.
 run: install
@@ -55,10 +63,7 @@ browser-deps:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
-	@if ! command -v npm >/dev/null; then \
-	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; \
-	fi
+	$(ensure_npm)
 
 ## Test-time JavaScript for the browser tests (axe-core), from the npm registry by the committed lock file.
 JS := tests/js
@@ -67,6 +72,20 @@ js-deps: $(JS)/node_modules/.package-lock.json
 $(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+## Run-time JavaScript the app serves itself (never a CDN): the counter's WebAssembly QR decoder
+## (zxing-wasm, its reader build), from the npm registry by the committed top-level package-lock.json.
+## Only the files the page loads are copied into static/vendor/ (gitignored; the wheel carries them).
+VENDOR := static/vendor/zxing-wasm
+ZXING := node_modules/zxing-wasm
+vendor-js: $(VENDOR)/zxing-reader.js
+
+$(VENDOR)/zxing-reader.js: package.json package-lock.json
+	$(ensure_npm)
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(ZXING)/dist/reader/zxing_reader.wasm $(ZXING)/LICENSE $(VENDOR)/
+	cp $(ZXING)/dist/iife/reader/index.js $@
 
 ## The page gallery alone: every page as each role, at 1366 and 390 px and on A4, checked; screenshots,
 ## PDFs and an index.html in gallery/ to look at (`make test` runs it too, in its SQLite pass).
@@ -78,4 +97,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache $(JS)/node_modules gallery
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache $(JS)/node_modules node_modules static/vendor gallery

@@ -8,6 +8,11 @@ never committed), so ``pip install .`` on a bare Windows PC gives an English UI 
 
 Editable installs need none of this: the checkout itself is on ``sys.path`` and ``make install``
 compiles the catalogue in place.
+
+``static/vendor/`` is not in git: ``make vendor-js`` (part of ``make install``) copies the counter's
+WebAssembly QR decoder there from ``node_modules`` by the committed ``package-lock.json``. The wheel
+carries it like the rest of ``static/`` (``force_include`` ignores ``.gitignore``); a build without
+it stops here rather than ship a counter whose live camera cannot read a card.
 """
 
 import tempfile
@@ -20,6 +25,8 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 #: top-level folders of the repository → where the wheel carries them
 FOLDERS = {"templates": "pointsmart/templates", "static": "pointsmart/static", "seed": "pointsmart/seed"}
 TRANSLATIONS = "pointsmart/translations"
+#: what ``make vendor-js`` puts into static/ from the npm registry (see package.json)
+VENDOR_FILES = ("static/vendor/zxing-wasm/zxing-reader.js", "static/vendor/zxing-wasm/zxing_reader.wasm")
 
 
 class PointsMartBuildHook(BuildHookInterface):
@@ -33,6 +40,9 @@ class PointsMartBuildHook(BuildHookInterface):
             if not (root / source).is_dir():
                 raise FileNotFoundError(f"{source}/ is missing: the wheel would serve no pages")
             build_data["force_include"][str(root / source)] = target
+        for name in VENDOR_FILES:
+            if not (root / name).is_file():
+                raise FileNotFoundError(f"{name} is missing: run `make vendor-js` (npm) before building")
         self._compiled = tempfile.TemporaryDirectory(prefix="pointsmart-mo-")
         for po_path in sorted((root / TRANSLATIONS).glob("*/LC_MESSAGES/*.po")):
             relative = po_path.relative_to(root).with_suffix(".mo")

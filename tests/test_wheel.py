@@ -28,6 +28,7 @@ from .conftest import DB, pg_schema, require_postgresql
 REPO = Path(__file__).resolve().parents[1]
 CHAIR_PASSWORD = "demo-chair-2026"  # seed/demo/users.json
 FIRST_HOUSEHOLD = "马春梅"  # seed/demo/households.csv, first row
+WASM = "vendor/zxing-wasm/zxing_reader.wasm"  # the counter's live QR decoder (make vendor-js)
 
 
 def _run(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -124,6 +125,10 @@ def test_the_wheel_carries_every_template_static_file_seed_file_catalogue_and_mi
         assert _files(package / name) == _files(REPO / name), name
     assert _files(package / "migrations") == _files(REPO / "pointsmart" / "migrations")
     assert (package / "translations/en/LC_MESSAGES/messages.mo").stat().st_size > 10_000
+    # the counter's QR decoder, copied from node_modules by `make vendor-js` (not in git)
+    wasm = package / "static" / WASM
+    assert wasm.read_bytes()[:4] == b"\0asm" and wasm.read_bytes() == (REPO / "static" / WASM).read_bytes()
+    assert (package / "static/vendor/zxing-wasm/zxing-reader.js").is_file()
 
 
 def test_pointsmart_run_from_the_installed_package_migrates_loads_the_demo_once_and_serves(
@@ -149,6 +154,9 @@ def test_pointsmart_run_from_the_installed_package_migrates_loads_the_demo_once_
         assert signed_in.status_code == 302, signed_in.text
         households = client.get("/households/")
         assert households.status_code == 200 and FIRST_HOUSEHOLD in households.text
+        decoder = client.get(f"/static/{WASM}")  # served by the installed package, with its type
+        assert decoder.status_code == 200 and decoder.headers["Content-Type"] == "application/wasm"
+        assert decoder.content == (REPO / "static" / WASM).read_bytes()
     first = server.output()
     assert "Running upgrade  -> 0001" in first and "(120 added now)" in first, first
     if database_url is None:
