@@ -27,6 +27,11 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+#: The counter's pages only: where a phone's browser has no BarcodeDetector, the live camera reads the
+#: card with a WebAssembly decoder (static/vendor/zxing-wasm), and compiling WebAssembly needs
+#: 'wasm-unsafe-eval'. It allows WebAssembly.compile/instantiate and nothing else (not eval(), not
+#: new Function(), not inline script); scripts still come only from 'self'. Every other page keeps CSP.
+CSP_WITH_WASM = CSP.replace("script-src 'self';", "script-src 'self' 'wasm-unsafe-eval';", 1)
 
 #: (endpoint, label, roles that see it)
 NAV = (

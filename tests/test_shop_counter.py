@@ -297,3 +297,29 @@ def test_loss_and_stocktake_ask_before_they_change_stock(login_as, families):
     assert 'data-confirm="损耗会从 洗衣粉 的库存中减去' in stock
     take = shopkeeper.get("/shop/stocktake").get_data(as_text=True)
     assert re.search(r'<form method="post" data-confirm="[^"]*不能撤回', take)
+
+
+# --- the live camera's WebAssembly decoder -----------------------------------------------------
+
+
+def test_only_the_counter_pages_may_compile_webassembly_and_they_name_the_decoder_in_static(
+    login_as, families
+):
+    """'wasm-unsafe-eval' lets the counter's QR decoder compile (WebAssembly only: no eval(), no
+    inline script), on the counter's own pages — not on the basket, and not anywhere else."""
+    shopkeeper = login_as("shopkeeper")
+    counter = shopkeeper.get("/shop/counter")
+    not_found = _find(shopkeeper, "查无此人")
+    refused = _find(shopkeeper, "1" * 9)  # a card number that fails its check digit: refused, 4xx
+    assert refused.status_code >= 400
+    for response in (counter, not_found, refused):
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self' 'wasm-unsafe-eval';" in policy
+        assert "'unsafe-eval'" not in policy.replace("'wasm-unsafe-eval'", "")
+        assert "'unsafe-inline'" not in policy
+    page = counter.get_data(as_text=True)
+    assert 'data-decoder="/static/vendor/zxing-wasm/zxing-reader.js"' in page
+    assert 'data-wasm="/static/vendor/zxing-wasm/zxing_reader.wasm"' in page
+    basket = shopkeeper.get(f"/shop/counter/cards/{families['cards']['wang1']}")
+    for response in (basket, shopkeeper.get("/"), shopkeeper.get("/login")):
+        assert "wasm" not in response.headers["Content-Security-Policy"]

@@ -3,6 +3,11 @@
 
 (function () {
   // --- identify the card ---------------------------------------------------------------------
+  // A live camera needs a secure context (HTTPS or localhost) and getUserMedia. It reads with the
+  // browser's own BarcodeDetector where that reads QR codes (Chrome on Android with Google Play
+  // services), else with the WebAssembly decoder from static/vendor (zxing-wasm, loaded only when the
+  // camera opens). Everything else: the photo button and the typed number. What is read goes into the
+  // scan field and is posted, as a scanner's keystrokes would be.
   const camera = document.querySelector("[data-camera]");
   if (camera) {
     const photoInput = camera.querySelector(".photo-input");
@@ -12,51 +17,148 @@
     if (photoInput) photoInput.addEventListener("change", () => photoInput.form.submit());
 
     const scanForm = document.querySelector(".scan-form");
-    const canScanLive = "BarcodeDetector" in window && window.isSecureContext &&
-      navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
     const start = camera.querySelector(".start-camera");
     const live = camera.querySelector(".live-camera");
     const video = live.querySelector("video");
+    const note = camera.querySelector(".scan-mode");
+    const say = (text) => {
+      note.textContent = text || "";
+      note.hidden = !text;
+    };
+    const canStream = Boolean(window.isSecureContext && navigator.mediaDevices &&
+      navigator.mediaDevices.getUserMedia);
     let stream = null;
+    let timer = null;
 
     const stop = () => {
+      window.clearTimeout(timer);
       if (stream) stream.getTracks().forEach((t) => t.stop());
       stream = null;
+      video.srcObject = null;
       live.hidden = true;
       start.hidden = false;
+      start.disabled = false;
+    };
+    const found = (text) => {
+      stop();
+      // posted like a scanner's keystrokes: the card's token never goes into an address
+      scanForm.elements.q.value = text;
+      scanForm.submit();
     };
 
-    if (canScanLive) {
-      start.hidden = false;
-      start.addEventListener("click", async () => {
-        try {
-          stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-        } catch (err) {
-          return; // no permission or no camera: the photo button below still works
-        }
+    // The browser's own detector, if it has one that reads QR codes (a BarcodeDetector that
+    // lists no formats — desktop Linux with the flag on, phones without Play services — does not).
+    const nativeDetector = async () => {
+      if (!("BarcodeDetector" in window)) return null;
+      try {
+        const formats = await window.BarcodeDetector.getSupportedFormats();
+        return formats.includes("qr_code") ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+      } catch (err) {
+        return null;
+      }
+    };
+    const nativeReader = (detector) => async () => {
+      const codes = await detector.detect(video);
+      return codes.length ? codes[0].rawValue : null;
+    };
+
+    // The WebAssembly decoder: its script, then its .wasm from our own static folder (never a CDN).
+    let zxing = null;
+    const loadDecoder = () => {
+      zxing = zxing || new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = camera.dataset.decoder;
+        script.onerror = () => reject(new Error("decoder script"));
+        script.onload = () => {
+          const lib = window.ZXingWASM;
+          lib.prepareZXingModule({
+            overrides: {
+              locateFile: (path, prefix) => (path.endsWith(".wasm") ? camera.dataset.wasm : prefix + path),
+            },
+            fireImmediately: true,
+          }).then(() => resolve(lib), reject);
+        };
+        document.head.append(script);
+      });
+      return zxing;
+    };
+    const frame = document.createElement("canvas");
+    const wasmReader = (lib) => async () => {
+      const width = video.videoWidth;
+      const height = video.videoHeight;
+      if (!width || !height) return null;
+      // at most 640 px on the long side: a card held up to the phone is still many pixels per module
+      const scale = Math.min(1, 640 / Math.max(width, height));
+      frame.width = Math.round(width * scale);
+      frame.height = Math.round(height * scale);
+      const context = frame.getContext("2d", { willReadFrequently: true });
+      context.drawImage(video, 0, 0, frame.width, frame.height);
+      const codes = await lib.readBarcodes(context.getImageData(0, 0, frame.width, frame.height), {
+        formats: ["QRCode"], tryHarder: true, maxNumberOfSymbols: 1,
+      });
+      return codes.length ? codes[0].text : null;
+    };
+
+    const open = async (mode, detector) => {
+      start.disabled = true;
+      // the decoder loads while the phone asks for the camera
+      const reader = mode === "native" ? Promise.resolve(nativeReader(detector)) : loadDecoder().then(wasmReader);
+      reader.catch(() => {});
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
         video.srcObject = stream;
         await video.play();
-        live.hidden = false;
+      } catch (err) {
+        stop(); // no permission or no camera: the photo button below still works
+        say(camera.dataset.modeDenied);
+        return;
+      }
+      live.hidden = false;
+      start.hidden = true;
+      let read;
+      try {
+        read = await reader;
+      } catch (err) {
+        stop();
         start.hidden = true;
-        const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-        const look = async () => {
-          if (!stream) return;
-          try {
-            const found = await detector.detect(video);
-            if (found.length) {
-              stop();
-              // posted like a scanner's keystrokes: the card's token never goes into an address
-              scanForm.elements.q.value = found[0].rawValue;
-              scanForm.submit();
-              return;
-            }
-          } catch (err) { /* a frame that could not be read: try the next one */ }
-          window.setTimeout(look, 250);
-        };
-        look();
-      });
-      live.querySelector(".stop-camera").addEventListener("click", stop);
-    }
+        say(camera.dataset.modeFailed);
+        return;
+      }
+      // a few frames a second: each is read after the one before, then a pause
+      const look = async () => {
+        if (!stream) return;
+        let text = null;
+        try {
+          text = await read();
+        } catch (err) { /* a frame that could not be read: try the next one */ }
+        if (!stream) return;
+        if (text) found(text);
+        else timer = window.setTimeout(look, 250);
+      };
+      look();
+    };
+
+    // leaving the page, or the phone going to another app: the camera goes off
+    window.addEventListener("pagehide", () => { if (stream) stop(); });
+    document.addEventListener("visibilitychange", () => { if (document.hidden && stream) stop(); });
+    live.querySelector(".stop-camera").addEventListener("click", stop);
+
+    (async () => {
+      if (!canStream) {
+        say(window.isSecureContext ? camera.dataset.modeNone : camera.dataset.modeInsecure);
+        return;
+      }
+      const detector = await nativeDetector();
+      const mode = detector ? "native" : typeof WebAssembly === "object" ? "wasm" : null;
+      if (!mode) {
+        say(camera.dataset.modeNone);
+        return;
+      }
+      if (mode === "wasm") say(camera.dataset.modeWasm);
+      camera.dataset.scanMode = mode;
+      start.hidden = false;
+      start.addEventListener("click", () => open(mode, detector));
+    })();
   }
 
   // --- who is at the counter ------------------------------------------------------------------
