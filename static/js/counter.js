@@ -115,6 +115,7 @@
       }
       live.hidden = false;
       start.hidden = true;
+      live.scrollIntoView({ block: "nearest" }); // the picture and its 关闭摄像头 button in sight
       let read;
       try {
         read = await reader;
