@@ -32,6 +32,8 @@ CSP = (
 #: 'wasm-unsafe-eval'. It allows WebAssembly.compile/instantiate and nothing else (not eval(), not
 #: new Function(), not inline script); scripts still come only from 'self'. Every other page keeps CSP.
 CSP_WITH_WASM = CSP.replace("script-src 'self';", "script-src 'self' 'wasm-unsafe-eval';", 1)
+#: the endpoints that render templates/shop/counter.html (the camera's page)
+WASM_ENDPOINTS = frozenset({"shop.counter", "shop.find"})
 
 #: (endpoint, label, roles that see it)
 NAV = (
@@ -150,7 +152,9 @@ def init_web(app) -> None:
     @app.after_request
     def security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault(
+            "Content-Security-Policy", CSP_WITH_WASM if request.endpoint in WASM_ENDPOINTS else CSP
+        )
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")

@@ -35,7 +35,6 @@ from ..idempotency import once
 from ..pages import flash_errors
 from ..settings.expiry import expiring_soon
 from ..unit import write
-from ..web import CSP_WITH_WASM
 from . import lookup, services
 from .forms import CancelForm, GoodsForm, LossForm, PhotoForm, ReceiveForm
 from .models import MOVE_LABELS, Goods, MoveKind, StockMove
@@ -63,14 +62,12 @@ def counter():
 
 
 def _counter_page(query: str = "", found: lookup.Found | None = None, status: int = 200):
-    page = render_template(
+    return render_template(
         "shop/counter.html",
         low=services.low_stock(db.session, g.village.id),
         query=query,
         found=found,
-    )
-    # the live camera's WebAssembly QR decoder may run here (and on no other page)
-    return page, status, {"Content-Security-Policy": CSP_WITH_WASM}
+    ), status
 
 
 @bp.post("/counter/find")
