@@ -29,6 +29,7 @@
       navigator.mediaDevices.getUserMedia);
     let stream = null;
     let timer = null;
+    let opened = 0; // which opening of the camera a reading loop belongs to
 
     const stop = () => {
       window.clearTimeout(timer);
@@ -100,6 +101,7 @@
     };
 
     const open = async (mode, detector) => {
+      const mine = ++opened;
       start.disabled = true;
       // the decoder loads while the phone asks for the camera
       const reader = mode === "native" ? Promise.resolve(nativeReader(detector)) : loadDecoder().then(wasmReader);
@@ -126,13 +128,14 @@
         return;
       }
       // a few frames a second: each is read after the one before, then a pause
+      // (closed, or closed and opened again, meanwhile: this loop ends)
       const look = async () => {
-        if (!stream) return;
+        if (!stream || mine !== opened) return;
         let text = null;
         try {
           text = await read();
         } catch (err) { /* a frame that could not be read: try the next one */ }
-        if (!stream) return;
+        if (!stream || mine !== opened) return;
         if (text) found(text);
         else timer = window.setTimeout(look, 250);
       };

@@ -229,3 +229,48 @@ def test_with_barcodedetector_present_the_browsers_own_detector_reads_the_card_l
         playwright, camera_base_url, camera_launch_args, shopkeeper, card, household, card_video
     )
     assert state["mode"] == "native" and state["note"] == "" and not state["wasm_fetched"]
+
+
+def test_the_camera_goes_off_when_closed_and_a_decoder_that_does_not_load_leaves_the_photo(
+    playwright, camera_base_url, camera_launch_args, counter, tmp_path
+):
+    """A camera pointed at no card keeps looking until 关闭摄像头, which ends the camera's track; a
+    decoder that does not load (the .wasm cut off) turns the camera off and says so, and the photo
+    button is still there."""
+    _household, _card, shopkeeper = counter
+    table = io.BytesIO()
+    Image.new("RGB", FRAME, (120, 104, 88)).save(table, format="PNG")
+    video = y4m_of(table.getvalue(), tmp_path / "table.y4m")
+    browser = _launch(
+        playwright, [*camera_launch_args, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]
+    )
+    try:
+        context = _context(browser, camera_base_url, viewport={"width": 390, "height": 844})
+        context.add_init_script(NO_DETECTOR)
+        page = context.new_page()
+        login(page, shopkeeper)
+        page.goto("/shop/counter")
+        page.get_by_role("button", name="打开摄像头扫码", exact=True).click()
+        close = page.get_by_role("button", name="关闭摄像头", exact=True)
+        expect(close).to_be_visible()
+        page.wait_for_function("() => document.querySelector('video').videoWidth > 0")
+        page.evaluate(
+            "() => { window.track = document.querySelector('video').srcObject.getVideoTracks()[0]; }"
+        )
+        page.wait_for_timeout(1000)  # a second of frames read with no card in them
+        expect(page).to_have_url(re.compile(r"/shop/counter$"))
+        close.click()
+        assert page.evaluate("() => window.track.readyState") == "ended"
+        expect(page.get_by_role("button", name="打开摄像头扫码", exact=True)).to_be_visible()
+
+        context.route("**/zxing_reader.wasm", lambda route: route.abort())
+        page.reload()
+        page.get_by_role("button", name="打开摄像头扫码", exact=True).click()
+        expect(page.get_by_role("status")).to_have_text(
+            "扫码程序没有加载成功：请拍卡片的照片识别，或输入卡号。"
+        )
+        expect(page.locator("video")).to_be_hidden()
+        assert page.evaluate("() => document.querySelector('video').srcObject") is None
+        expect(page.get_by_text("拍一张卡片的照片", exact=True)).to_be_visible()
+    finally:
+        browser.close()
