@@ -249,7 +249,11 @@ def book_xlsx(book: MonthBook, village: Village, photo_folder: Path) -> bytes:
 
 
 def _round_caption(scoring_round: ScoringRound) -> str:
-    return f"{period_label(scoring_round)}（{STATUS_LABELS[scoring_round.status]}）"
+    return _(
+        "%(period)s（%(status)s）",
+        period=period_label(scoring_round),
+        status=STATUS_LABELS[scoring_round.status],
+    )
 
 
 def _changes(rows: list[PriceRow]) -> Table:
