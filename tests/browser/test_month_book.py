@@ -65,6 +65,15 @@ def test_the_book_prints_as_one_a4_document_numbered_page_by_page(
         # the score sheet runs over pages, its headings on each of them
         sheet_pages = [p for p in pages if "陈玉兰" in p and "评分人" in p and "户主" in p]
         assert len(sheet_pages) >= 2
+
+        # in English the pages are numbered in English
+        page.goto("/lang/en?next=/ledgers/book/2026-11")
+        page.wait_for_url("**/ledgers/book/2026-11")
+        english = ARTIFACTS / "month-book-a4-en.pdf"
+        page.pdf(path=str(english), format="A4", prefer_css_page_size=True, print_background=True)
+        count = _page_count(english)
+        for number, printed in enumerate(_pdf_pages(english), start=1):
+            assert f"Page{number}of{count}" in re.sub(r"\s+", "", printed), (number, printed[-200:])
     finally:
         context.close()
 
