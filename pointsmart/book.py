@@ -184,13 +184,13 @@ def book_months(session: Session, village_id: int, limit: int = 120) -> list[Per
         .distinct()
     ):
         firsts.append(round_period(period_type, period_key).start)
-    current = Period.of(today())
-    month = Period.of(min(firsts)) if firsts else current
+    month = Period.of(today())
+    first = min(Period.of(min(firsts)), month) if firsts else month  # data dated ahead: from this month
     months = []
-    while month <= current and len(months) < limit:
+    while month >= first and len(months) < limit:
         months.append(month)
-        month = month.next
-    return list(reversed(months))[:limit]
+        month = month.previous
+    return months
 
 
 # --- the workbook --------------------------------------------------------------------------------
