@@ -212,6 +212,9 @@ def test_the_ledgers_index_links_each_months_book(month):
         "２０２６-１１",
         "2026年11月",
         "-2026-11",
+        "9" * 6000,
+        "2026-11%00",
+        "2026-11 ",
     ],
 )
 def test_a_month_that_is_not_yyyy_mm_is_not_a_book(login_as, month_text):
