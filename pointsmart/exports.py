@@ -26,6 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .periods import local_naive, local_text
@@ -189,6 +190,28 @@ class Table:
             sheet.append([note] if note else [])
         return sheet
 
+    def add_block(self, sheet: Worksheet, caption: str) -> None:
+        """Write this table under what ``sheet`` already holds: a bold caption, its own bold column
+        headings, the rows, the footer and totals, the notes (see :func:`stacked`)."""
+        if sheet.max_row > 1:
+            sheet.append([])
+        sheet.append([caption])
+        _bold(sheet)
+        if self.columns:
+            sheet.append(self.header)
+            for cell in sheet[sheet.max_row]:
+                cell.font = Font(bold=True)
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+        for values in self.values():
+            self._append(sheet, values)
+        if not self.rows and self.empty:
+            sheet.append([self.empty])
+        for totals in ([self.footer] if self.footer is not None else []) + list(self.totals):
+            self._append(sheet, totals)
+            _bold(sheet)
+        for note in self.notes:
+            sheet.append([note] if note else [])
+
     def _append(self, sheet, values) -> None:
         """A row of values, each cell with its column's number format (or its own, for a Figure)."""
         sheet.append([_cell(c, v) for c, v in zip(self.columns, values, strict=False)])
@@ -217,6 +240,28 @@ def _cell(column: Column, value):
     if column.format == MONEY and isinstance(value, int):
         return value / 100  # stored in fen
     return value
+
+
+def stacked(
+    book: Book, title: str, heading: str, blocks: Sequence[tuple[str, Table]], empty: str
+) -> Worksheet:
+    """Several tables on one new sheet of ``book``, one under the other, each under its caption with its
+    own column headings: a month's score sheets, whose rounds each have their own criteria. The sheet
+    prints on A4 sideways, fitted to the width; each column is as wide as its widest table needs.
+    Without blocks the sheet says ``empty`` under its heading."""
+    sheet = ledger_sheet(book.create_sheet(), title, heading, [], [], landscape=True)
+    sheet.freeze_panes = None
+    sheet.print_title_rows = "1:1"
+    widths: dict[int, int] = {}
+    for caption, table in blocks:
+        table.add_block(sheet, caption)
+        for index, width in enumerate(table.widths, start=1):
+            widths[index] = max(widths.get(index, 0), width)
+    if not blocks and empty:
+        sheet.append([empty])
+    for index, width in widths.items():
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    return sheet
 
 
 def workbook(heading: str, tables: Iterable[Table]) -> bytes:

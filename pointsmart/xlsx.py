@@ -8,6 +8,8 @@ and the whole export would fail for everyone.
 
 import io
 import re
+import zipfile
+from datetime import datetime
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -63,11 +65,12 @@ def ledger_sheet(
     if heading is not None:
         sheet.append([heading])
         sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(header)
+    if header:  # none: the caller writes its own headings further down (exports.stacked)
+        sheet.append(header)
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
     top = sheet.max_row
-    for cell in sheet[top]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
     for i, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(i + 1)].width = width
     sheet.freeze_panes = f"A{top + 1}"
@@ -90,6 +93,29 @@ def workbook_bytes(book) -> bytes:
                     cell.data_type = "s"
     out = io.BytesIO()
     book.save(out)
+    return out.getvalue()
+
+
+def fixed_bytes(data: bytes, when: datetime) -> bytes:
+    """The same workbook with nothing in it that depends on when it was saved: the document's created and
+    modified times, and each zip entry's time, are ``when``. The same data gives the same bytes (a
+    month's book is kept by its sha256)."""
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    source = zipfile.ZipFile(io.BytesIO(data))
+    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            content = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                    lambda m: m.group(1) + stamp.encode() + m.group(3),
+                    content,
+                )
+            info = zipfile.ZipInfo(entry.filename, date_time=when.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, content)
     return out.getvalue()
 
 

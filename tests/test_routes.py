@@ -89,6 +89,8 @@ ACCESS = {
     "ledgers.delete_photo": {"chair"},
     "ledgers.photos_xlsx": {"chair", "panel"},
     "ledgers.register": {"chair", "panel"},
+    "ledgers.month_book": {"chair", "panel"},
+    "ledgers.month_book_xlsx": {"chair", "panel"},
     "ledgers.register_xlsx": {"chair", "panel"},
     "ledgers.wall_rules": {"chair", "panel"},
     "ledgers.wall_panel": {"chair", "panel"},
@@ -272,6 +274,7 @@ def sample(app, make_user, make_household):
             "village_code": VILLAGE_CODE,
             "table": "goods",  # a table both the dashboard and a village export
             "name": "trend",
+            "month": "2026-11",
         }
 
 

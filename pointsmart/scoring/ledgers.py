@@ -22,15 +22,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import images
+from .. import book, images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..auth.services import user_names
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
-from ..periods import today
+from ..periods import Period, today
 from ..settings.expiry import current_rule
+from ..shop.workbooks import price_changes_table, stocktake_table
 from ..unit import write
 from ..xlsx import send_workbook
 from . import criteria, meeting_minutes, notice_photos, panels, points_register, reports, score_sheets
@@ -61,7 +62,9 @@ def index():
     """Every round with its ledgers, and the register by year."""
     rounds = reports.ledger_rounds(db.session, g.village.id)
     years = sorted({int(r.round.period_key[:4]) for r in rounds}, reverse=True)
-    return render_template("ledgers/index.html", rounds=rounds, years=years)
+    return render_template(
+        "ledgers/index.html", rounds=rounds, years=years, months=book.book_months(db.session, g.village.id)
+    )
 
 
 # --- 打分表 and results -----------------------------------------------------------------------
@@ -290,6 +293,60 @@ def register_xlsx():
     return send_workbook(
         data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx"
     )
+
+
+# --- one book per month (台账汇编): the seven ledgers of a month in one document ---------------------
+
+
+def _book_month(month: str) -> Period:
+    """The month of a book's address (``2026-11``); anything else is not a book: 404."""
+    found = book.parse_book_month(month)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _close_of(month: Period):
+    """The month's closing — its ``closed_at``, ``closed_by`` and ``sha256`` — or None while the month
+    is open. Month closing is built on its own; it is wired in here."""
+    return None
+
+
+def _closing(close) -> dict | None:
+    """What the cover prints of a closing: when, by whom (a user id is shown by name), the hash."""
+    if close is None:
+        return None
+    by = close.closed_by
+    if isinstance(by, int):
+        by = user_names(db.session, [by]).get(by, "?")
+    return {"closed_at": close.closed_at, "closed_by": by or "", "sha256": close.sha256}
+
+
+@bp.get("/book/<month>")
+@role_required(*VIEWERS)
+def month_book(month: str):
+    """All seven ledgers of a month, one after another, to print as one A4 document."""
+    period = _book_month(month)
+    data = book.month_book(db.session, g.village.id, period)
+    return render_template(
+        "ledgers/book.html",
+        book=data,
+        month=period,
+        titles=book.ledger_titles(),
+        order=book.LEDGERS,
+        counts=data.counts(),
+        closing=_closing(_close_of(period)),
+        stocktakes=[(s, stocktake_table(s)) for s in data.stocktakes],
+        changes=price_changes_table(data.price_changes),
+    )
+
+
+@bp.get("/book/<month>.xlsx")
+@role_required(*VIEWERS)
+def month_book_xlsx(month: str):
+    period = _book_month(month)
+    data = book.book_xlsx(book.month_book(db.session, g.village.id, period), g.village, _uploads())
+    return send_workbook(data, f"ledgers-{period.key}.xlsx")
 
 
 # --- wall documents (上墙制度): A4 posters from what is in force ------------------------------

@@ -3,6 +3,7 @@ the caller commits) and exported.
 """
 
 from datetime import date
+from operator import itemgetter
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes, record
 from ..clock import utcnow
 from ..errors import Invalid
+from ..exports import DAY, Column, Figure, Table
 from ..org.models import Village
 from ..text import checked
 from ..xlsx import Book, ledger_sheet, workbook_bytes
@@ -122,6 +124,32 @@ def save_minutes(
     return existing
 
 
+def minutes_items(minutes: MeetingMinutes, present: list[str], recorder: str) -> list[tuple[str, object]]:
+    """The minutes as (item, content) lines, as the workbook lists them."""
+    return [
+        (_("会议日期"), minutes.held_on),
+        (_("地点"), minutes.place),
+        (_("出席的评比小组成员"), _("、").join(present)),
+        (_("其他参会人员"), minutes.others_present),
+        (_("评定结果和决定"), minutes.decisions),
+        (_("其他记录"), minutes.notes),
+        (_("记录人"), recorder),
+    ]
+
+
+def minutes_table(minutes: MeetingMinutes, present: list[str], recorder: str) -> Table:
+    """The minutes as a two-column table (item, content), for a sheet holding several rounds' minutes."""
+    items = [
+        (item, Figure(content, DAY) if isinstance(content, date) else content)
+        for item, content in minutes_items(minutes, present, recorder)
+    ]
+    return Table(
+        _("会议记录"),
+        [Column(_("项目"), 18, itemgetter(0)), Column(_("内容"), 90, itemgetter(1), wrap=True)],
+        items,
+    )
+
+
 def minutes_xlsx(
     scoring_round: ScoringRound, minutes: MeetingMinutes, present: list[str], recorder: str, village: Village
 ) -> bytes:
@@ -143,15 +171,7 @@ def minutes_xlsx(
         [18, 90],
         landscape=False,
     )
-    for item, content in (
-        (_("会议日期"), minutes.held_on),
-        (_("地点"), minutes.place),
-        (_("出席的评比小组成员"), _("、").join(present)),
-        (_("其他参会人员"), minutes.others_present),
-        (_("评定结果和决定"), minutes.decisions),
-        (_("其他记录"), minutes.notes),
-        (_("记录人"), recorder),
-    ):
+    for item, content in minutes_items(minutes, present, recorder):
         sheet.append([item, content])
     for row in sheet.iter_rows(min_row=3):
         row[0].font = Font(bold=True)

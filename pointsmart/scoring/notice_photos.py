@@ -184,10 +184,25 @@ def photos_xlsx(
             village=village.label,
             period=period_label(scoring_round),
         ),
-        [_("序号"), _("张贴日期"), _("撤下日期"), _("上传人"), _("上传时间"), _("照片")],
-        [6, 12, 12, 10, 17, 60],
+        photo_header(),
+        PHOTO_WIDTHS,
         landscape=False,
     )
+    add_photo_rows(sheet, photos, folder, names)
+    return workbook_bytes(book)
+
+
+#: the widths of the photo sheet's columns (the last holds the picture)
+PHOTO_WIDTHS = [6, 12, 12, 10, 17, 60]
+
+
+def photo_header() -> list[str]:
+    return [_("序号"), _("张贴日期"), _("撤下日期"), _("上传人"), _("上传时间"), _("照片")]
+
+
+def add_photo_rows(sheet, photos: list[NoticePhoto], folder: Path, names: dict[int, str]) -> None:
+    """A row per photo under what ``sheet`` holds: its number, dates and uploader, and the picture
+    placed over the last cell, the row as tall as the picture."""
     for number, photo in enumerate(photos, start=1):
         sheet.append(
             [
@@ -209,7 +224,6 @@ def photos_xlsx(
             sheet.row_dimensions[row].height = picture.height * 0.75  # pixels → points
         else:
             sheet[f"F{row}"] = _("（照片文件缺失）")
-    return workbook_bytes(book)
 
 
 def _thumbnail(path: Path, box=(400, 300)) -> io.BytesIO | None:

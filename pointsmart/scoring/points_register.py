@@ -13,11 +13,13 @@ from ..exports import Column, Table, workbook
 from ..households.models import Household
 from ..ledger.models import Transfer
 from ..org.models import Village
+from ..periods import Period
 from .models import (
     Category,
     RoundResult,
     ScoringRound,
 )
+from .periods import round_period
 from .reports import (
     category_points,
     finalised_rounds,
@@ -66,10 +68,21 @@ class Register:
     entries: list[RegisterEntry]
     #: years that have finalised rounds, newest first (for the filter)
     years: list[int]
+    #: the month of a month's register (:func:`month_register`), None for a year's
+    month: Period | None = None
 
     @property
     def has_corrections(self) -> bool:
         return any(line.corrected for e in self.entries for line in e.lines)
+
+    @property
+    def carried_label(self) -> str:
+        """What the first line of a household is: the points brought from before the year or month."""
+        return _("上年结转") if self.month is None else _("上期结转")
+
+    @property
+    def label(self) -> str:
+        return _("%(year)s 年", year=self.year) if self.month is None else self.month.label()
 
 
 #: how a paper card's balance carried over is marked (``demo:opening``, ``<import>:opening``)
@@ -143,14 +156,30 @@ def register(session: Session, village_id: int, year: int, group: str = "") -> R
     return Register(year, group, report_categories(session, village_id, used), rounds, entries, years)
 
 
-def register_xlsx(ledger: Register, village: Village) -> bytes:
-    """The register as a workbook: a line per household and round, with the running total."""
+def month_register(session: Session, village_id: int, month: Period) -> Register:
+    """The year's register cut to the finalised rounds whose period ends in ``month`` (a quarter's round
+    belongs to its last month): each household that has a line in them, brought forward from
+    everything before them, so its running total is the year's."""
+    year = register(session, village_id, month.year)
+    rounds = [r for r in year.rounds if round_period(r.period_type, r.period_key).last_month == month.key]
+    entries = []
+    for entry in year.entries:
+        lines = [line for line in entry.lines if line.round in rounds]
+        if lines:
+            entries.append(RegisterEntry(entry.household, lines[0].running - lines[0].net, lines))
+    used = {c for e in entries for line in e.lines for c in line.by_category}
+    categories = [c for c in year.categories if c.id in used]
+    return Register(month.year, "", categories, rounds, entries, year.years, month)
+
+
+def register_table(ledger: Register, village: Village) -> Table:
+    """The register as a table: a line per household and round, with the running total."""
     corrections = ledger.has_corrections
     columns = [
         Column(_("户号"), 10, lambda r: r[0].household.household_no),
         Column(_("户主"), 12, lambda r: r[0].household.head_name),
         Column(_("村民小组"), 10, lambda r: r[0].household.group),
-        Column(_("期别"), 16, lambda r: period_label(r[1].round) if r[1] else _("上年结转")),
+        Column(_("期别"), 16, lambda r: period_label(r[1].round) if r[1] else ledger.carried_label),
         *(
             Column(c.name, 12, lambda r, c=c: r[1].by_category.get(c.id) if r[1] else None)
             for c in ledger.categories
@@ -166,7 +195,15 @@ def register_xlsx(ledger: Register, village: Village) -> bytes:
     ]
     # a household's first line is what earlier years brought (no round), then a line per round
     rows = [(entry, line) for entry in ledger.entries for line in (None, *entry.lines)]
-    title = _("%(village)s %(year)s 年积分登记台账", village=village.label, year=ledger.year)
+    if ledger.month is None:
+        title = _("%(village)s %(year)s 年积分登记台账", village=village.label, year=ledger.year)
+    else:
+        title = _("%(village)s %(month)s积分登记台账", village=village.label, month=ledger.month.label())
     if ledger.group:
         title += f" · {ledger.group}"
-    return workbook("", [Table(_("积分登记台账"), columns, rows, landscape=True, heading=title)])
+    return Table(_("积分登记台账"), columns, rows, landscape=True, heading=title, empty=_("没有农户。"))
+
+
+def register_xlsx(ledger: Register, village: Village) -> bytes:
+    """The register as a workbook: a line per household and round, with the running total."""
+    return workbook("", [register_table(ledger, village)])

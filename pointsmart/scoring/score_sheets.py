@@ -138,8 +138,8 @@ def score_sheet(session: Session, scoring_round: ScoringRound) -> ScoreSheet:
     )
 
 
-def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
-    """The score sheet as a workbook: points per criterion (times × points), and a sheet of approvals."""
+def score_table(sheet: ScoreSheet, village: Village) -> Table:
+    """The scores as a table: a row per household, points per criterion (times × points)."""
     criteria = [
         Column(
             _(
@@ -153,7 +153,7 @@ def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
         )
         for c in sheet.criteria
     ]
-    scores = Table(
+    return Table(
         _("打分表"),
         [
             Column(_("户号"), 10, lambda row: row.household.household_no),
@@ -167,6 +167,11 @@ def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
         landscape=True,
         heading=_("%(village)s %(period)s 打分表", village=village.label, period=period_label(sheet.round)),
     )
+
+
+def score_sheet_xlsx(sheet: ScoreSheet, village: Village) -> bytes:
+    """The score sheet as a workbook: points per criterion (times × points), and a sheet of approvals."""
+    scores = score_table(sheet, village)
     steps = [(_("评分"), p.name, p.label, None, p.count) for p in sheet.scorers]
     steps += [(_("审核"), p.name, p.label, p.at, None) for p in sheet.approvals]
     for step, name, at in (

@@ -133,6 +133,11 @@ class PriceRow:
         return self.steps[-1].since if self.steps else None
 
     @property
+    def price(self) -> int:
+        """The price in force: the last step's (the goods' own, for goods without a price history)."""
+        return self.steps[-1].price if self.steps else self.goods.price
+
+    @property
     def changed(self) -> bool:
         return len(self.steps) > 1
 
@@ -178,6 +183,22 @@ def price_list(session: Session, village_id: int) -> list[PriceRow]:
         rows.append(PriceRow(goods, steps))
     rows.sort(key=lambda r: (not r.goods.active, r.goods.position, r.goods.name, r.goods.id))
     return rows
+
+
+def prices_until(rows: list[PriceRow], until: datetime) -> list[PriceRow]:
+    """The price list as it stood just before ``until`` (stored UTC): the goods that had a price by
+    then, each with the steps up to then and the last of them in force (a month's 分值对应表)."""
+    kept = []
+    for row in rows:
+        steps = [s for s in row.steps if s.since < until]
+        if not steps and row.steps:
+            continue  # priced only later: not in the shop yet
+        if steps:
+            last = steps[-1]
+            if last.until is not None and last.until >= until:
+                steps[-1] = PriceStep(last.price, last.since, None, last.by)
+        kept.append(PriceRow(row.goods, steps))
+    return kept
 
 
 # --- donations traced, and the 爱心榜 ----------------------------------------------------------------

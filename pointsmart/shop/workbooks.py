@@ -226,8 +226,13 @@ def days_table(period: ShopPeriod, month: Period, every_day: bool = True) -> Tab
 
 def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
     """积分兑换(领取)台账 as a workbook: one row per goods line of each redemption."""
+    return workbook("", [redemptions_table(register, village)])
+
+
+def redemptions_table(register: RedemptionRegister, village: Village) -> Table:
+    """积分兑换(领取)台账 as a table: one row per goods line of each redemption, the month's totals."""
     blank = ["", "", "", "", "", ""]  # the points go under 积分
-    table = Table(
+    return Table(
         _("积分兑换台账"),
         _redemption_columns(register.names),
         _lines(register.redemptions),
@@ -246,7 +251,6 @@ def register_xlsx(register: RedemptionRegister, village: Village) -> bytes:
             month=register.month.label(),
         ),
     )
-    return workbook("", [table])
 
 
 def _stocktake_columns() -> list[Column]:
@@ -281,7 +285,12 @@ def stocktake_table(sheet: StocktakeSheet) -> Table:
 
 def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Period) -> bytes:
     """物资盘点台账 as a workbook: one row per goods counted, with the count's date and counters."""
-    table = Table(
+    return workbook("", [stocktakes_month_table(sheets, village, month)])
+
+
+def stocktakes_month_table(sheets: list[StocktakeSheet], village: Village, month: Period) -> Table:
+    """A month's counts as one table: one row per goods counted, with the count's date and counters."""
+    return Table(
         _("物资盘点台账"),
         _stocktake_columns(),
         [(s, line) for s in sheets for line in s.lines],
@@ -289,26 +298,29 @@ def stocktakes_xlsx(sheets: list[StocktakeSheet], village: Village, month: Perio
         heading=_("%(village)s 物资盘点台账 %(month)s", village=village.label, month=month.label()),
         notes=[] if sheets else [_("本月没有盘点记录。")],
     )
-    return workbook("", [table])
 
 
 def prices_xlsx(rows: list[PriceRow], village: Village) -> bytes:
     """分值对应表 as a workbook: the prices in force, and every change on a second sheet."""
+    return workbook("", [prices_table(rows, village), price_changes_table(rows)])
+
+
+def prices_table(rows: list[PriceRow], village: Village, heading: str = "") -> Table:
+    """The prices in force (each row's last step; a goods item without history, its own price)."""
     numbered = list(enumerate(rows, 1))
-    prices = Table(
+    return Table(
         _("分值对应表"),
         [
             Column(_("序号"), 6, lambda ir: ir[0]),
             Column(_("商品"), 16, lambda ir: ir[1].goods.name),
             Column(_("规格"), 12, lambda ir: ir[1].goods.spec),
-            Column(_("兑换分值（积分）"), 12, lambda ir: ir[1].goods.price),
+            Column(_("兑换分值（积分）"), 12, lambda ir: ir[1].price),
             Column(_("执行日期"), 17, lambda ir: ir[1].since, WHEN),
-            Column(_("状态"), 8, lambda ir: _("上架") if ir[1].goods.active else _("已下架")),
+            Column(_("状态"), 8, lambda ir: _("上架") if ir[1].goods.active else _("已下架"), key="status"),
         ],
         numbered,
-        heading=_("%(village)s 分值对应表", village=village.label),
+        heading=heading or _("%(village)s 分值对应表", village=village.label),
     )
-    return workbook("", [prices, price_changes_table(rows)])
 
 
 def price_changes_table(rows: list[PriceRow], changed_only: bool = False) -> Table:

@@ -228,6 +228,9 @@ PAGES: list[Page] = [
     Page("/ledgers/register", "ledgers.register", (CHAIR, PANEL)),
     Page("/ledgers/wall/rules", "ledgers.wall_rules", (CHAIR, PANEL)),
     Page("/ledgers/wall/panel", "ledgers.wall_panel", (CHAIR, PANEL)),
+    # the book of the demo's scoring round (2026-10, pointsmart/demo.py): its score sheet and register are
+    # the widest tables of the book (the shop's ledgers are looked at on their own pages, on today's data)
+    Page("/ledgers/book/<month>", "ledgers.month_book", (CHAIR, PANEL), lambda i: {"month": "2026-10"}),
     # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
     Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
     Page("/notice", "public.notices", (PUBLIC,)),
@@ -322,6 +325,7 @@ EXCLUDED = {
     "/ledgers/rounds/<int:round_id>/photos.xlsx": "download (xlsx)",
     "/ledgers/photos/<int:photo_id>": "download (a notice photo, image)",
     "/ledgers/register.xlsx": "download (xlsx)",
+    "/ledgers/book/<month>.xlsx": "download (xlsx)",
     "/shop/goods/<int:goods_id>/photo": "download (goods photo, image)",
     "/shop/reports/daily.xlsx": "download (xlsx)",
     "/shop/reports/monthly.xlsx": "download (xlsx)",

@@ -1,0 +1,290 @@
+"""One book per month (台账汇编): the seven ledgers a county inspects, for one month, in one document.
+
+物资盘点台账, 分值对应表台账, 积分登记台账, 打分表台账, 积分评定会议记录台账, 积分公示影视资料台账 and
+积分兑换(领取)台账 each have their own page and workbook; this module gathers the data those build
+from, cut to the month, so the book prints them one after another (``templates/ledgers/book.html``)
+and writes one workbook with a sheet per ledger (:func:`book_xlsx`). A scoring round belongs to the
+month its period ends in (2026-Q4 to 2026-12). The price list is the one in force at the month's end.
+
+The workbook's bytes depend on the data alone (no time of saving is in them), so the same month gives
+the same file and its sha256 can be kept when the month is closed.
+
+Nothing here writes; every function is a plain function of a session and explicit arguments.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy.orm import Session
+
+from .auth.services import user_names
+from .exports import Table, stacked
+from .org.models import Village
+from .periods import Period, read_period, today, utc_window
+from .scoring import meeting_minutes, notice_photos, points_register, score_sheets
+from .scoring.models import STATUS_LABELS, MeetingMinutes, NoticePhoto, ScoringRound
+from .scoring.periods import round_period
+from .scoring.points_register import Register
+from .scoring.reports import period_label
+from .scoring.score_sheets import ScoreSheet
+from .shop import registers, workbooks
+from .shop.models import Goods, Redemption, StockMove, Stocktake
+from .shop.registers import PriceRow, RedemptionRegister, StocktakeSheet
+from .xlsx import Book, fixed_bytes, workbook_bytes
+
+#: the seven ledgers, in the order the county's list names them (the book's order and its sheets')
+LEDGERS = ("stocktakes", "prices", "register", "scores", "minutes", "photos", "redemptions")
+
+
+def ledger_titles() -> dict[str, str]:
+    """Each ledger's title, in the reader's language."""
+    return {
+        "stocktakes": _("物资盘点台账"),
+        "prices": _("分值对应表台账"),
+        "register": _("积分登记台账"),
+        "scores": _("打分表台账"),
+        "minutes": _("积分评定会议记录台账"),
+        "photos": _("积分公示影视资料台账"),
+        "redemptions": _("积分兑换（领取）台账"),
+    }
+
+
+@dataclass
+class RoundMinutes:
+    round: ScoringRound
+    #: None: the round has no minutes yet
+    minutes: MeetingMinutes | None
+    present: list[str]
+    recorder: str
+
+
+@dataclass
+class RoundPhotos:
+    round: ScoringRound
+    photos: list[NoticePhoto]
+    #: uploader id → name
+    names: dict[int, str]
+
+
+@dataclass
+class MonthBook:
+    month: Period
+    #: every round whose period ends in the month, whatever its state, in period order
+    rounds: list[ScoringRound]
+    stocktakes: list[StocktakeSheet]
+    #: the price list at the month's end
+    prices: list[PriceRow]
+    #: each goods item's prices that took effect in the month (its steps cut to them)
+    price_changes: list[PriceRow]
+    register: Register
+    score_sheets: list[ScoreSheet]
+    minutes: list[RoundMinutes]
+    photos: list[RoundPhotos]
+    redemptions: RedemptionRegister
+
+    def counts(self) -> dict[str, str]:
+        """A line for each ledger in the table of contents: how much of it there is."""
+        return {
+            "stocktakes": _("%(n)s 次盘点", n=len(self.stocktakes)),
+            "prices": _("%(n)s 种商品，本月调整 %(m)s 次", n=len(self.prices), m=self.changes_count),
+            "register": _("%(n)s 户", n=len(self.register.entries)),
+            "scores": _("%(n)s 次评定", n=len(self.score_sheets)),
+            "minutes": _("%(n)s 份会议记录", n=sum(1 for m in self.minutes if m.minutes)),
+            "photos": _("%(n)s 张照片", n=sum(len(p.photos) for p in self.photos)),
+            "redemptions": _("%(n)s 笔兑换", n=len(self.redemptions.redemptions)),
+        }
+
+    @property
+    def changes_count(self) -> int:
+        return sum(len(row.steps) for row in self.price_changes)
+
+
+def parse_book_month(text: str) -> Period | None:
+    """The month of a book's address, written ``2026-11`` exactly; None for anything else."""
+    if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+        return None
+    found = read_period(text)
+    return found if found is not None and found.kind == "month" and found.key == text else None
+
+
+def month_rounds(session: Session, village_id: int, month: Period) -> list[ScoringRound]:
+    """The village's rounds whose period ends in ``month``, in period order (then by id)."""
+    candidates = session.scalars(
+        sa.select(ScoringRound).where(
+            ScoringRound.village_id == village_id, ScoringRound.period_key.like(f"{month.year:04d}%")
+        )
+    )
+    found = [r for r in candidates if round_period(r.period_type, r.period_key).last_month == month.key]
+    return sorted(found, key=lambda r: (round_period(r.period_type, r.period_key).start, r.scope, r.id))
+
+
+def month_book(session: Session, village_id: int, month: Period) -> MonthBook:
+    """Everything the seven ledgers of ``month`` show."""
+    rounds = month_rounds(session, village_id, month)
+    start, end = utc_window(month.start, month.end)
+    prices = registers.prices_until(registers.price_list(session, village_id), end)
+    changes = [PriceRow(row.goods, [s for s in row.steps if s.since >= start]) for row in prices]
+    minutes = []
+    for scoring_round in rounds:
+        found = meeting_minutes.minutes_of(session, scoring_round)
+        present = meeting_minutes.present_ids(found)
+        names = user_names(session, present + [found.updated_by if found else None])
+        minutes.append(
+            RoundMinutes(
+                scoring_round,
+                found,
+                [names.get(u, "?") for u in present],
+                names.get(found.updated_by, "") if found else "",
+            )
+        )
+    photos = []
+    for scoring_round in rounds:
+        found = notice_photos.photos_of(session, scoring_round)
+        photos.append(RoundPhotos(scoring_round, found, user_names(session, [p.uploaded_by for p in found])))
+    return MonthBook(
+        month=month,
+        rounds=rounds,
+        stocktakes=registers.stocktakes(session, village_id, month),
+        prices=prices,
+        price_changes=[row for row in changes if row.steps],
+        register=points_register.month_register(session, village_id, month),
+        score_sheets=[score_sheets.score_sheet(session, r) for r in rounds],
+        minutes=minutes,
+        photos=photos,
+        redemptions=registers.redemption_register(session, village_id, month),
+    )
+
+
+def book_months(session: Session, village_id: int, limit: int = 120) -> list[Period]:
+    """The months a book can be opened for, newest first: from the first month with anything in it
+    (a round's period, a redemption, a stock move, a count) to this month, at most ``limit`` of them."""
+    firsts = []
+    for column, where in (
+        (Redemption.created_at, Redemption.village_id == village_id),
+        (Stocktake.counted_on, Stocktake.village_id == village_id),
+    ):
+        first = session.scalar(sa.select(sa.func.min(column)).where(where))
+        if first is not None:
+            firsts.append(first.date() if isinstance(first, datetime) else first)
+    first_move = session.scalar(
+        sa.select(sa.func.min(StockMove.created_at))
+        .join(Goods, Goods.id == StockMove.goods_id)
+        .where(Goods.village_id == village_id)
+    )
+    if first_move is not None:
+        firsts.append(first_move.date())
+    for period_type, period_key in session.execute(
+        sa.select(ScoringRound.period_type, ScoringRound.period_key)
+        .where(ScoringRound.village_id == village_id)
+        .distinct()
+    ):
+        firsts.append(round_period(period_type, period_key).start)
+    month = Period.of(today())
+    first = min(Period.of(min(firsts)), month) if firsts else month  # data dated ahead: from this month
+    months = []
+    while month >= first and len(months) < limit:
+        months.append(month)
+        month = month.previous
+    return months
+
+
+# --- the workbook --------------------------------------------------------------------------------
+
+
+def book_xlsx(book: MonthBook, village: Village, photo_folder: Path) -> bytes:
+    """The book as one workbook, a sheet per ledger in the book's order, each headed with the village,
+    the month and the ledger. The same data gives the same bytes."""
+    titles = ledger_titles()
+    month = book.month.label()
+
+    def heading(key: str) -> str:
+        return _("%(village)s %(month)s %(ledger)s", village=village.label, month=month, ledger=titles[key])
+
+    out = Book()
+    out.remove(out.active)
+    out.properties.title = _("%(village)s %(month)s 台账汇编", village=village.label, month=month)
+    out.properties.creator = "PointsMart"
+
+    def single(key: str, table: Table) -> None:
+        table.heading = heading(key)
+        sheet = table.add_to(out)
+        sheet.title = titles[key]
+
+    single("stocktakes", workbooks.stocktakes_month_table(book.stocktakes, village, book.month))
+    stacked(
+        out,
+        titles["prices"],
+        heading("prices"),
+        [
+            # without the goods' state today (上架 / 已下架): the book holds the month as it was
+            (_("月末分值"), workbooks.prices_table(book.prices, village).without("status")),
+            (_("本月分值调整"), _changes(book.price_changes)),
+        ],
+        "",
+    )
+    single("register", points_register.register_table(book.register, village))
+    stacked(
+        out,
+        titles["scores"],
+        heading("scores"),
+        [(_round_caption(s.round), score_sheets.score_table(s, village)) for s in book.score_sheets],
+        _("本月没有评定。"),
+    )
+    stacked(
+        out,
+        titles["minutes"],
+        heading("minutes"),
+        [(_round_caption(m.round), _minutes(m)) for m in book.minutes],
+        _("本月没有评定。"),
+    )
+    _photos_sheet(out, titles["photos"], heading("photos"), book.photos, photo_folder)
+    single("redemptions", workbooks.redemptions_table(book.redemptions, village))
+    saved = datetime.combine(book.month.end, time())  # the month's end, never the time of saving
+    return fixed_bytes(workbook_bytes(out), saved)
+
+
+def _round_caption(scoring_round: ScoringRound) -> str:
+    return _(
+        "%(period)s（%(status)s）",
+        period=period_label(scoring_round),
+        status=STATUS_LABELS[scoring_round.status],
+    )
+
+
+def _changes(rows: list[PriceRow]) -> Table:
+    table = workbooks.price_changes_table(rows)
+    table.empty = _("本月没有调整分值。")
+    return table
+
+
+def _minutes(found: RoundMinutes) -> Table:
+    if found.minutes is None:
+        return Table(_("会议记录"), [], [], empty=_("这次评定还没有会议记录。"))
+    return meeting_minutes.minutes_table(found.minutes, found.present, found.recorder)
+
+
+def _photos_sheet(out: Book, title: str, heading: str, rounds: list[RoundPhotos], folder: Path) -> None:
+    """The notice photos of each round under its caption, each photo in its row as the round's own
+    workbook shows it."""
+    sheet = stacked(out, title, heading, [], "" if rounds else _("本月没有评定。"))
+    for found in rounds:
+        if sheet.max_row > 1:
+            sheet.append([])
+        sheet.append([_round_caption(found.round)])
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
+        sheet.append(notice_photos.photo_header())
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+        if found.photos:
+            notice_photos.add_photo_rows(sheet, found.photos, folder, found.names)
+        else:
+            sheet.append([_("还没有上传公示照片。")])
+    for index, width in enumerate(notice_photos.PHOTO_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width

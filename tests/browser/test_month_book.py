@@ -1,0 +1,90 @@
+"""The month's book (台账汇编) in a real browser: printed to an A4 PDF it has a cover and contents, the
+seven ledgers, and "第 N 页 共 M 页" on every page with M the PDF's page count; the long score sheet
+repeats its column headings on each page it runs over; on a desktop and a phone nothing needs
+scrolling sideways."""
+
+import re
+import subprocess
+
+import sqlalchemy as sa
+
+from pointsmart.auth.models import User
+
+from ..conftest import committing
+from ..test_month_book import TITLES, november
+from ..test_month_book import scene as scene  # the rulebook and the panel, a fixture
+from .conftest import ARTIFACTS, _open, console_errors, horizontal_overflow, login, screenshot
+
+
+def _pdf_pages(path) -> list[str]:
+    """The text of each page of a PDF (pdftotext, poppler-utils), in layout order."""
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    return text.stdout.split("\f")[:-1]
+
+
+def _page_count(path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+
+
+def test_the_book_prints_as_one_a4_document_numbered_page_by_page(
+    browser, live_server, app, scene, make_household
+):
+    november(app, scene, make_household, more=45)  # a score sheet longer than one page
+    with committing(app) as session:
+        chair = session.scalar(sa.select(User.username).where(User.id == scene.chair))
+
+    context, page = _open(browser, live_server, {"viewport": {"width": 1366, "height": 768}})
+    try:
+        login(page, chair)
+        page.goto("/ledgers/")
+        page.get_by_role("link", name="2026年11月", exact=True).click()
+        page.wait_for_url("**/ledgers/book/2026-11")
+        assert horizontal_overflow(page) <= 0
+        screenshot(page, "month-book-1366")
+        assert console_errors(page) == []
+
+        pdf = ARTIFACTS / "month-book-a4.pdf"
+        page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
+        count = _page_count(pdf)
+        pages = _pdf_pages(pdf)
+        assert count > 1 and len(pages) == count
+        text = "\n".join(pages)
+        for title in TITLES:
+            assert title in text, title
+        assert "未结账" in pages[0]
+        squeezed = [re.sub(r"\s+", "", p) for p in pages]  # pdftotext may or may not keep the spaces
+        for number, printed in enumerate(squeezed, start=1):
+            assert f"第{number}页共{count}页" in printed, (number, printed[-200:])
+        # each ledger starts on a page of its own: its title heads a page
+        heads = [p.strip().splitlines()[:3] for p in pages]
+        for title in TITLES:
+            assert any(title in " ".join(h) for h in heads), title
+        # the score sheet runs over pages, its headings on each of them
+        sheet_pages = [p for p in pages if "陈玉兰" in p and "评分人" in p and "户主" in p]
+        assert len(sheet_pages) >= 2
+
+        # in English the pages are numbered in English
+        page.goto("/lang/en?next=/ledgers/book/2026-11")
+        page.wait_for_url("**/ledgers/book/2026-11")
+        english = ARTIFACTS / "month-book-a4-en.pdf"
+        page.pdf(path=str(english), format="A4", prefer_css_page_size=True, print_background=True)
+        count = _page_count(english)
+        for number, printed in enumerate(_pdf_pages(english), start=1):
+            assert f"Page{number}of{count}" in re.sub(r"\s+", "", printed), (number, printed[-200:])
+    finally:
+        context.close()
+
+    context, phone = _open(
+        browser, live_server, {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+    )
+    try:
+        login(phone, chair)
+        phone.goto("/ledgers/book/2026-11")
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "month-book-390")
+        assert console_errors(phone) == []
+    finally:
+        context.close()
