@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -337,7 +338,7 @@ def renewal_reason(tls_folder: Path, names: Names, now: dt.datetime | None = Non
         return "signed by another CA"
     try:
         cert.verify_directly_issued_by(ca[0])
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature):
         return "signed by another CA"
     if cert.not_valid_after_utc - (now or _now()) < RENEW_BEFORE:
         return "expires soon"

@@ -70,16 +70,19 @@ def server_options(app) -> dict:
 
 
 def cheroot_server(app, host: str, port: int, threads: int, ssl_adapter=None, wsgi_app=None):
-    """A cheroot server held to the limits :func:`server_options` gives waitress.
-
-    ``wsgi_app`` (``app`` unless given) is what it serves. The body limit is the same: cheroot refuses a larger ``Content-Length`` (413) before reading a
-    byte of it, and stops a chunked body at the same size. The head is bounded as waitress bounds it.
-    """
+    """A cheroot server serving ``wsgi_app`` (``app`` unless given), held to the limits that
+    :func:`server_options` gives waitress: cheroot refuses a larger ``Content-Length`` (413) before
+    reading a byte of it and stops a chunked body at the same size; the head is bounded as waitress
+    bounds it."""
     from cheroot import wsgi
 
     options = server_options(app)
     server = wsgi.Server(
-        (host, port), wsgi_app or app, numthreads=threads, server_name=options["ident"], timeout=SOCKET_TIMEOUT_S
+        (host, port),
+        wsgi_app or app,
+        numthreads=threads,
+        server_name=options["ident"],
+        timeout=SOCKET_TIMEOUT_S,
     )
     server.max_request_body_size = options["max_request_body_size"]
     server.max_request_header_size = MAX_REQUEST_HEADER_SIZE
@@ -115,9 +118,11 @@ def tls_ready(app) -> tls.Ready:
     return ready
 
 
-def keep_certificate_fresh(app, adapter, stop: threading.Event, every: float = RENEWAL_CHECK_S):
+def keep_certificate_fresh(app, adapter, stop: threading.Event, every: float | None = None):
     """Check the server certificate every ``every`` seconds until ``stop`` is set; a renewed one is
     loaded into the running server's TLS context, so the next connection gets it (open ones keep theirs)."""
+
+    every = every or RENEWAL_CHECK_S
 
     def loop():
         while not stop.wait(every):
