@@ -106,6 +106,10 @@ def _village_name() -> str:
         return home_village(db.session).name
     except Exception:  # no village yet, or no database: the CA is named without it
         return ""
+    finally:
+        # outside a request every transaction writes, holding the process's write lock: end it, or
+        # the server's own requests and its backups would queue behind this one for ever
+        db.session.remove()
 
 
 def tls_ready(app) -> tls.Ready:

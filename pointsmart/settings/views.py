@@ -95,7 +95,11 @@ def _https_card() -> dict:
         "fingerprint": tls.fingerprint(state.ca),
         "ca_until": state.ca.not_valid_after_utc,
         "server_until": state.server.not_valid_after_utc if state.server else None,
-        "names": sorted(names.dns) + sorted(map(str, names.ips)) if names else [],
+        # what a phone can use: not this PC's own loopback names
+        "names": [n for n in sorted(names.dns) if n != "localhost"]
+        + [str(a) for a in sorted(names.ips, key=str) if not a.is_loopback]
+        if names
+        else [],
     }
 
 
