@@ -41,6 +41,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from flask import has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 
 #: how long the CA lasts: phones install it once; a new CA means installing again on every phone
 CA_DAYS = 10 * 365
@@ -474,3 +476,16 @@ def redirect_to_https(app, https_port: int):
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class SecureOverHTTPS(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, whose cookie is ``Secure`` when it is set over HTTPS.
+
+    A village serves HTTPS and plain HTTP on one host; a browser sends a cookie to every port of the
+    host, by either scheme, unless it is ``Secure``. A log-in made over HTTPS so never travels in
+    clear to the plain-HTTP pages (a family page, a static file) on the LAN; one made over plain HTTP
+    (HTTPS not set up) still works as before. ``SESSION_COOKIE_SECURE`` still forces it everywhere.
+    """
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)

@@ -329,6 +329,17 @@ def test_the_running_server_takes_a_renewed_certificate_without_a_restart(app, m
             time.sleep(0.1)
 
 
+def test_a_log_in_over_https_keeps_its_cookie_off_plain_http(app, make_user):
+    _user_id, name = make_user("chair")
+    for base, secure in (("https://village.lan:8443", True), ("http://village.lan:8000", False)):
+        client = app.test_client()
+        signed_in = client.post("/login", data={"username": name, "password": PASSWORD}, base_url=base)
+        assert signed_in.status_code == 302
+        cookie = signed_in.headers["Set-Cookie"]
+        assert ("; Secure" in cookie) is secure, (base, cookie)
+        assert client.get("/settings/", base_url=base).status_code == 200  # logged in, either way
+
+
 def test_serve_picks_https_on_a_village_and_plain_http_on_a_county(app, county_app, monkeypatch):
     monkeypatch.delenv("HTTPS_PORT", raising=False)
     assert serve_module.https_port_for(app, None) == 8443
