@@ -215,6 +215,7 @@ def test_the_settings_page_shows_the_phone_steps_the_qr_and_the_fingerprint(app,
     assert tls.fingerprint(_cert(tls.folder(app) / "ca.crt")) in page
     assert 'src="data:image/svg+xml;base64,' in page
     assert "http://pointsmart.test/ca.crt" in page  # POINTSMART_BASE_URL's host, over plain HTTP
+    assert "https://pointsmart.test:8443/" in page
     for role in ("shopkeeper", "panel"):
         assert login_as(role).get("/settings/").status_code in (302, 403, 404)
 

@@ -63,6 +63,10 @@ def _lan_host(server_cert) -> str:
         addresses = [a for a in tls.cert_names(server_cert).ips if a.version == 4 and not a.is_loopback]
         if addresses:
             return str(sorted(addresses, key=lambda a: (not a.is_private, int(a)))[0])
+    return _bracketed(host)
+
+
+def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
@@ -73,14 +77,15 @@ def _https_card() -> dict:
     if not state.ready:
         return {"ready": False}
     base = current_app.config["POINTSMART_BASE_URL"]
-    host = _lan_host(state.server)
+    # the address the cards print, when one is set; else one a phone on the LAN can reach
+    host = _bracketed(urlsplit(base).hostname or "") if base else _lan_host(state.server)
     http_port = current_app.config.get("POINTSMART_HTTP_PORT") or (
         request.host.rsplit(":", 1)[1]
         if request.scheme == "http" and request.host.rsplit(":", 1)[-1].isdecimal()
         else 8000
     )
     https_port = current_app.config.get("POINTSMART_HTTPS_PORT") or 8443
-    if base.startswith("http://"):
+    if base:
         download = base.rstrip("/") + url_for("web.ca_certificate")
     else:
         port = "" if int(http_port) == 80 else f":{http_port}"
