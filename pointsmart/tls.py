@@ -424,8 +424,9 @@ def ca_der(tls_folder: Path) -> bytes | None:
 #: what plain HTTP still serves as it is once HTTPS is set up: the CA certificate (a phone fetches it
 #: before it trusts HTTPS), the health check, the API (its clients send a bearer token, which a
 #: redirect would drop, and they need no camera), static files, and the pages families open from a
-#: card or a poster — their phones never install the village's CA, and need no camera either
-HTTP_KEPT = ("/ca.crt", "/healthz", "/api/", "/static/", "/c/", "/notice", "/honour")
+#: card or a poster, and their language switch — their phones never install the village's CA, and
+#: need no camera either
+HTTP_KEPT = ("/ca.crt", "/healthz", "/api/", "/static/", "/c/", "/notice", "/honour", "/lang/")
 
 
 def kept_on_http(path: str) -> bool:

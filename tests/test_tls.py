@@ -262,7 +262,10 @@ def test_plain_http_moves_browsers_page_requests_to_https():
 
 @pytest.mark.parametrize(
     "path",
-    ["/ca.crt", "/healthz", "/api/v1/households", "/static/css/app.css", "/c/abcdef", "/notice", "/honour"],
+    [
+        *("/ca.crt", "/healthz", "/api/v1/households", "/static/css/app.css"),
+        *("/c/abcdef", "/notice", "/notice/abc", "/honour", "/lang/en"),
+    ],
 )
 def test_what_must_stay_reachable_over_plain_http_is_not_moved(path):
     client = Client(tls.redirect_to_https(_plain, 8443))
