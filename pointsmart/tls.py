@@ -359,12 +359,18 @@ class Ready:
     renewed: str | None  # why the server certificate was issued now, or None
 
 
-def ensure(tls_folder: Path, village: str = "", extra=(), addresses=None, now=None) -> Ready:
-    """Make sure there is a CA and a good server certificate for this PC; create or renew what is not."""
+def ensure(tls_folder: Path, village: str = "", extra=(), addresses=None, now=None, new_ca=True) -> Ready:
+    """Make sure there is a CA and a good server certificate for this PC; create or renew what is not.
+
+    ``new_ca=False`` (the running server's hourly check) never makes a CA: one gone from under a
+    running server is an error to report (``FileNotFoundError``), not to replace behind the phones' back.
+    """
     tls_folder.mkdir(parents=True, exist_ok=True)
     extra = list(extra) + extra_names(tls_folder)
     created = False
     if load_ca(tls_folder) is None:
+        if not new_ca:
+            raise FileNotFoundError(f"no readable certificate authority in {tls_folder}")
         create_ca(tls_folder, village, extra)
         created = True
     names = wanted_names(extra, addresses)

@@ -140,6 +140,12 @@ def test_the_server_certificate_is_renewed_before_it_expires_and_when_the_addres
     # an address gone is no reason to renew: the certificate still covers the one there is
     assert tls.ensure(folder, addresses=[]).renewed is None
 
+    # the running server's check never replaces a CA gone from under it (the phones trust the old one)
+    (folder / "ca.key").rename(folder / "ca.key.away")
+    with pytest.raises(FileNotFoundError):
+        tls.ensure(folder, addresses=[LAN], new_ca=False)
+    (folder / "ca.key.away").rename(folder / "ca.key")
+
     # an unreadable or foreign server certificate is replaced
     (folder / "server.crt").write_text("not a certificate")
     assert tls.ensure(folder, addresses=[LAN]).renewed == "no server certificate"

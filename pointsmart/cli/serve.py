@@ -131,7 +131,7 @@ def keep_certificate_fresh(app, adapter, stop: threading.Event, every: float | N
     def loop():
         while not stop.wait(every):
             try:
-                ready = tls.ensure(tls.folder(app))
+                ready = tls.ensure(tls.folder(app), new_ca=False)
                 if ready.renewed:
                     adapter.context.load_cert_chain(str(ready.cert_file), str(ready.key_file))
                     log.warning("PointsMart: server certificate renewed (%s)", ready.renewed)
