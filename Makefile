@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+HTTPS_PORT ?= 8443
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps js-deps vendor-js gallery bench translations translations-update clean
@@ -36,9 +37,10 @@ translations-update: $(BIN)/pointsmart
 
 install: $(BIN)/pointsmart translations vendor-js
 
-## Install, then `pointsmart run`: migrate, load the demo village (once), serve on http://$(HOST):$(PORT)/ with waitress.
+## Install, then `pointsmart run`: migrate, load the demo village (once), make the village's CA (once), serve
+## https://$(HOST):$(HTTPS_PORT)/ and http://$(HOST):$(PORT)/ (which moves browsers to HTTPS). HTTPS_PORT=0: HTTP only.
 run: install
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/pointsmart run
+	HOST=$(HOST) PORT=$(PORT) HTTPS_PORT=$(HTTPS_PORT) $(BIN)/pointsmart run
 
 lint: install
 	$(BIN)/ruff check .
@@ -57,11 +59,12 @@ test-postgresql: install
 fuzz: install
 	POINTSMART_TEST_DB=sqlite $(BIN)/pytest -q -s tests/test_api_fuzz.py
 
-## Debian's Chromium and a Chinese font, for the browser tests (Playwright drives /usr/bin/chromium); npm for js-deps.
+## Debian's Chromium and a Chinese font, for the browser tests (Playwright drives /usr/bin/chromium); certutil
+## (libnss3-tools) for the HTTPS test's NSS database trusting the village CA; npm for js-deps.
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi || ! command -v certutil >/dev/null; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei libnss3-tools >/dev/null; \
 	fi
 	$(ensure_npm)
 

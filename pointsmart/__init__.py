@@ -23,6 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .json_limits import BoundedJSONProvider
 
     app.json = BoundedJSONProvider(app)  # request bodies bounded in depth before anything walks them
+    from .tls import SecureOverHTTPS
+
+    app.session_interface = SecureOverHTTPS()  # a log-in made over HTTPS stays off plain HTTP
 
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
 

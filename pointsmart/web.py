@@ -89,6 +89,29 @@ def healthz():
     return {"status": "ok"}
 
 
+@bp.get("/ca.crt")
+def ca_certificate():
+    """The village's CA certificate, for phones to install (DER, which Android's installer takes).
+
+    Public and served over plain HTTP too: a phone fetches it before it trusts the village's HTTPS.
+    ``?file=1`` sends the same bytes as a plain download, for a phone whose browser hands the CA type
+    to the system installer instead of saving it (Android 11 and later install CAs only from Settings).
+    """
+    from flask import current_app
+
+    from . import tls
+
+    der = None if county_mode() else tls.ca_der(tls.folder(current_app))
+    if der is None:
+        abort(404)
+    response = current_app.response_class(
+        der, mimetype="application/octet-stream" if request.args.get("file") else "application/x-x509-ca-cert"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="pointsmart-village-ca.crt"'
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 def refuse_bad_query() -> None:
     """Hold query parameters and path segments to the text rule before any view reads them.
 

@@ -29,7 +29,7 @@ def runner(app):
 def test_help_lists_every_command():
     script = Path(sys.executable).parent / "pointsmart"  # the installed console script
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
-    for command in ("db", "demo", "users", "households", "ledger", "backup", "serve", "run"):
+    for command in ("db", "demo", "users", "households", "ledger", "backup", "serve", "run", "tls"):
         assert f"  {command}" in out.stdout, out.stdout + out.stderr
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import sysconfig
@@ -92,10 +93,13 @@ class Server:
     """A command from the installed package that serves on a free port; stopped on leaving."""
 
     def __init__(self, args, cwd: Path, env: dict):
-        self.port = _free_port()
+        self.port, self.https_port = _free_port(), _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"server-{self.port}.log"
-        self.args = [str(a).replace("{port}", str(self.port)) for a in args]
+        self.args = [
+            str(a).replace("{port}", str(self.port)).replace("{https_port}", str(self.https_port))
+            for a in args
+        ]
         with self.log.open("w") as out:
             self.process = subprocess.Popen(self.args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -139,7 +143,7 @@ def test_pointsmart_run_from_the_installed_package_migrates_loads_the_demo_once_
     site.mkdir()
     env = _clean_env(**({"DATABASE_URL": database_url} if database_url else {}))
     script = venv / ("Scripts/pointsmart.exe" if os.name == "nt" else "bin/pointsmart")
-    with Server([script, "run", "--port", "{port}"], site, env) as server:
+    with Server([script, "run", "--port", "{port}", "--https-port", "{https_port}"], site, env) as server:
         client = httpx.Client(base_url=server.url, timeout=10)
         login = client.get("/login")
         assert login.status_code == 200 and "登录" in login.text
@@ -157,12 +161,17 @@ def test_pointsmart_run_from_the_installed_package_migrates_loads_the_demo_once_
         decoder = client.get(f"/static/{WASM}")  # served by the installed package, with its type
         assert decoder.status_code == 200 and decoder.headers["Content-Type"] == "application/wasm"
         assert decoder.content == (REPO / "static" / WASM).read_bytes()
+        # HTTPS too, by the village's own CA, made on this first start
+        ca = ssl.create_default_context(cafile=str(site / "instance" / "tls" / "ca.crt"))
+        secure = httpx.get(f"https://127.0.0.1:{server.https_port}/login", verify=ca, timeout=10)
+        assert secure.status_code == 200 and "登录" in secure.text
+        assert client.get("/ca.crt").headers["content-type"] == "application/x-x509-ca-cert"
     first = server.output()
     assert "Running upgrade  -> 0001" in first and "(120 added now)" in first, first
     if database_url is None:
         assert (site / "instance" / "pointsmart.sqlite3").exists()
 
-    with Server([script, "run", "--port", "{port}"], site, env) as again:
+    with Server([script, "run", "--port", "{port}", "--https-port", "{https_port}"], site, env) as again:
         assert httpx.get(f"{again.url}/login").status_code == 200
     assert "(0 added now)" in again.output() and "Running upgrade" not in again.output()
 

@@ -30,7 +30,7 @@ def main() -> None:
 
 def register_commands(app) -> None:
     """Add every feature's commands to ``app.cli``."""
-    from . import backup, cards, county, demo, households, ledger, photos, serve, sync, users, village
+    from . import backup, cards, county, demo, households, ledger, photos, serve, sync, tls, users, village
 
     for command in (
         demo.demo,
@@ -45,5 +45,6 @@ def register_commands(app) -> None:
         photos.photos,
         serve.serve,
         serve.run,
+        tls.tls_group,
     ):
         app.cli.add_command(command)

@@ -1,16 +1,21 @@
 """The chair's settings page: the county's address and sync key, backups (download, now, daily), the
 year-end rule for points and the shop's opening days."""
 
+import base64
 import io
+import ipaddress
 import os
 import tempfile
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import tls
 from ..auth.access import role_required
 from ..auth.models import Role
+from ..cards import services as card_services
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -46,6 +51,63 @@ def _days_form() -> OpeningDaysForm:
     return OpeningDaysForm(formdata=None, days=[str(day) for day in opening_days.current_days(db.session)])
 
 
+def _lan_host(server_cert) -> str:
+    """The host a phone on the LAN reaches this server by: the one the page was asked on, unless that
+    is this PC itself (``localhost``), then a LAN address from the server certificate."""
+    host = urlsplit(f"//{request.host}").hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback and server_cert is not None:
+        addresses = [a for a in tls.cert_names(server_cert).ips if a.version == 4 and not a.is_loopback]
+        if addresses:
+            return str(sorted(addresses, key=lambda a: (not a.is_private, int(a)))[0])
+    return _bracketed(host)
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _https_card() -> dict:
+    """What the HTTPS card shows: the phone steps' download address and its QR, the CA's fingerprint
+    and dates. The download is over plain HTTP: a phone fetches it before it trusts HTTPS."""
+    state = tls.status(tls.folder(current_app))
+    if not state.ready:
+        return {"ready": False}
+    base = current_app.config["POINTSMART_BASE_URL"]
+    # the address the cards print, when one is set; else one a phone on the LAN can reach
+    host = _bracketed(urlsplit(base).hostname or "") if base else _lan_host(state.server)
+    http_port = current_app.config.get("POINTSMART_HTTP_PORT") or (
+        request.host.rsplit(":", 1)[1]
+        if request.scheme == "http" and request.host.rsplit(":", 1)[-1].isdecimal()
+        else 8000
+    )
+    https_port = current_app.config.get("POINTSMART_HTTPS_PORT") or 8443
+    if base:
+        download = base.rstrip("/") + url_for("web.ca_certificate")
+    else:
+        port = "" if int(http_port) == 80 else f":{http_port}"
+        download = f"http://{host}{port}{url_for('web.ca_certificate')}"
+    qr = "data:image/svg+xml;base64," + base64.b64encode(card_services.qr_svg(download)).decode()
+    names = tls.cert_names(state.server) if state.server else None
+    return {
+        "ready": True,
+        "download": download,
+        "qr": qr,
+        "secure_url": f"https://{host}{'' if int(https_port) == 443 else f':{https_port}'}/",
+        "fingerprint": tls.fingerprint(state.ca),
+        "ca_until": state.ca.not_valid_after_utc,
+        "server_until": state.server.not_valid_after_utc if state.server else None,
+        # what a phone can use: not this PC's own loopback names
+        "names": [n for n in sorted(names.dns) if n != "localhost"]
+        + [str(a) for a in sorted(names.ips, key=str) if not a.is_loopback]
+        if names
+        else [],
+    }
+
+
 def _page(
     form: SettingsForm,
     status: int = 200,
@@ -75,6 +137,7 @@ def _page(
             rule=rule,
             days_form=days_form or _days_form(),
             days_now=opening_days.describe(opening_days.current_days(db.session)),
+            https=_https_card(),
         ),
         status,
     )

@@ -9,6 +9,11 @@ Fixtures here (on top of ``tests/conftest.py``):
 - ``page`` — a desktop tab (1280×800); ``phone`` — a cheap Android phone (360×740, touch, 2× pixels).
   Both open pages relative to the live server (``page.goto("/households/")``) in Chinese.
 - ``chair`` — the user name of a new village chair (password ``tests.conftest.PASSWORD``).
+- ``village_https`` — the app served as a village serves itself: HTTPS and plain HTTP with cheroot, its
+  CA in the instance folder (:func:`tests.tls_live.serving_https`; ``.https_url`` is
+  ``https://village.lan:<port>``); ``trusting_browser`` — a Chromium of its own that trusts that CA
+  and resolves ``village.lan`` to 127.0.0.1 (:func:`tests.tls_live.chromium_trusting`, which takes
+  extra launch arguments, e.g. a fake camera's).
 
 Helpers: :func:`login`, :func:`horizontal_overflow`, :func:`console_errors`, :func:`screenshot`.
 Every test in this directory carries the ``browser`` marker; a failed test leaves a full-page
@@ -27,6 +32,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from ..conftest import IN_CI, PASSWORD
 from ..live import serving
+from ..tls_live import chromium_trusting, serving_https
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent / "artifacts"
@@ -119,6 +125,13 @@ def live_server(app):
         yield LiveServer(url, app)
 
 
+@pytest.fixture
+def village_https(app):
+    """The test's app served over HTTPS and plain HTTP (moving browsers to HTTPS) by cheroot."""
+    with serving_https(app) as village:
+        yield village
+
+
 # --- the browser -----------------------------------------------------------------------------------
 
 
@@ -177,6 +190,13 @@ def phone(browser, live_server):
     yield page
     _console.pop(id(page), None)
     context.close()
+
+
+@pytest.fixture
+def trusting_browser(playwright, village_https):
+    """A Chromium of its own whose NSS database trusts the village's CA (``village.lan`` → 127.0.0.1)."""
+    with chromium_trusting(playwright, village_https.ca_file) as browser:
+        yield browser
 
 
 @pytest.fixture

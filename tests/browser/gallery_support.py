@@ -11,6 +11,7 @@ objection, a stocktake. :func:`build_county` registers that village with a count
 its ledger there by real sync.
 """
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from pointsmart import tls
 from pointsmart.auth.services import create_user, find_user
 from pointsmart.cards.models import Card
 from pointsmart.cards.services import mask_name
@@ -314,6 +316,7 @@ EXCLUDED = {
     },
     "/sync/progress": "JSON polled by the sync page's script",
     "/healthz": "plain-text health check for monitoring",
+    "/ca.crt": "download (the village CA's certificate, for phones to install)",
     "/static/<path:filename>": "static files",
     "/lang/<code>": "redirect: sets the language cookie and goes back",
     # downloads: workbooks, images, bundles (their contents are tested where they are made)
@@ -390,6 +393,9 @@ def build_village(app) -> Ids:
         )
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
+        # the village's CA, as `pointsmart run` makes it: the settings page shows its phone steps and QR
+        lan = ipaddress.IPv4Address("192.168.1.20")
+        tls.ensure(tls.folder(app), village=village.name, addresses=[lan])
         return Ids(
             household=household.id,
             card=card.id,

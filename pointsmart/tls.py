@@ -1,0 +1,498 @@
+"""HTTPS on the village LAN without an IT department: a private certificate authority per village.
+
+A phone's camera needs a secure context, so the village serves HTTPS itself
+(:mod:`pointsmart.cli.serve`). No public authority will sign for ``192.168.1.20``, so each village
+makes its own: a CA whose certificate the shop's phones install once (the chair's settings page
+shows how), and a server certificate it signs for this PC's LAN addresses and names, which the
+server renews by itself — before it expires, and when the PC's addresses change — without the
+phones doing anything again.
+
+Files, in ``<instance>/tls/``:
+
+| file | what | who may read it |
+| --- | --- | --- |
+| ``ca.key`` | the CA's private key: it signs for the names below | the server's user only (0600) |
+| ``ca.crt`` | the CA's certificate (PEM): what phones install, also served at ``/ca.crt`` | anyone |
+| ``server.key`` | the server certificate's private key | the server's user only (0600) |
+| ``server.crt`` | the server certificate (PEM), renewed here | anyone |
+| ``names.txt`` | more names or addresses to cover, one a line (``tls init --name``) | anyone |
+
+On Windows ``chmod`` only sets the read-only flag: the keys are as private as the instance folder's
+access list makes them (a folder in the server user's own profile is readable by that user and the
+administrators only). The CA is name-constrained: even a stolen ``ca.key`` signs nothing a phone
+accepts for a public name — only private addresses, ``localhost`` and the LAN's own names (``.lan``,
+``.local``, ``.home.arpa``, ``.internal``, this PC's host name and the names given at ``tls init``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from flask import has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+
+#: how long the CA lasts: phones install it once; a new CA means installing again on every phone
+CA_DAYS = 10 * 365
+#: how long a server certificate lasts (under Apple's 398-day limit for TLS server certificates)
+SERVER_DAYS = 397
+#: a server certificate with less than this left is renewed (at start and by the server's hourly check)
+RENEW_BEFORE = dt.timedelta(days=30)
+
+#: the LAN names any village may use; a CA constraint on a name covers the name and its subdomains
+LAN_SUFFIXES = ("localhost", "lan", "local", "home.arpa", "internal")
+#: the addresses a village's CA may sign for: private, shared (carrier-grade NAT), link-local, loopback
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "127.0.0.0/8",
+    )
+)
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def folder(app) -> Path:
+    return Path(app.instance_path) / "tls"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- the PC's names ---------------------------------------------------------------------------------
+
+
+def dns_name(name: str) -> str | None:
+    """``name`` as a certificate's DNS name (lower case, ASCII), or None if it cannot be one."""
+    name = name.strip().rstrip(".").lower()
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return name if _DNS_NAME.match(name) else None
+
+
+def lan_addresses() -> set[ipaddress.IPv4Address]:
+    """This PC's IPv4 addresses that phones on the LAN can reach: none loopback, none unspecified.
+
+    Found without extra packages on Windows and Linux alike: the addresses the host name resolves to
+    (all interfaces, on Windows), and the address each private network's route leaves from (a UDP
+    socket's ``connect`` chooses a route and sends nothing).
+    """
+    found: set[ipaddress.IPv4Address] = set()
+    with contextlib.suppress(OSError):
+        for *_, sockaddr in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.add(ipaddress.IPv4Address(sockaddr[0]))
+    for probe in ("10.255.255.254", "172.31.255.254", "192.168.255.254", "100.127.255.254", "223.5.5.5"):
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((probe, 9))
+            found.add(ipaddress.IPv4Address(s.getsockname()[0]))
+    return {a for a in found if not (a.is_loopback or a.is_unspecified or a.is_multicast)}
+
+
+@dataclass(frozen=True)
+class Names:
+    """What a server certificate covers."""
+
+    dns: frozenset[str]
+    ips: frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]
+
+    def covered_by(self, other: Names) -> bool:
+        return self.dns <= other.dns and self.ips <= other.ips
+
+
+def extra_names(tls_folder: Path) -> list[str]:
+    path = tls_folder / "names.txt"
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def wanted_names(extra=(), addresses=None) -> Names:
+    """localhost, 127.0.0.1, this PC's host name and LAN addresses, and ``extra`` names or addresses."""
+    dns = {"localhost"}
+    ips: set = {ipaddress.IPv4Address("127.0.0.1")}
+    host = dns_name(socket.gethostname())
+    if host:
+        dns.add(host)
+    ips |= lan_addresses() if addresses is None else set(addresses)
+    for item in extra:
+        try:
+            ips.add(ipaddress.ip_address(item.strip()))
+        except ValueError:
+            name = dns_name(item)
+            if name:
+                dns.add(name)
+    return Names(frozenset(dns), frozenset(ips))
+
+
+def _permitted(ca: x509.Certificate, names: Names) -> Names:
+    """The part of ``names`` the CA's name constraints allow (a name left out is not signed)."""
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return names
+    subtrees = constraints.permitted_subtrees or []
+    dns_roots = [t.value for t in subtrees if isinstance(t, x509.DNSName)]
+    networks = [t.value for t in subtrees if isinstance(t, x509.IPAddress)]
+    return Names(
+        frozenset(n for n in names.dns if any(n == r or n.endswith("." + r) for r in dns_roots)),
+        frozenset(a for a in names.ips if any(a in net for net in networks if net.version == a.version)),
+    )
+
+
+def cert_names(cert: x509.Certificate) -> Names:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return Names(frozenset(), frozenset())
+    return Names(
+        frozenset(san.get_values_for_type(x509.DNSName)), frozenset(san.get_values_for_type(x509.IPAddress))
+    )
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a key readable by the server's user only: created 0600, written, then moved into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o600)  # whatever the umask did; on Windows only the read-only flag is touched
+    os.replace(tmp, path)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _key_pem(key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _load_cert(path: Path) -> x509.Certificate | None:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+# --- the CA -----------------------------------------------------------------------------------------
+
+
+def create_ca(tls_folder: Path, village: str = "", extra=()) -> x509.Certificate:
+    """Make the village's CA (key and certificate), replacing any there was."""
+    tls_folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    label = f"PointsMart {village}".strip() if village else "PointsMart village"
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PointsMart"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{label} CA"[:64]),
+        ]
+    )
+    names = wanted_names(extra)
+    roots = sorted(set(LAN_SUFFIXES) | set(names.dns))
+    networks = list(PRIVATE_NETWORKS) + [
+        ipaddress.ip_network(f"{a}/{a.max_prefixlen}")
+        for a in sorted(names.ips, key=str)
+        if not any(a in n for n in PRIVATE_NETWORKS if n.version == a.version)
+    ]
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        # not critical, so a phone that does not know the extension still installs the CA; the
+        # browsers that know it (Chrome, Firefox) refuse anything signed outside it
+        .add_extension(
+            x509.NameConstraints(
+                permitted_subtrees=[x509.DNSName(r) for r in roots] + [x509.IPAddress(n) for n in networks],
+                excluded_subtrees=None,
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(tls_folder / "ca.key", _key_pem(key))
+    _write_public(tls_folder / "ca.crt", cert.public_bytes(serialization.Encoding.PEM))
+    # a server certificate from an earlier CA is of no use now
+    for stale in ("server.crt", "server.key"):
+        with contextlib.suppress(FileNotFoundError):
+            (tls_folder / stale).unlink()
+    return cert
+
+
+def load_ca(tls_folder: Path):
+    """(certificate, key) of the village's CA, or None when there is none (or it cannot be read)."""
+    cert = _load_cert(tls_folder / "ca.crt")
+    try:
+        key = serialization.load_pem_private_key((tls_folder / "ca.key").read_bytes(), password=None)
+    except (OSError, ValueError):
+        return None
+    if cert is None or cert.public_key().public_numbers() != key.public_key().public_numbers():
+        return None
+    return cert, key
+
+
+# --- the server certificate -------------------------------------------------------------------------
+
+
+def issue_server_cert(tls_folder: Path, names: Names) -> x509.Certificate:
+    ca_cert, ca_key = load_ca(tls_folder)
+    names = _permitted(ca_cert, names)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    first = sorted(names.dns)[0] if names.dns else "localhost"
+    sans = [x509.DNSName(n) for n in sorted(names.dns)] + [
+        x509.IPAddress(a) for a in sorted(names.ips, key=lambda a: (a.version, int(a)))
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, first)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(min(now + dt.timedelta(days=SERVER_DAYS), ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(tls_folder / "server.key", _key_pem(key))
+    _write_public(tls_folder / "server.crt", cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def renewal_reason(tls_folder: Path, names: Names, now: dt.datetime | None = None) -> str | None:
+    """Why the server certificate must be (re)issued now, or None while it is good."""
+    ca = load_ca(tls_folder)
+    cert = _load_cert(tls_folder / "server.crt")
+    if cert is None or not (tls_folder / "server.key").exists():
+        return "no server certificate"
+    if ca is None or cert.issuer != ca[0].subject:
+        return "signed by another CA"
+    try:
+        cert.verify_directly_issued_by(ca[0])
+    except (ValueError, TypeError, InvalidSignature):
+        return "signed by another CA"
+    if cert.not_valid_after_utc - (now or _now()) < RENEW_BEFORE:
+        return "expires soon"
+    if not _permitted(ca[0], names).covered_by(cert_names(cert)):
+        return "the PC's names or addresses changed"
+    return None
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The files a TLS server needs, and what was done to have them."""
+
+    cert_file: Path
+    key_file: Path
+    created_ca: bool
+    renewed: str | None  # why the server certificate was issued now, or None
+
+
+def ensure(tls_folder: Path, village: str = "", extra=(), addresses=None, now=None, new_ca=True) -> Ready:
+    """Make sure there is a CA and a good server certificate for this PC; create or renew what is not.
+
+    ``new_ca=False`` (the running server's hourly check) never makes a CA: one gone from under a
+    running server is an error to report (``FileNotFoundError``), not to replace behind the phones' back.
+    """
+    tls_folder.mkdir(parents=True, exist_ok=True)
+    extra = list(extra) + extra_names(tls_folder)
+    created = False
+    if load_ca(tls_folder) is None:
+        if not new_ca:
+            raise FileNotFoundError(f"no readable certificate authority in {tls_folder}")
+        create_ca(tls_folder, village, extra)
+        created = True
+    names = wanted_names(extra, addresses)
+    reason = renewal_reason(tls_folder, names, now)
+    if reason:
+        issue_server_cert(tls_folder, names)
+    return Ready(tls_folder / "server.crt", tls_folder / "server.key", created, reason)
+
+
+def add_names(tls_folder: Path, names) -> list[str]:
+    """Keep extra names or addresses for the server certificate (``names.txt``); return them all."""
+    kept = extra_names(tls_folder)
+    for item in names:
+        item = item.strip()
+        try:
+            ipaddress.ip_address(item)
+        except ValueError:
+            item = dns_name(item) or ""
+        if item and item not in kept:
+            kept.append(item)
+    tls_folder.mkdir(parents=True, exist_ok=True)
+    _write_public(tls_folder / "names.txt", "".join(f"{n}\n" for n in kept).encode())
+    return kept
+
+
+# --- what the settings page and ``tls status`` show -------------------------------------------------
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the certificate, as phones show it: ``AB:CD:…``."""
+    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
+
+
+@dataclass(frozen=True)
+class Status:
+    ca: x509.Certificate | None
+    server: x509.Certificate | None
+
+    @property
+    def ready(self) -> bool:
+        return self.ca is not None
+
+
+def status(tls_folder: Path) -> Status:
+    ca = load_ca(tls_folder)
+    return Status(ca[0] if ca else None, _load_cert(tls_folder / "server.crt") if ca else None)
+
+
+def ca_der(tls_folder: Path) -> bytes | None:
+    """The CA certificate as DER (what the download serves), read without the key; None if absent."""
+    cert = _load_cert(tls_folder / "ca.crt")
+    return cert.public_bytes(serialization.Encoding.DER) if cert else None
+
+
+# --- plain HTTP beside HTTPS ------------------------------------------------------------------------
+
+#: what plain HTTP still serves as it is once HTTPS is set up: the CA certificate (a phone fetches it
+#: before it trusts HTTPS), the health check, the API (its clients send a bearer token, which a
+#: redirect would drop, and they need no camera), static files, and the pages families open from a
+#: card or a poster, and their language switch — their phones never install the village's CA, and
+#: need no camera either
+HTTP_KEPT = ("/ca.crt", "/healthz", "/api/", "/static/", "/c/", "/notice", "/honour", "/lang/")
+
+
+def kept_on_http(path: str) -> bool:
+    return any(path == p.rstrip("/") or path.startswith(p if p.endswith("/") else p + "/") for p in HTTP_KEPT)
+
+
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$")
+
+
+def redirect_to_https(app, https_port: int):
+    """Wrap ``app`` for the plain-HTTP listener: a browser's page request moves to HTTPS (307).
+
+    A browser is told apart by ``Upgrade-Insecure-Requests: 1``, which browsers send with every page
+    they navigate to and scripts, scanners and sync clients never do; and only GET and HEAD move
+    (a form posted over HTTP is answered where it was sent). No HSTS header is sent: the paths in
+    :data:`HTTP_KEPT` must stay reachable over HTTP.
+    """
+
+    def middleware(environ, start_response):
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        match = _HOST.match(host)
+        if (
+            environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+            and environ.get("HTTP_UPGRADE_INSECURE_REQUESTS", "").strip() == "1"
+            and match
+            and not kept_on_http(path)
+        ):
+            port = "" if https_port == 443 else f":{https_port}"
+            query = environ.get("QUERY_STRING", "")
+            location = f"https://{match.group(1)}{port}{quote(path, safe=_PATH_SAFE, encoding='latin-1')}"
+            location += f"?{quote(query, safe=_QUERY_SAFE, encoding='latin-1')}" if query else ""
+            start_response(
+                "307 Temporary Redirect",
+                [
+                    ("Location", location),
+                    ("Vary", "Upgrade-Insecure-Requests"),
+                    ("Cache-Control", "no-store"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", "0"),
+                ],
+            )
+            return [b""]
+        return app(environ, start_response)
+
+    return middleware
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class SecureOverHTTPS(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, whose cookie is ``Secure`` when it is set over HTTPS.
+
+    A village serves HTTPS and plain HTTP on one host; a browser sends a cookie to every port of the
+    host, by either scheme, unless it is ``Secure``. A log-in made over HTTPS so never travels in
+    clear to the plain-HTTP pages (a family page, a static file) on the LAN; one made over plain HTTP
+    (HTTPS not set up) still works as before. ``SESSION_COOKIE_SECURE`` still forces it everywhere.
+    """
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
