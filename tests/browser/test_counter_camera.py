@@ -22,12 +22,13 @@ what makes Chromium trust the village CA) and runs the same cases through :func:
 
 import io
 import re
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Playwright, expect
+from playwright.sync_api import expect
 
 from ..conftest import IN_CI
 from .conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login
@@ -53,9 +54,12 @@ def camera_base_url(live_server) -> str:
 
 
 @pytest.fixture
-def camera_launch_args() -> list[str]:
-    """Chromium arguments on top of the usual ones (e.g. trusting the village CA, for HTTPS)."""
-    return []
+def camera_browser(playwright):
+    """Launch a Chromium with extra arguments (a context manager yielding the Browser); an HTTPS test
+    module overrides it with one that trusts the village CA (:func:`tests.tls_live.chromium_trusting`)."""
+    return lambda extra: closing(
+        playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + extra)
+    )
 
 
 @pytest.fixture
@@ -72,20 +76,15 @@ def counter(app, make_household, make_user):
     return household, card_of(app, household.id), make_user("shopkeeper")[1]
 
 
-def _launch(playwright: Playwright, extra: list[str]):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + extra)
-
-
 def _context(browser, base_url: str, **options):
     context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai", **options)
     context.set_default_timeout(TIMEOUT_MS)
     return context
 
 
-def printed_card_png(playwright: Playwright, base_url: str, launch_args: list[str], user: str, card_id: int):
+def printed_card_png(launch, base_url: str, user: str, card_id: int):
     """The card as the app prints it (its print page, print media), photographed as an element."""
-    browser = _launch(playwright, launch_args)
-    try:
+    with launch([]) as browser:
         # at twice the pixels, as a phone's camera sees a card held up to it
         page = _context(
             browser, base_url, viewport={"width": 1000, "height": 800}, device_scale_factor=2
@@ -96,8 +95,6 @@ def printed_card_png(playwright: Playwright, base_url: str, launch_args: list[st
         card = page.locator(".point-card")
         expect(card.locator("img.pc-qr")).to_be_visible()
         return card.screenshot()
-    finally:
-        browser.close()
 
 
 def y4m_of(png: bytes, path: Path, frames: int = 2) -> Path:
@@ -120,7 +117,7 @@ def y4m_of(png: bytes, path: Path, frames: int = 2) -> Path:
 
 
 def read_card_live(
-    playwright: Playwright,
+    launch,
     base_url: str,
     launch_args: list[str],
     user: str,
@@ -131,8 +128,7 @@ def read_card_live(
 ) -> dict:
     """The shopkeeper opens the counter with the fake camera playing ``video``, starts the camera, and
     the counter opens that card's basket. Returns what the page said about its mode before the scan."""
-    browser = _launch(playwright, [*launch_args, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"])
-    try:
+    with launch([*launch_args, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]) as browser:
         context = _context(
             browser, base_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
         )
@@ -168,38 +164,36 @@ def read_card_live(
             url.endswith("/static/vendor/zxing-wasm/zxing_reader.wasm") for url in fetched
         )
         return state
-    finally:
-        browser.close()
 
 
 @pytest.fixture
-def card_video(playwright, camera_base_url, camera_launch_args, counter, tmp_path):
+def card_video(camera_browser, camera_base_url, counter, tmp_path):
     _household, card, shopkeeper = counter
-    png = printed_card_png(playwright, camera_base_url, camera_launch_args, shopkeeper, card.id)
+    png = printed_card_png(camera_browser, camera_base_url, shopkeeper, card.id)
     return y4m_of(png, tmp_path / "card.y4m")
 
 
 def test_with_barcodedetector_removed_the_wasm_decoder_reads_the_card_live(
-    playwright, camera_base_url, camera_launch_args, counter, card_video
+    camera_browser, camera_base_url, counter, card_video
 ):
     household, card, shopkeeper = counter
     state = read_card_live(
-        playwright, camera_base_url, camera_launch_args, shopkeeper, card, household, card_video, NO_DETECTOR
+        camera_browser, camera_base_url, [], shopkeeper, card, household, card_video, NO_DETECTOR
     )
     assert state["detector"] is False and state["mode"] == "wasm" and state["wasm_fetched"]
     assert state["note"].startswith(WASM_NOTE)
 
 
 def test_a_barcodedetector_that_reads_no_qr_codes_falls_back_to_the_wasm_decoder(
-    playwright, camera_base_url, camera_launch_args, counter, card_video
+    camera_browser, camera_base_url, counter, card_video
 ):
     """Chromium on Linux with the interface forced on: BarcodeDetector exists, lists no formats and
     cannot detect — the counter must not trust it and reads with the WebAssembly decoder."""
     household, card, shopkeeper = counter
     state = read_card_live(
-        playwright,
+        camera_browser,
         camera_base_url,
-        [*camera_launch_args, FORCE_DETECTOR],
+        [FORCE_DETECTOR],
         shopkeeper,
         card,
         household,
@@ -211,7 +205,7 @@ def test_a_barcodedetector_that_reads_no_qr_codes_falls_back_to_the_wasm_decoder
 
 
 def test_the_camera_goes_off_when_closed_and_a_decoder_that_does_not_load_leaves_the_photo(
-    playwright, camera_base_url, camera_launch_args, counter, tmp_path
+    camera_browser, camera_base_url, counter, tmp_path
 ):
     """A camera pointed at no card keeps looking until 关闭摄像头, which ends the camera's track; a
     decoder that does not load (the .wasm cut off) turns the camera off and says so, and the photo
@@ -220,10 +214,7 @@ def test_the_camera_goes_off_when_closed_and_a_decoder_that_does_not_load_leaves
     table = io.BytesIO()
     Image.new("RGB", FRAME, (120, 104, 88)).save(table, format="PNG")
     video = y4m_of(table.getvalue(), tmp_path / "table.y4m")
-    browser = _launch(
-        playwright, [*camera_launch_args, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]
-    )
-    try:
+    with camera_browser([*FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]) as browser:
         context = _context(browser, camera_base_url, viewport={"width": 390, "height": 844})
         context.add_init_script(NO_DETECTOR)
         page = context.new_page()
@@ -251,5 +242,3 @@ def test_the_camera_goes_off_when_closed_and_a_decoder_that_does_not_load_leaves
         expect(page.locator("video")).to_be_hidden()
         assert page.evaluate("() => document.querySelector('video').srcObject") is None
         expect(page.get_by_text("拍一张卡片的照片", exact=True)).to_be_visible()
-    finally:
-        browser.close()
