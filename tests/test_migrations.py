@@ -303,8 +303,9 @@ def test_the_cards_issued_before_0013_reach_the_county_as_the_live_change_log_wo
     with village.app_context(), db.engine.connect() as conn:
         before, _head = change_log(conn)
     migrate(village, "head")
+    with village.app_context(), db.engine.connect() as conn:
+        after, head = change_log(conn)
     with village.app_context():
-        after, head = change_log(db.engine.connect())
         cards = db.session.scalars(sa.select(Card).order_by(Card.id)).all()
         look = kinds.Lookups(db.session)
         expected = [("card", kinds.card_uuid(c.id), kinds.card(c, look)) for c in cards]
