@@ -68,6 +68,11 @@ def test_a_card_opens_its_page_through_the_county_alone_and_stops_after_a_revoca
         (decoded,) = zxingcpp.read_barcodes(Image.open(path))
         url = decoded.text
         assert url.startswith(f"{county_url}/c/")
+        # the cards page says where the QR codes now lead, and offers the reprint for older cards
+        page.goto("/cards")
+        expect(page.locator("#county-address")).to_contain_text(county_url)
+        expect(page.get_by_role("link", name="重新打印全部有效卡（A4）")).to_be_visible()
+        screenshot(page, "county-card-cards-page")
         _push(app, county_url)
 
         # the family's phone at home: the county is reachable, the village's LAN address is not
