@@ -24,6 +24,13 @@ from pointsmart.sync.models import ChangeRecord
 from .sync_support import batch_bodies, post, push_all, register, workload
 
 
+def test_every_kind_the_village_sends_is_one_the_county_types_and_the_api_documents():
+    from pointsmart.api.schemas import SYNC_KINDS
+    from pointsmart.county.wire_types import PAYLOADS
+
+    assert set(kinds.KINDS) == set(PAYLOADS) == set(SYNC_KINDS) and "card" in kinds.KINDS
+
+
 def _card_records(app) -> list[dict]:
     with app.app_context():
         rows = db.session.scalars(
