@@ -18,6 +18,7 @@ from pointsmart.county.models import SyncedCard
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
+from pointsmart.shop import lookup
 from pointsmart.sync import kinds
 from pointsmart.sync.models import ChangeRecord
 
@@ -177,6 +178,8 @@ def test_the_counter_reads_a_card_from_the_village_and_the_county_address(app, m
         village = home_village(db.session)
         found = cards.find_card(db.session, village.id, cards.card_url(base, card))
         assert found.id == card.id
+        # what the counter's field does with a scan (or the API's card look-up)
+        assert lookup.identify(db.session, village.id, cards.card_url(base, card)).card.id == card.id
 
 
 def test_a_card_printed_once_the_village_has_a_county_carries_the_county_address(

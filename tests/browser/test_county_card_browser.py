@@ -73,6 +73,12 @@ def test_a_card_opens_its_page_through_the_county_alone_and_stops_after_a_revoca
         expect(page.locator("#county-address")).to_contain_text(county_url)
         expect(page.get_by_role("link", name="重新打印全部有效卡（A4）")).to_be_visible()
         screenshot(page, "county-card-cards-page")
+        # at the shop the counter reads the same printed card: a scanner types the county's address
+        page.goto("/shop/counter")
+        expect(page.locator("input.scan-input")).to_be_focused()
+        page.keyboard.type(url)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("王秀兰")
         _push(app, county_url)
 
         # the family's phone at home: the county is reachable, the village's LAN address is not
