@@ -10,9 +10,10 @@ until then the page says how old its data is ("数据截至 …", the village's 
 What the page shows is what the village's own family page shows, computed from the projections:
 the balance (the household's synced transfers), the ten latest movements worded for the family
 (:func:`pointsmart.family.services.describe`), the goods on the shelf (active, with stock from the
-synced stock moves), the latest public notice with this household's line, and the honour roll of the
-latest year. Names of other households are masked as the card's own name is: the county's page is
-on the internet, the village's notice board is not. Nothing here writes.
+synced stock moves), the points about to expire (the ledger's replay of the synced transfers under
+the village's synced year-end rule), the latest public notice with this household's line, and the
+honour roll of the latest year. Names of other households are masked as the card's own name is: the
+county's page is on the internet, the village's notice board is not. Nothing here writes.
 """
 
 from collections import defaultdict
@@ -24,13 +25,16 @@ from sqlalchemy.orm import Session
 
 from ..cards.services import mask_name, token_digest
 from ..family.services import FamilyLine, describe
+from ..ledger.expiry import Move
 from ..org.models import Village
 from ..scoring.models import RoundStatus
 from ..scoring.reports import HONOUR_SIZE, RECENT_DAYS, period_label
+from ..settings.expiry import Expiring, Rule, expiring_of
 from .models import (
     SyncedCard,
     SyncedGoods,
     SyncedHousehold,
+    SyncedPointsRule,
     SyncedRound,
     SyncedRoundResult,
     SyncedStockMove,
@@ -84,6 +88,8 @@ class CountyFamilyPage:
     household: SyncedHousehold
     masked: str
     balance: int
+    #: points that expire within a month, under the village's synced year-end rule
+    expiring: list[Expiring]
     lines: list[FamilyLine]
     goods: list[ShelfGoods]
     affordable: set[str]
@@ -131,6 +137,7 @@ def family_page(session: Session, token: str, now: datetime) -> CountyFamilyPage
         household=household,
         masked=mask_name(household.head_name),
         balance=balance,
+        expiring=expiring(session, v, household.uuid, now),
         lines=recent_lines(session, v, household.uuid),
         goods=goods,
         affordable={g.uuid for g in goods if g.price <= balance},
@@ -150,6 +157,44 @@ def household_balance(session: Session, village_id: int, household_uuid: str) ->
         ).where(t.village_id == village_id, t.household_uuid == household_uuid)
     )
     return int(total)  # PostgreSQL sums BIGINT into NUMERIC: back to whole points
+
+
+#: the account ids a household's synced transfers are replayed with (:func:`expiring`)
+_HOUSEHOLD_ACCOUNT, _OTHER_ACCOUNT = 1, 0
+
+
+def expiring(session: Session, village_id: int, household_uuid: str, now: datetime) -> list[Expiring]:
+    """The household's points that expire within a month, as the village's page says it: the village's
+    synced rule history and the household's synced transfers, replayed by the ledger's own replay."""
+    p = SyncedPointsRule
+    rules = [
+        Rule(*row)
+        for row in session.execute(
+            sa.select(p.rule, p.months, p.since).where(p.village_id == village_id).order_by(p.since, p.id)
+        )
+    ]
+    if all(r.rule == "keep" for r in rules):
+        return []
+    t = SyncedTransfer
+    rows = session.execute(
+        sa.select(t.id, t.uuid, t.to_kind, t.amount, t.kind, t.reverses_uuid, t.created_at)
+        .where(t.village_id == village_id, t.household_uuid == household_uuid)
+        .order_by(t.id)
+    ).all()
+    ids = {row.uuid: row.id for row in rows}
+    moves = [
+        Move(
+            row.id,
+            _OTHER_ACCOUNT if row.to_kind == HOUSEHOLD else _HOUSEHOLD_ACCOUNT,
+            _HOUSEHOLD_ACCOUNT if row.to_kind == HOUSEHOLD else _OTHER_ACCOUNT,
+            row.amount,
+            row.kind,
+            ids.get(row.reverses_uuid),
+            row.created_at,
+        )
+        for row in rows
+    ]
+    return expiring_of(rules, _HOUSEHOLD_ACCOUNT, moves, now)
 
 
 def recent_lines(session: Session, village_id: int, household_uuid: str) -> list[FamilyLine]:

@@ -81,6 +81,7 @@ def _county_page(token: str) -> str | None:
         village=page.village,
         masked=page.masked,
         balance=page.balance,
+        expiring=page.expiring,
         lines=page.lines,
         goods=page.goods,
         affordable=page.affordable,
