@@ -6,6 +6,7 @@ from .cards.models import Card
 from .county.models import (
     HouseholdPeriod,
     SyncBatch,
+    SyncedCard,
     SyncedCategory,
     SyncedCriterion,
     SyncedGoods,
@@ -59,6 +60,7 @@ __all__ = [
     "HouseholdPeriod",
     "OutboxHead",
     "SyncBatch",
+    "SyncedCard",
     "SyncState",
     "SyncedCategory",
     "SyncedCriterion",

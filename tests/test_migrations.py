@@ -37,9 +37,11 @@ COUNTY_SINCE = "0004"
 #: what a village's change log carries, and the revision whose data first has each
 KINDS_SINCE = {
     "household": "0001", "transfer": "0001", "category": "0002", "criterion": "0002", "round": "0002",
-    "round_result": "0002", "goods": "0003", "stock_move": "0003", "redemption": "0003",
+    "round_result": "0002", "goods": "0003", "stock_move": "0003", "redemption": "0003", "card": "0003",
 }  # fmt: skip
-KINDS = set(KINDS_SINCE)
+#: kinds a later migration backfilled (0013: the cards), after the records 0004's backfill wrote
+BACKFILLED_LATER = {"card"}
+KINDS = set(KINDS_SINCE) - BACKFILLED_LATER
 
 
 @pytest.fixture
@@ -175,6 +177,10 @@ def test_the_frozen_backfill_writes_the_records_digests_and_totals_the_orm_backf
         balances = "SELECT sum(balance) FROM account WHERE kind = 'household'"
         ledger = conn.execute(sa.text(f"SELECT ({balances}), (SELECT count(*) FROM transfer)")).one()
         conn.rollback()  # the triggers and the frozen log come back
+    later = [row for row in frozen if row[1] in BACKFILLED_LATER]
+    frozen = frozen[: len(frozen) - len(later)]
+    assert {row[1] for row in later} == BACKFILLED_LATER  # all of them after 0004's records
+    frozen_head = (len(frozen), frozen[-1][4], *frozen_head[2:])
     assert {row[1] for row in frozen} == KINDS
     assert frozen == redone
     transfers = [row for row in frozen if row[1] == "transfer"]
@@ -246,7 +252,7 @@ def test_the_year_end_rules_chosen_before_0011_reach_the_county_after_the_upgrad
         after, head = change_log(conn)
         uuids = dict(conn.execute(sa.text("SELECT rule, uuid FROM points_rule")).all())
     assert after[: len(before)] == before
-    added = after[len(before) :]
+    added = [row for row in after[len(before) :] if row[1] == "points_rule"]  # 0013 adds the cards after
     assert [(row[1], row[2]) for row in added] == [
         ("points_rule", uuids["year_end"]),
         ("points_rule", uuids["months"]),
@@ -283,3 +289,52 @@ def test_the_year_end_rules_chosen_before_0011_reach_the_county_after_the_upgrad
     assert sorted(tuple(r) for r in rules) == sorted(
         [(uuids["year_end"], "year_end", None), (uuids["months"], "months", 12)]
     )
+
+
+def test_the_cards_issued_before_0013_reach_the_county_as_the_live_change_log_would_send_them(fresh_app):
+    """0013 writes a record for each card after the head, chained as the live change log chains them and
+    with the payload the live serializer would write — a hash of the token, never the token; a push
+    then brings them to the county, where the card's token opens the family's page."""
+    from pointsmart.cards.models import Card
+    from pointsmart.county.models import SyncedCard
+    from pointsmart.sync import kinds, wire
+
+    village = village_at(fresh_app, "0012")
+    with village.app_context(), db.engine.connect() as conn:
+        before, _head = change_log(conn)
+    migrate(village, "head")
+    with village.app_context(), db.engine.connect() as conn:
+        after, head = change_log(conn)
+    with village.app_context():
+        cards = db.session.scalars(sa.select(Card).order_by(Card.id)).all()
+        look = kinds.Lookups(db.session)
+        expected = [("card", kinds.card_uuid(c.id), kinds.card(c, look)) for c in cards]
+        tokens = [c.token for c in cards]
+        db.session.rollback()
+    assert after[: len(before)] == before and cards
+    added = after[len(before) :]
+    assert [(row[1], row[2], json.loads(row[3])) for row in added] == expected
+    assert not any(token in row[3] for token in tokens for row in added)
+    digest = ""
+    for seq, kind, uuid, payload, stored, *_totals in after:
+        digest = wire.chain(digest, wire.record_bytes(seq, kind, uuid, payload.encode()))
+        assert stored == digest
+    assert head == (len(after), digest, *before[-1][5:])
+
+    county = fresh_app("county", POINTSMART_MODE="county")
+    migrate(county, "head")
+    added = county.test_cli_runner().invoke(
+        args=["county", "add-village", frozen_data.VILLAGE_CODE, frozen_data.VILLAGE_NAME, "--township",
+              frozen_data.TOWNSHIP_CODE, "--township-name", "旧镇"]
+    )  # fmt: skip
+    village.config["POINTSMART_SYNC_KEY"] = added.output.strip().splitlines()[-1]
+    server = CountyServer(county)
+    try:
+        push = village.test_cli_runner().invoke(args=["sync", "push", "--url", server.url])
+    finally:
+        server.stop()
+    assert push.exit_code == 0 and "0 waiting" in push.output, push.output
+    with county.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncedCard)) == len(tokens)
+    page = county.test_client().get(f"/c/{tokens[0]}")
+    assert page.status_code == 200 and "数据截至" in page.get_data(as_text=True)

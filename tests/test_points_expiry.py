@@ -533,3 +533,15 @@ def test_deadlines_follow_the_rule_in_force_when_earned(app):
         assert deadline_of(since - timedelta(seconds=1)) is None
         assert deadline_of(since) == day_window(date(2031, 1, 1))[0]
         assert deadline_of(datetime(2028, 5, 5)) is None  # before any rule: kept
+
+
+def test_the_county_family_page_says_the_same_after_a_push(app, client, county_app, ctx, carded):
+    """At home, through the county: the rule and the transfers came by sync, the sentence is the same."""
+    from .sync_support import push_all, register
+
+    push_all(app, county_app.test_client(), register(county_app))
+    village_page = client.get(f"/c/{carded['token']}").get_data(as_text=True)
+    county_page = county_app.test_client().get(f"/c/{carded['token']}").get_data(as_text=True)
+    last = carded["last"]
+    sentence = f"50 分将于 {last.year}年{last.month}月{last.day}日 到期"
+    assert sentence in village_page and sentence in county_page

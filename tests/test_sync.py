@@ -37,7 +37,7 @@ def test_change_log_chains_and_numbers_every_change_without_gaps(app, make_user,
         kinds = {r.kind for r in rows}
         assert kinds == {
             "household", "category", "criterion", "round", "round_result", "transfer", "goods", "stock_move",
-            "redemption",
+            "redemption", "card",
         }  # fmt: skip
         digest = ""
         for r in rows:

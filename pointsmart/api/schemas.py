@@ -16,6 +16,7 @@ NOT_BLANK = validate.Regexp(r"[\s\S]*\S")
 #: the kinds of change record a village sends (``county.wire_types.PAYLOADS``)
 SYNC_KINDS = (
     "household",
+    "card",
     "category",
     "criterion",
     "goods",

@@ -1,6 +1,8 @@
 """Issue, revoke and find cards; render their QR codes. Functions flush, never commit."""
 
 import functools
+import hashlib
+import hmac
 import io
 import re
 import secrets
@@ -60,7 +62,35 @@ def _new_number(session: Session) -> str:
 
 
 def card_url(base_url: str, card: Card) -> str:
+    """The address a card's QR code holds: ``<base>/c/<token>``.
+
+    The village prints its county's public address as the base once it has one, and its own address
+    before that; both servers answer the same path (the county from synced data, see
+    :func:`token_digest`), and the counter reads the token from either (:data:`TOKEN_IN_URL`).
+    """
     return f"{base_url.rstrip('/')}/c/{card.token}"
+
+
+#: the key of :func:`token_digest`: fixed and public, on purpose (see there). A new key is a new
+#: version of the card record: every card would have to be sent to the county again.
+TOKEN_DIGEST_KEY = b"pointsmart card token v1"
+
+
+def token_digest(token: str) -> str:
+    """What the county keeps of a card's token, to recognise it: HMAC-SHA256 under a fixed key, in hex.
+
+    The county must recognise a token it is shown (``/c/<token>`` at its public address) and must
+    never hold one. Whatever key it hashed with, it would have to hold as well, to hash the token in
+    a request: so a secret "card key" shared between village and county would sit in the county's
+    database beside the hashes and keep nothing from anyone who had that database; and it would be
+    one more secret to hand over, rotate and lose (a new key would stop every card at the county until
+    each was sent again). What makes a hash impossible to turn back is the token itself: 256 random
+    bits from :mod:`secrets` (:func:`issue_card`), which no one can search, key or no key. The fixed
+    key only sets this hash apart from any other use of SHA-256 on the same text.
+
+    The migration that sent the cards issued before it (0013) computes the same value with ``hmac``.
+    """
+    return hmac.new(TOKEN_DIGEST_KEY, token.encode(), hashlib.sha256).hexdigest()
 
 
 def active_card(session: Session, household_id: int) -> Card | None:

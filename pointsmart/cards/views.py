@@ -27,6 +27,7 @@ from ..extensions import db
 from ..households.models import Household
 from ..households.services import get_household, groups
 from ..org.services import home_village
+from ..settings.services import county_link
 from ..unit import write
 from . import services
 from .models import Card, CardStatus
@@ -58,10 +59,21 @@ def active_card_of(household_id: int) -> Card | None:
 
 
 def base_url() -> str:
-    """The address printed in QR codes: ``POINTSMART_BASE_URL`` when the village set it, else the one
-    this page was asked on (a server started on another port or another machine's name prints its
-    own address, never a default that leads nowhere)."""
-    return current_app.config.get("POINTSMART_BASE_URL") or request.host_url
+    """The address printed in QR codes.
+
+    The county's public address once the village has one (its sync settings): the card then opens
+    the family's page at home, through the county, and the counter reads it all the same
+    (:data:`services.TOKEN_IN_URL`). Before that ``POINTSMART_BASE_URL`` when the village set it, else
+    the one this page was asked on (a server started on another port or another machine's name prints
+    its own address, never a default that leads nowhere). A card printed before the county was set up
+    keeps working at the village; printed again, it carries the county's address with the same token.
+    """
+    return county_url() or current_app.config.get("POINTSMART_BASE_URL") or request.host_url
+
+
+def county_url() -> str:
+    """The county's address from the village's sync settings, or ""."""
+    return county_link(db.session, current_app.config).url
 
 
 def _url(card: Card) -> str:
@@ -129,6 +141,7 @@ def index():
         groups=groups(db.session, g.village.id),
         issued=issued,
         issued_batch=_batch([c for c in active.values() if c.id in issued_ids]),
+        county_url=county_url(),
     )
 
 

@@ -94,6 +94,29 @@ class SyncedHousehold(db.Model):
     created_at: Mapped[datetime | None]
 
 
+class SyncedCard(db.Model):
+    """A village's card as the county knows it (since 0013): a hash of its token, never the token.
+
+    The county's family page finds a card by the hash of the token it is shown
+    (:func:`pointsmart.cards.services.token_digest`) among the active ones; a revocation synced
+    sets ``status`` to ``revoked`` and the page stops answering for it.
+    """
+
+    __tablename__ = "synced_card"
+    __table_args__ = _synced(sa.Index("ix_synced_card_token_digest", "token_digest"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    #: derived by the village from its card row (``sync.kinds.card_uuid``), as redemptions name it
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    household_uuid: Mapped[str] = mapped_column(sa.String(36))
+    #: HMAC-SHA256 of the card's token, in hex
+    token_digest: Mapped[str] = mapped_column(sa.String(64))
+    #: ``active`` or ``revoked``
+    status: Mapped[str] = mapped_column(sa.String(10))
+    issued_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class SyncedCategory(db.Model):
     __table_args__ = _synced()
     id: Mapped[int] = mapped_column(primary_key=True)

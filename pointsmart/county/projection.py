@@ -1,6 +1,6 @@
 """Write a checked batch into the county's projection of a village, and move its rollups with it.
 
-Things that change (households, rulebook, goods, rounds, redemptions, the year-end rule, the shop's
+Things that change (households, cards, rulebook, goods, rounds, redemptions, the year-end rule, the shop's
 opening days) are upserted by (village, uuid), each uuid's last state in the batch winning. History
 (transfers, stock moves) is appended — ``COPY`` on PostgreSQL — and the monthly rollups
 (``village_month``, ``village_month_category``, ``village_month_goods``, ``household_period``) are
@@ -23,6 +23,7 @@ from ..settings.opening_days import to_mask
 from ..text import to_stored
 from .models import (
     HouseholdPeriod,
+    SyncedCard,
     SyncedCategory,
     SyncedCriterion,
     SyncedGoods,
@@ -122,6 +123,13 @@ class BatchWriter:
                 for u, p in latest
             ]  # fmt: skip
             _upsert(self.session, SyncedHousehold, rows)
+        elif kind == "card":
+            rows = [
+                {"village_id": v, "uuid": u, "household_uuid": p.household, "token_digest": p.token_digest,
+                 "status": p.status, "issued_at": p.issued_at, "revoked_at": p.revoked_at}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedCard, rows)
         elif kind == "category":
             rows = [{"village_id": v, "uuid": u, "name": p.name, "position": p.position, "active": p.active}
                     for u, p in latest]  # fmt: skip

@@ -64,6 +64,19 @@ class Household(msgspec.Struct):
     created_at: Time | None
 
 
+class Card(msgspec.Struct):
+    """A household's card (since 0013): what recognises its token, never the token itself."""
+
+    household: Uuid
+    #: HMAC-SHA256 of the token, in hex (:func:`pointsmart.cards.services.token_digest`)
+    token_digest: Annotated[str, Meta(pattern=r"\A[0-9a-f]{64}\Z")]
+    #: bounded before it is matched: a refusal never echoes what was sent
+    status: Annotated[str, Meta(max_length=10, pattern=r"\A(active|revoked)\Z")]
+    issued_at: Time
+    #: the status decides; the time is shown, never checked (a row an older version revoked may lack it)
+    revoked_at: Time | None
+
+
 class Category(msgspec.Struct):
     name: text(60)
     position: Small
@@ -203,6 +216,7 @@ class OpeningDays(msgspec.Struct):
 
 PAYLOADS = {
     "household": Household,
+    "card": Card,
     "category": Category,
     "criterion": Criterion,
     "goods": Goods,

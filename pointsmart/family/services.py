@@ -34,10 +34,12 @@ def _corrected(kind: str | None) -> str:
     return _("积分更正")
 
 
-def _described(transfer: Transfer, points: int, reversed_kind: str | None) -> str:
-    kind = transfer.kind
-    if kind in (TransferKind.AWARD, TransferKind.DEDUCTION, TransferKind.REDEMPTION) and transfer.reason:
-        return transfer.reason  # worded by the system: the round's item, the goods taken
+def describe(kind: str, reason: str, points: int, reversed_kind: str | None, opening: bool) -> str:
+    """What the family reads for one movement of its points, from what both the village's ledger and the
+    county's synced copy hold: the kind, the system's wording, the sign, the kind a reversal undoes,
+    and whether it carried over a paper card's balance."""
+    if kind in (TransferKind.AWARD, TransferKind.DEDUCTION, TransferKind.REDEMPTION) and reason:
+        return reason  # worded by the system: the round's item, the goods taken
     if kind == TransferKind.AWARD:
         return _("评定得分")
     if kind == TransferKind.DEDUCTION:
@@ -45,7 +47,7 @@ def _described(transfer: Transfer, points: int, reversed_kind: str | None) -> st
     if kind == TransferKind.REDEMPTION:
         return _("兑换商品")
     if kind == TransferKind.ADJUSTMENT:
-        if transfer.ref and transfer.ref.endswith(":opening"):  # a paper card's balance carried over
+        if opening:  # a paper card's balance carried over
             return _("原积分卡余额结转")
         return _("临时奖励") if points > 0 else _("扣分")
     if kind == TransferKind.REVERSAL:
@@ -53,6 +55,11 @@ def _described(transfer: Transfer, points: int, reversed_kind: str | None) -> st
     if kind == TransferKind.EXPIRY:
         return _("积分过期")
     return _("积分变动")
+
+
+def _described(transfer: Transfer, points: int, reversed_kind: str | None) -> str:
+    opening = bool(transfer.ref and transfer.ref.endswith(":opening"))
+    return describe(transfer.kind, transfer.reason, points, reversed_kind, opening)
 
 
 def family_lines(session: Session, history: list[tuple[Transfer, int]]) -> list[FamilyLine]:

@@ -1,12 +1,20 @@
-"""The page a family's QR card opens."""
+"""The page a family's QR card opens: at the village from its own data, at the county from synced data.
+
+Both answer the same path, ``/c/<token>``, under the same rules — one rate limit per address, unknown
+and revoked cards alike, the token never sent on as a referrer, no shared cache keeping the page —
+written once here (:func:`_family_response`), whichever server answers.
+"""
 
 from flask import Blueprint, Response, current_app, render_template
 
+from ..auth.access import county_mode
 from ..cards import services as cards
 from ..clock import utcnow
+from ..county.family import family_page
 from ..extensions import db, limiter
 from ..ledger import services as ledger
 from ..org.services import home_village
+from ..scoring.models import STATUS_LABELS
 from ..scoring.reports import public_rounds
 from ..settings.expiry import expiring_soon
 from ..shop.services import list_goods
@@ -19,35 +27,64 @@ def _family_limit() -> str:
     return current_app.config["POINTSMART_CARD_PAGE_LIMIT"]
 
 
+def _family_response(body: str | None) -> Response:
+    """The page, or the one answer for every card that is not (or no longer) valid; and the headers
+    every family page carries: the token is in the URL, so it is never sent on as a referrer, and a
+    shared cache (a phone's, a proxy's) never keeps the page."""
+    response = (
+        Response(render_template("family/unknown.html"), status=404) if body is None else Response(body)
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/c/<token>")
 @limiter.limit(_family_limit)
 def card(token: str):
     """The family's own card page: look, never spend. Unknown and revoked cards get the same answer."""
+    return _family_response(_county_page(token) if county_mode() else _village_page(token))
+
+
+def _village_page(token: str) -> str | None:
     card = cards.card_by_token(db.session, token)
     if card is None:
-        response = Response(render_template("family/unknown.html"), status=404)
-    else:
-        household = card.household
-        history = ledger.history(db.session, household.account_id, 1, 10).items
-        balance = household.balance
-        goods = list_goods(db.session, household.village_id, active_only=True, in_stock=True)
-        response = Response(
-            render_template(
-                "family/card.html",
-                card=card,
-                household=household,
-                masked=cards.mask_name(household.head_name),
-                balance=balance,
-                expiring=expiring_soon(db.session, household.account_id),
-                lines=family_lines(db.session, history),
-                goods=goods,
-                affordable={g.id for g in goods if g.price <= balance},
-                village=home_village(db.session),
-                # the latest notice, opened on this household's own row (the notice masks nothing more)
-                notice=next(iter(public_rounds(db.session, household.village_id, utcnow())), None),
-            )
-        )
-    # the token is in the URL: never send it on as a referrer, never let a shared cache keep the page
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return None
+    household = card.household
+    history = ledger.history(db.session, household.account_id, 1, 10).items
+    balance = household.balance
+    goods = list_goods(db.session, household.village_id, active_only=True, in_stock=True)
+    return render_template(
+        "family/card.html",
+        card=card,
+        household=household,
+        masked=cards.mask_name(household.head_name),
+        balance=balance,
+        expiring=expiring_soon(db.session, household.account_id),
+        lines=family_lines(db.session, history),
+        goods=goods,
+        affordable={g.id for g in goods if g.price <= balance},
+        village=home_village(db.session),
+        # the latest notice, opened on this household's own row (the notice masks nothing more)
+        notice=next(iter(public_rounds(db.session, household.village_id, utcnow())), None),
+    )
+
+
+def _county_page(token: str) -> str | None:
+    page = family_page(db.session, token, utcnow())
+    if page is None:
+        return None
+    return render_template(
+        "family/county_card.html",
+        page=page,
+        household=page.household,
+        village=page.village,
+        masked=page.masked,
+        balance=page.balance,
+        expiring=page.expiring,
+        lines=page.lines,
+        goods=page.goods,
+        affordable=page.affordable,
+        notice=page.notice,
+        status_labels=STATUS_LABELS,
+    )

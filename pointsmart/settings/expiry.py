@@ -303,10 +303,17 @@ def expiring_soon(session: Session, account_id: int, now: datetime | None = None
     rules = history(session)
     if not _expires(rules):
         return []
-    now = now or utcnow()
+    moves = lots.moves_of(session, [account_id]).get(account_id, [])
+    return expiring_of(rules, account_id, moves, now or utcnow())
+
+
+def expiring_of(rules: Sequence[Rule], account_id: int, moves, now: datetime) -> list[Expiring]:
+    """:func:`expiring_soon` of an account's ``moves`` (oldest first) under ``rules``: the village's
+    own, or the county's synced copy of them (the county's family page)."""
+    if not _expires(rules):
+        return []
     deadline_of = deadlines(rules)
     horizon = day_window(add_months(local_day(now), WARN_MONTHS))[1]
-    moves = lots.moves_of(session, [account_id]).get(account_id, [])
     by_day: dict[date, int] = {}
     for lot in lots.replay(account_id, moves, deadline_of):
         if lot.deadline is not None and now < lot.deadline <= horizon:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..cards.models import Card
+from ..cards.services import token_digest
 from ..changes import KNOWN
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
@@ -100,6 +102,29 @@ def household(h: Household, _look: Lookups) -> dict:
         "members": h.members,
         "active": h.active,
         "created_at": when(h.created_at),
+    }
+
+
+def card_uuid(card_id: int) -> str:
+    """A card's global id, derived from its row (a card row has no uuid of its own): the id a
+    redemption's record names its card by, so the county can tell which card was used."""
+    return derived_uuid("card", str(card_id))
+
+
+def card(c: Card, look: Lookups) -> dict:
+    """A card as the county needs it to open the family's page: never its token, nor its number.
+
+    ``token_digest`` lets the county recognise the token in a scanned address
+    (:func:`pointsmart.cards.services.token_digest`); the status is what a revocation changes, so a
+    revoked (or reissued: revoked, and a new card) card stops at the county with the next sync. The
+    revocation's reason is the staff's note and stays in the village.
+    """
+    return {
+        "household": look.uuid(Household, c.household_id),
+        "token_digest": token_digest(c.token),
+        "status": str(c.status),
+        "issued_at": when(c.issued_at),
+        "revoked_at": when(c.revoked_at),
     }
 
 
@@ -211,7 +236,7 @@ def redemption(r: Redemption, look: Lookups) -> dict:
         # who served at the counter and which card, as ids derived from the village's own row ids: the
         # county tells two counters (and two cards) apart without a name, a card number or its token
         "operator": None if r.operator_id is None else derived_uuid("operator", str(r.operator_id)),
-        "card": None if r.card_id is None else derived_uuid("card", str(r.card_id)),
+        "card": None if r.card_id is None else card_uuid(r.card_id),
         "points": r.points,
         "status": r.status,
         "created_at": when(r.created_at),
@@ -238,6 +263,7 @@ Serializer = Callable[[object, Lookups], dict]
 #: tracked model → (kind, serializer); the outbox records every new or changed row of these
 MODELS: dict[type, tuple[str, Serializer]] = {
     Household: ("household", household),
+    Card: ("card", card),
     Category: ("category", category),
     Criterion: ("criterion", criterion),
     ScoringRound: ("round", scoring_round),
@@ -248,6 +274,11 @@ MODELS: dict[type, tuple[str, Serializer]] = {
     PointsRule: ("points_rule", points_rule),
     OpeningDays: ("opening_days", opening_days),
 }
+
+
+def uuid_of(obj) -> str:
+    """The global id of a tracked row: its ``uuid``, or for a card the id derived from its row."""
+    return card_uuid(obj.id) if isinstance(obj, Card) else obj.uuid
 
 
 @dataclass(frozen=True)
@@ -281,5 +312,5 @@ BULK: dict[str, BulkKind] = {
 }
 
 #: every kind, in the order the county applies them within a batch (things before what refers to them)
-KINDS = ("household", "category", "criterion", "goods", "round", "round_result", "transfer", "stock_move",
-         "redemption", "points_rule", "opening_days")  # fmt: skip
+KINDS = ("household", "card", "category", "criterion", "goods", "round", "round_result", "transfer",
+         "stock_move", "redemption", "points_rule", "opening_days")  # fmt: skip

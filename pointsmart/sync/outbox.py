@@ -109,7 +109,7 @@ def _records(session: Session, entries) -> list[Record]:
             continue  # recorded already in this commit, or rolled back / deleted
         seen.add(id(item))
         kind, serialize = kinds.MODELS[type(item)]
-        records.append(Record(kind, item.uuid, serialize(item, look)))
+        records.append(Record(kind, kinds.uuid_of(item), serialize(item, look)))
     return records
 
 

@@ -282,6 +282,9 @@ PAGES: list[Page] = [
     Page("/county/bundles", "county.upload_bundle", (COUNTY_ADMIN,), tier="county"),
     Page("/county/anomalies", "county.anomalies_page", COUNTY_STAFF, tier="county"),
     Page("/county/anomalies/thresholds", "county.anomaly_thresholds", (COUNTY_ADMIN,), tier="county"),
+    # the family's card page at the county, from the village's synced data (the card's QR holds the
+    # county's address once the village has one)
+    Page("/c/<token>", "family.card", (PUBLIC,), lambda i: {"token": i.card_token}, tier="county"),
     # the county's own shell pages (a second look at them, with the county's top bar)
     Page("/login", "auth.login", (PUBLIC,), tier="county"),
     Page("/password", "auth.password", COUNTY_STAFF, tier="county"),

@@ -1,0 +1,203 @@
+"""One card, two places: a card reaches the county as a hash of its token, and the county serves the
+family's page from synced data — the same page rules as the village's, and a revoked card stops there
+after the next push. Runs on the suite's database (SQLite or PostgreSQL) for village and county."""
+
+import hashlib
+import hmac
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+import zxingcpp
+from PIL import Image
+
+from pointsmart.cards import services as cards
+from pointsmart.cards.models import Card
+from pointsmart.county.models import SyncedCard
+from pointsmart.extensions import db
+from pointsmart.households.models import Household
+from pointsmart.org.services import home_village
+from pointsmart.shop import lookup
+from pointsmart.sync import kinds
+from pointsmart.sync.models import ChangeRecord
+
+from .sync_support import batch_bodies, post, push_all, register, workload
+
+
+def test_every_kind_the_village_sends_is_one_the_county_types_and_the_api_documents():
+    from pointsmart.api.schemas import SYNC_KINDS
+    from pointsmart.county.wire_types import PAYLOADS
+
+    assert set(kinds.KINDS) == set(PAYLOADS) == set(SYNC_KINDS) and "card" in kinds.KINDS
+
+
+def _card_records(app) -> list[dict]:
+    with app.app_context():
+        rows = db.session.scalars(
+            sa.select(ChangeRecord).where(ChangeRecord.kind == "card").order_by(ChangeRecord.seq)
+        ).all()
+        return [{"uuid": r.uuid, **json.loads(r.payload)} for r in rows]
+
+
+def _issue(app, household_id: int) -> Card:
+    with app.app_context():
+        card = cards.issue_card(db.session, db.session.get(Household, household_id), None)
+        db.session.commit()
+        db.session.refresh(card)
+        db.session.expunge(card)
+        return card
+
+
+def test_a_card_reaches_the_change_log_as_a_keyed_hash_of_its_token_never_the_token(app, make_household):
+    household_id = make_household(points=5)
+    card = _issue(app, household_id)
+    (record,) = _card_records(app)
+    with app.app_context():
+        household_uuid = db.session.get(Household, household_id).uuid
+    assert record == {
+        "uuid": kinds.card_uuid(card.id),
+        "household": household_uuid,
+        "token_digest": hmac.new(
+            b"pointsmart card token v1", card.token.encode(), hashlib.sha256
+        ).hexdigest(),
+        "status": "active",
+        "issued_at": card.issued_at.isoformat(),
+        "revoked_at": None,
+    }
+    with app.app_context():
+        log = " ".join(db.session.scalars(sa.select(ChangeRecord.payload)))
+    assert card.token not in log and card.number not in log
+
+
+def test_revoking_and_reissuing_send_the_old_card_revoked_and_the_new_one_active(app, make_household):
+    household_id = make_household()
+    old = _issue(app, household_id)
+    with app.app_context():
+        household = db.session.get(Household, household_id)
+        new = cards.reissue_card(db.session, household, "丢失", None)
+        db.session.commit()
+        new_uuid = kinds.card_uuid(new.id)
+    records = _card_records(app)
+    assert [(r["uuid"], r["status"]) for r in records] == [
+        (kinds.card_uuid(old.id), "active"),
+        (kinds.card_uuid(old.id), "revoked"),
+        (new_uuid, "active"),
+    ]
+    assert records[1]["revoked_at"] is not None and "reason" not in records[1]
+
+
+def _push(app, county_app) -> None:
+    if "_test_key" not in county_app.config:
+        county_app.config["_test_key"] = register(county_app)
+    key = county_app.config["_test_key"]
+    push_all(app, county_app.test_client(), key)
+
+
+def _page(county_app, token: str):
+    return county_app.test_client().get(f"/c/{token}")
+
+
+def test_the_county_serves_the_family_page_from_synced_data(app, county_app, make_user, make_household):
+    ids = workload(app, make_user, make_household)
+    with app.app_context():
+        household = db.session.scalar(sa.select(Household).where(Household.uuid == ids["households"][0]))
+        card = cards.active_card(db.session, household.id)
+        token, balance, name = card.token, household.balance, household.head_name
+        village_page = app.test_client().get(f"/c/{token}")
+    _push(app, county_app)
+
+    page = _page(county_app, token)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'id="balance">{balance}<' in text
+    assert cards.mask_name(name) in text and name not in text
+    assert "数据截至" in text
+    assert "兑换：" in text  # the redemption, worded as the village words it
+    assert "洗衣粉" in text and "毛巾" in text  # the goods on the shelf
+    # the month's round, finalised: this household's line on it, and the honour roll it leads
+    assert "2026-11 月评定" in text and "本期我家得分：+7" in text
+    honour = text.split('class="honour-list family-honour"', 1)[1].split("</ol>", 1)[0]
+    assert "第 1 名" in honour and "我家" in honour and "7 分" in honour
+    assert "测试" not in honour.replace(cards.mask_name(name), "")  # every name masked
+    for header in ("Referrer-Policy", "Cache-Control"):
+        assert page.headers[header] == village_page.headers[header]
+    assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncedCard)) == 1
+        assert token not in " ".join(db.session.scalars(sa.select(SyncedCard.token_digest)))
+
+
+def test_a_revoked_card_answers_at_the_county_as_an_unknown_one_after_the_next_push(
+    app, county_app, make_household
+):
+    household_id = make_household(points=7)
+    card = _issue(app, household_id)
+    _push(app, county_app)
+    assert _page(county_app, card.token).status_code == 200
+    with app.app_context():
+        cards.revoke_card(db.session, db.session.get(Card, card.id), "丢失", None)
+        db.session.commit()
+    assert _page(county_app, card.token).status_code == 200  # the county has not heard yet
+    _push(app, county_app)
+    revoked, unknown = _page(county_app, card.token), _page(county_app, "x" * 43)
+    assert revoked.status_code == unknown.status_code == 404
+    # the same page (which names its own address in the language links)
+    assert revoked.get_data(as_text=True).replace(card.token, "T") == unknown.get_data(as_text=True).replace(
+        "x" * 43, "T"
+    )
+    assert revoked.headers["Cache-Control"] == unknown.headers["Cache-Control"] == "no-store"
+    assert revoked.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_county_page_is_rate_limited_like_the_village_page(app, county_app, make_household):
+    from pointsmart.extensions import limiter
+
+    county_app.config["POINTSMART_CARD_PAGE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    client = county_app.test_client()
+    answers = [client.get(f"/c/{'y' * 43}").status_code for _ in range(4)]
+    limiter.reset()
+    assert answers == [404, 404, 404, 429]
+
+
+def test_a_card_record_with_a_token_instead_of_a_hash_is_refused(app, county_app, make_household):
+    _issue(app, make_household())
+    body = json.loads(batch_bodies(app)[-1])
+    (record,) = [r for r in body["records"] if r["kind"] == "card"]
+    record["payload"]["token_digest"] = "T" * 43
+    key = register(county_app)
+    answer = post(county_app.test_client(), key, json.dumps(body).encode())
+    assert answer.status_code == 422, answer.get_json()
+    with county_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncedCard)) == 0
+
+
+@pytest.mark.parametrize(
+    "base", ["http://192.168.1.20:8000", "https://county.example.cn", "https://x.cn/pm/"]
+)
+def test_the_counter_reads_a_card_from_the_village_and_the_county_address(app, make_household, base):
+    card = _issue(app, make_household())
+    with app.app_context():
+        village = home_village(db.session)
+        found = cards.find_card(db.session, village.id, cards.card_url(base, card))
+        assert found.id == card.id
+        # what the counter's field does with a scan (or the API's card look-up)
+        assert lookup.identify(db.session, village.id, cards.card_url(base, card)).card.id == card.id
+
+
+def test_a_card_printed_once_the_village_has_a_county_carries_the_county_address(
+    app, login_as, make_household
+):
+    card = _issue(app, make_household())
+    client = login_as("chair")
+    before = client.get(f"/cards/{card.id}/qr.png")
+    app.config["POINTSMART_COUNTY_URL"] = "https://county.example.cn"
+    after = client.get(f"/cards/{card.id}/qr.png")
+    page = client.get("/cards").get_data(as_text=True)
+    decoded = [zxingcpp.read_barcodes(Image.open(io.BytesIO(r.data)))[0].text for r in (before, after)]
+    assert decoded == [
+        f"{app.config['POINTSMART_BASE_URL'] or 'http://localhost'}/c/{card.token}",
+        f"https://county.example.cn/c/{card.token}",
+    ]
+    assert "重新打印全部有效卡" in page and "https://county.example.cn" in page
