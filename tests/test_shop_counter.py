@@ -14,6 +14,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.households.services import adjust_points, create_household
 from pointsmart.org.models import Village
+from pointsmart.settings.services import MAX_COUNTY_URL
 from pointsmart.shop import lookup
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, MoveKind, Redemption, StockMove
@@ -104,6 +105,13 @@ def test_a_scanned_card_still_opens_its_basket_and_its_token_is_never_echoed(app
         card = cards.active_card(db.session, families["ids"]["wang1"])
         token, number = card.token, card.number
     assert _find(shopkeeper, number).headers["Location"].endswith(f"/cards/{families['cards']['wang1']}")
+    # a card printed with the county's address, as long as settings let that address be
+    county = "https://" + "x" * (MAX_COUNTY_URL - len("https://"))
+    assert (
+        _find(shopkeeper, f"{county}/c/{token}")
+        .headers["Location"]
+        .endswith(f"/cards/{families['cards']['wang1']}")
+    )
     with committing(app) as session:
         cards.reissue_card(session, session.get(Household, families["ids"]["wang1"]), "丢失", None)
     revoked = _find(shopkeeper, f"http://x.test/c/{token}")

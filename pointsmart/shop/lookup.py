@@ -52,6 +52,11 @@ class Found:
     more: bool = False
 
 
+#: the longest text the counter's field takes: a scanned card address — the county's (at most
+#: ``settings.services.MAX_COUNTY_URL`` characters) + ``/c/`` + the token — with room to spare
+MAX_QUERY = 400
+
+
 def is_card(text: str) -> bool:
     """Whether what was typed is a card (an address, a token or a 9-digit number), not a name."""
     text = (text or "").strip()
@@ -69,7 +74,7 @@ def identify(session: Session, village_id: int, text) -> Found:
     :raises Invalid: nothing typed, or a character the text rule refuses (naming the field).
     :raises UnknownCard, CardRevoked: a card that is not this village's, or was revoked.
     """
-    text = checked(text, "q", _("卡号、户主姓名、户号或手机尾号"), max_length=200)
+    text = checked(text, "q", _("卡号、户主姓名、户号或手机尾号"), max_length=MAX_QUERY)
     if not text:
         raise Invalid(
             _("请扫描积分卡，或输入卡号、户主姓名、户号或手机尾号 4 位。"), code="q_required", field="q"
