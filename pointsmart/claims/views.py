@@ -27,6 +27,7 @@ from ..auth.models import Role
 from ..cards import services as cards
 from ..errors import DomainError, Invalid
 from ..extensions import db, limiter
+from ..i18n import signed
 from ..pages import flash_marked
 from ..periods import today
 from ..scoring.models import RoundStatus
@@ -118,7 +119,16 @@ def _form_page(card, form: ClaimForm, status: int = 200):
 def _choices(form: ClaimForm, village_id: int) -> None:
     criteria = services.claimable_criteria(db.session, village_id)
     form.criterion_id.choices = [("", _("请选择"))] + [
-        (c.id, f"{c.category.name} · {c.name}（{c.points:+d} 分）") for c in criteria
+        (
+            c.id,
+            _(
+                "%(category)s · %(name)s（%(points)s 分）",
+                category=c.category.name,
+                name=c.name,
+                points=signed(c.points),
+            ),
+        )
+        for c in criteria
     ]
 
 
