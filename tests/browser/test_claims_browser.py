@@ -2,7 +2,10 @@
 criterion with a photo from its card page; a panel member accepts it beside the grid at 1366×768; the
 family's page then says 已采纳 and the grid cell holds the value. Another family sees none of it."""
 
+import io
+
 import sqlalchemy as sa
+from PIL import Image
 from playwright.sync_api import expect
 
 from pointsmart.auth.models import User
@@ -120,5 +123,21 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
         assert phone.request.get(f"/c/{token_b}/claims/photos/{photo_id}").status == 404
         assert phone.request.get(f"/c/{token_a}/claims/photos/{photo_id}").status == 200
         assert phone.request.get(f"/scoring/claims/photos/{photo_id}", max_redirects=0).status == 302
+
+        # --- a phone's 11 MB photo is shrunk on the phone: it arrives, under the server's limits ---
+        big = tmp_path / "大照片.jpg"
+        out = io.BytesIO()
+        Image.effect_noise((4000, 3000), 60).convert("RGB").save(out, "JPEG", quality=95)
+        big.write_bytes(out.getvalue())
+        assert big.stat().st_size > 8 * 1024 * 1024  # more than a whole request may carry
+        phone.goto(f"/c/{token_a}/claims/new")
+        phone.get_by_label("申领的积分条目").select_option(label="乡村振兴巾帼行动 · 参加技能培训（+5 分）")
+        phone.get_by_label("照片（最多 3 张，可不传）").set_input_files(str(big))
+        phone.get_by_role("button", name="提交申领").click()
+        expect(phone.locator(".flash-success")).to_contain_text("申领已提交")
+        with app.app_context():
+            newest = db.session.scalars(sa.select(ClaimPhoto).order_by(ClaimPhoto.id.desc())).first()
+            assert newest.id != photo_id and max(newest.width, newest.height) <= 1600
+        assert console_errors(phone) == []
     finally:
         context.close()
