@@ -454,3 +454,15 @@ def test_the_family_form_is_csrf_protected_and_works_over_https(make_app, app, v
     sent = browser.post(url, data=data, headers={"Referer": url})
     assert sent.status_code == 302, text(sent)
     assert only_claim(app).note == "培训"
+
+
+def test_a_claim_and_its_photos_stay_in_the_village(app, client, village):
+    """Nothing a family sends goes into the change log the county reads."""
+    from pointsmart.sync.models import ChangeRecord
+
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(ChangeRecord))
+    sent = claim(client, village["token_a"], village["training"], photos=[(phone_photo("PNG"), "a.png")])
+    assert sent.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ChangeRecord)) == before

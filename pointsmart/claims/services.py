@@ -30,7 +30,6 @@ from ..households.models import Household
 from ..images import CleanPhoto, PhotoInfo
 from ..periods import Period, day_problem, today
 from ..scoring.models import Cadence, Category, Criterion, RoundCriterion, RoundStatus, ScoringRound
-from ..scoring.panels import membership
 from ..scoring.score_entry import may_score, set_score
 from ..text import checked
 from .models import Claim, ClaimPhoto, ClaimStatus
@@ -343,8 +342,7 @@ def _lock_pending(session: Session, claim: Claim, user: User) -> Claim:
     )
     if locked.status != ClaimStatus.PENDING:
         raise ClaimError(_("这条申领已经处理过了。"), code="already_decided")
-    household = session.get(Household, locked.household_id)
-    if user.village_id != locked.village_id or not may_score(session, user, household):
+    if not can_answer(session, user, locked):
         raise ClaimError(
             _("您不是评比小组成员，或这一户不在您负责的小组。"), code="not_panel_member", status=403
         )
@@ -405,5 +403,6 @@ def decline_claim(session: Session, claim: Claim, reason: str, user: User) -> Cl
 
 
 def can_answer(session: Session, user: User, claim: Claim) -> bool:
-    """Whether ``user`` may accept or decline ``claim`` (a panel member for its household's group)."""
-    return membership(session, user.id) is not None and may_score(session, user, claim.household)
+    """Whether ``user`` may accept or decline ``claim``: as :func:`may_score` says for its household (a
+    panel member of the village, for that household's group) — the chair too, when she is on the panel."""
+    return user.village_id == claim.village_id and may_score(session, user, claim.household)
