@@ -466,3 +466,11 @@ def test_a_claim_and_its_photos_stay_in_the_village(app, client, village):
     assert sent.status_code == 302
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ChangeRecord)) == before
+
+
+def test_the_round_page_links_to_its_claims_with_the_number_waiting(app, client, village, login_as):
+    panel = panel_client(app, login_as)
+    assert "家庭申领" in text(panel.get(f"/scoring/rounds/{village['round']}"))
+    claim(client, village["token_a"], village["training"])
+    page = text(panel.get(f"/scoring/rounds/{village['round']}"))
+    assert "家庭申领（1 条待审）" in page and f"/scoring/rounds/{village['round']}/claims" in page

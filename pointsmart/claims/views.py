@@ -240,6 +240,12 @@ def claims_panel(scoring_round) -> dict:
     return panel_context(scoring_round)
 
 
+@bp.app_template_global()
+def claims_waiting(scoring_round) -> int:
+    """How many of a round's claims wait for an answer (the round page's link)."""
+    return services.pending_count(db.session, scoring_round)
+
+
 @bp.get("/scoring/rounds/<int:round_id>/claims")
 @role_required(*STAFF)
 def round_claims(round_id: int):
