@@ -474,3 +474,48 @@ def test_the_round_page_links_to_its_claims_with_the_number_waiting(app, client,
     claim(client, village["token_a"], village["training"])
     page = text(panel.get(f"/scoring/rounds/{village['round']}"))
     assert "家庭申领（1 条待审）" in page and f"/scoring/rounds/{village['round']}/claims" in page
+
+
+def test_a_note_with_markup_is_shown_as_text_to_the_panel(app, client, village, login_as):
+    assert (
+        claim(client, village["token_a"], village["training"], note="<script>alert(1)</script>").status_code
+        == 302
+    )
+    grid = text(panel_client(app, login_as).get(f"/scoring/rounds/{village['round']}/grid"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in grid and "<script>alert(1)" not in grid
+
+
+def test_two_panel_members_accepting_one_claim_at_once_count_it_once(app, client, village, login_as):
+    import threading
+
+    from pointsmart.unit import write
+
+    claim(client, village["token_a"], village["training"])
+    found = only_claim(app)
+    members = [panel_client(app, login_as).user_id for _n in range(2)]
+    barrier, outcomes = threading.Barrier(2), []
+
+    def accept(user_id):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            try:
+                with write():  # loaded under the write lock: on SQLite a read outside one would take it
+                    user = db.session.get(User, user_id)
+                    pending = claims.get_claim(db.session, found.village_id, found.id)
+                    claims.accept_claim(db.session, pending, 1, user)
+                outcomes.append("accepted")
+            except DomainError as err:
+                outcomes.append(err.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=accept, args=(m,)) for m in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["accepted", "already_decided"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(Score.times)) == 1
+        accepted = sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.action == "claims.claim.accepted")
+        assert db.session.scalar(accepted) == 1
