@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth.audit_log import bp as audit_bp
     from .auth.views import bp as auth_bp
     from .cards.views import bp as cards_bp
+    from .claims.views import bp as claims_bp
     from .county.views import bp as county_bp
     from .family.views import bp as family_bp
     from .households.views import bp as households_bp
@@ -77,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
         households_bp,
         cards_bp,
         family_bp,
+        claims_bp,
         shop_bp,
         shop_reports_bp,
         scoring_bp,

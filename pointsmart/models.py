@@ -3,6 +3,7 @@
 from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
 from .cards.models import Card
+from .claims.models import Claim, ClaimPhoto
 from .county.models import (
     HouseholdPeriod,
     SyncBatch,
@@ -77,6 +78,8 @@ __all__ = [
     "VillageMonthCategory",
     "VillageMonthGoods",
     "Card",
+    "Claim",
+    "ClaimPhoto",
     "Goods",
     "IdempotencyRecord",
     "PriceChange",

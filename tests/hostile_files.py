@@ -3,11 +3,14 @@
 - :func:`far_cell_xlsx`: a valid .xlsx of about 1.6 KB whose one cell sits at ``XFD1048576``;
 - :func:`empty_rows_xlsx`: a valid .xlsx of about 5 MB holding 1,048,576 empty rows;
 - :func:`inflating_bundle`: a gzip file of about 1 MB that inflates to 1 GiB (one line, or short lines).
+- photos: :func:`pixel_bomb_png` (a 2.5-gigapixel header), :func:`truncated_jpeg`, :func:`html_named_jpeg`,
+  :func:`svg_with_script`, :func:`oversized_jpeg` (one byte past 5 MB).
 """
 
 import gzip
 import io
 import zipfile
+import zlib
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -74,3 +77,56 @@ def inflating_bundle(inflated: int = 1 << 30, newlines: bool = False) -> bytes:
     member = gzip.compress((b"\n" if newlines else b"\0") * chunk, compresslevel=9, mtime=0)
     head = gzip.compress(b"PointsMart-Bundle/1\n", mtime=0)
     return head + member * (inflated // chunk)
+
+
+# --- photos (a family's claim, a notice photo, goods) ----------------------------------------------
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def pixel_bomb_png(side: int = 50_000) -> bytes:
+    """A PNG of a few hundred bytes whose header says ``side`` × ``side`` pixels (2.5 gigapixels), its
+    pixel data a short stream of zeros: decoding it would take gigabytes."""
+    import struct
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    pixels = zlib.compress(b"\0" * 1024, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", pixels)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def truncated_jpeg() -> bytes:
+    """A real JPEG cut off half way (a dropped upload)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.effect_noise((256, 256), 64).convert("RGB").save(out, "JPEG", quality=95)
+    data = out.getvalue()
+    return data[: len(data) // 2]
+
+
+def html_named_jpeg() -> bytes:
+    """A page with a script, to be uploaded under a photo's name and type."""
+    return b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def svg_with_script() -> bytes:
+    return b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def oversized_jpeg(size: int = 5 * 1024 * 1024 + 1) -> bytes:
+    """A valid small JPEG padded past the 5 MB limit (bytes after the end marker)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "blue").save(out, "JPEG")
+    data = out.getvalue()
+    return data + b"\0" * (size - len(data))

@@ -120,6 +120,13 @@ ACCESS = {
     "cards.show": SHOP,
     "cards.qr": SHOP,
     "family.card": EVERYONE,
+    # the card's token is the credential: anyone holding it (a 404 for an unknown one, or another's photo)
+    "claims.new": EVERYONE,
+    "claims.family_photo": EVERYONE,
+    "claims.round_claims": {"chair", "panel"},
+    "claims.accept": {"chair", "panel"},
+    "claims.decline": {"chair", "panel"},
+    "claims.photo": {"chair", "panel"},
     "shop.counter": SHOP,
     "shop.find": SHOP,
     "shop.photo": SHOP,
@@ -231,11 +238,34 @@ def sample(app, make_user, make_household):
         )
         db.session.add_all([objection, member, photo])
         from pointsmart.cards import services as cards
+        from pointsmart.claims.models import Claim, ClaimPhoto
         from pointsmart.shop import redemptions
         from pointsmart.shop import services as shop
         from pointsmart.shop.models import MoveKind
 
         card = cards.issue_card(db.session, household, None)
+        claim = Claim(
+            village_id=household.village_id,
+            household_id=hid,
+            card_id=card.id,
+            criterion_id=criterion.id,
+            round_id=scoring_round.id,
+            round_criterion_id=scoring_round.criteria[0].id,
+            happened_on=scoring_round.created_at.date(),
+            note="参加了培训",
+            reason="",
+        )
+        db.session.add(claim)
+        db.session.flush()
+        claim_photo = ClaimPhoto(
+            claim_id=claim.id,
+            stored_name="fedcba9876543210.png",
+            content_type="image/png",
+            width=1,
+            height=1,
+            size=67,
+        )
+        db.session.add(claim_photo)
         soap = shop.save_goods(db.session, household.village_id, {"name": "洗衣粉", "price": 10}, None)
         shop.receive_stock(db.session, soap, MoveKind.DONATION, 5, None, donor="爱心企业")
         from pointsmart.auth.models import User
@@ -271,6 +301,7 @@ def sample(app, make_user, make_household):
             "objection_id": objection.id,
             "member_id": member.id,
             "photo_id": photo.id,
+            "claim_id": claim.id,
             "village_code": VILLAGE_CODE,
             "table": "goods",  # a table both the dashboard and a village export
             "name": "trend",

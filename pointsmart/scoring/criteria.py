@@ -75,7 +75,9 @@ def save_category(
     return category
 
 
-CRITERION_FIELDS = ("name", "description", "points", "cadence", "max_per_period", "active", "position")
+CRITERION_FIELDS = (
+    "name", "description", "points", "cadence", "max_per_period", "active", "position", "claimable"
+)  # fmt: skip
 
 
 def _clean_criterion(data: dict) -> dict:
@@ -112,6 +114,8 @@ def _clean_criterion(data: dict) -> dict:
         "max_per_period": max_per_period,
         "active": bool(data.get("active", True)),
         "position": int(data.get("position") or 0),
+        # families may claim it from their card page (申领积分); the chair decides, off by default
+        "claimable": bool(data.get("claimable", False)),
     }
 
 

@@ -45,6 +45,7 @@ class CriterionForm(FlaskForm):
     )
     position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=-9999, max=9999)])
     active = BooleanField(_l("启用"), default=True)
+    claimable = BooleanField(_l("家庭可以自己申领（申领积分）"), default=False)
 
 
 class RoundForm(FlaskForm):

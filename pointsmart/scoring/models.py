@@ -84,6 +84,8 @@ class Criterion(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: families may claim it from their card page (申领积分); village-local, not sent to the county
+    claimable: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     category = relationship(Category, back_populates="criteria")
 

@@ -162,6 +162,7 @@ PAGES: list[Page] = [
     Page("/cards/sheet", "cards.sheet", (CHAIR,), lambda i: {"group": "一社"}),
     Page("/cards/<int:card_id>", "cards.show", (CHAIR, SHOPKEEPER), lambda i: {"card_id": i.card}),
     Page("/c/<token>", "family.card", (PUBLIC,), lambda i: {"token": i.card_token}),
+    Page("/c/<token>/claims/new", "claims.new", (PUBLIC,), lambda i: {"token": i.card_token}),
     # --- scoring ---
     Page("/scoring/rulebook", "scoring.rulebook", (CHAIR, PANEL)),
     Page(
@@ -195,6 +196,12 @@ PAGES: list[Page] = [
         "scoring.entry",
         (CHAIR, PANEL),
         lambda i: {"round_id": i.round, "household_id": i.household},
+    ),
+    Page(
+        "/scoring/rounds/<int:round_id>/claims",
+        "claims.round_claims",
+        (CHAIR, PANEL),
+        lambda i: {"round_id": i.round},
     ),
     Page(
         "/scoring/objections/<int:objection_id>",
@@ -333,6 +340,8 @@ EXCLUDED = {
     "/ledgers/register.xlsx": "download (xlsx)",
     "/ledgers/book/<month>.xlsx": "download (xlsx)",
     "/shop/goods/<int:goods_id>/photo": "download (goods photo, image)",
+    "/c/<token>/claims/photos/<int:photo_id>": "image (a family's claim photo, shown on its card page)",
+    "/scoring/claims/photos/<int:photo_id>": "image (a claim photo, beside the grid and on the claims page)",
     "/shop/reports/daily.xlsx": "download (xlsx)",
     "/shop/reports/monthly.xlsx": "download (xlsx)",
     "/shop/reports/ledgers/stocktakes.xlsx": "download (xlsx)",
@@ -394,6 +403,7 @@ def build_village(app) -> Ids:
         objection = scoring_workflow.record_objection(
             session, scoring_round, household.id, household.head_name, "卫生评比少记了一次。", chair.id
         )
+        _demo_claims(session, Path(app.instance_path), card, scoring_round, chair)
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
         # the village's CA, as `pointsmart run` makes it: the settings page shows its phone steps and QR
@@ -413,6 +423,72 @@ def build_village(app) -> Ids:
             donor=donor,
             village_code=village.code,
         )
+
+
+def _demo_claims(session, instance: Path, card: Card, scoring_round: ScoringRound, chair) -> None:
+    """Families' claims in the demo round (on notice: declinable only): the page's household has one waiting
+    with a photo and one declined; another household has one waiting."""
+    import io
+    import secrets
+
+    from PIL import Image
+
+    from pointsmart.claims.models import Claim, ClaimPhoto, ClaimStatus
+    from pointsmart.clock import utcnow
+    from pointsmart.images import clean_photo
+
+    by_name = {c.name: c for c in scoring_round.criteria}
+    other = session.scalars(
+        sa.select(Card).where(Card.status == "active", Card.id != card.id).order_by(Card.id)
+    ).first()
+    day = date(2026, 10, 18)
+    rows = [
+        (card, "参加技能培训", "在村委会参加了电商直播培训，有签到表。", ClaimStatus.PENDING, ""),
+        (
+            card,
+            "参加志愿服务",
+            "参加了河道清理。",
+            ClaimStatus.DECLINED,
+            "签到表上没有这一户，请找组长核实。",
+        ),
+        (other, "参加志愿服务", "", ClaimStatus.PENDING, ""),
+    ]
+    for owner, name, note, status, reason in rows:
+        held = by_name[name]
+        claim = Claim(
+            village_id=scoring_round.village_id,
+            household_id=owner.household_id,
+            card_id=owner.id,
+            criterion_id=held.criterion_id,
+            round_id=scoring_round.id,
+            round_criterion_id=held.id,
+            happened_on=day,
+            note=note,
+            status=status,
+            reason=reason,
+            decided_by=chair.id if reason else None,
+            decided_at=utcnow() if reason else None,
+        )
+        session.add(claim)
+        session.flush()
+        if note.startswith("在村委会"):
+            out = io.BytesIO()
+            Image.new("RGB", (800, 600), "#c8553d").save(out, "JPEG")
+            photo = clean_photo(out.getvalue())
+            folder = instance / "uploads" / "claims"
+            folder.mkdir(parents=True, exist_ok=True)
+            stored = f"{secrets.token_hex(16)}.jpg"
+            (folder / stored).write_bytes(photo.data)
+            session.add(
+                ClaimPhoto(
+                    claim_id=claim.id,
+                    stored_name=stored,
+                    content_type=photo.info.content_type,
+                    width=photo.info.width,
+                    height=photo.info.height,
+                    size=len(photo.data),
+                )
+            )
 
 
 def build_county(county_app, village_app, village_code: str) -> None:

@@ -1,0 +1,4 @@
+"""Families' own claims (申领积分): from the card page a family claims a criterion the chair marked
+claimable, with a date, a note and up to three photos; the panel accepts it into the round's grid
+(through the ordinary score service) or declines it with a reason. Above cards, households and
+scoring, which it uses; nothing below imports it."""

@@ -1,0 +1,37 @@
+"""The family's claim form and the panel's answers."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import MultipleFileField
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from ..forms import FlaskForm, IntegerField, sane_day
+from ..ids import form_id
+from ..scoring.criteria import MAX_TIMES
+from .services import NOTE_LENGTH, REASON_LENGTH
+
+
+def _chosen_id(value) -> int | None:
+    """The select's "请选择" (an empty value) is no choice; anything else an id (:func:`form_id`)."""
+    return None if value in ("", None) else form_id(value)
+
+
+class ClaimForm(FlaskForm):
+    criterion_id = SelectField(
+        _l("申领的积分条目"),
+        coerce=_chosen_id,
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired()],
+    )
+    happened_on = DateField(_l("日期"), validators=[DataRequired(), sane_day])
+    note = TextAreaField(_l("说明"), validators=[Length(max=NOTE_LENGTH)])
+    photos = MultipleFileField(_l("照片（最多 3 张，可不传）"))
+
+
+class AcceptForm(FlaskForm):
+    times = IntegerField(_l("计入次数"), validators=[InputRequired(), NumberRange(min=1, max=MAX_TIMES)])
+
+
+class DeclineForm(FlaskForm):
+    reason = StringField(_l("不采纳的原因"), validators=[DataRequired(), Length(max=REASON_LENGTH)])

@@ -1,0 +1,408 @@
+"""Families' claims: what a family may claim, filing a claim with its photos, and the panel's answer.
+
+A claim is filed into the round open for scoring (评分中) that covers the household and the period its
+day falls in, for the criterion as that round holds it. Accepting one writes the household's cell
+through :func:`pointsmart.scoring.score_entry.set_score` — the same rules (draft rounds only, panel
+members of the household's group, the criterion's per-period maximum) and the same audit entry as a
+score typed into the grid — and the claim's photos stay as the evidence of that cell.
+
+What a family sends is only ever read back by the same household (by its card's token) or by the
+village's chair and panel. Writes flush and audit; the caller commits.
+"""
+
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path, PurePath
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from PIL import Image, ImageOps
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..auth.models import User
+from ..cards.models import Card
+from ..clock import utcnow
+from ..errors import DomainError, Invalid, NotFound
+from ..households.models import Household
+from ..images import CleanPhoto, PhotoInfo
+from ..periods import Period, day_problem, today
+from ..scoring.models import Cadence, Category, Criterion, RoundCriterion, RoundStatus, ScoringRound
+from ..scoring.score_entry import may_score, set_score
+from ..text import checked
+from .models import Claim, ClaimPhoto, ClaimStatus
+
+#: a note and a decline reason are short: a sentence for the panel, a sentence back
+NOTE_LENGTH, REASON_LENGTH = 200, 200
+MAX_PHOTOS = 3
+#: claims of one household waiting for the panel at once
+MAX_OPEN_CLAIMS = 5
+#: the longest side a stored claim photo keeps (a phone's 4000 px photo is ten times what a panel needs)
+STORED_SIDE = 1600
+
+
+class ClaimError(DomainError):
+    code = "claim_refused"
+    status = 409
+
+
+# --- what may be claimed -----------------------------------------------------------------------------
+
+
+def claimable_criteria(session: Session, village_id: int) -> list[Criterion]:
+    """The rulebook in force's criteria the chair marked claimable (active, in an active category)."""
+    return list(
+        session.scalars(
+            sa.select(Criterion)
+            .join(Category)
+            .where(
+                Category.village_id == village_id,
+                Category.active.is_(True),
+                Criterion.active.is_(True),
+                Criterion.claimable.is_(True),
+            )
+            .order_by(Category.position, Category.id, Criterion.position, Criterion.id)
+        )
+    )
+
+
+def open_round_for(
+    session: Session, household: Household, criterion: Criterion, day: date
+) -> tuple[ScoringRound, RoundCriterion]:
+    """The round open for scoring that takes a claim of ``criterion`` on ``day`` for ``household``.
+
+    :raises ClaimError: no such round (``no_open_round``), or its round does not hold the criterion.
+    """
+    cadence = Cadence(criterion.cadence)
+    period = Period.of(day, cadence.period_kind)
+    rounds = session.scalars(
+        sa.select(ScoringRound).where(
+            ScoringRound.village_id == household.village_id,
+            ScoringRound.period_type == cadence,
+            ScoringRound.period_key == period.key,
+            ScoringRound.scope.in_(["", household.group]),
+        )
+    ).all()
+    open_rounds = [r for r in rounds if r.status == RoundStatus.DRAFT]
+    if not open_rounds:
+        if rounds:
+            message = _("%(period)s的评定已经结束打分，不能再申领。", period=period.label())
+        else:
+            message = _(
+                "%(period)s的评定还没有开始打分，现在不能申领。请等村里开始评定后再来。",
+                period=period.label(),
+            )
+        raise ClaimError(message, code="no_open_round", field="happened_on")
+    scoring_round = open_rounds[0]
+    held = session.scalar(
+        sa.select(RoundCriterion).where(
+            RoundCriterion.round_id == scoring_round.id, RoundCriterion.criterion_id == criterion.id
+        )
+    )
+    if held is None:
+        raise ClaimError(
+            _("“%(name)s”不在%(period)s的评定里，不能申领。", name=criterion.name, period=period.label()),
+            code="criterion_not_in_round",
+            field="criterion_id",
+        )
+    return scoring_round, held
+
+
+# --- photos --------------------------------------------------------------------------------------------
+
+
+def shrunk(photo: CleanPhoto, side: int = STORED_SIDE) -> CleanPhoto:
+    """The photo no larger than ``side`` pixels either way (already without metadata: it is re-saved
+    from its pixels only). Slow (it decodes): views call it before their write transaction."""
+    info = photo.info
+    if max(info.width, info.height) <= side:
+        return photo
+    with Image.open(io.BytesIO(photo.data)) as image:
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((side, side))
+        kind = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[info.extension]
+        if kind == "JPEG" and image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        out = io.BytesIO()
+        image.save(out, kind, **({"quality": 85} if kind != "PNG" else {"optimize": True}))
+        width, height = image.size
+    return CleanPhoto(out.getvalue(), PhotoInfo(info.content_type, info.extension, width, height))
+
+
+def photo_path(folder: Path, stored_name: str) -> Path:
+    """Where a stored claim photo lives; only names we made (a plain file name) resolve."""
+    if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
+        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
+    return folder / stored_name
+
+
+def discard_photo_files(folder: Path, names: list[str]) -> None:
+    """Remove files written for a claim whose transaction did not commit."""
+    for name in names:
+        photo_path(folder, name).unlink(missing_ok=True)
+
+
+def claim_photo_bytes(session: Session, village_id: int) -> int:
+    """How many bytes of the village's storage its families' claim photos take."""
+    return int(
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(ClaimPhoto.size), 0))
+            .join(Claim, ClaimPhoto.claim_id == Claim.id)
+            .where(Claim.village_id == village_id)
+        )
+    )
+
+
+# --- a family files a claim ----------------------------------------------------------------------------
+
+
+@dataclass
+class ClaimInput:
+    criterion_id: int | None
+    happened_on: date | None
+    note: str
+
+
+def submit_claim(
+    session: Session, card: Card, data: ClaimInput, photos: list[CleanPhoto], folder: Path, written: list[str]
+) -> Claim:
+    """File a family's claim from its card's page, with its (cleaned, shrunk) photos.
+
+    Each photo file is written before the rows are flushed and its name appended to ``written``; if the
+    caller's transaction does not commit, it calls :func:`discard_photo_files` with them.
+
+    :raises Invalid: no or an unknown or unclaimable criterion, no or a bad day, a day to come, a note
+        too long or with characters the text rule refuses, more than three photos.
+    :raises ClaimError: no round open for scoring for that period, the criterion not in it, the same
+        criterion already waiting, or too many claims waiting.
+    """
+    # one claim of a household at a time, so the open-claims count below holds
+    session.execute(sa.select(Household.id).where(Household.id == card.household_id).with_for_update())
+    household = session.get(Household, card.household_id)
+    note = checked(data.note, "note", _("说明"), max_length=NOTE_LENGTH, multiline=True)
+    if len(photos) > MAX_PHOTOS:
+        raise Invalid(_("最多上传 %(n)s 张照片。", n=MAX_PHOTOS), code="too_many_photos", field="photos")
+    criterion = session.get(Criterion, data.criterion_id) if data.criterion_id else None
+    if criterion is None or criterion not in claimable_criteria(session, household.village_id):
+        raise Invalid(
+            _("请选择一个可以申领的积分条目。"), code="criterion_not_claimable", field="criterion_id"
+        )
+    day = data.happened_on
+    if day is None:
+        raise Invalid(_("请填写日期。"), code="date_required", field="happened_on")
+    if problem := day_problem(day):
+        raise Invalid(problem, code="invalid_date", field="happened_on")
+    if day > today():
+        raise Invalid(_("日期不能晚于今天。"), code="date_in_future", field="happened_on")
+    scoring_round, round_criterion = open_round_for(session, household, criterion, day)
+    waiting = session.scalars(
+        sa.select(Claim.round_criterion_id).where(
+            Claim.household_id == household.id, Claim.status == ClaimStatus.PENDING
+        )
+    ).all()
+    if round_criterion.id in waiting:
+        raise ClaimError(
+            _("“%(name)s”已经申领过，正在等评比小组审核。", name=criterion.name), code="already_claimed"
+        )
+    if len(waiting) >= MAX_OPEN_CLAIMS:
+        raise ClaimError(
+            _("您已有 %(n)s 条申领在等审核，审核后再提交新的申领。", n=len(waiting)), code="too_many_open"
+        )
+    claim = Claim(
+        village_id=household.village_id,
+        household_id=household.id,
+        card_id=card.id,
+        criterion_id=criterion.id,
+        round_id=scoring_round.id,
+        round_criterion_id=round_criterion.id,
+        happened_on=day,
+        note=note,
+        status=ClaimStatus.PENDING,
+        submitted_at=utcnow(),
+        reason="",
+    )
+    session.add(claim)
+    session.flush()
+    folder.mkdir(parents=True, exist_ok=True)
+    for photo in photos:
+        stored_name = f"{secrets.token_hex(16)}.{photo.info.extension}"
+        with open(photo_path(folder, stored_name), "xb") as f:
+            f.write(photo.data)
+        written.append(stored_name)
+        session.add(
+            ClaimPhoto(
+                claim_id=claim.id,
+                stored_name=stored_name,
+                content_type=photo.info.content_type,
+                width=photo.info.width,
+                height=photo.info.height,
+                size=len(photo.data),
+                uploaded_at=utcnow(),
+            )
+        )
+    session.flush()
+    record(
+        session,
+        "claims.claim.submitted",
+        None,
+        claim,
+        household=household.household_no,
+        card=card.number,
+        round=scoring_round.period_key,
+        criterion=round_criterion.name,
+        happened_on=day,
+        note=note,
+        photos=len(photos),
+    )
+    return claim
+
+
+def household_claims(session: Session, household_id: int, limit: int = 20) -> list[Claim]:
+    """A household's own claims, newest first (its card page)."""
+    return list(
+        session.scalars(
+            sa.select(Claim)
+            .where(Claim.household_id == household_id)
+            .order_by(Claim.submitted_at.desc(), Claim.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def family_photo(session: Session, card: Card, photo_id: int) -> ClaimPhoto:
+    """A photo of one of the card's household's own claims.
+
+    :raises NotFound: no such photo, or another household's."""
+    photo = session.get(ClaimPhoto, photo_id)
+    if photo is None or photo.claim.household_id != card.household_id:
+        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
+    return photo
+
+
+# --- the panel answers -----------------------------------------------------------------------------
+
+
+def round_claims(session: Session, scoring_round: ScoringRound) -> list[Claim]:
+    """The claims filed into a round: waiting ones first, then the answered, newest first."""
+    return list(
+        session.scalars(
+            sa.select(Claim)
+            .where(Claim.round_id == scoring_round.id)
+            .order_by(
+                sa.case((Claim.status == ClaimStatus.PENDING, 0), else_=1),
+                Claim.submitted_at.desc(),
+                Claim.id.desc(),
+            )
+        )
+    )
+
+
+def pending_count(session: Session, scoring_round: ScoringRound) -> int:
+    return session.scalar(
+        sa.select(sa.func.count(Claim.id)).where(
+            Claim.round_id == scoring_round.id, Claim.status == ClaimStatus.PENDING
+        )
+    )
+
+
+def get_claim(session: Session, village_id: int, claim_id: int) -> Claim:
+    """A claim of this village.
+
+    :raises NotFound: no such claim here."""
+    claim = session.get(Claim, claim_id)
+    if claim is None or claim.village_id != village_id:
+        raise NotFound(_("找不到这条申领。"), code="unknown_claim")
+    return claim
+
+
+def staff_photo(session: Session, village_id: int, photo_id: int) -> ClaimPhoto:
+    """A claim photo of this village (the chair's and the panel's view).
+
+    :raises NotFound: no such photo here."""
+    photo = session.get(ClaimPhoto, photo_id)
+    if photo is None or photo.claim.village_id != village_id:
+        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
+    return photo
+
+
+def suggested_times(session: Session, claim: Claim, cells: dict[tuple[int, int], int]) -> int:
+    """What accepting would write by default: one time more than the cell holds, within the maximum."""
+    current = cells.get((claim.household_id, claim.round_criterion_id), 0)
+    return min(current + 1, claim.round_criterion.max_per_period)
+
+
+def _lock_pending(session: Session, claim: Claim, user: User) -> Claim:
+    locked = session.scalar(
+        sa.select(Claim)
+        .where(Claim.id == claim.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if locked.status != ClaimStatus.PENDING:
+        raise ClaimError(_("这条申领已经处理过了。"), code="already_decided")
+    if not can_answer(session, user, locked):
+        raise ClaimError(
+            _("您不是评比小组成员，或这一户不在您负责的小组。"), code="not_panel_member", status=403
+        )
+    return locked
+
+
+def accept_claim(session: Session, claim: Claim, times: int, user: User) -> Claim:
+    """Accept a claim: the household's cell of the round becomes ``times`` through the score service
+    (audited there as ``scoring.score.set``), and the claim records who, when and what.
+
+    :raises ClaimError: already answered, or the user may not score this household.
+    :raises ScoringError: the round is past its draft (from the score service).
+    :raises Invalid: more times than the criterion allows.
+    """
+    claim = _lock_pending(session, claim, user)
+    scoring_round = session.get(ScoringRound, claim.round_id)
+    saved = set_score(session, scoring_round, claim.household_id, claim.round_criterion_id, times, user)
+    claim.status, claim.times = ClaimStatus.ACCEPTED, saved
+    claim.decided_by, claim.decided_at = user.id, utcnow()
+    session.flush()
+    record(
+        session,
+        "claims.claim.accepted",
+        user.id,
+        claim,
+        household=claim.household.household_no,
+        round=scoring_round.period_key,
+        criterion=claim.round_criterion.name,
+        times=saved,
+        photos=[p.stored_name for p in claim.photos],
+    )
+    return claim
+
+
+def decline_claim(session: Session, claim: Claim, reason: str, user: User) -> Claim:
+    """Decline a claim with a reason the family will read.
+
+    :raises Invalid: no reason, or one too long or with refused characters.
+    :raises ClaimError: already answered, or the user may not score this household.
+    """
+    reason = checked(reason, "reason", _("不采纳的原因"), max_length=REASON_LENGTH)
+    if not reason:
+        raise Invalid(_("请写明不采纳的原因，申领的家庭会看到。"), code="reason_required", field="reason")
+    claim = _lock_pending(session, claim, user)
+    claim.status, claim.reason = ClaimStatus.DECLINED, reason
+    claim.decided_by, claim.decided_at = user.id, utcnow()
+    session.flush()
+    record(
+        session,
+        "claims.claim.declined",
+        user.id,
+        claim,
+        household=claim.household.household_no,
+        criterion=claim.round_criterion.name,
+        reason=reason,
+    )
+    return claim
+
+
+def can_answer(session: Session, user: User, claim: Claim) -> bool:
+    """Whether ``user`` may accept or decline ``claim``: as :func:`may_score` says for its household (a
+    panel member of the village, for that household's group) — the chair too, when she is on the panel."""
+    return user.village_id == claim.village_id and may_score(session, user, claim.household)

@@ -1,0 +1,143 @@
+"""Families' claims in a real browser (CSRF on, as in production): a family on a 390×844 phone claims a
+criterion with a photo from its card page; a panel member accepts it beside the grid at 1366×768; the
+family's page then says 已采纳 and the grid cell holds the value. Another family sees none of it."""
+
+import io
+
+import sqlalchemy as sa
+from PIL import Image
+from playwright.sync_api import expect
+
+from pointsmart.auth.models import User
+from pointsmart.cards import services as cards
+from pointsmart.claims.models import ClaimPhoto
+from pointsmart.extensions import db
+from pointsmart.households.models import Household
+from pointsmart.org.services import home_village
+from pointsmart.periods import Period, today
+from pointsmart.scoring import criteria, panels, workflow
+
+from ..conftest import committing
+from ..test_uploads import phone_photo
+from .conftest import _open, console_errors, horizontal_overflow, login, screenshot
+from .test_scoring import cell
+
+PHONE_390 = {
+    "viewport": {"width": 390, "height": 844},
+    "screen": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
+DESKTOP_1366 = {"viewport": {"width": 1366, "height": 768}}
+
+
+def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
+    app, live_server, browser, make_user, make_household, village_id, tmp_path
+):
+    a = make_household(head_name="王秀兰", group="一社", household_no="01-001")
+    b = make_household(head_name="李春梅", group="一社", household_no="01-002")
+    panel_id, panel_name = make_user("panel")
+    with committing(app) as session:
+        category = criteria.save_category(session, village_id, {"name": "乡村振兴巾帼行动"}, None)
+        criteria.save_criterion(
+            session,
+            category,
+            {
+                "name": "参加技能培训",
+                "points": 5,
+                "cadence": "monthly",
+                "max_per_period": 2,
+                "claimable": True,
+            },
+            None,
+        )
+        criteria.save_criterion(
+            session, category, {"name": "庭院整洁", "points": 5, "cadence": "monthly"}, None
+        )
+        round_id = workflow.create_round(
+            session, home_village(session), "monthly", Period.of(today()).key, "", None
+        ).id
+        panels.set_panel_member(session, session.get(User, panel_id), "执委", [], actor_id=None)
+        token_a = cards.issue_card(session, session.get(Household, a), None).token
+        token_b = cards.issue_card(session, session.get(Household, b), None).token
+    photo = tmp_path / "培训签到.jpg"
+    photo.write_bytes(phone_photo("JPEG", orientation=6))
+
+    # --- the family, on its phone ---
+    context, phone = _open(browser, live_server, PHONE_390)
+    try:
+        phone.goto(f"/c/{token_a}")
+        phone.get_by_role("link", name="我要申领积分").click()
+        expect(phone.get_by_role("heading", name="申领积分")).to_be_visible()
+        phone.get_by_label("申领的积分条目").select_option(label="乡村振兴巾帼行动 · 参加技能培训（+5 分）")
+        expect(phone.get_by_label("日期")).to_have_value(today().isoformat())
+        phone.get_by_label("说明").fill("参加了村里的电商直播培训")
+        phone.get_by_label("照片（最多 3 张，可不传）").set_input_files(str(photo))
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "claims-phone-form")
+        phone.get_by_role("button", name="提交申领").click()
+        expect(phone.locator(".flash-success")).to_contain_text("申领已提交")
+        claims = phone.locator("#claims")
+        expect(claims).to_contain_text("参加技能培训")
+        expect(claims.locator(".claim-status")).to_have_text("待审")
+        thumb = claims.locator(".claim-thumbs img").first
+        expect(thumb).to_be_visible()
+        assert phone.evaluate("(img) => img.complete && img.naturalWidth > 0", thumb.element_handle())
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "claims-phone-waiting")
+
+        # --- the panel, at the grid on a laptop ---
+        desk_context, desk = _open(browser, live_server, DESKTOP_1366)
+        try:
+            login(desk, panel_name)
+            desk.goto(f"/scoring/rounds/{round_id}/grid")
+            panel = desk.locator("#claims")
+            expect(panel).to_contain_text("01-001 王秀兰")
+            expect(panel).to_contain_text("参加了村里的电商直播培训")
+            expect(panel.locator(".claim-thumbs img")).to_have_count(1)
+            expect(panel.get_by_label("计入次数")).to_have_value("1")
+            screenshot(desk, "claims-grid-waiting")
+            panel.get_by_role("button", name="采纳", exact=True).click()
+            expect(desk.locator(".flash-success")).to_contain_text("已采纳 01-001 的申领")
+            expect(cell(desk, "01-001", "参加技能培训")).to_have_value("1")
+            expect(desk.locator("#claims")).to_contain_text("申领都已答复")
+            assert horizontal_overflow(desk) <= 0
+            screenshot(desk, "claims-grid-accepted")
+            assert console_errors(desk) == []
+        finally:
+            desk_context.close()
+
+        phone.reload()
+        expect(phone.locator("#claims .claim-status")).to_have_text("已采纳")
+        expect(phone.locator("#claims")).to_contain_text("已计入")
+        screenshot(phone, "claims-phone-accepted")
+        assert console_errors(phone) == []
+
+        # --- another family sees nothing of it, not even with the photo's address ---
+        with app.app_context():
+            photo_id = db.session.scalar(sa.select(ClaimPhoto.id))
+        phone.goto(f"/c/{token_b}")
+        expect(phone.locator("body")).not_to_contain_text("电商直播培训")
+        expect(phone.locator("#claims .claim-status")).to_have_count(0)
+        assert phone.request.get(f"/c/{token_b}/claims/photos/{photo_id}").status == 404
+        assert phone.request.get(f"/c/{token_a}/claims/photos/{photo_id}").status == 200
+        assert phone.request.get(f"/scoring/claims/photos/{photo_id}", max_redirects=0).status == 302
+
+        # --- a phone's 11 MB photo is shrunk on the phone: it arrives, under the server's limits ---
+        big = tmp_path / "大照片.jpg"
+        out = io.BytesIO()
+        Image.effect_noise((4000, 3000), 60).convert("RGB").save(out, "JPEG", quality=95)
+        big.write_bytes(out.getvalue())
+        assert big.stat().st_size > 8 * 1024 * 1024  # more than a whole request may carry
+        phone.goto(f"/c/{token_a}/claims/new")
+        phone.get_by_label("申领的积分条目").select_option(label="乡村振兴巾帼行动 · 参加技能培训（+5 分）")
+        phone.get_by_label("照片（最多 3 张，可不传）").set_input_files(str(big))
+        phone.get_by_role("button", name="提交申领").click()
+        expect(phone.locator(".flash-success")).to_contain_text("申领已提交")
+        with app.app_context():
+            newest = db.session.scalars(sa.select(ClaimPhoto).order_by(ClaimPhoto.id.desc())).first()
+            assert newest.id != photo_id and max(newest.width, newest.height) <= 1600
+        assert console_errors(phone) == []
+    finally:
+        context.close()

@@ -1,0 +1,521 @@
+"""Families' own claims (申领积分, issue 13): a family claims a criterion the chair marked claimable from
+its card page; the panel accepts it into the round's grid through the score service, or declines it with
+a reason the family reads. Hostile input, permissions, and privacy between families."""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from pointsmart.audit.models import AuditEntry
+from pointsmart.auth.models import User
+from pointsmart.cards import services as cards
+from pointsmart.claims import services as claims
+from pointsmart.claims.models import Claim, ClaimPhoto, ClaimStatus
+from pointsmart.errors import DomainError
+from pointsmart.extensions import db
+from pointsmart.households.models import Household
+from pointsmart.org.services import home_village
+from pointsmart.periods import Period, today
+from pointsmart.scoring import criteria, panels, workflow
+from pointsmart.scoring.models import Criterion, Score, ScoringRound
+from pointsmart.sync.kinds import Lookups
+from pointsmart.sync.kinds import criterion as criterion_payload
+
+from .conftest import committing
+from .hostile_files import html_named_jpeg, oversized_jpeg, pixel_bomb_png, svg_with_script, truncated_jpeg
+from .test_uploads import assert_no_exif, phone_photo
+
+
+@pytest.fixture
+def village(app, village_id, make_household):
+    """Two households with cards (A in 一社, B in 二社), a claimable criterion and one that is not, and
+    this month's round open for scoring."""
+    a = make_household(head_name="王秀兰", group="一社")
+    b = make_household(head_name="李春梅", group="二社")
+    with committing(app) as session:
+        category = criteria.save_category(session, village_id, {"name": "乡村振兴巾帼行动"}, None)
+        training = criteria.save_criterion(
+            session,
+            category,
+            {
+                "name": "参加技能培训",
+                "points": 5,
+                "cadence": "monthly",
+                "max_per_period": 2,
+                "claimable": True,
+            },
+            None,
+        )
+        tidy = criteria.save_criterion(
+            session, category, {"name": "庭院整洁", "points": 5, "cadence": "monthly"}, None
+        )
+        scoring_round = workflow.create_round(
+            session, home_village(session), "monthly", Period.of(today()).key, "", None
+        )
+        card_a = cards.issue_card(session, session.get(Household, a), None)
+        card_b = cards.issue_card(session, session.get(Household, b), None)
+        ids = {
+            "a": a,
+            "b": b,
+            "training": training.id,
+            "tidy": tidy.id,
+            "round": scoring_round.id,
+            "token_a": card_a.token,
+            "token_b": card_b.token,
+        }
+    return ids
+
+
+def panel_client(app, login_as, groups=()):
+    """A logged-in panel member of the given groups (all if none)."""
+    client = login_as("panel")
+    with committing(app) as session:
+        user = session.get(User, client.user_id)
+        panels.set_panel_member(session, user, "执委", list(groups), actor_id=user.id)
+    return client
+
+
+def claim(client, token, criterion_id, *, day=None, note="参加了电商培训", photos=(), **extra):
+    data = {
+        "criterion_id": str(criterion_id),
+        "happened_on": (day or today()).isoformat(),
+        "note": note,
+        "photos": [(io.BytesIO(data), name) for data, name in photos],
+        **extra,
+    }
+    return client.post(f"/c/{token}/claims/new", data=data, content_type="multipart/form-data")
+
+
+def only_claim(app) -> Claim:
+    with app.app_context():
+        found = db.session.scalars(sa.select(Claim)).all()
+        assert len(found) == 1
+        db.session.expunge_all()
+        return found[0]
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- the happy path ------------------------------------------------------------------------------------
+
+
+def test_a_family_claims_with_a_photo_and_the_panel_accepts_it_into_the_grid(app, client, village, login_as):
+    form = client.get(f"/c/{village['token_a']}/claims/new")
+    assert form.status_code == 200 and "参加技能培训" in text(form) and "庭院整洁" not in text(form)
+    sent = claim(client, village["token_a"], village["training"], photos=[(phone_photo("JPEG", 6), "a.jpg")])
+    assert sent.status_code == 302, text(sent)
+    page = text(client.get(f"/c/{village['token_a']}"))
+    assert "参加了电商培训" in page and "待审" in page
+
+    found = only_claim(app)
+    with app.app_context():
+        photo = db.session.scalars(sa.select(ClaimPhoto)).one()
+        stored = (Path(app.instance_path) / "uploads" / "claims" / photo.stored_name).read_bytes()
+        assert claims.claim_photo_bytes(db.session, found.village_id) == photo.size == len(stored)
+    assert_no_exif(stored)
+
+    panel = panel_client(app, login_as)
+    grid = text(panel.get(f"/scoring/rounds/{village['round']}/grid"))
+    assert "家庭申领" in grid and "参加了电商培训" in grid and f"/scoring/claims/photos/{photo.id}" in grid
+    served = panel.get(f"/scoring/claims/photos/{photo.id}")
+    assert served.status_code == 200 and served.data == stored
+    accepted = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1", "back": "grid"})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith(
+        f"/scoring/rounds/{village['round']}/grid#claims"
+    )
+    with app.app_context():
+        score = db.session.scalars(sa.select(Score)).one()
+        assert (score.household_id, score.times, score.entered_by) == (village["a"], 1, panel.user_id)
+        actions = db.session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        wanted = ["claims.claim.submitted", "scoring.score.set", "claims.claim.accepted"]
+        assert [a for a in actions if a in wanted] == wanted
+        done = db.session.get(Claim, found.id)
+        assert (done.status, done.times, done.decided_by) == (ClaimStatus.ACCEPTED, 1, panel.user_id)
+    page = text(client.get(f"/c/{village['token_a']}"))
+    assert "已采纳" in page and "待审" not in page
+    # the evidence stays, and the family still sees its own photo
+    assert client.get(f"/c/{village['token_a']}/claims/photos/{photo.id}").status_code == 200
+
+
+def test_declining_needs_a_reason_and_the_family_reads_it(app, client, village, login_as):
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    found = only_claim(app)
+    panel = panel_client(app, login_as)
+    refused = panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "  "}, follow_redirects=True)
+    assert "不采纳的原因" in text(refused)
+    assert only_claim(app).status == ClaimStatus.PENDING
+    panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "那天没有培训", "back": "claims"})
+    page = text(client.get(f"/c/{village['token_a']}"))
+    assert "未采纳" in page and "那天没有培训" in page
+    # answered once: a second answer is refused, the cell untouched
+    again = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    assert "已经处理过" in text(again)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Score.id))) == 0
+
+
+def test_the_rulebook_editor_marks_a_criterion_claimable(app, village, login_as):
+    chair = login_as("chair")
+    with app.app_context():
+        tidy = db.session.get(Criterion, village["tidy"])
+        before = criterion_payload(tidy, Lookups(db.session))
+    form = {"name": "庭院整洁", "points": "5", "cadence": "monthly", "max_per_period": "1", "active": "y"}
+    saved = chair.post(f"/scoring/rulebook/criteria/{village['tidy']}", data=form | {"claimable": "y"})
+    assert saved.status_code == 302
+    assert "可申领" in text(chair.get("/scoring/rulebook"))
+    with app.app_context():
+        tidy = db.session.get(Criterion, village["tidy"])
+        assert tidy.claimable
+        # the flag is the village's own intake setting: the county's copy of the criterion is unchanged
+        assert criterion_payload(tidy, Lookups(db.session)) == before and "claimable" not in before
+    chair.post(f"/scoring/rulebook/criteria/{village['tidy']}", data=form)
+    with app.app_context():
+        assert not db.session.get(Criterion, village["tidy"]).claimable
+
+
+# --- refusals ------------------------------------------------------------------------------------------
+
+
+def test_a_criterion_not_marked_claimable_or_unknown_is_refused(app, client, village):
+    for wrong in (village["tidy"], 999_999, "x", "-1", ""):
+        response = claim(client, village["token_a"], wrong)
+        assert response.status_code == 422, (wrong, response.status_code)
+        assert "申领的积分条目" in text(response)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+
+
+def test_a_claim_is_refused_when_no_round_is_open_for_its_period(app, client, village, login_as):
+    last_year = today().replace(year=today().year - 1)
+    response = claim(client, village["token_a"], village["training"], day=last_year)
+    assert response.status_code == 409 and "还没有开始打分" in text(response)
+    assert Period.of(last_year).label() in text(response)
+    panel = panel_client(app, login_as)
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        workflow.submit_round(db.session, scoring_round, db.session.get(User, panel.user_id))
+        db.session.commit()
+    closed = claim(client, village["token_a"], village["training"])
+    assert closed.status_code == 409 and "已经结束打分" in text(closed)
+
+
+def test_a_day_to_come_or_out_of_range_is_refused_naming_the_field(app, client, village):
+    from datetime import timedelta
+
+    for day, words in (
+        (today() + timedelta(days=1), "不能晚于今天"),
+        ("1899-01-01", "日期应在"),
+        ("2026-13-40", "日期"),
+    ):
+        data = {"happened_on": day if isinstance(day, str) else day.isoformat()}
+        response = claim(client, village["token_a"], village["training"], **data)
+        assert response.status_code == 422 and words in text(response), day
+
+
+@pytest.mark.parametrize(
+    "note, words",
+    [("长" * 201, "说明"), ("培训\x00", "说明"), ("培\u202e训", "说明"), ("a\x1b[31m", "说明")],
+    ids=["201-chars", "nul", "bidi", "escape"],
+)
+def test_a_long_or_odd_note_is_refused_naming_the_field(app, client, village, note, words):
+    response = claim(client, village["token_a"], village["training"], note=note)
+    assert response.status_code == 422 and words in text(response)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+
+
+def test_a_note_of_two_hundred_characters_with_line_breaks_and_emoji_is_kept(app, client, village):
+    note = "第一行\r\n👨‍👩‍👧" + "好" * 190
+    assert claim(client, village["token_a"], village["training"], note=note).status_code == 302
+    assert only_claim(app).note == note.replace("\r\n", "\n") or only_claim(app).note == note
+
+
+@pytest.mark.parametrize(
+    "make, code_words",
+    [
+        (lambda: pixel_bomb_png(), "不是 JPG"),
+        (lambda: pixel_bomb_png(7000), "像素太大"),
+        (truncated_jpeg, "不是 JPG"),
+        (html_named_jpeg, "不是 JPG"),
+        (svg_with_script, "不是 JPG"),
+    ],
+    ids=["2.5-gigapixels", "7000px", "truncated", "html", "svg"],
+)
+def test_hostile_photos_are_refused_with_a_clear_message_and_nothing_kept(
+    app, client, village, make, code_words
+):
+    response = claim(client, village["token_a"], village["training"], photos=[(make(), "photo.jpg")])
+    assert response.status_code == 422 and code_words in text(response) and "照片" in text(response)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    folder = Path(app.instance_path) / "uploads" / "claims"
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_photo_over_five_megabytes_is_refused(app, client, village):
+    response = claim(client, village["token_a"], village["training"], photos=[(oversized_jpeg(), "big.jpg")])
+    assert response.status_code == 422 and "5 MB" in text(response)
+
+
+def test_more_than_three_photos_are_refused(app, client, village):
+    photo = phone_photo("PNG")
+    response = claim(
+        client, village["token_a"], village["training"], photos=[(photo, f"{n}.png") for n in range(4)]
+    )
+    assert response.status_code == 422 and "最多上传 3 张照片" in text(response)
+
+
+def test_a_large_photo_is_stored_resized(app, client, village):
+    out = io.BytesIO()
+    Image.effect_noise((3000, 2000), 40).convert("RGB").save(out, "JPEG", quality=80)
+    assert (
+        claim(
+            client, village["token_a"], village["training"], photos=[(out.getvalue(), "big.jpg")]
+        ).status_code
+        == 302
+    )
+    with app.app_context():
+        photo = db.session.scalars(sa.select(ClaimPhoto)).one()
+        assert photo.width == claims.STORED_SIDE and abs(photo.height - claims.STORED_SIDE * 2 / 3) < 1
+        stored = Path(app.instance_path) / "uploads" / "claims" / photo.stored_name
+        assert Image.open(stored).size == (photo.width, photo.height) and stored.stat().st_size == photo.size
+
+
+def test_claims_are_rate_limited_per_card_with_a_clear_message(app, client, village, login_as):
+    app.config["POINTSMART_CLAIM_LIMIT"] = "2 per day"
+    for _n in range(2):
+        assert claim(client, village["token_a"], village["tidy"]).status_code == 422  # refused, but counted
+    limited = claim(client, village["token_a"], village["training"])
+    assert limited.status_code == 429 and "太频繁" in text(limited)
+    assert claim(client, village["token_b"], village["training"]).status_code == 302  # another card is free
+
+
+def test_a_household_has_at_most_five_claims_waiting_and_one_per_criterion(app, client, village, village_id):
+    with committing(app) as session:
+        category = criteria.save_category(session, village_id, {"name": "志愿服务"}, None)
+        extra = [
+            criteria.save_criterion(
+                session,
+                category,
+                {"name": f"志愿服务{n}", "points": 2, "cadence": "monthly", "claimable": True},
+                None,
+            ).id
+            for n in range(5)
+        ]
+        # made after this month's round was opened: the round does not hold them
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    again = claim(client, village["token_a"], village["training"])
+    assert again.status_code == 409 and "已经申领过" in text(again)
+    not_in_round = claim(client, village["token_a"], extra[0])
+    assert not_in_round.status_code == 409 and "不在" in text(not_in_round)
+
+
+def test_the_open_claims_cap(app, village):
+    with app.app_context():
+        card = cards.card_by_token(db.session, village["token_a"])
+        household = db.session.get(Household, village["a"])
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        training = scoring_round.criteria[0]
+        for _n in range(claims.MAX_OPEN_CLAIMS):  # five waiting (written directly: one per criterion)
+            db.session.add(
+                Claim(
+                    village_id=household.village_id,
+                    household_id=household.id,
+                    card_id=card.id,
+                    criterion_id=training.criterion_id,
+                    round_id=scoring_round.id,
+                    round_criterion_id=scoring_round.criteria[1].id,
+                    happened_on=today(),
+                    note="",
+                    reason="",
+                )
+            )
+        db.session.flush()
+        with pytest.raises(DomainError) as refused:
+            claims.submit_claim(
+                db.session,
+                card,
+                claims.ClaimInput(training.criterion_id, today(), ""),
+                [],
+                Path("/nonexistent"),
+                [],
+            )
+        assert refused.value.code == "too_many_open"
+        db.session.rollback()
+
+
+# --- who may see and answer --------------------------------------------------------------------------
+
+
+def test_one_family_never_sees_anothers_claim_or_photo(app, client, village):
+    claim(
+        client,
+        village["token_a"],
+        village["training"],
+        note="王家的说明",
+        photos=[(phone_photo("PNG"), "a.png")],
+    )
+    with app.app_context():
+        photo_id = db.session.scalar(sa.select(ClaimPhoto.id))
+    assert client.get(f"/c/{village['token_a']}/claims/photos/{photo_id}").status_code == 200
+    page_b = text(client.get(f"/c/{village['token_b']}"))
+    assert "王家的说明" not in page_b and f"photos/{photo_id}" not in page_b and "待审" not in page_b
+    assert client.get(f"/c/{village['token_b']}/claims/photos/{photo_id}").status_code == 404
+    assert client.get(f"/c/not-a-token/claims/photos/{photo_id}").status_code == 404
+    assert client.get(f"/c/{village['token_b']}/claims/new").status_code == 200
+    staff_url = f"/scoring/claims/photos/{photo_id}"
+    anonymous = app.test_client().get(staff_url)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_a_revoked_card_can_no_longer_claim_or_see_its_photos(app, client, village):
+    claim(client, village["token_a"], village["training"], photos=[(phone_photo("PNG"), "a.png")])
+    with app.app_context():
+        photo_id = db.session.scalar(sa.select(ClaimPhoto.id))
+        card = cards.card_by_token(db.session, village["token_a"])
+        cards.revoke_card(db.session, card, "丢失", None)
+        db.session.commit()
+    assert client.get(f"/c/{village['token_a']}/claims/new").status_code == 404
+    assert client.get(f"/c/{village['token_a']}/claims/photos/{photo_id}").status_code == 404
+
+
+def test_only_the_panel_member_of_the_households_group_accepts(app, client, village, login_as):
+    claim(client, village["token_b"], village["training"])  # household B is in 二社
+    found = only_claim(app)
+    other_group = panel_client(app, login_as, groups=["一社"])
+    refused = other_group.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True
+    )
+    assert "不在您负责的小组" in text(refused)
+    chair_off_panel = login_as("chair")
+    chair_off_panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"})
+    shopkeeper = login_as("shopkeeper")
+    assert shopkeeper.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}).status_code == 403
+    assert shopkeeper.get(f"/scoring/rounds/{village['round']}/claims").status_code == 403
+    assert only_claim(app).status == ClaimStatus.PENDING
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Score.id))) == 0
+    # the claims page shows it to the chair, without the buttons she may not use
+    page = text(chair_off_panel.get(f"/scoring/rounds/{village['round']}/claims"))
+    assert "参加了电商培训" in page and "采纳" in page and f"/scoring/claims/{found.id}/accept" not in page
+
+
+def test_accepting_more_times_than_the_criterion_allows_or_after_the_round_is_submitted_is_refused(
+    app, client, village, login_as
+):
+    claim(client, village["token_a"], village["training"])
+    found = only_claim(app)
+    panel = panel_client(app, login_as)
+    too_many = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "3"}, follow_redirects=True)
+    assert "每期最多计 2 次" in text(too_many)
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        workflow.submit_round(db.session, scoring_round, db.session.get(User, panel.user_id))
+        db.session.commit()
+    late = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    assert "不能进行这个操作" in text(late) and only_claim(app).status == ClaimStatus.PENDING
+    # declining still answers the family
+    panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "本期已提交审核"})
+    assert only_claim(app).status == ClaimStatus.DECLINED
+
+
+def test_claims_of_the_village_only(app, client, village, login_as):
+    """A claim id or photo id of nothing here is 404 to the staff, never someone else's."""
+    panel = panel_client(app, login_as)
+    assert panel.post("/scoring/claims/999999/accept", data={"times": "1"}).status_code == 404
+    assert panel.get("/scoring/claims/photos/999999").status_code == 404
+    assert panel.get("/scoring/rounds/999999/claims").status_code == 404
+
+
+# --- CSRF on the public family page -------------------------------------------------------------------
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_the_family_form_is_csrf_protected_and_works_over_https(make_app, app, village):
+    secure = make_app(WTF_CSRF_ENABLED=True, POINTSMART_BASE_URL="https://pointsmart.test")
+    browser = secure.test_client()
+    url = f"https://pointsmart.test/c/{village['token_a']}/claims/new"
+    form = browser.get(url)
+    # a same-origin referrer: Flask-WTF checks it on HTTPS, and the token in it goes nowhere else
+    assert form.headers["Referrer-Policy"] == "same-origin" and form.headers["Cache-Control"] == "no-store"
+    data = {"criterion_id": str(village["training"]), "happened_on": today().isoformat(), "note": "培训"}
+    assert browser.post(url, data=data, headers={"Referer": url}).status_code == 400  # no token
+    data["csrf_token"] = _token(text(form))
+    assert browser.post(url, data=data).status_code == 400  # HTTPS without a referrer
+    sent = browser.post(url, data=data, headers={"Referer": url})
+    assert sent.status_code == 302, text(sent)
+    assert only_claim(app).note == "培训"
+
+
+def test_a_claim_and_its_photos_stay_in_the_village(app, client, village):
+    """Nothing a family sends goes into the change log the county reads."""
+    from pointsmart.sync.models import ChangeRecord
+
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(ChangeRecord))
+    sent = claim(client, village["token_a"], village["training"], photos=[(phone_photo("PNG"), "a.png")])
+    assert sent.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ChangeRecord)) == before
+
+
+def test_the_round_page_links_to_its_claims_with_the_number_waiting(app, client, village, login_as):
+    panel = panel_client(app, login_as)
+    assert "家庭申领" in text(panel.get(f"/scoring/rounds/{village['round']}"))
+    claim(client, village["token_a"], village["training"])
+    page = text(panel.get(f"/scoring/rounds/{village['round']}"))
+    assert "家庭申领（1 条待审）" in page and f"/scoring/rounds/{village['round']}/claims" in page
+
+
+def test_a_note_with_markup_is_shown_as_text_to_the_panel(app, client, village, login_as):
+    assert (
+        claim(client, village["token_a"], village["training"], note="<script>alert(1)</script>").status_code
+        == 302
+    )
+    grid = text(panel_client(app, login_as).get(f"/scoring/rounds/{village['round']}/grid"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in grid and "<script>alert(1)" not in grid
+
+
+def test_two_panel_members_accepting_one_claim_at_once_count_it_once(app, client, village, login_as):
+    import threading
+
+    from pointsmart.unit import write
+
+    claim(client, village["token_a"], village["training"])
+    found = only_claim(app)
+    members = [panel_client(app, login_as).user_id for _n in range(2)]
+    barrier, outcomes = threading.Barrier(2), []
+
+    def accept(user_id):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            try:
+                with write():  # loaded under the write lock: on SQLite a read outside one would take it
+                    user = db.session.get(User, user_id)
+                    pending = claims.get_claim(db.session, found.village_id, found.id)
+                    claims.accept_claim(db.session, pending, 1, user)
+                outcomes.append("accepted")
+            except DomainError as err:
+                outcomes.append(err.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=accept, args=(m,)) for m in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["accepted", "already_decided"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(Score.times)) == 1
+        accepted = sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.action == "claims.claim.accepted")
+        assert db.session.scalar(accepted) == 1
