@@ -29,6 +29,7 @@ ACCESS = {
     "web.index": LOGGED_IN,
     "web.set_language": EVERYONE,
     "web.healthz": EVERYONE,
+    "web.ca_certificate": EVERYONE,
     "auth.login": EVERYONE,
     "auth.logout": LOGGED_IN,
     "auth.password": LOGGED_IN,
