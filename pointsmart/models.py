@@ -3,6 +3,7 @@
 from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
 from .cards.models import Card
+from .closing.models import MonthClose, RoundCarry
 from .county.models import (
     HouseholdPeriod,
     SyncBatch,
@@ -10,6 +11,7 @@ from .county.models import (
     SyncedCriterion,
     SyncedGoods,
     SyncedHousehold,
+    SyncedMonthClose,
     SyncedRedemption,
     SyncedRound,
     SyncedRoundResult,
@@ -64,6 +66,9 @@ __all__ = [
     "SyncedCriterion",
     "SyncedGoods",
     "SyncedHousehold",
+    "SyncedMonthClose",
+    "MonthClose",
+    "RoundCarry",
     "SyncedRedemption",
     "SyncedRound",
     "SyncedRoundResult",

@@ -26,6 +26,7 @@ SYNC_KINDS = (
     "redemption",
     "points_rule",
     "opening_days",
+    "month_close",
 )
 
 

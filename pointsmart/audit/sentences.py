@@ -723,8 +723,30 @@ def _expiry(e, n, who):
     )
 
 
+def _month_closed(e, n, who):
+    month = str(e.data.get("month") or "")
+    return _(
+        "%(who)s 月结了 %(month)s（数字指纹 %(sha)s…）",
+        who=who,
+        month=month,
+        sha=str(e.data.get("sha256") or "")[:12],
+    )
+
+
+def _round_carried(e, n, who):
+    return _(
+        "%(who)s 把 %(round)s 从 %(month)s 结转到下月",
+        who=who,
+        round=_round_target(e, n),
+        month=str(e.data.get("month") or ""),
+    )
+
+
 #: one sentence per action code written anywhere in the package (a test holds this to the code)
 SENTENCES: dict[str, Sentence] = {
+    # 月结
+    "closing.month.closed": _month_closed,
+    "closing.round.carried": _round_carried,
     # points
     "ledger.adjustment": _adjustment,
     "ledger.reversal": _reversal,
