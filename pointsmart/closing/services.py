@@ -24,7 +24,7 @@ from ..clock import utcnow
 from ..errors import Conflict, NotFound
 from ..ledger.models import Transfer
 from ..org.models import Village
-from ..periods import Period, last_complete_month, local_day, parse_month, today
+from ..periods import Period, local_day, parse_month, today
 from ..scoring.models import STATUS_LABELS, RoundStatus, ScoringRound
 from ..shop.models import Goods, StockMove, Stocktake
 from . import figures as month_figures_module
@@ -190,11 +190,11 @@ def blockers(session: Session, village_id: int, month: str, first: str | None = 
 
 
 def month_states(session: Session, village_id: int) -> list[MonthState]:
-    """Every month from the first with a record to the last one that has ended, newest first."""
+    """Every month from the first with a record to this one (which cannot close yet), newest first."""
     first = first_month(session, village_id)
     if first is None:
         return []
-    last = last_complete_month().key
+    last = Period.of(today()).key
     closes = {
         c.month: c for c in session.scalars(sa.select(MonthClose).where(MonthClose.village_id == village_id))
     }
