@@ -53,6 +53,7 @@ KINDS = (
     Kind("goods", _l("商品与库存"), ("shop.goods", "shop.stock", "shop.stocktake")),
     Kind("users", _l("用户、登录与密码"), ("auth",)),
     Kind("settings", _l("设置、备份与同步"), ("org", "settings", "backup", "sync", "county")),
+    Kind("closing", _l("月结"), ("closing",)),
 )
 
 KIND_BY_KEY = {k.key: k for k in KINDS}

@@ -194,7 +194,7 @@ def month_states(session: Session, village_id: int) -> list[MonthState]:
     first = first_month(session, village_id)
     if first is None:
         return []
-    last = Period.of(today()).key
+    last = current = Period.of(today()).key
     closes = {
         c.month: c for c in session.scalars(sa.select(MonthClose).where(MonthClose.village_id == village_id))
     }
@@ -216,13 +216,15 @@ def month_states(session: Session, village_id: int) -> list[MonthState]:
                 state.blockers = blockers(session, village_id, month, first)
                 state.closable = not state.blockers
             else:
-                state.blockers = [
+                if month >= current:
+                    state.blockers.append(Blocker(_("这个月还没有过完，月底以后才能月结。")))
+                state.blockers.append(
                     Blocker(
                         _("请先月结%(month)s：月份要按顺序月结。", month=_label(earliest_open)),
                         "closing.index",
                         {"_anchor": f"m-{earliest_open}"},
                     )
-                ]
+                )
         states.append(state)
         month = _next(month)
     return states[::-1]
@@ -293,3 +295,18 @@ def carry_round(session: Session, village_id: int, round_id: int, month: str, ac
         period=scoring_round.period_key,
     )
     return carry
+
+
+def month_to_close(session: Session, village_id: int) -> MonthState | None:
+    """The earliest month that has ended and is not closed yet, with what blocks it; None: none waits."""
+    first = first_month(session, village_id)
+    if first is None:
+        return None
+    closed = set(session.scalars(sa.select(MonthClose.month).where(MonthClose.village_id == village_id)))
+    month, current = first, Period.of(today()).key
+    while month < current:
+        if month not in closed:
+            found = blockers(session, village_id, month, first)
+            return MonthState(month, _label(month), None, found, closable=not found)
+        month = _next(month)
+    return None
