@@ -146,9 +146,8 @@ def test_what_blocks_a_month_is_listed_with_where_to_fix_it_and_a_round_can_be_c
         assert [r["state"] for r in json.loads(states[MONTH].close.figures)["rounds"]] == ["carried"]
         # the carried round goes on: its scores are December's now
         from pointsmart.auth.models import User
-        from pointsmart.scoring.models import ScoringRound
-
         from pointsmart.scoring import panels
+        from pointsmart.scoring.models import ScoringRound
 
         chair_user = db.session.get(User, chair.user_id)
         panels.set_panel_member(db.session, chair_user, "执委", [], None)
