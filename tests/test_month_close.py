@@ -160,11 +160,11 @@ def test_what_blocks_a_month_is_listed_with_where_to_fix_it_and_a_round_can_be_c
         )
 
 
-def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, login_as):
+def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, login_as, tmp_path):
     from pointsmart.auth.models import User
     from pointsmart.households import services as households
     from pointsmart.households.models import Household
-    from pointsmart.scoring import score_entry
+    from pointsmart.scoring import meeting_minutes, notice_photos, score_entry
     from pointsmart.scoring import workflow as scoring_workflow
     from pointsmart.scoring.models import ScoringRound
     from pointsmart.shop import services as shop
@@ -191,6 +191,12 @@ def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, 
             lambda: scoring_workflow.reopen_round(session, scoring_round, user.id, "重评"),
             lambda: score_entry.set_score(
                 session, scoring_round, household.id, scoring_round.criteria[0].id, 0, user
+            ),
+            lambda: meeting_minutes.save_minutes(
+                session, scoring_round, {"held_on": date(2026, 11, 10)}, None
+            ),
+            lambda: notice_photos.add_photo(
+                session, scoring_round, b"x", "x.png", None, None, tmp_path, None
             ),
         ]
         for attempt in attempts:
