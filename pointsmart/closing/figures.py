@@ -217,12 +217,15 @@ def month_figures(session: Session, village_id: int, month: str, as_of: datetime
     return figures.result(moved)
 
 
-def county_month_figures(session: Session, village_id: int, month: str, as_of: datetime | None) -> dict:
+def county_month_figures(
+    session: Session, village_id: int, month: str, as_of: datetime | None = None
+) -> dict:
     """The same figures rebuilt at the county from the village's synced records.
 
-    ``as_of`` is the village's closing time as its close record says (None: now).
+    ``as_of`` defaults to the village's closing time as its synced close says (now, if not closed).
     """
     from ..county.models import (
+        SyncedMonthClose,
         SyncedRedemption,
         SyncedRound,
         SyncedRoundResult,
@@ -231,7 +234,13 @@ def county_month_figures(session: Session, village_id: int, month: str, as_of: d
     )
     from ..org.models import Village
 
-    as_of = as_of or utcnow()
+    if as_of is None:
+        as_of = session.scalar(
+            sa.select(sa.func.min(SyncedMonthClose.closed_at)).where(
+                SyncedMonthClose.village_id == village_id, SyncedMonthClose.month == month
+            )
+        )
+        as_of = as_of or utcnow()
     start, end = _window(month)
     code = session.scalar(sa.select(Village.code).where(Village.id == village_id))
     figures = _Builder(code, month)
