@@ -24,7 +24,7 @@ from ..clock import utcnow
 from ..errors import Conflict, NotFound
 from ..ledger.models import Transfer
 from ..org.models import Village
-from ..periods import Period, local_day, parse_month, today
+from ..periods import Period, local_day, parse_month, read_period, today
 from ..scoring.models import STATUS_LABELS, RoundStatus, ScoringRound
 from ..shop.models import Goods, StockMove, Stocktake
 from . import figures as month_figures_module
@@ -92,6 +92,11 @@ def first_month(session: Session, village_id: int) -> str | None:
         if month:
             candidates.append(month)
     return min(candidates) if candidates else None
+
+
+def _round_label(period_key: str) -> str:
+    period = read_period(period_key)
+    return period.label() if period is not None else period_key
 
 
 def _next(month: str) -> str:
@@ -175,7 +180,7 @@ def blockers(session: Session, village_id: int, month: str, first: str | None = 
             Blocker(
                 _(
                     "%(period)s%(scope)s的评定是“%(status)s”，还没有生效：请完成评定，或结转到下月。",
-                    period=r.period_key,
+                    period=_round_label(r.period_key),
                     scope=f"（{r.scope}）" if r.scope else "",
                     status=str(STATUS_LABELS.get(r.status, r.status)),
                 ),
