@@ -362,3 +362,11 @@ def test_the_county_rebuilds_a_closed_months_figures_and_compares_the_hashes(
     assert village_sha in section
     assert ("不一致" in section) == (tamper == "transfer")
     assert "一致" in section
+
+
+def test_the_chairs_home_names_the_month_waiting_to_close(app, worked, login_as):
+    chair = login_as("chair")
+    home = chair.get("/").get_data(as_text=True)
+    assert "2026年11月已经过完，可以月结了。" in home and f'href="/closing/#m-{MONTH}"' in home
+    assert close(chair).status_code == 302
+    assert "可以月结了" not in chair.get("/").get_data(as_text=True)  # December is not over yet
