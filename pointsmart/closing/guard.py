@@ -26,7 +26,7 @@ class MonthClosed(Conflict):
     code = "month_closed"
 
 
-def _label(month: str) -> str:
+def month_label(month: str) -> str:
     return _("%(year)s年%(month)s月", year=int(month[:4]), month=int(month[5:]))
 
 
@@ -44,7 +44,7 @@ def refuse_month(session: Session, month: str, village_id: int | None = None) ->
             _(
                 "%(month)s已经月结，这个月的记录不能再改动。如需更正，请在当前月份做撤销或冲正，"
                 "它会注明所更正的原记录。",
-                month=_label(month),
+                month=month_label(month),
             ),
             month=month,
         )
@@ -78,7 +78,7 @@ def refuse_round(session: Session, scoring_round) -> None:
         raise MonthClosed(
             _(
                 "这次评定属于%(month)s，该月已经月结，评定和评分不能再改动。如需更正，请在当前月份做撤销或调整。",
-                month=_label(month),
+                month=month_label(month),
             ),
             month=month,
         )

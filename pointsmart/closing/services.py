@@ -28,7 +28,7 @@ from ..periods import Period, local_day, parse_month, read_period, today
 from ..scoring.models import STATUS_LABELS, RoundStatus, ScoringRound
 from ..shop.models import Goods, StockMove, Stocktake
 from . import figures as month_figures_module
-from .guard import _label
+from .guard import month_label
 from .models import MonthClose, RoundCarry
 
 
@@ -170,7 +170,7 @@ def blockers(session: Session, village_id: int, month: str, first: str | None = 
     if first is not None and previous >= first and close_of(session, village_id, previous) is None:
         found.append(
             Blocker(
-                _("请先月结%(month)s：月份要按顺序月结。", month=_label(previous)),
+                _("请先月结%(month)s：月份要按顺序月结。", month=month_label(previous)),
                 "closing.index",
                 {"_anchor": f"m-{previous}"},
             )
@@ -214,7 +214,7 @@ def month_states(session: Session, village_id: int) -> list[MonthState]:
     states, month, earliest_open = [], first, None
     while month <= last:
         close = closes.get(month)
-        state = MonthState(month, _label(month), close, [], carried=carries.get(month, []))
+        state = MonthState(month, month_label(month), close, [], carried=carries.get(month, []))
         if close is None:
             if earliest_open is None:
                 earliest_open = month
@@ -225,7 +225,7 @@ def month_states(session: Session, village_id: int) -> list[MonthState]:
                     state.blockers.append(Blocker(_("这个月还没有过完，月底以后才能月结。")))
                 state.blockers.append(
                     Blocker(
-                        _("请先月结%(month)s：月份要按顺序月结。", month=_label(earliest_open)),
+                        _("请先月结%(month)s：月份要按顺序月结。", month=month_label(earliest_open)),
                         "closing.index",
                         {"_anchor": f"m-{earliest_open}"},
                     )
@@ -246,13 +246,14 @@ def close_month(session: Session, village: Village, month: str, actor_id: int) -
     session.scalar(sa.select(Village.id).where(Village.id == village.id).with_for_update())
     if close_of(session, village.id, month) is not None:
         raise Conflict(
-            _("%(month)s已经月结过了，不能重复月结，也不能重新打开。", month=_label(month)),
+            _("%(month)s已经月结过了，不能重复月结，也不能重新打开。", month=month_label(month)),
             code="already_closed",
         )
     found = blockers(session, village.id, month)
     if found:
         raise Conflict(
-            _("%(month)s还不能月结：%(why)s", month=_label(month), why=found[0].text), code="month_blocked"
+            _("%(month)s还不能月结：%(why)s", month=month_label(month), why=found[0].text),
+            code="month_blocked",
         )
     now = utcnow()
     figures = month_figures_module.month_figures(session, village.id, month, as_of=now)
@@ -283,10 +284,10 @@ def carry_round(session: Session, village_id: int, round_id: int, month: str, ac
     if scoring_round is None:
         raise NotFound(_("找不到这次评定。"), code="unknown_round")
     if close_of(session, village_id, month) is not None:
-        raise Conflict(_("%(month)s已经月结，不能再结转。", month=_label(month)), code="month_closed")
+        raise Conflict(_("%(month)s已经月结，不能再结转。", month=month_label(month)), code="month_closed")
     if scoring_round not in open_rounds(session, village_id, month):
         raise Conflict(
-            _("这次评定不是%(month)s待完成的评定，不用结转。", month=_label(month)), code="not_due"
+            _("这次评定不是%(month)s待完成的评定，不用结转。", month=month_label(month)), code="not_due"
         )
     carry = RoundCarry(round_id=scoring_round.id, month=month, carried_by=actor_id, carried_at=utcnow())
     session.add(carry)
@@ -312,6 +313,6 @@ def month_to_close(session: Session, village_id: int) -> MonthState | None:
     while month < current:
         if month not in closed:
             found = blockers(session, village_id, month, first)
-            return MonthState(month, _label(month), None, found, closable=not found)
+            return MonthState(month, month_label(month), None, found, closable=not found)
         month = _next(month)
     return None

@@ -15,7 +15,7 @@ from ..periods import parse_month
 from ..scoring.models import STATUS_LABELS
 from ..unit import write
 from . import services
-from .guard import _label
+from .guard import month_label
 
 bp = Blueprint("closing", __name__, url_prefix="/closing")
 
@@ -65,7 +65,9 @@ def close(month: str):
     except DomainError as err:
         flash(err.message, "error")
         return _page(err.status)
-    flash(_("%(month)s已月结。数字指纹：%(sha)s", month=_label(closed.month), sha=closed.sha256), "success")
+    flash(
+        _("%(month)s已月结。数字指纹：%(sha)s", month=month_label(closed.month), sha=closed.sha256), "success"
+    )
     return redirect(url_for(".index", _anchor=f"m-{closed.month}"))
 
 
