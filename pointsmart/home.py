@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from .auth.models import Role, User
+from .closing.services import month_to_close
 from .extensions import db
 from .households.models import Household
 from .i18n import join_names
@@ -187,8 +188,30 @@ def chair_lines(session: Session, village: Village, user: User, now: datetime) -
                 )
     lines += objection_lines(session, village.id)
     lines += goods_lines(session, village.id)
+    lines += month_close_lines(session, village.id)
     order = {"urgent": 0, "": 1, "info": 2}
     return sorted(lines, key=lambda line: order[line.tone])
+
+
+def month_close_lines(session: Session, village_id: int) -> list[Line]:
+    """The month that has ended and waits for its 月结, and whether it can be closed now."""
+    waiting = month_to_close(session, village_id)
+    if waiting is None:
+        return []
+    link = url_for("closing.index", _anchor=f"m-{waiting.month}")
+    if waiting.closable:
+        return [
+            Line(_("%(month)s已经过完，可以月结了。", month=waiting.label), link, _("去月结"), "close_month")
+        ]
+    return [
+        Line(
+            _("%(month)s还没有月结：%(why)s", month=waiting.label, why=waiting.blockers[0].text),
+            link,
+            _("查看"),
+            "close_month",
+            "info",
+        )
+    ]
 
 
 def objection_lines(session: Session, village_id: int) -> list[Line]:

@@ -4,6 +4,7 @@ from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
 from .cards.models import Card
 from .claims.models import Claim, ClaimPhoto
+from .closing.models import MonthClose, RoundCarry
 from .county.models import (
     HouseholdPeriod,
     SyncBatch,
@@ -12,6 +13,7 @@ from .county.models import (
     SyncedCriterion,
     SyncedGoods,
     SyncedHousehold,
+    SyncedMonthClose,
     SyncedRedemption,
     SyncedRound,
     SyncedRoundResult,
@@ -67,6 +69,9 @@ __all__ = [
     "SyncedCriterion",
     "SyncedGoods",
     "SyncedHousehold",
+    "SyncedMonthClose",
+    "MonthClose",
+    "RoundCarry",
     "SyncedRedemption",
     "SyncedRound",
     "SyncedRoundResult",

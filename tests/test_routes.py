@@ -167,6 +167,10 @@ ACCESS = {
     "settings.save_points_rule": {"chair"},
     "settings.save_opening_days": {"chair"},
     "settings.backup_now": {"chair"},
+    # 月结: the chair's page, closing a month, carrying a round (there is no route that reopens one)
+    "closing.index": {"chair"},
+    "closing.close": {"chair"},
+    "closing.carry": {"chair"},
     "settings.download": {"chair"},
 }
 

@@ -27,6 +27,7 @@ SYNC_KINDS = (
     "redemption",
     "points_rule",
     "opening_days",
+    "month_close",
 )
 
 
@@ -62,6 +63,7 @@ class ErrorDetailSchema(Schema):
     expected_from_seq = fields.Integer(metadata={"description": "sequence_gap: resend from here"})
     goods_id = fields.Integer(metadata={"description": "insufficient_stock: the goods short of stock"})
     stock = fields.Integer(metadata={"description": "insufficient_stock: its stock there was"})
+    month = fields.String(metadata={"description": "month_closed: the closed month it would change"})
 
 
 class ErrorSchema(Schema):

@@ -53,6 +53,7 @@ KINDS = (
     Kind("goods", _l("商品与库存"), ("shop.goods", "shop.stock", "shop.stocktake")),
     Kind("users", _l("用户、登录与密码"), ("auth",)),
     Kind("settings", _l("设置、备份与同步"), ("org", "settings", "backup", "sync", "county")),
+    Kind("closing", _l("月结"), ("closing",)),
 )
 
 KIND_BY_KEY = {k.key: k for k in KINDS}
@@ -723,8 +724,30 @@ def _expiry(e, n, who):
     )
 
 
+def _month_closed(e, n, who):
+    month = str(e.data.get("month") or "")
+    return _(
+        "%(who)s 月结了 %(month)s（数字指纹 %(sha)s…）",
+        who=who,
+        month=month,
+        sha=str(e.data.get("sha256") or "")[:12],
+    )
+
+
+def _round_carried(e, n, who):
+    return _(
+        "%(who)s 把 %(round)s 从 %(month)s 结转到下月",
+        who=who,
+        round=_round_target(e, n),
+        month=str(e.data.get("month") or ""),
+    )
+
+
 #: one sentence per action code written anywhere in the package (a test holds this to the code)
 SENTENCES: dict[str, Sentence] = {
+    # 月结
+    "closing.month.closed": _month_closed,
+    "closing.round.carried": _round_carried,
     # points
     "ledger.adjustment": _adjustment,
     "ledger.reversal": _reversal,

@@ -269,6 +269,22 @@ class SyncedOpeningDays(db.Model):
     created_at: Mapped[datetime]
 
 
+class SyncedMonthClose(db.Model):
+    """A month the village closed (月结): the sha256 of its figures as the village computed them. The
+    county rebuilds the figures from its synced records and compares (:mod:`pointsmart.closing.figures`)."""
+
+    __tablename__ = "synced_month_close"
+    __table_args__ = _synced()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    month: Mapped[str] = mapped_column(sa.String(7))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    closed_at: Mapped[datetime]
+    #: an id the village derives from its user's row (never a name)
+    closed_by_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+
+
 class VillageMonth(db.Model):
     """Net points per village per month, from the transfers (reversals subtract)."""
 

@@ -28,6 +28,7 @@ from .models import (
     SyncedCriterion,
     SyncedGoods,
     SyncedHousehold,
+    SyncedMonthClose,
     SyncedOpeningDays,
     SyncedPointsRule,
     SyncedRedemption,
@@ -179,6 +180,10 @@ class BatchWriter:
             rows = [{"village_id": v, "uuid": u, "days": to_mask(p.days),
                      "created_at": p.created_at} for u, p in latest]  # fmt: skip
             _upsert(self.session, SyncedOpeningDays, rows)
+        elif kind == "month_close":
+            rows = [{"village_id": v, "uuid": u, "month": p.month, "sha256": p.sha256,
+                     "closed_at": p.closed_at, "closed_by_uuid": p.closed_by} for u, p in latest]  # fmt: skip
+            _upsert(self.session, SyncedMonthClose, rows)
         elif kind == "transfer":
             self._transfers(pairs)
         elif kind == "stock_move":

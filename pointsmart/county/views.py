@@ -13,6 +13,7 @@ from flask_login import current_user
 from .. import exports
 from ..auth.access import COUNTY_ROLES, county_required
 from ..charts import BARS_SIZE, TREND_SIZE, bars, svg, trend_chart, trend_has_data
+from ..closing.county import county_months
 from ..extensions import db
 from ..periods import KINDS as PERIOD_KINDS
 from ..periods import BadPeriod, Period, last_complete_month, parse_period, today
@@ -196,6 +197,7 @@ def village(village_code: str):
         sorting={"sort": sort, "desc": desc},
         args=_period_args(period),
         outstanding_rule=board.OUTSTANDING_RULE,
+        month_closes=county_months(session, row.id),
         opening_rule=OPENING_RULE,
         kinds=PERIOD_KINDS,
         has_data={"trend": trend_has_data(shop.months), "goods": bool(shop.goods)},

@@ -214,6 +214,15 @@ class OpeningDays(msgspec.Struct):
             raise ValueError("each weekday is given at most once")
 
 
+class MonthClose(msgspec.Struct):
+    """A month the village closed (月结, since 0014): the sha256 of its figures, when, and who."""
+
+    month: Annotated[str, Meta(pattern=r"\A20[0-9]{2}-(0[1-9]|1[0-2])\Z")]
+    sha256: Annotated[str, Meta(pattern=r"\A[0-9a-f]{64}\Z")]
+    closed_at: Time
+    closed_by: Uuid | None
+
+
 PAYLOADS = {
     "household": Household,
     "card": Card,
@@ -227,6 +236,7 @@ PAYLOADS = {
     "redemption": Redemption,
     "points_rule": PointsRule,
     "opening_days": OpeningDays,
+    "month_close": MonthClose,
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import changes
 from ..clock import utcnow
+from ..closing.guard import refuse_time
 from ..errors import Conflict, DomainError, Invalid, NotFound
 from ..paging import Page, paginate
 from .models import Account, AccountKind, Transfer, TransferKind
@@ -106,6 +107,7 @@ def post(
     _check_amount(amount)
     if from_account.id == to_account.id:
         raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
+    refuse_time(session)  # a transfer is dated now: never into a closed month (月结)
     _move_balances(session, {from_account.id: -amount, to_account.id: amount})
     for account in (from_account, to_account):  # the change log names accounts by code: tell it
         if "code" in account.__dict__:
@@ -199,6 +201,7 @@ def pay(
         nothing is left written.
     """
     _check_amount(amount)
+    refuse_time(session)  # never into a closed month (月结)
     system_id = session.execute(_CREDIT_SYSTEM, {"system_code": str(system), "amount": amount}).scalar()
     if system_id is None:
         raise DomainError(f"system account {system} is missing; run `pointsmart db upgrade`")
@@ -248,6 +251,7 @@ def post_many(
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
     now = utcnow()
+    refuse_time(session, now)  # never into a closed month (月结)
     # SQLite stores times as text in SQLAlchemy's format; PostgreSQL's driver takes the datetime itself.
     created_at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
     deltas: dict[int, int] = defaultdict(int)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
+from ..closing.guard import refuse_round
 from ..households.models import Household
 from ..ledger import services as ledger
 from ..ledger.models import Account, AccountKind, TransferKind
@@ -103,6 +104,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     """
     if scoring_round.status == RoundStatus.FINALISED:
         return False
+    refuse_round(session, scoring_round)  # a round of a closed month (月结) that was not carried
     refusal = finalise_refusal(session, scoring_round)
     if refusal:
         raise refusal

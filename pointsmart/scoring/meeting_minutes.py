@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
 from ..clock import utcnow
+from ..closing.guard import refuse_round
 from ..errors import Invalid
 from ..exports import DAY, Column, Figure, Table
 from ..org.models import Village
@@ -72,6 +73,7 @@ def save_minutes(
 
     :raises Invalid: no meeting date, or someone listed as a panel member who is not one.
     """
+    refuse_round(session, scoring_round)  # the minutes of a closed month's round are part of its book
     held_on = data.get("held_on")
     if not isinstance(held_on, date):
         raise Invalid(_("请填写会议日期。"), code="date_required")

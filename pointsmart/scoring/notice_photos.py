@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
+from ..closing.guard import refuse_round
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..org.models import Village
@@ -82,6 +83,7 @@ def add_photo(
     :raises Invalid: the dates are the wrong way round.
     :raises PhotoRefused: see :func:`~pointsmart.images.check_image`.
     """
+    refuse_round(session, scoring_round)  # a closed month's notice photos are part of its book
     if scoring_round.status not in PUBLIC_STATUSES:
         raise ScoringError(_("这次评定还没有公示，不能上传公示照片。"), code="not_published")
     count = session.scalar(
@@ -142,6 +144,7 @@ def add_photo(
 def delete_photo(session: Session, photo: NoticePhoto, actor_id: int | None) -> str:
     """Remove a photo's record (audited). Returns its file name: remove the file once committed."""
     scoring_round = session.get(ScoringRound, photo.round_id)
+    refuse_round(session, scoring_round)  # a closed month's notice photos are part of its book
     record(
         session,
         "scoring.notice_photo.deleted",

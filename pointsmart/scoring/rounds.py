@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from ..closing.guard import refuse_round
 from ..errors import Invalid, NotFound
 from ..households.models import Household
 from .errors import ScoringError
@@ -117,6 +118,7 @@ def lock_round(session: Session, scoring_round: ScoringRound, shared: bool = Fal
         .execution_options(populate_existing=True)
     )
     session.refresh(scoring_round, ["approvals"])
+    refuse_round(session, scoring_round)  # a round of a closed month (月结) that was not carried
 
 
 def require_status(scoring_round: ScoringRound, *statuses: RoundStatus) -> None:

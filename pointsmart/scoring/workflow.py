@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..auth.models import Role, User
 from ..clock import utcnow
+from ..closing.figures import month_of_round
+from ..closing.guard import refuse_month
 from ..errors import Conflict, Invalid, NotFound
 from ..households.models import Household
 from ..households.services import groups as village_groups
@@ -48,6 +50,7 @@ def create_round(
     :raises Conflict: a round for the same period already covers these households.
     """
     cadence, key = check_period(period_type, period_key)
+    refuse_month(session, month_of_round(key), village.id)  # no new round in a closed month (月结)
     scope = checked(scope, "scope", _("范围"), max_length=SCOPE_LENGTH)
     if scope and scope not in village_groups(session, village.id):
         raise Invalid(

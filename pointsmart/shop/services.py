@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes as audit_changes
 from ..audit.services import record
 from ..clock import utcnow
+from ..closing.guard import refuse_day
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..periods import day_problem
@@ -201,6 +202,7 @@ def receive_stock(
         raise Invalid(_("金额不能是负数。"), code="invalid_amount")
     if problem := day_problem(moved_on):
         raise Invalid(problem, code="invalid_date", field="moved_on")
+    refuse_day(session, moved_on, goods.village_id)  # a receipt dated in a closed month (月结)
     move = move_stock(
         session,
         goods,
@@ -257,6 +259,7 @@ def record_stocktake(
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
     if problem := day_problem(counted_on):  # a count in year 1 or 9999 would sit in no month's ledger
         raise Invalid(problem, code="invalid_date", field="counted_on")
+    refuse_day(session, counted_on, village_id)  # a count dated in a closed month (月结)
     take = Stocktake(
         village_id=village_id,
         counted_on=counted_on,

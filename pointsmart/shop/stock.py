@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..closing.guard import refuse_time
 from ..errors import DomainError
 from .models import Goods, MoveKind, StockMove
 
@@ -36,6 +37,7 @@ def move_stock(
     session: Session, goods: Goods, kind: MoveKind, qty: int, actor_id: int | None, **fields
 ) -> StockMove:
     """Change stock by ``qty`` in one conditional UPDATE (never below zero) and record the move."""
+    refuse_time(session, village_id=goods.village_id)  # a move is dated now: never into a closed month
     table = Goods.__table__
     stmt = sa.update(table).where(table.c.id == goods.id).values(stock=table.c.stock + qty)
     if qty < 0:

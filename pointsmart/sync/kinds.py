@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..cards.models import Card
 from ..cards.services import token_digest
 from ..changes import KNOWN
+from ..closing.models import MonthClose
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
 from ..scoring.models import Category, Criterion, NoticePhoto, ScoringRound
@@ -258,6 +259,17 @@ def opening_days(o: OpeningDays, _look: Lookups) -> dict:
     return {"days": list(from_mask(o.days)), "created_at": when(o.created_at)}
 
 
+def month_close(c: MonthClose, _look: Lookups) -> dict:
+    """A closed month (月结): the sha256 of its figures, when, and who (an id derived from the user's row).
+    The county rebuilds the figures from what it holds and compares (:mod:`pointsmart.closing.figures`)."""
+    return {
+        "month": c.month,
+        "sha256": c.sha256,
+        "closed_at": when(c.closed_at),
+        "closed_by": None if c.closed_by is None else derived_uuid("operator", str(c.closed_by)),
+    }
+
+
 Serializer = Callable[[object, Lookups], dict]
 
 #: tracked model → (kind, serializer); the outbox records every new or changed row of these
@@ -273,6 +285,7 @@ MODELS: dict[type, tuple[str, Serializer]] = {
     Redemption: ("redemption", redemption),
     PointsRule: ("points_rule", points_rule),
     OpeningDays: ("opening_days", opening_days),
+    MonthClose: ("month_close", month_close),
 }
 
 
@@ -313,4 +326,4 @@ BULK: dict[str, BulkKind] = {
 
 #: every kind, in the order the county applies them within a batch (things before what refers to them)
 KINDS = ("household", "card", "category", "criterion", "goods", "round", "round_result", "transfer",
-         "stock_move", "redemption", "points_rule", "opening_days")  # fmt: skip
+         "stock_move", "redemption", "points_rule", "opening_days", "month_close")  # fmt: skip

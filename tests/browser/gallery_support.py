@@ -131,6 +131,7 @@ PAGES: list[Page] = [
     Page("/audit/", "audit.index", (CHAIR,)),
     Page("/sync/", "sync.index", (CHAIR,)),
     Page("/settings/", "settings.index", (CHAIR,)),
+    Page("/closing/", "closing.index", (CHAIR,)),
     *(
         Page(
             "/help/<guide>",

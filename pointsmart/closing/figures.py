@@ -1,0 +1,294 @@
+"""A month's figures: what a closed month freezes and the county rebuilds from its synced records.
+
+:func:`month_figures` reads the village's own tables; :func:`county_month_figures` reads the county's
+copies of what the village sent (:mod:`pointsmart.county.models`). Both build the same structure from
+the same facts, so a month's :func:`digest` is the same on both sides unless a record differs:
+
+.. code-block:: text
+
+    {"version": 1, "village": "<12-digit code>", "month": "2026-11",
+     "points": {"issued", "redeemed", "deducted", "expired", "transfers"},     # net, transfers in the month
+     "by_category": {"<rulebook category>": {"awarded", "deducted"}},       # a round's postings in the month
+     "goods": {"<goods uuid>": {"donated", "purchased", "stocktake", "loss", "given_out", "stock"}},
+     "rounds": [{"uuid", "period", "scope", "state": "finalised" | "carried"}],   # the rounds of the month
+     "households_scored": n,                     # households with a result in the month's finalised rounds
+     "redemptions": {"made", "cancelled"}}       # redemptions made / cancelled in the month (counts)
+
+Every figure counts what happened in the village's month (its calendar, :mod:`pointsmart.periods`):
+a transfer or a stock move by the time it was recorded, so a correction made later counts in the month
+it was made. ``stock`` is each goods item's stock at the month's end. Only goods with a move in the
+month or stock at its end are listed. A round belongs to the month its period ends (a quarter: its
+third month; a half-year: its sixth); it is ``finalised`` when it was finalised by the time the month
+closed (``as_of``) and ``carried`` otherwise. Names that can be edited later (goods, households) are
+left out: the figures name goods by uuid, and categories by the name a posting carried.
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..periods import read_period
+
+VERSION = 1
+#: the transfers' kinds a round posts (they carry the rulebook category)
+_ROUND_KINDS = ("award", "deduction")
+_SYSTEMS = ("issuance", "shop", "deductions", "expiry")
+_NAMES = {"issuance": "issued", "shop": "redeemed", "deductions": "deducted", "expiry": "expired"}
+
+
+def canonical(figures: dict) -> bytes:
+    """The figures' canonical bytes: the form that is hashed and stored."""
+    return json.dumps(figures, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def digest(figures: dict) -> str:
+    """sha256 (hex) of :func:`canonical`."""
+    return hashlib.sha256(canonical(figures)).hexdigest()
+
+
+def month_of_round(period_key: str) -> str | None:
+    """The month a round belongs to: the last month of its period (``2026-Q4`` → ``2026-12``)."""
+    period = read_period(period_key or "")
+    return None if period is None else period.last_month
+
+
+def round_period_keys(month: str) -> tuple[str, ...]:
+    """The period keys whose rounds belong to ``month``: the month, and the quarter / half-year it ends."""
+    year, number = month[:4], int(month[5:])
+    keys = [month]
+    if number % 3 == 0:
+        keys.append(f"{year}-Q{number // 3}")
+    if number % 6 == 0:
+        keys.append(f"{year}-H{number // 6}")
+    return tuple(keys)
+
+
+def _window(month: str) -> tuple[datetime, datetime]:
+    period = read_period(month)
+    if period is None or period.kind != "month":
+        raise ValueError(month)
+    return period.utc_window()
+
+
+class _Builder:
+    """The shared arithmetic: both sides feed it the same facts."""
+
+    def __init__(self, village_code: str, month: str):
+        self.village_code, self.month = village_code, month
+        self.points = dict.fromkeys(("issued", "redeemed", "deducted", "expired", "transfers"), 0)
+        self.by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.goods: dict[str, dict[str, int]] = {}
+        self.rounds: list[dict] = []
+        self.households_scored = 0
+        self.redemptions = {"made": 0, "cancelled": 0}
+
+    def transfer(self, kind: str, amount: int, from_kind: str, to_kind: str, category: str | None) -> None:
+        self.points["transfers"] += 1
+        for system in _SYSTEMS:
+            sign = -1 if system == "issuance" else 1  # issuance gives points out; the others take them in
+            if to_kind == system:
+                self.points[_NAMES[system]] += sign * amount
+            elif from_kind == system:
+                self.points[_NAMES[system]] -= sign * amount
+        if category and kind in _ROUND_KINDS:
+            self.by_category[category][0 if kind == "award" else 1] += amount
+
+    def stock(self, goods_uuid: str, kind: str, qty: int, in_month: bool) -> None:
+        row = self.goods.setdefault(
+            goods_uuid, dict.fromkeys(("donated", "purchased", "stocktake", "loss", "given_out", "stock"), 0)
+        )
+        row["stock"] += qty
+        if not in_month:
+            return
+        if kind == "donation":
+            row["donated"] += qty
+        elif kind == "purchase":
+            row["purchased"] += qty
+        elif kind == "stocktake":
+            row["stocktake"] += qty
+        elif kind == "loss":
+            row["loss"] -= qty
+        elif kind in ("redemption", "cancellation"):
+            row["given_out"] -= qty
+
+    def result(self, moved: set[str]) -> dict:
+        goods = {u: row for u, row in self.goods.items() if u in moved or row["stock"] != 0}
+        return {
+            "version": VERSION,
+            "village": self.village_code,
+            "month": self.month,
+            "points": self.points,
+            "by_category": {c: {"awarded": a, "deducted": d} for c, (a, d) in self.by_category.items()},
+            "goods": goods,
+            "rounds": sorted(self.rounds, key=lambda r: (r["period"], r["scope"], r["uuid"])),
+            "households_scored": self.households_scored,
+            "redemptions": self.redemptions,
+        }
+
+
+def _round_entry(uuid: str, period: str, scope: str, finalised_at: datetime | None, as_of: datetime) -> dict:
+    state = "finalised" if finalised_at is not None and finalised_at <= as_of else "carried"
+    return {"uuid": uuid, "period": period, "scope": scope or "", "state": state}
+
+
+def month_figures(session: Session, village_id: int, month: str, as_of: datetime | None = None) -> dict:
+    """The village's figures of ``month`` from its own tables (see the module's description).
+
+    ``as_of`` decides whether a round of the month counts as finalised: the month's closing time when
+    it is closed (so a closed month's figures read the same for ever), else now.
+    """
+    from ..households.models import Household
+    from ..ledger.models import Account, Transfer
+    from ..org.models import Village
+    from ..scoring.models import RoundResult, ScoringRound
+    from ..shop.models import Goods, Redemption, StockMove
+    from ..sync.models import ChangeRecord
+    from .services import close_of
+
+    if as_of is None:
+        close = close_of(session, village_id, month)
+        as_of = close.closed_at if close is not None else utcnow()
+    start, end = _window(month)
+    code = session.scalar(sa.select(Village.code).where(Village.id == village_id))
+    figures = _Builder(code, month)
+
+    source, target = sa.orm.aliased(Account), sa.orm.aliased(Account)
+    transfers = session.execute(
+        sa.select(Transfer.uuid, Transfer.kind, Transfer.amount, source.kind, target.kind)
+        .join(source, source.id == Transfer.from_account_id)
+        .join(target, target.id == Transfer.to_account_id)
+        .where(Transfer.created_at >= start, Transfer.created_at < end)
+    ).all()
+    # a round's posting carries its rulebook category only in the change log (the ledger keeps none)
+    posted = [uuid for uuid, kind, *_rest in transfers if kind in _ROUND_KINDS]
+    categories: dict[str, str | None] = {}
+    for part in range(0, len(posted), 5_000):
+        chunk = posted[part : part + 5_000]
+        for uuid, payload in session.execute(
+            sa.select(ChangeRecord.uuid, ChangeRecord.payload).where(
+                ChangeRecord.kind == "transfer", ChangeRecord.uuid.in_(chunk)
+            )
+        ):
+            categories[uuid] = json.loads(payload).get("category")
+    for uuid, kind, amount, from_kind, to_kind in transfers:
+        figures.transfer(kind, amount, from_kind, to_kind, categories.get(uuid))
+
+    moved: set[str] = set()
+    for goods_uuid, kind, qty, created_at in session.execute(
+        sa.select(Goods.uuid, StockMove.kind, StockMove.qty, StockMove.created_at)
+        .join(Goods, Goods.id == StockMove.goods_id)
+        .where(Goods.village_id == village_id, StockMove.created_at < end)
+    ):
+        in_month = created_at >= start
+        if in_month:
+            moved.add(goods_uuid)
+        figures.stock(goods_uuid, kind, qty, in_month)
+
+    rounds = session.execute(
+        sa.select(ScoringRound.id, ScoringRound.uuid, ScoringRound.period_key, ScoringRound.scope,
+                  ScoringRound.finalised_at)
+        .where(ScoringRound.village_id == village_id, ScoringRound.period_key.in_(round_period_keys(month)))
+    ).all()  # fmt: skip
+    finalised = []
+    for round_id, uuid, key, scope, finalised_at in rounds:
+        entry = _round_entry(uuid, key, scope, finalised_at, as_of)
+        figures.rounds.append(entry)
+        if entry["state"] == "finalised":
+            finalised.append(round_id)
+    if finalised:
+        figures.households_scored = session.scalar(
+            sa.select(sa.func.count(sa.distinct(Household.uuid)))
+            .join(RoundResult, RoundResult.household_id == Household.id)
+            .where(RoundResult.round_id.in_(finalised))
+        )
+    made = (Redemption.created_at >= start) & (Redemption.created_at < end)
+    cancelled = (Redemption.cancelled_at >= start) & (Redemption.cancelled_at < end)
+    counts = session.execute(
+        sa.select(
+            sa.func.count().filter(made), sa.func.count().filter(cancelled)
+        ).where(Redemption.village_id == village_id)
+    ).one()  # fmt: skip
+    figures.redemptions = {"made": counts[0], "cancelled": counts[1]}
+    return figures.result(moved)
+
+
+def county_month_figures(
+    session: Session, village_id: int, month: str, as_of: datetime | None = None
+) -> dict:
+    """The same figures rebuilt at the county from the village's synced records.
+
+    ``as_of`` defaults to the village's closing time as its synced close says (now, if not closed).
+    """
+    from ..county.models import (
+        SyncedMonthClose,
+        SyncedRedemption,
+        SyncedRound,
+        SyncedRoundResult,
+        SyncedStockMove,
+        SyncedTransfer,
+    )
+    from ..org.models import Village
+
+    if as_of is None:
+        as_of = session.scalar(
+            sa.select(sa.func.min(SyncedMonthClose.closed_at)).where(
+                SyncedMonthClose.village_id == village_id, SyncedMonthClose.month == month
+            )
+        )
+        as_of = as_of or utcnow()
+    start, end = _window(month)
+    code = session.scalar(sa.select(Village.code).where(Village.id == village_id))
+    figures = _Builder(code, month)
+    t = SyncedTransfer
+    for kind, amount, from_kind, to_kind, category in session.execute(
+        sa.select(t.kind, t.amount, t.from_kind, t.to_kind, t.category).where(
+            t.village_id == village_id, t.created_at >= start, t.created_at < end
+        )
+    ):
+        figures.transfer(kind, amount, from_kind, to_kind, category)
+
+    m = SyncedStockMove
+    moved: set[str] = set()
+    for goods_uuid, kind, qty, created_at in session.execute(
+        sa.select(m.goods_uuid, m.kind, m.qty, m.created_at).where(
+            m.village_id == village_id, m.created_at < end
+        )
+    ):
+        in_month = created_at >= start
+        if in_month:
+            moved.add(goods_uuid)
+        figures.stock(goods_uuid, kind, qty, in_month)
+
+    r = SyncedRound
+    finalised = []
+    for uuid, key, scope, finalised_at in session.execute(
+        sa.select(r.uuid, r.period_key, r.scope, r.finalised_at).where(
+            r.village_id == village_id, r.period_key.in_(round_period_keys(month))
+        )
+    ):
+        entry = _round_entry(uuid, key, scope, finalised_at, as_of)
+        figures.rounds.append(entry)
+        if entry["state"] == "finalised":
+            finalised.append(uuid)
+    if finalised:
+        res = SyncedRoundResult
+        figures.households_scored = session.scalar(
+            sa.select(sa.func.count(sa.distinct(res.household_uuid))).where(
+                res.village_id == village_id, res.round_uuid.in_(finalised)
+            )
+        )
+    d = SyncedRedemption
+    made = (d.created_at >= start) & (d.created_at < end)
+    cancelled = (d.cancelled_at >= start) & (d.cancelled_at < end)
+    counts = session.execute(
+        sa.select(sa.func.count().filter(made), sa.func.count().filter(cancelled)).where(
+            d.village_id == village_id
+        )
+    ).one()
+    figures.redemptions = {"made": counts[0], "cancelled": counts[1]}
+    return figures.result(moved)

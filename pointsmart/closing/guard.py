@@ -1,0 +1,84 @@
+"""The one refusal of a write into a closed month, asked for by every service that writes a dated row.
+
+A closed month never changes. A transfer, a stock move, a redemption is dated by the clock when it is
+recorded; a stock receipt and a stocktake also by the day a person gives; a round's scores belong to
+the round's month (:func:`pointsmart.closing.figures.month_of_round`) until a close carried the round
+to the next month. A correction of a closed month is made in the open month: a reversal, which points
+back to what it undoes (``Transfer.reverses_id``; a cancelled redemption's goods point back with
+``StockMove.redemption_id``).
+
+A village's database holds one village, so the ledger (which keeps no village) asks for any village.
+"""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import Conflict
+from ..periods import Period, local
+from .models import MonthClose, RoundCarry
+
+
+class MonthClosed(Conflict):
+    code = "month_closed"
+
+
+def month_label(month: str) -> str:
+    return _("%(year)s年%(month)s月", year=int(month[:4]), month=int(month[5:]))
+
+
+def is_closed(session: Session, month: str, village_id: int | None = None) -> bool:
+    query = sa.select(MonthClose.id).where(MonthClose.month == month)
+    if village_id is not None:
+        query = query.where(MonthClose.village_id == village_id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def refuse_month(session: Session, month: str, village_id: int | None = None) -> None:
+    """:raises MonthClosed: ``month`` (``2026-11``) is closed."""
+    if is_closed(session, month, village_id):
+        raise MonthClosed(
+            _(
+                "%(month)s已经月结，这个月的记录不能再改动。如需更正，请在当前月份做撤销或冲正，"
+                "它会注明所更正的原记录。",
+                month=month_label(month),
+            ),
+            month=month,
+        )
+
+
+def refuse_time(session: Session, at: datetime | None = None, village_id: int | None = None) -> None:
+    """Refuse a row recorded at ``at`` (a stored, naive UTC time; now by default) in a closed month."""
+    there = local(at or utcnow())
+    refuse_month(session, f"{there.year:04d}-{there.month:02d}", village_id)
+
+
+def refuse_day(session: Session, day: date | None, village_id: int | None = None) -> None:
+    """Refuse a row a person dated ``day`` (the villages' calendar) in a closed month."""
+    if day is not None:
+        refuse_month(session, Period.of(day).key, village_id)
+
+
+def refuse_round(session: Session, scoring_round) -> None:
+    """Refuse a change to a round of a closed month that its close did not carry to the next month."""
+    from .figures import month_of_round
+
+    month = month_of_round(scoring_round.period_key)
+    if month is None or not is_closed(session, month, scoring_round.village_id):
+        return
+    carried = session.scalar(
+        sa.select(RoundCarry.id)
+        .where(RoundCarry.round_id == scoring_round.id, RoundCarry.month >= month)
+        .limit(1)
+    )
+    if carried is None:
+        raise MonthClosed(
+            _(
+                "这次评定属于%(month)s，该月已经月结，评定和评分不能再改动。如需更正，请在当前月份做撤销或调整。",
+                month=month_label(month),
+            ),
+            month=month,
+        )
