@@ -12,11 +12,14 @@ the same file and its sha256 can be kept when the month is closed.
 Nothing here writes; every function is a plain function of a session and explicit arguments.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -246,6 +249,42 @@ def book_xlsx(book: MonthBook, village: Village, photo_folder: Path) -> bytes:
     single("redemptions", workbooks.redemptions_table(book.redemptions, village))
     saved = datetime.combine(book.month.end, time())  # the month's end, never the time of saving
     return fixed_bytes(workbook_bytes(out), saved)
+
+
+#: the language of a kept book: the one the village's ledgers are inspected in, whoever closes the month
+KEPT_LOCALE = "zh_CN"
+
+
+def kept_books() -> Path:
+    """The folder of the books kept at closing, in the instance folder beside the database."""
+    return Path(current_app.instance_path) / "books"
+
+
+def kept_book_path(folder: Path, village: Village, month: str) -> Path:
+    """Where the workbook kept at a month's close lies: ``<folder>/<village code>/<month>.xlsx``."""
+    return folder / village.code / f"{month}.xlsx"
+
+
+def keep_book_xlsx(session: Session, village: Village, month: str, photo_folder: Path, folder: Path) -> str:
+    """Build the month's book as a workbook (in Chinese, whoever asks), keep it as a file, return its
+    sha256. Written beside and then renamed over, so a reader never sees half a file."""
+    with force_locale(KEPT_LOCALE):
+        data = book_xlsx(month_book(session, village.id, read_period(month)), village, photo_folder)
+    path = kept_book_path(folder, village, month)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def kept_book(folder: Path, village: Village, month: str, sha256: str) -> bytes | None:
+    """The workbook kept at the month's close, if it is there and still what was hashed; else None."""
+    path = kept_book_path(folder, village, month)
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def _round_caption(scoring_round: ScoringRound) -> str:

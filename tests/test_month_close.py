@@ -1,9 +1,13 @@
 """月结: a month closes once its rounds are finalised or carried and its stocktake is done; then it never
 changes (every route and the API try), and the county rebuilds its figures and finds the same hash."""
 
+import hashlib
+import io
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 
@@ -370,3 +374,24 @@ def test_the_chairs_home_names_the_month_waiting_to_close(app, worked, login_as)
     assert "2026年11月已经过完，可以月结了。" in home and f'href="/closing/#m-{MONTH}"' in home
     assert close(chair).status_code == 302
     assert "可以月结了" not in chair.get("/").get_data(as_text=True)  # December is not over yet
+
+
+def test_the_book_kept_at_the_close_is_what_its_workbook_serves_and_a_changed_file_is_refused(
+    app, worked, login_as
+):
+    chair = login_as("chair")
+    chair.get("/lang/en")  # the chair reads English; the kept book is the village's, in Chinese
+    assert close(chair).status_code == 302
+    with app.app_context():
+        done = close_of(db.session, home_village(db.session).id, MONTH)
+        kept = Path(app.instance_path) / "books" / VILLAGE_CODE / f"{MONTH}.xlsx"
+        assert done.book_sha256 == hashlib.sha256(kept.read_bytes()).hexdigest()
+    served = chair.get(f"/ledgers/book/{MONTH}.xlsx")
+    assert served.status_code == 200 and served.data == kept.read_bytes()
+    sheets = openpyxl.load_workbook(io.BytesIO(served.data)).sheetnames
+    assert "积分兑换（领取）台账" in sheets or any("兑换" in name for name in sheets), sheets
+    cover = chair.get(f"/ledgers/book/{MONTH}").get_data(as_text=True)
+    assert done.sha256 in cover and done.book_sha256 in cover
+    kept.write_bytes(kept.read_bytes() + b"\0")  # changed on the disk after the close
+    refused = chair.get(f"/ledgers/book/{MONTH}.xlsx")
+    assert refused.status_code == 409 and refused.data != kept.read_bytes()

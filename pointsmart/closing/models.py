@@ -29,6 +29,9 @@ class MonthClose(db.Model):
     figures: Mapped[str] = mapped_column(sa.Text)
     #: sha256 (hex) of those bytes
     sha256: Mapped[str] = mapped_column(sa.String(64))
+    #: sha256 (hex) of the month's book as a workbook, kept at closing beside the instance
+    #: (:func:`pointsmart.book.keep_book_xlsx`); None for a close made without it (a service call)
+    book_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     closed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

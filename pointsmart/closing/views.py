@@ -6,12 +6,14 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import book
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..auth.services import user_names
 from ..errors import DomainError
 from ..extensions import db
 from ..periods import parse_month
+from ..scoring import notice_photos
 from ..scoring.models import STATUS_LABELS
 from ..unit import write
 from . import services
@@ -61,7 +63,15 @@ def close(month: str):
         return _page(422, message, month)
     try:
         with write():
-            closed = services.close_month(db.session, g.village, month, current_user.id)
+            closed = services.close_month(
+                db.session,
+                g.village,
+                month,
+                current_user.id,
+                keep_book=lambda key: book.keep_book_xlsx(
+                    db.session, g.village, key, notice_photos.folder(), book.kept_books()
+                ),
+            )
     except DomainError as err:
         flash(err.message, "error")
         return _page(err.status)

@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -26,6 +25,7 @@ from .. import book, images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..auth.services import user_names
+from ..closing.services import close_of
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
@@ -49,7 +49,7 @@ def _round(round_id: int):
 
 
 def _uploads() -> Path:
-    return Path(current_app.instance_path) / "uploads" / "notices"
+    return notice_photos.folder()
 
 
 def _file_key(scoring_round) -> str:
@@ -307,9 +307,8 @@ def _book_month(month: str) -> Period:
 
 
 def _close_of(month: Period):
-    """The month's closing — its ``closed_at``, ``closed_by`` and ``sha256`` — or None while the month
-    is open. Month closing is built on its own; it is wired in here."""
-    return None
+    """The month's closing (:class:`pointsmart.closing.models.MonthClose`), or None while it is open."""
+    return close_of(db.session, g.village.id, month.key)
 
 
 def _closing(close) -> dict | None:
@@ -319,7 +318,12 @@ def _closing(close) -> dict | None:
     by = close.closed_by
     if isinstance(by, int):
         by = user_names(db.session, [by]).get(by, "?")
-    return {"closed_at": close.closed_at, "closed_by": by or "", "sha256": close.sha256}
+    return {
+        "closed_at": close.closed_at,
+        "closed_by": by or "",
+        "sha256": close.sha256,
+        "book_sha256": close.book_sha256,
+    }
 
 
 @bp.get("/book/<month>")
@@ -344,8 +348,16 @@ def month_book(month: str):
 @bp.get("/book/<month>.xlsx")
 @role_required(*VIEWERS)
 def month_book_xlsx(month: str):
+    """The book as one workbook: of a closed month, the file kept at its close (refused if it no longer
+    matches the hash taken then); of an open month, built from the records as they are now."""
     period = _book_month(month)
-    data = book.book_xlsx(book.month_book(db.session, g.village.id, period), g.village, _uploads())
+    close = _close_of(period)
+    if close is not None and close.book_sha256:
+        data = book.kept_book(book.kept_books(), g.village, period.key, close.book_sha256)
+        if data is None:
+            abort(409, _("月结时存档的台账文件不见了或被改动过（与结账时的校验码不符），请联系县妇联核对。"))
+    else:
+        data = book.book_xlsx(book.month_book(db.session, g.village.id, period), g.village, _uploads())
     return send_workbook(data, f"ledgers-{period.key}.xlsx")
 
 

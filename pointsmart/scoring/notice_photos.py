@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path, PurePath
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from openpyxl.drawing.image import Image as SheetImage
 from PIL import Image
@@ -31,6 +32,11 @@ from .models import (
 from .reports import PUBLIC_STATUSES, period_label
 
 MAX_PHOTOS = 20
+
+
+def folder() -> Path:
+    """Where the notice photos lie: ``uploads/notices`` in the instance folder."""
+    return Path(current_app.instance_path) / "uploads" / "notices"
 
 
 def photos_of(session: Session, scoring_round: ScoringRound) -> list[NoticePhoto]:

@@ -30,6 +30,7 @@ def upgrade():
         sa.Column("month", sa.String(length=7), nullable=False),
         sa.Column("figures", sa.Text(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("book_sha256", sa.String(length=64), nullable=True),
         sa.Column("closed_by", sa.Integer(), nullable=True),
         sa.Column("closed_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["closed_by"], ["user.id"], name=op.f("fk_month_close_closed_by_user")),
