@@ -27,6 +27,7 @@ from .models import (
     NoticePhoto,
     ScoringRound,
 )
+from .photo_storage import require_room
 from .reports import PUBLIC_STATUSES, period_label
 
 MAX_PHOTOS = 20
@@ -70,6 +71,7 @@ def add_photo(
     posted_until: date | None,
     folder: Path,
     actor_id: int | None,
+    limit: int | None = None,
 ) -> NoticePhoto:
     """Keep a photo of the posted notice under a random name in ``folder``, and record it.
 
@@ -78,7 +80,10 @@ def add_photo(
     upload's bytes, or the :class:`~pointsmart.images.CleanPhoto` a view made of them before its write
     transaction; the file is stored without EXIF (no GPS position on a photo the public sees).
 
-    :raises ScoringError: the round has not been put on notice yet, or has all the photos it may have.
+    ``limit`` is the village's photo storage in bytes (:mod:`.photo_storage`); None: not checked.
+
+    :raises ScoringError: the round has not been put on notice yet, has all the photos it may have, or
+        the village's photo storage is full (``storage_full``).
     :raises Invalid: the dates are the wrong way round.
     :raises PhotoRefused: see :func:`~pointsmart.images.check_image`.
     """
@@ -96,6 +101,8 @@ def add_photo(
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
     photo = data if isinstance(data, CleanPhoto) else clean_photo(data)  # stored without EXIF
     data, info = photo.data, photo.info
+    if limit is not None:
+        require_room(session, scoring_round.village_id, limit, len(data))
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = f"{secrets.token_hex(16)}.{info.extension}"
     with open(photo_path(folder, stored_name), "xb") as f:

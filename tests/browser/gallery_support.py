@@ -11,6 +11,7 @@ objection, a stocktake. :func:`build_county` registers that village with a count
 its ledger there by real sync.
 """
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from PIL import Image
 
 from pointsmart.auth.services import create_user, find_user
 from pointsmart.cards.models import Card
@@ -30,8 +32,9 @@ from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account
 from pointsmart.org.models import Village
 from pointsmart.periods import Period, today
+from pointsmart.scoring import bylaws, score_photos
 from pointsmart.scoring import workflow as scoring_workflow
-from pointsmart.scoring.models import Category, Criterion, ScoringRound
+from pointsmart.scoring.models import Category, Criterion, ScorePhoto, ScoringRound
 from pointsmart.shop import redemptions, registers
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, StockMove
@@ -228,6 +231,9 @@ PAGES: list[Page] = [
     Page("/ledgers/register", "ledgers.register", (CHAIR, PANEL)),
     Page("/ledgers/wall/rules", "ledgers.wall_rules", (CHAIR, PANEL)),
     Page("/ledgers/wall/panel", "ledgers.wall_panel", (CHAIR, PANEL)),
+    Page("/ledgers/wall/bylaws", "ledgers.wall_bylaws", (CHAIR, PANEL)),
+    Page("/ledgers/bylaws", "ledgers.bylaws_page", (CHAIR, PANEL)),
+    Page("/ledgers/bylaws/edit", "ledgers.edit_bylaws", (CHAIR,)),
     # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
     Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
     Page("/notice", "public.notices", (PUBLIC,)),
@@ -321,6 +327,8 @@ EXCLUDED = {
     "/ledgers/rounds/<int:round_id>/minutes.xlsx": "download (xlsx)",
     "/ledgers/rounds/<int:round_id>/photos.xlsx": "download (xlsx)",
     "/ledgers/photos/<int:photo_id>": "download (a notice photo, image)",
+    "/ledgers/score-photos/<int:photo_id>": "download (a score photo, image)",
+    "/notice/<round_uuid>/photos/<int:photo_id>": "download (a score photo marked public, image)",
     "/ledgers/register.xlsx": "download (xlsx)",
     "/shop/goods/<int:goods_id>/photo": "download (goods photo, image)",
     "/shop/reports/daily.xlsx": "download (xlsx)",
@@ -348,6 +356,31 @@ EXCLUDED = {
 
 
 # --- the data ------------------------------------------------------------------------------------------
+
+
+def _score_photos(session, app, scoring_round, household_id: int) -> None:
+    yard = next((c for c in scoring_round.criteria if score_photos.takes_before_after(c)), None)
+    folder = score_photos.folder_of(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, (stage, colour) in enumerate([("before", (150, 120, 90)), ("after", (90, 160, 90))]):
+        out = io.BytesIO()
+        Image.new("RGB", (800, 600), colour).save(out, "JPEG", quality=80)
+        name = f"gallery{number}.jpg"
+        (folder / name).write_bytes(out.getvalue())
+        session.add(
+            ScorePhoto(
+                round_id=scoring_round.id,
+                household_id=household_id,
+                round_criterion_id=yard.id if yard else None,
+                stage=stage if yard else "",
+                stored_name=name,
+                content_type="image/jpeg",
+                width=800,
+                height=600,
+                size=len(out.getvalue()),
+                public=number == 1,
+            )
+        )
 
 
 def build_village(app) -> Ids:
@@ -384,6 +417,10 @@ def build_village(app) -> Ids:
         objection = scoring_workflow.record_objection(
             session, scoring_round, household.id, household.head_name, "卫生评比少记了一次。", chair.id
         )
+        # the wall's 管理办法 (the starter draft, saved) and a yard's before/after photos on the scores,
+        # one marked public (the round is past scoring, so the rows are written as an upload leaves them)
+        bylaws.save(session, village.id, bylaws.starter_text(village.name), chair.id)
+        _score_photos(session, app, scoring_round, household.id)
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
         return Ids(
