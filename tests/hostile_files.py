@@ -74,3 +74,45 @@ def inflating_bundle(inflated: int = 1 << 30, newlines: bool = False) -> bytes:
     member = gzip.compress((b"\n" if newlines else b"\0") * chunk, compresslevel=9, mtime=0)
     head = gzip.compress(b"PointsMart-Bundle/1\n", mtime=0)
     return head + member * (inflated // chunk)
+
+
+# --- photos ----------------------------------------------------------------------------------------
+
+
+def pixel_bomb_png(side: int = 40_000) -> bytes:
+    """A valid PNG header claiming ``side``×``side`` pixels (1.6 gigapixels by default), a few hundred
+    bytes on disk: a reader that decodes before it checks the size allocates gigabytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (side * 3 + 1) * 4, 9)  # only the first rows: the rest is missing
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def html_named_jpeg() -> bytes:
+    """A script page, as a browser would run it if it were served back as text/html."""
+    return b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def svg_photo() -> bytes:
+    """An SVG (a picture that carries script) where a photo is expected."""
+    return (
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b"<script>alert(1)</script><rect width='10' height='10'/></svg>"
+    )
+
+
+def jpeg_with_appended_html() -> bytes:
+    """A real, small JPEG with a script page appended after its end marker (a polyglot): stored as it
+    came, it would carry the page; re-saved, only the pixels remain."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 40)).save(out, "JPEG")
+    return out.getvalue() + html_named_jpeg()
