@@ -83,6 +83,15 @@ def test_each_save_appends_a_version_the_latest_is_in_force_and_the_history_stay
     assert "保存了管理办法第 2 版" in saved[1].said
 
 
+def test_the_poster_prints_the_texts_own_title_once(app, login_as):
+    chair = login_as("chair")
+    chair.post("/ledgers/bylaws/edit", data={"text": bylaws.starter_text("测试村")})
+    wall = chair.get("/ledgers/wall/bylaws").get_data(as_text=True)
+    assert "<h1>测试村巾帼家美积分超市管理办法</h1>" in wall
+    assert wall.count("测试村巾帼家美积分超市管理办法") == 1
+    assert "<h2>九、附则</h2>" in wall
+
+
 def test_the_text_is_shown_escaped_never_as_html(app, login_as):
     chair = login_as("chair")
     chair.post("/ledgers/bylaws/edit", data={"text": "<script>alert(1)</script>\n<b>粗体</b>"})

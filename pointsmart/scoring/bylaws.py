@@ -105,6 +105,14 @@ def paragraphs(text: str) -> list[Paragraph]:
     return [Paragraph(line, bool(_HEADING.match(line))) for line in lines if line]
 
 
+def titled(found: list[Paragraph]) -> tuple[str, list[Paragraph]]:
+    """Split off the text's own title (a short first line, not a sentence, not a part's heading), so a
+    poster prints it once as its title; ``("", paragraphs)`` when the text opens without one."""
+    if found and not found[0].heading and len(found[0].text) <= 40 and found[0].text[-1] not in "。；：.;:":
+        return found[0].text, found[1:]
+    return "", found
+
+
 def starter_text(village_name: str) -> str:
     """A draft 管理办法 for a village that has none: the chair reads it, adapts it, and saves it."""
     return _(

@@ -115,6 +115,7 @@ def checklist(round_id: int):
         query=query,
         group=group,
         group_choices=_group_choices(member),
+        photo_counts=score_photos.counts_by_household(db.session, found),
     )
     return page, 400 if refused else 200
 

@@ -414,10 +414,12 @@ def wall_panel():
 def wall_bylaws():
     """管理办法 as a poster: the version in force, a paragraph per line."""
     current = bylaws.in_force(db.session, g.village.id)
+    title, paragraphs = bylaws.titled(bylaws.paragraphs(current.text) if current else [])
     return render_template(
         "ledgers/wall_bylaws.html",
         current=current,
-        paragraphs=bylaws.paragraphs(current.text) if current else [],
+        title=title,
+        paragraphs=paragraphs,
         saved_by=user_names(db.session, [current.saved_by]).get(current.saved_by, "") if current else "",
         printed_on=today(),
     )

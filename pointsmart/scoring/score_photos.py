@@ -75,6 +75,16 @@ def photos_of_household(session: Session, scoring_round: ScoringRound, household
     )
 
 
+def counts_by_household(session: Session, scoring_round: ScoringRound) -> dict[int, int]:
+    """How many photos each household has in the round (for the phone's household list)."""
+    rows = session.execute(
+        sa.select(ScorePhoto.household_id, sa.func.count(ScorePhoto.id))
+        .where(ScorePhoto.round_id == scoring_round.id)
+        .group_by(ScorePhoto.household_id)
+    )
+    return {household_id: n for household_id, n in rows}
+
+
 def public_photos(session: Session, scoring_round: ScoringRound) -> list[ScorePhoto]:
     """The photos the chair marked public, for the round's public notice."""
     return list(
