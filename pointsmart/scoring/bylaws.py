@@ -21,8 +21,10 @@ from .models import BylawsVersion
 
 #: the longest text a version holds (a 管理办法 is two or three printed pages)
 MAX_LENGTH = 20_000
-#: a line that opens a part of the text: 一、 二、 … or 第一条 …
-_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|第[一二三四五六七八九十百]+[章条])")
+#: a line that opens a part of the text: 一、 二、 … or 第一条 … (or, in an English text, 1. or Article 1)
+_HEADING = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|第[一二三四五六七八九十百]+[章条]|[0-9]{1,2}\.\s|Article\s+[0-9])"
+)
 
 
 def in_force(session: Session, village_id: int) -> BylawsVersion | None:

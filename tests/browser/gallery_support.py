@@ -475,7 +475,12 @@ def data_values(app) -> set[str]:
             if not columns:
                 continue
             for row in db.session.execute(sa.select(*columns)):
-                values.update(v.strip() for v in row if isinstance(v, str) and v.strip())
+                texts = [v for v in row if isinstance(v, str) and v.strip()]
+                values.update(v.strip() for v in texts)
+                # a long text (the 管理办法) is shown a paragraph per line: each line is data too
+                values.update(
+                    line.strip() for v in texts if "\n" in v for line in v.splitlines() if line.strip()
+                )
     # the family page shows the head's name masked (王*兰): still data
     return values | {mask_name(v) for v in values}
 
