@@ -28,7 +28,9 @@ class Storage:
 
     @staticmethod
     def mb(n: int) -> str:
-        return f"{n / 1024 / 1024:.1f}"
+        """Bytes as MB: one decimal, two under 1 MB (a few small photos are not "0.0 MB")."""
+        mb = n / 1024 / 1024
+        return f"{mb:.1f}" if mb >= 1 or n == 0 else f"{mb:.2f}"
 
 
 def storage(session: Session, village_id: int, limit: int) -> Storage:
