@@ -499,3 +499,26 @@ def test_the_chair_deletes_a_photo_its_file_goes_and_the_storage_is_freed(app, s
     assert _photos(app) == [] and _stored_files(app) == []
     [entry] = _audit(app, "scoring.score_photo.deleted")
     assert "删除了" in entry.said and entry.data["size"] == photo.size
+
+
+def test_the_photos_workbook_has_a_sheet_of_the_evidence_photos(app, scored):
+    import openpyxl
+
+    _upload(scored.panel, scored, _png(), criterion=scored.yard, stage="after")
+    page = scored.chair.get(f"/ledgers/rounds/{scored.round}/photos").get_data(as_text=True)
+    assert f"/ledgers/rounds/{scored.round}/photos.xlsx" in page  # no notice photo yet, still exported
+    book = openpyxl.load_workbook(
+        io.BytesIO(scored.chair.get(f"/ledgers/rounds/{scored.round}/photos.xlsx").data)
+    )
+    sheet = book["打分佐证照片"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][:5] == ("序号", "户号", "户主", "条目", "整改前后")
+    assert rows[2][1:6] == ("09-001", "测试1", "庭院整洁", "整改后", scored.panel.username)
+    assert len(sheet._images) == 1
+
+
+def test_the_guides_tell_the_chair_and_the_panel_about_bylaws_and_photos(login_as):
+    chair = login_as("chair").get("/help/chair").get_data(as_text=True)
+    assert "管理办法" in chair and "在公示上公开" in chair and "照片存储" in chair
+    panel = login_as("panel").get("/help/panel").get_data(as_text=True)
+    assert "佐证照片" in panel and "整改前" in panel

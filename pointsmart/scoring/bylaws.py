@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.services import record
 from ..errors import Invalid, NotFound
+from ..org.models import Village
 from ..text import checked
 from .models import BylawsVersion
 
@@ -70,8 +71,9 @@ def save(session: Session, village_id: int, text: str, actor_id: int | None) -> 
     text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     if not text:
         raise Invalid(_("管理办法：请填写内容。"), code="empty_text", field="text")
-    # the village's row of versions is appended under the write lock; on PostgreSQL the unique
-    # (village, version) refuses the second of two saves at the same moment
+    # versions are numbered under a lock: SQLite's write lock, and on PostgreSQL the village's row (two
+    # saves at the same moment number one after the other; the unique (village, version) backs it up)
+    session.execute(sa.select(Village.id).where(Village.id == village_id).with_for_update())
     current = in_force(session, village_id)
     if current is not None and current.text == text:
         return None

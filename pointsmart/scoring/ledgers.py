@@ -289,8 +289,18 @@ def delete_photo(photo_id: int):
 def photos_xlsx(round_id: int):
     found = _round(round_id)
     photos = notice_photos.photos_of(db.session, found)
-    names = user_names(db.session, [p.uploaded_by for p in photos])
-    data = notice_photos.photos_xlsx(found, photos, _uploads(), names, g.village)
+    evidence = _evidence(found)
+    names = user_names(db.session, [p.uploaded_by for p in photos]) | evidence["evidence_names"]
+    data = notice_photos.photos_xlsx(
+        found,
+        photos,
+        _uploads(),
+        names,
+        g.village,
+        evidence["evidence"],
+        score_photos.folder_of(current_app.instance_path),
+        PHOTO_STAGE_LABELS,
+    )
     return send_workbook(data, f"notice-photos-{_file_key(found)}.xlsx")
 
 
