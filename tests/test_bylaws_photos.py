@@ -288,7 +288,7 @@ def test_a_post_without_a_photo_asks_for_one(app, scored):
         data={"criterion": "", "stage": ""},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 303 and "请选择照片" in _page(scored.panel, scored)
+    assert response.status_code == 303 and "佐证照片：请选择照片" in _page(scored.panel, scored)
     assert _photos(app) == []
 
 
@@ -320,6 +320,7 @@ def test_before_and_after_only_on_a_beautiful_yard_criterion(app, scored):
     assert "只有美丽庭院的条目才分整改前和整改后" in _page(scored.panel, scored)
     _upload(scored.panel, scored, _png(), stage="before")  # the household as a whole: no stage either
     _upload(scored.panel, scored, _png(), criterion=scored.yard, stage="sideways")
+    assert "整改前后：不是有效的选择" in _page(scored.panel, scored)
     assert _photos(app) == []
     _upload(scored.panel, scored, _png(), criterion=scored.yard, stage="after")
     _upload(scored.panel, scored, _png(), criterion=scored.helping)

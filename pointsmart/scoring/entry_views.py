@@ -207,9 +207,10 @@ def upload_score_photo(round_id: int, household_id: int):
     back = {"round_id": found.id, "household_id": household_id, "group": group}
     form = ScorePhotoForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
+        for name, errors in form.errors.items():
+            label = form[name].label.text if name in form else name
             for message in errors:
-                flash(str(message), "error")
+                flash(_("%(field)s：%(problem)s", field=label, problem=message), "error")
         return redirect(url_for("scoring.entry", **back)), 303
     criterion_id = form.criterion.data or ""
     if criterion_id and not re.fullmatch(r"[0-9]{1,9}", criterion_id):
