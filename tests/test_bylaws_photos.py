@@ -333,6 +333,7 @@ def test_before_and_after_only_on_a_beautiful_yard_criterion(app, scored):
 def test_only_a_panel_member_scoring_the_household_attaches_a_photo(app, scored, login_as):
     _upload(scored.other, scored, _png())  # 二社's member, a 一社 household
     assert "不在您负责的小组" in _page(scored.other, scored)
+    assert [e.data["code"] for e in _audit(app, "scoring.score_photo.refused")] == ["not_panel_member"]
     assert _upload(login_as("shopkeeper"), scored, _png()).status_code == 403
     anonymous = _upload(app.test_client(), scored, _png())
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
@@ -360,6 +361,9 @@ def test_no_photo_once_the_round_is_no_longer_open_for_scoring(app, scored):
     assert "已经不在打分阶段，不能再上传佐证照片" in page
     assert 'capture="environment"' not in page  # the form is gone too
     assert _photos(app) == [] and _stored_files(app) == []
+    [refused] = _audit(app, "scoring.score_photo.refused")  # the refusal is on record
+    assert refused.actor_id == scored.panel.user_id and refused.data["code"] == "wrong_status"
+    assert "上传佐证照片被拒绝：评定已不在打分阶段" in refused.said
 
 
 def test_photos_per_household_are_bounded(app, scored, monkeypatch):
@@ -378,6 +382,9 @@ def test_the_village_storage_limit_refuses_the_upload_that_would_pass_it(app, sc
     _upload(scored.panel, scored, _big_phone_photo())
     assert "照片存储空间已满" in _page(scored.panel, scored)
     assert len(_photos(app)) == 1 and len(_stored_files(app)) == 1
+    [refused] = _audit(app, "scoring.score_photo.refused")
+    assert refused.data["code"] == "storage_full" and refused.data["size"] > 0
+    assert "本村照片存储空间已满" in refused.said
     limit = photo_storage.limit_bytes(app.config)
     settings = scored.chair.get("/settings/").get_data(as_text=True)
     assert (

@@ -672,6 +672,15 @@ def _photo(uploaded: bool):
     return sentence
 
 
+#: why an evidence photo was refused, by the refusal's code (:mod:`pointsmart.scoring.score_photos`)
+_PHOTO_REFUSALS = {
+    "wrong_status": _l("评定已不在打分阶段"),
+    "not_panel_member": _l("不是这一户的评分人"),
+    "too_many_photos": _l("这一户的照片已到上限"),
+    "storage_full": _l("本村照片存储空间已满"),
+}
+
+
 def _score_photo(kind: str):
     """``scoring.score_photo.<kind>``: a photo of a household's score, uploaded, deleted or shown."""
 
@@ -685,6 +694,10 @@ def _score_photo(kind: str):
             text = _("%(who)s 给 %(round)s 中 %(household)s 的打分上传了佐证照片", **values)
             criterion = e.data.get("criterion")
             return text + (_("（%(criterion)s）", criterion=_value(criterion)) if criterion else "")
+        if kind == "refused":
+            text = _("%(who)s 给 %(round)s 中 %(household)s 上传佐证照片被拒绝", **values)
+            reason = _PHOTO_REFUSALS.get(e.data.get("code"))
+            return text + _("：") + str(reason) if reason else text
         if kind == "made_public":
             return _("%(who)s 把 %(round)s 中 %(household)s 的一张佐证照片在公示上公开", **values)
         if kind == "made_private":
@@ -827,6 +840,7 @@ SENTENCES: dict[str, Sentence] = {
     "scoring.score_photo.deleted": _score_photo("deleted"),
     "scoring.score_photo.made_public": _score_photo("made_public"),
     "scoring.score_photo.made_private": _score_photo("made_private"),
+    "scoring.score_photo.refused": _score_photo("refused"),
     "scoring.bylaws.saved": _bylaws,
     # the shop
     "shop.goods.created": _simple(lambda: _("%(who)s 添加了商品 %(target)s"), _goods_target),

@@ -136,8 +136,14 @@ def add_photo(
     """
     lock_round(session, scoring_round, shared=True)
     if scoring_round.status != RoundStatus.DRAFT:
-        raise ScoringError(
-            _("这次评定已经不在打分阶段，不能再上传佐证照片。"), code="wrong_status", status=409
+        raise _refused(
+            session,
+            user,
+            scoring_round,
+            household_id,
+            ScoringError(
+                _("这次评定已经不在打分阶段，不能再上传佐证照片。"), code="wrong_status", status=409
+            ),
         )
     criterion = None
     if round_criterion_id is None:
@@ -152,8 +158,14 @@ def add_photo(
     else:  # the same checks, and the criterion is the round's
         household, criterion = score_cell(session, scoring_round, household_id, round_criterion_id)
     if not may_score(session, user, household):
-        raise ScoringError(
-            _("您不是评比小组成员，或这一户不在您负责的小组。"), code="not_panel_member", status=403
+        raise _refused(
+            session,
+            user,
+            scoring_round,
+            household.id,
+            ScoringError(
+                _("您不是评比小组成员，或这一户不在您负责的小组。"), code="not_panel_member", status=403
+            ),
         )
     if stage not in (PhotoStage.NONE, PhotoStage.BEFORE, PhotoStage.AFTER):
         raise Invalid(_("照片类型只能是整改前或整改后。"), code="bad_stage", field="stage")
@@ -165,10 +177,19 @@ def add_photo(
         )
     )
     if count >= MAX_PER_HOUSEHOLD:
-        raise ScoringError(
-            _("每户每次评定最多上传 %(n)s 张佐证照片。", n=MAX_PER_HOUSEHOLD), code="too_many_photos"
+        raise _refused(
+            session,
+            user,
+            scoring_round,
+            household.id,
+            ScoringError(
+                _("每户每次评定最多上传 %(n)s 张佐证照片。", n=MAX_PER_HOUSEHOLD), code="too_many_photos"
+            ),
         )
-    require_room(session, scoring_round.village_id, limit, len(photo.data))
+    try:
+        require_room(session, scoring_round.village_id, limit, len(photo.data))
+    except ScoringError as err:
+        raise _refused(session, user, scoring_round, household.id, err, size=len(photo.data)) from None
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = f"{secrets.token_hex(16)}.{photo.info.extension}"
     with open(photo_path(folder, stored_name), "xb") as f:
@@ -206,6 +227,23 @@ def add_photo(
         height=row.height,
     )
     return row
+
+
+def _refused(session, user: User, scoring_round, household_id, err: ScoringError, **extra) -> ScoringError:
+    """Record a refused upload (auditors ask about those too) and mark the error to keep the record:
+    nothing else was written before a refusal, so the unit of work commits the entry alone."""
+    record(
+        session,
+        "scoring.score_photo.refused",
+        user.id,
+        scoring_round,
+        round=scoring_round.period_key,
+        household_id=household_id,
+        code=err.code,
+        **extra,
+    )
+    err.keep = True
+    return err
 
 
 def set_public(session: Session, photo: ScorePhoto, public: bool, actor_id: int | None) -> bool:
