@@ -84,6 +84,9 @@ def load(app, overrides: dict | None = None) -> None:
         POINTSMART_BUNDLE_PART_BYTES=4 * 1024 * 1024,
         POINTSMART_COUNTY_URL="",
         POINTSMART_SYNC_KEY="",
+        #: all the photos a village keeps (score evidence and notice photos), in MB; uploads past it
+        #: are refused, and the chair sees what is used on the settings page
+        POINTSMART_PHOTO_STORAGE_MB=2048,
     )
     app.config.from_pyfile(str(folder / "config.py"), silent=True)
 
@@ -99,6 +102,8 @@ def load(app, overrides: dict | None = None) -> None:
     ):
         if env.get(key):
             app.config[key] = env[key]
+    if env.get("POINTSMART_PHOTO_STORAGE_MB", "").isdecimal():
+        app.config["POINTSMART_PHOTO_STORAGE_MB"] = int(env["POINTSMART_PHOTO_STORAGE_MB"])
     if env.get("POINTSMART_SESSION_DAYS", "").isdecimal():
         app.config["POINTSMART_SESSION_DAYS"] = int(env["POINTSMART_SESSION_DAYS"])
     app.config.update(overrides or {})

@@ -89,13 +89,15 @@ def check_image(data: bytes) -> PhotoInfo:
     return PhotoInfo(content_type, extension, width, height)
 
 
-def without_metadata(data: bytes, info: PhotoInfo) -> bytes:
+def without_metadata(data: bytes, info: PhotoInfo, fit: int | None = None) -> bytes:
     """The photo re-saved with no EXIF, XMP or comments: a phone's photo carries its GPS position,
     the time and the camera, and stored photos are served to anyone.
 
     The picture is turned upright first (the EXIF orientation goes with the EXIF). A JPEG that needs
     no turn keeps its own quantisation tables (``quality="keep"``), so it loses almost nothing. The
-    colour profile stays: it is about colour, not about the person.
+    colour profile stays: it is about colour, not about the person. With ``fit``, a picture longer
+    than ``fit`` pixels on a side is scaled down to it (a phone's 4000-pixel photo of a yard fills a
+    village PC's disk and a panel member's data plan; 1600 pixels still show the yard).
 
     :raises PhotoRefused: the pixels cannot be decoded (``check_image`` has passed it, so rarely).
     """
@@ -103,6 +105,10 @@ def without_metadata(data: bytes, info: PhotoInfo) -> bytes:
         with Image.open(io.BytesIO(data)) as image:
             upright = ImageOps.exif_transpose(image)
             turned = upright is not image
+            if fit and max(upright.size) > fit:
+                upright = upright.copy() if not turned else upright
+                upright.thumbnail((fit, fit), Image.Resampling.LANCZOS)
+                turned = True  # new pixels: the old quantisation tables no longer apply
             kind = "JPEG" if info.extension == "jpg" else image.format
             options = {"exif": b"", "xmp": b""}
             if image.info.get("icc_profile"):
@@ -130,14 +136,20 @@ class CleanPhoto:
     info: PhotoInfo
 
 
-def clean_photo(data: bytes) -> CleanPhoto:
+def clean_photo(data: bytes, fit: int | None = None) -> CleanPhoto:
     """Check an upload and remove its metadata — the slow part of storing a photo (it decodes the
     pixels), so views call it before their write transaction and pass the result to the service.
+    With ``fit``, the photo is also scaled down to at most ``fit`` pixels a side; ``info`` then
+    gives the stored size.
 
     :raises PhotoRefused: see :func:`check_image`.
     """
     info = check_image(data)
-    return CleanPhoto(without_metadata(data, info), info)
+    cleaned = without_metadata(data, info, fit)
+    if fit and max(info.width, info.height) > fit:
+        with Image.open(io.BytesIO(cleaned)) as image:
+            info = PhotoInfo(info.content_type, info.extension, *image.size)
+    return CleanPhoto(cleaned, info)
 
 
 def has_metadata(data: bytes) -> bool:

@@ -130,3 +130,23 @@ def oversized_jpeg(size: int = 5 * 1024 * 1024 + 1) -> bytes:
     Image.new("RGB", (8, 8), "blue").save(out, "JPEG")
     data = out.getvalue()
     return data + b"\0" * (size - len(data))
+
+
+def svg_photo() -> bytes:
+    """An SVG (a picture that carries script) where a photo is expected."""
+    return (
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b"<script>alert(1)</script><rect width='10' height='10'/></svg>"
+    )
+
+
+def jpeg_with_appended_html() -> bytes:
+    """A real, small JPEG with a script page appended after its end marker (a polyglot): stored as it
+    came, it would carry the page; re-saved, only the pixels remain."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 40)).save(out, "JPEG")
+    return out.getvalue() + html_named_jpeg()

@@ -44,9 +44,13 @@ KINDS = (
     Kind("scores", _l("打分与改分"), ("scoring.score",)),
     Kind("rounds", _l("评定流程"), ("scoring.round",)),
     Kind("objections", _l("异议"), ("scoring.objection",)),
-    Kind("rulebook", _l("积分细则"), ("scoring.category", "scoring.criterion")),
+    Kind("rulebook", _l("积分细则与管理办法"), ("scoring.category", "scoring.criterion", "scoring.bylaws")),
     Kind("panel", _l("评比小组"), ("scoring.panel",)),
-    Kind("minutes", _l("会议记录与公示照片"), ("scoring.minutes", "scoring.notice_photo")),
+    Kind(
+        "minutes",
+        _l("会议记录、公示照片与佐证照片"),
+        ("scoring.minutes", "scoring.notice_photo", "scoring.score_photo"),
+    ),
     Kind("households", _l("农户资料"), ("households",)),
     Kind("cards", _l("积分卡"), ("cards",)),
     Kind("redemptions", _l("兑换"), ("shop.redemption",)),
@@ -669,6 +673,46 @@ def _photo(uploaded: bool):
     return sentence
 
 
+#: why an evidence photo was refused, by the refusal's code (:mod:`pointsmart.scoring.score_photos`)
+_PHOTO_REFUSALS = {
+    "wrong_status": _l("评定已不在打分阶段"),
+    "not_panel_member": _l("不是这一户的评分人"),
+    "too_many_photos": _l("这一户的照片已到上限"),
+    "storage_full": _l("本村照片存储空间已满"),
+}
+
+
+def _score_photo(kind: str):
+    """``scoring.score_photo.<kind>``: a photo of a household's score, uploaded, deleted or shown."""
+
+    def sentence(e, n, who):
+        values = {
+            "who": who,
+            "round": n.round(period_key=e.data.get("round")),
+            "household": n.household(e.data.get("household_id")),
+        }
+        if kind == "uploaded":
+            text = _("%(who)s 给 %(round)s 中 %(household)s 的打分上传了佐证照片", **values)
+            criterion = e.data.get("criterion")
+            return text + (_("（%(criterion)s）", criterion=_value(criterion)) if criterion else "")
+        if kind == "refused":
+            text = _("%(who)s 给 %(round)s 中 %(household)s 上传佐证照片被拒绝", **values)
+            reason = _PHOTO_REFUSALS.get(e.data.get("code"))
+            return text + _("：") + str(reason) if reason else text
+        if kind == "made_public":
+            return _("%(who)s 把 %(round)s 中 %(household)s 的一张佐证照片在公示上公开", **values)
+        if kind == "made_private":
+            return _("%(who)s 把 %(round)s 中 %(household)s 的一张佐证照片从公示上撤下", **values)
+        return _("%(who)s 删除了 %(round)s 中 %(household)s 的一张佐证照片", **values)
+
+    return sentence
+
+
+def _bylaws(e, n, who):
+    version, length = _value(e.data.get("version")), _value(e.data.get("length"))
+    return _("%(who)s 保存了管理办法第 %(n)s 版（%(length)s 字）", who=who, n=version, length=length)
+
+
 def _backup(e, n, who):
     """``settings.backup.<kind>`` and ``settings.backup.<kind>.failed`` (kinds: auto, manual, download)."""
     failed = e.action.endswith(".failed")
@@ -815,6 +859,12 @@ SENTENCES: dict[str, Sentence] = {
     "scoring.minutes.updated": _minutes(False),
     "scoring.notice_photo.uploaded": _photo(True),
     "scoring.notice_photo.deleted": _photo(False),
+    "scoring.score_photo.uploaded": _score_photo("uploaded"),
+    "scoring.score_photo.deleted": _score_photo("deleted"),
+    "scoring.score_photo.made_public": _score_photo("made_public"),
+    "scoring.score_photo.made_private": _score_photo("made_private"),
+    "scoring.score_photo.refused": _score_photo("refused"),
+    "scoring.bylaws.saved": _bylaws,
     # the shop
     "shop.goods.created": _simple(lambda: _("%(who)s 添加了商品 %(target)s"), _goods_target),
     "shop.goods.updated": _changed(lambda: _("%(who)s 修改了商品 %(target)s"), _goods_target),

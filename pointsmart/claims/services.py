@@ -10,7 +10,6 @@ What a family sends is only ever read back by the same household (by its card's 
 village's chair and panel. Writes flush and audit; the caller commits.
 """
 
-import io
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -18,7 +17,6 @@ from pathlib import Path, PurePath
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from PIL import Image, ImageOps
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
@@ -27,9 +25,10 @@ from ..cards.models import Card
 from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
-from ..images import CleanPhoto, PhotoInfo
+from ..images import CleanPhoto
 from ..periods import Period, day_problem, today
 from ..scoring.models import Cadence, Category, Criterion, RoundCriterion, RoundStatus, ScoringRound
+from ..scoring.photo_storage import require_room
 from ..scoring.score_entry import may_score, set_score
 from ..text import checked
 from .models import Claim, ClaimPhoto, ClaimStatus
@@ -113,24 +112,6 @@ def open_round_for(
 # --- photos --------------------------------------------------------------------------------------------
 
 
-def shrunk(photo: CleanPhoto, side: int = STORED_SIDE) -> CleanPhoto:
-    """The photo no larger than ``side`` pixels either way (already without metadata: it is re-saved
-    from its pixels only). Slow (it decodes): views call it before their write transaction."""
-    info = photo.info
-    if max(info.width, info.height) <= side:
-        return photo
-    with Image.open(io.BytesIO(photo.data)) as image:
-        image = ImageOps.exif_transpose(image)
-        image.thumbnail((side, side))
-        kind = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[info.extension]
-        if kind == "JPEG" and image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-        out = io.BytesIO()
-        image.save(out, kind, **({"quality": 85} if kind != "PNG" else {"optimize": True}))
-        width, height = image.size
-    return CleanPhoto(out.getvalue(), PhotoInfo(info.content_type, info.extension, width, height))
-
-
 def photo_path(folder: Path, stored_name: str) -> Path:
     """Where a stored claim photo lives; only names we made (a plain file name) resolve."""
     if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
@@ -166,9 +147,16 @@ class ClaimInput:
 
 
 def submit_claim(
-    session: Session, card: Card, data: ClaimInput, photos: list[CleanPhoto], folder: Path, written: list[str]
+    session: Session,
+    card: Card,
+    data: ClaimInput,
+    photos: list[CleanPhoto],
+    folder: Path,
+    written: list[str],
+    limit: int | None = None,
 ) -> Claim:
-    """File a family's claim from its card's page, with its (cleaned, shrunk) photos.
+    """File a family's claim from its card's page, with its (cleaned, shrunk) photos; with ``limit``,
+    the photos must fit in what is left of the village's photo storage (:mod:`..scoring.photo_storage`).
 
     Each photo file is written before the rows are flushed and its name appended to ``written``; if the
     caller's transaction does not commit, it calls :func:`discard_photo_files` with them.
@@ -210,6 +198,8 @@ def submit_claim(
         raise ClaimError(
             _("您已有 %(n)s 条申领在等审核，审核后再提交新的申领。", n=len(waiting)), code="too_many_open"
         )
+    if limit is not None and photos:
+        require_room(session, household.village_id, limit, sum(len(photo.data) for photo in photos))
     claim = Claim(
         village_id=household.village_id,
         household_id=household.id,

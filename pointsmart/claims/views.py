@@ -30,6 +30,7 @@ from ..extensions import db, limiter
 from ..i18n import signed
 from ..pages import flash_marked
 from ..periods import today
+from ..scoring import photo_storage
 from ..scoring.models import RoundStatus
 from ..scoring.rounds import get_round, scores_of
 from ..unit import write
@@ -94,11 +95,11 @@ def _read_photos(form: ClaimForm) -> list[images.CleanPhoto]:
     cleaned = []
     for upload in uploads:
         try:
-            photo = images.clean_photo(upload.read(images.MAX_PHOTO_BYTES + 1))
+            photo = images.clean_photo(upload.read(images.MAX_PHOTO_BYTES + 1), fit=services.STORED_SIDE)
         except images.PhotoRefused as err:
             err.extra.setdefault("field", "photos")
             raise
-        cleaned.append(services.shrunk(photo))
+        cleaned.append(photo)
     return cleaned
 
 
@@ -164,6 +165,7 @@ def new(token: str):
                 photos,
                 folder,
                 written,
+                limit=photo_storage.limit_bytes(current_app.config),
             )
     except DomainError as err:
         services.discard_photo_files(folder, written)

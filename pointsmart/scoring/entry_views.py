@@ -3,10 +3,12 @@ and the save each cell makes. Registered on the scoring blueprint (:mod:`.bluepr
 
 import re
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
+from .. import images
 from ..auth.access import role_required
 from ..errors import DomainError, Invalid
 from ..extensions import db
@@ -15,9 +17,11 @@ from ..i18n import join_names
 from ..ids import is_id
 from ..text import search_text
 from ..unit import write
-from . import panels, rounds, score_entry
+from . import panels, photo_storage, rounds, score_entry, score_photos
 from .blueprint import STAFF, bp, flash_refused, village_round
-from .models import STATUS_LABELS, RoundStatus
+from .forms import ScorePhotoForm
+from .models import PHOTO_STAGE_LABELS, STATUS_LABELS, RoundStatus
+from .notice_photos import discard_photo_file
 from .public import MAX_QUERY
 
 
@@ -111,6 +115,7 @@ def checklist(round_id: int):
         query=query,
         group=group,
         group_choices=_group_choices(member),
+        photo_counts=score_photos.counts_by_household(db.session, found),
     )
     return page, 400 if refused else 200
 
@@ -153,6 +158,7 @@ def entry(round_id: int, household_id: int):
         flash(_("已保存 %(no)s %(name)s。", no=household.household_no, name=household.head_name), "success")
         return redirect(url_for("scoring.entry", round_id=found.id, household_id=target, group=group))
     cells = rounds.scores_of(db.session, found)
+    editable = not why and score_entry.may_score(db.session, current_user, household)
     page = render_template(
         "scoring/entry.html",
         round=found,
@@ -164,10 +170,81 @@ def entry(round_id: int, household_id: int):
         group=group,
         times={c.id: cells.get((household.id, c.id), 0) for c in found.criteria},
         done=household.id in rounds.done_households(db.session, found),
-        editable=not why and score_entry.may_score(db.session, current_user, household),
+        editable=editable,
         why=why,
+        **_photo_context(found, household, editable),
     )
     return page, 403 if request.method == "POST" else 200
+
+
+# --- photo evidence (打分佐证照片) ----------------------------------------------------------------
+
+
+def _photo_context(found, household, editable: bool, form=None) -> dict:
+    """What the one-household page needs to show the household's photos and take a new one."""
+    form = form or ScorePhotoForm()
+    form.criterion.choices = [SelectChoice("", _("整户（不指定条目）"))] + [
+        SelectChoice(str(c.id), f"{c.category_name} · {c.name}") for c in found.criteria
+    ]
+    photos = score_photos.photos_of_household(db.session, found, household.id)
+    return {
+        "photos": photos,
+        "photo_form": form,
+        "stage_labels": PHOTO_STAGE_LABELS,
+        "may_photo": editable and len(photos) < score_photos.MAX_PER_HOUSEHOLD,
+        "before_after": [c.name for c in found.criteria if score_photos.takes_before_after(c)],
+        "max_photos": score_photos.MAX_PER_HOUSEHOLD,
+        "max_mb": images.MAX_PHOTO_BYTES // 1024 // 1024,
+    }
+
+
+@bp.post("/rounds/<int:round_id>/households/<int:household_id>/photos")
+@role_required(*STAFF)
+def upload_score_photo(round_id: int, household_id: int):
+    """Attach a photo to a household's score in a draft round (a panel member, from the phone)."""
+    found = village_round(round_id)
+    group = request.args.get("group", "")[:40]
+    back = {"round_id": found.id, "household_id": household_id, "group": group}
+    form = ScorePhotoForm()
+    if not form.validate_on_submit():
+        for name, errors in form.errors.items():
+            label = form[name].label.text if name in form else name
+            for message in errors:
+                flash(_("%(field)s：%(problem)s", field=label, problem=message), "error")
+        return redirect(url_for("scoring.entry", **back)), 303
+    criterion_id = form.criterion.data or ""
+    if criterion_id and not re.fullmatch(r"[0-9]{1,9}", criterion_id):
+        flash(_("条目：请从列表中选择。"), "error")
+        return redirect(url_for("scoring.entry", **back)), 303
+    folder = score_photos.folder_of(current_app.instance_path)
+    stored: list[str] = []
+    try:
+        # decoded, cleaned of EXIF and scaled down before the write transaction: slow work never locks
+        cleaned = images.clean_photo(
+            form.photo.data.read(images.MAX_PHOTO_BYTES + 1), fit=score_photos.FIT_SIDE
+        )
+        with write():
+            photo = score_photos.add_photo(
+                db.session,
+                found,
+                household_id,
+                int(criterion_id) if criterion_id else None,
+                form.stage.data or "",
+                cleaned,
+                folder,
+                current_user,
+                photo_storage.limit_bytes(current_app.config),
+            )
+            stored.append(photo.stored_name)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for("scoring.entry", **back)), 303
+    except Exception:
+        for name in stored:
+            discard_photo_file(folder, name)  # no row, no file
+        raise
+    flash(_("已上传佐证照片。"), "success")
+    return redirect(url_for("scoring.entry", **back) + "#photos"), 303
 
 
 @bp.post("/rounds/<int:round_id>/scores")

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from ..forms import FlaskForm, IntegerField, sane_day
 from ..ids import form_id
 from ..org.services import MAX_APPROVALS, MAX_NOTICE_DAYS
-from . import criteria, meeting_minutes, panels, workflow
+from . import bylaws, criteria, meeting_minutes, panels, workflow
 from .models import CADENCE_LABELS, Cadence
 
 
@@ -103,3 +103,23 @@ class PhotoForm(FlaskForm):
     )
     posted_from = DateField(_l("张贴日期"), validators=[Optional(), sane_day])
     posted_until = DateField(_l("撤下日期"), validators=[Optional(), sane_day])
+
+
+class BylawsForm(FlaskForm):
+    text = TextAreaField(_l("管理办法"), validators=[DataRequired(), Length(max=bylaws.MAX_LENGTH)])
+
+
+class ScorePhotoForm(FlaskForm):
+    """A photo of a household's score: the criterion it shows (or none) and, for 美丽庭院, before/after.
+    What the file is, Pillow decides (:mod:`pointsmart.images`), not its name."""
+
+    photo = FileField(_l("佐证照片"), validators=[FileRequired(_l("请选择照片"))])
+    criterion = SelectField(_l("条目"), choices=[], validate_choice=False)
+    stage = SelectField(
+        _l("整改前后"),
+        choices=[
+            SelectChoice("", _l("不区分")),
+            SelectChoice("before", _l("整改前")),
+            SelectChoice("after", _l("整改后")),
+        ],
+    )

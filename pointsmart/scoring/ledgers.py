@@ -7,9 +7,11 @@ photos, and every change is in the audit log.
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -28,15 +30,27 @@ from ..auth.services import user_names
 from ..closing.services import close_of
 from ..errors import DomainError
 from ..extensions import db
+from ..households.models import Household
 from ..households.services import groups as village_groups
 from ..periods import Period, today
 from ..settings.expiry import current_rule
 from ..shop.workbooks import price_changes_table, stocktake_table
 from ..unit import write
 from ..xlsx import send_workbook
-from . import criteria, meeting_minutes, notice_photos, panels, points_register, reports, score_sheets
-from .forms import MinutesForm, PhotoForm
-from .models import RoundStatus
+from . import (
+    bylaws,
+    criteria,
+    meeting_minutes,
+    notice_photos,
+    panels,
+    photo_storage,
+    points_register,
+    reports,
+    score_photos,
+    score_sheets,
+)
+from .forms import BylawsForm, MinutesForm, PhotoForm
+from .models import PHOTO_STAGE_LABELS, RoundStatus
 from .rounds import get_round
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
@@ -74,7 +88,26 @@ def index():
 @role_required(*VIEWERS)
 def score_sheet(round_id: int):
     sheet = score_sheets.score_sheet(db.session, _round(round_id))
-    return render_template("ledgers/score_sheet.html", sheet=sheet, round=sheet.round)
+    return render_template(
+        "ledgers/score_sheet.html", sheet=sheet, round=sheet.round, **_evidence(sheet.round)
+    )
+
+
+def _evidence(found) -> dict:
+    """The round's score photos, by household, for the score sheet and the photos ledger."""
+    photos = score_photos.photos_of_round(db.session, found)
+    households = {
+        h.id: h
+        for h in db.session.scalars(
+            sa.select(Household).where(Household.id.in_({p.household_id for p in photos}))
+        )
+    }
+    return {
+        "evidence": [(households[h], shown) for h, shown in score_photos.by_household(photos).items()],
+        "evidence_names": user_names(db.session, [p.uploaded_by for p in photos]),
+        "stage_labels": PHOTO_STAGE_LABELS,
+        "can_mark_public": current_user.role == Role.CHAIR,
+    }
 
 
 @bp.get("/rounds/<int:round_id>/scores.xlsx")
@@ -185,6 +218,7 @@ def photos(round_id: int):
         waiting_notice=is_chair and found.status not in reports.PUBLIC_STATUSES,
         max_mb=images.MAX_PHOTO_BYTES // 1024 // 1024,
         max_side=images.MAX_PHOTO_SIDE,
+        **_evidence(found),
     )
 
 
@@ -215,6 +249,7 @@ def upload_photo(round_id: int):
                 form.posted_until.data,
                 folder,
                 current_user.id,
+                photo_storage.limit_bytes(current_app.config),
             )
             stored.append(photo.stored_name)
     except DomainError as err:
@@ -258,9 +293,71 @@ def delete_photo(photo_id: int):
 def photos_xlsx(round_id: int):
     found = _round(round_id)
     photos = notice_photos.photos_of(db.session, found)
-    names = user_names(db.session, [p.uploaded_by for p in photos])
-    data = notice_photos.photos_xlsx(found, photos, _uploads(), names, g.village)
+    evidence = _evidence(found)
+    names = user_names(db.session, [p.uploaded_by for p in photos]) | evidence["evidence_names"]
+    data = notice_photos.photos_xlsx(
+        found,
+        photos,
+        _uploads(),
+        names,
+        g.village,
+        evidence["evidence"],
+        score_photos.folder_of(current_app.instance_path),
+        PHOTO_STAGE_LABELS,
+    )
     return send_workbook(data, f"notice-photos-{_file_key(found)}.xlsx")
+
+
+# --- 打分佐证照片 (evidence on scores) ------------------------------------------------------------
+
+
+@bp.get("/score-photos/<int:photo_id>")
+@role_required(*VIEWERS)
+def score_photo(photo_id: int):
+    """Serve a score photo to the village's chair and panel, as the image type it was checked to be."""
+    found, _round_ = score_photos.get_photo(db.session, g.village.id, photo_id)
+    return _send_photo(score_photos.folder_of(current_app.instance_path), found)
+
+
+def _send_photo(folder: Path, found):
+    path = notice_photos.photo_path(folder, found.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=found.content_type, download_name=found.stored_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/score-photos/<int:photo_id>/public")
+@role_required(Role.CHAIR)
+def mark_score_photo(photo_id: int):
+    """The chair shows a score photo on the round's public notice, or takes it off."""
+    public = request.form.get("public") == "1"
+    with write():
+        found, scoring_round = score_photos.get_photo(db.session, g.village.id, photo_id)
+        changed = score_photos.set_public(db.session, found, public, current_user.id)
+    if changed:
+        flash(_("这张照片会显示在公示上。") if public else _("这张照片已从公示上撤下。"), "success")
+    return redirect(_back_to_evidence(scoring_round))
+
+
+@bp.post("/score-photos/<int:photo_id>/delete")
+@role_required(Role.CHAIR)
+def delete_score_photo(photo_id: int):
+    with write():
+        found, scoring_round = score_photos.get_photo(db.session, g.village.id, photo_id)
+        stored_name = score_photos.delete_photo(db.session, found, current_user.id)
+    notice_photos.discard_photo_file(score_photos.folder_of(current_app.instance_path), stored_name)
+    flash(_("已删除这张照片。"), "success")
+    return redirect(_back_to_evidence(scoring_round))
+
+
+def _back_to_evidence(scoring_round) -> str:
+    """Back where the chair pressed the button: the score sheet or the photos ledger (never elsewhere)."""
+    if request.form.get("back") == "photos":
+        return url_for("ledgers.photos", round_id=scoring_round.id) + "#evidence"
+    return url_for("ledgers.score_sheet", round_id=scoring_round.id) + "#evidence"
 
 
 # --- 积分登记台账 -----------------------------------------------------------------------------
@@ -392,6 +489,78 @@ def wall_panel():
     )
 
 
+@bp.get("/wall/bylaws")
+@role_required(*VIEWERS)
+def wall_bylaws():
+    """管理办法 as a poster: the version in force, a paragraph per line."""
+    current = bylaws.in_force(db.session, g.village.id)
+    title, paragraphs = bylaws.titled(bylaws.paragraphs(current.text) if current else [])
+    return render_template(
+        "ledgers/wall_bylaws.html",
+        current=current,
+        title=title,
+        paragraphs=paragraphs,
+        saved_by=user_names(db.session, [current.saved_by]).get(current.saved_by, "") if current else "",
+        printed_on=today(),
+    )
+
+
+# --- 管理办法: the chair's text, versioned ----------------------------------------------------------
+
+
+@bp.get("/bylaws")
+@role_required(*VIEWERS)
+def bylaws_page():
+    """The version in force (or an earlier one, ``?v=N``) and the list of every version."""
+    every = bylaws.versions(db.session, g.village.id)
+    wanted = request.args.get("v", "")
+    if wanted:
+        if not wanted.isdecimal() or len(wanted) > 6:
+            abort(404)
+        shown = bylaws.get_version(db.session, g.village.id, int(wanted))
+    else:
+        shown = every[0] if every else None
+    return render_template(
+        "ledgers/bylaws.html",
+        shown=shown,
+        in_force=every[0] if every else None,
+        versions=every,
+        paragraphs=bylaws.paragraphs(shown.text) if shown else [],
+        names=user_names(db.session, [v.saved_by for v in every]),
+        can_edit=current_user.role == Role.CHAIR,
+    )
+
+
+@bp.route("/bylaws/edit", methods=["GET", "POST"])
+@role_required(Role.CHAIR)
+def edit_bylaws():
+    """Write a new version; with none yet, start from the draft (:func:`.bylaws.starter_text`)."""
+    current = bylaws.in_force(db.session, g.village.id)
+    form = BylawsForm()
+    if request.method == "GET":
+        form.text.data = current.text if current else bylaws.starter_text(g.village.name)
+    if form.validate_on_submit():
+        try:
+            with write():
+                saved = bylaws.save(db.session, g.village.id, form.text.data, current_user.id)
+        except DomainError as err:
+            form.text.errors = [err.message]
+        else:
+            if saved is None:
+                flash(_("管理办法没有改动，没有保存新版本。"), "info")
+            else:
+                flash(_("已保存管理办法第 %(n)s 版，现在起施行。", n=saved.version), "success")
+            return redirect(url_for("ledgers.bylaws_page"))
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "ledgers/bylaws_form.html",
+        form=form,
+        current=current,
+        starter=current is None,
+        max_length=bylaws.MAX_LENGTH,
+    ), status
+
+
 @bp.context_processor
 def sheet_head():
     """The village as printed at the top of every ledger: 县 镇 村."""
@@ -402,3 +571,14 @@ def sheet_head():
 def ledger_flags():
     """What the round page's ledger links need: whether a round's notice is public."""
     return {"public_statuses": (RoundStatus.NOTICE, RoundStatus.FINALISED)}
+
+
+@bp.app_context_processor
+def photo_storage_card():
+    """The village's photo storage for the settings page's card (a callable: counted only where shown;
+    the settings package sits below scoring and cannot ask for it itself)."""
+
+    def held():
+        return photo_storage.storage(db.session, g.village.id, photo_storage.limit_bytes(current_app.config))
+
+    return {"photo_storage_held": held}

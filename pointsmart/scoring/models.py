@@ -265,3 +265,72 @@ class NoticePhoto(db.Model):
     posted_until: Mapped[date | None]
     uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BylawsVersion(db.Model):
+    """管理办法: the village's rules for its points supermarket, as the chair wrote them.
+
+    Each save appends a version (never edited); the highest version is the one in force.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("village_id", "version", name="uq_bylaws_version"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"), index=True)
+    #: 1, 2, 3 … per village
+    version: Mapped[int]
+    #: plain text, paragraphs by line; rendered escaped, never as HTML
+    text: Mapped[str] = mapped_column(sa.Text)
+    saved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PhotoStage(enum.StrEnum):
+    """Where in the work a photo was taken: 美丽庭院 criteria mark before and after."""
+
+    NONE = ""
+    BEFORE = "before"
+    AFTER = "after"
+
+
+PHOTO_STAGE_LABELS = {
+    PhotoStage.NONE: _l("佐证"),
+    PhotoStage.BEFORE: _l("整改前"),
+    PhotoStage.AFTER: _l("整改后"),
+}
+
+
+class ScorePhoto(db.Model):
+    """打分佐证照片: a photo a panel member took of a household's score in a round.
+
+    Private to the village's chair and panel; on the public notice only once the chair marks it public.
+    """
+
+    __table_args__ = (
+        sa.CheckConstraint("stage IN ('', 'before', 'after')", name="stage_known"),
+        sa.CheckConstraint("size > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("scoring_round.id"), index=True)
+    household_id: Mapped[int] = mapped_column(sa.ForeignKey("household.id"), index=True)
+    #: the criterion it is evidence for; None: the household's score as a whole
+    round_criterion_id: Mapped[int | None] = mapped_column(sa.ForeignKey("round_criterion.id"))
+    #: :class:`PhotoStage`
+    stage: Mapped[str] = mapped_column(sa.String(8), default=PhotoStage.NONE)
+    #: random file name under instance/uploads/scores
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    width: Mapped[int]
+    height: Mapped[int]
+    #: bytes on disk, after resizing: what counts against the village's storage limit
+    size: Mapped[int]
+    #: shown on the public notice (the chair's choice)
+    public: Mapped[bool] = mapped_column(default=False)
+    uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    criterion = relationship("RoundCriterion")

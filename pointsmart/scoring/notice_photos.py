@@ -29,6 +29,7 @@ from .models import (
     NoticePhoto,
     ScoringRound,
 )
+from .photo_storage import require_room
 from .reports import PUBLIC_STATUSES, period_label
 
 MAX_PHOTOS = 20
@@ -77,6 +78,7 @@ def add_photo(
     posted_until: date | None,
     folder: Path,
     actor_id: int | None,
+    limit: int | None = None,
 ) -> NoticePhoto:
     """Keep a photo of the posted notice under a random name in ``folder``, and record it.
 
@@ -85,7 +87,10 @@ def add_photo(
     upload's bytes, or the :class:`~pointsmart.images.CleanPhoto` a view made of them before its write
     transaction; the file is stored without EXIF (no GPS position on a photo the public sees).
 
-    :raises ScoringError: the round has not been put on notice yet, or has all the photos it may have.
+    ``limit`` is the village's photo storage in bytes (:mod:`.photo_storage`); None: not checked.
+
+    :raises ScoringError: the round has not been put on notice yet, has all the photos it may have, or
+        the village's photo storage is full (``storage_full``).
     :raises Invalid: the dates are the wrong way round.
     :raises PhotoRefused: see :func:`~pointsmart.images.check_image`.
     """
@@ -104,6 +109,8 @@ def add_photo(
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
     photo = data if isinstance(data, CleanPhoto) else clean_photo(data)  # stored without EXIF
     data, info = photo.data, photo.info
+    if limit is not None:
+        require_room(session, scoring_round.village_id, limit, len(data))
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = f"{secrets.token_hex(16)}.{info.extension}"
     with open(photo_path(folder, stored_name), "xb") as f:
@@ -179,8 +186,13 @@ def photos_xlsx(
     folder: Path,
     names: dict[int, str],
     village: Village,
+    evidence: list | None = None,
+    evidence_folder: Path | None = None,
+    stage_labels: dict | None = None,
 ) -> bytes:
-    """The photo evidence as a workbook: one row per photo with its dates, and the photo itself.
+    """The photo evidence as a workbook: one row per photo with its dates, and the photo itself; with
+    ``evidence`` (``[(household, [ScorePhoto, …]), …]``), a second sheet of the photos taken while
+    scoring, one row each with its household, item and before/after.
 
     Not a plain table: each row holds a picture placed over its last cell, the row as tall as the
     picture, so it is written cell by cell rather than as an :class:`~pointsmart.exports.Table`."""
@@ -198,6 +210,8 @@ def photos_xlsx(
         landscape=False,
     )
     add_photo_rows(sheet, photos, folder, names)
+    if evidence:
+        _evidence_sheet(book, scoring_round, evidence, evidence_folder, names, village, stage_labels or {})
     return workbook_bytes(book)
 
 
@@ -233,6 +247,45 @@ def add_photo_rows(sheet, photos: list[NoticePhoto], folder: Path, names: dict[i
             sheet.row_dimensions[row].height = picture.height * 0.75  # pixels → points
         else:
             sheet[f"F{row}"] = _("（照片文件缺失）")
+
+
+def _evidence_sheet(book, scoring_round, evidence, folder: Path, names, village, stage_labels) -> None:
+    sheet = ledger_sheet(
+        book.create_sheet(),
+        _("打分佐证照片"),
+        _(
+            "%(village)s %(period)s 打分佐证照片",
+            village=village.label,
+            period=period_label(scoring_round),
+        ),
+        [_("序号"), _("户号"), _("户主"), _("条目"), _("整改前后"), _("上传人"), _("上传时间"), _("照片")],
+        [6, 10, 10, 16, 9, 10, 17, 60],
+        landscape=False,
+    )
+    number = 0
+    for household, photos in evidence:
+        for photo in photos:
+            number += 1
+            sheet.append(
+                [
+                    number,
+                    household.household_no,
+                    household.head_name,
+                    photo.criterion.name if photo.criterion else _("整户"),
+                    str(stage_labels.get(photo.stage, "")) if photo.stage else "",
+                    names.get(photo.uploaded_by, ""),
+                    local_naive(photo.uploaded_at),
+                ]
+            )
+            row = sheet.max_row
+            sheet[f"G{row}"].number_format = "yyyy-mm-dd hh:mm"
+            thumbnail = _thumbnail(photo_path(folder, photo.stored_name))
+            if thumbnail is not None:
+                picture = SheetImage(thumbnail)
+                sheet.add_image(picture, f"H{row}")
+                sheet.row_dimensions[row].height = picture.height * 0.75
+            else:
+                sheet[f"H{row}"] = _("（照片文件缺失）")
 
 
 def _thumbnail(path: Path, box=(400, 300)) -> io.BytesIO | None:

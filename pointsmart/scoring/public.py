@@ -5,7 +5,7 @@ appear by 户号, name and group — as on the paper notice on the village board
 phone number or address.
 """
 
-from flask import Blueprint, flash, render_template, request
+from flask import Blueprint, abort, current_app, flash, render_template, request, send_file
 from flask_babel import gettext as _
 
 from ..auth.services import user_names
@@ -14,8 +14,9 @@ from ..extensions import db
 from ..households.services import groups as village_groups
 from ..org.services import home_village
 from ..text import search_text
-from . import reports
-from .models import RoundStatus
+from . import reports, score_photos
+from .models import PHOTO_STAGE_LABELS, RoundStatus
+from .notice_photos import photo_path
 
 bp = Blueprint("public", __name__)
 
@@ -54,8 +55,27 @@ def notice(round_uuid: str):
         q=q,
         on_notice=found.status == RoundStatus.NOTICE and utcnow() < found.notice_ends_at,
         publisher=publisher,
+        photos=score_photos.public_photos(db.session, found),
+        households={row.household.id: row.household for row in results.rows},
+        stage_labels=PHOTO_STAGE_LABELS,
     )
     return page, 400 if refused else 200
+
+
+@bp.get("/notice/<round_uuid>/photos/<int:photo_id>")
+def notice_photo(round_uuid: str, photo_id: int):
+    """A score photo the chair marked public, of a round on public notice; any other answers 404."""
+    village = home_village(db.session)
+    found = reports.public_round(db.session, village.id, round_uuid)
+    photo = next((p for p in score_photos.public_photos(db.session, found) if p.id == photo_id), None)
+    if photo is None:
+        abort(404)
+    path = photo_path(score_photos.folder_of(current_app.instance_path), photo.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=photo.content_type, download_name=photo.stored_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 #: the longest search the notice takes (a 户号 is up to 20 characters, a name up to 40)

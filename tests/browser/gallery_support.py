@@ -11,6 +11,7 @@ objection, a stocktake. :func:`build_county` registers that village with a count
 its ledger there by real sync.
 """
 
+import io
 import ipaddress
 import re
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from PIL import Image
 
 from pointsmart import tls
 from pointsmart.auth.services import create_user, find_user
@@ -32,8 +34,9 @@ from pointsmart.households.models import Household
 from pointsmart.ledger.models import Account
 from pointsmart.org.models import Village
 from pointsmart.periods import Period, today
+from pointsmart.scoring import bylaws, score_photos
 from pointsmart.scoring import workflow as scoring_workflow
-from pointsmart.scoring.models import Category, Criterion, ScoringRound
+from pointsmart.scoring.models import Category, Criterion, ScorePhoto, ScoringRound
 from pointsmart.shop import redemptions, registers
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import Goods, StockMove
@@ -241,6 +244,9 @@ PAGES: list[Page] = [
     # the book of the demo's scoring round (2026-10, pointsmart/demo.py): its score sheet and register are
     # the widest tables of the book (the shop's ledgers are looked at on their own pages, on today's data)
     Page("/ledgers/book/<month>", "ledgers.month_book", (CHAIR, PANEL), lambda i: {"month": "2026-10"}),
+    Page("/ledgers/wall/bylaws", "ledgers.wall_bylaws", (CHAIR, PANEL)),
+    Page("/ledgers/bylaws", "ledgers.bylaws_page", (CHAIR, PANEL)),
+    Page("/ledgers/bylaws/edit", "ledgers.edit_bylaws", (CHAIR,)),
     # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
     Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
     Page("/notice", "public.notices", (PUBLIC,)),
@@ -338,6 +344,8 @@ EXCLUDED = {
     "/ledgers/rounds/<int:round_id>/minutes.xlsx": "download (xlsx)",
     "/ledgers/rounds/<int:round_id>/photos.xlsx": "download (xlsx)",
     "/ledgers/photos/<int:photo_id>": "download (a notice photo, image)",
+    "/ledgers/score-photos/<int:photo_id>": "download (a score photo, image)",
+    "/notice/<round_uuid>/photos/<int:photo_id>": "download (a score photo marked public, image)",
     "/ledgers/register.xlsx": "download (xlsx)",
     "/ledgers/book/<month>.xlsx": "download (xlsx)",
     "/shop/goods/<int:goods_id>/photo": "download (goods photo, image)",
@@ -368,6 +376,31 @@ EXCLUDED = {
 
 
 # --- the data ------------------------------------------------------------------------------------------
+
+
+def _score_photos(session, app, scoring_round, household_id: int) -> None:
+    yard = next((c for c in scoring_round.criteria if score_photos.takes_before_after(c)), None)
+    folder = score_photos.folder_of(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, (stage, colour) in enumerate([("before", (150, 120, 90)), ("after", (90, 160, 90))]):
+        out = io.BytesIO()
+        Image.new("RGB", (800, 600), colour).save(out, "JPEG", quality=80)
+        name = f"gallery{number}.jpg"
+        (folder / name).write_bytes(out.getvalue())
+        session.add(
+            ScorePhoto(
+                round_id=scoring_round.id,
+                household_id=household_id,
+                round_criterion_id=yard.id if yard else None,
+                stage=stage if yard else "",
+                stored_name=name,
+                content_type="image/jpeg",
+                width=800,
+                height=600,
+                size=len(out.getvalue()),
+                public=number == 1,
+            )
+        )
 
 
 def build_village(app) -> Ids:
@@ -405,6 +438,10 @@ def build_village(app) -> Ids:
             session, scoring_round, household.id, household.head_name, "卫生评比少记了一次。", chair.id
         )
         _demo_claims(session, Path(app.instance_path), card, scoring_round, chair)
+        # the wall's 管理办法 (the starter draft, saved) and a yard's before/after photos on the scores,
+        # one marked public (the round is past scoring, so the rows are written as an upload leaves them)
+        bylaws.save(session, village.id, bylaws.starter_text(village.name), chair.id)
+        _score_photos(session, app, scoring_round, household.id)
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
         # the village's CA, as `pointsmart run` makes it: the settings page shows its phone steps and QR
@@ -528,7 +565,12 @@ def data_values(app) -> set[str]:
             if not columns:
                 continue
             for row in db.session.execute(sa.select(*columns)):
-                values.update(v.strip() for v in row if isinstance(v, str) and v.strip())
+                texts = [v for v in row if isinstance(v, str) and v.strip()]
+                values.update(v.strip() for v in texts)
+                # a long text (the 管理办法) is shown a paragraph per line: each line is data too
+                values.update(
+                    line.strip() for v in texts if "\n" in v for line in v.splitlines() if line.strip()
+                )
     # the family page shows the head's name masked (王*兰): still data
     return values | {mask_name(v) for v in values}
 

@@ -1,7 +1,7 @@
 """families' own claims (申领积分): a claimable flag on criteria, the claims and their photos
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02 06:40:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 # the chair marks it, and the criterion's sync payload does not carry it.
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
