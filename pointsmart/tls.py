@@ -20,8 +20,10 @@ Files, in ``<instance>/tls/``:
 On Windows ``chmod`` only sets the read-only flag: the keys are as private as the instance folder's
 access list makes them (a folder in the server user's own profile is readable by that user and the
 administrators only). The CA is name-constrained: even a stolen ``ca.key`` signs nothing a phone
-accepts for a public name — only private addresses, ``localhost`` and the LAN's own names (``.lan``,
-``.local``, ``.home.arpa``, ``.internal``, this PC's host name and the names given at ``tls init``).
+accepts for a public name — only private, loopback and link-local addresses, ``localhost`` and the
+LAN's own names (``.lan``, ``.local``, ``.home.arpa``, ``.internal``), and this PC's host name when it
+is a single label that cannot be a top-level domain (``DESKTOP-AB12CD``; not ``shop``, which is one).
+Names given at ``tls init --name`` never widen it: a name or address the CA cannot sign is refused there.
 """
 
 from __future__ import annotations
@@ -63,11 +65,16 @@ PRIVATE_NETWORKS = tuple(
         "100.64.0.0/10",
         "169.254.0.0/16",
         "127.0.0.0/8",
+        "fc00::/7",  # IPv6 unique local
+        "fe80::/10",  # IPv6 link-local
+        "::1/128",
     )
 )
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+#: a last label a browser reads as a number, so the whole host as an IPv4 address (WHATWG URL)
+_NUMERIC_LABEL = re.compile(r"^([0-9]+|0x[0-9a-f]*)$")
 
 
 def folder(app) -> Path:
@@ -88,7 +95,114 @@ def dns_name(name: str) -> str | None:
         name = name.encode("idna").decode("ascii")
     except UnicodeError:
         return None
-    return name if _DNS_NAME.match(name) else None
+    if not _DNS_NAME.match(name) or _NUMERIC_LABEL.match(name.rsplit(".", 1)[-1]):
+        return None
+    return name
+
+
+class NameRefused(ValueError):
+    """A name or address the server certificate cannot carry; the message says why."""
+
+
+def _unscoped(address):
+    """An IPv6 address without its zone (``fe80::1%eth0`` → ``fe80::1``): a certificate has no zones."""
+    if address.version == 6 and address.scope_id:
+        return ipaddress.IPv6Address(str(address).split("%", 1)[0])
+    if address.version == 6 and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def is_private(address) -> bool:
+    return any(address in n for n in PRIVATE_NETWORKS if n.version == address.version)
+
+
+def host_root(host: str | None = None) -> str | None:
+    """This PC's host name as a name the CA may sign for (it and names under it), or None.
+
+    Only a single label that no top-level domain can be: top-level domains are letters only (or IDNA
+    ``xn--``), so ``desktop-ab12cd`` may and ``shop``, ``cn`` or ``village`` may not — a CA allowed
+    ``shop`` would sign for every ``*.shop`` site. A host name under a LAN suffix is covered already.
+    """
+    name = dns_name(socket.gethostname() if host is None else host)
+    if not name or "." in name or name.startswith("xn--") or not re.search(r"[0-9-]", name):
+        return None
+    return name
+
+
+def lan_roots(host: str | None = None) -> tuple[str, ...]:
+    """The DNS names (each with the names under it) a village's CA may sign for."""
+    root = host_root(host)
+    return LAN_SUFFIXES + ((root,) if root and root not in LAN_SUFFIXES else ())
+
+
+def _under(name: str, roots) -> bool:
+    return any(name == r or name.endswith("." + r) for r in roots)
+
+
+def check_name(item: str, host: str | None = None) -> str:
+    """``item`` (a ``tls init --name``) as the server certificate carries it, or :class:`NameRefused`.
+
+    An address comes back in its canonical form and must be private, loopback or link-local; a name
+    comes back lower case, IDNA-encoded, and must be under a LAN suffix (or this PC's host name): the
+    village's CA signs nothing else, so anything else would be left out of the certificate unseen.
+    """
+    text = item.strip()
+    if not text:
+        raise NameRefused("empty")
+    if "%" in text:
+        bare, zone = text.split("%", 1)
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            raise NameRefused("only letters, digits, hyphens and dots may be in a host name") from None
+        raise NameRefused(f"a certificate cannot carry an address's zone (%{zone}): give {bare}")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        address = None
+    if address is not None:
+        address = _unscoped(address)
+        if not is_private(address):
+            raise NameRefused(
+                "not a private, loopback or link-local address: the village's CA signs for no other"
+            )
+        return str(address)
+    if ":" in text:
+        raise NameRefused("not a valid IPv6 address")
+    name = text.lower()
+    name = name[:-1] if name.endswith(".") else name
+    if "*" in name:
+        raise NameRefused("wildcards are not supported: give each name with its own --name")
+    if len(name) > 253:
+        raise NameRefused("longer than 253 characters")
+    labels = name.split(".")
+    if _NUMERIC_LABEL.match(labels[-1]):
+        raise NameRefused("looks like an IPv4 address but is not one (write all four numbers, 0-255)")
+    for label in labels:
+        if not label:
+            raise NameRefused("an empty label (two dots in a row, or a dot at the start)")
+        if label.isascii():
+            if len(label) > 63:
+                raise NameRefused(f"the label {label[:20]}… is longer than 63 characters")
+            if not re.fullmatch(r"[a-z0-9-]+", label):
+                raise NameRefused("only letters, digits, hyphens and dots may be in a host name")
+            if label.startswith("-") or label.endswith("-"):
+                raise NameRefused(f"the label {label} starts or ends with a hyphen")
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise NameRefused("not a valid international host name") from None
+    if not _DNS_NAME.match(name):
+        raise NameRefused("not a valid host name")
+    roots = lan_roots(host)
+    if not _under(name, roots):
+        raise NameRefused(
+            "not a LAN name: the village's CA signs only for "
+            + ", ".join(r if r == "localhost" or r not in LAN_SUFFIXES else "." + r for r in roots)
+            + " and names under them"
+        )
+    return name
 
 
 def lan_addresses() -> set[ipaddress.IPv4Address]:
@@ -120,28 +234,59 @@ class Names:
         return self.dns <= other.dns and self.ips <= other.ips
 
 
-def extra_names(tls_folder: Path) -> list[str]:
+def _stored(tls_folder: Path) -> list[tuple[str, str | None, str | None]]:
+    """``names.txt``, a line at a time: (as written, as the certificate carries it or None, why not)."""
     path = tls_folder / "names.txt"
     if not path.exists():
         return []
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:  # an address kept by an earlier version with its zone: the same address without it
+            line_ = str(_unscoped(ipaddress.ip_address(line)))
+        except ValueError:
+            line_ = line
+        try:
+            found.append((line, check_name(line_), None))
+        except NameRefused as refused:
+            found.append((line, None, str(refused)))
+    return found
+
+
+def extra_names(tls_folder: Path) -> list[str]:
+    """The names kept by ``tls init --name``, as the certificate carries them (any refused left out)."""
+    return list(dict.fromkeys(name for _, name, _ in _stored(tls_folder) if name))
+
+
+def refused_names(tls_folder: Path) -> list[tuple[str, str]]:
+    """Lines of ``names.txt`` left out of the certificate (kept by an earlier version), and why."""
+    return [(line, why) for line, _, why in _stored(tls_folder) if why]
 
 
 def wanted_names(extra=(), addresses=None) -> Names:
-    """localhost, 127.0.0.1, this PC's host name and LAN addresses, and ``extra`` names or addresses."""
+    """localhost, 127.0.0.1, this PC's host name and LAN addresses, and ``extra`` names or addresses.
+
+    Every name in its canonical form (an address without a zone, a name lower case and IDNA), so that
+    what is wanted compares equal to what a certificate made for it holds; ``extra`` the CA cannot
+    sign is left out here (``tls init`` refuses it before).
+    """
     dns = {"localhost"}
     ips: set = {ipaddress.IPv4Address("127.0.0.1")}
     host = dns_name(socket.gethostname())
     if host:
         dns.add(host)
-    ips |= lan_addresses() if addresses is None else set(addresses)
+    ips |= {_unscoped(a) for a in (lan_addresses() if addresses is None else addresses)}
     for item in extra:
         try:
-            ips.add(ipaddress.ip_address(item.strip()))
+            name = check_name(str(item))
+        except NameRefused:
+            continue
+        try:
+            ips.add(ipaddress.ip_address(name))
         except ValueError:
-            name = dns_name(item)
-            if name:
-                dns.add(name)
+            dns.add(name)
     return Names(frozenset(dns), frozenset(ips))
 
 
@@ -157,6 +302,16 @@ def _permitted(ca: x509.Certificate, names: Names) -> Names:
     return Names(
         frozenset(n for n in names.dns if any(n == r or n.endswith("." + r) for r in dns_roots)),
         frozenset(a for a in names.ips if any(a in net for net in networks if net.version == a.version)),
+    )
+
+
+def _lan_only(names: Names) -> Names:
+    """The part of ``names`` on the LAN: a CA made by an earlier version may permit more."""
+    host = dns_name(socket.gethostname())
+    roots = lan_roots()
+    return Names(
+        frozenset(n for n in names.dns if n == host or _under(n, roots)),
+        frozenset(a for a in names.ips if is_private(a)),
     )
 
 
@@ -207,8 +362,12 @@ def _load_cert(path: Path) -> x509.Certificate | None:
 # --- the CA -----------------------------------------------------------------------------------------
 
 
-def create_ca(tls_folder: Path, village: str = "", extra=()) -> x509.Certificate:
-    """Make the village's CA (key and certificate), replacing any there was."""
+def create_ca(tls_folder: Path, village: str = "") -> x509.Certificate:
+    """Make the village's CA (key and certificate), replacing any there was.
+
+    Its name constraints are the LAN's alone (:func:`lan_roots`, :data:`PRIVATE_NETWORKS`), whatever
+    names the server certificate is asked to cover.
+    """
     tls_folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     label = f"PointsMart {village}".strip() if village else "PointsMart village"
@@ -218,13 +377,8 @@ def create_ca(tls_folder: Path, village: str = "", extra=()) -> x509.Certificate
             x509.NameAttribute(NameOID.COMMON_NAME, f"{label} CA"[:64]),
         ]
     )
-    names = wanted_names(extra)
-    roots = sorted(set(LAN_SUFFIXES) | set(names.dns))
-    networks = list(PRIVATE_NETWORKS) + [
-        ipaddress.ip_network(f"{a}/{a.max_prefixlen}")
-        for a in sorted(names.ips, key=str)
-        if not any(a in n for n in PRIVATE_NETWORKS if n.version == a.version)
-    ]
+    roots = lan_roots()
+    networks = list(PRIVATE_NETWORKS)
     now = _now()
     cert = (
         x509.CertificateBuilder()
@@ -287,7 +441,7 @@ def load_ca(tls_folder: Path):
 
 def issue_server_cert(tls_folder: Path, names: Names) -> x509.Certificate:
     ca_cert, ca_key = load_ca(tls_folder)
-    names = _permitted(ca_cert, names)
+    names = _lan_only(_permitted(ca_cert, names))
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     first = sorted(names.dns)[0] if names.dns else "localhost"
@@ -344,7 +498,10 @@ def renewal_reason(tls_folder: Path, names: Names, now: dt.datetime | None = Non
         return "signed by another CA"
     if cert.not_valid_after_utc - (now or _now()) < RENEW_BEFORE:
         return "expires soon"
-    if not _permitted(ca[0], names).covered_by(cert_names(cert)):
+    present = cert_names(cert)
+    if _lan_only(present) != present:
+        return "it covers names beyond the LAN"
+    if not _lan_only(_permitted(ca[0], names)).covered_by(present):
         return "the PC's names or addresses changed"
     return None
 
@@ -359,11 +516,14 @@ class Ready:
     renewed: str | None  # why the server certificate was issued now, or None
 
 
-def ensure(tls_folder: Path, village: str = "", extra=(), addresses=None, now=None, new_ca=True) -> Ready:
+def ensure(
+    tls_folder: Path, village: str = "", extra=(), addresses=None, now=None, new_ca=True, reissue=None
+) -> Ready:
     """Make sure there is a CA and a good server certificate for this PC; create or renew what is not.
 
     ``new_ca=False`` (the running server's hourly check) never makes a CA: one gone from under a
     running server is an error to report (``FileNotFoundError``), not to replace behind the phones' back.
+    ``reissue`` (a reason) issues the server certificate even while it is good: names were dropped.
     """
     tls_folder.mkdir(parents=True, exist_ok=True)
     extra = list(extra) + extra_names(tls_folder)
@@ -371,29 +531,61 @@ def ensure(tls_folder: Path, village: str = "", extra=(), addresses=None, now=No
     if load_ca(tls_folder) is None:
         if not new_ca:
             raise FileNotFoundError(f"no readable certificate authority in {tls_folder}")
-        create_ca(tls_folder, village, extra)
+        create_ca(tls_folder, village)
         created = True
     names = wanted_names(extra, addresses)
-    reason = renewal_reason(tls_folder, names, now)
+    reason = renewal_reason(tls_folder, names, now) or reissue
     if reason:
         issue_server_cert(tls_folder, names)
     return Ready(tls_folder / "server.crt", tls_folder / "server.key", created, reason)
 
 
-def add_names(tls_folder: Path, names) -> list[str]:
-    """Keep extra names or addresses for the server certificate (``names.txt``); return them all."""
-    kept = extra_names(tls_folder)
-    for item in names:
-        item = item.strip()
-        try:
-            ipaddress.ip_address(item)
-        except ValueError:
-            item = dns_name(item) or ""
-        if item and item not in kept:
+def add_names(tls_folder: Path, names, replace: bool = False) -> list[str]:
+    """Keep extra names or addresses for the server certificate (``names.txt``); return them all.
+
+    Each is checked (:func:`check_name`, :class:`NameRefused` for the first bad one, nothing kept
+    then); ``replace`` forgets the names kept before (``tls init --clear-names``).
+    """
+    given = [check_name(str(item)) for item in names]
+    kept = [] if replace else extra_names(tls_folder)
+    for item in given:
+        if item not in kept:
             kept.append(item)
     tls_folder.mkdir(parents=True, exist_ok=True)
     _write_public(tls_folder / "names.txt", "".join(f"{n}\n" for n in kept).encode())
     return kept
+
+
+def permits(ca: x509.Certificate, name: str) -> bool:
+    """Whether the CA's name constraints allow ``name`` (as :func:`check_name` returns it)."""
+    try:
+        names = Names(frozenset(), frozenset({ipaddress.ip_address(name)}))
+    except ValueError:
+        names = Names(frozenset({name}), frozenset())
+    return _permitted(ca, names) == names
+
+
+def beyond_lan(ca: x509.Certificate) -> list[str]:
+    """What the CA may sign for beyond the LAN: a CA made by an earlier version with public names in
+    its constraints (or none at all). Only a new CA (``tls init --new-ca``) takes that back."""
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return ["any name"]
+    wide = []
+    for tree in constraints.permitted_subtrees or []:
+        if isinstance(tree, x509.DNSName):
+            if not (_under(tree.value, LAN_SUFFIXES) or host_root(tree.value) == tree.value):
+                wide.append(tree.value)
+        elif isinstance(tree, x509.IPAddress):
+            net = tree.value
+            if not any(net.version == p.version and net.subnet_of(p) for p in PRIVATE_NETWORKS):
+                wide.append(str(net))
+        else:
+            wide.append(str(tree.value))
+    kinds = {type(t) for t in constraints.permitted_subtrees or []}
+    wide += [f"any {k}" for k, t in (("name", x509.DNSName), ("address", x509.IPAddress)) if t not in kinds]
+    return wide
 
 
 # --- what the settings page and ``tls status`` show -------------------------------------------------

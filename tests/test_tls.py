@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
@@ -45,7 +45,74 @@ def _verify(folder, name: str, when: dt.datetime | None = None):
 # --- the certificates -------------------------------------------------------------------------------
 
 
-def test_the_server_certificate_covers_the_lan_addresses_host_name_localhost_and_given_names(tmp_path):
+@pytest.fixture
+def host_name(monkeypatch):
+    """This PC's host name, as Windows names a new PC (a single label no top-level domain can be)."""
+    monkeypatch.setattr(tls.socket, "gethostname", lambda: "DESKTOP-AB12CD")
+    return "desktop-ab12cd"
+
+
+def _forge(ca_key, ca_cert, name: str, days: int = 30) -> x509.Certificate:
+    """A server certificate for ``name`` as a thief with ``ca.key`` would make it: complete, with every
+    extension a verifier asks for, so that only the CA's name constraints stand in its way."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    try:
+        san = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        san = x509.DNSName(name)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def _verify_forged(ca_cert, forged, name: str):
+    try:
+        subject = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        subject = x509.DNSName(name)
+    return PolicyBuilder().store(Store([ca_cert])).build_server_verifier(subject).verify(forged, [])
+
+
+def _constraints(ca: x509.Certificate):
+    trees = ca.extensions.get_extension_for_class(x509.NameConstraints).value.permitted_subtrees
+    return (
+        {t.value for t in trees if isinstance(t, x509.DNSName)},
+        {t.value for t in trees if isinstance(t, x509.IPAddress)},
+    )
+
+
+def test_the_server_certificate_covers_the_lan_addresses_host_name_localhost_and_given_names(
+    tmp_path, host_name
+):
     folder = tmp_path / "tls"
     ready = tls.ensure(folder, village="金家湾村", extra=["village.lan"], addresses=[LAN])
     assert ready.created_ca and ready.renewed == "no server certificate"
@@ -74,25 +141,93 @@ def test_the_ca_signs_nothing_for_a_public_name_even_with_its_key(tmp_path):
     names = tls.cert_names(_cert(folder / "server.crt"))
     assert "bank.example.com" not in names.dns and ipaddress.ip_address("8.8.8.8") not in names.ips
     assert "till.lan" in names.dns and ipaddress.ip_address("192.168.9.9") in names.ips
-    # forged with the stolen key: a verifier that knows name constraints refuses it
+    # forged with the stolen key, complete: the same forgery a verifier accepts for a LAN name, it
+    # refuses for a public one, on the name constraints alone
     ca_cert, ca_key = tls.load_ca(folder)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    forged = (
+    for lan in ("till.lan", "nas.home.arpa", "192.168.9.9", "10.1.2.3", "fd00::7"):
+        _verify_forged(ca_cert, _forge(ca_key, ca_cert, lan), lan)
+    for public in ("bank.example.com", "www.alipay.com", "8.8.8.8", "2001:db8::1"):
+        with pytest.raises(VerificationError):
+            _verify_forged(ca_cert, _forge(ca_key, ca_cert, public), public)
+
+
+@pytest.mark.parametrize("given", ["com", "cn", "evil.com", "8.8.8.8", "shop"])
+def test_names_given_when_the_ca_is_made_never_widen_it(app, host_name, given):
+    """``tls init --name com`` once made a CA that signs for www.alipay.com: now the CA's constraints
+    are the LAN's alone, however it is made, and a public ``--name`` is refused."""
+    runner = app.test_cli_runner()
+    folder = tls.folder(app)
+    refused = runner.invoke(args=["tls", "init", "--name", given])
+    assert refused.exit_code == 2 and "--name" in refused.output and given in refused.output
+    assert not (folder / "ca.crt").exists() and not (folder / "names.txt").exists()
+
+    tls.ensure(folder, extra=[given, "till.lan"], addresses=[LAN])  # the library leaves it out too
+    ca_cert, ca_key = tls.load_ca(folder)
+    dns, networks = _constraints(ca_cert)
+    assert dns == {"localhost", "lan", "local", "home.arpa", "internal", host_name}
+    assert networks == set(tls.PRIVATE_NETWORKS)
+    assert tls.beyond_lan(ca_cert) == []
+    for public in ("www.alipay.com", "evil.com", "8.8.8.8", "x.shop"):
+        with pytest.raises(VerificationError):
+            _verify_forged(ca_cert, _forge(ca_key, ca_cert, public), public)
+    _verify_forged(ca_cert, _forge(ca_key, ca_cert, f"till.{host_name}"), f"till.{host_name}")
+    assert runner.invoke(args=["tls", "init", "--new-ca", "--name", given]).exit_code == 2
+    assert tls.fingerprint(_cert(folder / "ca.crt")) == tls.fingerprint(ca_cert)  # not replaced
+
+
+def test_a_host_name_a_top_level_domain_could_be_stays_out_of_the_ca(tmp_path, monkeypatch):
+    for host in ("shop", "cn", "village", "xn--fiqs8s", "pc.example.com"):
+        monkeypatch.setattr(tls.socket, "gethostname", lambda host=host: host)
+        folder = tmp_path / host
+        tls.ensure(folder, addresses=[LAN])
+        dns, _networks = _constraints(_cert(folder / "ca.crt"))
+        assert dns == set(tls.LAN_SUFFIXES), host
+        assert host not in tls.cert_names(_cert(folder / "server.crt")).dns
+        assert tls.ensure(folder, addresses=[LAN]).renewed is None  # and that is stable
+    assert tls.host_root("DESKTOP-AB12CD") == "desktop-ab12cd" and tls.host_root("till-2") == "till-2"
+
+
+def test_a_ca_made_by_an_earlier_version_is_flagged_and_its_public_names_dropped(app, host_name):
+    """A CA whose constraints hold ``com`` (made before this fix) cannot be narrowed without the
+    phones installing a new one: ``tls status`` says so, and the server certificate loses the names."""
+    folder = tls.folder(app)
+    tls.ensure(folder, addresses=[LAN])
+    ca_cert, ca_key = tls.load_ca(folder)
+    wide = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bank.example.com")]))
+        .subject_name(ca_cert.subject)
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("bank.example.com")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .not_valid_before(ca_cert.not_valid_before_utc)
+        .not_valid_after(ca_cert.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.NameConstraints(
+                permitted_subtrees=[x509.DNSName("lan"), x509.DNSName("com")]
+                + [x509.IPAddress(n) for n in tls.PRIVATE_NETWORKS]
+                + [x509.IPAddress(ipaddress.ip_network("8.8.8.8/32"))],
+                excluded_subtrees=None,
+            ),
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
-    verifier = PolicyBuilder().store(Store([ca_cert])).build_server_verifier(x509.DNSName("bank.example.com"))
-    with pytest.raises(VerificationError):
-        verifier.verify(forged, [])
+    (folder / "ca.crt").write_bytes(wide.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.crt").write_bytes(
+        _forge(ca_key, wide, "www.alipay.com", days=300).public_bytes(serialization.Encoding.PEM)
+    )
+    (folder / "names.txt").write_text("www.alipay.com\n999.1.1.1\ntill.lan\n", encoding="utf-8")
+    status = app.test_cli_runner().invoke(args=["tls", "status"]).output
+    assert "WARNING" in status and "com, 8.8.8.8/32" in status and "--new-ca" in status
+    assert "names.txt: www.alipay.com is left out (not a LAN name" in status
+    assert "names.txt: 999.1.1.1 is left out (looks like an IPv4 address" in status
+    assert tls.ensure(folder, addresses=[LAN]).renewed == "it covers names beyond the LAN"
+    names = tls.cert_names(_cert(folder / "server.crt"))
+    assert "www.alipay.com" not in names.dns and "till.lan" in names.dns
+    assert tls.ensure(folder, addresses=[LAN]).renewed is None
+    new = app.test_cli_runner().invoke(args=["tls", "init", "--new-ca", "--clear-names"])
+    assert new.exit_code == 0 and "WARNING" not in new.output and "left out" not in new.output
 
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows: the instance folder's access list guards the keys")
@@ -158,7 +293,7 @@ def test_the_server_certificate_is_renewed_before_it_expires_and_when_the_addres
 def test_host_names_become_dns_names_or_are_left_out():
     assert tls.dns_name("DESKTOP-AB12CD") == "desktop-ab12cd"
     assert tls.dns_name("村委会").startswith("xn--")  # IDNA, as browsers send it
-    for bad in ("a_b", "-x", "x" * 64, "", "a..b"):
+    for bad in ("a_b", "-x", "x" * 64, "", "a..b", "999.1.1.1", "127.1", "0x7f.1"):
         assert tls.dns_name(bad) is None, bad
 
 
@@ -187,6 +322,102 @@ def test_tls_init_and_status(app):
     assert "install it again on every phone" in new.output
     assert tls.fingerprint(_cert(folder / "ca.crt")) != print_
     _verify(folder, "village.lan")
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        ("*.village.lan", "wildcards are not supported"),
+        ("*", "wildcards are not supported"),
+        ("a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + "." + "e" * 55 + ".lan", "253"),
+        ("x" * 64 + ".lan", "longer than 63"),
+        ("exa mple.lan", "only letters, digits, hyphens and dots"),
+        ("till_1.lan", "only letters, digits, hyphens and dots"),
+        ("-bad-.lan", "starts or ends with a hyphen"),
+        ("a..lan", "empty label"),
+        ("999.1.1.1", "looks like an IPv4 address but is not one"),
+        ("192.168.1.256", "looks like an IPv4 address but is not one"),
+        ("127.1", "looks like an IPv4 address but is not one"),
+        ("0x7f.1", "looks like an IPv4 address but is not one"),
+        ("fe80::1::2", "not a valid IPv6 address"),
+        ("fe80::1%eth0", "give fe80::1"),
+        ("0.0.0.0", "not a private, loopback or link-local address"),  # noqa: S104
+        ("www.alipay.com", "not a LAN name"),
+        ("desktop-ab12cd.example", "not a LAN name"),
+        ("", "empty"),
+    ],
+)
+def test_a_bad_name_is_a_usage_error_saying_why(app, host_name, given, why):
+    """Before, these were dropped with exit 0 or put into the certificate as DNS names."""
+    result = app.test_cli_runner().invoke(args=["tls", "init", "--name", "till.lan", "--name", given])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--name'" in result.output and why in result.output
+    assert repr(given)[:40].strip("'") in result.output.replace("\n", "")
+    folder = tls.folder(app)
+    assert not (folder / "names.txt").exists() and not (folder / "ca.crt").exists()  # nothing done
+
+
+def test_odd_but_good_names_are_kept_as_the_certificate_carries_them_and_stay_good(app, host_name):
+    """What is wanted and what the certificate holds compare equal: no reissue at every start."""
+    runner = app.test_cli_runner()
+    given = ["Till.LAN.", "村委会.lan", "::FFFF:192.168.1.7", "FE80::0:1", "fd00::7", f"pos.{host_name}"]
+    first = runner.invoke(args=["tls", "init", *(a for name in given for a in ("--name", name))])
+    assert first.exit_code == 0, first.output
+    folder = tls.folder(app)
+    kept = (folder / "names.txt").read_text(encoding="utf-8").split()
+    assert kept == [
+        "till.lan",
+        "xn--6oq54x7zk.lan",
+        "192.168.1.7",
+        "fe80::1",
+        "fd00::7",
+        "pos.desktop-ab12cd",
+    ]
+    names = tls.cert_names(_cert(folder / "server.crt"))
+    assert set(kept) <= {*names.dns, *map(str, names.ips)}
+    assert "still good" in runner.invoke(args=["tls", "init"]).output
+    assert tls.ensure(folder).renewed is None
+    for name in ("fe80::1", "192.168.1.7", "xn--6oq54x7zk.lan"):
+        _verify(folder, name)
+
+
+def test_a_scoped_address_kept_by_an_earlier_version_no_longer_reissues_at_every_start(tmp_path):
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    (folder / "names.txt").write_text("fe80::1%eth0\n", encoding="utf-8")
+    assert tls.ensure(folder, addresses=[LAN]).renewed == "no server certificate"
+    assert ipaddress.ip_address("fe80::1") in tls.cert_names(_cert(folder / "server.crt")).ips
+    assert tls.ensure(folder, addresses=[LAN]).renewed is None
+    assert tls.ensure(folder, addresses=[ipaddress.ip_address("fe80::1%eth0"), LAN]).renewed is None
+    _verify(folder, "fe80::1")
+
+
+def test_kept_names_can_be_cleared_or_replaced(app):
+    runner = app.test_cli_runner()
+    folder = tls.folder(app)
+    assert runner.invoke(args=["tls", "init", "--name", "a.lan", "--name", "b.lan"]).exit_code == 0
+    assert {"a.lan", "b.lan"} <= tls.cert_names(_cert(folder / "server.crt")).dns
+    ca_print = tls.fingerprint(_cert(folder / "ca.crt"))
+
+    replaced = runner.invoke(args=["tls", "init", "--clear-names", "--name", "c.lan"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "Names kept for the certificate: c.lan" in replaced.output
+    assert "Server certificate: issued (" in replaced.output
+    assert tls.extra_names(folder) == ["c.lan"]
+    names = tls.cert_names(_cert(folder / "server.crt")).dns
+    assert "c.lan" in names and not {"a.lan", "b.lan"} & names
+    assert tls.fingerprint(_cert(folder / "ca.crt")) == ca_print  # the phones keep the CA
+    assert "still good" in runner.invoke(args=["tls", "init"]).output
+
+    cleared = runner.invoke(args=["tls", "init", "--clear-names"])
+    assert (
+        "Names kept for the certificate: none" in cleared.output
+        and "issued (names dropped: c.lan)" in cleared.output
+    )
+    assert tls.extra_names(folder) == [] and "c.lan" not in tls.cert_names(_cert(folder / "server.crt")).dns
+    with pytest.raises(tls.NameRefused):
+        tls.add_names(folder, ["d.lan", "evil.com"])
+    assert tls.extra_names(folder) == []  # nothing kept of a list with a bad name
 
 
 # --- /ca.crt and the settings card ------------------------------------------------------------------
