@@ -148,6 +148,7 @@ def check_name(item: str, host: str | None = None) -> str:
     village's CA signs nothing else, so anything else would be left out of the certificate unseen.
     """
     text = item.strip()
+    text = text[:-1] if text.endswith(".") else text  # one final dot: the root, as in ``till.lan.``
     if not text:
         raise NameRefused("empty")
     if "%" in text:
@@ -171,7 +172,6 @@ def check_name(item: str, host: str | None = None) -> str:
     if ":" in text:
         raise NameRefused("not a valid IPv6 address")
     name = text.lower()
-    name = name[:-1] if name.endswith(".") else name
     if "*" in name:
         raise NameRefused("wildcards are not supported: give each name with its own --name")
     if len(name) > 253:

@@ -381,6 +381,29 @@ def test_odd_but_good_names_are_kept_as_the_certificate_carries_them_and_stay_go
         _verify(folder, name)
 
 
+def test_a_name_under_a_host_name_the_ca_was_not_made_for_is_refused(app, monkeypatch):
+    monkeypatch.setattr(tls.socket, "gethostname", lambda: "DESKTOP-AB12CD")
+    runner = app.test_cli_runner()
+    assert (
+        runner.invoke(args=["tls", "init", "--name", "pos.desktop-ab12cd", "--name", "1.2.3.4."]).exit_code
+        == 2
+    )
+    assert (
+        runner.invoke(args=["tls", "init", "--name", "pos.desktop-ab12cd", "--name", "10.0.0.9."]).exit_code
+        == 0
+    )
+    monkeypatch.setattr(tls.socket, "gethostname", lambda: "DESKTOP-ZZ99")  # the PC renamed
+    refused = runner.invoke(args=["tls", "init", "--name", "pos.desktop-zz99"])
+    assert (
+        refused.exit_code == 2 and "'pos.desktop-zz99': this village's CA does not cover it" in refused.output
+    )
+    assert "--new-ca" in refused.output and "pos.desktop-zz99" not in tls.extra_names(tls.folder(app))
+    made = runner.invoke(args=["tls", "init", "--new-ca", "--name", "pos.desktop-zz99"])
+    assert made.exit_code == 0, made.output
+    _verify(tls.folder(app), "pos.desktop-zz99")
+    _verify(tls.folder(app), "10.0.0.9")
+
+
 def test_a_scoped_address_kept_by_an_earlier_version_no_longer_reissues_at_every_start(tmp_path):
     folder = tmp_path / "tls"
     folder.mkdir()
