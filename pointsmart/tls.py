@@ -544,16 +544,17 @@ def add_names(tls_folder: Path, names, replace: bool = False) -> list[str]:
     """Keep extra names or addresses for the server certificate (``names.txt``); return them all.
 
     Each is checked (:func:`check_name`, :class:`NameRefused` for the first bad one, nothing kept
-    then); ``replace`` forgets the names kept before (``tls init --clear-names``).
+    then); ``replace`` forgets the names kept before (``tls init --clear-names``). Lines an earlier
+    version kept that are refused now stay as they were (``tls status`` lists them) until then.
     """
     given = [check_name(str(item)) for item in names]
-    kept = [] if replace else extra_names(tls_folder)
+    kept = [] if replace else [name or line for line, name, _why in _stored(tls_folder)]
     for item in given:
         if item not in kept:
             kept.append(item)
     tls_folder.mkdir(parents=True, exist_ok=True)
-    _write_public(tls_folder / "names.txt", "".join(f"{n}\n" for n in kept).encode())
-    return kept
+    _write_public(tls_folder / "names.txt", "".join(f"{n}\n" for n in dict.fromkeys(kept)).encode())
+    return extra_names(tls_folder)
 
 
 def permits(ca: x509.Certificate, name: str) -> bool:

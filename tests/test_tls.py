@@ -226,8 +226,12 @@ def test_a_ca_made_by_an_earlier_version_is_flagged_and_its_public_names_dropped
     names = tls.cert_names(_cert(folder / "server.crt"))
     assert "www.alipay.com" not in names.dns and "till.lan" in names.dns
     assert tls.ensure(folder, addresses=[LAN]).renewed is None
+    tls.add_names(folder, ["pos.lan"])  # what is refused stays listed until --clear-names
+    assert tls.refused_names(folder)[0][0] == "www.alipay.com"
+    assert tls.extra_names(folder) == ["till.lan", "pos.lan"]
     new = app.test_cli_runner().invoke(args=["tls", "init", "--new-ca", "--clear-names"])
     assert new.exit_code == 0 and "WARNING" not in new.output and "left out" not in new.output
+    assert (folder / "names.txt").read_text() == ""
 
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows: the instance folder's access list guards the keys")
