@@ -105,6 +105,10 @@ def test_a_month_not_closed_yet_is_shown_as_the_county_has_it(app, county_app, w
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'id="book-verdict">未月结' in page and "以后还可能变化" in page and "洗衣粉" in page
+    assert "本月还没有结束" not in page
+    # this month (December) is not over: shown, and said so
+    december = reviewer.get(f"/county/villages/{VILLAGE_CODE}/book/2026-12").get_data(as_text=True)
+    assert "本月还没有结束，数字还会变化。" in december and 'id="book-verdict">未月结' in december
 
 
 @pytest.mark.parametrize(
@@ -135,7 +139,7 @@ def test_unknown_villages_and_months_and_other_townships_are_404(county_app, syn
     for url in (
         "/county/villages/999999999999/book/2026-11",
         f"/county/villages/{VILLAGE_CODE}/book/2026-09",  # before anything was synced
-        f"/county/villages/{VILLAGE_CODE}/book/2026-12",  # not over yet
+        f"/county/villages/{VILLAGE_CODE}/book/2027-01",  # not begun
         f"/county/villages/{VILLAGE_CODE}/book/2030-01",
     ):
         assert reviewer.get(url).status_code == 404, url

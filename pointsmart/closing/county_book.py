@@ -6,8 +6,9 @@ The figures name goods by uuid; here they get their names from the synced goods 
 name edited later shows the new name, the hash does not change). The tables are declared once
 (:mod:`pointsmart.exports`) for the page and for its workbook.
 
-A month is known when the village closed it, or when it lies between the village's first synced month
-and the last month that has ended — the months the county village page's 月结 table lists.
+A month is known when the village closed it, or when it lies between the village's first month in the
+synced records (a transfer, a stock move, a round's month) and this month — the months the county village
+page's 月结 table lists, and this month, not over yet.
 """
 
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..county.models import SyncedGoods, SyncedMonthClose, SyncedTransfer
+from ..county.models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
 from ..exports import INTEGER, TEXT, Column, Table
-from ..periods import last_complete_month, read_period
+from ..periods import Period, read_period, today
 from .county import CountyMonth, county_close
-from .figures import county_month_figures, digest
+from .figures import county_month_figures, digest, month_of_round
 
 
 def known_month(session: Session, village_id: int, month: str) -> bool:
@@ -37,11 +38,16 @@ def known_month(session: Session, village_id: int, month: str) -> bool:
         session.scalar(sa.select(sa.func.min(column)).where(model.village_id == village_id))
         for model, column in (
             (SyncedTransfer, SyncedTransfer.month),
+            (SyncedStockMove, SyncedStockMove.month),
             (SyncedMonthClose, SyncedMonthClose.month),
         )
     ]
+    keys = session.scalars(
+        sa.select(SyncedRound.period_key).where(SyncedRound.village_id == village_id).distinct()
+    )
+    firsts += [month_of_round(key) for key in keys]
     firsts = [m for m in firsts if m]
-    return bool(firsts) and min(firsts) <= month <= last_complete_month().key
+    return bool(firsts) and min(firsts) <= month <= Period.of(today()).key
 
 
 @dataclass
@@ -77,7 +83,9 @@ class RoundLine:
 @dataclass
 class CountyBook:
     close: CountyMonth
+    #: the month is not over yet: its figures will still change
     figures: dict
+    incomplete: bool
     goods: list[GoodsLine]
     rounds: list[RoundLine]
 
@@ -186,4 +194,4 @@ def county_book(session: Session, village_id: int, month: str) -> CountyBook:
         goods.append(GoodsLine(uuid, name, spec, **row))
     goods.sort(key=lambda g: (g.name, g.spec, g.uuid))
     rounds = [RoundLine(r["uuid"], r["period"], r["scope"], r["state"]) for r in figures["rounds"]]
-    return CountyBook(close, figures, goods, rounds)
+    return CountyBook(close, figures, month >= Period.of(today()).key, goods, rounds)
