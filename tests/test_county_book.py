@@ -138,6 +138,8 @@ def test_unknown_villages_and_months_and_other_townships_are_404(county_app, syn
     reviewer = login(county_app, county_user(county_app))
     for url in (
         "/county/villages/999999999999/book/2026-11",
+        f"/county/villages/{'9' * 500}/book/2026-11",
+        "/county/villages/%00%27/book/2026-11",
         f"/county/villages/{VILLAGE_CODE}/book/2026-09",  # before anything was synced
         f"/county/villages/{VILLAGE_CODE}/book/2027-01",  # not begun
         f"/county/villages/{VILLAGE_CODE}/book/2030-01",

@@ -89,10 +89,6 @@ class CountyBook:
     goods: list[GoodsLine]
     rounds: list[RoundLine]
 
-    @property
-    def month(self) -> str:
-        return self.close.month
-
     def summary_table(self) -> Table:
         points, made = self.figures["points"], self.figures["redemptions"]
         rows = [
