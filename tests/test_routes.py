@@ -194,6 +194,8 @@ COUNTY_ACCESS = {
     "county.village": COUNTY,
     "county.village_export": COUNTY,
     "county.village_chart": COUNTY,
+    "county.village_book": COUNTY,
+    "county.village_book_xlsx": COUNTY,
     "county.upload_bundle": {"county_admin"},
     "county.bundle_part": {"county_admin"},
     "county.bundle_parts_done": {"county_admin"},
@@ -409,12 +411,30 @@ def county_sample(county_app):
     with county_app.app_context():
         _village, key = county.add_village(db.session, "620123105299", "甲村", "620123105000", "甲镇")
         county.add_village(db.session, OTHER_TOWNSHIP_VILLAGE, "乙村", "620123106000", "乙镇")
+        # each closed November (as its sync would say), so each has a month the county can open
+        from datetime import datetime
+        from uuid import uuid4
+
+        from pointsmart.county.models import SyncedMonthClose
+        from pointsmart.org.models import Village
+
+        for village_id in db.session.scalars(sa.select(Village.id)):
+            db.session.add(
+                SyncedMonthClose(
+                    village_id=village_id,
+                    uuid=str(uuid4()),
+                    month="2026-11",
+                    sha256="0" * 64,
+                    closed_at=datetime(2026, 12, 1, 2),
+                )
+            )
         db.session.commit()
     return {
         "village_code": "620123105299",
         "table": "goods",  # a table both the dashboard and a village export
         "name": "trend",
         "township": "620123105000",
+        "month": "2026-11",
         "sync_key": key,
         "filename": "css/app.css",
         "code": "zh",

@@ -34,8 +34,9 @@ class CountyMonth:
         return None if not self.closed else self.village_sha256 == self.county_sha256
 
 
-def county_close(session: Session, village_id: int, month: str) -> CountyMonth:
-    """One month as the county sees it, the figures rebuilt when the village closed it."""
+def county_close(session: Session, village_id: int, month: str, figures: bool = True) -> CountyMonth:
+    """One month as the county sees it, the figures rebuilt when the village closed it (``figures``
+    False: the close alone, its ``county_sha256`` left for the caller to fill)."""
     period = Period.containing("month", int(month[:4]), int(month[5:]))
     row = CountyMonth(month, period.label())
     close = session.scalar(
@@ -46,7 +47,8 @@ def county_close(session: Session, village_id: int, month: str) -> CountyMonth:
     )
     if close is not None:
         row.closed_at, row.closed_by, row.village_sha256 = close.closed_at, close.closed_by_uuid, close.sha256
-        row.county_sha256 = digest(county_month_figures(session, village_id, month, close.closed_at))
+        if figures:
+            row.county_sha256 = digest(county_month_figures(session, village_id, month, close.closed_at))
     return row
 
 

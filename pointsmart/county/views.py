@@ -21,6 +21,7 @@ from ..xlsx import send_workbook
 from . import (
     anomalies,
     anomaly_views,  # noqa: F401 — the anomaly pages register on the same blueprint
+    book_views,  # noqa: F401 — the county copy of a month registers on the same blueprint
     bundle_views,  # noqa: F401 — the bundle upload registers on the same blueprint
     drilldown,
     tables,

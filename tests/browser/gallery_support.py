@@ -293,6 +293,14 @@ PAGES: list[Page] = [
         lambda i: {"village_code": i.village_code, **_this_month()},
         tier="county",
     ),
+    # a village's month as the county rebuilds it, from the 月结 table: this month, where the demo's data is
+    Page(
+        "/county/villages/<village_code>/book/<month>",
+        "county.village_book",
+        COUNTY_STAFF,
+        lambda i: {"village_code": i.village_code, "month": Period.of(today()).key},
+        tier="county",
+    ),
     Page("/county/bundles", "county.upload_bundle", (COUNTY_ADMIN,), tier="county"),
     Page("/county/anomalies", "county.anomalies_page", COUNTY_STAFF, tier="county"),
     Page("/county/anomalies/thresholds", "county.anomaly_thresholds", (COUNTY_ADMIN,), tier="county"),
@@ -370,6 +378,7 @@ EXCLUDED = {
     "/county/export/<table>.xlsx": "download (xlsx)",
     "/county/anomalies.xlsx": "download (xlsx)",
     "/county/villages/<village_code>/export/<table>.xlsx": "download (xlsx)",
+    "/county/villages/<village_code>/book/<month>.xlsx": "download (xlsx)",
     "/county/charts/<name>.svg": "image (SVG chart, shown inside the county pages)",
     "/county/villages/<village_code>/charts/<name>.svg": "image (SVG chart, shown inside the county pages)",
 }

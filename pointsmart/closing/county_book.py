@@ -1,0 +1,193 @@
+"""The county's copy of a village's month (县里重建的月度台账): the figures the county rebuilds from the
+records the village synced (:func:`pointsmart.closing.figures.county_month_figures`), laid out for a
+reviewer beside the hash the village froze when it closed the month.
+
+The figures name goods by uuid; here they get their names from the synced goods (as they read now: a
+name edited later shows the new name, the hash does not change). The tables are declared once
+(:mod:`pointsmart.exports`) for the page and for its workbook.
+
+A month is known when the village closed it, or when it lies between the village's first month in the
+synced records (a transfer, a stock move, a round's month) and this month — the months the county village
+page's 月结 table lists, and this month, not over yet.
+"""
+
+from dataclasses import dataclass
+from operator import attrgetter, itemgetter
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from ..county.models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
+from ..exports import INTEGER, TEXT, Column, Table
+from ..periods import Period, read_period, today
+from .county import CountyMonth, county_close
+from .figures import county_month_figures, digest, month_of_round
+
+
+def known_month(session: Session, village_id: int, month: str) -> bool:
+    """Whether the county has this month of this village (see the module's description)."""
+    closed = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(SyncedMonthClose)
+        .where(SyncedMonthClose.village_id == village_id, SyncedMonthClose.month == month)
+    )
+    if closed:
+        return True
+    firsts = [
+        session.scalar(sa.select(sa.func.min(column)).where(model.village_id == village_id))
+        for model, column in (
+            (SyncedTransfer, SyncedTransfer.month),
+            (SyncedStockMove, SyncedStockMove.month),
+            (SyncedMonthClose, SyncedMonthClose.month),
+        )
+    ]
+    keys = session.scalars(
+        sa.select(SyncedRound.period_key).where(SyncedRound.village_id == village_id).distinct()
+    )
+    firsts += [month_of_round(key) for key in keys]
+    firsts = [m for m in firsts if m]
+    return bool(firsts) and min(firsts) <= month <= Period.of(today()).key
+
+
+@dataclass
+class GoodsLine:
+    uuid: str
+    name: str
+    spec: str
+    donated: int
+    purchased: int
+    stocktake: int
+    loss: int
+    given_out: int
+    stock: int
+
+
+@dataclass
+class RoundLine:
+    uuid: str
+    period: str
+    scope: str
+    state: str
+
+    @property
+    def period_label(self) -> str:
+        found = read_period(self.period)
+        return found.label() if found is not None else self.period
+
+    @property
+    def state_label(self) -> str:
+        return _("已生效") if self.state == "finalised" else _("结转下月")
+
+
+@dataclass
+class CountyBook:
+    close: CountyMonth
+    #: the month is not over yet: its figures will still change
+    figures: dict
+    incomplete: bool
+    goods: list[GoodsLine]
+    rounds: list[RoundLine]
+
+    def summary_table(self) -> Table:
+        points, made = self.figures["points"], self.figures["redemptions"]
+        rows = [
+            (_("发放积分"), points["issued"], _("分")),
+            (_("兑换积分"), points["redeemed"], _("分")),
+            (_("扣减积分"), points["deducted"], _("分")),
+            (_("过期积分"), points["expired"], _("分")),
+            (_("积分转账"), points["transfers"], _("笔")),
+            (_("兑换"), made["made"], _("笔")),
+            (_("撤销的兑换"), made["cancelled"], _("笔")),
+            (_("评定"), len(self.rounds), _("次")),
+            (_("得分农户"), self.figures["households_scored"], _("户")),
+        ]
+        columns = [
+            Column(_("项目"), 16, itemgetter(0)),
+            Column(_("数量"), 10, itemgetter(1), INTEGER, key="value"),
+            Column(_("单位"), 6, itemgetter(2)),
+        ]
+        return Table(_("本月数字"), columns, rows)
+
+    def categories_table(self) -> Table:
+        rows = sorted(self.figures["by_category"].items())
+        columns = [
+            Column(_("评分类别"), 24, itemgetter(0)),
+            Column(_("得分"), 10, lambda r: r[1]["awarded"], INTEGER),
+            Column(_("扣分"), 10, lambda r: r[1]["deducted"], INTEGER),
+            Column(_("净得分"), 10, lambda r: r[1]["awarded"] - r[1]["deducted"], INTEGER, key="net"),
+        ]
+        totals = [sum(r[1]["awarded"] for r in rows), sum(r[1]["deducted"] for r in rows)]
+        footer = [_("合计"), *totals, totals[0] - totals[1]] if rows else None
+        return Table(_("按类别的评定积分"), columns, rows, footer=footer, empty=_("本月没有评定入账。"))
+
+    def goods_table(self) -> Table:
+        columns = [
+            Column(_("商品"), 20, attrgetter("name")),
+            Column(_("规格"), 12, attrgetter("spec")),
+            Column(_("捐赠入库"), 9, attrgetter("donated"), INTEGER),
+            Column(_("购买入库"), 9, attrgetter("purchased"), INTEGER),
+            Column(_("盘点调整"), 9, attrgetter("stocktake"), INTEGER),
+            Column(_("损耗"), 8, attrgetter("loss"), INTEGER),
+            Column(_("兑换发出"), 9, attrgetter("given_out"), INTEGER),
+            Column(_("月末库存"), 9, attrgetter("stock"), INTEGER, key="stock"),
+        ]
+        return Table(_("物资进出"), columns, self.goods, empty=_("本月没有物资进出，也没有库存。"))
+
+    def rounds_table(self) -> Table:
+        columns = [
+            Column(_("评定期间"), 16, attrgetter("period_label")),
+            Column(_("范围"), 14, attrgetter("scope"), TEXT),
+            Column(_("月结时的状态"), 12, attrgetter("state_label"), key="state"),
+        ]
+        return Table(_("本月的评定"), columns, self.rounds, empty=_("本月没有评定。"))
+
+    def check_table(self) -> Table:
+        """The closing and the two hashes, a line each (the workbook's first sheet)."""
+        close = self.close
+        if close.agrees is None:
+            verdict = _("未月结，没有村里的指纹可核对")
+        else:
+            verdict = _("一致") if close.agrees else _("不一致")
+        rows = [
+            (_("月结"), _("已月结") if close.closed else _("未月结")),
+            (_("月结时间"), close.closed_at),
+            (_("月结人编号"), (close.closed_by or "")[:8]),
+            (_("村里的指纹"), close.village_sha256 or ""),
+            (_("县里重算的指纹"), close.county_sha256 or ""),
+            (_("核对"), verdict),
+        ]
+        columns = [Column(_("项目"), 16, itemgetter(0)), Column(_("内容"), 70, itemgetter(1), key="value")]
+        return Table(_("核对"), columns, rows)
+
+    def tables(self) -> list[Table]:
+        return [
+            self.check_table(),
+            self.summary_table(),
+            self.categories_table(),
+            self.goods_table(),
+            self.rounds_table(),
+        ]
+
+
+def county_book(session: Session, village_id: int, month: str) -> CountyBook:
+    """The month as the county rebuilds it, beside the village's close (if it closed the month)."""
+    close = county_close(session, village_id, month, figures=False)
+    figures = county_month_figures(session, village_id, month, close.closed_at)
+    if close.closed:
+        close.county_sha256 = digest(figures)
+    named = {
+        uuid: (name, spec)
+        for uuid, name, spec in session.execute(
+            sa.select(SyncedGoods.uuid, SyncedGoods.name, SyncedGoods.spec).where(
+                SyncedGoods.village_id == village_id, SyncedGoods.uuid.in_(list(figures["goods"]))
+            )
+        )
+    }
+    goods = []
+    for uuid, row in figures["goods"].items():
+        name, spec = named.get(uuid, (_("未同步的商品 %(id)s", id=uuid[:8]), ""))
+        goods.append(GoodsLine(uuid, name, spec, **row))
+    goods.sort(key=lambda g: (g.name, g.spec, g.uuid))
+    rounds = [RoundLine(r["uuid"], r["period"], r["scope"], r["state"]) for r in figures["rounds"]]
+    return CountyBook(close, figures, month >= Period.of(today()).key, goods, rounds)
