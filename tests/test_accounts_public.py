@@ -151,3 +151,22 @@ def test_a_month_string_that_is_no_month_is_404(app, worked, login_as, client, m
     for path in (f"/accounts/{month}", f"/accounts/{month}.json"):
         response = client.get(path)
         assert response.status_code == 404, (path, response.status_code)
+
+
+def test_the_accounts_are_linked_from_the_family_card_the_notices_and_the_ledgers(
+    app,
+    worked,  # noqa: F811
+    login_as,
+    client,
+):
+    from pointsmart.cards.models import Card
+
+    with app.app_context():
+        token = db.session.scalar(sa.select(Card.token).limit(1))
+        round_uuid = worked["round"]
+    link = 'href="/accounts/"'
+    assert link in client.get(f"/c/{token}").get_data(as_text=True)
+    assert link in client.get("/notice").get_data(as_text=True)
+    assert link in client.get(f"/notice/{round_uuid}").get_data(as_text=True)
+    assert link in client.get("/honour").get_data(as_text=True)
+    assert link in login_as("chair").get("/ledgers/").get_data(as_text=True)

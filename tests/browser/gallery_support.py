@@ -252,6 +252,9 @@ PAGES: list[Page] = [
     Page("/notice", "public.notices", (PUBLIC,)),
     Page("/notice/<round_uuid>", "public.notice", (PUBLIC,), lambda i: {"round_uuid": i.round_uuid}),
     Page("/honour", "public.honour", (PUBLIC,)),
+    Page("/accounts/", "accounts.index", (PUBLIC,)),
+    # the month build_village closes (the demo's first month, before its data: a quiet month's poster)
+    Page("/accounts/<month>", "accounts.month", (PUBLIC,), lambda i: {"month": i.closed_month}),
     # --- the shop ---
     Page("/shop/counter", "shop.counter", (CHAIR, SHOPKEEPER)),
     Page(
@@ -346,6 +349,7 @@ EXCLUDED = {
     "/ledgers/photos/<int:photo_id>": "download (a notice photo, image)",
     "/ledgers/score-photos/<int:photo_id>": "download (a score photo, image)",
     "/notice/<round_uuid>/photos/<int:photo_id>": "download (a score photo marked public, image)",
+    "/accounts/<month>.json": "download (a closed month's figures as hashed, JSON)",
     "/ledgers/register.xlsx": "download (xlsx)",
     "/ledgers/book/<month>.xlsx": "download (xlsx)",
     "/shop/goods/<int:goods_id>/photo": "download (goods photo, image)",
