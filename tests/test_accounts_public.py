@@ -170,3 +170,27 @@ def test_the_accounts_are_linked_from_the_family_card_the_notices_and_the_ledger
     assert link in client.get(f"/notice/{round_uuid}").get_data(as_text=True)
     assert link in client.get("/honour").get_data(as_text=True)
     assert link in login_as("chair").get("/ledgers/").get_data(as_text=True)
+
+
+def test_a_closed_month_reads_the_same_after_later_moves(app, worked, login_as, client):  # noqa: F811
+    """December's loss of November's donated soap changes the live 爱心榜, never November's accounts."""
+    from pointsmart.shop import services as shop
+
+    _closed(app, login_as)
+
+    def article() -> str:
+        page = client.get(f"/accounts/{MONTH}").get_data(as_text=True)
+        return page.split("<article")[1].split("</article>")[0]
+
+    before = article()
+    set_clock(2026, 12, 10)
+    with app.app_context():
+        soap = db.session.scalar(sa.select(Goods).where(Goods.name == "洗衣粉"))
+        shop.record_loss(db.session, soap, 19, "受潮", None)
+        db.session.commit()
+        from pointsmart.shop import registers
+
+        (live,) = registers.trace_donations(db.session, soap.village_id)
+        assert live.other_out == 19 and live.on_shelf == 0  # the live trace moved on
+    assert article() == before
+    assert "月底还在货架 19 件" in _text(before)
