@@ -59,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth.views import bp as auth_bp
     from .cards.views import bp as cards_bp
     from .claims.views import bp as claims_bp
+    from .closing.public import bp as accounts_bp
     from .closing.views import bp as closing_bp
     from .county.views import bp as county_bp
     from .family.views import bp as family_bp
@@ -87,6 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
         closing_bp,
         picture_bp,
         public_bp,
+        accounts_bp,
         audit_bp,
         sync_bp,
         settings_bp,

@@ -110,6 +110,10 @@ ACCESS = {
     "public.honour": EVERYONE,
     # a photo the chair marked public, of a public round; any other (the sample's) is 404 to everyone
     "public.notice_photo": EVERYONE,
+    # 三务公开: a closed month's accounts, its figures as hashed (an open month: said so / 404)
+    "accounts.index": EVERYONE,
+    "accounts.month": EVERYONE,
+    "accounts.figures": EVERYONE,
     "api.openapi": EVERYONE,
     "api.households": {f"api:{r}" for r in STAFF},
     "api.household": {f"api:{r}" for r in STAFF},

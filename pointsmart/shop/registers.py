@@ -268,9 +268,15 @@ class DonorTrace:
         return [(goods, qty) for goods, qty in totals.values()]
 
 
-def trace_donations(session: Session, village_id: int) -> list[DonorTrace]:
-    """Every donor with each donation and where it went (FIFO), most worth first."""
-    moves = stock_moves(session, village_id)
+def trace_donations(
+    session: Session, village_id: int, since: datetime | None = None, before: datetime | None = None
+) -> list[DonorTrace]:
+    """Every donor with each donation and where it went (FIFO), most worth first.
+
+    With ``before``: as the stock moves recorded before that time leave it (a closed month's board
+    reads the same for ever); with ``since``: only the donations recorded from that time on.
+    """
+    moves = stock_moves(session, village_id, before=before)
     allocations = allocate_each(moves)
     donation_ids = [
         lot.move_id for a in allocations.values() for lot in a.lots if lot.kind == MoveKind.DONATION
@@ -301,6 +307,8 @@ def trace_donations(session: Session, village_id: int) -> list[DonorTrace]:
             if lot.kind != MoveKind.DONATION:
                 continue
             move = rows[lot.move_id]
+            if since is not None and move.created_at < since:
+                continue
             points = sum(n * paid.get((rid, goods_id), 0) for rid, n in lot.takes.items())
             worth = lot.qty * price_at(history.get(goods_id, []), move.created_at, move.goods.price)
             donors[lot.donor].append(

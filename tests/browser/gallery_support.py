@@ -27,6 +27,7 @@ from pointsmart import tls
 from pointsmart.auth.services import create_user, find_user
 from pointsmart.cards.models import Card
 from pointsmart.cards.services import mask_name
+from pointsmart.closing import services as closing
 from pointsmart.county import services as county
 from pointsmart.demo import load_demo
 from pointsmart.extensions import db
@@ -75,6 +76,8 @@ SIZES = {
     },
 }
 PHONE = "390"
+#: the month build_village closes (before the demo's first month)
+QUIET_MONTH = "2026-09"
 
 
 @dataclass
@@ -93,6 +96,8 @@ class Ids:
     redemption: int = 0
     donor: str = ""
     village_code: str = ""
+    #: a closed month, for 三务公开 (/accounts/<month>)
+    closed_month: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,9 @@ PAGES: list[Page] = [
     Page("/notice", "public.notices", (PUBLIC,)),
     Page("/notice/<round_uuid>", "public.notice", (PUBLIC,), lambda i: {"round_uuid": i.round_uuid}),
     Page("/honour", "public.honour", (PUBLIC,)),
+    Page("/accounts/", "accounts.index", (PUBLIC,)),
+    # the month build_village closes (the demo's first month, before its data: a quiet month's poster)
+    Page("/accounts/<month>", "accounts.month", (PUBLIC,), lambda i: {"month": i.closed_month}),
     # --- the shop ---
     Page("/shop/counter", "shop.counter", (CHAIR, SHOPKEEPER)),
     Page(
@@ -354,6 +362,7 @@ EXCLUDED = {
     "/ledgers/photos/<int:photo_id>": "download (a notice photo, image)",
     "/ledgers/score-photos/<int:photo_id>": "download (a score photo, image)",
     "/notice/<round_uuid>/photos/<int:photo_id>": "download (a score photo marked public, image)",
+    "/accounts/<month>.json": "download (a closed month's figures as hashed, JSON)",
     "/ledgers/register.xlsx": "download (xlsx)",
     "/ledgers/book/<month>.xlsx": "download (xlsx)",
     "/shop/goods/<int:goods_id>/photo": "download (goods photo, image)",
@@ -453,6 +462,10 @@ def build_village(app) -> Ids:
         _score_photos(session, app, scoring_round, household.id)
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
+        # 三务公开 shows closed months only: September, the month before the demo's first (its round is
+        # October's, on notice, so October cannot close), closed with its true figures (a quiet month)
+        closing.close_month(session, village, QUIET_MONTH, chair.id)
+        session.commit()
         # the village's CA, as `pointsmart run` makes it: the settings page shows its phone steps and QR
         lan = ipaddress.IPv4Address("192.168.1.20")
         tls.ensure(tls.folder(app), village=village.name, addresses=[lan])
@@ -469,6 +482,7 @@ def build_village(app) -> Ids:
             redemption=redemption.id,
             donor=donor,
             village_code=village.code,
+            closed_month=QUIET_MONTH,
         )
 
 

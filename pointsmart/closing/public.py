@@ -1,0 +1,198 @@
+"""The village's accounts in public (三务公开): each closed month's figures, for everyone, no log-in.
+
+Only a closed month is shown, and its numbers are the figures frozen at its close
+(:attr:`.models.MonthClose.figures`), never recounted: points issued by rulebook category, points
+redeemed, goods received (donated / bought) and given out, the stock left, and the two hashes (of the
+figures and of the month's book) so that anyone can check a printed poster against the page, and
+the figures themselves (``/accounts/<month>.json``) against the hash. Goods are named by looking up the
+frozen figures' goods uuids. Each donor's gift of the month and where it went is the 爱心榜's trace
+(:func:`pointsmart.shop.registers.trace_donations`) of the stock moves recorded by the month's end,
+which a closed month no longer changes. No household is named and no balance shown: the figures hold
+none, and the donors are named as on the public 爱心榜.
+
+The page prints as an A4 wall poster with the hash and the page's address.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..org.services import home_village
+from ..periods import Period, read_period, today
+from ..shop import registers
+from ..shop.models import Goods
+from .guard import month_label
+from .models import MonthClose
+from .services import close_of
+
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+#: a month in an address: exactly ``2026-11`` (anything else names nothing: 404)
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+
+
+@dataclass
+class GoodsLine:
+    name: str
+    donated: int
+    purchased: int
+    given_out: int
+    #: losses and stocktake differences together (signed: a surplus adds)
+    other: int
+    stock: int
+
+
+@dataclass
+class DonorLine:
+    name: str
+    #: (goods name, units) in the order given
+    gifts: list[tuple[str, int]]
+    given: int
+    redeemed: int
+    other_out: int
+    on_shelf: int
+
+
+@dataclass
+class MonthAccounts:
+    close: MonthClose
+    label: str
+    figures: dict
+    categories: list[tuple[str, int, int]]
+    goods: list[GoodsLine]
+    donors: list[DonorLine] = field(default_factory=list)
+
+    @property
+    def goods_totals(self) -> GoodsLine:
+        return GoodsLine(
+            "",
+            sum(g.donated for g in self.goods),
+            sum(g.purchased for g in self.goods),
+            sum(g.given_out for g in self.goods),
+            sum(g.other for g in self.goods),
+            sum(g.stock for g in self.goods),
+        )
+
+
+def month_key(text: str) -> str | None:
+    """The month an address names (``2026-11``), or None: another form, out of range, or no month."""
+    if not _MONTH.fullmatch(text or ""):
+        return None
+    found = read_period(text)
+    return found.key if found is not None and found.kind == "month" and found.key == text else None
+
+
+def closed_months(session: Session, village_id: int) -> list[MonthClose]:
+    """The village's closed months, the latest first."""
+    return list(
+        session.scalars(
+            sa.select(MonthClose).where(MonthClose.village_id == village_id).order_by(MonthClose.month.desc())
+        )
+    )
+
+
+def month_accounts(session: Session, village_id: int, close: MonthClose) -> MonthAccounts:
+    """A closed month's public accounts: its frozen figures, goods named, and the month's donors traced."""
+    figures = json.loads(close.figures)
+    names = dict(
+        session.execute(
+            sa.select(Goods.uuid, Goods.name).where(
+                Goods.village_id == village_id, Goods.uuid.in_(list(figures["goods"]))
+            )
+        ).all()
+    )
+    order = {
+        uuid: i
+        for i, uuid in enumerate(
+            session.scalars(
+                sa.select(Goods.uuid).where(Goods.village_id == village_id).order_by(Goods.position, Goods.id)
+            )
+        )
+    }
+    goods = [
+        GoodsLine(
+            names.get(uuid, uuid[:8]),
+            row["donated"],
+            row["purchased"],
+            row["given_out"],
+            row["stocktake"] - row["loss"],
+            row["stock"],
+        )
+        for uuid, row in sorted(figures["goods"].items(), key=lambda kv: (order.get(kv[0], 1 << 30), kv[0]))
+    ]
+    categories = sorted(
+        ((name, c["awarded"], c["deducted"]) for name, c in figures["by_category"].items()),
+        key=lambda c: (-c[1], c[0]),
+    )
+    start, end = read_period(close.month).utc_window()
+    donors = [
+        DonorLine(
+            registers.public_name(trace.name),
+            [(goods.name, n) for goods, n in trace.goods_given],
+            trace.given,
+            trace.redeemed,
+            trace.other_out,
+            trace.on_shelf,
+        )
+        for trace in registers.trace_donations(session, village_id, since=start, before=end)
+    ]
+    return MonthAccounts(close, month_label(close.month), figures, categories, goods, donors)
+
+
+def page_address(endpoint: str, **values) -> str:
+    """The address a poster prints: the village's public address if set, else the one asked on."""
+    base = current_app.config.get("POINTSMART_BASE_URL") or request.host_url
+    return base.rstrip("/") + url_for(endpoint, **values)
+
+
+@bp.context_processor
+def village_head():
+    village = home_village(db.session)
+    return {"village": village, "village_name": village.label}
+
+
+@bp.get("/")
+def index():
+    """Every closed month of the village, the latest first; open months are not shown."""
+    village = home_village(db.session)
+    months = [(c, month_label(c.month)) for c in closed_months(db.session, village.id)]
+    this_month = Period.of(today())
+    return render_template("accounts/index.html", months=months, this_month=month_label(this_month.key))
+
+
+def _close(month: str) -> tuple[str, MonthClose | None]:
+    key = month_key(month)
+    if key is None:
+        abort(404)
+    return key, close_of(db.session, home_village(db.session).id, key)
+
+
+@bp.get("/<month>")
+def month(month: str):
+    """One month's accounts (a closed month only; an open one says it is published once closed)."""
+    key, close = _close(month)
+    if close is None:
+        return render_template("accounts/open.html", label=month_label(key), month=key)
+    village = home_village(db.session)
+    return render_template(
+        "accounts/month.html",
+        accounts=month_accounts(db.session, village.id, close),
+        address=page_address("accounts.month", month=key),
+        figures_address=page_address("accounts.figures", month=key),
+    )
+
+
+@bp.get("/<month>.json")
+def figures(month: str):
+    """A closed month's frozen figures, byte for byte as hashed: their sha256 is the page's 校验码."""
+    _key, close = _close(month)
+    if close is None:
+        abort(404)
+    response = current_app.response_class(close.figures.encode(), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'inline; filename="accounts-{close.month}.json"'
+    return response
