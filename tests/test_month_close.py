@@ -166,11 +166,13 @@ def test_what_blocks_a_month_is_listed_with_where_to_fix_it_and_a_round_can_be_c
 
 def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, login_as, tmp_path):
     from pointsmart.auth.models import User
+    from pointsmart.cards import services as cards
     from pointsmart.households import services as households
     from pointsmart.households.models import Household
     from pointsmart.scoring import meeting_minutes, notice_photos, score_entry
     from pointsmart.scoring import workflow as scoring_workflow
     from pointsmart.scoring.models import ScoringRound
+    from pointsmart.shop import redemptions
     from pointsmart.shop import services as shop
     from pointsmart.shop.models import Goods, MoveKind
 
@@ -211,13 +213,19 @@ def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, 
             session.rollback()
         # the clock set back into November: nothing dated now may land in it either
         set_clock(2026, 11, 28)
+        card = cards.active_card(session, household.id) or cards.issue_card(session, household, None)
+        session.commit()
+        stock_before = goods.stock
         for attempt in (
             lambda: households.adjust_points(session, household, 3, "补发", actor_id=None),
             lambda: shop.record_loss(session, goods, 1, "破损", None),
+            # the counter: the closed month is checked by the statement that takes the goods
+            lambda: redemptions.redeem(session, village.id, card, [(goods.id, 1)], user),
         ):
             with pytest.raises(MonthClosed):
                 attempt()
             session.rollback()
+        assert session.get(Goods, goods.id).stock == stock_before
         set_clock(2026, 12, 4)
         # a correction is made in December and points back: November's figures do not move
         transfer = households.adjust_points(session, household, 2, "补发十一月漏记", actor_id=None)

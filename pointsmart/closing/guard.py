@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from ..clock import utcnow
 from ..errors import Conflict
@@ -37,8 +37,24 @@ def is_closed(session: Session, month: str, village_id: int | None = None) -> bo
     return session.scalar(query.limit(1)) is not None
 
 
+def _found_open(session: Session) -> set:
+    """The months this transaction has already found open: asked once per transaction (a redemption
+    posts its points and moves its goods, both dated now). Not trusted beyond it: the clock of a
+    village PC can be set back into a month closed meanwhile, so every transaction asks again."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    memo = session.info.get("closing.found_open")
+    if memo is None or memo[0] is not transaction:
+        memo = session.info["closing.found_open"] = (transaction, set())
+    return memo[1]
+
+
 def refuse_month(session: Session, month: str, village_id: int | None = None) -> None:
     """:raises MonthClosed: ``month`` (``2026-11``) is closed."""
+    found_open = _found_open(session)
+    if (month, village_id) in found_open:
+        return
     if is_closed(session, month, village_id):
         raise MonthClosed(
             _(
@@ -48,12 +64,31 @@ def refuse_month(session: Session, month: str, village_id: int | None = None) ->
             ),
             month=month,
         )
+    found_open.add((month, village_id))
+
+
+def month_of_time(at: datetime | None = None) -> str:
+    """The villages' month (``2026-11``) of a stored, naive UTC time; now by default."""
+    there = local(at or utcnow())
+    return f"{there.year:04d}-{there.month:02d}"
 
 
 def refuse_time(session: Session, at: datetime | None = None, village_id: int | None = None) -> None:
     """Refuse a row recorded at ``at`` (a stored, naive UTC time; now by default) in a closed month."""
-    there = local(at or utcnow())
-    refuse_month(session, f"{there.year:04d}-{there.month:02d}", village_id)
+    refuse_month(session, month_of_time(at), village_id)
+
+
+#: a condition to add to a statement that writes a row of the month bound as ``open_month``: the
+#: database checks it with the write, so the counter asks no question of its own (:func:`found_open`)
+NOT_CLOSED = ~sa.exists().where(MonthClose.__table__.c.month == sa.bindparam("open_month"))
+
+
+def found_open(session: Session, month: str, village_id: int | None = None) -> None:
+    """Note that a statement with :data:`NOT_CLOSED` found ``month`` open: the transaction's later
+    writes into it ask no more (for any village: a village's database holds one)."""
+    found = _found_open(session)
+    found.add((month, None))
+    found.add((month, village_id))
 
 
 def refuse_day(session: Session, day: date | None, village_id: int | None = None) -> None:

@@ -21,6 +21,7 @@ from ..audit.services import record
 from ..auth.models import Role, User
 from ..cards.models import Card
 from ..clock import utcnow
+from ..closing import guard as closing_guard
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..idempotency import once
@@ -107,6 +108,7 @@ _TAKE = (
         _goods.c.village_id == sa.bindparam("in_village"),
         _goods.c.active.is_(True),
         _goods.c.stock >= sa.bindparam("qty"),
+        closing_guard.NOT_CLOSED,  # goods leave the shelf only in an open month (月结)
     )
     .values(stock=_goods.c.stock - sa.bindparam("qty"))
     .returning(_goods.c.price, _goods.c.name, _goods.c.uuid)
@@ -124,12 +126,17 @@ def _take_goods(session: Session, village_id: int, basket: dict[int, int]) -> li
     :raises InsufficientStock, ShopError, NotFound: see :func:`_why_not`.
     """
     taken: list[Taken] = []
+    month = closing_guard.month_of_time()
     for goods_id in sorted(basket):
         qty = basket[goods_id]
-        row = session.execute(_TAKE, {"goods_id": goods_id, "in_village": village_id, "qty": qty}).first()
+        row = session.execute(
+            _TAKE, {"goods_id": goods_id, "in_village": village_id, "qty": qty, "open_month": month}
+        ).first()
         if row is None:
             _give_back(session, taken)
+            closing_guard.refuse_month(session, month, village_id)
             raise _why_not(session, village_id, goods_id, qty)
+        closing_guard.found_open(session, month, village_id)
         changes.known_uuid(session, Goods, goods_id, row.uuid)
         _forget_stock(session, goods_id)
         taken.append(Taken(goods_id, qty, row.price, row.name))
