@@ -41,7 +41,7 @@ class Kind:
 
 KINDS = (
     Kind("points", _l("积分加减与撤销"), ("ledger",)),
-    Kind("scores", _l("打分与改分"), ("scoring.score",)),
+    Kind("scores", _l("打分与改分"), ("scoring.score", "claims")),
     Kind("rounds", _l("评定流程"), ("scoring.round",)),
     Kind("objections", _l("异议"), ("scoring.objection",)),
     Kind("rulebook", _l("积分细则与管理办法"), ("scoring.category", "scoring.criterion", "scoring.bylaws")),
@@ -713,6 +713,33 @@ def _bylaws(e, n, who):
     return _("%(who)s 保存了管理办法第 %(n)s 版（%(length)s 字）", who=who, n=version, length=length)
 
 
+def _claim(kind: str):
+    """``claims.claim.<kind>``: a family's own claim (申领积分), filed from its card, accepted or declined."""
+
+    def sentence(e, n, who):
+        values = {
+            "who": who,
+            "household": n.household(household_no=e.data.get("household")),
+            "criterion": _value(e.data.get("criterion")),
+            "round": _value(e.data.get("round")),
+        }
+        if kind == "submitted":
+            return _("%(household)s 从积分卡页面申领“%(criterion)s”（%(round)s）", **values)
+        if kind == "accepted":
+            return _(
+                "%(who)s 采纳了 %(household)s 的申领“%(criterion)s”，记 %(times)s 次",
+                times=_value(e.data.get("times")),
+                **values,
+            )
+        return _(
+            "%(who)s 没有采纳 %(household)s 的申领“%(criterion)s”：%(reason)s",
+            reason=_value(e.data.get("reason")),
+            **values,
+        )
+
+    return sentence
+
+
 def _backup(e, n, who):
     """``settings.backup.<kind>`` and ``settings.backup.<kind>.failed`` (kinds: auto, manual, download)."""
     failed = e.action.endswith(".failed")
@@ -865,6 +892,9 @@ SENTENCES: dict[str, Sentence] = {
     "scoring.score_photo.made_private": _score_photo("made_private"),
     "scoring.score_photo.refused": _score_photo("refused"),
     "scoring.bylaws.saved": _bylaws,
+    "claims.claim.submitted": _claim("submitted"),
+    "claims.claim.accepted": _claim("accepted"),
+    "claims.claim.declined": _claim("declined"),
     # the shop
     "shop.goods.created": _simple(lambda: _("%(who)s 添加了商品 %(target)s"), _goods_target),
     "shop.goods.updated": _changed(lambda: _("%(who)s 修改了商品 %(target)s"), _goods_target),
