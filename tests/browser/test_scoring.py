@@ -568,7 +568,7 @@ def test_phone_scores_three_households_one_at_a_time(phone, app, village_id, mak
 
     # Every touch target is large enough for a thumb.
     targets = phone.locator(".check-row, .segment span, .entry-nav button")
-    assert targets.count() == 2 + 5 + 1
+    assert targets.count() == 2 + 5 + 1 + 3  # and the evidence photo's three before/after choices
     for box in (targets.nth(i).bounding_box() for i in range(targets.count())):
         assert box["height"] >= 44 and box["width"] >= 44, box
     next_button = phone.get_by_role("button", name="保存，下一户")
