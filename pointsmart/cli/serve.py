@@ -180,7 +180,10 @@ def serve_both(app, host: str, port: int, https_port: int, threads: int) -> Serv
         secure.stop()
         raise
     # the settings page's phone steps name these ports
-    app.config.update(POINTSMART_HTTP_PORT=plain.bind_addr[1], POINTSMART_HTTPS_PORT=https_port)
+    # (and the push tells the county the village's LAN address from them: sync.client.village_address)
+    app.config.update(
+        POINTSMART_HTTP_PORT=plain.bind_addr[1], POINTSMART_HTTPS_PORT=https_port, POINTSMART_HTTP_HOST=host
+    )
     for server in (secure, plain):
         threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True).start()
     stop = threading.Event()
@@ -233,6 +236,7 @@ def serve(host: str, port: int, threads: int, https_port: int | None = None):
         click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
         # the daily backup, taken by the server itself; several processes take turns through the database
         start_scheduler(app)
+        app.config.update(POINTSMART_HTTP_PORT=port, POINTSMART_HTTP_HOST=host)
         waitress_serve(app, host=host, port=port, threads=threads, **server_options(app))
         return
     serving = serve_both(app, host, port, https_port, threads)
