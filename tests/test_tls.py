@@ -394,3 +394,23 @@ def test_run_says_which_address_the_pc_opens_and_which_the_phones_open():
     alone = serve_module.serving_message("127.0.0.1", 8000, 8443)
     assert "This PC: open http://127.0.0.1:8000/" in alone
     assert "HOST=0.0.0.0" in alone and "https://<LAN IP>:8443/" in alone
+
+
+def test_the_phones_are_shown_the_lan_ip_addresses_first_never_a_bare_host_name(app, login_as):
+    from pointsmart.settings.views import phone_addresses
+
+    names = tls.Names(
+        frozenset({"localhost", "vm", "village.lan"}),
+        frozenset(ipaddress.ip_address(a) for a in ("127.0.0.1", "192.0.2.2", "192.168.1.20", "169.254.3.4")),
+    )
+    assert phone_addresses(names, 8443) == [
+        "https://192.168.1.20:8443/",
+        "https://192.0.2.2:8443/",
+        "https://village.lan:8443/",
+    ]
+    tls.ensure(tls.folder(app), addresses=[LAN])
+    page = login_as("chair").get("/settings/").get_data(as_text=True)
+    shown = page.split('class="https-names">', 1)[1].split("</dd>", 1)[0]
+    assert shown.startswith(f"https://{LAN}:8443/")
+    host = tls.dns_name(socket.gethostname())
+    assert not host or "." in host or f"//{host}:" not in shown  # a bare host name: not for phones
