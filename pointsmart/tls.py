@@ -635,13 +635,30 @@ def kept_on_http(path: str) -> bool:
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$")
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` (and its subdomains), 127.0.0.0/8 and ``[::1]``: the PC itself.
+
+    A browser counts plain HTTP to these as a secure context already (the camera works), so they are
+    never moved to HTTPS — the chair opening http://127.0.0.1:8000 on the village PC must not land on
+    a certificate warning before she reaches 设置, where the certificate is explained.
+    """
+    host = host.strip().lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def redirect_to_https(app, https_port: int):
     """Wrap ``app`` for the plain-HTTP listener: a browser's page request moves to HTTPS (307).
 
     A browser is told apart by ``Upgrade-Insecure-Requests: 1``, which browsers send with every page
     they navigate to and scripts, scanners and sync clients never do; and only GET and HEAD move
-    (a form posted over HTTP is answered where it was sent). No HSTS header is sent: the paths in
-    :data:`HTTP_KEPT` must stay reachable over HTTP.
+    (a form posted over HTTP is answered where it was sent). A request to the PC itself (loopback:
+    :func:`is_loopback_host`) is never moved: it is a secure context already. No HSTS header is sent:
+    the paths in :data:`HTTP_KEPT` must stay reachable over HTTP.
     """
 
     def middleware(environ, start_response):
@@ -652,6 +669,7 @@ def redirect_to_https(app, https_port: int):
             environ.get("REQUEST_METHOD") in ("GET", "HEAD")
             and environ.get("HTTP_UPGRADE_INSECURE_REQUESTS", "").strip() == "1"
             and match
+            and not is_loopback_host(match.group(1))
             and not kept_on_http(path)
         ):
             port = "" if https_port == 443 else f":{https_port}"

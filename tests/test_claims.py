@@ -519,3 +519,23 @@ def test_two_panel_members_accepting_one_claim_at_once_count_it_once(app, client
         assert db.session.scalar(sa.select(Score.times)) == 1
         accepted = sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.action == "claims.claim.accepted")
         assert db.session.scalar(accepted) == 1
+
+
+def test_with_no_round_open_the_card_and_the_form_say_so_up_front(app, client, village):
+    with committing(app) as session:
+        session.get(ScoringRound, village["round"]).status = "submitted"  # scoring ended: none open now
+    card_page = text(client.get(f"/c/{village['token_a']}"))
+    assert "/claims/new" not in card_page and 'id="no-open-round"' in card_page
+    assert "现在没有正在打分的评定" in card_page
+    form_page = client.get(f"/c/{village['token_a']}/claims/new")
+    assert form_page.status_code == 200
+    page = text(form_page)
+    assert "现在没有正在打分的评定" in page and "提交申领" not in page and 'type="file"' not in page
+
+
+def test_a_refused_claim_says_why_once(app, client, village):
+    last_year = today().replace(year=today().year - 1)
+    response = claim(client, village["token_a"], village["training"], day=last_year)
+    assert response.status_code == 409
+    assert text(response).count("还没有开始打分") == 1
+    assert "请修改标出的项目" in text(response)

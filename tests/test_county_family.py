@@ -201,3 +201,51 @@ def test_a_card_printed_once_the_village_has_a_county_carries_the_county_address
         f"https://county.example.cn/c/{card.token}",
     ]
     assert "重新打印全部有效卡" in page and "https://county.example.cn" in page
+
+
+def test_the_county_page_sends_families_to_the_village_for_claims(app, county_app, make_household):
+    import httpx
+
+    from pointsmart.county.models import VillageLink
+    from pointsmart.sync.client import push, village_address
+
+    card = _issue(app, make_household(points=3))
+    _push(app, county_app)  # a push that does not know the village's address
+    text = _page(county_app, card.token).get_data(as_text=True)
+    claims = text.split('id="claims"', 1)[1].split("</section>", 1)[0]
+    assert "申领积分" in claims and "请到村里的积分超市打开这张卡" in claims and "<a " not in claims
+
+    # the village's own push tells the county its LAN address, which the page then links to
+    app.config["POINTSMART_BASE_URL"] = "http://192.168.1.20:8000/"
+    _issue(app, make_household(points=1))  # something new to send
+    transport = httpx.WSGITransport(app=county_app)
+    with httpx.Client(transport=transport, base_url="http://county") as client, app.app_context():
+        push(db.session, "http://county", county_app.config["_test_key"], client=client,
+             village_url=village_address(app.config))  # fmt: skip
+    with county_app.app_context():
+        assert db.session.scalars(sa.select(VillageLink.village_url)).one() == "http://192.168.1.20:8000"
+    text = _page(county_app, card.token).get_data(as_text=True)
+    claims = text.split('id="claims"', 1)[1].split("</section>", 1)[0]
+    assert f'href="http://192.168.1.20:8000/c/{card.token}#claims"' in claims
+    assert "申领积分 / 查看申领结果（需连上村里的 Wi‑Fi）" in claims
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "http://a.lan/c?x=1", "http://a b", "http://" + "a" * 200, "ftp://x.lan"]
+)
+def test_a_village_address_that_is_not_one_is_refused_naming_the_field(app, county_app, make_household, url):
+    _issue(app, make_household())
+    body = json.loads(batch_bodies(app)[-1])
+    body["village_url"] = url
+    answer = post(county_app.test_client(), register(county_app), json.dumps(body).encode())
+    assert answer.status_code in (400, 422) and "village_url" in answer.get_data(as_text=True)
+
+
+def test_the_village_address_sent_is_the_set_one_or_the_served_lan_one_never_loopback():
+    from pointsmart.sync.client import village_address
+
+    assert village_address({"POINTSMART_BASE_URL": "http://village.lan:8000/"}) == "http://village.lan:8000"
+    assert village_address({}) is None  # not serving in this process (a command-line push)
+    served = {"POINTSMART_HTTP_HOST": "192.168.1.20", "POINTSMART_HTTP_PORT": 8000}
+    assert village_address(served) == "http://192.168.1.20:8000"
+    assert village_address({**served, "POINTSMART_HTTP_HOST": "127.0.0.1"}) is None

@@ -519,9 +519,32 @@ def test_plain_http_moves_browsers_page_requests_to_https():
     assert client.get("/", headers=BROWSER, base_url="http://village.lan").headers["Location"] == (
         "https://village.lan:8443/"
     )
-    assert Client(tls.redirect_to_https(_plain, 443)).get("/x", headers=BROWSER).headers["Location"] == (
-        "https://localhost/x"
+    assert (
+        Client(tls.redirect_to_https(_plain, 443))
+        .get("/x", headers=BROWSER, base_url="http://village.lan")
+        .headers["Location"]
+        == "https://village.lan/x"
     )
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://127.0.0.1:8000",
+        "http://127.1.2.3:8000",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+        "http://LOCALHOST",
+        "http://pc.localhost:8000",
+    ],
+)
+def test_the_pc_itself_is_never_moved_to_https(base):
+    # loopback is a secure context already: the chair on the village PC must reach 设置 (which explains
+    # the certificate) without a certificate warning first
+    client = Client(tls.redirect_to_https(_plain, 8443))
+    for path in ("/", "/settings/", "/shop/counter"):
+        page = client.get(path, headers=BROWSER, base_url=base)
+        assert page.status_code == 200 and page.get_data(as_text=True) == "plain", (base, path)
 
 
 @pytest.mark.parametrize(
@@ -533,7 +556,7 @@ def test_plain_http_moves_browsers_page_requests_to_https():
 )
 def test_what_must_stay_reachable_over_plain_http_is_not_moved(path):
     client = Client(tls.redirect_to_https(_plain, 8443))
-    assert client.get(path, headers=BROWSER).status_code == 200
+    assert client.get(path, headers=BROWSER, base_url="http://192.168.1.20:8000").status_code == 200
 
 
 def test_scripts_forms_and_odd_hosts_are_not_moved():
@@ -542,7 +565,10 @@ def test_scripts_forms_and_odd_hosts_are_not_moved():
     assert client.post("/login", headers=BROWSER).status_code == 200  # a posted form is answered
     assert client.get("/login", headers={**BROWSER, "Host": "evil.example/x"}).status_code == 200
     assert client.get("/api", headers=BROWSER).status_code == 200
-    assert client.get("/cards", headers=BROWSER).status_code == 307  # /c/ is a family card, /cards is not
+    lan = "http://192.168.1.20:8000"
+    assert (
+        client.get("/cards", headers=BROWSER, base_url=lan).status_code == 307
+    )  # /c/ is a family card, /cards is not
 
 
 # --- served for real --------------------------------------------------------------------------------
@@ -567,10 +593,12 @@ def test_cheroot_serves_https_and_plain_http_with_the_waitress_limits(app):
         assert too_big.status_code == 413
         plain = f"http://127.0.0.1:{village.http_port}"
         assert httpx.get(f"{plain}/login").status_code == 200
-        moved = httpx.get(f"{plain}/login", headers=BROWSER)
+        # the PC itself (loopback) is a secure context already: not moved, no certificate warning
+        assert httpx.get(f"{plain}/login", headers=BROWSER).status_code == 200
+        moved = httpx.get(f"{plain}/login", headers={**BROWSER, "Host": f"village.lan:{village.http_port}"})
         assert (
             moved.status_code == 307
-            and moved.headers["Location"] == f"https://127.0.0.1:{village.https_port}/login"
+            and moved.headers["Location"] == f"https://village.lan:{village.https_port}/login"
         )
         assert httpx.get(f"{plain}/ca.crt", headers=BROWSER).status_code == 200
         assert app.config["POINTSMART_HTTPS_PORT"] == village.https_port
@@ -615,3 +643,32 @@ def test_serve_picks_https_on_a_village_and_plain_http_on_a_county(app, county_a
     assert serve_module.https_port_for(app, 0) == 0
     monkeypatch.setenv("HTTPS_PORT", "9443")
     assert serve_module.https_port_for(app, None) == 9443
+
+
+def test_run_says_which_address_the_pc_opens_and_which_the_phones_open():
+    lan = serve_module.serving_message("0.0.0.0", 8000, 8443, addresses=["192.168.1.20"])  # noqa: S104
+    assert "This PC: open http://127.0.0.1:8000/" in lan
+    assert "http://192.168.1.20:8000/ca.crt" in lan and "then open https://192.168.1.20:8443/" in lan
+    alone = serve_module.serving_message("127.0.0.1", 8000, 8443)
+    assert "This PC: open http://127.0.0.1:8000/" in alone
+    assert "HOST=0.0.0.0" in alone and "https://<LAN IP>:8443/" in alone
+
+
+def test_the_phones_are_shown_the_lan_ip_addresses_first_never_a_bare_host_name(app, login_as):
+    from pointsmart.settings.views import phone_addresses
+
+    names = tls.Names(
+        frozenset({"localhost", "vm", "village.lan"}),
+        frozenset(ipaddress.ip_address(a) for a in ("127.0.0.1", "192.0.2.2", "192.168.1.20", "169.254.3.4")),
+    )
+    assert phone_addresses(names, 8443) == [
+        "https://192.168.1.20:8443/",
+        "https://192.0.2.2:8443/",
+        "https://village.lan:8443/",
+    ]
+    tls.ensure(tls.folder(app), addresses=[LAN])
+    page = login_as("chair").get("/settings/").get_data(as_text=True)
+    shown = page.split('class="https-names">', 1)[1].split("</dd>", 1)[0]
+    assert shown.startswith(f"https://{LAN}:8443/")
+    host = tls.dns_name(socket.gethostname())
+    assert not host or "." in host or f"//{host}:" not in shown  # a bare host name: not for phones

@@ -286,6 +286,13 @@ class SyncBatchSchema(WireSchema):
     to_seq = fields.Integer(required=True, validate=validate.Range(min=1))
     records = fields.List(fields.Nested(SyncRecordSchema), required=True)
     totals = fields.Nested(SyncTotalsSchema, required=True)
+    village_url = fields.String(
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "the village server's LAN address (http://192.168.1.20:8000); the county's family "
+            "page links there for claims. Absent: the county keeps the last one."
+        },
+    )
 
 
 class SyncAckSchema(Schema):

@@ -67,6 +67,22 @@ def claimable_criteria(session: Session, village_id: int) -> list[Criterion]:
     )
 
 
+def open_rounds(session: Session, household: Household) -> list[ScoringRound]:
+    """The rounds open for scoring that could take the household's claims (village-wide or its group's):
+    with none, the card page and the claim form say so up front instead of offering the form."""
+    return list(
+        session.scalars(
+            sa.select(ScoringRound)
+            .where(
+                ScoringRound.village_id == household.village_id,
+                ScoringRound.scope.in_(["", household.group]),
+                ScoringRound.status == RoundStatus.DRAFT,
+            )
+            .order_by(ScoringRound.id)
+        )
+    )
+
+
 def open_round_for(
     session: Session, household: Household, criterion: Criterion, day: date
 ) -> tuple[ScoringRound, RoundCriterion]:

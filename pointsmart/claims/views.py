@@ -113,6 +113,7 @@ def _form_page(card, form: ClaimForm, status: int = 200):
         masked=cards.mask_name(household.head_name),
         form=form,
         criteria=criteria,
+        rounds_open=bool(services.open_rounds(db.session, household)),
         max_mb=images.MAX_PHOTO_BYTES // 1024 // 1024,
         max_photos=services.MAX_PHOTOS,
     )
@@ -170,9 +171,11 @@ def new(token: str):
     except DomainError as err:
         services.discard_photo_files(folder, written)
         field = err.extra.get("field")
-        if field in form:
+        if field in form:  # said once, where it stands; the banner names the field
             form[field].errors = [err.message]
-        flash(err.message, "error")
+            flash_marked(form)
+        else:
+            flash(err.message, "error")
         return _form_page(card, form, err.status)
     except BaseException:
         services.discard_photo_files(folder, written)  # no row, no file
@@ -188,6 +191,7 @@ def family_claims(card) -> dict:
     return {
         "claims": services.household_claims(db.session, household.id),
         "can_claim": bool(services.claimable_criteria(db.session, household.village_id)),
+        "rounds_open": bool(services.open_rounds(db.session, household)),
     }
 
 

@@ -180,12 +180,44 @@ def serve_both(app, host: str, port: int, https_port: int, threads: int) -> Serv
         secure.stop()
         raise
     # the settings page's phone steps name these ports
-    app.config.update(POINTSMART_HTTP_PORT=plain.bind_addr[1], POINTSMART_HTTPS_PORT=https_port)
+    # (and the push tells the county the village's LAN address from them: sync.client.village_address)
+    app.config.update(
+        POINTSMART_HTTP_PORT=plain.bind_addr[1], POINTSMART_HTTPS_PORT=https_port, POINTSMART_HTTP_HOST=host
+    )
     for server in (secure, plain):
         threading.Thread(target=server.serve, name=f"cheroot-{server.bind_addr[1]}", daemon=True).start()
     stop = threading.Event()
     keep_certificate_fresh(app, adapter, stop)
     return Serving(secure, plain, https_port, plain.bind_addr[1], stop)
+
+
+_ALL_INTERFACES = ("0.0.0.0", "::", "")  # noqa: S104 -- compared with, never bound here
+
+
+def serving_message(host: str, http_port: int, https_port: int, addresses=None) -> str:
+    """What ``serve`` prints: which address this PC opens, which the phones open, and how they get there."""
+    if addresses is None:
+        every_interface = host in _ALL_INTERFACES
+        addresses = sorted(tls.lan_addresses()) if every_interface else []
+        if not every_interface and not tls.is_loopback_host(host):
+            addresses = [host]
+    lines = [
+        f"PointsMart serving on https://{host}:{https_port}/ and http://{host}:{http_port}/  (Ctrl+C stops)",
+        f"This PC: open http://127.0.0.1:{http_port}/ (no certificate needed on the PC itself)",
+    ]
+    if addresses:
+        phones = "  ".join(f"https://{a}:{https_port}/" for a in addresses)
+        lines.append(
+            f"Phones on the village Wi-Fi: first install the village's certificate from "
+            f"http://{addresses[0]}:{http_port}/ca.crt (steps in 设置), then open {phones}"
+        )
+    else:
+        lines.append(
+            "Phones cannot reach this PC: it listens on this PC only. To serve phones too: "
+            f"HOST=0.0.0.0 make run, then on a phone install http://<LAN IP>:{http_port}/ca.crt "
+            f"(steps in 设置) and open https://<LAN IP>:{https_port}/"
+        )
+    return "\n".join(lines)
 
 
 @click.command(help="Serve: HTTPS and plain HTTP with cheroot, or plain HTTP alone with waitress.")
@@ -204,14 +236,12 @@ def serve(host: str, port: int, threads: int, https_port: int | None = None):
         click.echo(f"PointsMart serving on http://{host}:{port}/  (Ctrl+C stops)")
         # the daily backup, taken by the server itself; several processes take turns through the database
         start_scheduler(app)
+        app.config.update(POINTSMART_HTTP_PORT=port, POINTSMART_HTTP_HOST=host)
         waitress_serve(app, host=host, port=port, threads=threads, **server_options(app))
         return
     serving = serve_both(app, host, port, https_port, threads)
     start_scheduler(app)
-    click.echo(
-        f"PointsMart serving on https://{host}:{https_port}/ and http://{host}:{port}/  (Ctrl+C stops)\n"
-        f"Phones: install the village's certificate from http://<this PC>:{port}/ca.crt (see 设置)"
-    )
+    click.echo(serving_message(host, serving.http_port, serving.https_port))
     try:
         while serving.ready:
             time.sleep(0.5)

@@ -15,7 +15,7 @@ from ..periods import local_text
 from ..settings.services import county_link
 from ..sync import batches
 from ..sync.bundle import export_bundle
-from ..sync.client import PushError, push
+from ..sync.client import PushError, push, village_address
 from .support import fail
 
 
@@ -54,7 +54,15 @@ def sync_push(url: str | None, batch_size: int, attempts: int):
 
     url = url or county_link(db.session, current_app.config).url
     try:
-        report = push(db.session, url, _sync_key(), batch_size=batch_size, attempts=attempts, progress=show)
+        report = push(
+            db.session,
+            url,
+            _sync_key(),
+            batch_size=batch_size,
+            attempts=attempts,
+            progress=show,
+            village_url=village_address(current_app.config),
+        )
     except PushError as err:
         raise click.ClickException(f"{err.message} [{err.code}]") from None
     click.echo(

@@ -98,6 +98,8 @@ class CountyFamilyPage:
     honour: list[HonourLine]
     #: when the village last pushed: the page's data is as of then
     synced_at: datetime | None
+    #: the village server's LAN address its last push gave, or "": claims are made and followed there
+    village_url: str = ""
 
 
 def card_of_token(session: Session, token: str) -> SyncedCard | None:
@@ -145,6 +147,7 @@ def family_page(session: Session, token: str, now: datetime) -> CountyFamilyPage
         honour_year=year,
         honour=honour,
         synced_at=link.last_sync_at if link else None,
+        village_url=link.village_url if link else "",
     )
 
 

@@ -67,6 +67,8 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
     """
     check_envelope(batch, village)
     link = lock_link(session, village.id)
+    if batch.village_url is not None:  # even on a repeat: the village's address may have changed
+        link.village_url = batch.village_url.rstrip("/")
     acked = link.acked_seq
     if batch.to_seq <= acked:
         if batch.to_seq == acked and batch.totals.digest != link.digest:

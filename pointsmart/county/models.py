@@ -62,6 +62,9 @@ class VillageLink(db.Model):
     reported_transfer_count: Mapped[int | None] = mapped_column(sa.BigInteger)
     #: why the county's projection and the village's report disagree, or empty when they agree
     mismatch: Mapped[str] = mapped_column(sa.String(300), default="")
+    #: the village server's own LAN address (``http://192.168.1.20:8000``), as its last push said, or
+    #: empty: the county's family page links there for claims, which live only at the village
+    village_url: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
 
 class SyncBatch(db.Model):

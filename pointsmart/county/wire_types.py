@@ -32,6 +32,10 @@ def text(n: int):
     return Annotated[str, Meta(max_length=n)]
 
 
+#: a village's own address: http(s), a host (name, IPv4 or [IPv6]) and port, perhaps a path; no query
+VILLAGE_URL = r"\Ahttps?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?\Z|\Ahttps?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?\Z"
+
+
 class Totals(msgspec.Struct):
     #: sum of household balances and number of transfers at ``to_seq``, and the digest chain there
     balance_sum: Total
@@ -45,6 +49,8 @@ class Batch(msgspec.Struct):
     to_seq: Annotated[int, Meta(ge=1)]
     records: list[dict]
     totals: Totals
+    #: the village server's LAN address (families' claims live there); absent: the county keeps the last
+    village_url: Annotated[str, Meta(max_length=200, pattern=VILLAGE_URL)] | None = None
 
 
 class Envelope(msgspec.Struct):

@@ -77,6 +77,7 @@ def _county_page(token: str) -> str | None:
     return render_template(
         "family/county_card.html",
         page=page,
+        token=token,
         household=page.household,
         village=page.village,
         masked=page.masked,

@@ -66,6 +66,25 @@ def _lan_host(server_cert) -> str:
     return _bracketed(host)
 
 
+def phone_addresses(names: tls.Names, https_port) -> list[str]:
+    """The HTTPS addresses a phone on the village LAN can open, best first: this PC's private IP
+    addresses (a phone reaches them on any village router), then the LAN names given at ``tls init``
+    (``village.lan``). Never this PC's own loopback, nor its bare host name (a phone can rarely
+    resolve one on a village LAN)."""
+    port = "" if int(https_port) == 443 else f":{https_port}"
+    ips = sorted(
+        (a for a in names.ips if not a.is_loopback and not a.is_link_local),
+        # a LAN's own ranges (192.168/16, 10/8, …) first: the one a village router hands out
+        key=lambda a: (
+            a.version,
+            not any(a in n for n in tls.PRIVATE_NETWORKS if n.version == a.version),
+            int(a),
+        ),
+    )
+    dns = sorted(n for n in names.dns if "." in n and n != "localhost" and not n.endswith(".localhost"))
+    return [f"https://{_bracketed(str(a))}{port}/" for a in ips] + [f"https://{n}{port}/" for n in dns]
+
+
 def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -100,11 +119,7 @@ def _https_card() -> dict:
         "fingerprint": tls.fingerprint(state.ca),
         "ca_until": state.ca.not_valid_after_utc,
         "server_until": state.server.not_valid_after_utc if state.server else None,
-        # what a phone can use: not this PC's own loopback names
-        "names": [n for n in sorted(names.dns) if n != "localhost"]
-        + [str(a) for a in sorted(names.ips, key=str) if not a.is_loopback]
-        if names
-        else [],
+        "names": phone_addresses(names, https_port) if names else [],
     }
 
 

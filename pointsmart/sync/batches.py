@@ -62,6 +62,7 @@ def build(
     from_seq: int,
     limit: int = BATCH_SIZE,
     max_bytes: int = BATCH_BYTES,
+    village_url: str | None = None,
 ) -> Batch | None:
     """The batch of up to ``limit`` records from ``from_seq`` on, or None when there are none.
 
@@ -105,6 +106,8 @@ def build(
             "digest": last.digest,
         },
     }
+    if village_url:
+        head["village_url"] = village_url
     # the envelope's fields, then the records spliced in as they are (no decoding and re-encoding)
     envelope = wire.canonical(head)
     body = envelope[:-1] + b',"records":[' + records + b"]}"

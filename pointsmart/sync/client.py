@@ -16,6 +16,7 @@ import httpx
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from .. import tls
 from ..clock import utcnow
 from ..errors import DomainError
 from ..json_limits import bounded
@@ -79,6 +80,33 @@ def _message(response: httpx.Response) -> str:
     return str(message) if message else f"HTTP {response.status_code}"
 
 
+#: hosts a server listening on them answers on every interface
+_EVERY_INTERFACE = ("0.0.0.0", "::", "")  # noqa: S104 -- compared with, never bound here
+
+
+def village_address(config) -> str | None:
+    """This village server's address on its LAN, which the family's phone reaches on the village Wi-Fi.
+
+    ``POINTSMART_BASE_URL`` when set (what cards printed before a county); else, when this process
+    serves (``serve`` sets ``POINTSMART_HTTP_HOST``/``_PORT``) and phones can reach it, plain HTTP on
+    its private LAN address — ``/c/`` is served over HTTP, so no certificate is needed. None when it is
+    not known (a ``sync push`` from the command line, a server listening on this PC only).
+    """
+    base = (config.get("POINTSMART_BASE_URL") or "").strip().rstrip("/")
+    if base:
+        return base
+    host, port = config.get("POINTSMART_HTTP_HOST"), config.get("POINTSMART_HTTP_PORT")
+    if host is None or not port or tls.is_loopback_host(host):
+        return None
+    if host in _EVERY_INTERFACE:
+        private = sorted((a for a in tls.lan_addresses() if a.is_private), key=int)
+        if not private:
+            return None
+        host = str(private[0])
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}" + ("" if int(port) == 80 else f":{port}")
+
+
 def push(
     session: Session,
     county_url: str,
@@ -91,11 +119,14 @@ def push(
     backoff: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[PushReport], None] | None = None,
+    village_url: str | None = None,
 ) -> PushReport:
     """Push everything the county has not acknowledged; return what was sent.
 
     No batch is bigger than ``max_bytes``. A county that still answers 413 (a smaller limit, a proxy's)
     gets the same records again in batches half the size, down to one record, never the same body twice.
+    Each batch carries ``village_url`` (:func:`village_address`) when given: the county's family page
+    sends families there for their claims.
 
     :raises PushError: the county refused (bad key, another village's key, altered records), or it
         stayed unreachable after ``attempts`` tries of one batch; the reason is kept for the chair.
@@ -115,7 +146,7 @@ def push(
     start = report.acked_seq + 1
     try:
         while True:
-            batch = batches.build(session, code, start, batch_size, max_bytes)
+            batch = batches.build(session, code, start, batch_size, max_bytes, village_url)
             report.head_seq = batches.head_seq(session)
             session.rollback()  # end the read: the village keeps working while the batch travels
             if batch is None:

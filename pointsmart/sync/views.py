@@ -23,12 +23,12 @@ from ..settings.services import county_link
 from ..unit import reading, write
 from . import batches, progress
 from .bundle import export_bundle
-from .client import PushError, push
+from .client import PushError, push, village_address
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
 
-def _run(app, url: str, key: str, actor_id: int) -> None:
+def _run(app, url: str, key: str, actor_id: int, village_url: str | None = None) -> None:
     """Push in a background thread; progress and outcome go to the database for the page to show."""
 
     def show(report):
@@ -39,7 +39,7 @@ def _run(app, url: str, key: str, actor_id: int) -> None:
 
     with app.app_context(), reading():
         try:
-            report = push(db.session, url, key, progress=show, attempts=4)
+            report = push(db.session, url, key, progress=show, attempts=4, village_url=village_url)
             if report.records:
                 message = _(
                     "已发送 %(records)s 条记录（%(batches)s 批），县里已确认到第 %(acked)s 条。",
@@ -105,7 +105,10 @@ def start_push():
         return redirect(url_for(".index"))
     app = current_app._get_current_object()
     threading.Thread(
-        target=_run, args=(app, url, key, current_user.id), daemon=True, name="sync-push"
+        target=_run,
+        args=(app, url, key, current_user.id, village_address(current_app.config)),
+        daemon=True,
+        name="sync-push",
     ).start()
     return redirect(url_for(".index"))
 

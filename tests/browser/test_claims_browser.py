@@ -16,6 +16,7 @@ from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.periods import Period, today
 from pointsmart.scoring import criteria, panels, workflow
+from pointsmart.scoring.models import ScoringRound
 
 from ..conftest import committing
 from ..test_uploads import phone_photo
@@ -75,6 +76,12 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
         phone.get_by_label("说明").fill("参加了村里的电商直播培训")
         phone.get_by_label("照片（最多 3 张，可不传）").set_input_files(str(photo))
         assert horizontal_overflow(phone) <= 0
+        # 说明 is as wide as the other fields at 390 px
+        widths = phone.evaluate(
+            "() => ['#criterion_id', '#happened_on', '#note'].map(s => document.querySelector(s)"
+            ".getBoundingClientRect().width)"
+        )
+        assert max(widths) - min(widths) <= 1, widths
         screenshot(phone, "claims-phone-form")
         phone.get_by_role("button", name="提交申领").click()
         expect(phone.locator(".flash-success")).to_contain_text("申领已提交")
@@ -139,5 +146,23 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
             newest = db.session.scalars(sa.select(ClaimPhoto).order_by(ClaimPhoto.id.desc())).first()
             assert newest.id != photo_id and max(newest.width, newest.height) <= 1600
         assert console_errors(phone) == []
+
+        # --- no round open for scoring: the card and the form say so before anything is filled in ---
+        with committing(app) as session:
+            workflow.submit_round(session, session.get(ScoringRound, round_id), session.get(User, panel_id))
+        phone.goto(f"/c/{token_a}")
+        expect(phone.locator("#no-open-round")).to_contain_text("现在没有正在打分的评定")
+        expect(phone.get_by_role("link", name="我要申领积分")).to_have_count(0)
+        expect(phone.locator("#claims .claim-status").first).to_be_visible()  # the claims made still show
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "claims-phone-no-round")
+        phone.goto(f"/c/{token_a}/claims/new")
+        expect(phone.locator("#no-open-round")).to_be_visible()
+        expect(phone.get_by_role("button", name="提交申领")).to_have_count(0)
+        expect(phone.locator("input[type=file]")).to_have_count(0)
+        screenshot(phone, "claims-phone-form-no-round")
+        phone.set_viewport_size({"width": 1366, "height": 768})
+        assert horizontal_overflow(phone) <= 0
+        screenshot(phone, "claims-form-no-round-1366")
     finally:
         context.close()

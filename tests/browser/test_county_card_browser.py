@@ -79,6 +79,8 @@ def test_a_card_opens_its_page_through_the_county_alone_and_stops_after_a_revoca
         page.keyboard.type(url)
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", level=1)).to_contain_text("王秀兰")
+        # the village's own LAN address (POINTSMART_BASE_URL here) goes to the county with the push
+        app.config["POINTSMART_BASE_URL"] = live_server.url
         _push(app, county_url)
 
         # the family's phone at home: the county is reachable, the village's LAN address is not
@@ -97,6 +99,10 @@ def test_a_card_opens_its_page_through_the_county_alone_and_stops_after_a_revoca
             expect(phone.locator("h1")).to_have_text("王*兰 家")
             expect(phone.locator("#as-of")).to_contain_text("数据截至")
             expect(phone.locator(".goods-list")).to_contain_text("洗衣粉")
+            # claims live at the village only: the county's page sends the family there, by the village Wi-Fi
+            to_claims = phone.get_by_role("link", name="申领积分 / 查看申领结果（需连上村里的 Wi‑Fi）")
+            token = url.rsplit("/", 1)[1]
+            expect(to_claims).to_have_attribute("href", f"{live_server.url}/c/{token}#claims")
             assert horizontal_overflow(phone) == 0
             screenshot(phone, "county-card-390")
             phone.set_viewport_size({"width": 1366, "height": 768})
@@ -106,6 +112,10 @@ def test_a_card_opens_its_page_through_the_county_alone_and_stops_after_a_revoca
             phone.pdf(path=str(ARTIFACTS / "county-card-a4.pdf"), format="A4", print_background=True)
             phone.emulate_media(media="screen")
             phone.set_viewport_size({"width": 390, "height": 844})
+            # on the village Wi-Fi (the chair's browser reaches the village) the link opens the card there
+            page.goto(to_claims.get_attribute("href"))
+            expect(page.locator("#balance")).to_have_text("40")
+            expect(page.locator("h1")).to_have_text("王*兰 家")
 
             # a redemption at the village's counter, then a push: the county shows the new balance
             with committing(app) as session:

@@ -607,3 +607,37 @@ def test_phone_scores_three_households_one_at_a_time(phone, app, village_id, mak
         ("02-001", "志愿服务"): 4,
     }
     assert console_errors(phone) == []
+
+
+def test_the_grid_group_filter_shows_its_whole_label_at_1366_and_fits_a_phone(
+    browser, live_server, app, village_id, make_user
+):
+    from .test_claims_browser import DESKTOP_1366, PHONE_390
+
+    make_rulebook(app, village_id, [("庭院整洁", 5, "monthly", 1)])
+    groups = ["一社", "二社", "三社", "四社"]
+    (member,) = make_panel(app, make_user, [("panel", groups)])
+    make_households(app, village_id, [(f"0{i}-001", f"农户{i}", g, 0) for i, g in enumerate(groups, 1)])
+    round_id = open_round(app, "monthly", "2026-10")
+    measure = """(select) => {
+        const ctx = document.createElement('canvas').getContext('2d');
+        const css = getComputedStyle(select);
+        ctx.font = css.font;
+        const text = Math.max(...[...select.options].map(o => ctx.measureText(o.text).width));
+        const room = select.clientWidth - parseFloat(css.paddingLeft) - parseFloat(css.paddingRight);
+        return [text, room, select.selectedOptions[0].text];
+    }"""
+    for options in (DESKTOP_1366, PHONE_390):
+        context, page = _open(browser, live_server, options)
+        try:
+            login(page, member)
+            page.goto(f"/scoring/rounds/{round_id}/grid")
+            select = page.locator("form.grid-filter select")
+            text, room, chosen = select.evaluate(measure)
+            assert chosen == "我的小组（一社、二社、三社、四社）"
+            if options is DESKTOP_1366:
+                assert text + 16 <= room, (text, room)  # the arrow beside it, and the whole label
+            assert horizontal_overflow(page) <= 0
+            screenshot(page, f"scoring-grid-filter-{options['viewport']['width']}")
+        finally:
+            context.close()

@@ -44,6 +44,9 @@ def upgrade():
     )
     with op.batch_alter_table("synced_card", schema=None) as batch_op:
         batch_op.create_index("ix_synced_card_token_digest", ["token_digest"], unique=False)
+    # the village's LAN address, sent with each push: the county's family page links there for claims
+    with op.batch_alter_table("village_link", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("village_url", sa.String(length=200), server_default="", nullable=False))
 
     # --- the change log: the cards issued before it carried them -------------------------------------
     _backfill_cards(op.get_bind())
@@ -52,6 +55,8 @@ def upgrade():
 def downgrade():
     # The change log keeps the card records written since 0013: it is history, append-only (the
     # database refuses to delete from it), and the county may have them already.
+    with op.batch_alter_table("village_link", schema=None) as batch_op:
+        batch_op.drop_column("village_url")
     with op.batch_alter_table("synced_card", schema=None) as batch_op:
         batch_op.drop_index("ix_synced_card_token_digest")
     op.drop_table("synced_card")
