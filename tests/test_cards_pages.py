@@ -20,7 +20,7 @@ from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.scoring import criteria, panels, score_entry
 from pointsmart.scoring import workflow as scoring_workflow
-from pointsmart.shop import redemptions
+from pointsmart.shop import lookup, redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
 from pointsmart.shop.redemptions import MAX_QTY
@@ -163,6 +163,10 @@ def test_counter_finds_a_card_by_number_or_scanned_url_and_redeems_once(app, log
         assert db.session.get(Household, carded["households"][0]).balance == 40
     receipt = shopkeeper.get(first.headers["Location"]).get_data(as_text=True)
     assert "洗衣粉" in receipt and 'id="balance-after">40<' in receipt
+    # the "下一位" scan field takes what the counter's does (lookup.MAX_QUERY), never less
+    scan_fields = re.findall(r'<input type="text" name="q"[^>]*>', receipt + counter)
+    assert len(scan_fields) == 2
+    assert all(f'maxlength="{lookup.MAX_QUERY}"' in field for field in scan_fields)
 
 
 def test_counter_refuses_clearly_and_writes_nothing(app, login_as, carded):
