@@ -2,6 +2,7 @@
 its card page; the panel accepts it into the round's grid through the score service, or declines it with
 a reason the family reads. Hostile input, permissions, and privacy between families."""
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from pointsmart import images
 from pointsmart.audit.models import AuditEntry
 from pointsmart.auth.models import User
 from pointsmart.cards import services as cards
@@ -348,6 +350,50 @@ def test_the_open_claims_cap(app, village):
             )
         assert refused.value.code == "too_many_open"
         db.session.rollback()
+
+
+@functools.cache
+def _six_thousand_square_png() -> bytes:
+    """The tester's photo: 6000×6000 pixels (the most one photo may have) in about 35 KB."""
+    out = io.BytesIO()
+    Image.new("L", (images.MAX_PHOTO_SIDE, images.MAX_PHOTO_SIDE), 200).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_claim_refused_anyway_answers_its_refusal_before_any_photo_is_read(app, client, village):
+    """The cheap checks (already waiting, no open round, too many photos) come before the photos are
+    decoded: photos that decoding would refuse — a pixel bomb, a broken file — never get that far."""
+    bad = [(pixel_bomb_png(), "a.png"), (truncated_jpeg(), "b.jpg"), (_six_thousand_square_png(), "c.png")]
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    again = claim(client, village["token_a"], village["training"], photos=bad)
+    assert again.status_code == 409 and "已经申领过" in text(again) and "不是 JPG" not in text(again)
+    last_year = today().replace(year=today().year - 1)
+    closed = claim(client, village["token_b"], village["training"], day=last_year, photos=bad)
+    assert closed.status_code == 409 and "还没有开始打分" in text(closed) and "合计" not in text(closed)
+    four = claim(client, village["token_b"], village["training"], photos=[*bad, bad[0]])
+    assert four.status_code == 422 and "最多上传 3 张照片" in text(four) and "不是 JPG" not in text(four)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 1
+
+
+def test_one_claims_photos_are_bounded_in_pixels_together(app, client, village):
+    """Three 6000×6000 PNGs (each within the per-photo limits) are 108 megapixels together: refused
+    from their headers, naming the photos field, nothing decoded or kept. Three 12-megapixel phone photos
+    fit, and one photo of the most pixels a photo may have."""
+    big = _six_thousand_square_png()
+    assert max(3 * 4000 * 3000, images.MAX_PHOTO_SIDE**2) <= images.MAX_TOTAL_PIXELS
+    photos = [(big, f"{n}.png") for n in range(3)]
+    three = claim(client, village["token_a"], village["training"], photos=photos)
+    body = text(three)
+    assert three.status_code == 422 and "合计 10800 万像素" in body and "最多 5000 万像素" in body
+    assert 'id="photos"' in body or 'name="photos"' in body
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    folder = Path(app.instance_path) / "uploads" / "claims"
+    assert not folder.exists() or not any(folder.iterdir())
+    assert images.pixels_of(big) == images.MAX_PHOTO_SIDE**2
+    # what check_image refuses from the header alone it refuses in its own words
+    assert images.pixels_of(pixel_bomb_png()) == images.pixels_of(b"not a photo") == 0
 
 
 # --- who may see and answer --------------------------------------------------------------------------

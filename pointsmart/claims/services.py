@@ -146,31 +146,30 @@ class ClaimInput:
     note: str
 
 
-def submit_claim(
-    session: Session,
-    card: Card,
-    data: ClaimInput,
-    photos: list[CleanPhoto],
-    folder: Path,
-    written: list[str],
-    limit: int | None = None,
-) -> Claim:
-    """File a family's claim from its card's page, with its (cleaned, shrunk) photos; with ``limit``,
-    the photos must fit in what is left of the village's photo storage (:mod:`..scoring.photo_storage`).
+@dataclass
+class CheckedClaim:
+    """A claim that passed every check but the photos' own (:func:`check_claim`)."""
 
-    Each photo file is written before the rows are flushed and its name appended to ``written``; if the
-    caller's transaction does not commit, it calls :func:`discard_photo_files` with them.
+    household: Household
+    criterion: Criterion
+    note: str
+    day: date
+    round: ScoringRound
+    round_criterion: RoundCriterion
 
-    :raises Invalid: no or an unknown or unclaimable criterion, no or a bad day, a day to come, a note
-        too long or with characters the text rule refuses, more than three photos.
+
+def check_claim(session: Session, card: Card, data: ClaimInput, photo_count: int) -> CheckedClaim:
+    """The cheap checks of a claim, each a query or two: the view runs them before it decodes a single
+    photo (seconds of work for a large one), so a claim that would be refused anyway answers at once;
+    :func:`submit_claim` runs them again under the write lock, where they decide.
+
+    :raises Invalid: see :func:`submit_claim` (more than three photos: ``too_many_photos``).
     :raises ClaimError: no round open for scoring for that period, the criterion not in it, the same
         criterion already waiting, or too many claims waiting.
     """
-    # one claim of a household at a time, so the open-claims count below holds
-    session.execute(sa.select(Household.id).where(Household.id == card.household_id).with_for_update())
     household = session.get(Household, card.household_id)
     note = checked(data.note, "note", _("说明"), max_length=NOTE_LENGTH, multiline=True)
-    if len(photos) > MAX_PHOTOS:
+    if photo_count > MAX_PHOTOS:
         raise Invalid(_("最多上传 %(n)s 张照片。", n=MAX_PHOTOS), code="too_many_photos", field="photos")
     criterion = session.get(Criterion, data.criterion_id) if data.criterion_id else None
     if criterion is None or criterion not in claimable_criteria(session, household.village_id):
@@ -198,6 +197,34 @@ def submit_claim(
         raise ClaimError(
             _("您已有 %(n)s 条申领在等审核，审核后再提交新的申领。", n=len(waiting)), code="too_many_open"
         )
+    return CheckedClaim(household, criterion, note, day, scoring_round, round_criterion)
+
+
+def submit_claim(
+    session: Session,
+    card: Card,
+    data: ClaimInput,
+    photos: list[CleanPhoto],
+    folder: Path,
+    written: list[str],
+    limit: int | None = None,
+) -> Claim:
+    """File a family's claim from its card's page, with its (cleaned, shrunk) photos; with ``limit``,
+    the photos must fit in what is left of the village's photo storage (:mod:`..scoring.photo_storage`).
+
+    Each photo file is written before the rows are flushed and its name appended to ``written``; if the
+    caller's transaction does not commit, it calls :func:`discard_photo_files` with them.
+
+    :raises Invalid: no or an unknown or unclaimable criterion, no or a bad day, a day to come, a note
+        too long or with characters the text rule refuses, more than three photos.
+    :raises ClaimError: no round open for scoring for that period, the criterion not in it, the same
+        criterion already waiting, or too many claims waiting.
+    """
+    # one claim of a household at a time, so the open-claims count holds
+    session.execute(sa.select(Household.id).where(Household.id == card.household_id).with_for_update())
+    found = check_claim(session, card, data, len(photos))
+    household, criterion, note, day = found.household, found.criterion, found.note, found.day
+    scoring_round, round_criterion = found.round, found.round_criterion
     if limit is not None and photos:
         require_room(session, household.village_id, limit, sum(len(photo.data) for photo in photos))
     claim = Claim(

@@ -25,7 +25,7 @@ from .. import images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..cards import services as cards
-from ..errors import DomainError, Invalid
+from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import signed
 from ..pages import flash_marked
@@ -82,24 +82,26 @@ def _hit_card_limit(card) -> bool:
     return all(limiter.limiter.hit(item, "claims", str(card.id)) for item in parse_many(rules))
 
 
-def _read_photos(form: ClaimForm) -> list[images.CleanPhoto]:
-    """The uploaded photos, each read to at most one byte over the limit, checked, cleaned of EXIF
-    and shrunk — before the write transaction (slow work never holds the lock).
+def _uploads_of(form: ClaimForm) -> list:
+    return [f for f in (form.photos.data or []) if f and f.filename]
 
-    :raises PhotoRefused: a file is not a photo we keep; ``Invalid``: more than three."""
-    uploads = [f for f in (form.photos.data or []) if f and f.filename]
-    if len(uploads) > services.MAX_PHOTOS:
-        raise Invalid(
-            _("最多上传 %(n)s 张照片。", n=services.MAX_PHOTOS), code="too_many_photos", field="photos"
-        )
+
+def _read_photos(uploads: list) -> list[images.CleanPhoto]:
+    """The uploaded photos, each read to at most one byte over the limit, their pixels together within
+    :data:`images.MAX_TOTAL_PIXELS` (from the headers), then each checked, cleaned of EXIF and shrunk —
+    before the write transaction (slow work never holds the lock), and after the claim's cheap checks
+    (:func:`services.check_claim`: a claim refused anyway never decodes a photo).
+
+    :raises PhotoRefused: a file is not a photo we keep, or the photos are too many pixels together."""
+    blobs = [upload.read(images.MAX_PHOTO_BYTES + 1) for upload in uploads]
     cleaned = []
-    for upload in uploads:
-        try:
-            photo = images.clean_photo(upload.read(images.MAX_PHOTO_BYTES + 1), fit=services.STORED_SIDE)
-        except images.PhotoRefused as err:
-            err.extra.setdefault("field", "photos")
-            raise
-        cleaned.append(photo)
+    try:
+        images.require_total_pixels(blobs)
+        for data in blobs:
+            cleaned.append(images.clean_photo(data, fit=services.STORED_SIDE))
+    except images.PhotoRefused as err:
+        err.extra.setdefault("field", "photos")
+        raise
     return cleaned
 
 
@@ -155,13 +157,16 @@ def new(token: str):
         flash(_("这张卡提交申领太频繁了，请过一段时间再提交。"), "error")
         return _form_page(card, form, 429)
     folder, written = _uploads(), []
+    data = services.ClaimInput(form.criterion_id.data, form.happened_on.data, form.note.data or "")
     try:
-        photos = _read_photos(form)
+        uploads = _uploads_of(form)
+        services.check_claim(db.session, card, data, len(uploads))  # the cheap refusals first
+        photos = _read_photos(uploads)
         with write():
             services.submit_claim(
                 db.session,
                 card,
-                services.ClaimInput(form.criterion_id.data, form.happened_on.data, form.note.data or ""),
+                data,
                 photos,
                 folder,
                 written,
