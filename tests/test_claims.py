@@ -22,7 +22,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.periods import Period, today
-from pointsmart.scoring import criteria, panels, workflow
+from pointsmart.scoring import criteria, panels, score_entry, workflow
 from pointsmart.scoring.models import Criterion, Score, ScoringRound
 from pointsmart.sync.kinds import Lookups
 from pointsmart.sync.kinds import criterion as criterion_payload
@@ -469,6 +469,33 @@ def test_accepting_more_times_than_the_criterion_allows_or_after_the_round_is_su
     # declining still answers the family
     panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "本期已提交审核"})
     assert only_claim(app).status == ClaimStatus.DECLINED
+
+
+def test_accepting_a_claim_never_lowers_the_cell(app, client, village, login_as):
+    """The cell holds 2 (typed into the grid), the family claims, the panel accepts with 1: refused in
+    words naming the cell's count, the cell still 2 and the claim still waiting; accepting with 2 (the
+    suggestion, as the criterion's maximum is 2) answers it."""
+    panel = panel_client(app, login_as)
+    grid = f"/scoring/rounds/{village['round']}/grid"
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        held = scoring_round.criteria[0]
+        assert held.criterion_id == village["training"]
+        score_entry.set_score(
+            db.session, scoring_round, village["a"], held.id, 2, db.session.get(User, panel.user_id)
+        )
+        db.session.commit()
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    found = only_claim(app)
+    lower = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    assert "已经计了 2 次，采纳不能把它改少" in text(lower)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Score.times)).one() == 2
+    assert only_claim(app).status == ClaimStatus.PENDING
+    assert "待审" in text(client.get(f"/c/{village['token_a']}"))
+    assert panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "2"}).status_code == 302
+    assert only_claim(app).status == ClaimStatus.ACCEPTED and only_claim(app).times == 2
+    assert panel.get(grid).status_code == 200
 
 
 def test_claims_of_the_village_only(app, client, village, login_as):

@@ -27,7 +27,15 @@ from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..images import CleanPhoto
 from ..periods import Period, day_problem, today
-from ..scoring.models import Cadence, Category, Criterion, RoundCriterion, RoundStatus, ScoringRound
+from ..scoring.models import (
+    Cadence,
+    Category,
+    Criterion,
+    RoundCriterion,
+    RoundStatus,
+    Score,
+    ScoringRound,
+)
 from ..scoring.photo_storage import require_room
 from ..scoring.score_entry import may_score, set_score
 from ..text import checked
@@ -370,12 +378,41 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User) -> Clai
     """Accept a claim: the household's cell of the round becomes ``times`` through the score service
     (audited there as ``scoring.score.set``), and the claim records who, when and what.
 
-    :raises ClaimError: already answered, or the user may not score this household.
+    Accepting never lowers the cell: a family's claim adds to what the panel has entered, so ``times``
+    below what the cell already holds is refused (``would_lower_score``), naming the cell's count —
+    never silently raised to it, as the panel then accepts at a number it did not choose. To lower a
+    cell the panel edits the grid, where the change is its own.
+
+    :raises ClaimError: already answered, the user may not score this household, or ``times`` is below
+        the cell's.
     :raises ScoringError: the round is past its draft (from the score service).
     :raises Invalid: more times than the criterion allows.
     """
     claim = _lock_pending(session, claim, user)
     scoring_round = session.get(ScoringRound, claim.round_id)
+    held = (
+        session.scalar(
+            sa.select(Score.times)
+            .where(
+                Score.round_id == claim.round_id,
+                Score.household_id == claim.household_id,
+                Score.round_criterion_id == claim.round_criterion_id,
+            )
+            .with_for_update()
+        )
+        or 0
+    )
+    if times < held:
+        raise ClaimError(
+            _(
+                "这一户“%(name)s”已经计了 %(held)s 次，采纳不能把它改少：请填 %(held)s 次或更多，"
+                "或者不采纳。",
+                name=claim.round_criterion.name,
+                held=held,
+            ),
+            code="would_lower_score",
+            field="times",
+        )
     saved = set_score(session, scoring_round, claim.household_id, claim.round_criterion_id, times, user)
     claim.status, claim.times = ClaimStatus.ACCEPTED, saved
     claim.decided_by, claim.decided_at = user.id, utcnow()
