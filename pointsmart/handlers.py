@@ -56,6 +56,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         status = err.code or 500
+        if status == 404 and request.path.startswith("/c/"):
+            from .family.views import unknown_card  # a family's address: one answer for every miss
+
+            return unknown_card()
         code = _HTTP_CODES.get(status, "error")
         message = _http_message(status)
         if status == 400 and getattr(err, "description", "") and "CSRF" in err.description:

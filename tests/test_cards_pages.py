@@ -523,3 +523,43 @@ def test_the_family_page_opens_the_latest_notice_on_the_familys_own_row(app, cli
     assert f'href="{link}"' in page and "查看积分公示（我家）" in page
     notice = client.get(link).get_data(as_text=True)
     assert household_no in notice and "李四" not in notice  # only the family's own row
+
+
+MALFORMED_CARD_ADDRESSES = [
+    "/c/xxx%00",
+    "/c/abc%E2%80%AEdef",
+    "/c/" + "x" * 10_000,
+    "/c/a/b",
+    "/c/..%2f..%2fetc",
+    "/c/..%2f..%2fetc%2fpasswd/claims/new",
+    "/c/" + "x" * 43 + "/claims/new",
+    "/c/" + "x" * 43 + "/claims/photos/1",
+    "/c/",
+]
+
+
+def _without_address(response) -> str:
+    """The page, but for its own address (the language switch links back to it)."""
+    return re.sub(r"next=[^\"&]*", "next=T", response.get_data(as_text=True))
+
+
+def _headers(response) -> list:
+    return sorted((k, v) for k, v in response.headers.items() if k != "Content-Length")
+
+
+def assert_answers_as_an_unknown_card(client):
+    unknown = client.get("/c/" + "x" * 43)
+    assert unknown.status_code == 404
+    assert (
+        unknown.headers["Referrer-Policy"] == "no-referrer" and unknown.headers["Cache-Control"] == "no-store"
+    )
+    for address in MALFORMED_CARD_ADDRESSES:
+        answer = client.get(address)
+        assert answer.status_code == 404, address
+        assert _without_address(answer) == _without_address(unknown), address
+        # every header alike (the length differs by the address's own length, in the language link)
+        assert _headers(answer) == _headers(unknown), address
+
+
+def test_a_malformed_card_address_answers_exactly_as_an_unknown_card(client, carded):
+    assert_answers_as_an_unknown_card(client)

@@ -201,3 +201,9 @@ def test_a_card_printed_once_the_village_has_a_county_carries_the_county_address
         f"https://county.example.cn/c/{card.token}",
     ]
     assert "重新打印全部有效卡" in page and "https://county.example.cn" in page
+
+
+def test_a_malformed_card_address_answers_at_the_county_as_an_unknown_card(county_app):
+    from .test_cards_pages import assert_answers_as_an_unknown_card
+
+    assert_answers_as_an_unknown_card(county_app.test_client())
