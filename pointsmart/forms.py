@@ -39,8 +39,22 @@ def number_read(_form, field) -> None:
         raise StopValidation()
 
 
+class Readable:
+    """A WTForms validator, after a field's ``InputRequired``: a value that was sent but could not be
+    read (a date of 2026-02-30, a choice of "0x1") is this field's one message — "not valid", never
+    the "required" a ``DataRequired`` would put in place of the parse error."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, _form, field) -> None:
+        if field.process_errors:
+            field.errors[:] = []
+            raise StopValidation(self.message)
+
+
 #: full-width digits and minus (typed with a Chinese input method) read as ASCII
-_FULL_WIDTH_NUMBER = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff0d": "-"})
+FULL_WIDTH_NUMBER = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff0d": "-"})
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 #: more digits than this is past every field's bound: read as ±10**MAX_DIGITS, never handed to int() or
 #: to NumberRange's float() (a 309-digit number overflowed it: a 500)
@@ -62,7 +76,7 @@ class IntegerField(wtforms.IntegerField):
             return
         self.data = None
         raw = valuelist[0] if isinstance(valuelist[0], str) else ""
-        typed = raw.strip(text.SPACES).translate(_FULL_WIDTH_NUMBER)
+        typed = raw.strip(text.SPACES).translate(FULL_WIDTH_NUMBER)
         if not typed:
             return
         if not _WHOLE_NUMBER.fullmatch(typed):

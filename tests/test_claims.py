@@ -193,6 +193,34 @@ def test_a_criterion_not_marked_claimable_or_unknown_is_refused(app, client, vil
         assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
 
 
+@pytest.mark.parametrize("wrong", ["0x1", "1e3", "-1", "0", "１x", "99999999999999999999"])
+def test_a_criterion_id_that_is_no_id_is_called_not_valid_never_missing(app, client, village, wrong):
+    response = claim(client, village["token_a"], wrong)
+    assert response.status_code == 422
+    assert "没有这个积分条目，请从列表里选择" in text(response) and "必填" not in text(response)
+
+
+@pytest.mark.parametrize("day", ["2026-02-30", "２０２６-１２-０１", "2026/12/01", "yesterday"])
+def test_a_day_that_is_no_day_is_called_not_valid_never_missing(app, client, village, day):
+    response = claim(client, village["token_a"], village["training"], happened_on=day)
+    assert response.status_code == 422
+    assert "不是有效的日期" in text(response) and "必填" not in text(response)
+
+
+def test_a_missing_choice_or_day_is_still_called_missing(app, client, village):
+    for response in (
+        claim(client, village["token_a"], ""),
+        claim(client, village["token_a"], village["training"], happened_on=""),
+    ):
+        assert response.status_code == 422 and "必填" in text(response)
+
+
+def test_a_criterion_id_in_full_width_digits_is_read(app, client, village):
+    wide = str(village["training"]).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert claim(client, village["token_a"], wide).status_code == 302
+    assert only_claim(app).criterion_id == village["training"]
+
+
 def test_a_claim_is_refused_when_no_round_is_open_for_its_period(app, client, village, login_as):
     last_year = today().replace(year=today().year - 1)
     response = claim(client, village["token_a"], village["training"], day=last_year)

@@ -5,15 +5,18 @@ from flask_wtf.file import MultipleFileField
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ..forms import FlaskForm, IntegerField, sane_day
+from ..forms import FULL_WIDTH_NUMBER, FlaskForm, IntegerField, Readable, sane_day
 from ..ids import form_id
 from ..scoring.criteria import MAX_TIMES
 from .services import NOTE_LENGTH, REASON_LENGTH
 
 
 def _chosen_id(value) -> int | None:
-    """The select's "请选择" (an empty value) is no choice; anything else an id (:func:`form_id`)."""
-    return None if value in ("", None) else form_id(value)
+    """The select's "请选择" (an empty value) is no choice; anything else an id (:func:`form_id`), its
+    digits ASCII or full-width (１ is 1), as every whole number the project reads."""
+    if value in ("", None):
+        return None
+    return form_id(value.translate(FULL_WIDTH_NUMBER) if isinstance(value, str) else value)
 
 
 class ClaimForm(FlaskForm):
@@ -22,9 +25,12 @@ class ClaimForm(FlaskForm):
         coerce=_chosen_id,
         choices=[],
         validate_choice=False,
-        validators=[DataRequired()],
+        validators=[InputRequired(), Readable(_l("没有这个积分条目，请从列表里选择。"))],
     )
-    happened_on = DateField(_l("日期"), validators=[DataRequired(), sane_day])
+    happened_on = DateField(
+        _l("日期"),
+        validators=[InputRequired(), Readable(_l("不是有效的日期，请按 2026-12-01 的样子填写。")), sane_day],
+    )
     note = TextAreaField(_l("说明"), validators=[Length(max=NOTE_LENGTH)])
     photos = MultipleFileField(_l("照片（最多 3 张，可不传）"))
 
