@@ -620,3 +620,26 @@ def test_two_panel_members_accepting_one_claim_at_once_count_it_once(app, client
         assert db.session.scalar(sa.select(Score.times)) == 1
         accepted = sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.action == "claims.claim.accepted")
         assert db.session.scalar(accepted) == 1
+
+
+def test_a_claim_over_the_request_limit_gets_the_form_again_saying_the_limit(app, client, village):
+    """Over MAX_CONTENT_LENGTH (8 MB) the body is never read; the family gets its claim form back, the
+    photos field marked with the limit and what to do, not the generic 413 page."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    big = [(b"\\xff" * (limit // 2 + 1), "a.jpg"), (b"\\xff" * (limit // 2 + 1), "b.jpg")]
+    response = claim(client, village["token_a"], village["training"], photos=big)
+    body = text(response)
+    assert response.status_code == 413
+    assert f"超过了 {limit // 1024 // 1024} MB" in body and "少选几张照片" in body
+    assert 'claim-form"' in body and "参加技能培训" in body
+    photos_field = re.search(r'<label class="field has-error">(?:(?!</label>).)*</label>', body, re.S).group(
+        0
+    )
+    assert 'name="photos"' in photos_field and 'aria-invalid="true"' in photos_field
+    assert f"超过了 {limit // 1024 // 1024} MB" in photos_field
+    assert response.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    # elsewhere the generic page; an unknown card's answers as an unknown card
+    unknown = client.post("/c/" + "x" * 43 + "/claims/new", data={"photos": big[0][0] * 2})
+    assert unknown.status_code == 404 and "这张积分卡无效" in text(unknown)

@@ -186,6 +186,29 @@ def new(token: str):
     return redirect(url_for("family.card", token=token, _anchor="claims"))
 
 
+def too_large() -> Response:
+    """A claim whose request is over ``MAX_CONTENT_LENGTH`` (refused from its ``Content-Length`` before
+    a byte is read — ``handlers`` sends the 413 of this route here): the claim form again, its photos
+    field marked, saying the limit and what to do, instead of the generic 413 page. What was typed
+    went with the unread body; the form starts again."""
+    card = cards.card_by_token(db.session, (request.view_args or {}).get("token", ""))
+    if card is None:
+        from ..family.views import unknown_card
+
+        return unknown_card()
+    form = ClaimForm(formdata=None)  # the body is not read: it is over the limit
+    _choices(form, card.household.village_id)
+    form.happened_on.data = today()
+    message = _(
+        "这次提交超过了 %(mb)s MB，没有收到。请少选几张照片，或选小一些的照片（用手机“压缩”或降低像素），"
+        "再重新填写提交。",
+        mb=current_app.config["MAX_CONTENT_LENGTH"] // 1024 // 1024,
+    )
+    form.photos.errors = [message]
+    flash(message, "error")
+    return _form_page(card, form, 413)
+
+
 @bp.app_template_global()
 def family_claims(card) -> dict:
     """The card's own household's claims, and whether it may claim at all (its card page's include)."""
