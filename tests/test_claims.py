@@ -630,13 +630,13 @@ def test_a_claim_over_the_request_limit_gets_the_form_again_saying_the_limit(app
     response = claim(client, village["token_a"], village["training"], photos=big)
     body = text(response)
     assert response.status_code == 413
-    assert f"超过了 {limit // 1024 // 1024} MB" in body and "少选几张照片" in body
+    assert f"合起来超过了 {limit // 1024 // 1024} MB" in body and "少选几张照片" in body
     assert 'claim-form"' in body and "参加技能培训" in body
     photos_field = re.search(r'<label class="field has-error">(?:(?!</label>).)*</label>', body, re.S).group(
         0
     )
     assert 'name="photos"' in photos_field and 'aria-invalid="true"' in photos_field
-    assert f"超过了 {limit // 1024 // 1024} MB" in photos_field
+    assert f"合起来超过了 {limit // 1024 // 1024} MB" in photos_field
     assert response.headers["Cache-Control"] == "no-store"
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0

@@ -1,5 +1,7 @@
 """The family's claim form and the panel's answers."""
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
 from wtforms import DateField, SelectField, StringField, TextAreaField
@@ -33,6 +35,22 @@ class ClaimForm(FlaskForm):
     )
     note = TextAreaField(_l("说明"), validators=[Length(max=NOTE_LENGTH)])
     photos = MultipleFileField(_l("照片（最多 3 张，可不传）"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the phone checks the request's size before sending (static/js/claim-photos.js): over it, the
+        # server never reads the body and what the family typed would be lost
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        self.photos.render_kw = {"data-max-bytes": limit, "data-too-large": too_large_message(limit)}
+
+
+def too_large_message(limit: int) -> str:
+    """What a family reads when its claim is over the request limit (``MAX_CONTENT_LENGTH``)."""
+    return _(
+        "照片合起来超过了 %(mb)s MB，一次传不了。请少选几张照片，或选小一些的照片（用手机“压缩”或降低像素）"
+        "后再提交。",
+        mb=limit // 1024 // 1024,
+    )
 
 
 class AcceptForm(FlaskForm):

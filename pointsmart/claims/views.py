@@ -35,7 +35,7 @@ from ..scoring.models import RoundStatus
 from ..scoring.rounds import get_round, scores_of
 from ..unit import write
 from . import services
-from .forms import AcceptForm, ClaimForm, DeclineForm
+from .forms import AcceptForm, ClaimForm, DeclineForm, too_large_message
 from .models import CLAIM_STATUS_LABELS, ClaimStatus
 
 bp = Blueprint("claims", __name__)
@@ -199,11 +199,7 @@ def too_large() -> Response:
     form = ClaimForm(formdata=None)  # the body is not read: it is over the limit
     _choices(form, card.household.village_id)
     form.happened_on.data = today()
-    message = _(
-        "这次提交超过了 %(mb)s MB，没有收到。请少选几张照片，或选小一些的照片（用手机“压缩”或降低像素），"
-        "再重新填写提交。",
-        mb=current_app.config["MAX_CONTENT_LENGTH"] // 1024 // 1024,
-    )
+    message = too_large_message(current_app.config["MAX_CONTENT_LENGTH"])
     form.photos.errors = [message]
     flash(message, "error")
     return _form_page(card, form, 413)
