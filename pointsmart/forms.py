@@ -20,6 +20,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import Length, NumberRange, StopValidation, ValidationError
 
 from . import periods, text
+from .errors import Invalid
 
 
 def sane_day(_form, field) -> None:
@@ -38,8 +39,22 @@ def number_read(_form, field) -> None:
         raise StopValidation()
 
 
+class Readable:
+    """A WTForms validator, after a field's ``InputRequired``: a value that was sent but could not be
+    read (a date of 2026-02-30, a choice of "0x1") is this field's one message — "not valid", never
+    the "required" a ``DataRequired`` would put in place of the parse error."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, _form, field) -> None:
+        if field.process_errors:
+            field.errors[:] = []
+            raise StopValidation(self.message)
+
+
 #: full-width digits and minus (typed with a Chinese input method) read as ASCII
-_FULL_WIDTH_NUMBER = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff0d": "-"})
+FULL_WIDTH_NUMBER = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff0d": "-"})
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 #: more digits than this is past every field's bound: read as ±10**MAX_DIGITS, never handed to int() or
 #: to NumberRange's float() (a 309-digit number overflowed it: a 500)
@@ -61,7 +76,7 @@ class IntegerField(wtforms.IntegerField):
             return
         self.data = None
         raw = valuelist[0] if isinstance(valuelist[0], str) else ""
-        typed = raw.strip(text.SPACES).translate(_FULL_WIDTH_NUMBER)
+        typed = raw.strip(text.SPACES).translate(FULL_WIDTH_NUMBER)
         if not typed:
             return
         if not _WHOLE_NUMBER.fullmatch(typed):
@@ -100,15 +115,44 @@ class TextRule:
             raise StopValidation(message)
 
 
+#: what a form value read from a request may be: a multipart or urlencoded post's text, a JSON body's scalar
+_PLAIN_VALUES = (str, int, float, bool, type(None))
+
+
+def refuse_files_in_text(form, formdata) -> None:
+    """A file part (or a JSON object or list) posted under the name of a field that takes text — a
+    note, a reason, a user name, a date — is one 422 naming the field, on every form alike; WTForms
+    would hand the field a ``FileStorage`` and a validator would fail on it (a 500).
+
+    :raises Invalid: ``file_in_text_field``, with the field's name."""
+    if formdata is None:
+        return
+    for field in form:
+        if isinstance(field, wtforms.FileField):
+            continue
+        if any(not isinstance(value, _PLAIN_VALUES) for value in formdata.getlist(field.name)):
+            raise Invalid(
+                _l("“%(label)s”要填写文字，不能是文件。", label=field.label.text),
+                code="file_in_text_field",
+                field=field.name,
+            )
+
+
 def _declared_max(field) -> int | None:
     lengths = [v.max for v in field.validators if isinstance(v, Length) and v.max not in (None, -1)]
     return min(lengths) if lengths else None
 
 
 class FlaskForm(flask_wtf.FlaskForm):
-    """Flask-WTF's form; every text field it binds gets :class:`TextRule`."""
+    """Flask-WTF's form; every text field it binds gets :class:`TextRule`, and a posted file where a
+    field takes text is refused before any field reads it (:func:`refuse_files_in_text`)."""
 
-    class Meta:
+    class Meta(flask_wtf.FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            formdata = super().wrap_formdata(form, formdata)
+            refuse_files_in_text(form, formdata)
+            return formdata
+
         def bind_field(self, form, unbound_field, options):
             if unbound_field.field_class is wtforms.IntegerField:
                 unbound_field = UnboundField(IntegerField, *unbound_field.args, **unbound_field.kwargs)

@@ -56,6 +56,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         status = err.code or 500
+        if status == 404 and request.path.startswith("/c/"):
+            from .family.views import unknown_card  # a family's address: one answer for every miss
+
+            return unknown_card()
+        if status == 413 and request.endpoint == "claims.new":
+            from .claims.views import too_large  # the family's claim form again, its photos marked
+
+            return too_large()
         code = _HTTP_CODES.get(status, "error")
         message = _http_message(status)
         if status == 400 and getattr(err, "description", "") and "CSRF" in err.description:

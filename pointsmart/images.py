@@ -15,6 +15,9 @@ from .errors import Invalid
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTO_SIDE = 6000
+#: the pixels of one upload's photos together, as their headers say (three 12-megapixel phone photos
+#: pass; three 6000×6000 PNGs of 120 KB each — 108 megapixels, seconds of decoding each — do not)
+MAX_TOTAL_PIXELS = 50_000_000
 #: Pillow's format name → (content type, file extension)
 PHOTO_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 
@@ -87,6 +90,48 @@ def check_image(data: bytes) -> PhotoInfo:
         raise not_image from exc
     content_type, extension = PHOTO_TYPES[kind]
     return PhotoInfo(content_type, extension, width, height)
+
+
+def pixels_of(data: bytes) -> int:
+    """The pixels a photo's header says it has, nothing decoded; 0 for a file :func:`check_image`
+    refuses from its header alone in its own words (no header, a pixel bomb, a side over
+    :data:`MAX_PHOTO_SIDE`)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except (
+        UnidentifiedImageError,
+        OSError,
+        EOFError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
+        return 0
+    if width > MAX_PHOTO_SIDE or height > MAX_PHOTO_SIDE:
+        return 0
+    return width * height
+
+
+def require_total_pixels(uploads: list[bytes], limit: int = MAX_TOTAL_PIXELS) -> None:
+    """Refuse photos sent together whose pixels add up past ``limit``, from their headers alone —
+    before any of them is decoded.
+
+    :raises PhotoRefused: ``photos_too_many_pixels``."""
+    total = sum(pixels_of(data) for data in uploads)
+    if total > limit:
+        raise PhotoRefused(
+            _(
+                "这几张照片合计 %(total)s 万像素，太大了：一次最多 %(max)s 万像素。"
+                "请少选几张，或用手机“压缩”、降低像素后再上传。",
+                total=total // 10_000,
+                max=limit // 10_000,
+            ),
+            code="photos_too_many_pixels",
+        )
 
 
 def without_metadata(data: bytes, info: PhotoInfo, fit: int | None = None) -> bytes:

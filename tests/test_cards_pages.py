@@ -20,7 +20,7 @@ from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.scoring import criteria, panels, score_entry
 from pointsmart.scoring import workflow as scoring_workflow
-from pointsmart.shop import redemptions
+from pointsmart.shop import lookup, redemptions
 from pointsmart.shop import services as shop
 from pointsmart.shop.models import MoveKind, Redemption
 from pointsmart.shop.redemptions import MAX_QTY
@@ -163,6 +163,10 @@ def test_counter_finds_a_card_by_number_or_scanned_url_and_redeems_once(app, log
         assert db.session.get(Household, carded["households"][0]).balance == 40
     receipt = shopkeeper.get(first.headers["Location"]).get_data(as_text=True)
     assert "洗衣粉" in receipt and 'id="balance-after">40<' in receipt
+    # the "下一位" scan field takes what the counter's does (lookup.MAX_QUERY), never less
+    scan_fields = re.findall(r'<input type="text" name="q"[^>]*>', receipt + counter)
+    assert len(scan_fields) == 2
+    assert all(f'maxlength="{lookup.MAX_QUERY}"' in field for field in scan_fields)
 
 
 def test_counter_refuses_clearly_and_writes_nothing(app, login_as, carded):
@@ -519,3 +523,43 @@ def test_the_family_page_opens_the_latest_notice_on_the_familys_own_row(app, cli
     assert f'href="{link}"' in page and "查看积分公示（我家）" in page
     notice = client.get(link).get_data(as_text=True)
     assert household_no in notice and "李四" not in notice  # only the family's own row
+
+
+MALFORMED_CARD_ADDRESSES = [
+    "/c/xxx%00",
+    "/c/abc%E2%80%AEdef",
+    "/c/" + "x" * 10_000,
+    "/c/a/b",
+    "/c/..%2f..%2fetc",
+    "/c/..%2f..%2fetc%2fpasswd/claims/new",
+    "/c/" + "x" * 43 + "/claims/new",
+    "/c/" + "x" * 43 + "/claims/photos/1",
+    "/c/",
+]
+
+
+def _without_address(response) -> str:
+    """The page, but for its own address (the language switch links back to it)."""
+    return re.sub(r"next=[^\"&]*", "next=T", response.get_data(as_text=True))
+
+
+def _headers(response) -> list:
+    return sorted((k, v) for k, v in response.headers.items() if k != "Content-Length")
+
+
+def assert_answers_as_an_unknown_card(client):
+    unknown = client.get("/c/" + "x" * 43)
+    assert unknown.status_code == 404
+    assert (
+        unknown.headers["Referrer-Policy"] == "no-referrer" and unknown.headers["Cache-Control"] == "no-store"
+    )
+    for address in MALFORMED_CARD_ADDRESSES:
+        answer = client.get(address)
+        assert answer.status_code == 404, address
+        assert _without_address(answer) == _without_address(unknown), address
+        # every header alike (the length differs by the address's own length, in the language link)
+        assert _headers(answer) == _headers(unknown), address
+
+
+def test_a_malformed_card_address_answers_exactly_as_an_unknown_card(client, carded):
+    assert_answers_as_an_unknown_card(client)

@@ -2,6 +2,7 @@
 its card page; the panel accepts it into the round's grid through the score service, or declines it with
 a reason the family reads. Hostile input, permissions, and privacy between families."""
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from pointsmart import images
 from pointsmart.audit.models import AuditEntry
 from pointsmart.auth.models import User
 from pointsmart.cards import services as cards
@@ -20,7 +22,7 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.periods import Period, today
-from pointsmart.scoring import criteria, panels, workflow
+from pointsmart.scoring import criteria, panels, score_entry, workflow
 from pointsmart.scoring.models import Criterion, Score, ScoringRound
 from pointsmart.sync.kinds import Lookups
 from pointsmart.sync.kinds import criterion as criterion_payload
@@ -191,6 +193,34 @@ def test_a_criterion_not_marked_claimable_or_unknown_is_refused(app, client, vil
         assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
 
 
+@pytest.mark.parametrize("wrong", ["0x1", "1e3", "-1", "0", "１x", "99999999999999999999"])
+def test_a_criterion_id_that_is_no_id_is_called_not_valid_never_missing(app, client, village, wrong):
+    response = claim(client, village["token_a"], wrong)
+    assert response.status_code == 422
+    assert "没有这个积分条目，请从列表里选择" in text(response) and "必填" not in text(response)
+
+
+@pytest.mark.parametrize("day", ["2026-02-30", "２０２６-１２-０１", "2026/12/01", "yesterday"])
+def test_a_day_that_is_no_day_is_called_not_valid_never_missing(app, client, village, day):
+    response = claim(client, village["token_a"], village["training"], happened_on=day)
+    assert response.status_code == 422
+    assert "不是有效的日期" in text(response) and "必填" not in text(response)
+
+
+def test_a_missing_choice_or_day_is_still_called_missing(app, client, village):
+    for response in (
+        claim(client, village["token_a"], ""),
+        claim(client, village["token_a"], village["training"], happened_on=""),
+    ):
+        assert response.status_code == 422 and "必填" in text(response)
+
+
+def test_a_criterion_id_in_full_width_digits_is_read(app, client, village):
+    wide = str(village["training"]).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert claim(client, village["token_a"], wide).status_code == 302
+    assert only_claim(app).criterion_id == village["training"]
+
+
 def test_a_claim_is_refused_when_no_round_is_open_for_its_period(app, client, village, login_as):
     last_year = today().replace(year=today().year - 1)
     response = claim(client, village["token_a"], village["training"], day=last_year)
@@ -350,6 +380,50 @@ def test_the_open_claims_cap(app, village):
         db.session.rollback()
 
 
+@functools.cache
+def _six_thousand_square_png() -> bytes:
+    """The tester's photo: 6000×6000 pixels (the most one photo may have) in about 35 KB."""
+    out = io.BytesIO()
+    Image.new("L", (images.MAX_PHOTO_SIDE, images.MAX_PHOTO_SIDE), 200).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_claim_refused_anyway_answers_its_refusal_before_any_photo_is_read(app, client, village):
+    """The cheap checks (already waiting, no open round, too many photos) come before the photos are
+    decoded: photos that decoding would refuse — a pixel bomb, a broken file — never get that far."""
+    bad = [(pixel_bomb_png(), "a.png"), (truncated_jpeg(), "b.jpg"), (_six_thousand_square_png(), "c.png")]
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    again = claim(client, village["token_a"], village["training"], photos=bad)
+    assert again.status_code == 409 and "已经申领过" in text(again) and "不是 JPG" not in text(again)
+    last_year = today().replace(year=today().year - 1)
+    closed = claim(client, village["token_b"], village["training"], day=last_year, photos=bad)
+    assert closed.status_code == 409 and "还没有开始打分" in text(closed) and "合计" not in text(closed)
+    four = claim(client, village["token_b"], village["training"], photos=[*bad, bad[0]])
+    assert four.status_code == 422 and "最多上传 3 张照片" in text(four) and "不是 JPG" not in text(four)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 1
+
+
+def test_one_claims_photos_are_bounded_in_pixels_together(app, client, village):
+    """Three 6000×6000 PNGs (each within the per-photo limits) are 108 megapixels together: refused
+    from their headers, naming the photos field, nothing decoded or kept. Three 12-megapixel phone photos
+    fit, and one photo of the most pixels a photo may have."""
+    big = _six_thousand_square_png()
+    assert max(3 * 4000 * 3000, images.MAX_PHOTO_SIDE**2) <= images.MAX_TOTAL_PIXELS
+    photos = [(big, f"{n}.png") for n in range(3)]
+    three = claim(client, village["token_a"], village["training"], photos=photos)
+    body = text(three)
+    assert three.status_code == 422 and "合计 10800 万像素" in body and "最多 5000 万像素" in body
+    assert 'id="photos"' in body or 'name="photos"' in body
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    folder = Path(app.instance_path) / "uploads" / "claims"
+    assert not folder.exists() or not any(folder.iterdir())
+    assert images.pixels_of(big) == images.MAX_PHOTO_SIDE**2
+    # what check_image refuses from the header alone it refuses in its own words
+    assert images.pixels_of(pixel_bomb_png()) == images.pixels_of(b"not a photo") == 0
+
+
 # --- who may see and answer --------------------------------------------------------------------------
 
 
@@ -423,6 +497,33 @@ def test_accepting_more_times_than_the_criterion_allows_or_after_the_round_is_su
     # declining still answers the family
     panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "本期已提交审核"})
     assert only_claim(app).status == ClaimStatus.DECLINED
+
+
+def test_accepting_a_claim_never_lowers_the_cell(app, client, village, login_as):
+    """The cell holds 2 (typed into the grid), the family claims, the panel accepts with 1: refused in
+    words naming the cell's count, the cell still 2 and the claim still waiting; accepting with 2 (the
+    suggestion, as the criterion's maximum is 2) answers it."""
+    panel = panel_client(app, login_as)
+    grid = f"/scoring/rounds/{village['round']}/grid"
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        held = scoring_round.criteria[0]
+        assert held.criterion_id == village["training"]
+        score_entry.set_score(
+            db.session, scoring_round, village["a"], held.id, 2, db.session.get(User, panel.user_id)
+        )
+        db.session.commit()
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    found = only_claim(app)
+    lower = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    assert "已经计了 2 次，采纳不能把它改少" in text(lower)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Score.times)).one() == 2
+    assert only_claim(app).status == ClaimStatus.PENDING
+    assert "待审" in text(client.get(f"/c/{village['token_a']}"))
+    assert panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "2"}).status_code == 302
+    assert only_claim(app).status == ClaimStatus.ACCEPTED and only_claim(app).times == 2
+    assert panel.get(grid).status_code == 200
 
 
 def test_claims_of_the_village_only(app, client, village, login_as):
@@ -539,3 +640,26 @@ def test_a_refused_claim_says_why_once(app, client, village):
     assert response.status_code == 409
     assert text(response).count("还没有开始打分") == 1
     assert "请修改标出的项目" in text(response)
+
+
+def test_a_claim_over_the_request_limit_gets_the_form_again_saying_the_limit(app, client, village):
+    """Over MAX_CONTENT_LENGTH (8 MB) the body is never read; the family gets its claim form back, the
+    photos field marked with the limit and what to do, not the generic 413 page."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    big = [(b"\\xff" * (limit // 2 + 1), "a.jpg"), (b"\\xff" * (limit // 2 + 1), "b.jpg")]
+    response = claim(client, village["token_a"], village["training"], photos=big)
+    body = text(response)
+    assert response.status_code == 413
+    assert f"合起来超过了 {limit // 1024 // 1024} MB" in body and "少选几张照片" in body
+    assert 'claim-form"' in body and "参加技能培训" in body
+    photos_field = re.search(r'<label class="field has-error">(?:(?!</label>).)*</label>', body, re.S).group(
+        0
+    )
+    assert 'name="photos"' in photos_field and 'aria-invalid="true"' in photos_field
+    assert f"合起来超过了 {limit // 1024 // 1024} MB" in photos_field
+    assert response.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    # elsewhere the generic page; an unknown card's answers as an unknown card
+    unknown = client.post("/c/" + "x" * 43 + "/claims/new", data={"photos": big[0][0] * 2})
+    assert unknown.status_code == 404 and "这张积分卡无效" in text(unknown)

@@ -249,3 +249,9 @@ def test_the_village_address_sent_is_the_set_one_or_the_served_lan_one_never_loo
     served = {"POINTSMART_HTTP_HOST": "192.168.1.20", "POINTSMART_HTTP_PORT": 8000}
     assert village_address(served) == "http://192.168.1.20:8000"
     assert village_address({**served, "POINTSMART_HTTP_HOST": "127.0.0.1"}) is None
+
+
+def test_a_malformed_card_address_answers_at_the_county_as_an_unknown_card(county_app):
+    from .test_cards_pages import assert_answers_as_an_unknown_card
+
+    assert_answers_as_an_unknown_card(county_app.test_client())

@@ -14,6 +14,7 @@ from pointsmart.scoring import criteria
 from pointsmart.scoring.models import Objection, PanelMember, ScoringRound
 
 from .conftest import committing
+from .test_routes import sample  # noqa: F401  (a fixture)
 
 HUGE = "99999999999999999999999"
 
@@ -131,3 +132,90 @@ def test_a_page_past_the_end_says_so_and_links_to_the_last(login_as, make_househ
     page = chair.get("/households/?page=999").get_data(as_text=True)
     assert "没有第 999 页：共 1 页，1 条" in page and "page=1" in page
     assert "第 999 / 1 页" not in page
+
+
+# --- a file where a form takes text --------------------------------------------------------------------
+
+
+def _our_forms() -> list[type]:
+    import importlib
+    import pkgutil
+
+    import flask_wtf
+
+    import pointsmart
+
+    for module in pkgutil.walk_packages(pointsmart.__path__, "pointsmart."):
+        if ".migrations" not in module.name and not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    return [c for c in subclasses(flask_wtf.FlaskForm) if c.__module__.startswith("pointsmart.")]
+
+
+def _text_fields(form_class) -> list[str]:
+    import wtforms
+
+    return [
+        name
+        for name, unbound in vars(form_class).items()
+        if isinstance(unbound, wtforms.fields.core.UnboundField)
+        and not issubclass(unbound.field_class, wtforms.FileField)
+    ] + [name for base in form_class.__bases__ if base.__module__.startswith("pointsmart.")
+         for name in _text_fields(base)]  # fmt: skip
+
+
+def test_every_forms_text_field_refuses_a_file_naming_the_field(app):
+    """Every field of every form that takes text (a note, a reason, a name, a date, a number, a choice)
+    refuses a file part posted under its name: one 422 naming the field, before any validator reads it."""
+    from pointsmart.errors import Invalid
+
+    checked = 0
+    for form_class in _our_forms():
+        for name in _text_fields(form_class):
+            data = {name: (io.BytesIO(b"\x89PNG not text"), "x.png")}
+            with app.test_request_context("/", method="POST", data=data), pytest.raises(Invalid) as refused:
+                form_class()
+            assert refused.value.status == 422 and refused.value.code == "file_in_text_field"
+            assert refused.value.extra["field"] == name, (form_class, name)
+            checked += 1
+    assert checked > 40
+
+
+def _every_text_field_as_a_file() -> dict:
+    names = {name for form_class in _our_forms() for name in _text_fields(form_class)}
+    return {name: (io.BytesIO(b"not text"), "note.txt") for name in names}
+
+
+def test_a_file_in_a_text_field_is_a_422_on_every_post_route(app, login_as, sample):  # noqa: F811
+    """The tester's three (the claim form's note, the chair's decline reason, the log-in's user name)
+    and every other POST route: a file where the form takes text is a 422 naming the field, never a 500
+    (the 5xx guard fails the test on one)."""
+    from .test_routes import _rules, _url
+
+    login = app.test_client().post("/login", data={"username": (io.BytesIO(b"x"), "u.txt"), "password": "x"})
+    assert login.status_code == 422 and "用户名" in login.get_data(as_text=True)
+    claim = app.test_client().post(
+        f"/c/{sample['token']}/claims/new",
+        data={"criterion_id": str(sample["criterion_id"]), "happened_on": "2026-11-02",
+              "note": (io.BytesIO(b"x"), "n.txt")},
+    )  # fmt: skip
+    assert claim.status_code == 422 and "“说明”要填写文字" in claim.get_data(as_text=True)
+    chair = login_as("chair")
+    decline = chair.post(
+        f"/scoring/claims/{sample['claim_id']}/decline", data={"reason": (io.BytesIO(b"x"), "r.txt")}
+    )
+    assert decline.status_code == 422 and "不采纳的原因" in decline.get_data(as_text=True)
+    posts = [r for r in _rules(app) if "POST" in r.methods and not r.rule.startswith("/api/")]
+    assert len(posts) > 30
+    answered = {}
+    for rule in posts:
+        response = chair.post(_url(rule, sample), data=_every_text_field_as_a_file())
+        answered[rule.rule] = response.status_code
+        assert response.status_code < 500, rule.rule
+    refused = [rule for rule, status in answered.items() if status == 422]
+    assert len(refused) > 20, answered

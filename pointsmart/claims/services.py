@@ -27,7 +27,15 @@ from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..images import CleanPhoto
 from ..periods import Period, day_problem, today
-from ..scoring.models import Cadence, Category, Criterion, RoundCriterion, RoundStatus, ScoringRound
+from ..scoring.models import (
+    Cadence,
+    Category,
+    Criterion,
+    RoundCriterion,
+    RoundStatus,
+    Score,
+    ScoringRound,
+)
 from ..scoring.photo_storage import require_room
 from ..scoring.score_entry import may_score, set_score
 from ..text import checked
@@ -162,31 +170,30 @@ class ClaimInput:
     note: str
 
 
-def submit_claim(
-    session: Session,
-    card: Card,
-    data: ClaimInput,
-    photos: list[CleanPhoto],
-    folder: Path,
-    written: list[str],
-    limit: int | None = None,
-) -> Claim:
-    """File a family's claim from its card's page, with its (cleaned, shrunk) photos; with ``limit``,
-    the photos must fit in what is left of the village's photo storage (:mod:`..scoring.photo_storage`).
+@dataclass
+class CheckedClaim:
+    """A claim that passed every check but the photos' own (:func:`check_claim`)."""
 
-    Each photo file is written before the rows are flushed and its name appended to ``written``; if the
-    caller's transaction does not commit, it calls :func:`discard_photo_files` with them.
+    household: Household
+    criterion: Criterion
+    note: str
+    day: date
+    round: ScoringRound
+    round_criterion: RoundCriterion
 
-    :raises Invalid: no or an unknown or unclaimable criterion, no or a bad day, a day to come, a note
-        too long or with characters the text rule refuses, more than three photos.
+
+def check_claim(session: Session, card: Card, data: ClaimInput, photo_count: int) -> CheckedClaim:
+    """The cheap checks of a claim, each a query or two: the view runs them before it decodes a single
+    photo (seconds of work for a large one), so a claim that would be refused anyway answers at once;
+    :func:`submit_claim` runs them again under the write lock, where they decide.
+
+    :raises Invalid: see :func:`submit_claim` (more than three photos: ``too_many_photos``).
     :raises ClaimError: no round open for scoring for that period, the criterion not in it, the same
         criterion already waiting, or too many claims waiting.
     """
-    # one claim of a household at a time, so the open-claims count below holds
-    session.execute(sa.select(Household.id).where(Household.id == card.household_id).with_for_update())
     household = session.get(Household, card.household_id)
     note = checked(data.note, "note", _("说明"), max_length=NOTE_LENGTH, multiline=True)
-    if len(photos) > MAX_PHOTOS:
+    if photo_count > MAX_PHOTOS:
         raise Invalid(_("最多上传 %(n)s 张照片。", n=MAX_PHOTOS), code="too_many_photos", field="photos")
     criterion = session.get(Criterion, data.criterion_id) if data.criterion_id else None
     if criterion is None or criterion not in claimable_criteria(session, household.village_id):
@@ -214,6 +221,34 @@ def submit_claim(
         raise ClaimError(
             _("您已有 %(n)s 条申领在等审核，审核后再提交新的申领。", n=len(waiting)), code="too_many_open"
         )
+    return CheckedClaim(household, criterion, note, day, scoring_round, round_criterion)
+
+
+def submit_claim(
+    session: Session,
+    card: Card,
+    data: ClaimInput,
+    photos: list[CleanPhoto],
+    folder: Path,
+    written: list[str],
+    limit: int | None = None,
+) -> Claim:
+    """File a family's claim from its card's page, with its (cleaned, shrunk) photos; with ``limit``,
+    the photos must fit in what is left of the village's photo storage (:mod:`..scoring.photo_storage`).
+
+    Each photo file is written before the rows are flushed and its name appended to ``written``; if the
+    caller's transaction does not commit, it calls :func:`discard_photo_files` with them.
+
+    :raises Invalid: no or an unknown or unclaimable criterion, no or a bad day, a day to come, a note
+        too long or with characters the text rule refuses, more than three photos.
+    :raises ClaimError: no round open for scoring for that period, the criterion not in it, the same
+        criterion already waiting, or too many claims waiting.
+    """
+    # one claim of a household at a time, so the open-claims count holds
+    session.execute(sa.select(Household.id).where(Household.id == card.household_id).with_for_update())
+    found = check_claim(session, card, data, len(photos))
+    household, criterion, note, day = found.household, found.criterion, found.note, found.day
+    scoring_round, round_criterion = found.round, found.round_criterion
     if limit is not None and photos:
         require_room(session, household.village_id, limit, sum(len(photo.data) for photo in photos))
     claim = Claim(
@@ -359,12 +394,41 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User) -> Clai
     """Accept a claim: the household's cell of the round becomes ``times`` through the score service
     (audited there as ``scoring.score.set``), and the claim records who, when and what.
 
-    :raises ClaimError: already answered, or the user may not score this household.
+    Accepting never lowers the cell: a family's claim adds to what the panel has entered, so ``times``
+    below what the cell already holds is refused (``would_lower_score``), naming the cell's count —
+    never silently raised to it, as the panel then accepts at a number it did not choose. To lower a
+    cell the panel edits the grid, where the change is its own.
+
+    :raises ClaimError: already answered, the user may not score this household, or ``times`` is below
+        the cell's.
     :raises ScoringError: the round is past its draft (from the score service).
     :raises Invalid: more times than the criterion allows.
     """
     claim = _lock_pending(session, claim, user)
     scoring_round = session.get(ScoringRound, claim.round_id)
+    held = (
+        session.scalar(
+            sa.select(Score.times)
+            .where(
+                Score.round_id == claim.round_id,
+                Score.household_id == claim.household_id,
+                Score.round_criterion_id == claim.round_criterion_id,
+            )
+            .with_for_update()
+        )
+        or 0
+    )
+    if times < held:
+        raise ClaimError(
+            _(
+                "这一户“%(name)s”已经计了 %(held)s 次，采纳不能把它改少：请填 %(held)s 次或更多，"
+                "或者不采纳。",
+                name=claim.round_criterion.name,
+                held=held,
+            ),
+            code="would_lower_score",
+            field="times",
+        )
     saved = set_score(session, scoring_round, claim.household_id, claim.round_criterion_id, times, user)
     claim.status, claim.times = ClaimStatus.ACCEPTED, saved
     claim.decided_by, claim.decided_at = user.id, utcnow()

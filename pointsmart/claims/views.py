@@ -25,7 +25,7 @@ from .. import images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..cards import services as cards
-from ..errors import DomainError, Invalid
+from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import signed
 from ..pages import flash_marked
@@ -35,7 +35,7 @@ from ..scoring.models import RoundStatus
 from ..scoring.rounds import get_round, scores_of
 from ..unit import write
 from . import services
-from .forms import AcceptForm, ClaimForm, DeclineForm
+from .forms import AcceptForm, ClaimForm, DeclineForm, too_large_message
 from .models import CLAIM_STATUS_LABELS, ClaimStatus
 
 bp = Blueprint("claims", __name__)
@@ -82,24 +82,26 @@ def _hit_card_limit(card) -> bool:
     return all(limiter.limiter.hit(item, "claims", str(card.id)) for item in parse_many(rules))
 
 
-def _read_photos(form: ClaimForm) -> list[images.CleanPhoto]:
-    """The uploaded photos, each read to at most one byte over the limit, checked, cleaned of EXIF
-    and shrunk — before the write transaction (slow work never holds the lock).
+def _uploads_of(form: ClaimForm) -> list:
+    return [f for f in (form.photos.data or []) if f and f.filename]
 
-    :raises PhotoRefused: a file is not a photo we keep; ``Invalid``: more than three."""
-    uploads = [f for f in (form.photos.data or []) if f and f.filename]
-    if len(uploads) > services.MAX_PHOTOS:
-        raise Invalid(
-            _("最多上传 %(n)s 张照片。", n=services.MAX_PHOTOS), code="too_many_photos", field="photos"
-        )
+
+def _read_photos(uploads: list) -> list[images.CleanPhoto]:
+    """The uploaded photos, each read to at most one byte over the limit, their pixels together within
+    :data:`images.MAX_TOTAL_PIXELS` (from the headers), then each checked, cleaned of EXIF and shrunk —
+    before the write transaction (slow work never holds the lock), and after the claim's cheap checks
+    (:func:`services.check_claim`: a claim refused anyway never decodes a photo).
+
+    :raises PhotoRefused: a file is not a photo we keep, or the photos are too many pixels together."""
+    blobs = [upload.read(images.MAX_PHOTO_BYTES + 1) for upload in uploads]
     cleaned = []
-    for upload in uploads:
-        try:
-            photo = images.clean_photo(upload.read(images.MAX_PHOTO_BYTES + 1), fit=services.STORED_SIDE)
-        except images.PhotoRefused as err:
-            err.extra.setdefault("field", "photos")
-            raise
-        cleaned.append(photo)
+    try:
+        images.require_total_pixels(blobs)
+        for data in blobs:
+            cleaned.append(images.clean_photo(data, fit=services.STORED_SIDE))
+    except images.PhotoRefused as err:
+        err.extra.setdefault("field", "photos")
+        raise
     return cleaned
 
 
@@ -156,13 +158,16 @@ def new(token: str):
         flash(_("这张卡提交申领太频繁了，请过一段时间再提交。"), "error")
         return _form_page(card, form, 429)
     folder, written = _uploads(), []
+    data = services.ClaimInput(form.criterion_id.data, form.happened_on.data, form.note.data or "")
     try:
-        photos = _read_photos(form)
+        uploads = _uploads_of(form)
+        services.check_claim(db.session, card, data, len(uploads))  # the cheap refusals first
+        photos = _read_photos(uploads)
         with write():
             services.submit_claim(
                 db.session,
                 card,
-                services.ClaimInput(form.criterion_id.data, form.happened_on.data, form.note.data or ""),
+                data,
                 photos,
                 folder,
                 written,
@@ -182,6 +187,25 @@ def new(token: str):
         raise
     flash(_("申领已提交，评比小组审核后会在这里显示结果。"), "success")
     return redirect(url_for("family.card", token=token, _anchor="claims"))
+
+
+def too_large() -> Response:
+    """A claim whose request is over ``MAX_CONTENT_LENGTH`` (refused from its ``Content-Length`` before
+    a byte is read — ``handlers`` sends the 413 of this route here): the claim form again, its photos
+    field marked, saying the limit and what to do, instead of the generic 413 page. What was typed
+    went with the unread body; the form starts again."""
+    card = cards.card_by_token(db.session, (request.view_args or {}).get("token", ""))
+    if card is None:
+        from ..family.views import unknown_card
+
+        return unknown_card()
+    form = ClaimForm(formdata=None)  # the body is not read: it is over the limit
+    _choices(form, card.household.village_id)
+    form.happened_on.data = today()
+    message = too_large_message(current_app.config["MAX_CONTENT_LENGTH"])
+    form.photos.errors = [message]
+    flash(message, "error")
+    return _form_page(card, form, 413)
 
 
 @bp.app_template_global()

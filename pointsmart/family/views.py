@@ -39,6 +39,15 @@ def _family_response(body: str | None) -> Response:
     return response
 
 
+def unknown_card() -> Response:
+    """The answer to every address under ``/c/`` that is no card we serve — an unknown or revoked
+    token, and as well a token no card could have (a NUL, a bidi control, 10,000 characters), more
+    path after it (``/c/a/b``), an unknown card's claim pages: the same page and headers whatever was
+    asked, so a malformed address tells nothing an unknown one does not (``handlers`` sends every 404
+    under ``/c/`` here)."""
+    return _family_response(None)
+
+
 @bp.get("/c/<token>")
 @limiter.limit(_family_limit)
 def card(token: str):

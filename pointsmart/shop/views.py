@@ -47,7 +47,8 @@ SHOP_STAFF = (Role.CHAIR, Role.SHOPKEEPER)
 
 @bp.app_context_processor
 def move_labels():
-    return {"move_labels": MOVE_LABELS}
+    # the scan field's length, at the counter and on the receipt's "下一位" alike (lookup reads no more)
+    return {"move_labels": MOVE_LABELS, "scan_max": lookup.MAX_QUERY}
 
 
 # --- the counter ------------------------------------------------------------------------------

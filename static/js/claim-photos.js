@@ -7,9 +7,35 @@
 (function () {
   "use strict";
   var form = document.querySelector("form.claim-form");
-  if (!form || !window.DataTransfer || !window.createImageBitmap || !HTMLCanvasElement.prototype.toBlob) return;
-  var input = form.querySelector("input[type=file]");
+  var input = form && form.querySelector("input[type=file]");
   if (!input) return;
+  // A request over the server's limit (data-max-bytes, MAX_CONTENT_LENGTH) is refused unread, and what the
+  // family typed with it: say so here, before sending, with the server's own words (data-too-large).
+  var MAX = parseInt(input.getAttribute("data-max-bytes"), 10) || 0;
+  var MARGIN = 64 * 1024; // the form's text and the multipart framing
+
+  function overLimit() {
+    var total = 0;
+    Array.prototype.forEach.call(input.files || [], function (f) { total += f.size; });
+    return MAX > 0 && total + MARGIN > MAX;
+  }
+
+  function refuse() {
+    var label = input.closest("label") || input.parentNode;
+    var note = label.querySelector("small.error.too-large");
+    if (!note) {
+      note = document.createElement("small");
+      note.className = "error too-large";
+      note.setAttribute("role", "alert");
+      label.appendChild(note);
+    }
+    note.textContent = input.getAttribute("data-too-large") || "";
+    label.classList.add("has-error");
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+
+  var canShrink = window.DataTransfer && window.createImageBitmap && HTMLCanvasElement.prototype.toBlob;
   var SIDE = 1600;
   var LARGE = 1024 * 1024;
   var ready = Promise.resolve();
@@ -39,7 +65,7 @@
 
   input.addEventListener("change", function () {
     var files = Array.prototype.slice.call(input.files || []);
-    if (!files.some(function (f) { return f.size >= LARGE; })) return;
+    if (!canShrink || !files.some(function (f) { return f.size >= LARGE; })) return;
     pending = true;
     form.setAttribute("aria-busy", "true");
     ready = Promise.all(files.map(shrink)).then(function (shrunk) {
@@ -53,8 +79,15 @@
   });
 
   form.addEventListener("submit", function (event) {
-    if (!pending) return;
-    event.preventDefault(); // send once the photos are ready
-    ready.then(function () { form.submit(); });
+    if (pending) {
+      event.preventDefault(); // send once the photos are ready
+      ready.then(function () {
+        if (overLimit()) refuse();
+        else form.submit();
+      });
+    } else if (overLimit()) {
+      event.preventDefault();
+      refuse();
+    }
   });
 })();

@@ -147,6 +147,26 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
             assert newest.id != photo_id and max(newest.width, newest.height) <= 1600
         assert console_errors(phone) == []
 
+        # --- files over the request limit (8 MB) that the phone cannot shrink are refused before sending:
+        # the server would refuse the body unread, and what the family typed with it ---
+        huge = tmp_path / "录像截图.gif"
+        huge.write_bytes(b"GIF89a" + b"\x00" * (app.config["MAX_CONTENT_LENGTH"] + 1024))
+        with app.app_context():
+            claims_before = db.session.scalar(sa.select(sa.func.count(ClaimPhoto.id)))
+        phone.goto(f"/c/{token_a}/claims/new")
+        phone.get_by_label("说明").fill("培训签到表的照片")
+        phone.get_by_label("照片（最多 3 张，可不传）").set_input_files(str(huge))
+        phone.get_by_role("button", name="提交申领").click()
+        refused = phone.locator("small.error.too-large")
+        expect(refused).to_contain_text("照片合起来超过了 8 MB")
+        expect(phone.get_by_label("照片（最多 3 张，可不传）")).to_have_attribute("aria-invalid", "true")
+        expect(phone.get_by_label("说明")).to_have_value("培训签到表的照片")
+        assert phone.url.endswith("/claims/new") and horizontal_overflow(phone) <= 0
+        screenshot(phone, "claims-phone-too-large")
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(ClaimPhoto.id))) == claims_before
+        assert console_errors(phone) == []
+
         # --- no round open for scoring: the card and the form say so before anything is filled in ---
         with committing(app) as session:
             workflow.submit_round(session, session.get(ScoringRound, round_id), session.get(User, panel_id))
