@@ -57,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .api.views import bp as api_bp
     from .auth.audit_log import bp as audit_bp
     from .auth.views import bp as auth_bp
+    from .book.views import bp as book_bp
     from .cards.views import bp as cards_bp
     from .claims.views import bp as claims_bp
     from .closing.public import bp as accounts_bp
@@ -85,6 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
         shop_reports_bp,
         scoring_bp,
         ledgers_bp,
+        book_bp,
         closing_bp,
         picture_bp,
         public_bp,

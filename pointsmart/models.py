@@ -4,7 +4,6 @@ from .audit.models import AuditEntry
 from .auth.models import ApiToken, LoginSession, User
 from .cards.models import Card
 from .claims.models import Claim, ClaimPhoto
-from .closing.models import MonthClose, RoundCarry
 from .county.models import (
     HouseholdPeriod,
     SyncBatch,
@@ -28,6 +27,7 @@ from .county.models import (
 from .households.models import Household
 from .idempotency import IdempotencyRecord
 from .ledger.models import Account, Transfer
+from .months.models import MonthClose, RoundCarry
 from .org.models import Village
 from .scoring.models import (
     Category,

@@ -10,9 +10,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from pointsmart.closing.models import MonthClose
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
+from pointsmart.months.models import MonthClose
 from pointsmart.shop.models import Goods
 
 from .test_month_close import MONTH, close, set_clock, worked  # noqa: F401  (worked is a fixture)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import zxingcpp
 from PIL import Image
 
+from pointsmart import qr
 from pointsmart.auth.models import User
 from pointsmart.cards import services as cards
 from pointsmart.cards.models import Card
@@ -183,7 +184,7 @@ def test_counter_refuses_clearly_and_writes_nothing(app, login_as, carded):
 
 
 def test_counter_reads_a_photo_of_a_card(app, login_as, carded):
-    png = cards.qr_png(f"http://pointsmart.test/c/{carded['tokens'][0]}", box_size=8)
+    png = qr.qr_png(f"http://pointsmart.test/c/{carded['tokens'][0]}", box_size=8)
     photo = Image.new("RGB", (900, 700), "white")  # the card somewhere in a bigger, greyish photo
     photo.paste(Image.open(io.BytesIO(png)).convert("RGB"), (200, 120))
     out = io.BytesIO()

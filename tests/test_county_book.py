@@ -11,9 +11,9 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from pointsmart.closing.services import close_of
 from pointsmart.county.models import SyncedTransfer
 from pointsmart.extensions import db
+from pointsmart.months.guard import close_of
 from pointsmart.org.services import home_village
 
 from .conftest import VILLAGE_CODE

@@ -13,12 +13,13 @@ import sqlalchemy as sa
 
 from pointsmart import clock, periods
 from pointsmart.closing import figures as month
-from pointsmart.closing.county import county_months
-from pointsmart.closing.guard import MonthClosed
-from pointsmart.closing.models import MonthClose, RoundCarry
-from pointsmart.closing.services import close_of, month_states
+from pointsmart.closing.services import month_states
+from pointsmart.county.closes import county_months
 from pointsmart.county.models import SyncedMonthClose, SyncedTransfer
+from pointsmart.county.month_figures import county_month_figures
 from pointsmart.extensions import db
+from pointsmart.months.guard import MonthClosed, close_of
+from pointsmart.months.models import MonthClose, RoundCarry
 from pointsmart.org.services import home_village
 
 from .conftest import PASSWORD, VILLAGE_CODE
@@ -354,7 +355,7 @@ def test_the_county_rebuilds_a_closed_months_figures_and_compares_the_hashes(
         assert rows[MONTH].county_sha256 == rows[MONTH].village_sha256 == village_sha
         assert rows[MONTH].agrees is True
         # the same structure, figure by figure (the book's county copy reads it)
-        assert month.county_month_figures(session, village_id, MONTH) == village_figures
+        assert county_month_figures(session, village_id, MONTH) == village_figures
         if tamper == "transfer":
             first = session.scalars(
                 sa.select(SyncedTransfer).where(SyncedTransfer.kind == "award").order_by(SyncedTransfer.id)

@@ -27,6 +27,7 @@ from ..extensions import db
 from ..households.models import Household
 from ..households.services import get_household, groups
 from ..org.services import home_village
+from ..qr import qr_png, qr_svg
 from ..settings.services import county_link
 from ..unit import write
 from . import services
@@ -111,7 +112,7 @@ def _batch(cards) -> str | None:
 
 
 def _svg_data_uri(card: Card) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(services.qr_svg(_url(card))).decode()
+    return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(_url(card))).decode()
 
 
 @bp.get("/cards")
@@ -234,9 +235,9 @@ def qr(card_id: int, fmt: str):
     if not card.active:
         abort(404)  # a revoked card's QR would still open the family page's "invalid card": never print it
     if fmt == "png":
-        body, mimetype = services.qr_png(_url(card)), "image/png"
+        body, mimetype = qr_png(_url(card)), "image/png"
     else:
-        body, mimetype = services.qr_svg(_url(card)), "image/svg+xml"
+        body, mimetype = qr_svg(_url(card)), "image/svg+xml"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'inline; filename="card-{card.number}.{fmt}"'
     return response

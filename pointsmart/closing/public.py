@@ -22,13 +22,12 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from ..months.guard import close_of, month_label
+from ..months.models import MonthClose
 from ..org.services import home_village
 from ..periods import Period, read_period, today
 from ..shop import registers
 from ..shop.models import Goods
-from .guard import month_label
-from .models import MonthClose
-from .services import close_of
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 

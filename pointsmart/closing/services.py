@@ -5,8 +5,8 @@ Rules, as the chair's page states them:
 - a month can be closed once it has ended, the month before it is closed (months close in order, from
   the first month with any record), every round of the month is finalised or carried to the next
   month, and — when the shop has goods — a stocktake was counted on a day of the month;
-- a round belongs to the month its period ends (:func:`.figures.month_of_round`); a round carried out of
-  a month is due again in the next one;
+- a round belongs to the month its period ends (:func:`pointsmart.months.guard.month_of_round`); a
+  round carried out of a month is due again in the next one;
 - closing stores the month's figures (:func:`.figures.month_figures`) as canonical JSON with their
   sha256, who closed it and when, and sends the close to the county in the change log. Nothing reopens
   a month.
@@ -24,20 +24,13 @@ from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Conflict, NotFound
 from ..ledger.models import Transfer
+from ..months.guard import close_of, month_label, month_of_round
+from ..months.models import MonthClose, RoundCarry
 from ..org.models import Village
 from ..periods import Period, local_day, parse_month, read_period, today
 from ..scoring.models import STATUS_LABELS, RoundStatus, ScoringRound
 from ..shop.models import Goods, StockMove, Stocktake
 from . import figures as month_figures_module
-from .guard import month_label
-from .models import MonthClose, RoundCarry
-
-
-def close_of(session: Session, village_id: int, month: str) -> MonthClose | None:
-    """The close of ``month`` (its ``closed_at``, ``closed_by`` user id, ``sha256``, ``figures``), or None."""
-    return session.scalar(
-        sa.select(MonthClose).where(MonthClose.village_id == village_id, MonthClose.month == month)
-    )
 
 
 @dataclass
@@ -89,7 +82,7 @@ def first_month(session: Session, village_id: int) -> str | None:
     for key in session.scalars(
         sa.select(ScoringRound.period_key).where(ScoringRound.village_id == village_id)
     ):
-        month = month_figures_module.month_of_round(key)
+        month = month_of_round(key)
         if month:
             candidates.append(month)
     return min(candidates) if candidates else None
@@ -118,7 +111,7 @@ def open_rounds(session: Session, village_id: int, month: str) -> list[ScoringRo
     carried = _carried_months(session, [r.id for r in rounds])
     due = []
     for r in rounds:
-        home = month_figures_module.month_of_round(r.period_key)
+        home = month_of_round(r.period_key)
         if home is None or home > month:
             continue
         if max(carried.get(r.id, [""])) >= month:

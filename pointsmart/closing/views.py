@@ -12,12 +12,12 @@ from ..auth.models import Role
 from ..auth.services import user_names
 from ..errors import DomainError
 from ..extensions import db
+from ..months.guard import month_label
 from ..periods import parse_month
 from ..scoring import notice_photos
 from ..scoring.models import STATUS_LABELS
 from ..unit import write
 from . import services
-from .guard import month_label
 
 bp = Blueprint("closing", __name__, url_prefix="/closing")
 

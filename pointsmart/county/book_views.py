@@ -10,11 +10,11 @@ from flask_login import current_user
 from .. import exports
 from ..auth.access import COUNTY_ROLES, county_required
 from ..book import parse_book_month
-from ..closing.county_book import county_book, known_month
 from ..extensions import db
 from ..xlsx import send_workbook
 from . import services
 from .blueprint import bp
+from .month_book import county_book, known_month
 
 
 def _book(village_code: str, month: str):

@@ -13,7 +13,6 @@ from flask_login import current_user
 from .. import exports
 from ..auth.access import COUNTY_ROLES, county_required
 from ..charts import BARS_SIZE, TREND_SIZE, bars, svg, trend_chart, trend_has_data
-from ..closing.county import county_months
 from ..extensions import db
 from ..periods import KINDS as PERIOD_KINDS
 from ..periods import BadPeriod, Period, last_complete_month, parse_period, today
@@ -28,6 +27,7 @@ from . import (
 )
 from . import dashboard as board
 from .blueprint import bp
+from .closes import county_months
 from .opening import RULE as OPENING_RULE
 
 #: a chart is its own SVG document: its inline <style> is allowed, nothing else (no script, no fetches)

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, current_app, render_template
 from ..auth.access import county_mode
 from ..cards import services as cards
 from ..clock import utcnow
-from ..county.family import family_page
 from ..extensions import db, limiter
 from ..ledger import services as ledger
 from ..org.services import home_village
@@ -18,6 +17,7 @@ from ..scoring.models import STATUS_LABELS
 from ..scoring.reports import public_rounds
 from ..settings.expiry import expiring_soon
 from ..shop.services import list_goods
+from .at_county import family_page
 from .services import family_lines
 
 bp = Blueprint("family", __name__)

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from .. import changes
 from ..clock import utcnow
-from ..closing.guard import refuse_time
 from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..months.guard import refuse_time
 from ..paging import Page, paginate
 from .models import Account, AccountKind, Transfer, TransferKind
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
-from ..closing.guard import refuse_round
 from ..households.models import Household
 from ..ledger import services as ledger
 from ..ledger.models import Account, AccountKind, TransferKind
+from ..months.guard import refuse_round
 from ..periods import local_text
 from .errors import NoticeNotOver, ScoringError
 from .models import (

@@ -23,18 +23,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import book, images
+from .. import images
 from ..auth.access import role_required
 from ..auth.models import Role
 from ..auth.services import user_names
-from ..closing.services import close_of
 from ..errors import DomainError
 from ..extensions import db
 from ..households.models import Household
 from ..households.services import groups as village_groups
-from ..periods import Period, today
+from ..periods import today
 from ..settings.expiry import current_rule
-from ..shop.workbooks import price_changes_table, stocktake_table
 from ..unit import write
 from ..xlsx import send_workbook
 from . import (
@@ -49,6 +47,7 @@ from . import (
     score_photos,
     score_sheets,
 )
+from .book_months import book_months
 from .forms import BylawsForm, MinutesForm, PhotoForm
 from .models import PHOTO_STAGE_LABELS, RoundStatus
 from .rounds import get_round
@@ -77,7 +76,7 @@ def index():
     rounds = reports.ledger_rounds(db.session, g.village.id)
     years = sorted({int(r.round.period_key[:4]) for r in rounds}, reverse=True)
     return render_template(
-        "ledgers/index.html", rounds=rounds, years=years, months=book.book_months(db.session, g.village.id)
+        "ledgers/index.html", rounds=rounds, years=years, months=book_months(db.session, g.village.id)
     )
 
 
@@ -390,72 +389,6 @@ def register_xlsx():
     return send_workbook(
         data, f"points-register-{ledger.year}{'-' + ledger.group if ledger.group else ''}.xlsx"
     )
-
-
-# --- one book per month (台账汇编): the seven ledgers of a month in one document ---------------------
-
-
-def _book_month(month: str) -> Period:
-    """The month of a book's address (``2026-11``); anything else is not a book: 404."""
-    found = book.parse_book_month(month)
-    if found is None:
-        abort(404)
-    return found
-
-
-def _close_of(month: Period):
-    """The month's closing (:class:`pointsmart.closing.models.MonthClose`), or None while it is open."""
-    return close_of(db.session, g.village.id, month.key)
-
-
-def _closing(close) -> dict | None:
-    """What the cover prints of a closing: when, by whom (a user id is shown by name), the hash."""
-    if close is None:
-        return None
-    by = close.closed_by
-    if isinstance(by, int):
-        by = user_names(db.session, [by]).get(by, "?")
-    return {
-        "closed_at": close.closed_at,
-        "closed_by": by or "",
-        "sha256": close.sha256,
-        "book_sha256": close.book_sha256,
-    }
-
-
-@bp.get("/book/<month>")
-@role_required(*VIEWERS)
-def month_book(month: str):
-    """All seven ledgers of a month, one after another, to print as one A4 document."""
-    period = _book_month(month)
-    data = book.month_book(db.session, g.village.id, period)
-    return render_template(
-        "ledgers/book.html",
-        book=data,
-        month=period,
-        titles=book.ledger_titles(),
-        order=book.LEDGERS,
-        counts=data.counts(),
-        closing=_closing(_close_of(period)),
-        stocktakes=[(s, stocktake_table(s)) for s in data.stocktakes],
-        changes=price_changes_table(data.price_changes),
-    )
-
-
-@bp.get("/book/<month>.xlsx")
-@role_required(*VIEWERS)
-def month_book_xlsx(month: str):
-    """The book as one workbook: of a closed month, the file kept at its close (refused if it no longer
-    matches the hash taken then); of an open month, built from the records as they are now."""
-    period = _book_month(month)
-    close = _close_of(period)
-    if close is not None and close.book_sha256:
-        data = book.kept_book(book.kept_books(), g.village, period.key, close.book_sha256)
-        if data is None:
-            abort(409, _("月结时存档的台账文件不见了或被改动过（与结账时的校验码不符），请联系县妇联核对。"))
-    else:
-        data = book.book_xlsx(book.month_book(db.session, g.village.id, period), g.village, _uploads())
-    return send_workbook(data, f"ledgers-{period.key}.xlsx")
 
 
 # --- wall documents (上墙制度): A4 posters from what is in force ------------------------------

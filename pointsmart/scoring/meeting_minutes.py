@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from ..audit.services import changes, record
 from ..clock import utcnow
-from ..closing.guard import refuse_round
 from ..errors import Invalid
 from ..exports import DAY, Column, Figure, Table
+from ..months.guard import refuse_round
 from ..org.models import Village
 from ..text import checked
 from ..xlsx import Book, ledger_sheet, workbook_bytes

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
-from ..closing.guard import refuse_round
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
+from ..months.guard import refuse_round
 from ..org.models import Village
 from ..periods import day_problem, local_naive
 from ..text import visible

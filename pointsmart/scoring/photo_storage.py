@@ -3,16 +3,39 @@ photos) against one
 limit, ``POINTSMART_PHOTO_STORAGE_MB`` — so a busy month cannot fill the village PC's disk.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..claims.models import Claim, ClaimPhoto
 from ..org.models import Village
 from .errors import ScoringError
 from .models import NoticePhoto, ScorePhoto, ScoringRound
+
+#: Each kind of photo the village keeps: ``village_id -> (model, owner column, the owners' ids)``. Scoring
+#: registers its two below; claims registers its own (:mod:`pointsmart.claims`), so this module never
+#: imports the packages above it.
+PHOTO_KINDS: list[Callable[[int], tuple]] = []
+
+
+def register(kind: Callable[[int], tuple]) -> Callable[[int], tuple]:
+    """Count the photos of ``kind`` in :func:`storage` (a decorator)."""
+    PHOTO_KINDS.append(kind)
+    return kind
+
+
+@register
+def _score_photos(village_id: int) -> tuple:
+    rounds = sa.select(ScoringRound.id).where(ScoringRound.village_id == village_id)
+    return ScorePhoto, ScorePhoto.round_id, rounds
+
+
+@register
+def _notice_photos(village_id: int) -> tuple:
+    rounds = sa.select(ScoringRound.id).where(ScoringRound.village_id == village_id)
+    return NoticePhoto, NoticePhoto.round_id, rounds
 
 
 @dataclass(frozen=True)
@@ -37,14 +60,8 @@ class Storage:
 
 def storage(session: Session, village_id: int, limit: int) -> Storage:
     """Every photo the village keeps — score evidence, notice photos, claim photos — and their bytes."""
-    rounds = sa.select(ScoringRound.id).where(ScoringRound.village_id == village_id)
-    claims = sa.select(Claim.id).where(Claim.village_id == village_id)
     used, count = 0, 0
-    for model, owner, owners in (
-        (ScorePhoto, ScorePhoto.round_id, rounds),
-        (NoticePhoto, NoticePhoto.round_id, rounds),
-        (ClaimPhoto, ClaimPhoto.claim_id, claims),
-    ):
+    for model, owner, owners in (kind(village_id) for kind in PHOTO_KINDS):
         size, n = session.execute(
             sa.select(sa.func.coalesce(sa.func.sum(model.size), 0), sa.func.count(model.id)).where(
                 owner.in_(owners)

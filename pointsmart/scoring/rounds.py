@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..closing.guard import refuse_round
 from ..errors import Invalid, NotFound
 from ..households.models import Household
+from ..months.guard import refuse_round
 from .errors import ScoringError
 from .models import STATUS_LABELS, RoundStatus, Score, ScoringRound
 

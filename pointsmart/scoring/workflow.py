@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..auth.models import Role, User
 from ..clock import utcnow
-from ..closing.figures import month_of_round
-from ..closing.guard import refuse_month
 from ..errors import Conflict, Invalid, NotFound
 from ..households.models import Household
 from ..households.services import groups as village_groups
+from ..months.guard import month_of_round, refuse_month
 from ..org.models import Village
 from ..text import checked
 from .criteria import active_criteria

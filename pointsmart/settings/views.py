@@ -15,12 +15,12 @@ from flask_login import current_user
 from .. import tls
 from ..auth.access import role_required
 from ..auth.models import Role
-from ..cards import services as card_services
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..pages import flash_marked, safe_next
 from ..periods import local
+from ..qr import qr_svg
 from ..unit import write
 from . import backups, expiry, opening_days, services
 from .forms import OpeningDaysForm, PointsRuleForm, SettingsForm
@@ -109,7 +109,7 @@ def _https_card() -> dict:
     else:
         port = "" if int(http_port) == 80 else f":{http_port}"
         download = f"http://{host}{port}{url_for('web.ca_certificate')}"
-    qr = "data:image/svg+xml;base64," + base64.b64encode(card_services.qr_svg(download)).decode()
+    qr = "data:image/svg+xml;base64," + base64.b64encode(qr_svg(download)).decode()
     names = tls.cert_names(state.server) if state.server else None
     return {
         "ready": True,

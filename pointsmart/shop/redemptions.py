@@ -21,12 +21,12 @@ from ..audit.services import record
 from ..auth.models import Role, User
 from ..cards.models import Card
 from ..clock import utcnow
-from ..closing import guard as closing_guard
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..idempotency import once
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
+from ..months import guard as closing_guard
 from ..periods import day_window, local_day, parse_day, today
 from ..text import checked
 from .models import Goods, MoveKind, Redemption, RedemptionLine, RedemptionStatus, StockMove

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes as audit_changes
 from ..audit.services import record
 from ..clock import utcnow
-from ..closing.guard import refuse_day
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
+from ..months.guard import refuse_day
 from ..periods import day_problem
 from ..text import checked
 from .models import Goods, MoveKind, PriceChange, StockMove, Stocktake, StocktakeLine

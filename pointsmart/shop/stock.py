@@ -19,8 +19,8 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..closing.guard import refuse_time
 from ..errors import DomainError
+from ..months.guard import refuse_time
 from .models import Goods, MoveKind, StockMove
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from ..cards.models import Card
 from ..cards.services import token_digest
 from ..changes import KNOWN
-from ..closing.models import MonthClose
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
+from ..months.models import MonthClose
 from ..scoring.models import Category, Criterion, NoticePhoto, ScoringRound
 from ..settings.models import OpeningDays, PointsRule
 from ..settings.opening_days import from_mask

@@ -248,7 +248,7 @@ PAGES: list[Page] = [
     Page("/ledgers/wall/panel", "ledgers.wall_panel", (CHAIR, PANEL)),
     # the book of the demo's scoring round (2026-10, pointsmart/demo.py): its score sheet and register are
     # the widest tables of the book (the shop's ledgers are looked at on their own pages, on today's data)
-    Page("/ledgers/book/<month>", "ledgers.month_book", (CHAIR, PANEL), lambda i: {"month": "2026-10"}),
+    Page("/ledgers/book/<month>", "book.month_book", (CHAIR, PANEL), lambda i: {"month": "2026-10"}),
     Page("/ledgers/wall/bylaws", "ledgers.wall_bylaws", (CHAIR, PANEL)),
     Page("/ledgers/bylaws", "ledgers.bylaws_page", (CHAIR, PANEL)),
     Page("/ledgers/bylaws/edit", "ledgers.edit_bylaws", (CHAIR,)),

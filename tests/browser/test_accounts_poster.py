@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from pointsmart.cards.models import Card
-from pointsmart.closing.models import MonthClose
 from pointsmart.closing.services import close_month
 from pointsmart.extensions import db
+from pointsmart.months.models import MonthClose
 from pointsmart.org.services import home_village
 
 from ..sync_support import workload

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from pointsmart.closing.models import MonthClose
 from pointsmart.extensions import db
+from pointsmart.months.models import MonthClose
 
 from ..conftest import VILLAGE_CODE
 from ..sync_support import push_all, register, workload

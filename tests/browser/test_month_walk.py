@@ -22,9 +22,9 @@ from playwright.sync_api import expect
 
 from pointsmart.cards import services as cards
 from pointsmart.claims.models import Claim
-from pointsmart.closing.models import MonthClose
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
+from pointsmart.months.models import MonthClose
 from pointsmart.org.services import home_village
 from pointsmart.scoring import criteria, workflow
 from pointsmart.scoring.models import ScorePhoto, ScoringRound

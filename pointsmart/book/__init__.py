@@ -25,20 +25,19 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
-from .auth.services import user_names
-from .exports import Table, stacked
-from .org.models import Village
-from .periods import Period, read_period, today, utc_window
-from .scoring import meeting_minutes, notice_photos, points_register, score_sheets
-from .scoring.models import STATUS_LABELS, MeetingMinutes, NoticePhoto, ScoringRound
-from .scoring.periods import round_period
-from .scoring.points_register import Register
-from .scoring.reports import period_label
-from .scoring.score_sheets import ScoreSheet
-from .shop import registers, workbooks
-from .shop.models import Goods, Redemption, StockMove, Stocktake
-from .shop.registers import PriceRow, RedemptionRegister, StocktakeSheet
-from .xlsx import Book, fixed_bytes, workbook_bytes
+from ..auth.services import user_names
+from ..exports import Table, stacked
+from ..org.models import Village
+from ..periods import Period, read_period, utc_window
+from ..scoring import meeting_minutes, notice_photos, points_register, score_sheets
+from ..scoring.models import STATUS_LABELS, MeetingMinutes, NoticePhoto, ScoringRound
+from ..scoring.periods import round_period
+from ..scoring.points_register import Register
+from ..scoring.reports import period_label
+from ..scoring.score_sheets import ScoreSheet
+from ..shop import registers, workbooks
+from ..shop.registers import PriceRow, RedemptionRegister, StocktakeSheet
+from ..xlsx import Book, fixed_bytes, workbook_bytes
 
 #: the seven ledgers, in the order the county's list names them (the book's order and its sheets')
 LEDGERS = ("stocktakes", "prices", "register", "scores", "minutes", "photos", "redemptions")
@@ -161,39 +160,6 @@ def month_book(session: Session, village_id: int, month: Period) -> MonthBook:
         photos=photos,
         redemptions=registers.redemption_register(session, village_id, month),
     )
-
-
-def book_months(session: Session, village_id: int, limit: int = 120) -> list[Period]:
-    """The months a book can be opened for, newest first: from the first month with anything in it
-    (a round's period, a redemption, a stock move, a count) to this month, at most ``limit`` of them."""
-    firsts = []
-    for column, where in (
-        (Redemption.created_at, Redemption.village_id == village_id),
-        (Stocktake.counted_on, Stocktake.village_id == village_id),
-    ):
-        first = session.scalar(sa.select(sa.func.min(column)).where(where))
-        if first is not None:
-            firsts.append(first.date() if isinstance(first, datetime) else first)
-    first_move = session.scalar(
-        sa.select(sa.func.min(StockMove.created_at))
-        .join(Goods, Goods.id == StockMove.goods_id)
-        .where(Goods.village_id == village_id)
-    )
-    if first_move is not None:
-        firsts.append(first_move.date())
-    for period_type, period_key in session.execute(
-        sa.select(ScoringRound.period_type, ScoringRound.period_key)
-        .where(ScoringRound.village_id == village_id)
-        .distinct()
-    ):
-        firsts.append(round_period(period_type, period_key).start)
-    month = Period.of(today())
-    first = min(Period.of(min(firsts)), month) if firsts else month  # data dated ahead: from this month
-    months = []
-    while month >= first and len(months) < limit:
-        months.append(month)
-        month = month.previous
-    return months
 
 
 # --- the workbook --------------------------------------------------------------------------------

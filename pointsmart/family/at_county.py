@@ -24,13 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..cards.services import mask_name, token_digest
-from ..family.services import FamilyLine, describe
-from ..ledger.expiry import Move
-from ..org.models import Village
-from ..scoring.models import RoundStatus
-from ..scoring.reports import HONOUR_SIZE, RECENT_DAYS, period_label
-from ..settings.expiry import Expiring, Rule, expiring_of
-from .models import (
+from ..county.models import (
     SyncedCard,
     SyncedGoods,
     SyncedHousehold,
@@ -41,7 +35,13 @@ from .models import (
     SyncedTransfer,
     VillageLink,
 )
-from .opening import is_opening
+from ..county.opening import is_opening
+from ..ledger.expiry import Move
+from ..org.models import Village
+from ..scoring.models import RoundStatus
+from ..scoring.reports import HONOUR_SIZE, RECENT_DAYS, period_label
+from ..settings.expiry import Expiring, Rule, expiring_of
+from .services import FamilyLine, describe
 
 #: movements shown, as on the village's page
 RECENT_LINES = 10

@@ -7,9 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..county.models import SyncedMonthClose, SyncedTransfer
+from ..closing.figures import digest
 from ..periods import Period, last_complete_month
-from .figures import county_month_figures, digest
+from .models import SyncedMonthClose, SyncedTransfer
+from .month_figures import county_month_figures
 
 #: the months the village page lists, newest first
 SHOWN_MONTHS = 12

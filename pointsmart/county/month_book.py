@@ -1,5 +1,5 @@
 """The county's copy of a village's month (县里重建的月度台账): the figures the county rebuilds from the
-records the village synced (:func:`pointsmart.closing.figures.county_month_figures`), laid out for a
+records the village synced (:func:`pointsmart.county.month_figures.county_month_figures`), laid out for a
 reviewer beside the hash the village froze when it closed the month.
 
 The figures name goods by uuid; here they get their names from the synced goods (as they read now: a
@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..county.models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
+from ..closing.figures import digest
 from ..exports import INTEGER, TEXT, Column, Table
+from ..months.guard import month_of_round
 from ..periods import Period, read_period, today
-from .county import CountyMonth, county_close
-from .figures import county_month_figures, digest, month_of_round
+from .closes import CountyMonth, county_close
+from .models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
+from .month_figures import county_month_figures
 
 
 def known_month(session: Session, village_id: int, month: str) -> bool:

@@ -2,7 +2,7 @@
 
 A closed month never changes. A transfer, a stock move, a redemption is dated by the clock when it is
 recorded; a stock receipt and a stocktake also by the day a person gives; a round's scores belong to
-the round's month (:func:`pointsmart.closing.figures.month_of_round`) until a close carried the round
+the round's month (:func:`pointsmart.months.guard.month_of_round`) until a close carried the round
 to the next month. A correction of a closed month is made in the open month: a reversal, which points
 back to what it undoes (``Transfer.reverses_id``; a cancelled redemption's goods point back with
 ``StockMove.redemption_id``).
@@ -18,12 +18,19 @@ from sqlalchemy.orm import Session, scoped_session
 
 from ..clock import utcnow
 from ..errors import Conflict
-from ..periods import Period, local
+from ..periods import Period, local, read_period
 from .models import MonthClose, RoundCarry
 
 
 class MonthClosed(Conflict):
     code = "month_closed"
+
+
+def close_of(session: Session, village_id: int, month: str) -> MonthClose | None:
+    """The close of ``month`` (its ``closed_at``, ``closed_by`` user id, ``sha256``, ``figures``), or None."""
+    return session.scalar(
+        sa.select(MonthClose).where(MonthClose.village_id == village_id, MonthClose.month == month)
+    )
 
 
 def month_label(month: str) -> str:
@@ -97,10 +104,14 @@ def refuse_day(session: Session, day: date | None, village_id: int | None = None
         refuse_month(session, Period.of(day).key, village_id)
 
 
+def month_of_round(period_key: str) -> str | None:
+    """The month a round belongs to: the last month of its period (``2026-Q4`` → ``2026-12``)."""
+    period = read_period(period_key or "")
+    return None if period is None else period.last_month
+
+
 def refuse_round(session: Session, scoring_round) -> None:
     """Refuse a change to a round of a closed month that its close did not carry to the next month."""
-    from .figures import month_of_round
-
     month = month_of_round(scoring_round.period_key)
     if month is None or not is_closed(session, month, scoring_round.village_id):
         return
