@@ -26,7 +26,7 @@ from ..households.models import Household
 from ..idempotency import once
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferKind
-from ..months import guard as closing_guard
+from ..months import guard as month_guard
 from ..periods import day_window, local_day, parse_day, today
 from ..text import checked
 from .models import Goods, MoveKind, Redemption, RedemptionLine, RedemptionStatus, StockMove
@@ -108,7 +108,7 @@ _TAKE = (
         _goods.c.village_id == sa.bindparam("in_village"),
         _goods.c.active.is_(True),
         _goods.c.stock >= sa.bindparam("qty"),
-        closing_guard.NOT_CLOSED,  # goods leave the shelf only in an open month (月结)
+        month_guard.NOT_CLOSED,  # goods leave the shelf only in an open month (月结)
     )
     .values(stock=_goods.c.stock - sa.bindparam("qty"))
     .returning(_goods.c.price, _goods.c.name, _goods.c.uuid)
@@ -126,7 +126,7 @@ def _take_goods(session: Session, village_id: int, basket: dict[int, int]) -> li
     :raises InsufficientStock, ShopError, NotFound: see :func:`_why_not`.
     """
     taken: list[Taken] = []
-    month = closing_guard.month_of_time()
+    month = month_guard.month_of_time()
     for goods_id in sorted(basket):
         qty = basket[goods_id]
         row = session.execute(
@@ -134,9 +134,9 @@ def _take_goods(session: Session, village_id: int, basket: dict[int, int]) -> li
         ).first()
         if row is None:
             _give_back(session, taken)
-            closing_guard.refuse_month(session, month, village_id)
+            month_guard.refuse_month(session, month, village_id)
             raise _why_not(session, village_id, goods_id, qty)
-        closing_guard.found_open(session, month, village_id)
+        month_guard.found_open(session, month, village_id)
         changes.known_uuid(session, Goods, goods_id, row.uuid)
         _forget_stock(session, goods_id)
         taken.append(Taken(goods_id, qty, row.price, row.name))
