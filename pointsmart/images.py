@@ -7,11 +7,13 @@ content type are never trusted; Pillow reads the bytes.
 import io
 import warnings
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 
+from flask import Response, abort, send_file
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import Invalid
+from .errors import Invalid, NotFound
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTO_SIDE = 6000
@@ -223,3 +225,27 @@ def strip_stored_photo(path) -> bool:
     fresh.write_bytes(without_metadata(data, info))
     fresh.replace(path)
     return True
+
+
+# --- stored photos -------------------------------------------------------------------------------
+
+
+def photo_path(folder: Path, stored_name: str) -> Path:
+    """Where a stored photo lives; only names we made (a plain file name) resolve."""
+    if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
+        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
+    return folder / stored_name
+
+
+def send_photo(folder: Path, photo, private: bool = True) -> Response:
+    """Send a stored photo (a row with ``stored_name`` and ``content_type``) as the image type it was
+    checked to be, never sniffed; kept out of shared caches unless ``private`` is False. 404 if its
+    file is gone."""
+    path = photo_path(folder, photo.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=photo.content_type, download_name=photo.stored_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if private:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -13,7 +13,7 @@ village's chair and panel. Writes flush and audit; the caller commits.
 import secrets
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -25,7 +25,7 @@ from ..cards.models import Card
 from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
-from ..images import CleanPhoto
+from ..images import CleanPhoto, photo_path
 from ..periods import Period, day_problem, today
 from ..scoring.models import (
     Cadence,
@@ -134,13 +134,6 @@ def open_round_for(
 
 
 # --- photos --------------------------------------------------------------------------------------------
-
-
-def photo_path(folder: Path, stored_name: str) -> Path:
-    """Where a stored claim photo lives; only names we made (a plain file name) resolve."""
-    if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
-        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
-    return folder / stored_name
 
 
 def discard_photo_files(folder: Path, names: list[str]) -> None:

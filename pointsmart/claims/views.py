@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -229,13 +228,7 @@ def family_photo(token: str, photo_id: int):
 
 
 def _send(photo) -> Response:
-    path = services.photo_path(_uploads(), photo.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=photo.content_type, download_name=photo.stored_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return images.send_photo(_uploads(), photo)
 
 
 # --- the panel -----------------------------------------------------------------------------------------

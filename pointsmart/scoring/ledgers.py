@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -267,13 +266,7 @@ def upload_photo(round_id: int):
 def photo(photo_id: int):
     """Serve a stored photo to the village's staff, as the image type it was checked to be."""
     found, _round_ = notice_photos.get_photo(db.session, g.village.id, photo_id)
-    path = notice_photos.photo_path(_uploads(), found.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=found.content_type, download_name=found.stored_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return images.send_photo(_uploads(), found)
 
 
 @bp.post("/photos/<int:photo_id>/delete")
@@ -315,17 +308,7 @@ def photos_xlsx(round_id: int):
 def score_photo(photo_id: int):
     """Serve a score photo to the village's chair and panel, as the image type it was checked to be."""
     found, _round_ = score_photos.get_photo(db.session, g.village.id, photo_id)
-    return _send_photo(score_photos.folder_of(current_app.instance_path), found)
-
-
-def _send_photo(folder: Path, found):
-    path = notice_photos.photo_path(folder, found.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=found.content_type, download_name=found.stored_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return images.send_photo(score_photos.folder_of(current_app.instance_path), found)
 
 
 @bp.post("/score-photos/<int:photo_id>/public")

@@ -18,7 +18,7 @@ from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Invalid, NotFound
-from ..images import CleanPhoto, clean_photo
+from ..images import CleanPhoto, clean_photo, photo_path
 from ..months.guard import refuse_round
 from ..org.models import Village
 from ..periods import day_problem, local_naive
@@ -60,13 +60,6 @@ def get_photo(session: Session, village_id: int, photo_id: int) -> tuple[NoticeP
     if scoring_round is None or scoring_round.village_id != village_id:
         raise NotFound(_("找不到这张照片。"), code="unknown_photo")
     return photo, scoring_round
-
-
-def photo_path(folder: Path, stored_name: str) -> Path:
-    """Where a stored photo lives; only names we made (a plain file name) resolve."""
-    if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
-        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
-    return folder / stored_name
 
 
 def add_photo(

@@ -5,18 +5,18 @@ appear by 户号, name and group — as on the paper notice on the village board
 phone number or address.
 """
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, send_file
+from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 
 from ..auth.services import user_names
 from ..clock import utcnow
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..images import send_photo
 from ..org.services import home_village
 from ..text import search_text
 from . import reports, score_photos
 from .models import PHOTO_STAGE_LABELS, RoundStatus
-from .notice_photos import photo_path
 
 bp = Blueprint("public", __name__)
 
@@ -70,12 +70,7 @@ def notice_photo(round_uuid: str, photo_id: int):
     photo = next((p for p in score_photos.public_photos(db.session, found) if p.id == photo_id), None)
     if photo is None:
         abort(404)
-    path = photo_path(score_photos.folder_of(current_app.instance_path), photo.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=photo.content_type, download_name=photo.stored_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_photo(score_photos.folder_of(current_app.instance_path), photo, private=False)
 
 
 #: the longest search the notice takes (a 户号 is up to 20 characters, a name up to 40)

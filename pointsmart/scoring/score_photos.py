@@ -19,10 +19,9 @@ from ..audit.services import record
 from ..auth.models import User
 from ..errors import Invalid, NotFound
 from ..households.models import Household
-from ..images import CleanPhoto
+from ..images import CleanPhoto, photo_path
 from .errors import ScoringError
 from .models import PhotoStage, RoundCriterion, RoundStatus, ScorePhoto, ScoringRound
-from .notice_photos import photo_path
 from .photo_storage import require_room
 from .rounds import lock_round
 from .score_entry import may_score, score_cell
