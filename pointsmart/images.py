@@ -16,6 +16,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import Invalid, NotFound
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
+#: what Pillow raises on a file that is no image it can read, or one too large to read safely
+UNREADABLE = (
+    UnidentifiedImageError,
+    OSError,
+    EOFError,
+    SyntaxError,
+    ValueError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
 MAX_PHOTO_SIDE = 6000
 #: the pixels of one upload's photos together, as their headers say (three 12-megapixel phone photos
 #: pass; three 6000×6000 PNGs of 120 KB each — 108 megapixels, seconds of decoding each — do not)
@@ -80,15 +90,7 @@ def check_image(data: bytes) -> PhotoInfo:
                 image.load()
     except PhotoRefused:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        EOFError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except UNREADABLE as exc:
         raise not_image from exc
     content_type, extension = PHOTO_TYPES[kind]
     return PhotoInfo(content_type, extension, width, height)
@@ -103,15 +105,7 @@ def pixels_of(data: bytes) -> int:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-    except (
-        UnidentifiedImageError,
-        OSError,
-        EOFError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    except UNREADABLE:
         return 0
     if width > MAX_PHOTO_SIDE or height > MAX_PHOTO_SIDE:
         return 0
