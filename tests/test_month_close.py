@@ -163,6 +163,11 @@ def test_what_blocks_a_month_is_listed_with_where_to_fix_it_and_a_round_can_be_c
         assert close_of(db.session, village.id, MONTH).sha256 == month.digest(
             month.month_figures(db.session, village.id, MONTH)
         )
+    # its ledgers are December's book, not November's (whose kept workbook could not show them)
+    november_book = chair.get(f"/ledgers/book/{MONTH}").get_data(as_text=True)
+    december_book = chair.get("/ledgers/book/2026-12").get_data(as_text=True)
+    assert "1 次评定" not in november_book and "0 次评定" in november_book
+    assert "1 次评定" in december_book
 
 
 def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, login_as, tmp_path):
@@ -404,3 +409,23 @@ def test_the_book_kept_at_the_close_is_what_its_workbook_serves_and_a_changed_fi
     kept.write_bytes(kept.read_bytes() + b"\0")  # changed on the disk after the close
     refused = chair.get(f"/ledgers/book/{MONTH}.xlsx")
     assert refused.status_code == 409 and refused.data != kept.read_bytes()
+
+
+def test_a_receipt_counts_in_the_month_written_on_it_not_the_month_it_was_typed_in(app, worked):
+    """A donation written down on 20 November and typed in on 3 December is November's, as the 爱心榜
+    says; the stock at November's end holds it."""
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import Goods, MoveKind
+
+    with app.app_context():
+        village = home_village(db.session)
+        goods = db.session.scalars(sa.select(Goods).order_by(Goods.id)).first()
+        november = month.month_figures(db.session, village.id, MONTH)["goods"][goods.uuid]
+        shop.receive_stock(
+            db.session, goods, MoveKind.DONATION, 7, None, donor="补录的捐赠", moved_on=date(2026, 11, 20)
+        )
+        db.session.commit()
+        after = month.month_figures(db.session, village.id, MONTH)["goods"][goods.uuid]
+        assert after["donated"] == november["donated"] + 7 and after["stock"] == november["stock"] + 7
+        december = month.month_figures(db.session, village.id, "2026-12")["goods"][goods.uuid]
+        assert december["donated"] == 0 and december["stock"] == after["stock"]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.services import user_names
 from ..exports import Table, stacked
+from ..months.models import RoundCarry
 from ..org.models import Village
 from ..periods import Period, read_period, utc_window
 from ..scoring import meeting_minutes, notice_photos, points_register, score_sheets
@@ -115,13 +116,27 @@ def parse_book_month(text: str) -> Period | None:
 
 
 def month_rounds(session: Session, village_id: int, month: Period) -> list[ScoringRound]:
-    """The village's rounds whose period ends in ``month``, in period order (then by id)."""
+    """The village's rounds of ``month``'s book, in period order (then by id): those whose period ends
+    in it — unless a month's close carried them on, to the book of the month after the last carry."""
+    carried: dict[int, str] = {}
+    for round_id, carried_from in session.execute(
+        sa.select(RoundCarry.round_id, sa.func.max(RoundCarry.month))
+        .join(ScoringRound, ScoringRound.id == RoundCarry.round_id)
+        .where(ScoringRound.village_id == village_id)
+        .group_by(RoundCarry.round_id)
+    ):
+        carried[round_id] = read_period(carried_from).next.key
     candidates = session.scalars(
         sa.select(ScoringRound).where(
-            ScoringRound.village_id == village_id, ScoringRound.period_key.like(f"{month.year:04d}%")
+            ScoringRound.village_id == village_id,
+            sa.or_(ScoringRound.period_key.like(f"{month.year:04d}%"), ScoringRound.id.in_(list(carried))),
         )
     )
-    found = [r for r in candidates if round_period(r.period_type, r.period_key).last_month == month.key]
+    found = [
+        r
+        for r in candidates
+        if carried.get(r.id, round_period(r.period_type, r.period_key).last_month) == month.key
+    ]
     return sorted(found, key=lambda r: (round_period(r.period_type, r.period_key).start, r.scope, r.id))
 
 

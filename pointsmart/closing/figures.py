@@ -16,7 +16,8 @@ the same facts, so a month's :func:`digest` is the same on both sides unless a r
 
 Every figure counts what happened in the village's month (its calendar, :mod:`pointsmart.periods`):
 a transfer or a stock move by the time it was recorded, so a correction made later counts in the month
-it was made. ``stock`` is each goods item's stock at the month's end. Only goods with a move in the
+it was made — except a receipt of goods, which counts on the day written on it (``moved_on``, as the
+爱心榜 traces it; a receipt dated in a closed month is refused). ``stock`` is each goods item's stock at the month's end. Only goods with a move in the
 month or stock at its end are listed. A round belongs to the month its period ends (a quarter: its
 third month; a half-year: its sixth); it is ``finalised`` when it was finalised by the time the month
 closed (``as_of``) and ``carried`` otherwise. Names that can be edited later (goods, households) are
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..periods import read_period
+from ..periods import local, read_period
 
 VERSION = 1
 #: the transfers' kinds a round posts (they carry the rulebook category)
@@ -60,6 +61,18 @@ def round_period_keys(month: str) -> tuple[str, ...]:
     if number % 6 == 0:
         keys.append(f"{year}-H{number // 6}")
     return tuple(keys)
+
+
+def month_moves(rows, month: str):
+    """``(goods_uuid, kind, qty, in_month)`` of the stock moves up to the end of ``month``, each in the
+    month of its day: the day on the paper for a receipt (``moved_on``, which a closed month refuses),
+    else the villages' day it was recorded. ``rows`` are ``(goods_uuid, kind, qty, created_at,
+    moved_on)`` — the village's own and the county's synced ones alike."""
+    period = read_period(month)
+    for goods_uuid, kind, qty, created_at, moved_on in rows:
+        day = moved_on or local(created_at).date()
+        if day < period.end:
+            yield goods_uuid, kind, qty, day >= period.start
 
 
 def _window(month: str) -> tuple[datetime, datetime]:
@@ -173,12 +186,14 @@ def month_figures(session: Session, village_id: int, month: str, as_of: datetime
         figures.transfer(kind, amount, from_kind, to_kind, categories.get(uuid))
 
     moved: set[str] = set()
-    for goods_uuid, kind, qty, created_at in session.execute(
-        sa.select(Goods.uuid, StockMove.kind, StockMove.qty, StockMove.created_at)
-        .join(Goods, Goods.id == StockMove.goods_id)
-        .where(Goods.village_id == village_id, StockMove.created_at < end)
+    for goods_uuid, kind, qty, in_month in month_moves(
+        session.execute(
+            sa.select(Goods.uuid, StockMove.kind, StockMove.qty, StockMove.created_at, StockMove.moved_on)
+            .join(Goods, Goods.id == StockMove.goods_id)
+            .where(Goods.village_id == village_id)
+        ),
+        month,
     ):
-        in_month = created_at >= start
         if in_month:
             moved.add(goods_uuid)
         figures.stock(goods_uuid, kind, qty, in_month)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..closing.figures import _Builder, _round_entry, _window, round_period_keys
+from ..closing.figures import _Builder, _round_entry, _window, month_moves, round_period_keys
 
 
 def county_month_figures(
@@ -48,12 +48,12 @@ def county_month_figures(
 
     m = SyncedStockMove
     moved: set[str] = set()
-    for goods_uuid, kind, qty, created_at in session.execute(
-        sa.select(m.goods_uuid, m.kind, m.qty, m.created_at).where(
-            m.village_id == village_id, m.created_at < end
-        )
+    for goods_uuid, kind, qty, in_month in month_moves(
+        session.execute(
+            sa.select(m.goods_uuid, m.kind, m.qty, m.created_at, m.moved_on).where(m.village_id == village_id)
+        ),
+        month,
     ):
-        in_month = created_at >= start
         if in_month:
             moved.add(goods_uuid)
         figures.stock(goods_uuid, kind, qty, in_month)
