@@ -17,11 +17,12 @@ the same facts, so a month's :func:`digest` is the same on both sides unless a r
 Every figure counts what happened in the village's month (its calendar, :mod:`pointsmart.periods`):
 a transfer or a stock move by the time it was recorded, so a correction made later counts in the month
 it was made — except a receipt of goods, which counts on the day written on it (``moved_on``, as the
-爱心榜 traces it; a receipt dated in a closed month is refused). ``stock`` is each goods item's stock at the month's end. Only goods with a move in the
-month or stock at its end are listed. A round belongs to the month its period ends (a quarter: its
-third month; a half-year: its sixth); it is ``finalised`` when it was finalised by the time the month
-closed (``as_of``) and ``carried`` otherwise. Names that can be edited later (goods, households) are
-left out: the figures name goods by uuid, and categories by the name a posting carried.
+爱心榜 traces it; a receipt dated in a closed month is refused). ``stock`` is each goods item's stock
+at the month's end. Only goods with a move in the month or stock at its end are listed. A round
+belongs to the month its period ends (a quarter: its third month; a half-year: its sixth); it is
+``finalised`` when it was finalised by the time the month closed (``as_of``) and ``carried``
+otherwise. Names that can be edited later (goods, households) are left out: the figures name goods by
+uuid, and categories by the name a posting carried.
 """
 
 import hashlib
