@@ -199,6 +199,19 @@ def test_a_closed_month_refuses_every_service_that_would_change_it(app, worked, 
             lambda: shop.record_stocktake(
                 session, village.id, date(2026, 11, 30), "王芳", {goods.id: 0}, None
             ),
+            # before the closed month: it would change the stock November froze
+            lambda: shop.record_stocktake(
+                session, village.id, date(2026, 9, 30), "王芳", {goods.id: 0}, None
+            ),
+            lambda: shop.receive_stock(
+                session,
+                goods,
+                MoveKind.PURCHASE,
+                1,
+                None,
+                funding_source="村集体",
+                moved_on=date(2026, 10, 5),
+            ),
             lambda: scoring_workflow.create_round(session, village, "monthly", MONTH, "二社", None),
             lambda: scoring_workflow.reopen_round(session, scoring_round, user.id, "重评"),
             lambda: score_entry.set_score(

@@ -37,11 +37,18 @@ def month_label(month: str) -> str:
     return _("%(year)s年%(month)s月", year=int(month[:4]), month=int(month[5:]))
 
 
-def is_closed(session: Session, month: str, village_id: int | None = None) -> bool:
-    query = sa.select(MonthClose.id).where(MonthClose.month == month)
+def closed_at_or_after(session: Session, month: str, village_id: int | None = None) -> str | None:
+    """The first closed month from ``month`` on, or None. Months close in order, so a month before a
+    closed one is as closed as it: a row dated in it would change the stock and balances it froze."""
+    query = sa.select(sa.func.min(MonthClose.month)).where(MonthClose.month >= month)
     if village_id is not None:
         query = query.where(MonthClose.village_id == village_id)
-    return session.scalar(query.limit(1)) is not None
+    return session.scalar(query)
+
+
+def is_closed(session: Session, month: str, village_id: int | None = None) -> bool:
+    """Whether ``month`` is closed, or lies before a closed month."""
+    return closed_at_or_after(session, month, village_id) is not None
 
 
 def _found_open(session: Session) -> set:
@@ -62,11 +69,22 @@ def refuse_month(session: Session, month: str, village_id: int | None = None) ->
     found_open = _found_open(session)
     if (month, village_id) in found_open:
         return
-    if is_closed(session, month, village_id):
+    closed = closed_at_or_after(session, month, village_id)
+    if closed == month:
         raise MonthClosed(
             _(
                 "%(month)s已经月结，这个月的记录不能再改动。如需更正，请在当前月份做撤销或冲正，"
                 "它会注明所更正的原记录。",
+                month=month_label(month),
+            ),
+            month=month,
+        )
+    if closed is not None:
+        raise MonthClosed(
+            _(
+                "%(closed)s已经月结，在它以前的%(month)s的记录也不能再改动（月结按月份顺序，"
+                "改动以前的月份会改变已月结的库存和积分）。如需更正，请在当前月份做撤销或冲正。",
+                closed=month_label(closed),
                 month=month_label(month),
             ),
             month=month,
@@ -87,7 +105,7 @@ def refuse_time(session: Session, at: datetime | None = None, village_id: int | 
 
 #: a condition to add to a statement that writes a row of the month bound as ``open_month``: the
 #: database checks it with the write, so the counter asks no question of its own (:func:`found_open`)
-NOT_CLOSED = ~sa.exists().where(MonthClose.__table__.c.month == sa.bindparam("open_month"))
+NOT_CLOSED = ~sa.exists().where(MonthClose.__table__.c.month >= sa.bindparam("open_month"))
 
 
 def found_open(session: Session, month: str, village_id: int | None = None) -> None:
