@@ -5,6 +5,7 @@ content type are never trusted; Pillow reads the bytes.
 """
 
 import io
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -229,6 +230,16 @@ def photo_path(folder: Path, stored_name: str) -> Path:
     if PurePath(stored_name).name != stored_name or stored_name.startswith("."):
         raise NotFound(_("找不到这张照片。"), code="unknown_photo")
     return folder / stored_name
+
+
+def store_photo(folder: Path, data: bytes, extension: str) -> str:
+    """Write a checked photo under a new random name in ``folder`` (never over another file); return
+    the name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = f"{secrets.token_hex(16)}.{extension}"
+    with open(photo_path(folder, stored_name), "xb") as f:
+        f.write(data)
+    return stored_name
 
 
 def send_photo(folder: Path, photo, private: bool = True) -> Response:

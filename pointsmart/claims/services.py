@@ -10,7 +10,6 @@ What a family sends is only ever read back by the same household (by its card's 
 village's chair and panel. Writes flush and audit; the caller commits.
 """
 
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..cards.models import Card
 from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
-from ..images import CleanPhoto, photo_path
+from ..images import CleanPhoto, photo_path, store_photo
 from ..periods import Period, day_problem, today
 from ..scoring.models import (
     Cadence,
@@ -259,11 +258,8 @@ def submit_claim(
     )
     session.add(claim)
     session.flush()
-    folder.mkdir(parents=True, exist_ok=True)
     for photo in photos:
-        stored_name = f"{secrets.token_hex(16)}.{photo.info.extension}"
-        with open(photo_path(folder, stored_name), "xb") as f:
-            f.write(photo.data)
+        stored_name = store_photo(folder, photo.data, photo.info.extension)
         written.append(stored_name)
         session.add(
             ClaimPhoto(

@@ -3,7 +3,6 @@ listed and exported with thumbnails. Writes flush and audit; the caller commits.
 """
 
 import io
-import secrets
 from datetime import date
 from pathlib import Path, PurePath
 
@@ -18,7 +17,7 @@ from .. import changes as change_log
 from ..audit.services import record
 from ..clock import utcnow
 from ..errors import Invalid, NotFound
-from ..images import CleanPhoto, clean_photo, photo_path
+from ..images import CleanPhoto, clean_photo, photo_path, store_photo
 from ..months.guard import refuse_round
 from ..org.models import Village
 from ..periods import day_problem, local_naive
@@ -51,11 +50,17 @@ def photos_of(session: Session, scoring_round: ScoringRound) -> list[NoticePhoto
 
 
 def get_photo(session: Session, village_id: int, photo_id: int) -> tuple[NoticePhoto, ScoringRound]:
-    """A photo and its round, if the round is this village's.
+    """A notice photo and its round, if the round is this village's (:func:`round_photo`)."""
+    return round_photo(session, NoticePhoto, village_id, photo_id)
+
+
+def round_photo(session: Session, model, village_id: int, photo_id: int):
+    """A photo of a round (``model``: a notice or a score photo) and its round, if the round is this
+    village's.
 
     :raises NotFound: no such photo here.
     """
-    photo = session.get(NoticePhoto, photo_id)
+    photo = session.get(model, photo_id)
     scoring_round = session.get(ScoringRound, photo.round_id) if photo else None
     if scoring_round is None or scoring_round.village_id != village_id:
         raise NotFound(_("找不到这张照片。"), code="unknown_photo")
@@ -104,10 +109,7 @@ def add_photo(
     data, info = photo.data, photo.info
     if limit is not None:
         require_room(session, scoring_round.village_id, limit, len(data))
-    folder.mkdir(parents=True, exist_ok=True)
-    stored_name = f"{secrets.token_hex(16)}.{info.extension}"
-    with open(photo_path(folder, stored_name), "xb") as f:
-        f.write(data)
+    stored_name = store_photo(folder, data, info.extension)
     photo = NoticePhoto(
         round_id=scoring_round.id,
         stored_name=stored_name,

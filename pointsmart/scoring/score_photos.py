@@ -7,7 +7,6 @@ photo the village keeps — these and the notice photos — counts against one s
 value), so a busy month cannot fill the village PC's disk. Writes flush and audit; the caller commits.
 """
 
-import secrets
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,9 +18,10 @@ from ..audit.services import record
 from ..auth.models import User
 from ..errors import Invalid, NotFound
 from ..households.models import Household
-from ..images import CleanPhoto, photo_path
+from ..images import CleanPhoto, photo_path, store_photo
 from .errors import ScoringError
 from .models import PhotoStage, RoundCriterion, RoundStatus, ScorePhoto, ScoringRound
+from .notice_photos import round_photo
 from .photo_storage import require_room
 from .rounds import lock_round
 from .score_entry import may_score, score_cell
@@ -96,15 +96,8 @@ def public_photos(session: Session, scoring_round: ScoringRound) -> list[ScorePh
 
 
 def get_photo(session: Session, village_id: int, photo_id: int) -> tuple[ScorePhoto, ScoringRound]:
-    """A photo and its round, if the round is this village's.
-
-    :raises NotFound: no such photo here.
-    """
-    photo = session.get(ScorePhoto, photo_id)
-    scoring_round = session.get(ScoringRound, photo.round_id) if photo else None
-    if scoring_round is None or scoring_round.village_id != village_id:
-        raise NotFound(_("找不到这张照片。"), code="unknown_photo")
-    return photo, scoring_round
+    """A score photo and its round, if the round is this village's (:func:`notice_photos.round_photo`)."""
+    return round_photo(session, ScorePhoto, village_id, photo_id)
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -189,10 +182,7 @@ def add_photo(
         require_room(session, scoring_round.village_id, limit, len(photo.data))
     except ScoringError as err:
         raise _refused(session, user, scoring_round, household.id, err, size=len(photo.data)) from None
-    folder.mkdir(parents=True, exist_ok=True)
-    stored_name = f"{secrets.token_hex(16)}.{photo.info.extension}"
-    with open(photo_path(folder, stored_name), "xb") as f:
-        f.write(photo.data)
+    stored_name = store_photo(folder, photo.data, photo.info.extension)
     row = ScorePhoto(
         round_id=scoring_round.id,
         household_id=household.id,
