@@ -6,10 +6,11 @@ the same facts, so a month's :func:`digest` is the same on both sides unless a r
 
 .. code-block:: text
 
-    {"version": 1, "village": "<12-digit code>", "month": "2026-11",
+    {"version": 2, "village": "<12-digit code>", "month": "2026-11",
      "points": {"issued", "redeemed", "deducted", "expired", "transfers"},     # net, transfers in the month
      "by_category": {"<rulebook category>": {"awarded", "deducted"}},       # a round's postings in the month
-     "goods": {"<goods uuid>": {"donated", "purchased", "stocktake", "loss", "given_out", "stock"}},
+     "goods": {"<goods uuid>": {"opening", "donated", "purchased", "stocktake", "loss", "given_out",
+                                 "stock"}},
      "rounds": [{"uuid", "period", "scope", "state": "finalised" | "carried"}],   # the rounds of the month
      "households_scored": n,                     # households with a result in the month's finalised rounds
      "redemptions": {"made", "cancelled"}}       # redemptions made / cancelled in the month (counts)
@@ -17,8 +18,9 @@ the same facts, so a month's :func:`digest` is the same on both sides unless a r
 Every figure counts what happened in the village's month (its calendar, :mod:`pointsmart.periods`):
 a transfer or a stock move by the time it was recorded, so a correction made later counts in the month
 it was made — except a receipt of goods, which counts on the day written on it (``moved_on``, as the
-爱心榜 traces it; a receipt dated in a closed month is refused). ``stock`` is each goods item's stock
-at the month's end. Only goods with a move in the month or stock at its end are listed. A round
+爱心榜 traces it; a receipt dated in a closed month is refused). ``opening`` is each goods item's stock
+at the month's start and ``stock`` at its end, by the same days (version 2; version 1 had no
+``opening``). Only goods with a move in the month or stock at its end are listed. A round
 belongs to the month its period ends (a quarter: its third month; a half-year: its sixth); it is
 ``finalised`` when it was finalised by the time the month closed (``as_of``) and ``carried``
 otherwise. Names that can be edited later (goods, households) are left out: the figures name goods by
@@ -36,7 +38,11 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..periods import local, read_period
 
-VERSION = 1
+#: 2 since each goods item's stock at the month's start (``opening``) was added; a month closed before
+#: keeps its version-1 figures (:func:`earlier_version` rebuilds them)
+VERSION = 2
+#: a goods item's figures (``opening`` since version 2)
+GOODS_FIGURES = ("opening", "donated", "purchased", "stocktake", "loss", "given_out", "stock")
 #: the transfers' kinds a round posts (they carry the rulebook category)
 _ROUND_KINDS = ("award", "deduction")
 _SYSTEMS = ("issuance", "shop", "deductions", "expiry")
@@ -51,6 +57,23 @@ def canonical(figures: dict) -> bytes:
 def digest(figures: dict) -> str:
     """sha256 (hex) of :func:`canonical`."""
     return hashlib.sha256(canonical(figures)).hexdigest()
+
+
+def earlier_version(figures: dict) -> dict:
+    """The same figures as version 1 (before ``opening``) built them: how a month closed before the
+    opening stock was frozen is checked against a rebuild."""
+    goods = {u: {k: v for k, v in row.items() if k != "opening"} for u, row in figures["goods"].items()}
+    return {**figures, "version": 1, "goods": goods}
+
+
+def rebuilt_digest(figures: dict, frozen: str | None) -> str:
+    """The digest of rebuilt ``figures`` to set beside a close's ``frozen`` one: of the figures as built,
+    or of their :func:`earlier_version` when that is what the month was closed with (a month closed
+    before version 2 is checked in its own version, not reported as differing)."""
+    found = digest(figures)
+    if frozen and found != frozen and digest(earlier_version(figures)) == frozen:
+        return frozen
+    return found
 
 
 def round_period_keys(month: str) -> tuple[str, ...]:
@@ -76,15 +99,20 @@ def month_moves(rows, month: str):
             yield goods_uuid, kind, qty, day >= period.start
 
 
-def _window(month: str) -> tuple[datetime, datetime]:
+def month_utc_window(month: str) -> tuple[datetime, datetime]:
+    """The stored (UTC) times from the start of ``month`` (``2026-11``) to the start of the next.
+
+    :raises ValueError: not a month.
+    """
     period = read_period(month)
     if period is None or period.kind != "month":
         raise ValueError(month)
     return period.utc_window()
 
 
-class _Builder:
-    """The shared arithmetic: both sides feed it the same facts."""
+class Builder:
+    """The shared arithmetic of :func:`month_figures` and the county's rebuild
+    (:func:`pointsmart.county.month_figures.county_month_figures`): both feed it the same facts."""
 
     def __init__(self, village_code: str, month: str):
         self.village_code, self.month = village_code, month
@@ -107,11 +135,10 @@ class _Builder:
             self.by_category[category][0 if kind == "award" else 1] += amount
 
     def stock(self, goods_uuid: str, kind: str, qty: int, in_month: bool) -> None:
-        row = self.goods.setdefault(
-            goods_uuid, dict.fromkeys(("donated", "purchased", "stocktake", "loss", "given_out", "stock"), 0)
-        )
+        row = self.goods.setdefault(goods_uuid, dict.fromkeys(GOODS_FIGURES, 0))
         row["stock"] += qty
         if not in_month:
+            row["opening"] += qty
             return
         if kind == "donation":
             row["donated"] += qty
@@ -139,7 +166,8 @@ class _Builder:
         }
 
 
-def _round_entry(uuid: str, period: str, scope: str, finalised_at: datetime | None, as_of: datetime) -> dict:
+def round_entry(uuid: str, period: str, scope: str, finalised_at: datetime | None, as_of: datetime) -> dict:
+    """A round's entry in the figures: ``finalised`` if it was finalised by ``as_of``, else ``carried``."""
     state = "finalised" if finalised_at is not None and finalised_at <= as_of else "carried"
     return {"uuid": uuid, "period": period, "scope": scope or "", "state": state}
 
@@ -161,9 +189,9 @@ def month_figures(session: Session, village_id: int, month: str, as_of: datetime
     if as_of is None:
         close = close_of(session, village_id, month)
         as_of = close.closed_at if close is not None else utcnow()
-    start, end = _window(month)
+    start, end = month_utc_window(month)
     code = session.scalar(sa.select(Village.code).where(Village.id == village_id))
-    figures = _Builder(code, month)
+    figures = Builder(code, month)
 
     source, target = sa.orm.aliased(Account), sa.orm.aliased(Account)
     transfers = session.execute(
@@ -206,7 +234,7 @@ def month_figures(session: Session, village_id: int, month: str, as_of: datetime
     ).all()  # fmt: skip
     finalised = []
     for round_id, uuid, key, scope, finalised_at in rounds:
-        entry = _round_entry(uuid, key, scope, finalised_at, as_of)
+        entry = round_entry(uuid, key, scope, finalised_at, as_of)
         figures.rounds.append(entry)
         if entry["state"] == "finalised":
             finalised.append(round_id)

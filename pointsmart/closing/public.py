@@ -2,13 +2,16 @@
 
 Only a closed month is shown, and its numbers are the figures frozen at its close
 (:attr:`.models.MonthClose.figures`), never recounted: points issued by rulebook category, points
-redeemed, goods received (donated / bought) and given out, the stock left, and the two hashes (of the
+redeemed, goods received (donated / bought) and given out, the stock at the month's start (figures
+frozen before it was kept show none) and the stock left, and the two hashes (of the
 figures and of the month's book) so that anyone can check a printed poster against the page, and
 the figures themselves (``/accounts/<month>.json``) against the hash. Goods are named by looking up the
 frozen figures' goods uuids. Each donor's gift of the month and where it went is the 爱心榜's trace
-(:func:`pointsmart.shop.registers.trace_donations`) of the stock moves recorded by the month's end,
-which a closed month no longer changes. No household is named and no balance shown: the figures hold
-none, and the donors are named as on the public 爱心榜.
+(:func:`pointsmart.shop.registers.trace_donations`) of the stock moves dated by the month's end (a
+receipt by the day written on it, as the figures count it), which a closed month no longer changes.
+The month's rounds are counted as its book counts them (:func:`pointsmart.book.month_rounds`): a round
+carried out of a month is in the book of the month after its last carry. No household is named and no
+balance shown: the figures hold none, and the donors are named as on the public 爱心榜.
 
 The page prints as an A4 wall poster with the hash and the page's address.
 """
@@ -21,6 +24,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy.orm import Session
 
+from .. import book
 from ..extensions import db
 from ..months.guard import close_of, month_label
 from ..months.models import MonthClose
@@ -38,6 +42,8 @@ _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 @dataclass
 class GoodsLine:
     name: str
+    #: stock at the month's start; None in figures frozen before it was kept (version 1)
+    opening: int | None
     donated: int
     purchased: int
     given_out: int
@@ -64,12 +70,16 @@ class MonthAccounts:
     figures: dict
     categories: list[tuple[str, int, int]]
     goods: list[GoodsLine]
+    #: the rounds in the month's book (:func:`pointsmart.book.month_rounds`)
+    rounds: int = 0
     donors: list[DonorLine] = field(default_factory=list)
 
     @property
     def goods_totals(self) -> GoodsLine:
+        openings = [g.opening for g in self.goods]
         return GoodsLine(
             "",
+            None if None in openings else sum(openings),
             sum(g.donated for g in self.goods),
             sum(g.purchased for g in self.goods),
             sum(g.given_out for g in self.goods),
@@ -116,6 +126,7 @@ def month_accounts(session: Session, village_id: int, close: MonthClose) -> Mont
     goods = [
         GoodsLine(
             names.get(uuid, uuid[:8]),
+            row.get("opening"),
             row["donated"],
             row["purchased"],
             row["given_out"],
@@ -128,7 +139,7 @@ def month_accounts(session: Session, village_id: int, close: MonthClose) -> Mont
         ((name, c["awarded"], c["deducted"]) for name, c in figures["by_category"].items()),
         key=lambda c: (-c[1], c[0]),
     )
-    start, end = read_period(close.month).utc_window()
+    period = read_period(close.month)
     donors = [
         DonorLine(
             registers.public_name(trace.name),
@@ -138,9 +149,10 @@ def month_accounts(session: Session, village_id: int, close: MonthClose) -> Mont
             trace.other_out,
             trace.on_shelf,
         )
-        for trace in registers.trace_donations(session, village_id, since=start, before=end)
+        for trace in registers.trace_donations(session, village_id, since=period.start, before=period.end)
     ]
-    return MonthAccounts(close, month_label(close.month), figures, categories, goods, donors)
+    rounds = len(book.month_rounds(session, village_id, period))
+    return MonthAccounts(close, month_label(close.month), figures, categories, goods, rounds, donors)
 
 
 def page_address(endpoint: str, **values) -> str:
@@ -188,7 +200,7 @@ def month(month: str):
 
 @bp.get("/<month>.json")
 def figures(month: str):
-    """A closed month's frozen figures, byte for byte as hashed: their sha256 is the page's 校验码."""
+    """A closed month's frozen figures, byte for byte as hashed: their sha256 is the page's 账目校验码."""
     _key, close = _close(month)
     if close is None:
         abort(404)

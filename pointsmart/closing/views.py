@@ -76,7 +76,8 @@ def close(month: str):
         flash(err.message, "error")
         return _page(err.status)
     flash(
-        _("%(month)s已月结。数字指纹：%(sha)s", month=month_label(closed.month), sha=closed.sha256), "success"
+        _("%(month)s已月结。账目校验码：%(sha)s", month=month_label(closed.month), sha=closed.sha256),
+        "success",
     )
     return redirect(url_for(".index", _anchor=f"m-{closed.month}"))
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..closing.figures import digest
+from ..closing.figures import rebuilt_digest
 from ..periods import Period, last_complete_month
 from .models import SyncedMonthClose, SyncedTransfer
 from .month_figures import county_month_figures
@@ -49,7 +49,9 @@ def county_close(session: Session, village_id: int, month: str, figures: bool = 
     if close is not None:
         row.closed_at, row.closed_by, row.village_sha256 = close.closed_at, close.closed_by_uuid, close.sha256
         if figures:
-            row.county_sha256 = digest(county_month_figures(session, village_id, month, close.closed_at))
+            row.county_sha256 = rebuilt_digest(
+                county_month_figures(session, village_id, month, close.closed_at), close.sha256
+            )
     return row
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..closing.figures import digest
+from ..closing.figures import rebuilt_digest
 from ..exports import INTEGER, TEXT, Column, Table
 from ..months.guard import month_of_round
 from ..periods import Period, read_period, today
@@ -57,6 +57,7 @@ class GoodsLine:
     uuid: str
     name: str
     spec: str
+    opening: int
     donated: int
     purchased: int
     stocktake: int
@@ -127,6 +128,7 @@ class CountyBook:
         columns = [
             Column(_("商品"), 20, attrgetter("name")),
             Column(_("规格"), 12, attrgetter("spec")),
+            Column(_("期初库存"), 9, attrgetter("opening"), INTEGER),
             Column(_("捐赠入库"), 9, attrgetter("donated"), INTEGER),
             Column(_("购买入库"), 9, attrgetter("purchased"), INTEGER),
             Column(_("盘点调整"), 9, attrgetter("stocktake"), INTEGER),
@@ -148,15 +150,15 @@ class CountyBook:
         """The closing and the two hashes, a line each (the workbook's first sheet)."""
         close = self.close
         if close.agrees is None:
-            verdict = _("未月结，没有村里的指纹可核对")
+            verdict = _("未月结，没有村里的账目校验码可核对")
         else:
             verdict = _("一致") if close.agrees else _("不一致")
         rows = [
             (_("月结"), _("已月结") if close.closed else _("未月结")),
             (_("月结时间"), close.closed_at),
             (_("月结人编号"), (close.closed_by or "")[:8]),
-            (_("村里的指纹"), close.village_sha256 or ""),
-            (_("县里重算的指纹"), close.county_sha256 or ""),
+            (_("村里的账目校验码"), close.village_sha256 or ""),
+            (_("县里重算的账目校验码"), close.county_sha256 or ""),
             (_("核对"), verdict),
         ]
         columns = [Column(_("项目"), 16, itemgetter(0)), Column(_("内容"), 70, itemgetter(1), key="value")]
@@ -177,7 +179,7 @@ def county_book(session: Session, village_id: int, month: str) -> CountyBook:
     close = county_close(session, village_id, month, figures=False)
     figures = county_month_figures(session, village_id, month, close.closed_at)
     if close.closed:
-        close.county_sha256 = digest(figures)
+        close.county_sha256 = rebuilt_digest(figures, close.village_sha256)
     named = {
         uuid: (name, spec)
         for uuid, name, spec in session.execute(

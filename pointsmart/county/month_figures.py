@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..closing.figures import _Builder, _round_entry, _window, month_moves, round_period_keys
+from ..closing.figures import Builder, month_moves, month_utc_window, round_entry, round_period_keys
 
 
 def county_month_figures(
@@ -35,9 +35,9 @@ def county_month_figures(
             )
         )
         as_of = as_of or utcnow()
-    start, end = _window(month)
+    start, end = month_utc_window(month)
     code = session.scalar(sa.select(Village.code).where(Village.id == village_id))
-    figures = _Builder(code, month)
+    figures = Builder(code, month)
     t = SyncedTransfer
     for kind, amount, from_kind, to_kind, category in session.execute(
         sa.select(t.kind, t.amount, t.from_kind, t.to_kind, t.category).where(
@@ -65,7 +65,7 @@ def county_month_figures(
             r.village_id == village_id, r.period_key.in_(round_period_keys(month))
         )
     ):
-        entry = _round_entry(uuid, key, scope, finalised_at, as_of)
+        entry = round_entry(uuid, key, scope, finalised_at, as_of)
         figures.rounds.append(entry)
         if entry["state"] == "finalised":
             finalised.append(uuid)
