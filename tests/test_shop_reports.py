@@ -681,3 +681,48 @@ def test_report_queries_stay_within_the_village(ctx, village_id, shop_data):
     period = figures.shop_period(ctx, village_id, OCT.start, OCT.end)
     assert period.donated == 0 and "外村商品" not in [f.goods.name for f in period.goods]
     assert ctx.scalar(sa.select(sa.func.count()).select_from(Goods)) == 3
+
+
+def test_the_donors_of_a_month_are_the_donations_dated_in_it(app, village_id, login_as):
+    """``/shop/reports/donors?month=``: the donations written down in the month (a receipt typed in
+    later counts on its paper's day), each traced to now; a month that is no month is refused, naming
+    the field (422, never the whole board under the month asked for, never a 500)."""
+    set_clock(datetime(2026, 12, 3, 2))  # 3 December, 10:00 in the village
+    with app.app_context():
+        soap = shop.save_goods(db.session, village_id, {"name": "洗衣粉", "price": 10}, None)
+        for donor, qty, day in (
+            ("十月的捐赠", 2, date(2026, 10, 5)),
+            ("十一月的捐赠", 4, date(2026, 11, 10)),
+            ("补登的捐赠", 3, date(2026, 11, 28)),
+            ("今天的捐赠", 1, None),
+        ):
+            shop.receive_stock(db.session, soap, MoveKind.DONATION, qty, None, donor=donor, moved_on=day)
+        db.session.commit()
+    client = login_as("shopkeeper")
+    everyone = ("十月的捐赠", "十一月的捐赠", "补登的捐赠", "今天的捐赠")
+
+    def shown(query: str) -> set[str]:
+        response = client.get(f"/shop/reports/donors{query}")
+        assert response.status_code == 200, query
+        page = response.get_data(as_text=True)
+        return {name for name in everyone if name in page}
+
+    assert shown("") == set(everyone)
+    assert shown("?month=2026-11") == {"十一月的捐赠", "补登的捐赠"}
+    assert shown("?month=2026年10月") == {"十月的捐赠"}
+    assert shown("?month=2026-12") == {"今天的捐赠"}
+    assert shown("?month=2026-09") == set()
+    assert "2026年11月收到的捐赠和去向" in client.get("/shop/reports/donors?month=2026-11").get_data(
+        as_text=True
+    )
+    book = client.get("/shop/reports/donors.xlsx?month=2026-11")
+    assert book.status_code == 200 and book.mimetype == XLSX
+    names = {cell for row in _table(book.data) for cell in row if isinstance(cell, str)}
+    assert {"十一月的捐赠", "补登的捐赠"} <= names and not names & {"十月的捐赠", "今天的捐赠"}
+    for bad in ("2026-13", "2026-Q4", "x" * 500, "<script>", "2026-11-01", "%00"):
+        for path in ("/shop/reports/donors", "/shop/reports/donors.xlsx"):
+            response = client.get(path, query_string={"month": bad})
+            assert response.status_code == 422, (path, bad, response.status_code)
+            text = html.unescape(response.get_data(as_text=True))
+            assert "月份“" in text and "应写成 2026-11" in text, (path, bad)
+            assert not any(name in text for name in everyone)

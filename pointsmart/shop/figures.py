@@ -49,9 +49,11 @@ def yuan(fen: int | None) -> str:
 
 
 def stock_moves(
-    session: Session, village_id: int, before: datetime | None = None
+    session: Session, village_id: int, before: datetime | None = None, before_day: date | None = None
 ) -> list[tuple[Move, int, datetime]]:
-    """Every stock move of the village (before a time), in id order: ``(move, goods_id, created_at)``."""
+    """Every stock move of the village (recorded before a time; or dated before a day: a receipt by
+    the day written on it, ``moved_on``, any other move by the day it was recorded), in id order:
+    ``(move, goods_id, created_at)``."""
     query = (
         sa.select(
             StockMove.id,
@@ -69,6 +71,14 @@ def stock_moves(
     )
     if before is not None:
         query = query.where(StockMove.created_at < before)
+    if before_day is not None:
+        recorded_before = utc_window(before_day, before_day)[0]
+        query = query.where(
+            sa.or_(
+                StockMove.moved_on < before_day,
+                sa.and_(StockMove.moved_on.is_(None), StockMove.created_at < recorded_before),
+            )
+        )
     return [
         (Move(mid, kind, qty, donor or "", cost, rid), goods_id, at)
         for mid, goods_id, kind, qty, donor, cost, rid, at in session.execute(query)

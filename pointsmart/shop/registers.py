@@ -269,14 +269,21 @@ class DonorTrace:
 
 
 def trace_donations(
-    session: Session, village_id: int, since: datetime | None = None, before: datetime | None = None
+    session: Session,
+    village_id: int,
+    since: date | None = None,
+    before: date | None = None,
+    until: date | None = None,
 ) -> list[DonorTrace]:
     """Every donor with each donation and where it went (FIFO), most worth first.
 
-    With ``before``: as the stock moves recorded before that time leave it (a closed month's board
-    reads the same for ever); with ``since``: only the donations recorded from that time on.
+    Days as the month's figures count them (:func:`pointsmart.closing.figures.month_moves`): a receipt
+    on the day written on it (``moved_on``), any other move on the day it was recorded. With
+    ``before``: as the stock moves of the days before it leave it (a closed month's board reads the
+    same for ever: a receipt dated in a closed month is refused); with ``since`` / ``until``: only the
+    donations given from that day on / before that day (still traced as far as the moves go).
     """
-    moves = stock_moves(session, village_id, before=before)
+    moves = stock_moves(session, village_id, before_day=before)
     allocations = allocate_each(moves)
     donation_ids = [
         lot.move_id for a in allocations.values() for lot in a.lots if lot.kind == MoveKind.DONATION
@@ -307,15 +314,16 @@ def trace_donations(
             if lot.kind != MoveKind.DONATION:
                 continue
             move = rows[lot.move_id]
-            if since is not None and move.created_at < since:
-                continue
             points = sum(n * paid.get((rid, goods_id), 0) for rid, n in lot.takes.items())
             worth = lot.qty * price_at(history.get(goods_id, []), move.created_at, move.goods.price)
-            donors[lot.donor].append(
-                DonationLot(
-                    move, move.goods, lot.qty, lot.redeemed, lot.other_out, lot.on_shelf, points, worth
-                )
+            found = DonationLot(
+                move, move.goods, lot.qty, lot.redeemed, lot.other_out, lot.on_shelf, points, worth
             )
+            if (since is not None and found.given_on < since) or (
+                until is not None and found.given_on >= until
+            ):
+                continue
+            donors[lot.donor].append(found)
     traces = [DonorTrace(name, sorted(lots, key=lambda x: x.move.id)) for name, lots in donors.items()]
     traces.sort(key=lambda t: (-t.worth, t.first_on, t.name))
     return traces

@@ -11,6 +11,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from ..auth.access import role_required
 from ..auth.models import Role
+from ..errors import Invalid
 from ..extensions import db
 from ..org.services import home_village
 from ..periods import BadPeriod, Period, parse_day, parse_month, today
@@ -164,19 +165,44 @@ def redemptions_xlsx():
 # --- donors -----------------------------------------------------------------------------------
 
 
+def _donor_month() -> Period | None:
+    """The month of ``?month=`` (none given: every donation ever).
+
+    :raises Invalid: not a month (422, naming the field; not the other reports' redirect, which would
+        show every donation under a month that was asked for).
+    """
+    text = request.args.get("month", "")
+    if not text.strip():
+        return None
+    try:
+        return parse_month(text)
+    except BadPeriod as err:
+        raise Invalid(err.message, code=err.code, field="month") from None
+
+
+def _donor_traces(month: Period | None) -> list[registers.DonorTrace]:
+    """The donors of the month: the donations dated in it (a receipt by the day written on it, as the
+    month's figures count it), each traced to where it has gone by now; every donation without one."""
+    if month is None:
+        return registers.trace_donations(db.session, g.village.id)
+    return registers.trace_donations(db.session, g.village.id, since=month.start, until=month.end)
+
+
 @bp.get("/donors")
 @role_required(*VIEWERS)
 def donors():
-    """爱心榜 for the staff: every donor, what was given and where it went."""
-    traces = registers.trace_donations(db.session, g.village.id)
-    return render_template("shop/reports/donors.html", board=workbooks.donors_table(traces, g.village))
+    """爱心榜 for the staff: every donor (or the month's, ``?month=``), what was given and where it went."""
+    month = _donor_month()
+    board = workbooks.donors_table(_donor_traces(month), g.village)
+    return render_template("shop/reports/donors.html", board=board, month=month)
 
 
 @bp.get("/donors.xlsx")
 @role_required(*VIEWERS)
 def donors_xlsx():
-    data = workbooks.donors_xlsx(registers.trace_donations(db.session, g.village.id), g.village)
-    return send_workbook(data, f"donors-{today().isoformat()}.xlsx")
+    month = _donor_month()
+    data = workbooks.donors_xlsx(_donor_traces(month), g.village)
+    return send_workbook(data, f"donors-{month.key if month else today().isoformat()}.xlsx")
 
 
 @bp.app_template_filter("donor_key")
