@@ -6,6 +6,7 @@ import hashlib
 import html
 import json
 import re
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -13,9 +14,10 @@ import sqlalchemy as sa
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.months.models import MonthClose
+from pointsmart.org.services import home_village
 from pointsmart.shop.models import Goods
 
-from .test_month_close import MONTH, close, set_clock, worked  # noqa: F401  (worked is a fixture)
+from .test_month_close import MONTH, close, set_clock, stocktake, worked  # noqa: F401  (worked is a fixture)
 
 
 def _closed(app, login_as) -> MonthClose:
@@ -67,6 +69,7 @@ def test_a_closed_month_shows_its_frozen_figures_and_hashes_to_everyone(app, wor
     for uuid, row in frozen["goods"].items():
         other = row["stocktake"] - row["loss"]
         expected[names[uuid]] = [
+            str(row["opening"]),
             str(row["donated"]),
             str(row["purchased"]),
             str(row["given_out"]),
@@ -194,3 +197,144 @@ def test_a_closed_month_reads_the_same_after_later_moves(app, worked, login_as, 
         assert live.other_out == 19 and live.on_shelf == 0  # the live trace moved on
     assert article() == before
     assert "月底还在货架 19 件" in _text(before)
+
+
+def test_a_back_dated_receipt_counts_among_the_donors_of_the_month_written_on_it(
+    app,
+    worked,  # noqa: F811
+    login_as,
+    client,
+):
+    """A donation written down on 20 November and typed in on 3 December is November's gift, as the
+    goods table counts it; one dated 25 October and typed in November is October's: November's stock
+    at its start (期初库存), not November's gift."""
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    with app.app_context():
+        soap, towel = (db.session.scalar(sa.select(Goods).where(Goods.name == n)) for n in ("洗衣粉", "毛巾"))
+        set_clock(2026, 11, 25)
+        shop.receive_stock(
+            db.session, towel, MoveKind.DONATION, 5, None, donor="十月的捐赠", moved_on=date(2026, 10, 25)
+        )
+        db.session.commit()
+        set_clock(2026, 12, 3)
+        shop.receive_stock(
+            db.session, soap, MoveKind.DONATION, 7, None, donor="补录的捐赠", moved_on=date(2026, 11, 20)
+        )
+        db.session.commit()
+        soap_uuid, towel_uuid = soap.uuid, towel.uuid
+    frozen = json.loads(_closed(app, login_as).figures)
+    assert frozen["goods"][soap_uuid]["donated"] == 27 and frozen["goods"][towel_uuid]["donated"] == 0
+    assert frozen["goods"][towel_uuid]["opening"] == 5 and frozen["goods"][soap_uuid]["opening"] == 0
+
+    page = client.get(f"/accounts/{MONTH}").get_data(as_text=True)
+    donors = _text(page.split('class="wall-section accounts-donors"')[1].split("</section>")[0])
+    assert "补录的捐赠" in donors and "洗衣粉×7" in donors
+    assert "十月的捐赠" not in donors and "毛巾" not in donors
+    assert "本月没有收到捐赠" not in donors
+    given = sum(int(n) for n in re.findall(r"×(\d+)", donors))
+    assert given == sum(row["donated"] for row in frozen["goods"].values()) == 27
+    # 期初库存 beside the stock left: the towels dated in October, per goods and in total
+    goods = _rows(page, "accounts-goods-table")
+    assert goods["毛巾"][0] == "5" and goods["洗衣粉"][0] == "0"
+    total = page.split('class="ledger wall-table accounts-goods-table"')[1].split("<tfoot>")[1]
+    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", total.split("</tfoot>")[0])]
+    assert cells[0] == "5" and cells[-1] == str(sum(row["stock"] for row in frozen["goods"].values()))
+
+
+def test_figures_frozen_before_the_opening_stock_was_kept_still_read_and_agree_at_the_county(
+    app,
+    worked,  # noqa: F811
+    client,
+):
+    """A month closed by version 1 (no ``opening``): its page shows — for the opening stock, never an
+    error, and a rebuild is checked in that version (the same hash, not "不一致")."""
+    from pointsmart.closing import figures as month_figures
+
+    with app.app_context():
+        village_id = home_village(db.session).id
+        built = month_figures.month_figures(db.session, village_id, MONTH)
+        old = month_figures.earlier_version(built)
+        assert old["version"] == 1 and all("opening" not in row for row in old["goods"].values())
+        assert built["version"] == 2 and month_figures.digest(built) != month_figures.digest(old)
+        # a close as the version before kept it (closes are append-only: written, never changed)
+        sha = month_figures.digest(old)
+        db.session.add(
+            MonthClose(
+                village_id=village_id, month=MONTH, figures=month_figures.canonical(old).decode(), sha256=sha
+            )
+        )
+        db.session.commit()
+        assert month_figures.rebuilt_digest(built, sha) == sha
+        assert month_figures.rebuilt_digest(built, "0" * 64) == month_figures.digest(built)
+    response = client.get(f"/accounts/{MONTH}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    goods = _rows(page, "accounts-goods-table")
+    assert set(goods) == {"洗衣粉", "毛巾"} and all(row[0] == "—" for row in goods.values())
+    assert "还不记期初库存" in _text(page)
+    assert hashlib.sha256(client.get(f"/accounts/{MONTH}.json").data).hexdigest() == sha
+
+
+def test_a_carried_round_is_counted_in_the_month_its_book_holds_it(
+    app, make_user, make_household, login_as, client
+):
+    """November's round carried to December: November's accounts count no round, as November's book;
+    finalised in December, it is one of December's rounds on the accounts, as in December's book."""
+    from pointsmart.auth.models import User
+    from pointsmart.scoring import criteria as scoring_criteria
+    from pointsmart.scoring import finalisation, panels, score_entry
+    from pointsmart.scoring import workflow as scoring_workflow
+    from pointsmart.scoring.models import ScoringRound
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    set_clock(2026, 11, 2)
+    home = make_household(points=5)
+    members = [make_user("panel")[0] for _ in range(2)]
+    with app.app_context():
+        village = home_village(db.session)
+        category = scoring_criteria.save_category(db.session, village.id, {"name": "环境卫生"}, None)
+        scoring_criteria.save_criterion(
+            db.session, category, {"name": "门前三包", "points": 3, "cadence": "monthly"}, None
+        )
+        round_id = scoring_workflow.create_round(db.session, village, "monthly", MONTH, "", None).id
+        soap = shop.save_goods(db.session, village.id, {"name": "洗衣粉", "price": 10}, None)
+        shop.receive_stock(db.session, soap, MoveKind.DONATION, 5, None, donor="爱心企业")
+        for member in members:
+            panels.set_panel_member(db.session, db.session.get(User, member), "执委", [], None)
+        db.session.commit()
+    stocktake(app, date(2026, 11, 30))
+    set_clock(2026, 12, 3)
+    chair = login_as("chair")
+    assert chair.post(f"/closing/{MONTH}/carry/{round_id}").status_code == 302
+    assert close(chair).status_code == 302
+
+    def counted(month: str) -> tuple[str, str]:
+        accounts = _text(client.get(f"/accounts/{month}").get_data(as_text=True))
+        book = _text(chair.get(f"/ledgers/book/{month}").get_data(as_text=True))
+        return re.search(r"本月评定 (\d+) 次", accounts)[1], re.search(r"(\d+) 次评定", book)[1]
+
+    assert counted(MONTH) == ("0", "0")
+    # December: the carried round is scored, approved, published and finalised; December closes
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, round_id)
+        score_entry.set_score(
+            db.session, scoring_round, home, scoring_round.criteria[0].id, 1, db.session.get(User, members[0])
+        )
+        scoring_workflow.submit_round(db.session, scoring_round, db.session.get(User, chair.user_id))
+        for member in members:
+            scoring_workflow.approve_round(db.session, scoring_round, db.session.get(User, member))
+        scoring_workflow.publish_round(db.session, scoring_round, None)
+        db.session.commit()
+    set_clock(2026, 12, 10)
+    with app.app_context():
+        assert finalisation.finalise_round(db.session, db.session.get(ScoringRound, round_id), None)
+        db.session.commit()
+    stocktake(app, date(2026, 12, 31))
+    set_clock(2027, 1, 4)
+    chair = login_as("chair")
+    assert close(chair, "2026-12").status_code == 302
+    assert counted("2026-12") == ("1", "1")
+    assert counted(MONTH) == ("0", "0")  # November's reads as it did

@@ -72,14 +72,15 @@ def test_the_workbook_holds_the_same_figures_and_both_hashes(county_app, synced)
         title: [tuple(row) for row in book[title].iter_rows(values_only=True)] for title in book.sheetnames
     }
     check = dict(row[:2] for row in cells[book.sheetnames[0]][2:])
-    assert check["村里的指纹"] == check["县里重算的指纹"] == sha and check["核对"] == "一致"
+    assert check["村里的账目校验码"] == check["县里重算的账目校验码"] == sha and check["核对"] == "一致"
     summary = dict(row[:2] for row in cells[book.sheetnames[1]][2:])
     assert summary["发放积分"] == figures["points"]["issued"]
     assert summary["兑换积分"] == figures["points"]["redeemed"]
     assert summary["得分农户"] == figures["households_scored"]
     goods = {row[0]: row for row in cells[book.sheetnames[3]][2:]}
     soap = next(v for u, v in figures["goods"].items() if goods["洗衣粉"][-1] == v["stock"])
-    assert goods["洗衣粉"][2] == soap["donated"] == 20
+    assert goods["洗衣粉"][3] == soap["donated"] == 20
+    assert goods["洗衣粉"][2] == soap["opening"] == 0  # 期初库存: nothing before November
 
 
 def test_a_changed_synced_record_shows_as_not_agreeing(county_app, synced):
@@ -95,7 +96,7 @@ def test_a_changed_synced_record_shows_as_not_agreeing(county_app, synced):
     assert "✕ 不一致" in page and page.count(sha) == 1
     book = openpyxl.load_workbook(io.BytesIO(reviewer.get(f"{BOOK}.xlsx").data))
     check = dict(row[:2] for row in list(book.worksheets[0].iter_rows(values_only=True))[2:])
-    assert check["核对"] == "不一致" and check["村里的指纹"] == sha != check["县里重算的指纹"]
+    assert check["核对"] == "不一致" and check["村里的账目校验码"] == sha != check["县里重算的账目校验码"]
 
 
 def test_a_month_not_closed_yet_is_shown_as_the_county_has_it(app, county_app, worked):
