@@ -798,7 +798,7 @@ def _expiry(e, n, who):
 def _month_closed(e, n, who):
     month = str(e.data.get("month") or "")
     return _(
-        "%(who)s 月结了 %(month)s（数字指纹 %(sha)s…）",
+        "%(who)s 月结了 %(month)s（账目校验码 %(sha)s…）",
         who=who,
         month=month,
         sha=str(e.data.get("sha256") or "")[:12],

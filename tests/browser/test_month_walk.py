@@ -214,7 +214,7 @@ def test_a_month_from_two_phones_to_the_countys_matching_book(
             ["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True
         ).stdout
         cover = re.sub(r"\s+", "", cover)
-        printed = re.search(r"校验码（SHA-?256）([0-9a-f]{64})", cover)
+        printed = re.search(r"账目校验码([0-9a-f]{64})", cover)
         assert printed is not None, cover[:400]
         assert printed.group(1) == sha
         assert "王秀兰" in text and "李春梅" in text  # the families whose claims counted
