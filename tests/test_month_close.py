@@ -391,6 +391,7 @@ def test_the_county_rebuilds_a_closed_months_figures_and_compares_the_hashes(
     page = reader.get(f"/county/villages/{VILLAGE_CODE}").get_data(as_text=True)
     section = page[page.index('id="month-close"') :]
     assert village_sha in section
+    assert "村里的账目校验码" in section and "指纹" not in section
     assert ("不一致" in section) == (tamper == "transfer")
     assert "一致" in section
 
@@ -419,6 +420,14 @@ def test_the_book_kept_at_the_close_is_what_its_workbook_serves_and_a_changed_fi
     assert "积分兑换（领取）台账" in sheets or any("兑换" in name for name in sheets), sheets
     cover = chair.get(f"/ledgers/book/{MONTH}").get_data(as_text=True)
     assert done.sha256 in cover and done.book_sha256 in cover
+    # one name per hash, on every page that shows them
+    chair.get("/lang/zh")
+    cover = chair.get(f"/ledgers/book/{MONTH}").get_data(as_text=True)
+    assert "账目校验码" in cover and "台账文件校验码" in cover and "指纹" not in cover
+    closing = close_page(chair)
+    assert "账目校验码" in closing and "指纹" not in closing
+    public = chair.get(f"/accounts/{MONTH}").get_data(as_text=True)
+    assert "账目校验码" in public and "台账文件校验码" in public and "台账汇编校验码" not in public
     kept.write_bytes(kept.read_bytes() + b"\0")  # changed on the disk after the close
     refused = chair.get(f"/ledgers/book/{MONTH}.xlsx")
     assert refused.status_code == 409 and refused.data != kept.read_bytes()
