@@ -178,7 +178,11 @@ class SyncedRoundResult(db.Model):
 class SyncedTransfer(db.Model):
     """A village's transfer; ``household_uuid`` is the household side (none for system-to-system)."""
 
-    __table_args__ = _synced(sa.Index("ix_synced_transfer_household", "village_id", "household_uuid"))
+    __table_args__ = _synced(
+        sa.Index("ix_synced_transfer_household", "village_id", "household_uuid"),
+        # a month's transfers, as the county's rebuild of the month's figures reads them (0017)
+        sa.Index("ix_synced_transfer_created", "village_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
