@@ -14,6 +14,8 @@ from pointsmart.closing.services import close_month
 from pointsmart.extensions import db
 from pointsmart.months.models import MonthClose
 from pointsmart.org.services import home_village
+from pointsmart.shop.models import Goods, MoveKind
+from pointsmart.shop.services import receive_stock
 
 from ..sync_support import workload
 from ..test_month_close import MONTH, set_clock, stocktake
@@ -38,6 +40,11 @@ def test_the_accounts_poster_carries_the_close_hash_and_reads_on_a_phone(
     chair = make_user("chair")[0]
     with app.app_context():
         village = home_village(db.session)
+        # a receipt written down on 28 November, typed in on 3 December: November's gift on the poster
+        towel = db.session.scalar(sa.select(Goods).where(Goods.name == "毛巾"))
+        receive_stock(
+            db.session, towel, MoveKind.DONATION, 6, None, donor="补录的爱心人士", moved_on=date(2026, 11, 28)
+        )
         close_month(db.session, village, MONTH, chair)
         db.session.commit()
         sha = db.session.scalar(sa.select(MonthClose.sha256))
@@ -50,6 +57,10 @@ def test_the_accounts_poster_carries_the_close_hash_and_reads_on_a_phone(
     phone.get_by_role("link", name=re.compile("2026年11月")).click()
     phone.wait_for_url(f"**/accounts/{MONTH}")
     expect(phone.locator('[data-hash="figures"]')).to_have_text(sha)
+    expect(phone.locator(".accounts-donors")).to_contain_text("补录的爱心人士")
+    # on the screen the figures are a link to download; their address is for paper
+    expect(phone.get_by_role("link", name="下载本月账目数据")).to_be_visible()
+    expect(phone.locator('[data-address="figures"]')).to_be_hidden()
     assert horizontal_overflow(phone) <= 0
     screenshot(phone, "accounts-month-390")
     assert console_errors(phone) == []
@@ -67,4 +78,7 @@ def test_the_accounts_poster_carries_the_close_hash_and_reads_on_a_phone(
     assert sha in squeezed  # the hash, whole (pdftotext may break a long word across lines)
     assert f"/accounts/{MONTH}" in squeezed and "账目校验码" in squeezed
     assert "打印" not in squeezed and "全部月份" not in squeezed  # the page's tools stay on the screen
+    # on paper the figures' address is printed whole (a link cannot be followed on a wall)
+    assert re.search(rf"账目数据https?://[^/]+/accounts/{MONTH}\.json", squeezed), squeezed[:600]
+    assert "下载本月账目数据" not in squeezed and "期初库存" in squeezed and "补录的爱心人士" in squeezed
     assert console_errors(page) == []
