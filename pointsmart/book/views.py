@@ -77,7 +77,7 @@ def month_book_xlsx(month: str):
     if close is not None and close.book_sha256:
         data = book.kept_book(book.kept_books(), g.village, period.key, close.book_sha256)
         if data is None:
-            abort(409, _("月结时存档的台账文件不见了或被改动过（与月结时的台账文件校验码不符），请联系县妇联核对。"))
+            abort(409, _("月结时存档的台账文件不见了或被改动过（台账文件校验码不符），请联系县妇联核对。"))
     else:
         data = book.book_xlsx(book.month_book(db.session, g.village.id, period), g.village, _uploads())
     return send_workbook(data, f"ledgers-{period.key}.xlsx")
