@@ -103,7 +103,7 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
             expect(panel).to_contain_text("01-001 王秀兰")
             expect(panel).to_contain_text("参加了村里的电商直播培训")
             expect(panel.locator(".claim-thumbs img")).to_have_count(1)
-            expect(panel.get_by_label("计入次数")).to_have_value("1")
+            expect(panel.get_by_label("采纳后次数")).to_have_value("1")
             screenshot(desk, "claims-grid-waiting")
             panel.get_by_role("button", name="采纳", exact=True).click()
             expect(desk.locator(".flash-success")).to_contain_text("已采纳 01-001 的申领")
