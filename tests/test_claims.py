@@ -707,6 +707,7 @@ def test_an_accepted_claims_photo_is_evidence_of_the_score_a_declined_ones_is_no
         )
         assert address in entry and "另有家庭申领照片 1 张" in entry and "还没有佐证照片" not in entry
         assert panel.get(address).status_code == 200
+        assert address in text(panel.get(f"/ledgers/rounds/{village['round']}/photos"))  # the photos ledger
     else:
         assert address not in sheet and "这次评定还没有佐证照片" in sheet
         assert address not in entry and "还没有佐证照片" in entry
