@@ -2,7 +2,8 @@
 
 The chair sees rounds to approve, publish or finalise, open objections, notice periods and their end
 dates, goods out of or low in stock, and how the last backup and the last sync went, with a button for
-each. A panel member sees the rounds to score and to approve. The shopkeeper's home is the counter.
+each. A panel member sees the rounds to score and to approve. Both see the families' claims (申领)
+waiting for their answer. The shopkeeper's home is the counter.
 Lines are computed here, in Python; the template only shows them.
 """
 
@@ -16,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from .auth.models import Role, User
+from .claims.services import waiting_by_round
 from .closing.services import month_to_close
 from .extensions import db
 from .households.models import Household
@@ -50,7 +52,7 @@ class Line:
     url: str
     action: str
     #: what kind of thing it is, for tests and styling: approve, publish, finalise, objection, notice,
-    #: score, submit, waiting, out_of_stock, low_stock
+    #: score, submit, waiting, out_of_stock, low_stock, claims
     kind: str
     #: "urgent" (do it now), "" (to do), "info" (nothing to do yet)
     tone: str = ""
@@ -187,6 +189,7 @@ def chair_lines(session: Session, village: Village, user: User, now: datetime) -
                     )
                 )
     lines += objection_lines(session, village.id)
+    lines += claim_lines(session, user)
     lines += goods_lines(session, village.id)
     lines += month_close_lines(session, village.id)
     order = {"urgent": 0, "": 1, "info": 2}
@@ -308,6 +311,21 @@ def panel_lines(session: Session, village: Village, user: User) -> list[Line]:
             )
         elif approval_refusal(session, r, user) is None:
             lines.append(_approve_line(r))
+    return lines + claim_lines(session, user)
+
+
+def claim_lines(session: Session, user: User) -> list[Line]:
+    """Families' claims (申领) waiting, a line a round: to do for what ``user`` may answer; for what only
+    other panel members may answer, a line that asks nothing of her."""
+    lines = []
+    for r, mine, others in waiting_by_round(session, user):
+        link = url_for("claims.round_claims", round_id=r.id)
+        if mine:
+            text = _("%(round)s：%(n)s 条家庭申领待审。", round=period_label(r), n=mine)
+            lines.append(Line(text, link, _("去审核"), "claims"))
+        elif others:
+            text = _("%(round)s：%(n)s 条家庭申领等评比小组审核。", round=period_label(r), n=others)
+            lines.append(Line(text, link, _("查看"), "claims", "info"))
     return lines
 
 

@@ -663,3 +663,175 @@ def test_a_claim_over_the_request_limit_gets_the_form_again_saying_the_limit(app
     # elsewhere the generic page; an unknown card's answers as an unknown card
     unknown = client.post("/c/" + "x" * 43 + "/claims/new", data={"photos": big[0][0] * 2})
     assert unknown.status_code == 404 and "这张积分卡无效" in text(unknown)
+
+
+# --- what the user walk found (accepted photos as evidence, to-do lines, the accept form, closed months) ---
+
+
+def _accept_a_claim_with_a_photo(app, client, village, login_as, *, answer="accept"):
+    """A claims "参加技能培训" with a photo; the panel accepts (or declines) it. The panel and the photo."""
+    sent = claim(client, village["token_a"], village["training"], photos=[(phone_photo("JPEG", 6), "a.jpg")])
+    assert sent.status_code == 302, text(sent)
+    found = only_claim(app)
+    panel = panel_client(app, login_as)
+    if answer == "accept":
+        done = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0"})
+    else:
+        done = panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "那天没有培训"})
+    assert done.status_code == 302
+    with app.app_context():
+        photo = db.session.scalars(sa.select(ClaimPhoto)).one()
+        return panel, photo.id, photo.size, found.village_id
+
+
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_an_accepted_claims_photo_is_evidence_of_the_score_a_declined_ones_is_not(
+    app, client, village, login_as, answer
+):
+    """Accepted: the claim's photo shows on the score sheet's 打分佐证照片 and on the household's 佐证照片
+    (the phone's one-household page), served to the panel. Its storage counts once (the claim photo's
+    row; no score photo row copies it), and nothing goes to the change log. Declined: shown nowhere."""
+    from pointsmart.scoring.models import ScorePhoto
+    from pointsmart.scoring.photo_storage import storage
+    from pointsmart.sync.models import ChangeRecord
+
+    panel, photo_id, size, village_id = _accept_a_claim_with_a_photo(
+        app, client, village, login_as, answer=answer
+    )
+    address = f"/scoring/claims/photos/{photo_id}"
+    sheet = text(panel.get(f"/ledgers/rounds/{village['round']}/scores"))
+    entry = text(panel.get(f"/scoring/rounds/{village['round']}/households/{village['a']}"))
+    if answer == "accept":
+        assert (
+            address in sheet and "家庭申领的照片（已采纳）" in sheet and "这次评定还没有佐证照片" not in sheet
+        )
+        assert address in entry and "另有家庭申领照片 1 张" in entry and "还没有佐证照片" not in entry
+        assert panel.get(address).status_code == 200
+        assert address in text(panel.get(f"/ledgers/rounds/{village['round']}/photos"))  # the photos ledger
+    else:
+        assert address not in sheet and "这次评定还没有佐证照片" in sheet
+        assert address not in entry and "还没有佐证照片" in entry
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(ScorePhoto.id))) == 0
+        assert storage(db.session, village_id, 10**9).used == size
+        payloads = db.session.scalars(sa.select(ChangeRecord.payload)).all()
+        assert not [p for p in payloads if "claim" in str(p)]
+
+
+def test_another_households_entry_page_does_not_show_the_claims_photo(app, client, village, login_as):
+    panel, photo_id, _size, _village = _accept_a_claim_with_a_photo(app, client, village, login_as)
+    entry = text(panel.get(f"/scoring/rounds/{village['round']}/households/{village['b']}"))
+    assert f"/scoring/claims/photos/{photo_id}" not in entry and "家庭申领照片" not in entry
+
+
+def test_pending_claims_are_on_the_home_to_do_list_of_who_may_answer_them(app, client, village, login_as):
+    """The panel member of 一社 reads "1 条家庭申领待审" with a link to the round's claims; the one of 二社
+    only a line that asks nothing of her; a chair off the panel likewise; once answered, no line."""
+    from .test_home import home, lines
+
+    claim(client, village["token_a"], village["training"])
+    first = panel_client(app, login_as, groups=["一社"])
+    other = panel_client(app, login_as, groups=["二社"])
+    chair = login_as("chair")
+    label = Period.of(today()).key
+    link = f"/scoring/rounds/{village['round']}/claims"
+    mine = lines(home(first))["claims"]
+    assert len(mine) == 1 and "1 条家庭申领待审" in mine[0] and label in mine[0] and mine[0].endswith(link)
+    assert 'class="todo-line todo-claims" data-kind="claims"' in home(first)  # a to-do, not info
+    for page in (home(other), home(chair)):
+        theirs = lines(page)["claims"]
+        assert len(theirs) == 1 and "等评比小组审核" in theirs[0] and "tone-info todo" not in theirs[0]
+        assert "todo-claims tone-info" in page
+    assert "家庭申领（1 条待审）" in text(first.get(f"/scoring/rounds/{village['round']}"))
+    first.post(f"/scoring/claims/{only_claim(app).id}/decline", data={"reason": "重复申领"})
+    assert "claims" not in lines(home(first)) and "claims" not in lines(home(chair))
+
+
+def test_the_accept_form_says_what_the_cell_holds_and_will_hold_and_the_claim_keeps_what_it_added(
+    app, client, village, login_as
+):
+    """The panel entered 2 of a criterion allowing 3; the family claims one more. The form reads "本格现在
+    2 次，采纳后 [3] 次"; accepting writes 3, and the claim, the flash and the audit log say +1, 3 in all."""
+    from pointsmart.audit.sentences import Names, sentence_for
+
+    with app.app_context():
+        db.session.get(Criterion, village["training"]).max_per_period = 3
+        db.session.commit()
+    with app.app_context():  # the round holds the criterion as it was made: raise its copy too
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        scoring_round.criteria[0].max_per_period = 3
+        db.session.commit()
+    panel = panel_client(app, login_as)
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        held = scoring_round.criteria[0]
+        score_entry.set_score(
+            db.session, scoring_round, village["a"], held.id, 2, db.session.get(User, panel.user_id)
+        )
+        db.session.commit()
+    claim(client, village["token_a"], village["training"])
+    found = only_claim(app)
+    page = text(panel.get(f"/scoring/rounds/{village['round']}/claims"))
+    form = re.search(rf"<form[^>]*claims/{found.id}/accept.*?</form>", page, re.S).group(0)
+    assert "本格现在 2 次，" in form and "采纳后" in form
+    assert 'name="times" value="3"' in form and 'name="seen" value="2"' in form
+    done = panel.post(
+        f"/scoring/claims/{found.id}/accept",
+        data={"times": "3", "seen": "2", "back": "claims"},
+        follow_redirects=True,
+    )
+    assert "参加技能培训 加 1 次，本格现在共 3 次" in text(done)
+    assert "已计入：加 1 次，本格共 3 次" in text(done)
+    accepted = only_claim(app)
+    assert (accepted.times, accepted.added) == (3, 1)
+    with app.app_context():
+        entry = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "claims.claim.accepted")
+        ).one()
+        assert (entry.data["before"], entry.data["added"], entry.data["times"]) == (2, 1, 3)
+        assert db.session.scalars(sa.select(Score.times)).one() == 3
+        sentence = sentence_for(entry.action)(entry, Names(db.session), "张三")
+    assert "张三 采纳了" in sentence and "从 2 次加 1 次，共 3 次" in sentence
+
+
+def test_accepting_against_a_cell_changed_since_the_form_was_shown_is_refused(app, client, village, login_as):
+    """The form showed 0; someone typed 1 into the grid meanwhile: accepting at 1 would add nothing the
+    panel meant, so it is refused naming the cell's count now, and the claim still waits."""
+    claim(client, village["token_a"], village["training"])
+    found = only_claim(app)
+    panel = panel_client(app, login_as)
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        held = scoring_round.criteria[0]
+        score_entry.set_score(
+            db.session, scoring_round, village["a"], held.id, 1, db.session.get(User, panel.user_id)
+        )
+        db.session.commit()
+    stale = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0"}, follow_redirects=True
+    )
+    assert "刚才已改成 1 次（您看到的是 0 次）" in text(stale)
+    assert only_claim(app).status == ClaimStatus.PENDING
+
+
+def test_a_claim_dated_in_a_closed_month_says_the_month_is_closed(app, client, village):
+    """November is closed (月结) and has no round: its round will never come, so the family is told the
+    month is closed and to date the claim in an open month — not to wait for the village to start."""
+    from datetime import timedelta
+
+    from pointsmart.months.models import MonthClose
+
+    last_month = today().replace(day=1) - timedelta(days=1)
+    with app.app_context():
+        village_id = db.session.get(Household, village["a"]).village_id
+        db.session.add(
+            MonthClose(village_id=village_id, month=Period.of(last_month).key, figures="{}", sha256="0" * 64)
+        )
+        db.session.commit()
+    refused = claim(client, village["token_a"], village["training"], day=last_month)
+    page = text(refused)
+    label = f"{last_month.year}年{last_month.month}月"
+    assert refused.status_code == 409 and f"{label}已经月结" in page and "还没有月结的月份" in page
+    assert "请等村里开始评定后再来" not in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0

@@ -725,9 +725,18 @@ def _claim(kind: str):
         }
         if kind == "submitted":
             return _("%(household)s 从积分卡页面申领“%(criterion)s”（%(round)s）", **values)
-        if kind == "accepted":
+        if kind == "accepted" and "added" in e.data:
             return _(
-                "%(who)s 采纳了 %(household)s 的申领“%(criterion)s”，记 %(times)s 次",
+                "%(who)s 采纳了 %(household)s 的申领“%(criterion)s”：这一格从 %(before)s 次加 %(added)s 次，"
+                "共 %(times)s 次",
+                before=_value(e.data.get("before")),
+                added=_value(e.data.get("added")),
+                times=_value(e.data.get("times")),
+                **values,
+            )
+        if kind == "accepted":  # entries written before the claim kept what it added
+            return _(
+                "%(who)s 采纳了 %(household)s 的申领“%(criterion)s”，这一格记为共 %(times)s 次",
                 times=_value(e.data.get("times")),
                 **values,
             )

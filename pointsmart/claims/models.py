@@ -31,6 +31,7 @@ class Claim(db.Model):
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'accepted', 'declined')", name="status_known"),
         sa.CheckConstraint("times IS NULL OR times >= 0", name="times_not_negative"),
+        sa.CheckConstraint("added IS NULL OR added >= 0", name="added_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,8 +51,11 @@ class Claim(db.Model):
     decided_at: Mapped[datetime | None]
     #: why it was declined (required then), shown to the family
     reason: Mapped[str] = mapped_column(sa.String(200), default="")
-    #: the cell's times the acceptance wrote
+    #: the cell's times the acceptance wrote (the total, with what the panel had entered)
     times: Mapped[int | None]
+    #: what the acceptance added to the cell (``times`` less what it held before); None on claims
+    #: accepted before it was kept
+    added: Mapped[int | None]
 
     household = relationship("Household")
     round_criterion = relationship("RoundCriterion")

@@ -25,6 +25,7 @@ from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..images import CleanPhoto, photo_path, store_photo
+from ..months.guard import is_closed, month_label, month_of_round
 from ..periods import Period, day_problem, today
 from ..scoring.models import (
     Cadence,
@@ -95,7 +96,8 @@ def open_round_for(
 ) -> tuple[ScoringRound, RoundCriterion]:
     """The round open for scoring that takes a claim of ``criterion`` on ``day`` for ``household``.
 
-    :raises ClaimError: no such round (``no_open_round``), or its round does not hold the criterion.
+    :raises ClaimError: no such round (``no_open_round``; ``month_closed`` when the period's month is
+        closed, so no round will open for it), or its round does not hold the criterion.
     """
     cadence = Cadence(criterion.cadence)
     period = Period.of(day, cadence.period_kind)
@@ -109,6 +111,14 @@ def open_round_for(
     ).all()
     open_rounds = [r for r in rounds if r.status == RoundStatus.DRAFT]
     if not open_rounds:
+        month = month_of_round(period.key)
+        if month is not None and is_closed(session, month, household.village_id):
+            # a closed month's round will never open again: waiting for it is no advice
+            message = _(
+                "%(month)s已经月结，不能再申领这个月的积分。申领的日期要在还没有月结的月份里。",
+                month=month_label(month),
+            )
+            raise ClaimError(message, code="month_closed", field="happened_on")
         if rounds:
             message = _("%(period)s的评定已经结束打分，不能再申领。", period=period.label())
         else:
@@ -329,12 +339,49 @@ def round_claims(session: Session, scoring_round: ScoringRound) -> list[Claim]:
     )
 
 
+def accepted_evidence(
+    session: Session, scoring_round: ScoringRound, household_id: int | None = None
+) -> list[Claim]:
+    """The round's accepted claims that came with photos (of one household, if given), by household:
+    their photos are the evidence of the cells they wrote, shown beside the score photos. They stay the
+    claim's rows and files — counted once against the storage limit, and never in the change log (a
+    score photo may travel to the county; a family's photo stays in the village)."""
+    query = (
+        sa.select(Claim)
+        .where(
+            Claim.round_id == scoring_round.id,
+            Claim.status == ClaimStatus.ACCEPTED,
+            sa.exists().where(ClaimPhoto.claim_id == Claim.id),
+        )
+        .order_by(Claim.household_id, Claim.id)
+    )
+    if household_id is not None:
+        query = query.where(Claim.household_id == household_id)
+    return list(session.scalars(query))
+
+
 def pending_count(session: Session, scoring_round: ScoringRound) -> int:
     return session.scalar(
         sa.select(sa.func.count(Claim.id)).where(
             Claim.round_id == scoring_round.id, Claim.status == ClaimStatus.PENDING
         )
     )
+
+
+def waiting_by_round(session: Session, user: User) -> list[tuple[ScoringRound, int, int]]:
+    """The claims of ``user``'s village waiting for an answer, by round: ``(round, how many ``user``
+    may answer, how many only other panel members may)`` — the home page's to-do lines."""
+    pending = session.scalars(
+        sa.select(Claim)
+        .where(Claim.village_id == user.village_id, Claim.status == ClaimStatus.PENDING)
+        .order_by(Claim.round_id, Claim.id)
+    ).all()
+    counts: dict[int, list[int]] = {}
+    for claim in pending:
+        counts.setdefault(claim.round_id, [0, 0])[0 if can_answer(session, user, claim) else 1] += 1
+    return [
+        (session.get(ScoringRound, round_id), mine, others) for round_id, (mine, others) in counts.items()
+    ]
 
 
 def get_claim(session: Session, village_id: int, claim_id: int) -> Claim:
@@ -357,10 +404,14 @@ def staff_photo(session: Session, village_id: int, photo_id: int) -> ClaimPhoto:
     return photo
 
 
+def cell_times(claim: Claim, cells: dict[tuple[int, int], int]) -> int:
+    """What the claim's cell of the grid holds now (``cells``: :func:`~..scoring.rounds.scores_of`)."""
+    return cells.get((claim.household_id, claim.round_criterion_id), 0)
+
+
 def suggested_times(session: Session, claim: Claim, cells: dict[tuple[int, int], int]) -> int:
-    """What accepting would write by default: one time more than the cell holds, within the maximum."""
-    current = cells.get((claim.household_id, claim.round_criterion_id), 0)
-    return min(current + 1, claim.round_criterion.max_per_period)
+    """What the cell would hold after accepting, by default: one time more than now, within the maximum."""
+    return min(cell_times(claim, cells) + 1, claim.round_criterion.max_per_period)
 
 
 def _lock_pending(session: Session, claim: Claim, user: User) -> Claim:
@@ -379,17 +430,20 @@ def _lock_pending(session: Session, claim: Claim, user: User) -> Claim:
     return locked
 
 
-def accept_claim(session: Session, claim: Claim, times: int, user: User) -> Claim:
-    """Accept a claim: the household's cell of the round becomes ``times`` through the score service
-    (audited there as ``scoring.score.set``), and the claim records who, when and what.
+def accept_claim(session: Session, claim: Claim, times: int, user: User, seen: int | None = None) -> Claim:
+    """Accept a claim: the household's cell of the round becomes ``times`` (the cell's total after
+    accepting, as the form says: "本格现在 2 次，采纳后 3 次") through the score service (audited there
+    as ``scoring.score.set``), and the claim records who, when, what it added and the total.
 
     Accepting never lowers the cell: a family's claim adds to what the panel has entered, so ``times``
     below what the cell already holds is refused (``would_lower_score``), naming the cell's count —
     never silently raised to it, as the panel then accepts at a number it did not choose. To lower a
-    cell the panel edits the grid, where the change is its own.
+    cell the panel edits the grid, where the change is its own. ``seen`` is what the form showed the
+    cell holding: if the grid changed it since, the total chosen was chosen against another number,
+    so it is refused (``cell_changed``) naming the cell's count now.
 
-    :raises ClaimError: already answered, the user may not score this household, or ``times`` is below
-        the cell's.
+    :raises ClaimError: already answered, the user may not score this household, ``times`` is below
+        the cell's, or the cell changed since the form was shown.
     :raises ScoringError: the round is past its draft (from the score service).
     :raises Invalid: more times than the criterion allows.
     """
@@ -407,19 +461,31 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User) -> Clai
         )
         or 0
     )
+    name = claim.round_criterion.name
+    if seen is not None and seen != held:
+        raise ClaimError(
+            _(
+                "这一户“%(name)s”刚才已改成 %(held)s 次（您看到的是 %(seen)s 次），请看清后再采纳。",
+                name=name,
+                held=held,
+                seen=seen,
+            ),
+            code="cell_changed",
+            field="times",
+        )
     if times < held:
         raise ClaimError(
             _(
                 "这一户“%(name)s”已经计了 %(held)s 次，采纳不能把它改少：请填 %(held)s 次或更多，"
                 "或者不采纳。",
-                name=claim.round_criterion.name,
+                name=name,
                 held=held,
             ),
             code="would_lower_score",
             field="times",
         )
     saved = set_score(session, scoring_round, claim.household_id, claim.round_criterion_id, times, user)
-    claim.status, claim.times = ClaimStatus.ACCEPTED, saved
+    claim.status, claim.times, claim.added = ClaimStatus.ACCEPTED, saved, saved - held
     claim.decided_by, claim.decided_at = user.id, utcnow()
     session.flush()
     record(
@@ -429,7 +495,9 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User) -> Clai
         claim,
         household=claim.household.household_no,
         round=scoring_round.period_key,
-        criterion=claim.round_criterion.name,
+        criterion=name,
+        before=held,
+        added=claim.added,
         times=saved,
         photos=[p.stored_name for p in claim.photos],
     )

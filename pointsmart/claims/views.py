@@ -241,6 +241,7 @@ def panel_context(scoring_round) -> dict:
     return {
         "claims": claims,
         "suggested": {c.id: services.suggested_times(db.session, c, cells) for c in claims},
+        "held": {c.id: services.cell_times(c, cells) for c in claims},
         "answerable": {
             c.id
             for c in claims
@@ -271,6 +272,12 @@ def claims_waiting(scoring_round) -> int:
     return services.pending_count(db.session, scoring_round)
 
 
+@bp.app_template_global()
+def claim_evidence(scoring_round, household_id: int | None = None) -> list:
+    """The round's accepted claims with photos, for the score photos' pages (``claims/_evidence.html``)."""
+    return services.accepted_evidence(db.session, scoring_round, household_id)
+
+
 @bp.get("/scoring/rounds/<int:round_id>/claims")
 @role_required(*STAFF)
 def round_claims(round_id: int):
@@ -296,13 +303,14 @@ def accept(claim_id: int):
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for message in errors:
-                flash(_("计入次数：%(problem)s", problem=message), "error")
+                flash(_("采纳后次数：%(problem)s", problem=message), "error")
         return _back(claim)
     try:
         with write():
-            claim = services.accept_claim(db.session, claim, form.times.data, current_user)
-            done = _("已采纳 %(no)s 的申领：%(name)s 计 %(n)s 次。", no=claim.household.household_no,
-                     name=claim.round_criterion.name, n=claim.times)  # fmt: skip
+            claim = services.accept_claim(db.session, claim, form.times.data, current_user, form.seen.data)
+            done = _("已采纳 %(no)s 的申领：%(name)s 加 %(added)s 次，本格现在共 %(n)s 次。",
+                     no=claim.household.household_no, name=claim.round_criterion.name, added=claim.added,
+                     n=claim.times)  # fmt: skip
     except DomainError as err:
         flash(err.message, "error")
         return _back(claim)

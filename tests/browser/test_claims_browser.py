@@ -103,7 +103,7 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
             expect(panel).to_contain_text("01-001 王秀兰")
             expect(panel).to_contain_text("参加了村里的电商直播培训")
             expect(panel.locator(".claim-thumbs img")).to_have_count(1)
-            expect(panel.get_by_label("计入次数")).to_have_value("1")
+            expect(panel.get_by_label("采纳后次数")).to_have_value("1")
             screenshot(desk, "claims-grid-waiting")
             panel.get_by_role("button", name="采纳", exact=True).click()
             expect(desk.locator(".flash-success")).to_contain_text("已采纳 01-001 的申领")
@@ -184,5 +184,116 @@ def test_a_family_claims_on_a_phone_and_the_panel_accepts_it_in_the_grid(
         phone.set_viewport_size({"width": 1366, "height": 768})
         assert horizontal_overflow(phone) <= 0
         screenshot(phone, "claims-form-no-round-1366")
+    finally:
+        context.close()
+
+
+def _shots(page, name: str) -> None:
+    """The page at 1366×768 and at 390×844, and printed to A4, kept for a person to look at."""
+    from pathlib import Path
+
+    folder = Path("/work/wt/shots/claims")
+    folder.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1366, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        assert horizontal_overflow(page) <= 0, (name, width)
+        screenshot(page, f"{name}-{width}")
+        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.pdf(path=str(folder / f"{name}.pdf"), format="A4", print_background=True)
+
+
+def test_the_panel_is_told_of_a_claim_reads_what_accepting_does_and_finds_its_photo_as_evidence(
+    app, live_server, browser, make_user, make_household, village_id, tmp_path
+):
+    """The panel entered 2 of 3; a family claims one more with a photo. The panel's home says
+    1 条家庭申领待审; the accept form reads 本格现在 2 次，采纳后 3 次; once accepted, the claim reads
+    加 1 次，本格共 3 次 and its photo is on the household's 佐证照片 and the score sheet."""
+    from pointsmart.scoring import score_entry
+
+    a = make_household(head_name="王秀兰", group="一社", household_no="01-001")
+    panel_id, panel_name = make_user("panel")
+    with committing(app) as session:
+        category = criteria.save_category(session, village_id, {"name": "乡村振兴巾帼行动"}, None)
+        criteria.save_criterion(
+            session,
+            category,
+            {
+                "name": "参加技能培训",
+                "points": 5,
+                "cadence": "monthly",
+                "max_per_period": 3,
+                "claimable": True,
+            },
+            None,
+        )
+        scoring_round = workflow.create_round(
+            session, home_village(session), "monthly", Period.of(today()).key, "", None
+        )
+        round_id = scoring_round.id
+        member = session.get(User, panel_id)
+        panels.set_panel_member(session, member, "执委", [], actor_id=None)
+        score_entry.set_score(session, scoring_round, a, scoring_round.criteria[0].id, 2, member)
+        token = cards.issue_card(session, session.get(Household, a), None).token
+    photo = tmp_path / "培训签到.jpg"
+    photo.write_bytes(phone_photo("JPEG", orientation=6))
+
+    context, page = _open(browser, live_server, DESKTOP_1366)
+    try:
+        page.goto(f"/c/{token}/claims/new")
+        page.get_by_label("申领的积分条目").select_option(label="乡村振兴巾帼行动 · 参加技能培训（+5 分）")
+        page.get_by_label("说明").fill("参加了村里的电商直播培训")
+        page.get_by_label("照片（最多 3 张，可不传）").set_input_files(str(photo))
+        page.get_by_role("button", name="提交申领").click()
+        expect(page.locator(".flash-success")).to_contain_text("申领已提交")
+
+        login(page, panel_name)
+        page.goto("/")
+        line = page.locator('.todo-line[data-kind="claims"]')
+        expect(line).to_contain_text("1 条家庭申领待审")
+        _shots(page, "home-panel")
+        line.get_by_role("link", name="去审核").click()
+        form = page.locator("form.claim-accept")
+        expect(form).to_contain_text("本格现在 2 次，采纳后")
+        expect(form.get_by_label("采纳后次数")).to_have_value("3")
+        _shots(page, "accept-form")
+        form.get_by_role("button", name="采纳", exact=True).click()
+        expect(page.locator(".flash-success")).to_contain_text("参加技能培训 加 1 次，本格现在共 3 次")
+        expect(page.locator(".claim-counted")).to_contain_text("已计入：加 1 次，本格共 3 次")
+        _shots(page, "claims-answered")
+
+        page.goto(f"/scoring/rounds/{round_id}/households/{a}")
+        evidence = page.locator("#photos .claim-evidence img")
+        expect(evidence).to_have_count(1)
+        assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", evidence.element_handle())
+        expect(page.locator("#photos-heading")).to_contain_text("另有家庭申领照片 1 张")
+        _shots(page, "household-photos")
+        page.goto(f"/ledgers/rounds/{round_id}/scores")
+        expect(page.locator("#evidence .claim-evidence img")).to_have_count(1)
+        _shots(page, "score-sheet")
+
+        page.goto(f"/c/{token}")
+        expect(page.locator("#claims .claim-status")).to_have_text("已采纳")
+        _shots(page, "card-page")
+        assert console_errors(page) == []
+
+        # a claim dated in a closed month is told the month is closed, not to wait for a round
+        from datetime import timedelta
+
+        from pointsmart.months.models import MonthClose
+
+        last_month = today().replace(day=1) - timedelta(days=1)
+        with committing(app) as session:
+            session.add(
+                MonthClose(
+                    village_id=village_id, month=Period.of(last_month).key, figures="{}", sha256="0" * 64
+                )
+            )
+        page.goto(f"/c/{token}/claims/new")
+        page.get_by_label("申领的积分条目").select_option(label="乡村振兴巾帼行动 · 参加技能培训（+5 分）")
+        page.get_by_label("日期").fill(last_month.isoformat())
+        page.get_by_role("button", name="提交申领").click()
+        expect(page.locator("form.claim-form")).to_contain_text("已经月结，不能再申领这个月的积分")
+        _shots(page, "claim-form-closed-month")  # answered 409: the refusal is the page's one "error"
     finally:
         context.close()
