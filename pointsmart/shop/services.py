@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..months.guard import refuse_day
-from ..periods import day_problem
+from ..periods import check_day
 from ..text import checked
 from .models import Goods, MoveKind, PriceChange, StockMove, Stocktake, StocktakeLine
 from .stock import move_stock
@@ -200,8 +200,7 @@ def receive_stock(
         raise Invalid(_("捐赠入库请填写捐赠人或捐赠单位。"), code="donor_required")
     if cost_fen is not None and cost_fen < 0:
         raise Invalid(_("金额不能是负数。"), code="invalid_amount")
-    if problem := day_problem(moved_on):
-        raise Invalid(problem, code="invalid_date", field="moved_on")
+    check_day(moved_on, "moved_on", _("日期"))  # a receipt dated next month would change today's stock
     refuse_day(session, moved_on, goods.village_id)  # a receipt dated in a closed month (月结)
     move = move_stock(
         session,
@@ -250,15 +249,15 @@ def record_stocktake(
     actor_id: int | None,
     note: str = "",
 ) -> Stocktake:
-    """Record a count of the shelves; each difference from the recorded stock becomes a stock move."""
+    """Record a count of the shelves; each difference from the recorded stock becomes a stock move,
+    dated on the day of the count (``counted_on``), so the month the count was made in holds it."""
     counted_by = checked(counted_by, "counted_by", _("盘点人"), max_length=COUNTER_LENGTH)
     note = checked(note, "note", _("备注"), max_length=MAX_NOTE, multiline=True)
     if not counted_by:
         raise Invalid(_("请填写盘点人。"), code="counter_required")
     if not counts:
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
-    if problem := day_problem(counted_on):  # a count in year 1 or 9999 would sit in no month's ledger
-        raise Invalid(problem, code="invalid_date", field="counted_on")
+    check_day(counted_on, "counted_on", _("盘点日期"))  # a count in year 1 or 9999 sits in no month's ledger
     refuse_day(session, counted_on, village_id)  # a count dated in a closed month (月结)
     take = Stocktake(
         village_id=village_id,
@@ -294,6 +293,7 @@ def record_stocktake(
                 counted - goods.stock,
                 actor_id,
                 stocktake_id=take.id,
+                moved_on=counted_on,  # the count's day: a count typed in later adjusts its own month
                 note=_("盘点调整"),
             )
     session.flush()
