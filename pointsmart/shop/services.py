@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..months.guard import refuse_day
-from ..periods import check_day
+from ..periods import check_day, day_window
 from ..text import checked
 from .models import Goods, MoveKind, PriceChange, StockMove, Stocktake, StocktakeLine
 from .stock import move_stock
@@ -240,6 +240,22 @@ def record_loss(session: Session, goods: Goods, qty: int, note: str, actor_id: i
     return move
 
 
+def _moved_after(session: Session, goods_id: int, day: date) -> int:
+    """How much a goods item's stock has changed since ``day`` ended: its moves dated after it (a
+    receipt or a count by the day written on it, any other move by the villages' day it was recorded,
+    as the month figures count them)."""
+    _, end = day_window(day)
+    return session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(StockMove.qty), 0)).where(
+            StockMove.goods_id == goods_id,
+            sa.or_(
+                StockMove.moved_on > day,
+                sa.and_(StockMove.moved_on.is_(None), StockMove.created_at >= end),
+            ),
+        )
+    )
+
+
 def record_stocktake(
     session: Session,
     village_id: int,
@@ -249,8 +265,12 @@ def record_stocktake(
     actor_id: int | None,
     note: str = "",
 ) -> Stocktake:
-    """Record a count of the shelves; each difference from the recorded stock becomes a stock move,
-    dated on the day of the count (``counted_on``), so the month the count was made in holds it."""
+    """Record a count of the shelves; each difference from the recorded stock becomes a stock move.
+
+    A count is set against the stock recorded at the end of its day (``counted_on``), and its
+    adjustment is dated on that day: a count made on 30 November and typed in on 2 December adjusts
+    November, which then ends at the count, whatever December has moved since.
+    """
     counted_by = checked(counted_by, "counted_by", _("盘点人"), max_length=COUNTER_LENGTH)
     note = checked(note, "note", _("备注"), max_length=MAX_NOTE, multiline=True)
     if not counted_by:
@@ -282,15 +302,18 @@ def record_stocktake(
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+        # the book's stock on the day of the count: a count typed in days later is set against the stock
+        # it was counted against, not against what was redeemed or received since
+        recorded = goods.stock - _moved_after(session, goods.id, counted_on)
         session.add(
-            StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=goods.stock, counted=counted)
+            StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=recorded, counted=counted)
         )
-        if counted != goods.stock:
+        if counted != recorded:
             move_stock(
                 session,
                 goods,
                 MoveKind.STOCKTAKE,
-                counted - goods.stock,
+                counted - recorded,
                 actor_id,
                 stocktake_id=take.id,
                 moved_on=counted_on,  # the count's day: a count typed in later adjusts its own month
