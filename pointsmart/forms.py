@@ -24,9 +24,16 @@ from .errors import Invalid
 
 
 def sane_day(_form, field) -> None:
-    """A WTForms validator: a field error for a day outside the window records keep
-    (:func:`pointsmart.periods.day_problem`)."""
+    """A WTForms validator: a field error for a day something happened on that is after today or
+    outside the window records keep (:func:`pointsmart.periods.day_problem`)."""
     if problem := periods.day_problem(field.data):
+        raise ValidationError(problem)
+
+
+def planned_day(_form, field) -> None:
+    """A WTForms validator: as :func:`sane_day`, for a day planned for, which may be up to a year ahead
+    (when a notice comes down)."""
+    if problem := periods.day_problem(field.data, ahead=True):
         raise ValidationError(problem)
 
 

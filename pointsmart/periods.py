@@ -102,21 +102,40 @@ def today() -> date:
     return local_day(utcnow())
 
 
-#: the earliest day a record may carry (a stock move, a notice photo's posting); the latest is a year
-#: after today. A slip of the year, or 0001-01-01 / 9999-12-31 typed or sent, would misplace the record
-#: in every monthly ledger.
+#: the earliest day a record may carry (a stock move, a meeting, a notice photo's posting). A slip of the
+#: year, or 0001-01-01 / 9999-12-31 typed or sent, would misplace the record in every monthly ledger.
 EARLIEST_DAY = date(2000, 1, 1)
+#: how far ahead a day planned for may lie (when a notice comes down); a day something happened on is
+#: at the latest today
 DAYS_AHEAD = 366
 
 
-def day_problem(day: date | None) -> str | None:
-    """Why a day a record carries is refused, or None when it is inside the sane window (or not given)."""
+def day_problem(day: date | None, *, ahead: bool = False) -> str | None:
+    """Why a day a record carries is refused, or None when it is fine (or not given).
+
+    A day something happened on (a receipt, a count, a meeting, a claim) is today at the latest: a
+    receipt dated next year would change today's stock but sit in a month to come. ``ahead``: a day
+    planned for, up to :data:`DAYS_AHEAD` after today."""
     if day is None:
         return None
-    latest = today() + timedelta(days=DAYS_AHEAD)
+    now = today()
+    latest = now + timedelta(days=DAYS_AHEAD) if ahead else now
     if EARLIEST_DAY <= day <= latest:
         return None
+    if day > now and not ahead:
+        return _("日期不能晚于今天（%(today)s）。", today=now.isoformat())
     return _("日期应在 %(start)s 到 %(end)s 之间。", start=EARLIEST_DAY.isoformat(), end=latest.isoformat())
+
+
+def check_day(day: date | None, field: str, label, *, ahead: bool = False) -> None:
+    """Refuse a day a service was given, naming the field (see :func:`day_problem`).
+
+    :raises Invalid: ``date_in_future`` for a day after today (unless ``ahead``), ``invalid_date`` for
+        a day outside the window records keep.
+    """
+    if problem := day_problem(day, ahead=ahead):
+        code = "date_in_future" if not ahead and day > today() else "invalid_date"
+        raise Invalid(_("%(field)s：%(problems)s", field=label, problems=problem), code=code, field=field)
 
 
 def utc_window(start: date, end: date) -> tuple[datetime, datetime]:

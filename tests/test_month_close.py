@@ -50,6 +50,7 @@ def worked(app, make_user, make_household):
     """November's work: a round run to the end, goods, redemptions, a cancellation, a reversal."""
     set_clock(2026, 11, 2)
     found = workload(app, make_user, make_household, MONTH)
+    set_clock(2026, 11, 20)  # a count is made on its day, never ahead of it
     stocktake(app, date(2026, 11, 20))
     set_clock(2026, 12, 3)
     return found
@@ -451,3 +452,33 @@ def test_a_receipt_counts_in_the_month_written_on_it_not_the_month_it_was_typed_
         assert after["donated"] == november["donated"] + 7 and after["stock"] == november["stock"] + 7
         december = month.month_figures(db.session, village.id, "2026-12")["goods"][goods.uuid]
         assert december["donated"] == 0 and december["stock"] == after["stock"]
+
+
+def test_a_stocktake_typed_in_later_adjusts_the_month_it_is_dated_in(app, worked):
+    """A count made on 30 November and typed in on 3 December (two towels short) is November's: the
+    物资盘点台账 of November lists it, so November's figures hold its adjustment and end at the count —
+    set against November's closing stock, not against what a loss on 3 December left."""
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import Goods, StockMove
+
+    with app.app_context():
+        village = home_village(db.session)
+        goods = db.session.scalars(sa.select(Goods).where(Goods.stock > 3).order_by(Goods.id)).first()
+        before = month.month_figures(db.session, village.id, MONTH)["goods"][goods.uuid]
+        at_november_end = goods.stock
+        shop.record_loss(db.session, goods, 1, "12月3日摔坏", None)  # December's own
+        db.session.commit()
+        counted = at_november_end - 2
+        take = shop.record_stocktake(
+            db.session, village.id, date(2026, 11, 30), "王芳", {goods.id: counted}, None
+        )
+        db.session.commit()
+        assert [(line.recorded, line.counted) for line in take.lines] == [(at_november_end, counted)]
+        move = db.session.scalar(sa.select(StockMove).where(StockMove.stocktake_id == take.id))
+        assert (move.qty, move.moved_on) == (-2, date(2026, 11, 30))
+        assert db.session.get(Goods, goods.id).stock == counted - 1
+        november = month.month_figures(db.session, village.id, MONTH)["goods"][goods.uuid]
+        assert november["stocktake"] == before["stocktake"] - 2
+        assert november["stock"] == counted == before["stock"] - 2
+        december = month.month_figures(db.session, village.id, "2026-12")["goods"][goods.uuid]
+        assert (december["stocktake"], december["loss"], december["stock"]) == (0, 1, counted - 1)

@@ -391,13 +391,13 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
     published = _round(ctx, scene, "2026-11", {}, stop="notice")
     with pytest.raises(DomainError) as info:
         notice_photos.add_photo(
-            ctx, published, _png(), "a.png", date(2026, 12, 9), date(2026, 12, 1), folder, None
+            ctx, published, _png(), "a.png", date(2026, 12, 1), date(2026, 11, 25), folder, None
         )
     assert info.value.code == "bad_dates"
     for posted in ((date(1, 1, 1), None), (None, date(9999, 12, 31))):  # dates no notice was posted on
         with pytest.raises(DomainError) as info:
             notice_photos.add_photo(ctx, published, _png(), "a.png", *posted, folder, None)
-        assert info.value.code == "invalid_date"
+        assert info.value.code in ("invalid_date", "date_in_future")
     photo = notice_photos.add_photo(
         ctx,
         published,

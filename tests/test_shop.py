@@ -220,12 +220,12 @@ def test_shopkeeper_cancels_the_same_day_chair_any_day(ctx, counter, village_id)
 
 
 def test_stocktake_records_differences_as_moves(ctx, counter, village_id):
-    from datetime import date
+    from pointsmart.periods import today
 
     take = shop.record_stocktake(
         ctx,
         village_id,
-        date(2026, 11, 28),
+        today(),  # counted the day the goods came in: the stock it is set against is theirs
         "王秀兰、李春梅",
         {counter["soap"].id: 4, counter["oil"].id: 1},
         None,

@@ -26,7 +26,7 @@ from ..errors import DomainError, Invalid, NotFound
 from ..households.models import Household
 from ..images import CleanPhoto, photo_path, store_photo
 from ..months.guard import is_closed, month_label, month_of_round
-from ..periods import Period, day_problem, today
+from ..periods import Period, check_day
 from ..scoring.models import (
     Cadence,
     Category,
@@ -205,10 +205,7 @@ def check_claim(session: Session, card: Card, data: ClaimInput, photo_count: int
     day = data.happened_on
     if day is None:
         raise Invalid(_("请填写日期。"), code="date_required", field="happened_on")
-    if problem := day_problem(day):
-        raise Invalid(problem, code="invalid_date", field="happened_on")
-    if day > today():
-        raise Invalid(_("日期不能晚于今天。"), code="date_in_future", field="happened_on")
+    check_day(day, "happened_on", _("日期"))
     scoring_round, round_criterion = open_round_for(session, household, criterion, day)
     waiting = session.scalars(
         sa.select(Claim.round_criterion_id).where(

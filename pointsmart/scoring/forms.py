@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import FlaskForm, IntegerField, sane_day
+from ..forms import FlaskForm, IntegerField, planned_day, sane_day
 from ..ids import form_id
 from ..org.services import MAX_APPROVALS, MAX_NOTICE_DAYS
 from . import bylaws, criteria, meeting_minutes, panels, workflow
@@ -81,7 +81,7 @@ class SettingsForm(FlaskForm):
 
 
 class MinutesForm(FlaskForm):
-    held_on = DateField(_l("会议日期"), validators=[DataRequired()])
+    held_on = DateField(_l("会议日期"), validators=[DataRequired(), sane_day])
     place = StringField(_l("地点"), validators=[Length(max=meeting_minutes.LENGTHS["place"])])
     panel_present = SelectMultipleField(_l("出席的评比小组成员"), choices=[], validate_choice=False)
     others_present = StringField(
@@ -102,7 +102,7 @@ class PhotoForm(FlaskForm):
         ],
     )
     posted_from = DateField(_l("张贴日期"), validators=[Optional(), sane_day])
-    posted_until = DateField(_l("撤下日期"), validators=[Optional(), sane_day])
+    posted_until = DateField(_l("撤下日期"), validators=[Optional(), planned_day])
 
 
 class BylawsForm(FlaskForm):

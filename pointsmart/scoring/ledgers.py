@@ -30,6 +30,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..households.models import Household
 from ..households.services import groups as village_groups
+from ..pages import flash_errors
 from ..periods import today
 from ..settings.expiry import current_rule
 from ..unit import write
@@ -227,9 +228,7 @@ def upload_photo(round_id: int):
     back = redirect(url_for("ledgers.photos", round_id=found.id))
     form = PhotoForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(str(message), "error")
+        flash_errors(form)  # each message naming its field ("张贴日期：日期不能晚于今天…")
         return back
     upload = form.photo.data
     folder = _uploads()
@@ -418,6 +417,7 @@ def wall_bylaws():
         paragraphs=paragraphs,
         saved_by=user_names(db.session, [current.saved_by]).get(current.saved_by, "") if current else "",
         printed_on=today(),
+        can_edit=current_user.role == Role.CHAIR,  # with none yet, the chair is linked to the editor
     )
 
 

@@ -16,6 +16,7 @@ from ..errors import Invalid
 from ..exports import DAY, Column, Figure, Table
 from ..months.guard import refuse_round
 from ..org.models import Village
+from ..periods import check_day
 from ..text import checked
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from . import panels
@@ -77,6 +78,7 @@ def save_minutes(
     held_on = data.get("held_on")
     if not isinstance(held_on, date):
         raise Invalid(_("请填写会议日期。"), code="date_required")
+    check_day(held_on, "held_on", _("会议日期"))  # minutes of a meeting that was held
     present = []
     for raw in data.get("panel_present") or []:
         try:

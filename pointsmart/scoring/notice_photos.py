@@ -20,7 +20,7 @@ from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo, photo_path, store_photo
 from ..months.guard import refuse_round
 from ..org.models import Village
-from ..periods import day_problem, local_naive
+from ..periods import check_day, local_naive
 from ..text import visible
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from .errors import ScoringError
@@ -100,9 +100,8 @@ def add_photo(
     )
     if count >= MAX_PHOTOS:
         raise ScoringError(_("每次评定最多上传 %(n)s 张公示照片。", n=MAX_PHOTOS), code="too_many_photos")
-    for day, field in ((posted_from, "posted_from"), (posted_until, "posted_until")):
-        if problem := day_problem(day):
-            raise Invalid(problem, code="invalid_date", field=field)
+    check_day(posted_from, "posted_from", _("张贴日期"))
+    check_day(posted_until, "posted_until", _("撤下日期"), ahead=True)  # a notice may run a few days yet
     if posted_from and posted_until and posted_until < posted_from:
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
     photo = data if isinstance(data, CleanPhoto) else clean_photo(data)  # stored without EXIF

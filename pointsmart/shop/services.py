@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..months.guard import refuse_day
-from ..periods import day_problem
+from ..periods import check_day, day_window
 from ..text import checked
 from .models import Goods, MoveKind, PriceChange, StockMove, Stocktake, StocktakeLine
 from .stock import move_stock
@@ -200,8 +200,7 @@ def receive_stock(
         raise Invalid(_("捐赠入库请填写捐赠人或捐赠单位。"), code="donor_required")
     if cost_fen is not None and cost_fen < 0:
         raise Invalid(_("金额不能是负数。"), code="invalid_amount")
-    if problem := day_problem(moved_on):
-        raise Invalid(problem, code="invalid_date", field="moved_on")
+    check_day(moved_on, "moved_on", _("日期"))  # a receipt dated next month would change today's stock
     refuse_day(session, moved_on, goods.village_id)  # a receipt dated in a closed month (月结)
     move = move_stock(
         session,
@@ -241,6 +240,22 @@ def record_loss(session: Session, goods: Goods, qty: int, note: str, actor_id: i
     return move
 
 
+def _moved_after(session: Session, goods_id: int, day: date) -> int:
+    """How much a goods item's stock has changed since ``day`` ended: its moves dated after it (a
+    receipt or a count by the day written on it, any other move by the villages' day it was recorded,
+    as the month figures count them)."""
+    _, end = day_window(day)
+    return session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(StockMove.qty), 0)).where(
+            StockMove.goods_id == goods_id,
+            sa.or_(
+                StockMove.moved_on > day,
+                sa.and_(StockMove.moved_on.is_(None), StockMove.created_at >= end),
+            ),
+        )
+    )
+
+
 def record_stocktake(
     session: Session,
     village_id: int,
@@ -250,15 +265,19 @@ def record_stocktake(
     actor_id: int | None,
     note: str = "",
 ) -> Stocktake:
-    """Record a count of the shelves; each difference from the recorded stock becomes a stock move."""
+    """Record a count of the shelves; each difference from the recorded stock becomes a stock move.
+
+    A count is set against the stock recorded at the end of its day (``counted_on``), and its
+    adjustment is dated on that day: a count made on 30 November and typed in on 2 December adjusts
+    November, which then ends at the count, whatever December has moved since.
+    """
     counted_by = checked(counted_by, "counted_by", _("盘点人"), max_length=COUNTER_LENGTH)
     note = checked(note, "note", _("备注"), max_length=MAX_NOTE, multiline=True)
     if not counted_by:
         raise Invalid(_("请填写盘点人。"), code="counter_required")
     if not counts:
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
-    if problem := day_problem(counted_on):  # a count in year 1 or 9999 would sit in no month's ledger
-        raise Invalid(problem, code="invalid_date", field="counted_on")
+    check_day(counted_on, "counted_on", _("盘点日期"))  # a count in year 1 or 9999 sits in no month's ledger
     refuse_day(session, counted_on, village_id)  # a count dated in a closed month (月结)
     take = Stocktake(
         village_id=village_id,
@@ -283,17 +302,21 @@ def record_stocktake(
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+        # the book's stock on the day of the count: a count typed in days later is set against the stock
+        # it was counted against, not against what was redeemed or received since
+        recorded = goods.stock - _moved_after(session, goods.id, counted_on)
         session.add(
-            StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=goods.stock, counted=counted)
+            StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=recorded, counted=counted)
         )
-        if counted != goods.stock:
+        if counted != recorded:
             move_stock(
                 session,
                 goods,
                 MoveKind.STOCKTAKE,
-                counted - goods.stock,
+                counted - recorded,
                 actor_id,
                 stocktake_id=take.id,
+                moved_on=counted_on,  # the count's day: a count typed in later adjusts its own month
                 note=_("盘点调整"),
             )
     session.flush()

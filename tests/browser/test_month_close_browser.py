@@ -70,8 +70,8 @@ def test_the_county_reads_the_closed_month_and_its_matching_fingerprint(
 
     set_clock(2026, 11, 2)
     workload(app, make_user, make_household, MONTH)
-    stocktake(app, date(2026, 11, 30))
     set_clock(2026, 12, 3)
+    stocktake(app, date(2026, 11, 30))  # counted on the 30th, typed in on 3 December
     with app.app_context():
         sha = close_month(db.session, home_village(db.session), MONTH, None).sha256
         db.session.commit()
