@@ -156,3 +156,47 @@ def test_unknown_villages_and_months_and_other_townships_are_404(county_app, syn
 
 def test_the_village_instance_has_no_county_book(app, worked, login_as):
     assert login_as("chair").get(BOOK).status_code == 404
+
+
+def test_a_receipt_typed_in_later_is_in_the_month_written_on_it_in_the_village_and_the_county(
+    app, county_app, worked, login_as
+):
+    """Soap bars come on 25 November and are typed in on 3 December, with the day they came: the
+    village's book of November lists them in its 分值对应表 (in force from that day), its shop month
+    report counts the purchase in November and not in December, and the county's rebuilt November
+    has them too, its hash agreeing with the village's."""
+    from datetime import date
+
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    with app.app_context():
+        village_id = home_village(db.session).id
+        bars = shop.save_goods(db.session, village_id, {"name": "香皂", "spec": "块", "price": 8}, None)
+        shop.receive_stock(db.session, bars, MoveKind.PURCHASE, 6, None, moved_on=date(2026, 11, 25))
+        db.session.commit()
+    chair = login_as("chair")
+    page = chair.get(f"/ledgers/book/{MONTH}").get_data(as_text=True)
+    prices = page[page.index('id="book-prices"') : page.index('id="book-register"')]
+    assert "香皂" in prices and "2026-11-25" in prices
+    cells = [row for row in _sheet(chair.get(f"/ledgers/book/{MONTH}.xlsx").data, "分值对应表台账")]
+    assert [r for r in cells if "香皂" in r][0][3] == 8
+    assert "香皂" not in chair.get("/ledgers/book/2026-10").get_data(as_text=True)
+
+    november = chair.get(f"/shop/reports/monthly?month={MONTH}").get_data(as_text=True)
+    intakes = november[november.index("捐赠和采购入库") :]
+    assert "香皂" in intakes and "2026-11-25" in intakes
+    december = chair.get("/shop/reports/monthly?month=2026-12").get_data(as_text=True)
+    assert "2026-11-25" not in december[december.index("捐赠和采购入库") :]
+
+    assert close(chair).status_code == 302
+    push_all(app, county_app.test_client(), register(county_app))
+    reviewer = login(county_app, county_user(county_app))
+    county = reviewer.get(BOOK).get_data(as_text=True)
+    assert "✓ 一致" in county and "香皂" in county[county.index('id="book-goods"') :]
+    with app.app_context():
+        assert close_of(db.session, village_id, MONTH).sha256 in county
+
+
+def _sheet(data: bytes, title: str) -> list[tuple]:
+    return [tuple(row) for row in openpyxl.load_workbook(io.BytesIO(data))[title].iter_rows(values_only=True)]
