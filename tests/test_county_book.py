@@ -66,18 +66,26 @@ def test_the_workbook_holds_the_same_figures_and_both_hashes(county_app, synced)
     assert response.headers["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+    assert reviewer.get(f"{BOOK}.xlsx").data == response.data  # the same records, the same bytes
     book = openpyxl.load_workbook(io.BytesIO(response.data))
-    assert len(book.sheetnames) == 5
+    assert len(book.sheetnames) == 6
     cells = {
         title: [tuple(row) for row in book[title].iter_rows(values_only=True)] for title in book.sheetnames
     }
-    check = dict(row[:2] for row in cells[book.sheetnames[0]][2:])
+    # the cover: the village's close, both hashes (the county's rebuilt one named so), the sheets
+    assert book.sheetnames[0] == "封面"
+    cover = cells["封面"]
+    facts = {row[0]: row[1] for row in cover if row[0] and row[1]}
+    assert facts["月份"] == "2026年11月" and facts["月结"] == "已月结" and facts["月结时间"]
+    assert facts["账目校验码"] == facts["账目校验码（县里重算）"] == sha and facts["核对"] == "一致"
+    assert [row[1] for row in cover if isinstance(row[0], int)] == book.sheetnames[1:]
+    check = dict(row[:2] for row in cells[book.sheetnames[1]][2:])
     assert check["村里的指纹"] == check["县里重算的指纹"] == sha and check["核对"] == "一致"
-    summary = dict(row[:2] for row in cells[book.sheetnames[1]][2:])
+    summary = dict(row[:2] for row in cells[book.sheetnames[2]][2:])
     assert summary["发放积分"] == figures["points"]["issued"]
     assert summary["兑换积分"] == figures["points"]["redeemed"]
     assert summary["得分农户"] == figures["households_scored"]
-    goods = {row[0]: row for row in cells[book.sheetnames[3]][2:]}
+    goods = {row[0]: row for row in cells[book.sheetnames[4]][2:]}
     soap = next(v for u, v in figures["goods"].items() if goods["洗衣粉"][-1] == v["stock"])
     assert goods["洗衣粉"][2] == soap["donated"] == 20
 
@@ -94,8 +102,10 @@ def test_a_changed_synced_record_shows_as_not_agreeing(county_app, synced):
     page = reviewer.get(BOOK).get_data(as_text=True)
     assert "✕ 不一致" in page and page.count(sha) == 1
     book = openpyxl.load_workbook(io.BytesIO(reviewer.get(f"{BOOK}.xlsx").data))
-    check = dict(row[:2] for row in list(book.worksheets[0].iter_rows(values_only=True))[2:])
+    check = dict(row[:2] for row in list(book.worksheets[1].iter_rows(values_only=True))[2:])
     assert check["核对"] == "不一致" and check["村里的指纹"] == sha != check["县里重算的指纹"]
+    cover = {row[0]: row[1] for row in book["封面"].iter_rows(values_only=True) if row[0] and row[1]}
+    assert cover["核对"] == "不一致" and cover["账目校验码"] == sha != cover["账目校验码（县里重算）"]
 
 
 def test_a_month_not_closed_yet_is_shown_as_the_county_has_it(app, county_app, worked):
