@@ -88,3 +88,41 @@ def test_the_book_prints_as_one_a4_document_numbered_page_by_page(
         assert console_errors(phone) == []
     finally:
         context.close()
+
+
+#: the tables wider than the box they are laid out in: ``[class, width, room]``. A table in a scroll
+#: wrapper (.table-wrap) sticks out of nothing as long as the wrapper fits; ``fit`` names the tables
+#: that must fit without it (nothing to scroll sideways)
+_TOO_WIDE = """fit => [...document.querySelectorAll('main table')].flatMap(table => {
+  const wrap = table.parentElement.classList.contains('table-wrap') ? table.parentElement : null;
+  const width = el => Math.ceil(el.getBoundingClientRect().width);
+  const found = [];
+  const outer = wrap || table;
+  if (width(outer) > outer.parentElement.clientWidth)
+    found.push([table.className, width(outer), outer.parentElement.clientWidth]);
+  if (table.matches(fit) && width(table) > (wrap || table.parentElement).clientWidth)
+    found.push([table.className, width(table), (wrap || table.parentElement).clientWidth]);
+  return found;
+})"""
+
+
+def test_on_a_phone_the_price_table_fits_and_no_table_sticks_out_of_its_box(
+    browser, live_server, app, scene, make_household
+):
+    """At 390 px the book's price table fits the screen, no scrolling sideways (its headings and days
+    break over lines); every other table is no wider than its box, or scrolls inside a wrapper that
+    is."""
+    november(app, scene, make_household)
+    with committing(app) as session:
+        chair = session.scalar(sa.select(User.username).where(User.id == scene.chair))
+    context, phone = _open(
+        browser, live_server, {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+    )
+    try:
+        login(phone, chair)
+        phone.goto("/ledgers/book/2026-11")
+        assert phone.locator("table.prices").count() == 1
+        assert phone.evaluate(_TOO_WIDE, "table.prices") == []
+        phone.locator("#book-prices").screenshot(path=str(ARTIFACTS / "month-book-prices-390.png"))
+    finally:
+        context.close()
