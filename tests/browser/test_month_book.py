@@ -6,6 +6,7 @@ scrolling sideways."""
 import re
 import subprocess
 
+import pytest
 import sqlalchemy as sa
 
 from pointsmart.auth.models import User
@@ -126,3 +127,52 @@ def test_on_a_phone_the_price_table_fits_and_no_table_sticks_out_of_its_box(
         phone.locator("#book-prices").screenshot(path=str(ARTIFACTS / "month-book-prices-390.png"))
     finally:
         context.close()
+
+
+def _contents_pages(page) -> dict[str, int]:
+    """Each ledger's title → the page the book's contents says it starts on."""
+    page.wait_for_selector(".book-toc ol[data-pages=ready]", state="attached")
+    found = {}
+    for item in page.locator(".book-toc li").all():
+        title = item.locator("a").inner_text().split(".", 1)[1].strip()
+        found[title] = int(re.sub(r"\D", "", item.locator(".book-toc-page").inner_text()))
+    return found
+
+
+@pytest.mark.parametrize("more", [0, 45])
+def test_the_contents_give_the_page_each_ledger_starts_on_in_the_printed_book(
+    browser, live_server, app, scene, make_household, more
+):
+    """Printed to an A4 PDF, each ledger's title heads the page the contents name for it — with a
+    short month and with a score sheet running over pages (more households), on a desktop's window
+    and a phone's (the numbers do not depend on the screen)."""
+    november(app, scene, make_household, more=more)
+    with committing(app) as session:
+        chair = session.scalar(sa.select(User.username).where(User.id == scene.chair))
+    cases = [(1366, 768, "zh"), (390, 844, "zh"), (1366, 768, "en")]
+    for width, height, language in cases:
+        context, page = _open(browser, live_server, {"viewport": {"width": width, "height": height}})
+        try:
+            login(page, chair)
+            if language == "en":
+                page.goto("/lang/en?next=/ledgers/")
+            page.goto("/ledgers/book/2026-11")
+            starts = _contents_pages(page)
+            if language == "zh":
+                assert list(starts) == TITLES
+            pdf = ARTIFACTS / f"month-book-contents-{more}-{width}-{language}.pdf"
+            page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
+            pages = _pdf_pages(pdf)
+            # a page's head: its first lines (the village, the ledger's title); not the contents page
+            heads = [" ".join(p.strip().splitlines()[:3]) for p in pages]
+            heads = ["" if n == 2 else head for n, head in enumerate(heads, start=1)]
+            found = {title: [n for n, head in enumerate(heads, start=1) if title in head] for title in starts}
+            assert {title: n[:1] for title, n in found.items()} == {t: [n] for t, n in starts.items()}, (
+                width,
+                language,
+                len(pages),
+            )
+            assert list(starts.values())[0] == 3 and sorted(starts.values()) == list(starts.values())
+            assert list(starts.values())[-1] <= len(pages)
+        finally:
+            context.close()
