@@ -5,9 +5,11 @@
 // lays it out: for a moment (no paint in between) the print style sheet rules are switched on and the
 // screen ones off, and each part of the book (the cover, the contents, each ledger: each starts a new
 // page) is laid out in a box of its page's printable size, split into columns of that size — the
-// browser breaks columns with the rules it breaks pages with (break-inside, repeated table headings).
-// Its columns are its pages. The numbers go in when the page has loaded (its photos too) and again
-// before printing; the contents' <ol> then carries data-pages="ready".
+// browser breaks columns with the rules it breaks pages with (break-inside, break-after), and a table's
+// headings, which a printer repeats on each page and columns do not, are copied in at each break (a
+// table's foot, which a printer may repeat too, prints once in the book: scoring.css). Its columns are
+// its pages. The numbers go in when the page has loaded (its photos too) and again before printing;
+// the contents' <ol> then carries data-pages="ready".
 (() => {
   const toc = document.querySelector(".book-toc[data-page-text]");
   if (!toc) return;
@@ -56,6 +58,42 @@
     return () => changed.reverse().forEach(([rule, was]) => { rule.media.mediaText = was; });
   }
 
+  function repeatHeadings(box) {
+    // a printed table repeats its headings at the top of each page it runs on to; columns do not, so
+    // each break in a table gets a copy of its heading rows, as tall as the printer's, before the first
+    // row after it — one break at a time, from the top, since each copy moves the breaks after it
+    const width = box.clientWidth;
+    const left = box.getBoundingClientRect().left;
+    const column = (element) => Math.floor((element.getBoundingClientRect().left - left + 1) / width);
+    for (const table of box.querySelectorAll("table")) {
+      const head = table.tHead;
+      if (!head || getComputedStyle(head).display !== "table-header-group") continue;
+      for (let placed = 0; placed < 1000; placed += 1) {
+        let previous = column(head);
+        const next = [...table.tBodies].flatMap((body) => [...body.rows]).find((row) => {
+          const here = column(row);
+          const moved = here > previous && !row.classList.contains("repeated-head");
+          previous = here;
+          return moved;
+        });
+        if (!next) break;
+        const copies = [...head.rows].map((row) => {
+          const copy = row.cloneNode(true);
+          copy.classList.add("repeated-head");
+          return copy;
+        });
+        const body = next.parentElement;
+        if (next === body.rows[0]) {
+          const heading = document.createElement("tbody");
+          heading.append(...copies);
+          body.before(heading);
+        } else {
+          next.before(...copies);
+        }
+      }
+    }
+  }
+
   function pagesOf(part, measure) {
     const [width, height] = BOXES[part.classList.contains("book-wide") ? "landscape" : "portrait"];
     const copy = part.cloneNode(true);
@@ -66,6 +104,7 @@
       + `columns:${width}mm;column-gap:0;column-fill:auto;overflow:visible;`;
     box.append(copy);
     measure.append(box);
+    repeatHeadings(box);
     const pages = Math.max(1, Math.round(box.scrollWidth / box.clientWidth));
     box.remove();
     return pages;
@@ -75,23 +114,13 @@
     const parts = [...book.querySelectorAll(":scope > section")];
     const entries = [...toc.querySelectorAll("[data-ledger]")];
     const restore = asPrinted();
+    const measure = document.createElement("div");
+    book.append(measure);
     try {
-      const measure = document.createElement("div");
-      book.append(measure);
       const counts = new Map(parts.map((part) => [part, pagesOf(part, measure)]));
-      let page = 1;
-      const starts = new Map();
-      for (const part of parts) {
-        starts.set(part.id, page);
-        page += counts.get(part);
-      }
-      for (const entry of entries) {
-        entry.textContent = toc.dataset.pageText.replace("{n}", starts.get(`book-${entry.dataset.ledger}`));
-      }
-      // the numbers themselves may lengthen the contents: count it again
-      if (pagesOf(toc, measure) !== counts.get(toc)) {
-        counts.set(toc, pagesOf(toc, measure));
-        page = 1;
+      const fill = () => {
+        const starts = new Map();
+        let page = 1;
         for (const part of parts) {
           starts.set(part.id, page);
           page += counts.get(part);
@@ -99,9 +128,16 @@
         for (const entry of entries) {
           entry.textContent = toc.dataset.pageText.replace("{n}", starts.get(`book-${entry.dataset.ledger}`));
         }
+      };
+      fill();
+      // the numbers themselves may lengthen the contents: count them again
+      const again = pagesOf(toc, measure);
+      if (again !== counts.get(toc)) {
+        counts.set(toc, again);
+        fill();
       }
-      measure.remove();
     } finally {
+      measure.remove();
       restore();
     }
     toc.querySelector("ol").dataset.pages = "ready";
