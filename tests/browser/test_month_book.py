@@ -242,6 +242,26 @@ def test_the_demo_villages_book_has_its_contents_page_numbers_right(browser, dat
                 starts = _contents_pages(page)
                 pdf = ARTIFACTS / "month-book-demo-2026-10.pdf"
                 page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
+                screenshot(page, "month-book-demo-1366")
+            finally:
+                context.close()
+            # and on a phone its price table (six goods, units such as 袋（1.5kg）) fits the screen too
+            context = browser.new_context(
+                base_url=url,
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+            )
+            try:
+                phone = context.new_page()
+                login(phone, *USERS["chair"])
+                phone.goto("/ledgers/book/2026-10")
+                assert phone.evaluate(_TOO_WIDE, "table.prices") == []
+                screenshot(phone, "month-book-demo-390")
+                phone.locator("#book-prices").screenshot(
+                    path=str(ARTIFACTS / "month-book-demo-prices-390.png")
+                )
             finally:
                 context.close()
     pages = _pdf_pages(pdf)
