@@ -66,18 +66,26 @@ def test_the_workbook_holds_the_same_figures_and_both_hashes(county_app, synced)
     assert response.headers["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+    assert reviewer.get(f"{BOOK}.xlsx").data == response.data  # the same records, the same bytes
     book = openpyxl.load_workbook(io.BytesIO(response.data))
-    assert len(book.sheetnames) == 5
+    assert len(book.sheetnames) == 6
     cells = {
         title: [tuple(row) for row in book[title].iter_rows(values_only=True)] for title in book.sheetnames
     }
-    check = dict(row[:2] for row in cells[book.sheetnames[0]][2:])
+    # the cover: the village's close, both hashes (the county's rebuilt one named so), the sheets
+    assert book.sheetnames[0] == "封面"
+    cover = cells["封面"]
+    facts = {row[0]: row[1] for row in cover if row[0] and row[1]}
+    assert facts["月份"] == "2026年11月" and facts["月结"] == "已月结" and facts["月结时间"]
+    assert facts["账目校验码"] == facts["账目校验码（县里重算）"] == sha and facts["核对"] == "一致"
+    assert [row[1] for row in cover if isinstance(row[0], int)] == book.sheetnames[1:]
+    check = dict(row[:2] for row in cells[book.sheetnames[1]][2:])
     assert check["村里的账目校验码"] == check["县里重算的账目校验码"] == sha and check["核对"] == "一致"
-    summary = dict(row[:2] for row in cells[book.sheetnames[1]][2:])
+    summary = dict(row[:2] for row in cells[book.sheetnames[2]][2:])
     assert summary["发放积分"] == figures["points"]["issued"]
     assert summary["兑换积分"] == figures["points"]["redeemed"]
     assert summary["得分农户"] == figures["households_scored"]
-    goods = {row[0]: row for row in cells[book.sheetnames[3]][2:]}
+    goods = {row[0]: row for row in cells[book.sheetnames[4]][2:]}
     soap = next(v for u, v in figures["goods"].items() if goods["洗衣粉"][-1] == v["stock"])
     assert goods["洗衣粉"][3] == soap["donated"] == 20
     assert goods["洗衣粉"][2] == soap["opening"] == 0  # 期初库存: nothing before November
@@ -95,8 +103,10 @@ def test_a_changed_synced_record_shows_as_not_agreeing(county_app, synced):
     page = reviewer.get(BOOK).get_data(as_text=True)
     assert "✕ 不一致" in page and page.count(sha) == 1
     book = openpyxl.load_workbook(io.BytesIO(reviewer.get(f"{BOOK}.xlsx").data))
-    check = dict(row[:2] for row in list(book.worksheets[0].iter_rows(values_only=True))[2:])
+    check = dict(row[:2] for row in list(book.worksheets[1].iter_rows(values_only=True))[2:])
     assert check["核对"] == "不一致" and check["村里的账目校验码"] == sha != check["县里重算的账目校验码"]
+    cover = {row[0]: row[1] for row in book["封面"].iter_rows(values_only=True) if row[0] and row[1]}
+    assert cover["核对"] == "不一致" and cover["账目校验码"] == sha != cover["账目校验码（县里重算）"]
 
 
 def test_a_month_not_closed_yet_is_shown_as_the_county_has_it(app, county_app, worked):
@@ -157,3 +167,47 @@ def test_unknown_villages_and_months_and_other_townships_are_404(county_app, syn
 
 def test_the_village_instance_has_no_county_book(app, worked, login_as):
     assert login_as("chair").get(BOOK).status_code == 404
+
+
+def test_a_receipt_typed_in_later_is_in_the_month_written_on_it_in_the_village_and_the_county(
+    app, county_app, worked, login_as
+):
+    """Soap bars come on 25 November and are typed in on 3 December, with the day they came: the
+    village's book of November lists them in its 分值对应表 (in force from that day), its shop month
+    report counts the purchase in November and not in December, and the county's rebuilt November
+    has them too, its hash agreeing with the village's."""
+    from datetime import date
+
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    with app.app_context():
+        village_id = home_village(db.session).id
+        bars = shop.save_goods(db.session, village_id, {"name": "香皂", "spec": "块", "price": 8}, None)
+        shop.receive_stock(db.session, bars, MoveKind.PURCHASE, 6, None, moved_on=date(2026, 11, 25))
+        db.session.commit()
+    chair = login_as("chair")
+    page = chair.get(f"/ledgers/book/{MONTH}").get_data(as_text=True)
+    prices = page[page.index('id="book-prices"') : page.index('id="book-register"')]
+    assert "香皂" in prices and "2026-11-25" in prices
+    cells = [row for row in _sheet(chair.get(f"/ledgers/book/{MONTH}.xlsx").data, "分值对应表台账")]
+    assert [r for r in cells if "香皂" in r][0][3] == 8
+    assert "香皂" not in chair.get("/ledgers/book/2026-10").get_data(as_text=True)
+
+    november = chair.get(f"/shop/reports/monthly?month={MONTH}").get_data(as_text=True)
+    intakes = november[november.index("捐赠和采购入库") :]
+    assert "香皂" in intakes and "2026-11-25" in intakes
+    december = chair.get("/shop/reports/monthly?month=2026-12").get_data(as_text=True)
+    assert "2026-11-25" not in december[december.index("捐赠和采购入库") :]
+
+    assert close(chair).status_code == 302
+    push_all(app, county_app.test_client(), register(county_app))
+    reviewer = login(county_app, county_user(county_app))
+    county = reviewer.get(BOOK).get_data(as_text=True)
+    assert "✓ 一致" in county and "香皂" in county[county.index('id="book-goods"') :]
+    with app.app_context():
+        assert close_of(db.session, village_id, MONTH).sha256 in county
+
+
+def _sheet(data: bytes, title: str) -> list[tuple]:
+    return [tuple(row) for row in openpyxl.load_workbook(io.BytesIO(data))[title].iter_rows(values_only=True)]

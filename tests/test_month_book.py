@@ -151,7 +151,14 @@ def test_the_workbook_has_a_sheet_per_ledger_with_the_figures_of_the_page(month)
     assert answer.status_code == 200
     assert answer.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     workbook = openpyxl.load_workbook(io.BytesIO(answer.data))
-    assert workbook.sheetnames == TITLES
+    assert workbook.sheetnames == ["封面", *TITLES]
+    cover = _sheet(answer.data, "封面")
+    facts = {row[0]: row[1] for row in cover if row[0] and row[1]}
+    assert facts["月份"] == "2026年11月" and facts["结账"].startswith("未结账")
+    assert "结账人" not in facts and "账目校验码" not in facts  # an open month has no close to name
+    contents = [row[1:] for row in cover if isinstance(row[0], int)]
+    assert [name for name, _what in contents] == TITLES
+    assert dict(contents)["积分兑换（领取）台账"] == "1 笔兑换"
     scores = _sheet(answer.data, "打分表台账")
     header = next(row for row in scores if row and row[0] == "户号")
     row = next(row for row in scores if row and row[1] == "马春梅")
@@ -235,7 +242,7 @@ def test_an_empty_month_still_makes_a_whole_book(login_as):
     assert all(title in text for title in TITLES)
     assert "这个月没有盘点记录。" in text and "本月没有评定。" in text
     workbook = openpyxl.load_workbook(io.BytesIO(chair.get("/ledgers/book/2026-03.xlsx").data))
-    assert workbook.sheetnames == TITLES
+    assert workbook.sheetnames == ["封面", *TITLES]
 
 
 def test_a_round_belongs_to_the_month_its_period_ends_in(app, month):

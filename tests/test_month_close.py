@@ -429,6 +429,29 @@ def test_the_book_kept_at_the_close_is_what_its_workbook_serves_and_a_changed_fi
     assert "账目校验码" in closing and "指纹" not in closing
     public = chair.get(f"/accounts/{MONTH}").get_data(as_text=True)
     assert "账目校验码" in public and "台账文件校验码" in public and "台账汇编校验码" not in public
+    # its first sheet, 封面: the village, the month, who closed it and when, the figures' hash, the sheets
+    assert sheets[0] == "封面" and len(sheets) == 8
+    lines = [
+        row for row in openpyxl.load_workbook(io.BytesIO(served.data))["封面"].iter_rows(values_only=True)
+    ]
+    facts = {row[0]: row[1] for row in lines if row[0] and row[1]}
+    assert facts["村"] == "测试县测试镇测试村" and facts["月份"] == "2026年11月" and facts["结账"] == "已结账"
+    assert facts["结账人"] == chair.username and facts["结账时间"] == periods.local_text(done.closed_at)
+    assert facts["账目校验码"] == done.sha256
+    assert [row[1] for row in lines if isinstance(row[0], int)] == sheets[1:]
+    # built again from the same records with the same close: the same bytes, the kept file's hash
+    with app.test_request_context(), app.app_context():
+        from pointsmart import book
+        from pointsmart.scoring import notice_photos
+
+        village = home_village(db.session)
+        again = book.book_xlsx(
+            book.month_book(db.session, village.id, periods.read_period(MONTH)),
+            village,
+            notice_photos.folder(),
+            book.closing_of(db.session, done),
+        )
+    assert hashlib.sha256(again).hexdigest() == done.book_sha256
     kept.write_bytes(kept.read_bytes() + b"\0")  # changed on the disk after the close
     refused = chair.get(f"/ledgers/book/{MONTH}.xlsx")
     assert refused.status_code == 409 and refused.data != kept.read_bytes()

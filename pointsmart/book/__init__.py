@@ -7,7 +7,9 @@ and writes one workbook with a sheet per ledger (:func:`book_xlsx`). A scoring r
 month its period ends in (2026-Q4 to 2026-12). The price list is the one in force at the month's end.
 
 The workbook's bytes depend on the data alone (no time of saving is in them), so the same month gives
-the same file and its sha256 can be kept when the month is closed.
+the same file and its sha256 can be kept when the month is closed. Its first sheet, 封面, names the
+village and the month, who closed it and when with the figures' hash (账目校验码), and lists the sheets
+(:func:`add_cover`; the county's rebuilt month has the same cover).
 
 Nothing here writes; every function is a plain function of a session and explicit arguments.
 """
@@ -23,13 +25,14 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from ..auth.services import user_names
 from ..exports import Table, stacked
 from ..months.models import RoundCarry
 from ..org.models import Village
-from ..periods import Period, read_period, utc_window
+from ..periods import Period, local_text, read_period, utc_window
 from ..scoring import meeting_minutes, notice_photos, points_register, score_sheets
 from ..scoring.models import STATUS_LABELS, MeetingMinutes, NoticePhoto, ScoringRound
 from ..scoring.periods import round_period
@@ -38,7 +41,7 @@ from ..scoring.reports import period_label
 from ..scoring.score_sheets import ScoreSheet
 from ..shop import registers, workbooks
 from ..shop.registers import PriceRow, RedemptionRegister, StocktakeSheet
-from ..xlsx import Book, fixed_bytes, workbook_bytes
+from ..xlsx import Book, fixed_bytes, ledger_sheet, workbook_bytes
 
 #: the seven ledgers, in the order the county's list names them (the book's order and its sheets')
 LEDGERS = ("stocktakes", "prices", "register", "scores", "minutes", "photos", "redemptions")
@@ -180,9 +183,77 @@ def month_book(session: Session, village_id: int, month: Period) -> MonthBook:
 # --- the workbook --------------------------------------------------------------------------------
 
 
-def book_xlsx(book: MonthBook, village: Village, photo_folder: Path) -> bytes:
-    """The book as one workbook, a sheet per ledger in the book's order, each headed with the village,
-    the month and the ledger. The same data gives the same bytes."""
+@dataclass
+class Closing:
+    """A month's close as the book's cover prints it."""
+
+    #: stored (naive UTC)
+    closed_at: datetime
+    #: the name of who closed it ("" for a close made without a user)
+    closed_by: str
+    #: the figures' sha256 (账目校验码)
+    sha256: str
+    #: the sha256 of the workbook kept at the close (台账文件校验码); None while it is being made
+    book_sha256: str | None = None
+
+
+def closing_of(session: Session, close) -> Closing | None:
+    """A :class:`pointsmart.months.models.MonthClose` (or None) as the cover prints it: the user who
+    closed it by name."""
+    if close is None:
+        return None
+    by = close.closed_by
+    if isinstance(by, int):
+        by = user_names(session, [by]).get(by, "?")
+    return Closing(close.closed_at, by or "", close.sha256, close.book_sha256)
+
+
+#: the cover's columns: a label (or a number), a value wide enough for a sha256 on one line, a count
+COVER_WIDTHS = (22, 70, 24)
+
+
+def add_cover(
+    out: Book, heading: str, facts: list[tuple[str, str]], contents: list[tuple[str, str]]
+) -> Worksheet:
+    """The first sheet of ``out``, 封面: the heading, a line per fact (label, value) and the contents (a
+    line per sheet that follows: its name and what it holds). Plain text only: the same facts give the
+    same cells."""
+    sheet = ledger_sheet(out.create_sheet(index=0), _("封面"), heading, [], list(COVER_WIDTHS))
+    sheet.freeze_panes = None
+    sheet.append([])
+    for label, value in facts:
+        sheet.append([label, value])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+    if contents:
+        sheet.append([])
+        sheet.append([_("目录")])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True, size=12)
+        sheet.append([_("序号"), _("工作表"), _("内容")])
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
+        for number, (name, what) in enumerate(contents, start=1):
+            sheet.append([number, name, what])
+            sheet.cell(sheet.max_row, 1).alignment = Alignment(horizontal="left")
+    return sheet
+
+
+def book_cover_facts(village: Village, month: Period, closing: Closing | None) -> list[tuple[str, str]]:
+    """The village book's cover lines: the village, the month, and the close (or that there is none)."""
+    facts = [(_("村"), village.label), (_("月份"), month.label())]
+    if closing is None:
+        return facts + [(_("结账"), _("未结账：台账按生成时的数据，结账以前还可能变化"))]
+    return facts + [
+        (_("结账"), _("已结账")),
+        (_("结账人"), closing.closed_by),
+        (_("结账时间"), local_text(closing.closed_at)),
+        (_("账目校验码"), closing.sha256),
+    ]
+
+
+def book_xlsx(book: MonthBook, village: Village, photo_folder: Path, closing: Closing | None = None) -> bytes:
+    """The book as one workbook: the cover (封面, with the close when ``closing`` is given), then a sheet
+    per ledger in the book's order, each headed with the village, the month and the ledger. The same
+    data gives the same bytes."""
     titles = ledger_titles()
     month = book.month.label()
 
@@ -193,6 +264,14 @@ def book_xlsx(book: MonthBook, village: Village, photo_folder: Path) -> bytes:
     out.remove(out.active)
     out.properties.title = _("%(village)s %(month)s 台账汇编", village=village.label, month=month)
     out.properties.creator = "PointsMart"
+    out.properties.lastModifiedBy = "PointsMart"
+    counts = book.counts()
+    add_cover(
+        out,
+        out.properties.title,
+        book_cover_facts(village, book.month, closing),
+        [(titles[key], counts[key]) for key in LEDGERS],
+    )
 
     def single(key: str, table: Table) -> None:
         table.heading = heading(key)
@@ -246,11 +325,14 @@ def kept_book_path(folder: Path, village: Village, month: str) -> Path:
     return folder / village.code / f"{month}.xlsx"
 
 
-def keep_book_xlsx(session: Session, village: Village, month: str, photo_folder: Path, folder: Path) -> str:
-    """Build the month's book as a workbook (in Chinese, whoever asks), keep it as a file, return its
-    sha256. Written beside and then renamed over, so a reader never sees half a file."""
+def keep_book_xlsx(
+    session: Session, village: Village, month: str, closing: Closing, photo_folder: Path, folder: Path
+) -> str:
+    """Build the month's book as a workbook (in Chinese, whoever asks) with ``closing`` on its cover,
+    keep it as a file, return its sha256. Written beside and then renamed over, so a reader never sees
+    half a file."""
     with force_locale(KEPT_LOCALE):
-        data = book_xlsx(month_book(session, village.id, read_period(month)), village, photo_folder)
+        data = book_xlsx(month_book(session, village.id, read_period(month)), village, photo_folder, closing)
     path = kept_book_path(folder, village, month)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")

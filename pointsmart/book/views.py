@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 
 from .. import book
 from ..auth.access import role_required
-from ..auth.services import user_names
 from ..extensions import db
 from ..months.guard import close_of
 from ..periods import Period
@@ -33,21 +32,6 @@ def _close_of(month: Period):
     return close_of(db.session, g.village.id, month.key)
 
 
-def _closing(close) -> dict | None:
-    """What the cover prints of a closing: when, by whom (a user id is shown by name), the hash."""
-    if close is None:
-        return None
-    by = close.closed_by
-    if isinstance(by, int):
-        by = user_names(db.session, [by]).get(by, "?")
-    return {
-        "closed_at": close.closed_at,
-        "closed_by": by or "",
-        "sha256": close.sha256,
-        "book_sha256": close.book_sha256,
-    }
-
-
 @bp.get("/<month>")
 @role_required(*VIEWERS)
 def month_book(month: str):
@@ -61,7 +45,7 @@ def month_book(month: str):
         titles=book.ledger_titles(),
         order=book.LEDGERS,
         counts=data.counts(),
-        closing=_closing(_close_of(period)),
+        closing=book.closing_of(db.session, _close_of(period)),
         stocktakes=[(s, stocktake_table(s)) for s in data.stocktakes],
         changes=price_changes_table(data.price_changes),
     )
@@ -79,5 +63,8 @@ def month_book_xlsx(month: str):
         if data is None:
             abort(409, _("月结时存档的台账文件不见了或被改动过（台账文件校验码不符），请联系县妇联核对。"))
     else:
-        data = book.book_xlsx(book.month_book(db.session, g.village.id, period), g.village, _uploads())
+        closing = book.closing_of(db.session, close)
+        data = book.book_xlsx(
+            book.month_book(db.session, g.village.id, period), g.village, _uploads(), closing
+        )
     return send_workbook(data, f"ledgers-{period.key}.xlsx")

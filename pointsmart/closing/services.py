@@ -234,13 +234,14 @@ def close_month(
     village: Village,
     month: str,
     actor_id: int,
-    keep_book: Callable[[str], str] | None = None,
+    keep_book: Callable[[str, datetime, str], str] | None = None,
 ) -> MonthClose:
     """Close ``month``: freeze its figures with their sha256, who and when; audited; sent to the county.
 
-    ``keep_book(month)`` keeps the month's book as a file and returns its sha256; it runs once nothing
-    blocks the close, inside the close's transaction (a refused or failed close keeps the row unwritten;
-    a file left by one is overwritten by the next attempt).
+    ``keep_book(month, closed_at, sha256)`` keeps the month's book as a file (its cover naming the
+    close: when, and the figures' hash) and returns the file's sha256; it runs once nothing blocks the
+    close, inside the close's transaction (a refused or failed close keeps the row unwritten; a file
+    left by one is overwritten by the next attempt).
 
     :raises Invalid: not a month. :raises Conflict: closed already, or something still blocks it
         (the message names the first blocker).
@@ -261,12 +262,13 @@ def close_month(
         )
     now = utcnow()
     figures = month_figures_module.month_figures(session, village.id, month, as_of=now)
-    book_sha256 = keep_book(month) if keep_book is not None else None
+    sha256 = month_figures_module.digest(figures)
+    book_sha256 = keep_book(month, now, sha256) if keep_book is not None else None
     close = MonthClose(
         village_id=village.id,
         month=month,
         figures=month_figures_module.canonical(figures).decode(),
-        sha256=month_figures_module.digest(figures),
+        sha256=sha256,
         book_sha256=book_sha256,
         closed_by=actor_id,
         closed_at=now,

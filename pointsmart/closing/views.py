@@ -61,17 +61,17 @@ def close(month: str):
         message = _("请先勾选“我已核对，月结后这个月的记录不能再改动”。")
         flash(_("请修改标出的项目：%(names)s。", names=_("确认")), "error")
         return _page(422, message, month)
+
+    def keep_book(key: str, closed_at, sha256: str) -> str:
+        by = user_names(db.session, [current_user.id]).get(current_user.id, "")
+        closing = book.Closing(closed_at, by, sha256)
+        return book.keep_book_xlsx(
+            db.session, g.village, key, closing, notice_photos.folder(), book.kept_books()
+        )
+
     try:
         with write():
-            closed = services.close_month(
-                db.session,
-                g.village,
-                month,
-                current_user.id,
-                keep_book=lambda key: book.keep_book_xlsx(
-                    db.session, g.village, key, notice_photos.folder(), book.kept_books()
-                ),
-            )
+            closed = services.close_month(db.session, g.village, month, current_user.id, keep_book=keep_book)
     except DomainError as err:
         flash(err.message, "error")
         return _page(err.status)

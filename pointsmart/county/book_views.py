@@ -4,17 +4,15 @@ village froze at its close, printable on A4, and as a workbook. Read-only, count
 village outside the reviewer's scope, an unknown month or a malformed one answers 404."""
 
 from flask import abort, render_template
-from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import exports
 from ..auth.access import COUNTY_ROLES, county_required
 from ..book import parse_book_month
 from ..extensions import db
 from ..xlsx import send_workbook
 from . import services
 from .blueprint import bp
-from .month_book import county_book, known_month
+from .month_book import county_book, county_book_xlsx, known_month
 
 
 def _book(village_code: str, month: str):
@@ -38,8 +36,8 @@ def village_book(village_code: str, month: str):
 @bp.get("/villages/<village_code>/book/<month>.xlsx")
 @county_required(*COUNTY_ROLES)
 def village_book_xlsx(village_code: str, month: str):
-    """The same page as a workbook: the check, the figures, the categories, the goods, the rounds."""
+    """The same page as a workbook: the cover, the check, the figures, the categories, the goods, the
+    rounds."""
     village, period, found = _book(village_code, month)
-    heading = _("%(village)s %(month)s 县里重建的月度台账", village=village.label, month=period.label())
-    data = exports.workbook(heading, found.tables())
+    data = county_book_xlsx(found, village, period)
     return send_workbook(data, f"county-book-{village.code}-{period.key}.xlsx")

@@ -12,16 +12,20 @@ page's 月结 table lists, and this month, not over yet.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, time
 from operator import attrgetter, itemgetter
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from ..closing.figures import rebuilt_digest
+from ..book import add_cover
+from ..closing.figures import digest, rebuilt_digest
 from ..exports import INTEGER, TEXT, Column, Table
 from ..months.guard import month_of_round
-from ..periods import Period, read_period, today
+from ..org.models import Village
+from ..periods import Period, local_text, read_period, today
+from ..xlsx import Book, fixed_bytes, workbook_bytes
 from .closes import CountyMonth, county_close
 from .models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
 from .month_figures import county_month_figures
@@ -164,6 +168,25 @@ class CountyBook:
         columns = [Column(_("项目"), 16, itemgetter(0)), Column(_("内容"), 70, itemgetter(1), key="value")]
         return Table(_("核对"), columns, rows)
 
+    def cover_facts(self, village: Village, month: Period) -> list[tuple[str, str]]:
+        """The workbook's cover lines: the village, the month, the close, and both hashes of the figures
+        — the village's and the one the county rebuilt (县里重算)."""
+        close = self.close
+        facts = [(_("村"), village.label), (_("月份"), month.label())]
+        if not close.closed:
+            facts.append((_("月结"), _("未月结")))
+        else:
+            facts += [
+                (_("月结"), _("已月结")),
+                (_("月结人编号"), (close.closed_by or "")[:8]),
+                (_("月结时间"), local_text(close.closed_at)),
+                (_("账目校验码"), close.village_sha256 or ""),
+            ]
+        facts.append((_("账目校验码（县里重算）"), close.county_sha256 or digest(self.figures)))
+        if close.closed:
+            facts.append((_("核对"), _("一致") if close.agrees else _("不一致")))
+        return facts
+
     def tables(self) -> list[Table]:
         return [
             self.check_table(),
@@ -172,6 +195,23 @@ class CountyBook:
             self.goods_table(),
             self.rounds_table(),
         ]
+
+
+def county_book_xlsx(found: CountyBook, village: Village, month: Period) -> bytes:
+    """The county's rebuilt month as a workbook: a cover (封面) with the close and both hashes and the list
+    of sheets, then a sheet per table. The same records give the same bytes."""
+    heading = _("%(village)s %(month)s 县里重建的月度台账", village=village.label, month=month.label())
+    out = Book()
+    out.remove(out.active)
+    out.properties.title = heading
+    out.properties.creator = out.properties.lastModifiedBy = "PointsMart"
+    tables = found.tables()
+    for table in tables:
+        table.add_to(out, heading)
+    contents = [(t.title, _("%(n)s 行", n=len(t.rows))) for t in tables]
+    add_cover(out, heading, found.cover_facts(village, month), contents)
+    saved = datetime.combine(month.end, time())  # the month's end, never the time of saving
+    return fixed_bytes(workbook_bytes(out), saved)
 
 
 def county_book(session: Session, village_id: int, month: str) -> CountyBook:

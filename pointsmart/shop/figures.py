@@ -12,6 +12,9 @@ How the numbers are counted:
 - **Events count when they happen.** A redemption counts in the period it was made; its cancellation
   counts, with the opposite sign, in the period it was cancelled. So a printed day or month never
   changes afterwards, and the points and goods of a period agree with the ledger and the stock moves.
+  A receipt of goods (donation, purchase) counts on the day written on it (``moved_on``), typed in
+  then or later, as the month's figures and book count it (:func:`pointsmart.closing.figures.month_moves`);
+  a receipt dated in a closed month is refused, so a closed month still never changes.
 - **First in, first out.** Each goods item's intakes (donations, purchases, a stocktake surplus) are
   lots; outflows take from the oldest lot with goods left (:func:`allocate_fifo`). A cancellation puts
   the goods back into the lots its redemption took them from.
@@ -83,6 +86,33 @@ def stock_moves(
         (Move(mid, kind, qty, donor or "", cost, rid), goods_id, at)
         for mid, goods_id, kind, qty, donor, cost, rid, at in session.execute(query)
     ]
+
+
+def dated_moves(session: Session, village_id: int, end: date) -> list[tuple[Move, int, date]]:
+    """The stock moves of the village on days before ``end``, in id order: ``(move, goods_id, day)``, the
+    day being the one written on a receipt (``moved_on``), else the village's day it was recorded."""
+    query = (
+        sa.select(
+            StockMove.id,
+            StockMove.goods_id,
+            StockMove.kind,
+            StockMove.qty,
+            StockMove.donor,
+            StockMove.cost_fen,
+            StockMove.redemption_id,
+            StockMove.created_at,
+            StockMove.moved_on,
+        )
+        .join(Goods, Goods.id == StockMove.goods_id)
+        .where(Goods.village_id == village_id)
+        .order_by(StockMove.id)
+    )
+    found = []
+    for mid, goods_id, kind, qty, donor, cost, rid, at, moved_on in session.execute(query):
+        day = moved_on or local_day(at)
+        if day < end:
+            found.append((Move(mid, kind, qty, donor or "", cost, rid), goods_id, day))
+    return found
 
 
 def allocate_each(moves: list[tuple[Move, int, datetime]]) -> dict[int, Allocation]:
@@ -172,7 +202,7 @@ class ShopPeriod:
     #: redemptions cancelled in the period, whenever they were made
     cancellations: list[Redemption]
     goods: list[GoodsFlow]
-    #: donations and purchases recorded in the period
+    #: donations and purchases dated in the period (``moved_on``; else recorded in it)
     intakes: list[StockMove]
     days: list[DayFigures]
     names: dict[int, str]
@@ -262,18 +292,18 @@ def shop_period(session: Session, village_id: int, start: date, end: date) -> Sh
     """The shop's figures for the village's days ``start <= day < end``: redemptions and points, each
     goods item's moves, stock on hand at the end and its value, donations and purchases in."""
     lo, hi = utc_window(start, end)
-    moves = stock_moves(session, village_id, before=hi)
+    moves = dated_moves(session, village_id, end)
     goods = {g.id: GoodsFlow(g) for g in list_goods(session, village_id)}
     days = {
         start + timedelta(days=i): DayFigures(start + timedelta(days=i)) for i in range((end - start).days)
     }
-    for move, goods_id, at in moves:
+    for move, goods_id, day in moves:
         flow = goods[goods_id]
-        if at < lo:
+        if day < start:
             flow.opening += move.qty
             continue
         flow.add(move.kind, move.qty)
-        today = days[local_day(at)]
+        today = days[day]
         if move.kind in (MoveKind.REDEMPTION, MoveKind.CANCELLATION):
             today.goods_out -= move.qty
         elif move.kind == MoveKind.DONATION:
@@ -298,8 +328,10 @@ def shop_period(session: Session, village_id: int, start: date, end: date) -> Sh
             .where(
                 Goods.village_id == village_id,
                 StockMove.kind.in_([MoveKind.DONATION, MoveKind.PURCHASE]),
-                StockMove.created_at >= lo,
-                StockMove.created_at < hi,
+                sa.or_(
+                    (StockMove.moved_on >= start) & (StockMove.moved_on < end),
+                    StockMove.moved_on.is_(None) & (StockMove.created_at >= lo) & (StockMove.created_at < hi),
+                ),
             )
             .options(selectinload(StockMove.goods))
             .order_by(StockMove.id)

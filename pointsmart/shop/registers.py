@@ -7,7 +7,7 @@ it went. Nothing here writes.
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -164,9 +164,30 @@ def price_at(history: list[PriceChange], when: datetime, default: int) -> int:
     return price
 
 
+def _first_receipts(session: Session, village_id: int) -> dict[int, datetime]:
+    """Each goods item's earliest receipt day written on the paper (``moved_on``), as the stored (UTC)
+    time that day began in the village."""
+    found = session.execute(
+        sa.select(StockMove.goods_id, sa.func.min(StockMove.moved_on))
+        .join(Goods, Goods.id == StockMove.goods_id)
+        .where(
+            Goods.village_id == village_id,
+            StockMove.kind.in_([MoveKind.DONATION, MoveKind.PURCHASE]),
+            StockMove.moved_on.is_not(None),
+        )
+        .group_by(StockMove.goods_id)
+    )
+    return {goods_id: utc_window(day, day + timedelta(days=1))[0] for goods_id, day in found if day}
+
+
 def price_list(session: Session, village_id: int) -> list[PriceRow]:
-    """Every goods item with its price in points and each earlier price, with when and who changed it."""
+    """Every goods item with its price in points and each earlier price, with when and who changed it.
+
+    A price holds from when it was set — except the first, which holds from the goods' first receipt
+    when that is dated earlier (goods typed in after they came, with the day they came on): the goods
+    were in the shop at that price from then, and a month's 分值对应表 lists them in that month."""
     history = _price_history(session, village_id)
+    received = _first_receipts(session, village_id)
     names = user_names(session, [c.changed_by for changes in history.values() for c in changes])
     rows = []
     for goods in list_goods(session, village_id):
@@ -180,6 +201,8 @@ def price_list(session: Session, village_id: int) -> list[PriceRow]:
             )
             for i, c in enumerate(changes)
         ]
+        if steps and goods.id in received and received[goods.id] < steps[0].since:
+            steps[0].since = received[goods.id]
         rows.append(PriceRow(goods, steps))
     rows.sort(key=lambda r: (not r.goods.active, r.goods.position, r.goods.name, r.goods.id))
     return rows

@@ -4,8 +4,11 @@ repeats its column headings on each page it runs over; on a desktop and a phone 
 scrolling sideways."""
 
 import re
+import shutil
 import subprocess
+from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 
 from pointsmart.auth.models import User
@@ -88,3 +91,182 @@ def test_the_book_prints_as_one_a4_document_numbered_page_by_page(
         assert console_errors(phone) == []
     finally:
         context.close()
+
+
+#: the tables wider than the box they are laid out in: ``[class, width, room]``. A table in a scroll
+#: wrapper (.table-wrap) sticks out of nothing as long as the wrapper fits; ``fit`` names the tables
+#: that must fit without it (nothing to scroll sideways)
+_TOO_WIDE = """fit => [...document.querySelectorAll('main table')].flatMap(table => {
+  const wrap = table.parentElement.classList.contains('table-wrap') ? table.parentElement : null;
+  const width = el => Math.ceil(el.getBoundingClientRect().width);
+  const found = [];
+  const outer = wrap || table;
+  if (width(outer) > outer.parentElement.clientWidth)
+    found.push([table.className, width(outer), outer.parentElement.clientWidth]);
+  if (table.matches(fit) && width(table) > (wrap || table.parentElement).clientWidth)
+    found.push([table.className, width(table), (wrap || table.parentElement).clientWidth]);
+  return found;
+})"""
+
+
+def test_on_a_phone_the_price_table_fits_and_no_table_sticks_out_of_its_box(
+    browser, live_server, app, scene, make_household
+):
+    """At 390 px the book's price table fits the screen, no scrolling sideways (its headings and days
+    break over lines); every other table is no wider than its box, or scrolls inside a wrapper that
+    is."""
+    november(app, scene, make_household)
+    with committing(app) as session:
+        chair = session.scalar(sa.select(User.username).where(User.id == scene.chair))
+    context, phone = _open(
+        browser, live_server, {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+    )
+    try:
+        login(phone, chair)
+        phone.goto("/ledgers/book/2026-11")
+        assert phone.locator("table.prices").count() == 1
+        assert phone.evaluate(_TOO_WIDE, "table.prices") == []
+        phone.locator("#book-prices").screenshot(path=str(ARTIFACTS / "month-book-prices-390.png"))
+    finally:
+        context.close()
+
+
+def _contents_pages(page) -> dict[str, int]:
+    """Each ledger's title → the page the book's contents says it starts on."""
+    page.wait_for_selector(".book-toc ol[data-pages=ready]", state="attached")
+    found = {}
+    for item in page.locator(".book-toc li").all():
+        title = item.locator("a").inner_text().split(".", 1)[1].strip()
+        found[title] = int(re.sub(r"\D", "", item.locator(".book-toc-page").inner_text()))
+    return found
+
+
+def _many_redemptions(app, scene, make_household, count: int) -> None:
+    """``count`` more redemptions on 6 November: a register running over pages, its foot (净兑换积分)
+    printed at the bottom of each."""
+    from pointsmart.cards import services as cards
+    from pointsmart.cards.models import Card
+    from pointsmart.households.models import Household
+    from pointsmart.org.services import home_village
+    from pointsmart.shop import redemptions
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    from ..test_shop_reports import set_clock
+
+    set_clock(datetime(2026, 11, 6, 2, 0))
+    rich = make_household(head_name="钱满仓", points=count)
+    with committing(app) as session:
+        village_id = home_village(session).id
+        chair = session.get(User, scene.chair)
+        card = cards.issue_card(session, session.get(Household, rich), None)
+        towel = shop.save_goods(session, village_id, {"name": "毛巾", "spec": "条", "price": 1}, chair.id)
+        shop.receive_stock(session, towel, MoveKind.DONATION, count, chair.id, donor="爱心企业乙")
+        towel_id, card_id = towel.id, card.id
+    for _n in range(count):
+        with committing(app) as session:
+            redemptions.redeem(session, village_id, session.get(Card, card_id), [(towel_id, 1)], chair)
+
+
+@pytest.mark.parametrize(("more", "redeemed"), [(0, 0), (45, 0), (0, 70)])
+def test_the_contents_give_the_page_each_ledger_starts_on_in_the_printed_book(
+    browser, live_server, app, scene, make_household, more, redeemed
+):
+    """Printed to an A4 PDF, each ledger's title heads the page the contents name for it — with a
+    short month, with a score sheet running over pages (more households; its headings repeated on
+    each) and with a register of redemptions running over pages (its foot repeated too), on a
+    desktop's window and a phone's (the numbers do not depend on the screen), in both languages."""
+    november(app, scene, make_household, more=more)
+    if redeemed:
+        _many_redemptions(app, scene, make_household, redeemed)
+    with committing(app) as session:
+        chair = session.scalar(sa.select(User.username).where(User.id == scene.chair))
+    cases = [(1366, 768, "zh"), (390, 844, "zh"), (1366, 768, "en")]
+    for width, height, language in cases:
+        context, page = _open(browser, live_server, {"viewport": {"width": width, "height": height}})
+        try:
+            login(page, chair)
+            if language == "en":
+                page.goto("/lang/en?next=/ledgers/")
+            page.goto("/ledgers/book/2026-11")
+            starts = _contents_pages(page)
+            if language == "zh":
+                assert list(starts) == TITLES
+            pdf = ARTIFACTS / f"month-book-contents-{more}-{redeemed}-{width}-{language}.pdf"
+            page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
+            pages = _pdf_pages(pdf)
+            # a page's head: its first lines (the village, the ledger's title); not the contents page
+            heads = [" ".join(p.strip().splitlines()[:3]) for p in pages]
+            heads = ["" if n == 2 else head for n, head in enumerate(heads, start=1)]
+            found = {title: [n for n, head in enumerate(heads, start=1) if title in head] for title in starts}
+            assert {title: n[:1] for title, n in found.items()} == {t: [n] for t, n in starts.items()}, (
+                width,
+                language,
+                len(pages),
+            )
+            assert list(starts.values())[0] == 3 and sorted(starts.values()) == list(starts.values())
+            assert list(starts.values())[-1] <= len(pages)
+        finally:
+            context.close()
+
+
+def test_the_demo_villages_book_has_its_contents_page_numbers_right(browser, database, tmp_path):
+    """The demo village's October (seed/demo: 120 households, a score sheet over six landscape pages
+    with its headings repeated on each) printed to A4: each ledger heads the page its contents name."""
+    from pointsmart import create_app
+
+    from ..live import serving
+    from .gallery_support import USERS, build_village
+
+    _kind, template = database
+    if _kind != "sqlite":
+        pytest.skip("the demo village is loaded into a copy of the SQLite template")
+    shutil.copy(template, tmp_path / "village.sqlite3")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POINTSMART_INSTANCE", str(tmp_path / "instance"))
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'village.sqlite3'}",
+                "TESTING": True,
+                "POINTSMART_MODE": "village",
+                "POINTSMART_BASE_URL": "http://pointsmart.test",
+            }
+        )
+        build_village(app)
+        with serving(app, threads=2) as url:
+            context = browser.new_context(base_url=url, locale="zh-CN", timezone_id="Asia/Shanghai")
+            try:
+                page = context.new_page()
+                login(page, *USERS["chair"])
+                page.goto("/ledgers/book/2026-10")
+                starts = _contents_pages(page)
+                pdf = ARTIFACTS / "month-book-demo-2026-10.pdf"
+                page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
+                screenshot(page, "month-book-demo-1366")
+            finally:
+                context.close()
+            # and on a phone its price table (six goods, units such as 袋（1.5kg）) fits the screen too
+            context = browser.new_context(
+                base_url=url,
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+            )
+            try:
+                phone = context.new_page()
+                login(phone, *USERS["chair"])
+                phone.goto("/ledgers/book/2026-10")
+                assert phone.evaluate(_TOO_WIDE, "table.prices") == []
+                screenshot(phone, "month-book-demo-390")
+                phone.locator("#book-prices").screenshot(
+                    path=str(ARTIFACTS / "month-book-demo-prices-390.png")
+                )
+            finally:
+                context.close()
+    pages = _pdf_pages(pdf)
+    heads = [" ".join(p.strip().splitlines()[:3]) if n != 2 else "" for n, p in enumerate(pages, start=1)]
+    assert {t: [n for n, head in enumerate(heads, start=1) if t in head][:1] for t in starts} == {
+        t: [n] for t, n in starts.items()
+    }
+    assert starts["积分评定会议记录台账"] - starts["打分表台账"] > 1  # the score sheet runs over pages

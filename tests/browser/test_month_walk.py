@@ -219,7 +219,7 @@ def test_a_month_from_two_phones_to_the_countys_matching_book(
         assert printed.group(1) == sha
         assert "王秀兰" in text and "李春梅" in text  # the families whose claims counted
 
-        # --- the book's workbook: seven sheets, the very bytes the close kept ---
+        # --- the book's workbook: its cover and seven sheets, the very bytes the close kept ---
         with desk.expect_download() as downloading:
             desk.locator(".sheet-tools").get_by_role("link", name="导出 Excel").click()
         saved = tmp_path / "book.xlsx"
@@ -227,7 +227,9 @@ def test_a_month_from_two_phones_to_the_countys_matching_book(
         data = saved.read_bytes()
         assert hashlib.sha256(data).hexdigest() == book_sha
         workbook = openpyxl.load_workbook(saved)
-        assert workbook.sheetnames == TITLES  # seven sheets, a ledger each, in the book's order
+        assert workbook.sheetnames == ["封面", *TITLES]  # the cover, then a ledger a sheet, in order
+        facts = {row[0]: row[1] for row in workbook["封面"].iter_rows(values_only=True) if row[0] and row[1]}
+        assert facts["结账"] == "已结账" and facts["账目校验码"] == sha
 
         # --- the chair pushes to the county from the sync page ---
         key = register(county_app)
