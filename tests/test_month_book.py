@@ -131,7 +131,7 @@ def test_the_book_prints_the_seven_ledgers_of_the_month_and_nothing_of_another(m
     text = page.get_data(as_text=True)
     for title in TITLES:
         assert text.count(title) >= 2, title  # in the contents and over its ledger
-    assert "未结账" in text and "目录" in text
+    assert "未月结" in text and "目录" in text
     assert text.count(">制表人<") == 7 and text.count(">审核人<") == 7
     assert "2026-11 月评定" in text and "2026-Q4" not in text  # the quarter ends in December
     assert "马春梅" in text and "同意本月评定结果" in text and "王秀兰、李春梅" in text
@@ -154,8 +154,8 @@ def test_the_workbook_has_a_sheet_per_ledger_with_the_figures_of_the_page(month)
     assert workbook.sheetnames == ["封面", *TITLES]
     cover = _sheet(answer.data, "封面")
     facts = {row[0]: row[1] for row in cover if row[0] and row[1]}
-    assert facts["月份"] == "2026年11月" and facts["结账"].startswith("未结账")
-    assert "结账人" not in facts and "账目校验码" not in facts  # an open month has no close to name
+    assert facts["月份"] == "2026年11月" and facts["月结"].startswith("未月结")
+    assert "月结人" not in facts and "账目校验码" not in facts  # an open month has no close to name
     contents = [row[1:] for row in cover if isinstance(row[0], int)]
     assert [name for name, _what in contents] == TITLES
     assert dict(contents)["积分兑换（领取）台账"] == "1 笔兑换"
@@ -193,7 +193,7 @@ def test_the_cover_of_an_open_month_says_it_is_not_closed(month):
     """(A closed month's cover — who, when, both hashes — is tested with the close itself, in
     tests/test_month_close.py.)"""
     text = month.chair.get("/ledgers/book/2026-10").get_data(as_text=True)
-    assert "未结账" in text and "这个月还没有结账" in text
+    assert "未月结" in text and "这个月还没有月结" in text
 
 
 def test_the_ledgers_index_links_each_months_book(month):

@@ -435,8 +435,8 @@ def test_the_book_kept_at_the_close_is_what_its_workbook_serves_and_a_changed_fi
         row for row in openpyxl.load_workbook(io.BytesIO(served.data))["封面"].iter_rows(values_only=True)
     ]
     facts = {row[0]: row[1] for row in lines if row[0] and row[1]}
-    assert facts["村"] == "测试县测试镇测试村" and facts["月份"] == "2026年11月" and facts["结账"] == "已结账"
-    assert facts["结账人"] == chair.username and facts["结账时间"] == periods.local_text(done.closed_at)
+    assert facts["村"] == "测试县测试镇测试村" and facts["月份"] == "2026年11月" and facts["月结"] == "已月结"
+    assert facts["月结人"] == chair.username and facts["月结时间"] == periods.local_text(done.closed_at)
     assert facts["账目校验码"] == done.sha256
     assert [row[1] for row in lines if isinstance(row[0], int)] == sheets[1:]
     # built again from the same records with the same close: the same bytes, the kept file's hash

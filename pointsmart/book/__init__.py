@@ -241,11 +241,11 @@ def book_cover_facts(village: Village, month: Period, closing: Closing | None) -
     """The village book's cover lines: the village, the month, and the close (or that there is none)."""
     facts = [(_("村"), village.label), (_("月份"), month.label())]
     if closing is None:
-        return facts + [(_("结账"), _("未结账：台账按生成时的数据，结账以前还可能变化"))]
+        return facts + [(_("月结"), _("未月结：台账按生成时的数据，月结以前还可能变化"))]
     return facts + [
-        (_("结账"), _("已结账")),
-        (_("结账人"), closing.closed_by),
-        (_("结账时间"), local_text(closing.closed_at)),
+        (_("月结"), _("已月结")),
+        (_("月结人"), closing.closed_by),
+        (_("月结时间"), local_text(closing.closed_at)),
         (_("账目校验码"), closing.sha256),
     ]
 

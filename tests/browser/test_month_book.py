@@ -57,7 +57,7 @@ def test_the_book_prints_as_one_a4_document_numbered_page_by_page(
         text = "\n".join(pages)
         for title in TITLES:
             assert title in text, title
-        assert "未结账" in pages[0]
+        assert "未月结" in pages[0]
         squeezed = [re.sub(r"\s+", "", p) for p in pages]  # pdftotext may or may not keep the spaces
         for number, printed in enumerate(squeezed, start=1):
             assert f"第{number}页共{count}页" in printed, (number, printed[-200:])

@@ -229,7 +229,7 @@ def test_a_month_from_two_phones_to_the_countys_matching_book(
         workbook = openpyxl.load_workbook(saved)
         assert workbook.sheetnames == ["封面", *TITLES]  # the cover, then a ledger a sheet, in order
         facts = {row[0]: row[1] for row in workbook["封面"].iter_rows(values_only=True) if row[0] and row[1]}
-        assert facts["结账"] == "已结账" and facts["账目校验码"] == sha
+        assert facts["月结"] == "已月结" and facts["账目校验码"] == sha
 
         # --- the chair pushes to the county from the sync page ---
         key = register(county_app)
