@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-HTTPS_PORT ?= 8443
+## empty: `pointsmart run` picks 8443 on a village and 0 (plain HTTP only) on a county
+HTTPS_PORT ?=
 export POINTSMART_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: install run test test-sqlite test-postgresql fuzz lint browser-deps js-deps vendor-js gallery bench translations translations-update clean
@@ -38,7 +39,8 @@ translations-update: $(BIN)/pointsmart
 install: $(BIN)/pointsmart translations vendor-js
 
 ## Install, then `pointsmart run`: migrate, load the demo village (once), make the village's CA (once), serve
-## https://$(HOST):$(HTTPS_PORT)/ and http://$(HOST):$(PORT)/ (which moves browsers to HTTPS). HTTPS_PORT=0: HTTP only.
+## https://$(HOST):8443/ and http://$(HOST):$(PORT)/ (which moves browsers to HTTPS). HTTPS_PORT=0: HTTP only.
+## In county mode (POINTSMART_MODE=county) plain HTTP alone on $(PORT), no CA, unless HTTPS_PORT is given.
 run: install
 	HOST=$(HOST) PORT=$(PORT) HTTPS_PORT=$(HTTPS_PORT) $(BIN)/pointsmart run
 

@@ -213,7 +213,7 @@ def test_the_county_page_sends_families_to_the_village_for_claims(app, county_ap
     _push(app, county_app)  # a push that does not know the village's address
     text = _page(county_app, card.token).get_data(as_text=True)
     claims = text.split('id="claims"', 1)[1].split("</section>", 1)[0]
-    assert "申领积分" in claims and "请到村里的积分超市打开这张卡" in claims and "<a " not in claims
+    assert "申领积分" in claims and "请带上这张卡到村积分超市" in claims and "<a " not in claims
 
     # the village's own push tells the county its LAN address, which the page then links to
     app.config["POINTSMART_BASE_URL"] = "http://192.168.1.20:8000/"

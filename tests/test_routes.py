@@ -190,8 +190,14 @@ ACCESS = {
 #: the county instance's own users: a county-wide reviewer, one limited to a township, an admin
 COUNTY = {"county_reviewer", "township_reviewer", "county_admin"}
 
+#: a county's public pages: anyone, logged in or not, whatever their scope
+COUNTY_PUBLIC = {"anonymous", "chair", *COUNTY}
+
 #: endpoint → who may use it in a county instance (a village instance has none of them: 404)
 COUNTY_ACCESS = {
+    # 三务公开 at the county: a village's closed months, rebuilt from its synced records (a village: 404)
+    "accounts.county_village": COUNTY_PUBLIC,
+    "accounts.county_month": COUNTY_PUBLIC,
     "county.dashboard": COUNTY,
     "county.export": COUNTY,
     "county.chart": COUNTY,
@@ -493,8 +499,9 @@ def test_county_route_access_by_role(county_app, county_sample, who):
             if rule.endpoint == "api.sync_batch":
                 assert response.status_code == 401, "a user's token is not a village's sync key"
             checked += 1
-            if "village_code" in rule.arguments and may:
-                # another township's village does not exist for a township reviewer
+            if "village_code" in rule.arguments and may and allowed is not COUNTY_PUBLIC:
+                # another township's village does not exist for a township reviewer (a public page is
+                # everyone's, whatever their scope)
                 other = client.open(_url(rule, county_sample | {"village_code": OTHER_TOWNSHIP_VILLAGE}))
                 expected = 404 if who == "township_reviewer" else 200
                 assert other.status_code == expected, (

@@ -83,7 +83,10 @@ def sync_export(file: Path, everything: bool):
     code = home_village(db.session).code
     tmp = file.with_name(file.name + ".part")
     with tmp.open("wb") as out:
-        report = export_bundle(db.session, code, _sync_key(), out, from_seq=1 if everything else None)
+        report = export_bundle(
+            db.session, code, _sync_key(), out, from_seq=1 if everything else None,
+            village_url=village_address(current_app.config),
+        )  # fmt: skip
     os.replace(tmp, file)
     click.echo(
         f"wrote {file} ({file.stat().st_size} bytes): village {code}, "

@@ -25,6 +25,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from sqlalchemy.orm import Session
 
 from .. import book
+from ..auth.access import county_mode
 from ..extensions import db
 from ..months.guard import close_of, month_label
 from ..months.models import MonthClose
@@ -163,13 +164,18 @@ def page_address(endpoint: str, **values) -> str:
 
 @bp.context_processor
 def village_head():
+    if county_mode():  # the county serves many villages: each page names its own
+        return {}
     village = home_village(db.session)
     return {"village": village, "village_name": village.label}
 
 
 @bp.get("/")
 def index():
-    """Every closed month of the village, the latest first; open months are not shown."""
+    """Every closed month of the village, the latest first; open months are not shown (at the county:
+    every village that closed a month, each linking to its own)."""
+    if county_mode():
+        return _county_index()
     village = home_village(db.session)
     months = [(c, month_label(c.month)) for c in closed_months(db.session, village.id)]
     this_month = Period.of(today())
@@ -186,6 +192,11 @@ def _close(month: str) -> tuple[str, MonthClose | None]:
 @bp.get("/<month>")
 def month(month: str):
     """One month's accounts (a closed month only; an open one says it is published once closed)."""
+    if county_mode():  # the county holds many villages' months: the address names the village too
+        key = month_key(month)
+        if key is None:
+            abort(404)
+        return _county_index(key)
     key, close = _close(month)
     if close is None:
         return render_template("accounts/open.html", label=month_label(key), month=key)
@@ -200,10 +211,88 @@ def month(month: str):
 
 @bp.get("/<month>.json")
 def figures(month: str):
-    """A closed month's frozen figures, byte for byte as hashed: their sha256 is the page's 账目校验码."""
+    """A closed month's frozen figures, byte for byte as hashed: their sha256 is the page's 账目校验码.
+    (The county has only their hash: 404 there.)"""
+    if county_mode():
+        abort(404)
     _key, close = _close(month)
     if close is None:
         abort(404)
     response = current_app.response_class(close.figures.encode(), mimetype="application/json")
     response.headers["Content-Disposition"] = f'inline; filename="accounts-{close.month}.json"'
     return response
+
+
+# --- at the county: each village's closed months, as the county rebuilds them -------------------------
+
+
+def _county_index(month: str | None = None):
+    """The villages that closed a month; with ``month`` (an address without a village), which of them
+    closed that one."""
+    from ..county.public_accounts import villages_with_closes
+
+    found = villages_with_closes(db.session)
+    if month is not None:
+        found = [v for v in found if month in v.months]
+    return render_template(
+        "accounts/county_index.html",
+        villages=found,
+        month=month,
+        label=month_label(month) if month else "",
+        labels=month_label,
+    )
+
+
+def _county_village(village_code: str):
+    from ..county.public_accounts import village_by_code
+
+    if not county_mode():
+        abort(404)
+    village = village_by_code(db.session, village_code)
+    if village is None:
+        abort(404)
+    return village
+
+
+@bp.get("/<village_code>/")
+def county_village(village_code: str):
+    """At the county: one village's closed months, the latest first (a village instance: 404)."""
+    from ..county.public_accounts import closed_months as county_closed_months
+
+    village = _county_village(village_code)
+    months = [(m, month_label(m)) for m in county_closed_months(db.session, village.id)]
+    return render_template(
+        "accounts/county_village.html",
+        village=village,
+        village_name=village.label,
+        months=months,
+        this_month=month_label(Period.of(today()).key),
+    )
+
+
+@bp.get("/<village_code>/<month>")
+def county_month(village_code: str, month: str):
+    """At the county: one village's closed month as the county rebuilds it from the synced records,
+    with the village's hash and whether the two agree; a month the village has not closed says so."""
+    from ..county.month_book import county_book
+
+    village = _county_village(village_code)
+    key = month_key(month)
+    if key is None:
+        abort(404)
+    book = county_book(db.session, village.id, key)
+    if not book.close.closed:
+        return render_template(
+            "accounts/open.html",
+            label=month_label(key),
+            month=key,
+            village_name=village.label,
+        )
+    return render_template(
+        "accounts/county_month.html",
+        village=village,
+        village_name=village.label,
+        book=book,
+        label=month_label(key),
+        address=page_address("accounts.county_month", village_code=village.code, month=key),
+    )

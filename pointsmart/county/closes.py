@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..closing.figures import rebuilt_digest
@@ -21,14 +22,26 @@ class CountyMonth:
     month: str
     label: str
     closed_at: datetime | None = None
-    #: the id the village derives from the user who closed the month (never a name)
+    #: the id the village derives from the user who closed the month
     closed_by: str | None = None
+    #: their name as the village shows it ("" when the village's close did not carry one)
+    closed_by_name: str = ""
     village_sha256: str | None = None
     county_sha256: str | None = None
 
     @property
     def closed(self) -> bool:
         return self.village_sha256 is not None
+
+    @property
+    def closer(self) -> str:
+        """Who closed the month: their name, or — from a village whose close carried none — their id,
+        said to be one."""
+        if self.closed_by_name:
+            return self.closed_by_name
+        if self.closed_by:
+            return _("编号 %(id)s（村里没有同步姓名）", id=self.closed_by[:8])
+        return ""
 
     @property
     def agrees(self) -> bool | None:
@@ -48,6 +61,7 @@ def county_close(session: Session, village_id: int, month: str, figures: bool = 
     )
     if close is not None:
         row.closed_at, row.closed_by, row.village_sha256 = close.closed_at, close.closed_by_uuid, close.sha256
+        row.closed_by_name = close.closed_by_name
         if figures:
             row.county_sha256 = rebuilt_digest(
                 county_month_figures(session, village_id, month, close.closed_at), close.sha256

@@ -288,8 +288,10 @@ class SyncedMonthClose(db.Model):
     month: Mapped[str] = mapped_column(sa.String(7))
     sha256: Mapped[str] = mapped_column(sa.String(64))
     closed_at: Mapped[datetime]
-    #: an id the village derives from its user's row (never a name)
+    #: an id the village derives from its user's row
     closed_by_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    #: the closer's name as the village shows it ("" from a village older than 0019)
+    closed_by_name: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
 
 
 class VillageMonth(db.Model):

@@ -160,7 +160,7 @@ class CountyBook:
         rows = [
             (_("月结"), _("已月结") if close.closed else _("未月结")),
             (_("月结时间"), close.closed_at),
-            (_("月结人编号"), (close.closed_by or "")[:8]),
+            (_("月结人"), close.closer),
             (_("村里的账目校验码"), close.village_sha256 or ""),
             (_("县里重算的账目校验码"), close.county_sha256 or ""),
             (_("核对"), verdict),

@@ -182,7 +182,8 @@ class BatchWriter:
             _upsert(self.session, SyncedOpeningDays, rows)
         elif kind == "month_close":
             rows = [{"village_id": v, "uuid": u, "month": p.month, "sha256": p.sha256,
-                     "closed_at": p.closed_at, "closed_by_uuid": p.closed_by} for u, p in latest]  # fmt: skip
+                     "closed_at": p.closed_at, "closed_by_uuid": p.closed_by,
+                     "closed_by_name": p.closed_by_name or ""} for u, p in latest]  # fmt: skip
             _upsert(self.session, SyncedMonthClose, rows)
         elif kind == "transfer":
             self._transfers(pairs)

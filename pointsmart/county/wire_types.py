@@ -227,6 +227,8 @@ class MonthClose(msgspec.Struct):
     sha256: Annotated[str, Meta(pattern=r"\A[0-9a-f]{64}\Z")]
     closed_at: Time
     closed_by: Uuid | None
+    #: the closer's name as the village shows it (since 0019; an older village sends none)
+    closed_by_name: text(40) | None = None
 
 
 PAYLOADS = {

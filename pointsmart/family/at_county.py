@@ -59,7 +59,13 @@ class ShelfGoods:
 
 @dataclass(frozen=True)
 class NoticeLine:
-    """The latest public round and this household's line on it (None: the household did not score)."""
+    """The latest public round and this household's line on it (None: the household did not score).
+
+    A round's results reach the county only when it is finalised (they are written then, and sent with
+    it: :func:`pointsmart.scoring.finalisation.finalise_round`); the scores under notice stay in the
+    village. So a round on notice has no line here, and :attr:`at_village` says so — the page sends the
+    family to the village's notice instead of saying it scored nothing.
+    """
 
     round: SyncedRound
     #: ``2026-11 月评定``, as the village labels its rounds
@@ -70,6 +76,11 @@ class NoticeLine:
     @property
     def scored(self) -> int | None:
         return None if self.awarded is None else self.awarded - self.deducted
+
+    @property
+    def at_village(self) -> bool:
+        """The round is on notice: its scores are on the village's notice board, not at the county."""
+        return self.round.status == RoundStatus.NOTICE
 
 
 @dataclass(frozen=True)
@@ -269,10 +280,7 @@ def latest_notice(session: Session, village_id: int, household_uuid: str, now: d
             SyncedRoundResult.household_uuid == household_uuid,
         )
     )
-    try:
-        label = period_label(found)
-    except ValueError:  # a cadence this version does not know (a newer village): the key says enough
-        label = found.period_key
+    label = _label(found)
     if result is None:
         return NoticeLine(found, label, None, None)
     return NoticeLine(found, label, result.awarded, result.deducted)
@@ -319,3 +327,36 @@ def honour_roll(
             HonourLine(rank, mask_name(x.head_name), x.household_no, points, x.uuid == household_uuid)
         )
     return year, lines
+
+
+@dataclass(frozen=True)
+class VillageNotice:
+    """A village's round on public notice, as the county knows it: the round, never its scores."""
+
+    village: Village
+    round: SyncedRound
+    label: str
+    #: the village's LAN address (its notice board online), or "" when its pushes never said
+    village_url: str
+
+
+def rounds_on_notice(session: Session) -> list[VillageNotice]:
+    """Every village's rounds on notice, by village: the county's ``/notice``. The scores under notice
+    stay in the village until the round is finalised (:class:`NoticeLine`), so each line only says
+    where to read them."""
+    r = SyncedRound
+    rows = session.execute(
+        sa.select(Village, r, VillageLink.village_url)
+        .join(r, r.village_id == Village.id)
+        .outerjoin(VillageLink, VillageLink.village_id == Village.id)
+        .where(r.status == RoundStatus.NOTICE)
+        .order_by(Village.code, r.published_at.desc().nulls_last(), r.id.desc())
+    ).all()
+    return [VillageNotice(village, found, _label(found), url or "") for village, found, url in rows]
+
+
+def _label(found: SyncedRound) -> str:
+    try:
+        return period_label(found)
+    except ValueError:  # a cadence this version does not know (a newer village): the key says enough
+        return found.period_key

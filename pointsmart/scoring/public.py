@@ -8,6 +8,7 @@ phone number or address.
 from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 
+from ..auth.access import county_mode
 from ..auth.services import user_names
 from ..clock import utcnow
 from ..extensions import db
@@ -23,13 +24,20 @@ bp = Blueprint("public", __name__)
 
 @bp.context_processor
 def village_head():
+    if county_mode():  # the county serves many villages: each page names its own
+        return {}
     village = home_village(db.session)
     return {"village": village, "village_name": village.label}
 
 
 @bp.get("/notice")
 def notices():
-    """The rounds on notice now, and the ones finalised lately."""
+    """The rounds on notice now, and the ones finalised lately (at the county: every village's rounds
+    on notice, and where to read their scores — the village's own board)."""
+    if county_mode():
+        from ..family.at_county import rounds_on_notice
+
+        return render_template("public/county_notices.html", notices=rounds_on_notice(db.session))
     village = home_village(db.session)
     rounds = reports.public_rounds(db.session, village.id, utcnow())
     return render_template("public/notices.html", rounds=rounds)

@@ -64,9 +64,18 @@ class ExportReport:
 
 
 def export_bundle(
-    session: Session, village_code: str, sync_key: str, out: BinaryIO, from_seq: int | None = None
+    session: Session,
+    village_code: str,
+    sync_key: str,
+    out: BinaryIO,
+    from_seq: int | None = None,
+    village_url: str | None = None,
 ) -> ExportReport:
-    """Write the change log from ``from_seq`` (default: what the county has not acknowledged) to ``out``."""
+    """Write the change log from ``from_seq`` (default: what the county has not acknowledged) to ``out``.
+
+    Each batch carries ``village_url`` when given, as a push's do: a village that syncs only by USB
+    stick tells the county its LAN address all the same (the county's family page links there).
+    """
     start = batches.state(session).acked_seq + 1 if from_seq is None else max(1, from_seq)
     end = batches.head_seq(session)
     mac = hmac.new(signing_key(sync_key), digestmod=hashlib.sha256)
@@ -87,7 +96,10 @@ def export_bundle(
         }
         put(wire.canonical(header) + b"\n")
         seq = start
-        while seq <= end and (batch := batches.build(session, village_code, seq)) is not None:
+        while (
+            seq <= end
+            and (batch := batches.build(session, village_code, seq, village_url=village_url)) is not None
+        ):
             put(batch.body + b"\n")
             count += 1
             seq = batch.to_seq + 1

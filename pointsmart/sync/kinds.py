@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..auth.models import User
 from ..cards.models import Card
 from ..cards.services import token_digest
 from ..changes import KNOWN
@@ -259,14 +260,22 @@ def opening_days(o: OpeningDays, _look: Lookups) -> dict:
     return {"days": list(from_mask(o.days)), "created_at": when(o.created_at)}
 
 
-def month_close(c: MonthClose, _look: Lookups) -> dict:
-    """A closed month (月结): the sha256 of its figures, when, and who (an id derived from the user's row).
+def month_close(c: MonthClose, look: Lookups) -> dict:
+    """A closed month (月结): the sha256 of its figures, when, and who — an id derived from the user's
+    row, and the name the village shows for them (the closer signs the month's books, which the county
+    inspects, as the chair who published a notice is named on it; never a log-in name or a phone).
     The county rebuilds the figures from what it holds and compares (:mod:`pointsmart.closing.figures`)."""
+    name = (
+        None
+        if c.closed_by is None
+        else look.session.scalar(sa.select(User.display_name).where(User.id == c.closed_by))
+    )
     return {
         "month": c.month,
         "sha256": c.sha256,
         "closed_at": when(c.closed_at),
         "closed_by": None if c.closed_by is None else derived_uuid("operator", str(c.closed_by)),
+        "closed_by_name": name or None,
     }
 
 

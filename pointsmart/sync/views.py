@@ -128,7 +128,9 @@ def bundle():
         flash(_("还没有填写同步密钥，不能导出同步文件。请到“设置”页填写。"), "error")
         return redirect(url_for(".index"))
     out = io.BytesIO()
-    report = export_bundle(db.session, g.village.code, key, out)
+    report = export_bundle(
+        db.session, g.village.code, key, out, village_url=village_address(current_app.config)
+    )
     with write():
         record(
             db.session,

@@ -315,6 +315,24 @@ PAGES: list[Page] = [
     # the family's card page at the county, from the village's synced data (the card's QR holds the
     # county's address once the village has one)
     Page("/c/<token>", "family.card", (PUBLIC,), lambda i: {"token": i.card_token}, tier="county"),
+    # the public pages a family reaches from that card page: the villages' rounds on notice (their scores
+    # are at the village until finalised), and a village's closed months as the county rebuilds them
+    Page("/notice", "public.notices", (PUBLIC,), tier="county"),
+    Page("/accounts/", "accounts.index", (PUBLIC,), tier="county"),
+    Page(
+        "/accounts/<village_code>/",
+        "accounts.county_village",
+        (PUBLIC,),
+        lambda i: {"village_code": i.village_code},
+        tier="county",
+    ),
+    Page(
+        "/accounts/<village_code>/<month>",
+        "accounts.county_month",
+        (PUBLIC,),
+        lambda i: {"village_code": i.village_code, "month": i.closed_month},
+        tier="county",
+    ),
     # the county's own shell pages (a second look at them, with the county's top bar)
     Page("/login", "auth.login", (PUBLIC,), tier="county"),
     Page("/password", "auth.password", COUNTY_STAFF, tier="county"),
