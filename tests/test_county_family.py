@@ -116,7 +116,7 @@ def test_the_county_serves_the_family_page_from_synced_data(app, county_app, mak
     assert "兑换：" in text  # the redemption, worded as the village words it
     assert "洗衣粉" in text and "毛巾" in text  # the goods on the shelf
     # the month's round, finalised: this household's line on it, and the honour roll it leads
-    assert "2026-11 月评定" in text and "本期我家得分：+7" in text
+    assert "2026年11月 月评定" in text and "本期我家得分：+7" in text
     honour = text.split('class="honour-list family-honour"', 1)[1].split("</ol>", 1)[0]
     assert "第 1 名" in honour and "我家" in honour and "7 分" in honour
     assert "测试" not in honour.replace(cards.mask_name(name), "")  # every name masked

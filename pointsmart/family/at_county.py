@@ -62,7 +62,7 @@ class NoticeLine:
     """The latest public round and this household's line on it (None: the household did not score)."""
 
     round: SyncedRound
-    #: ``2026-11 月评定``, as the village labels its rounds
+    #: ``2026年11月 月评定``, as the village labels its rounds
     label: str
     awarded: int | None
     deducted: int | None
