@@ -67,7 +67,7 @@ def test_the_workbook_holds_the_same_figures_and_both_hashes(county_app, synced)
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     book = openpyxl.load_workbook(io.BytesIO(response.data))
-    assert len(book.sheetnames) == 5
+    assert len(book.sheetnames) == 6  # and the photos ledger
     cells = {
         title: [tuple(row) for row in book[title].iter_rows(values_only=True)] for title in book.sheetnames
     }

@@ -22,8 +22,18 @@ from ..closing.figures import digest
 from ..exports import INTEGER, TEXT, Column, Table
 from ..months.guard import month_of_round
 from ..periods import Period, read_period, today
+from ..scoring.reports import round_label
+from ..scoring.score_photos import LedgerLine, line_order, make_line
 from .closes import CountyMonth, county_close
-from .models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
+from .models import (
+    SyncedGoods,
+    SyncedHousehold,
+    SyncedMonthClose,
+    SyncedRound,
+    SyncedScorePhoto,
+    SyncedStockMove,
+    SyncedTransfer,
+)
 from .month_figures import county_month_figures
 
 
@@ -90,6 +100,8 @@ class CountyBook:
     incomplete: bool
     goods: list[GoodsLine]
     rounds: list[RoundLine]
+    #: the score photos of the month's rounds, as the village's photos ledger lists them
+    photos: list[LedgerLine]
 
     def summary_table(self) -> Table:
         points, made = self.figures["points"], self.figures["redemptions"]
@@ -144,6 +156,16 @@ class CountyBook:
         ]
         return Table(_("本月的评定"), columns, self.rounds, empty=_("本月没有评定。"))
 
+    def photos_table(self) -> Table:
+        """积分公示影视资料台账: the score photos' metadata (the county never holds the images)."""
+        return Table(
+            _("积分公示影视资料台账（打分佐证照片）"),
+            LedgerLine.columns(),
+            self.photos,
+            empty=_("本月的评定没有打分佐证照片。"),
+            notes=[_("照片本身留在村里；县里只收到每张照片的信息和文件的 SHA-256，可与村里交来的照片核对。")],
+        )
+
     def check_table(self) -> Table:
         """The closing and the two hashes, a line each (the workbook's first sheet)."""
         close = self.close
@@ -169,6 +191,7 @@ class CountyBook:
             self.categories_table(),
             self.goods_table(),
             self.rounds_table(),
+            self.photos_table(),
         ]
 
 
@@ -192,4 +215,36 @@ def county_book(session: Session, village_id: int, month: str) -> CountyBook:
         goods.append(GoodsLine(uuid, name, spec, **row))
     goods.sort(key=lambda g: (g.name, g.spec, g.uuid))
     rounds = [RoundLine(r["uuid"], r["period"], r["scope"], r["state"]) for r in figures["rounds"]]
-    return CountyBook(close, figures, month >= Period.of(today()).key, goods, rounds)
+    photos = county_photo_lines(session, village_id, [r.uuid for r in rounds])
+    return CountyBook(close, figures, month >= Period.of(today()).key, goods, rounds, photos)
+
+
+def county_photo_lines(session: Session, village_id: int, round_uuids: list[str]) -> list[LedgerLine]:
+    """The synced score photos of these rounds (not those the village deleted), in the rounds' order:
+    the lines the village's photos ledger lists (:func:`pointsmart.scoring.score_photos.ledger_lines`)."""
+    if not round_uuids:
+        return []
+    labels = {}
+    for uuid, period_type, period_key, scope in session.execute(
+        sa.select(SyncedRound.uuid, SyncedRound.period_type, SyncedRound.period_key, SyncedRound.scope).where(
+            SyncedRound.village_id == village_id, SyncedRound.uuid.in_(round_uuids)
+        )
+    ):
+        try:
+            labels[uuid] = round_label(period_type, period_key, scope)
+        except ValueError:  # a cadence this version does not know (a newer village): the key says enough
+            labels[uuid] = period_key
+    p, h = SyncedScorePhoto, SyncedHousehold
+    rows = session.execute(
+        sa.select(p, h.household_no, h.head_name)
+        .outerjoin(h, sa.and_(h.village_id == p.village_id, h.uuid == p.household_uuid))
+        .where(p.village_id == village_id, p.round_uuid.in_(round_uuids), p.deleted.is_(False))
+    )
+    by_round: dict[str, list[LedgerLine]] = {uuid: [] for uuid in round_uuids}
+    for photo, no, head in rows:
+        household = (no, head) if no is not None else (photo.household_uuid[:8], "")
+        by_round[photo.round_uuid].append(
+            make_line(photo.uuid, labels.get(photo.round_uuid, ""), household, photo.criterion_name,
+                      photo.stage, photo.taken_at, photo.public, photo.size, photo.sha256)
+        )  # fmt: skip
+    return [line for uuid in round_uuids for line in sorted(by_round[uuid], key=line_order)]
