@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from pointsmart import clock, images
+from pointsmart import clock, images, periods
 from pointsmart.audit.models import AuditEntry
 from pointsmart.auth.models import User
 from pointsmart.errors import DomainError
@@ -403,8 +403,7 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
         published,
         _jpeg(),
         "../../公示.php.jpg",
-        date(2026, 12, 1),
-        date(2026, 12, 6),
+        *notice_photos.notice_days(published),  # the notice's first and last day
         folder,
         scene.chair,
     )
@@ -510,7 +509,7 @@ def test_upload_refuses_a_non_image_and_an_oversized_photo_with_a_clear_message(
     def upload(data: bytes, name: str) -> str:
         response = chair.post(
             url,
-            data={"photo": (io.BytesIO(data), name), "posted_from": "2026-12-01"},
+            data={"photo": (io.BytesIO(data), name), "posted_from": periods.today().isoformat()},
             content_type="multipart/form-data",
             follow_redirects=True,
         )
@@ -534,8 +533,8 @@ def test_photo_is_served_to_village_staff_only_with_its_checked_type(app, scene,
         f"/ledgers/rounds/{published.id}/photos",
         data={
             "photo": (io.BytesIO(_png()), "公示栏.png"),
-            "posted_from": "2026-12-01",
-            "posted_until": "2026-12-06",
+            "posted_from": periods.today().isoformat(),  # published today: the notice's first day
+            "posted_until": (periods.today() + timedelta(days=3)).isoformat(),
         },
         content_type="multipart/form-data",
         follow_redirects=True,
