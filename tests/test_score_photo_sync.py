@@ -72,18 +72,12 @@ def test_score_photos_reach_the_county_as_metadata_and_its_book_lists_the_villag
         assert photo.stored_name.encode() not in body  # nor the file's name, nor its bytes
     push_all(app, county_app.test_client(), register(county_app))
 
-    with app.app_context():
-        village = home_village(db.session)
-        village_lines = score_photos.ledger_lines(
-            db.session, month_rounds(db.session, village.id, read_period("2026-11"))
-        )
     with county_app.app_context():
         synced = db.session.scalars(sa.select(SyncedScorePhoto).order_by(SyncedScorePhoto.id)).all()
         assert len(synced) == 4 and sum(p.deleted for p in synced) == 1
-        county_village = db.session.scalar(sa.select(Village).where(Village.code == VILLAGE_CODE))
-        book = county_book(db.session, county_village.id, "2026-11")
+    village_lines, county_lines = _both_books(app, county_app, "2026-11")
     assert len(village_lines) == 3
-    assert book.photos == village_lines
+    assert county_lines == village_lines
     assert [line.stage for line in village_lines].count("整改前") == 1
     assert [line.public for line in village_lines].count(True) == 1
     assert all(line.round == "2026年11月 月评定" for line in village_lines)
@@ -96,6 +90,39 @@ def test_score_photos_reach_the_county_as_metadata_and_its_book_lists_the_villag
         assert line.sha256 in ledger
     assert deleted["payload"]["sha256"] not in {line.sha256 for line in village_lines}
     assert deleted["payload"]["sha256"] not in ledger  # the deleted photo is left out
+
+
+def _both_books(app, county_app, month: str) -> tuple[list, list]:
+    """The photos ledger lines of ``month``: the village's and the county's."""
+    with app.app_context():
+        village = home_village(db.session)
+        rounds = month_rounds(db.session, village.id, read_period(month))
+        lines = score_photos.ledger_lines(db.session, rounds)
+    with county_app.app_context():
+        county_village = db.session.scalar(sa.select(Village).where(Village.code == VILLAGE_CODE))
+        return lines, county_book(db.session, county_village.id, month).photos
+
+
+def test_a_round_carried_on_takes_its_photos_to_the_next_months_book_at_the_village_and_the_county(
+    app, county_app, scored
+):
+    """A round a close carried out of November is in December's book, its photos with it; the county
+    sees the carry in November's close (the round not finalised by then) and lists them alike."""
+    from pointsmart.closing.services import carry_round, close_month
+
+    _photographed(app, scored)
+    key = register(county_app)
+    push_all(app, county_app.test_client(), key)
+    november, county_november = _both_books(app, county_app, "2026-11")
+    assert len(november) == 3 and county_november == november
+    with committing(app) as session:
+        village = home_village(session)
+        carry_round(session, village.id, scored.round, "2026-11", scored.chair.user_id)
+        close_month(session, village, "2026-11", scored.chair.user_id)
+    push_all(app, county_app.test_client(), key)
+    assert _both_books(app, county_app, "2026-11") == ([], [])
+    december, county_december = _both_books(app, county_app, "2026-12")
+    assert december == november and county_december == december
 
 
 def test_a_hostile_score_photo_payload_refuses_the_batch_with_a_clear_message(app, county_app, scored):

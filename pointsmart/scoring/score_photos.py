@@ -25,7 +25,7 @@ from ..errors import Invalid, NotFound
 from ..exports import DAY, INTEGER, TEXT, Column
 from ..households.models import Household
 from ..images import CleanPhoto, photo_path, store_photo
-from ..periods import local_day
+from ..periods import local_day, read_period
 from .errors import ScoringError
 from .models import PHOTO_STAGE_LABELS, PhotoStage, RoundCriterion, RoundStatus, ScorePhoto, ScoringRound
 from .notice_photos import round_photo
@@ -337,39 +337,36 @@ def make_line(
 
 
 def ledger_lines(session: Session, rounds: list[ScoringRound]) -> list[LedgerLine]:
-    """The score photos of ``rounds`` (a month book's rounds, in its order), a line each: by round,
-    then household number, then the day taken."""
+    """The score photos of ``rounds`` (a month book's rounds: :func:`pointsmart.book.month_rounds`), a
+    line each, in :func:`line_order`."""
     from ..sync.kinds import score_photo_uuid  # the id the county knows the photo by
 
     lines = []
     for scoring_round in rounds:
         label = period_label(scoring_round)
+        order = round_order(scoring_round.period_type, scoring_round.period_key, scoring_round.scope)
         rows = session.execute(
             sa.select(ScorePhoto, Household.household_no, Household.head_name, RoundCriterion.name)
             .join(Household, Household.id == ScorePhoto.household_id)
             .outerjoin(RoundCriterion, RoundCriterion.id == ScorePhoto.round_criterion_id)
             .where(ScorePhoto.round_id == scoring_round.id)
         )
-        lines += sorted(
-            (
-                make_line(
-                    score_photo_uuid(p.id),
-                    label,
-                    (no, head),
-                    name,
-                    p.stage,
-                    p.uploaded_at,
-                    p.public,
-                    p.size,
-                    p.sha256,
-                )
-                for p, no, head, name in rows
-            ),  # fmt: skip
-            key=line_order,
-        )
-    return lines
+        lines += [
+            (order, make_line(score_photo_uuid(p.id), label, (no, head), name, p.stage, p.uploaded_at,
+                              p.public, p.size, p.sha256))
+            for p, no, head, name in rows
+        ]  # fmt: skip
+    return [line for _order, line in sorted(lines, key=line_order)]
 
 
-def line_order(line: LedgerLine) -> tuple:
-    """Within a round: household number, day, then the photo's id."""
-    return line.household_no, line.taken_on, line.uuid
+def round_order(period_type: str, period_key: str, scope: str) -> tuple:
+    """Where a round's lines go in the ledger: by its period's start (as the book orders its rounds),
+    then its group and cadence."""
+    found = read_period(period_key)
+    return (found.start if found is not None else date.max), scope or "", period_type
+
+
+def line_order(entry: tuple) -> tuple:
+    """``(round_order, line)``: by round, then household number, day attached and the photo's id."""
+    order, line = entry
+    return order, line.household_no, line.taken_on, line.uuid
