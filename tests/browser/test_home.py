@@ -145,7 +145,7 @@ def test_a_panel_member_goes_from_home_to_the_round_to_approve(laptop: Page, bus
     line = laptop.locator("li.todo-approve")
     expect(line).to_contain_text("2026年11月 月评定 已提交，等您审核（已有 0/2 人审核）。")
     line.get_by_role("link", name="去审核").click()
-    expect(laptop.locator("h1")).to_contain_text("2026-11")
+    expect(laptop.locator("h1")).to_contain_text("2026年11月 月评定")
 
 
 def test_the_shopkeeper_lands_on_the_counter(laptop: Page, make_user):
