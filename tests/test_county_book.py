@@ -68,7 +68,7 @@ def test_the_workbook_holds_the_same_figures_and_both_hashes(county_app, synced)
     )
     assert reviewer.get(f"{BOOK}.xlsx").data == response.data  # the same records, the same bytes
     book = openpyxl.load_workbook(io.BytesIO(response.data))
-    assert len(book.sheetnames) == 6
+    assert len(book.sheetnames) == 7  # the cover, and the photos ledger
     cells = {
         title: [tuple(row) for row in book[title].iter_rows(values_only=True)] for title in book.sheetnames
     }

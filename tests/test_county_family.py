@@ -116,7 +116,7 @@ def test_the_county_serves_the_family_page_from_synced_data(app, county_app, mak
     assert "兑换：" in text  # the redemption, worded as the village words it
     assert "洗衣粉" in text and "毛巾" in text  # the goods on the shelf
     # the month's round, finalised: this household's line on it, and the honour roll it leads
-    assert "2026-11 月评定" in text and "本期我家得分：+7" in text
+    assert "2026年11月 月评定" in text and "本期我家得分：+7" in text
     honour = text.split('class="honour-list family-honour"', 1)[1].split("</ol>", 1)[0]
     assert "第 1 名" in honour and "我家" in honour and "7 分" in honour
     assert "测试" not in honour.replace(cards.mask_name(name), "")  # every name masked
@@ -255,3 +255,36 @@ def test_a_malformed_card_address_answers_at_the_county_as_an_unknown_card(count
     from .test_cards_pages import assert_answers_as_an_unknown_card
 
     assert_answers_as_an_unknown_card(county_app.test_client())
+
+
+def test_the_county_page_gets_the_page_object_alone_not_each_of_its_fields_again(
+    app, county_app, make_user, make_household
+):
+    """The view passes the family's page (and the token, for the village link) to the template, which
+    reads every field from it: the same page, nothing passed twice."""
+    from dataclasses import fields
+
+    from flask import template_rendered
+
+    ids = workload(app, make_user, make_household)
+    with app.app_context():
+        household = db.session.scalar(sa.select(Household).where(Household.uuid == ids["households"][0]))
+        token, balance, number = (
+            cards.active_card(db.session, household.id).token,
+            household.balance,
+            household.household_no,
+        )
+    _push(app, county_app)
+    seen = []
+
+    def heard(_sender, template, context, **_extra):
+        if template.name == "family/county_card.html":
+            seen.append(context)
+
+    with template_rendered.connected_to(heard, county_app):
+        text = _page(county_app, token).get_data(as_text=True)
+    [context] = seen
+    page = context["page"]
+    assert not {f.name for f in fields(page)} & set(context), set(context)
+    assert f'id="balance">{balance}<' in text and number in text
+    assert "2026年11月 月评定" in text and "洗衣粉" in text and "数据截至" in text

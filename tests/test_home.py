@@ -93,15 +93,15 @@ def test_the_chair_finds_rounds_to_approve_publish_and_finalise(
     notice = make_round(app, "2026-12", "notice", panel, hid)
     chair = login_as("chair")
     found = lines(home(chair))
-    assert found["submit"] == [f"2026-09 月评定 正在评分，评完后提交审核。 查看 → /scoring/rounds/{draft}"]
+    assert found["submit"] == [f"2026年9月 月评定 正在评分，评完后提交审核。 查看 → /scoring/rounds/{draft}"]
     assert found["waiting"] == [
-        f"2026-10 月评定 已提交，等评比小组审核（已有 0/2 人审核）。 查看 → /scoring/rounds/{submitted}"
+        f"2026年10月 月评定 已提交，等评比小组审核（已有 0/2 人审核）。 查看 → /scoring/rounds/{submitted}"
     ]
     assert found["publish"] == [
-        f"2026-11 月评定 已审核通过，可以公示了。 去公示 → /scoring/rounds/{approved}"
+        f"2026年11月 月评定 已审核通过，可以公示了。 去公示 → /scoring/rounds/{approved}"
     ]
     (line,) = found["notice"]
-    assert line.startswith("2026-12 月评定 正在公示，") and "结束（还有 4 天）" in line
+    assert line.startswith("2026年12月 月评定 正在公示，") and "结束（还有 4 天）" in line
     with app.app_context():
         ends = local(db.session.get(ScoringRound, notice).notice_ends_at).strftime("%Y-%m-%d %H:%M")
     assert ends in line  # the notice's end, with the date
@@ -111,7 +111,7 @@ def test_the_chair_finds_rounds_to_approve_publish_and_finalise(
     found = lines(home(chair))
     assert "notice" not in found
     assert found["finalise"] == [
-        f"2026-12 月评定 公示已在 {ends} 结束，可以生效、记入积分了。 去生效 → /scoring/rounds/{notice}"
+        f"2026年12月 月评定 公示已在 {ends} 结束，可以生效、记入积分了。 去生效 → /scoring/rounds/{notice}"
     ]
     assert list(found)[0] == "publish" or list(found)[0] == "finalise"  # the pressing ones first
 
@@ -128,13 +128,14 @@ def test_the_chair_finds_each_open_objection_and_the_round_it_holds_up(
     chair = login_as("chair")
     found = lines(home(chair))
     assert found["objection"] == [
-        "李大娘 对 06-001 陈玉兰 在 2026-11 月评定 的积分有异议，请处理。 "
+        "李大娘 对 06-001 陈玉兰 在 2026年11月 月评定 的积分有异议，请处理。 "
         f"处理异议 → /scoring/objections/{objection_id}"
     ]
     clock.advance(timedelta(days=6))
     found = lines(home(chair))
     assert found["finalise"] == [
-        f"2026-11 月评定 公示已结束，还有 1 条异议没处理，处理完才能生效。 查看 → /scoring/rounds/{round_id}"
+        "2026年11月 月评定 公示已结束，还有 1 条异议没处理，处理完才能生效。 "
+        f"查看 → /scoring/rounds/{round_id}"
     ]
 
 
@@ -188,9 +189,9 @@ def test_a_panel_member_finds_rounds_to_score_and_to_approve(app, login_as, make
     with committing(app) as session:
         panels.set_panel_member(session, session.get(User, member.user_id), "执委", [], actor_id=None)
     found = lines(home(member))
-    assert found["score"] == [f"2026-10 月评定 正在评分，请给农户打分。 去打分 → /scoring/rounds/{draft}"]
+    assert found["score"] == [f"2026年10月 月评定 正在评分，请给农户打分。 去打分 → /scoring/rounds/{draft}"]
     assert found["approve"] == [
-        f"2026-11 月评定 已提交，等您审核（已有 0/2 人审核）。 去审核 → /scoring/rounds/{submitted}"
+        f"2026年11月 月评定 已提交，等您审核（已有 0/2 人审核）。 去审核 → /scoring/rounds/{submitted}"
     ]
     page = home(member)
     assert "现在备份" not in page and "现在同步" not in page  # the chair's, not a panel member's

@@ -133,7 +133,7 @@ def test_the_book_prints_the_seven_ledgers_of_the_month_and_nothing_of_another(m
         assert text.count(title) >= 2, title  # in the contents and over its ledger
     assert "未月结" in text and "目录" in text
     assert text.count(">制表人<") == 7 and text.count(">审核人<") == 7
-    assert "2026-11 月评定" in text and "2026-Q4" not in text  # the quarter ends in December
+    assert "2026年11月 月评定" in text and "2026年第4季度" not in text  # the quarter ends in December
     assert "马春梅" in text and "同意本月评定结果" in text and "王秀兰、李春梅" in text
     assert "/ledgers/photos/" in text  # the notice photo
     # the price at the month's end (25), the earlier one as history; December's change is not there
@@ -142,7 +142,7 @@ def test_the_book_prints_the_seven_ledgers_of_the_month_and_nothing_of_another(m
     assert "上期结转" in text and ">16<" in text
 
     december = month.chair.get("/ledgers/book/2026-12").get_data(as_text=True)
-    assert "2026-Q4 季评定" in december and "2026-11 月评定" not in december
+    assert "2026年第4季度 季评定" in december and "2026年11月 月评定" not in december
     assert "20 分" in december
 
 

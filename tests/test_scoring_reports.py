@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from pointsmart import clock, images
+from pointsmart import clock, images, periods
 from pointsmart.audit.models import AuditEntry
 from pointsmart.auth.models import User
 from pointsmart.errors import DomainError
@@ -149,7 +149,7 @@ def test_round_results_are_by_rulebook_category_and_the_workbook_has_the_same_nu
     assert (rows[b].by_category, rows[b].shortfall, rows[b].posted) == ({scene.yard: -5}, 3, -2)
 
     title, table = _table(reports.round_results_xlsx(results, home_village(ctx)))
-    assert "2026-11" in title and "测试村" in title
+    assert "2026年11月 月评定" in title and "测试村" in title
     by_no = {row["户号"]: row for row in table}
     no_a, no_b = ctx.get(Household, a).household_no, ctx.get(Household, b).household_no
     assert (by_no[no_a]["美丽庭院"], by_no[no_a]["志愿服务"], by_no[no_a]["合计"]) == (5, 6, 11)
@@ -233,7 +233,7 @@ def test_register_running_total_equals_the_households_ledger_balance_from_rounds
     title, table = _table(points_register.register_xlsx(ledger, home_village(ctx)))
     assert "2026" in title
     lines_a = [row for row in table if row["户号"] == entry_a.household.household_no]
-    assert [row["期别"] for row in lines_a] == ["上年结转", "2026-01 月评定", "2026-Q1 季评定"]
+    assert [row["期别"] for row in lines_a] == ["上年结转", "2026年1月 月评定", "2026年第1季度 季评定"]
     assert [row["累计"] for row in lines_a] == [5, 9, 9]
     assert lines_a[2]["撤销更正"] == -15
     assert points_register.register(ctx, village_id, 2025).entries[0].lines[0].running == 5
@@ -403,8 +403,7 @@ def test_photo_is_kept_under_a_random_name_only_once_the_round_is_public(
         published,
         _jpeg(),
         "../../公示.php.jpg",
-        date(2026, 12, 1),
-        date(2026, 12, 6),
+        *notice_photos.notice_days(published),  # the notice's first and last day
         folder,
         scene.chair,
     )
@@ -510,7 +509,7 @@ def test_upload_refuses_a_non_image_and_an_oversized_photo_with_a_clear_message(
     def upload(data: bytes, name: str) -> str:
         response = chair.post(
             url,
-            data={"photo": (io.BytesIO(data), name), "posted_from": "2026-12-01"},
+            data={"photo": (io.BytesIO(data), name), "posted_from": periods.today().isoformat()},
             content_type="multipart/form-data",
             follow_redirects=True,
         )
@@ -534,8 +533,8 @@ def test_photo_is_served_to_village_staff_only_with_its_checked_type(app, scene,
         f"/ledgers/rounds/{published.id}/photos",
         data={
             "photo": (io.BytesIO(_png()), "公示栏.png"),
-            "posted_from": "2026-12-01",
-            "posted_until": "2026-12-06",
+            "posted_from": periods.today().isoformat(),  # published today: the notice's first day
+            "posted_until": (periods.today() + timedelta(days=3)).isoformat(),
         },
         content_type="multipart/form-data",
         follow_redirects=True,
@@ -616,7 +615,7 @@ def test_every_ledger_downloads_as_a_workbook_with_the_numbers_of_its_page(
     book = openpyxl.load_workbook(io.BytesIO(downloads["photos"]))
     assert len(book.active._images) == 1  # the photo itself, not only its dates
     page = chair.get("/ledgers/register?year=2026").get_data(as_text=True)
-    assert "马春梅" in page and "上年结转" in page and "2026-11 月评定" in page
+    assert "马春梅" in page and "上年结转" in page and "2026年11月 月评定" in page
     sheet = chair.get(f"/ledgers/rounds/{found.id}/scores").get_data(as_text=True)
     assert "马春梅" in sheet and "评分人签字" in sheet
 

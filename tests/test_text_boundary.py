@@ -654,7 +654,7 @@ def test_a_photo_whose_file_name_holds_control_characters_is_kept_printable(
     Image.new("RGB", (40, 30), (200, 30, 30)).save(png, "PNG")
     response = login_as("chair").post(
         f"/ledgers/rounds/{round_id}/photos",
-        data={"photo": (io.BytesIO(png.getvalue()), "公示\x00栏\x01.png"), "posted_from": "2026-12-01"},
+        data={"photo": (io.BytesIO(png.getvalue()), "公示\x00栏\x01.png")},
         content_type="multipart/form-data",
         follow_redirects=True,
     )

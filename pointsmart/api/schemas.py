@@ -28,6 +28,7 @@ SYNC_KINDS = (
     "points_rule",
     "opening_days",
     "month_close",
+    "score_photo",
 )
 
 

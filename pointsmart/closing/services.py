@@ -4,7 +4,7 @@ Rules, as the chair's page states them:
 
 - a month can be closed once it has ended, the month before it is closed (months close in order, from
   the first month with any record), every round of the month is finalised or carried to the next
-  month, and — when the shop has goods — a stocktake was counted on a day of the month;
+  month, and — when the shop had goods on hand in the month — a stocktake was counted on a day of it;
 - a round belongs to the month its period ends (:func:`pointsmart.months.guard.month_of_round`); a
   round carried out of a month is due again in the next one;
 - closing stores the month's figures (:func:`.figures.month_figures`) as canonical JSON with their
@@ -131,16 +131,32 @@ def _carried_months(session: Session, round_ids: list[int]) -> dict[int, list[st
 
 
 def _needs_stocktake(session: Session, village_id: int, month: str) -> bool:
-    """The shop had goods by the month's end and none was counted on a day of the month."""
+    """The shop had goods on hand at some point of the month and none was counted on a day of it.
+
+    Goods were on hand when some goods' stock at the month's start was above zero, or when any stock
+    move is dated in the month. A move is dated by the day on its paper (``moved_on``: a receipt written
+    in later, back-dated into the month, counts in the month), else by the villages' day it was
+    recorded — as the month's figures date it (:func:`.figures.month_moves`).
+    """
     period = parse_month(month)
     start, end = period.utc_window()
-    had_goods = session.scalar(
-        sa.select(StockMove.id)
-        .join(Goods, Goods.id == StockMove.goods_id)
-        .where(Goods.village_id == village_id, StockMove.created_at < end)
+    m = StockMove
+    of_village = m.goods_id.in_(sa.select(Goods.id).where(Goods.village_id == village_id))
+    undated = m.moved_on.is_(None)
+    in_month = sa.or_(
+        sa.and_(m.moved_on >= period.start, m.moved_on < period.end),
+        sa.and_(undated, m.created_at >= start, m.created_at < end),
+    )
+    before = sa.or_(m.moved_on < period.start, sa.and_(undated, m.created_at < start))
+    moved = session.scalar(sa.select(m.id).where(of_village, in_month).limit(1))
+    stocked = session.scalar(
+        sa.select(m.goods_id)
+        .where(of_village, before)
+        .group_by(m.goods_id)
+        .having(sa.func.sum(m.qty) > 0)
         .limit(1)
     )
-    if had_goods is None:
+    if moved is None and stocked is None:
         return False
     counted = session.scalar(
         sa.select(Stocktake.id)

@@ -294,6 +294,32 @@ class SyncedMonthClose(db.Model):
     closed_by_name: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
 
 
+class SyncedScorePhoto(db.Model):
+    """A village's score photo (打分佐证照片, since 0018): what it shows and of whom, never the image.
+
+    Listed in the county's photos ledger of the round's month (:mod:`.month_book`); a photo the
+    village deleted stays here, ``deleted``, and is left out of it.
+    """
+
+    __tablename__ = "synced_score_photo"
+    __table_args__ = _synced(sa.Index("ix_synced_score_photo_round", "village_id", "round_uuid"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
+    #: derived by the village from its row (``sync.kinds.score_photo_uuid``)
+    uuid: Mapped[str] = mapped_column(sa.String(36))
+    round_uuid: Mapped[str] = mapped_column(sa.String(36))
+    household_uuid: Mapped[str] = mapped_column(sa.String(36))
+    criterion_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    criterion_name: Mapped[str | None] = mapped_column(StoredText(100))
+    #: ``""``, ``before`` or ``after``
+    stage: Mapped[str] = mapped_column(sa.String(8))
+    taken_at: Mapped[datetime]
+    public: Mapped[bool]
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    deleted: Mapped[bool] = mapped_column(default=False)
+
+
 class VillageMonth(db.Model):
     """Net points per village per month, from the transfers (reversals subtract)."""
 

@@ -25,9 +25,19 @@ from ..exports import INTEGER, TEXT, Column, Table
 from ..months.guard import month_of_round
 from ..org.models import Village
 from ..periods import Period, local_text, read_period, today
+from ..scoring.reports import round_label
+from ..scoring.score_photos import LedgerLine, line_order, make_line, round_order
 from ..xlsx import Book, fixed_bytes, workbook_bytes
 from .closes import CountyMonth, county_close
-from .models import SyncedGoods, SyncedMonthClose, SyncedRound, SyncedStockMove, SyncedTransfer
+from .models import (
+    SyncedGoods,
+    SyncedHousehold,
+    SyncedMonthClose,
+    SyncedRound,
+    SyncedScorePhoto,
+    SyncedStockMove,
+    SyncedTransfer,
+)
 from .month_figures import county_month_figures
 
 
@@ -95,6 +105,8 @@ class CountyBook:
     incomplete: bool
     goods: list[GoodsLine]
     rounds: list[RoundLine]
+    #: the score photos of the month's rounds, as the village's photos ledger lists them
+    photos: list[LedgerLine]
 
     def summary_table(self) -> Table:
         points, made = self.figures["points"], self.figures["redemptions"]
@@ -150,6 +162,16 @@ class CountyBook:
         ]
         return Table(_("本月的评定"), columns, self.rounds, empty=_("本月没有评定。"))
 
+    def photos_table(self) -> Table:
+        """积分公示影视资料台账: the score photos' metadata (the county never holds the images)."""
+        return Table(
+            _("积分公示影视资料台账（打分佐证照片）"),
+            LedgerLine.columns(),
+            self.photos,
+            empty=_("本月的评定没有打分佐证照片。"),
+            notes=[_("照片本身留在村里；县里只收到每张照片的信息和文件的 SHA-256，可与村里交来的照片核对。")],
+        )
+
     def check_table(self) -> Table:
         """The closing and the two hashes, a line each (the workbook's first sheet)."""
         close = self.close
@@ -194,6 +216,7 @@ class CountyBook:
             self.categories_table(),
             self.goods_table(),
             self.rounds_table(),
+            self.photos_table(),
         ]
 
 
@@ -234,4 +257,67 @@ def county_book(session: Session, village_id: int, month: str) -> CountyBook:
         goods.append(GoodsLine(uuid, name, spec, **row))
     goods.sort(key=lambda g: (g.name, g.spec, g.uuid))
     rounds = [RoundLine(r["uuid"], r["period"], r["scope"], r["state"]) for r in figures["rounds"]]
-    return CountyBook(close, figures, month >= Period.of(today()).key, goods, rounds)
+    photos = county_photo_lines(session, village_id, month)
+    return CountyBook(close, figures, month >= Period.of(today()).key, goods, rounds, photos)
+
+
+def book_round_uuids(session: Session, village_id: int, month: str) -> list[str]:
+    """The village's rounds of ``month``'s book as the village's book takes them
+    (:func:`pointsmart.book.month_rounds`): a round's period ends in the month — unless a close carried
+    it on. The county holds no carries, but each is seen in the closes: a month's close carried every
+    round of the month not finalised by the closing time to the next month (months close only so)."""
+    closes = dict(
+        session.execute(
+            sa.select(SyncedMonthClose.month, SyncedMonthClose.closed_at).where(
+                SyncedMonthClose.village_id == village_id
+            )
+        ).all()
+    )
+    found = []
+    for uuid, key, finalised_at in session.execute(
+        sa.select(SyncedRound.uuid, SyncedRound.period_key, SyncedRound.finalised_at).where(
+            SyncedRound.village_id == village_id, SyncedRound.period_key <= month[:4] + "~"
+        )
+    ):
+        book = month_of_round(key)
+        while book is not None and book <= month and book in closes:
+            if finalised_at is not None and finalised_at <= closes[book]:
+                break  # finalised before its month closed: that month's book
+            book = read_period(book).next.key  # carried on by that close
+        if book == month:
+            found.append(uuid)
+    return found
+
+
+def county_photo_lines(session: Session, village_id: int, month: str) -> list[LedgerLine]:
+    """The synced score photos of the month book's rounds (not those the village deleted): the lines
+    the village's photos ledger lists (:func:`pointsmart.scoring.score_photos.ledger_lines`)."""
+    round_uuids = book_round_uuids(session, village_id, month)
+    if not round_uuids:
+        return []
+    rounds = {}
+    for uuid, period_type, period_key, scope in session.execute(
+        sa.select(SyncedRound.uuid, SyncedRound.period_type, SyncedRound.period_key, SyncedRound.scope).where(
+            SyncedRound.village_id == village_id, SyncedRound.uuid.in_(round_uuids)
+        )
+    ):
+        try:
+            label = round_label(period_type, period_key, scope)
+        except ValueError:  # a cadence this version does not know (a newer village): the key says enough
+            label = period_key
+        rounds[uuid] = (label, round_order(period_type, period_key, scope))
+    p, h = SyncedScorePhoto, SyncedHousehold
+    rows = session.execute(
+        sa.select(p, h.household_no, h.head_name)
+        .outerjoin(h, sa.and_(h.village_id == p.village_id, h.uuid == p.household_uuid))
+        .where(p.village_id == village_id, p.round_uuid.in_(round_uuids), p.deleted.is_(False))
+    )
+    lines = []
+    for photo, no, head in rows:
+        household = (no, head) if no is not None else (photo.household_uuid[:8], "")
+        label, order = rounds[photo.round_uuid]
+        lines.append(
+            (order, make_line(photo.uuid, label, household, photo.criterion_name, photo.stage, photo.taken_at,
+                              photo.public, photo.size, photo.sha256))
+        )  # fmt: skip
+    return [line for _order, line in sorted(lines, key=line_order)]

@@ -1,8 +1,8 @@
 """Write a checked batch into the county's projection of a village, and move its rollups with it.
 
 Things that change (households, cards, rulebook, goods, rounds, redemptions, the year-end rule, the shop's
-opening days) are upserted by (village, uuid), each uuid's last state in the batch winning. History
-(transfers, stock moves) is appended — ``COPY`` on PostgreSQL — and the monthly rollups
+opening days, score photos) are upserted by (village, uuid), each uuid's last state in the batch winning.
+History (transfers, stock moves) is appended — ``COPY`` on PostgreSQL — and the monthly rollups
 (``village_month``, ``village_month_category``, ``village_month_goods``, ``household_period``) are
 moved by the same amounts in the same transaction, so the dashboard reads sums that are always in step
 with the rows. Nothing here checks a record:
@@ -34,6 +34,7 @@ from .models import (
     SyncedRedemption,
     SyncedRound,
     SyncedRoundResult,
+    SyncedScorePhoto,
     SyncedStockMove,
     SyncedTransfer,
     VillageMonth,
@@ -185,6 +186,15 @@ class BatchWriter:
                      "closed_at": p.closed_at, "closed_by_uuid": p.closed_by,
                      "closed_by_name": p.closed_by_name or ""} for u, p in latest]  # fmt: skip
             _upsert(self.session, SyncedMonthClose, rows)
+        elif kind == "score_photo":
+            rows = [
+                {"village_id": v, "uuid": u, "round_uuid": p.round, "household_uuid": p.household,
+                 "criterion_uuid": p.criterion, "criterion_name": p.criterion_name, "stage": p.stage,
+                 "taken_at": p.taken_at, "public": p.public, "sha256": p.sha256, "size": p.size,
+                 "deleted": p.deleted}
+                for u, p in latest
+            ]  # fmt: skip
+            _upsert(self.session, SyncedScorePhoto, rows)
         elif kind == "transfer":
             self._transfers(pairs)
         elif kind == "stock_move":

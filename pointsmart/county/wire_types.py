@@ -231,6 +231,25 @@ class MonthClose(msgspec.Struct):
     closed_by_name: text(40) | None = None
 
 
+class ScorePhoto(msgspec.Struct):
+    """A score photo's metadata (打分佐证照片, since 0018): never the image nor its file's name."""
+
+    round: Uuid
+    household: Uuid
+    #: the rulebook criterion it is evidence for, and its name as the round kept it; None: the whole score
+    criterion: Uuid | None
+    criterion_name: text(100) | None
+    #: bounded before it is matched: a refusal never echoes what was sent
+    stage: Annotated[str, Meta(max_length=8, pattern=r"\A(|before|after)\Z")]
+    taken_at: Time
+    public: bool
+    #: of the stored file; None: its file was missing when the village's 0018 ran
+    sha256: Annotated[str, Meta(pattern=r"\A[0-9a-f]{64}\Z")] | None
+    #: bytes of the stored file (the village keeps photos of a few hundred KB; 2**31 is no photo's)
+    size: Annotated[int, Meta(gt=0, le=2**31 - 1)]
+    deleted: bool
+
+
 PAYLOADS = {
     "household": Household,
     "card": Card,
@@ -245,6 +264,7 @@ PAYLOADS = {
     "points_rule": PointsRule,
     "opening_days": OpeningDays,
     "month_close": MonthClose,
+    "score_photo": ScorePhoto,
 }
 
 

@@ -68,7 +68,7 @@ class NoticeLine:
     """
 
     round: SyncedRound
-    #: ``2026-11 月评定``, as the village labels its rounds
+    #: ``2026年11月 月评定``, as the village labels its rounds
     label: str
     awarded: int | None
     deducted: int | None

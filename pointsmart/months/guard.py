@@ -146,3 +146,19 @@ def refuse_round(session: Session, scoring_round) -> None:
             ),
             month=month,
         )
+
+
+def carried_to(session: Session, round_ids) -> dict[int, list[str]]:
+    """The months each of these rounds was carried to by a month's close (结转), oldest first: a carry out
+    of ``2026-10`` carries the round to ``2026-11``. A round never carried is not in the answer."""
+    ids = list(round_ids)
+    if not ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    for round_id, month in session.execute(
+        sa.select(RoundCarry.round_id, RoundCarry.month)
+        .where(RoundCarry.round_id.in_(ids))
+        .order_by(RoundCarry.round_id, RoundCarry.month)
+    ):
+        found.setdefault(round_id, []).append(read_period(month).next.key)
+    return found

@@ -6,6 +6,7 @@ from ..auth.models import Role
 from ..errors import DomainError
 from ..extensions import db
 from .models import CADENCE_LABELS, STATUS_LABELS
+from .reports import round_label
 from .rounds import get_round
 
 bp = Blueprint("scoring", __name__, url_prefix="/scoring")
@@ -15,7 +16,12 @@ STAFF = (Role.CHAIR, Role.PANEL)
 
 @bp.app_context_processor
 def labels():
-    return {"cadence_labels": CADENCE_LABELS, "status_labels": STATUS_LABELS}
+    return {"cadence_labels": CADENCE_LABELS, "status_labels": STATUS_LABELS, "round_name": round_name}
+
+
+def round_name(scoring_round) -> str:
+    """A round's name without its group: ``2026年11月 月评定`` (:func:`.reports.round_label`)."""
+    return round_label(scoring_round.period_type, scoring_round.period_key)
 
 
 def flash_done(message: str, endpoint: str, **values):

@@ -201,7 +201,10 @@ def minutes_xlsx(round_id: int):
 @bp.get("/rounds/<int:round_id>/photos")
 @role_required(*VIEWERS)
 def photos(round_id: int):
-    found = _round(round_id)
+    return _photos_page(_round(round_id), PhotoForm())
+
+
+def _photos_page(found, form: PhotoForm, status: int = 200):
     photos = notice_photos.photos_of(db.session, found)
     is_chair = current_user.role == Role.CHAIR
     return render_template(
@@ -209,7 +212,7 @@ def photos(round_id: int):
         round=found,
         photos=photos,
         names=user_names(db.session, [p.uploaded_by for p in photos]),
-        form=PhotoForm(),
+        form=form,
         can_upload=is_chair
         and found.status in reports.PUBLIC_STATUSES
         and len(photos) < notice_photos.MAX_PHOTOS,
@@ -218,7 +221,7 @@ def photos(round_id: int):
         max_mb=images.MAX_PHOTO_BYTES // 1024 // 1024,
         max_side=images.MAX_PHOTO_SIDE,
         **_evidence(found),
-    )
+    ), status
 
 
 @bp.post("/rounds/<int:round_id>/photos")
@@ -250,6 +253,10 @@ def upload_photo(round_id: int):
             )
             stored.append(photo.stored_name)
     except DomainError as err:
+        field = err.extra.get("field")
+        if field in ("posted_from", "posted_until"):  # a day outside the notice: said at the field
+            form[field].errors = [*form[field].errors, err.message]
+            return _photos_page(found, form, 422)
         flash(err.message, "error")
         return back
     except Exception:

@@ -328,6 +328,8 @@ class ScorePhoto(db.Model):
     height: Mapped[int]
     #: bytes on disk, after resizing: what counts against the village's storage limit
     size: Mapped[int]
+    #: sha256 of the stored file, in hex (since 0018; None: its file was missing when 0018 ran)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
     #: shown on the public notice (the chair's choice)
     public: Mapped[bool] = mapped_column(default=False)
     uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

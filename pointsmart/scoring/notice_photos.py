@@ -20,7 +20,7 @@ from ..errors import Invalid, NotFound
 from ..images import CleanPhoto, clean_photo, photo_path, store_photo
 from ..months.guard import refuse_round
 from ..org.models import Village
-from ..periods import check_day, local_naive
+from ..periods import check_day, local_day, local_naive
 from ..text import visible
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from .errors import ScoringError
@@ -89,7 +89,7 @@ def add_photo(
 
     :raises ScoringError: the round has not been put on notice yet, has all the photos it may have, or
         the village's photo storage is full (``storage_full``).
-    :raises Invalid: the dates are the wrong way round.
+    :raises Invalid: the dates are the wrong way round, or outside the notice period (naming the field).
     :raises PhotoRefused: see :func:`~pointsmart.images.check_image`.
     """
     refuse_round(session, scoring_round)  # a closed month's notice photos are part of its book
@@ -104,6 +104,7 @@ def add_photo(
     check_day(posted_until, "posted_until", _("撤下日期"), ahead=True)  # a notice may run a few days yet
     if posted_from and posted_until and posted_until < posted_from:
         raise Invalid(_("撤下日期不能早于张贴日期。"), code="bad_dates")
+    _refuse_outside_notice(scoring_round, posted_from, posted_until)
     photo = data if isinstance(data, CleanPhoto) else clean_photo(data)  # stored without EXIF
     data, info = photo.data, photo.info
     if limit is not None:
@@ -146,6 +147,34 @@ def add_photo(
         posted_until=posted_until,
     )
     return photo
+
+
+def notice_days(scoring_round: ScoringRound) -> tuple[date | None, date | None]:
+    """The notice period in the villages' days: the day it was put up and the day it ended (either
+    None when not known: a round published by a version before the times were kept)."""
+    start = local_day(scoring_round.published_at) if scoring_round.published_at else None
+    end = local_day(scoring_round.notice_ends_at) if scoring_round.notice_ends_at else None
+    return start, end
+
+
+def _refuse_outside_notice(scoring_round: ScoringRound, posted_from: date | None, posted_until: date | None):
+    """A photo documents the notice while it was up: its days lie within the notice period.
+
+    :raises Invalid: a day before the notice went up or after it ended, naming the field.
+    """
+    start, end = notice_days(scoring_round)
+    for day, field, label in (
+        (posted_from, "posted_from", _("张贴日期")),
+        (posted_until, "posted_until", _("撤下日期")),
+    ):
+        if day is None or ((start is None or day >= start) and (end is None or day <= end)):
+            continue
+        raise Invalid(
+            _("%(field)s应在公示期内（%(start)s 至 %(end)s）。", field=label,
+              start=start.isoformat() if start else "…", end=end.isoformat() if end else "…"),
+            code="outside_notice",
+            field=field,
+        )  # fmt: skip
 
 
 def delete_photo(session: Session, photo: NoticePhoto, actor_id: int | None) -> str:

@@ -25,6 +25,7 @@ from ..exports import Column, Table, workbook
 from ..households.models import Household
 from ..ledger.models import Transfer
 from ..org.models import Village
+from ..periods import read_period
 from . import criteria, finalisation
 from .models import (
     CADENCE_LABELS,
@@ -53,10 +54,21 @@ RECENT_DAYS = 60
 HONOUR_SIZE = 10
 
 
+def round_label(period_type: str, period_key: str, scope: str = "") -> str:
+    """``2026年11月 月评定``, ``2026年第4季度 季评定``, ``2026年下半年 半年评定``, and the group for a
+    round of one group. A key this version cannot read is shown as it is.
+
+    :raises ValueError: a cadence this version does not know (a newer village's, at the county).
+    """
+    cadence = CADENCE_LABELS[Cadence(period_type)]
+    found = read_period(period_key)
+    label = f"{found.label() if found is not None else period_key} {cadence}"
+    return f"{label} · {scope}" if scope else label
+
+
 def period_label(scoring_round: ScoringRound) -> str:
-    """``2026-11 月评定``, and the group for a round of one group."""
-    label = f"{scoring_round.period_key} {CADENCE_LABELS[Cadence(scoring_round.period_type)]}"
-    return f"{label} · {scoring_round.scope}" if scoring_round.scope else label
+    """The round's :func:`round_label` (a village's round, or the county's synced copy of one)."""
+    return round_label(scoring_round.period_type, scoring_round.period_key, scoring_round.scope)
 
 
 def _period_order(scoring_round: ScoringRound) -> tuple:

@@ -7,22 +7,30 @@ photo the village keeps — these and the notice photos — counts against one s
 value), so a busy month cannot fill the village PC's disk. Writes flush and audit; the caller commits.
 """
 
+import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from operator import attrgetter
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from .. import changes as change_log
 from ..audit.services import record
 from ..auth.models import User
 from ..errors import Invalid, NotFound
+from ..exports import DAY, INTEGER, TEXT, Column
 from ..households.models import Household
 from ..images import CleanPhoto, photo_path, store_photo
+from ..periods import local_day, read_period
 from .errors import ScoringError
-from .models import PhotoStage, RoundCriterion, RoundStatus, ScorePhoto, ScoringRound
+from .models import PHOTO_STAGE_LABELS, PhotoStage, RoundCriterion, RoundStatus, ScorePhoto, ScoringRound
 from .notice_photos import round_photo
 from .photo_storage import require_room
+from .reports import period_label
 from .rounds import lock_round
 from .score_entry import may_score, score_cell
 
@@ -193,6 +201,7 @@ def add_photo(
         width=photo.info.width,
         height=photo.info.height,
         size=len(photo.data),
+        sha256=hashlib.sha256(photo.data).hexdigest(),
         uploaded_by=user.id,
     )
     try:
@@ -268,6 +277,96 @@ def delete_photo(session: Session, photo: ScorePhoto, actor_id: int | None) -> s
         size=photo.size,
     )
     stored_name = photo.stored_name
+    # the county hears of it as the photo's last state, marked deleted (the row is gone at commit)
+    last = {c.key: getattr(photo, c.key) for c in sa.inspect(ScorePhoto).column_attrs}
     session.delete(photo)
     session.flush()
+    change_log.bulk(session, "score_photo", [{**last, "deleted": True}])
     return stored_name
+
+
+# --- the photos ledger of a month's book ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """A score photo as the month book's photos ledger lists it (积分公示影视资料台账), built alike from
+    the village's rows (:func:`ledger_lines`) and from the county's synced copy
+    (:func:`pointsmart.county.month_book.county_book`), so the two books list the same lines."""
+
+    uuid: str
+    #: the round's label (:func:`.reports.round_label`)
+    round: str
+    household_no: str
+    head_name: str
+    #: the criterion's name as the round kept it, or 整户
+    criterion: str
+    #: 整改前 / 整改后, or empty
+    stage: str
+    #: the day it was attached, in the villages' calendar
+    taken_on: date
+    public: bool
+    size: int
+    sha256: str
+
+    @staticmethod
+    def columns() -> list[Column]:
+        return [
+            Column(_("评定"), 22, attrgetter("round")),
+            Column(_("户号"), 8, attrgetter("household_no"), TEXT),
+            Column(_("户主"), 8, attrgetter("head_name"), TEXT),
+            Column(_("条目"), 16, attrgetter("criterion"), TEXT),
+            Column(_("整改前后"), 8, attrgetter("stage")),
+            Column(_("拍摄日期"), 11, attrgetter("taken_on"), DAY),
+            Column(_("公开"), 5, lambda line: _("是") if line.public else _("否"), key="public"),
+            Column(_("字节数"), 10, attrgetter("size"), INTEGER),
+            Column(_("文件 SHA-256"), 66, lambda line: line.sha256 or _("（文件缺失）"), key="sha256"),
+        ]
+
+
+def make_line(
+    uuid: str, round_label: str, household: tuple[str, str], criterion: str | None, stage: str,
+    taken_at, public: bool, size: int, sha256: str | None,
+) -> LedgerLine:  # fmt: skip
+    """One line, from what the village and the county both hold of a photo."""
+    return LedgerLine(
+        uuid, round_label, household[0], household[1], criterion or _("整户"),
+        str(PHOTO_STAGE_LABELS[PhotoStage(stage)]) if stage else "", local_day(taken_at), public, size,
+        sha256 or "",
+    )  # fmt: skip
+
+
+def ledger_lines(session: Session, rounds: list[ScoringRound]) -> list[LedgerLine]:
+    """The score photos of ``rounds`` (a month book's rounds: :func:`pointsmart.book.month_rounds`), a
+    line each, in :func:`line_order`."""
+    from ..sync.kinds import score_photo_uuid  # the id the county knows the photo by
+
+    lines = []
+    for scoring_round in rounds:
+        label = period_label(scoring_round)
+        order = round_order(scoring_round.period_type, scoring_round.period_key, scoring_round.scope)
+        rows = session.execute(
+            sa.select(ScorePhoto, Household.household_no, Household.head_name, RoundCriterion.name)
+            .join(Household, Household.id == ScorePhoto.household_id)
+            .outerjoin(RoundCriterion, RoundCriterion.id == ScorePhoto.round_criterion_id)
+            .where(ScorePhoto.round_id == scoring_round.id)
+        )
+        lines += [
+            (order, make_line(score_photo_uuid(p.id), label, (no, head), name, p.stage, p.uploaded_at,
+                              p.public, p.size, p.sha256))
+            for p, no, head, name in rows
+        ]  # fmt: skip
+    return [line for _order, line in sorted(lines, key=line_order)]
+
+
+def round_order(period_type: str, period_key: str, scope: str) -> tuple:
+    """Where a round's lines go in the ledger: by its period's start (as the book orders its rounds),
+    then its group and cadence."""
+    found = read_period(period_key)
+    return (found.start if found is not None else date.max), scope or "", period_type
+
+
+def line_order(entry: tuple) -> tuple:
+    """``(round_order, line)``: by round, then household number, day attached and the photo's id."""
+    order, line = entry
+    return order, line.household_no, line.taken_on, line.uuid

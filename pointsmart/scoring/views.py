@@ -12,6 +12,7 @@ from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..households.services import groups as village_groups
+from ..months.guard import carried_to, month_label
 from ..org.services import update_settings
 from ..pages import flash_errors
 from ..unit import write
@@ -173,9 +174,14 @@ def _rounds_page(form: RoundForm, status: int = 200):
     today = periods.today()
     suggestions = {str(c): current_key(c, today) for c in Cadence}
     form.period_key.data = form.period_key.data or suggestions[Cadence.MONTHLY]
+    found = list_rounds(db.session, g.village.id)
     page = render_template(
         "scoring/rounds.html",
-        rounds=list_rounds(db.session, g.village.id),
+        rounds=found,
+        carried={
+            round_id: _("、").join(month_label(m) for m in months)
+            for round_id, months in carried_to(db.session, [r.id for r in found]).items()
+        },
         form=form,
         suggestions=suggestions,
         can_create=current_user.role == Role.CHAIR,
@@ -275,6 +281,7 @@ def _overview_page(found, objection_form: ObjectionForm, http_status: int = 200)
         finalise_confirm=finalise_confirm,
         submit_confirm=submit_confirm,
         names=user_names(db.session, [found.created_by, found.submitted_by, found.finalised_by]),
+        carried=_("、").join(month_label(m) for m in carried_to(db.session, [found.id]).get(found.id, [])),
     ), http_status
 
 

@@ -19,7 +19,7 @@ from ..changes import KNOWN
 from ..households.models import Household
 from ..ledger.models import Account, Transfer
 from ..months.models import MonthClose
-from ..scoring.models import Category, Criterion, NoticePhoto, ScoringRound
+from ..scoring.models import Category, Criterion, NoticePhoto, RoundCriterion, ScorePhoto, ScoringRound
 from ..settings.models import OpeningDays, PointsRule
 from ..settings.opening_days import from_mask
 from ..shop.models import Goods, Redemption, RedemptionLine, StockMove
@@ -279,6 +279,48 @@ def month_close(c: MonthClose, look: Lookups) -> dict:
     }
 
 
+def score_photo_uuid(photo_id: int) -> str:
+    """A score photo's global id, derived from its row (the row has no uuid of its own)."""
+    return derived_uuid("score_photo", str(photo_id))
+
+
+def score_photo(p: ScorePhoto, look: Lookups) -> dict:
+    """A score photo's metadata (打分佐证照片, since 0018): never the image, never its file's name.
+
+    The county lists it in its photos ledger; the sha256 and the byte size of the stored file let a
+    reviewer check a copy the village hands over. Deleting a photo sends it once more, ``deleted``.
+    """
+    return score_photo_row(
+        {"id": p.id, "round_id": p.round_id, "household_id": p.household_id,
+         "round_criterion_id": p.round_criterion_id, "stage": p.stage, "uploaded_at": p.uploaded_at,
+         "public": p.public, "sha256": p.sha256, "size": p.size, "deleted": False},
+        look,
+    )  # fmt: skip
+
+
+def score_photo_row(row: dict, look: Lookups) -> dict:
+    """The payload of a score photo from its row's values (the live row, or a deleted one's)."""
+    criterion_id = name = None
+    if row["round_criterion_id"] is not None:
+        criterion_id, name = look.session.execute(
+            sa.select(RoundCriterion.criterion_id, RoundCriterion.name).where(
+                RoundCriterion.id == row["round_criterion_id"]
+            )
+        ).one()
+    return {
+        "round": look.uuid(ScoringRound, row["round_id"]),
+        "household": look.uuid(Household, row["household_id"]),
+        "criterion": look.uuid(Criterion, criterion_id),
+        "criterion_name": name,
+        "stage": str(row["stage"]),
+        "taken_at": look.when(row["uploaded_at"]),
+        "public": row["public"],
+        "sha256": row["sha256"],
+        "size": row["size"],
+        "deleted": row["deleted"],
+    }
+
+
 Serializer = Callable[[object, Lookups], dict]
 
 #: tracked model → (kind, serializer); the outbox records every new or changed row of these
@@ -295,12 +337,18 @@ MODELS: dict[type, tuple[str, Serializer]] = {
     PointsRule: ("points_rule", points_rule),
     OpeningDays: ("opening_days", opening_days),
     MonthClose: ("month_close", month_close),
+    ScorePhoto: ("score_photo", score_photo),
 }
 
 
 def uuid_of(obj) -> str:
-    """The global id of a tracked row: its ``uuid``, or for a card the id derived from its row."""
-    return card_uuid(obj.id) if isinstance(obj, Card) else obj.uuid
+    """The global id of a tracked row: its ``uuid``, or for a card or a score photo the id derived from
+    its row."""
+    if isinstance(obj, Card):
+        return card_uuid(obj.id)
+    if isinstance(obj, ScorePhoto):
+        return score_photo_uuid(obj.id)
+    return obj.uuid
 
 
 @dataclass(frozen=True)
@@ -331,8 +379,10 @@ BULK: dict[str, BulkKind] = {
         ),
         _prefetch_results,
     ),
+    #: a deleted score photo (:func:`pointsmart.scoring.score_photos.delete_photo`): its last state
+    "score_photo": BulkKind(score_photo_row, lambda row, _look: score_photo_uuid(row["id"]), lambda *_: None),
 }
 
 #: every kind, in the order the county applies them within a batch (things before what refers to them)
 KINDS = ("household", "card", "category", "criterion", "goods", "round", "round_result", "transfer",
-         "stock_move", "redemption", "points_rule", "opening_days", "month_close")  # fmt: skip
+         "stock_move", "redemption", "points_rule", "opening_days", "month_close", "score_photo")  # fmt: skip

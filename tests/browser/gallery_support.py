@@ -481,7 +481,12 @@ def build_village(app) -> Ids:
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
         # 三务公开 shows closed months only: September, the month before the demo's first (its round is
-        # October's, on notice, so October cannot close), closed with its true figures (a quiet month)
+        # October's, on notice, so October cannot close), closed with its true figures. The demo's first
+        # receipts are dated in September, so the shop had goods then: a count dated in it (the shelves as
+        # they are, so it moves no stock) lets the month close
+        shop.record_stocktake(
+            session, village.id, date(2026, 9, 30), "李春梅", {g.id: g.stock for g in goods}, shopkeeper.id
+        )
         closing.close_month(session, village, QUIET_MONTH, chair.id)
         session.commit()
         # the village's CA, as `pointsmart run` makes it: the settings page shows its phone steps and QR

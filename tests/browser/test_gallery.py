@@ -422,7 +422,7 @@ def test_anomalies_each_finding_is_read_and_marked_on_a_phone_without_scrolling_
 
 def test_the_ledgers_index_is_one_card_a_round_on_a_phone(gallery):
     """台账 on a 390 px phone: every column of a round in view, 评定结果 included (before, it sat past the
-    table's scroll box), and the round's name on one line (before, "2026-10 月评定" wrapped onto three)."""
+    table's scroll box), and the round's name on one line (before, the round's label wrapped onto three)."""
     phone = gallery.tab("village", CHAIR, PHONE)
     assert phone.goto("/ledgers/").status == 200
     assert phone.locator("table.rounds-index tbody td").count() >= 6

@@ -92,9 +92,9 @@ def test_the_chairs_home_lists_what_waits_and_backs_up_at_a_press(
 ):
     login(laptop, chair)
     todo = laptop.locator("#todo")
-    expect(todo).to_contain_text("李大娘 对 06-001 陈玉兰 在 2026-10 月评定 的积分有异议，请处理。")
-    expect(todo).to_contain_text("2026-10 月评定 正在公示，")
-    expect(todo).to_contain_text("2026-11 月评定 已提交，等评比小组审核（已有 0/2 人审核）。")
+    expect(todo).to_contain_text("李大娘 对 06-001 陈玉兰 在 2026年10月 月评定 的积分有异议，请处理。")
+    expect(todo).to_contain_text("2026年10月 月评定 正在公示，")
+    expect(todo).to_contain_text("2026年11月 月评定 已提交，等评比小组审核（已有 0/2 人审核）。")
     expect(todo).to_contain_text("洗衣粉 袋（2kg） 已经没货了。")
     expect(laptop.locator("#home-backup")).to_contain_text("还没有备份过数据。")
     expect(laptop.locator("#home-sync")).to_contain_text("还没有填写县里的地址和同步密钥。")
@@ -143,9 +143,9 @@ def test_a_panel_member_goes_from_home_to_the_round_to_approve(laptop: Page, bus
         name = session.get(User, busy_village[1]).username
     login(laptop, name)
     line = laptop.locator("li.todo-approve")
-    expect(line).to_contain_text("2026-11 月评定 已提交，等您审核（已有 0/2 人审核）。")
+    expect(line).to_contain_text("2026年11月 月评定 已提交，等您审核（已有 0/2 人审核）。")
     line.get_by_role("link", name="去审核").click()
-    expect(laptop.locator("h1")).to_contain_text("2026-11")
+    expect(laptop.locator("h1")).to_contain_text("2026年11月 月评定")
 
 
 def test_the_shopkeeper_lands_on_the_counter(laptop: Page, make_user):
