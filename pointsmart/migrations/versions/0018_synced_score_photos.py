@@ -2,7 +2,7 @@
 county's table, and the change log's records of the photos attached before
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02 10:40:00
 
 """
@@ -24,7 +24,7 @@ from flask import current_app
 # folder (``uploads/scores``); a file that is missing leaves it None.
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the county keeps the name of who closed a month (月结人), as the village's close now sends it
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-02 10:45:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 # sends from now on carries the name its users see.
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

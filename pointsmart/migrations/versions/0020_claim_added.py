@@ -1,7 +1,7 @@
 """an accepted claim keeps what it added to the cell (claim.added), beside the total it wrote (times)
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0019
 Create Date: 2026-12-02 11:00:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 # ``added`` NULL: what the cell held before them is only in the audit log, and no guess is written.
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
