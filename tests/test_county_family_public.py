@@ -82,12 +82,12 @@ def test_a_round_on_notice_sends_the_family_to_the_villages_notice_never_says_it
 
     county = county_app.test_client()
     notice = _section(county.get(f"/c/{token}").get_data(as_text=True), "积分公示</h2>", "光荣榜")
-    assert "2026-12 月评定" in notice and "公示中" in notice
+    assert "2026年12月 月评定" in notice and "公示中" in notice
     assert "本期我家没有得分" not in notice  # the county has no scores under notice: it must not claim none
     assert "公示中的得分请看村里的公示栏" in notice and 'id="notice-at-village"' not in notice
     listed = county.get("/notice").get_data(as_text=True)
     assert "目前没有正在公示的评定" not in listed
-    assert "测试村" in listed and "2026-12 月评定" in listed and "得分请看村里的公示栏" in listed
+    assert "测试村" in listed and "2026年12月 月评定" in listed and "得分请看村里的公示栏" in listed
 
     # once a push has told the county the village's LAN address, both pages link to its notice
     app.config["POINTSMART_BASE_URL"] = LAN

@@ -67,7 +67,7 @@ def test_a_family_reaches_the_notice_claims_and_accounts_of_its_village_through_
             _shoot(phone, "cfam-county-card")
 
             phone.goto("/notice")
-            expect(phone.locator(".county-notices")).to_contain_text("2026-12 月评定")
+            expect(phone.locator(".county-notices")).to_contain_text("2026年12月 月评定")
             _shoot(phone, "cfam-county-notice")
 
             phone.goto(f"/c/{token}")
