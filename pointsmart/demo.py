@@ -146,6 +146,8 @@ def _set_up(session: Session, seed_dir: Path, last_month: Period | None) -> dict
                 scoring_panels.set_panel_member(
                     session, member, user["panel_label"], user.get("panel_groups", []), actor_id=chair.id
                 )
+    issued = cards.issue_all(session, village.id, actor_id=None)
+    # then the shop's goods, each lot received on its day (in the file's order, which is the days')
     if not shop.list_goods(session, village.id):
         for position, item in enumerate(json.loads((seed_dir / "goods.json").read_text(encoding="utf-8"))):
             goods = shop.save_goods(session, village.id, item | {"position": position}, actor_id=None)
@@ -163,7 +165,6 @@ def _set_up(session: Session, seed_dir: Path, last_month: Period | None) -> dict
                         cost_fen=move.get("cost_fen"),
                         moved_on=today(),
                     )
-    issued = cards.issue_all(session, village.id, actor_id=None)
     session.flush()
     total = len(plan.added) + len(plan.changed) + plan.unchanged
     return {
