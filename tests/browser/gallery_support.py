@@ -130,10 +130,6 @@ _SHARED_ENDPOINTS = {"scoring.criterion", "shop.edit_goods"}
 _EVERY_GUIDE = "every signed-in user may read every guide; each is opened by its own role"
 
 
-def _this_month() -> dict:
-    return {"type": "month", "key": Period.of(today()).key}
-
-
 PAGES: list[Page] = [
     # --- everyone, and the shell ---
     Page("/login", "auth.login", (PUBLIC,)),
@@ -257,8 +253,8 @@ PAGES: list[Page] = [
     Page("/ledgers/wall/bylaws", "ledgers.wall_bylaws", (CHAIR, PANEL)),
     Page("/ledgers/bylaws", "ledgers.bylaws_page", (CHAIR, PANEL)),
     Page("/ledgers/bylaws/edit", "ledgers.edit_bylaws", (CHAIR,)),
-    # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
-    Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
+    # the default month, last month: the demo's round, points, sales and stock
+    Page("/picture/", "picture.index", (CHAIR,)),
     Page("/notice", "public.notices", (PUBLIC,)),
     Page("/notice/<round_uuid>", "public.notice", (PUBLIC,), lambda i: {"round_uuid": i.round_uuid}),
     Page("/honour", "public.honour", (PUBLIC,)),
@@ -297,21 +293,21 @@ PAGES: list[Page] = [
     ),
     Page("/shop/reports/public/donors", "shop_reports.public_donors", (PUBLIC,)),
     # --- the county instance (POINTSMART_MODE=county) ---
-    # on this month, where the demo's synced data is (the default, last month, would show empty tables)
-    Page("/county/", "county.dashboard", COUNTY_STAFF, lambda i: _this_month(), tier="county"),
+    # the default period, last month: the demo's synced history
+    Page("/county/", "county.dashboard", COUNTY_STAFF, tier="county"),
     Page(
         "/county/villages/<village_code>",
         "county.village",
         COUNTY_STAFF,
-        lambda i: {"village_code": i.village_code, **_this_month()},
+        lambda i: {"village_code": i.village_code},
         tier="county",
     ),
-    # a village's month as the county rebuilds it, from the 月结 table: this month, where the demo's data is
+    # a village's month as the county rebuilds it, from the 月结 table: last month, which build_village closes
     Page(
         "/county/villages/<village_code>/book/<month>",
         "county.village_book",
         COUNTY_STAFF,
-        lambda i: {"village_code": i.village_code, "month": Period.of(today()).key},
+        lambda i: {"village_code": i.village_code, "month": _last_month()},
         tier="county",
     ),
     Page("/county/bundles", "county.upload_bundle", (COUNTY_ADMIN,), tier="county"),
