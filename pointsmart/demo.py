@@ -7,8 +7,9 @@ the same services the pages call, with the app's one clock set back to when each
 - day 1: the village starts with the app — users, households, the rulebook, cards, and the balances
   carried over from the paper point cards;
 - days 2–12: goods received (donated lots with their donors, bought lots with their funding);
-- day 20: the month's round scored (``scores.csv``), approved and put on public notice; finalised
-  when the notice ends, so its points are posted;
+- day 20: the month's round scored (``scores.csv``), approved and put on public notice, with the
+  panel's meeting minutes and a photo of the posted notice; finalised when the notice ends, so its
+  points are posted;
 - day 26: an exchange day at the counter (``sales.csv``); day 28: a stocktake of every shelf.
 
 Then, today, this month's round is opened for scoring. Last month is left open with nothing blocking
@@ -16,12 +17,14 @@ its close, so the chair presses 月结 herself and sees 三务公开 fill in.
 """
 
 import csv
+import io
 import json
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -35,8 +38,8 @@ from .org.services import ensure_village
 from .periods import Period, today, zone
 from .scoring import criteria as scoring_criteria
 from .scoring import finalisation as scoring_finalisation
+from .scoring import meeting_minutes, notice_photos, score_entry
 from .scoring import panels as scoring_panels
-from .scoring import score_entry
 from .scoring import workflow as scoring_workflow
 from .shop import redemptions
 from .shop import services as shop
@@ -177,6 +180,18 @@ def _set_up(session: Session, seed_dir: Path, last_month: Period | None) -> dict
     }
 
 
+def _notice_board() -> bytes:
+    """A picture standing in for the photo of the notice posted on the village board."""
+    board = Image.new("RGB", (640, 480), (196, 60, 48))
+    draw = ImageDraw.Draw(board)
+    draw.rectangle((60, 40, 580, 440), fill=(250, 246, 236))
+    for y in range(90, 420, 28):  # the notice's lines of names and points
+        draw.line((90, y, 550 - (y % 3) * 40, y), fill=(90, 90, 90), width=3)
+    out = io.BytesIO()
+    board.save(out, "PNG")
+    return out.getvalue()
+
+
 def _history(session: Session, village, seed_dir: Path, users: list[dict], month: Period) -> None:
     """Last month: its round scored, approved, on notice and finalised; an exchange day; a stocktake."""
     panel = [find_user(session, u["username"]) for u in users if u["role"] == "panel"]
@@ -197,6 +212,16 @@ def _history(session: Session, village, seed_dir: Path, users: list[dict], month
         for member in panel:
             scoring_workflow.approve_round(session, scoring_round, member)
         scoring_workflow.publish_round(session, scoring_round, chair.id)
+    # the panel's meeting minutes and a photo of the notice on the village board: the book's ledgers
+    with _on(month, ROUND_DAY, time(15)):
+        minutes = meeting_minutes.minutes_defaults(session, scoring_round, today())
+        minutes |= {"place": "村委会会议室", "others_present": "各村民小组组长"}
+        meeting_minutes.save_minutes(session, scoring_round, minutes, chair.id)
+        posted_until = (scoring_round.notice_ends_at + timedelta(hours=8)).date()
+        notice_photos.add_photo(
+            session, scoring_round, _notice_board(), "公示栏.png", today(), posted_until,
+            notice_photos.folder(), chair.id,
+        )  # fmt: skip
     # no objection came: the chair finalises it an hour after the notice ends, and the points are posted
     with clock.set_to(scoring_round.notice_ends_at + timedelta(hours=1)):
         scoring_finalisation.finalise_round(session, scoring_round, chair.id)

@@ -75,6 +75,7 @@ def test_demo_leaves_last_month_closable_and_its_book_builds(app):
         month_book = book.month_book(session, village.id, last)
         assert len(month_book.rounds) == 1 and month_book.score_sheets
         assert month_book.redemptions.redemptions and month_book.stocktakes
+        assert month_book.minutes[0].minutes and month_book.photos[0].photos  # all seven ledgers
         figures = month_figures.month_figures(session, village.id, last.key)
         assert figures  # what 月结 would store
 
