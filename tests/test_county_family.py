@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from pointsmart.extensions import db
 from pointsmart.households.models import Household
 from pointsmart.org.services import home_village
 from pointsmart.shop import lookup
+from pointsmart.shop import services as shop
+from pointsmart.shop.models import MoveKind
 from pointsmart.sync import kinds
 from pointsmart.sync.models import ChangeRecord
 
@@ -288,3 +291,33 @@ def test_the_county_page_gets_the_page_object_alone_not_each_of_its_fields_again
     assert not {f.name for f in fields(page)} & set(context), set(context)
     assert f'id="balance">{balance}<' in text and number in text
     assert "2026年11月 月评定" in text and "洗衣粉" in text and "数据截至" in text
+
+
+def _shelf(html: str) -> list[str]:
+    """The goods names of a family page's 货架, in the order shown."""
+    listed = html.split('<ul class="goods-list">', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'<span class="what">([^<]+?)(?: <small|</span>)', listed)
+
+
+def test_the_village_and_county_family_pages_list_the_same_goods_in_the_same_order(
+    app, county_app, make_household
+):
+    """货架 in one order at the village and at the county: by points, then name — whatever the shop's
+    排序 or the order the goods were added (before, the village followed 排序 and the county the price)."""
+    household = make_household(points=500)
+    goods = [("毛巾", 10, 0), ("大米", 60, 1), ("牙膏", 8, 2), ("作业本", 10, 3), ("肥皂", 10, -1)]
+    with app.app_context():
+        village_id = home_village(db.session).id
+        for name, price, position in goods:
+            item = shop.save_goods(
+                db.session, village_id, {"name": name, "price": price, "position": position}, None
+            )
+            shop.receive_stock(db.session, item, MoveKind.DONATION, 5, None, donor="爱心企业")
+        card = cards.issue_card(db.session, db.session.get(Household, household), None)
+        token = card.token
+        db.session.commit()
+    village_shelf = _shelf(app.test_client().get(f"/c/{token}").get_data(as_text=True))
+    _push(app, county_app)
+    county_shelf = _shelf(_page(county_app, token).get_data(as_text=True))
+    by_points_then_name = [n for n, _p, _ in sorted(goods, key=lambda g: (g[1], g[0]))]
+    assert village_shelf == county_shelf == by_points_then_name

@@ -185,12 +185,12 @@ def test_participation_counts_households_that_earned_in_the_month_by_group(app, 
         ("一社", 2, 1),
         ("二社", 1, 1),
         ("十社", 1, 0),
-        ("", 1, 0),
+        ("", 1, 1),  # F: an award was posted to it (reversed later), as the county counts it
     ]
     # M0: the opening balance is not earning (A earned by the round); B by hand, C by the round; D only lost
     assert [(r.group, r.earned) for r in m0] == [("一社", 2), ("二社", 1), ("十社", 0), ("", 0)]
     assert [r.earned for r in m2] == [0, 0, 0, 0]
-    assert m1[0].participation == 0.5 and figures.total_of(m1).participation == 2 / 5
+    assert m1[0].participation == 0.5 and figures.total_of(m1).participation == 3 / 5
 
 
 def test_points_by_category_are_the_rounds_that_took_effect_in_the_month(app, scene):
@@ -302,7 +302,7 @@ def test_the_workbook_holds_every_table_with_the_figures(app, scene, login_as):
     assert (
         groups[0] == ("一社", 2, 1, 0.5)
         and groups[3][0] == "（未分组）"
-        and groups[-1] == ("全村", 5, 2, 0.4)
+        and groups[-1] == ("全村", 5, 3, 0.6)
     )
     assert rows("各类别积分") == []  # no round took effect in M1
     stock = {r[0]: r for r in rows("库存还能用多久")}
@@ -397,3 +397,43 @@ def test_goods_unknown_to_the_village_are_not_in_its_picture(app, scene):
     with app.app_context():
         names = {r.name for r in figures.stock_outlook(db.session, scene.village_id, scene.m2)}
     assert names == {"洗衣粉", "食用油", "毛巾"}
+
+
+def test_households_that_earned_are_counted_as_the_county_dashboard_counts_them(
+    app, scene, county_app, login_as
+):
+    """得分农户 is one figure, one label: the village picture's count of a month equals the county
+    dashboard's for that village and month, after sync (F's award, reversed later, counts in both)."""
+    from pointsmart.county import dashboard as board
+    from pointsmart.county import services as county
+
+    from .sync_support import push_all
+
+    with app.app_context():
+        village = home_village(db.session)
+        code, name = village.code, village.name
+        village_counts = {
+            m.key: figures.total_of(figures.participation(db.session, village.id, m)).earned
+            for m in (scene.m0, scene.m1, scene.m2)
+        }
+    with county_app.app_context():
+        key = county.add_village(db.session, code, name, code[:9] + "000", "测试镇")[1]
+        reviewer = create_user(db.session, "reviewer-earned", "county_reviewer", PASSWORD)
+        db.session.commit()
+    push_all(app, county_app.test_client(), key)
+    with county_app.app_context():
+        reviewer = db.session.merge(reviewer)
+        county_counts = {
+            m: board.overview(
+                db.session, reviewer, Period.of(datetime.strptime(m, "%Y-%m").date())
+            ).totals.earned_households
+            for m in village_counts
+        }
+    assert county_counts == village_counts and village_counts[scene.m1.key] == 3
+
+    label = "得分农户（本期至少一笔加分入账）"
+    assert label in login_as("chair").get(f"/picture/?month={scene.m1.key}").get_data(as_text=True)
+    county_client = county_app.test_client()
+    county_client.post("/login", data={"username": "reviewer-earned", "password": PASSWORD})
+    page = county_client.get(f"/county/?type=month&key={scene.m1.key}").get_data(as_text=True)
+    assert label in page and f'id="stat-earned">{village_counts[scene.m1.key]}<' in page

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from .. import clock, create_app
 from ..auth.services import create_user, find_user
 from ..cards.services import active_card
-from ..demo import load_demo
+from ..demo import SCORES, load_demo
 from ..extensions import db
 from ..households.models import Household
 from ..ledger.services import InsufficientPoints
@@ -60,7 +60,7 @@ def _set_clock(at: datetime) -> None:
 def _village_seed(demo_seed: Path, target: Path, village: dict, township: dict) -> None:
     """A copy of the demo village's seed files with this village's code, name and first N households."""
     shutil.copytree(demo_seed, target)
-    (target / "round-2026-10.csv").unlink(missing_ok=True)
+    (target / SCORES).unlink(missing_ok=True)  # the village's months are run below instead
     info = json.loads((target / "village.json").read_text(encoding="utf-8"))
     info.update(code=village["code"], name=village["name"], township_code=township["code"],
                 township_name=township["name"])  # fmt: skip

@@ -41,7 +41,7 @@ from ..org.models import Village
 from ..scoring.models import RoundStatus
 from ..scoring.reports import HONOUR_SIZE, RECENT_DAYS, period_label
 from ..settings.expiry import Expiring, Rule, expiring_of
-from .services import FamilyLine, describe
+from .services import FamilyLine, describe, shelf_order
 
 #: movements shown, as on the village's page
 RECENT_LINES = 10
@@ -248,9 +248,8 @@ def shelf(session: Session, village_id: int) -> list[ShelfGoods]:
         sa.select(g.uuid, g.name, g.spec, g.price)
         .join(stock, stock.c.goods_uuid == g.uuid)
         .where(g.village_id == village_id, g.active.is_(True), stock.c.qty > 0)
-        .order_by(g.price, g.name, g.id)
     ).all()
-    return [ShelfGoods(*row) for row in rows]
+    return sorted((ShelfGoods(*row) for row in rows), key=shelf_order)
 
 
 def latest_notice(session: Session, village_id: int, household_uuid: str, now: datetime) -> NoticeLine | None:

@@ -16,6 +16,14 @@ from sqlalchemy.orm import Session
 from ..ledger.models import Transfer, TransferKind
 
 
+def shelf_order(goods) -> tuple:
+    """The one order of a family's 货架, on the village's card page and the county's alike: by points,
+    then name (compared here, not by the database's collation, which differs between SQLite and
+    PostgreSQL), then the goods' uuid, which both hold. The shop's own 排序 is not synced to the county,
+    so the shelf does not follow it; with no 排序 set the shop's pages list goods in this order too."""
+    return (goods.price, goods.name, goods.uuid)
+
+
 @dataclass
 class FamilyLine:
     when: datetime

@@ -18,7 +18,7 @@ from ..scoring.reports import public_rounds
 from ..settings.expiry import expiring_soon
 from ..shop.services import list_goods
 from .at_county import family_page
-from .services import family_lines
+from .services import family_lines, shelf_order
 
 bp = Blueprint("family", __name__)
 
@@ -62,7 +62,9 @@ def _village_page(token: str) -> str | None:
     household = card.household
     history = ledger.history(db.session, household.account_id, 1, 10).items
     balance = household.balance
-    goods = list_goods(db.session, household.village_id, active_only=True, in_stock=True)
+    goods = sorted(
+        list_goods(db.session, household.village_id, active_only=True, in_stock=True), key=shelf_order
+    )
     return render_template(
         "family/card.html",
         card=card,

@@ -10,9 +10,11 @@ The figures mean what the county dashboard's mean, counted here from the live da
   (期初结转, :mod:`pointsmart.county.opening`: paper-card balances carried over) are a figure of their
   own, outside issued. **Redeemed** (兑换): points into the shop, net of cancellations. **Deducted**
   (扣减): points to deductions, net of reversals.
-- **A household earned points** in a month when a round's award or a chair's award reached it that
-  month — not an opening balance, and not one reversed since. Participation is those households over
-  the group's households (active, registered before the month ended).
+- **A household earned points** (得分农户) in a month when at least one award — a round's or a chair's
+  — was posted to it that month (入账), not an opening balance; an award reversed later still counts, as
+  it does at the county, whose dashboard counts the same households from the synced transfers
+  (:mod:`pointsmart.county.projection`). Participation is those households over the group's households
+  (active, registered before the month ended). Quiet households leave reversed awards out.
 - **Points by category** are the scores of the rounds that took effect (were finalised) in the month,
   for the households whose points were posted: awards as posted, deductions as scored (what a balance
   could not cover is the round's 未扣足, shown with the round).
@@ -61,9 +63,12 @@ def _opening(transfer) -> sa.ColumnElement[bool]:
     )
 
 
-def _earnings(village_id: int, end: datetime, start: datetime | None = None) -> sa.Select:
+def _earnings(
+    village_id: int, end: datetime, start: datetime | None = None, *, reversed_too: bool = False
+) -> sa.Select:
     """``(household id, time)`` of every point a household of the village earned in ``[start, end)``:
-    awards from issuance (a round's or a chair's), not opening balances, not reversed since."""
+    awards from issuance (a round's or a chair's), not opening balances, not reversed since (unless
+    ``reversed_too``: every award posted, as the county's 得分农户 counts them)."""
     t, undo = Transfer, aliased(Transfer)
     issuance = sa.select(Account.id).where(Account.code == str(AccountKind.ISSUANCE)).scalar_subquery()
     query = (
@@ -75,9 +80,10 @@ def _earnings(village_id: int, end: datetime, start: datetime | None = None) -> 
             t.kind.in_((TransferKind.AWARD, TransferKind.ADJUSTMENT)),
             sa.not_(_opening(t)),
             t.created_at < end,
-            ~sa.exists().where(undo.reverses_id == t.id),
         )
     )
+    if not reversed_too:
+        query = query.where(~sa.exists().where(undo.reverses_id == t.id))
     return query if start is None else query.where(t.created_at >= start)
 
 
@@ -174,7 +180,9 @@ def participation(session: Session, village_id: int, month: Period) -> list[Grou
     """Per 村民小组, in counting order: its active households registered by the month's end, and how
     many of them earned points in the month."""
     start, end = month.utc_window()
-    earned = set(session.scalars(sa.select(_earnings(village_id, end, start).subquery().c.id)))
+    earned = set(
+        session.scalars(sa.select(_earnings(village_id, end, start, reversed_too=True).subquery().c.id))
+    )
     groups: dict[str, GroupRow] = {}
     for household_id, group in session.execute(
         sa.select(Household.id, Household.group).where(

@@ -56,7 +56,12 @@ def groups_table(rows: list[GroupRow]) -> Table:
         rows,
         footer=footer if rows else None,
         empty=_("还没有登记农户。"),
-        notes=[_("参与率 = 本月得分的农户 ÷ 在册农户（期初结转和已撤销的加分不算得分）。")],
+        notes=[
+            _(
+                "参与率 = 本月得分的农户 ÷ 在册农户。得分农户：本月入账至少一笔加分的农户"
+                "（期初结转不算；后来撤销的也算，与县里的统计一致）。"
+            )
+        ],
     )
 
 

@@ -31,7 +31,7 @@ def bad_period(err: BadPeriod):
 
 def default_month() -> Period:
     """The last complete month — or this one, for a village whose ledger began this month (a new
-    village, or the demo), which has nothing to show for last month yet."""
+    village), which has nothing to show for last month yet."""
     first = figures.first_day(db.session, g.village.id)
     this_month = Period.of(today())
     return this_month if first is not None and first >= this_month.start else last_complete_month()

@@ -47,7 +47,8 @@ def list_goods(
         query = query.where(Goods.active.is_(True))
     if in_stock:
         query = query.where(Goods.stock > 0)
-    return list(session.scalars(query.order_by(Goods.position, Goods.name, Goods.id)))
+    # the shop's own 排序, then as a family's shelf lists them (points, then name)
+    return list(session.scalars(query.order_by(Goods.position, Goods.price, Goods.name, Goods.id)))
 
 
 def get_goods(session: Session, village_id: int, goods_id: int) -> Goods:

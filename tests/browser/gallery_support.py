@@ -5,18 +5,19 @@ fill its URL parameters from the demo data; :data:`EXCLUDED` names, with a reaso
 not a page (APIs, downloads, images, redirects). ``tests/browser/test_gallery.py`` fails when a rule is
 in neither — so a new page joins the gallery the day it is written.
 
-:func:`build_village` loads the demo village (``seed/demo``: 120 households, goods, cards, October's
-round on public notice) and adds what some pages need to show something: a sale at the counter, an
-objection, a stocktake. :func:`build_county` registers that village with a county instance and pushes
+:func:`build_village` loads the demo village (``seed/demo``: 120 households, goods, cards, last month's
+round finalised with its sales and stocktake, this month's round open) and adds what some pages need to
+show something: this month's round on public notice with an objection, a sale and a stocktake today,
+and last month closed. :func:`build_county` registers that village with a county instance and pushes
 its ledger there by real sync.
 """
 
+import csv
 import io
 import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -32,10 +33,11 @@ from pointsmart.county import services as county
 from pointsmart.demo import load_demo
 from pointsmart.extensions import db
 from pointsmart.households.models import Household
+from pointsmart.households.services import household_by_no
 from pointsmart.ledger.models import Account
 from pointsmart.org.models import Village
 from pointsmart.periods import Period, today
-from pointsmart.scoring import bylaws, score_photos
+from pointsmart.scoring import bylaws, score_entry, score_photos
 from pointsmart.scoring import workflow as scoring_workflow
 from pointsmart.scoring.models import Category, Criterion, ScorePhoto, ScoringRound
 from pointsmart.shop import redemptions, registers
@@ -76,8 +78,11 @@ SIZES = {
     },
 }
 PHONE = "390"
-#: the month build_village closes (before the demo's first month)
-QUIET_MONTH = "2026-09"
+
+
+def _last_month() -> str:
+    """The demo's history month (pointsmart/demo.py): the month before today, which build_village closes."""
+    return Period.of(today()).previous.key
 
 
 @dataclass
@@ -123,10 +128,6 @@ class Page:
 _SHARED_ENDPOINTS = {"scoring.criterion", "shop.edit_goods"}
 
 _EVERY_GUIDE = "every signed-in user may read every guide; each is opened by its own role"
-
-
-def _this_month() -> dict:
-    return {"type": "month", "key": Period.of(today()).key}
 
 
 PAGES: list[Page] = [
@@ -246,19 +247,19 @@ PAGES: list[Page] = [
     Page("/ledgers/register", "ledgers.register", (CHAIR, PANEL)),
     Page("/ledgers/wall/rules", "ledgers.wall_rules", (CHAIR, PANEL)),
     Page("/ledgers/wall/panel", "ledgers.wall_panel", (CHAIR, PANEL)),
-    # the book of the demo's scoring round (2026-10, pointsmart/demo.py): its score sheet and register are
-    # the widest tables of the book (the shop's ledgers are looked at on their own pages, on today's data)
-    Page("/ledgers/book/<month>", "book.month_book", (CHAIR, PANEL), lambda i: {"month": "2026-10"}),
+    # the book of the demo's month (last month, pointsmart/demo.py): its round's score sheet and register
+    # are the widest tables of the book, beside its sales and stocktake
+    Page("/ledgers/book/<month>", "book.month_book", (CHAIR, PANEL), lambda i: {"month": _last_month()}),
     Page("/ledgers/wall/bylaws", "ledgers.wall_bylaws", (CHAIR, PANEL)),
     Page("/ledgers/bylaws", "ledgers.bylaws_page", (CHAIR, PANEL)),
     Page("/ledgers/bylaws/edit", "ledgers.edit_bylaws", (CHAIR,)),
-    # this month: the demo's points, sales and stock are all of today (the default, last month, is empty)
-    Page("/picture/", "picture.index", (CHAIR,), lambda i: {"month": Period.of(today()).key}),
+    # the default month, last month: the demo's round, points, sales and stock
+    Page("/picture/", "picture.index", (CHAIR,)),
     Page("/notice", "public.notices", (PUBLIC,)),
     Page("/notice/<round_uuid>", "public.notice", (PUBLIC,), lambda i: {"round_uuid": i.round_uuid}),
     Page("/honour", "public.honour", (PUBLIC,)),
     Page("/accounts/", "accounts.index", (PUBLIC,)),
-    # the month build_village closes (the demo's first month, before its data: a quiet month's poster)
+    # the month build_village closes (the demo's last month: its round, points, goods and sales)
     Page("/accounts/<month>", "accounts.month", (PUBLIC,), lambda i: {"month": i.closed_month}),
     # --- the shop ---
     Page("/shop/counter", "shop.counter", (CHAIR, SHOPKEEPER)),
@@ -292,21 +293,21 @@ PAGES: list[Page] = [
     ),
     Page("/shop/reports/public/donors", "shop_reports.public_donors", (PUBLIC,)),
     # --- the county instance (POINTSMART_MODE=county) ---
-    # on this month, where the demo's synced data is (the default, last month, would show empty tables)
-    Page("/county/", "county.dashboard", COUNTY_STAFF, lambda i: _this_month(), tier="county"),
+    # the default period, last month: the demo's synced history
+    Page("/county/", "county.dashboard", COUNTY_STAFF, tier="county"),
     Page(
         "/county/villages/<village_code>",
         "county.village",
         COUNTY_STAFF,
-        lambda i: {"village_code": i.village_code, **_this_month()},
+        lambda i: {"village_code": i.village_code},
         tier="county",
     ),
-    # a village's month as the county rebuilds it, from the 月结 table: this month, where the demo's data is
+    # a village's month as the county rebuilds it, from the 月结 table: last month, which build_village closes
     Page(
         "/county/villages/<village_code>/book/<month>",
         "county.village_book",
         COUNTY_STAFF,
-        lambda i: {"village_code": i.village_code, "month": Period.of(today()).key},
+        lambda i: {"village_code": i.village_code, "month": _last_month()},
         tier="county",
     ),
     Page("/county/bundles", "county.upload_bundle", (COUNTY_ADMIN,), tier="county"),
@@ -464,12 +465,14 @@ def build_village(app) -> Ids:
         shop.record_stocktake(
             session,
             village.id,
-            date.today(),
+            today(),
             "李春梅",
             {g.id: g.stock for g in goods},
             actor_id=shopkeeper.id,
         )
-        scoring_round = session.scalars(sa.select(ScoringRound).order_by(ScoringRound.id)).first()
+        # this month's round (open in the demo), scored from last month's sheet and put on notice
+        scoring_round = session.scalars(sa.select(ScoringRound).order_by(ScoringRound.id.desc())).first()
+        _notice_round(session, village, scoring_round, chair)
         objection = scoring_workflow.record_objection(
             session, scoring_round, household.id, household.head_name, "卫生评比少记了一次。", chair.id
         )
@@ -480,14 +483,8 @@ def build_village(app) -> Ids:
         _score_photos(session, app, scoring_round, household.id)
         session.commit()
         donor = session.scalar(sa.select(StockMove.donor).where(StockMove.donor != "").limit(1))
-        # 三务公开 shows closed months only: September, the month before the demo's first (its round is
-        # October's, on notice, so October cannot close), closed with its true figures. The demo's first
-        # receipts are dated in September, so the shop had goods then: a count dated in it (the shelves as
-        # they are, so it moves no stock) lets the month close
-        shop.record_stocktake(
-            session, village.id, date(2026, 9, 30), "李春梅", {g.id: g.stock for g in goods}, shopkeeper.id
-        )
-        closing.close_month(session, village, QUIET_MONTH, chair.id)
+        # 三务公开 shows closed months only: the demo leaves last month closable, the chair closes it here
+        closing.close_month(session, village, _last_month(), chair.id)
         session.commit()
         # the village's CA, as `pointsmart run` makes it: the settings page shows its phone steps and QR
         lan = ipaddress.IPv4Address("192.168.1.20")
@@ -505,8 +502,24 @@ def build_village(app) -> Ids:
             redemption=redemption.id,
             donor=donor,
             village_code=village.code,
-            closed_month=QUIET_MONTH,
+            closed_month=_last_month(),
         )
+
+
+def _notice_round(session, village, scoring_round: ScoringRound, chair) -> None:
+    """Score this month's round as last month's sheet (its first groups), approve it and post it."""
+    panel = [find_user(session, name) for name in ("panel1", "panel2")]
+    criteria = {c.name: c.id for c in scoring_round.criteria}
+    with (SEED / "scores.csv").open(encoding="utf-8") as f:
+        for row in list(csv.DictReader(f))[:120]:
+            household = household_by_no(session, village.id, row["户号"])
+            score_entry.set_score(
+                session, scoring_round, household.id, criteria[row["条目"]], int(row["次数"]), chair
+            )
+    scoring_workflow.submit_round(session, scoring_round, chair)
+    for member in panel:
+        scoring_workflow.approve_round(session, scoring_round, member)
+    scoring_workflow.publish_round(session, scoring_round, chair.id)
 
 
 def _demo_claims(session, instance: Path, card: Card, scoring_round: ScoringRound, chair) -> None:
@@ -525,7 +538,7 @@ def _demo_claims(session, instance: Path, card: Card, scoring_round: ScoringRoun
     other = session.scalars(
         sa.select(Card).where(Card.status == "active", Card.id != card.id).order_by(Card.id)
     ).first()
-    day = date(2026, 10, 18)
+    day = today()
     rows = [
         (card, "参加技能培训", "在村委会参加了电商直播培训，有签到表。", ClaimStatus.PENDING, ""),
         (
