@@ -733,7 +733,7 @@ def test_pending_claims_are_on_the_home_to_do_list_of_who_may_answer_them(app, c
     first = panel_client(app, login_as, groups=["一社"])
     other = panel_client(app, login_as, groups=["二社"])
     chair = login_as("chair")
-    label = Period.of(today()).key
+    label = Period.of(today()).label()  # 2026年12月, as the round is labelled
     link = f"/scoring/rounds/{village['round']}/claims"
     mine = lines(home(first))["claims"]
     assert len(mine) == 1 and "1 条家庭申领待审" in mine[0] and label in mine[0] and mine[0].endswith(link)

@@ -30,7 +30,6 @@ from ..errors import DomainError
 from ..extensions import db
 from ..households.models import Household
 from ..households.services import groups as village_groups
-from ..pages import flash_errors
 from ..periods import today
 from ..settings.expiry import current_rule
 from ..unit import write
@@ -230,9 +229,8 @@ def upload_photo(round_id: int):
     found = _round(round_id)
     back = redirect(url_for("ledgers.photos", round_id=found.id))
     form = PhotoForm()
-    if not form.validate_on_submit():
-        flash_errors(form)  # each message naming its field ("张贴日期：日期不能晚于今天…")
-        return back
+    if not form.validate_on_submit():  # each message under its field ("日期不能晚于今天…")
+        return _photos_page(found, form, 422)
     upload = form.photo.data
     folder = _uploads()
     stored: list[str] = []
