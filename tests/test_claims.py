@@ -703,7 +703,7 @@ def test_an_accepted_claims_photo_is_evidence_of_the_score_a_declined_ones_is_no
     entry = text(panel.get(f"/scoring/rounds/{village['round']}/households/{village['a']}"))
     if answer == "accept":
         assert (
-            address in sheet and "家庭申领的照片（已采纳）" in sheet and "这次评定还没有佐证照片" not in sheet
+            address in sheet and "家庭申领照片（已采纳）" in sheet and "这次评定还没有佐证照片" not in sheet
         )
         assert address in entry and "另有家庭申领照片 1 张" in entry and "还没有佐证照片" not in entry
         assert panel.get(address).status_code == 200

@@ -29,15 +29,18 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from ..auth.services import user_names
+from ..claims import services as claims
+from ..claims.services import ClaimLine
 from ..exports import Table, stacked
 from ..months.models import RoundCarry
 from ..org.models import Village
 from ..periods import Period, local_text, read_period, utc_window
-from ..scoring import meeting_minutes, notice_photos, points_register, score_sheets
+from ..scoring import meeting_minutes, notice_photos, points_register, score_photos, score_sheets
 from ..scoring.models import STATUS_LABELS, MeetingMinutes, NoticePhoto, ScoringRound
 from ..scoring.periods import round_period
 from ..scoring.points_register import Register
 from ..scoring.reports import period_label
+from ..scoring.score_photos import LedgerLine
 from ..scoring.score_sheets import ScoreSheet
 from ..shop import registers, workbooks
 from ..shop.registers import PriceRow, RedemptionRegister, StocktakeSheet
@@ -92,6 +95,10 @@ class MonthBook:
     minutes: list[RoundMinutes]
     photos: list[RoundPhotos]
     redemptions: RedemptionRegister
+    #: the score photos of the month's rounds: the lines the county's rebuilt book lists too
+    score_photos: list[LedgerLine]
+    #: the photos of the month's rounds' accepted claims: the village's alone (never synced)
+    claim_photos: list[ClaimLine]
 
     def counts(self) -> dict[str, str]:
         """A line for each ledger in the table of contents: how much of it there is."""
@@ -101,13 +108,38 @@ class MonthBook:
             "register": _("%(n)s 户", n=len(self.register.entries)),
             "scores": _("%(n)s 次评定", n=len(self.score_sheets)),
             "minutes": _("%(n)s 份会议记录", n=sum(1 for m in self.minutes if m.minutes)),
-            "photos": _("%(n)s 张照片", n=sum(len(p.photos) for p in self.photos)),
+            "photos": _("%(n)s 张照片", n=self.photos_count),
             "redemptions": _("%(n)s 笔兑换", n=len(self.redemptions.redemptions)),
         }
 
     @property
     def changes_count(self) -> int:
         return sum(len(row.steps) for row in self.price_changes)
+
+    @property
+    def photos_count(self) -> int:
+        """The photos ledger's photos: the notice photos, the score photos and the accepted claims'."""
+        return sum(len(p.photos) for p in self.photos) + len(self.score_photos) + len(self.claim_photos)
+
+    def score_photos_table(self) -> Table:
+        """打分佐证照片: a line per photo, the columns the county's rebuilt book lists them in."""
+        return Table(
+            _("打分佐证照片"),
+            LedgerLine.columns(),
+            self.score_photos,
+            empty=_("本月的评定没有打分佐证照片。"),
+            notes=[_("每张照片的信息和文件的 SHA-256 同步到县里，县里重建的台账列出同样的行。")],
+        )
+
+    def claim_photos_table(self) -> Table:
+        """家庭申领照片（已采纳）: the photos of accepted claims, a line each; the village's alone."""
+        return Table(
+            _("家庭申领照片（已采纳）"),
+            ClaimLine.columns(),
+            self.claim_photos,
+            empty=_("本月没有采纳带照片的家庭申领。"),
+            notes=[claim_photos_note()],
+        )
 
 
 def parse_book_month(text: str) -> Period | None:
@@ -177,6 +209,16 @@ def month_book(session: Session, village_id: int, month: Period) -> MonthBook:
         minutes=minutes,
         photos=photos,
         redemptions=registers.redemption_register(session, village_id, month),
+        score_photos=score_photos.ledger_lines(session, rounds),
+        claim_photos=claims.ledger_lines(session, rounds),
+    )
+
+
+def claim_photos_note() -> str:
+    """Why the claims' photo lines are in the village's book alone (the book's page and its sheet)."""
+    return _(
+        "这几行只在村里的台账里：家庭申领的照片只给本村妇联主席和评比小组看，不上公示，不报县里；"
+        "县里重建的台账没有这几行，账目校验码也不含它们。"
     )
 
 
@@ -305,7 +347,8 @@ def book_xlsx(book: MonthBook, village: Village, photo_folder: Path, closing: Cl
         [(_round_caption(m.round), _minutes(m)) for m in book.minutes],
         _("本月没有评定。"),
     )
-    _photos_sheet(out, titles["photos"], heading("photos"), book.photos, photo_folder)
+    lines = [book.score_photos_table(), book.claim_photos_table()]
+    _photos_sheet(out, titles["photos"], heading("photos"), book.photos, photo_folder, lines)
     single("redemptions", workbooks.redemptions_table(book.redemptions, village))
     saved = datetime.combine(book.month.end, time())  # the month's end, never the time of saving
     return fixed_bytes(workbook_bytes(out), saved)
@@ -370,9 +413,12 @@ def _minutes(found: RoundMinutes) -> Table:
     return meeting_minutes.minutes_table(found.minutes, found.present, found.recorder)
 
 
-def _photos_sheet(out: Book, title: str, heading: str, rounds: list[RoundPhotos], folder: Path) -> None:
+def _photos_sheet(
+    out: Book, title: str, heading: str, rounds: list[RoundPhotos], folder: Path, lines: list[Table]
+) -> None:
     """The notice photos of each round under its caption, each photo in its row as the round's own
-    workbook shows it."""
+    workbook shows it; then ``lines`` (the score photos', the accepted claims'), each under its title.
+    Each column is as wide as the widest of the two needs."""
     sheet = stacked(out, title, heading, [], "" if rounds else _("本月没有评定。"))
     for found in rounds:
         if sheet.max_row > 1:
@@ -388,5 +434,10 @@ def _photos_sheet(out: Book, title: str, heading: str, rounds: list[RoundPhotos]
             notice_photos.add_photo_rows(sheet, found.photos, folder, found.names)
         else:
             sheet.append([_("还没有上传公示照片。")])
-    for index, width in enumerate(notice_photos.PHOTO_WIDTHS, start=1):
+    widths = dict(enumerate(notice_photos.PHOTO_WIDTHS, start=1))
+    for table in lines:
+        table.add_block(sheet, table.title)
+        for index, width in enumerate(table.widths, start=1):
+            widths[index] = max(widths.get(index, 0), width)
+    for index, width in widths.items():
         sheet.column_dimensions[get_column_letter(index)].width = width

@@ -12,10 +12,12 @@ village's chair and panel. Writes flush and audit; the caller commits.
 
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
@@ -23,10 +25,11 @@ from ..auth.models import User
 from ..cards.models import Card
 from ..clock import utcnow
 from ..errors import DomainError, Invalid, NotFound
+from ..exports import DAY, INTEGER, TEXT, Column, Table
 from ..households.models import Household
 from ..images import CleanPhoto, photo_path, store_photo
 from ..months.guard import is_closed, month_label, month_of_round
-from ..periods import Period, check_day
+from ..periods import Period, check_day, local_day
 from ..scoring.models import (
     Cadence,
     Category,
@@ -36,9 +39,13 @@ from ..scoring.models import (
     Score,
     ScoringRound,
 )
+from ..scoring.notice_photos import place_picture
 from ..scoring.photo_storage import require_room
+from ..scoring.reports import period_label
 from ..scoring.score_entry import may_score, set_score
+from ..scoring.score_photos import round_order
 from ..text import checked
+from ..xlsx import Book
 from .models import Claim, ClaimPhoto, ClaimStatus
 
 #: a note and a decline reason are short: a sentence for the panel, a sentence back
@@ -355,6 +362,87 @@ def accepted_evidence(
     if household_id is not None:
         query = query.where(Claim.household_id == household_id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    """An accepted claim's photo as the village's photos ledger lists it (家庭申领照片（已采纳）): village
+    only — a family's photo never travels to the county, so the county's rebuilt book has no such lines
+    and the month's figures (账目校验码) know nothing of them."""
+
+    #: the photo's id: the staff's address of its thumbnail (``claims.photo``); not a column
+    photo_id: int
+    #: the round's label (:func:`pointsmart.scoring.reports.period_label`)
+    round: str
+    household_no: str
+    head_name: str
+    #: the criterion's name as the round kept it
+    criterion: str
+    #: the day the family said it happened
+    happened_on: date
+    #: the day the panel accepted it, in the villages' calendar
+    accepted_on: date
+    #: what the acceptance added to the cell (None: accepted before it was kept)
+    added: int | None
+    #: the photo's number among its claim's photos (1 to 3)
+    number: int
+    size: int
+    #: the file's name under the claims' uploads (the workbook's thumbnail); not a column
+    stored_name: str
+
+    @staticmethod
+    def columns() -> list[Column]:
+        return [
+            Column(_("评定"), 22, attrgetter("round")),
+            Column(_("户号"), 8, attrgetter("household_no"), TEXT),
+            Column(_("户主"), 8, attrgetter("head_name"), TEXT),
+            Column(_("条目"), 16, attrgetter("criterion"), TEXT),
+            Column(_("申领日期"), 11, attrgetter("happened_on"), DAY),
+            Column(_("采纳日期"), 11, attrgetter("accepted_on"), DAY),
+            Column(_("加次数"), 7, attrgetter("added"), INTEGER),
+            Column(_("第几张"), 7, attrgetter("number"), INTEGER),
+            Column(_("字节数"), 10, attrgetter("size"), INTEGER),
+        ]
+
+
+def ledger_lines(session: Session, rounds: list[ScoringRound]) -> list[ClaimLine]:
+    """The photos of ``rounds``' accepted claims (a month book's rounds:
+    :func:`pointsmart.book.month_rounds`), a line each: by round (as the score photos' lines), then
+    household number, the day claimed and the photo. Declined and waiting claims are never listed."""
+    lines = []
+    for scoring_round in rounds:
+        label = period_label(scoring_round)
+        order = round_order(scoring_round.period_type, scoring_round.period_key, scoring_round.scope)
+        rows = session.execute(
+            sa.select(Claim, Household.household_no, Household.head_name, RoundCriterion.name)
+            .join(Household, Household.id == Claim.household_id)
+            .join(RoundCriterion, RoundCriterion.id == Claim.round_criterion_id)
+            .where(Claim.round_id == scoring_round.id, Claim.status == ClaimStatus.ACCEPTED)
+        )
+        for claim, no, head, name in rows:
+            accepted_on = local_day(claim.decided_at)
+            for number, photo in enumerate(claim.photos, start=1):
+                line = ClaimLine(photo.id, label, no, head, name, claim.happened_on, accepted_on, claim.added,
+                                 number, photo.size, photo.stored_name)  # fmt: skip
+                lines.append(((order, no, claim.happened_on, claim.id, number), line))
+    return [line for _key, line in sorted(lines, key=lambda entry: entry[0])]
+
+
+def add_photos_sheet(book: Book, title: str, lines: list[ClaimLine], folder: Path) -> None:
+    """家庭申领照片（已采纳） as a sheet of a round's photos workbook: the ledger's columns, and each
+    photo's thumbnail in its row's last cell (a file gone from ``folder`` says so there)."""
+    table = Table(
+        _("家庭申领照片（已采纳）"),
+        [*ClaimLine.columns(), Column(_("照片"), 60, lambda line: None)],
+        lines,
+        heading=title,
+        landscape=True,
+        notes=["", _("家庭申领的照片只给本村妇联主席和评比小组看，不上公示，不报县里。")],
+    )
+    sheet = table.add_to(book)
+    column = get_column_letter(len(table.columns))
+    for row, line in enumerate(lines, start=3):  # under the heading and the column headings
+        place_picture(sheet, f"{column}{row}", photo_path(folder, line.stored_name))
 
 
 def pending_count(session: Session, scoring_round: ScoringRound) -> int:

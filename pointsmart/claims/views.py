@@ -29,8 +29,9 @@ from ..extensions import db, limiter
 from ..i18n import signed
 from ..pages import flash_marked
 from ..periods import today
-from ..scoring import photo_storage
+from ..scoring import notice_photos, photo_storage
 from ..scoring.models import RoundStatus
+from ..scoring.reports import period_label
 from ..scoring.rounds import get_round, scores_of
 from ..unit import write
 from . import services
@@ -276,6 +277,19 @@ def claims_waiting(scoring_round) -> int:
 def claim_evidence(scoring_round, household_id: int | None = None) -> list:
     """The round's accepted claims with photos, for the score photos' pages (``claims/_evidence.html``)."""
     return services.accepted_evidence(db.session, scoring_round, household_id)
+
+
+def _photos_sheet(book, scoring_round, village) -> None:
+    """The round's photos workbook (``ledgers.photos_xlsx``) has a sheet of its accepted claims' photos,
+    if it has any (:data:`pointsmart.scoring.notice_photos.MORE_SHEETS`)."""
+    lines = services.ledger_lines(db.session, [scoring_round])
+    if lines:
+        title = _("%(village)s %(period)s 家庭申领照片（已采纳）", village=village.label,
+                  period=period_label(scoring_round))  # fmt: skip
+        services.add_photos_sheet(book, title, lines, _uploads())
+
+
+notice_photos.MORE_SHEETS.append(_photos_sheet)
 
 
 @bp.get("/scoring/rounds/<int:round_id>/claims")

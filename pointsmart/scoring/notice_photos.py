@@ -3,6 +3,7 @@ listed and exported with thumbnails. Writes flush and audit; the caller commits.
 """
 
 import io
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path, PurePath
 
@@ -32,6 +33,11 @@ from .photo_storage import require_room
 from .reports import PUBLIC_STATUSES, period_label
 
 MAX_PHOTOS = 20
+
+#: more sheets of a round's photos workbook (:func:`photos_xlsx`), each ``(book, round, village)``:
+#: registered by the packages above scoring — claims adds its accepted photos (:mod:`pointsmart.claims`)
+#: — so this module never imports them
+MORE_SHEETS: list[Callable[[Book, ScoringRound, Village], None]] = []
 
 
 def folder() -> Path:
@@ -215,7 +221,8 @@ def photos_xlsx(
 ) -> bytes:
     """The photo evidence as a workbook: one row per photo with its dates, and the photo itself; with
     ``evidence`` (``[(household, [ScorePhoto, …]), …]``), a second sheet of the photos taken while
-    scoring, one row each with its household, item and before/after.
+    scoring, one row each with its household, item and before/after; then the sheets of
+    :data:`MORE_SHEETS` (the accepted claims' photos).
 
     Not a plain table: each row holds a picture placed over its last cell, the row as tall as the
     picture, so it is written cell by cell rather than as an :class:`~pointsmart.exports.Table`."""
@@ -235,6 +242,8 @@ def photos_xlsx(
     add_photo_rows(sheet, photos, folder, names)
     if evidence:
         _evidence_sheet(book, scoring_round, evidence, evidence_folder, names, village, stage_labels or {})
+    for more in MORE_SHEETS:
+        more(book, scoring_round, village)
     return workbook_bytes(book)
 
 
@@ -263,13 +272,7 @@ def add_photo_rows(sheet, photos: list[NoticePhoto], folder: Path, names: dict[i
         for column in "BC":
             sheet[f"{column}{row}"].number_format = "yyyy-mm-dd"
         sheet[f"E{row}"].number_format = "yyyy-mm-dd hh:mm"
-        thumbnail = _thumbnail(photo_path(folder, photo.stored_name))
-        if thumbnail is not None:
-            picture = SheetImage(thumbnail)
-            sheet.add_image(picture, f"F{row}")
-            sheet.row_dimensions[row].height = picture.height * 0.75  # pixels → points
-        else:
-            sheet[f"F{row}"] = _("（照片文件缺失）")
+        place_picture(sheet, f"F{row}", photo_path(folder, photo.stored_name))
 
 
 def _evidence_sheet(book, scoring_round, evidence, folder: Path, names, village, stage_labels) -> None:
@@ -302,13 +305,19 @@ def _evidence_sheet(book, scoring_round, evidence, folder: Path, names, village,
             )
             row = sheet.max_row
             sheet[f"G{row}"].number_format = "yyyy-mm-dd hh:mm"
-            thumbnail = _thumbnail(photo_path(folder, photo.stored_name))
-            if thumbnail is not None:
-                picture = SheetImage(thumbnail)
-                sheet.add_image(picture, f"H{row}")
-                sheet.row_dimensions[row].height = picture.height * 0.75
-            else:
-                sheet[f"H{row}"] = _("（照片文件缺失）")
+            place_picture(sheet, f"H{row}", photo_path(folder, photo.stored_name))
+
+
+def place_picture(sheet, cell: str, path: Path) -> None:
+    """A thumbnail of the photo at ``path`` placed over ``cell``, its row as tall as the picture; a
+    missing or unreadable file says so in the cell."""
+    thumbnail = _thumbnail(path)
+    if thumbnail is None:
+        sheet[cell] = _("（照片文件缺失）")
+        return
+    picture = SheetImage(thumbnail)
+    sheet.add_image(picture, cell)
+    sheet.row_dimensions[sheet[cell].row].height = picture.height * 0.75  # pixels → points
 
 
 def _thumbnail(path: Path, box=(400, 300)) -> io.BytesIO | None:

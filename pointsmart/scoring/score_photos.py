@@ -25,6 +25,7 @@ from ..errors import Invalid, NotFound
 from ..exports import DAY, INTEGER, TEXT, Column
 from ..households.models import Household
 from ..images import CleanPhoto, photo_path, store_photo
+from ..months.guard import refuse_round
 from ..periods import local_day, read_period
 from .errors import ScoringError
 from .models import PHOTO_STAGE_LABELS, PhotoStage, RoundCriterion, RoundStatus, ScorePhoto, ScoringRound
@@ -245,12 +246,15 @@ def _refused(session, user: User, scoring_round, household_id, err: ScoringError
 
 
 def set_public(session: Session, photo: ScorePhoto, public: bool, actor_id: int | None) -> bool:
-    """Show a photo on the round's public notice, or take it off. Returns whether it changed."""
+    """Show a photo on the round's public notice, or take it off. Returns whether it changed.
+
+    :raises MonthClosed: the round's month is closed (its photos are lines of the month's book)."""
+    scoring_round = session.get(ScoringRound, photo.round_id)
+    refuse_round(session, scoring_round)
     if photo.public == public:
         return False
     photo.public = public
     session.flush()
-    scoring_round = session.get(ScoringRound, photo.round_id)
     record(
         session,
         "scoring.score_photo.made_public" if public else "scoring.score_photo.made_private",
@@ -264,8 +268,11 @@ def set_public(session: Session, photo: ScorePhoto, public: bool, actor_id: int 
 
 
 def delete_photo(session: Session, photo: ScorePhoto, actor_id: int | None) -> str:
-    """Remove a photo's record (audited). Returns its file name: remove the file once committed."""
+    """Remove a photo's record (audited). Returns its file name: remove the file once committed.
+
+    :raises MonthClosed: the round's month is closed (its photos are lines of the month's book)."""
     scoring_round = session.get(ScoringRound, photo.round_id)
+    refuse_round(session, scoring_round)
     record(
         session,
         "scoring.score_photo.deleted",

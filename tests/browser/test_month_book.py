@@ -6,7 +6,7 @@ scrolling sideways."""
 import re
 import shutil
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -270,3 +270,119 @@ def test_the_demo_villages_book_has_its_contents_page_numbers_right(browser, dat
         t: [n] for t, n in starts.items()
     }
     assert starts["积分评定会议记录台账"] - starts["打分表台账"] > 1  # the score sheet runs over pages
+
+
+SHOTS = ARTIFACTS.parent.parent.parent / "shots" / "bookph"  # /work/wt/shots/bookph beside the worktree
+
+
+def _evidence(app, found, photos: int) -> int:
+    """``photos`` score photos on November's round, spread over its households (every third before or
+    after the yard's cleaning), and a family's accepted claim with a photo: the claim photo's id."""
+    import hashlib
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    from pointsmart.cards.models import Card
+    from pointsmart.claims.models import Claim, ClaimPhoto
+    from pointsmart.org.services import home_village
+    from pointsmart.scoring import score_photos
+    from pointsmart.scoring.models import RoundCriterion, Score, ScorePhoto
+
+    def png(n: int) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (320, 240), ((n * 40) % 255, (n * 90) % 255, 120)).save(out, "PNG")
+        return out.getvalue()
+
+    with committing(app) as session:
+        criteria = {c.name: c for c in session.scalars(sa.select(RoundCriterion).where(
+            RoundCriterion.round_id == found.november))}  # fmt: skip
+        households = sorted({s.household_id for s in session.scalars(
+            sa.select(Score).where(Score.round_id == found.november))})  # fmt: skip
+        folder = score_photos.folder_of(app.instance_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(photos):
+            data = png(n)
+            name = f"evidence-{n}.png"
+            (folder / name).write_bytes(data)
+            yard = n % 3 == 0
+            session.add(
+                ScorePhoto(round_id=found.november, household_id=households[n % len(households)],
+                           round_criterion_id=criteria["庭院整洁"].id if yard else None,
+                           stage=("before", "after")[n % 2] if yard else "", stored_name=name,
+                           content_type="image/png", width=320, height=240, size=len(data),
+                           sha256=hashlib.sha256(data).hexdigest(), public=n % 5 == 0)
+            )  # fmt: skip
+        card = session.scalar(sa.select(Card).where(Card.household_id == found.a))
+        helping = criteria["参加志愿服务"]
+        claim = Claim(village_id=home_village(session).id,
+                      household_id=found.a, card_id=card.id, criterion_id=helping.criterion_id,
+                      round_id=found.november, round_criterion_id=helping.id, happened_on=date(2026, 11, 8),
+                      note="参加了志愿服务", status="accepted", decided_at=datetime(2026, 11, 10, 2),
+                      times=2, added=1)  # fmt: skip
+        session.add(claim)
+        session.flush()
+        data = png(99)
+        folder = Path(app.instance_path) / "uploads" / "claims"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "claimed-1.png").write_bytes(data)
+        photo = ClaimPhoto(claim_id=claim.id, stored_name="claimed-1.png", content_type="image/png",
+                           width=320, height=240, size=len(data))  # fmt: skip
+        session.add(photo)
+        session.flush()
+        return photo.id
+
+
+def test_the_photos_ledger_with_score_and_claim_photos_prints_with_the_contents_pages_exact(
+    browser, live_server, app, scene, make_household
+):
+    """November with 40 score photos and a family's accepted claim with its photo: the book's photos
+    ledger lists them (the claims' lines said to be the village's alone), nothing sticks out sideways
+    on a desktop or a phone, and printed to A4 each ledger heads the page the contents name for it —
+    the photos ledger running over pages. The round's photos page shows the claim's photo, served by
+    the staff's address. Shots are kept for a person to look at (/work/wt/shots/bookph)."""
+    found = november(app, scene, make_household, more=12)
+    claim_photo = _evidence(app, found, 40)
+    with committing(app) as session:
+        chair = session.scalar(sa.select(User.username).where(User.id == scene.chair))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1366, 768), (390, 844)):
+        options = {"viewport": {"width": width, "height": height}}
+        if width < 500:
+            options["is_mobile"] = True
+        context, page = _open(browser, live_server, options)
+        try:
+            login(page, chair)
+            page.goto("/ledgers/book/2026-11")
+            starts = _contents_pages(page)
+            assert list(starts) == TITLES
+            assert horizontal_overflow(page) <= 0
+            assert page.evaluate(_TOO_WIDE, "table.book-photos") == []
+            ledger = page.locator("#book-photos")
+            assert "打分佐证照片" in ledger.inner_text() and "家庭申领照片（已采纳）" in ledger.inner_text()
+            assert "这几行只在村里的台账里" in ledger.inner_text()
+            page.screenshot(path=str(SHOTS / f"book-{width}.png"), full_page=True)
+            ledger.screenshot(path=str(SHOTS / f"book-photos-{width}.png"))
+            pdf = SHOTS / f"book-a4-{width}.pdf"
+            page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
+            pages = _pdf_pages(pdf)
+            heads = [
+                " ".join(p.strip().splitlines()[:3]) if n != 2 else "" for n, p in enumerate(pages, start=1)
+            ]
+            found_at = {t: [n for n, head in enumerate(heads, start=1) if t in head][:1] for t in starts}
+            assert found_at == {t: [n] for t, n in starts.items()}, (width, len(pages))
+            squeezed = [re.sub(r"\s+", "", p) for p in pages]
+            for number, printed in enumerate(squeezed, start=1):
+                assert f"第{number}页共{len(pages)}页" in printed, (number, printed[-200:])
+            photo_pages = squeezed[starts["积分公示影视资料台账"] - 1 : starts["积分兑换（领取）台账"] - 1]
+            assert len(photo_pages) >= 2 and "家庭申领照片（已采纳）" in "".join(photo_pages)
+            assert console_errors(page) == []
+
+            page.goto(f"/ledgers/rounds/{found.november}/photos")
+            assert horizontal_overflow(page) <= 0
+            assert page.locator(f'img[src$="/scoring/claims/photos/{claim_photo}"]').count() == 1
+            page.screenshot(path=str(SHOTS / f"round-photos-{width}.png"), full_page=True)
+            page.pdf(path=str(SHOTS / f"round-photos-a4-{width}.pdf"), format="A4", print_background=True)
+        finally:
+            context.close()
