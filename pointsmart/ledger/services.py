@@ -1,5 +1,6 @@
 """Post, reverse and verify transfers. Every function flushes, none commits."""
 
+import os
 import uuid as uuid_mod
 from collections import defaultdict
 from collections.abc import Iterable
@@ -273,6 +274,19 @@ def pay(
     return transfer, debited.balance
 
 
+def uuid4_many(n: int) -> list[str]:
+    """``n`` random (version 4) uuids as text, from one read of the system's random source: what
+    ``str(uuid.uuid4())`` gives one at a time, at a sixth of its cost (a round posts thousands)."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # the version, 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # the variant, RFC 4122
+    h = raw.hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
+
+
 #: the columns the bulk path inserts, in order
 _BULK_COLUMNS = (
     "uuid",
@@ -311,14 +325,15 @@ def post_many(
     created_at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
     deltas: dict[int, int] = defaultdict(int)
     values, posted = [], []
-    for row in rows:
+    rows = list(rows)
+    for row, transfer_uuid in zip(rows, uuid4_many(len(rows)), strict=True):
         amount, source, target = row["amount"], row["from_account_id"], row["to_account_id"]
         _check_amount(amount)
         if source == target:
             raise Invalid(_("转出和转入账户不能相同。"), code="same_account")
         deltas[source] -= amount
         deltas[target] += amount
-        transfer_uuid, kind, reason = str(uuid_mod.uuid4()), str(row["kind"]), row.get("reason", "")
+        kind, reason = str(row["kind"]), row.get("reason", "")
         values.append(
             (
                 transfer_uuid,
