@@ -244,7 +244,8 @@ def redeem(
                 goods_name=line.name,
             )
         )
-    session.add_all(made)  # with the stock moves and the audit entry: one flush, at the commit
+    session.add_all(made)
+    session.flush()  # the lines persistent: a cancellation in the same transaction finds their goods
     # the lines are known: the receipt and the change log need not load them again
     set_committed_value(redemption, "lines", made)
     record(
