@@ -280,14 +280,25 @@ def create_api_token(session: Session, user: User, actor_id: int | None = None, 
     return token
 
 
+#: built once: every API call runs it
+_ACTIVE_TOKEN = (
+    sa.select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+
+
 def active_api_token(session: Session, token: str) -> ApiToken | None:
-    """The unrevoked token of an active user that ``token`` is, or None."""
-    api_token = session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == _digest(token or ""), ApiToken.revoked_at.is_(None))
-    )
-    if api_token is None or not api_token.user.active:
+    """The unrevoked token of an active user that ``token`` is, or None.
+
+    One query for the token and its user (every API call asks): the user is then in the session, and
+    ``api_token.user`` finds it there.
+    """
+    found = session.execute(_ACTIVE_TOKEN, {"token_hash": _digest(token or "")}).first()
+    if found is None:
         return None
-    return api_token
+    api_token, user = found
+    return api_token if user.active else None
 
 
 def user_for_api_token(session: Session, token: str) -> User | None:

@@ -116,6 +116,11 @@ def found_open(session: Session, month: str, village_id: int | None = None) -> N
     found.add((month, village_id))
 
 
+def is_found_open(session: Session, month: str, village_id: int | None = None) -> bool:
+    """Whether this transaction already found ``month`` open (:func:`refuse_month`, :func:`found_open`)."""
+    return (month, village_id) in _found_open(session)
+
+
 def refuse_day(session: Session, day: date | None, village_id: int | None = None) -> None:
     """Refuse a row a person dated ``day`` (the villages' calendar) in a closed month."""
     if day is not None:

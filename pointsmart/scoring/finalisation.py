@@ -145,6 +145,9 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     issuance = ledger.system_account(session, AccountKind.ISSUANCE).id
     deductions = ledger.system_account(session, AccountKind.DEDUCTIONS).id
     criteria = {c.id: c for c in scoring_round.criteria}
+    # read off the rows once: ten thousand cells would read each attribute through the ORM again
+    points_of = {c.id: c.points for c in criteria.values()}
+    category_of = {c.id: c.category_name for c in criteria.values()}
     reason_prefix = f"{scoring_round.period_key} "
     ref = scoring_round.ref
     rows, results = [], []
@@ -152,15 +155,15 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
     award, deduction = str(TransferKind.AWARD), str(TransferKind.DEDUCTION)
     for household_id, household_cells in by_household.items():
         account, balance = household_cells[0][0], household_cells[0][1]
-        awarded = sum(t * criteria[c].points for _a, _b, c, t in household_cells if criteria[c].points > 0)
-        deducted = sum(-t * criteria[c].points for _a, _b, c, t in household_cells if criteria[c].points < 0)
+        awarded = sum(t * points_of[c] for _a, _b, c, t in household_cells if points_of[c] > 0)
+        deducted = sum(-t * points_of[c] for _a, _b, c, t in household_cells if points_of[c] < 0)
         available = balance + awarded  # this round's awards count before its deductions
         shortfall = 0
         for _account, _balance, criterion_id, times in household_cells:
-            criterion = criteria[criterion_id]
-            points = times * criterion.points
+            points = times * points_of[criterion_id]
             reason = reasons.get((criterion_id, times))
             if reason is None:
+                criterion = criteria[criterion_id]
                 reason = f"{reason_prefix}{criterion.category_name}·{criterion.name}" + (
                     f" ×{times}" if times > 1 else ""
                 )
@@ -173,7 +176,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                         "amount": points,
                         "kind": award,
                         "reason": reason,
-                        "category": criterion.category_name,
+                        "category": category_of[criterion_id],
                     }
                 )
                 continue
@@ -187,7 +190,7 @@ def finalise_round(session: Session, scoring_round: ScoringRound, actor_id: int)
                         "amount": posted,
                         "kind": deduction,
                         "reason": reason,
-                        "category": criterion.category_name,
+                        "category": category_of[criterion_id],
                     }
                 )
             shortfall += -points - posted

@@ -13,7 +13,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import changes
@@ -149,6 +149,20 @@ def _id_of(obj) -> int:
     return sa.inspect(obj).identity[0]
 
 
+_INSERT_REDEMPTION = sa.insert(Redemption.__table__).returning(Redemption.__table__.c.id)
+
+
+def _insert_redemption(session: Session, **values) -> Redemption:
+    """Insert a redemption (every column given) with one ``INSERT … RETURNING id`` rather than a flush
+    of its own, and return it persistent in the session, as a flush would have left it; the change log
+    is told of it."""
+    redemption = Redemption(id=session.execute(_INSERT_REDEMPTION, values).scalar_one(), **values)
+    make_transient_to_detached(redemption)
+    session.add(redemption)
+    changes.touch(session, redemption)
+    return redemption
+
+
 def redeem(
     session: Session,
     village_id: int,
@@ -193,20 +207,22 @@ def redeem(
         _give_back(session, taken)
         raise
     now = utcnow()
-    redemption = Redemption(
+    redemption = _insert_redemption(
+        session,
         uuid=redemption_uuid,
         village_id=village_id,
         household_id=household.id,
         card_id=card.id,
         points=total,
         balance_after=balance_after,
-        status=RedemptionStatus.DONE,
+        status=str(RedemptionStatus.DONE),
         transfer_id=transfer.id,
         operator_id=operator_id,
         created_at=now,
+        cancelled_by=None,
+        cancelled_at=None,
+        cancel_reason="",
     )
-    session.add(redemption)
-    session.flush()
     made = []
     for line in taken:
         session.add(
@@ -229,7 +245,7 @@ def redeem(
             )
         )
     session.add_all(made)
-    session.flush()
+    session.flush()  # the lines persistent: a cancellation in the same transaction finds their goods
     # the lines are known: the receipt and the change log need not load them again
     set_committed_value(redemption, "lines", made)
     record(
