@@ -34,7 +34,7 @@ def test_a_day_outside_the_notice_is_refused_naming_the_field(app, scene, login_
     for days, field, said in (
         ({"posted_from": before}, "posted_from", "张贴日期应在公示期内"),
         ({"posted_from": start, "posted_until": after}, "posted_until", "撤下日期应在公示期内"),
-        ({"posted_from": after, "posted_until": after}, "posted_from", "日期不能晚于今天"),  # and ahead of today
+        ({"posted_from": after, "posted_until": after}, "posted_from", "日期不能晚于今天"),
     ):
         refused = upload(**days)
         assert refused.status_code == 422, days
