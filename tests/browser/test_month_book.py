@@ -211,12 +211,12 @@ def test_the_contents_give_the_page_each_ledger_starts_on_in_the_printed_book(
 
 
 def test_the_demo_villages_book_has_its_contents_page_numbers_right(browser, database, tmp_path):
-    """The demo village's October (seed/demo: 120 households, a score sheet over six landscape pages
-    with its headings repeated on each) printed to A4: each ledger heads the page its contents name."""
+    """The demo village's last month (seed/demo: 120 households, a score sheet over several landscape
+    pages with its headings repeated on each) printed to A4: each ledger heads the page its contents name."""
     from pointsmart import create_app
 
     from ..live import serving
-    from .gallery_support import USERS, build_village
+    from .gallery_support import USERS, _last_month, build_village
 
     _kind, template = database
     if _kind != "sqlite":
@@ -238,9 +238,9 @@ def test_the_demo_villages_book_has_its_contents_page_numbers_right(browser, dat
             try:
                 page = context.new_page()
                 login(page, *USERS["chair"])
-                page.goto("/ledgers/book/2026-10")
+                page.goto(f"/ledgers/book/{_last_month()}")
                 starts = _contents_pages(page)
-                pdf = ARTIFACTS / "month-book-demo-2026-10.pdf"
+                pdf = ARTIFACTS / "month-book-demo.pdf"
                 page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True, print_background=True)
                 screenshot(page, "month-book-demo-1366")
             finally:
@@ -256,7 +256,7 @@ def test_the_demo_villages_book_has_its_contents_page_numbers_right(browser, dat
             try:
                 phone = context.new_page()
                 login(phone, *USERS["chair"])
-                phone.goto("/ledgers/book/2026-10")
+                phone.goto(f"/ledgers/book/{_last_month()}")
                 assert phone.evaluate(_TOO_WIDE, "table.prices") == []
                 screenshot(phone, "month-book-demo-390")
                 phone.locator("#book-prices").screenshot(
