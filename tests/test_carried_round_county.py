@@ -28,9 +28,10 @@ from .test_month_close import MONTH, close, set_clock, stocktake
 DECEMBER = "2026-12"
 
 
-def _carried_and_finalised(app, make_user, make_household, login_as) -> str:
-    """November's round carried to December and finalised there (1 household scored); both months
-    closed. Returns the round's uuid."""
+def _carried_and_finalised(app, make_user, make_household, login_as, before_close: bool = False) -> str:
+    """November's round carried to December and finalised there (1 household scored) — or, with
+    ``before_close``, finalised after the carry but before November closed; both months closed.
+    Returns the round's uuid."""
     from pointsmart.auth.models import User
     from pointsmart.scoring import criteria as scoring_criteria
     from pointsmart.scoring import finalisation, panels, score_entry
@@ -60,7 +61,8 @@ def _carried_and_finalised(app, make_user, make_household, login_as) -> str:
     set_clock(2026, 12, 3)
     chair = login_as("chair")
     assert chair.post(f"/closing/{MONTH}/carry/{round_id}").status_code == 302
-    assert close(chair).status_code == 302
+    if not before_close:
+        assert close(chair).status_code == 302
     with app.app_context():
         scoring_round = db.session.get(ScoringRound, round_id)
         score_entry.set_score(
@@ -75,6 +77,8 @@ def _carried_and_finalised(app, make_user, make_household, login_as) -> str:
     with app.app_context():
         assert finalisation.finalise_round(db.session, db.session.get(ScoringRound, round_id), None)
         db.session.commit()
+    if before_close:
+        assert close(login_as("chair")).status_code == 302
     set_clock(2026, 12, 31)
     stocktake(app, date(2026, 12, 31))
     set_clock(2027, 1, 4)
@@ -162,3 +166,28 @@ def test_a_month_frozen_by_version_1_still_agrees_at_the_county(
             assert month_figures.digest(rebuilt) != sha  # version 2 reads the rounds otherwise
             assert month_figures.rebuilt_digest(rebuilt, sha) == sha, m
             assert month_figures.rebuilt_digest(rebuilt, "0" * 64) == month_figures.digest(rebuilt)
+
+
+def test_a_round_carried_then_finalised_before_its_month_closed_stays_in_that_months_book(
+    app, county_app, make_user, make_household, login_as
+):
+    """The county sees a carry only in the closes: a round finalised before November closed is
+    November's there, and so it is in the village's book, figures and accounts — the hashes agree."""
+    round_uuid = _carried_and_finalised(app, make_user, make_household, login_as, before_close=True)
+    with app.app_context():
+        village_id = home_village(db.session).id
+        rounds = {
+            m: [r.uuid for r in month_rounds(db.session, village_id, read_period(m))]
+            for m in (MONTH, DECEMBER)
+        }
+        closes = {m: close_of(db.session, village_id, m) for m in (MONTH, DECEMBER)}
+        shas = {m: c.sha256 for m, c in closes.items()}
+        scored = {m: json.loads(c.figures)["households_scored"] for m, c in closes.items()}
+    assert rounds == {MONTH: [round_uuid], DECEMBER: []} and scored == {MONTH: 1, DECEMBER: 0}
+    push_all(app, county_app.test_client(), register(county_app))
+    with county_app.app_context():
+        county_village = db.session.scalar(sa.select(Village).where(Village.code == VILLAGE_CODE))
+        for m in (MONTH, DECEMBER):
+            found = county_book(db.session, county_village.id, m)
+            assert [r.uuid for r in found.rounds] == rounds[m], m
+            assert found.close.county_sha256 == shas[m], m
