@@ -224,6 +224,10 @@ def test_a_back_dated_receipt_counts_among_the_donors_of_the_month_written_on_it
         )
         db.session.commit()
         soap_uuid, towel_uuid = soap.uuid, towel.uuid
+        # the October receipt makes October the first month to close: its towels counted on its last day
+        shop.record_stocktake(db.session, soap.village_id, date(2026, 10, 31), "王芳", {towel.id: 5}, None)
+        db.session.commit()
+    assert close(login_as("chair"), "2026-10").status_code == 302
     frozen = json.loads(_closed(app, login_as).figures)
     assert frozen["goods"][soap_uuid]["donated"] == 27 and frozen["goods"][towel_uuid]["donated"] == 0
     assert frozen["goods"][towel_uuid]["opening"] == 5 and frozen["goods"][soap_uuid]["opening"] == 0
