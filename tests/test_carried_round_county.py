@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from pointsmart.book import month_rounds
 from pointsmart.closing import figures as month_figures
+from pointsmart.closing.services import carry_round, close_month
 from pointsmart.county.models import SyncedScorePhoto
 from pointsmart.county.month_book import county_book
 from pointsmart.county.month_figures import county_month_figures
@@ -23,12 +24,12 @@ from pointsmart.periods import read_period
 from .conftest import VILLAGE_CODE
 from .sync_support import push_all, register
 from .test_county_dashboard import county_user, login
-from .test_month_close import MONTH, close, set_clock, stocktake
+from .test_month_close import MONTH, set_clock, stocktake
 
 DECEMBER = "2026-12"
 
 
-def _carried_and_finalised(app, make_user, make_household, login_as, before_close: bool = False) -> str:
+def _carried_and_finalised(app, make_user, make_household, before_close: bool = False) -> str:
     """November's round carried to December and finalised there (1 household scored) — or, with
     ``before_close``, finalised after the carry but before November closed; both months closed.
     Returns the round's uuid."""
@@ -59,16 +60,24 @@ def _carried_and_finalised(app, make_user, make_household, login_as, before_clos
     set_clock(2026, 11, 30)
     stocktake(app, date(2026, 11, 30))
     set_clock(2026, 12, 3)
-    chair = login_as("chair")
-    assert chair.post(f"/closing/{MONTH}/carry/{round_id}").status_code == 302
+    chair_id = make_user("chair")[0]
+
+    def close_month_(month: str) -> None:
+        with app.app_context():
+            close_month(db.session, home_village(db.session), month, chair_id)
+            db.session.commit()
+
+    with app.app_context():
+        carry_round(db.session, home_village(db.session).id, round_id, MONTH, chair_id)
+        db.session.commit()
     if not before_close:
-        assert close(chair).status_code == 302
+        close_month_(MONTH)
     with app.app_context():
         scoring_round = db.session.get(ScoringRound, round_id)
         score_entry.set_score(
             db.session, scoring_round, home, scoring_round.criteria[0].id, 1, db.session.get(User, members[0])
         )
-        scoring_workflow.submit_round(db.session, scoring_round, db.session.get(User, chair.user_id))
+        scoring_workflow.submit_round(db.session, scoring_round, db.session.get(User, chair_id))
         for member in members:
             scoring_workflow.approve_round(db.session, scoring_round, db.session.get(User, member))
         scoring_workflow.publish_round(db.session, scoring_round, None)
@@ -78,11 +87,11 @@ def _carried_and_finalised(app, make_user, make_household, login_as, before_clos
         assert finalisation.finalise_round(db.session, db.session.get(ScoringRound, round_id), None)
         db.session.commit()
     if before_close:
-        assert close(login_as("chair")).status_code == 302
+        close_month_(MONTH)
     set_clock(2026, 12, 31)
     stocktake(app, date(2026, 12, 31))
     set_clock(2027, 1, 4)
-    assert close(login_as("chair"), DECEMBER).status_code == 302
+    close_month_(DECEMBER)
     return round_uuid
 
 
@@ -91,9 +100,9 @@ def _rounds_section(page: str) -> str:
 
 
 def test_a_carried_round_is_decembers_in_the_county_book_as_in_the_villages(
-    app, county_app, make_user, make_household, login_as
+    app, county_app, make_user, make_household
 ):
-    round_uuid = _carried_and_finalised(app, make_user, make_household, login_as)
+    round_uuid = _carried_and_finalised(app, make_user, make_household)
     with app.app_context():
         village_id = home_village(db.session).id
         village = {
@@ -141,12 +150,10 @@ def test_a_carried_round_is_decembers_in_the_county_book_as_in_the_villages(
         assert said in re.sub(r"\s+", " ", accounts.get_data(as_text=True)), m
 
 
-def test_a_month_frozen_by_version_1_still_agrees_at_the_county(
-    app, county_app, make_user, make_household, login_as
-):
+def test_a_month_frozen_by_version_1_still_agrees_at_the_county(app, county_app, make_user, make_household):
     """Version 1 took a round by its own period: November listed the carried round as carried,
     December listed none and scored no household. A close frozen so still checks at the county."""
-    round_uuid = _carried_and_finalised(app, make_user, make_household, login_as)
+    round_uuid = _carried_and_finalised(app, make_user, make_household)
     with app.app_context():
         village_id = home_village(db.session).id
         frozen = {m: json.loads(close_of(db.session, village_id, m).figures) for m in (MONTH, DECEMBER)}
@@ -169,11 +176,11 @@ def test_a_month_frozen_by_version_1_still_agrees_at_the_county(
 
 
 def test_a_round_carried_then_finalised_before_its_month_closed_stays_in_that_months_book(
-    app, county_app, make_user, make_household, login_as
+    app, county_app, make_user, make_household
 ):
     """The county sees a carry only in the closes: a round finalised before November closed is
     November's there, and so it is in the village's book, figures and accounts — the hashes agree."""
-    round_uuid = _carried_and_finalised(app, make_user, make_household, login_as, before_close=True)
+    round_uuid = _carried_and_finalised(app, make_user, make_household, before_close=True)
     with app.app_context():
         village_id = home_village(db.session).id
         rounds = {
