@@ -224,6 +224,10 @@ def test_a_back_dated_receipt_counts_among_the_donors_of_the_month_written_on_it
         )
         db.session.commit()
         soap_uuid, towel_uuid = soap.uuid, towel.uuid
+        # the October receipt makes October the first month to close: its towels counted on its last day
+        shop.record_stocktake(db.session, soap.village_id, date(2026, 10, 31), "王芳", {towel.id: 5}, None)
+        db.session.commit()
+    assert close(login_as("chair"), "2026-10").status_code == 302
     frozen = json.loads(_closed(app, login_as).figures)
     assert frozen["goods"][soap_uuid]["donated"] == 27 and frozen["goods"][towel_uuid]["donated"] == 0
     assert frozen["goods"][towel_uuid]["opening"] == 5 and frozen["goods"][soap_uuid]["opening"] == 0
@@ -312,12 +316,14 @@ def test_a_carried_round_is_counted_in_the_month_its_book_holds_it(
     assert chair.post(f"/closing/{MONTH}/carry/{round_id}").status_code == 302
     assert close(chair).status_code == 302
 
-    def counted(month: str) -> tuple[str, str]:
+    def counted(month: str) -> tuple[str, str, str]:
+        """The rounds and households the accounts count, and the rounds the month's book holds."""
         accounts = _text(client.get(f"/accounts/{month}").get_data(as_text=True))
         book = _text(chair.get(f"/ledgers/book/{month}").get_data(as_text=True))
-        return re.search(r"本月评定 (\d+) 次", accounts)[1], re.search(r"(\d+) 次评定", book)[1]
+        said = re.search(r"本月评定 (\d+) 次，(\d+) 户得到评定结果", accounts)
+        return said[1], said[2], re.search(r"(\d+) 次评定", book)[1]
 
-    assert counted(MONTH) == ("0", "0")
+    assert counted(MONTH) == ("0", "0", "0")
     # December: the carried round is scored, approved, published and finalised; December closes
     with app.app_context():
         scoring_round = db.session.get(ScoringRound, round_id)
@@ -333,9 +339,11 @@ def test_a_carried_round_is_counted_in_the_month_its_book_holds_it(
     with app.app_context():
         assert finalisation.finalise_round(db.session, db.session.get(ScoringRound, round_id), None)
         db.session.commit()
+    set_clock(2026, 12, 31)
     stocktake(app, date(2026, 12, 31))
     set_clock(2027, 1, 4)
     chair = login_as("chair")
     assert close(chair, "2026-12").status_code == 302
-    assert counted("2026-12") == ("1", "1")
-    assert counted(MONTH) == ("0", "0")  # November's reads as it did
+    # the household the carried round scored is December's, with the round (not "1 次，0 户")
+    assert counted("2026-12") == ("1", "1", "1")
+    assert counted(MONTH) == ("0", "0", "0")  # November's reads as it did

@@ -5,6 +5,7 @@ closed the month. Runs on the suite's database (SQLite or PostgreSQL) for villag
 
 import io
 import json
+import re
 from datetime import timedelta
 
 import httpx
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from pointsmart import clock
 from pointsmart.auth.models import User
 from pointsmart.cards import services as cards
+from pointsmart.cards.services import mask_name
 from pointsmart.county.bundles import import_bundle
 from pointsmart.county.closes import CountyMonth
 from pointsmart.county.models import SyncedMonthClose, VillageLink
@@ -252,3 +254,32 @@ def test_the_county_serves_http_alone_unless_https_is_asked_for(app, county_app,
     assert serve.https_port_for(app, None) == 8443
     monkeypatch.setenv("HTTPS_PORT", "9443")
     assert serve.https_port_for(county_app, None) == 9443
+
+
+def _honour_entries(page: str) -> list[tuple[str, str, str, str]]:
+    """(rank, name, 户号, points) of each line of an honour list, in order."""
+    found = re.findall(
+        r'<span class="rank">([^<]*)</span>\s*<span class="who"><strong class="hh-name">([^<]*)</strong>'
+        r'\s*<small class="muted"><span class="hh-no">([^<]*)</span>.*?<span class="points">([^<]*)</span>',
+        page,
+        re.S,
+    )
+    return [tuple(x.strip() for x in row) for row in found]
+
+
+@pytest.mark.usefixtures("worked")
+def test_the_countys_honour_roll_shows_each_villages_roll_from_what_it_synced(app, county_app):
+    """The county's /honour read its own village tables (empty at a county) and showed nothing: it lists
+    the synced village's roll — the same ranks, 户号 and points as the village's own roll, names masked
+    as on the county's card page."""
+    village_roll = _honour_entries(app.test_client().get("/honour").get_data(as_text=True))
+    assert len(village_roll) >= 3
+    key = register(county_app)
+    _push(app, county_app, key)
+    page = county_app.test_client().get("/honour")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "测试村" in text and f'data-village="{VILLAGE_CODE}"' in text
+    county_roll = _honour_entries(text)
+    assert county_roll == [(rank, mask_name(name), no, points) for rank, name, no, points in village_roll]
+    assert all(name not in text for _rank, name, _no, _points in village_roll if len(name) > 1)

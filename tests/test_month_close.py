@@ -149,7 +149,9 @@ def test_what_blocks_a_month_is_listed_with_where_to_fix_it_and_a_round_can_be_c
         village = home_village(db.session)
         states = {s.month: s for s in month_states(db.session, village.id)}
         assert states[MONTH].close is not None
-        assert [r["state"] for r in json.loads(states[MONTH].close.figures)["rounds"]] == ["carried"]
+        # carried out, the round is not November's book's, nor of its figures (version 1 listed it)
+        frozen = json.loads(states[MONTH].close.figures)
+        assert frozen["rounds"] == [] and frozen["households_scored"] == 0
         # the carried round goes on: its scores are December's now
         from pointsmart.auth.models import User
         from pointsmart.scoring import panels
@@ -505,3 +507,28 @@ def test_a_stocktake_typed_in_later_adjusts_the_month_it_is_dated_in(app, worked
         assert november["stock"] == counted == before["stock"] - 2
         december = month.month_figures(db.session, village.id, "2026-12")["goods"][goods.uuid]
         assert (december["stocktake"], december["loss"], december["stock"]) == (0, 1, counted - 1)
+
+
+def test_a_receipt_dated_in_october_makes_october_the_first_month_to_close(app, login_as):
+    """The village's first record is soap typed in on 2 November, dated 28 October (the day on the
+    paper): the figures count it in October, so October is the first month to close, before November."""
+    from pointsmart.closing.services import first_month, month_to_close
+    from pointsmart.shop import services as shop
+    from pointsmart.shop.models import MoveKind
+
+    set_clock(2026, 11, 2)
+    with app.app_context():
+        village = home_village(db.session)
+        soap = shop.save_goods(db.session, village.id, {"name": "洗衣粉", "price": 10}, None)
+        shop.receive_stock(db.session, soap, MoveKind.PURCHASE, 5, None, moved_on=date(2026, 10, 28))
+        db.session.commit()
+        assert first_month(db.session, village.id) == "2026-10"
+        assert month.month_figures(db.session, village.id, "2026-10")["goods"][soap.uuid]["purchased"] == 5
+    set_clock(2026, 12, 3)
+    with app.app_context():
+        waiting = month_to_close(db.session, home_village(db.session).id)
+        assert waiting.month == "2026-10"
+    chair = login_as("chair")
+    assert "m-2026-10" in close_page(chair)
+    refused = close(chair)  # November waits for October
+    assert refused.status_code == 409 and "请先月结2026年10月" in refused.get_data(as_text=True)

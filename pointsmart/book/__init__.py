@@ -32,7 +32,7 @@ from ..auth.services import user_names
 from ..claims import services as claims
 from ..claims.services import ClaimLine
 from ..exports import Table, stacked
-from ..months.models import RoundCarry
+from ..months.models import MonthClose, RoundCarry
 from ..org.models import Village
 from ..periods import Period, local_text, read_period, utc_window
 from ..scoring import meeting_minutes, notice_photos, points_register, score_photos, score_sheets
@@ -152,27 +152,45 @@ def parse_book_month(text: str) -> Period | None:
 
 def month_rounds(session: Session, village_id: int, month: Period) -> list[ScoringRound]:
     """The village's rounds of ``month``'s book, in period order (then by id): those whose period ends
-    in it — unless a month's close carried them on, to the book of the month after the last carry."""
-    carried: dict[int, str] = {}
+    in it — unless a month's close carried them on, to the book of the month after the last carry.
+
+    A carry counts only for a round not finalised by the time its month closed (an open month: not
+    finalised yet): one carried and then finalised before the close is the month's it was finished in.
+    That is what the county can see of a carry (:func:`pointsmart.county.month_figures.book_rounds`,
+    from the rounds' finalised times and the months' closes), so both books hold the same rounds.
+    """
+    closes = dict(
+        session.execute(
+            sa.select(MonthClose.month, MonthClose.closed_at).where(MonthClose.village_id == village_id)
+        ).all()
+    )
+    carries: dict[int, set[str]] = {}
     for round_id, carried_from in session.execute(
-        sa.select(RoundCarry.round_id, sa.func.max(RoundCarry.month))
+        sa.select(RoundCarry.round_id, RoundCarry.month)
         .join(ScoringRound, ScoringRound.id == RoundCarry.round_id)
         .where(ScoringRound.village_id == village_id)
-        .group_by(RoundCarry.round_id)
     ):
-        carried[round_id] = read_period(carried_from).next.key
+        carries.setdefault(round_id, set()).add(carried_from)
     candidates = session.scalars(
         sa.select(ScoringRound).where(
             ScoringRound.village_id == village_id,
-            sa.or_(ScoringRound.period_key.like(f"{month.year:04d}%"), ScoringRound.id.in_(list(carried))),
+            sa.or_(ScoringRound.period_key.like(f"{month.year:04d}%"), ScoringRound.id.in_(list(carries))),
         )
     )
-    found = [
-        r
-        for r in candidates
-        if carried.get(r.id, round_period(r.period_type, r.period_key).last_month) == month.key
-    ]
+    found = [r for r in candidates if _book_month(r, carries.get(r.id, set()), closes) == month.key]
     return sorted(found, key=lambda r: (round_period(r.period_type, r.period_key).start, r.scope, r.id))
+
+
+def _book_month(scoring_round: ScoringRound, carried: set[str], closes: dict[str, datetime]) -> str:
+    """The month whose book holds ``scoring_round``, carried out of the months ``carried``."""
+    book = round_period(scoring_round.period_type, scoring_round.period_key).last_month
+    finalised_at = scoring_round.finalised_at
+    while book in carried:
+        closed_at = closes.get(book)
+        if finalised_at is not None and (closed_at is None or finalised_at <= closed_at):
+            break  # finished before its month closed: the carry did not take it on
+        book = read_period(book).next.key
+    return book
 
 
 def month_book(session: Session, village_id: int, month: Period) -> MonthBook:

@@ -11,8 +11,8 @@ the same facts, so a month's :func:`digest` is the same on both sides unless a r
      "by_category": {"<rulebook category>": {"awarded", "deducted"}},       # a round's postings in the month
      "goods": {"<goods uuid>": {"opening", "donated", "purchased", "stocktake", "loss", "given_out",
                                  "stock"}},
-     "rounds": [{"uuid", "period", "scope", "state": "finalised" | "carried"}],   # the rounds of the month
-     "households_scored": n,                     # households with a result in the month's finalised rounds
+     "rounds": [{"uuid", "period", "scope", "state": "finalised" | "carried"}],   # the month book's rounds
+     "households_scored": n,                     # households with a result in those finalised by as_of
      "redemptions": {"made", "cancelled"}}       # redemptions made / cancelled in the month (counts)
 
 Every figure counts what happened in the village's month (its calendar, :mod:`pointsmart.periods`):
@@ -20,11 +20,16 @@ a transfer or a stock move by the time it was recorded, so a correction made lat
 it was made — except a receipt of goods, which counts on the day written on it (``moved_on``, as the
 爱心榜 traces it; a receipt dated in a closed month is refused). ``opening`` is each goods item's stock
 at the month's start and ``stock`` at its end, by the same days (version 2; version 1 had no
-``opening``). Only goods with a move in the month or stock at its end are listed. A round
-belongs to the month its period ends (a quarter: its third month; a half-year: its sixth); it is
-``finalised`` when it was finalised by the time the month closed (``as_of``) and ``carried``
-otherwise. Names that can be edited later (goods, households) are left out: the figures name goods by
-uuid, and categories by the name a posting carried.
+``opening``). Only goods with a move in the month or stock at its end are listed. The rounds are
+those of the month's book (:func:`pointsmart.book.month_rounds`; at the county
+:func:`pointsmart.county.month_figures.book_rounds`): a round belongs to the month its period ends (a
+quarter: its third month; a half-year: its sixth) unless a close carried it on, to the month after its
+last carry — so the rounds counted and the households they scored are the same month's. A round is
+``finalised`` when it was finalised by the time the month closed (``as_of``) and ``carried`` otherwise
+(an open month's unfinished round). Version 1 took a month's rounds by their period alone, a carried
+one listed as ``carried`` in the month it left and not in the month it went to; a month closed then is
+checked in that form (:func:`earlier_version`). Names that can be edited later (goods, households)
+are left out: the figures name goods by uuid, and categories by the name a posting carried.
 """
 
 import hashlib
@@ -59,11 +64,19 @@ def digest(figures: dict) -> str:
     return hashlib.sha256(canonical(figures)).hexdigest()
 
 
+class Figures(dict):
+    """A month's figures (the dict that is hashed), with what version 1 counted of its rounds beside
+    them (:attr:`version1`, never hashed with them): :func:`earlier_version` needs it."""
+
+    #: ``{"rounds", "households_scored"}`` by version 1's rule (a round's own period); None: unknown
+    version1: dict | None = None
+
+
 def earlier_version(figures: dict) -> dict:
-    """The same figures as version 1 (before ``opening``) built them: how a month closed before the
-    opening stock was frozen is checked against a rebuild."""
+    """The same figures as version 1 built them (no ``opening``; the rounds by their own period): how
+    a month closed before version 2 is checked against a rebuild."""
     goods = {u: {k: v for k, v in row.items() if k != "opening"} for u, row in figures["goods"].items()}
-    return {**figures, "version": 1, "goods": goods}
+    return {**figures, "version": 1, "goods": goods, **(getattr(figures, "version1", None) or {})}
 
 
 def rebuilt_digest(figures: dict, frozen: str | None) -> str:
@@ -121,6 +134,9 @@ class Builder:
         self.goods: dict[str, dict[str, int]] = {}
         self.rounds: list[dict] = []
         self.households_scored = 0
+        #: the rounds by their own period and the households they scored: version 1's rule
+        self.period_rounds: list[dict] = []
+        self.period_households_scored = 0
         self.redemptions = {"made": 0, "cancelled": 0}
 
     def transfer(self, kind: str, amount: int, from_kind: str, to_kind: str, category: str | None) -> None:
@@ -151,19 +167,28 @@ class Builder:
         elif kind in ("redemption", "cancellation"):
             row["given_out"] -= qty
 
-    def result(self, moved: set[str]) -> dict:
+    def result(self, moved: set[str]) -> Figures:
         goods = {u: row for u, row in self.goods.items() if u in moved or row["stock"] != 0}
-        return {
+        found = Figures({
             "version": VERSION,
             "village": self.village_code,
             "month": self.month,
             "points": self.points,
             "by_category": {c: {"awarded": a, "deducted": d} for c, (a, d) in self.by_category.items()},
             "goods": goods,
-            "rounds": sorted(self.rounds, key=lambda r: (r["period"], r["scope"], r["uuid"])),
+            "rounds": _sorted_rounds(self.rounds),
             "households_scored": self.households_scored,
             "redemptions": self.redemptions,
+        })  # fmt: skip
+        found.version1 = {
+            "rounds": _sorted_rounds(self.period_rounds),
+            "households_scored": self.period_households_scored,
         }
+        return found
+
+
+def _sorted_rounds(rounds: list[dict]) -> list[dict]:
+    return sorted(rounds, key=lambda r: (r["period"], r["scope"], r["uuid"]))
 
 
 def round_entry(uuid: str, period: str, scope: str, finalised_at: datetime | None, as_of: datetime) -> dict:
@@ -172,12 +197,25 @@ def round_entry(uuid: str, period: str, scope: str, finalised_at: datetime | Non
     return {"uuid": uuid, "period": period, "scope": scope or "", "state": state}
 
 
+def round_entries(rounds, as_of: datetime) -> tuple[list[dict], list]:
+    """The figures' entries of ``rounds`` (``(key, uuid, period, scope, finalised_at)``) and the keys of
+    those finalised by ``as_of``."""
+    entries, finalised = [], []
+    for key, uuid, period, scope, finalised_at in rounds:
+        entry = round_entry(uuid, period, scope, finalised_at, as_of)
+        entries.append(entry)
+        if entry["state"] == "finalised":
+            finalised.append(key)
+    return entries, finalised
+
+
 def month_figures(session: Session, village_id: int, month: str, as_of: datetime | None = None) -> dict:
     """The village's figures of ``month`` from its own tables (see the module's description).
 
     ``as_of`` decides whether a round of the month counts as finalised: the month's closing time when
     it is closed (so a closed month's figures read the same for ever), else now.
     """
+    from ..book import month_rounds
     from ..households.models import Household
     from ..ledger.models import Account, Transfer
     from ..months.guard import close_of
@@ -227,23 +265,28 @@ def month_figures(session: Session, village_id: int, month: str, as_of: datetime
             moved.add(goods_uuid)
         figures.stock(goods_uuid, kind, qty, in_month)
 
-    rounds = session.execute(
+    def scored(round_ids: list[int]) -> int:
+        if not round_ids:
+            return 0
+        return session.scalar(
+            sa.select(sa.func.count(sa.distinct(Household.uuid)))
+            .join(RoundResult, RoundResult.household_id == Household.id)
+            .where(RoundResult.round_id.in_(round_ids))
+        )
+
+    book_rounds = [
+        (r.id, r.uuid, r.period_key, r.scope, r.finalised_at)
+        for r in month_rounds(session, village_id, read_period(month))
+    ]
+    period_rounds = session.execute(
         sa.select(ScoringRound.id, ScoringRound.uuid, ScoringRound.period_key, ScoringRound.scope,
                   ScoringRound.finalised_at)
         .where(ScoringRound.village_id == village_id, ScoringRound.period_key.in_(round_period_keys(month)))
     ).all()  # fmt: skip
-    finalised = []
-    for round_id, uuid, key, scope, finalised_at in rounds:
-        entry = round_entry(uuid, key, scope, finalised_at, as_of)
-        figures.rounds.append(entry)
-        if entry["state"] == "finalised":
-            finalised.append(round_id)
-    if finalised:
-        figures.households_scored = session.scalar(
-            sa.select(sa.func.count(sa.distinct(Household.uuid)))
-            .join(RoundResult, RoundResult.household_id == Household.id)
-            .where(RoundResult.round_id.in_(finalised))
-        )
+    figures.rounds, finalised = round_entries(book_rounds, as_of)
+    figures.households_scored = scored(finalised)
+    figures.period_rounds, finalised = round_entries(period_rounds, as_of)
+    figures.period_households_scored = scored(finalised)
     made = (Redemption.created_at >= start) & (Redemption.created_at < end)
     cancelled = (Redemption.cancelled_at >= start) & (Redemption.cancelled_at < end)
     counts = session.execute(

@@ -62,18 +62,29 @@ def _month_of(at: datetime) -> str:
 
 
 def first_month(session: Session, village_id: int) -> str | None:
-    """The first month with any record of the village: where closing starts."""
+    """The first month with any record of the village: where closing starts.
+
+    Each record is in the month the figures count it in (:mod:`.figures`): a stock move on its dated
+    day (``moved_on``: a receipt typed in later, by the day written on it), else the day it was
+    recorded; a transfer on the day it was recorded; a stocktake on the day it counted; a round in
+    the month its period ends.
+    """
     candidates = []
     first_transfer = session.scalar(sa.select(sa.func.min(Transfer.created_at)))
     if first_transfer is not None:
         candidates.append(_month_of(first_transfer))
-    first_move = session.scalar(
-        sa.select(sa.func.min(StockMove.created_at))
+    dated, undated = session.execute(
+        sa.select(
+            sa.func.min(StockMove.moved_on),
+            sa.func.min(StockMove.created_at).filter(StockMove.moved_on.is_(None)),
+        )
         .join(Goods, Goods.id == StockMove.goods_id)
         .where(Goods.village_id == village_id)
-    )
-    if first_move is not None:
-        candidates.append(_month_of(first_move))
+    ).one()
+    if dated is not None:
+        candidates.append(Period.of(dated).key)
+    if undated is not None:
+        candidates.append(_month_of(undated))
     first_count = session.scalar(
         sa.select(sa.func.min(Stocktake.counted_on)).where(Stocktake.village_id == village_id)
     )

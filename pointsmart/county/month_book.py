@@ -38,7 +38,7 @@ from .models import (
     SyncedStockMove,
     SyncedTransfer,
 )
-from .month_figures import county_month_figures
+from .month_figures import book_rounds, county_month_figures
 
 
 def known_month(session: Session, village_id: int, month: str) -> bool:
@@ -262,31 +262,8 @@ def county_book(session: Session, village_id: int, month: str) -> CountyBook:
 
 
 def book_round_uuids(session: Session, village_id: int, month: str) -> list[str]:
-    """The village's rounds of ``month``'s book as the village's book takes them
-    (:func:`pointsmart.book.month_rounds`): a round's period ends in the month — unless a close carried
-    it on. The county holds no carries, but each is seen in the closes: a month's close carried every
-    round of the month not finalised by the closing time to the next month (months close only so)."""
-    closes = dict(
-        session.execute(
-            sa.select(SyncedMonthClose.month, SyncedMonthClose.closed_at).where(
-                SyncedMonthClose.village_id == village_id
-            )
-        ).all()
-    )
-    found = []
-    for uuid, key, finalised_at in session.execute(
-        sa.select(SyncedRound.uuid, SyncedRound.period_key, SyncedRound.finalised_at).where(
-            SyncedRound.village_id == village_id, SyncedRound.period_key <= month[:4] + "~"
-        )
-    ):
-        book = month_of_round(key)
-        while book is not None and book <= month and book in closes:
-            if finalised_at is not None and finalised_at <= closes[book]:
-                break  # finalised before its month closed: that month's book
-            book = read_period(book).next.key  # carried on by that close
-        if book == month:
-            found.append(uuid)
-    return found
+    """The uuids of :func:`pointsmart.county.month_figures.book_rounds`: the rounds of ``month``'s book."""
+    return [uuid for uuid, *_rest in book_rounds(session, village_id, month)]
 
 
 def county_photo_lines(session: Session, village_id: int, month: str) -> list[LedgerLine]:

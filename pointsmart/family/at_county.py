@@ -329,6 +329,27 @@ def honour_roll(
 
 
 @dataclass(frozen=True)
+class VillageHonour:
+    """A village's honour roll as the county rebuilds it (:func:`honour_roll`): its latest year."""
+
+    village: Village
+    year: int | None
+    lines: list[HonourLine]
+
+
+def village_honour_rolls(session: Session) -> list[VillageHonour]:
+    """Every village's honour roll of its latest year, from what it synced, by village code: the
+    county's ``/honour`` (the county's own village tables are empty). Names masked as on the card page."""
+    finalised = sa.select(SyncedRound.village_id).where(SyncedRound.status == RoundStatus.FINALISED)
+    villages = session.scalars(sa.select(Village).where(Village.id.in_(finalised)).order_by(Village.code))
+    found = []
+    for village in villages:
+        year, lines = honour_roll(session, village.id, "")
+        found.append(VillageHonour(village, year, lines))
+    return found
+
+
+@dataclass(frozen=True)
 class VillageNotice:
     """A village's round on public notice, as the county knows it: the round, never its scores."""
 

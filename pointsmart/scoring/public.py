@@ -92,7 +92,12 @@ def _matches(household, q: str) -> bool:
 
 @bp.get("/honour")
 def honour():
-    """The honour roll: top households of a period or a year, of the village or one group."""
+    """The honour roll: top households of a period or a year, of the village or one group (at the
+    county: each village's roll of its latest year, from what it synced, names masked)."""
+    if county_mode():
+        from ..family.at_county import village_honour_rolls
+
+        return render_template("public/county_honour.html", rolls=village_honour_rolls(db.session))
     village = home_village(db.session)
     roll = reports.honour_roll(
         db.session,
