@@ -156,7 +156,9 @@ def test_a_month_from_two_phones_to_the_countys_matching_book(
         member.get_by_role("button", name="上传照片").click()
         expect(member.locator(".flash-success")).to_contain_text("已上传佐证照片")
         expect(member.locator(".photo-strip:not(.claim-evidence) li")).to_have_count(1)
-        expect(member.locator(".photo-strip.claim-evidence li")).to_have_count(1)  # the accepted claim's photo
+        expect(member.locator(".photo-strip.claim-evidence li")).to_have_count(
+            1
+        )  # the accepted claim's photo
         assert horizontal_overflow(member) <= 0
         assert console_errors(member) == []
     finally:
