@@ -121,6 +121,8 @@ def test_a_family_claims_with_a_photo_and_the_panel_accepts_it_into_the_grid(app
         stored = (Path(app.instance_path) / "uploads" / "claims" / photo.stored_name).read_bytes()
         assert claims.claim_photo_bytes(db.session, found.village_id) == photo.size == len(stored)
     assert_no_exif(stored)
+    # the 64×32 photo marked orientation 6 was turned upright: its row records the stored size
+    assert Image.open(io.BytesIO(stored)).size == (photo.width, photo.height) == (32, 64)
 
     panel = panel_client(app, login_as)
     grid = text(panel.get(f"/scoring/rounds/{village['round']}/grid"))
