@@ -8,6 +8,7 @@ refuses the rest. A field without a ``Length`` validator gets the rule's default
 Every whole-number field is this module's :class:`IntegerField` (a WTForms ``IntegerField`` declared
 anywhere is bound as ours): it reads ASCII or full-width digits with an optional leading minus, and
 nothing else, in one message naming the field; never Python's ``int()`` on whatever was posted.
+Every date field is this module's :class:`DayField` (``YYYY-MM-DD``, ASCII or full-width digits).
 """
 
 import re
@@ -109,6 +110,28 @@ def bounds(field) -> str:
     return NOT_A_WHOLE_NUMBER
 
 
+NOT_A_DAY = _l("不是有效的日期，请按 2026-12-01 的样子填写。")
+
+
+class DayField(wtforms.DateField):
+    """A day as a person types it, read by the one reader of typed days
+    (:func:`pointsmart.periods.read_day`): ``YYYY-MM-DD`` only, ASCII or full-width digits. Anything
+    else (``20261031``, ``2026-W44-6``, ``2026/10/31``, ``2026-02-30``) is the field's one message (its
+    ``invalid_value_message``, else "不是有效的日期……"). A blank field is no value and no error: its
+    ``InputRequired``/``DataRequired``/``Optional`` decides (a required day is never silently today).
+    Every WTForms ``DateField`` declared in the package is bound as this one."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = None
+        raw = valuelist[0] if isinstance(valuelist[0], str) else ""
+        try:
+            self.data = periods.read_day(raw)
+        except ValueError:
+            raise ValueError(self.invalid_value_message or NOT_A_DAY) from None
+
+
 class TextRule:
     """A WTForms validator: the one text rule, with the field's label in the message."""
 
@@ -163,6 +186,8 @@ class FlaskForm(flask_wtf.FlaskForm):
         def bind_field(self, form, unbound_field, options):
             if unbound_field.field_class is wtforms.IntegerField:
                 unbound_field = UnboundField(IntegerField, *unbound_field.args, **unbound_field.kwargs)
+            elif unbound_field.field_class is wtforms.DateField:
+                unbound_field = UnboundField(DayField, *unbound_field.args, **unbound_field.kwargs)
             field = unbound_field.bind(form=form, **options)
             if isinstance(field, StringField):
                 rule = TextRule(isinstance(field, TextAreaField), _declared_max(field))

@@ -181,16 +181,16 @@ class CleanPhoto:
 def clean_photo(data: bytes, fit: int | None = None) -> CleanPhoto:
     """Check an upload and remove its metadata — the slow part of storing a photo (it decodes the
     pixels), so views call it before their write transaction and pass the result to the service.
-    With ``fit``, the photo is also scaled down to at most ``fit`` pixels a side; ``info`` then
-    gives the stored size.
+    With ``fit``, the photo is also scaled down to at most ``fit`` pixels a side. ``info`` gives the
+    stored file's size, read back from it: a photo turned upright by its EXIF orientation (a phone held
+    upright: 800×600 pixels, orientation 6) is stored 600×800, and its row says so.
 
     :raises PhotoRefused: see :func:`check_image`.
     """
     info = check_image(data)
     cleaned = without_metadata(data, info, fit)
-    if fit and max(info.width, info.height) > fit:
-        with Image.open(io.BytesIO(cleaned)) as image:
-            info = PhotoInfo(info.content_type, info.extension, *image.size)
+    with Image.open(io.BytesIO(cleaned)) as image:  # the header only: no pixels decoded again
+        info = PhotoInfo(info.content_type, info.extension, *image.size)
     return CleanPhoto(cleaned, info)
 
 

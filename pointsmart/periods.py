@@ -33,7 +33,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .clock import utcnow
-from .errors import Invalid
+from .errors import Invalid, NotFound
+from .text import SPACES
 
 DEFAULT_ZONE = "Asia/Shanghai"
 #: the years any date or period may lie in: earlier or later is a typo, not a plan
@@ -349,25 +350,61 @@ def parse_month(text: str | None, on: date | None = None) -> Period:
     return found
 
 
+#: full-width digits and dash (typed with a Chinese input method) read as ASCII, as every number field
+#: reads them (:data:`pointsmart.forms.FULL_WIDTH_NUMBER`)
+_WIDE_DAY = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff0d": "-"})
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def read_day(text: str | None) -> date | None:
+    """The one reading of a day a person typed, everywhere: ``YYYY-MM-DD`` only (``2026-11-28``), its
+    digits ASCII or full-width (``２０２６-１１-２８``), spaces around it ignored; None when blank. Never
+    ``date.fromisoformat``, which also takes ``20261128`` and ``2026-W48-6``.
+
+    :raises ValueError: anything else, or a day that does not exist (the years a record may carry are
+        :func:`day_problem`'s to say, naming the window)."""
+    text = (text or "").strip(SPACES).translate(_WIDE_DAY)
+    if not text:
+        return None
+    found = _DAY.fullmatch(text)
+    if not found:
+        raise ValueError(text)
+    return date(int(found[1]), int(found[2]), int(found[3]))  # ValueError for 2026-02-30
+
+
 def parse_day(text: str | None, on: date | None = None) -> date:
-    """A day (``2026-11-28``); empty → ``on`` (today).
+    """A day (``2026-11-28``, read by :func:`read_day`); empty → ``on`` (today).
 
     :raises BadPeriod: not a date, or not within the years the app accepts (code ``bad_date``).
     """
-    text = (text or "").strip()
-    if not text:
-        return on or today()
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(text)
-        day = date.fromisoformat(text)
-        if not MIN_YEAR <= day.year <= MAX_YEAR:
+        day = read_day(text)
+        if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
             raise ValueError(text)
     except ValueError:
         raise BadPeriod(
-            _("日期“%(text)s”不对，应写成 2026-11-28 这样的“年-月-日”。", text=shown(text)), code="bad_date"
+            _("日期“%(text)s”不对，应写成 2026-11-28 这样的“年-月-日”。", text=shown(text.strip())),
+            code="bad_date",
         ) from None
-    return day
+    return on or today() if day is None else day
+
+
+def refuse_month_to_come(month: "Period | str") -> None:
+    """A month's pages (its book, its public accounts) exist from the month itself on: the month in
+    progress opens (its records so far), a month after it is no page at all.
+
+    :raises NotFound: ``month_to_come``, a month after the current one (404 saying so)."""
+    asked = month if isinstance(month, Period) else read_period(month)
+    now = Period.of(today())
+    if asked is not None and asked.key > now.key:
+        raise NotFound(
+            _(
+                "%(month)s这个月还没到，还没有它的台账和账目（现在是%(now)s）。",
+                month=asked.label(),
+                now=now.label(),
+            ),
+            code="month_to_come",
+        )
 
 
 def last_complete_month() -> Period:

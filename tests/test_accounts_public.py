@@ -347,3 +347,13 @@ def test_a_carried_round_is_counted_in_the_month_its_book_holds_it(
     # the household the carried round scored is December's, with the round (not "1 次，0 户")
     assert counted("2026-12") == ("1", "1", "1")
     assert counted(MONTH) == ("0", "0", "0")  # November's reads as it did
+
+
+def test_a_month_to_come_has_no_accounts_page(app, client):
+    """A month after the current one is no page (404, 这个月还没到); the month in progress says it is
+    published once closed."""
+    set_clock(2026, 12, 2)
+    for path in ("/accounts/2027-01", "/accounts/2099-01", "/accounts/2099-01.json"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "这个月还没到" in answer.get_data(as_text=True), path
+    assert client.get("/accounts/2026-12").status_code == 200

@@ -121,13 +121,17 @@ def test_a_family_claims_with_a_photo_and_the_panel_accepts_it_into_the_grid(app
         stored = (Path(app.instance_path) / "uploads" / "claims" / photo.stored_name).read_bytes()
         assert claims.claim_photo_bytes(db.session, found.village_id) == photo.size == len(stored)
     assert_no_exif(stored)
+    # the 64×32 photo marked orientation 6 was turned upright: its row records the stored size
+    assert Image.open(io.BytesIO(stored)).size == (photo.width, photo.height) == (32, 64)
 
     panel = panel_client(app, login_as)
     grid = text(panel.get(f"/scoring/rounds/{village['round']}/grid"))
     assert "家庭申领" in grid and "参加了电商培训" in grid and f"/scoring/claims/photos/{photo.id}" in grid
     served = panel.get(f"/scoring/claims/photos/{photo.id}")
     assert served.status_code == 200 and served.data == stored
-    accepted = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1", "back": "grid"})
+    accepted = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0", "back": "grid"}
+    )
     assert accepted.status_code == 302 and accepted.headers["Location"].endswith(
         f"/scoring/rounds/{village['round']}/grid#claims"
     )
@@ -156,7 +160,9 @@ def test_declining_needs_a_reason_and_the_family_reads_it(app, client, village, 
     page = text(client.get(f"/c/{village['token_a']}"))
     assert "未采纳" in page and "那天没有培训" in page
     # answered once: a second answer is refused, the cell untouched
-    again = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    again = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0"}, follow_redirects=True
+    )
     assert "已经处理过" in text(again)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Score.id))) == 0
@@ -200,7 +206,7 @@ def test_a_criterion_id_that_is_no_id_is_called_not_valid_never_missing(app, cli
     assert "没有这个积分条目，请从列表里选择" in text(response) and "必填" not in text(response)
 
 
-@pytest.mark.parametrize("day", ["2026-02-30", "２０２６-１２-０１", "2026/12/01", "yesterday"])
+@pytest.mark.parametrize("day", ["2026-02-30", "20261201", "2026-W48-6", "2026/12/01", "yesterday"])
 def test_a_day_that_is_no_day_is_called_not_valid_never_missing(app, client, village, day):
     response = claim(client, village["token_a"], village["training"], happened_on=day)
     assert response.status_code == 422
@@ -318,9 +324,17 @@ def test_a_large_photo_is_stored_resized(app, client, village):
 
 
 def test_claims_are_rate_limited_per_card_with_a_clear_message(app, client, village, login_as):
+    """Only claims actually filed count against the card's limit: a family refused a few times (a
+    criterion not claimable, a day with no round open) is not locked out by its refusals."""
     app.config["POINTSMART_CLAIM_LIMIT"] = "2 per day"
-    for _n in range(2):
-        assert claim(client, village["token_a"], village["tidy"]).status_code == 422  # refused, but counted
+    last_year = today().replace(year=today().year - 1)
+    for _n in range(3):
+        assert claim(client, village["token_a"], village["tidy"]).status_code == 422  # refused: not counted
+        assert claim(client, village["token_a"], village["training"], day=last_year).status_code == 409
+    panel = panel_client(app, login_as)
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    panel.post(f"/scoring/claims/{only_claim(app).id}/decline", data={"reason": "请补一张照片"})
+    assert claim(client, village["token_a"], village["training"]).status_code == 302  # the second filed
     limited = claim(client, village["token_a"], village["training"])
     assert limited.status_code == 429 and "太频繁" in text(limited)
     assert claim(client, village["token_b"], village["training"]).status_code == 302  # another card is free
@@ -464,13 +478,14 @@ def test_only_the_panel_member_of_the_households_group_accepts(app, client, vill
     found = only_claim(app)
     other_group = panel_client(app, login_as, groups=["一社"])
     refused = other_group.post(
-        f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0"}, follow_redirects=True
     )
     assert "不在您负责的小组" in text(refused)
     chair_off_panel = login_as("chair")
-    chair_off_panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"})
+    chair_off_panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0"})
     shopkeeper = login_as("shopkeeper")
-    assert shopkeeper.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}).status_code == 403
+    answer = {"times": "1", "seen": "0"}
+    assert shopkeeper.post(f"/scoring/claims/{found.id}/accept", data=answer).status_code == 403
     assert shopkeeper.get(f"/scoring/rounds/{village['round']}/claims").status_code == 403
     assert only_claim(app).status == ClaimStatus.PENDING
     with app.app_context():
@@ -486,13 +501,17 @@ def test_accepting_more_times_than_the_criterion_allows_or_after_the_round_is_su
     claim(client, village["token_a"], village["training"])
     found = only_claim(app)
     panel = panel_client(app, login_as)
-    too_many = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "3"}, follow_redirects=True)
+    too_many = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "3", "seen": "0"}, follow_redirects=True
+    )
     assert "每期最多计 2 次" in text(too_many)
     with app.app_context():
         scoring_round = db.session.get(ScoringRound, village["round"])
         workflow.submit_round(db.session, scoring_round, db.session.get(User, panel.user_id))
         db.session.commit()
-    late = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    late = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "0"}, follow_redirects=True
+    )
     assert "不能进行这个操作" in text(late) and only_claim(app).status == ClaimStatus.PENDING
     # declining still answers the family
     panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "本期已提交审核"})
@@ -500,11 +519,12 @@ def test_accepting_more_times_than_the_criterion_allows_or_after_the_round_is_su
 
 
 def test_accepting_a_claim_never_lowers_the_cell(app, client, village, login_as):
-    """The cell holds 2 (typed into the grid), the family claims, the panel accepts with 1: refused in
-    words naming the cell's count, the cell still 2 and the claim still waiting; accepting with 2 (the
-    suggestion, as the criterion's maximum is 2) answers it."""
+    """The cell holds 2 (typed into the grid) of a criterion allowing 2, the claim was filed before: the
+    panel accepts with 1: refused in words naming the cell's count, the cell still 2 and the claim still
+    waiting; accepting with 2 would add nothing, so it is refused too, and the panel declines."""
     panel = panel_client(app, login_as)
     grid = f"/scoring/rounds/{village['round']}/grid"
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
     with app.app_context():
         scoring_round = db.session.get(ScoringRound, village["round"])
         held = scoring_round.criteria[0]
@@ -513,23 +533,30 @@ def test_accepting_a_claim_never_lowers_the_cell(app, client, village, login_as)
             db.session, scoring_round, village["a"], held.id, 2, db.session.get(User, panel.user_id)
         )
         db.session.commit()
-    assert claim(client, village["token_a"], village["training"]).status_code == 302
     found = only_claim(app)
-    lower = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "1"}, follow_redirects=True)
+    lower = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "2"}, follow_redirects=True
+    )
     assert "已经计了 2 次，采纳不能把它改少" in text(lower)
     with app.app_context():
         assert db.session.scalars(sa.select(Score.times)).one() == 2
     assert only_claim(app).status == ClaimStatus.PENDING
     assert "待审" in text(client.get(f"/c/{village['token_a']}"))
-    assert panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "2"}).status_code == 302
-    assert only_claim(app).status == ClaimStatus.ACCEPTED and only_claim(app).times == 2
+    # at its maximum already, accepting would add nothing: refused, and the panel declines with a reason
+    full = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "2", "seen": "2"}, follow_redirects=True
+    )
+    assert "本期已经满 2 次" in text(full) and "不采纳" in text(full)
+    assert only_claim(app).status == ClaimStatus.PENDING
+    panel.post(f"/scoring/claims/{found.id}/decline", data={"reason": "本期已满 2 次"})
+    assert only_claim(app).status == ClaimStatus.DECLINED
     assert panel.get(grid).status_code == 200
 
 
 def test_claims_of_the_village_only(app, client, village, login_as):
     """A claim id or photo id of nothing here is 404 to the staff, never someone else's."""
     panel = panel_client(app, login_as)
-    assert panel.post("/scoring/claims/999999/accept", data={"times": "1"}).status_code == 404
+    assert panel.post("/scoring/claims/999999/accept", data={"times": "1", "seen": "0"}).status_code == 404
     assert panel.get("/scoring/claims/photos/999999").status_code == 404
     assert panel.get("/scoring/rounds/999999/claims").status_code == 404
 
@@ -603,7 +630,7 @@ def test_two_panel_members_accepting_one_claim_at_once_count_it_once(app, client
                 with write():  # loaded under the write lock: on SQLite a read outside one would take it
                     user = db.session.get(User, user_id)
                     pending = claims.get_claim(db.session, found.village_id, found.id)
-                    claims.accept_claim(db.session, pending, 1, user)
+                    claims.accept_claim(db.session, pending, 1, user, 0)
                 outcomes.append("accepted")
             except DomainError as err:
                 outcomes.append(err.code)
@@ -835,3 +862,113 @@ def test_a_claim_dated_in_a_closed_month_says_the_month_is_closed(app, client, v
     assert "请等村里开始评定后再来" not in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+
+
+# --- a claim that would add nothing, the stale-number check, closed months, typed dates ----------------
+
+
+def _set_cell(app, village, panel, times: int) -> None:
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, village["round"])
+        held = scoring_round.criteria[0]
+        score_entry.set_score(
+            db.session, scoring_round, village["a"], held.id, times, db.session.get(User, panel.user_id)
+        )
+        db.session.commit()
+
+
+def test_a_claim_of_a_cell_already_at_its_maximum_is_refused_on_the_family_form(
+    app, client, village, login_as
+):
+    """参加技能培训 allows 2 a month and the household holds 2: the claim form says the item is full for
+    the period (naming the count), nothing is filed — never "已采纳" for a claim that added nothing."""
+    panel = panel_client(app, login_as)
+    _set_cell(app, village, panel, 2)
+    refused = claim(client, village["token_a"], village["training"])
+    assert refused.status_code == 409
+    assert "“参加技能培训”这一项本期已经满 2 次" in text(refused)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    _set_cell(app, village, panel, 1)  # one below the maximum: the claim is taken
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+
+
+def test_accepting_at_the_cells_own_count_adds_nothing_and_is_refused(app, client, village, login_as):
+    """The cell holds 1 of 2; the panel posts times=1 (seen=1): that adds 0, so it is refused, saying to
+    add at least one or decline; the claim still waits and the family still reads 待审."""
+    panel = panel_client(app, login_as)
+    claim(client, village["token_a"], village["training"])
+    _set_cell(app, village, panel, 1)
+    found = only_claim(app)
+    same = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "1", "seen": "1"}, follow_redirects=True
+    )
+    assert "采纳至少要加 1 次" in text(same) and "请填 2 次或更多" in text(same)
+    assert only_claim(app).status == ClaimStatus.PENDING
+    family = text(client.get(f"/c/{village['token_a']}"))
+    assert "待审" in family and "已采纳" not in family
+    with app.app_context():
+        assert db.session.scalars(sa.select(Score.times)).one() == 1
+    done = panel.post(f"/scoring/claims/{found.id}/accept", data={"times": "2", "seen": "1"})
+    assert done.status_code == 302 and only_claim(app).added == 1
+
+
+def test_a_full_cells_claim_offers_the_panel_only_a_decline(app, client, village, login_as):
+    panel = panel_client(app, login_as)
+    claim(client, village["token_a"], village["training"])
+    _set_cell(app, village, panel, 2)
+    found = only_claim(app)
+    page = text(panel.get(f"/scoring/rounds/{village['round']}/claims"))
+    assert "本格已经满 2 次" in page and f"/scoring/claims/{found.id}/accept" not in page
+    assert f"/scoring/claims/{found.id}/decline" in page
+    full = panel.post(
+        f"/scoring/claims/{found.id}/accept", data={"times": "2", "seen": "2"}, follow_redirects=True
+    )
+    assert "本期已经满 2 次" in text(full) and only_claim(app).status == ClaimStatus.PENDING
+
+
+@pytest.mark.parametrize("missing", ["seen", "times"])
+def test_an_accept_without_the_number_it_was_shown_is_refused_naming_the_field(
+    app, client, village, login_as, missing
+):
+    """Leaving ``seen`` out no longer skips the stale-number check: 422, naming 本格现在的次数."""
+    claim(client, village["token_a"], village["training"])
+    found = only_claim(app)
+    panel = panel_client(app, login_as)
+    answer = {"times": "1", "seen": "0"}
+    del answer[missing]
+    refused = panel.post(f"/scoring/claims/{found.id}/accept", data=answer)
+    label = {"seen": "本格现在的次数", "times": "采纳后次数"}[missing]
+    assert refused.status_code == 422 and f"{label}：" in text(refused)
+    assert only_claim(app).status == ClaimStatus.PENDING
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Score.id))) == 0
+
+
+def test_a_round_carried_past_a_closed_month_takes_no_claim_dated_in_that_month(app, client, village):
+    """Last month's round was carried (结转) when the month closed; it is still open for scoring, but a
+    claim dated in the closed month is refused naming the month; one dated this month goes to this
+    month's round."""
+    from datetime import timedelta
+
+    from pointsmart.months.models import MonthClose, RoundCarry
+
+    last_month = today().replace(day=1) - timedelta(days=1)
+    key = Period.of(last_month).key
+    with committing(app) as session:
+        carried = workflow.create_round(session, home_village(session), "monthly", key, "", None)
+        session.add(MonthClose(village_id=carried.village_id, month=key, figures="{}", sha256="0" * 64))
+        session.add(RoundCarry(round_id=carried.id, month=key))
+    refused = claim(client, village["token_a"], village["training"], day=last_month)
+    label = f"{last_month.year}年{last_month.month}月"
+    assert refused.status_code == 409 and f"{label}已经月结" in text(refused)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Claim.id))) == 0
+    assert claim(client, village["token_a"], village["training"]).status_code == 302
+    assert only_claim(app).round_id == village["round"]
+
+
+def test_a_day_typed_in_full_width_digits_is_read_as_every_number_is(app, client, village):
+    wide = today().isoformat().translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert claim(client, village["token_a"], village["training"], happened_on=wide).status_code == 302
+    assert only_claim(app).happened_on == today()

@@ -117,3 +117,115 @@ def test_a_notice_photo_posted_after_today_is_refused_but_it_may_come_down_later
         )  # on the wall from today, to come down in five days
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count(NoticePhoto.id))) == 1
+
+
+# --- one reading of a typed day; a count not dated before a later count --------------------------------
+
+
+def _washing_powder(app, village_id, stock: int = 40) -> int:
+    with app.app_context():
+        goods = shop.save_goods(db.session, village_id, {"name": "洗衣粉", "spec": "袋", "price": 10}, None)
+        shop.receive_stock(db.session, goods, MoveKind.DONATION, stock, None, donor="王建华")
+        db.session.commit()
+        return goods.id
+
+
+@pytest.mark.parametrize("typed", ["20261031", "2026-W44-6", "2026/10/31", "2026-10-31T00:00", "", "   "])
+def test_a_stocktake_takes_only_a_year_month_day_and_a_blank_day_is_required(
+    app, login_as, village_id, typed
+):
+    """``date.fromisoformat`` read 20261031 and 2026-W44-6, and a blank day silently became today: the
+    one reader takes YYYY-MM-DD only, and a blank day is a required-field error naming the field."""
+    goods_id = _washing_powder(app, village_id)
+    shopkeeper = login_as("shopkeeper")
+    form = {"counted_on": typed, "counted_by": "王芳", f"count_{goods_id}": "38"}
+    page = shopkeeper.post("/shop/stocktake", data=form, follow_redirects=True).get_data(as_text=True)
+    words = "盘点日期：必填" if not typed.strip() else "盘点日期：不是有效的日期，请按 2026-12-01 的样子填写"
+    assert words in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Stocktake.id))) == 0
+        assert db.session.get(Goods, goods_id).stock == 40
+
+
+def test_a_stocktake_day_in_full_width_digits_is_read(app, login_as, village_id):
+    goods_id = _washing_powder(app, village_id)
+    now = _today(app)
+    wide = now.isoformat().translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    shopkeeper = login_as("shopkeeper")
+    form = {"counted_on": f" {wide} ", "counted_by": "王芳", f"count_{goods_id}": "38"}
+    shopkeeper.post("/shop/stocktake", data=form)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Stocktake.counted_on)).one() == now
+        assert db.session.get(Goods, goods_id).stock == 38
+
+
+def test_a_count_dated_before_a_later_count_names_the_later_count(app, login_as, village_id):
+    """A count exists for today; a count dated three days ago is refused saying a later count (dated
+    today) exists and the count must not be dated before it — not "库存不足：现有 0，需要 40"."""
+    goods_id = _washing_powder(app, village_id)
+    now = _today(app)
+    shopkeeper = login_as("shopkeeper")
+    first = {"counted_on": now.isoformat(), "counted_by": "王芳", f"count_{goods_id}": "0"}
+    shopkeeper.post("/shop/stocktake", data=first)
+    earlier = first | {"counted_on": (now - timedelta(days=3)).isoformat(), f"count_{goods_id}": "40"}
+    page = shopkeeper.post("/shop/stocktake", data=earlier, follow_redirects=True).get_data(as_text=True)
+    assert f"已经有一次更晚的盘点（日期 {now.isoformat()}）" in page and "库存不足" not in page
+    assert f"请把盘点日期填成 {now.isoformat()} 或以后" in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Stocktake.id))) == 1
+        assert db.session.get(Goods, goods_id).stock == 0
+        with pytest.raises(DomainError) as refused:
+            shop.record_stocktake(
+                db.session, village_id, now - timedelta(days=1), "王芳", {goods_id: 5}, None
+            )
+        assert (refused.value.code, refused.value.extra["field"]) == ("later_stocktake", "counted_on")
+        db.session.rollback()
+    shopkeeper.post("/shop/stocktake", data=first | {f"count_{goods_id}": "2"})  # the same day: fine
+    with app.app_context():
+        assert db.session.get(Goods, goods_id).stock == 2
+
+
+def test_minutes_dated_before_the_rounds_period_or_in_a_closed_month_are_refused(app, scene, login_as):
+    """The minutes of a round of the current month took any past day (2000-01-01, a day of a closed
+    month): a meeting before its round's period began, or in a closed month, is refused naming the
+    field."""
+    from pointsmart.months.models import MonthClose
+    from pointsmart.periods import Period
+
+    now = _today(app)
+    found = _make_round(app, scene, Period.of(now).key, {}, stop="draft")
+    chair = login_as("chair")
+    form = {"held_on": "2000-01-01", "place": "村委会", "decisions": "同意"}
+    page = chair.post(f"/ledgers/rounds/{found.id}/minutes/edit", data=form).get_data(as_text=True)
+    assert (
+        "会议日期：评定会议不能早于这次评定的期间" in page
+        and f"从 {now.replace(day=1).isoformat()} 开始" in page
+    )
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MeetingMinutes.id))) == 0
+    # a round of last month carried into this one (its month closed): a meeting dated last month refused
+    last_month = now.replace(day=1) - timedelta(days=1)
+    carried = _make_round(app, scene, Period.of(last_month).key, {}, stop="draft")
+    with app.app_context():
+        scoring_round = db.session.get(ScoringRound, carried.id)
+        db.session.add(
+            MonthClose(
+                village_id=scoring_round.village_id,
+                month=Period.of(last_month).key,
+                figures="{}",
+                sha256="0" * 64,
+            )
+        )
+        from pointsmart.months.models import RoundCarry
+
+        db.session.add(RoundCarry(round_id=carried.id, month=Period.of(last_month).key))
+        db.session.commit()
+    closed = chair.post(
+        f"/ledgers/rounds/{carried.id}/minutes/edit", data=form | {"held_on": last_month.isoformat()}
+    ).get_data(as_text=True)
+    assert f"会议日期：{last_month.year}年{last_month.month}月已经月结" in closed
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MeetingMinutes.id))) == 0
+    chair.post(f"/ledgers/rounds/{carried.id}/minutes/edit", data=form | {"held_on": now.isoformat()})
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MeetingMinutes.id))) == 1

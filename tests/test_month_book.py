@@ -255,3 +255,17 @@ def test_a_round_belongs_to_the_month_its_period_ends_in(app, month):
             month.quarter
         ]
         assert book.month_rounds(db.session, village_id, Period("month", 2026, 10))[0].id == month.october
+
+
+def test_a_month_to_come_has_no_book_but_the_month_in_progress_has(login_as):
+    """On 2 December 2026 the book of December (the month in progress) opens; January 2027 and
+    December 2099 are no book yet: 404 saying the month has not come."""
+    from .test_month_close import set_clock
+
+    set_clock(2026, 12, 2)
+    chair = login_as("chair")
+    assert chair.get("/ledgers/book/2026-12").status_code == 200
+    for month_text in ("2027-01", "2099-12"):
+        for suffix in ("", ".xlsx"):
+            answer = chair.get(f"/ledgers/book/{month_text}{suffix}")
+            assert answer.status_code == 404 and "这个月还没到" in answer.get_data(as_text=True), month_text

@@ -298,3 +298,18 @@ def test_photos_stored_before_uploads_were_cleaned_are_stripped_by_a_command(app
     assert_no_exif(served.data)
     again = app.test_cli_runner().invoke(args=["photos", "strip-metadata"])
     assert "removed metadata from 0" in again.output
+
+
+@pytest.mark.parametrize("fit", [None, 1600])
+def test_a_photo_turned_upright_records_its_size_after_the_turn(fit):
+    """An 800×600 JPEG a phone marked with orientation 6 (turn a quarter) is stored 600×800 and says so:
+    the size recorded is the stored file's, never the size before the turn."""
+    from pointsmart import images
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), "green").save(out, "JPEG", exif=exif)
+    cleaned = images.clean_photo(out.getvalue(), fit=fit)
+    assert Image.open(io.BytesIO(cleaned.data)).size == (600, 800)
+    assert (cleaned.info.width, cleaned.info.height) == (600, 800)

@@ -7,7 +7,7 @@ from .. import book
 from ..auth.access import role_required
 from ..extensions import db
 from ..months.guard import close_of
-from ..periods import Period
+from ..periods import Period, refuse_month_to_come
 from ..scoring.ledgers import VIEWERS, _uploads, sheet_head
 from ..shop.workbooks import price_changes_table, stocktake_table
 from ..xlsx import send_workbook
@@ -20,10 +20,12 @@ bp.context_processor(sheet_head)  # the village printed at the top, as on every 
 
 
 def _book_month(month: str) -> Period:
-    """The month of a book's address (``2026-11``); anything else is not a book: 404."""
+    """The month of a book's address (``2026-11``), up to the current month; anything else is not a
+    book: 404."""
     found = book.parse_book_month(month)
     if found is None:
         abort(404)
+    refuse_month_to_come(found)  # the month in progress opens; a month to come is no book yet
     return found
 
 

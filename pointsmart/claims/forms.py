@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
 from wtforms import DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ..forms import FULL_WIDTH_NUMBER, FlaskForm, IntegerField, Readable, sane_day
 from ..ids import form_id
@@ -57,7 +57,13 @@ class AcceptForm(FlaskForm):
     #: the cell's total after accepting (the form reads "本格现在 2 次，采纳后 [3] 次")
     times = IntegerField(_l("采纳后次数"), validators=[InputRequired(), NumberRange(min=1, max=MAX_TIMES)])
     #: what the form showed the cell holding: a grid change since then is refused, not added over
-    seen = IntegerField(_l("本格现在的次数"), validators=[Optional(), NumberRange(min=0, max=MAX_TIMES)])
+    seen = IntegerField(
+        _l("本格现在的次数"),
+        validators=[
+            InputRequired(_l("表单没有带上本格现在的次数，请刷新页面，看清本格的次数后再采纳。")),
+            NumberRange(min=0, max=MAX_TIMES),
+        ],
+    )
 
 
 class DeclineForm(FlaskForm):

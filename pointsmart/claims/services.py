@@ -149,6 +149,47 @@ def open_round_for(
     return scoring_round, held
 
 
+def refuse_closed_day(session: Session, village_id: int, day: date) -> None:
+    """A claim dated in a closed month (月结) is refused, whatever round is open: a round carried past
+    its month's close (结转) still takes claims, but only of days in months still open.
+
+    :raises ClaimError: ``month_closed``, on the field ``happened_on``."""
+    month = Period.of(day).key
+    if is_closed(session, month, village_id):
+        raise ClaimError(
+            _(
+                "%(month)s已经月结，不能再申领这个月的积分。申领的日期要在还没有月结的月份里。",
+                month=month_label(month),
+            ),
+            code="month_closed",
+            field="happened_on",
+        )
+
+
+def refuse_full_cell(session: Session, household: Household, held: RoundCriterion) -> None:
+    """A claim of a criterion the household already holds its most of for the period would add
+    nothing: refused up front, naming the count (the panel could only decline it).
+
+    :raises ClaimError: ``cell_full``, on the field ``criterion_id``."""
+    times = session.scalar(
+        sa.select(Score.times).where(
+            Score.round_id == held.round_id,
+            Score.household_id == household.id,
+            Score.round_criterion_id == held.id,
+        )
+    )
+    if times is not None and times >= held.max_per_period:
+        raise ClaimError(
+            _(
+                "“%(name)s”这一项本期已经满 %(n)s 次（每期最多 %(n)s 次），再申领也不能加分，不用再申领了。",
+                name=held.name,
+                n=held.max_per_period,
+            ),
+            code="cell_full",
+            field="criterion_id",
+        )
+
+
 # --- photos --------------------------------------------------------------------------------------------
 
 
@@ -213,7 +254,9 @@ def check_claim(session: Session, card: Card, data: ClaimInput, photo_count: int
     if day is None:
         raise Invalid(_("请填写日期。"), code="date_required", field="happened_on")
     check_day(day, "happened_on", _("日期"))
+    refuse_closed_day(session, household.village_id, day)
     scoring_round, round_criterion = open_round_for(session, household, criterion, day)
+    refuse_full_cell(session, household, round_criterion)
     waiting = session.scalars(
         sa.select(Claim.round_criterion_id).where(
             Claim.household_id == household.id, Claim.status == ClaimStatus.PENDING
@@ -515,7 +558,7 @@ def _lock_pending(session: Session, claim: Claim, user: User) -> Claim:
     return locked
 
 
-def accept_claim(session: Session, claim: Claim, times: int, user: User, seen: int | None = None) -> Claim:
+def accept_claim(session: Session, claim: Claim, times: int, user: User, seen: int) -> Claim:
     """Accept a claim: the household's cell of the round becomes ``times`` (the cell's total after
     accepting, as the form says: "本格现在 2 次，采纳后 3 次") through the score service (audited there
     as ``scoring.score.set``), and the claim records who, when, what it added and the total.
@@ -525,10 +568,13 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User, seen: i
     never silently raised to it, as the panel then accepts at a number it did not choose. To lower a
     cell the panel edits the grid, where the change is its own. ``seen`` is what the form showed the
     cell holding: if the grid changed it since, the total chosen was chosen against another number,
-    so it is refused (``cell_changed``) naming the cell's count now.
+    so it is refused (``cell_changed``) naming the cell's count now. Accepting adds at least one: a
+    ``times`` equal to the cell's would tell the family its claim counted when it added nothing, so
+    it is refused (``adds_nothing``; ``cell_full`` when the cell is at the criterion's maximum) — the
+    panel declines it with a reason instead.
 
-    :raises ClaimError: already answered, the user may not score this household, ``times`` is below
-        the cell's, or the cell changed since the form was shown.
+    :raises ClaimError: already answered, the user may not score this household, ``times`` is not
+        above the cell's, or the cell changed since the form was shown.
     :raises ScoringError: the round is past its draft (from the score service).
     :raises Invalid: more times than the criterion allows.
     """
@@ -547,7 +593,7 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User, seen: i
         or 0
     )
     name = claim.round_criterion.name
-    if seen is not None and seen != held:
+    if seen != held:
         raise ClaimError(
             _(
                 "这一户“%(name)s”刚才已改成 %(held)s 次（您看到的是 %(seen)s 次），请看清后再采纳。",
@@ -567,6 +613,30 @@ def accept_claim(session: Session, claim: Claim, times: int, user: User, seen: i
                 held=held,
             ),
             code="would_lower_score",
+            field="times",
+        )
+    if held >= claim.round_criterion.max_per_period:
+        raise ClaimError(
+            _(
+                "这一户“%(name)s”本期已经满 %(held)s 次（每期最多 %(max)s 次），采纳也加不了分："
+                "请点“不采纳”，写明原因（例如本期已满），申领的家庭会看到。",
+                name=name,
+                held=held,
+                max=claim.round_criterion.max_per_period,
+            ),
+            code="cell_full",
+            field="times",
+        )
+    if times == held:
+        raise ClaimError(
+            _(
+                "这一户“%(name)s”现在是 %(held)s 次，采纳后次数也填了 %(held)s 次，等于没有加："
+                "采纳至少要加 1 次（请填 %(more)s 次或更多），不加分请点“不采纳”并写明原因。",
+                name=name,
+                held=held,
+                more=held + 1,
+            ),
+            code="adds_nothing",
             field="times",
         )
     saved = set_score(session, scoring_round, claim.household_id, claim.round_criterion_id, times, user)

@@ -74,12 +74,23 @@ def _card_or_404(token: str):
     return card
 
 
-def _hit_card_limit(card) -> bool:
-    """Count one claim attempt against the card's own limit; False once it is used up."""
+def _card_limits() -> list:
+    return parse_many(current_app.config.get("POINTSMART_CLAIM_LIMIT", DEFAULT_CLAIM_LIMIT))
+
+
+def _card_may_claim(card) -> bool:
+    """Whether the card's own limit has room for one more claim (asked, not counted: a claim refused
+    — no round open, the month closed, a bad photo — uses none of it)."""
     if not limiter.enabled:
         return True
-    rules = current_app.config.get("POINTSMART_CLAIM_LIMIT", DEFAULT_CLAIM_LIMIT)
-    return all(limiter.limiter.hit(item, "claims", str(card.id)) for item in parse_many(rules))
+    return all(limiter.limiter.test(item, "claims", str(card.id)) for item in _card_limits())
+
+
+def _count_filed_claim(card) -> None:
+    """Count a claim actually filed (committed) against the card's own limit."""
+    if limiter.enabled:
+        for item in _card_limits():
+            limiter.limiter.hit(item, "claims", str(card.id))
 
 
 def _uploads_of(form: ClaimForm) -> list:
@@ -154,7 +165,7 @@ def new(token: str):
     if not form.validate_on_submit():
         flash_marked(form)
         return _form_page(card, form, 422)
-    if not _hit_card_limit(card):
+    if not _card_may_claim(card):
         flash(_("这张卡提交申领太频繁了，请过一段时间再提交。"), "error")
         return _form_page(card, form, 429)
     folder, written = _uploads(), []
@@ -185,6 +196,7 @@ def new(token: str):
     except BaseException:
         services.discard_photo_files(folder, written)  # no row, no file
         raise
+    _count_filed_claim(card)
     flash(_("申领已提交，评比小组审核后会在这里显示结果。"), "success")
     return redirect(url_for("family.card", token=token, _anchor="claims"))
 
@@ -315,10 +327,14 @@ def accept(claim_id: int):
     claim = services.get_claim(db.session, g.village.id, claim_id)
     form = AcceptForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
+        # each problem names its field ("本格现在的次数" missing: the form was not the one shown), and
+        # the round's claims page answers 422 with them, the claim still waiting
+        for name, errors in form.errors.items():
+            label = form[name].label.text if name in form else name
             for message in errors:
-                flash(_("采纳后次数：%(problem)s", problem=message), "error")
-        return _back(claim)
+                flash(_("%(field)s：%(problem)s", field=label, problem=message), "error")
+        found = get_round(db.session, g.village.id, claim.round_id)
+        return render_template("claims/round.html", round=found, **panel_context(found)), 422
     try:
         with write():
             claim = services.accept_claim(db.session, claim, form.times.data, current_user, form.seen.data)

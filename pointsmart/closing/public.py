@@ -30,7 +30,7 @@ from ..extensions import db
 from ..months.guard import close_of, month_label
 from ..months.models import MonthClose
 from ..org.services import home_village
-from ..periods import Period, read_period, today
+from ..periods import Period, read_period, refuse_month_to_come, today
 from ..shop import registers
 from ..shop.models import Goods
 
@@ -186,6 +186,7 @@ def _close(month: str) -> tuple[str, MonthClose | None]:
     key = month_key(month)
     if key is None:
         abort(404)
+    refuse_month_to_come(key)
     return key, close_of(db.session, home_village(db.session).id, key)
 
 
@@ -196,6 +197,7 @@ def month(month: str):
         key = month_key(month)
         if key is None:
             abort(404)
+        refuse_month_to_come(key)
         return _county_index(key)
     key, close = _close(month)
     if close is None:
@@ -280,6 +282,7 @@ def county_month(village_code: str, month: str):
     key = month_key(month)
     if key is None:
         abort(404)
+    refuse_month_to_come(key)
     book = county_book(db.session, village.id, key)
     if not book.close.closed:
         return render_template(

@@ -14,9 +14,9 @@ from ..audit.services import changes, record
 from ..clock import utcnow
 from ..errors import Invalid
 from ..exports import DAY, Column, Figure, Table
-from ..months.guard import refuse_round
+from ..months.guard import is_closed, month_label, refuse_round
 from ..org.models import Village
-from ..periods import check_day
+from ..periods import Period, check_day, read_period
 from ..text import checked
 from ..xlsx import Book, ledger_sheet, workbook_bytes
 from . import panels
@@ -64,6 +64,36 @@ def minutes_defaults(session: Session, scoring_round: ScoringRound, today: date)
     }
 
 
+def _check_meeting_day(session: Session, scoring_round: ScoringRound, held_on: date) -> None:
+    """The meeting that scored a round was held once its period had begun, and in a month still open:
+    minutes dated 2000-01-01, or in a month already closed (月结), would sit in a ledger the round is
+    not in.
+
+    :raises Invalid: ``before_period`` or ``month_closed``, on the field ``held_on``."""
+    period = read_period(scoring_round.period_key or "")
+    if period is not None and held_on < period.start:
+        raise Invalid(
+            _(
+                "会议日期：评定会议不能早于这次评定的期间（%(period)s，从 %(start)s 开始），"
+                "请填写会议实际召开的日期。",
+                period=period_label(scoring_round),
+                start=period.start.isoformat(),
+            ),
+            code="before_period",
+            field="held_on",
+        )
+    month = Period.of(held_on).key
+    if is_closed(session, month, scoring_round.village_id):
+        raise Invalid(
+            _(
+                "会议日期：%(month)s已经月结，会议记录不能记在这个月。请填写还没有月结的月份里的日期。",
+                month=month_label(month),
+            ),
+            code="month_closed",
+            field="held_on",
+        )
+
+
 def save_minutes(
     session: Session, scoring_round: ScoringRound, data: dict, actor_id: int | None
 ) -> MeetingMinutes:
@@ -79,6 +109,7 @@ def save_minutes(
     if not isinstance(held_on, date):
         raise Invalid(_("请填写会议日期。"), code="date_required")
     check_day(held_on, "held_on", _("会议日期"))  # minutes of a meeting that was held
+    _check_meeting_day(session, scoring_round, held_on)
     present = []
     for raw in data.get("panel_present") or []:
         try:

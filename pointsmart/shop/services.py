@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import changes as audit_changes
 from ..audit.services import record
 from ..clock import utcnow
-from ..errors import Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..images import CleanPhoto, clean_photo
 from ..months.guard import refuse_day
 from ..periods import check_day, day_window
@@ -257,6 +257,34 @@ def _moved_after(session: Session, goods_id: int, day: date) -> int:
     )
 
 
+def _refuse_before_later_count(session: Session, village_id: int, counted_on: date, counts) -> None:
+    """A count of goods dated before a later count of them would set the stock to what the shelves held
+    then, under the later count's adjustment: refused, naming the later count's day (not the
+    "库存不足" its negative adjustment would otherwise meet).
+
+    :raises Conflict: ``later_stocktake``, on the field ``counted_on``."""
+    later = session.scalar(
+        sa.select(sa.func.max(Stocktake.counted_on))
+        .join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id)
+        .where(
+            Stocktake.village_id == village_id,
+            Stocktake.counted_on > counted_on,
+            StocktakeLine.goods_id.in_([goods_id for goods_id in counts if isinstance(goods_id, int)]),
+        )
+    )
+    if later is not None:
+        raise Conflict(
+            _(
+                "盘点日期：已经有一次更晚的盘点（日期 %(later)s），新的盘点不能早于它（您填的是 %(day)s）。"
+                "请把盘点日期填成 %(later)s 或以后。",
+                later=later.isoformat(),
+                day=counted_on.isoformat(),
+            ),
+            code="later_stocktake",
+            field="counted_on",
+        )
+
+
 def record_stocktake(
     session: Session,
     village_id: int,
@@ -280,6 +308,7 @@ def record_stocktake(
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
     check_day(counted_on, "counted_on", _("盘点日期"))  # a count in year 1 or 9999 sits in no month's ledger
     refuse_day(session, counted_on, village_id)  # a count dated in a closed month (月结)
+    _refuse_before_later_count(session, village_id, counted_on, counts)
     take = Stocktake(
         village_id=village_id,
         counted_on=counted_on,

@@ -3,7 +3,6 @@
 import io
 import re
 import uuid
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -424,7 +423,14 @@ def stocktake():
                     return redirect(url_for("shop.stocktake"))
                 counts[item.id] = int(value)
         try:
-            counted_on = date.fromisoformat(request.form.get("counted_on") or periods.today().isoformat())
+            counted_on = periods.read_day(request.form.get("counted_on"))
+        except ValueError:
+            flash(_("盘点日期：不是有效的日期，请按 2026-12-01 的样子填写。"), "error")
+            return redirect(url_for("shop.stocktake"))
+        if counted_on is None:  # never silently today: a count typed in days later adjusts its own day
+            flash(_("盘点日期：必填，请填写清点货架的那一天。"), "error")
+            return redirect(url_for("shop.stocktake"))
+        try:
             with write():
                 take = services.record_stocktake(
                     db.session,
@@ -436,9 +442,6 @@ def stocktake():
                     request.form.get("note", ""),
                 )
                 lines, changed = len(take.lines), sum(1 for x in take.lines if x.counted != x.recorded)
-        except ValueError:
-            flash(_("日期格式不对。"), "error")
-            return redirect(url_for("shop.stocktake"))
         except DomainError as err:
             flash(err.message, "error")
             return redirect(url_for("shop.stocktake"))
