@@ -160,17 +160,19 @@ def test_a_stocktake_day_in_full_width_digits_is_read(app, login_as, village_id)
 
 
 def test_a_count_dated_before_a_later_count_names_the_later_count(app, login_as, village_id):
-    """A count exists for today; a count dated three days ago is refused saying a later count (dated
-    today) exists and the count must not be dated before it — not "库存不足：现有 0，需要 40"."""
+    """A count exists for today; a count dated three days ago that differs from that day's book is
+    refused saying a later count (dated today) exists and the difference belongs to it — not
+    "库存不足：现有 0，需要 39". One that agrees with that day's book is taken: a month's stocktake typed in
+    after the next month's can still be recorded."""
     goods_id = _washing_powder(app, village_id)
     now = _today(app)
     shopkeeper = login_as("shopkeeper")
     first = {"counted_on": now.isoformat(), "counted_by": "王芳", f"count_{goods_id}": "0"}
     shopkeeper.post("/shop/stocktake", data=first)
-    earlier = first | {"counted_on": (now - timedelta(days=3)).isoformat(), f"count_{goods_id}": "40"}
+    earlier = first | {"counted_on": (now - timedelta(days=3)).isoformat(), f"count_{goods_id}": "39"}
     page = shopkeeper.post("/shop/stocktake", data=earlier, follow_redirects=True).get_data(as_text=True)
-    assert f"已经有一次更晚的盘点（日期 {now.isoformat()}）" in page and "库存不足" not in page
-    assert f"请把盘点日期填成 {now.isoformat()} 或以后" in page
+    assert f"{now.isoformat()} 已经盘点过" in page and "库存不足" not in page
+    assert "账面 0，您数的是 39" in page and f"差异请记在 {now.isoformat()} 或以后的盘点里" in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Stocktake.id))) == 1
         assert db.session.get(Goods, goods_id).stock == 0
@@ -180,6 +182,10 @@ def test_a_count_dated_before_a_later_count_names_the_later_count(app, login_as,
             )
         assert (refused.value.code, refused.value.extra["field"]) == ("later_stocktake", "counted_on")
         db.session.rollback()
+    shopkeeper.post("/shop/stocktake", data=earlier | {f"count_{goods_id}": "0"})  # agrees with its day
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Stocktake.id))) == 2
+        assert db.session.get(Goods, goods_id).stock == 0
     shopkeeper.post("/shop/stocktake", data=first | {f"count_{goods_id}": "2"})  # the same day: fine
     with app.app_context():
         assert db.session.get(Goods, goods_id).stock == 2

@@ -251,12 +251,11 @@ def upload_photo(round_id: int):
             )
             stored.append(photo.stored_name)
     except DomainError as err:
+        # said at its field, the form shown again: a day outside the notice, else the photo itself
         field = err.extra.get("field")
-        if field in ("posted_from", "posted_until"):  # a day outside the notice: said at the field
-            form[field].errors = [*form[field].errors, err.message]
-            return _photos_page(found, form, 422)
-        flash(err.message, "error")
-        return back
+        field = field if field in ("posted_from", "posted_until") else "photo"
+        form[field].errors = [*form[field].errors, err.message]
+        return _photos_page(found, form, 422)
     except Exception:
         for name in stored:
             notice_photos.discard_photo_file(folder, name)  # no row, no file

@@ -257,32 +257,43 @@ def _moved_after(session: Session, goods_id: int, day: date) -> int:
     )
 
 
-def _refuse_before_later_count(session: Session, village_id: int, counted_on: date, counts) -> None:
-    """A count of goods dated before a later count of them would set the stock to what the shelves held
-    then, under the later count's adjustment: refused, naming the later count's day (not the
-    "库存不足" its negative adjustment would otherwise meet).
+def _later_counts(session: Session, village_id: int, counted_on: date, counts) -> dict[int, date]:
+    """The day of the latest count after ``counted_on`` of each of the goods counted, if any."""
+    ids = [goods_id for goods_id in counts if isinstance(goods_id, int)]
+    return dict(
+        session.execute(
+            sa.select(StocktakeLine.goods_id, sa.func.max(Stocktake.counted_on))
+            .join(Stocktake, StocktakeLine.stocktake_id == Stocktake.id)
+            .where(
+                Stocktake.village_id == village_id,
+                Stocktake.counted_on > counted_on,
+                StocktakeLine.goods_id.in_(ids),
+            )
+            .group_by(StocktakeLine.goods_id)
+        ).all()
+    )
+
+
+def _refuse_before_later_count(goods: Goods, later: date, counted_on: date, recorded: int, counted: int):
+    """A count dated before a later count of the same goods may only confirm the book of its day (a
+    month's stocktake typed in after the next month's, say): a difference would change the stock the
+    later count was set against, under its adjustment. Refused, naming the later count's day (not the
+    "库存不足" a negative adjustment would otherwise meet).
 
     :raises Conflict: ``later_stocktake``, on the field ``counted_on``."""
-    later = session.scalar(
-        sa.select(sa.func.max(Stocktake.counted_on))
-        .join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id)
-        .where(
-            Stocktake.village_id == village_id,
-            Stocktake.counted_on > counted_on,
-            StocktakeLine.goods_id.in_([goods_id for goods_id in counts if isinstance(goods_id, int)]),
-        )
+    raise Conflict(
+        _(
+            "盘点日期：%(later)s 已经盘点过%(goods)s，早于那天的盘点（您填的是 %(day)s）只能和当天的账面"
+            "一致（账面 %(recorded)s，您数的是 %(counted)s）。差异请记在 %(later)s 或以后的盘点里。",
+            later=later.isoformat(),
+            goods=goods.name,
+            day=counted_on.isoformat(),
+            recorded=recorded,
+            counted=counted,
+        ),
+        code="later_stocktake",
+        field="counted_on",
     )
-    if later is not None:
-        raise Conflict(
-            _(
-                "盘点日期：已经有一次更晚的盘点（日期 %(later)s），新的盘点不能早于它（您填的是 %(day)s）。"
-                "请把盘点日期填成 %(later)s 或以后。",
-                later=later.isoformat(),
-                day=counted_on.isoformat(),
-            ),
-            code="later_stocktake",
-            field="counted_on",
-        )
 
 
 def record_stocktake(
@@ -308,7 +319,7 @@ def record_stocktake(
         raise Invalid(_("没有填写任何盘点数量。"), code="nothing_counted")
     check_day(counted_on, "counted_on", _("盘点日期"))  # a count in year 1 or 9999 sits in no month's ledger
     refuse_day(session, counted_on, village_id)  # a count dated in a closed month (月结)
-    _refuse_before_later_count(session, village_id, counted_on, counts)
+    later = _later_counts(session, village_id, counted_on, counts)
     take = Stocktake(
         village_id=village_id,
         counted_on=counted_on,
@@ -335,6 +346,8 @@ def record_stocktake(
         # the book's stock on the day of the count: a count typed in days later is set against the stock
         # it was counted against, not against what was redeemed or received since
         recorded = goods.stock - _moved_after(session, goods.id, counted_on)
+        if goods.id in later and counted != recorded:
+            _refuse_before_later_count(goods, later[goods.id], counted_on, recorded, counted)
         session.add(
             StocktakeLine(stocktake_id=take.id, goods_id=goods.id, recorded=recorded, counted=counted)
         )
