@@ -38,6 +38,7 @@ from .batch_checks import (
     NotStored,
     SequenceGap,
     check_envelope,
+    check_held,
     check_records,
 )
 from .models import SyncBatch, VillageLink
@@ -64,6 +65,8 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
     :raises SequenceGap: it starts after the next sequence the county expects.
     :raises DigestMismatch: its records do not chain to the digest it reports.
     :raises Invalid: its records are malformed; nothing is written.
+    :raises ChangedClose, SecondClose: it changes a month close, or closes a month again.
+    :raises UnknownReference: a record names what the county never received from the village.
     """
     check_envelope(batch, village)
     link = lock_link(session, village.id)
@@ -81,6 +84,7 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
     if batch.from_seq > acked + 1:
         raise SequenceGap(acked + 1)
     checked = check_records(batch, acked, link.digest)
+    check_held(session, village.id, checked.typed)
 
     writer = BatchWriter(session, village.id, checked.stored_form)
     try:
