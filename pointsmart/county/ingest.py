@@ -18,8 +18,10 @@ Text is the village's history and is taken as sent — even a NUL or a control c
 village version accepted before the text rule (:mod:`pointsmart.text`). The digest is checked over
 the records as sent; the text is then kept in the county's stored form (:func:`pointsmart.text.to_stored`:
 PostgreSQL cannot hold NUL), which reads back unchanged. Identifiers that break the rule are no
-village's and are refused (``invalid_record``); a value the database still cannot hold refuses the
-batch with ``422 record_not_stored``, which the village's push shows the chair instead of retrying.
+village's and are refused (``invalid_record``), and so are the names of the kinds first sent after the
+rule (a closer's, a photo's criterion: :data:`.batch_checks.CHECKED_TEXT`); a value the database still
+cannot hold refuses the batch with ``422 record_not_stored``, which the village's push shows the chair
+instead of retrying.
 """
 
 import psycopg
