@@ -361,12 +361,16 @@ def _county_paths(spec: APISpec) -> None:
                     "401": _error("no valid sync key"),
                     "403": _error("wrong_village: the key belongs to another village"),
                     "409": _error(
-                        "sequence_gap: resend from expected_from_seq (also at the top level); diverged"
+                        "sequence_gap: resend from expected_from_seq (also at the top level); diverged; "
+                        "month_close_changed or month_closed_twice: a month close the county holds sent "
+                        "changed, or a month closed again"
                     ),
                     "413": _error("too_large: the body is over the limit"),
                     "422": _error(
                         "invalid_batch, invalid_record or digest_mismatch: malformed, or records that do not "
-                        "match the digest"
+                        "match the digest; unknown_reference: a record names a round, household or "
+                        "criterion the county never received from the village; duplicate_record; "
+                        "record_not_stored"
                     ),
                 },
             }

@@ -18,8 +18,10 @@ Text is the village's history and is taken as sent — even a NUL or a control c
 village version accepted before the text rule (:mod:`pointsmart.text`). The digest is checked over
 the records as sent; the text is then kept in the county's stored form (:func:`pointsmart.text.to_stored`:
 PostgreSQL cannot hold NUL), which reads back unchanged. Identifiers that break the rule are no
-village's and are refused (``invalid_record``); a value the database still cannot hold refuses the
-batch with ``422 record_not_stored``, which the village's push shows the chair instead of retrying.
+village's and are refused (``invalid_record``), and so are the names of the kinds first sent after the
+rule (a closer's, a photo's criterion: :data:`.batch_checks.CHECKED_TEXT`); a value the database still
+cannot hold refuses the batch with ``422 record_not_stored``, which the village's push shows the chair
+instead of retrying.
 """
 
 import psycopg
@@ -38,6 +40,7 @@ from .batch_checks import (
     NotStored,
     SequenceGap,
     check_envelope,
+    check_held,
     check_records,
 )
 from .models import SyncBatch, VillageLink
@@ -64,6 +67,8 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
     :raises SequenceGap: it starts after the next sequence the county expects.
     :raises DigestMismatch: its records do not chain to the digest it reports.
     :raises Invalid: its records are malformed; nothing is written.
+    :raises ChangedClose, SecondClose: it changes a month close, or closes a month again.
+    :raises UnknownReference: a record names what the county never received from the village.
     """
     check_envelope(batch, village)
     link = lock_link(session, village.id)
@@ -81,6 +86,7 @@ def ingest(session: Session, village: Village, batch: types.Batch, via: str = "h
     if batch.from_seq > acked + 1:
         raise SequenceGap(acked + 1)
     checked = check_records(batch, acked, link.digest)
+    check_held(session, village.id, checked.typed)
 
     writer = BatchWriter(session, village.id, checked.stored_form)
     try:

@@ -281,7 +281,8 @@ class SyncedMonthClose(db.Model):
     county rebuilds the figures from its synced records and compares (:mod:`pointsmart.closing.figures`)."""
 
     __tablename__ = "synced_month_close"
-    __table_args__ = _synced()
+    #: a village closes a month once: a second close of it is refused at ingest, and here (since 0021)
+    __table_args__ = _synced(sa.UniqueConstraint("village_id", "month"))
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
     uuid: Mapped[str] = mapped_column(sa.String(36))
