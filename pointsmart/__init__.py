@@ -54,13 +54,13 @@ def create_app(config: dict | None = None) -> Flask:
     from .ids import register_converters
 
     register_converters(app)  # every <int:id> in a URL is bounded to what the tables hold
+    from .accounts.views import bp as accounts_bp
     from .api.views import bp as api_bp
     from .auth.audit_log import bp as audit_bp
     from .auth.views import bp as auth_bp
     from .book.views import bp as book_bp
     from .cards.views import bp as cards_bp
     from .claims.views import bp as claims_bp
-    from .closing.public import bp as accounts_bp
     from .closing.views import bp as closing_bp
     from .county.views import bp as county_bp
     from .family.views import bp as family_bp
@@ -98,6 +98,12 @@ def create_app(config: dict | None = None) -> Flask:
         api_bp,
     ):
         app.register_blueprint(blueprint)
+    if app.config["POINTSMART_MODE"] == "county":
+        # a county serves the public notice and honour pages from the villages' synced records
+        from .family import views as family_views
+
+        app.view_functions["public.notices"] = family_views.county_notices
+        app.view_functions["public.honour"] = family_views.county_honour
     csrf.exempt(api_bp)  # bearer tokens, never cookies: no cross-site request can carry one
 
     from .auth.access import init_login

@@ -6,11 +6,22 @@ names no row; left unbounded it reaches the driver and fails there (SQLite raise
 past 2**63). So an out-of-range id is refused where it enters: 404 in a URL, 422 in a body.
 """
 
+import uuid as uuid_mod
+
 from marshmallow import fields, validate
 from werkzeug.routing import IntegerConverter, ValidationError
 
 #: the largest id any table's ``Integer`` primary key can hold
 MAX_ID = 2**31 - 1
+
+#: the namespace of derived uuids (records whose rows have none of their own, such as round results)
+NAMESPACE = uuid_mod.UUID("5b0f7d2e-6f43-4c1e-9a57-0d1c3e6a9b21")
+
+
+def derived_uuid(*parts: str) -> str:
+    """The global id of a record whose row has none of its own, derived from what names it (the same
+    on every run, in the village and wherever the record travels)."""
+    return str(uuid_mod.uuid5(NAMESPACE, ":".join(parts)))
 
 
 class IdConverter(IntegerConverter):

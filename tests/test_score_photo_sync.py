@@ -60,8 +60,8 @@ def test_score_photos_reach_the_county_as_metadata_and_its_book_lists_the_villag
         assert photo.sha256 == hashlib.sha256(data).hexdigest() and photo.size == len(data)
     (body,) = batch_bodies(app, 1, size=10_000)
     records = [r for r in json.loads(body)["records"] if r["kind"] == "score_photo"]
-    assert {r["uuid"] for r in records} == {kinds.score_photo_uuid(p.id) for p in photos} | {
-        kinds.score_photo_uuid(photos[-1].id + 1)
+    assert {r["uuid"] for r in records} == {score_photos.score_photo_uuid(p.id) for p in photos} | {
+        score_photos.score_photo_uuid(photos[-1].id + 1)
     }
     deleted = records[-1]
     assert deleted["payload"]["deleted"] is True and deleted["payload"]["sha256"]
@@ -205,7 +205,9 @@ def test_the_score_photos_attached_before_0018_reach_the_county_as_the_live_chan
     with village.app_context():
         photos = db.session.scalars(sa.select(ScorePhoto).order_by(ScorePhoto.id)).all()
         look = kinds.Lookups(db.session)
-        expected = [("score_photo", kinds.score_photo_uuid(p.id), kinds.score_photo(p, look)) for p in photos]
+        expected = [
+            ("score_photo", score_photos.score_photo_uuid(p.id), kinds.score_photo(p, look)) for p in photos
+        ]
         hashes = [p.sha256 for p in photos]
         db.session.rollback()
     assert hashes == [hashlib.sha256((folder / "kept.png").read_bytes()).hexdigest(), None]

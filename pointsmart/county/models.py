@@ -306,7 +306,7 @@ class SyncedScorePhoto(db.Model):
     __table_args__ = _synced(sa.Index("ix_synced_score_photo_round", "village_id", "round_uuid"))
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("village.id"))
-    #: derived by the village from its row (``sync.kinds.score_photo_uuid``)
+    #: derived by the village from its row (``scoring.score_photos.score_photo_uuid``)
     uuid: Mapped[str] = mapped_column(sa.String(36))
     round_uuid: Mapped[str] = mapped_column(sa.String(36))
     household_uuid: Mapped[str] = mapped_column(sa.String(36))

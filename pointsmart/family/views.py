@@ -17,6 +17,7 @@ from ..scoring.models import STATUS_LABELS
 from ..scoring.reports import public_rounds
 from ..settings.expiry import expiring_soon
 from ..shop.services import list_goods
+from . import at_county
 from .at_county import family_page
 from .services import family_lines, shelf_order
 
@@ -91,3 +92,18 @@ def _county_page(token: str) -> str | None:
         token=token,
         status_labels=STATUS_LABELS,
     )
+
+
+# --- the public pages a county serves in the village's place (wired by the app factory) ---------------
+
+
+def county_notices():
+    """``/notice`` at a county: every village's rounds on notice, and where to read their scores — the
+    village's own board (the county gets a round's scores only once it is finalised)."""
+    return render_template("public/county_notices.html", notices=at_county.rounds_on_notice(db.session))
+
+
+def county_honour():
+    """``/honour`` at a county: each village's roll of its latest year, from what it synced, names
+    masked as on the card page."""
+    return render_template("public/county_honour.html", rolls=at_county.village_honour_rolls(db.session))

@@ -32,12 +32,8 @@ def village_head():
 
 @bp.get("/notice")
 def notices():
-    """The rounds on notice now, and the ones finalised lately (at the county: every village's rounds
-    on notice, and where to read their scores — the village's own board)."""
-    if county_mode():
-        from ..family.at_county import rounds_on_notice
-
-        return render_template("public/county_notices.html", notices=rounds_on_notice(db.session))
+    """The rounds on notice now, and the ones finalised lately (at a county the app serves
+    :func:`pointsmart.family.views.county_notices` here instead)."""
     village = home_village(db.session)
     rounds = reports.public_rounds(db.session, village.id, utcnow())
     return render_template("public/notices.html", rounds=rounds)
@@ -92,12 +88,8 @@ def _matches(household, q: str) -> bool:
 
 @bp.get("/honour")
 def honour():
-    """The honour roll: top households of a period or a year, of the village or one group (at the
-    county: each village's roll of its latest year, from what it synced, names masked)."""
-    if county_mode():
-        from ..family.at_county import village_honour_rolls
-
-        return render_template("public/county_honour.html", rolls=village_honour_rolls(db.session))
+    """The honour roll: top households of a period or a year, of the village or one group (at a county
+    the app serves :func:`pointsmart.family.views.county_honour` here instead)."""
     village = home_village(db.session)
     roll = reports.honour_roll(
         db.session,

@@ -24,6 +24,7 @@ from ..auth.models import User
 from ..errors import Invalid, NotFound
 from ..exports import DAY, INTEGER, TEXT, Column
 from ..households.models import Household
+from ..ids import derived_uuid
 from ..images import CleanPhoto, photo_path, store_photo
 from ..months.guard import refuse_round
 from ..periods import local_day, read_period
@@ -343,11 +344,15 @@ def make_line(
     )  # fmt: skip
 
 
+def score_photo_uuid(photo_id: int) -> str:
+    """A score photo's global id, derived from its row (the row has no uuid of its own): the id it
+    syncs under and the county knows it by."""
+    return derived_uuid("score_photo", str(photo_id))
+
+
 def ledger_lines(session: Session, rounds: list[ScoringRound]) -> list[LedgerLine]:
     """The score photos of ``rounds`` (a month book's rounds: :func:`pointsmart.book.month_rounds`), a
     line each, in :func:`line_order`."""
-    from ..sync.kinds import score_photo_uuid  # the id the county knows the photo by
-
     lines = []
     for scoring_round in rounds:
         label = period_label(scoring_round)

@@ -5,7 +5,6 @@ has no need to hold (phone numbers, addresses). A new kind slots in by adding a 
 its projection at the county (:mod:`pointsmart.county.wire_types`, :mod:`pointsmart.county.projection`).
 """
 
-import uuid as uuid_mod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,20 +16,15 @@ from ..cards.models import Card
 from ..cards.services import token_digest
 from ..changes import KNOWN
 from ..households.models import Household
+from ..ids import derived_uuid
 from ..ledger.models import Account, Transfer
 from ..months.models import MonthClose
 from ..scoring.models import Category, Criterion, NoticePhoto, RoundCriterion, ScorePhoto, ScoringRound
+from ..scoring.score_photos import score_photo_uuid
 from ..settings.models import OpeningDays, PointsRule
 from ..settings.opening_days import from_mask
 from ..shop.models import Goods, Redemption, RedemptionLine, StockMove
 from .wire import when
-
-#: the namespace of derived uuids (records whose rows have none of their own, such as round results)
-NAMESPACE = uuid_mod.UUID("5b0f7d2e-6f43-4c1e-9a57-0d1c3e6a9b21")
-
-
-def derived_uuid(*parts: str) -> str:
-    return str(uuid_mod.uuid5(NAMESPACE, ":".join(parts)))
 
 
 class Lookups:
@@ -277,11 +271,6 @@ def month_close(c: MonthClose, look: Lookups) -> dict:
         "closed_by": None if c.closed_by is None else derived_uuid("operator", str(c.closed_by)),
         "closed_by_name": name or None,
     }
-
-
-def score_photo_uuid(photo_id: int) -> str:
-    """A score photo's global id, derived from its row (the row has no uuid of its own)."""
-    return derived_uuid("score_photo", str(photo_id))
 
 
 def score_photo(p: ScorePhoto, look: Lookups) -> dict:

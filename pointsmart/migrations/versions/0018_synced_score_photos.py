@@ -19,7 +19,7 @@ from flask import current_app
 
 # Frozen as written: this file imports nothing from ``pointsmart``. The change log's records of the
 # score photos attached before this revision are written below in the wire form of this day: the
-# photo's id derived from its row as ``sync.kinds.score_photo_uuid`` derives it, the criterion named by
+# photo's id derived from its row as ``scoring.score_photos.score_photo_uuid`` derives it, the criterion named by
 # the rulebook's uuid and by its name as the round kept it. The files' sha256 is read from the instance
 # folder (``uploads/scores``); a file that is missing leaves it None.
 

@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from .. import book
 from ..auth.access import county_mode
+from ..county.month_book import county_book
+from ..county.public_accounts import closed_months as county_closed_months
+from ..county.public_accounts import village_by_code, villages_with_closes
 from ..extensions import db
 from ..months.guard import close_of, month_label
 from ..months.models import MonthClose
@@ -231,8 +234,6 @@ def figures(month: str):
 def _county_index(month: str | None = None):
     """The villages that closed a month; with ``month`` (an address without a village), which of them
     closed that one."""
-    from ..county.public_accounts import villages_with_closes
-
     found = villages_with_closes(db.session)
     if month is not None:
         found = [v for v in found if month in v.months]
@@ -246,8 +247,6 @@ def _county_index(month: str | None = None):
 
 
 def _county_village(village_code: str):
-    from ..county.public_accounts import village_by_code
-
     if not county_mode():
         abort(404)
     village = village_by_code(db.session, village_code)
@@ -259,8 +258,6 @@ def _county_village(village_code: str):
 @bp.get("/<village_code>/")
 def county_village(village_code: str):
     """At the county: one village's closed months, the latest first (a village instance: 404)."""
-    from ..county.public_accounts import closed_months as county_closed_months
-
     village = _county_village(village_code)
     months = [(m, month_label(m)) for m in county_closed_months(db.session, village.id)]
     return render_template(
@@ -276,8 +273,6 @@ def county_village(village_code: str):
 def county_month(village_code: str, month: str):
     """At the county: one village's closed month as the county rebuilds it from the synced records,
     with the village's hash and whether the two agree; a month the village has not closed says so."""
-    from ..county.month_book import county_book
-
     village = _county_village(village_code)
     key = month_key(month)
     if key is None:
