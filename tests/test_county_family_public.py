@@ -283,3 +283,50 @@ def test_the_countys_honour_roll_shows_each_villages_roll_from_what_it_synced(ap
     county_roll = _honour_entries(text)
     assert county_roll == [(rank, mask_name(name), no, points) for rank, name, no, points in village_roll]
     assert all(name not in text for _rank, name, _no, _points in village_roll if len(name) > 1)
+
+
+def _figure_rows(page: str, table: str) -> list[list[str]]:
+    """A figures table's rows, body then footer, each as its cells' text."""
+    body = page.split(f'class="ledger wall-table {table}"')[1].split("</table>")[0]
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", body.split("</thead>")[1], re.S):
+        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        rows.append([re.sub(r"<[^>]+>", "", c).strip() for c in cells])
+    return rows
+
+
+@pytest.mark.usefixtures("worked")
+def test_the_village_and_the_county_show_a_synced_closed_month_in_the_same_figures_tables(
+    app, county_app, login_as
+):
+    chair = login_as("chair")
+    assert close(chair).status_code == 302
+    with app.app_context():
+        names = list(db.session.scalars(sa.select(Household.head_name)))
+        rounds = len(json.loads(close_of(db.session, home_village(db.session).id, MONTH).figures)["rounds"])
+    key = register(county_app)
+    push_all(app, county_app.test_client(), key)
+    village = app.test_client().get(f"/accounts/{MONTH}").get_data(as_text=True)
+    county = county_app.test_client().get(f"/accounts/{VILLAGE_CODE}/{MONTH}").get_data(as_text=True)
+    assert 'data-hash="county"' in county and "一致：" in county
+
+    goods = _figure_rows(village, "accounts-goods-table")
+    # each goods item with its opening stock, then the totals row (the county has no shelf order: the
+    # goods by name there)
+    assert sorted(row[0] for row in goods[:-1]) == ["毛巾", "洗衣粉"] and goods[-1][0] == "合计"
+    assert all(row[1] != "—" for row in goods)
+    rebuilt = _figure_rows(county, "accounts-goods-table")
+    assert sorted(rebuilt[:-1]) == sorted(goods[:-1]) and rebuilt[-1] == goods[-1]
+    categories = _figure_rows(village, "accounts-categories")
+    assert categories[-1][0] == "合计" and _figure_rows(county, "accounts-categories") == categories
+    for name in ("issued", "redeemed", "deducted", "expired"):
+        shown = re.search(rf'data-figure="{name}">(-?\d+)<', village)[1]
+        assert f'data-figure="{name}">{shown}<' in county
+    said = re.search(r"本月评定 (\d+) 次，\d+ 户得到评定结果；兑换 \d+ 次，撤销 \d+ 次。", village)
+    assert int(said[1]) == rounds and said[0] in county
+    assert "不含余额不足未扣的部分" in village and "不含余额不足未扣的部分" in county
+    # the donors are traced at the village; the county says where they are
+    assert "三、爱心捐赠和去向" in village and "三、爱心捐赠和去向" in county
+    assert "爱心捐赠的去向在村里的爱心榜和村里公开的账目上" in county
+    assert 'class="donor-board"' not in county
+    assert not [n for n in names if n in county]  # no household named

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from .. import book
 from ..auth.access import county_mode
-from ..county.month_book import county_book
+from ..county.closes import CountyMonth
+from ..county.month_book import CountyBook, county_book
 from ..county.public_accounts import closed_months as county_closed_months
 from ..county.public_accounts import village_by_code, villages_with_closes
 from ..extensions import db
@@ -69,14 +70,16 @@ class DonorLine:
 
 @dataclass
 class MonthAccounts:
-    close: MonthClose
+    #: the village's close, or the county's record of it (:class:`pointsmart.county.closes.CountyMonth`)
+    close: MonthClose | CountyMonth
     label: str
     figures: dict
     categories: list[tuple[str, int, int]]
     goods: list[GoodsLine]
     #: the rounds in the month's book (:func:`pointsmart.book.month_rounds`)
     rounds: int = 0
-    donors: list[DonorLine] = field(default_factory=list)
+    #: None where the donors are not known (the county's copy: they are on the village's page)
+    donors: list[DonorLine] | None = field(default_factory=list)
 
     @property
     def goods_totals(self) -> GoodsLine:
@@ -109,6 +112,36 @@ def closed_months(session: Session, village_id: int) -> list[MonthClose]:
     )
 
 
+def build_accounts(
+    close,
+    figures: dict,
+    names: dict[str, str],
+    order: dict[str, int],
+    rounds: int,
+    donors: list[DonorLine] | None,
+) -> MonthAccounts:
+    """A closed month's public accounts from its figures: the one code path of the village's page and the
+    county's copy. ``names`` and ``order`` name and order the goods by uuid (a goods item not named shows
+    its uuid's start; one not ordered goes last, by uuid); ``donors`` None: not known here (the county)."""
+    goods = [
+        GoodsLine(
+            names.get(uuid, uuid[:8]),
+            row.get("opening"),
+            row["donated"],
+            row["purchased"],
+            row["given_out"],
+            row["stocktake"] - row["loss"],
+            row["stock"],
+        )
+        for uuid, row in sorted(figures["goods"].items(), key=lambda kv: (order.get(kv[0], 1 << 30), kv[0]))
+    ]
+    categories = sorted(
+        ((name, c["awarded"], c["deducted"]) for name, c in figures["by_category"].items()),
+        key=lambda c: (-c[1], c[0]),
+    )
+    return MonthAccounts(close, month_label(figures["month"]), figures, categories, goods, rounds, donors)
+
+
 def month_accounts(session: Session, village_id: int, close: MonthClose) -> MonthAccounts:
     """A closed month's public accounts: its frozen figures, goods named, and the month's donors traced."""
     figures = json.loads(close.figures)
@@ -127,22 +160,6 @@ def month_accounts(session: Session, village_id: int, close: MonthClose) -> Mont
             )
         )
     }
-    goods = [
-        GoodsLine(
-            names.get(uuid, uuid[:8]),
-            row.get("opening"),
-            row["donated"],
-            row["purchased"],
-            row["given_out"],
-            row["stocktake"] - row["loss"],
-            row["stock"],
-        )
-        for uuid, row in sorted(figures["goods"].items(), key=lambda kv: (order.get(kv[0], 1 << 30), kv[0]))
-    ]
-    categories = sorted(
-        ((name, c["awarded"], c["deducted"]) for name, c in figures["by_category"].items()),
-        key=lambda c: (-c[1], c[0]),
-    )
     period = read_period(close.month)
     donors = [
         DonorLine(
@@ -156,7 +173,18 @@ def month_accounts(session: Session, village_id: int, close: MonthClose) -> Mont
         for trace in registers.trace_donations(session, village_id, since=period.start, before=period.end)
     ]
     rounds = len(book.month_rounds(session, village_id, period))
-    return MonthAccounts(close, month_label(close.month), figures, categories, goods, rounds, donors)
+    return build_accounts(close, figures, names, order, rounds, donors)
+
+
+def county_accounts(found: CountyBook) -> MonthAccounts:
+    """The county's copy of a closed month's public accounts, from the figures it rebuilt and the synced
+    goods' names, by :func:`build_accounts` as the village's page. The county counts the rounds of the
+    month's book as the village does (its rebuilt figures list them). It shows no donors: the 爱心榜's
+    trace takes the village's own stock moves in the order it recorded them and the goods' prices over
+    time, which the county does not hold, so the donors stay on the village's page."""
+    names = {g.uuid: g.name for g in found.goods}
+    order = {g.uuid: i for i, g in enumerate(found.goods)}  # by name, as the county's book lists them
+    return build_accounts(found.close, found.figures, names, order, len(found.figures["rounds"]), None)
 
 
 def page_address(endpoint: str, **values) -> str:
@@ -291,6 +319,7 @@ def county_month(village_code: str, month: str):
         village=village,
         village_name=village.label,
         book=book,
+        accounts=county_accounts(book),
         label=month_label(key),
         address=page_address("accounts.county_month", village_code=village.code, month=key),
     )
