@@ -13,6 +13,10 @@ The month's rounds are counted as its book counts them (:func:`pointsmart.book.m
 carried out of a month is in the book of the month after its last carry. No household is named and no
 balance shown: the figures hold none, and the donors are named as on the public 爱心榜.
 
+The county's copy of a village's closed month (:func:`county_month`) is built by the same code
+(:func:`build_accounts`) from the figures the county rebuilt and the synced goods' names, and shown by the
+same template partial (``accounts/_figures.html``); only the donors are left to the village's page.
+
 The page prints as an A4 wall poster with the hash and the page's address.
 """
 
