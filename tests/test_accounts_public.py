@@ -357,3 +357,15 @@ def test_a_month_to_come_has_no_accounts_page(app, client):
         answer = client.get(path)
         assert answer.status_code == 404 and "这个月还没到" in answer.get_data(as_text=True), path
     assert client.get("/accounts/2026-12").status_code == 200
+
+
+def test_a_month_before_the_first_close_says_it_has_no_accounts_of_its_own(app, worked, login_as, client):  # noqa: F811
+    """October, before the village's first close (November): as closed as November (months close in
+    order; a claim or receipt dated in it is refused as closed), so the page must not say it is still
+    to be closed — it says it has no accounts of its own and links to the first closed month."""
+    before = client.get("/accounts/2026-10").get_data(as_text=True)
+    assert "2026年10月还没有月结" in before  # nothing closed yet: October is open like any month
+    _closed(app, login_as)
+    page = client.get("/accounts/2026-10").get_data(as_text=True)
+    assert "还没有月结" not in page and "2026年10月没有单独的账目：本村从2026年11月起月结" in page
+    assert 'href="/accounts/2026-11"' in page

@@ -35,7 +35,7 @@ from ..county.month_book import CountyBook, county_book
 from ..county.public_accounts import closed_months as county_closed_months
 from ..county.public_accounts import village_by_code, villages_with_closes
 from ..extensions import db
-from ..months.guard import close_of, month_label
+from ..months.guard import close_of, closed_at_or_after, month_label
 from ..months.models import MonthClose
 from ..org.services import home_village
 from ..periods import Period, read_period, refuse_month_to_come, today
@@ -236,7 +236,16 @@ def month(month: str):
         return _county_index(key)
     key, close = _close(month)
     if close is None:
-        return render_template("accounts/open.html", label=month_label(key), month=key)
+        village = home_village(db.session)
+        # a month before a closed one is as closed as it (months close in order), but has no book of
+        # its own: the village kept none then, or its records are in the first closed month's
+        later = closed_at_or_after(db.session, key, village.id)
+        return render_template(
+            "accounts/open.html",
+            label=month_label(key),
+            month=key,
+            first=(later, month_label(later)) if later else None,
+        )
     village = home_village(db.session)
     return render_template(
         "accounts/month.html",
