@@ -57,41 +57,31 @@ def stock_moves(
     """Every stock move of the village (recorded before a time; or dated before a day: a receipt by
     the day written on it, ``moved_on``, any other move by the day it was recorded), in id order:
     ``(move, goods_id, created_at)``."""
-    query = (
-        sa.select(
-            StockMove.id,
-            StockMove.goods_id,
-            StockMove.kind,
-            StockMove.qty,
-            StockMove.donor,
-            StockMove.cost_fen,
-            StockMove.redemption_id,
-            StockMove.created_at,
-        )
-        .join(Goods, Goods.id == StockMove.goods_id)
-        .where(Goods.village_id == village_id)
-        .order_by(StockMove.id)
-    )
+    query = _moves(village_id)
     if before is not None:
         query = query.where(StockMove.created_at < before)
     if before_day is not None:
-        recorded_before = utc_window(before_day, before_day)[0]
-        query = query.where(
-            sa.or_(
-                StockMove.moved_on < before_day,
-                sa.and_(StockMove.moved_on.is_(None), StockMove.created_at < recorded_before),
-            )
-        )
+        query = _dated_before(query, before_day)
     return [
         (Move(mid, kind, qty, donor or "", cost, rid), goods_id, at)
-        for mid, goods_id, kind, qty, donor, cost, rid, at in session.execute(query)
+        for mid, goods_id, kind, qty, donor, cost, rid, at, _on in session.execute(query)
     ]
 
 
 def dated_moves(session: Session, village_id: int, end: date) -> list[tuple[Move, int, date]]:
     """The stock moves of the village on days before ``end``, in id order: ``(move, goods_id, day)``, the
     day being the one written on a receipt (``moved_on``), else the village's day it was recorded."""
-    query = (
+    return [
+        (Move(mid, kind, qty, donor or "", cost, rid), goods_id, moved_on or local_day(at))
+        for mid, goods_id, kind, qty, donor, cost, rid, at, moved_on in session.execute(
+            _dated_before(_moves(village_id), end)
+        )
+    ]
+
+
+def _moves(village_id: int) -> sa.Select:
+    """The village's stock moves in id order, as :class:`Move` and their goods, times and days need."""
+    return (
         sa.select(
             StockMove.id,
             StockMove.goods_id,
@@ -107,12 +97,18 @@ def dated_moves(session: Session, village_id: int, end: date) -> list[tuple[Move
         .where(Goods.village_id == village_id)
         .order_by(StockMove.id)
     )
-    found = []
-    for mid, goods_id, kind, qty, donor, cost, rid, at, moved_on in session.execute(query):
-        day = moved_on or local_day(at)
-        if day < end:
-            found.append((Move(mid, kind, qty, donor or "", cost, rid), goods_id, day))
-    return found
+
+
+def _dated_before(query: sa.Select, day: date) -> sa.Select:
+    """Only the moves on days before ``day``: a receipt by the day written on it (``moved_on``), any
+    other move by the village's day it was recorded."""
+    recorded_before = utc_window(day, day)[0]
+    return query.where(
+        sa.or_(
+            StockMove.moved_on < day,
+            sa.and_(StockMove.moved_on.is_(None), StockMove.created_at < recorded_before),
+        )
+    )
 
 
 def allocate_each(moves: list[tuple[Move, int, datetime]]) -> dict[int, Allocation]:
